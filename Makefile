@@ -1,0 +1,128 @@
+# GFS in C: build, test, run and install.  See README.md.
+#
+#   make            build everything into build/ (programs in build/bin/)
+#   make deps       install the Debian packages needed to build and test
+#   make test       deps + build + unit and integration tests
+#   make asan       the same tests under AddressSanitizer and UBSan
+#   make valgrind   unit tests under valgrind (leaks are errors)
+#   make run        a local cluster and mount on the default ports
+#   make bench      throughput and metadata figures beside local baselines
+#   make install    PREFIX=/usr/local DESTDIR= honoured
+
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= gcc
+SAN ?= 0
+
+PKGS = libmicrohttpd libcurl jansson fuse3 libisal
+# Recursive (=) on purpose: pkg-config runs when a recipe needs it, after
+# 'make deps' may have installed it.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+
+CFLAGS = -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	 -Wno-format-nonliteral -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	 -pthread -Icommon $(PKG_CFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -pthread
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	  -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+PROGRAMS = master chunkserver fuse cli
+BIN_master = gfs-master
+BIN_chunkserver = gfs-chunkserver
+BIN_fuse = gfs-fuse
+BIN_cli = gfs
+
+# Each directory is a library of modules plus main.c.
+src_of = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+obj_of = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_common = $(BUILD)/lib/libgfscommon.a
+LIB_master = $(BUILD)/lib/libgfsmaster.a
+LIB_chunkserver = $(BUILD)/lib/libgfschunkserver.a
+LIB_fuse = $(BUILD)/lib/libgfsfuse.a
+LIB_cli = $(BUILD)/lib/libgfscli.a
+LIBS = $(foreach d,$(PROGRAMS),$(LIB_$(d))) $(LIB_common)
+BINS = $(foreach d,$(PROGRAMS),$(BUILD)/bin/$(BIN_$(d)))
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps test check unit integration asan valgrind run bench \
+	install clean
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+define lib_rule
+$(LIB_$(1)): $(call obj_of,$(call src_of,$(1)))
+	@mkdir -p $$(dir $$@)
+	rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach d,common $(PROGRAMS),$(eval $(call lib_rule,$(d))))
+
+define bin_rule
+$(BUILD)/bin/$(BIN_$(1)): $(BUILD)/obj/$(1)/main.o $(LIB_$(1)) $(LIB_common)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(LDFLAGS) $$^ -o $$@ $(LDLIBS)
+endef
+$(foreach d,$(PROGRAMS),$(eval $(call bin_rule,$(d))))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< -o $@ $(LIBS) $(LDLIBS) -lcriterion
+
+deps:
+	@bash packaging/deps.sh
+
+# make test: what CI runs (via .ci/run) on a fresh Debian 12 machine.
+test: deps
+	$(MAKE) all
+	$(MAKE) check
+
+check: unit integration
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+		$$t --jobs 2 --short-filename; done
+
+integration: all
+	GFS_BIN=$(abspath $(BUILD)/bin) bash tests/integration/run.sh
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=1 all $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
+	@set -e; for t in $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS)); do \
+		echo "== $$t"; $$t --jobs 2 --short-filename; done
+	GFS_BIN=$(abspath build/asan/bin) GFS_ASAN=1 bash tests/integration/run.sh
+
+valgrind: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+		--error-exitcode=1 --trace-children=yes --child-silent-after-fork=no \
+		$$t --jobs 1 --short-filename; done
+
+run: all
+	@bash scripts/run-local.sh $(abspath $(BUILD)/bin)
+
+bench: all
+	@bash bench/bench.sh $(abspath $(BUILD)/bin)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)/etc/gfs
+	install -m 644 packaging/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 644 packaging/config/*.conf $(DESTDIR)/etc/gfs/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,149 @@
+/*
+ * client.h - the one client library: metadata calls to the master and
+ * file reads and writes against the chunkservers.  gfs (cli/), gfs-fuse
+ * (fuse/) and the chunkserver's /content gateway all use it; nothing else
+ * speaks the client side of docs/PROTOCOL.md.
+ *
+ * A struct gfs_client is shared by all threads of a program.  It finds the
+ * primary among the configured masters by itself (following 421 and
+ * X-GFS-Primary, retrying while a failover is under way) and keeps
+ * connections alive in a pool.
+ *
+ * A struct gfs_file is an open file: reads go straight to a replica, in
+ * ranges, failing over to the next replica; writes stream to the
+ * chunkservers as they come, in constant memory, into private chunks that
+ * gfs_file_sync() commits (close-to-open: nobody else sees them before).
+ * Its functions may be called from several threads at once.
+ */
+#ifndef GFS_CLIENT_H
+#define GFS_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct gfs_client;
+struct gfs_file;
+
+struct gfs_client_conf {
+	const char *masters;   /* "http://h:7070,http://h:7071"; copied */
+	const char *client_id; /* lease holder id, NULL for nobody; copied */
+	unsigned max_conns;    /* connection pool size; default 64 */
+	long timeout_ms;       /* one metadata call; default 10 s */
+	long failover_ms;      /* keep retrying this long while no primary
+				* answers; default 30 s */
+};
+
+/* What stat and readdir report. */
+struct gfs_stat {
+	bool is_dir;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint32_t mode;          /* permission bits */
+	uint64_t chunk_size;    /* files only */
+};
+
+/* A lease as the master reports it. */
+struct gfs_lease {
+	char holder[256];
+	int64_t expires_ms;     /* Unix milliseconds */
+};
+
+/* NULL when conf->masters has no usable URL (logged). */
+struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf);
+void gfs_client_free(struct gfs_client *c);
+/* The client id, borrowed (may be NULL). */
+const char *gfs_client_id(const struct gfs_client *c);
+
+/*
+ * A call to the primary master: method on GFS_API + route (route already
+ * encoded, e.g. "/files/a%20b?stat=1"), JSON body (borrowed, may be NULL).
+ * On success *reply (when not NULL) is the parsed reply object, a new
+ * reference.  On an error reply, *reply is the error object if there was
+ * one.  The building block of everything below.
+ */
+enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
+			     const char *route, json_t *body, json_t **reply);
+
+/* Namespace operations (paths absolute, validated here first). */
+enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
+			     struct gfs_stat *st);
+/* Call fn for each direct child of dir; fn returns false to stop. */
+enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
+				bool (*fn)(void *cls, const char *name,
+					   const struct gfs_stat *st),
+				void *cls);
+/* The master's file list under prefix (new reference to the array). */
+enum gfs_err gfs_client_list(struct gfs_client *c, const char *prefix,
+			     json_t **files);
+enum gfs_err gfs_client_mkdir(struct gfs_client *c, const char *path,
+			      uint32_t mode);
+/* Create an empty file; GFS_EEXIST if the path exists. */
+enum gfs_err gfs_client_create(struct gfs_client *c, const char *path,
+			       uint32_t mode);
+enum gfs_err gfs_client_unlink(struct gfs_client *c, const char *path);
+enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path);
+enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
+			       const char *to, bool overwrite);
+/* Change mode and/or mtime; NULL leaves that attribute alone. */
+enum gfs_err gfs_client_setattr(struct gfs_client *c, const char *path,
+				const uint32_t *mode, const int64_t *mtime_ns);
+/* Acquire or renew (ttl_s 0: default); *out may be NULL. */
+enum gfs_err gfs_client_lease(struct gfs_client *c, const char *path,
+			      unsigned ttl_s, struct gfs_lease *out);
+enum gfs_err gfs_client_unlease(struct gfs_client *c, const char *path);
+/* GFS_ENOENT when there is no lease. */
+enum gfs_err gfs_client_lease_info(struct gfs_client *c, const char *path,
+				   struct gfs_lease *out);
+
+/* gfs_file_open() flags. */
+enum {
+	GFS_O_WRITE = 1 << 0, /* may write */
+	GFS_O_CREAT = 1 << 1, /* create if missing */
+	GFS_O_EXCL = 1 << 2,  /* with CREAT: fail with GFS_EEXIST if present */
+	GFS_O_TRUNC = 1 << 3, /* start empty (committed at sync) */
+};
+
+/* Open path.  Fetches the chunk map (so a lease held by another client is
+ * GFS_ELEASED here).  *out is freed by gfs_file_close(). */
+enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
+			   uint32_t mode, struct gfs_file **out);
+/* Read up to len bytes at off into buf; *got < len only at end of file.
+ * Sees this handle's own uncommitted writes. */
+enum gfs_err gfs_file_pread(struct gfs_file *f, void *buf, size_t len,
+			    uint64_t off, size_t *got);
+/* Write len bytes at off.  Streams to the chunkservers; nothing is
+ * visible to others until gfs_file_sync(). */
+enum gfs_err gfs_file_pwrite(struct gfs_file *f, const void *buf, size_t len,
+			     uint64_t off);
+enum gfs_err gfs_file_truncate(struct gfs_file *f, uint64_t size);
+/* Make every write so far durable on the chunkservers and commit it with
+ * the master.  On failure the committed file is unchanged and the pending
+ * writes are dropped. */
+enum gfs_err gfs_file_sync(struct gfs_file *f);
+/* Re-read the chunk map from the master (after replicas moved). */
+enum gfs_err gfs_file_refresh(struct gfs_file *f);
+/* Current size as this handle sees it (its own writes included). */
+uint64_t gfs_file_size(struct gfs_file *f);
+/* True when there are writes not yet committed. */
+bool gfs_file_dirty(struct gfs_file *f);
+/* Sync when dirty, then free f.  Returns the sync's error. */
+enum gfs_err gfs_file_close(struct gfs_file *f);
+/* Free f without committing (pending writes are dropped). */
+void gfs_file_abort(struct gfs_file *f);
+
+/* Whole-file helpers for the CLI: stream fd in or out, constant memory. */
+enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
+				  const char *path, uint32_t mode);
+enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,
+				    int fd);
+
+/* The last error message a master or chunkserver sent on this thread
+ * ("leased by another client: ..."), or "" (borrowed, thread-local). */
+const char *gfs_client_last_error(void);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * constants.h - every number the programs agree on, in one place.
+ *
+ * Ports, sizes and timings shared by the master, the chunkservers and the
+ * clients (the seed's constants.py).  A value that only one program uses
+ * lives with that program; a value two programs must agree on lives here.
+ */
+#ifndef GFS_CONSTANTS_H
+#define GFS_CONSTANTS_H
+
+#define GFS_VERSION "0.1.0"
+
+/* Default ports: primary master, backup master, chunkservers 7080-7083. */
+#define GFS_MASTER_PORT 7070
+#define GFS_BACKUP_PORT 7071
+#define GFS_CHUNKSERVER_PORT 7080
+#define GFS_DEFAULT_HOST "127.0.0.1"
+
+/* Every route lives under this prefix. */
+#define GFS_API "/api/v1"
+
+/* Chunks are split into checksum blocks of this size (CRC32C each). */
+#define GFS_BLOCK_SIZE (64u * 1024u)
+#define GFS_DEFAULT_CHUNK_SIZE (64ull * 1024 * 1024)
+/* Largest chunk size a master accepts (keeps a chunk's checksum table small). */
+#define GFS_MAX_CHUNK_SIZE (1024ull * 1024 * 1024)
+#define GFS_DEFAULT_REPLICAS 3
+
+/* Namespace limits (DESIGN 4). */
+#define GFS_NAME_MAX 255
+#define GFS_PATH_MAX 4096
+
+/* A chunk handle is 64 bits, printed as exactly this many hex digits. */
+#define GFS_HANDLE_HEX 16
+
+/* Leases (DESIGN 4). */
+#define GFS_LEASE_TTL_S 60
+#define GFS_LEASE_TTL_MAX_S 86400
+
+/* Liveness: chunkservers heartbeat this often; the master marks a server
+ * dead after this long without one (the seed checks every 6 s). */
+#define GFS_HEARTBEAT_MS 2000
+#define GFS_DEAD_AFTER_MS 6000
+/* The backup promotes itself after the primary is silent this long. */
+#define GFS_FAILOVER_MS 10000
+
+/* Caps on anything read from the network (413 beyond them). */
+#define GFS_JSON_MAX (8u * 1024 * 1024)
+
+/* HTTP headers of the protocol. */
+#define GFS_HDR_CLIENT "X-GFS-Client"
+#define GFS_HDR_EPOCH "X-GFS-Epoch"
+#define GFS_HDR_PRIMARY "X-GFS-Primary"
+#define GFS_HDR_FORWARD "X-GFS-Forward"
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * http.h - the HTTP client under every program: libcurl, kept-alive
+ * connections, deadlines on every call, bodies streamed in both ways.
+ *
+ * A struct gfs_http is one curl easy handle driven through its own multi
+ * handle, so that its connection cache survives from call to call and the
+ * same handle can either run a whole request or be fed an upload piece by
+ * piece (struct gfs_upload).  It is not thread-safe: a thread borrows one
+ * from a struct gfs_http_pool, uses it, gives it back.
+ */
+#ifndef GFS_HTTP_H
+#define GFS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct gfs_http;
+struct gfs_http_pool;
+
+/* What came back from a peer. */
+struct gfs_http_reply {
+	unsigned status;      /* HTTP status, 0 when no reply arrived */
+	enum gfs_err err;     /* GFS_OK for 2xx, else from status and "code" */
+	char *body;           /* reply body, NUL-terminated, owned; may be NULL */
+	size_t len;
+	json_t *json;         /* body parsed when it is a JSON object (new
+			       * reference) or NULL */
+	const char *message;  /* the "error" member, borrowed from json */
+	char *location;       /* Location header, owned, or NULL */
+	char *primary;        /* X-GFS-Primary header, owned, or NULL */
+	uint64_t epoch;       /* X-GFS-Epoch header, 0 when absent */
+};
+
+/* Release what r owns and zero it. */
+void gfs_http_reply_clear(struct gfs_http_reply *r);
+
+/* Options of one call.  Zeroed fields take defaults. */
+struct gfs_http_opts {
+	const char *const *headers; /* NULL-terminated "Name: value" lines */
+	const void *body;           /* request body, or NULL */
+	size_t len;
+	long timeout_ms;            /* whole call; default 30 s */
+	long connect_ms;            /* connecting; default 3 s */
+	size_t max_reply;           /* cap on the reply body; default 64 MiB */
+};
+
+struct gfs_http *gfs_http_new(void);
+void gfs_http_free(struct gfs_http *h);
+
+/*
+ * Run one request and collect the whole reply in *out (cleared first).
+ * Returns the transport error (GFS_EUNAVAIL when the peer refuses or is
+ * unreachable, GFS_ETIMEDOUT, GFS_ETOOBIG, GFS_EIO) or, when a reply
+ * arrived, out->err.
+ */
+enum gfs_err gfs_http_call(struct gfs_http *h, const char *method,
+			   const char *url, const struct gfs_http_opts *o,
+			   struct gfs_http_reply *out);
+
+/*
+ * GET url with "Range: bytes=off-(off+len-1)" straight into buf.  *got is
+ * the byte count received (may be short at the end of the resource).  A
+ * 416 is GFS_OK with *got == 0.  Error replies land in *err_out when it is
+ * not NULL (cleared first).
+ */
+enum gfs_err gfs_http_get_range(struct gfs_http *h, const char *url,
+				const char *const *headers, uint64_t off,
+				size_t len, char *buf, size_t *got,
+				long timeout_ms, struct gfs_http_reply *err_out);
+
+/*
+ * GET url and hand each piece of the body to sink(cls, buf, len), which
+ * returns false to stop (the call then fails with GFS_EIO unless sink set
+ * something else via its own state).  Error replies (non-2xx) are
+ * collected in *out instead of being passed to sink.  stall_ms bounds
+ * how long no byte may arrive.
+ */
+enum gfs_err gfs_http_get_stream(struct gfs_http *h, const char *url,
+				 const char *const *headers, long stall_ms,
+				 bool (*sink)(void *cls, const char *buf,
+					      size_t len),
+				 void *cls, struct gfs_http_reply *out);
+
+/*
+ * An upload whose body the caller pushes piece by piece; the bytes go to
+ * the socket before gfs_upload_push() returns (no copy is kept beyond
+ * curl's own send buffer), so memory stays flat whatever the size.
+ */
+struct gfs_upload;
+
+/* Start method (PUT) to url on h, which stays busy until
+ * gfs_upload_finish().  size is the body length, or -1 for chunked. */
+enum gfs_err gfs_upload_start(struct gfs_upload **out, struct gfs_http *h,
+			      const char *method, const char *url,
+			      const char *const *headers, int64_t size,
+			      long stall_ms);
+/* Send buf[0..len).  An error reply from the peer ends the upload early:
+ * the error is returned and gfs_upload_finish() gives the reply. */
+enum gfs_err gfs_upload_push(struct gfs_upload *up, const void *buf,
+			     size_t len);
+/* No more body: send what is buffered and the end of the body, without
+ * waiting for the reply. */
+enum gfs_err gfs_upload_end(struct gfs_upload *up);
+/* End the body if not done, wait for the reply (*out), free up and hand
+ * h back.  Returns the transport error or out->err. */
+enum gfs_err gfs_upload_finish(struct gfs_upload *up,
+			       struct gfs_http_reply *out);
+/* Bytes pushed so far. */
+uint64_t gfs_upload_sent(const struct gfs_upload *up);
+
+/*
+ * A pool of handles for threads to borrow: LIFO, so that recently used
+ * (connected) handles are handed out first.  At most max handles exist;
+ * a borrower waits when all are out.
+ */
+struct gfs_http_pool *gfs_http_pool_new(unsigned max);
+void gfs_http_pool_free(struct gfs_http_pool *p);
+struct gfs_http *gfs_http_pool_get(struct gfs_http_pool *p);
+void gfs_http_pool_put(struct gfs_http_pool *p, struct gfs_http *h);
+
+/* curl_global_init(); call once in main() before any thread starts. */
+void gfs_http_global_init(void);
+
+#endif

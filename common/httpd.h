@@ -1,0 +1,146 @@
+/*
+ * httpd.h - the HTTP server of every program: libmicrohttpd behind a
+ * declarative route table.
+ *
+ * A server is a table of struct gfs_route, as redisCommandTable or
+ * fuse_operations are: reading it shows the whole API.  A route either takes
+ * its body whole (capped, 413 beyond) and calls .handle once, or streams it
+ * through struct gfs_stream_ops, piece by piece, in constant memory.
+ *
+ * Each connection has its own thread (MHD_USE_THREAD_PER_CONNECTION), so a
+ * handler may block on disk or on a peer.  A handler answers exactly once
+ * with one of the gfs_reply_*() calls; the wrapper queues the answer.
+ * Errors are always JSON: {"error": "message", "code": "not_found"}.
+ */
+#ifndef GFS_HTTPD_H
+#define GFS_HTTPD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "err.h"
+
+struct gfs_req;
+struct gfs_httpd;
+struct MHD_Connection;
+struct MHD_Response;
+
+/* Callbacks of a route whose body is streamed. */
+struct gfs_stream_ops {
+	/* Before any body byte.  Replying here refuses the body (a client
+	 * that sent "Expect: 100-continue" then sends none of it). */
+	void (*begin)(struct gfs_req *req);
+	/* Each piece of the body, in order.  Replying here (an error) makes
+	 * the wrapper discard the rest of the body, then send the reply. */
+	void (*data)(struct gfs_req *req, const char *buf, size_t len);
+	/* After the last byte, unless a reply was already made; must reply. */
+	void (*end)(struct gfs_req *req);
+	/* When the request is over, whatever happened: free req->ctx here. */
+	void (*done)(struct gfs_req *req);
+};
+
+/* One line of a server's API. */
+struct gfs_route {
+	const char *method;  /* "GET", "PUT", "POST", "DELETE" */
+	/* Exact path, or a path with one '*' that matches one or more
+	 * characters; what it matches is URL-decoded into req->path with a
+	 * leading '/'.  Text after the '*' must end the URL. */
+	const char *pattern;
+	/* When set, the route matches only if this query argument exists. */
+	const char *query;
+	/* Whole-body handler (body capped at body_max), or NULL ... */
+	void (*handle)(struct gfs_req *req);
+	/* ... a streamed body. */
+	const struct gfs_stream_ops *stream;
+	/* Cap for a whole body; 0 means GFS_JSON_MAX. */
+	size_t body_max;
+};
+
+/* A request being served.  Lives until the connection's reply is sent. */
+struct gfs_req {
+	void *app;                    /* the server's owner, borrowed */
+	struct MHD_Connection *conn;  /* borrowed */
+	const struct gfs_route *route; /* matched route, borrowed */
+	const char *method;           /* borrowed from libmicrohttpd */
+	const char *url;              /* raw URL path, borrowed */
+	char *path;                   /* decoded '*' match with a leading '/',
+				       * or NULL; owned by the wrapper */
+	char *body;                   /* whole body, NUL-terminated; owned */
+	size_t body_len;
+	uint64_t body_seen;           /* bytes of body received so far */
+	void *ctx;                    /* a stream handler's own state */
+	int64_t start_ms;             /* monotonic arrival time */
+	/* The reply, once made: */
+	struct MHD_Response *resp;
+	unsigned status;
+	bool queued;                  /* handed to libmicrohttpd */
+	bool discard;                 /* error replied; drop the rest of body */
+	struct gfs_req_str *strs;     /* decoded query values to free */
+	struct gfs_req_hdr *hdrs;     /* headers to add to the reply */
+};
+
+/* Start serving routes[0..n) on listen ("ADDR:PORT", "[ADDR6]:PORT" or
+ * ":PORT"; port 0 picks a free one).  app is passed to handlers as
+ * req->app.  NULL on failure (logged). */
+struct gfs_httpd *gfs_httpd_start(const char *listen,
+				  const struct gfs_route *routes, size_t n,
+				  void *app);
+/* Stop accepting, wait for running handlers, free everything. */
+void gfs_httpd_stop(struct gfs_httpd *h);
+/* The port actually bound (useful with port 0). */
+uint16_t gfs_httpd_port(const struct gfs_httpd *h);
+/* Append Prometheus lines for requests served, prefixed with prefix
+ * ("gfs_master"), to *buf (a malloc'd string, grown; caller frees). */
+void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf);
+
+/* Request header value (case-insensitive name), borrowed; NULL if absent. */
+const char *gfs_req_header(struct gfs_req *req, const char *name);
+/* Query argument, URL-decoded, borrowed until the request ends.  GFS_OK
+ * with *out = NULL when absent; GFS_EINVAL when malformed (%00, bad %). */
+enum gfs_err gfs_req_arg(struct gfs_req *req, const char *name,
+			 const char **out);
+/* Query argument as a decimal u64; *out = def when absent. */
+enum gfs_err gfs_req_arg_u64(struct gfs_req *req, const char *name,
+			     uint64_t def, uint64_t *out);
+/* The body parsed as a JSON object (new reference); replies 400/413 and
+ * returns NULL when it is not one. */
+json_t *gfs_req_json(struct gfs_req *req);
+/* Address of the peer as text ("127.0.0.1"), into buf. */
+void gfs_req_peer(struct gfs_req *req, char *buf, size_t len);
+
+/* Replies.  Exactly one per request; a second one is a bug (logged). */
+/* JSON body; takes the reference to body. */
+void gfs_reply_json(struct gfs_req *req, unsigned status, json_t *body);
+/* {"error": message, "code": gfs_err_code(err)} with gfs_err_http(err). */
+void gfs_reply_error(struct gfs_req *req, enum gfs_err err,
+		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Arbitrary bytes.  With take, buf is ours and freed with free(3);
+ * otherwise it must stay valid (static) until the reply is sent. */
+void gfs_reply_bytes(struct gfs_req *req, unsigned status, const char *type,
+		     void *buf, size_t len, bool take);
+/* A redirect (307, 301, ...) to location (copied). */
+void gfs_reply_redirect(struct gfs_req *req, unsigned status,
+			const char *location);
+/*
+ * A streamed body of size bytes (UINT64_MAX: unknown, sent chunked).
+ * read(cls, pos, buf, max) fills buf and returns the count, 0 never,
+ * -1 at the end (unknown size), -2 to abort the connection on error.
+ * free_cls(cls) runs when the reply is done.
+ */
+void gfs_reply_stream(struct gfs_req *req, unsigned status, const char *type,
+		      uint64_t size, size_t block,
+		      ssize_t (*read)(void *cls, uint64_t pos, char *buf,
+				      size_t max),
+		      void *cls, void (*free_cls)(void *cls));
+/* Add a header to the reply (before or after making it); copied. */
+void gfs_reply_header(struct gfs_req *req, const char *name,
+		      const char *value);
+/* True once a reply was made. */
+bool gfs_replied(const struct gfs_req *req);
+
+#endif

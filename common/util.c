@@ -1,0 +1,247 @@
+/*
+ * util.c - clocks, number parsing and retrying I/O helpers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int64_t gfs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gfs_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool gfs_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+static bool split_number(const char *s, uint64_t *num, const char **unit)
+{
+	char digits[32];
+	size_t n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9') {
+		if (n + 1 >= sizeof(digits))
+			return false;
+		digits[n] = s[n];
+		n++;
+	}
+	digits[n] = '\0';
+	*unit = s + n;
+	return gfs_parse_u64(digits, num);
+}
+
+bool gfs_parse_size(const char *s, uint64_t *out)
+{
+	static const char *const units[] = { "", "k", "m", "g", "t" };
+	const char *unit;
+	uint64_t v;
+	size_t i;
+
+	if (!s || !split_number(s, &v, &unit))
+		return false;
+	for (i = 0; i < GFS_ARRAY_SIZE(units); i++) {
+		size_t shift = 10 * i;
+		bool match;
+
+		if (i == 0) {
+			match = !strcasecmp(unit, "") || !strcasecmp(unit, "b");
+		} else {
+			match = !strncasecmp(unit, units[i], 1) &&
+				(!unit[1] || !strcasecmp(unit + 1, "b") ||
+				 !strcasecmp(unit + 1, "ib"));
+		}
+		if (!match)
+			continue;
+		if (shift && v > (UINT64_MAX >> shift))
+			return false;
+		*out = v << shift;
+		return true;
+	}
+	return false;
+}
+
+bool gfs_parse_duration_ms(const char *s, uint64_t *out)
+{
+	const char *unit;
+	uint64_t v;
+
+	if (!s || !split_number(s, &v, &unit))
+		return false;
+	if (!strcmp(unit, "ms")) {
+		*out = v;
+		return true;
+	}
+	if (strcmp(unit, "") && strcmp(unit, "s"))
+		return false;
+	if (v > UINT64_MAX / 1000)
+		return false;
+	*out = v * 1000;
+	return true;
+}
+
+int gfs_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int gfs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t gfs_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int gfs_mkdirs(const char *path, mode_t mode)
+{
+	char *p = gfs_xstrdup(path), *s;
+	int rc = 0;
+
+	for (s = p + 1; ; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			rc = -1;
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+int gfs_fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static void *check(void *p)
+{
+	if (!p) {
+		fputs("FATAL: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+void *gfs_xmalloc(size_t n)
+{
+	return check(malloc(n ? n : 1));
+}
+
+void *gfs_xcalloc(size_t n, size_t size)
+{
+	return check(calloc(n ? n : 1, size ? size : 1));
+}
+
+void *gfs_xrealloc(void *p, size_t n)
+{
+	return check(realloc(p, n ? n : 1));
+}
+
+char *gfs_xstrdup(const char *s)
+{
+	return check(strdup(s));
+}
+
+char *gfs_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		check(NULL);
+	return s;
+}

@@ -1,0 +1,51 @@
+/*
+ * util.h - small helpers every program needs: clocks, number parsing,
+ * whole-buffer I/O that retries short reads and writes.
+ */
+#ifndef GFS_UTIL_H
+#define GFS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GFS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define GFS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define GFS_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Wall clock, nanoseconds since the epoch. */
+int64_t gfs_now_ns(void);
+/* Monotonic clock in milliseconds (for deadlines and timeouts). */
+int64_t gfs_mono_ms(void);
+
+/* Parse a byte count: digits with an optional K/M/G/T suffix, powers of
+ * 1024, "KiB"/"MiB"/"KB"/"k" spellings accepted.  False on garbage or
+ * overflow. */
+bool gfs_parse_size(const char *s, uint64_t *out);
+/* Parse a non-negative decimal integer that fits in uint64_t exactly. */
+bool gfs_parse_u64(const char *s, uint64_t *out);
+/* Parse a duration: a number with optional "ms" or "s" (default seconds),
+ * into milliseconds. */
+bool gfs_parse_duration_ms(const char *s, uint64_t *out);
+
+/* write(2)/pwrite(2)/pread(2) until done; retry EINTR.  pread returns
+ * bytes read (short only at end of file) or -1. */
+int gfs_write_all(int fd, const void *buf, size_t len);
+int gfs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+ssize_t gfs_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/* mkdir -p; 0 or -1 with errno. */
+int gfs_mkdirs(const char *path, mode_t mode);
+/* fsync the directory at path; 0 or -1 with errno. */
+int gfs_fsync_dir(const char *path);
+
+/* Allocation that aborts on failure: for the small, bounded allocations
+ * whose failure leaves nothing sensible to do. */
+void *gfs_xmalloc(size_t n);
+void *gfs_xcalloc(size_t n, size_t size);
+void *gfs_xrealloc(void *p, size_t n);
+char *gfs_xstrdup(const char *s);
+char *gfs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

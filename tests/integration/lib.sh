@@ -1,0 +1,204 @@
+# lib.sh - harness for integration tests: real processes on loopback,
+# random free ports, a temp dir per test, cleanup on any exit.
+#
+# A test script sources this file, calls the start_* functions, runs
+# commands and asserts.  Every wait has a deadline (wait_for); nothing
+# sleeps and hopes.  On exit, success or not, every process started here is
+# stopped, every FUSE mount made here is unmounted and the temp dir removed
+# (kept, with logs printed, when the test failed and KEEP=1).
+#
+# Environment: GFS_BIN (directory of the programs, required).
+
+set -uo pipefail
+
+: "${GFS_BIN:?GFS_BIN must name the directory holding gfs-master etc.}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/gfs-it.XXXXXX")
+PIDS=()        # every process we started
+MOUNTS=()      # every mountpoint we mounted
+MASTER_URL=""  # primary master
+BACKUP_URL=""
+MASTERS=""     # comma-separated list for --master
+CS_URLS=()
+CS_PIDS=()
+CS_DIRS=()
+TEST_FAILED=0
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+fail() {
+	log "FAIL: $*"
+	TEST_FAILED=1
+	exit 1
+}
+
+cleanup() {
+	local rc=$? m p i
+	trap - EXIT INT TERM
+	for m in "${MOUNTS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null || continue
+		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ $rc -ne 0 ] || [ $TEST_FAILED = 1 ]; then
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "---- $(basename "$f") (last 30 lines)" >&2
+			tail -n 30 "$f" >&2
+		done
+	fi
+	if [ "${KEEP:-0}" = 1 ] && [ $rc -ne 0 ]; then
+		log "keeping $T"
+	else
+		rm -rf --one-file-system "$T" 2>/dev/null
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
+wait_for() {
+	local secs=$1 what=$2 deadline
+	shift 2
+	deadline=$((SECONDS + secs))
+	while ! "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
+		sleep 0.05
+	done
+}
+
+# free_port: a TCP port nobody listens on (random, checked with ss).
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && continue
+		echo "$p"
+		return 0
+	done
+	fail "no free port found"
+}
+
+http_ok() { curl -sf -o /dev/null --max-time 2 "$1"; }
+
+# start_master [ARGS...]: start the primary; sets MASTER_URL, MASTER_PID.
+start_master() {
+	local port
+	port=$(free_port)
+	MASTER_URL="http://127.0.0.1:$port"
+	MASTERS=$MASTER_URL
+	mkdir -p "$T/master"
+	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/master" \
+		"$@" >>"$T/master.log" 2>&1 &
+	MASTER_PID=$!
+	PIDS+=("$MASTER_PID")
+	wait_for 10 "master on $MASTER_URL" http_ok "$MASTER_URL/api/v1/healthz"
+}
+
+# restart_master [ARGS...]: start the primary again on the same port/data.
+restart_master() {
+	local port=${MASTER_URL##*:}
+	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/master" \
+		"$@" >>"$T/master.log" 2>&1 &
+	MASTER_PID=$!
+	PIDS+=("$MASTER_PID")
+	wait_for 10 "master on $MASTER_URL" http_ok "$MASTER_URL/api/v1/healthz"
+}
+
+# start_backup [ARGS...]: a backup master following MASTER_URL.
+start_backup() {
+	local port
+	port=$(free_port)
+	BACKUP_URL="http://127.0.0.1:$port"
+	MASTERS="$MASTER_URL,$BACKUP_URL"
+	mkdir -p "$T/backup"
+	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/backup" \
+		--backup-of "$MASTER_URL" "$@" >>"$T/backup.log" 2>&1 &
+	BACKUP_PID=$!
+	PIDS+=("$BACKUP_PID")
+	wait_for 10 "backup on $BACKUP_URL" http_ok "$BACKUP_URL/api/v1/healthz"
+}
+
+# alive_count URL: number of chunkservers the master at URL calls alive.
+alive_count() {
+	curl -sf --max-time 2 "$1/api/v1/status" |
+		grep -o '"alive":true' | wc -l
+}
+
+alive_at_least() { [ "$(alive_count "$1")" -ge "$2" ]; }
+
+# start_chunkserver INDEX [ARGS...]: one chunkserver, data in $T/csINDEX.
+start_chunkserver() {
+	local i=$1 port
+	shift
+	port=${CS_PORTS[$i]:-$(free_port)}
+	CS_PORTS[$i]=$port
+	CS_URLS[$i]="http://127.0.0.1:$port"
+	CS_DIRS[$i]="$T/cs$i"
+	mkdir -p "${CS_DIRS[$i]}"
+	"$GFS_BIN/gfs-chunkserver" --data "${CS_DIRS[$i]}" --master "$MASTERS" \
+		"$@" "$port" >>"$T/cs$i.log" 2>&1 &
+	CS_PIDS[$i]=$!
+	PIDS+=("${CS_PIDS[$i]}")
+	wait_for 10 "chunkserver $i" http_ok "${CS_URLS[$i]}/api/v1/healthz"
+}
+CS_PORTS=()
+
+# start_chunkservers N [ARGS...]: N chunkservers, waits until all are alive.
+start_chunkservers() {
+	local n=$1 i
+	shift
+	for ((i = 0; i < n; i++)); do start_chunkserver "$i" "$@"; done
+	wait_for 20 "$n live chunkservers" alive_at_least "$MASTER_URL" "$n"
+}
+
+# start_cluster [N [MASTER_ARGS...]]: master plus N chunkservers (default 4).
+start_cluster() {
+	local n=${1:-4}
+	shift || true
+	start_master "$@"
+	start_chunkservers "$n"
+}
+
+# kill9 PID: kill -9 and reap.
+kill9() { kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; true; }
+
+# gfs ARGS...: the CLI against this cluster.
+gfs() { "$GFS_BIN/gfs" --master "$MASTERS" "$@"; }
+
+# mount_fuse DIR [ARGS...]: mount the cluster at DIR, wait until mounted.
+mount_fuse() {
+	local dir=$1
+	shift
+	mkdir -p "$dir"
+	"$GFS_BIN/gfs-fuse" --master "$MASTERS" -f "$@" "$dir" \
+		>>"$T/fuse-$(basename "$dir").log" 2>&1 &
+	PIDS+=("$!")
+	MOUNTS+=("$dir")
+	wait_for 10 "mount at $dir" mountpoint -q "$dir"
+}
+
+# random_file PATH BYTES: a file of random bytes.
+random_file() { head -c "$2" /dev/urandom >"$1"; }
+
+sha() { sha256sum <"$1" | cut -d' ' -f1; }
+
+assert_eq() { [ "$1" = "$2" ] || fail "${3:-values differ}: '$1' != '$2'"; }
+
+assert_same_file() { cmp -s "$1" "$2" || fail "${3:-files differ}: $1 vs $2"; }
+
+# http_status METHOD URL [CURL_ARGS...]: print the status code only.
+http_status() {
+	local m=$1 u=$2
+	shift 2
+	curl -s -o "$T/last_body" -w '%{http_code}' -X "$m" --max-time 10 "$@" "$u"
+}
+
+# json_error_code: the "code" member of the last http_status body.
+json_error_code() { grep -o '"code":"[a-z_]*"' "$T/last_body" | cut -d'"' -f4; }

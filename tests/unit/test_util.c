@@ -1,0 +1,65 @@
+/* Unit tests for common/util.c and common/err.c. */
+#include <criterion/criterion.h>
+#include <errno.h>
+
+#include "err.h"
+#include "util.h"
+
+Test(util, parses_sizes_with_suffixes)
+{
+	uint64_t v = 0;
+
+	cr_expect(gfs_parse_size("64MiB", &v));
+	cr_expect_eq(v, 64ull << 20);
+	cr_expect(gfs_parse_size("1M", &v));
+	cr_expect_eq(v, 1ull << 20);
+	cr_expect(gfs_parse_size("4k", &v));
+	cr_expect_eq(v, 4096);
+	cr_expect(gfs_parse_size("123", &v));
+	cr_expect_eq(v, 123);
+	cr_expect_not(gfs_parse_size("12x", &v));
+	cr_expect_not(gfs_parse_size("", &v));
+	cr_expect_not(gfs_parse_size("-1", &v));
+	cr_expect_not(gfs_parse_size("99999999999999999999T", &v));
+	cr_expect_not(gfs_parse_size("17179869184T", &v));
+}
+
+Test(util, parses_durations)
+{
+	uint64_t v = 0;
+
+	cr_expect(gfs_parse_duration_ms("10s", &v));
+	cr_expect_eq(v, 10000);
+	cr_expect(gfs_parse_duration_ms("250ms", &v));
+	cr_expect_eq(v, 250);
+	cr_expect(gfs_parse_duration_ms("3", &v));
+	cr_expect_eq(v, 3000);
+	cr_expect_not(gfs_parse_duration_ms("3h", &v));
+}
+
+Test(util, u64_rejects_overflow_and_signs)
+{
+	uint64_t v = 0;
+
+	cr_expect(gfs_parse_u64("18446744073709551615", &v));
+	cr_expect_eq(v, UINT64_MAX);
+	cr_expect_not(gfs_parse_u64("18446744073709551616", &v));
+	cr_expect_not(gfs_parse_u64("+1", &v));
+	cr_expect_not(gfs_parse_u64(" 1", &v));
+}
+
+Test(err, maps_every_error_consistently)
+{
+	for (int e = GFS_EINVAL; e <= GFS_EDISKFULL; e++) {
+		unsigned status = gfs_err_http((enum gfs_err)e);
+
+		cr_expect(status >= 400 && status < 600);
+		cr_expect_gt(gfs_err_errno((enum gfs_err)e), 0);
+		cr_expect_eq(gfs_err_from_code(gfs_err_code((enum gfs_err)e),
+					       status), (enum gfs_err)e);
+	}
+	cr_expect_eq(gfs_err_http(GFS_ELEASED), 423);
+	cr_expect_eq(gfs_err_errno(GFS_ELEASED), EBUSY);
+	cr_expect_eq(gfs_err_http(GFS_ENOTPRIMARY), 421);
+	cr_expect_eq(gfs_err_from_code(NULL, 404), GFS_ENOENT);
+}
