@@ -56,6 +56,10 @@ struct gfs_lease {
 /* NULL when conf->masters has no usable URL (logged). */
 struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf);
 void gfs_client_free(struct gfs_client *c);
+/* A view of c acting as client id (NULL: nobody), sharing its connections
+ * and its idea of the primary; free with gfs_client_free().  For the
+ * chunkserver gateway, which acts for whoever calls it. */
+struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id);
 /* The client id, borrowed (may be NULL). */
 const char *gfs_client_id(const struct gfs_client *c);
 
@@ -72,6 +76,10 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 /* Namespace operations (paths absolute, validated here first). */
 enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
 			     struct gfs_stat *st);
+/* The master's whole entry for path (GET /files/PATH: size, chunks with
+ * handles, versions and replicas, lease); *entry is a new reference. */
+enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
+			     json_t **entry);
 /* Call fn for each direct child of dir; fn returns false to stop. */
 enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
 				bool (*fn)(void *cls, const char *name,

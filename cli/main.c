@@ -1,0 +1,495 @@
+/*
+ * gfs - the command-line client.
+ *
+ *   gfs [--master URLS] [--client-id ID] COMMAND ARGS
+ *
+ * Every command is a row of the commands[] table below and one small
+ * function calling the client library (common/client.h).  With no command,
+ * gfs reads the seed's commands ("upload file_name", "download file_name",
+ * "lease file_name", "unlease file_name", and the others) from stdin, one
+ * per line, and carries on after a failed one; the exit status is then
+ * non-zero if any failed.
+ *
+ * Errors are one line on stderr ("gfs: download /a: no such file") and a
+ * non-zero exit; nothing is left half-written locally (downloads go to a
+ * temporary file renamed into place).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "constants.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "options.h"
+#include "path.h"
+#include "util.h"
+
+struct cli_conf {
+	char *master;            /* --master URLS */
+	char *client_id;         /* --client-id ID */
+	uint64_t ttl_ms;         /* --ttl for lease */
+	bool json;               /* --json output for stat/status/ls */
+	enum gfs_log_level log_level;
+	char *config;            /* --config (read by gfs_opts_parse) */
+};
+
+static const struct gfs_opt cli_opts[] = {
+	{ "master", GFS_OPT_STR, offsetof(struct cli_conf, master), "URLS",
+	  "master URLs, comma-separated (env GFS_MASTER)" },
+	{ "client-id", GFS_OPT_STR, offsetof(struct cli_conf, client_id), "ID",
+	  "lease holder id (env GFS_CLIENT_ID, default USER@HOSTNAME)" },
+	{ "ttl", GFS_OPT_MS, offsetof(struct cli_conf, ttl_ms), "SECONDS",
+	  "lease: time to live (default 60)" },
+	{ "json", GFS_OPT_FLAG, offsetof(struct cli_conf, json), NULL,
+	  "ls, stat, status: print the master's JSON" },
+	{ "log-level", GFS_OPT_LOGLEVEL, offsetof(struct cli_conf, log_level),
+	  "LEVEL", "error, warn, info or debug (default warn)" },
+	{ "config", GFS_OPT_STR, offsetof(struct cli_conf, config), "FILE",
+	  "read options from FILE (name = value lines)" },
+};
+
+/* What every command gets. */
+struct cli {
+	struct gfs_client *client;
+	struct cli_conf *conf;
+};
+
+struct command {
+	const char *name;
+	int min_args, max_args;
+	int (*run)(struct cli *cli, char **argv, int argc);
+	const char *usage;
+};
+
+/* Report a failed operation: "gfs: VERB WHAT: message". */
+static int failed(const char *verb, const char *what, enum gfs_err err)
+{
+	const char *msg = gfs_client_last_error();
+
+	if (!*msg)
+		msg = gfs_err_str(err);
+	fprintf(stderr, "gfs: %s %s: %s\n", verb, what, msg);
+	return 1;
+}
+
+/* A user's remote name, with a leading '/' added; NULL after an error. */
+static char *remote(const char *verb, const char *name)
+{
+	enum gfs_err err;
+	char *path;
+
+	err = gfs_path_from_user(name, &path);
+	if (err) {
+		fprintf(stderr, "gfs: %s %s: invalid path (%s)\n", verb, name,
+			gfs_err_str(err));
+		return NULL;
+	}
+	return path;
+}
+
+static int cmd_upload(struct cli *cli, char **argv, int argc)
+{
+	const char *local = argv[0];
+	char *path = remote("upload", argc > 1 ? argv[1]
+					       : gfs_path_basename(local));
+	struct stat st;
+	enum gfs_err err;
+	int fd, rc = 1;
+
+	if (!path)
+		return 1;
+	fd = open(local, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "gfs: upload %s: %s\n", local,
+			fd < 0 ? strerror(errno) : "not a regular file");
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	err = gfs_client_upload_fd(cli->client, fd, path, st.st_mode & 0777);
+	if (err) {
+		failed("upload", path, err);
+		goto out;
+	}
+	printf("uploaded %s to %s (%lld bytes)\n", local, path,
+	       (long long)st.st_size);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return rc;
+}
+
+/* Where a download of path to local (a file, a directory or absent) goes;
+ * caller frees. */
+static char *download_target(const char *path, const char *local)
+{
+	struct stat st;
+
+	if (!local)
+		return gfs_xstrdup(gfs_path_basename(path));
+	if (stat(local, &st) == 0 && S_ISDIR(st.st_mode))
+		return gfs_xasprintf("%s/%s", local, gfs_path_basename(path));
+	return gfs_xstrdup(local);
+}
+
+static int cmd_download(struct cli *cli, char **argv, int argc)
+{
+	char *path = remote("download", argv[0]), *dest = NULL, *tmp = NULL;
+	enum gfs_err err;
+	int fd = -1, rc = 1;
+
+	if (!path)
+		return 1;
+	if (argc > 1 && !strcmp(argv[1], "-")) {
+		err = gfs_client_download_fd(cli->client, path, STDOUT_FILENO);
+		rc = err ? failed("download", path, err) : 0;
+		goto out;
+	}
+	dest = download_target(path, argc > 1 ? argv[1] : NULL);
+	tmp = gfs_xasprintf("%s.gfs-part.%d", dest, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "gfs: download %s: %s: %s\n", path, dest,
+			strerror(errno));
+		goto out;
+	}
+	err = gfs_client_download_fd(cli->client, path, fd);
+	if (err) {
+		failed("download", path, err);
+		goto out_unlink;
+	}
+	if (fsync(fd) < 0 || rename(tmp, dest) < 0) {
+		fprintf(stderr, "gfs: download %s: %s: %s\n", path, dest,
+			strerror(errno));
+		goto out_unlink;
+	}
+	printf("downloaded %s to %s\n", path, dest);
+	rc = 0;
+	goto out;
+out_unlink:
+	unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(dest);
+	free(path);
+	return rc;
+}
+
+static void format_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static int cmd_lease(struct cli *cli, char **argv, int argc)
+{
+	char *path = remote("lease", argv[0]), when[64];
+	struct gfs_lease l;
+	enum gfs_err err;
+
+	(void)argc;
+	if (!path)
+		return 1;
+	err = gfs_client_lease(cli->client, path,
+			       (unsigned)(cli->conf->ttl_ms / 1000), &l);
+	if (err) {
+		failed("lease", path, err);
+		free(path);
+		return 1;
+	}
+	format_time(l.expires_ms, when, sizeof(when));
+	printf("leased %s to %s until %s\n", path, l.holder, when);
+	free(path);
+	return 0;
+}
+
+static int cmd_unlease(struct cli *cli, char **argv, int argc)
+{
+	char *path = remote("unlease", argv[0]);
+	enum gfs_err err;
+
+	(void)argc;
+	if (!path)
+		return 1;
+	err = gfs_client_unlease(cli->client, path);
+	if (err) {
+		failed("unlease", path, err);
+		free(path);
+		return 1;
+	}
+	printf("released the lease on %s\n", path);
+	free(path);
+	return 0;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s)
+		puts(s);
+	free(s);
+}
+
+static int cmd_ls(struct cli *cli, char **argv, int argc)
+{
+	const char *prefix = argc ? argv[0] : "/";
+	char *p = prefix[0] == '/' ? gfs_xstrdup(prefix)
+				   : gfs_xasprintf("/%s", prefix);
+	json_t *files, *e;
+	enum gfs_err err;
+	size_t i;
+
+	err = gfs_client_list(cli->client, p, &files);
+	if (err) {
+		failed("ls", p, err);
+		free(p);
+		return 1;
+	}
+	if (cli->conf->json) {
+		print_json(files);
+	} else {
+		json_array_foreach(files, i, e) {
+			const char *path = "?";
+			uint64_t size = 0;
+			int64_t mt = 0;
+			char when[64];
+
+			gfs_json_str(e, "path", false, &path);
+			gfs_json_u64(e, "size", false, &size);
+			gfs_json_i64(e, "mtime_ns", false, &mt);
+			format_time(mt / 1000000, when, sizeof(when));
+			printf("%12llu  %s  %s\n", (unsigned long long)size,
+			       when, path);
+		}
+	}
+	json_decref(files);
+	free(p);
+	return 0;
+}
+
+static int cmd_stat(struct cli *cli, char **argv, int argc)
+{
+	char *path = remote("stat", argv[0]);
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	(void)argc;
+	if (!path)
+		return 1;
+	err = gfs_client_info(cli->client, path, &j);
+	if (err)
+		failed("stat", path, err);
+	else
+		print_json(j);
+	if (j)
+		json_decref(j);
+	free(path);
+	return err ? 1 : 0;
+}
+
+static int cmd_rm(struct cli *cli, char **argv, int argc)
+{
+	int rc = 0, i;
+
+	for (i = 0; i < argc; i++) {
+		char *path = remote("rm", argv[i]);
+		enum gfs_err err;
+
+		if (!path) {
+			rc = 1;
+			continue;
+		}
+		err = gfs_client_unlink(cli->client, path);
+		if (err)
+			rc = failed("rm", path, err);
+		free(path);
+	}
+	return rc;
+}
+
+static int cmd_mv(struct cli *cli, char **argv, int argc)
+{
+	char *from = remote("mv", argv[0]), *to = remote("mv", argv[1]);
+	enum gfs_err err = GFS_EINVAL;
+
+	(void)argc;
+	if (from && to) {
+		err = gfs_client_rename(cli->client, from, to, false);
+		if (err)
+			failed("mv", from, err);
+	}
+	free(from);
+	free(to);
+	return err ? 1 : 0;
+}
+
+static int cmd_status(struct cli *cli, char **argv, int argc)
+{
+	json_t *j = NULL, *cs, *s;
+	enum gfs_err err;
+	size_t i;
+
+	(void)argv;
+	(void)argc;
+	err = gfs_client_call(cli->client, "GET", "/status", NULL, &j);
+	if (err) {
+		failed("status", "", err);
+		if (j)
+			json_decref(j);
+		return 1;
+	}
+	if (cli->conf->json) {
+		print_json(j);
+		json_decref(j);
+		return 0;
+	}
+	printf("master %s (%s, epoch %lld): %lld files, %lld chunks, "
+	       "%lld under-replicated\n",
+	       json_string_value(json_object_get(j, "url")) ?: "?",
+	       json_string_value(json_object_get(j, "role")) ?: "?",
+	       json_integer_value(json_object_get(j, "epoch")),
+	       json_integer_value(json_object_get(j, "files")),
+	       json_integer_value(json_object_get(j, "chunks")),
+	       json_integer_value(json_object_get(j, "under_replicated")));
+	cs = json_object_get(j, "chunkservers");
+	json_array_foreach(cs, i, s) {
+		printf("  %-28s %-5s %8lld chunks %10lld MiB free\n",
+		       json_string_value(json_object_get(s, "url")) ?: "?",
+		       json_is_true(json_object_get(s, "alive")) ? "alive"
+								 : "DEAD",
+		       json_integer_value(json_object_get(s, "chunks")),
+		       json_integer_value(json_object_get(s, "free_bytes")) >>
+			       20);
+	}
+	json_decref(j);
+	return 0;
+}
+
+static const struct command commands[] = {
+	{ "upload", 1, 2, cmd_upload, "upload LOCAL [REMOTE]" },
+	{ "download", 1, 2, cmd_download, "download REMOTE [LOCAL|-]" },
+	{ "lease", 1, 1, cmd_lease, "lease PATH [--ttl S]" },
+	{ "unlease", 1, 1, cmd_unlease, "unlease PATH" },
+	{ "ls", 0, 1, cmd_ls, "ls [PREFIX]" },
+	{ "stat", 1, 1, cmd_stat, "stat PATH" },
+	{ "rm", 1, 64, cmd_rm, "rm PATH..." },
+	{ "mv", 2, 2, cmd_mv, "mv OLD NEW" },
+	{ "status", 0, 0, cmd_status, "status" },
+};
+
+static int run(struct cli *cli, char **argv, int argc)
+{
+	size_t i;
+
+	for (i = 0; i < GFS_ARRAY_SIZE(commands); i++) {
+		const struct command *c = &commands[i];
+
+		if (strcmp(argv[0], c->name))
+			continue;
+		if (argc - 1 < c->min_args || argc - 1 > c->max_args) {
+			fprintf(stderr, "gfs: usage: gfs %s\n", c->usage);
+			return 2;
+		}
+		return c->run(cli, argv + 1, argc - 1);
+	}
+	fprintf(stderr, "gfs: unknown command '%s' (try gfs --help)\n",
+		argv[0]);
+	return 2;
+}
+
+/* The seed's mode: one command per line on stdin. */
+static int run_stdin(struct cli *cli)
+{
+	char line[8192];
+	int rc = 0;
+
+	while (fgets(line, sizeof(line), stdin)) {
+		char *words[8], *save = NULL, *w;
+		int n = 0;
+
+		for (w = strtok_r(line, " \t\r\n", &save); w && n < 8;
+		     w = strtok_r(NULL, " \t\r\n", &save))
+			words[n++] = w;
+		if (!n || words[0][0] == '#')
+			continue;
+		if (!strcmp(words[0], "exit") || !strcmp(words[0], "quit"))
+			break;
+		if (run(cli, words, n))
+			rc = 1;
+		fflush(stdout);
+	}
+	return rc;
+}
+
+static char *default_client_id(void)
+{
+	const char *env = getenv("GFS_CLIENT_ID"), *user = getenv("USER");
+	char host[256] = "localhost";
+
+	if (env && *env)
+		return gfs_xstrdup(env);
+	gethostname(host, sizeof(host) - 1);
+	if (!user || !*user)
+		user = getuid() == 0 ? "root" : "user";
+	return gfs_xasprintf("%s@%s", user, host);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_conf conf = { .log_level = GFS_LOG_WARN,
+				 .ttl_ms = GFS_LEASE_TTL_S * 1000 };
+	struct gfs_client_conf cc = { 0 };
+	char **pos = gfs_xcalloc((size_t)argc + 1, sizeof(*pos));
+	struct cli cli = { .conf = &conf };
+	int npos, rc;
+	size_t i;
+
+	if (!gfs_opts_parse(cli_opts, GFS_ARRAY_SIZE(cli_opts), &conf, argc,
+			    argv, "gfs [OPTIONS] [COMMAND ARGS]", pos, &npos)) {
+		free(pos);
+		return 2;
+	}
+	if (npos == 0 && isatty(STDIN_FILENO)) {
+		printf("usage: gfs [--master URLS] COMMAND ARGS, or commands "
+		       "on stdin\ncommands:\n");
+		for (i = 0; i < GFS_ARRAY_SIZE(commands); i++)
+			printf("  gfs %s\n", commands[i].usage);
+	}
+	gfs_log_init("gfs", conf.log_level);
+	gfs_http_global_init();
+	if (!conf.master)
+		conf.master = gfs_xstrdup(getenv("GFS_MASTER") ?: "http://"
+					  GFS_DEFAULT_HOST ":7070,http://"
+					  GFS_DEFAULT_HOST ":7071");
+	if (!conf.client_id)
+		conf.client_id = default_client_id();
+	cc.masters = conf.master;
+	cc.client_id = conf.client_id;
+	cli.client = gfs_client_new(&cc);
+	if (!cli.client) {
+		fprintf(stderr, "gfs: no usable master URL in '%s'\n",
+			conf.master);
+		rc = 2;
+	} else {
+		rc = npos ? run(&cli, pos, npos) : run_stdin(&cli);
+	}
+	gfs_client_free(cli.client);
+	gfs_opts_free(cli_opts, GFS_ARRAY_SIZE(cli_opts), &conf);
+	free(pos);
+	return rc;
+}

@@ -1,0 +1,583 @@
+/*
+ * client.c - metadata calls to the primary master, with failover.
+ *
+ * Finding the primary: the client keeps the index of the master that last
+ * answered as primary.  A refused connection, a 421 (with X-GFS-Primary
+ * naming the primary when the master knows it) or a 503 "unavailable"
+ * (a master in probation or promoting) moves it to the next candidate;
+ * after a full round without an answer it waits a little and tries again,
+ * until conf->failover_ms has passed.  Only calls that cannot have been
+ * applied are retried this way (the master refused them), plus GETs and
+ * the idempotent commit and setattr on any transport error.
+ *
+ * File reading and writing live in file.c; this file is the master side.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "client_internal.h"
+#include "constants.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "path.h"
+#include "util.h"
+
+/* The last error message a peer sent on this thread (like errno). */
+static __thread char last_error[512];
+
+const char *gfs_client_last_error(void)
+{
+	return last_error;
+}
+
+void gfs_client_set_error(enum gfs_err err, const char *msg)
+{
+	if (msg && *msg)
+		snprintf(last_error, sizeof(last_error), "%s", msg);
+	else
+		snprintf(last_error, sizeof(last_error), "%s",
+			 gfs_err_str(err));
+}
+
+static char **split_urls(const char *list, size_t *n)
+{
+	char *copy = gfs_xstrdup(list), *save = NULL, *tok;
+	char **urls = NULL;
+
+	*n = 0;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		size_t len;
+
+		while (*tok == ' ')
+			tok++;
+		len = strlen(tok);
+		while (len && (tok[len - 1] == '/' || tok[len - 1] == ' '))
+			tok[--len] = '\0';
+		if (!len)
+			continue;
+		urls = gfs_xrealloc(urls, (*n + 1) * sizeof(*urls));
+		urls[(*n)++] = strncmp(tok, "http://", 7) &&
+					       strncmp(tok, "https://", 8)
+				       ? gfs_xasprintf("http://%s", tok)
+				       : gfs_xstrdup(tok);
+	}
+	free(copy);
+	return urls;
+}
+
+struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
+{
+	struct gfs_client_shared *sh;
+	struct gfs_client *c;
+
+	sh = gfs_xcalloc(1, sizeof(*sh));
+	sh->masters = split_urls(conf->masters ? conf->masters : "",
+				 &sh->nmasters);
+	if (!sh->nmasters) {
+		gfs_error("no master URL given");
+		free(sh->masters);
+		free(sh);
+		return NULL;
+	}
+	pthread_mutex_init(&sh->lock, NULL);
+	sh->refs = 1;
+	sh->pool = gfs_http_pool_new(conf->max_conns ? conf->max_conns : 64);
+	sh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 10000;
+	sh->failover_ms = conf->failover_ms ? conf->failover_ms : 30000;
+	c = gfs_xcalloc(1, sizeof(*c));
+	c->sh = sh;
+	c->id = conf->client_id ? gfs_xstrdup(conf->client_id) : NULL;
+	return c;
+}
+
+struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id)
+{
+	struct gfs_client *v = gfs_xcalloc(1, sizeof(*v));
+
+	pthread_mutex_lock(&c->sh->lock);
+	c->sh->refs++;
+	pthread_mutex_unlock(&c->sh->lock);
+	v->sh = c->sh;
+	v->id = id ? gfs_xstrdup(id) : NULL;
+	return v;
+}
+
+void gfs_client_free(struct gfs_client *c)
+{
+	struct gfs_client_shared *sh;
+	unsigned refs;
+	size_t i;
+
+	if (!c)
+		return;
+	sh = c->sh;
+	pthread_mutex_lock(&sh->lock);
+	refs = --sh->refs;
+	pthread_mutex_unlock(&sh->lock);
+	free(c->id);
+	free(c);
+	if (refs)
+		return;
+	for (i = 0; i < sh->nmasters; i++)
+		free(sh->masters[i]);
+	free(sh->masters);
+	free(sh->named_primary);
+	for (i = 0; i < sh->nurls; i++)
+		free(sh->urls[i]);
+	free(sh->urls);
+	gfs_http_pool_free(sh->pool);
+	pthread_mutex_destroy(&sh->lock);
+	free(sh);
+}
+
+const char *gfs_client_intern(struct gfs_client *c, const char *url)
+{
+	struct gfs_client_shared *sh = c->sh;
+	const char *found = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&sh->lock);
+	for (i = 0; i < sh->nurls && !found; i++)
+		if (!strcmp(sh->urls[i], url))
+			found = sh->urls[i];
+	if (!found) {
+		sh->urls = gfs_xrealloc(sh->urls,
+					(sh->nurls + 1) * sizeof(*sh->urls));
+		found = sh->urls[sh->nurls++] = gfs_xstrdup(url);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return found;
+}
+
+const char *gfs_client_id(const struct gfs_client *c)
+{
+	return c->id;
+}
+
+/* The master to try now, copied into buf. */
+static void current_master(struct gfs_client_shared *sh, char *buf,
+			   size_t len)
+{
+	pthread_mutex_lock(&sh->lock);
+	snprintf(buf, len, "%s",
+		 sh->named_primary ? sh->named_primary
+				   : sh->masters[sh->current % sh->nmasters]);
+	pthread_mutex_unlock(&sh->lock);
+}
+
+/* The master at url did not serve us: move on, to named if it named one. */
+static void next_master(struct gfs_client_shared *sh, const char *url,
+			const char *named)
+{
+	pthread_mutex_lock(&sh->lock);
+	if (sh->named_primary && !strcmp(sh->named_primary, url)) {
+		free(sh->named_primary);
+		sh->named_primary = NULL;
+	} else if (!strcmp(sh->masters[sh->current % sh->nmasters], url)) {
+		sh->current = (sh->current + 1) % sh->nmasters;
+	}
+	if (named && *named && strcmp(named, url)) {
+		size_t i;
+
+		for (i = 0; i < sh->nmasters; i++)
+			if (!strcmp(sh->masters[i], named))
+				break;
+		free(sh->named_primary);
+		sh->named_primary = NULL;
+		if (i < sh->nmasters)
+			sh->current = i;
+		else
+			sh->named_primary = gfs_xstrdup(named);
+	}
+	pthread_mutex_unlock(&sh->lock);
+}
+
+static void note_epoch(struct gfs_client_shared *sh, uint64_t epoch)
+{
+	pthread_mutex_lock(&sh->lock);
+	if (epoch > sh->epoch)
+		sh->epoch = epoch;
+	pthread_mutex_unlock(&sh->lock);
+}
+
+uint64_t gfs_client_epoch(struct gfs_client *c)
+{
+	uint64_t e;
+
+	pthread_mutex_lock(&c->sh->lock);
+	e = c->sh->epoch;
+	pthread_mutex_unlock(&c->sh->lock);
+	return e;
+}
+
+/* Did the master refuse the call, so that trying elsewhere is safe? */
+static bool refused(enum gfs_err err, const struct gfs_http_reply *r)
+{
+	if (err == GFS_EUNAVAIL && r->status == 0)
+		return true; /* no connection */
+	if (err == GFS_ENOTPRIMARY)
+		return true;
+	return err == GFS_EUNAVAIL && r->status == 503;
+}
+
+static bool retry_any_failure(const char *method, const char *route)
+{
+	if (!strcmp(method, "GET"))
+		return true;
+	return strstr(route, "/commit") || strstr(route, "op=setattr");
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* One attempt against url; fills *r. */
+static enum gfs_err attempt(struct gfs_client *c, const char *base,
+			    const char *method, const char *route,
+			    const char *body, struct gfs_http_reply *r)
+{
+	struct gfs_client_shared *sh = c->sh;
+	char url[GFS_PATH_MAX * 3 + 512], idh[300], eph[64];
+	const char *hdrs[4];
+	struct gfs_http_opts o = { 0 };
+	struct gfs_http *h;
+	enum gfs_err err;
+	int n = 0;
+
+	snprintf(url, sizeof(url), "%s%s%s", base, GFS_API, route);
+	if (c->id) {
+		snprintf(idh, sizeof(idh), "%s: %s", GFS_HDR_CLIENT, c->id);
+		hdrs[n++] = idh;
+	}
+	snprintf(eph, sizeof(eph), "%s: %llu", GFS_HDR_EPOCH,
+		 (unsigned long long)gfs_client_epoch(c));
+	hdrs[n++] = eph;
+	if (body)
+		hdrs[n++] = "Content-Type: application/json";
+	hdrs[n] = NULL;
+	o.headers = hdrs;
+	o.body = body;
+	o.len = body ? strlen(body) : 0;
+	o.timeout_ms = sh->timeout_ms;
+	o.connect_ms = 2000;
+	h = gfs_http_pool_get(sh->pool);
+	err = gfs_http_call(h, method, url, &o, r);
+	gfs_http_pool_put(sh->pool, h);
+	if (r->epoch)
+		note_epoch(sh, r->epoch);
+	return err;
+}
+
+enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
+			     const char *route, json_t *body, json_t **reply)
+{
+	struct gfs_client_shared *sh = c->sh;
+	int64_t deadline = gfs_mono_ms() + sh->failover_ms;
+	char *text = body ? gfs_json_dump(body) : NULL;
+	struct gfs_http_reply r = { 0 };
+	enum gfs_err err;
+	unsigned tries = 0;
+
+	if (reply)
+		*reply = NULL;
+	for (;;) {
+		char base[512];
+
+		current_master(sh, base, sizeof(base));
+		gfs_http_reply_clear(&r);
+		err = attempt(c, base, method, route, text, &r);
+		tries++;
+		if (!err)
+			break;
+		if (!refused(err, &r) &&
+		    !(r.status == 0 && retry_any_failure(method, route)))
+			break;
+		next_master(sh, base,
+			    err == GFS_ENOTPRIMARY ? r.primary : NULL);
+		if (gfs_mono_ms() > deadline)
+			break;
+		if (tries % sh->nmasters == 0)
+			sleep_ms(tries < 20 ? 50 : 250);
+	}
+	free(text);
+	if (err)
+		gfs_client_set_error(err, r.message);
+	if (reply && r.json) {
+		*reply = r.json;
+		r.json = NULL;
+	}
+	gfs_http_reply_clear(&r);
+	return err;
+}
+
+/* "/files" + encoded path + suffix, for a route. */
+char *gfs_client_route(const char *what, const char *path,
+		       const char *suffix)
+{
+	char *enc = gfs_url_encode(path, true);
+	char *route = gfs_xasprintf("/%s%s%s", what,
+				    strcmp(path, "/") ? enc : "/",
+				    suffix ? suffix : "");
+
+	free(enc);
+	return route;
+}
+
+static enum gfs_err checked(const char *path)
+{
+	return gfs_path_check(path, strlen(path));
+}
+
+/* Call the master about path; route = what + path + suffix. */
+static enum gfs_err path_call(struct gfs_client *c, const char *method,
+			      const char *what, const char *path,
+			      const char *suffix, json_t *body,
+			      json_t **reply)
+{
+	enum gfs_err err = checked(path);
+	char *route;
+
+	if (err) {
+		gfs_client_set_error(err, NULL);
+		if (body)
+			json_decref(body);
+		return err;
+	}
+	route = gfs_client_route(what, path, suffix);
+	err = gfs_client_call(c, method, route, body, reply);
+	free(route);
+	if (body)
+		json_decref(body);
+	return err;
+}
+
+void gfs_client_parse_stat(json_t *j, struct gfs_stat *st)
+{
+	const char *type = "file";
+	uint64_t u = 0;
+	int64_t t = 0;
+
+	memset(st, 0, sizeof(*st));
+	gfs_json_str(j, "type", false, &type);
+	st->is_dir = !strcmp(type, "dir");
+	gfs_json_u64(j, "size", false, &st->size);
+	gfs_json_i64(j, "mtime_ns", false, &t);
+	st->mtime_ns = t;
+	if (!gfs_json_u64(j, "mode", false, &u))
+		st->mode = (uint32_t)u & 07777;
+	gfs_json_u64(j, "chunk_size", false, &st->chunk_size);
+}
+
+enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
+			     struct gfs_stat *st)
+{
+	json_t *j;
+	enum gfs_err err = path_call(c, "GET", "files", path, "?stat=1", NULL,
+				     &j);
+
+	if (!err)
+		gfs_client_parse_stat(j, st);
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
+			     json_t **entry)
+{
+	return path_call(c, "GET", "files", path, NULL, NULL, entry);
+}
+
+enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
+				bool (*fn)(void *cls, const char *name,
+					   const struct gfs_stat *st),
+				void *cls)
+{
+	char *enc, *route;
+	json_t *j = NULL, *e;
+	enum gfs_err err = checked(dir);
+	size_t i;
+
+	if (err)
+		return err;
+	enc = gfs_url_encode(dir, false);
+	route = gfs_xasprintf("/files?dir=%s", enc);
+	free(enc);
+	err = gfs_client_call(c, "GET", route, NULL, &j);
+	free(route);
+	if (!err) {
+		json_array_foreach(json_object_get(j, "entries"), i, e) {
+			const char *name = NULL;
+			struct gfs_stat st;
+
+			if (gfs_json_str(e, "name", true, &name))
+				continue;
+			gfs_client_parse_stat(e, &st);
+			if (!fn(cls, name, &st))
+				break;
+		}
+	}
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_client_list(struct gfs_client *c, const char *prefix,
+			     json_t **files)
+{
+	char *enc = gfs_url_encode(prefix, false);
+	char *route = gfs_xasprintf("/files?prefix=%s", enc);
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	free(enc);
+	*files = NULL;
+	err = gfs_client_call(c, "GET", route, NULL, &j);
+	free(route);
+	if (!err) {
+		*files = json_incref(json_object_get(j, "files"));
+		if (!*files)
+			err = GFS_EIO;
+	}
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+static enum gfs_err make(struct gfs_client *c, const char *path,
+			 const char *type, uint32_t mode)
+{
+	json_t *j = NULL;
+	enum gfs_err err = path_call(c, "PUT", "files", path, NULL,
+				     json_pack("{s:s, s:i}", "type", type,
+					       "mode", (int)(mode & 07777)),
+				     &j);
+
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_client_mkdir(struct gfs_client *c, const char *path,
+			      uint32_t mode)
+{
+	return make(c, path, "dir", mode);
+}
+
+enum gfs_err gfs_client_create(struct gfs_client *c, const char *path,
+			       uint32_t mode)
+{
+	return make(c, path, "file", mode);
+}
+
+static enum gfs_err simple(struct gfs_client *c, const char *method,
+			   const char *what, const char *path,
+			   const char *suffix, json_t *body)
+{
+	json_t *j = NULL;
+	enum gfs_err err = path_call(c, method, what, path, suffix, body, &j);
+
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_client_unlink(struct gfs_client *c, const char *path)
+{
+	return simple(c, "DELETE", "files", path, "?type=file", NULL);
+}
+
+enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path)
+{
+	return simple(c, "DELETE", "files", path, "?type=dir", NULL);
+}
+
+enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
+			       const char *to, bool overwrite)
+{
+	enum gfs_err err = checked(to);
+	char *enc, *suffix;
+
+	if (err) {
+		gfs_client_set_error(err, NULL);
+		return err;
+	}
+	enc = gfs_url_encode(to, false);
+	suffix = gfs_xasprintf("?op=rename&to=%s%s", enc,
+			       overwrite ? "&overwrite=1" : "");
+	err = simple(c, "POST", "files", from, suffix, NULL);
+	free(enc);
+	free(suffix);
+	return err;
+}
+
+enum gfs_err gfs_client_setattr(struct gfs_client *c, const char *path,
+				const uint32_t *mode, const int64_t *mtime_ns)
+{
+	json_t *body = json_object();
+
+	if (mode)
+		json_object_set_new(body, "mode",
+				    json_integer((json_int_t)(*mode & 07777)));
+	if (mtime_ns)
+		json_object_set_new(body, "mtime_ns",
+				    json_integer((json_int_t)*mtime_ns));
+	return simple(c, "POST", "files", path, "?op=setattr", body);
+}
+
+static void parse_lease(json_t *j, struct gfs_lease *out)
+{
+	const char *holder = "";
+	int64_t exp = 0;
+
+	if (!out)
+		return;
+	gfs_json_str(j, "holder", false, &holder);
+	gfs_json_i64(j, "expires_ms", false, &exp);
+	snprintf(out->holder, sizeof(out->holder), "%s", holder);
+	out->expires_ms = exp;
+}
+
+enum gfs_err gfs_client_lease(struct gfs_client *c, const char *path,
+			      unsigned ttl_s, struct gfs_lease *out)
+{
+	char suffix[64] = "";
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	if (ttl_s)
+		snprintf(suffix, sizeof(suffix), "?ttl=%u", ttl_s);
+	err = path_call(c, "PUT", "leases", path, suffix, NULL, &j);
+	if (!err)
+		parse_lease(j, out);
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_client_unlease(struct gfs_client *c, const char *path)
+{
+	return simple(c, "DELETE", "leases", path, NULL, NULL);
+}
+
+enum gfs_err gfs_client_lease_info(struct gfs_client *c, const char *path,
+				   struct gfs_lease *out)
+{
+	json_t *j = NULL;
+	enum gfs_err err = path_call(c, "GET", "leases", path, NULL, NULL, &j);
+
+	if (!err)
+		parse_lease(j, out);
+	if (j)
+		json_decref(j);
+	return err;
+}

@@ -1,0 +1,55 @@
+/*
+ * client_internal.h - what client.c (master calls) and file.c (file I/O)
+ * share.  Not for use outside the client library.
+ */
+#ifndef GFS_CLIENT_INTERNAL_H
+#define GFS_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "http.h"
+
+/* State shared by a client and its gfs_client_as() views. */
+struct gfs_client_shared {
+	char **masters;          /* configured master URLs, owned */
+	size_t nmasters;
+	pthread_mutex_t lock;    /* protects the four fields below */
+	size_t current;          /* index of the master believed primary */
+	char *named_primary;     /* a primary named by a 421 that is not in
+				  * masters, owned, or NULL */
+	uint64_t epoch;          /* highest epoch seen */
+	unsigned refs;           /* the client and its views */
+	struct gfs_http_pool *pool; /* connections to masters and
+				     * chunkservers, thread-safe */
+	long timeout_ms;         /* one metadata call */
+	long failover_ms;        /* retry window while no primary answers */
+	char **urls;             /* interned chunkserver URLs, protected by
+				  * lock, freed with the client */
+	size_t nurls;
+};
+
+struct gfs_client {
+	struct gfs_client_shared *sh;
+	char *id;                /* lease holder, owned, or NULL */
+};
+
+/* The stable copy of a chunkserver URL (interned for the client's life). */
+const char *gfs_client_intern(struct gfs_client *c, const char *url);
+
+/* Highest master epoch seen. */
+uint64_t gfs_client_epoch(struct gfs_client *c);
+
+/* "/WHAT/encoded/path" + suffix (caller frees). */
+char *gfs_client_route(const char *what, const char *path,
+		       const char *suffix);
+
+/* Fill st from a master file or directory entry. */
+void gfs_client_parse_stat(json_t *j, struct gfs_stat *st);
+
+/* Remember msg (or err's message) as this thread's last error. */
+void gfs_client_set_error(enum gfs_err err, const char *msg);
+
+#endif

@@ -1,0 +1,914 @@
+/*
+ * file.c - reading and writing files: struct gfs_file.
+ *
+ * Reads: the chunk map comes from the master at open; a read takes a
+ * snapshot of the chunk under the lock and does the ranged GET without it,
+ * so concurrent reads (kernel read-ahead) run in parallel.  Replicas are
+ * tried in order; when all fail the map is fetched again once (replicas
+ * move when servers die) and the read retried.
+ *
+ * Writes never touch a committed chunk (docs/PROTOCOL.md, "Data model").
+ * The first write to chunk i in a session makes a private chunk: a fresh
+ * handle from the master, cloned on the replicas from the committed chunk
+ * when there is one.  Bytes stream to the replica pipeline through one
+ * PUT for as long as writes stay sequential within the chunk; a jump or the
+ * end of the chunk ends that PUT (its reply is collected later, while the
+ * next one streams) and starts another with the next version.  Nothing is
+ * kept in memory beyond curl's send buffer.  gfs_file_sync() waits for the
+ * replies and commits the private chunks and the new size in one master
+ * call; afterwards they are committed and the next write clones again.
+ *
+ * Invariant: a chunk's bytes beyond its recorded length are never read;
+ * a private chunk whose replicas hold more than its length (after a
+ * truncate) is cloned afresh before a write that would expose them.
+ *
+ * Locking: f->lock protects everything in struct gfs_file.  Network I/O
+ * for writes happens under it (writes to one file are serialised anyway);
+ * reads drop it for the transfer.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "client_internal.h"
+#include "constants.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "path.h"
+#include "util.h"
+
+#define MAX_REPLICAS 8
+#define STALL_MS 30000L     /* a chunk transfer that makes no progress */
+#define READ_TIMEOUT_MS 60000L
+
+/* A chunk as this handle knows it. */
+struct chunk {
+	uint64_t handle;        /* 0: hole (in chunks[]) or clean (dirty[]) */
+	uint64_t version;
+	uint64_t length;        /* bytes [0, length) are data */
+	uint64_t disk_length;   /* private chunks: bytes on the replicas */
+	unsigned nreplicas;
+	const char *replicas[MAX_REPLICAS]; /* interned URLs */
+};
+
+/* One streaming PUT to a private chunk. */
+struct stream {
+	struct gfs_upload *up;  /* NULL: no stream */
+	struct gfs_http *h;     /* borrowed from the pool while streaming */
+	uint64_t index;         /* chunk index */
+	uint64_t start, next;   /* chunk offsets: first byte, next byte */
+	uint64_t version;       /* of this PUT */
+	struct chunk target;    /* the private chunk being written */
+};
+
+struct gfs_file {
+	struct gfs_client *c;
+	char *path;
+	pthread_mutex_t lock;   /* protects everything below */
+	int flags;
+	uint64_t chunk_size;
+	uint64_t size;          /* committed size */
+	struct chunk *chunks;   /* committed map, by index, nchunks long */
+	size_t nchunks;
+	struct chunk *dirty;    /* private chunks, by index, ndirty long */
+	size_t ndirty;
+	uint64_t wsize;         /* size as this handle sees it */
+	bool changed;           /* something to commit */
+	struct stream cur;      /* the PUT being fed */
+	struct stream prev;     /* a PUT whose body ended, reply pending */
+	enum gfs_err werr;      /* a failed write: sync reports it */
+};
+
+/* Snapshot of a chunk for a read, taken under the lock. */
+struct read_ref {
+	uint64_t handle, version, length;
+	unsigned nreplicas;
+	const char *replicas[MAX_REPLICAS];
+};
+
+static void parse_chunk(struct gfs_client *c, json_t *j, struct chunk *ch)
+{
+	json_t *r;
+	size_t i;
+
+	memset(ch, 0, sizeof(*ch));
+	gfs_json_handle(j, "handle", false, &ch->handle);
+	gfs_json_u64(j, "version", false, &ch->version);
+	gfs_json_u64(j, "length", false, &ch->length);
+	ch->disk_length = ch->length;
+	json_array_foreach(json_object_get(j, "replicas"), i, r) {
+		if (json_is_string(r) && ch->nreplicas < MAX_REPLICAS)
+			ch->replicas[ch->nreplicas++] =
+				gfs_client_intern(c, json_string_value(r));
+	}
+}
+
+/* Replace the committed map with the master's entry j. */
+static enum gfs_err load_entry(struct gfs_file *f, json_t *j)
+{
+	struct gfs_stat st;
+	json_t *e;
+	size_t i, n;
+
+	gfs_client_parse_stat(j, &st);
+	if (st.is_dir)
+		return GFS_EISDIR;
+	if (!st.chunk_size || st.chunk_size % GFS_BLOCK_SIZE)
+		return GFS_EIO;
+	f->chunk_size = st.chunk_size;
+	f->size = st.size;
+	n = (size_t)((st.size + st.chunk_size - 1) / st.chunk_size);
+	free(f->chunks);
+	f->chunks = gfs_xcalloc(n ? n : 1, sizeof(*f->chunks));
+	f->nchunks = n;
+	json_array_foreach(json_object_get(j, "chunks"), i, e) {
+		uint64_t idx = UINT64_MAX;
+
+		gfs_json_u64(e, "index", true, &idx);
+		if (idx < n)
+			parse_chunk(f->c, e, &f->chunks[idx]);
+	}
+	return GFS_OK;
+}
+
+static enum gfs_err fetch_entry(struct gfs_file *f)
+{
+	char *route = gfs_client_route("files", f->path, NULL);
+	json_t *j = NULL;
+	enum gfs_err err = gfs_client_call(f->c, "GET", route, NULL, &j);
+
+	free(route);
+	if (!err)
+		err = load_entry(f, j);
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
+			   uint32_t mode, struct gfs_file **out)
+{
+	struct gfs_file *f;
+	enum gfs_err err = gfs_path_check(path, strlen(path));
+
+	*out = NULL;
+	if (err)
+		return err;
+	if (!strcmp(path, "/"))
+		return GFS_EISDIR;
+	if (flags & GFS_O_CREAT) {
+		err = gfs_client_create(c, path, mode);
+		if (err && !(err == GFS_EEXIST && !(flags & GFS_O_EXCL)))
+			return err;
+	}
+	f = gfs_xcalloc(1, sizeof(*f));
+	f->c = c;
+	f->path = gfs_xstrdup(path);
+	f->flags = flags;
+	pthread_mutex_init(&f->lock, NULL);
+	err = fetch_entry(f);
+	if (err) {
+		gfs_file_abort(f);
+		return err;
+	}
+	f->wsize = f->size;
+	if ((flags & GFS_O_TRUNC) && f->size) {
+		f->wsize = 0;
+		f->changed = true;
+	}
+	*out = f;
+	return GFS_OK;
+}
+
+uint64_t gfs_file_size(struct gfs_file *f)
+{
+	uint64_t s;
+
+	pthread_mutex_lock(&f->lock);
+	s = f->wsize;
+	pthread_mutex_unlock(&f->lock);
+	return s;
+}
+
+bool gfs_file_dirty(struct gfs_file *f)
+{
+	bool d;
+
+	pthread_mutex_lock(&f->lock);
+	d = f->changed || f->cur.up || f->prev.up;
+	pthread_mutex_unlock(&f->lock);
+	return d;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+static void grow_dirty(struct gfs_file *f, uint64_t index)
+{
+	size_t n = f->ndirty;
+
+	if (index < n)
+		return;
+	f->ndirty = (size_t)index + 1 > 2 * n ? (size_t)index + 1 : 2 * n;
+	f->dirty = gfs_xrealloc(f->dirty, f->ndirty * sizeof(*f->dirty));
+	memset(f->dirty + n, 0, (f->ndirty - n) * sizeof(*f->dirty));
+}
+
+static const struct chunk *committed(struct gfs_file *f, uint64_t index)
+{
+	if (index < f->nchunks && f->chunks[index].handle)
+		return &f->chunks[index];
+	return NULL;
+}
+
+static const struct chunk *dirty_at(struct gfs_file *f, uint64_t index)
+{
+	if (index < f->ndirty && f->dirty[index].handle)
+		return &f->dirty[index];
+	return NULL;
+}
+
+/* Collect the reply of stream s and record its chunk as dirty. */
+static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
+{
+	struct gfs_http_reply r;
+	struct chunk ch = s->target;
+	enum gfs_err err;
+	uint64_t len = 0;
+
+	if (!s->up)
+		return GFS_OK;
+	err = gfs_upload_finish(s->up, &r);
+	gfs_http_pool_put(f->c->sh->pool, s->h);
+	s->up = NULL;
+	if (!err) {
+		parse_chunk(f->c, r.json, &ch);
+		gfs_json_u64(r.json, "length", true, &len);
+		if (ch.handle != s->target.handle || !ch.nreplicas)
+			err = GFS_EIO;
+	}
+	if (err) {
+		gfs_client_set_error(err, r.message);
+		gfs_warn("write to chunk %016llx of %s failed: %s",
+			 (unsigned long long)s->target.handle, f->path,
+			 r.message ? r.message : gfs_err_str(err));
+		gfs_http_reply_clear(&r);
+		return err;
+	}
+	ch.version = s->version;
+	ch.disk_length = len;
+	ch.length = GFS_MAX(s->target.length, s->next);
+	grow_dirty(f, s->index);
+	f->dirty[s->index] = ch;
+	gfs_http_reply_clear(&r);
+	return GFS_OK;
+}
+
+/* End the body of the current stream; its reply is collected later. */
+static enum gfs_err end_stream(struct gfs_file *f)
+{
+	enum gfs_err err = finish_stream(f, &f->prev);
+
+	if (!f->cur.up)
+		return err;
+	gfs_upload_end(f->cur.up);
+	f->prev = f->cur;
+	f->cur.up = NULL;
+	return err;
+}
+
+/* Wait for every stream of the file. */
+static enum gfs_err drain(struct gfs_file *f)
+{
+	enum gfs_err err = end_stream(f), err2;
+
+	err2 = finish_stream(f, &f->prev);
+	return err ? err : err2;
+}
+
+static json_t *url_array(const struct chunk *ch)
+{
+	json_t *a = json_array();
+	unsigned i;
+
+	for (i = 0; ch && i < ch->nreplicas; i++)
+		json_array_append_new(a, json_string(ch->replicas[i]));
+	return a;
+}
+
+/* Ask the master for a fresh private chunk for index. */
+static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
+			     const struct chunk *near, json_t *exclude,
+			     struct chunk *out)
+{
+	char *route = gfs_client_route("files", f->path, "/chunks");
+	json_t *body = json_pack("{s:I, s:o, s:O}", "index",
+				 (json_int_t)index, "near", url_array(near),
+				 "exclude", exclude);
+	json_t *j = NULL;
+	enum gfs_err err = gfs_client_call(f->c, "POST", route, body, &j);
+
+	free(route);
+	json_decref(body);
+	if (!err) {
+		parse_chunk(f->c, j, out);
+		out->version = 0;
+		out->length = out->disk_length = 0;
+		if (!out->handle || !out->nreplicas)
+			err = GFS_EIO;
+	}
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+/* What a new stream at chunk offset off of index writes to. */
+struct plan {
+	struct chunk target;       /* private chunk (handle, replicas) */
+	uint64_t version;          /* of the PUT */
+	const struct chunk *base;  /* clone source, or NULL */
+	uint64_t clone_length;
+};
+
+/* Bytes of chunk index within the size this handle sees. */
+static uint64_t visible(struct gfs_file *f, uint64_t index)
+{
+	uint64_t start = index * f->chunk_size;
+
+	return f->wsize > start ? GFS_MIN(f->wsize - start, f->chunk_size) : 0;
+}
+
+/*
+ * Decide where a write at chunk offset off of index goes: on into the
+ * private chunk, or into a new one (cloned from the committed chunk, or
+ * from the private one when it holds bytes beyond its length below off).
+ */
+static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
+				uint64_t off, json_t *exclude, struct plan *p)
+{
+	const struct chunk *d = dirty_at(f, index);
+	const struct chunk *base;
+
+	memset(p, 0, sizeof(*p));
+	if (d && !(off > d->length && d->disk_length > d->length)) {
+		p->target = *d;
+		p->version = d->version + 1;
+		return GFS_OK;
+	}
+	base = d ? d : committed(f, index);
+	p->version = 1;
+	if (base) {
+		p->clone_length = GFS_MIN(base->length, visible(f, index));
+		if (p->clone_length)
+			p->base = base;
+	}
+	return allocate(f, index, base, exclude, &p->target);
+}
+
+static char *put_url(const struct plan *p, uint64_t off)
+{
+	char h[17], b[17];
+
+	gfs_handle_fmt(p->target.handle, h);
+	if (!p->base)
+		return gfs_xasprintf("%s%s/chunks/%s?version=%llu&offset=%llu",
+				     p->target.replicas[0], GFS_API, h,
+				     (unsigned long long)p->version,
+				     (unsigned long long)off);
+	gfs_handle_fmt(p->base->handle, b);
+	return gfs_xasprintf("%s%s/chunks/%s?version=%llu&offset=%llu"
+			     "&clone=%s&clone_version=%llu&clone_length=%llu",
+			     p->target.replicas[0], GFS_API, h,
+			     (unsigned long long)p->version,
+			     (unsigned long long)off, b,
+			     (unsigned long long)p->base->version,
+			     (unsigned long long)p->clone_length);
+}
+
+/* "Name: a,b,c" of urls[from..n), or NULL when empty (caller frees). */
+static char *url_header(const char *name, const char *const *urls,
+			unsigned from, unsigned n)
+{
+	size_t len = strlen(name) + 3;
+	unsigned i;
+	char *s;
+
+	if (from >= n)
+		return NULL;
+	for (i = from; i < n; i++)
+		len += strlen(urls[i]) + 1;
+	s = gfs_xmalloc(len);
+	strcpy(s, name);
+	strcat(s, ": ");
+	for (i = from; i < n; i++) {
+		strcat(s, urls[i]);
+		if (i + 1 < n)
+			strcat(s, ",");
+	}
+	return s;
+}
+
+/* Open the PUT of plan p at chunk offset off as f->cur. */
+static enum gfs_err open_stream(struct gfs_file *f, uint64_t index,
+				uint64_t off, const struct plan *p)
+{
+	const struct chunk *t = &p->target;
+	char *url = put_url(p, off), *fwd, *src, idh[300];
+	const char *hdrs[5];
+	int n = 0;
+	enum gfs_err err;
+
+	fwd = url_header(GFS_HDR_FORWARD, t->replicas, 1, t->nreplicas);
+	src = p->base ? url_header("X-GFS-Clone-Sources", p->base->replicas,
+				   0, p->base->nreplicas)
+		      : NULL;
+	if (fwd)
+		hdrs[n++] = fwd;
+	if (src)
+		hdrs[n++] = src;
+	if (f->c->id) {
+		snprintf(idh, sizeof(idh), "%s: %s", GFS_HDR_CLIENT, f->c->id);
+		hdrs[n++] = idh;
+	}
+	hdrs[n++] = "Content-Type: application/octet-stream";
+	hdrs[n] = NULL;
+	f->cur.h = gfs_http_pool_get(f->c->sh->pool);
+	err = gfs_upload_start(&f->cur.up, f->cur.h, "PUT", url, hdrs, -1,
+			       STALL_MS);
+	if (err)
+		gfs_http_pool_put(f->c->sh->pool, f->cur.h);
+	f->cur.index = index;
+	f->cur.start = f->cur.next = off;
+	f->cur.version = p->version;
+	f->cur.target = *t;
+	free(url);
+	free(fwd);
+	free(src);
+	return err;
+}
+
+/* A stream failed before any byte of it was accepted: drop it quietly
+ * and say which server to avoid. */
+static void abandon_stream(struct gfs_file *f, json_t *exclude)
+{
+	struct gfs_http_reply r;
+
+	json_array_append_new(exclude, json_string(f->cur.target.replicas[0]));
+	gfs_upload_finish(f->cur.up, &r);
+	gfs_info("chunkserver %s refused a write (%s); trying another",
+		 f->cur.target.replicas[0],
+		 r.message ? r.message : gfs_err_str(r.err));
+	gfs_http_reply_clear(&r);
+	gfs_http_pool_put(f->c->sh->pool, f->cur.h);
+	f->cur.up = NULL;
+}
+
+/*
+ * Start a stream at chunk offset off of index and push its first piece.
+ * A new chunk whose first server refuses or cannot be reached is placed
+ * again elsewhere (up to the number of chunkservers); the bytes of this
+ * piece are still ours, so nothing is lost.
+ */
+static enum gfs_err start_and_push(struct gfs_file *f, uint64_t index,
+				   uint64_t off, const char *buf, size_t len)
+{
+	json_t *exclude = json_array();
+	enum gfs_err err;
+	struct plan p;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		if (index < f->ndirty && f->prev.up && f->prev.index == index) {
+			err = finish_stream(f, &f->prev);
+			if (err)
+				break;
+		}
+		err = plan_stream(f, index, off, exclude, &p);
+		if (err)
+			break;
+		err = open_stream(f, index, off, &p);
+		if (!err)
+			err = gfs_upload_push(f->cur.up, buf, len);
+		if (!err) {
+			f->cur.next = off + len;
+			break;
+		}
+		if (p.version != 1 || !f->cur.up)
+			break;
+		abandon_stream(f, exclude);
+	}
+	json_decref(exclude);
+	return err;
+}
+
+/* Write buf into chunk index at chunk offset off (within one chunk). */
+static enum gfs_err write_piece(struct gfs_file *f, uint64_t index,
+				uint64_t off, const char *buf, size_t len)
+{
+	enum gfs_err err;
+
+	if (f->cur.up && f->cur.index == index && f->cur.next == off) {
+		err = gfs_upload_push(f->cur.up, buf, len);
+		if (!err)
+			f->cur.next += len;
+		return err;
+	}
+	err = end_stream(f);
+	if (err)
+		return err;
+	if (f->prev.up && f->prev.index == index) {
+		err = finish_stream(f, &f->prev);
+		if (err)
+			return err;
+	}
+	return start_and_push(f, index, off, buf, len);
+}
+
+enum gfs_err gfs_file_pwrite(struct gfs_file *f, const void *buf, size_t len,
+			     uint64_t off)
+{
+	const char *p = buf;
+	enum gfs_err err = GFS_OK;
+
+	if (!(f->flags & GFS_O_WRITE))
+		return GFS_EINVAL;
+	if (off + len < off)
+		return GFS_ETOOBIG;
+	pthread_mutex_lock(&f->lock);
+	if (f->werr) {
+		err = f->werr;
+		goto out_unlock;
+	}
+	while (len) {
+		uint64_t index = off / f->chunk_size;
+		uint64_t coff = off % f->chunk_size;
+		size_t n = (size_t)GFS_MIN((uint64_t)len, f->chunk_size - coff);
+
+		err = write_piece(f, index, coff, p, n);
+		if (err) {
+			f->werr = err;
+			break;
+		}
+		p += n;
+		off += n;
+		len -= n;
+		if (off > f->wsize)
+			f->wsize = off;
+		f->changed = true;
+	}
+out_unlock:
+	pthread_mutex_unlock(&f->lock);
+	return err;
+}
+
+enum gfs_err gfs_file_truncate(struct gfs_file *f, uint64_t size)
+{
+	enum gfs_err err;
+	size_t i;
+
+	if (!(f->flags & GFS_O_WRITE))
+		return GFS_EINVAL;
+	pthread_mutex_lock(&f->lock);
+	err = f->werr ? f->werr : drain(f);
+	if (err) {
+		f->werr = err;
+		goto out_unlock;
+	}
+	for (i = 0; i < f->ndirty; i++) {
+		struct chunk *d = &f->dirty[i];
+		uint64_t start = (uint64_t)i * f->chunk_size;
+
+		if (!d->handle)
+			continue;
+		if (start >= size)
+			memset(d, 0, sizeof(*d)); /* dropped; GC reclaims it */
+		else if (d->length > size - start)
+			d->length = size - start;
+	}
+	f->wsize = size;
+	f->changed = true;
+out_unlock:
+	pthread_mutex_unlock(&f->lock);
+	return err;
+}
+
+/* The commit body: the new size and every private chunk. */
+static json_t *commit_body(struct gfs_file *f)
+{
+	json_t *chunks = json_array();
+	size_t i;
+
+	for (i = 0; i < f->ndirty; i++) {
+		const struct chunk *d = &f->dirty[i];
+
+		if (!d->handle)
+			continue;
+		json_array_append_new(
+			chunks,
+			json_pack("{s:I, s:o, s:I, s:I, s:o}", "index",
+				  (json_int_t)i, "handle",
+				  gfs_json_handle_new(d->handle), "version",
+				  (json_int_t)d->version, "length",
+				  (json_int_t)d->length, "replicas",
+				  url_array(d)));
+	}
+	return json_pack("{s:I, s:o}", "size", (json_int_t)f->wsize, "chunks",
+			 chunks);
+}
+
+/* Forget uncommitted writes (after a failure). */
+static void drop_pending(struct gfs_file *f)
+{
+	struct gfs_http_reply r;
+
+	if (f->cur.up) {
+		gfs_upload_finish(f->cur.up, &r);
+		gfs_http_reply_clear(&r);
+		gfs_http_pool_put(f->c->sh->pool, f->cur.h);
+		f->cur.up = NULL;
+	}
+	if (f->prev.up) {
+		gfs_upload_finish(f->prev.up, &r);
+		gfs_http_reply_clear(&r);
+		gfs_http_pool_put(f->c->sh->pool, f->prev.h);
+		f->prev.up = NULL;
+	}
+	free(f->dirty);
+	f->dirty = NULL;
+	f->ndirty = 0;
+	f->wsize = f->size;
+	f->changed = false;
+	f->werr = GFS_OK;
+}
+
+enum gfs_err gfs_file_sync(struct gfs_file *f)
+{
+	char *route;
+	json_t *body, *j = NULL;
+	enum gfs_err err;
+
+	pthread_mutex_lock(&f->lock);
+	err = f->werr ? f->werr : drain(f);
+	if (err || !f->changed)
+		goto out;
+	route = gfs_client_route("files", f->path, "/commit");
+	body = commit_body(f);
+	err = gfs_client_call(f->c, "POST", route, body, &j);
+	free(route);
+	json_decref(body);
+	if (!err)
+		err = load_entry(f, j);
+	if (j)
+		json_decref(j);
+	if (!err) {
+		free(f->dirty);
+		f->dirty = NULL;
+		f->ndirty = 0;
+		f->wsize = f->size;
+		f->changed = false;
+	}
+out:
+	if (err)
+		drop_pending(f);
+	pthread_mutex_unlock(&f->lock);
+	return err;
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+/* Snapshot of the chunk that serves index, or handle 0 for a hole.  A
+ * private chunk being streamed is finished first so that it is readable. */
+static enum gfs_err read_ref(struct gfs_file *f, uint64_t index,
+			     struct read_ref *ref)
+{
+	const struct chunk *ch;
+	enum gfs_err err = GFS_OK;
+
+	memset(ref, 0, sizeof(*ref));
+	if ((f->cur.up && f->cur.index == index) ||
+	    (f->prev.up && f->prev.index == index)) {
+		err = drain(f);
+		if (err) {
+			f->werr = err;
+			return err;
+		}
+	}
+	ch = dirty_at(f, index);
+	if (!ch)
+		ch = committed(f, index);
+	if (!ch)
+		return GFS_OK;
+	ref->handle = ch->handle;
+	ref->version = ch->version;
+	ref->length = ch->length;
+	ref->nreplicas = ch->nreplicas;
+	memcpy(ref->replicas, ch->replicas, sizeof(ref->replicas));
+	return GFS_OK;
+}
+
+/* GET [off, off+len) of the chunk from one replica into buf. */
+static enum gfs_err read_replica(struct gfs_file *f, const char *replica,
+				 const struct read_ref *ref, uint64_t off,
+				 size_t len, char *buf)
+{
+	struct gfs_http_reply r;
+	struct gfs_http *h;
+	char hex[17], *url;
+	enum gfs_err err;
+	size_t got = 0;
+
+	gfs_handle_fmt(ref->handle, hex);
+	url = gfs_xasprintf("%s%s/chunks/%s?version=%llu", replica, GFS_API,
+			    hex, (unsigned long long)ref->version);
+	h = gfs_http_pool_get(f->c->sh->pool);
+	err = gfs_http_get_range(h, url, NULL, off, len, buf, &got,
+				 READ_TIMEOUT_MS, &r);
+	gfs_http_pool_put(f->c->sh->pool, h);
+	if (!err && got != len)
+		err = GFS_EIO; /* a replica shorter than the chunk's length */
+	if (err)
+		gfs_info("read of chunk %s from %s failed: %s", hex, replica,
+			 r.message ? r.message : gfs_err_str(err));
+	gfs_http_reply_clear(&r);
+	free(url);
+	return err;
+}
+
+/* Fill buf[0..len) from chunk offset off: data, then zeros past length. */
+static enum gfs_err read_chunk(struct gfs_file *f, const struct read_ref *ref,
+			       uint64_t index, uint64_t off, size_t len,
+			       char *buf)
+{
+	size_t data = off < ref->length
+			      ? (size_t)GFS_MIN((uint64_t)len, ref->length - off)
+			      : 0;
+	enum gfs_err err = GFS_EIO;
+	unsigned i;
+
+	memset(buf + data, 0, len - data);
+	if (!data)
+		return GFS_OK;
+	for (i = 0; i < ref->nreplicas; i++) {
+		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
+
+		err = read_replica(f, rep, ref, off, data, buf);
+		if (!err)
+			break;
+	}
+	return err;
+}
+
+enum gfs_err gfs_file_pread(struct gfs_file *f, void *buf, size_t len,
+			    uint64_t off, size_t *got)
+{
+	char *p = buf;
+	enum gfs_err err = GFS_OK;
+	uint64_t size;
+
+	*got = 0;
+	pthread_mutex_lock(&f->lock);
+	size = f->wsize;
+	pthread_mutex_unlock(&f->lock);
+	if (off >= size)
+		return GFS_OK;
+	len = (size_t)GFS_MIN((uint64_t)len, size - off);
+	while (len) {
+		uint64_t index = off / f->chunk_size, coff = off % f->chunk_size;
+		size_t n = (size_t)GFS_MIN((uint64_t)len, f->chunk_size - coff);
+		struct read_ref ref;
+		int attempt;
+
+		for (attempt = 0; attempt < 2; attempt++) {
+			pthread_mutex_lock(&f->lock);
+			if (attempt)
+				err = fetch_entry(f);
+			if (!err)
+				err = read_ref(f, index, &ref);
+			pthread_mutex_unlock(&f->lock);
+			if (!err)
+				err = read_chunk(f, &ref, index, coff, n, p);
+			if (err != GFS_EIO)
+				break;
+		}
+		if (err)
+			return err;
+		p += n;
+		off += n;
+		len -= n;
+		*got += n;
+	}
+	return GFS_OK;
+}
+
+enum gfs_err gfs_file_refresh(struct gfs_file *f)
+{
+	enum gfs_err err;
+
+	pthread_mutex_lock(&f->lock);
+	err = fetch_entry(f);
+	if (!err && !f->changed)
+		f->wsize = f->size;
+	pthread_mutex_unlock(&f->lock);
+	return err;
+}
+
+void gfs_file_abort(struct gfs_file *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	drop_pending(f);
+	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_destroy(&f->lock);
+	free(f->chunks);
+	free(f->path);
+	free(f);
+}
+
+enum gfs_err gfs_file_close(struct gfs_file *f)
+{
+	enum gfs_err err = GFS_OK;
+
+	if (!f)
+		return GFS_OK;
+	if (f->flags & GFS_O_WRITE)
+		err = gfs_file_sync(f);
+	gfs_file_abort(f);
+	return err;
+}
+
+/* ---- whole files -------------------------------------------------------- */
+
+#define COPY_BUF (4u << 20)
+
+enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
+				  const char *path, uint32_t mode)
+{
+	struct gfs_file *f;
+	enum gfs_err err;
+	uint64_t off = 0;
+	char *buf;
+
+	err = gfs_file_open(c, path, GFS_O_WRITE | GFS_O_CREAT | GFS_O_TRUNC,
+			    mode, &f);
+	if (err)
+		return err;
+	buf = gfs_xmalloc(COPY_BUF);
+	for (;;) {
+		ssize_t n = read(fd, buf, COPY_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = GFS_EIO;
+			gfs_client_set_error(err, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		err = gfs_file_pwrite(f, buf, (size_t)n, off);
+		if (err)
+			break;
+		off += (uint64_t)n;
+	}
+	free(buf);
+	if (err) {
+		gfs_file_abort(f);
+		return err;
+	}
+	return gfs_file_close(f);
+}
+
+enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,
+				    int fd)
+{
+	struct gfs_file *f;
+	enum gfs_err err;
+	uint64_t off = 0;
+	char *buf;
+
+	err = gfs_file_open(c, path, 0, 0, &f);
+	if (err)
+		return err;
+	buf = gfs_xmalloc(COPY_BUF);
+	for (;;) {
+		size_t got = 0;
+
+		err = gfs_file_pread(f, buf, COPY_BUF, off, &got);
+		if (err || !got)
+			break;
+		if (gfs_write_all(fd, buf, got) < 0) {
+			err = GFS_EIO;
+			gfs_client_set_error(err, strerror(errno));
+			break;
+		}
+		off += got;
+	}
+	free(buf);
+	gfs_file_abort(f);
+	return err;
+}
