@@ -135,6 +135,11 @@ enum gfs_err gfs_file_truncate(struct gfs_file *f, uint64_t size);
 enum gfs_err gfs_file_sync(struct gfs_file *f);
 /* Re-read the chunk map from the master (after replicas moved). */
 enum gfs_err gfs_file_refresh(struct gfs_file *f);
+/* The file was renamed: later syncs and refreshes use path (copied). */
+void gfs_file_set_path(struct gfs_file *f, const char *path);
+/* The modification time the next sync commits (instead of its own
+ * time), as set by utimens on an open file; a later write clears it. */
+void gfs_file_set_mtime(struct gfs_file *f, int64_t mtime_ns);
 /* Current size as this handle sees it (its own writes included). */
 uint64_t gfs_file_size(struct gfs_file *f);
 /* True when there are writes not yet committed. */

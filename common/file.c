@@ -82,6 +82,7 @@ struct gfs_file {
 	struct stream cur;      /* the PUT being fed */
 	struct stream prev;     /* a PUT whose body ended, reply pending */
 	enum gfs_err werr;      /* a failed write: sync reports it */
+	int64_t mtime_ns;       /* mtime for the next commit, 0: now */
 };
 
 /* Snapshot of a chunk for a read, taken under the lock. */
@@ -150,10 +151,25 @@ static enum gfs_err fetch_entry(struct gfs_file *f)
 	return err;
 }
 
+/* Create path; on success *entry is the master's new entry. */
+static enum gfs_err create_entry(struct gfs_client *c, const char *path,
+				 uint32_t mode, json_t **entry)
+{
+	char *route = gfs_client_route("files", path, NULL);
+	json_t *body = json_pack("{s:s, s:i}", "type", "file", "mode",
+				 (int)(mode & 07777));
+	enum gfs_err err = gfs_client_call(c, "PUT", route, body, entry);
+
+	free(route);
+	json_decref(body);
+	return err;
+}
+
 enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 			   uint32_t mode, struct gfs_file **out)
 {
 	struct gfs_file *f;
+	json_t *created = NULL;
 	enum gfs_err err = gfs_path_check(path, strlen(path));
 
 	*out = NULL;
@@ -162,16 +178,23 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	if (!strcmp(path, "/"))
 		return GFS_EISDIR;
 	if (flags & GFS_O_CREAT) {
-		err = gfs_client_create(c, path, mode);
-		if (err && !(err == GFS_EEXIST && !(flags & GFS_O_EXCL)))
+		err = create_entry(c, path, mode, &created);
+		if (err && !(err == GFS_EEXIST && !(flags & GFS_O_EXCL))) {
+			if (created)
+				json_decref(created);
 			return err;
+		}
 	}
 	f = gfs_xcalloc(1, sizeof(*f));
 	f->c = c;
 	f->path = gfs_xstrdup(path);
 	f->flags = flags;
 	pthread_mutex_init(&f->lock, NULL);
-	err = fetch_entry(f);
+	/* A file we just made is empty: its entry says all there is. */
+	err = err == GFS_OK && created ? load_entry(f, created)
+				      : fetch_entry(f);
+	if (created)
+		json_decref(created);
 	if (err) {
 		gfs_file_abort(f);
 		return err;
@@ -183,6 +206,23 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	}
 	*out = f;
 	return GFS_OK;
+}
+
+void gfs_file_set_path(struct gfs_file *f, const char *path)
+{
+	char *copy = gfs_xstrdup(path);
+
+	pthread_mutex_lock(&f->lock);
+	free(f->path);
+	f->path = copy;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void gfs_file_set_mtime(struct gfs_file *f, int64_t mtime_ns)
+{
+	pthread_mutex_lock(&f->lock);
+	f->mtime_ns = mtime_ns;
+	pthread_mutex_unlock(&f->lock);
 }
 
 uint64_t gfs_file_size(struct gfs_file *f)
@@ -559,6 +599,7 @@ enum gfs_err gfs_file_pwrite(struct gfs_file *f, const void *buf, size_t len,
 		if (off > f->wsize)
 			f->wsize = off;
 		f->changed = true;
+		f->mtime_ns = 0;
 	}
 out_unlock:
 	pthread_mutex_unlock(&f->lock);
@@ -616,8 +657,9 @@ static json_t *commit_body(struct gfs_file *f)
 				  (json_int_t)d->length, "replicas",
 				  url_array(d)));
 	}
-	return json_pack("{s:I, s:o}", "size", (json_int_t)f->wsize, "chunks",
-			 chunks);
+	return json_pack("{s:I, s:o, s:I}", "size", (json_int_t)f->wsize,
+			 "chunks", chunks, "mtime_ns",
+			 (json_int_t)(f->mtime_ns ? f->mtime_ns : gfs_now_ns()));
 }
 
 /* Forget uncommitted writes (after a failure). */
@@ -670,6 +712,7 @@ enum gfs_err gfs_file_sync(struct gfs_file *f)
 		f->ndirty = 0;
 		f->wsize = f->size;
 		f->changed = false;
+		f->mtime_ns = 0;
 	}
 out:
 	if (err)

@@ -1,0 +1,193 @@
+/*
+ * leases.c - leases this mount took with setfattr, renewed while mounted.
+ *
+ * The renewer thread wakes every second or when a lease is added, and
+ * renews every lease past a third of its TTL.  A lease the master no
+ * longer grants (expired and taken by another client, or its file gone)
+ * is dropped from the table and logged.  Network calls happen without
+ * m->lock held.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "constants.h"
+#include "log.h"
+#include "mount.h"
+#include "path.h"
+#include "util.h"
+
+static void put(struct gfs_mount *m, const char *path, unsigned ttl_s,
+		int64_t expires_ms)
+{
+	struct gfs_held_lease *l;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->leases, path, l);
+	if (!l) {
+		l = gfs_xcalloc(1, sizeof(*l));
+		l->path = gfs_xstrdup(path);
+		HASH_ADD_KEYPTR(hh, m->leases, l->path, strlen(l->path), l);
+	}
+	l->ttl_s = ttl_s;
+	l->expires_ms = expires_ms;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void drop(struct gfs_mount *m, const char *path)
+{
+	struct gfs_held_lease *l;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->leases, path, l);
+	if (l) {
+		HASH_DEL(m->leases, l);
+		free(l->path);
+		free(l);
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+int gfs_leases_acquire(struct gfs_mount *m, const char *path, unsigned ttl_s)
+{
+	struct gfs_lease got;
+	enum gfs_err err = gfs_client_lease(m->client, path, ttl_s, &got);
+
+	if (err)
+		return gfs_fuse_errno(err);
+	put(m, path, ttl_s ? ttl_s : GFS_LEASE_TTL_S, got.expires_ms);
+	gfs_info("leased %s until %lld", path, (long long)got.expires_ms);
+	return 0;
+}
+
+int gfs_leases_release(struct gfs_mount *m, const char *path)
+{
+	enum gfs_err err = gfs_client_unlease(m->client, path);
+
+	if (err == GFS_OK || err == GFS_ENOENT)
+		drop(m, path);
+	if (err == GFS_ENOENT)
+		return -ENODATA;
+	return gfs_fuse_errno(err);
+}
+
+/* O(leases). */
+void gfs_leases_rename(struct gfs_mount *m, const char *from, const char *to)
+{
+	struct gfs_held_lease *l, *tmp, **moved = NULL;
+	size_t flen = strlen(from), n = 0, i;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_ITER(hh, m->leases, l, tmp) {
+		char *p;
+
+		if (!gfs_path_is_under(l->path, from))
+			continue;
+		HASH_DEL(m->leases, l);
+		p = gfs_xasprintf("%s%s", to, l->path + flen);
+		free(l->path);
+		l->path = p;
+		moved = gfs_xrealloc(moved, (n + 1) * sizeof(*moved));
+		moved[n++] = l;
+	}
+	for (i = 0; i < n; i++)
+		HASH_ADD_KEYPTR(hh, m->leases, moved[i]->path,
+				strlen(moved[i]->path), moved[i]);
+	pthread_mutex_unlock(&m->lock);
+	free(moved);
+}
+
+/* Paths of leases due for renewal (caller frees each and the array). */
+static char **due(struct gfs_mount *m, size_t *n, unsigned **ttls)
+{
+	int64_t now = gfs_now_ns() / 1000000;
+	struct gfs_held_lease *l, *tmp;
+	char **paths = NULL;
+
+	*n = 0;
+	*ttls = NULL;
+	HASH_ITER(hh, m->leases, l, tmp) {
+		if (l->expires_ms - now > (int64_t)l->ttl_s * 1000 * 2 / 3)
+			continue;
+		paths = gfs_xrealloc(paths, (*n + 1) * sizeof(*paths));
+		*ttls = gfs_xrealloc(*ttls, (*n + 1) * sizeof(**ttls));
+		paths[*n] = gfs_xstrdup(l->path);
+		(*ttls)[(*n)++] = l->ttl_s;
+	}
+	return paths;
+}
+
+static void renew(struct gfs_mount *m, const char *path, unsigned ttl_s)
+{
+	struct gfs_lease got;
+	enum gfs_err err = gfs_client_lease(m->client, path, ttl_s, &got);
+
+	if (!err) {
+		put(m, path, ttl_s, got.expires_ms);
+	} else if (err == GFS_ELEASED || err == GFS_ENOENT) {
+		gfs_warn("lost the lease on %s: %s", path, gfs_err_str(err));
+		drop(m, path);
+	} else {
+		gfs_warn("cannot renew the lease on %s yet: %s", path,
+			 gfs_err_str(err));
+	}
+}
+
+static void *renewer(void *arg)
+{
+	struct gfs_mount *m = arg;
+
+	pthread_mutex_lock(&m->lock);
+	while (!m->stopping) {
+		struct timespec ts;
+		unsigned *ttls;
+		char **paths;
+		size_t n, i;
+
+		paths = due(m, &n, &ttls);
+		pthread_mutex_unlock(&m->lock);
+		for (i = 0; i < n; i++) {
+			renew(m, paths[i], ttls[i]);
+			free(paths[i]);
+		}
+		free(paths);
+		free(ttls);
+		pthread_mutex_lock(&m->lock);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (!m->stopping)
+			pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+void gfs_leases_start(struct gfs_mount *m)
+{
+	if (pthread_create(&m->renewer, NULL, renewer, m) == 0)
+		m->renewer_started = true;
+	else
+		gfs_error("cannot start the lease renewer");
+}
+
+void gfs_leases_stop(struct gfs_mount *m)
+{
+	struct gfs_held_lease *l, *tmp;
+
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_signal(&m->wake);
+	pthread_mutex_unlock(&m->lock);
+	if (m->renewer_started)
+		pthread_join(m->renewer, NULL);
+	m->renewer_started = false;
+	/* Unmounting gives our leases back rather than let them expire. */
+	HASH_ITER(hh, m->leases, l, tmp) {
+		gfs_client_unlease(m->client, l->path);
+		HASH_DEL(m->leases, l);
+		free(l->path);
+		free(l);
+	}
+}

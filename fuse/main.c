@@ -1,0 +1,178 @@
+/*
+ * gfs-fuse - mount the cluster.
+ *
+ *   gfs-fuse [--master URLS] [-f] [-o OPTS] MOUNTPOINT
+ *
+ * Our own options (taken out before libfuse sees the rest):
+ *   --master URLS, -o master=URLS   masters (env GFS_MASTER)
+ *   -o client_id=ID                 lease holder (default HOSTNAME:MOUNTPOINT)
+ *   -o readahead_kb=N               kernel read-ahead (default 8192)
+ *   -o attr_timeout=S               attribute cache seconds (default 1)
+ *   --log-level LEVEL
+ * Everything else (-f, -d, -s, -o allow_other, ...) is libfuse's.
+ * Unmount with fusermount3 -u MOUNTPOINT; SIGTERM/SIGINT unmount too.
+ */
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "constants.h"
+#include "http.h"
+#include "log.h"
+#include "mount.h"
+#include <fuse_lowlevel.h>
+#include "util.h"
+
+struct fuse_conf {
+	char *master;
+	char *client_id;
+	char *log_level;
+	unsigned readahead_kb;
+	double attr_timeout;
+	int version;
+};
+
+#define OPT(t, f) { t, offsetof(struct fuse_conf, f), 1 }
+
+static const struct fuse_opt fuse_conf_opts[] = {
+	OPT("--master=%s", master),
+	OPT("--master %s", master),
+	OPT("master=%s", master),
+	OPT("client_id=%s", client_id),
+	OPT("--client-id=%s", client_id),
+	OPT("--client-id %s", client_id),
+	OPT("--log-level=%s", log_level),
+	OPT("--log-level %s", log_level),
+	OPT("readahead_kb=%u", readahead_kb),
+	OPT("attr_timeout=%lf", attr_timeout),
+	OPT("--version", version),
+	OPT("-V", version),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [--master URLS] [-f] [-o OPTS] MOUNTPOINT\n\n"
+	       "gfs options:\n"
+	       "  --master URLS          master URLs, comma-separated "
+	       "(env GFS_MASTER)\n"
+	       "  -o client_id=ID        lease holder id "
+	       "(default HOSTNAME:MOUNTPOINT)\n"
+	       "  -o readahead_kb=N      kernel read-ahead in KiB "
+	       "(default 8192)\n"
+	       "  -o attr_timeout=S      attribute cache in seconds "
+	       "(default 1)\n"
+	       "  --log-level LEVEL      error, warn, info, debug\n\n",
+	       prog);
+}
+
+/* The mountpoint and help/version flags, from a copy of args. */
+static int peek_cmdline(struct fuse_args *args, char **mountpoint)
+{
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_cmdline_opts cmd;
+	int i, rc = 0;
+
+	for (i = 0; i < args->argc; i++)
+		fuse_opt_add_arg(&copy, args->argv[i]);
+	if (fuse_parse_cmdline(&copy, &cmd) != 0) {
+		fuse_opt_free_args(&copy);
+		return -1;
+	}
+	if (cmd.show_help) {
+		usage(args->argv[0]);
+		rc = 1;
+	} else if (!cmd.mountpoint) {
+		fprintf(stderr, "gfs-fuse: no mountpoint (try --help)\n");
+		rc = -1;
+	} else {
+		*mountpoint = realpath(cmd.mountpoint, NULL);
+		if (!*mountpoint) {
+			fprintf(stderr, "gfs-fuse: bad mountpoint %s\n",
+				cmd.mountpoint);
+			rc = -1;
+		}
+	}
+	free(cmd.mountpoint);
+	fuse_opt_free_args(&copy);
+	return rc;
+}
+
+static char *default_client_id(const char *mountpoint)
+{
+	char host[256] = "localhost";
+
+	gethostname(host, sizeof(host) - 1);
+	return gfs_xasprintf("%s:%s", host, mountpoint);
+}
+
+static struct gfs_client *connect_client(struct fuse_conf *conf,
+					 const char *id)
+{
+	struct gfs_client_conf cc = { 0 };
+	const char *masters = conf->master ? conf->master : getenv("GFS_MASTER");
+
+	cc.masters = masters ? masters
+			     : "http://" GFS_DEFAULT_HOST ":7070,"
+			       "http://" GFS_DEFAULT_HOST ":7071";
+	cc.client_id = id;
+	cc.max_conns = 128;
+	return gfs_client_new(&cc);
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_conf conf = { .readahead_kb = 8192, .attr_timeout = 1.0 };
+	struct gfs_mount m = { 0 };
+	enum gfs_log_level level = GFS_LOG_INFO;
+	int rc;
+
+	if (fuse_opt_parse(&args, &conf, fuse_conf_opts, NULL) != 0)
+		return 2;
+	if (conf.version) {
+		printf("gfs-fuse %s (libfuse %s)\n", GFS_VERSION,
+		       fuse_pkgversion());
+		return 0;
+	}
+	if (conf.log_level && !gfs_log_parse_level(conf.log_level, &level)) {
+		fprintf(stderr, "gfs-fuse: bad --log-level %s\n",
+			conf.log_level);
+		return 2;
+	}
+	rc = peek_cmdline(&args, &m.mountpoint);
+	if (rc) {
+		if (rc > 0)
+			fuse_lib_help(&args);
+		fuse_opt_free_args(&args);
+		return rc > 0 ? 0 : 2;
+	}
+	gfs_log_init("fuse", level);
+	gfs_http_global_init();
+	m.client_id = conf.client_id ? strdup(conf.client_id)
+				     : default_client_id(m.mountpoint);
+	m.client = connect_client(&conf, m.client_id);
+	if (!m.client)
+		return 2;
+	m.readahead_kb = conf.readahead_kb;
+	m.attr_timeout = conf.attr_timeout;
+	m.uid = getuid();
+	m.gid = getgid();
+	pthread_mutex_init(&m.lock, NULL);
+	pthread_cond_init(&m.wake, NULL);
+	fuse_opt_add_arg(&args, "-omax_read=1048576,fsname=gfs,subtype=gfs");
+	gfs_info("mounting %s as %s", m.mountpoint, m.client_id);
+	rc = fuse_main(args.argc, args.argv, &gfs_fuse_ops, &m);
+	gfs_info("unmounted %s", m.mountpoint);
+	gfs_client_free(m.client);
+	fuse_opt_free_args(&args);
+	free(m.client_id);
+	free(m.mountpoint);
+	free(conf.master);
+	free(conf.client_id);
+	free(conf.log_level);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * mount.h - the state of one gfs-fuse mount, shared by its modules.
+ *
+ * One struct gfs_mount is built in main() and reached from every FUSE
+ * operation through fuse_get_context()->private_data (gfs_mount_get()).
+ */
+#ifndef GFS_FUSE_MOUNT_H
+#define GFS_FUSE_MOUNT_H
+
+#define FUSE_USE_VERSION 35
+
+#include <fuse.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "client.h"
+
+/* A file open in this mount: every open(2) of the same path shares it,
+ * so that this mount reads its own writes. */
+struct gfs_open_file {
+	char *path;              /* hash key, owned */
+	struct gfs_file *f;      /* owned; closed with the last opener */
+	unsigned opens;          /* FUSE opens not yet released */
+	UT_hash_handle hh;
+};
+
+/* A lease this mount holds and renews. */
+struct gfs_held_lease {
+	char *path;              /* hash key, owned */
+	unsigned ttl_s;
+	int64_t expires_ms;      /* Unix ms, as the master granted */
+	UT_hash_handle hh;
+};
+
+struct gfs_mount {
+	struct gfs_client *client;  /* owned */
+	char *mountpoint;           /* absolute, owned */
+	char *client_id;            /* owned */
+	unsigned readahead_kb;      /* kernel read-ahead to set, 0 = leave */
+	double attr_timeout;        /* seconds the kernel may cache attrs */
+	uid_t uid;                  /* owner shown for every file */
+	gid_t gid;
+	pthread_mutex_t lock;       /* protects open and leases */
+	struct gfs_open_file *open; /* by path */
+	struct gfs_held_lease *leases; /* by path */
+	pthread_t renewer;          /* renews leases while mounted */
+	pthread_cond_t wake;        /* with lock: wakes the renewer */
+	bool stopping;              /* with lock: the renewer exits */
+	bool renewer_started;
+};
+
+static inline struct gfs_mount *gfs_mount_get(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+/* The FUSE operations table (ops.c). */
+extern const struct fuse_operations gfs_fuse_ops;
+
+/* Open files (openfiles.c). */
+/* Open path (sharing an existing open), honouring O_CREAT/O_EXCL/O_TRUNC
+ * in flags; *out is released with gfs_openfiles_release(). */
+int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
+		       mode_t mode, struct gfs_open_file **out);
+/* Drop one opener; the last one closes (commits) the file.  -errno. */
+int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of);
+/* Size as seen by an open file of this mount, if path is open. */
+bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
+			uint64_t *size);
+/* Follow a rename of path (or of a directory above it). */
+void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
+			  const char *to);
+
+/* Leases (leases.c). */
+int gfs_leases_acquire(struct gfs_mount *m, const char *path, unsigned ttl_s);
+int gfs_leases_release(struct gfs_mount *m, const char *path);
+void gfs_leases_rename(struct gfs_mount *m, const char *from, const char *to);
+/* Start and stop the renewal thread. */
+void gfs_leases_start(struct gfs_mount *m);
+void gfs_leases_stop(struct gfs_mount *m);
+
+/* Extended attributes (xattr.c). */
+int gfs_xattr_set(const char *path, const char *name, const char *value,
+		  size_t size, int flags);
+int gfs_xattr_get(const char *path, const char *name, char *value,
+		  size_t size);
+int gfs_xattr_list(const char *path, char *list, size_t size);
+int gfs_xattr_remove(const char *path, const char *name);
+
+/* -errno for an error of the client library. */
+static inline int gfs_fuse_errno(enum gfs_err err)
+{
+	return -gfs_err_errno(err);
+}
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * openfiles.c - the files open in this mount, shared per path.
+ *
+ * Every open(2) of a path in this mount shares one struct gfs_file, so a
+ * reader in this mount sees what a writer in this mount wrote before it
+ * closed, as on a local file system.  Other mounts see it at close
+ * (close-to-open).  A fresh open of a file nobody here has open re-reads
+ * its metadata from the master.
+ *
+ * Invariant: an entry exists exactly while opens > 0; m->lock protects the
+ * table and the counts, never held across a network call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mount.h"
+#include "path.h"
+#include "util.h"
+
+static int open_flags(int flags)
+{
+	int g = GFS_O_WRITE; /* the mount is read-write: any open may write
+			      * through a later shared fd */
+
+	if (flags & O_CREAT)
+		g |= GFS_O_CREAT;
+	if ((flags & O_CREAT) && (flags & O_EXCL))
+		g |= GFS_O_EXCL;
+	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY)
+		g |= GFS_O_TRUNC;
+	return g;
+}
+
+/* Share an existing entry for path, or return NULL. */
+static struct gfs_open_file *share(struct gfs_mount *m, const char *path)
+{
+	struct gfs_open_file *of;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->open, path, of);
+	if (of)
+		of->opens++;
+	pthread_mutex_unlock(&m->lock);
+	return of;
+}
+
+int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
+		       mode_t mode, struct gfs_open_file **out)
+{
+	struct gfs_open_file *of, *other;
+	struct gfs_file *f;
+	enum gfs_err err;
+
+	of = share(m, path);
+	if (of) {
+		if ((flags & O_CREAT) && (flags & O_EXCL)) {
+			gfs_openfiles_release(m, of);
+			return -EEXIST;
+		}
+		if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY) {
+			err = gfs_file_truncate(of->f, 0);
+			if (err) {
+				gfs_openfiles_release(m, of);
+				return gfs_fuse_errno(err);
+			}
+		}
+		*out = of;
+		return 0;
+	}
+	err = gfs_file_open(m->client, path, open_flags(flags), mode, &f);
+	if (err)
+		return gfs_fuse_errno(err);
+	of = gfs_xcalloc(1, sizeof(*of));
+	of->path = gfs_xstrdup(path);
+	of->f = f;
+	of->opens = 1;
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->open, path, other);
+	if (other) {
+		/* another thread opened it meanwhile: share theirs */
+		other->opens++;
+		pthread_mutex_unlock(&m->lock);
+		gfs_file_abort(f);
+		free(of->path);
+		free(of);
+		*out = other;
+		return 0;
+	}
+	HASH_ADD_KEYPTR(hh, m->open, of->path, strlen(of->path), of);
+	pthread_mutex_unlock(&m->lock);
+	*out = of;
+	return 0;
+}
+
+int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
+{
+	enum gfs_err err;
+	bool last;
+
+	pthread_mutex_lock(&m->lock);
+	last = --of->opens == 0;
+	if (last)
+		HASH_DEL(m->open, of);
+	pthread_mutex_unlock(&m->lock);
+	if (!last)
+		return 0;
+	err = gfs_file_close(of->f);
+	if (err)
+		gfs_warn("closing %s: %s", of->path, gfs_err_str(err));
+	free(of->path);
+	free(of);
+	return gfs_fuse_errno(err);
+}
+
+bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
+			uint64_t *size)
+{
+	struct gfs_open_file *of = share(m, path);
+
+	if (!of)
+		return false;
+	*size = gfs_file_size(of->f);
+	gfs_openfiles_release(m, of); /* not the last: no network */
+	return true;
+}
+
+/* O(open files). */
+void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
+			  const char *to)
+{
+	struct gfs_open_file *of, *tmp, **moved = NULL;
+	size_t flen = strlen(from), n = 0, i;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_ITER(hh, m->open, of, tmp) {
+		char *p;
+
+		if (!gfs_path_is_under(of->path, from))
+			continue;
+		HASH_DEL(m->open, of);
+		p = gfs_xasprintf("%s%s", to, of->path + flen);
+		free(of->path);
+		of->path = p;
+		gfs_file_set_path(of->f, of->path);
+		moved = gfs_xrealloc(moved, (n + 1) * sizeof(*moved));
+		moved[n++] = of;
+	}
+	for (i = 0; i < n; i++)
+		HASH_ADD_KEYPTR(hh, m->open, moved[i]->path,
+				strlen(moved[i]->path), moved[i]);
+	pthread_mutex_unlock(&m->lock);
+	free(moved);
+}

@@ -1,0 +1,425 @@
+/*
+ * ops.c - the FUSE operations of gfs-fuse, all wired in gfs_fuse_ops.
+ *
+ * Each operation is a small static gfs_<op>() that calls the client
+ * library and returns 0 or -errno (libfuse's passthrough.c shape).  Paths
+ * come from libfuse already absolute ("/a/b"); the client validates them.
+ * Every remote call has a deadline inside the client library, so no
+ * operation hangs: a lost cluster is EIO or ETIMEDOUT, never a stuck
+ * process.
+ *
+ * Not supported, on purpose: symlinks and hard links (ENOSYS), owners
+ * (chown succeeds and changes nothing: files belong to the mounting user),
+ * access times (atime reads as mtime).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "constants.h"
+#include "json.h"
+#include "log.h"
+#include "mount.h"
+#include "util.h"
+
+#define IO_SIZE (1u << 20) /* reported st_blksize: cp reads and writes
+			    * this much at a time */
+
+static struct gfs_open_file *open_file(struct fuse_file_info *fi)
+{
+	return (struct gfs_open_file *)(uintptr_t)fi->fh;
+}
+
+static void fill_stat(const struct gfs_mount *m, const struct gfs_stat *gs,
+		      struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = (gs->is_dir ? S_IFDIR : S_IFREG) | (gs->mode & 07777);
+	st->st_nlink = gs->is_dir ? 2 : 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = (off_t)gs->size;
+	st->st_blocks = (blkcnt_t)((gs->size + 511) / 512);
+	st->st_blksize = IO_SIZE;
+	st->st_mtim.tv_sec = gs->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = gs->mtime_ns % 1000000000;
+	st->st_atim = st->st_mtim;
+	st->st_ctim = st->st_mtim;
+}
+
+static int gfs_getattr(const char *path, struct stat *st,
+		       struct fuse_file_info *fi)
+{
+	struct gfs_mount *m = gfs_mount_get();
+	struct gfs_stat gs;
+	enum gfs_err err;
+	uint64_t size;
+
+	(void)fi;
+	if (!strcmp(path, "/")) {
+		memset(&gs, 0, sizeof(gs));
+		gs.is_dir = true;
+		gs.mode = 0755;
+		fill_stat(m, &gs, st);
+		return 0;
+	}
+	err = gfs_client_stat(m->client, path, &gs);
+	if (err)
+		return gfs_fuse_errno(err);
+	if (!gs.is_dir && gfs_openfiles_size(m, path, &size))
+		gs.size = size; /* our own writes, not yet committed */
+	fill_stat(m, &gs, st);
+	return 0;
+}
+
+/* readdir's callback state. */
+struct dir_fill {
+	struct gfs_mount *m;
+	void *buf;
+	fuse_fill_dir_t filler;
+	enum fuse_fill_dir_flags flags;
+};
+
+static bool add_entry(void *cls, const char *name, const struct gfs_stat *gs)
+{
+	struct dir_fill *d = cls;
+	struct stat st;
+
+	fill_stat(d->m, gs, &st);
+	return d->filler(d->buf, name, &st, 0, d->flags) == 0;
+}
+
+static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+		       off_t off, struct fuse_file_info *fi,
+		       enum fuse_readdir_flags flags)
+{
+	struct dir_fill d = { gfs_mount_get(), buf, filler,
+			      (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS
+							  : 0 };
+
+	(void)off;
+	(void)fi;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	return gfs_fuse_errno(
+		gfs_client_readdir(d.m->client, path, add_entry, &d));
+}
+
+static int gfs_mkdir(const char *path, mode_t mode)
+{
+	return gfs_fuse_errno(
+		gfs_client_mkdir(gfs_mount_get()->client, path, mode));
+}
+
+static int gfs_rmdir(const char *path)
+{
+	return gfs_fuse_errno(gfs_client_rmdir(gfs_mount_get()->client, path));
+}
+
+static int gfs_unlink(const char *path)
+{
+	return gfs_fuse_errno(gfs_client_unlink(gfs_mount_get()->client, path));
+}
+
+static int gfs_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct gfs_mount *m = gfs_mount_get();
+	enum gfs_err err;
+
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	err = gfs_client_rename(m->client, from, to,
+				!(flags & RENAME_NOREPLACE));
+	if (err)
+		return gfs_fuse_errno(err);
+	gfs_openfiles_rename(m, from, to);
+	gfs_leases_rename(m, from, to);
+	return 0;
+}
+
+static int gfs_truncate(const char *path, off_t size,
+			struct fuse_file_info *fi)
+{
+	struct gfs_mount *m = gfs_mount_get();
+	struct gfs_open_file *of;
+	int rc, rc2;
+
+	if (size < 0)
+		return -EINVAL;
+	if (fi)
+		return gfs_fuse_errno(
+			gfs_file_truncate(open_file(fi)->f, (uint64_t)size));
+	/* truncate(2) on a path: open, truncate, commit at release */
+	rc = gfs_openfiles_open(m, path, O_WRONLY, 0, &of);
+	if (rc)
+		return rc;
+	rc = gfs_fuse_errno(gfs_file_truncate(of->f, (uint64_t)size));
+	rc2 = gfs_openfiles_release(m, of);
+	return rc ? rc : rc2;
+}
+
+static int gfs_utimens(const char *path, const struct timespec tv[2],
+		       struct fuse_file_info *fi)
+{
+	struct gfs_mount *m = gfs_mount_get();
+	int64_t ns;
+
+	if (tv && tv[1].tv_nsec == UTIME_OMIT)
+		return 0;
+	if (!tv || tv[1].tv_nsec == UTIME_NOW)
+		ns = gfs_now_ns();
+	else
+		ns = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
+	if (fi)
+		gfs_file_set_mtime(open_file(fi)->f, ns);
+	return gfs_fuse_errno(gfs_client_setattr(m->client, path, NULL, &ns));
+}
+
+static int gfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	uint32_t md = mode & 07777;
+
+	(void)fi;
+	return gfs_fuse_errno(
+		gfs_client_setattr(gfs_mount_get()->client, path, &md, NULL));
+}
+
+static int gfs_chown(const char *path, uid_t uid, gid_t gid,
+		     struct fuse_file_info *fi)
+{
+	struct gfs_stat gs;
+
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	/* owners are not stored; succeed if the file exists */
+	return gfs_fuse_errno(
+		gfs_client_stat(gfs_mount_get()->client, path, &gs));
+}
+
+static int do_open(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct gfs_open_file *of;
+	int rc = gfs_openfiles_open(gfs_mount_get(), path, fi->flags, mode,
+				    &of);
+
+	if (rc)
+		return rc;
+	fi->fh = (uint64_t)(uintptr_t)of;
+	fi->keep_cache = 0; /* close-to-open: re-read what others wrote */
+	return 0;
+}
+
+static int gfs_open(const char *path, struct fuse_file_info *fi)
+{
+	return do_open(path, 0, fi);
+}
+
+static int gfs_create(const char *path, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	fi->flags |= O_CREAT;
+	return do_open(path, mode, fi);
+}
+
+static int gfs_read(const char *path, char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	size_t got = 0;
+	enum gfs_err err;
+
+	(void)path;
+	err = gfs_file_pread(open_file(fi)->f, buf, size, (uint64_t)off,
+			     &got);
+	return err ? gfs_fuse_errno(err) : (int)got;
+}
+
+static int gfs_write(const char *path, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct gfs_file *f = open_file(fi)->f;
+	enum gfs_err err;
+
+	(void)path;
+	if (fi->flags & O_APPEND)
+		off = (off_t)gfs_file_size(f);
+	err = gfs_file_pwrite(f, buf, size, (uint64_t)off);
+	return err ? gfs_fuse_errno(err) : (int)size;
+}
+
+/* close(2) of one descriptor: commit, so that close reports failures. */
+static int gfs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct gfs_file *f = open_file(fi)->f;
+
+	(void)path;
+	if (!gfs_file_dirty(f))
+		return 0;
+	return gfs_fuse_errno(gfs_file_sync(f));
+}
+
+static int gfs_fsync(const char *path, int datasync,
+		     struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)datasync;
+	return gfs_fuse_errno(gfs_file_sync(open_file(fi)->f));
+}
+
+static int gfs_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	return gfs_openfiles_release(gfs_mount_get(), open_file(fi));
+}
+
+/* df: the capacity and free space the live chunkservers report (raw, not
+ * divided by the replica count, as MooseFS shows it). */
+static int gfs_statfs(const char *path, struct statvfs *sv)
+{
+	struct gfs_mount *m = gfs_mount_get();
+	uint64_t total = 0, avail = 0, files = 0;
+	json_t *j = NULL, *cs, *s;
+	enum gfs_err err;
+	size_t i;
+
+	(void)path;
+	err = gfs_client_call(m->client, "GET", "/status", NULL, &j);
+	if (err) {
+		if (j)
+			json_decref(j);
+		return gfs_fuse_errno(err);
+	}
+	cs = json_object_get(j, "chunkservers");
+	json_array_foreach(cs, i, s) {
+		uint64_t t = 0, f = 0;
+
+		if (!json_is_true(json_object_get(s, "alive")))
+			continue;
+		gfs_json_u64(s, "total_bytes", false, &t);
+		gfs_json_u64(s, "free_bytes", false, &f);
+		total += t;
+		avail += f;
+	}
+	gfs_json_u64(j, "files", false, &files);
+	json_decref(j);
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_blocks = total / 4096;
+	sv->f_bfree = avail / 4096;
+	sv->f_bavail = avail / 4096;
+	sv->f_files = files + (1u << 30);
+	sv->f_ffree = 1u << 30;
+	sv->f_favail = 1u << 30;
+	sv->f_namemax = GFS_NAME_MAX;
+	return 0;
+}
+
+static int gfs_setxattr(const char *path, const char *name, const char *value,
+			size_t size, int flags)
+{
+	return gfs_xattr_set(path, name, value, size, flags);
+}
+
+static int gfs_getxattr(const char *path, const char *name, char *value,
+			size_t size)
+{
+	return gfs_xattr_get(path, name, value, size);
+}
+
+static int gfs_listxattr(const char *path, char *list, size_t size)
+{
+	return gfs_xattr_list(path, list, size);
+}
+
+static int gfs_removexattr(const char *path, const char *name)
+{
+	return gfs_xattr_remove(path, name);
+}
+
+/* Raise the kernel's read-ahead for this mount (it defaults to 128 KiB,
+ * too little to keep the chunkservers busy).  Needs root; quiet if not.
+ * Runs in its own thread: stat() of the mount is answered by our loop. */
+static void *tune_readahead(void *arg)
+{
+	struct gfs_mount *m = arg;
+	struct stat st;
+	char sys[128], val[32];
+	FILE *f;
+
+	if (stat(m->mountpoint, &st) < 0)
+		return NULL;
+	snprintf(sys, sizeof(sys), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 major(st.st_dev), minor(st.st_dev));
+	snprintf(val, sizeof(val), "%u\n", m->readahead_kb);
+	f = fopen(sys, "w");
+	if (!f) {
+		gfs_debug("cannot set read-ahead (%s): not root?", sys);
+		return NULL;
+	}
+	fputs(val, f);
+	if (fclose(f) == 0)
+		gfs_debug("read-ahead set to %u KiB", m->readahead_kb);
+	return NULL;
+}
+
+static void *gfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	struct gfs_mount *m = gfs_mount_get();
+	pthread_t t;
+
+	conn->max_write = IO_SIZE;
+	conn->max_read = IO_SIZE;
+	conn->max_readahead = IO_SIZE;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	cfg->entry_timeout = m->attr_timeout;
+	cfg->attr_timeout = m->attr_timeout;
+	cfg->negative_timeout = 0;
+	cfg->hard_remove = 1;
+	cfg->use_ino = 0;
+	cfg->nullpath_ok = 0;
+	if (m->readahead_kb &&
+	    pthread_create(&t, NULL, tune_readahead, m) == 0)
+		pthread_detach(t);
+	gfs_leases_start(m);
+	return m;
+}
+
+static void gfs_destroy(void *private_data)
+{
+	gfs_leases_stop(private_data);
+}
+
+const struct fuse_operations gfs_fuse_ops = {
+	.init = gfs_init,
+	.destroy = gfs_destroy,
+	.getattr = gfs_getattr,
+	.readdir = gfs_readdir,
+	.mkdir = gfs_mkdir,
+	.rmdir = gfs_rmdir,
+	.unlink = gfs_unlink,
+	.rename = gfs_rename,
+	.truncate = gfs_truncate,
+	.utimens = gfs_utimens,
+	.chmod = gfs_chmod,
+	.chown = gfs_chown,
+	.open = gfs_open,
+	.create = gfs_create,
+	.read = gfs_read,
+	.write = gfs_write,
+	.flush = gfs_flush,
+	.fsync = gfs_fsync,
+	.release = gfs_release,
+	.statfs = gfs_statfs,
+	.setxattr = gfs_setxattr,
+	.getxattr = gfs_getxattr,
+	.listxattr = gfs_listxattr,
+	.removexattr = gfs_removexattr,
+};
