@@ -1,0 +1,165 @@
+/*
+ * Unit tests for common/client.c against fake masters (common/httpd.c
+ * route tables in this process): finding the primary, failover retries,
+ * identity and epoch headers, error mapping.
+ */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "client.h"
+#include "constants.h"
+#include "http.h"
+#include "httpd.h"
+#include "json.h"
+#include "util.h"
+
+/* One fake master. */
+struct fake {
+	bool primary;           /* answer, or 421 */
+	char named[64];         /* X-GFS-Primary to send with 421 */
+	char client[128];       /* last X-GFS-Client seen */
+	unsigned long epoch_in; /* last X-GFS-Epoch seen */
+	unsigned long epoch_out;
+	atomic_int calls;
+};
+
+static void fake_stat(struct gfs_req *req)
+{
+	struct fake *f = req->app;
+	const char *h;
+	char ep[32];
+
+	atomic_fetch_add(&f->calls, 1);
+	h = gfs_req_header(req, GFS_HDR_CLIENT);
+	snprintf(f->client, sizeof(f->client), "%s", h ? h : "");
+	h = gfs_req_header(req, GFS_HDR_EPOCH);
+	f->epoch_in = h ? strtoul(h, NULL, 10) : 0;
+	snprintf(ep, sizeof(ep), "%lu", f->epoch_out);
+	gfs_reply_header(req, GFS_HDR_EPOCH, ep);
+	if (!f->primary) {
+		if (f->named[0])
+			gfs_reply_header(req, GFS_HDR_PRIMARY, f->named);
+		gfs_reply_error(req, GFS_ENOTPRIMARY, "backup");
+		return;
+	}
+	if (!strcmp(req->path, "/leased")) {
+		gfs_reply_error(req, GFS_ELEASED, "held by someone");
+		return;
+	}
+	gfs_reply_json(req, 200,
+		       json_pack("{s:s, s:s, s:i, s:I, s:i}", "path", req->path,
+				 "type", "file", "size", 42, "mtime_ns",
+				 (json_int_t)1000000000, "mode", 0640));
+}
+
+static const struct gfs_route fake_routes[] = {
+	{ "GET", "/api/v1/files/*", NULL, fake_stat, NULL, 0 },
+};
+
+static struct gfs_httpd *start(struct fake *f, char *url, size_t len)
+{
+	struct gfs_httpd *h = gfs_httpd_start("127.0.0.1:0", fake_routes, 1, f);
+
+	cr_assert_not_null(h);
+	snprintf(url, len, "http://127.0.0.1:%u", gfs_httpd_port(h));
+	return h;
+}
+
+static struct gfs_client *client_for(const char *masters, long failover_ms)
+{
+	struct gfs_client_conf cc = { .masters = masters,
+				      .client_id = "tester@box",
+				      .failover_ms = failover_ms };
+
+	gfs_http_global_init();
+	return gfs_client_new(&cc);
+}
+
+Test(client, follows_421_to_the_named_primary)
+{
+	struct fake a = { .primary = false }, b = { .primary = true };
+	char ua[64], ub[64], list[160];
+	struct gfs_httpd *ha = start(&a, ua, sizeof(ua));
+	struct gfs_httpd *hb = start(&b, ub, sizeof(ub));
+	struct gfs_client *c;
+	struct gfs_stat st;
+
+	snprintf(a.named, sizeof(a.named), "%s", ub);
+	snprintf(list, sizeof(list), "%s,%s", ua, ub);
+	c = client_for(list, 5000);
+	cr_assert_eq(gfs_client_stat(c, "/x", &st), GFS_OK);
+	cr_expect_eq(st.size, 42);
+	cr_expect_eq(st.mode, 0640);
+	cr_expect_eq(atomic_load(&a.calls), 1);
+	/* the primary is remembered: the backup is not asked again */
+	cr_assert_eq(gfs_client_stat(c, "/y", &st), GFS_OK);
+	cr_expect_eq(atomic_load(&a.calls), 1);
+	cr_expect_eq(atomic_load(&b.calls), 2);
+	gfs_client_free(c);
+	gfs_httpd_stop(ha);
+	gfs_httpd_stop(hb);
+}
+
+Test(client, skips_a_master_that_refuses_connections)
+{
+	struct fake b = { .primary = true };
+	char ub[64], list[160];
+	struct gfs_httpd *hb = start(&b, ub, sizeof(ub));
+	struct gfs_client *c;
+	struct gfs_stat st;
+
+	snprintf(list, sizeof(list), "http://127.0.0.1:1,%s", ub);
+	c = client_for(list, 5000);
+	cr_expect_eq(gfs_client_stat(c, "/x", &st), GFS_OK);
+	gfs_client_free(c);
+	gfs_httpd_stop(hb);
+}
+
+Test(client, gives_up_after_the_failover_window)
+{
+	struct gfs_client *c = client_for("127.0.0.1:1,127.0.0.1:2", 300);
+	struct gfs_stat st;
+	int64_t t0 = gfs_mono_ms();
+
+	cr_expect_eq(gfs_client_stat(c, "/x", &st), GFS_EUNAVAIL);
+	cr_expect_lt(gfs_mono_ms() - t0, 3000);
+	gfs_client_free(c);
+}
+
+Test(client, sends_identity_and_highest_epoch)
+{
+	struct fake b = { .primary = true, .epoch_out = 7 };
+	char ub[64];
+	struct gfs_httpd *hb = start(&b, ub, sizeof(ub));
+	struct gfs_client *c = client_for(ub, 2000), *v;
+	struct gfs_stat st;
+
+	cr_assert_eq(gfs_client_stat(c, "/x", &st), GFS_OK);
+	cr_expect_str_eq(b.client, "tester@box");
+	cr_assert_eq(gfs_client_stat(c, "/x", &st), GFS_OK);
+	cr_expect_eq(b.epoch_in, 7);
+	v = gfs_client_as(c, "gateway-user");
+	cr_assert_eq(gfs_client_stat(v, "/x", &st), GFS_OK);
+	cr_expect_str_eq(b.client, "gateway-user");
+	gfs_client_free(v);
+	gfs_client_free(c);
+	gfs_httpd_stop(hb);
+}
+
+Test(client, maps_errors_and_keeps_the_message)
+{
+	struct fake b = { .primary = true };
+	char ub[64];
+	struct gfs_httpd *hb = start(&b, ub, sizeof(ub));
+	struct gfs_client *c = client_for(ub, 2000);
+	struct gfs_stat st;
+
+	cr_expect_eq(gfs_client_stat(c, "/leased", &st), GFS_ELEASED);
+	cr_expect(strstr(gfs_client_last_error(), "held by someone"));
+	cr_expect_eq(gfs_client_stat(c, "/a/../b", &st), GFS_EINVAL);
+	cr_expect_eq(atomic_load(&b.calls), 1); /* bad paths never leave */
+	gfs_client_free(c);
+	gfs_httpd_stop(hb);
+}
