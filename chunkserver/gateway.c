@@ -1,0 +1,200 @@
+/*
+ * gateway.c - /content: whole files over plain HTTP, for curl -L users.
+ *
+ * The master answers /content with a 307 to a live chunkserver, which
+ * serves the request here as a client of the cluster: a GET streams the
+ * file out of gfs_file_pread() into libmicrohttpd's buffer; a PUT streams
+ * the body into gfs_file_pwrite() and commits at the end, so a transfer
+ * cut short leaves the previous contents as they were.  Memory per request
+ * is constant.  The caller's X-GFS-Client is the identity used, so leases
+ * apply exactly as they would to the caller.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define GET_BLOCK (1u << 20)
+
+struct gfs_gateway {
+	struct gfs_client *client; /* shared connections and primary */
+};
+
+/* One transfer. */
+struct transfer {
+	struct gfs_client *as;   /* a view acting as the caller, owned */
+	struct gfs_file *f;      /* owned until closed or aborted */
+	uint64_t start;          /* first byte (GET ranges) */
+	uint64_t off;            /* PUT: bytes written so far */
+};
+
+struct gfs_gateway *gfs_gateway_new(const char *masters)
+{
+	struct gfs_client_conf cc = { .masters = masters, .max_conns = 64 };
+	struct gfs_gateway *gw = gfs_xcalloc(1, sizeof(*gw));
+
+	gw->client = gfs_client_new(&cc);
+	if (!gw->client) {
+		free(gw);
+		return NULL;
+	}
+	return gw;
+}
+
+void gfs_gateway_free(struct gfs_gateway *gw)
+{
+	if (!gw)
+		return;
+	gfs_client_free(gw->client);
+	free(gw);
+}
+
+static struct transfer *transfer_new(struct gfs_req *req,
+				     struct gfs_gateway *gw)
+{
+	struct transfer *t = gfs_xcalloc(1, sizeof(*t));
+
+	t->as = gfs_client_as(gw->client, gfs_req_header(req, "X-GFS-Client"));
+	return t;
+}
+
+static void transfer_free(void *cls)
+{
+	struct transfer *t = cls;
+
+	if (!t)
+		return;
+	gfs_file_abort(t->f);
+	gfs_client_free(t->as);
+	free(t);
+}
+
+static void reply_failure(struct gfs_req *req, enum gfs_err err)
+{
+	const char *msg = gfs_client_last_error();
+
+	gfs_reply_error(req, err, "%s", *msg ? msg : "");
+}
+
+/* Parse "bytes=a-b", "bytes=a-" or "bytes=-n" against size.  False when
+ * absent or unusable (then the whole file is sent). */
+static bool parse_range(const char *h, uint64_t size, uint64_t *a,
+			uint64_t *b)
+{
+	unsigned long long x, y;
+	int n = 0;
+
+	if (!h || strncmp(h, "bytes=", 6) || !size)
+		return false;
+	h += 6;
+	if (sscanf(h, "%llu-%llu%n", &x, &y, &n) == 2 && !h[n] && x <= y) {
+		*a = x;
+		*b = GFS_MIN((uint64_t)y, size - 1);
+	} else if (sscanf(h, "%llu-%n", &x, &n) == 1 && !h[n]) {
+		*a = x;
+		*b = size - 1;
+	} else if (sscanf(h, "-%llu%n", &y, &n) == 1 && !h[n] && y) {
+		*a = y >= size ? 0 : size - y;
+		*b = size - 1;
+	} else {
+		return false;
+	}
+	return *a < size;
+}
+
+static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct transfer *t = cls;
+	size_t got = 0;
+	enum gfs_err err;
+
+	err = gfs_file_pread(t->f, buf, max, t->start + pos, &got);
+	if (err) {
+		gfs_warn("gateway: read failed at %llu: %s",
+			 (unsigned long long)(t->start + pos),
+			 gfs_err_str(err));
+		return -2; /* cut the connection: the client sees a short body */
+	}
+	return got ? (ssize_t)got : -1;
+}
+
+void gfs_gateway_get(struct gfs_req *req, struct gfs_gateway *gw)
+{
+	struct transfer *t = transfer_new(req, gw);
+	uint64_t size, a = 0, b = 0;
+	enum gfs_err err;
+	char cr[96];
+
+	err = gfs_file_open(t->as, req->path, 0, 0, &t->f);
+	if (err) {
+		reply_failure(req, err);
+		transfer_free(t);
+		return;
+	}
+	size = gfs_file_size(t->f);
+	if (parse_range(gfs_req_header(req, "Range"), size, &a, &b)) {
+		t->start = a;
+		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
+			 (unsigned long long)a, (unsigned long long)b,
+			 (unsigned long long)size);
+		gfs_reply_stream(req, 206, "application/octet-stream",
+				 b - a + 1, GET_BLOCK, get_read, t,
+				 transfer_free);
+		gfs_reply_header(req, "Content-Range", cr);
+		return;
+	}
+	gfs_reply_stream(req, 200, "application/octet-stream", size, GET_BLOCK,
+			 get_read, t, transfer_free);
+	gfs_reply_header(req, "Accept-Ranges", "bytes");
+}
+
+void gfs_gateway_put_begin(struct gfs_req *req, struct gfs_gateway *gw)
+{
+	struct transfer *t = transfer_new(req, gw);
+	enum gfs_err err;
+
+	req->ctx = t;
+	err = gfs_file_open(t->as, req->path,
+			    GFS_O_WRITE | GFS_O_CREAT | GFS_O_TRUNC, 0644,
+			    &t->f);
+	if (err)
+		reply_failure(req, err);
+}
+
+void gfs_gateway_put_data(struct gfs_req *req, const char *buf, size_t len)
+{
+	struct transfer *t = req->ctx;
+	enum gfs_err err = gfs_file_pwrite(t->f, buf, len, t->off);
+
+	if (err) {
+		reply_failure(req, err);
+		return;
+	}
+	t->off += len;
+}
+
+void gfs_gateway_put_end(struct gfs_req *req)
+{
+	struct transfer *t = req->ctx;
+	enum gfs_err err = gfs_file_close(t->f);
+
+	t->f = NULL;
+	if (err) {
+		reply_failure(req, err);
+		return;
+	}
+	gfs_info("gateway: stored %s (%llu bytes)", req->path,
+		 (unsigned long long)t->off);
+	gfs_reply_json(req, 201, json_pack("{s:s, s:I}", "path", req->path,
+					   "size", (json_int_t)t->off));
+}
+
+void gfs_gateway_put_done(struct gfs_req *req)
+{
+	transfer_free(req->ctx);
+	req->ctx = NULL;
+}
