@@ -48,6 +48,8 @@ LIB_cli = $(BUILD)/lib/libgfscli.a
 LIBS = $(foreach d,$(PROGRAMS),$(LIB_$(d))) $(LIB_common)
 BINS = $(foreach d,$(PROGRAMS),$(BUILD)/bin/$(BIN_$(d)))
 
+BENCH_BINS = $(BUILD)/bench/gfs-mdbench
+
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
@@ -79,6 +81,10 @@ $(foreach d,$(PROGRAMS),$(eval $(call bin_rule,$(d))))
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< -o $@ $(LIBS) $(LDLIBS) -lcriterion
+
+$(BUILD)/bench/gfs-%: $(BUILD)/obj/bench/%.o $(LIB_common)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 deps:
 	@bash packaging/deps.sh
@@ -112,8 +118,8 @@ valgrind: $(UNIT_BINS)
 run: all
 	@bash scripts/run-local.sh $(abspath $(BUILD)/bin)
 
-bench: all
-	@bash bench/bench.sh $(abspath $(BUILD)/bin)
+bench: all $(BENCH_BINS)
+	@bash bench/bench.sh $(abspath $(BUILD)/bin) $(abspath $(BUILD)/bench)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

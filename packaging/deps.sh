@@ -9,7 +9,7 @@ packages=(
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libfuse3-dev
 	libisal-dev uthash-dev              # libraries (ISA-L: CRC32C)
 	libcriterion-dev                    # unit tests
-	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux
+	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux time
 	valgrind                            # make valgrind
 )
 
