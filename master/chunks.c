@@ -1,0 +1,249 @@
+/*
+ * chunks.c - the chunk table, pending and garbage handles, the handle
+ * allocator; see chunks.h.
+ *
+ * The table is open addressing with linear probing over pointers (8 bytes
+ * a slot, at most half full), because uthash would add 56 bytes to each of
+ * what may be millions of chunks; removal shifts the following run back
+ * instead of leaving tombstones.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunks.h"
+#include "util.h"
+
+static size_t slot_of(const struct gfs_chunks *t, uint64_t h)
+{
+	return (size_t)((h * 0x9E3779B97F4A7C15ull) >> 17) & (t->cap - 1);
+}
+
+void gfs_chunks_init(struct gfs_chunks *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->cap = 1024;
+	t->slots = gfs_xcalloc(t->cap, sizeof(*t->slots));
+	t->next_handle = t->reserved = t->inherit_hi = 1;
+}
+
+void gfs_chunks_free(struct gfs_chunks *t)
+{
+	struct gfs_pending *p, *pt;
+	struct gfs_garbage *g, *gt;
+	size_t i;
+
+	for (i = 0; i < t->cap; i++)
+		free(t->slots[i]);
+	free(t->slots);
+	HASH_ITER(hh, t->pending, p, pt) {
+		HASH_DEL(t->pending, p);
+		free(p);
+	}
+	HASH_ITER(hh, t->garbage, g, gt) {
+		HASH_DEL(t->garbage, g);
+		free(g);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+struct gfs_chunk *gfs_chunks_find(struct gfs_chunks *t, uint64_t handle)
+{
+	size_t i = slot_of(t, handle);
+
+	for (; t->slots[i]; i = (i + 1) & (t->cap - 1))
+		if (t->slots[i]->handle == handle)
+			return t->slots[i];
+	return NULL;
+}
+
+static void insert_slot(struct gfs_chunks *t, struct gfs_chunk *c)
+{
+	size_t i = slot_of(t, c->handle);
+
+	while (t->slots[i])
+		i = (i + 1) & (t->cap - 1);
+	t->slots[i] = c;
+}
+
+/* Double the table.  O(count), amortised O(1) per add. */
+static void grow(struct gfs_chunks *t)
+{
+	struct gfs_chunk **old = t->slots;
+	size_t i, n = t->cap;
+
+	t->cap *= 2;
+	t->slots = gfs_xcalloc(t->cap, sizeof(*t->slots));
+	for (i = 0; i < n; i++)
+		if (old[i])
+			insert_slot(t, old[i]);
+	free(old);
+}
+
+struct gfs_chunk *gfs_chunks_add(struct gfs_chunks *t, uint64_t handle,
+				 uint32_t version, uint32_t length,
+				 uint32_t index)
+{
+	struct gfs_chunk *c = gfs_xcalloc(1, sizeof(*c));
+
+	c->handle = handle;
+	c->version = version;
+	c->length = length;
+	c->index = index;
+	if ((t->count + 1) * 2 > t->cap)
+		grow(t);
+	insert_slot(t, c);
+	t->count++;
+	return c;
+}
+
+void gfs_chunks_remove(struct gfs_chunks *t, struct gfs_chunk *c)
+{
+	size_t mask = t->cap - 1, i = slot_of(t, c->handle), j, home;
+
+	while (t->slots[i] != c)
+		i = (i + 1) & mask;
+	t->slots[i] = NULL;
+	/* Shift back every entry of the run that would no longer be found. */
+	for (j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
+		home = slot_of(t, t->slots[j]->handle);
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			t->slots[i] = t->slots[j];
+			t->slots[j] = NULL;
+			i = j;
+		}
+	}
+	t->count--;
+	free(c);
+}
+
+void gfs_chunks_foreach(struct gfs_chunks *t,
+			void (*fn)(void *cls, struct gfs_chunk *c), void *cls)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap; i++)
+		if (t->slots[i])
+			fn(cls, t->slots[i]);
+}
+
+bool gfs_chunk_has_loc(const struct gfs_chunk *c, uint16_t id)
+{
+	for (unsigned i = 0; i < c->nloc; i++)
+		if (c->loc[i] == id)
+			return true;
+	return false;
+}
+
+bool gfs_chunk_add_loc(struct gfs_chunk *c, uint16_t id)
+{
+	if (c->nloc == GFS_LOC_MAX || gfs_chunk_has_loc(c, id))
+		return false;
+	c->loc[c->nloc++] = id;
+	return true;
+}
+
+bool gfs_chunk_del_loc(struct gfs_chunk *c, uint16_t id)
+{
+	for (unsigned i = 0; i < c->nloc; i++) {
+		if (c->loc[i] != id)
+			continue;
+		memmove(c->loc + i, c->loc + i + 1,
+			(c->nloc - i - 1) * sizeof(c->loc[0]));
+		c->nloc--;
+		return true;
+	}
+	return false;
+}
+
+bool gfs_chunks_need_reserve(const struct gfs_chunks *t)
+{
+	return t->next_handle >= t->reserved;
+}
+
+void gfs_chunks_reserve(struct gfs_chunks *t, uint64_t limit)
+{
+	if (limit > t->reserved)
+		t->reserved = limit;
+}
+
+uint64_t gfs_chunks_take_handle(struct gfs_chunks *t)
+{
+	return t->next_handle++;
+}
+
+void gfs_chunks_skip_reserved(struct gfs_chunks *t)
+{
+	t->next_handle = t->reserved;
+	t->inherit_hi = t->reserved;
+}
+
+void gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle,
+			    uint64_t file_id, uint32_t index, int64_t now)
+{
+	struct gfs_pending *p = gfs_xcalloc(1, sizeof(*p));
+
+	p->handle = handle;
+	p->file_id = file_id;
+	p->index = index;
+	p->alloc_ms = now;
+	HASH_ADD(hh, t->pending, handle, sizeof(p->handle), p);
+}
+
+struct gfs_pending *gfs_chunks_pending(struct gfs_chunks *t, uint64_t handle)
+{
+	struct gfs_pending *p = NULL;
+
+	HASH_FIND(hh, t->pending, &handle, sizeof(handle), p);
+	return p;
+}
+
+void gfs_chunks_del_pending(struct gfs_chunks *t, struct gfs_pending *p)
+{
+	HASH_DEL(t->pending, p);
+	free(p);
+}
+
+void gfs_chunks_expire_pending(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms)
+{
+	struct gfs_pending *p, *tmp;
+
+	HASH_ITER(hh, t->pending, p, tmp)
+		if (now - p->alloc_ms > max_ms)
+			gfs_chunks_del_pending(t, p);
+}
+
+void gfs_chunks_add_garbage(struct gfs_chunks *t, uint64_t handle,
+			    int64_t now)
+{
+	struct gfs_garbage *g = NULL;
+
+	HASH_FIND(hh, t->garbage, &handle, sizeof(handle), g);
+	if (g)
+		return;
+	g = gfs_xcalloc(1, sizeof(*g));
+	g->handle = handle;
+	g->since_ms = now;
+	HASH_ADD(hh, t->garbage, handle, sizeof(g->handle), g);
+}
+
+bool gfs_chunks_is_garbage(struct gfs_chunks *t, uint64_t handle)
+{
+	struct gfs_garbage *g = NULL;
+
+	HASH_FIND(hh, t->garbage, &handle, sizeof(handle), g);
+	return g != NULL;
+}
+
+void gfs_chunks_expire_garbage(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms)
+{
+	struct gfs_garbage *g, *tmp;
+
+	HASH_ITER(hh, t->garbage, g, tmp) {
+		if (now - g->since_ms <= max_ms)
+			continue;
+		HASH_DEL(t->garbage, g);
+		free(g);
+	}
+}

@@ -1,0 +1,115 @@
+/*
+ * chunks.h - chunk handles, versions, lengths and replica locations.
+ *
+ * For: the table of committed chunks (handle -> struct gfs_chunk), the
+ * replica locations of each (server ids, from commits and heartbeats,
+ * never persisted), handles handed out but not committed yet (pending),
+ * handles that became garbage, and the handle allocator.
+ * Not for: which file a chunk belongs to (a file points at its chunks,
+ * namespace.c), choosing servers (placement.c), talking to servers
+ * (csmgr.c).  Every function needs the master lock.
+ *
+ * Invariants: a handle is never 0 and never handed out twice, across
+ * crashes too: handles below `reserved` are covered by a logged
+ * reservation, and a restarted or promoted master starts at `reserved`.
+ * A chunk's loc[] holds distinct server ids that reported (or committed)
+ * the chunk at exactly its version.
+ */
+#ifndef GFS_CHUNKS_H
+#define GFS_CHUNKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#define GFS_LOC_MAX 8          /* replica locations kept per chunk */
+#define GFS_HANDLE_BATCH 1024  /* handles per logged reservation */
+#define GFS_NO_SERVER UINT16_MAX
+
+struct gfs_chunk {
+	uint64_t handle;
+	uint32_t version;
+	uint32_t length;            /* bytes [0, length) are stored */
+	uint32_t index;             /* position in its file */
+	uint32_t commit_s;          /* monotonic seconds at commit, 0 if
+				     * loaded (see csmgr.c, stale grace) */
+	uint8_t nloc;
+	uint16_t loc[GFS_LOC_MAX];  /* server ids, pipeline order first */
+};
+
+/* A handle handed out by POST /chunks and not committed yet. */
+struct gfs_pending {
+	uint64_t handle;
+	uint64_t file_id;           /* struct gfs_node id */
+	uint32_t index;
+	int64_t alloc_ms;           /* monotonic */
+	UT_hash_handle hh;
+};
+
+/* A handle that was committed and no longer is: its replicas go. */
+struct gfs_garbage {
+	uint64_t handle;
+	int64_t since_ms;           /* monotonic */
+	UT_hash_handle hh;
+};
+
+struct gfs_chunks {
+	struct gfs_chunk **slots;   /* open addressing, owned, cap slots */
+	size_t cap;                 /* a power of two */
+	size_t count;
+	struct gfs_pending *pending;  /* uthash head, owned */
+	struct gfs_garbage *garbage;  /* uthash head, owned */
+	uint64_t next_handle;       /* the next one to hand out */
+	uint64_t reserved;          /* handles < this are logged as reserved */
+	uint64_t inherit_hi;        /* handles < this may be pending on an
+				     * earlier primary (commit accepts them) */
+};
+
+void gfs_chunks_init(struct gfs_chunks *t);
+/* Free every chunk, pending and garbage entry. */
+void gfs_chunks_free(struct gfs_chunks *t);
+
+/* Borrowed until removed; NULL when absent.  O(1). */
+struct gfs_chunk *gfs_chunks_find(struct gfs_chunks *t, uint64_t handle);
+/* Add a committed chunk (handle must be absent); borrowed. */
+struct gfs_chunk *gfs_chunks_add(struct gfs_chunks *t, uint64_t handle,
+				 uint32_t version, uint32_t length,
+				 uint32_t index);
+/* Remove c from the table and free it. */
+void gfs_chunks_remove(struct gfs_chunks *t, struct gfs_chunk *c);
+/* Call fn for every chunk.  O(capacity). */
+void gfs_chunks_foreach(struct gfs_chunks *t,
+			void (*fn)(void *cls, struct gfs_chunk *c), void *cls);
+
+/* Locations: add (false when present or full), remove, test. */
+bool gfs_chunk_add_loc(struct gfs_chunk *c, uint16_t id);
+bool gfs_chunk_del_loc(struct gfs_chunk *c, uint16_t id);
+bool gfs_chunk_has_loc(const struct gfs_chunk *c, uint16_t id);
+
+/* Handles.  True when the next handle needs a new reservation logged
+ * first (then call gfs_chunks_reserve with the logged limit). */
+bool gfs_chunks_need_reserve(const struct gfs_chunks *t);
+void gfs_chunks_reserve(struct gfs_chunks *t, uint64_t limit);
+uint64_t gfs_chunks_take_handle(struct gfs_chunks *t);
+/* After a restart or promotion: skip what an earlier primary may have
+ * handed out, and accept commits of those handles. */
+void gfs_chunks_skip_reserved(struct gfs_chunks *t);
+
+void gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle,
+			    uint64_t file_id, uint32_t index, int64_t now);
+struct gfs_pending *gfs_chunks_pending(struct gfs_chunks *t, uint64_t handle);
+void gfs_chunks_del_pending(struct gfs_chunks *t, struct gfs_pending *p);
+/* Drop pending entries older than max_ms.  O(pending). */
+void gfs_chunks_expire_pending(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms);
+
+void gfs_chunks_add_garbage(struct gfs_chunks *t, uint64_t handle,
+			    int64_t now);
+bool gfs_chunks_is_garbage(struct gfs_chunks *t, uint64_t handle);
+/* Forget garbage older than max_ms.  O(garbage). */
+void gfs_chunks_expire_garbage(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms);
+
+#endif

@@ -1,0 +1,909 @@
+/*
+ * csmgr.c - chunkserver registry, heartbeats, orders, re-replication and
+ * garbage collection; see csmgr.h.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunks.h"
+#include "csmgr.h"
+#include "json.h"
+#include "log.h"
+#include "master.h"
+#include "path.h"
+#include "placement.h"
+#include "util.h"
+
+#define URL_MAX 512
+#define ITEMS_MAX (16u << 20) /* handles in one heartbeat */
+
+void gfs_csmgr_init(struct gfs_csmgr *c)
+{
+	memset(c, 0, sizeof(*c));
+}
+
+static void clear_deletes(struct gfs_cs *s)
+{
+	struct gfs_cs_delete *d, *tmp;
+
+	HASH_ITER(hh, s->deletes, d, tmp) {
+		HASH_DEL(s->deletes, d);
+		free(d);
+	}
+}
+
+static void clear_copies(struct gfs_csmgr *c)
+{
+	struct gfs_copy *k, *tmp;
+
+	HASH_ITER(hh, c->copies, k, tmp) {
+		HASH_DEL(c->copies, k);
+		free(k);
+	}
+}
+
+static void clear_orphans(struct gfs_csmgr *c)
+{
+	struct gfs_orphan *o, *tmp;
+
+	HASH_ITER(hh, c->orphans, o, tmp) {
+		HASH_DEL(c->orphans, o);
+		free(o);
+	}
+}
+
+void gfs_csmgr_free(struct gfs_csmgr *c)
+{
+	size_t i;
+
+	HASH_CLEAR(hh, c->by_url);
+	for (i = 0; i < c->n; i++) {
+		clear_deletes(c->servers[i]);
+		free(c->servers[i]->seen_primary);
+		free(c->servers[i]->url);
+		free(c->servers[i]);
+	}
+	free(c->servers);
+	clear_copies(c);
+	clear_orphans(c);
+	memset(c, 0, sizeof(*c));
+}
+
+void gfs_csmgr_forget(struct gfs_master *m)
+{
+	struct gfs_csmgr *c = &m->cs;
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		c->servers[i]->known = false;
+		c->servers[i]->nchunks = 0;
+		c->servers[i]->copies_in = c->servers[i]->copies_out = 0;
+		clear_deletes(c->servers[i]);
+	}
+	clear_copies(c);
+	clear_orphans(c);
+}
+
+static struct gfs_cs *find_server(struct gfs_csmgr *c, const char *url)
+{
+	struct gfs_cs *s = NULL;
+
+	HASH_FIND_STR(c->by_url, url, s);
+	return s;
+}
+
+static struct gfs_cs *add_server(struct gfs_csmgr *c, const char *url)
+{
+	struct gfs_cs *s = gfs_xcalloc(1, sizeof(*s));
+
+	s->url = gfs_xstrdup(url);
+	s->id = (uint16_t)c->n;
+	s->free_bytes = s->total_bytes = s->used_bytes = -1;
+	s->primary_age_ms = -1;
+	c->servers = gfs_xrealloc(c->servers, (c->n + 1) * sizeof(s));
+	c->servers[c->n++] = s;
+	HASH_ADD_KEYPTR(hh, c->by_url, s->url, strlen(s->url), s);
+	return s;
+}
+
+/* ---- heartbeat parsing: everything checked before anything applies ---- */
+
+static bool parse_item(json_t *v, struct gfs_hb_item *it)
+{
+	json_t *h = json_array_get(v, 0), *ver = json_array_get(v, 1),
+	       *len = json_array_get(v, 2);
+
+	if (!json_is_array(v) || json_array_size(v) < 2 ||
+	    json_array_size(v) > 3 || !json_is_string(h) ||
+	    !gfs_handle_parse(json_string_value(h), &it->handle) ||
+	    !json_is_integer(ver) || json_integer_value(ver) < 0 ||
+	    json_integer_value(ver) > UINT32_MAX ||
+	    (len && (!json_is_integer(len) || json_integer_value(len) < 0 ||
+		     json_integer_value(len) > UINT32_MAX)))
+		return false;
+	it->version = (uint32_t)json_integer_value(ver);
+	it->length = len ? (uint32_t)json_integer_value(len) : 0;
+	return true;
+}
+
+static enum gfs_err parse_items(json_t *body, const char *key,
+				struct gfs_hb_item **out, size_t *n)
+{
+	json_t *a = json_object_get(body, key), *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return GFS_OK;
+	if (!json_is_array(a) || json_array_size(a) > ITEMS_MAX)
+		return GFS_EINVAL;
+	*out = gfs_xrealloc(*out, (*n + json_array_size(a) + 1) *
+					  sizeof(**out));
+	json_array_foreach(a, i, v) {
+		if (!parse_item(v, &(*out)[*n]))
+			return GFS_EINVAL;
+		(*n)++;
+	}
+	return GFS_OK;
+}
+
+static enum gfs_err parse_handles(json_t *body, const char *key,
+				  uint64_t **out, size_t *n)
+{
+	json_t *a = json_object_get(body, key), *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return GFS_OK;
+	if (!json_is_array(a) || json_array_size(a) > ITEMS_MAX)
+		return GFS_EINVAL;
+	*out = gfs_xmalloc((json_array_size(a) + 1) * sizeof(**out));
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) ||
+		    !gfs_handle_parse(json_string_value(v), &(*out)[*n]))
+			return GFS_EINVAL;
+		(*n)++;
+	}
+	return GFS_OK;
+}
+
+static enum gfs_err parse_bytes(json_t *body, const char *key, int64_t *out)
+{
+	*out = -1;
+	return gfs_json_i64(body, key, false, out);
+}
+
+static bool url_ok(const char *u)
+{
+	return u && strlen(u) < URL_MAX &&
+	       (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8)) &&
+	       !strpbrk(u, " \t\r\n\"");
+}
+
+enum gfs_err gfs_heartbeat_parse(json_t *body, struct gfs_heartbeat *hb,
+				 const char **why)
+{
+	memset(hb, 0, sizeof(*hb));
+	hb->primary_age_ms = -1;
+	*why = "bad field";
+	if (gfs_json_str(body, "url", true, &hb->url) || !url_ok(hb->url)) {
+		*why = "url must be an http:// URL";
+		return GFS_EINVAL;
+	}
+	if (gfs_json_str(body, "primary", false, &hb->primary) ||
+	    gfs_json_u64(body, "epoch", false, &hb->epoch) ||
+	    gfs_json_i64(body, "primary_age_ms", false, &hb->primary_age_ms) ||
+	    gfs_json_bool(body, "full", false, &hb->full) ||
+	    parse_bytes(body, "free_bytes", &hb->free_bytes) ||
+	    parse_bytes(body, "total_bytes", &hb->total_bytes) ||
+	    parse_bytes(body, "used_bytes", &hb->used_bytes))
+		return GFS_EINVAL;
+	if (hb->primary && !url_ok(hb->primary))
+		return GFS_EINVAL;
+	*why = "bad chunk list";
+	if (parse_items(body, hb->full ? "chunks" : "added", &hb->chunks,
+			&hb->nchunks) ||
+	    (hb->full && parse_items(body, "added", &hb->chunks,
+				     &hb->nchunks)) ||
+	    parse_handles(body, "removed", &hb->removed, &hb->nremoved) ||
+	    parse_handles(body, "corrupt", &hb->corrupt, &hb->ncorrupt))
+		return GFS_EINVAL;
+	return GFS_OK;
+}
+
+void gfs_heartbeat_clear(struct gfs_heartbeat *hb)
+{
+	free(hb->chunks);
+	free(hb->removed);
+	free(hb->corrupt);
+	memset(hb, 0, sizeof(*hb));
+}
+
+/* ---- orders ---- */
+
+static void queue_delete(struct gfs_cs *s, uint64_t handle)
+{
+	struct gfs_cs_delete *d = NULL;
+
+	HASH_FIND(hh, s->deletes, &handle, sizeof(handle), d);
+	if (d)
+		return;
+	d = gfs_xcalloc(1, sizeof(*d));
+	d->handle = handle;
+	HASH_ADD(hh, s->deletes, handle, sizeof(d->handle), d);
+}
+
+static void unqueue_delete(struct gfs_cs *s, uint64_t handle)
+{
+	struct gfs_cs_delete *d = NULL;
+
+	HASH_FIND(hh, s->deletes, &handle, sizeof(handle), d);
+	if (!d)
+		return;
+	HASH_DEL(s->deletes, d);
+	free(d);
+}
+
+static bool delete_queued(struct gfs_cs *s, uint64_t handle)
+{
+	struct gfs_cs_delete *d = NULL;
+
+	HASH_FIND(hh, s->deletes, &handle, sizeof(handle), d);
+	return d != NULL;
+}
+
+static void end_copy(struct gfs_master *m, struct gfs_copy *k)
+{
+	struct gfs_csmgr *c = &m->cs;
+
+	if (c->servers[k->target]->copies_in)
+		c->servers[k->target]->copies_in--;
+	if (k->source != GFS_NO_SERVER && c->servers[k->source]->copies_out)
+		c->servers[k->source]->copies_out--;
+	HASH_DEL(c->copies, k);
+	free(k);
+}
+
+static struct gfs_copy *find_copy(struct gfs_csmgr *c, uint64_t handle)
+{
+	struct gfs_copy *k = NULL;
+
+	HASH_FIND(hh, c->copies, &handle, sizeof(handle), k);
+	return k;
+}
+
+void gfs_csmgr_drop_chunk(struct gfs_master *m, struct gfs_chunk *c)
+{
+	struct gfs_copy *k = find_copy(&m->cs, c->handle);
+	unsigned i;
+
+	for (i = 0; i < c->nloc; i++) {
+		struct gfs_cs *s = m->cs.servers[c->loc[i]];
+
+		if (s->nchunks)
+			s->nchunks--;
+		queue_delete(s, c->handle);
+	}
+	if (k) {
+		queue_delete(m->cs.servers[k->target], c->handle);
+		end_copy(m, k);
+	}
+	gfs_chunks_add_garbage(&m->chunks, c->handle, gfs_mono_ms());
+}
+
+/* ---- replica reports ---- */
+
+static void add_loc(struct gfs_master *m, struct gfs_chunk *c,
+		    struct gfs_cs *s)
+{
+	struct gfs_copy *k;
+
+	if (gfs_chunk_has_loc(c, s->id))
+		return;
+	if (!gfs_chunk_add_loc(c, s->id)) {
+		queue_delete(s, c->handle); /* more copies than we track */
+		return;
+	}
+	s->nchunks++;
+	unqueue_delete(s, c->handle);
+	k = find_copy(&m->cs, c->handle);
+	if (k && k->target == s->id)
+		end_copy(m, k);
+}
+
+static void del_loc(struct gfs_master *m, uint64_t handle, struct gfs_cs *s)
+{
+	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, handle);
+
+	if (c && gfs_chunk_del_loc(c, s->id) && s->nchunks)
+		s->nchunks--;
+}
+
+static void note_orphan(struct gfs_master *m, uint64_t handle,
+			struct gfs_cs *s)
+{
+	struct gfs_orphan *o = NULL;
+	unsigned i;
+
+	HASH_FIND(hh, m->cs.orphans, &handle, sizeof(handle), o);
+	if (!o) {
+		o = gfs_xcalloc(1, sizeof(*o));
+		o->handle = handle;
+		o->first_ms = gfs_mono_ms();
+		HASH_ADD(hh, m->cs.orphans, handle, sizeof(o->handle), o);
+	}
+	for (i = 0; i < o->n; i++)
+		if (o->holders[i] == s->id)
+			return;
+	if (o->n < GFS_ARRAY_SIZE(o->holders))
+		o->holders[o->n++] = s->id;
+}
+
+/* One replica reported by s. */
+static void report(struct gfs_master *m, struct gfs_cs *s,
+		   const struct gfs_hb_item *it, bool primary)
+{
+	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, it->handle);
+	char hex[17];
+
+	if (c && c->version == it->version) {
+		add_loc(m, c, s);
+		return;
+	}
+	if (c) {
+		if (c->commit_s &&
+		    gfs_master_now_s(m) - c->commit_s < GFS_STALE_GRACE_S)
+			return; /* the report may predate the commit */
+		gfs_handle_fmt(it->handle, hex);
+		gfs_info("stale replica %s v%u on %s (current v%u): deleting",
+			 hex, it->version, s->url, c->version);
+		del_loc(m, it->handle, s);
+		queue_delete(s, it->handle);
+		return;
+	}
+	if (gfs_chunks_is_garbage(&m->chunks, it->handle))
+		queue_delete(s, it->handle);
+	else if (primary)
+		note_orphan(m, it->handle, s);
+}
+
+/* Take every location of s away.  O(chunks). */
+static void strip_cb(void *cls, struct gfs_chunk *c)
+{
+	struct gfs_cs *s = cls;
+
+	gfs_chunk_del_loc(c, s->id);
+}
+
+static void strip_server(struct gfs_master *m, struct gfs_cs *s)
+{
+	gfs_chunks_foreach(&m->chunks, strip_cb, s);
+	s->nchunks = 0;
+}
+
+static void apply_inventory(struct gfs_master *m, struct gfs_cs *s,
+			    const struct gfs_heartbeat *hb, bool primary)
+{
+	size_t i;
+	char hex[17];
+
+	if (hb->full) {
+		strip_server(m, s);
+		clear_deletes(s);
+		s->known = true;
+	}
+	for (i = 0; i < hb->nchunks; i++)
+		report(m, s, &hb->chunks[i], primary);
+	for (i = 0; i < hb->nremoved; i++) {
+		del_loc(m, hb->removed[i], s);
+		unqueue_delete(s, hb->removed[i]);
+	}
+	for (i = 0; i < hb->ncorrupt; i++) {
+		gfs_handle_fmt(hb->corrupt[i], hex);
+		gfs_warn("chunkserver %s reports replica %s corrupt", s->url,
+			 hex);
+		del_loc(m, hb->corrupt[i], s);
+	}
+}
+
+/* Orders for s: due deletes, then copies it is the target of. */
+static json_t *orders_for(struct gfs_master *m, struct gfs_cs *s)
+{
+	json_t *a = json_array();
+	struct gfs_cs_delete *d, *tmp;
+	struct gfs_copy *k, *ktmp;
+	int64_t now = gfs_mono_ms();
+
+	HASH_ITER(hh, s->deletes, d, tmp) {
+		if (json_array_size(a) >= GFS_ORDERS_MAX)
+			break;
+		if (d->sent_ms && now - d->sent_ms < GFS_DELETE_RESEND_MS)
+			continue;
+		json_array_append_new(a, json_pack("{s:s, s:o}", "op",
+						   "delete", "handle",
+						   gfs_json_handle_new(d->handle)));
+		d->sent_ms = now;
+		if (++d->tries >= 5) {
+			HASH_DEL(s->deletes, d);
+			free(d);
+		}
+	}
+	HASH_ITER(hh, m->cs.copies, k, ktmp) {
+		struct gfs_chunk *c = gfs_chunks_find(&m->chunks, k->handle);
+		json_t *src;
+
+		if (k->target != s->id || k->sent || !c)
+			continue;
+		src = gfs_csmgr_replicas_json(m, c);
+		json_array_append_new(a, json_pack(
+			"{s:s, s:o, s:I, s:I, s:o}", "op", "replicate",
+			"handle", gfs_json_handle_new(c->handle), "version",
+			(json_int_t)c->version, "length",
+			(json_int_t)c->length, "sources", src));
+		k->sent = true;
+	}
+	return a;
+}
+
+static void note_view(struct gfs_cs *s, const struct gfs_heartbeat *hb)
+{
+	s->seen_epoch = hb->epoch;
+	s->primary_age_ms = hb->primary_age_ms;
+	if (hb->primary && (!s->seen_primary ||
+			    strcmp(s->seen_primary, hb->primary))) {
+		free(s->seen_primary);
+		s->seen_primary = gfs_xstrdup(hb->primary);
+	}
+}
+
+void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
+			 bool give_orders, json_t **orders, bool *want_full)
+{
+	struct gfs_cs *s = find_server(&m->cs, hb->url);
+
+	if (!s) {
+		s = add_server(&m->cs, hb->url);
+		gfs_info("chunkserver %s registered", s->url);
+	} else if (!s->alive) {
+		gfs_info("chunkserver %s is alive", s->url);
+	}
+	s->alive = true;
+	s->last_hb_ms = gfs_mono_ms();
+	s->last_hb_wall_ms = gfs_now_ns() / 1000000;
+	s->free_bytes = hb->free_bytes;
+	s->total_bytes = hb->total_bytes;
+	s->used_bytes = hb->used_bytes;
+	s->promised = 0;
+	note_view(s, hb);
+	if (s->known || hb->full)
+		apply_inventory(m, s, hb, m->role == GFS_ROLE_PRIMARY);
+	*want_full = !s->known;
+	*orders = give_orders && s->known ? orders_for(m, s) : json_array();
+}
+
+/* ---- liveness, re-replication, GC ---- */
+
+static void server_died(struct gfs_master *m, struct gfs_cs *s)
+{
+	struct gfs_copy *k, *tmp;
+
+	gfs_info("chunkserver %s is dead", s->url);
+	s->alive = false;
+	s->known = false;
+	strip_server(m, s);
+	HASH_ITER(hh, m->cs.copies, k, tmp)
+		if (k->target == s->id || k->source == s->id)
+			end_copy(m, k);
+}
+
+static void check_liveness(struct gfs_master *m, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[i];
+
+		if (s->alive &&
+		    now - s->last_hb_ms > (int64_t)m->conf.dead_after_ms)
+			server_died(m, s);
+	}
+}
+
+static int64_t copy_timeout_ms(struct gfs_master *m)
+{
+	/* At 4 MiB/s at worst, plus a heartbeat or two either side. */
+	return 30000 + (int64_t)(m->conf.chunk_size / (4u << 20)) * 1000;
+}
+
+static void expire_copies(struct gfs_master *m, int64_t now)
+{
+	struct gfs_copy *k, *tmp;
+	char hex[17];
+
+	HASH_ITER(hh, m->cs.copies, k, tmp) {
+		if (now - k->issued_ms <= copy_timeout_ms(m))
+			continue;
+		gfs_handle_fmt(k->handle, hex);
+		gfs_warn("replication of %s to %s timed out", hex,
+			 m->cs.servers[k->target]->url);
+		end_copy(m, k);
+	}
+}
+
+/* A chunk short of replicas, found by the sweep. */
+struct needy {
+	struct gfs_chunk *c;
+	unsigned live;
+};
+
+struct sweep {
+	struct gfs_master *m;
+	unsigned target;
+	struct needy *v;
+	size_t n, cap;
+	uint64_t under, lost;
+};
+
+static unsigned live_locs(struct gfs_master *m, const struct gfs_chunk *c)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < c->nloc; i++)
+		n += m->cs.servers[c->loc[i]]->alive;
+	return n;
+}
+
+/* Delete one surplus replica: the fullest server that is not copying. */
+static void trim_surplus(struct gfs_master *m, struct gfs_chunk *c)
+{
+	struct gfs_cs *victim = NULL;
+	unsigned i;
+	char hex[17];
+
+	for (i = 0; i < c->nloc; i++) {
+		struct gfs_cs *s = m->cs.servers[c->loc[i]];
+
+		if (!s->alive || s->copies_out)
+			continue;
+		if (!victim || s->free_bytes < victim->free_bytes)
+			victim = s;
+	}
+	if (!victim)
+		return;
+	gfs_handle_fmt(c->handle, hex);
+	gfs_info("chunk %s has a surplus replica: deleting it on %s", hex,
+		 victim->url);
+	gfs_chunk_del_loc(c, victim->id);
+	if (victim->nchunks)
+		victim->nchunks--;
+	queue_delete(victim, c->handle);
+}
+
+static void sweep_cb(void *cls, struct gfs_chunk *c)
+{
+	struct sweep *sw = cls;
+	unsigned live = live_locs(sw->m, c);
+
+	if (live > sw->target && !find_copy(&sw->m->cs, c->handle)) {
+		trim_surplus(sw->m, c);
+		return;
+	}
+	if (live >= sw->target)
+		return;
+	sw->under++;
+	if (!live) {
+		sw->lost++;
+		return;
+	}
+	if (find_copy(&sw->m->cs, c->handle))
+		return;
+	if (sw->n == sw->cap) {
+		sw->cap = sw->cap ? sw->cap * 2 : 64;
+		sw->v = gfs_xrealloc(sw->v, sw->cap * sizeof(*sw->v));
+	}
+	sw->v[sw->n++] = (struct needy){ c, live };
+}
+
+static int needy_cmp(const void *a, const void *b)
+{
+	const struct needy *x = a, *y = b;
+
+	return (x->live > y->live) - (x->live < y->live);
+}
+
+/* The best server to receive a copy of c, or NULL. */
+static struct gfs_cs *copy_target(struct gfs_master *m, struct gfs_chunk *c)
+{
+	struct gfs_cs *best = NULL;
+	size_t i;
+
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[i];
+
+		if (!s->alive || !s->known || s->copies_in >= GFS_COPIES_MAX ||
+		    gfs_chunk_has_loc(c, s->id) ||
+		    delete_queued(s, c->handle) ||
+		    (s->free_bytes >= 0 &&
+		     s->free_bytes - s->promised < (int64_t)c->length))
+			continue;
+		if (!best || s->free_bytes - s->promised >
+				     best->free_bytes - best->promised)
+			best = s;
+	}
+	return best;
+}
+
+static struct gfs_cs *copy_source(struct gfs_master *m, struct gfs_chunk *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nloc; i++) {
+		struct gfs_cs *s = m->cs.servers[c->loc[i]];
+
+		if (s->alive && s->copies_out < GFS_COPIES_MAX)
+			return s;
+	}
+	return NULL;
+}
+
+static void start_copy(struct gfs_master *m, struct gfs_chunk *c,
+		       unsigned live)
+{
+	struct gfs_cs *dst = copy_target(m, c), *src = copy_source(m, c);
+	struct gfs_copy *k;
+	char hex[17];
+
+	if (!dst || !src)
+		return;
+	k = gfs_xcalloc(1, sizeof(*k));
+	k->handle = c->handle;
+	k->target = dst->id;
+	k->source = src->id;
+	k->issued_ms = gfs_mono_ms();
+	HASH_ADD(hh, m->cs.copies, handle, sizeof(k->handle), k);
+	dst->copies_in++;
+	src->copies_out++;
+	dst->promised += c->length;
+	gfs_handle_fmt(c->handle, hex);
+	gfs_info("chunk %s has %u of %u replicas: copying %s -> %s", hex, live,
+		 (unsigned)m->conf.replicas, src->url, dst->url);
+}
+
+/* Re-replication: fewest live copies first.  O(chunks log chunks). */
+static void sweep(struct gfs_master *m, bool orders)
+{
+	struct sweep sw = { .m = m, .target = (unsigned)m->conf.replicas };
+	size_t i;
+
+	gfs_chunks_foreach(&m->chunks, sweep_cb, &sw);
+	m->cs.under_replicated = sw.under;
+	if (sw.lost != m->cs.lost && sw.lost)
+		gfs_warn("%" PRIu64 " chunks have no live replica", sw.lost);
+	m->cs.lost = sw.lost;
+	if (orders) {
+		qsort(sw.v, sw.n, sizeof(*sw.v), needy_cmp);
+		for (i = 0; i < sw.n; i++)
+			start_copy(m, sw.v[i].c, sw.v[i].live);
+	}
+	free(sw.v);
+}
+
+static void order_holders(struct gfs_master *m, struct gfs_orphan *o)
+{
+	unsigned i;
+
+	for (i = 0; i < o->n; i++)
+		if (m->cs.servers[o->holders[i]]->alive)
+			queue_delete(m->cs.servers[o->holders[i]], o->handle);
+}
+
+/* Orphans past their grace, garbage and pending entries past theirs.
+ * O(orphans + garbage + pending). */
+static void gc(struct gfs_master *m, int64_t now)
+{
+	struct gfs_orphan *o, *tmp;
+	int64_t grace = (int64_t)m->conf.orphan_grace_ms;
+	char hex[17];
+
+	HASH_ITER(hh, m->cs.orphans, o, tmp) {
+		bool garbage = gfs_chunks_is_garbage(&m->chunks, o->handle);
+
+		if (gfs_chunks_find(&m->chunks, o->handle)) {
+			HASH_DEL(m->cs.orphans, o);
+			free(o);
+			continue;
+		}
+		if (!garbage && (gfs_chunks_pending(&m->chunks, o->handle) ||
+				 now - o->first_ms < grace))
+			continue;
+		gfs_handle_fmt(o->handle, hex);
+		gfs_info("%s chunk %s: deleting it on %u servers",
+			 garbage ? "garbage" : "orphan", hex, o->n);
+		order_holders(m, o);
+		HASH_DEL(m->cs.orphans, o);
+		free(o);
+	}
+	gfs_chunks_expire_garbage(&m->chunks, now, GFS_MAX(grace, 600000));
+	gfs_chunks_expire_pending(&m->chunks, now, grace);
+}
+
+void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary)
+{
+	check_liveness(m, now);
+	expire_copies(m, now);
+	sweep(m, primary && now >= m->settle_until &&
+			 now >= m->probation_until);
+	if (primary && now - m->cs.last_gc_ms >= (int64_t)m->conf.gc_interval_ms) {
+		m->cs.last_gc_ms = now;
+		gc(m, now);
+	}
+}
+
+/* ---- placement, replicas, status ---- */
+
+void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
+			   json_t *replicas)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(replicas, i, v) {
+		struct gfs_cs *s = json_is_string(v)
+			? find_server(&m->cs, json_string_value(v)) : NULL;
+
+		if (s && s->alive)
+			add_loc(m, c, s);
+	}
+}
+
+json_t *gfs_csmgr_replicas_json(struct gfs_master *m,
+				const struct gfs_chunk *c)
+{
+	json_t *a = json_array();
+	unsigned i;
+
+	for (i = 0; i < c->nloc; i++) {
+		struct gfs_cs *s = m->cs.servers[c->loc[i]];
+
+		if (s->alive)
+			json_array_append_new(a, json_string(s->url));
+	}
+	return a;
+}
+
+static int rank_in(json_t *list, const char *url)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), url))
+			return (int)i;
+	return -1;
+}
+
+/* The first replica of the previous chunk of file, or GFS_NO_SERVER. */
+static uint16_t prev_first(struct gfs_node *file, uint32_t index)
+{
+	struct gfs_chunk *p;
+
+	if (!index)
+		return GFS_NO_SERVER;
+	if (file->last_alloc == index - 1 && file->last_first != GFS_NO_SERVER)
+		return file->last_first;
+	p = gfs_ns_chunk_at(file, index - 1);
+	return p && p->nloc ? p->loc[0] : GFS_NO_SERVER;
+}
+
+enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
+			     uint32_t index, json_t *near, json_t *exclude,
+			     json_t **out)
+{
+	struct gfs_place_cand *cands = gfs_xcalloc(m->cs.n + 1, sizeof(*cands));
+	uint16_t ids[GFS_LOC_MAX];
+	size_t i, n = 0, k;
+	int64_t need = file->file.chunk_size;
+
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[i];
+		int64_t room = s->free_bytes < 0 ? INT64_MAX
+						 : s->free_bytes - s->promised;
+
+		if (!s->alive || room < need ||
+		    (exclude && rank_in(exclude, s->url) >= 0))
+			continue;
+		cands[n++] = (struct gfs_place_cand){
+			s->id, near ? rank_in(near, s->url) : -1, room };
+	}
+	k = gfs_place_pick(cands, n, (size_t)m->conf.replicas,
+			   prev_first(file, index), ids);
+	free(cands);
+	if (!k)
+		return GFS_ENOSPC;
+	*out = json_array();
+	for (i = 0; i < k; i++) {
+		m->cs.servers[ids[i]]->promised += need;
+		json_array_append_new(*out,
+				      json_string(m->cs.servers[ids[i]]->url));
+	}
+	file->last_alloc = index;
+	file->last_first = ids[0];
+	return GFS_OK;
+}
+
+const char *gfs_csmgr_pick_gateway(struct gfs_master *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[m->cs.rr++ % m->cs.n];
+
+		if (s->alive)
+			return s->url;
+	}
+	return NULL;
+}
+
+json_t *gfs_csmgr_status_json(struct gfs_master *m)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[i];
+
+		json_array_append_new(a, json_pack(
+			"{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b}", "url",
+			s->url, "alive", s->alive, "last_heartbeat_ms",
+			(json_int_t)s->last_hb_wall_ms, "chunks",
+			(json_int_t)s->nchunks, "free_bytes",
+			(json_int_t)s->free_bytes, "total_bytes",
+			(json_int_t)s->total_bytes, "used_bytes",
+			(json_int_t)s->used_bytes, "inventory_known",
+			s->known));
+	}
+	return a;
+}
+
+unsigned gfs_csmgr_alive_count(struct gfs_master *m)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < m->cs.n; i++)
+		n += m->cs.servers[i]->alive;
+	return n;
+}
+
+bool gfs_csmgr_primary_vouched(struct gfs_master *m, const char *url,
+			       int64_t within_ms)
+{
+	size_t i;
+
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[i];
+
+		if (s->alive && s->seen_primary && url &&
+		    !strcmp(s->seen_primary, url) && s->primary_age_ms >= 0 &&
+		    s->primary_age_ms < within_ms)
+			return true;
+	}
+	return false;
+}
+
+uint64_t gfs_csmgr_max_epoch(struct gfs_master *m, const char **primary)
+{
+	uint64_t best = 0;
+	size_t i;
+
+	*primary = NULL;
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[i];
+
+		if (s->alive && s->seen_epoch > best) {
+			best = s->seen_epoch;
+			*primary = s->seen_primary;
+		}
+	}
+	return best;
+}

@@ -1,0 +1,173 @@
+/*
+ * csmgr.h - the chunkserver registry: heartbeats, liveness, replica
+ * reports, and the orders the master gives (delete, replicate).
+ *
+ * For: turning heartbeats into replica locations, noticing dead servers,
+ * keeping every chunk at the target replica count (copies from a live
+ * holder to a live server without it, fewest copies first, at most
+ * GFS_COPIES_MAX in flight per server each way; surplus replicas
+ * deleted), deleting stale replicas (wrong version), garbage (handles no
+ * longer referenced) and orphans (handles never known, after a grace
+ * period), choosing servers for new chunks, and /status.
+ * Not for: the namespace or logging: nothing here is persisted; after a
+ * restart the registry is rebuilt from heartbeats (want_full).
+ *
+ * Invariants: server ids are indexes into servers[] and never reused; a
+ * dead server holds no locations (they are stripped when it dies and
+ * re-learned from its full report when it returns); orders are only given
+ * by a primary out of probation.  Every function needs the master lock.
+ */
+#ifndef GFS_CSMGR_H
+#define GFS_CSMGR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uthash.h>
+
+#include "err.h"
+
+struct gfs_master;
+struct gfs_chunk;
+struct gfs_node;
+
+#define GFS_COPIES_MAX 2       /* replications in flight per server */
+#define GFS_STALE_GRACE_S 15   /* a fresh commit's replicas may lag */
+#define GFS_DELETE_RESEND_MS 10000
+#define GFS_ORDERS_MAX 1000    /* orders per heartbeat reply */
+
+/* A delete order for one server, kept until confirmed or given up. */
+struct gfs_cs_delete {
+	uint64_t handle;
+	int64_t sent_ms;            /* monotonic, 0 = not sent yet */
+	uint8_t tries;
+	UT_hash_handle hh;
+};
+
+struct gfs_cs {
+	UT_hash_handle hh;          /* in csmgr.by_url, keyed by url */
+	char *url;                  /* owned */
+	uint16_t id;
+	bool alive;
+	bool known;                 /* full inventory received since it
+				     * (re)appeared */
+	int64_t last_hb_ms;         /* monotonic */
+	int64_t last_hb_wall_ms;    /* Unix ms, for /status */
+	int64_t free_bytes;         /* -1 unknown */
+	int64_t total_bytes;
+	int64_t used_bytes;
+	int64_t promised;           /* bytes of chunks placed here since */
+	uint64_t nchunks;           /* locations of committed chunks */
+	struct gfs_cs_delete *deletes; /* uthash head, owned */
+	unsigned copies_in;         /* replications to it in flight */
+	unsigned copies_out;        /* from it */
+	char *seen_primary;         /* its view (heartbeat), owned or NULL */
+	uint64_t seen_epoch;
+	int64_t primary_age_ms;     /* -1 when not reported */
+};
+
+/* A replication in flight. */
+struct gfs_copy {
+	uint64_t handle;
+	uint16_t target;
+	uint16_t source;            /* the one counted in copies_out */
+	int64_t issued_ms;          /* monotonic */
+	bool sent;                  /* handed to the target */
+	UT_hash_handle hh;
+};
+
+/* A reported handle the master does not know (yet). */
+struct gfs_orphan {
+	uint64_t handle;
+	int64_t first_ms;           /* monotonic, first report */
+	uint16_t holders[4];
+	uint8_t n;
+	UT_hash_handle hh;
+};
+
+struct gfs_csmgr {
+	struct gfs_cs **servers;    /* by id, owned */
+	size_t n;
+	struct gfs_cs *by_url;      /* uthash over servers[] */
+	struct gfs_copy *copies;    /* uthash by handle, owned */
+	struct gfs_orphan *orphans; /* uthash by handle, owned */
+	unsigned rr;                /* round robin for /content */
+	uint64_t under_replicated;  /* from the last sweep */
+	uint64_t lost;              /* chunks with no live replica */
+	int64_t last_gc_ms;
+};
+
+void gfs_csmgr_init(struct gfs_csmgr *c);
+void gfs_csmgr_free(struct gfs_csmgr *c);
+/* Forget every location and order (state re-sync); servers stay, with
+ * their inventory marked unknown. */
+void gfs_csmgr_forget(struct gfs_master *m);
+
+/* A parsed heartbeat (see PROTOCOL "Chunkserver reports"). */
+struct gfs_hb_item {
+	uint64_t handle;
+	uint32_t version;
+	uint32_t length;
+};
+
+struct gfs_heartbeat {
+	const char *url;            /* borrowed from the JSON body */
+	const char *primary;        /* borrowed, may be NULL */
+	uint64_t epoch;
+	int64_t primary_age_ms;     /* -1 absent */
+	bool full;
+	struct gfs_hb_item *chunks; /* full inventory or added, owned */
+	size_t nchunks;
+	uint64_t *removed;          /* owned */
+	size_t nremoved;
+	uint64_t *corrupt;          /* owned */
+	size_t ncorrupt;
+	int64_t free_bytes, total_bytes, used_bytes; /* -1 absent */
+};
+
+/* Validate body into hb (nothing is applied).  GFS_EINVAL with a message
+ * in *why (static) on bad input.  Free with gfs_heartbeat_clear(). */
+enum gfs_err gfs_heartbeat_parse(json_t *body, struct gfs_heartbeat *hb,
+				 const char **why);
+void gfs_heartbeat_clear(struct gfs_heartbeat *hb);
+/* Apply hb and build the reply's orders (new reference, an array) and
+ * want_full.  Orders only when give_orders. */
+void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
+			 bool give_orders, json_t **orders, bool *want_full);
+
+/* Periodic work (tick thread): dead servers, copy timeouts; on a primary
+ * the re-replication sweep and, every gc interval, the GC sweep.
+ * O(chunks) for the sweeps. */
+void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary);
+
+/* A committed chunk goes away: delete orders to its holders, garbage. */
+void gfs_csmgr_drop_chunk(struct gfs_master *m, struct gfs_chunk *c);
+/* The replicas of a commit become locations of c at once (ids of known
+ * servers only; unknown URLs are ignored). */
+void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
+			   json_t *replicas);
+/* Live replica URLs of c as a JSON array (new reference). */
+json_t *gfs_csmgr_replicas_json(struct gfs_master *m,
+				const struct gfs_chunk *c);
+/* Choose up to the replica count of servers for chunk index of file, near
+ * and exclude being JSON arrays of URLs (or NULL).  GFS_ENOSPC when none.
+ * *out is a new JSON array of URLs. */
+enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
+			     uint32_t index, json_t *near, json_t *exclude,
+			     json_t **out);
+/* A live server for a /content redirect, round robin; NULL if none
+ * (borrowed until the lock is dropped: copy it). */
+const char *gfs_csmgr_pick_gateway(struct gfs_master *m);
+/* Array of server objects for /status (new reference). */
+json_t *gfs_csmgr_status_json(struct gfs_master *m);
+unsigned gfs_csmgr_alive_count(struct gfs_master *m);
+/* Whether a live chunkserver heard from the primary (url) recently:
+ * the backup must not promote then.  false when none reports. */
+bool gfs_csmgr_primary_vouched(struct gfs_master *m, const char *url,
+			       int64_t within_ms);
+/* Highest epoch any live chunkserver reported, and its primary. */
+uint64_t gfs_csmgr_max_epoch(struct gfs_master *m, const char **primary);
+
+#endif

@@ -1,0 +1,98 @@
+/*
+ * master.h - struct gfs_master, the whole state of a gfs-master process.
+ *
+ * Built once in main() and passed to every module (req->app in handlers).
+ * Nothing else is global except the stop flag of main.c.
+ *
+ * Locking: `lock` (the master lock) protects every field marked (lock):
+ * the namespace, the chunk table, the chunkserver registry, the role and
+ * the epoch.  Handlers hold it only while they validate, log (queue) and
+ * apply; they wait for the fsync and the backup without it.  Lock order:
+ * lock, then the op log's own lock.
+ */
+#ifndef GFS_MASTER_H
+#define GFS_MASTER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chunks.h"
+#include "csmgr.h"
+#include "log.h"
+#include "namespace.h"
+#include "oplog.h"
+
+struct gfs_httpd;
+struct gfs_http_pool;
+
+enum gfs_role {
+	GFS_ROLE_PRIMARY,
+	GFS_ROLE_BACKUP,
+};
+
+/* Settings: flags and --config (see the table in main.c).  Read-only once
+ * the master runs.  Durations in ms. */
+struct gfs_master_conf {
+	char *config;               /* --config FILE (scanned by options.c) */
+	char *listen;               /* ADDR:PORT, owned */
+	char *data;                 /* data directory, owned */
+	char *backup_of;            /* primary URL when starting as backup */
+	char *advertise;            /* own URL as others reach it */
+	uint64_t chunk_size;
+	uint64_t replicas;
+	uint64_t dead_after_ms;     /* chunkserver dead without heartbeat */
+	uint64_t failover_ms;       /* backup promotes after this silence */
+	uint64_t gc_interval_ms;    /* garbage/orphan sweep period */
+	uint64_t orphan_grace_ms;   /* unknown chunks live this long */
+	uint64_t checkpoint_every;  /* records between checkpoints */
+	uint64_t probation_ms;      /* restarted primary waits this long */
+	uint64_t detach_ms;         /* backup silent this long: detached */
+	enum gfs_log_level log_level;
+};
+
+/* What the backup side knows about following the primary (lock). */
+struct gfs_follow {
+	uint64_t sync_epoch;        /* epoch of the primary synced from */
+	bool resync;                /* fetch the checkpoint next */
+	bool in_sync;               /* last poll: attached and caught up */
+	int64_t last_contact_ms;    /* monotonic, last answer from primary */
+	int64_t last_ping_ms;       /* primary: last epoch ping to old one */
+};
+
+struct gfs_master {
+	struct gfs_master_conf conf;
+	char *self_url;             /* advertised URL, owned */
+	pthread_mutex_t lock;       /* the master lock */
+	pthread_cond_t wake;        /* tick thread: checkpoint or stop now */
+
+	enum gfs_role role;         /* (lock) */
+	uint64_t epoch;             /* (lock) */
+	char *primary_url;          /* (lock) the primary as known; owned */
+	int64_t probation_until;    /* (lock) mono ms; mutations 503 before */
+	int64_t settle_until;       /* (lock) mono ms; no re-replication
+				     * before (inventories arriving) */
+	int64_t started_ms;         /* monotonic start time */
+
+	struct gfs_ns ns;           /* (lock) */
+	struct gfs_chunks chunks;   /* (lock) */
+	struct gfs_csmgr cs;        /* (lock) */
+	struct gfs_oplog *log;      /* owned; own lock */
+	uint64_t applied_seq;       /* (lock) next seq to apply */
+	uint64_t ckpt_seq;          /* (lock) next seq of the last checkpoint */
+	bool ckpt_busy;             /* (lock) a checkpoint is being written */
+	bool replaying;             /* (lock) apply without side effects */
+	struct gfs_follow fw;       /* (lock) */
+
+	struct gfs_httpd *httpd;    /* owned */
+	struct gfs_http_pool *http; /* outgoing calls, owned */
+	pthread_t tick_thread;
+	pthread_t follow_thread;
+	atomic_bool stopping;
+};
+
+/* Monotonic seconds since start (chunk commit times). */
+uint32_t gfs_master_now_s(const struct gfs_master *m);
+
+#endif

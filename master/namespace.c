@@ -1,0 +1,476 @@
+/*
+ * namespace.c - the tree of files and directories; see namespace.h.
+ *
+ * Paths are walked component by component without copying: a component is
+ * a (pointer, length) pair into the path, looked up with HASH_FIND on the
+ * parent's table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunks.h"
+#include "lease.h"
+#include "constants.h"
+#include "namespace.h"
+#include "util.h"
+
+static struct gfs_node *node_new(struct gfs_ns *ns, const char *name,
+				 size_t len, enum gfs_node_type type)
+{
+	struct gfs_node *n = gfs_xcalloc(1, sizeof(*n));
+
+	n->name = gfs_xmalloc(len + 1);
+	memcpy(n->name, name, len);
+	n->name[len] = '\0';
+	n->type = (uint8_t)type;
+	n->id = ++ns->next_id;
+	n->last_first = UINT16_MAX;
+	return n;
+}
+
+static void node_free(struct gfs_node *n)
+{
+	gfs_lease_clear(n);
+	if (n->type == GFS_NODE_FILE)
+		free(n->file.chunks);
+	free(n->name);
+	free(n);
+}
+
+void gfs_ns_init(struct gfs_ns *ns)
+{
+	memset(ns, 0, sizeof(*ns));
+	ns->root = node_new(ns, "", 0, GFS_NODE_DIR);
+	ns->root->mode = 0755;
+	ns->root->is_explicit = 1;
+}
+
+static void free_tree(struct gfs_node *n)
+{
+	struct gfs_node *k, *tmp;
+
+	if (n->type == GFS_NODE_DIR) {
+		HASH_ITER(hh, n->dir.kids, k, tmp) {
+			HASH_DELETE(hh, n->dir.kids, k);
+			free_tree(k);
+		}
+	}
+	node_free(n);
+}
+
+void gfs_ns_free(struct gfs_ns *ns)
+{
+	if (ns->root)
+		free_tree(ns->root);
+	memset(ns, 0, sizeof(*ns));
+}
+
+/* The next component of *p (which points after a '/'): sets *len and
+ * moves *p past it and its '/'.  False at the end. */
+static bool next_comp(const char **p, const char **comp, size_t *len)
+{
+	const char *s = *p, *e;
+
+	if (!*s)
+		return false;
+	e = strchr(s, '/');
+	*comp = s;
+	*len = e ? (size_t)(e - s) : strlen(s);
+	*p = e ? e + 1 : s + *len;
+	return true;
+}
+
+static struct gfs_node *kid(struct gfs_node *dir, const char *name, size_t len)
+{
+	struct gfs_node *k = NULL;
+
+	HASH_FIND(hh, dir->dir.kids, name, len, k);
+	return k;
+}
+
+/*
+ * Walk as far as path exists.  *out is the deepest existing node, *rest
+ * the part of path not found ("" when all of it was).  GFS_ENOTDIR when
+ * a file is met before the end.
+ */
+static enum gfs_err walk(struct gfs_ns *ns, const char *path,
+			 struct gfs_node **out, const char **rest)
+{
+	struct gfs_node *cur = ns->root, *k;
+	const char *p = path + 1, *comp, *before;
+	size_t len;
+
+	for (before = p; next_comp(&p, &comp, &len); before = p) {
+		if (cur->type != GFS_NODE_DIR) {
+			*out = cur;
+			*rest = before;
+			return GFS_ENOTDIR;
+		}
+		k = kid(cur, comp, len);
+		if (!k) {
+			*out = cur;
+			*rest = before;
+			return GFS_OK;
+		}
+		cur = k;
+	}
+	*out = cur;
+	*rest = p;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ns_lookup(struct gfs_ns *ns, const char *path,
+			   struct gfs_node **out)
+{
+	const char *rest;
+	enum gfs_err err = walk(ns, path, out, &rest);
+
+	if (err)
+		return err;
+	return *rest ? GFS_ENOENT : GFS_OK;
+}
+
+enum gfs_err gfs_ns_can_create(struct gfs_ns *ns, const char *path)
+{
+	struct gfs_node *n;
+	const char *rest;
+	enum gfs_err err = walk(ns, path, &n, &rest);
+
+	if (err)
+		return err;
+	return *rest ? GFS_OK : GFS_EEXIST;
+}
+
+static void link_kid(struct gfs_ns *ns, struct gfs_node *dir,
+		     struct gfs_node *k)
+{
+	k->parent = dir;
+	HASH_ADD_KEYPTR(hh, dir->dir.kids, k->name, strlen(k->name), k);
+	if (k->type == GFS_NODE_DIR)
+		ns->ndirs++;
+	else
+		ns->nfiles++;
+}
+
+static void unlink_kid(struct gfs_ns *ns, struct gfs_node *k)
+{
+	HASH_DELETE(hh, k->parent->dir.kids, k);
+	if (k->type == GFS_NODE_DIR)
+		ns->ndirs--;
+	else
+		ns->nfiles--;
+}
+
+/* Make the missing directories of path below `from` (implicit), the last
+ * component excepted; returns the parent of the last component. */
+static struct gfs_node *make_parents(struct gfs_ns *ns, struct gfs_node *from,
+				     const char *rest, int64_t t,
+				     const char **last, size_t *last_len)
+{
+	const char *p = rest, *comp;
+	size_t len;
+
+	next_comp(&p, &comp, &len);
+	while (*p) {
+		struct gfs_node *d = node_new(ns, comp, len, GFS_NODE_DIR);
+
+		d->mode = 0755;
+		d->mtime_ns = t;
+		link_kid(ns, from, d);
+		from = d;
+		next_comp(&p, &comp, &len);
+	}
+	*last = comp;
+	*last_len = len;
+	return from;
+}
+
+struct gfs_node *gfs_ns_create(struct gfs_ns *ns, const char *path,
+			       enum gfs_node_type type, uint32_t mode,
+			       int64_t mtime_ns, uint32_t chunk_size)
+{
+	struct gfs_node *at, *parent, *n;
+	const char *rest, *name;
+	size_t len;
+
+	walk(ns, path, &at, &rest);
+	parent = make_parents(ns, at, rest, mtime_ns, &name, &len);
+	n = node_new(ns, name, len, type);
+	n->mode = mode;
+	n->mtime_ns = mtime_ns;
+	n->is_explicit = type == GFS_NODE_DIR;
+	if (type == GFS_NODE_FILE)
+		n->file.chunk_size = chunk_size;
+	link_kid(ns, parent, n);
+	gfs_ns_touch_up(n, mtime_ns);
+	return n;
+}
+
+/* Remove implicit directories from dir upwards while they are empty. */
+static void prune(struct gfs_ns *ns, struct gfs_node *dir)
+{
+	while (dir != ns->root && !dir->is_explicit && !dir->dir.kids) {
+		struct gfs_node *up = dir->parent;
+
+		unlink_kid(ns, dir);
+		node_free(dir);
+		dir = up;
+	}
+}
+
+void gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node)
+{
+	struct gfs_node *parent = node->parent;
+
+	unlink_kid(ns, node);
+	node_free(node);
+	prune(ns, parent);
+}
+
+static bool is_below(const struct gfs_node *n, const struct gfs_node *dir)
+{
+	for (; n; n = n->parent)
+		if (n == dir)
+			return true;
+	return false;
+}
+
+/* Rules for replacing victim by node (POSIX rename). */
+static enum gfs_err can_replace(const struct gfs_node *node,
+				const struct gfs_node *victim, bool overwrite)
+{
+	if (!overwrite)
+		return GFS_EEXIST;
+	if (node->type == GFS_NODE_FILE)
+		return victim->type == GFS_NODE_FILE ? GFS_OK : GFS_EISDIR;
+	if (victim->type != GFS_NODE_DIR)
+		return GFS_ENOTDIR;
+	return victim->dir.kids ? GFS_ENOTEMPTY : GFS_OK;
+}
+
+enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
+			       const char *to, bool overwrite,
+			       struct gfs_node **victim)
+{
+	struct gfs_node *at;
+	const char *rest;
+	enum gfs_err err;
+
+	*victim = NULL;
+	if (node == ns->root)
+		return GFS_EINVAL;
+	err = walk(ns, to, &at, &rest);
+	if (err)
+		return err;
+	if (is_below(at, node))
+		return at == node && !*rest ? GFS_OK : GFS_EINVAL;
+	if (*rest)
+		return GFS_OK;
+	if (at == ns->root)
+		return GFS_EEXIST;
+	if (is_below(node, at))
+		return overwrite ? GFS_ENOTEMPTY : GFS_EEXIST;
+	err = can_replace(node, at, overwrite);
+	if (!err)
+		*victim = at;
+	return err;
+}
+
+void gfs_ns_rename(struct gfs_ns *ns, struct gfs_node *node, const char *to)
+{
+	struct gfs_node *at, *parent, *old_parent = node->parent;
+	const char *rest, *name;
+	size_t len;
+
+	walk(ns, to, &at, &rest);
+	if (!*rest)
+		return; /* renamed onto itself */
+	parent = make_parents(ns, at, rest, node->mtime_ns, &name, &len);
+	unlink_kid(ns, node);
+	free(node->name);
+	node->name = gfs_xmalloc(len + 1);
+	memcpy(node->name, name, len);
+	node->name[len] = '\0';
+	link_kid(ns, parent, node);
+	gfs_ns_touch_up(node, node->mtime_ns);
+	prune(ns, old_parent);
+}
+
+void gfs_ns_touch_up(struct gfs_node *node, int64_t t)
+{
+	struct gfs_node *p;
+
+	for (p = node->parent; p; p = p->parent)
+		if (p->mtime_ns < t)
+			p->mtime_ns = t;
+}
+
+void gfs_ns_path(const struct gfs_node *node, char *buf)
+{
+	const struct gfs_node *n;
+	size_t len = 0, l;
+
+	if (!node->parent) {
+		strcpy(buf, "/");
+		return;
+	}
+	for (n = node; n->parent; n = n->parent)
+		len += strlen(n->name) + 1;
+	buf[len] = '\0';
+	for (n = node; n->parent; n = n->parent) {
+		l = strlen(n->name);
+		len -= l;
+		memcpy(buf + len, n->name, l);
+		buf[--len] = '/';
+	}
+}
+
+unsigned gfs_ns_nkids(const struct gfs_node *dir)
+{
+	return HASH_COUNT(dir->dir.kids);
+}
+
+struct walk_ctx {
+	gfs_ns_fn fn;
+	void *cls;
+	bool dirs;      /* list explicit directories */
+	bool all;       /* every node (gfs_ns_walk) */
+	char path[GFS_PATH_MAX + 2];
+};
+
+/* Visit n, whose path is already in w->path with length len, and below. */
+static void visit(struct walk_ctx *w, struct gfs_node *n, size_t len)
+{
+	struct gfs_node *k, *tmp;
+
+	if (n->type == GFS_NODE_FILE || w->all || (w->dirs && n->is_explicit))
+		w->fn(w->cls, n, w->path);
+	if (n->type != GFS_NODE_DIR)
+		return;
+	HASH_ITER(hh, n->dir.kids, k, tmp) {
+		size_t l = strlen(k->name);
+
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, k->name, l + 1);
+		visit(w, k, len + 1 + l);
+	}
+	w->path[len] = '\0';
+}
+
+void gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix, bool dirs,
+			gfs_ns_fn fn, void *cls)
+{
+	struct walk_ctx *w = gfs_xcalloc(1, sizeof(*w));
+	struct gfs_node *d = ns->root, *k, *tmp;
+	const char *p = prefix + 1, *slash;
+	size_t dlen = 0, l;
+
+	w->fn = fn;
+	w->cls = cls;
+	w->dirs = dirs;
+	if (prefix[0] != '/')
+		goto out_free;
+	/* Descend while a whole component followed by '/' is in prefix. */
+	while ((slash = strchr(p, '/'))) {
+		d = kid(d, p, (size_t)(slash - p));
+		if (!d || d->type != GFS_NODE_DIR)
+			goto out_free;
+		w->path[dlen] = '/';
+		memcpy(w->path + dlen + 1, p, (size_t)(slash - p));
+		dlen += 1 + (size_t)(slash - p);
+		p = slash + 1;
+	}
+	HASH_ITER(hh, d->dir.kids, k, tmp) {
+		l = strlen(k->name);
+		if (strncmp(k->name, p, strlen(p)))
+			continue;
+		w->path[dlen] = '/';
+		memcpy(w->path + dlen + 1, k->name, l + 1);
+		visit(w, k, dlen + 1 + l);
+		w->path[dlen] = '\0';
+	}
+out_free:
+	free(w);
+}
+
+void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls)
+{
+	struct walk_ctx *w = gfs_xcalloc(1, sizeof(*w));
+	struct gfs_node *k, *tmp;
+	size_t len;
+
+	w->fn = fn;
+	w->cls = cls;
+	w->all = true;
+	gfs_ns_path(dir, w->path);
+	len = dir->parent ? strlen(w->path) : 0;
+	HASH_ITER(hh, dir->dir.kids, k, tmp) {
+		size_t l = strlen(k->name);
+
+		w->path[len] = '/';
+		memcpy(w->path + len + 1, k->name, l + 1);
+		visit(w, k, len + 1 + l);
+	}
+	free(w);
+}
+
+/* Position of index in file's chunk array (where it is or would go). */
+static uint32_t chunk_pos(const struct gfs_node *f, uint32_t index)
+{
+	uint32_t lo = 0, hi = f->file.nchunks;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (f->file.chunks[mid]->index < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct gfs_chunk *gfs_ns_chunk_at(const struct gfs_node *file, uint32_t index)
+{
+	uint32_t i = chunk_pos(file, index);
+
+	if (i < file->file.nchunks && file->file.chunks[i]->index == index)
+		return file->file.chunks[i];
+	return NULL;
+}
+
+struct gfs_chunk *gfs_ns_set_chunk(struct gfs_node *file, uint32_t index,
+				   struct gfs_chunk *c)
+{
+	uint32_t i = chunk_pos(file, index), n = file->file.nchunks;
+	struct gfs_chunk *old;
+
+	if (i < n && file->file.chunks[i]->index == index) {
+		old = file->file.chunks[i];
+		file->file.chunks[i] = c;
+		return old;
+	}
+	/* Grow to the next power of two: n is a power of two or 0 when full. */
+	if ((n & (n - 1)) == 0)
+		file->file.chunks = gfs_xrealloc(
+			file->file.chunks, (n ? n * 2 : 1) * sizeof(c));
+	memmove(file->file.chunks + i + 1, file->file.chunks + i,
+		(n - i) * sizeof(c));
+	file->file.chunks[i] = c;
+	file->file.nchunks++;
+	return NULL;
+}
+
+void gfs_ns_cut_chunks(struct gfs_node *file, uint32_t n,
+		       void (*drop)(void *cls, struct gfs_chunk *c), void *cls)
+{
+	uint32_t i = chunk_pos(file, n), k;
+
+	for (k = i; k < file->file.nchunks; k++)
+		drop(cls, file->file.chunks[k]);
+	file->file.nchunks = i;
+	if (i == 0) {
+		free(file->file.chunks);
+		file->file.chunks = NULL;
+	}
+}

@@ -1,0 +1,740 @@
+/*
+ * oplog.c - append-only segments, group commit, replay and the backup
+ * stream; see oplog.h for the format and the invariants.
+ *
+ * Group commit: gfs_oplog_append() only frames the record into
+ * log->pending.  The first thread that then waits in gfs_oplog_wait()
+ * becomes the leader: it takes the whole pending buffer, writes it with one
+ * pwrite and one fdatasync without holding the lock, and wakes everyone.
+ * Threads that arrive while it works queue behind it and the next leader
+ * takes all of them at once, so N concurrent mutations cost about two
+ * fsyncs, not N.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "log.h"
+#include "oplog.h"
+#include "path.h"
+#include "util.h"
+
+#define SEG_MAGIC "GFSLOG1\n"
+#define SEG_HDR 16
+
+struct gfs_oplog_seg {
+	uint64_t base;   /* seq of its first record */
+	uint64_t end;    /* seq after its last record (queued ones too) */
+	int fd;          /* open read-write */
+	uint64_t size;   /* bytes written to the file */
+	uint64_t tail;   /* size plus queued bytes: where the next goes */
+	uint64_t *offs;  /* offs[i]: offset of record base+i, owned */
+	size_t cap;      /* entries allocated in offs */
+	char *path;      /* owned */
+};
+
+static uint32_t record_crc(uint64_t seq, const uint8_t *body, size_t len)
+{
+	uint8_t s[8];
+
+	gfs_put_u64(s, seq);
+	return gfs_crc32c(gfs_crc32c(0, s, 8), body, len);
+}
+
+void gfs_oplog_frame(struct gfs_enc *e, uint64_t seq, const void *body,
+		     size_t len)
+{
+	uint8_t *h = gfs_enc_reserve(e, GFS_OPLOG_HDR + len);
+
+	gfs_put_u32(h, (uint32_t)len);
+	gfs_put_u32(h + 4, record_crc(seq, body, len));
+	gfs_put_u64(h + 8, seq);
+	memcpy(h + GFS_OPLOG_HDR, body, len);
+	e->len += GFS_OPLOG_HDR + len;
+}
+
+size_t gfs_oplog_check_record(const uint8_t *buf, size_t len, uint64_t *seq)
+{
+	uint32_t n;
+
+	if (len < GFS_OPLOG_HDR)
+		return 0;
+	n = gfs_get_u32(buf);
+	if (n == 0 || n > GFS_OPLOG_REC_MAX || n > len - GFS_OPLOG_HDR)
+		return 0;
+	*seq = gfs_get_u64(buf + 8);
+	if (gfs_get_u32(buf + 4) != record_crc(*seq, buf + GFS_OPLOG_HDR, n))
+		return 0;
+	return GFS_OPLOG_HDR + (size_t)n;
+}
+
+static void seg_note(struct gfs_oplog_seg *s, uint64_t off)
+{
+	size_t i = (size_t)(s->end - s->base);
+
+	if (i == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 1024;
+		s->offs = gfs_xrealloc(s->offs, s->cap * sizeof(*s->offs));
+	}
+	s->offs[i] = off;
+	s->end++;
+}
+
+static void seg_free(struct gfs_oplog_seg *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->offs);
+	free(s->path);
+}
+
+/* Any I/O failure on the log leaves memory ahead of disk: stop at once. */
+static void die_io(const char *what, const char *path)
+{
+	gfs_error("op log %s failed on %s: %s; stopping", what, path,
+		  strerror(errno));
+	_exit(1);
+}
+
+/* Create an empty segment starting at base and make it durable. */
+static enum gfs_err seg_create(struct gfs_oplog *log, uint64_t base,
+			       struct gfs_oplog_seg *s)
+{
+	uint8_t hdr[SEG_HDR];
+
+	memset(s, 0, sizeof(*s));
+	s->base = s->end = base;
+	s->path = gfs_xasprintf("%s/log.%016" PRIx64, log->dir, base);
+	s->fd = open(s->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (s->fd < 0) {
+		gfs_error("cannot create %s: %s", s->path, strerror(errno));
+		seg_free(s);
+		return GFS_EIO;
+	}
+	memcpy(hdr, SEG_MAGIC, 8);
+	gfs_put_u64(hdr + 8, base);
+	if (gfs_pwrite_all(s->fd, hdr, SEG_HDR, 0) < 0 || fdatasync(s->fd) < 0 ||
+	    gfs_fsync_dir(log->dir) < 0) {
+		gfs_error("cannot write %s: %s", s->path, strerror(errno));
+		seg_free(s);
+		unlink(s->path);
+		return GFS_EIO;
+	}
+	s->size = s->tail = SEG_HDR;
+	return GFS_OK;
+}
+
+static struct gfs_oplog_seg *cur_seg(struct gfs_oplog *log)
+{
+	return &log->segs[log->nsegs - 1];
+}
+
+static void push_seg(struct gfs_oplog *log, const struct gfs_oplog_seg *s)
+{
+	log->segs = gfs_xrealloc(log->segs, (log->nsegs + 1) * sizeof(*s));
+	log->segs[log->nsegs++] = *s;
+}
+
+/* Names of the segments in dir, sorted by base (so by name).  O(files). */
+static int seg_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char **list_segments(const char *dir, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	uint64_t base;
+
+	*n = 0;
+	if (!d)
+		return NULL;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, "log.", 4) || strlen(e->d_name) != 20 ||
+		    !gfs_handle_parse(e->d_name + 4, &base))
+			continue;
+		names = gfs_xrealloc(names, (*n + 1) * sizeof(*names));
+		names[(*n)++] = gfs_xstrdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, *n, sizeof(*names), seg_cmp);
+	return names;
+}
+
+/* Read a whole file into a new buffer (caller frees). */
+static uint8_t *slurp(int fd, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return NULL;
+	buf = gfs_xmalloc((size_t)st.st_size + 1);
+	n = gfs_pread_all(fd, buf, (size_t)st.st_size, 0);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return buf;
+}
+
+/* True when a valid record with seq >= min lies anywhere in buf[off..).
+ * O(bytes) header checks; a checksum only where a header is plausible. */
+static bool valid_record_after(const uint8_t *buf, size_t len, size_t off,
+			       uint64_t min)
+{
+	uint64_t seq;
+
+	for (; off + GFS_OPLOG_HDR <= len; off++) {
+		uint64_t s = gfs_get_u64(buf + off + 8);
+
+		if (s < min || s - min > (1ull << 32))
+			continue;
+		if (gfs_oplog_check_record(buf + off, len - off, &seq))
+			return true;
+	}
+	return false;
+}
+
+struct scan {
+	struct gfs_oplog *log;
+	uint64_t from;      /* replay records >= from */
+	uint64_t expect;    /* seq the next record must have, 0: any */
+	gfs_oplog_fn fn;
+	void *cls;
+};
+
+/*
+ * Parse one segment buffer into s (offsets) and replay its records.  A bad
+ * record in the last segment with nothing valid after it is a torn tail:
+ * *good is where the file must be cut.  Anything else is GFS_EIO.
+ */
+static enum gfs_err scan_segment(struct scan *sc, struct gfs_oplog_seg *s,
+				 const uint8_t *buf, size_t len, bool last,
+				 size_t *good)
+{
+	size_t off = SEG_HDR, n;
+	uint64_t seq;
+
+	while (off < len) {
+		n = gfs_oplog_check_record(buf + off, len - off, &seq);
+		if (!n || seq != s->end) {
+			if (!last || valid_record_after(buf, len, off + 1, s->end)) {
+				gfs_error("op log %s is corrupt at offset %zu "
+					  "(record %" PRIu64 ")", s->path, off,
+					  s->end);
+				return GFS_EIO;
+			}
+			gfs_warn("op log %s: dropping torn tail of %zu bytes "
+				 "at offset %zu (record %" PRIu64 ")", s->path,
+				 len - off, off, s->end);
+			break;
+		}
+		if (seq >= sc->from &&
+		    !sc->fn(sc->cls, seq, buf + off + GFS_OPLOG_HDR,
+			    n - GFS_OPLOG_HDR)) {
+			gfs_error("op log %s: record %" PRIu64 " cannot be "
+				  "applied", s->path, seq);
+			return GFS_EINTERNAL;
+		}
+		seg_note(s, off);
+		off += n;
+	}
+	*good = off > len ? len : off;
+	return GFS_OK;
+}
+
+/* Open and scan one segment file; on success s is filled. */
+static enum gfs_err load_segment(struct scan *sc, const char *name, bool last,
+				 struct gfs_oplog_seg *s)
+{
+	enum gfs_err err = GFS_EIO;
+	uint8_t *buf = NULL;
+	size_t len = 0, good;
+
+	memset(s, 0, sizeof(*s));
+	s->path = gfs_xasprintf("%s/%s", sc->log->dir, name);
+	s->fd = open(s->path, O_RDWR | O_CLOEXEC);
+	if (s->fd < 0 || !(buf = slurp(s->fd, &len))) {
+		gfs_error("cannot read %s: %s", s->path, strerror(errno));
+		goto out_free;
+	}
+	if (len < SEG_HDR || memcmp(buf, SEG_MAGIC, 8)) {
+		gfs_error("%s is not an op log segment", s->path);
+		goto out_free;
+	}
+	s->base = s->end = gfs_get_u64(buf + 8);
+	if (sc->expect && s->base != sc->expect) {
+		gfs_error("op log %s starts at %" PRIu64 ", expected %" PRIu64,
+			  s->path, s->base, sc->expect);
+		goto out_free;
+	}
+	err = scan_segment(sc, s, buf, len, last, &good);
+	if (err)
+		goto out_free;
+	if (good < len && (ftruncate(s->fd, (off_t)good) < 0 ||
+			   fdatasync(s->fd) < 0)) {
+		gfs_error("cannot truncate %s: %s", s->path, strerror(errno));
+		err = GFS_EIO;
+		goto out_free;
+	}
+	s->size = s->tail = good;
+	sc->expect = s->end;
+	free(buf);
+	return GFS_OK;
+out_free:
+	free(buf);
+	seg_free(s);
+	return err;
+}
+
+/* Scan every segment in order; an empty trailing segment file whose header
+ * never made it to disk is removed. */
+static enum gfs_err load_all(struct scan *sc)
+{
+	enum gfs_err err = GFS_OK;
+	struct gfs_oplog_seg s;
+	size_t i, n;
+	char **names = list_segments(sc->log->dir, &n);
+
+	for (i = 0; i < n && !err; i++) {
+		bool last = i + 1 == n;
+		char *p = gfs_xasprintf("%s/%s", sc->log->dir, names[i]);
+		struct stat st;
+
+		if (last && !stat(p, &st) && st.st_size < SEG_HDR) {
+			gfs_warn("removing empty op log segment %s", p);
+			unlink(p);
+			free(p);
+			continue;
+		}
+		free(p);
+		err = load_segment(sc, names[i], last, &s);
+		if (!err)
+			push_seg(sc->log, &s);
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return err;
+}
+
+enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
+			    void *cls, struct gfs_oplog **out)
+{
+	struct gfs_oplog *log = gfs_xcalloc(1, sizeof(*log));
+	struct scan sc = { log, from, 0, fn, cls };
+	struct gfs_oplog_seg s;
+	enum gfs_err err;
+
+	pthread_mutex_init(&log->lock, NULL);
+	pthread_cond_init(&log->cond, NULL);
+	log->dir = gfs_xstrdup(dir);
+	log->detach_ms = 1500;
+	if (gfs_mkdirs(dir, 0755) < 0) {
+		gfs_error("cannot create %s: %s", dir, strerror(errno));
+		err = GFS_EIO;
+		goto out_free;
+	}
+	err = load_all(&sc);
+	if (err)
+		goto out_free;
+	if (log->nsegs && cur_seg(log)->end < from) {
+		gfs_error("op log ends at %" PRIu64 " before the checkpoint "
+			  "(%" PRIu64 ")", cur_seg(log)->end, from);
+		err = GFS_EIO;
+		goto out_free;
+	}
+	if (log->nsegs && log->segs[0].base > from) {
+		gfs_error("op log starts at %" PRIu64 ", after the checkpoint "
+			  "(%" PRIu64 "): records are missing",
+			  log->segs[0].base, from);
+		err = GFS_EIO;
+		goto out_free;
+	}
+	if (!log->nsegs) {
+		err = seg_create(log, from, &s);
+		if (err)
+			goto out_free;
+		push_seg(log, &s);
+	}
+	log->next_seq = log->synced_seq = cur_seg(log)->end;
+	log->acked_seq = log->next_seq;
+	*out = log;
+	return GFS_OK;
+out_free:
+	gfs_oplog_close(log);
+	return err;
+}
+
+/* Write and fsync the queued bytes of the current segment.  Called with
+ * the lock held and !flushing; drops the lock while doing I/O. */
+static void flush_locked(struct gfs_oplog *log)
+{
+	struct gfs_enc batch = log->pending;
+	uint64_t target = log->next_seq;
+	struct gfs_oplog_seg *s = cur_seg(log);
+	int fd = s->fd;
+	uint64_t off = s->size;
+
+	memset(&log->pending, 0, sizeof(log->pending));
+	log->flushing = true;
+	pthread_mutex_unlock(&log->lock);
+	if (batch.len && gfs_pwrite_all(fd, batch.buf, batch.len,
+					(off_t)off) < 0)
+		die_io("write", s->path);
+	if (fdatasync(fd) < 0)
+		die_io("fdatasync", s->path);
+	pthread_mutex_lock(&log->lock);
+	s = cur_seg(log);
+	s->size += batch.len;
+	log->synced_seq = target;
+	log->flushing = false;
+	log->st.fsyncs++;
+	log->st.bytes += batch.len;
+	pthread_cond_broadcast(&log->cond);
+	gfs_enc_free(&batch);
+}
+
+/* Make records < seq fsync'ed (lock held). */
+static bool sync_locked(struct gfs_oplog *log, uint64_t seq)
+{
+	while (log->synced_seq < seq) {
+		if (log->fenced)
+			return false;
+		if (!log->flushing)
+			flush_locked(log);
+		else
+			pthread_cond_wait(&log->cond, &log->lock);
+	}
+	return true;
+}
+
+void gfs_oplog_close(struct gfs_oplog *log)
+{
+	size_t i;
+
+	if (!log)
+		return;
+	if (log->nsegs) {
+		pthread_mutex_lock(&log->lock);
+		log->fenced = false;
+		sync_locked(log, log->next_seq);
+		pthread_mutex_unlock(&log->lock);
+	}
+	for (i = 0; i < log->nsegs; i++)
+		seg_free(&log->segs[i]);
+	free(log->segs);
+	gfs_enc_free(&log->pending);
+	free(log->backup_url);
+	free(log->dir);
+	pthread_cond_destroy(&log->cond);
+	pthread_mutex_destroy(&log->lock);
+	free(log);
+}
+
+uint64_t gfs_oplog_append(struct gfs_oplog *log, const void *body, size_t len)
+{
+	struct gfs_oplog_seg *s;
+	uint64_t seq;
+
+	pthread_mutex_lock(&log->lock);
+	s = cur_seg(log);
+	seq = log->next_seq++;
+	seg_note(s, s->tail);
+	gfs_oplog_frame(&log->pending, seq, body, len);
+	s->tail += GFS_OPLOG_HDR + len;
+	log->st.records++;
+	pthread_mutex_unlock(&log->lock);
+	return seq;
+}
+
+enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
+				  size_t len)
+{
+	struct gfs_oplog_seg *s;
+	uint64_t seq;
+	size_t n = gfs_oplog_check_record(rec, len, &seq);
+
+	if (!n || n != len)
+		return GFS_EINVAL;
+	pthread_mutex_lock(&log->lock);
+	if (seq != log->next_seq) {
+		pthread_mutex_unlock(&log->lock);
+		return GFS_EINVAL;
+	}
+	s = cur_seg(log);
+	log->next_seq++;
+	seg_note(s, s->tail);
+	gfs_enc_bytes(&log->pending, rec, len);
+	s->tail += len;
+	log->st.records++;
+	pthread_mutex_unlock(&log->lock);
+	return GFS_OK;
+}
+
+/* The backup stopped polling: go on without it.  Lock held. */
+static bool backup_silent(struct gfs_oplog *log, int64_t now)
+{
+	if (log->polls > 0)
+		return now - log->last_poll_ms > log->detach_ms + 2000;
+	return now - log->last_poll_ms > log->detach_ms;
+}
+
+static void detach_locked(struct gfs_oplog *log, const char *why)
+{
+	if (!log->attached)
+		return;
+	log->attached = false;
+	gfs_warn("backup %s detached (%s); going on alone",
+		 log->backup_url ? log->backup_url : "?", why);
+	pthread_cond_broadcast(&log->cond);
+}
+
+static void timed_wait(struct gfs_oplog *log, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(&log->cond, &log->lock, &ts);
+}
+
+bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq)
+{
+	bool ok;
+
+	pthread_mutex_lock(&log->lock);
+	ok = sync_locked(log, seq + 1);
+	while (ok && log->attached && log->acked_seq <= seq) {
+		if (backup_silent(log, gfs_mono_ms())) {
+			detach_locked(log, "no poll");
+			break;
+		}
+		timed_wait(log, 50);
+		ok = !log->fenced;
+	}
+	pthread_mutex_unlock(&log->lock);
+	return ok;
+}
+
+void gfs_oplog_sync(struct gfs_oplog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	while (log->flushing)
+		pthread_cond_wait(&log->cond, &log->lock);
+	if (log->synced_seq < log->next_seq)
+		flush_locked(log);
+	pthread_mutex_unlock(&log->lock);
+}
+
+enum gfs_err gfs_oplog_rotate(struct gfs_oplog *log)
+{
+	struct gfs_oplog_seg s;
+	enum gfs_err err;
+
+	pthread_mutex_lock(&log->lock);
+	while (log->flushing)
+		pthread_cond_wait(&log->cond, &log->lock);
+	if (log->synced_seq < log->next_seq)
+		flush_locked(log);
+	while (log->flushing)
+		pthread_cond_wait(&log->cond, &log->lock);
+	err = seg_create(log, log->next_seq, &s);
+	if (!err)
+		push_seg(log, &s);
+	pthread_mutex_unlock(&log->lock);
+	return err;
+}
+
+/* Remove segs[0..n) from disk and the array.  Lock held. */
+static void unlink_first(struct gfs_oplog *log, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (unlink(log->segs[i].path) < 0)
+			gfs_warn("cannot remove %s: %s", log->segs[i].path,
+				 strerror(errno));
+		seg_free(&log->segs[i]);
+	}
+	memmove(log->segs, log->segs + n, (log->nsegs - n) * sizeof(*log->segs));
+	log->nsegs -= n;
+}
+
+void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&log->lock);
+	while (n + 1 < log->nsegs && log->segs[n].end <= seq)
+		n++;
+	if (n) {
+		unlink_first(log, n);
+		gfs_fsync_dir(log->dir);
+	}
+	pthread_mutex_unlock(&log->lock);
+}
+
+enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base)
+{
+	struct gfs_oplog_seg s;
+	enum gfs_err err;
+
+	pthread_mutex_lock(&log->lock);
+	while (log->flushing)
+		pthread_cond_wait(&log->cond, &log->lock);
+	gfs_enc_free(&log->pending);
+	unlink_first(log, log->nsegs);
+	err = seg_create(log, base, &s);
+	if (!err)
+		push_seg(log, &s);
+	log->next_seq = log->synced_seq = log->acked_seq = base;
+	log->attached = false;
+	log->fenced = err != GFS_OK;
+	pthread_cond_broadcast(&log->cond);
+	pthread_mutex_unlock(&log->lock);
+	return err;
+}
+
+void gfs_oplog_fence(struct gfs_oplog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	log->fenced = true;
+	log->attached = false;
+	pthread_cond_broadcast(&log->cond);
+	pthread_mutex_unlock(&log->lock);
+}
+
+/* Bookkeeping of one /oplog request: it acknowledges records < from. */
+static void note_poll(struct gfs_oplog *log, uint64_t from, const char *url)
+{
+	int64_t now = gfs_mono_ms();
+
+	if (url && (!log->backup_url || strcmp(url, log->backup_url))) {
+		free(log->backup_url);
+		log->backup_url = gfs_xstrdup(url);
+	}
+	if (from < log->acked_seq && log->attached)
+		detach_locked(log, "it went back");
+	log->acked_seq = from;
+	log->last_poll_ms = now;
+	if (!log->attached && from == log->synced_seq &&
+	    from == log->next_seq) {
+		log->attached = true;
+		gfs_info("backup %s attached at record %" PRIu64
+			 "; replicating synchronously",
+			 log->backup_url ? log->backup_url : "?", from);
+	}
+	pthread_cond_broadcast(&log->cond);
+}
+
+/* The segment holding seq, or NULL.  O(segments). */
+static struct gfs_oplog_seg *seg_of(struct gfs_oplog *log, uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < log->nsegs; i++)
+		if (seq >= log->segs[i].base && seq < log->segs[i].end)
+			return &log->segs[i];
+	return NULL;
+}
+
+/* Copy records [from, synced) of one segment, up to max bytes. */
+static uint64_t copy_records(struct gfs_oplog *log, uint64_t from, size_t max,
+			     struct gfs_enc *out)
+{
+	struct gfs_oplog_seg *s = seg_of(log, from);
+	uint64_t last = GFS_MIN(s->end, log->synced_seq), n = 0, start, stop;
+
+	start = s->offs[from - s->base];
+	while (from + n < last) {
+		stop = from + n + 1 < s->end ? s->offs[from + n + 1 - s->base]
+					     : s->size;
+		if (n && stop - start > max)
+			break;
+		n++;
+	}
+	stop = from + n < s->end ? s->offs[from + n - s->base] : s->size;
+	if (gfs_pread_all(s->fd, gfs_enc_reserve(out, stop - start),
+			  stop - start, (off_t)start) != (ssize_t)(stop - start))
+		die_io("read", s->path);
+	out->len += stop - start;
+	return n;
+}
+
+enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
+			     int64_t wait_ms, size_t max, const char *url,
+			     struct gfs_enc *out, uint64_t *next,
+			     bool *attached)
+{
+	int64_t deadline = gfs_mono_ms() + wait_ms;
+	enum gfs_err err = GFS_OK;
+
+	pthread_mutex_lock(&log->lock);
+	*next = from;
+	if (from < log->segs[0].base || from > log->next_seq) {
+		err = GFS_ENOENT;
+		goto out_unlock;
+	}
+	note_poll(log, from, url);
+	log->polls++;
+	while (log->synced_seq <= from && !log->fenced &&
+	       gfs_mono_ms() < deadline)
+		timed_wait(log, GFS_MIN(100, deadline - gfs_mono_ms() + 1));
+	log->polls--;
+	log->last_poll_ms = gfs_mono_ms();
+	if (log->fenced)
+		err = GFS_ENOTPRIMARY;
+	else if (log->synced_seq > from)
+		*next = from + copy_records(log, from, max, out);
+out_unlock:
+	*attached = log->attached;
+	pthread_mutex_unlock(&log->lock);
+	return err;
+}
+
+void gfs_oplog_stats(struct gfs_oplog *log, struct gfs_oplog_stats *st)
+{
+	pthread_mutex_lock(&log->lock);
+	*st = log->st;
+	st->next_seq = log->next_seq;
+	st->synced = log->synced_seq;
+	st->acked = log->acked_seq;
+	st->attached = log->attached;
+	pthread_mutex_unlock(&log->lock);
+}
+
+uint64_t gfs_oplog_next_seq(struct gfs_oplog *log)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&log->lock);
+	n = log->next_seq;
+	pthread_mutex_unlock(&log->lock);
+	return n;
+}
+
+char *gfs_oplog_backup_url(struct gfs_oplog *log)
+{
+	char *s;
+
+	pthread_mutex_lock(&log->lock);
+	s = log->backup_url ? gfs_xstrdup(log->backup_url) : NULL;
+	pthread_mutex_unlock(&log->lock);
+	return s;
+}

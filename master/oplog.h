@@ -1,0 +1,145 @@
+/*
+ * oplog.h - the operation log: append-only segments of checksummed
+ * records, group commit, replay, and the stream a backup master follows.
+ *
+ * For: making a mutation durable before it is acknowledged, replaying the
+ * log at start-up, serving records to the backup and waiting for its
+ * acknowledgement.  Not for: what a record means (journal.c) or the
+ * checkpoint (checkpoint.c), which only asks this module to start a new
+ * segment and to drop old ones.
+ *
+ * On disk (all integers little-endian), under the data directory:
+ *   log.<16 hex digits of the first seq>   one segment
+ *   segment = "GFSLOG1\n" (8 bytes), u64 base seq, then records
+ *   record  = u32 len, u32 crc, u64 seq, body[len]
+ *             crc = CRC32C(seq as 8 bytes, then body); body[0] = type
+ * Sequence numbers are consecutive across segments.
+ *
+ * Invariants: records are appended in the order their mutations are
+ * applied (the caller holds the master lock around apply + append); a
+ * record is read back (replay, /oplog) only once it is fsync'ed; a bad
+ * record is dropped only when it is the torn tail of the last segment (no
+ * valid record follows it), anything else is corruption and stops the
+ * start.  Lock order: the master lock, then log->lock.
+ */
+#ifndef GFS_OPLOG_H
+#define GFS_OPLOG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "err.h"
+
+#define GFS_OPLOG_HDR 16              /* record header bytes */
+#define GFS_OPLOG_REC_MAX (64u << 20) /* largest record body */
+
+struct gfs_oplog_seg;
+
+struct gfs_oplog_stats {
+	uint64_t records;  /* appended since start */
+	uint64_t fsyncs;   /* fdatasync calls on segments */
+	uint64_t bytes;    /* bytes written */
+	uint64_t next_seq; /* seq the next record gets */
+	uint64_t synced;   /* records below this are on disk */
+	uint64_t acked;    /* records below this are on the backup */
+	bool attached;     /* a backup is attached (synchronous) */
+};
+
+/* Called for every replayed record; false means it cannot be applied. */
+typedef bool (*gfs_oplog_fn)(void *cls, uint64_t seq, const uint8_t *body,
+			     size_t len);
+
+struct gfs_oplog {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;        /* progress: synced, acked, fence */
+	char *dir;                  /* owned */
+	struct gfs_oplog_seg *segs; /* owned array, ascending base; the last
+				     * is the one appended to (lock) */
+	size_t nsegs;
+	uint64_t next_seq;          /* (lock) */
+	uint64_t synced_seq;        /* records < this are fsync'ed (lock) */
+	struct gfs_enc pending;     /* framed records not yet written (lock) */
+	bool flushing;              /* a leader is writing (lock) */
+	bool fenced;                /* waiters give up (step-down) (lock) */
+	/* Synchronous replication to the backup (all under lock). */
+	bool attached;              /* backup in sync: mutations wait for it */
+	uint64_t acked_seq;         /* backup holds records < this */
+	int polls;                  /* /oplog requests in progress */
+	int64_t last_poll_ms;       /* monotonic end of the last one */
+	int64_t detach_ms;          /* silence after which it is detached */
+	char *backup_url;           /* what the backup calls itself, owned */
+	struct gfs_oplog_stats st;  /* counters (lock) */
+};
+
+/*
+ * Open the log in dir (created if missing): scan every segment, drop a
+ * torn tail, and call fn(cls, ...) for each record with seq >= from (the
+ * checkpoint's next seq; records before it are already in the state).
+ * Returns GFS_EIO on corruption or an unreadable file (logged with the
+ * file, offset and seq) and GFS_EINTERNAL when fn refuses a record.
+ * *out is freed with gfs_oplog_close().
+ */
+enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
+			    void *cls, struct gfs_oplog **out);
+/* Write what is queued, fsync, free everything. */
+void gfs_oplog_close(struct gfs_oplog *log);
+
+/* Frame body[0..len) as the next record and queue it; returns its seq.
+ * The caller holds the master lock (apply order = log order). */
+uint64_t gfs_oplog_append(struct gfs_oplog *log, const void *body,
+			  size_t len);
+/* Queue a framed record received from the primary, verbatim.  GFS_EINVAL
+ * when it is not valid or not the next seq. */
+enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
+				  size_t len);
+/*
+ * Wait until record seq is durable: fsync'ed here (the first waiter
+ * writes and fsyncs everything queued; the others share that fsync) and,
+ * while a backup is attached, acknowledged by it.  A backup silent for
+ * detach_ms is detached (logged) and the wait goes on without it.  False
+ * when the log is fenced (this master stepped down): do not acknowledge.
+ */
+bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq);
+/* Write and fsync everything queued (no backup wait). */
+void gfs_oplog_sync(struct gfs_oplog *log);
+/* Start a new segment at the next seq (after writing what is queued). */
+enum gfs_err gfs_oplog_rotate(struct gfs_oplog *log);
+/* Unlink the segments whose records all lie below seq. */
+void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq);
+/* Unlink every segment and start empty at base (backup re-sync). */
+enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base);
+
+/* Make every waiter give up, now and until gfs_oplog_reset(). */
+void gfs_oplog_fence(struct gfs_oplog *log);
+
+/*
+ * Serve the backup: append to *out the framed records from seq `from` on
+ * (at most max bytes, at least one record), waiting up to wait_ms for one
+ * to be durable.  *next is the seq after the last one copied (from when
+ * none).  GFS_ENOENT when from is no longer (or not yet) in the log: the
+ * backup must fetch the checkpoint.  Asking for `from` acknowledges every
+ * record before it; url names the backup.  *attached tells whether the
+ * primary counts the backup as in sync.
+ */
+enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
+			     int64_t wait_ms, size_t max, const char *url,
+			     struct gfs_enc *out, uint64_t *next,
+			     bool *attached);
+
+/* A snapshot of the counters. */
+void gfs_oplog_stats(struct gfs_oplog *log, struct gfs_oplog_stats *st);
+uint64_t gfs_oplog_next_seq(struct gfs_oplog *log);
+/* URL of the backup that last polled, copied into a new string or NULL. */
+char *gfs_oplog_backup_url(struct gfs_oplog *log);
+
+/* Check one framed record at buf[0..len): its total size, or 0 when it is
+ * short or its checksum fails.  *seq gets its sequence number. */
+size_t gfs_oplog_check_record(const uint8_t *buf, size_t len, uint64_t *seq);
+/* Frame body as record seq into e (used by the checkpoint too). */
+void gfs_oplog_frame(struct gfs_enc *e, uint64_t seq, const void *body,
+		     size_t len);
+
+#endif
