@@ -1,0 +1,196 @@
+/*
+ * chunkmeta.c - encode, write, read and check <handle>.meta files.
+ *
+ * Invariant: a meta file that gfs_chunkmeta_read() accepts was written
+ * whole by gfs_chunkmeta_write() for that very handle; anything else is
+ * GFS_ECORRUPT and never half-believed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blockcrc.h"
+#include "chunkmeta.h"
+#include "constants.h"
+#include "crc32c.h"
+#include "path.h"
+#include "util.h"
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static size_t encoded_size(uint32_t nblocks)
+{
+	return GFS_CHUNKMETA_HEADER + 4u * (size_t)nblocks + 4u;
+}
+
+/* The file image of m; caller frees.  *len gets its size. */
+static unsigned char *encode(const struct gfs_chunkmeta *m, size_t *len)
+{
+	size_t n = encoded_size(m->nblocks);
+	unsigned char *b = gfs_xcalloc(1, n);
+	uint32_t i;
+
+	memcpy(b, GFS_CHUNKMETA_MAGIC, 8);
+	put32(b + 8, GFS_CHUNKMETA_FORMAT);
+	put32(b + 12, GFS_BLOCK_SIZE);
+	put64(b + 16, m->handle);
+	put64(b + 24, m->version);
+	put64(b + 32, m->length);
+	put64(b + 40, (uint64_t)m->mtime_ns);
+	put32(b + 48, m->nblocks);
+	for (i = 0; i < m->nblocks; i++)
+		put32(b + GFS_CHUNKMETA_HEADER + 4 * i, m->crcs[i]);
+	put32(b + n - 4, gfs_crc32c(0, b, n - 4));
+	*len = n;
+	return b;
+}
+
+/* Check the image b[0..n) of the meta of handle; fill m (not crcs). */
+static enum gfs_err decode_header(const unsigned char *b, size_t n,
+				  uint64_t handle, struct gfs_chunkmeta *m)
+{
+	if (n < encoded_size(0) || memcmp(b, GFS_CHUNKMETA_MAGIC, 8) ||
+	    get32(b + 8) != GFS_CHUNKMETA_FORMAT ||
+	    get32(b + 12) != GFS_BLOCK_SIZE)
+		return GFS_ECORRUPT;
+	m->handle = get64(b + 16);
+	m->version = get64(b + 24);
+	m->length = get64(b + 32);
+	m->mtime_ns = (int64_t)get64(b + 40);
+	m->nblocks = get32(b + 48);
+	m->crcs = NULL;
+	if (m->handle != handle || m->version == 0 ||
+	    m->length > GFS_MAX_CHUNK_SIZE ||
+	    m->nblocks != GFS_NBLOCKS(m->length) ||
+	    n != encoded_size(m->nblocks) || get32(b + 52) != 0)
+		return GFS_ECORRUPT;
+	if (gfs_crc32c(0, b, n - 4) != get32(b + n - 4))
+		return GFS_ECORRUPT;
+	return GFS_OK;
+}
+
+static void meta_names(uint64_t handle, char name[32], char tmp[32])
+{
+	char hex[17];
+
+	gfs_handle_fmt(handle, hex);
+	snprintf(name, 32, "%s.meta", hex);
+	if (tmp)
+		snprintf(tmp, 32, "%s.meta.tmp", hex);
+}
+
+enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m)
+{
+	char name[32], tmp[32];
+	unsigned char *img;
+	enum gfs_err err = GFS_OK;
+	size_t len;
+	int fd;
+
+	meta_names(m->handle, name, tmp);
+	img = encode(m, &len);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = errno == ENOSPC ? GFS_EDISKFULL : GFS_EIO;
+		goto out_free_img;
+	}
+	if (gfs_write_all(fd, img, len) < 0 || fdatasync(fd) < 0) {
+		err = errno == ENOSPC ? GFS_EDISKFULL : GFS_EIO;
+		goto out_unlink_tmp;
+	}
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		err = GFS_EIO;
+		goto out_unlink_tmp;
+	}
+	goto out_close;
+out_unlink_tmp:
+	unlinkat(dirfd, tmp, 0);
+out_close:
+	close(fd);
+out_free_img:
+	free(img);
+	return err;
+}
+
+/* Read the whole file dirfd/name into a new buffer (caller frees). */
+static enum gfs_err slurp(int dirfd, const char *name, unsigned char **out,
+			  size_t *len)
+{
+	size_t cap = encoded_size(GFS_MAX_BLOCKS) + 1;
+	unsigned char *b;
+	struct stat st;
+	ssize_t n;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? GFS_ENOENT : GFS_EIO;
+	if (fstat(fd, &st) < 0 || st.st_size < 0 || (size_t)st.st_size >= cap) {
+		close(fd);
+		return GFS_ECORRUPT;
+	}
+	b = gfs_xmalloc((size_t)st.st_size + 1);
+	n = gfs_pread_all(fd, b, (size_t)st.st_size + 1, 0);
+	close(fd);
+	if (n < 0) {
+		free(b);
+		return GFS_EIO;
+	}
+	*out = b;
+	*len = (size_t)n;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_chunkmeta_read(int dirfd, uint64_t handle,
+				struct gfs_chunkmeta *m, bool want_crcs)
+{
+	char name[32];
+	unsigned char *b;
+	enum gfs_err err;
+	size_t len;
+	uint32_t i;
+
+	meta_names(handle, name, NULL);
+	err = slurp(dirfd, name, &b, &len);
+	if (err)
+		return err;
+	err = decode_header(b, len, handle, m);
+	if (!err && want_crcs) {
+		m->crcs = gfs_xmalloc(4 * (size_t)GFS_MAX(m->nblocks, 1u));
+		for (i = 0; i < m->nblocks; i++)
+			m->crcs[i] = get32(b + GFS_CHUNKMETA_HEADER + 4 * i);
+	}
+	free(b);
+	return err;
+}

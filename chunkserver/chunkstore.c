@@ -1,0 +1,998 @@
+/*
+ * chunkstore.c - chunk files on disk, the table of them, cached views,
+ * quarantine, space accounting and the change log (see chunkstore.h).
+ *
+ * Invariants:
+ * - An entry with version 0 is a placeholder for a chunk being created;
+ *   it is always busy and is invisible to readers and reports.
+ * - An entry's cached view, when set, is of its current gen and holds one
+ *   reference; the entry is then on the LRU list.
+ * - A committed chunk's meta file names its version; its data file holds
+ *   at least length bytes.  Writers rename the meta before the data file
+ *   (chunkwrite.c), and view loading opens the data before reading the
+ *   meta, so a loader never pairs new data with old CRCs: it sees the
+ *   newer meta and waits for the commit instead.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uthash.h>
+
+#include "blockcrc.h"
+#include "chunkmeta.h"
+#include "chunkstore.h"
+#include "constants.h"
+#include "json.h"
+#include "log.h"
+#include "path.h"
+#include "util.h"
+
+#define NSUBDIRS 256
+#define DEFAULT_CACHE 256
+/* How long a loader waits for a commit it saw half done. */
+#define COMMIT_WAIT_MS 2000
+
+/* One chunk in the table; every field protected by store->lock. */
+struct chunk {
+	uint64_t handle;             /* key */
+	uint64_t version;            /* committed version; 0: placeholder */
+	uint64_t length;             /* committed length */
+	uint64_t gen;                /* generation of the committed version */
+	bool busy;                   /* a writer or deleter holds it */
+	bool doomed;                 /* found corrupt while busy */
+	int64_t last_use_ms;         /* monotonic; last read or write */
+	struct gfs_chunk_view *view; /* cached view (one ref) or NULL */
+	struct chunk *lru_prev;      /* towards more recently used */
+	struct chunk *lru_next;
+	UT_hash_handle hh;
+};
+
+/* The last change of a handle that heartbeats have to report. */
+struct change {
+	uint64_t handle;  /* key */
+	uint64_t seq;     /* when */
+	bool corrupt;     /* it was a removal for corruption */
+	UT_hash_handle hh;
+};
+
+struct gfs_chunkstore {
+	char *dir;                  /* data directory; owned */
+	int sub[NSUBDIRS];          /* chunks/<xx> directories; owned fds */
+	int qdir;                   /* quarantine/; owned fd */
+	int lockfd;                 /* .lock, flock'ed; owned */
+	unsigned cache_max;
+	uint64_t reserve, capacity;
+	void (*on_corrupt)(void *cls, uint64_t handle);
+	void *cls;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;        /* broadcast when a chunk stops being
+				     * busy or is committed */
+	/* protected by lock: */
+	struct chunk *table;        /* uthash by handle */
+	struct chunk *lru_head;     /* most recently used cached view */
+	struct chunk *lru_tail;
+	unsigned ncached;
+	struct change *changes;     /* uthash by handle */
+	uint64_t seq;               /* last change number given out */
+	uint64_t gen;               /* last commit generation given out */
+	uint64_t used;              /* sum of committed lengths */
+	uint64_t nchunks;           /* committed chunks */
+	uint64_t promised;          /* bytes writers may still write */
+	uint64_t pending;           /* bytes writers wrote, not committed */
+	struct gfs_chunkstore_stats stats; /* atomics, no lock needed */
+};
+
+static int dir_of(const struct gfs_chunkstore *s, uint64_t handle)
+{
+	return s->sub[handle & 0xff];
+}
+
+/* --- views ----------------------------------------------------------- */
+
+static void view_unref(struct gfs_chunk_view *v)
+{
+	if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
+		return;
+	close(v->fd);
+	free(v->crcs);
+	free(v);
+}
+
+static void lru_unlink(struct gfs_chunkstore *s, struct chunk *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		s->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		s->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void lru_push(struct gfs_chunkstore *s, struct chunk *e)
+{
+	e->lru_prev = NULL;
+	e->lru_next = s->lru_head;
+	if (s->lru_head)
+		s->lru_head->lru_prev = e;
+	s->lru_head = e;
+	if (!s->lru_tail)
+		s->lru_tail = e;
+}
+
+/* Drop e's cached view (lock held). */
+static void uncache(struct gfs_chunkstore *s, struct chunk *e)
+{
+	if (!e->view)
+		return;
+	lru_unlink(s, e);
+	view_unref(e->view);
+	e->view = NULL;
+	s->ncached--;
+}
+
+/* Cache v on e (taking one more reference), evicting the least recently
+ * used views beyond the cap (lock held). */
+static void cache(struct gfs_chunkstore *s, struct chunk *e,
+		  struct gfs_chunk_view *v)
+{
+	atomic_fetch_add(&v->refs, 1);
+	e->view = v;
+	lru_push(s, e);
+	s->ncached++;
+	while (s->ncached > s->cache_max && s->lru_tail)
+		uncache(s, s->lru_tail);
+}
+
+static void touch(struct gfs_chunkstore *s, struct chunk *e)
+{
+	e->last_use_ms = gfs_mono_ms();
+	if (e->view && s->lru_head != e) {
+		lru_unlink(s, e);
+		lru_push(s, e);
+	}
+}
+
+/* --- the table and the change log (lock held) ------------------------ */
+
+static struct chunk *find(struct gfs_chunkstore *s, uint64_t handle)
+{
+	struct chunk *e;
+
+	HASH_FIND(hh, s->table, &handle, sizeof(handle), e);
+	return e;
+}
+
+static struct chunk *add_entry(struct gfs_chunkstore *s, uint64_t handle)
+{
+	struct chunk *e = gfs_xcalloc(1, sizeof(*e));
+
+	e->handle = handle;
+	e->last_use_ms = gfs_mono_ms();
+	HASH_ADD(hh, s->table, handle, sizeof(e->handle), e);
+	return e;
+}
+
+/* Forget e; a committed one leaves the counters. */
+static void drop_entry(struct gfs_chunkstore *s, struct chunk *e)
+{
+	uncache(s, e);
+	if (e->version) {
+		s->used -= e->length;
+		s->nchunks--;
+	}
+	HASH_DEL(s->table, e);
+	free(e);
+}
+
+static void record_change(struct gfs_chunkstore *s, uint64_t handle,
+			  bool corrupt)
+{
+	struct change *c;
+
+	HASH_FIND(hh, s->changes, &handle, sizeof(handle), c);
+	if (!c) {
+		c = gfs_xcalloc(1, sizeof(*c));
+		c->handle = handle;
+		HASH_ADD(hh, s->changes, handle, sizeof(c->handle), c);
+	}
+	c->seq = ++s->seq;
+	c->corrupt = corrupt;
+}
+
+/* --- quarantine ------------------------------------------------------ */
+
+/* Move handle's data and meta files from dirfd to quarantine/. */
+static void quarantine_files(struct gfs_chunkstore *s, int dirfd,
+			     uint64_t handle)
+{
+	char hex[17], src[32], dst[64];
+	long long ns = (long long)gfs_now_ns();
+
+	gfs_handle_fmt(handle, hex);
+	snprintf(dst, sizeof(dst), "%s.%lld", hex, ns);
+	if (renameat(dirfd, hex, s->qdir, dst) < 0 && errno != ENOENT)
+		gfs_warn("cannot quarantine %s: %s", hex, strerror(errno));
+	snprintf(src, sizeof(src), "%s.meta", hex);
+	snprintf(dst, sizeof(dst), "%s.%lld.meta", hex, ns);
+	if (renameat(dirfd, src, s->qdir, dst) < 0 && errno != ENOENT)
+		gfs_warn("cannot quarantine %s: %s", src, strerror(errno));
+}
+
+/* Quarantine e now, or mark it for its writer (lock held).  True when
+ * done now (the caller then calls on_corrupt without the lock). */
+static bool quarantine_locked(struct gfs_chunkstore *s, struct chunk *e,
+			      const char *why)
+{
+	char hex[17];
+
+	gfs_handle_fmt(e->handle, hex);
+	if (e->busy) {
+		gfs_warn("chunk %s v%llu is corrupt (%s); removed when its "
+			 "writer is done", hex, (unsigned long long)e->version,
+			 why);
+		e->doomed = true;
+		return false;
+	}
+	gfs_warn("chunk %s v%llu is corrupt (%s): quarantined", hex,
+		 (unsigned long long)e->version, why);
+	quarantine_files(s, dir_of(s, e->handle), e->handle);
+	record_change(s, e->handle, true);
+	atomic_fetch_add(&s->stats.corrupt, 1);
+	drop_entry(s, e);
+	return true;
+}
+
+/* Quarantine handle if it is still at generation gen. */
+static void quarantine_gen(struct gfs_chunkstore *s, uint64_t handle,
+			   uint64_t gen, const char *why)
+{
+	struct chunk *e;
+	bool now = false;
+
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);
+	if (e && e->version && e->gen == gen)
+		now = quarantine_locked(s, e, why);
+	pthread_mutex_unlock(&s->lock);
+	if (now && s->on_corrupt)
+		s->on_corrupt(s->cls, handle);
+}
+
+void gfs_chunkstore_quarantine(struct gfs_chunkstore *s,
+			       const struct gfs_chunk_view *v,
+			       const char *why)
+{
+	quarantine_gen(s, v->handle, v->gen, why);
+}
+
+/* --- reading ---------------------------------------------------------- */
+
+/*
+ * Load a view of handle at version from disk: open the data file first,
+ * then read the meta (see the invariants above).  GFS_ESTALE when the
+ * meta is of another version (a commit is under way), GFS_ENOENT when the
+ * files are gone (deleted meanwhile), GFS_ECORRUPT when they are bad.
+ */
+static enum gfs_err load_view(struct gfs_chunkstore *s, uint64_t handle,
+			      uint64_t version, uint64_t gen,
+			      struct gfs_chunk_view **out, const char **why)
+{
+	struct gfs_chunkmeta m;
+	struct gfs_chunk_view *v;
+	enum gfs_err err;
+	struct stat st;
+	char hex[17];
+	int fd;
+
+	gfs_handle_fmt(handle, hex);
+	fd = openat(dir_of(s, handle), hex, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*why = "data file missing";
+		return errno == ENOENT ? GFS_ENOENT : GFS_EIO;
+	}
+	err = gfs_chunkmeta_read(dir_of(s, handle), handle, &m, true);
+	if (err) {
+		*why = "meta file unreadable or failing its checksum";
+		goto out_close;
+	}
+	err = GFS_ESTALE;
+	if (m.version != version)
+		goto out_free_crcs;
+	err = GFS_ECORRUPT;
+	*why = "data file shorter than its length";
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < m.length)
+		goto out_free_crcs;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	v = gfs_xcalloc(1, sizeof(*v));
+	v->handle = handle;
+	v->version = m.version;
+	v->length = m.length;
+	v->gen = gen;
+	v->fd = fd;
+	v->nblocks = m.nblocks;
+	v->crcs = m.crcs;
+	atomic_init(&v->refs, 1);
+	atomic_fetch_add(&s->stats.view_loads, 1);
+	*out = v;
+	return GFS_OK;
+out_free_crcs:
+	free(m.crcs);
+out_close:
+	close(fd);
+	return err;
+}
+
+/* Wait (lock held) until handle's generation moves on from gen. */
+static void wait_commit(struct gfs_chunkstore *s, uint64_t handle,
+			uint64_t gen)
+{
+	struct timespec ts;
+	struct chunk *e;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 20 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	e = find(s, handle);
+	if (e && e->gen == gen)
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+}
+
+/* The entry's cached view with a new reference, or (when there is none)
+ * its version and gen for loading.  Lock held. */
+static enum gfs_err lookup_view(struct gfs_chunkstore *s, uint64_t handle,
+				struct gfs_chunk_view **out,
+				uint64_t *version, uint64_t *gen)
+{
+	struct chunk *e = find(s, handle);
+
+	if (!e || !e->version)
+		return GFS_ENOENT;
+	touch(s, e);
+	*out = e->view;
+	if (e->view)
+		atomic_fetch_add(&e->view->refs, 1);
+	*version = e->version;
+	*gen = e->gen;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_chunkstore_get_view(struct gfs_chunkstore *s,
+				     uint64_t handle, bool nocache,
+				     struct gfs_chunk_view **out)
+{
+	int64_t deadline = gfs_mono_ms() + COMMIT_WAIT_MS;
+	struct gfs_chunk_view *v = NULL;
+	uint64_t version, gen;
+	const char *why = NULL;
+	enum gfs_err err;
+	struct chunk *e;
+
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		err = lookup_view(s, handle, &v, &version, &gen);
+		pthread_mutex_unlock(&s->lock);
+		if (err || v)
+			break;
+		err = load_view(s, handle, version, gen, &v, &why);
+		if (err == GFS_ECORRUPT || err == GFS_EIO) {
+			quarantine_gen(s, handle, gen, why);
+			return GFS_ECORRUPT;
+		}
+		pthread_mutex_lock(&s->lock);
+		e = find(s, handle);
+		if (!err && e && e->gen == gen) {
+			if (e->view) {          /* another loader won */
+				view_unref(v);
+				v = e->view;
+				atomic_fetch_add(&v->refs, 1);
+			} else if (!nocache) {
+				cache(s, e, v);
+			}
+			pthread_mutex_unlock(&s->lock);
+			break;
+		}
+		view_unref(v);
+		v = NULL;
+		if (gfs_mono_ms() > deadline) {
+			pthread_mutex_unlock(&s->lock);
+			return GFS_ESTALE;
+		}
+		wait_commit(s, handle, gen);
+		pthread_mutex_unlock(&s->lock);
+	}
+	*out = v;
+	return err;
+}
+
+void gfs_chunkstore_put_view(struct gfs_chunkstore *s,
+			     struct gfs_chunk_view *v)
+{
+	(void)s;
+	view_unref(v);
+}
+
+enum gfs_err gfs_chunkstore_read_blocks(struct gfs_chunkstore *s,
+					struct gfs_chunk_view *v,
+					uint32_t first, uint32_t n, char *buf,
+					size_t *got)
+{
+	uint64_t off = (uint64_t)first * GFS_BLOCK_SIZE;
+	size_t len = (size_t)GFS_MIN((uint64_t)n * GFS_BLOCK_SIZE,
+				     v->length - off);
+	ssize_t r = gfs_pread_all(v->fd, buf, len, (off_t)off);
+	uint32_t bad;
+	char why[64];
+
+	*got = 0;
+	if (r < 0 || (size_t)r < len) {
+		snprintf(why, sizeof(why), "%s at block %u",
+			 r < 0 ? strerror(errno) : "short read", first);
+		gfs_chunkstore_quarantine(s, v, why);
+		return GFS_ECORRUPT;
+	}
+	bad = gfs_blockcrc_verify(v->crcs, first, buf, len);
+	if (bad != UINT32_MAX) {
+		snprintf(why, sizeof(why), "block %u fails its CRC32C", bad);
+		gfs_chunkstore_quarantine(s, v, why);
+		return GFS_ECORRUPT;
+	}
+	atomic_fetch_add(&s->stats.bytes_read, len);
+	*got = len;
+	return GFS_OK;
+}
+
+/* --- busy marks ------------------------------------------------------ */
+
+/* Wait (lock held) until handle is not busy or the deadline passes;
+ * returns its entry (NULL when absent) or sets *busy. */
+static struct chunk *wait_idle(struct gfs_chunkstore *s, uint64_t handle,
+			       long wait_ms, bool *busy)
+{
+	struct timespec ts;
+	struct chunk *e;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += wait_ms / 1000;
+	ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	*busy = false;
+	while ((e = find(s, handle)) && e->busy) {
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) ==
+		    ETIMEDOUT) {
+			e = find(s, handle);
+			*busy = e && e->busy;
+			break;
+		}
+	}
+	return e;
+}
+
+enum gfs_err gfs_chunkstore_lock_chunk(struct gfs_chunkstore *s,
+				       uint64_t handle, long wait_ms,
+				       struct gfs_chunkstore_slot *slot)
+{
+	struct chunk *e;
+	bool busy;
+
+	pthread_mutex_lock(&s->lock);
+	e = wait_idle(s, handle, wait_ms, &busy);
+	if (busy) {
+		pthread_mutex_unlock(&s->lock);
+		return GFS_ESTALE;
+	}
+	if (!e)
+		e = add_entry(s, handle);
+	e->busy = true;
+	e->doomed = false;
+	slot->handle = handle;
+	slot->existed = e->version != 0;
+	slot->version = e->version;
+	slot->length = e->length;
+	slot->dirfd = dir_of(s, handle);
+	pthread_mutex_unlock(&s->lock);
+	return GFS_OK;
+}
+
+void gfs_chunkstore_unlock_chunk(struct gfs_chunkstore *s, uint64_t handle)
+{
+	struct chunk *e;
+	bool now = false;
+
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);
+	if (e) {
+		e->busy = false;
+		if (!e->version)
+			drop_entry(s, e);
+		else if (e->doomed)
+			now = quarantine_locked(s, e, "found while writing");
+	}
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (now && s->on_corrupt)
+		s->on_corrupt(s->cls, handle);
+}
+
+static struct gfs_chunk_view *view_new(uint64_t handle, uint64_t version,
+				       uint64_t length, uint64_t gen, int fd,
+				       uint32_t *crcs)
+{
+	struct gfs_chunk_view *v = gfs_xcalloc(1, sizeof(*v));
+
+	v->handle = handle;
+	v->version = version;
+	v->length = length;
+	v->gen = gen;
+	v->fd = fd;
+	v->nblocks = GFS_NBLOCKS(length);
+	v->crcs = crcs;
+	atomic_init(&v->refs, 1);
+	return v;
+}
+
+enum gfs_err gfs_chunkstore_commit_chunk(struct gfs_chunkstore *s,
+					 uint64_t handle, uint64_t version,
+					 uint64_t length, int fd,
+					 uint32_t *crcs)
+{
+	struct gfs_chunk_view *v;
+	struct chunk *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);
+	if (!e || !e->busy || e->doomed) {
+		pthread_mutex_unlock(&s->lock);
+		close(fd);
+		free(crcs);
+		if (e)  /* doomed: the new files carry the bad blocks too */
+			gfs_chunkstore_unlock_chunk(s, handle);
+		return e ? GFS_ECORRUPT : GFS_EINTERNAL;
+	}
+	uncache(s, e);
+	if (e->version) {
+		s->used -= e->length;
+		s->nchunks--;
+	}
+	e->version = version;
+	e->length = length;
+	e->gen = ++s->gen;
+	e->busy = false;
+	e->last_use_ms = gfs_mono_ms();
+	s->used += length;
+	s->nchunks++;
+	v = view_new(handle, version, length, e->gen, fd, crcs);
+	cache(s, e, v);
+	view_unref(v);  /* the cache's reference is the one left */
+	record_change(s, handle, false);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->stats.bytes_written, length);
+	return GFS_OK;
+}
+
+/* --- deleting -------------------------------------------------------- */
+
+static void unlink_files(int dirfd, uint64_t handle)
+{
+	char hex[17], meta[32];
+
+	gfs_handle_fmt(handle, hex);
+	snprintf(meta, sizeof(meta), "%s.meta", hex);
+	/* meta first: a crash in between leaves an orphan data file, which
+	 * start-up removes, never a meta without its data */
+	if (unlinkat(dirfd, meta, 0) < 0 && errno != ENOENT)
+		gfs_warn("cannot remove %s: %s", meta, strerror(errno));
+	if (unlinkat(dirfd, hex, 0) < 0 && errno != ENOENT)
+		gfs_warn("cannot remove %s: %s", hex, strerror(errno));
+}
+
+enum gfs_err gfs_chunkstore_delete(struct gfs_chunkstore *s, uint64_t handle,
+				   long wait_ms)
+{
+	struct chunk *e;
+	bool busy;
+
+	pthread_mutex_lock(&s->lock);
+	e = wait_idle(s, handle, wait_ms, &busy);
+	if (busy || !e || !e->version) {
+		pthread_mutex_unlock(&s->lock);
+		return busy ? GFS_ESTALE : GFS_ENOENT;
+	}
+	e->busy = true;
+	pthread_mutex_unlock(&s->lock);
+	unlink_files(dir_of(s, handle), handle);
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);
+	drop_entry(s, e);
+	record_change(s, handle, false);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return GFS_OK;
+}
+
+/* --- space ----------------------------------------------------------- */
+
+/* Free bytes for new data (lock held): disk free beyond the reserve and
+ * the promises, and within the capacity. */
+static uint64_t storable(struct gfs_chunkstore *s, uint64_t *total)
+{
+	struct statvfs sv;
+	uint64_t avail = 0, fs_total = 0, fr, taken;
+
+	if (fstatvfs(s->qdir, &sv) == 0) {
+		avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		fs_total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	}
+	fr = avail > s->reserve + s->promised ?
+		     avail - s->reserve - s->promised : 0;
+	*total = fs_total;
+	if (s->capacity) {
+		taken = s->used + s->pending + s->promised;
+		fr = GFS_MIN(fr, s->capacity > taken ? s->capacity - taken : 0);
+		*total = GFS_MIN(fs_total, s->capacity);
+	}
+	return fr;
+}
+
+enum gfs_err gfs_chunkstore_reserve(struct gfs_chunkstore *s, uint64_t bytes)
+{
+	enum gfs_err err = GFS_OK;
+	uint64_t total, fr;
+
+	pthread_mutex_lock(&s->lock);
+	fr = storable(s, &total);
+	if (fr < bytes || fr == 0)
+		err = GFS_EDISKFULL;
+	else
+		s->promised += bytes;
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+void gfs_chunkstore_consume(struct gfs_chunkstore *s, uint64_t bytes)
+{
+	pthread_mutex_lock(&s->lock);
+	s->promised -= GFS_MIN(bytes, s->promised);
+	s->pending += bytes;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void gfs_chunkstore_release(struct gfs_chunkstore *s, uint64_t promised,
+			    uint64_t written)
+{
+	pthread_mutex_lock(&s->lock);
+	s->promised -= GFS_MIN(promised, s->promised);
+	s->pending -= GFS_MIN(written, s->pending);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void gfs_chunkstore_space(struct gfs_chunkstore *s,
+			  struct gfs_chunkstore_space *out)
+{
+	pthread_mutex_lock(&s->lock);
+	out->free_bytes = storable(s, &out->total_bytes);
+	out->used_bytes = s->used;
+	out->chunks = s->nchunks;
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct gfs_chunkstore_stats *gfs_chunkstore_stats(struct gfs_chunkstore *s)
+{
+	return &s->stats;
+}
+
+/* --- reporting ------------------------------------------------------- */
+
+static json_t *chunk_triple(const struct chunk *e)
+{
+	return json_pack("[o, I, I]", gfs_json_handle_new(e->handle),
+			 (json_int_t)e->version, (json_int_t)e->length);
+}
+
+void gfs_chunkstore_report(struct gfs_chunkstore *s, bool full,
+			   uint64_t since, json_t **chunks, json_t **removed,
+			   json_t **corrupt, uint64_t *upto)
+{
+	struct change *c, *ctmp;
+	struct chunk *e, *etmp;
+
+	*chunks = json_array();
+	*removed = json_array();
+	*corrupt = json_array();
+	pthread_mutex_lock(&s->lock);
+	if (full) {
+		HASH_ITER(hh, s->table, e, etmp)
+			if (e->version)
+				json_array_append_new(*chunks,
+						      chunk_triple(e));
+	}
+	HASH_ITER(hh, s->changes, c, ctmp) {
+		if (c->seq <= since)
+			continue;
+		if (c->corrupt)
+			json_array_append_new(*corrupt,
+					      gfs_json_handle_new(c->handle));
+		if (full)
+			continue;
+		e = find(s, c->handle);
+		if (e && e->version)
+			json_array_append_new(*chunks, chunk_triple(e));
+		else
+			json_array_append_new(*removed,
+					      gfs_json_handle_new(c->handle));
+	}
+	*upto = s->seq;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void gfs_chunkstore_trim_changes(struct gfs_chunkstore *s, uint64_t seq)
+{
+	struct change *c, *tmp;
+
+	pthread_mutex_lock(&s->lock);
+	HASH_ITER(hh, s->changes, c, tmp) {
+		if (c->seq <= seq) {
+			HASH_DEL(s->changes, c);
+			free(c);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+size_t gfs_chunkstore_idle_chunks(struct gfs_chunkstore *s, int64_t idle_ms,
+				  uint64_t **out)
+{
+	int64_t now = gfs_mono_ms();
+	struct chunk *e, *tmp;
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	*out = gfs_xmalloc(sizeof(**out) * (HASH_COUNT(s->table) + 1));
+	HASH_ITER(hh, s->table, e, tmp)
+		if (e->version && !e->busy && now - e->last_use_ms >= idle_ms)
+			(*out)[n++] = e->handle;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* --- opening: directories, lock, scan --------------------------------- */
+
+static int open_dir(int at, const char *name)
+{
+	if (mkdirat(at, name, 0755) < 0 && errno != EEXIST)
+		return -1;
+	return openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static enum gfs_err open_dirs(struct gfs_chunkstore *s)
+{
+	int top, chunks, i;
+	char name[4];
+
+	if (gfs_mkdirs(s->dir, 0755) < 0 ||
+	    (top = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		gfs_error("cannot open data directory %s: %s", s->dir,
+			  strerror(errno));
+		return GFS_EIO;
+	}
+	s->lockfd = openat(top, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		gfs_error("data directory %s is in use by another chunkserver",
+			  s->dir);
+		close(top);
+		return GFS_EEXIST;
+	}
+	chunks = open_dir(top, "chunks");
+	s->qdir = open_dir(top, "quarantine");
+	for (i = 0; i < NSUBDIRS && chunks >= 0; i++) {
+		snprintf(name, sizeof(name), "%02x", i);
+		s->sub[i] = open_dir(chunks, name);
+		if (s->sub[i] < 0)
+			break;
+	}
+	if (chunks >= 0)
+		close(chunks);
+	close(top);
+	if (chunks < 0 || s->qdir < 0 || i < NSUBDIRS) {
+		gfs_error("cannot create directories in %s: %s", s->dir,
+			  strerror(errno));
+		return GFS_EIO;
+	}
+	return GFS_OK;
+}
+
+/* What start-up found, for its one log line. */
+struct scan_tally {
+	uint64_t chunks, bytes, quarantined, removed;
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Parse "<16 hex>" followed by exactly suffix. */
+static bool parse_name(const char *name, const char *suffix, uint64_t *h)
+{
+	char hex[17];
+
+	if (strlen(name) != GFS_HANDLE_HEX + strlen(suffix) ||
+	    strcmp(name + GFS_HANDLE_HEX, suffix))
+		return false;
+	memcpy(hex, name, GFS_HANDLE_HEX);
+	hex[GFS_HANDLE_HEX] = '\0';
+	return gfs_handle_parse(hex, h);
+}
+
+/* Take in one meta file of directory i (first scan pass). */
+static void scan_meta(struct gfs_chunkstore *s, int i, uint64_t h,
+		      struct scan_tally *t)
+{
+	struct gfs_chunkmeta m;
+	struct stat st;
+	struct chunk *e;
+	char hex[17];
+	enum gfs_err err;
+
+	gfs_handle_fmt(h, hex);
+	err = gfs_chunkmeta_read(s->sub[i], h, &m, false);
+	if (!err && (fstatat(s->sub[i], hex, &st, 0) < 0 ||
+		     (uint64_t)st.st_size < m.length))
+		err = GFS_ECORRUPT;
+	if (err || (h & 0xff) != (uint64_t)i) {
+		gfs_warn("chunk %s: %s; quarantined", hex,
+			 err ? "meta or data file invalid" : "misplaced");
+		quarantine_files(s, s->sub[i], h);
+		t->quarantined++;
+		return;
+	}
+	e = add_entry(s, h);
+	e->version = m.version;
+	e->length = m.length;
+	e->gen = ++s->gen;
+	s->used += m.length;
+	s->nchunks++;
+	t->chunks++;
+	t->bytes += m.length;
+}
+
+/* Second pass over directory i: temporaries and orphans go. */
+static void scan_leftover(struct gfs_chunkstore *s, int i, const char *name,
+			  struct scan_tally *t)
+{
+	uint64_t h;
+
+	if (ends_with(name, ".tmp") ||
+	    (parse_name(name, "", &h) && !find(s, h))) {
+		if (unlinkat(s->sub[i], name, 0) == 0) {
+			gfs_info("removed %s (left by an interrupted write)",
+				 name);
+			t->removed++;
+		}
+	}
+}
+
+/* Names in directory fd (a new array of new strings; caller frees). */
+static size_t list_dir(int fd, char ***out)
+{
+	DIR *d = fdopendir(dup(fd));
+	struct dirent *de;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			*out = gfs_xrealloc(*out, cap * sizeof(**out));
+		}
+		(*out)[n++] = gfs_xstrdup(de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+static void scan(struct gfs_chunkstore *s)
+{
+	struct scan_tally t = { 0 };
+	int i;
+
+	for (i = 0; i < NSUBDIRS; i++) {
+		char **names;
+		size_t n = list_dir(s->sub[i], &names), k;
+		uint64_t h;
+
+		for (k = 0; k < n; k++)
+			if (parse_name(names[k], ".meta", &h))
+				scan_meta(s, i, h, &t);
+		for (k = 0; k < n; k++) {
+			scan_leftover(s, i, names[k], &t);
+			free(names[k]);
+		}
+		free(names);
+	}
+	gfs_info("%s: %llu chunks, %llu bytes; %llu quarantined, %llu "
+		 "leftovers removed", s->dir, (unsigned long long)t.chunks,
+		 (unsigned long long)t.bytes,
+		 (unsigned long long)t.quarantined,
+		 (unsigned long long)t.removed);
+}
+
+enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
+				 struct gfs_chunkstore **out)
+{
+	struct gfs_chunkstore *s = gfs_xcalloc(1, sizeof(*s));
+	enum gfs_err err;
+	int i;
+
+	s->dir = gfs_xstrdup(conf->dir);
+	s->cache_max = conf->cache_max ? conf->cache_max : DEFAULT_CACHE;
+	s->reserve = conf->reserve;
+	s->capacity = conf->capacity;
+	s->on_corrupt = conf->on_corrupt;
+	s->cls = conf->cls;
+	s->qdir = s->lockfd = -1;
+	for (i = 0; i < NSUBDIRS; i++)
+		s->sub[i] = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	err = open_dirs(s);
+	if (err) {
+		gfs_chunkstore_close(s);
+		return err;
+	}
+	scan(s);
+	*out = s;
+	return GFS_OK;
+}
+
+void gfs_chunkstore_close(struct gfs_chunkstore *s)
+{
+	struct chunk *e, *etmp;
+	struct change *c, *ctmp;
+	int i;
+
+	if (!s)
+		return;
+	HASH_ITER(hh, s->table, e, etmp)
+		drop_entry(s, e);
+	HASH_ITER(hh, s->changes, c, ctmp) {
+		HASH_DEL(s->changes, c);
+		free(c);
+	}
+	for (i = 0; i < NSUBDIRS; i++)
+		if (s->sub[i] >= 0)
+			close(s->sub[i]);
+	if (s->qdir >= 0)
+		close(s->qdir);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->dir);
+	free(s);
+}

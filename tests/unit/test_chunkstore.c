@@ -1,0 +1,686 @@
+/*
+ * Unit tests for chunkserver/chunkstore.c, chunkwrite.c, chunkmeta.c and
+ * blockcrc.c: chunks written, read back and verified on a real directory.
+ * Every test keeps a model of the bytes the chunk should hold and compares
+ * the verified read with it.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../chunkserver/blockcrc.h"
+#include "../../chunkserver/chunkmeta.h"
+#include "../../chunkserver/chunkstore.h"
+#include "../../chunkserver/chunkwrite.h"
+#include "crc32c.h"
+#include "log.h"
+#include "path.h"
+
+static char dir[64];
+static struct gfs_chunkstore *store;
+static int corrupt_calls;
+
+static void on_corrupt(void *cls, uint64_t handle)
+{
+	(void)cls;
+	(void)handle;
+	corrupt_calls++;
+}
+
+static void open_store(uint64_t capacity)
+{
+	struct gfs_chunkstore_conf conf = {
+		.dir = dir, .reserve = 0, .capacity = capacity,
+		.on_corrupt = on_corrupt,
+	};
+
+	cr_assert_eq(gfs_chunkstore_open(&conf, &store), GFS_OK);
+}
+
+static void setup(void)
+{
+	gfs_log_init("test", GFS_LOG_ERROR);
+	snprintf(dir, sizeof(dir), "/tmp/gfs-chunkstore.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	corrupt_calls = 0;
+	open_store(0);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	gfs_chunkstore_close(store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
+TestSuite(chunkstore, .init = setup, .fini = teardown);
+
+static void reopen(void)
+{
+	gfs_chunkstore_close(store);
+	open_store(0);
+}
+
+static void fill(char *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (char)((i * 31 + seed * 7 + (i >> 9)) & 0xff);
+}
+
+/* Write body at offset as version; the result of the whole transaction. */
+static enum gfs_err put_args(struct gfs_chunkwrite_args *a, const char *body,
+			     size_t len, size_t piece)
+{
+	struct gfs_chunkwrite *w;
+	uint64_t length;
+	enum gfs_err err;
+	size_t done = 0;
+
+	a->size = (int64_t)len;
+	err = gfs_chunkwrite_begin(store, a, &w, NULL, 0);
+	if (err)
+		return err;
+	while (!err && done < len) {
+		size_t n = len - done < piece ? len - done : piece;
+
+		err = gfs_chunkwrite_data(w, body + done, n);
+		done += n;
+	}
+	if (!err)
+		err = gfs_chunkwrite_commit(w, &length);
+	gfs_chunkwrite_free(w);
+	return err;
+}
+
+static enum gfs_err put(uint64_t h, uint64_t version, uint64_t off,
+			const char *body, size_t len)
+{
+	struct gfs_chunkwrite_args a = {
+		.handle = h, .version = version, .offset = off, .wait_ms = 100,
+	};
+
+	return put_args(&a, body, len, 7777);
+}
+
+/* The chunk's verified bytes (caller frees) and its version. */
+static char *read_all(uint64_t h, uint64_t *len, uint64_t *version)
+{
+	struct gfs_chunk_view *v;
+	size_t got;
+	char *buf;
+
+	cr_assert_eq(gfs_chunkstore_get_view(store, h, false, &v), GFS_OK);
+	buf = malloc((size_t)v->nblocks * GFS_BLOCK_SIZE + 1);
+	if (v->nblocks)
+		cr_assert_eq(gfs_chunkstore_read_blocks(store, v, 0,
+							v->nblocks, buf, &got),
+			     GFS_OK);
+	*len = v->length;
+	if (version)
+		*version = v->version;
+	gfs_chunkstore_put_view(store, v);
+	return buf;
+}
+
+static void expect_chunk(uint64_t h, const char *model, uint64_t len,
+			 uint64_t version)
+{
+	uint64_t got_len, got_version;
+	char *buf = read_all(h, &got_len, &got_version);
+
+	cr_expect_eq(got_len, len, "length %llu, expected %llu",
+		     (unsigned long long)got_len, (unsigned long long)len);
+	cr_expect_eq(got_version, version);
+	cr_expect(got_len != len || !memcmp(buf, model, len),
+		  "chunk bytes differ from the model");
+	free(buf);
+}
+
+static char *chunk_path(uint64_t h, const char *suffix)
+{
+	static char p[256];
+	char hex[17];
+
+	gfs_handle_fmt(h, hex);
+	snprintf(p, sizeof(p), "%s/chunks/%02x/%s%s", dir, (unsigned)(h & 0xff),
+		 hex, suffix);
+	return p;
+}
+
+static void flip_byte(const char *path, off_t at)
+{
+	int fd = open(path, O_RDWR);
+	char c;
+
+	cr_assert(fd >= 0, "open %s", path);
+	cr_assert_eq(pread(fd, &c, 1, at), 1);
+	c ^= 0x40;
+	cr_assert_eq(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+}
+
+static uint64_t count_chunks(void)
+{
+	struct gfs_chunkstore_space sp;
+
+	gfs_chunkstore_space(store, &sp);
+	return sp.chunks;
+}
+
+Test(chunkstore, writes_and_reads_back_a_chunk)
+{
+	static char body[300000];
+
+	fill(body, sizeof(body), 1);
+	cr_assert_eq(put(0x2a, 1, 0, body, sizeof(body)), GFS_OK);
+	expect_chunk(0x2a, body, sizeof(body), 1);
+	cr_expect_eq(count_chunks(), 1);
+}
+
+Test(chunkstore, keeps_chunks_across_a_restart)
+{
+	static char body[70000];
+
+	fill(body, sizeof(body), 2);
+	cr_assert_eq(put(0x100, 3, 0, body, sizeof(body)), GFS_OK);
+	reopen();
+	expect_chunk(0x100, body, sizeof(body), 3);
+}
+
+Test(chunkstore, raw_data_file_holds_the_bytes)
+{
+	static char body[1000], disk[1000];
+	int fd;
+
+	fill(body, sizeof(body), 3);
+	cr_assert_eq(put(0x55, 1, 0, body, sizeof(body)), GFS_OK);
+	fd = open(chunk_path(0x55, ""), O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_expect_eq(read(fd, disk, sizeof(disk)), (ssize_t)sizeof(disk));
+	close(fd);
+	cr_expect_arr_eq(disk, body, sizeof(body));
+}
+
+Test(chunkstore, flipped_data_byte_is_detected_and_quarantined)
+{
+	static char body[200000];
+	struct gfs_chunk_view *v;
+	json_t *chunks, *removed, *corrupt;
+	uint64_t upto;
+	size_t got;
+	char *buf = malloc(4 * GFS_BLOCK_SIZE);
+
+	fill(body, sizeof(body), 4);
+	cr_assert_eq(put(0x77, 1, 0, body, sizeof(body)), GFS_OK);
+	flip_byte(chunk_path(0x77, ""), 150000);
+	cr_assert_eq(gfs_chunkstore_get_view(store, 0x77, false, &v), GFS_OK);
+	/* blocks 0 and 1 are fine; block 2 holds byte 150000 */
+	cr_expect_eq(gfs_chunkstore_read_blocks(store, v, 0, 2, buf, &got),
+		     GFS_OK);
+	cr_expect_eq(gfs_chunkstore_read_blocks(store, v, 2, 1, buf, &got),
+		     GFS_ECORRUPT);
+	gfs_chunkstore_put_view(store, v);
+	cr_expect_eq(gfs_chunkstore_get_view(store, 0x77, false, &v),
+		     GFS_ENOENT);
+	cr_expect_eq(count_chunks(), 0);
+	cr_expect_eq(corrupt_calls, 1);
+	cr_expect_eq(access(chunk_path(0x77, ""), F_OK), -1);
+	gfs_chunkstore_report(store, false, 0, &chunks, &removed, &corrupt,
+			      &upto);
+	cr_expect_eq(json_array_size(corrupt), 1);
+	cr_expect_eq(json_array_size(removed), 1);
+	json_decref(chunks);
+	json_decref(removed);
+	json_decref(corrupt);
+	free(buf);
+}
+
+Test(chunkstore, torn_meta_is_quarantined_at_start)
+{
+	static char body[100000];
+
+	fill(body, sizeof(body), 5);
+	cr_assert_eq(put(0x81, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(put(0x82, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(truncate(chunk_path(0x81, ".meta"), 40), 0);
+	reopen();
+	cr_expect_eq(count_chunks(), 1);
+	expect_chunk(0x82, body, sizeof(body), 1);
+	cr_expect_eq(access(chunk_path(0x81, ""), F_OK), -1,
+		     "data of a bad meta is moved away");
+}
+
+Test(chunkstore, flipped_meta_byte_is_detected)
+{
+	static char body[100000];
+
+	fill(body, sizeof(body), 6);
+	cr_assert_eq(put(0x91, 2, 0, body, sizeof(body)), GFS_OK);
+	flip_byte(chunk_path(0x91, ".meta"), 60); /* inside the CRC table */
+	reopen();
+	cr_expect_eq(count_chunks(), 0);
+}
+
+Test(chunkstore, meta_read_rejects_another_handles_meta)
+{
+	static char body[10];
+	struct gfs_chunkmeta m;
+	char cmd[600];
+	int dfd;
+
+	cr_assert_eq(put(0x0101, 1, 0, body, sizeof(body)), GFS_OK);
+	snprintf(cmd, sizeof(cmd), "cp %s ", chunk_path(0x0101, ".meta"));
+	strcat(cmd, chunk_path(0x0201, ".meta"));
+	cr_assert_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/chunks/01", dir);
+	dfd = open(cmd, O_RDONLY | O_DIRECTORY);
+	cr_assert(dfd >= 0);
+	cr_expect_eq(gfs_chunkmeta_read(dfd, 0x0201, &m, false), GFS_ECORRUPT);
+	cr_expect_eq(gfs_chunkmeta_read(dfd, 0x0101, &m, false), GFS_OK);
+	cr_expect_eq(gfs_chunkmeta_read(dfd, 0x0301, &m, false), GFS_ENOENT);
+	close(dfd);
+}
+
+Test(chunkstore, version_must_grow)
+{
+	static char body[5000];
+
+	fill(body, sizeof(body), 7);
+	cr_expect_eq(put(0x10, 0, 0, body, 10), GFS_EINVAL);
+	cr_assert_eq(put(0x10, 5, 0, body, 100), GFS_OK);
+	cr_expect_eq(put(0x10, 5, 100, body, 100), GFS_ESTALE);
+	cr_expect_eq(put(0x10, 4, 100, body, 100), GFS_ESTALE);
+	expect_chunk(0x10, body, 100, 5);
+	cr_expect_eq(put(0x10, 6, 100, body + 100, 100), GFS_OK);
+	expect_chunk(0x10, body, 200, 6);
+}
+
+Test(chunkstore, gap_reads_as_zeros)
+{
+	static char body[100], model[400000];
+
+	fill(body, sizeof(body), 8);
+	memcpy(model, body, 100);
+	cr_assert_eq(put(0x20, 1, 0, body, 100), GFS_OK);
+	memcpy(model + 300000, body, 100);
+	cr_assert_eq(put(0x20, 2, 300000, body, 100), GFS_OK);
+	expect_chunk(0x20, model, 300100, 2);
+	/* a new chunk written at an offset starts with zeros too */
+	cr_assert_eq(put(0x21, 1, 70000, body, 100), GFS_OK);
+	memset(model, 0, 70000);
+	memcpy(model + 70000, body, 100);
+	expect_chunk(0x21, model, 70100, 1);
+}
+
+Test(chunkstore, gap_over_stale_bytes_reads_as_zeros)
+{
+	static char body[200000], model[300000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x22, .version = 2, .offset = 1000, .size = -1,
+		.wait_ms = 100,
+	};
+	struct gfs_chunkwrite *w;
+
+	fill(body, sizeof(body), 9);
+	cr_assert_eq(put(0x22, 1, 0, body, 1000), GFS_OK);
+	/* an aborted append leaves bytes past the length on disk */
+	cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0), GFS_OK);
+	cr_assert_eq(gfs_chunkwrite_data(w, body, 150000), GFS_OK);
+	gfs_chunkwrite_free(w);
+	cr_assert_eq(put(0x22, 3, 200000, body, 10), GFS_OK);
+	memcpy(model, body, 1000);
+	memcpy(model + 200000, body, 10);
+	expect_chunk(0x22, model, 200010, 3);
+}
+
+Test(chunkstore, append_at_an_unaligned_end_continues_the_block_crc)
+{
+	static char model[400000];
+
+	fill(model, sizeof(model), 10);
+	cr_assert_eq(put(0x30, 1, 0, model, 100001), GFS_OK);
+	cr_assert_eq(put(0x30, 2, 100001, model + 100001, 33333), GFS_OK);
+	cr_assert_eq(put(0x30, 3, 133334, model + 133334, 1), GFS_OK);
+	expect_chunk(0x30, model, 133335, 3);
+	reopen();
+	expect_chunk(0x30, model, 133335, 3);
+}
+
+Test(chunkstore, unaligned_overwrite_fixes_crcs_at_both_edges)
+{
+	static char model[400000], patch[80000];
+
+	fill(model, sizeof(model), 11);
+	fill(patch, sizeof(patch), 12);
+	cr_assert_eq(put(0x40, 1, 0, model, 300000), GFS_OK);
+	memcpy(model + 70000, patch, 70000);
+	cr_assert_eq(put(0x40, 2, 70000, patch, 70000), GFS_OK);
+	expect_chunk(0x40, model, 300000, 2);
+	/* inside one block, and running past the end */
+	memcpy(model + 100, patch, 10);
+	cr_assert_eq(put(0x40, 3, 100, patch, 10), GFS_OK);
+	memcpy(model + 290000, patch, 20000);
+	cr_assert_eq(put(0x40, 4, 290000, patch, 20000), GFS_OK);
+	expect_chunk(0x40, model, 310000, 4);
+	reopen();
+	expect_chunk(0x40, model, 310000, 4);
+}
+
+Test(chunkstore, readers_keep_the_old_version_during_an_overwrite)
+{
+	static char model[200000], patch[1000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x41, .version = 2, .offset = 500, .size = 1000,
+		.wait_ms = 100,
+	};
+	struct gfs_chunkwrite *w;
+	uint64_t len;
+
+	fill(model, sizeof(model), 13);
+	fill(patch, sizeof(patch), 14);
+	cr_assert_eq(put(0x41, 1, 0, model, sizeof(model)), GFS_OK);
+	cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0), GFS_OK);
+	cr_assert_eq(gfs_chunkwrite_data(w, patch, sizeof(patch)), GFS_OK);
+	expect_chunk(0x41, model, sizeof(model), 1);
+	cr_assert_eq(gfs_chunkwrite_commit(w, &len), GFS_OK);
+	gfs_chunkwrite_free(w);
+	memcpy(model + 500, patch, sizeof(patch));
+	expect_chunk(0x41, model, sizeof(model), 2);
+}
+
+Test(chunkstore, aborted_writes_leave_the_previous_version)
+{
+	static char model[200000], other[200000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x50, .version = 2, .size = -1, .wait_ms = 100,
+	};
+	struct gfs_chunkwrite *w;
+	struct gfs_chunk_view *v;
+
+	fill(model, sizeof(model), 15);
+	fill(other, sizeof(other), 16);
+	cr_assert_eq(put(0x50, 1, 0, model, 100000), GFS_OK);
+	for (uint64_t off = 0; off <= 100000; off += 50000) { /* COW, append */
+		a.offset = off;
+		cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0),
+			     GFS_OK);
+		cr_assert_eq(gfs_chunkwrite_data(w, other, 90000), GFS_OK);
+		gfs_chunkwrite_free(w);
+		expect_chunk(0x50, model, 100000, 1);
+	}
+	/* a new chunk never written to the end does not exist */
+	a.handle = 0x51;
+	a.offset = 0;
+	cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0), GFS_OK);
+	cr_assert_eq(gfs_chunkwrite_data(w, other, 90000), GFS_OK);
+	cr_expect_eq(gfs_chunkstore_get_view(store, 0x51, false, &v),
+		     GFS_ENOENT);
+	gfs_chunkwrite_free(w);
+	cr_expect_eq(access(chunk_path(0x51, ""), F_OK), -1);
+	reopen();
+	expect_chunk(0x50, model, 100000, 1);
+	cr_expect_eq(count_chunks(), 1);
+}
+
+Test(chunkstore, short_body_is_not_committed)
+{
+	static char body[1000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x52, .version = 1, .size = 1000, .wait_ms = 100,
+	};
+	struct gfs_chunkwrite *w;
+	uint64_t len;
+
+	cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0), GFS_OK);
+	cr_assert_eq(gfs_chunkwrite_data(w, body, 999), GFS_OK);
+	cr_expect_eq(gfs_chunkwrite_commit(w, &len), GFS_EINVAL);
+	gfs_chunkwrite_free(w);
+	cr_expect_eq(count_chunks(), 0);
+}
+
+Test(chunkstore, clone_copies_a_prefix_and_overlays_the_body)
+{
+	static char src[300000], model[300000], patch[5000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x61, .version = 1, .offset = 10000, .clone = true,
+		.clone_handle = 0x60, .clone_version = 4,
+		.clone_length = 150001, .wait_ms = 100,
+	};
+
+	fill(src, sizeof(src), 17);
+	fill(patch, sizeof(patch), 18);
+	cr_assert_eq(put(0x60, 4, 0, src, 200000), GFS_OK);
+	cr_assert_eq(put_args(&a, patch, sizeof(patch), 999), GFS_OK);
+	memcpy(model, src, 150001);
+	memcpy(model + 10000, patch, sizeof(patch));
+	expect_chunk(0x61, model, 150001, 1);
+	expect_chunk(0x60, src, 200000, 4);
+	/* a clone past the copied length leaves a zero gap */
+	a.handle = 0x62;
+	a.offset = 160000;
+	cr_assert_eq(put_args(&a, patch, 100, 999), GFS_OK);
+	memcpy(model, src, 150001);
+	memset(model + 150001, 0, 160000 - 150001);
+	memcpy(model + 160000, patch, 100);
+	expect_chunk(0x62, model, 160100, 1);
+	reopen();
+	expect_chunk(0x62, model, 160100, 1);
+}
+
+Test(chunkstore, clone_needs_its_source_at_that_version)
+{
+	static char body[100];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x71, .version = 1, .clone = true,
+		.clone_handle = 0x70, .clone_version = 2,
+		.clone_length = 100, .wait_ms = 100,
+	};
+
+	cr_expect_eq(put_args(&a, body, 10, 10), GFS_ENOENT);
+	cr_assert_eq(put(0x70, 3, 0, body, 100), GFS_OK);
+	cr_expect_eq(put_args(&a, body, 10, 10), GFS_ESTALE);
+	cr_expect_eq(count_chunks(), 1);
+}
+
+/* A "remote" clone source: the bytes of a model, in small pieces. */
+static enum gfs_err fake_fetch(void *cls, uint64_t handle, uint64_t version,
+			       uint64_t length, struct gfs_chunkwrite *w)
+{
+	const char *src = cls;
+	enum gfs_err err = GFS_OK;
+
+	cr_expect_eq(handle, 0x80);
+	cr_expect_eq(version, 9);
+	for (uint64_t at = 0; !err && at < length; at += 3000)
+		err = gfs_chunkwrite_base(w, src + at,
+					  length - at < 3000 ? length - at
+							     : 3000);
+	return err;
+}
+
+Test(chunkstore, clone_from_elsewhere_goes_through_fetch)
+{
+	static char src[200000], model[200000], patch[20000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x81, .version = 1, .offset = 65000, .clone = true,
+		.clone_handle = 0x80, .clone_version = 9,
+		.clone_length = 140000, .fetch = fake_fetch, .fetch_cls = src,
+		.wait_ms = 100,
+	};
+
+	fill(src, sizeof(src), 19);
+	fill(patch, sizeof(patch), 20);
+	cr_assert_eq(put_args(&a, patch, sizeof(patch), 4096), GFS_OK);
+	memcpy(model, src, 140000);
+	memcpy(model + 65000, patch, sizeof(patch));
+	expect_chunk(0x81, model, 140000, 1);
+}
+
+Test(chunkstore, replace_drops_the_old_bytes)
+{
+	static char body[200000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x90, .version = 7, .replace = true, .wait_ms = 100,
+	};
+
+	fill(body, sizeof(body), 21);
+	cr_assert_eq(put(0x90, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(put_args(&a, body + 1, 1000, 300), GFS_OK);
+	expect_chunk(0x90, body + 1, 1000, 7);
+}
+
+Test(chunkstore, offsets_past_the_largest_chunk_are_too_large)
+{
+	static char body[10];
+
+	cr_expect_eq(put(0xa0, 1, GFS_MAX_CHUNK_SIZE, body, 10), GFS_ETOOBIG);
+	cr_expect_eq(put(0xa0, 1, UINT64_MAX - 5, body, 10), GFS_ETOOBIG);
+	cr_expect_eq(put(0xa0, 1, GFS_MAX_CHUNK_SIZE - 10, body, 10), GFS_OK);
+}
+
+Test(chunkstore, full_capacity_refuses_before_and_during_the_body)
+{
+	static char body[300000];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0xb1, .version = 1, .size = -1, .wait_ms = 100,
+	};
+	struct gfs_chunkwrite *w;
+	enum gfs_err err = GFS_OK;
+
+	gfs_chunkstore_close(store);
+	open_store(200000);
+	cr_expect_eq(put(0xb0, 1, 0, body, 300000), GFS_EDISKFULL);
+	cr_expect_eq(put(0xb0, 1, 0, body, 150000), GFS_OK);
+	cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0), GFS_OK);
+	for (int i = 0; i < 10 && !err; i++)
+		err = gfs_chunkwrite_data(w, body, 10000);
+	cr_expect_eq(err, GFS_EDISKFULL);
+	gfs_chunkwrite_free(w);
+	cr_expect_eq(count_chunks(), 1);
+}
+
+Test(chunkstore, delete_removes_files_and_is_reported)
+{
+	static char body[100];
+	json_t *chunks, *removed, *corrupt;
+	uint64_t upto, first;
+
+	cr_assert_eq(put(0xc0, 1, 0, body, 100), GFS_OK);
+	cr_assert_eq(put(0xc1, 1, 0, body, 50), GFS_OK);
+	gfs_chunkstore_report(store, true, 0, &chunks, &removed, &corrupt,
+			      &first);
+	cr_expect_eq(json_array_size(chunks), 2);
+	json_decref(chunks);
+	json_decref(removed);
+	json_decref(corrupt);
+	cr_expect_eq(gfs_chunkstore_delete(store, 0xc0, 100), GFS_OK);
+	cr_expect_eq(gfs_chunkstore_delete(store, 0xc0, 100), GFS_ENOENT);
+	cr_expect_eq(access(chunk_path(0xc0, ""), F_OK), -1);
+	cr_expect_eq(access(chunk_path(0xc0, ".meta"), F_OK), -1);
+	gfs_chunkstore_report(store, false, first, &chunks, &removed,
+			      &corrupt, &upto);
+	cr_expect_eq(json_array_size(chunks), 0);
+	cr_expect_eq(json_array_size(removed), 1);
+	cr_expect_str_eq(json_string_value(json_array_get(removed, 0)),
+			 "00000000000000c0");
+	json_decref(chunks);
+	json_decref(removed);
+	json_decref(corrupt);
+	gfs_chunkstore_trim_changes(store, upto);
+	gfs_chunkstore_report(store, false, 0, &chunks, &removed, &corrupt,
+			      &upto);
+	cr_expect_eq(json_array_size(chunks) + json_array_size(removed), 0);
+	json_decref(chunks);
+	json_decref(removed);
+	json_decref(corrupt);
+}
+
+Test(chunkstore, a_second_writer_waits_then_gives_up)
+{
+	static char body[100];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0xd0, .version = 1, .size = -1, .wait_ms = 100,
+	};
+	struct gfs_chunkwrite *w;
+
+	cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0), GFS_OK);
+	cr_expect_eq(put(0xd0, 2, 0, body, 10), GFS_ESTALE);
+	cr_expect_eq(gfs_chunkstore_delete(store, 0xd0, 50), GFS_ESTALE);
+	gfs_chunkwrite_free(w);
+	cr_expect_eq(put(0xd0, 2, 0, body, 10), GFS_OK);
+}
+
+Test(chunkstore, leftovers_of_a_crash_are_removed_at_start)
+{
+	static char body[100];
+	int fd;
+
+	cr_assert_eq(put(0xe0, 1, 0, body, 100), GFS_OK);
+	/* a data file without meta (create interrupted), a .tmp */
+	fd = open(chunk_path(0xe1, ""), O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	fd = open(chunk_path(0xe0, ".tmp"), O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	reopen();
+	cr_expect_eq(access(chunk_path(0xe1, ""), F_OK), -1);
+	cr_expect_eq(access(chunk_path(0xe0, ".tmp"), F_OK), -1);
+	expect_chunk(0xe0, body, 100, 1);
+}
+
+Test(chunkstore, a_second_store_on_the_same_dir_is_refused)
+{
+	struct gfs_chunkstore_conf conf = { .dir = dir };
+	struct gfs_chunkstore *other;
+
+	cr_expect_eq(gfs_chunkstore_open(&conf, &other), GFS_EEXIST);
+}
+
+Test(chunkstore, empty_chunk_has_no_blocks)
+{
+	uint64_t len, version;
+	char *buf;
+
+	cr_assert_eq(put(0xf0, 1, 0, NULL, 0), GFS_OK);
+	buf = read_all(0xf0, &len, &version);
+	cr_expect_eq(len, 0);
+	free(buf);
+}
+
+Test(blockcrc, zero_block_crc_matches_a_plain_crc)
+{
+	static char zeros[GFS_BLOCK_SIZE];
+
+	cr_expect_eq(gfs_blockcrc_zero_block(),
+		     gfs_crc32c(0, zeros, sizeof(zeros)));
+}
+
+Test(blockcrc, feeding_in_pieces_equals_whole_blocks)
+{
+	static char buf[3 * GFS_BLOCK_SIZE + 100];
+	uint32_t crcs[8], want[4];
+	struct gfs_blockcrc b;
+
+	fill(buf, sizeof(buf), 22);
+	for (int i = 0; i < 4; i++)
+		want[i] = gfs_crc32c(0, buf + i * GFS_BLOCK_SIZE,
+				     i < 3 ? GFS_BLOCK_SIZE : 100);
+	gfs_blockcrc_init(&b, crcs, 0, 0, 0);
+	for (size_t at = 0; at < sizeof(buf); at += 1000)
+		gfs_blockcrc_feed(&b, buf + at,
+				  sizeof(buf) - at < 1000 ? sizeof(buf) - at
+							  : 1000);
+	gfs_blockcrc_finish(&b);
+	cr_expect_eq(b.next, 4);
+	cr_expect_arr_eq(crcs, want, sizeof(want));
+	cr_expect_eq(gfs_blockcrc_verify(crcs, 0, buf, sizeof(buf)),
+		     UINT32_MAX);
+	buf[GFS_BLOCK_SIZE + 5] ^= 1;
+	cr_expect_eq(gfs_blockcrc_verify(crcs, 0, buf, sizeof(buf)), 1);
+}
