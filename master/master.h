@@ -70,6 +70,8 @@ struct gfs_master {
 	enum gfs_role role;         /* (lock) */
 	uint64_t epoch;             /* (lock) */
 	char *primary_url;          /* (lock) the primary as known; owned */
+	char *peer_url;             /* (lock) the master we took over from,
+				     * pinged with our epoch; owned */
 	int64_t probation_until;    /* (lock) mono ms; mutations 503 before */
 	int64_t settle_until;       /* (lock) mono ms; no re-replication
 				     * before (inventories arriving) */
@@ -82,6 +84,7 @@ struct gfs_master {
 	uint64_t applied_seq;       /* (lock) next seq to apply */
 	uint64_t ckpt_seq;          /* (lock) next seq of the last checkpoint */
 	bool ckpt_busy;             /* (lock) a checkpoint is being written */
+	uint64_t reserve_seq;       /* (lock) seq of the last RESERVE record */
 	bool replaying;             /* (lock) apply without side effects */
 	struct gfs_follow fw;       /* (lock) */
 
@@ -95,4 +98,13 @@ struct gfs_master {
 /* Monotonic seconds since start (chunk commit times). */
 uint32_t gfs_master_now_s(const struct gfs_master *m);
 
+
+
+/* Load the state from conf.data (checkpoint + log replay) and take the
+ * role the flags ask for.  Logs why on failure. */
+enum gfs_err gfs_master_open(struct gfs_master *m);
+/* Start the tick and follower threads. */
+void gfs_master_start(struct gfs_master *m);
+/* Stop the threads, checkpoint, close the log, free the state. */
+void gfs_master_close(struct gfs_master *m);
 #endif

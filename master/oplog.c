@@ -30,6 +30,8 @@
 #define SEG_MAGIC "GFSLOG1\n"
 #define SEG_HDR 16
 
+static void unlink_first(struct gfs_oplog *log, size_t n);
+
 struct gfs_oplog_seg {
 	uint64_t base;   /* seq of its first record */
 	uint64_t end;    /* seq after its last record (queued ones too) */
@@ -352,10 +354,14 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 	if (err)
 		goto out_free;
 	if (log->nsegs && cur_seg(log)->end < from) {
-		gfs_error("op log ends at %" PRIu64 " before the checkpoint "
-			  "(%" PRIu64 ")", cur_seg(log)->end, from);
-		err = GFS_EIO;
-		goto out_free;
+		/* Only after a crash between a checkpoint and the segment
+		 * that follows it: everything here is in the checkpoint. */
+		gfs_warn("op log ends at %" PRIu64 ", before the checkpoint "
+			 "(%" PRIu64 "): starting a new segment",
+			 cur_seg(log)->end, from);
+		pthread_mutex_lock(&log->lock);
+		unlink_first(log, log->nsegs);
+		pthread_mutex_unlock(&log->lock);
 	}
 	if (log->nsegs && log->segs[0].base > from) {
 		gfs_error("op log starts at %" PRIu64 ", after the checkpoint "
@@ -590,21 +596,31 @@ void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq)
 	pthread_mutex_unlock(&log->lock);
 }
 
-enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base)
+void gfs_oplog_wipe(struct gfs_oplog *log)
 {
-	struct gfs_oplog_seg s;
-	enum gfs_err err;
-
 	pthread_mutex_lock(&log->lock);
 	while (log->flushing)
 		pthread_cond_wait(&log->cond, &log->lock);
 	gfs_enc_free(&log->pending);
 	unlink_first(log, log->nsegs);
+	gfs_fsync_dir(log->dir);
+	log->fenced = true;
+	log->attached = false;
+	pthread_cond_broadcast(&log->cond);
+	pthread_mutex_unlock(&log->lock);
+}
+
+enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base)
+{
+	struct gfs_oplog_seg s;
+	enum gfs_err err;
+
+	gfs_oplog_wipe(log);
+	pthread_mutex_lock(&log->lock);
 	err = seg_create(log, base, &s);
 	if (!err)
 		push_seg(log, &s);
 	log->next_seq = log->synced_seq = log->acked_seq = base;
-	log->attached = false;
 	log->fenced = err != GFS_OK;
 	pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
@@ -687,7 +703,7 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 
 	pthread_mutex_lock(&log->lock);
 	*next = from;
-	if (from < log->segs[0].base || from > log->next_seq) {
+	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq) {
 		err = GFS_ENOENT;
 		goto out_unlock;
 	}

@@ -109,7 +109,10 @@ void gfs_oplog_sync(struct gfs_oplog *log);
 enum gfs_err gfs_oplog_rotate(struct gfs_oplog *log);
 /* Unlink the segments whose records all lie below seq. */
 void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq);
-/* Unlink every segment and start empty at base (backup re-sync). */
+/* Unlink every segment (the log is fenced and takes nothing until
+ * gfs_oplog_reset()). */
+void gfs_oplog_wipe(struct gfs_oplog *log);
+/* Unlink every segment left and start empty at base (backup re-sync). */
 enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base);
 
 /* Make every waiter give up, now and until gfs_oplog_reset(). */

@@ -1,0 +1,430 @@
+/*
+ * journal.c - encode and apply op-log records; see journal.h.
+ *
+ * Apply functions decode all fields first, then check that the record fits
+ * the state, then change it: a record that does not fit changes nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunks.h"
+#include "constants.h"
+#include "csmgr.h"
+#include "journal.h"
+#include "lease.h"
+#include "master.h"
+#include "util.h"
+
+void gfs_rec_epoch(struct gfs_enc *e, uint64_t epoch, const char *primary)
+{
+	gfs_enc_u8(e, GFS_REC_EPOCH);
+	gfs_enc_u64(e, epoch);
+	gfs_enc_str(e, primary);
+}
+
+void gfs_rec_reserve(struct gfs_enc *e, uint64_t limit)
+{
+	gfs_enc_u8(e, GFS_REC_RESERVE);
+	gfs_enc_u64(e, limit);
+}
+
+void gfs_rec_create(struct gfs_enc *e, const char *path, uint8_t type,
+		    uint32_t mode, int64_t mtime_ns, uint32_t chunk_size)
+{
+	gfs_enc_u8(e, GFS_REC_CREATE);
+	gfs_enc_str(e, path);
+	gfs_enc_u8(e, type);
+	gfs_enc_u32(e, mode);
+	gfs_enc_i64(e, mtime_ns);
+	gfs_enc_u32(e, chunk_size);
+}
+
+void gfs_rec_delete(struct gfs_enc *e, const char *path)
+{
+	gfs_enc_u8(e, GFS_REC_DELETE);
+	gfs_enc_str(e, path);
+}
+
+void gfs_rec_rename(struct gfs_enc *e, const char *from, const char *to)
+{
+	gfs_enc_u8(e, GFS_REC_RENAME);
+	gfs_enc_str(e, from);
+	gfs_enc_str(e, to);
+}
+
+void gfs_rec_setattr(struct gfs_enc *e, const char *path, uint8_t which,
+		     uint32_t mode, int64_t mtime_ns)
+{
+	gfs_enc_u8(e, GFS_REC_SETATTR);
+	gfs_enc_str(e, path);
+	gfs_enc_u8(e, which);
+	gfs_enc_u32(e, mode);
+	gfs_enc_i64(e, mtime_ns);
+}
+
+static void enc_chunk(struct gfs_enc *e, uint32_t index, uint64_t handle,
+		      uint32_t version, uint32_t length)
+{
+	gfs_enc_u32(e, index);
+	gfs_enc_u64(e, handle);
+	gfs_enc_u32(e, version);
+	gfs_enc_u32(e, length);
+}
+
+void gfs_rec_commit(struct gfs_enc *e, const char *path, uint64_t size,
+		    int64_t mtime_ns, const struct gfs_rec_chunk *c, uint32_t n)
+{
+	uint32_t i;
+
+	gfs_enc_u8(e, GFS_REC_COMMIT);
+	gfs_enc_str(e, path);
+	gfs_enc_u64(e, size);
+	gfs_enc_i64(e, mtime_ns);
+	gfs_enc_u32(e, n);
+	for (i = 0; i < n; i++)
+		enc_chunk(e, c[i].index, c[i].handle, c[i].version,
+			  c[i].length);
+}
+
+void gfs_rec_commit_file(struct gfs_enc *e, const char *path,
+			 const struct gfs_node *file)
+{
+	uint32_t i;
+
+	gfs_enc_u8(e, GFS_REC_COMMIT);
+	gfs_enc_str(e, path);
+	gfs_enc_u64(e, file->file.size);
+	gfs_enc_i64(e, file->mtime_ns);
+	gfs_enc_u32(e, file->file.nchunks);
+	for (i = 0; i < file->file.nchunks; i++) {
+		const struct gfs_chunk *c = file->file.chunks[i];
+
+		enc_chunk(e, c->index, c->handle, c->version, c->length);
+	}
+}
+
+void gfs_rec_lease(struct gfs_enc *e, const char *path, const char *holder,
+		   int64_t expires_ms, uint32_t ttl)
+{
+	gfs_enc_u8(e, GFS_REC_LEASE);
+	gfs_enc_str(e, path);
+	gfs_enc_str(e, holder);
+	gfs_enc_i64(e, expires_ms);
+	gfs_enc_u32(e, ttl);
+}
+
+void gfs_rec_unlease(struct gfs_enc *e, const char *path)
+{
+	gfs_enc_u8(e, GFS_REC_UNLEASE);
+	gfs_enc_str(e, path);
+}
+
+void gfs_rec_dir(struct gfs_enc *e, const char *path, bool is_explicit,
+		 uint32_t mode, int64_t mtime_ns)
+{
+	gfs_enc_u8(e, GFS_REC_DIR);
+	gfs_enc_str(e, path);
+	gfs_enc_u8(e, is_explicit);
+	gfs_enc_u32(e, mode);
+	gfs_enc_i64(e, mtime_ns);
+}
+
+void gfs_rec_end(struct gfs_enc *e, uint64_t records)
+{
+	gfs_enc_u8(e, GFS_REC_END);
+	gfs_enc_u64(e, records);
+}
+
+/* ---- apply ---- */
+
+static void drop_cb(void *cls, struct gfs_chunk *c)
+{
+	struct gfs_master *m = cls;
+
+	gfs_csmgr_drop_chunk(m, c);
+	gfs_chunks_remove(&m->chunks, c);
+}
+
+/* Remove a file or an empty directory with its chunks and lease. */
+static void remove_node(struct gfs_master *m, struct gfs_node *n)
+{
+	if (n->type == GFS_NODE_FILE)
+		gfs_ns_cut_chunks(n, 0, drop_cb, m);
+	gfs_ns_remove(&m->ns, n);
+}
+
+static struct gfs_node *find(struct gfs_master *m, const char *path,
+			     int type)
+{
+	struct gfs_node *n;
+
+	if (!path || gfs_ns_lookup(&m->ns, path, &n))
+		return NULL;
+	return type < 0 || n->type == type ? n : NULL;
+}
+
+static bool apply_epoch(struct gfs_master *m, struct gfs_dec *d)
+{
+	uint64_t epoch = gfs_dec_u64(d);
+	char *primary = gfs_dec_str(d, GFS_PATH_MAX);
+
+	if (!gfs_dec_done(d)) {
+		free(primary);
+		return false;
+	}
+	if (epoch > m->epoch)
+		m->epoch = epoch;
+	if (primary && *primary && m->replaying) {
+		free(m->primary_url);
+		m->primary_url = primary;
+		primary = NULL;
+	}
+	free(primary);
+	return true;
+}
+
+static bool apply_reserve(struct gfs_master *m, struct gfs_dec *d)
+{
+	uint64_t limit = gfs_dec_u64(d);
+
+	if (!gfs_dec_done(d))
+		return false;
+	gfs_chunks_reserve(&m->chunks, limit);
+	return true;
+}
+
+static bool apply_create(struct gfs_master *m, struct gfs_dec *d,
+			 const char *path)
+{
+	uint8_t type = gfs_dec_u8(d);
+	uint32_t mode = gfs_dec_u32(d);
+	int64_t mtime = gfs_dec_i64(d);
+	uint32_t chunk_size = gfs_dec_u32(d);
+
+	if (!gfs_dec_done(d) || type > GFS_NODE_DIR ||
+	    gfs_ns_can_create(&m->ns, path))
+		return false;
+	gfs_ns_create(&m->ns, path, type, mode, mtime, chunk_size);
+	return true;
+}
+
+static bool apply_delete(struct gfs_master *m, struct gfs_dec *d,
+			 const char *path)
+{
+	struct gfs_node *n = find(m, path, -1);
+
+	if (!gfs_dec_done(d) || !n || n == m->ns.root ||
+	    (n->type == GFS_NODE_DIR && n->dir.kids))
+		return false;
+	remove_node(m, n);
+	return true;
+}
+
+static bool apply_rename(struct gfs_master *m, struct gfs_dec *d,
+			 const char *path)
+{
+	char *to = gfs_dec_str(d, GFS_PATH_MAX);
+	struct gfs_node *n = find(m, path, -1), *victim;
+	bool ok = gfs_dec_done(d) && n &&
+		  !gfs_ns_can_rename(&m->ns, n, to, true, &victim);
+
+	if (ok) {
+		if (victim)
+			remove_node(m, victim);
+		gfs_ns_rename(&m->ns, n, to);
+	}
+	free(to);
+	return ok;
+}
+
+static bool apply_setattr(struct gfs_master *m, struct gfs_dec *d,
+			  const char *path)
+{
+	uint8_t which = gfs_dec_u8(d);
+	uint32_t mode = gfs_dec_u32(d);
+	int64_t mtime = gfs_dec_i64(d);
+	struct gfs_node *n = find(m, path, -1);
+
+	if (!gfs_dec_done(d) || !n)
+		return false;
+	if (which & GFS_SET_MODE)
+		n->mode = mode;
+	if (which & GFS_SET_MTIME) {
+		n->mtime_ns = mtime;
+		gfs_ns_touch_up(n, mtime);
+	}
+	return true;
+}
+
+/* Shrink or keep file at size: drop whole chunks beyond it, clip the last
+ * one's length. */
+static void set_size(struct gfs_master *m, struct gfs_node *f, uint64_t size)
+{
+	uint64_t cs = f->file.chunk_size;
+	uint64_t keep = (size + cs - 1) / cs;
+	struct gfs_chunk *last;
+
+	gfs_ns_cut_chunks(f, keep > UINT32_MAX ? UINT32_MAX : (uint32_t)keep,
+			  drop_cb, m);
+	f->file.size = size;
+	if (!f->file.nchunks)
+		return;
+	last = f->file.chunks[f->file.nchunks - 1];
+	if ((uint64_t)last->index * cs + last->length > size)
+		last->length = (uint32_t)(size - (uint64_t)last->index * cs);
+}
+
+/* Check one commit entry against the state: its handle is new or already
+ * this file's chunk at that index. */
+static bool chunk_fits(struct gfs_master *m, struct gfs_node *f,
+		       const struct gfs_rec_chunk *rc, uint64_t size)
+{
+	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, rc->handle);
+	uint64_t cs = f->file.chunk_size;
+
+	if (!rc->version || rc->length > cs || rc->index * cs >= size)
+		return false;
+	return !c || gfs_ns_chunk_at(f, rc->index) == c;
+}
+
+static void set_chunk(struct gfs_master *m, struct gfs_node *f,
+		      const struct gfs_rec_chunk *rc)
+{
+	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, rc->handle), *old;
+	struct gfs_pending *p = gfs_chunks_pending(&m->chunks, rc->handle);
+
+	if (p)
+		gfs_chunks_del_pending(&m->chunks, p);
+	if (!c) {
+		c = gfs_chunks_add(&m->chunks, rc->handle, rc->version,
+				   rc->length, rc->index);
+		old = gfs_ns_set_chunk(f, rc->index, c);
+		if (old)
+			drop_cb(m, old);
+	}
+	c->version = rc->version;
+	c->length = rc->length;
+	c->commit_s = m->replaying ? 0 : gfs_master_now_s(m);
+}
+
+static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
+			 const char *path)
+{
+	uint64_t size = gfs_dec_u64(d);
+	int64_t mtime = gfs_dec_i64(d);
+	uint32_t n = gfs_dec_u32(d), i;
+	struct gfs_node *f = find(m, path, GFS_NODE_FILE);
+	struct gfs_rec_chunk *rc;
+	bool ok = !d->bad && f && n <= (size_t)(d->end - d->p) / 20;
+
+	rc = ok ? gfs_xcalloc(n + 1, sizeof(*rc)) : NULL;
+	for (i = 0; ok && i < n; i++) {
+		rc[i].index = gfs_dec_u32(d);
+		rc[i].handle = gfs_dec_u64(d);
+		rc[i].version = gfs_dec_u32(d);
+		rc[i].length = gfs_dec_u32(d);
+		ok = !d->bad && chunk_fits(m, f, &rc[i], size);
+	}
+	ok = ok && gfs_dec_done(d);
+	if (ok) {
+		for (i = 0; i < n; i++)
+			set_chunk(m, f, &rc[i]);
+		set_size(m, f, size);
+		f->mtime_ns = mtime;
+		gfs_ns_touch_up(f, mtime);
+	}
+	free(rc);
+	return ok;
+}
+
+static bool apply_lease(struct gfs_master *m, struct gfs_dec *d,
+			const char *path)
+{
+	char *holder = gfs_dec_str(d, 4096);
+	int64_t expires = gfs_dec_i64(d);
+	uint32_t ttl = gfs_dec_u32(d);
+	struct gfs_node *f = find(m, path, GFS_NODE_FILE);
+	bool ok = gfs_dec_done(d) && f && holder && *holder;
+
+	if (ok)
+		gfs_lease_set(f, holder, expires, ttl);
+	free(holder);
+	return ok;
+}
+
+static bool apply_unlease(struct gfs_master *m, struct gfs_dec *d,
+			  const char *path)
+{
+	struct gfs_node *f = find(m, path, GFS_NODE_FILE);
+
+	if (!gfs_dec_done(d) || !f)
+		return false;
+	gfs_lease_clear(f);
+	return true;
+}
+
+static bool apply_dir(struct gfs_master *m, struct gfs_dec *d,
+		      const char *path)
+{
+	uint8_t is_explicit = gfs_dec_u8(d);
+	uint32_t mode = gfs_dec_u32(d);
+	int64_t mtime = gfs_dec_i64(d);
+	struct gfs_node *n = find(m, path, -1);
+
+	if (!gfs_dec_done(d))
+		return false;
+	if (!n) {
+		if (gfs_ns_can_create(&m->ns, path))
+			return false;
+		n = gfs_ns_create(&m->ns, path, GFS_NODE_DIR, mode, mtime, 0);
+	}
+	if (n->type != GFS_NODE_DIR)
+		return false;
+	n->is_explicit = is_explicit || n == m->ns.root;
+	n->mode = mode;
+	n->mtime_ns = mtime;
+	return true;
+}
+
+/* Records that name a path, after it. */
+static bool apply_path_rec(struct gfs_master *m, uint8_t type,
+			   struct gfs_dec *d)
+{
+	char *path = gfs_dec_str(d, GFS_PATH_MAX);
+	bool ok = false;
+
+	if (!path)
+		return false;
+	switch (type) {
+	case GFS_REC_CREATE: ok = apply_create(m, d, path); break;
+	case GFS_REC_DELETE: ok = apply_delete(m, d, path); break;
+	case GFS_REC_RENAME: ok = apply_rename(m, d, path); break;
+	case GFS_REC_SETATTR: ok = apply_setattr(m, d, path); break;
+	case GFS_REC_COMMIT: ok = apply_commit(m, d, path); break;
+	case GFS_REC_LEASE: ok = apply_lease(m, d, path); break;
+	case GFS_REC_UNLEASE: ok = apply_unlease(m, d, path); break;
+	case GFS_REC_DIR: ok = apply_dir(m, d, path); break;
+	}
+	free(path);
+	return ok;
+}
+
+bool gfs_journal_apply(struct gfs_master *m, const uint8_t *body, size_t len)
+{
+	struct gfs_dec d;
+	uint8_t type;
+
+	gfs_dec_init(&d, body, len);
+	type = gfs_dec_u8(&d);
+	switch (type) {
+	case GFS_REC_EPOCH:
+		return apply_epoch(m, &d);
+	case GFS_REC_RESERVE:
+		return apply_reserve(m, &d);
+	case GFS_REC_END:
+		gfs_dec_u64(&d);
+		return gfs_dec_done(&d);
+	default:
+		return apply_path_rec(m, type, &d);
+	}
+}

@@ -1,0 +1,89 @@
+/*
+ * journal.h - what op-log records mean: their encoding and the one
+ * function that applies them to the state.
+ *
+ * For: every state change goes through gfs_journal_apply(), whether it
+ * comes from a live mutation (ops.c, after validation), from replay at
+ * start-up, from the checkpoint, or from the primary's stream on a
+ * backup, so the four can never disagree.  Not for: validation (ops.c
+ * checks everything before a record exists) or framing (oplog.c).
+ *
+ * Record bodies (after the oplog frame), first byte the type:
+ *   EPOCH    u64 epoch, str primary
+ *   RESERVE  u64 limit            handles < limit may be handed out
+ *   CREATE   str path, u8 type, u32 mode, i64 mtime_ns, u32 chunk_size
+ *   DELETE   str path
+ *   RENAME   str from, str to     (replaces `to` if it exists)
+ *   SETATTR  str path, u8 which (1 mode, 2 mtime), u32 mode, i64 mtime_ns
+ *   COMMIT   str path, u64 size, i64 mtime_ns, u32 n,
+ *            n x (u32 index, u64 handle, u32 version, u32 length)
+ *   LEASE    str path, str holder, i64 expires_ms, u32 ttl
+ *   UNLEASE  str path
+ *   DIR      str path, u8 explicit, u32 mode, i64 mtime_ns (checkpoint:
+ *            sets a directory's attributes exactly, creating it if needed)
+ *   END      u64 records          (checkpoint: the last record)
+ * Requires the master lock.
+ */
+#ifndef GFS_JOURNAL_H
+#define GFS_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+struct gfs_master;
+struct gfs_node;
+
+enum gfs_rec_type {
+	GFS_REC_EPOCH = 1,
+	GFS_REC_RESERVE = 2,
+	GFS_REC_CREATE = 3,
+	GFS_REC_DELETE = 4,
+	GFS_REC_RENAME = 5,
+	GFS_REC_SETATTR = 6,
+	GFS_REC_COMMIT = 7,
+	GFS_REC_LEASE = 8,
+	GFS_REC_UNLEASE = 9,
+	GFS_REC_DIR = 10,
+	GFS_REC_END = 11,
+};
+
+#define GFS_SET_MODE 1
+#define GFS_SET_MTIME 2
+
+/* One chunk of a COMMIT record. */
+struct gfs_rec_chunk {
+	uint32_t index;
+	uint64_t handle;
+	uint32_t version;
+	uint32_t length;
+};
+
+/* Encoders: each appends one record body to e. */
+void gfs_rec_epoch(struct gfs_enc *e, uint64_t epoch, const char *primary);
+void gfs_rec_reserve(struct gfs_enc *e, uint64_t limit);
+void gfs_rec_create(struct gfs_enc *e, const char *path, uint8_t type,
+		    uint32_t mode, int64_t mtime_ns, uint32_t chunk_size);
+void gfs_rec_delete(struct gfs_enc *e, const char *path);
+void gfs_rec_rename(struct gfs_enc *e, const char *from, const char *to);
+void gfs_rec_setattr(struct gfs_enc *e, const char *path, uint8_t which,
+		     uint32_t mode, int64_t mtime_ns);
+void gfs_rec_commit(struct gfs_enc *e, const char *path, uint64_t size,
+		    int64_t mtime_ns, const struct gfs_rec_chunk *c, uint32_t n);
+/* COMMIT of a file's current chunks (checkpoint). */
+void gfs_rec_commit_file(struct gfs_enc *e, const char *path,
+			 const struct gfs_node *file);
+void gfs_rec_lease(struct gfs_enc *e, const char *path, const char *holder,
+		   int64_t expires_ms, uint32_t ttl);
+void gfs_rec_unlease(struct gfs_enc *e, const char *path);
+void gfs_rec_dir(struct gfs_enc *e, const char *path, bool is_explicit,
+		 uint32_t mode, int64_t mtime_ns);
+void gfs_rec_end(struct gfs_enc *e, uint64_t records);
+
+/* Apply one record body.  False when it is malformed or does not fit
+ * the state (corruption, or a bug: validation should have refused it). */
+bool gfs_journal_apply(struct gfs_master *m, const uint8_t *body, size_t len);
+
+#endif

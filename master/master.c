@@ -1,0 +1,193 @@
+/*
+ * master.c - start-up, the tick thread and shutdown of struct gfs_master.
+ *
+ * Start-up: load the checkpoint, replay the log records after it (same
+ * apply code as live mutations), then become what the flags say: a backup
+ * (--backup-of) that follows the primary, or a primary.  A primary that
+ * starts from existing state is in probation (mutations 503) until a
+ * chunkserver heartbeat shows no newer epoch exists, or probation_ms
+ * passed; a fresh one logs epoch 1 and starts at once.
+ *
+ * The tick thread runs every 200 ms: dead chunkservers, the
+ * re-replication sweep, GC, the end of probation, and checkpoints when
+ * checkpoint_every records have accumulated (or at once when a mutation
+ * signals `wake`).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backup.h"
+#include "checkpoint.h"
+#include "journal.h"
+#include "log.h"
+#include "master.h"
+#include "ops.h"
+#include "util.h"
+
+#define TICK_MS 200
+
+uint32_t gfs_master_now_s(const struct gfs_master *m)
+{
+	return (uint32_t)((gfs_mono_ms() - m->started_ms) / 1000 + 1);
+}
+
+static bool replay_fn(void *cls, uint64_t seq, const uint8_t *body,
+		      size_t len)
+{
+	struct gfs_master *m = cls;
+
+	if (!gfs_journal_apply(m, body, len))
+		return false;
+	m->applied_seq = seq + 1;
+	return true;
+}
+
+static enum gfs_err load_state(struct gfs_master *m, bool *fresh)
+{
+	uint64_t next;
+	enum gfs_err err;
+	int64_t t0 = gfs_mono_ms();
+
+	m->replaying = true;
+	err = gfs_ckpt_load(m, &next);
+	m->applied_seq = m->ckpt_seq = next;
+	if (!err)
+		err = gfs_oplog_open(m->conf.data, next, replay_fn, m, &m->log);
+	m->replaying = false;
+	if (err)
+		return err;
+	*fresh = m->applied_seq == 1;
+	gfs_info("loaded %" PRIu64 " files, %" PRIu64 " chunks, epoch %" PRIu64
+		 " (checkpoint at %" PRIu64 ", %" PRIu64 " log records) in %lld"
+		 " ms", m->ns.nfiles, (uint64_t)m->chunks.count, m->epoch,
+		 next, m->applied_seq - next, (long long)(gfs_mono_ms() - t0));
+	return GFS_OK;
+}
+
+static void become_backup(struct gfs_master *m, bool fresh)
+{
+	m->role = GFS_ROLE_BACKUP;
+	free(m->primary_url);
+	m->primary_url = gfs_xstrdup(m->conf.backup_of);
+	m->fw.sync_epoch = fresh ? 0 : m->epoch;
+	m->fw.last_contact_ms = gfs_mono_ms();
+	gfs_info("backup of %s", m->primary_url);
+}
+
+static void become_primary(struct gfs_master *m, bool fresh)
+{
+	struct gfs_enc rec = { 0 };
+	int64_t now = gfs_mono_ms();
+
+	m->role = GFS_ROLE_PRIMARY;
+	free(m->primary_url);
+	m->primary_url = gfs_xstrdup(m->self_url);
+	gfs_chunks_skip_reserved(&m->chunks);
+	m->settle_until = now + (int64_t)m->conf.dead_after_ms;
+	if (fresh) {
+		gfs_rec_epoch(&rec, 1, m->self_url);
+		gfs_ops_wait(m, gfs_ops_log(m, &rec));
+		gfs_info("primary, new file system, epoch 1");
+		return;
+	}
+	m->probation_until = now + (int64_t)m->conf.probation_ms;
+	gfs_info("primary, epoch %" PRIu64 ", in probation for %" PRIu64
+		 " ms (until a chunkserver heartbeat)", m->epoch,
+		 m->conf.probation_ms);
+}
+
+enum gfs_err gfs_master_open(struct gfs_master *m)
+{
+	pthread_condattr_t ca;
+	enum gfs_err err;
+	bool fresh = false;
+
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	m->started_ms = gfs_mono_ms();
+	gfs_ns_init(&m->ns);
+	gfs_chunks_init(&m->chunks);
+	gfs_csmgr_init(&m->cs);
+	err = load_state(m, &fresh);
+	if (err)
+		return err;
+	m->log->detach_ms = (int64_t)m->conf.detach_ms;
+	if (m->conf.backup_of)
+		become_backup(m, fresh);
+	else
+		become_primary(m, fresh);
+	return GFS_OK;
+}
+
+/* One round of periodic work; true when a checkpoint is due. */
+static bool tick(struct gfs_master *m)
+{
+	int64_t now = gfs_mono_ms();
+	bool due;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->probation_until && now >= m->probation_until) {
+		m->probation_until = 0;
+		gfs_info("probation over: accepting mutations");
+	}
+	gfs_csmgr_tick(m, now, m->role == GFS_ROLE_PRIMARY);
+	due = !m->ckpt_busy && !m->fw.resync &&
+	      m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every;
+	pthread_mutex_unlock(&m->lock);
+	return due;
+}
+
+static void *tick_main(void *arg)
+{
+	struct gfs_master *m = arg;
+	struct timespec ts;
+
+	while (!atomic_load(&m->stopping)) {
+		if (tick(m))
+			gfs_ckpt_write(m);
+		pthread_mutex_lock(&m->lock);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += TICK_MS * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		if (!atomic_load(&m->stopping))
+			pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+		pthread_mutex_unlock(&m->lock);
+	}
+	return NULL;
+}
+
+void gfs_master_start(struct gfs_master *m)
+{
+	pthread_create(&m->tick_thread, NULL, tick_main, m);
+	pthread_create(&m->follow_thread, NULL, gfs_backup_main, m);
+}
+
+void gfs_master_close(struct gfs_master *m)
+{
+	bool ckpt;
+
+	atomic_store(&m->stopping, true);
+	pthread_mutex_lock(&m->lock);
+	pthread_cond_broadcast(&m->wake);
+	ckpt = !m->fw.resync && m->applied_seq > m->ckpt_seq;
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->tick_thread, NULL);
+	pthread_join(m->follow_thread, NULL);
+	if (ckpt && m->log)
+		gfs_ckpt_write(m);
+	gfs_oplog_close(m->log);
+	m->log = NULL;
+	gfs_ns_free(&m->ns);
+	gfs_chunks_free(&m->chunks);
+	gfs_csmgr_free(&m->cs);
+	free(m->primary_url);
+	free(m->peer_url);
+	pthread_cond_destroy(&m->wake);
+	pthread_mutex_destroy(&m->lock);
+}

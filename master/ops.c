@@ -1,0 +1,733 @@
+/*
+ * ops.c - validated operations; see ops.h.
+ *
+ * Shape of a mutation: parse what needs no state (outside the lock), then
+ * under the lock: writable() (primary, out of probation), look up, check
+ * leases and every rule, encode the record, gfs_ops_log() (apply, then
+ * append), build the reply; then, without the lock, gfs_ops_wait().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunks.h"
+#include "constants.h"
+#include "csmgr.h"
+#include "journal.h"
+#include "json.h"
+#include "lease.h"
+#include "log.h"
+#include "master.h"
+#include "ops.h"
+#include "path.h"
+#include "util.h"
+
+#define URL_MAX 512
+#define COMMIT_CHUNKS_MAX (1u << 20)
+
+uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec)
+{
+	uint64_t seq;
+
+	if (!gfs_journal_apply(m, rec->buf, rec->len)) {
+		gfs_error("bug: a validated record (type %u) does not apply",
+			  rec->buf[0]);
+		abort();
+	}
+	seq = gfs_oplog_append(m->log, rec->buf, rec->len);
+	m->applied_seq = seq + 1;
+	gfs_enc_free(rec);
+	if (m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every)
+		pthread_cond_signal(&m->wake);
+	return seq;
+}
+
+enum gfs_err gfs_ops_wait(struct gfs_master *m, uint64_t seq)
+{
+	return gfs_oplog_wait(m->log, seq) ? GFS_OK : GFS_ENOTPRIMARY;
+}
+
+/* Wait, after a read, until everything it may have seen is durable. */
+static void wait_visible(struct gfs_master *m, uint64_t applied, bool primary)
+{
+	if (primary && applied > 1)
+		gfs_oplog_wait(m->log, applied - 1);
+}
+
+/* Mutations only on a primary out of probation.  Lock held. */
+static enum gfs_err writable(struct gfs_master *m)
+{
+	if (m->role != GFS_ROLE_PRIMARY)
+		return GFS_ENOTPRIMARY;
+	if (m->probation_until && gfs_mono_ms() < m->probation_until)
+		return GFS_EUNAVAIL;
+	return GFS_OK;
+}
+
+static json_t *chunks_json(struct gfs_master *m, const struct gfs_node *f)
+{
+	json_t *a = json_array();
+	uint32_t i;
+
+	for (i = 0; i < f->file.nchunks; i++) {
+		const struct gfs_chunk *c = f->file.chunks[i];
+
+		json_array_append_new(a, json_pack(
+			"{s:I, s:o, s:I, s:I, s:o}", "index",
+			(json_int_t)c->index, "handle",
+			gfs_json_handle_new(c->handle), "version",
+			(json_int_t)c->version, "length", (json_int_t)c->length,
+			"replicas", gfs_csmgr_replicas_json(m, c)));
+	}
+	return a;
+}
+
+/* GET /files/PATH entry (full: with chunks).  Lock held. */
+static json_t *entry_json(struct gfs_master *m, struct gfs_node *n,
+			  const char *path, bool full)
+{
+	struct gfs_lease *l;
+	json_t *j = json_pack("{s:s, s:s, s:I, s:f, s:I}", "path", path,
+			      "type", n->type == GFS_NODE_DIR ? "dir" : "file",
+			      "mode", (json_int_t)n->mode, "mtime",
+			      (double)n->mtime_ns / 1e9, "mtime_ns",
+			      (json_int_t)n->mtime_ns);
+
+	if (n->type == GFS_NODE_DIR)
+		return j;
+	l = gfs_lease_get(n, gfs_lease_now_ms());
+	json_object_set_new(j, "size", json_integer((json_int_t)n->file.size));
+	json_object_set_new(j, "chunk_size",
+			    json_integer(n->file.chunk_size));
+	json_object_set_new(j, "lease", l ? gfs_lease_json(l, path)
+					  : json_null());
+	if (full)
+		json_object_set_new(j, "chunks", chunks_json(m, n));
+	return j;
+}
+
+/* The entry of node after a mutation, by path lookup.  Lock held. */
+static json_t *entry_at(struct gfs_master *m, const char *path, bool full)
+{
+	struct gfs_node *n;
+
+	if (gfs_ns_lookup(&m->ns, path, &n))
+		return json_object();
+	return entry_json(m, n, path, full);
+}
+
+/* GFS_ELEASED with the lease in *out when f is leased by another. */
+static enum gfs_err check_lease(struct gfs_node *f, const char *path,
+				const char *client, json_t **out)
+{
+	int64_t now = gfs_lease_now_ms();
+
+	if (f->type != GFS_NODE_FILE || !gfs_lease_blocks(f, client, now))
+		return GFS_OK;
+	*out = gfs_lease_json(gfs_lease_get(f, now), path);
+	return GFS_ELEASED;
+}
+
+enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
+			  const char *client, bool full, json_t **out)
+{
+	struct gfs_node *n;
+	enum gfs_err err;
+	uint64_t applied;
+	bool primary;
+
+	pthread_mutex_lock(&m->lock);
+	err = gfs_ns_lookup(&m->ns, path, &n);
+	if (!err && full)
+		err = check_lease(n, path, client, out);
+	if (!err)
+		*out = entry_json(m, n, path, full);
+	applied = m->applied_seq;
+	primary = m->role == GFS_ROLE_PRIMARY;
+	pthread_mutex_unlock(&m->lock);
+	wait_visible(m, applied, primary);
+	return err;
+}
+
+/* ---- listing ---- */
+
+struct listing {
+	json_t **v;
+	size_t n, cap;
+};
+
+static void list_add(struct listing *l, json_t *j)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = gfs_xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = j;
+}
+
+static json_t *list_entry(struct gfs_node *n, const char *key,
+			  const char *name)
+{
+	bool dir = n->type == GFS_NODE_DIR;
+
+	return json_pack("{s:s, s:s, s:I, s:f, s:I, s:I}", key, name, "type",
+			 dir ? "dir" : "file", "size",
+			 (json_int_t)(dir ? 0 : n->file.size), "mtime",
+			 (double)n->mtime_ns / 1e9, "mtime_ns",
+			 (json_int_t)n->mtime_ns, "mode", (json_int_t)n->mode);
+}
+
+static void prefix_cb(void *cls, struct gfs_node *n, const char *path)
+{
+	list_add(cls, list_entry(n, "path", path));
+}
+
+static int entry_cmp(const void *a, const void *b, void *key)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a,
+							key)),
+		      json_string_value(json_object_get(*(json_t *const *)b,
+							key)));
+}
+
+/* Sort by key and move into a new JSON array.  O(n log n). */
+static json_t *list_sorted(struct listing *l, const char *key)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	qsort_r(l->v, l->n, sizeof(*l->v), entry_cmp, (void *)key);
+	for (i = 0; i < l->n; i++)
+		json_array_append_new(a, l->v[i]);
+	free(l->v);
+	return a;
+}
+
+enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
+				 bool dirs, json_t **out)
+{
+	struct listing l = { 0 };
+	uint64_t applied;
+	bool primary;
+
+	pthread_mutex_lock(&m->lock);
+	gfs_ns_list_prefix(&m->ns, prefix, dirs, prefix_cb, &l);
+	applied = m->applied_seq;
+	primary = m->role == GFS_ROLE_PRIMARY;
+	pthread_mutex_unlock(&m->lock);
+	*out = json_pack("{s:o}", "files", list_sorted(&l, "path"));
+	wait_visible(m, applied, primary);
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
+			      json_t **out)
+{
+	struct listing l = { 0 };
+	struct gfs_node *d, *k, *tmp;
+	enum gfs_err err;
+	uint64_t applied;
+	bool primary;
+
+	pthread_mutex_lock(&m->lock);
+	err = gfs_ns_lookup(&m->ns, dir, &d);
+	if (!err && d->type != GFS_NODE_DIR)
+		err = GFS_ENOTDIR;
+	if (!err)
+		HASH_ITER(hh, d->dir.kids, k, tmp)
+			list_add(&l, list_entry(k, "name", k->name));
+	applied = m->applied_seq;
+	primary = m->role == GFS_ROLE_PRIMARY;
+	pthread_mutex_unlock(&m->lock);
+	if (err)
+		return err;
+	*out = json_pack("{s:s, s:o}", "path", dir, "entries",
+			 list_sorted(&l, "name"));
+	wait_visible(m, applied, primary);
+	return GFS_OK;
+}
+
+/* ---- namespace mutations ---- */
+
+static enum gfs_err parse_mode(json_t *body, uint32_t def, uint32_t *mode)
+{
+	uint64_t v = def;
+
+	if (gfs_json_u64(body, "mode", false, &v) || v > 07777)
+		return GFS_EINVAL;
+	*mode = (uint32_t)v;
+	return GFS_OK;
+}
+
+/* Finish a mutation: wait for seq unless err, drop *out on failure. */
+static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
+			   uint64_t seq, json_t **out)
+{
+	if (!err && seq)
+		err = gfs_ops_wait(m, seq);
+	if (err && err != GFS_ELEASED && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
+			    json_t *body, json_t **out)
+{
+	const char *type = "file";
+	int64_t mtime = gfs_now_ns();
+	struct gfs_enc rec = { 0 };
+	enum gfs_err err;
+	uint64_t seq = 0;
+	uint32_t mode;
+	bool dir;
+
+	if (gfs_json_str(body, "type", false, &type) ||
+	    gfs_json_i64(body, "mtime_ns", false, &mtime) ||
+	    (strcmp(type, "file") && strcmp(type, "dir")))
+		return GFS_EINVAL;
+	dir = !strcmp(type, "dir");
+	if (parse_mode(body, dir ? 0755 : 0644, &mode))
+		return GFS_EINVAL;
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err)
+		err = strcmp(path, "/") ? gfs_ns_can_create(&m->ns, path)
+					: GFS_EEXIST;
+	if (!err) {
+		gfs_rec_create(&rec, path, dir ? GFS_NODE_DIR : GFS_NODE_FILE,
+			       mode, mtime, (uint32_t)m->conf.chunk_size);
+		seq = gfs_ops_log(m, &rec);
+		*out = entry_at(m, path, false);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+static enum gfs_err check_delete(struct gfs_node *n, const char *type)
+{
+	if (type && !strcmp(type, "file") && n->type == GFS_NODE_DIR)
+		return GFS_EISDIR;
+	if (type && !strcmp(type, "dir") && n->type == GFS_NODE_FILE)
+		return GFS_ENOTDIR;
+	if (n->type == GFS_NODE_DIR && n->dir.kids)
+		return GFS_ENOTEMPTY;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
+			    const char *client, const char *type,
+			    json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *n;
+	enum gfs_err err;
+	uint64_t seq = 0;
+
+	if (!strcmp(path, "/") ||
+	    (type && strcmp(type, "file") && strcmp(type, "dir")))
+		return GFS_EINVAL;
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err)
+		err = gfs_ns_lookup(&m->ns, path, &n);
+	if (!err)
+		err = check_delete(n, type);
+	if (!err)
+		err = check_lease(n, path, client, out);
+	if (!err) {
+		gfs_rec_delete(&rec, path);
+		seq = gfs_ops_log(m, &rec);
+		*out = json_object();
+	}
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
+			    const char *to, bool overwrite, const char *client,
+			    json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *n, *victim = NULL;
+	enum gfs_err err;
+	uint64_t seq = 0;
+
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err)
+		err = gfs_ns_lookup(&m->ns, path, &n);
+	if (!err)
+		err = gfs_ns_can_rename(&m->ns, n, to, overwrite, &victim);
+	if (!err)
+		err = check_lease(n, path, client, out);
+	if (!err && victim)
+		err = check_lease(victim, to, client, out);
+	if (!err && strcmp(path, to)) {
+		gfs_rec_rename(&rec, path, to);
+		seq = gfs_ops_log(m, &rec);
+	}
+	if (!err)
+		*out = entry_at(m, to, false);
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+enum gfs_err gfs_ops_setattr(struct gfs_master *m, const char *path,
+			     const char *client, json_t *body, json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	uint64_t mode = 0, seq = 0;
+	int64_t mtime = 0;
+	struct gfs_node *n;
+	enum gfs_err err;
+	uint8_t which = 0;
+
+	if (gfs_json_u64(body, "mode", false, &mode) || mode > 07777 ||
+	    gfs_json_i64(body, "mtime_ns", false, &mtime))
+		return GFS_EINVAL;
+	which |= json_object_get(body, "mode") ? GFS_SET_MODE : 0;
+	which |= json_object_get(body, "mtime_ns") ? GFS_SET_MTIME : 0;
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err)
+		err = gfs_ns_lookup(&m->ns, path, &n);
+	if (!err)
+		err = check_lease(n, path, client, out);
+	if (!err && which) {
+		gfs_rec_setattr(&rec, path, which, (uint32_t)mode, mtime);
+		seq = gfs_ops_log(m, &rec);
+	}
+	if (!err)
+		*out = entry_at(m, path, false);
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+/* ---- writing ---- */
+
+static bool url_list_ok(json_t *a)
+{
+	json_t *v;
+	size_t i;
+
+	if (!a || json_is_null(a))
+		return true;
+	if (!json_is_array(a) || json_array_size(a) > 64)
+		return false;
+	json_array_foreach(a, i, v)
+		if (!json_is_string(v) || strlen(json_string_value(v)) > URL_MAX)
+			return false;
+	return true;
+}
+
+static json_t *nonnull(json_t *a)
+{
+	return a && json_is_array(a) ? a : NULL;
+}
+
+/* A new handle, logging a reservation first when the batch ran out. */
+static uint64_t new_handle(struct gfs_master *m)
+{
+	struct gfs_enc rec = { 0 };
+
+	if (gfs_chunks_need_reserve(&m->chunks)) {
+		gfs_rec_reserve(&rec, m->chunks.reserved + GFS_HANDLE_BATCH);
+		m->reserve_seq = gfs_ops_log(m, &rec);
+	}
+	return gfs_chunks_take_handle(&m->chunks);
+}
+
+static enum gfs_err alloc_index(struct gfs_node *f, json_t *body,
+				uint32_t *index)
+{
+	uint64_t i = f->file.nchunks
+		? (uint64_t)f->file.chunks[f->file.nchunks - 1]->index + 1 : 0;
+
+	if (gfs_json_u64(body, "index", false, &i) || i >= UINT32_MAX ||
+	    i * f->file.chunk_size >= (1ull << 62))
+		return GFS_EINVAL;
+	*index = (uint32_t)i;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
+			   const char *client, json_t *body, json_t **out)
+{
+	json_t *near = json_object_get(body, "near"), *reps = NULL;
+	json_t *excl = json_object_get(body, "exclude");
+	struct gfs_node *f;
+	enum gfs_err err;
+	uint32_t index = 0;
+	uint64_t handle, wait_seq;
+
+	if (!url_list_ok(near) || !url_list_ok(excl))
+		return GFS_EINVAL;
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err)
+		err = gfs_ns_lookup(&m->ns, path, &f);
+	if (!err && f->type != GFS_NODE_FILE)
+		err = GFS_EISDIR;
+	if (!err)
+		err = check_lease(f, path, client, out);
+	if (!err)
+		err = alloc_index(f, body, &index);
+	if (!err)
+		err = gfs_csmgr_place(m, f, index, nonnull(near), nonnull(excl),
+				      &reps);
+	if (!err) {
+		handle = new_handle(m);
+		gfs_chunks_add_pending(&m->chunks, handle, f->id, index,
+				       gfs_mono_ms());
+		*out = json_pack("{s:I, s:o, s:i, s:o, s:I}", "index",
+				 (json_int_t)index, "handle",
+				 gfs_json_handle_new(handle), "version", 1,
+				 "replicas", reps, "chunk_size",
+				 (json_int_t)f->file.chunk_size);
+	}
+	wait_seq = m->reserve_seq;
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, err ? 0 : wait_seq, out);
+}
+
+/* A commit request, parsed and checked against itself. */
+struct commit_req {
+	uint64_t size;
+	bool has_size;
+	int64_t mtime;
+	struct gfs_rec_chunk *c;    /* owned */
+	json_t **replicas;          /* borrowed from the body */
+	uint32_t n;
+};
+
+static enum gfs_err parse_commit_chunk(json_t *o, struct gfs_rec_chunk *c,
+				       json_t **replicas)
+{
+	uint64_t index = 0, version = 0, length = 0;
+
+	if (!json_is_object(o) || gfs_json_u64(o, "index", true, &index) ||
+	    gfs_json_handle(o, "handle", true, &c->handle) ||
+	    gfs_json_u64(o, "version", true, &version) ||
+	    gfs_json_u64(o, "length", false, &length) ||
+	    index >= UINT32_MAX || !version || version > UINT32_MAX ||
+	    length > UINT32_MAX || !url_list_ok(json_object_get(o, "replicas")))
+		return GFS_EINVAL;
+	c->index = (uint32_t)index;
+	c->version = (uint32_t)version;
+	c->length = (uint32_t)length;
+	*replicas = nonnull(json_object_get(o, "replicas"));
+	return GFS_OK;
+}
+
+static int rc_index_cmp(const void *a, const void *b)
+{
+	const struct gfs_rec_chunk *x = a, *y = b;
+
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+static int rc_handle_cmp(const void *a, const void *b)
+{
+	const struct gfs_rec_chunk *x = a, *y = b;
+
+	return (x->handle > y->handle) - (x->handle < y->handle);
+}
+
+/* No index or handle twice.  O(n log n). */
+static bool commit_unique(const struct commit_req *r)
+{
+	struct gfs_rec_chunk *s = gfs_xmalloc((r->n + 1) * sizeof(*s));
+	bool ok = true;
+	uint32_t i;
+
+	memcpy(s, r->c, r->n * sizeof(*s));
+	qsort(s, r->n, sizeof(*s), rc_index_cmp);
+	for (i = 1; i < r->n && ok; i++)
+		ok = s[i].index != s[i - 1].index;
+	qsort(s, r->n, sizeof(*s), rc_handle_cmp);
+	for (i = 1; i < r->n && ok; i++)
+		ok = s[i].handle != s[i - 1].handle;
+	free(s);
+	return ok;
+}
+
+static enum gfs_err parse_commit(json_t *body, struct commit_req *r)
+{
+	json_t *a = json_object_get(body, "chunks"), *o;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->mtime = gfs_now_ns();
+	r->has_size = json_object_get(body, "size") != NULL;
+	if (gfs_json_u64(body, "size", false, &r->size) ||
+	    r->size >= (1ull << 62) ||
+	    gfs_json_i64(body, "mtime_ns", false, &r->mtime) ||
+	    (a && !json_is_null(a) && (!json_is_array(a) ||
+				    json_array_size(a) > COMMIT_CHUNKS_MAX)))
+		return GFS_EINVAL;
+	if (!json_is_array(a))
+		return GFS_OK;
+	r->c = gfs_xcalloc(json_array_size(a) + 1, sizeof(*r->c));
+	r->replicas = gfs_xcalloc(json_array_size(a) + 1, sizeof(json_t *));
+	json_array_foreach(a, i, o) {
+		if (parse_commit_chunk(o, &r->c[i], &r->replicas[i]))
+			return GFS_EINVAL;
+		r->n++;
+	}
+	return commit_unique(r) ? GFS_OK : GFS_EINVAL;
+}
+
+/* May handle rc be committed into f?  Lock held. */
+static enum gfs_err commit_handle_ok(struct gfs_master *m, struct gfs_node *f,
+				     const struct gfs_rec_chunk *rc)
+{
+	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, rc->handle);
+	struct gfs_pending *p;
+
+	if (c)
+		return gfs_ns_chunk_at(f, rc->index) == c &&
+		       c->version == rc->version ? GFS_OK : GFS_EINVAL;
+	p = gfs_chunks_pending(&m->chunks, rc->handle);
+	if (p)
+		return p->file_id == f->id ? GFS_OK : GFS_EINVAL;
+	if (rc->handle && rc->handle < m->chunks.inherit_hi &&
+	    !gfs_chunks_is_garbage(&m->chunks, rc->handle))
+		return GFS_OK;
+	return GFS_EINVAL;
+}
+
+static enum gfs_err commit_fits(struct gfs_master *m, struct gfs_node *f,
+				struct commit_req *r)
+{
+	uint64_t cs = f->file.chunk_size;
+	uint32_t i;
+
+	if (!r->has_size)
+		r->size = f->file.size;
+	for (i = 0; i < r->n; i++) {
+		if (r->c[i].length > cs || (uint64_t)r->c[i].index * cs >= r->size)
+			return GFS_EINVAL;
+		if (commit_handle_ok(m, f, &r->c[i]))
+			return GFS_EINVAL;
+	}
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
+			    const char *client, json_t *body, json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct commit_req r;
+	struct gfs_node *f;
+	enum gfs_err err = parse_commit(body, &r);
+	uint64_t seq = 0;
+	uint32_t i;
+
+	pthread_mutex_lock(&m->lock);
+	if (!err)
+		err = writable(m);
+	if (!err)
+		err = gfs_ns_lookup(&m->ns, path, &f);
+	if (!err && f->type != GFS_NODE_FILE)
+		err = GFS_EISDIR;
+	if (!err)
+		err = check_lease(f, path, client, out);
+	if (!err)
+		err = commit_fits(m, f, &r);
+	if (!err) {
+		gfs_rec_commit(&rec, path, r.size, r.mtime, r.c, r.n);
+		seq = gfs_ops_log(m, &rec);
+		for (i = 0; i < r.n; i++)
+			if (r.replicas[i])
+				gfs_csmgr_commit_locs(m, gfs_chunks_find(
+					&m->chunks, r.c[i].handle), r.replicas[i]);
+		*out = entry_at(m, path, true);
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(r.c);
+	free(r.replicas);
+	return finish(m, err, seq, out);
+}
+
+/* ---- leases ---- */
+
+enum gfs_err gfs_ops_lease_get(struct gfs_master *m, const char *path,
+			       json_t **out)
+{
+	struct gfs_lease *l = NULL;
+	struct gfs_node *f;
+	enum gfs_err err;
+
+	pthread_mutex_lock(&m->lock);
+	err = gfs_ns_lookup(&m->ns, path, &f);
+	if (!err && f->type == GFS_NODE_FILE)
+		l = gfs_lease_get(f, gfs_lease_now_ms());
+	if (!err && !l)
+		err = GFS_ENOENT;
+	if (!err)
+		*out = gfs_lease_json(l, path);
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+enum gfs_err gfs_ops_lease_put(struct gfs_master *m, const char *path,
+			       const char *client, uint64_t ttl_s,
+			       json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *f;
+	enum gfs_err err;
+	uint64_t seq = 0;
+	int64_t expires;
+
+	if (!client || !*client || strlen(client) > GFS_HOLDER_MAX ||
+	    ttl_s > GFS_LEASE_TTL_MAX_S)
+		return GFS_EINVAL;
+	if (!ttl_s)
+		ttl_s = GFS_LEASE_TTL_S;
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err)
+		err = gfs_ns_lookup(&m->ns, path, &f);
+	if (!err && f->type != GFS_NODE_FILE)
+		err = GFS_EISDIR;
+	if (!err)
+		err = check_lease(f, path, client, out);
+	if (!err) {
+		expires = gfs_lease_now_ms() + (int64_t)ttl_s * 1000;
+		gfs_rec_lease(&rec, path, client, expires, (uint32_t)ttl_s);
+		seq = gfs_ops_log(m, &rec);
+		*out = gfs_lease_json(f->lease, path);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
+				  const char *client, json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_lease *l = NULL;
+	struct gfs_node *f;
+	enum gfs_err err;
+	uint64_t seq = 0;
+
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err)
+		err = gfs_ns_lookup(&m->ns, path, &f);
+	if (!err && f->type == GFS_NODE_FILE)
+		l = gfs_lease_get(f, gfs_lease_now_ms());
+	if (!err && !l)
+		err = GFS_ENOENT;
+	if (!err)
+		err = check_lease(f, path, client, out);
+	if (!err) {
+		gfs_rec_unlease(&rec, path);
+		seq = gfs_ops_log(m, &rec);
+		*out = json_object();
+	}
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}

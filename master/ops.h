@@ -1,0 +1,70 @@
+/*
+ * ops.h - every master operation, validated, logged and applied.
+ *
+ * For: the one function per API operation that route handlers call.  A
+ * mutation takes the master lock, checks everything (bad input or a
+ * refused operation changes nothing), appends its record, applies it,
+ * drops the lock and waits until the record is durable (fsync'ed, and
+ * acknowledged by an attached backup) before it returns: only then may
+ * the handler reply.  Reads wait, too, until what they saw is durable, so
+ * nobody ever sees a change that a crash could take back.
+ * Not for: HTTP (routes.c parses requests and builds replies) or what a
+ * record does to the state (journal.c).
+ *
+ * Results: GFS_OK with *out a new JSON reference to send, or an error;
+ * for GFS_ELEASED *out is the lease object for the error body.
+ */
+#ifndef GFS_OPS_H
+#define GFS_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "codec.h"
+#include "err.h"
+
+struct gfs_master;
+
+/* Entry of a file or directory as GET /files/PATH (full: with chunks). */
+enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
+			  const char *client, bool full, json_t **out);
+enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
+				 bool dirs, json_t **out);
+enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
+			      json_t **out);
+
+/* body: the request's JSON object (borrowed). */
+enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
+			    json_t *body, json_t **out);
+enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
+			    const char *client, const char *type,
+			    json_t **out);
+enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
+			    const char *to, bool overwrite, const char *client,
+			    json_t **out);
+enum gfs_err gfs_ops_setattr(struct gfs_master *m, const char *path,
+			     const char *client, json_t *body, json_t **out);
+enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
+			   const char *client, json_t *body, json_t **out);
+enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
+			    const char *client, json_t *body, json_t **out);
+
+enum gfs_err gfs_ops_lease_get(struct gfs_master *m, const char *path,
+			       json_t **out);
+/* ttl_s 0: default. */
+enum gfs_err gfs_ops_lease_put(struct gfs_master *m, const char *path,
+			       const char *client, uint64_t ttl_s,
+			       json_t **out);
+enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
+				  const char *client, json_t **out);
+
+/* Log and apply a record, lock held; returns its seq.  Aborts when a
+ * validated record does not apply (a bug). */
+uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec);
+/* Wait for seq to be durable; GFS_ENOTPRIMARY when this master stepped
+ * down meanwhile (the change must not be acknowledged). */
+enum gfs_err gfs_ops_wait(struct gfs_master *m, uint64_t seq);
+
+#endif

@@ -1,0 +1,667 @@
+/*
+ * routes.c - THE route table of gfs-master and its thin handlers.
+ *
+ * Reading routes[] shows the whole API (docs/PROTOCOL.md "Master").  Each
+ * handler: begin() (epoch bookkeeping, X-GFS-Epoch on the reply), parse
+ * and check the request, call one ops.c / csmgr.c / oplog.c function,
+ * reply.  Nothing here touches the state without the module that owns it.
+ *
+ * Not for: rules about the namespace, leases or chunks (ops.c), or when a
+ * change is durable (ops.c waits before returning).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "backup.h"
+#include "checkpoint.h"
+#include "constants.h"
+#include "csmgr.h"
+#include "httpd.h"
+#include "json.h"
+#include "lease.h"
+#include "master.h"
+#include "ops.h"
+#include "path.h"
+#include "routes.h"
+#include "util.h"
+
+#define HEARTBEAT_MAX (256u << 20)
+#define OPLOG_REPLY_MAX (4u << 20)
+#define OPLOG_WAIT_MAX 30000
+
+/* Every handler starts here: a higher epoch in X-GFS-Epoch makes a primary
+ * step down; the reply carries our epoch. */
+static struct gfs_master *begin(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	const char *e = gfs_req_header(req, GFS_HDR_EPOCH);
+	uint64_t epoch = 0;
+	char buf[32];
+
+	pthread_mutex_lock(&m->lock);
+	if (e && gfs_parse_u64(e, &epoch) && epoch > m->epoch)
+		gfs_backup_step_down(m, epoch,
+				     gfs_req_header(req, GFS_HDR_PRIMARY));
+	snprintf(buf, sizeof(buf), "%" PRIu64, m->epoch);
+	pthread_mutex_unlock(&m->lock);
+	gfs_reply_header(req, GFS_HDR_EPOCH, buf);
+	return m;
+}
+
+/* Error reply; 421 names the primary, 423 carries the lease (takes it). */
+static void fail(struct gfs_req *req, enum gfs_err err, json_t *lease,
+		 const char *what)
+{
+	struct gfs_master *m = req->app;
+	json_t *j;
+
+	if (err == GFS_ENOTPRIMARY) {
+		pthread_mutex_lock(&m->lock);
+		if (m->primary_url && strcmp(m->primary_url, m->self_url))
+			gfs_reply_header(req, GFS_HDR_PRIMARY, m->primary_url);
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (err == GFS_ELEASED && lease) {
+		j = json_pack("{s:s+, s:s, s:o}", "error", "leased by another "
+			      "client: ", what, "code", gfs_err_code(err),
+			      "lease", lease);
+		gfs_reply_json(req, gfs_err_http(err), j);
+		return;
+	}
+	json_decref(lease);
+	gfs_reply_error(req, err, "%s", what);
+}
+
+/* Reply out with status on success, else the error. */
+static void reply(struct gfs_req *req, enum gfs_err err, unsigned status,
+		  json_t *out, const char *what)
+{
+	if (err)
+		fail(req, err, out, what);
+	else
+		gfs_reply_json(req, status, out);
+}
+
+/* The same, reading *out only after err was computed (argument order). */
+static void answer(struct gfs_req *req, enum gfs_err err, unsigned status,
+		   json_t **out, const char *what)
+{
+	reply(req, err, status, *out, what);
+}
+
+/* The request's path, checked; replies 400 and returns NULL if bad. */
+static const char *req_path(struct gfs_req *req)
+{
+	enum gfs_err err = req->path ? gfs_path_check(req->path,
+						      strlen(req->path))
+				     : GFS_EINVAL;
+
+	if (err) {
+		gfs_reply_error(req, err, "bad path");
+		return NULL;
+	}
+	return req->path;
+}
+
+/* X-GFS-Client, capped; *ok false (and 400 sent) when too long. */
+static const char *req_client(struct gfs_req *req, bool *ok)
+{
+	const char *c = gfs_req_header(req, GFS_HDR_CLIENT);
+
+	*ok = !c || strlen(c) <= GFS_HOLDER_MAX;
+	if (!*ok)
+		gfs_reply_error(req, GFS_EINVAL, "client id longer than %d",
+				GFS_HOLDER_MAX);
+	return c && *c ? c : NULL;
+}
+
+/* ---- namespace ---- */
+
+static void h_list(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *prefix = NULL, *dir = NULL, *dirs = NULL;
+	json_t *out = NULL;
+	enum gfs_err err;
+
+	if (gfs_req_arg(req, "prefix", &prefix) || gfs_req_arg(req, "dir", &dir) ||
+	    gfs_req_arg(req, "dirs", &dirs) ||
+	    (dir && gfs_path_check(dir, strlen(dir)))) {
+		gfs_reply_error(req, GFS_EINVAL, "bad prefix or dir");
+		return;
+	}
+	if (dir)
+		err = gfs_ops_list_dir(m, dir, &out);
+	else
+		err = gfs_ops_list_prefix(m, prefix ? prefix : "/",
+					  dirs && !strcmp(dirs, "1"), &out);
+	reply(req, err, 200, out, dir ? dir : "");
+}
+
+static void h_stat(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *stat = NULL, *client;
+	json_t *out = NULL;
+	bool ok, full;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok)
+		return;
+	if (gfs_req_arg(req, "stat", &stat)) {
+		gfs_reply_error(req, GFS_EINVAL, "bad stat");
+		return;
+	}
+	full = !(stat && !strcmp(stat, "1"));
+	answer(req, gfs_ops_stat(m, path, client, full, &out), 200, &out,
+	       path);
+}
+
+static void h_create(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req);
+	json_t *body, *out = NULL;
+
+	if (!path || !(body = gfs_req_json(req)))
+		return;
+	answer(req, gfs_ops_create(m, path, body, &out), 201, &out, path);
+	json_decref(body);
+}
+
+static void h_delete(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *type = NULL, *client;
+	json_t *out = NULL;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok)
+		return;
+	if (gfs_req_arg(req, "type", &type)) {
+		gfs_reply_error(req, GFS_EINVAL, "bad type");
+		return;
+	}
+	answer(req, gfs_ops_delete(m, path, client, type, &out),
+	       200, &out, path);
+}
+
+static void rename_op(struct gfs_req *req, struct gfs_master *m,
+		      const char *path, const char *client)
+{
+	const char *to = NULL, *ow = NULL;
+	json_t *out = NULL;
+	enum gfs_err err;
+
+	if (gfs_req_arg(req, "to", &to) || gfs_req_arg(req, "overwrite", &ow) ||
+	    !to) {
+		gfs_reply_error(req, GFS_EINVAL, "rename needs to=PATH");
+		return;
+	}
+	err = gfs_path_check(to, strlen(to));
+	if (err) {
+		gfs_reply_error(req, err, "bad target path");
+		return;
+	}
+	err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"), client, &out);
+	reply(req, err, 200, out, path);
+}
+
+static void h_files_op(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *op = NULL, *client;
+	json_t *body, *out = NULL;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok)
+		return;
+	gfs_req_arg(req, "op", &op);
+	if (op && !strcmp(op, "rename")) {
+		rename_op(req, m, path, client);
+	} else if (op && !strcmp(op, "setattr")) {
+		body = gfs_req_json(req);
+		if (!body)
+			return;
+		answer(req, gfs_ops_setattr(m, path, client, body, &out),
+		       200, &out, path);
+		json_decref(body);
+	} else {
+		gfs_reply_error(req, GFS_EINVAL, "op must be rename or setattr");
+	}
+}
+
+/* ---- writing ---- */
+
+static void h_alloc(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *client;
+	json_t *body, *out = NULL;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok || !(body = gfs_req_json(req)))
+		return;
+	answer(req, gfs_ops_alloc(m, path, client, body, &out),
+	       200, &out, path);
+	json_decref(body);
+}
+
+static void h_commit(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *client;
+	json_t *body, *out = NULL;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok || !(body = gfs_req_json(req)))
+		return;
+	answer(req, gfs_ops_commit(m, path, client, body, &out),
+	       200, &out, path);
+	json_decref(body);
+}
+
+/* ---- leases ---- */
+
+static void h_lease_get(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req);
+	json_t *out = NULL;
+
+	if (path)
+		answer(req, gfs_ops_lease_get(m, path, &out), 200, &out, path);
+}
+
+static bool has_ttl(struct gfs_req *req, json_t *body)
+{
+	const char *q = NULL;
+
+	return json_object_get(body, "ttl") ||
+	       (!gfs_req_arg(req, "ttl", &q) && q);
+}
+
+static void h_lease_put(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *client;
+	json_t *body, *out = NULL;
+	uint64_t ttl = 0;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok || !(body = gfs_req_json(req)))
+		return;
+	if (gfs_json_u64(body, "ttl", false, &ttl) ||
+	    gfs_req_arg_u64(req, "ttl", ttl, &ttl) ||
+	    (has_ttl(req, body) && (!ttl || ttl > GFS_LEASE_TTL_MAX_S))) {
+		gfs_reply_error(req, GFS_EINVAL, "ttl must be 1..%d",
+				GFS_LEASE_TTL_MAX_S);
+	} else if (!client) {
+		gfs_reply_error(req, GFS_EINVAL, "a lease needs " GFS_HDR_CLIENT);
+	} else {
+		answer(req, gfs_ops_lease_put(m, path, client, ttl, &out),
+		       200, &out, path);
+	}
+	json_decref(body);
+}
+
+static void h_lease_delete(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *client;
+	json_t *out = NULL;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (ok)
+		answer(req, gfs_ops_lease_delete(m, path, client, &out),
+		       200, &out, path);
+}
+
+/* ---- gateway redirect ---- */
+
+struct query {
+	char *s;       /* "a=1&b=2", malloc'd */
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+			       const char *key, const char *value)
+{
+	struct query *q = cls;
+	char *k = gfs_url_encode(key, false), *v = NULL, *dec = NULL, *s;
+
+	(void)kind;
+	if (value && !gfs_url_decode(value, strlen(value), &dec))
+		v = gfs_url_encode(dec, false);
+	s = gfs_xasprintf("%s%s%s%s%s", q->s ? q->s : "", q->s ? "&" : "", k,
+			  v ? "=" : "", v ? v : "");
+	free(q->s);
+	q->s = s;
+	free(k);
+	free(v);
+	free(dec);
+	return MHD_YES;
+}
+
+static void redirect(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *client;
+	struct query q = { NULL };
+	struct gfs_node *n;
+	json_t *lease = NULL;
+	enum gfs_err err = GFS_OK;
+	char *gw = NULL, *loc;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (!gfs_ns_lookup(&m->ns, path, &n) && n->type == GFS_NODE_FILE &&
+	    gfs_lease_blocks(n, client, gfs_lease_now_ms())) {
+		err = GFS_ELEASED;
+		lease = gfs_lease_json(n->lease, path);
+	}
+	if (!err && gfs_csmgr_pick_gateway(m))
+		gw = gfs_xstrdup(gfs_csmgr_pick_gateway(m));
+	pthread_mutex_unlock(&m->lock);
+	if (!err && !gw)
+		err = GFS_EUNAVAIL;
+	if (err) {
+		fail(req, err, lease, err == GFS_EUNAVAIL ? "no live chunkserver"
+							  : path);
+		return;
+	}
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+	loc = gfs_xasprintf("%s%s%s%s", gw, req->url, q.s ? "?" : "",
+			    q.s ? q.s : "");
+	gfs_reply_redirect(req, 307, loc);
+	free(loc);
+	free(gw);
+	free(q.s);
+}
+
+/* PUT /content is streamed so that the redirect goes out before any of a
+ * large body arrives. */
+static void content_end(struct gfs_req *req)
+{
+	if (!gfs_replied(req))
+		redirect(req);
+}
+
+static const struct gfs_stream_ops content_put_ops = {
+	.begin = redirect, .data = NULL, .end = content_end, .done = NULL,
+};
+
+/* ---- chunkservers ---- */
+
+static void h_heartbeat(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	json_t *body = gfs_req_json(req), *orders = NULL;
+	struct gfs_heartbeat hb;
+	const char *why;
+	bool want_full = false, stepped = false;
+	json_t *reply;
+
+	if (!body)
+		return;
+	if (gfs_heartbeat_parse(body, &hb, &why)) {
+		gfs_reply_error(req, GFS_EINVAL, "%s", why);
+		goto out_free;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (m->role == GFS_ROLE_PRIMARY && hb.epoch > m->epoch &&
+	    (!hb.primary || strcmp(hb.primary, m->self_url))) {
+		gfs_backup_step_down(m, hb.epoch, hb.primary);
+		stepped = true;
+	} else if (m->role == GFS_ROLE_PRIMARY && m->probation_until) {
+		m->probation_until = 0;
+		gfs_info("heartbeat from %s shows no newer epoch: probation "
+			 "over", hb.url);
+	}
+	gfs_csmgr_heartbeat(m, &hb, m->role == GFS_ROLE_PRIMARY, &orders,
+			    &want_full);
+	reply = json_pack("{s:I, s:s, s:s?, s:b, s:o}", "epoch",
+			  (json_int_t)m->epoch, "role",
+			  m->role == GFS_ROLE_PRIMARY ? "primary" : "backup",
+			  "primary", m->primary_url, "want_full", want_full,
+			  "orders", orders);
+	pthread_mutex_unlock(&m->lock);
+	if (stepped) {
+		json_decref(reply);
+		fail(req, GFS_ENOTPRIMARY, NULL, "a newer epoch exists");
+	} else {
+		gfs_reply_json(req, 200, reply);
+	}
+out_free:
+	gfs_heartbeat_clear(&hb);
+	json_decref(body);
+}
+
+/* ---- backup replication ---- */
+
+static bool is_primary(struct gfs_master *m)
+{
+	bool p;
+
+	pthread_mutex_lock(&m->lock);
+	p = m->role == GFS_ROLE_PRIMARY;
+	pthread_mutex_unlock(&m->lock);
+	return p;
+}
+
+static void reply_gone(struct gfs_req *req, uint64_t from)
+{
+	gfs_reply_json(req, 410, json_pack("{s:s, s:s, s:I}", "error",
+		"records before this are only in the checkpoint: GET "
+		"/checkpoint", "code", "gone", "from", (json_int_t)from));
+}
+
+static void h_oplog(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	struct gfs_enc out = { 0 };
+	uint64_t from = 0, wait = 1000, next;
+	bool attached;
+	enum gfs_err err;
+	char buf[32];
+
+	if (gfs_req_arg_u64(req, "from", 0, &from) || !from ||
+	    gfs_req_arg_u64(req, "wait_ms", 1000, &wait)) {
+		gfs_reply_error(req, GFS_EINVAL, "from=SEQ (>= 1) required");
+		return;
+	}
+	if (!is_primary(m)) {
+		fail(req, GFS_ENOTPRIMARY, NULL, "not the primary");
+		return;
+	}
+	err = gfs_oplog_serve(m->log, from, (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX),
+			      OPLOG_REPLY_MAX, gfs_req_header(req, "X-GFS-Backup"),
+			      &out, &next, &attached);
+	if (err == GFS_ENOENT) {
+		reply_gone(req, from);
+		gfs_enc_free(&out);
+		return;
+	}
+	if (err) {
+		gfs_enc_free(&out);
+		fail(req, err, NULL, "log fenced");
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%" PRIu64, next);
+	gfs_reply_header(req, "X-GFS-Seq", buf);
+	gfs_reply_header(req, "X-GFS-Attached", attached ? "1" : "0");
+	gfs_reply_bytes(req, 200, "application/octet-stream", out.buf, out.len,
+			true);
+}
+
+static void h_checkpoint(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	uint8_t *buf;
+	size_t len;
+	uint64_t next;
+	enum gfs_err err;
+	char s[32];
+
+	if (!is_primary(m)) {
+		fail(req, GFS_ENOTPRIMARY, NULL, "not the primary");
+		return;
+	}
+	err = gfs_ckpt_read(m, &buf, &len, &next);
+	if (err) {
+		gfs_reply_error(req, err, "no checkpoint yet: read the log "
+				"from 1");
+		return;
+	}
+	snprintf(s, sizeof(s), "%" PRIu64, next);
+	gfs_reply_header(req, "X-GFS-Seq", s);
+	gfs_reply_bytes(req, 200, "application/octet-stream", buf, len, true);
+}
+
+/* ---- health ---- */
+
+static json_t *status_json(struct gfs_master *m)
+{
+	struct gfs_oplog_stats st;
+	char *backup = gfs_oplog_backup_url(m->log);
+	json_t *j;
+
+	gfs_oplog_stats(m->log, &st);
+	pthread_mutex_lock(&m->lock);
+	j = json_pack("{s:s, s:I, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, "
+		      "s:o, s:b, s:I, s:{s:s?, s:b}}",
+		      "role", m->role == GFS_ROLE_PRIMARY ? "primary" : "backup",
+		      "epoch", (json_int_t)m->epoch, "url", m->self_url,
+		      "primary", m->primary_url, "chunk_size",
+		      (json_int_t)m->conf.chunk_size, "replicas",
+		      (json_int_t)m->conf.replicas, "files",
+		      (json_int_t)m->ns.nfiles, "dirs", (json_int_t)m->ns.ndirs,
+		      "chunks", (json_int_t)m->chunks.count, "under_replicated",
+		      (json_int_t)m->cs.under_replicated, "chunkservers",
+		      gfs_csmgr_status_json(m), "probation",
+		      m->probation_until != 0, "seq", (json_int_t)st.next_seq,
+		      "backup", "url", backup, "attached", st.attached);
+	pthread_mutex_unlock(&m->lock);
+	free(backup);
+	return j;
+}
+
+static void h_status(struct gfs_req *req)
+{
+	gfs_reply_json(req, 200, status_json(begin(req)));
+}
+
+static void h_healthz(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+
+	gfs_reply_json(req, 200, json_pack("{s:b, s:s}", "ok", 1, "role",
+					   is_primary(m) ? "primary" : "backup"));
+}
+
+static void h_metrics(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	struct gfs_oplog_stats st;
+	char *text = NULL;
+
+	gfs_oplog_stats(m->log, &st);
+	pthread_mutex_lock(&m->lock);
+	text = gfs_xasprintf(
+		"# TYPE gfs_master_files gauge\ngfs_master_files %" PRIu64 "\n"
+		"# TYPE gfs_master_dirs gauge\ngfs_master_dirs %" PRIu64 "\n"
+		"# TYPE gfs_master_chunks gauge\ngfs_master_chunks %zu\n"
+		"# TYPE gfs_master_chunkservers gauge\n"
+		"gfs_master_chunkservers{state=\"alive\"} %u\n"
+		"gfs_master_chunkservers{state=\"dead\"} %zu\n"
+		"# TYPE gfs_master_under_replicated gauge\n"
+		"gfs_master_under_replicated %" PRIu64 "\n"
+		"# TYPE gfs_master_epoch gauge\ngfs_master_epoch %" PRIu64 "\n"
+		"# TYPE gfs_master_primary gauge\ngfs_master_primary %d\n"
+		"# TYPE gfs_master_oplog_records_total counter\n"
+		"gfs_master_oplog_records_total %" PRIu64 "\n"
+		"# TYPE gfs_master_oplog_fsyncs_total counter\n"
+		"gfs_master_oplog_fsyncs_total %" PRIu64 "\n"
+		"# TYPE gfs_master_oplog_bytes_total counter\n"
+		"gfs_master_oplog_bytes_total %" PRIu64 "\n"
+		"# TYPE gfs_master_oplog_seq gauge\ngfs_master_oplog_seq %"
+		PRIu64 "\n"
+		"# TYPE gfs_master_backup_attached gauge\n"
+		"gfs_master_backup_attached %d\n",
+		m->ns.nfiles, m->ns.ndirs, m->chunks.count,
+		gfs_csmgr_alive_count(m),
+		m->cs.n - gfs_csmgr_alive_count(m), m->cs.under_replicated,
+		m->epoch, m->role == GFS_ROLE_PRIMARY, st.records, st.fsyncs,
+		st.bytes, st.next_seq, st.attached);
+	pthread_mutex_unlock(&m->lock);
+	gfs_httpd_metrics(m->httpd, "gfs_master", &text);
+	gfs_reply_bytes(req, 200, "text/plain; version=0.0.4", text,
+			strlen(text), true);
+}
+
+/*
+ * The API.  Order matters where patterns overlap: the "op" routes come
+ * before /chunks and /commit, so POST /files/a/chunks?op=rename renames
+ * the file /a/chunks, while POST /files/a/chunks allocates for /a.
+ */
+static const struct gfs_route routes[] = {
+	{ "GET", GFS_API "/status", NULL, h_status, NULL, 0 },
+	{ "GET", GFS_API "/healthz", NULL, h_healthz, NULL, 0 },
+	{ "GET", GFS_API "/metrics", NULL, h_metrics, NULL, 0 },
+	/* namespace */
+	{ "GET", GFS_API "/files", NULL, h_list, NULL, 0 },
+	{ "POST", GFS_API "/files/*", "op", h_files_op, NULL, 0 },
+	/* writing */
+	{ "POST", GFS_API "/files/*/chunks", NULL, h_alloc, NULL, 0 },
+	{ "POST", GFS_API "/files/*/commit", NULL, h_commit, NULL, 0 },
+	{ "GET", GFS_API "/files/*", NULL, h_stat, NULL, 0 },
+	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, 0 },
+	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0 },
+	/* leases */
+	{ "GET", GFS_API "/leases/*", NULL, h_lease_get, NULL, 0 },
+	{ "PUT", GFS_API "/leases/*", NULL, h_lease_put, NULL, 0 },
+	{ "DELETE", GFS_API "/leases/*", NULL, h_lease_delete, NULL, 0 },
+	/* gateway redirect */
+	{ "GET", GFS_API "/content/*", NULL, redirect, NULL, 0 },
+	{ "PUT", GFS_API "/content/*", NULL, NULL, &content_put_ops, 0 },
+	/* chunkserver reports */
+	{ "POST", GFS_API "/heartbeat", NULL, h_heartbeat, NULL,
+	  HEARTBEAT_MAX },
+	/* backup replication */
+	{ "GET", GFS_API "/oplog", NULL, h_oplog, NULL, 0 },
+	{ "GET", GFS_API "/checkpoint", NULL, h_checkpoint, NULL, 0 },
+};
+
+const struct gfs_route *gfs_routes_table(size_t *n)
+{
+	*n = GFS_ARRAY_SIZE(routes);
+	return routes;
+}
