@@ -166,6 +166,7 @@ void gfs_master_start(struct gfs_master *m)
 {
 	pthread_create(&m->tick_thread, NULL, tick_main, m);
 	pthread_create(&m->follow_thread, NULL, gfs_backup_main, m);
+	m->threads = true;
 }
 
 void gfs_master_close(struct gfs_master *m)
@@ -177,8 +178,10 @@ void gfs_master_close(struct gfs_master *m)
 	pthread_cond_broadcast(&m->wake);
 	ckpt = !m->fw.resync && m->applied_seq > m->ckpt_seq;
 	pthread_mutex_unlock(&m->lock);
-	pthread_join(m->tick_thread, NULL);
-	pthread_join(m->follow_thread, NULL);
+	if (m->threads) {
+		pthread_join(m->tick_thread, NULL);
+		pthread_join(m->follow_thread, NULL);
+	}
 	if (ckpt && m->log)
 		gfs_ckpt_write(m);
 	gfs_oplog_close(m->log);

@@ -92,6 +92,7 @@ struct gfs_master {
 	struct gfs_http_pool *http; /* outgoing calls, owned */
 	pthread_t tick_thread;
 	pthread_t follow_thread;
+	bool threads;               /* the two threads were started */
 	atomic_bool stopping;
 };
 

@@ -1,0 +1,155 @@
+/*
+ * Unit tests for master/namespace.c: the tree of files and directories.
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../../master/namespace.h"
+
+static struct gfs_ns ns;
+
+static void setup(void)
+{
+	gfs_ns_init(&ns);
+}
+
+static void teardown(void)
+{
+	gfs_ns_free(&ns);
+}
+
+TestSuite(namespace, .init = setup, .fini = teardown);
+
+static struct gfs_node *mk(const char *path, enum gfs_node_type t)
+{
+	cr_assert_eq(gfs_ns_can_create(&ns, path), GFS_OK, "%s", path);
+	return gfs_ns_create(&ns, path, t, 0644, 10, 1 << 20);
+}
+
+static bool exists(const char *path)
+{
+	struct gfs_node *n;
+
+	return gfs_ns_lookup(&ns, path, &n) == GFS_OK;
+}
+
+Test(namespace, creates_implicit_parents)
+{
+	struct gfs_node *n;
+
+	mk("/a/b/c", GFS_NODE_FILE);
+	cr_assert_eq(gfs_ns_lookup(&ns, "/a/b", &n), GFS_OK);
+	cr_assert_eq(n->type, GFS_NODE_DIR);
+	cr_assert_not(n->is_explicit);
+	cr_assert_eq(ns.nfiles, 1);
+	cr_assert_eq(ns.ndirs, 2);
+}
+
+Test(namespace, refuses_paths_through_a_file)
+{
+	struct gfs_node *n;
+
+	mk("/f", GFS_NODE_FILE);
+	cr_assert_eq(gfs_ns_can_create(&ns, "/f/x"), GFS_ENOTDIR);
+	cr_assert_eq(gfs_ns_lookup(&ns, "/f/x", &n), GFS_ENOTDIR);
+	cr_assert_eq(gfs_ns_can_create(&ns, "/f"), GFS_EEXIST);
+}
+
+Test(namespace, removes_implicit_parents_with_the_last_file)
+{
+	struct gfs_node *n;
+
+	mk("/keep", GFS_NODE_DIR);
+	mk("/keep/a/b/f", GFS_NODE_FILE);
+	gfs_ns_lookup(&ns, "/keep/a/b/f", &n);
+	gfs_ns_remove(&ns, n);
+	cr_assert_not(exists("/keep/a"));
+	cr_assert(exists("/keep"), "explicit directories stay");
+	cr_assert_eq(ns.ndirs, 1);
+}
+
+Test(namespace, renames_a_subtree_atomically)
+{
+	struct gfs_node *d, *victim, *f;
+	char path[4100];
+
+	mk("/x/y/f1", GFS_NODE_FILE);
+	mk("/x/y/z/f2", GFS_NODE_FILE);
+	gfs_ns_lookup(&ns, "/x/y", &d);
+	cr_assert_eq(gfs_ns_can_rename(&ns, d, "/q/r", false, &victim), GFS_OK);
+	gfs_ns_rename(&ns, d, "/q/r");
+	cr_assert(exists("/q/r/z/f2"));
+	cr_assert_not(exists("/x"), "the emptied implicit parent goes");
+	gfs_ns_lookup(&ns, "/q/r/z/f2", &f);
+	gfs_ns_path(f, path);
+	cr_assert_str_eq(path, "/q/r/z/f2");
+}
+
+Test(namespace, refuses_to_move_a_directory_below_itself)
+{
+	struct gfs_node *d, *victim;
+
+	mk("/d/f", GFS_NODE_FILE);
+	gfs_ns_lookup(&ns, "/d", &d);
+	cr_assert_eq(gfs_ns_can_rename(&ns, d, "/d/e", false, &victim),
+		     GFS_EINVAL);
+}
+
+Test(namespace, overwrites_like_posix_rename)
+{
+	struct gfs_node *f, *d, *victim;
+
+	mk("/f1", GFS_NODE_FILE);
+	mk("/f2", GFS_NODE_FILE);
+	mk("/d/x", GFS_NODE_FILE);
+	mk("/e", GFS_NODE_DIR);
+	gfs_ns_lookup(&ns, "/f1", &f);
+	gfs_ns_lookup(&ns, "/e", &d);
+	cr_assert_eq(gfs_ns_can_rename(&ns, f, "/f2", false, &victim),
+		     GFS_EEXIST);
+	cr_assert_eq(gfs_ns_can_rename(&ns, f, "/f2", true, &victim), GFS_OK);
+	cr_assert_not_null(victim);
+	cr_assert_eq(gfs_ns_can_rename(&ns, f, "/e", true, &victim),
+		     GFS_EISDIR);
+	cr_assert_eq(gfs_ns_can_rename(&ns, d, "/f2", true, &victim),
+		     GFS_ENOTDIR);
+	cr_assert_eq(gfs_ns_can_rename(&ns, d, "/d", true, &victim),
+		     GFS_ENOTEMPTY);
+}
+
+static void count_cb(void *cls, struct gfs_node *n, const char *path)
+{
+	(void)n;
+	(void)path;
+	(*(int *)cls)++;
+}
+
+Test(namespace, lists_by_string_prefix)
+{
+	int n = 0;
+
+	mk("/logs/a", GFS_NODE_FILE);
+	mk("/logs2/b", GFS_NODE_FILE);
+	mk("/other", GFS_NODE_FILE);
+	mk("/logs/sub/c", GFS_NODE_FILE);
+	gfs_ns_list_prefix(&ns, "/logs", false, count_cb, &n);
+	cr_assert_eq(n, 3);
+	n = 0;
+	gfs_ns_list_prefix(&ns, "/logs/", false, count_cb, &n);
+	cr_assert_eq(n, 2);
+	n = 0;
+	gfs_ns_list_prefix(&ns, "/nothing/", false, count_cb, &n);
+	cr_assert_eq(n, 0);
+}
+
+Test(namespace, propagates_mtime_to_parents)
+{
+	struct gfs_node *d, *f;
+
+	mk("/p/f", GFS_NODE_FILE);
+	gfs_ns_lookup(&ns, "/p/f", &f);
+	f->mtime_ns = 99;
+	gfs_ns_touch_up(f, 99);
+	gfs_ns_lookup(&ns, "/p", &d);
+	cr_assert_eq(d->mtime_ns, 99);
+}

@@ -1,0 +1,393 @@
+/*
+ * Unit tests for master/oplog.c (framing, group commit, torn tails,
+ * serving the backup) and for replay through master.c/journal.c: a
+ * master reopened on its data directory has exactly the same namespace.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../master/checkpoint.h"
+#include "../../master/journal.h"
+#include "../../master/master.h"
+#include "../../master/ops.h"
+#include "../../master/oplog.h"
+#include "util.h"
+
+static char dir[64];
+
+static void mkdir_tmp(void)
+{
+	strcpy(dir, "/tmp/gfs-oplog-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void rm_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(oplog, .init = mkdir_tmp, .fini = rm_tmp);
+
+/* Replay callback: collect bodies as strings. */
+struct seen {
+	uint64_t n;
+	uint64_t last;
+	char bodies[64][32];
+};
+
+static bool collect(void *cls, uint64_t seq, const uint8_t *body, size_t len)
+{
+	struct seen *s = cls;
+
+	if (s->n < 64)
+		snprintf(s->bodies[s->n], 32, "%.*s", (int)len, body);
+	s->n++;
+	s->last = seq;
+	return true;
+}
+
+static struct gfs_oplog *open_log(struct seen *s, uint64_t from)
+{
+	struct gfs_oplog *log = NULL;
+
+	memset(s, 0, sizeof(*s));
+	cr_assert_eq(gfs_oplog_open(dir, from, collect, s, &log), GFS_OK);
+	return log;
+}
+
+static void append_n(struct gfs_oplog *log, int n)
+{
+	char b[32];
+	uint64_t seq = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(b, sizeof(b), "record-%d", i);
+		seq = gfs_oplog_append(log, b, strlen(b));
+	}
+	cr_assert(gfs_oplog_wait(log, seq));
+}
+
+static char *seg_path(uint64_t base)
+{
+	static char p[128];
+
+	snprintf(p, sizeof(p), "%s/log.%016llx", dir, (unsigned long long)base);
+	return p;
+}
+
+static off_t file_size(const char *p)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(p, &st), 0);
+	return st.st_size;
+}
+
+Test(oplog, replays_every_record_in_order)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	append_n(log, 10);
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 10);
+	cr_assert_str_eq(s.bodies[0], "record-0");
+	cr_assert_str_eq(s.bodies[9], "record-9");
+	cr_assert_eq(gfs_oplog_next_seq(log), 11);
+	gfs_oplog_close(log);
+}
+
+Test(oplog, drops_torn_tail)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	off_t size;
+
+	append_n(log, 5);
+	gfs_oplog_close(log);
+	size = file_size(seg_path(1));
+	cr_assert_eq(truncate(seg_path(1), size - 3), 0);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 4, "the torn fifth record is dropped");
+	cr_assert_eq(gfs_oplog_next_seq(log), 5, "its seq is reused");
+	append_n(log, 1);
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 5);
+	cr_assert_str_eq(s.bodies[4], "record-0", "the new record follows");
+	gfs_oplog_close(log);
+}
+
+Test(oplog, drops_tail_with_bad_checksum)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	int fd;
+
+	append_n(log, 3);
+	gfs_oplog_close(log);
+	fd = open(seg_path(1), O_WRONLY);
+	cr_assert_eq(pwrite(fd, "X", 1, file_size(seg_path(1)) - 1), 1);
+	close(fd);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 2);
+	gfs_oplog_close(log);
+}
+
+Test(oplog, refuses_corruption_before_the_tail)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1), *bad = NULL;
+	int fd;
+
+	append_n(log, 3);
+	gfs_oplog_close(log);
+	fd = open(seg_path(1), O_WRONLY);
+	cr_assert_eq(pwrite(fd, "X", 1, 16 + 16 + 2), 1); /* first body */
+	close(fd);
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(gfs_oplog_open(dir, 1, collect, &s, &bad), GFS_EIO);
+}
+
+Test(oplog, replays_only_records_after_the_checkpoint)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	append_n(log, 4);
+	cr_assert_eq(gfs_oplog_rotate(log), GFS_OK);
+	append_n(log, 3);
+	gfs_oplog_close(log);
+	log = open_log(&s, 5);
+	cr_assert_eq(s.n, 3);
+	cr_assert_eq(s.last, 7);
+	gfs_oplog_close(log);
+}
+
+Test(oplog, serves_records_and_says_gone_after_drop)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	struct gfs_enc out = { 0 };
+	uint64_t next, seq;
+	bool att;
+
+	append_n(log, 4);
+	cr_assert_eq(gfs_oplog_serve(log, 2, 0, 1 << 20, "b", &out, &next,
+				     &att), GFS_OK);
+	cr_assert_eq(next, 5);
+	cr_assert_gt(gfs_oplog_check_record(out.buf, out.len, &seq), 0);
+	cr_assert_eq(seq, 2);
+	gfs_enc_free(&out);
+	cr_assert_eq(gfs_oplog_rotate(log), GFS_OK);
+	append_n(log, 1);
+	gfs_oplog_drop_before(log, 5);
+	cr_assert_eq(gfs_oplog_serve(log, 2, 0, 1 << 20, "b", &out, &next,
+				     &att), GFS_ENOENT);
+	cr_assert_eq(gfs_oplog_serve(log, 5, 0, 1 << 20, "b", &out, &next,
+				     &att), GFS_OK);
+	cr_assert_eq(next, 6);
+	gfs_enc_free(&out);
+	gfs_oplog_close(log);
+}
+
+struct worker {
+	struct gfs_oplog *log;
+	int n;
+};
+
+static void *appender(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < w->n; i++) {
+		uint64_t seq = gfs_oplog_append(w->log, "x", 1);
+
+		cr_assert(gfs_oplog_wait(w->log, seq));
+	}
+	return NULL;
+}
+
+Test(oplog, group_commit_shares_fsyncs)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	struct worker w = { log, 50 };
+	struct gfs_oplog_stats st;
+	pthread_t t[16];
+	int64_t t0 = gfs_mono_ms();
+
+	for (int i = 0; i < 16; i++)
+		pthread_create(&t[i], NULL, appender, &w);
+	for (int i = 0; i < 16; i++)
+		pthread_join(t[i], NULL);
+	gfs_oplog_stats(log, &st);
+	cr_log_info("16 x 50 durable appends: %llu fsyncs in %lld ms",
+		    (unsigned long long)st.fsyncs,
+		    (long long)(gfs_mono_ms() - t0));
+	cr_assert_eq(st.records, 800);
+	cr_assert_lt(st.fsyncs, st.records / 2,
+		     "%llu fsyncs for 800 records",
+		     (unsigned long long)st.fsyncs);
+	gfs_oplog_close(log);
+}
+
+/* ---- replay through the whole master ---- */
+
+static void conf(struct gfs_master *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->conf.data = dir;
+	m->conf.chunk_size = 1 << 20;
+	m->conf.replicas = 3;
+	m->conf.dead_after_ms = 6000;
+	m->conf.failover_ms = 10000;
+	m->conf.gc_interval_ms = 5000;
+	m->conf.orphan_grace_ms = 3600000;
+	m->conf.checkpoint_every = 1000000;
+	m->conf.probation_ms = 0;
+	m->conf.detach_ms = 1500;
+	m->self_url = "http://127.0.0.1:1";
+}
+
+static json_t *body(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	cr_assert_not_null(j, "%s", e.text);
+	return j;
+}
+
+static void must(enum gfs_err err, json_t *out)
+{
+	cr_assert_eq(err, GFS_OK, "err %d", err);
+	json_decref(out);
+}
+
+/* A sample history: dirs, files, chunks, a rename, a delete, a lease. */
+static void build(struct gfs_master *m)
+{
+	json_t *out = NULL, *b = body("{}");
+
+	m->probation_until = 0;
+	must(gfs_ops_create(m, "/a/b/f1", b, &out), out);
+	must(gfs_ops_create(m, "/a/b/f2", b, &out), out);
+	json_decref(b);
+	b = body("{\"type\":\"dir\",\"mode\":448}");
+	must(gfs_ops_create(m, "/empty", b, &out), out);
+	json_decref(b);
+	b = body("{\"mtime_ns\":5}");
+	must(gfs_ops_setattr(m, "/a/b/f2", NULL, b, &out), out);
+	json_decref(b);
+	pthread_mutex_lock(&m->lock);
+	m->chunks.inherit_hi = 100; /* accept handles without allocation */
+	pthread_mutex_unlock(&m->lock);
+	b = body("{\"size\":1500000,\"mtime_ns\":7,\"chunks\":["
+		 "{\"index\":0,\"handle\":\"0000000000000010\",\"version\":3,"
+		 "\"length\":1048576},"
+		 "{\"index\":1,\"handle\":\"0000000000000011\",\"version\":1,"
+		 "\"length\":600000}]}");
+	must(gfs_ops_commit(m, "/a/b/f1", NULL, b, &out), out);
+	json_decref(b);
+	must(gfs_ops_rename(m, "/a/b", "/c/d", false, NULL, &out), out);
+	must(gfs_ops_delete(m, "/c/d/f2", NULL, NULL, &out), out);
+	must(gfs_ops_lease_put(m, "/c/d/f1", "me", 100, &out), out);
+}
+
+/* Everything visible, as one string. */
+static char *dump(struct gfs_master *m)
+{
+	json_t *l = NULL, *f = NULL;
+	char *a, *b, *s;
+
+	must(gfs_ops_list_prefix(m, "/", true, &l), NULL);
+	must(gfs_ops_stat(m, "/c/d/f1", "me", true, &f), NULL);
+	a = json_dumps(l, JSON_SORT_KEYS);
+	b = json_dumps(f, JSON_SORT_KEYS);
+	s = gfs_xasprintf("%s\n%s\nfiles=%llu dirs=%llu chunks=%zu", a, b,
+			  (unsigned long long)m->ns.nfiles,
+			  (unsigned long long)m->ns.ndirs, m->chunks.count);
+	free(a);
+	free(b);
+	json_decref(l);
+	json_decref(f);
+	return s;
+}
+
+Test(oplog, replay_gives_the_exact_namespace)
+{
+	struct gfs_master m;
+	char *before, *after;
+
+	conf(&m);
+	cr_assert_eq(gfs_master_open(&m), GFS_OK);
+	build(&m);
+	before = dump(&m);
+	/* Crash: no checkpoint, the log alone. */
+	gfs_oplog_close(m.log);
+	m.log = NULL;
+	gfs_master_close(&m);
+	conf(&m);
+	cr_assert_eq(gfs_master_open(&m), GFS_OK);
+	after = dump(&m);
+	cr_assert_str_eq(after, before);
+	free(after);
+	/* Clean shutdown (checkpoint), then again. */
+	gfs_master_close(&m);
+	conf(&m);
+	cr_assert_eq(gfs_master_open(&m), GFS_OK);
+	after = dump(&m);
+	cr_assert_str_eq(after, before);
+	cr_assert_eq(m.ckpt_seq, m.applied_seq, "loaded from the checkpoint");
+	gfs_master_close(&m);
+	free(before);
+	free(after);
+}
+
+/* A handle as POST /chunks takes it: reserving a batch first if needed. */
+static uint64_t take(struct gfs_master *m)
+{
+	struct gfs_enc rec = { 0 };
+	uint64_t h;
+
+	pthread_mutex_lock(&m->lock);
+	if (gfs_chunks_need_reserve(&m->chunks)) {
+		gfs_rec_reserve(&rec, m->chunks.reserved + GFS_HANDLE_BATCH);
+		m->reserve_seq = gfs_ops_log(m, &rec);
+	}
+	h = gfs_chunks_take_handle(&m->chunks);
+	pthread_mutex_unlock(&m->lock);
+	cr_assert_eq(gfs_ops_wait(m, m->reserve_seq), GFS_OK);
+	return h;
+}
+
+Test(oplog, never_reuses_a_handle_after_a_crash)
+{
+	struct gfs_master m;
+	uint64_t h1, h2;
+
+	conf(&m);
+	cr_assert_eq(gfs_master_open(&m), GFS_OK);
+	h1 = take(&m);
+	h1 = take(&m);
+	gfs_oplog_close(m.log);
+	m.log = NULL;
+	gfs_master_close(&m);
+	conf(&m);
+	cr_assert_eq(gfs_master_open(&m), GFS_OK);
+	h2 = take(&m);
+	cr_assert_gt(h2, h1);
+	cr_assert_geq(h2, 1 + GFS_HANDLE_BATCH, "the old batch is skipped");
+	gfs_master_close(&m);
+}
