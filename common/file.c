@@ -668,8 +668,8 @@ static void drop_pending(struct gfs_file *f)
 	struct gfs_http_reply r;
 
 	if (f->cur.up) {
-		gfs_upload_finish(f->cur.up, &r);
-		gfs_http_reply_clear(&r);
+		/* cut, not ended: the replicas must not take a short body */
+		gfs_upload_abort(f->cur.up);
 		gfs_http_pool_put(f->c->sh->pool, f->cur.h);
 		f->cur.up = NULL;
 	}

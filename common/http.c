@@ -63,6 +63,7 @@ struct gfs_upload {
 	bool eof_given;        /* read callback returned 0 */
 	bool paused;           /* read callback returned PAUSE */
 	bool done;             /* transfer complete (reply or failure) */
+	bool aborting;         /* read callback aborts the transfer */
 	CURLcode result;       /* of the transfer, once done */
 };
 
@@ -378,6 +379,8 @@ static size_t on_read(char *dst, size_t size, size_t nmemb, void *cls)
 	struct gfs_upload *up = cls;
 	size_t n = size * nmemb;
 
+	if (up->aborting)
+		return CURL_READFUNC_ABORT;
 	if (!up->pending_len) {
 		if (up->ended) {
 			up->eof_given = true;
@@ -497,6 +500,19 @@ enum gfs_err gfs_upload_finish(struct gfs_upload *up,
 	*out = up->reply;
 	free(up);
 	return err;
+}
+
+void gfs_upload_abort(struct gfs_upload *up)
+{
+	struct gfs_http *h = up->h;
+
+	up->aborting = true;
+	upload_resume(up);
+	while (!up->done)
+		upload_step(up, 100);
+	curl_multi_remove_handle(h->multi, h->easy);
+	gfs_http_reply_clear(&up->reply);
+	free(up);
 }
 
 uint64_t gfs_upload_sent(const struct gfs_upload *up)

@@ -111,6 +111,10 @@ enum gfs_err gfs_upload_end(struct gfs_upload *up);
  * h back.  Returns the transport error or out->err. */
 enum gfs_err gfs_upload_finish(struct gfs_upload *up,
 			       struct gfs_http_reply *out);
+/* Give up: the connection is cut mid-body, so the peer sees an
+ * incomplete request (never a complete, shorter one); frees up and hands
+ * h back.  For a forwarder whose own sender vanished. */
+void gfs_upload_abort(struct gfs_upload *up);
 /* Bytes pushed so far. */
 uint64_t gfs_upload_sent(const struct gfs_upload *up);
 

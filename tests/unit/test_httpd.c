@@ -3,6 +3,7 @@
  * over loopback: routing, decoding, JSON errors, streamed bodies both ways.
  */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,4 +327,47 @@ Test(httpd, refused_connection_is_unavailable)
 	cr_expect_eq(gfs_http_call(cli, "GET", "http://127.0.0.1:1/x", NULL,
 				   &r), GFS_EUNAVAIL);
 	gfs_http_reply_clear(&r);
+}
+
+/* A stream that records whether its end was ever reached. */
+static atomic_int ends_seen;
+
+static void count_end(struct gfs_req *req)
+{
+	atomic_fetch_add(&ends_seen, 1);
+	up_end(req);
+}
+
+static const struct gfs_stream_ops counting_ops = {
+	.begin = up_begin, .data = up_data, .end = count_end, .done = up_done,
+};
+
+static const struct gfs_route abort_routes[] = {
+	{ "PUT", "/api/v1/up/*", NULL, NULL, &counting_ops, 0 },
+	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0 },
+};
+
+Test(httpd, an_aborted_upload_never_completes_at_the_peer)
+{
+	struct gfs_httpd *s2 = gfs_httpd_start("127.0.0.1:0", abort_routes, 2,
+					       NULL);
+	struct gfs_upload *up;
+	struct gfs_http_reply r;
+	static char buf[100000];
+	char u[128];
+
+	cr_assert_not_null(s2);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/api/v1/up/x",
+		 gfs_httpd_port(s2));
+	cr_assert_eq(gfs_upload_start(&up, cli, "PUT", u, NULL, -1, 5000),
+		     GFS_OK);
+	cr_assert_eq(gfs_upload_push(up, buf, sizeof(buf)), GFS_OK);
+	gfs_upload_abort(up);
+	/* the handle is reusable and the server saw no complete body */
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/api/v1/echo/y",
+		 gfs_httpd_port(s2));
+	cr_expect_eq(gfs_http_call(cli, "GET", u, NULL, &r), GFS_OK);
+	gfs_http_reply_clear(&r);
+	gfs_httpd_stop(s2); /* waits for the aborted request to finish */
+	cr_expect_eq(atomic_load(&ends_seen), 0);
 }
