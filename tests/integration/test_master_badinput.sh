@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Bad input to gfs-master: each gets a 4xx JSON error, the server keeps
+# serving, and nothing changes (the listing and the log stay the same).
+. "$(dirname "$0")/lib.sh"
+
+start_master
+A=$MASTER_URL/api/v1
+curl -sf -X PUT "$A/files/keep" >/dev/null || fail "setup"
+before=$(curl -sf "$A/files?prefix=/&dirs=1")
+seq_before=$(curl -sf "$A/status" | jq .seq)
+
+# expect STATUS CODE METHOD URL [CURL_ARGS...]
+expect() {
+	local want=$1 code=$2 got
+	shift 2
+	got=$(http_status "$@" --path-as-is)
+	[ "$got" = "$want" ] || fail "$*: status $got, wanted $want ($(cat "$T/last_body"))"
+	jq -e .error "$T/last_body" >/dev/null || fail "$*: no JSON error"
+	[ "$(json_error_code)" = "$code" ] || fail "$*: code $(json_error_code), wanted $code"
+}
+
+long=$(printf 'x%.0s' $(seq 1 256))
+deep=$(for i in $(seq 1 500); do printf 'abcdefgh/'; done)
+expect 400 bad_request PUT "$A/files/a/../b"
+expect 400 bad_request PUT "$A/files/a/./b"
+expect 400 bad_request PUT "$A/files/a%00b"
+expect 400 bad_request PUT "$A/files/a//b"
+expect 400 bad_request PUT "$A/files/a%2"
+expect 400 name_too_long PUT "$A/files/$long"
+expect 400 name_too_long PUT "$A/files/${deep}f"
+expect 400 bad_request PUT "$A/files/x" -d '{"mode": "rw"'
+expect 400 bad_request PUT "$A/files/x" -d '[1,2]'
+expect 400 bad_request PUT "$A/files/x" -d '{"mode":"rw"}'
+expect 400 bad_request PUT "$A/files/x" -d '{"mode":99999}'
+expect 400 bad_request PUT "$A/files/x" -d '{"type":"socket"}'
+head -c $((9 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/huge"
+expect 413 too_large PUT "$A/files/x" --data-binary @"$T/huge"
+expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":-1}'
+expect 400 bad_request POST "$A/files/keep/commit" -d '{"chunks":{}}'
+expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":5,"chunks":[{"index":0,"handle":"xyz","version":1}]}'
+expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":5,"chunks":[{"index":0,"handle":"0000000000000001","version":0}]}'
+expect 400 bad_request POST "$A/files/keep/chunks" -d '{"near":"x"}'
+expect 400 bad_request POST "$A/files/keep/chunks" -d '{"index":-3}'
+expect 400 bad_request POST "$A/files/keep?op=rename"
+expect 400 bad_request POST "$A/files/keep?op=rename&to=rel"
+expect 400 bad_request POST "$A/files/keep?op=explode"
+expect 400 bad_request PUT "$A/leases/keep?ttl=0" -H 'X-GFS-Client: a'
+expect 400 bad_request PUT "$A/leases/keep?ttl=86401" -H 'X-GFS-Client: a'
+expect 400 bad_request PUT "$A/leases/keep" -H "X-GFS-Client: $long"
+expect 400 bad_request DELETE "$A/files/keep?type=pipe"
+expect 400 bad_request DELETE "$A/files/%2F"
+expect 400 bad_request POST "$A/heartbeat" -d '{"url":"ftp://x"}'
+expect 400 bad_request POST "$A/heartbeat" -d '{"url":"http://x:1","full":true,"chunks":[["zz",1,1]]}'
+expect 400 bad_request POST "$A/heartbeat" -d '{"url":"http://x:1","free_bytes":"lots"}'
+expect 400 bad_request GET "$A/oplog"
+expect 404 not_found GET "$A/files/nope"
+expect 404 no_route GET "$A/nothing/here"
+expect 404 no_route GET "$MASTER_URL/nothing"
+expect 405 method_not_allowed DELETE "$A/status"
+expect 405 method_not_allowed POST "$A/files/keep"
+expect 405 method_not_allowed PATCH "$A/files/keep"
+
+after=$(curl -sf "$A/files?prefix=/&dirs=1")
+assert_eq "$after" "$before" "the namespace changed"
+assert_eq "$(curl -sf "$A/status" | jq .seq)" "$seq_before" "something was logged"
+assert_eq "$(curl -sf "$A/status" | jq '.chunkservers | length')" 0 "a bad heartbeat registered"
+http_ok "$A/healthz" || fail "the server stopped serving"
+log "ok"
