@@ -210,6 +210,9 @@ static bool parse_base(const char *base, char host[256], char port[8])
 		return false;
 	memcpy(host, h, n);
 	host[n] = '\0';
+	if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789.-_:") != n)
+		return false; /* it goes into a Host header: no tricks */
 	n = colon ? (size_t)(end - colon - 1) : 0;
 	if (colon && (!n || n >= 8))
 		return false;

@@ -1,0 +1,81 @@
+/*
+ * chunkserver.h - struct gfs_chunkserver: everything one gfs-chunkserver
+ * process has, built in main() and passed down (as the HTTP server's app
+ * pointer, and to each module's constructor).
+ *
+ * Module map (docs/CHUNKSERVER.md has the tour):
+ *   main.c        options, start-up order, signals, shutdown
+ *   routes.c      THE route table and its thin handlers
+ *   chunkstore.c  chunk files, the table, views, quarantine, space
+ *   chunkmeta.c   the <handle>.meta file format
+ *   blockcrc.c    per-block CRC32C tables
+ *   chunkwrite.c  one write to one chunk, as a transaction
+ *   pipeline.c    PUT /chunks: streamed write + forwarding downstream
+ *   forward.c     the socket link to the next replica
+ *   reader.c      GET /chunks: ranges, verification, streaming
+ *   fetch.c       GET a chunk from a peer, verifying its blocks
+ *   masterconn.c  heartbeats to the masters, epochs, orders
+ *   replicate.c   background copies ordered by the primary
+ *   scrub.c       background verification of idle chunks
+ *   gateway.c     /content for curl -L users (client library)
+ */
+#ifndef GFS_CS_CHUNKSERVER_H
+#define GFS_CS_CHUNKSERVER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "log.h"
+
+struct gfs_chunkstore;
+struct gfs_masterconn;
+struct gfs_replicate;
+struct gfs_scrub;
+struct gfs_gateway;
+struct gfs_forward_pool;
+struct gfs_http_pool;
+struct gfs_httpd;
+
+/* Options (main.c's table fills these; strings owned, gfs_opts_free). */
+struct gfs_chunkserver_conf {
+	char *listen;                 /* ADDR or ADDR:PORT */
+	uint64_t port;                /* --port, or the positional PORT */
+	char *data;                   /* data directory */
+	char *master;                 /* comma-separated master URLs */
+	char *advertise;              /* URL registered with the masters */
+	uint64_t heartbeat_ms;
+	uint64_t reserve;             /* free bytes kept back */
+	uint64_t capacity;            /* cap on bytes stored; 0 none */
+	uint64_t scrub_interval_ms;   /* between two full passes; 0 off */
+	uint64_t scrub_rate;          /* bytes per second */
+	uint64_t cache_chunks;        /* views (fd + CRCs) kept open */
+	enum gfs_log_level log_level;
+	char *config;                 /* --config FILE (read by options.c) */
+};
+
+/* Counters for /metrics; atomics, no lock. */
+struct gfs_chunkserver_counters {
+	atomic_ullong puts;            /* PUTs committed here */
+	atomic_ullong put_bytes;       /* body bytes of those */
+	atomic_ullong forward_bytes;   /* body bytes sent downstream */
+	atomic_ullong forward_failures;/* downstream replicas that failed */
+	atomic_ullong gets;            /* GETs answered with data */
+	atomic_ullong get_bytes;       /* bytes sent by them */
+};
+
+struct gfs_chunkserver {
+	struct gfs_chunkserver_conf conf;
+	char *url;                      /* advertised base URL, owned */
+	int64_t started_ms;             /* monotonic */
+	struct gfs_chunkstore *store;   /* owned */
+	struct gfs_forward_pool *peers; /* connections to next replicas */
+	struct gfs_http_pool *http;     /* GETs from peers, heartbeats */
+	struct gfs_masterconn *masters; /* owned */
+	struct gfs_replicate *repl;     /* owned */
+	struct gfs_scrub *scrub;        /* owned, NULL when off */
+	struct gfs_gateway *gateway;    /* owned, NULL when unavailable */
+	struct gfs_httpd *httpd;        /* owned */
+	struct gfs_chunkserver_counters counters;
+};
+
+#endif

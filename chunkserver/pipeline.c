@@ -1,0 +1,340 @@
+/*
+ * pipeline.c - PUT /chunks/HANDLE with forwarding (see pipeline.h).
+ *
+ * Order of work per request:
+ *   begin: parse; open the forward to the next replica (its request head
+ *          goes out now, so both servers prepare at once); begin the local
+ *          write (version check, wait for another writer, clone); a local
+ *          refusal is the reply and the forward is abandoned.
+ *   data:  push to the next replica, then pwrite + CRC here.  A replica
+ *          that fails is dropped from the pipe and reported; the write here
+ *          goes on.
+ *   end:   end the forward's body (the next replica starts its fsync),
+ *          commit here (fsync), then wait for the next replica's reply.
+ *   done:  whatever happened, free; an uncommitted write is rolled back
+ *          and an unfinished forward is cut, so that no replica records a
+ *          body its sender did not finish.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunkserver.h"
+#include "chunkstore.h"
+#include "chunkwrite.h"
+#include "constants.h"
+#include "fetch.h"
+#include "forward.h"
+#include "json.h"
+#include "log.h"
+#include "path.h"
+#include "pipeline.h"
+#include "urllist.h"
+#include "util.h"
+
+#define MAX_CHAIN 8          /* replicas after this one */
+#define MAX_SOURCES 16       /* clone sources */
+#define WAIT_BUSY_MS 30000   /* for an earlier write to the same chunk */
+#define DOWNSTREAM_MS 120000 /* for the next replica's reply */
+
+/* One PUT in progress. */
+struct put {
+	struct gfs_chunkserver *cs;      /* borrowed */
+	struct gfs_chunkwrite_args args;
+	char hex[17];
+	struct gfs_chunkwrite *w;        /* owned */
+	struct gfs_forward *fwd;         /* owned while the next replica
+					  * takes bytes */
+	char **chain;                    /* X-GFS-Forward URLs, owned */
+	size_t nchain;
+	char **sources;                  /* X-GFS-Clone-Sources, owned */
+	size_t nsources;
+	json_t *replicas;                /* new reference */
+	json_t *failed;                  /* new reference */
+	char fetch_msg[200];             /* why a clone fetch failed */
+};
+
+/* --- parsing ------------------------------------------------------------ */
+
+static enum gfs_err parse_clone(struct gfs_req *req, struct put *p)
+{
+	struct gfs_chunkwrite_args *a = &p->args;
+	const char *clone = NULL;
+
+	if (gfs_req_arg(req, "clone", &clone))
+		return GFS_EINVAL;
+	if (!clone)
+		return GFS_OK;
+	a->clone = true;
+	if (!gfs_handle_parse(clone, &a->clone_handle) ||
+	    gfs_req_arg_u64(req, "clone_version", 0, &a->clone_version) ||
+	    !a->clone_version ||
+	    gfs_req_arg_u64(req, "clone_length", UINT64_MAX,
+			    &a->clone_length) ||
+	    !a->clone_length)
+		return GFS_EINVAL;
+	return GFS_OK;
+}
+
+/* The body size: Content-Length, or -1 for a chunked body. */
+static int64_t body_size(struct gfs_req *req)
+{
+	const char *cl = gfs_req_header(req, "Content-Length");
+	uint64_t n;
+
+	if (cl && gfs_parse_u64(cl, &n) && n <= INT64_MAX)
+		return (int64_t)n;
+	return -1;
+}
+
+static enum gfs_err parse_put(struct gfs_req *req, struct put *p,
+			      const char **why)
+{
+	struct gfs_chunkwrite_args *a = &p->args;
+
+	*why = "not a chunk handle (16 hex digits)";
+	if (!req->path || !gfs_handle_parse(req->path + 1, &a->handle))
+		return GFS_EINVAL;
+	gfs_handle_fmt(a->handle, p->hex);
+	*why = "version (>= 1) and offset must be decimal numbers";
+	if (gfs_req_arg_u64(req, "version", 0, &a->version) || !a->version ||
+	    gfs_req_arg_u64(req, "offset", 0, &a->offset))
+		return GFS_EINVAL;
+	*why = "clone needs a handle, clone_version >= 1, clone_length >= 1";
+	if (parse_clone(req, p))
+		return GFS_EINVAL;
+	a->size = body_size(req);
+	*why = "a chunk ends at 1 GiB";
+	if (a->offset > GFS_MAX_CHUNK_SIZE ||
+	    (a->size > 0 &&
+	     (uint64_t)a->size > GFS_MAX_CHUNK_SIZE - a->offset))
+		return GFS_ETOOBIG;
+	*why = "X-GFS-Forward must list at most 8 http:// URLs";
+	p->chain = gfs_urllist_split(gfs_req_header(req, GFS_HDR_FORWARD),
+				     MAX_CHAIN, &p->nchain);
+	if (!p->chain)
+		return GFS_EINVAL;
+	*why = "X-GFS-Clone-Sources must list at most 16 http:// URLs";
+	p->sources = gfs_urllist_split(
+		gfs_req_header(req, "X-GFS-Clone-Sources"), MAX_SOURCES,
+		&p->nsources);
+	if (!p->sources)
+		return GFS_EINVAL;
+	return GFS_OK;
+}
+
+/* --- downstream --------------------------------------------------------- */
+
+/* The next replica failed (why): it and the ones after it are reported. */
+static void downstream_failed(struct put *p, const char *why)
+{
+	size_t i;
+
+	gfs_warn("chunk %s v%llu: forward to %s failed: %s", p->hex,
+		 (unsigned long long)p->args.version, p->chain[0], why);
+	json_array_append_new(p->failed, json_pack("{s:s, s:s}", "url",
+						   p->chain[0], "error", why));
+	for (i = 1; i < p->nchain; i++) {
+		char *e = gfs_xasprintf("not reached: %s failed", p->chain[0]);
+
+		json_array_append_new(p->failed,
+				      json_pack("{s:s, s:s}", "url",
+						p->chain[i], "error", e));
+		free(e);
+	}
+	atomic_fetch_add(&p->cs->counters.forward_failures, p->nchain);
+}
+
+/* Collect the next replica's reply (it has failed, or its body is
+ * complete) and drop the forward. */
+static void collect_downstream(struct put *p, long timeout_ms)
+{
+	struct gfs_http_reply r;
+	enum gfs_err err;
+	json_t *v;
+	size_t i;
+
+	err = gfs_forward_finish(p->fwd, timeout_ms, &r);
+	p->fwd = NULL;
+	if (err) {
+		downstream_failed(p, r.message ? r.message : gfs_err_str(err));
+		gfs_http_reply_clear(&r);
+		return;
+	}
+	json_array_foreach(json_object_get(r.json, "replicas"), i, v)
+		if (json_is_string(v))
+			json_array_append(p->replicas, v);
+	json_array_foreach(json_object_get(r.json, "failed"), i, v)
+		if (json_is_object(v))
+			json_array_append(p->failed, v);
+	gfs_http_reply_clear(&r);
+}
+
+/* The same request for the next replica: canonical query from what was
+ * parsed, so nothing unchecked is passed on. */
+static char *forward_target(const struct put *p)
+{
+	const struct gfs_chunkwrite_args *a = &p->args;
+	char clone[96] = "", ch[17];
+
+	if (a->clone) {
+		gfs_handle_fmt(a->clone_handle, ch);
+		snprintf(clone, sizeof(clone), "&clone=%s&clone_version=%llu",
+			 ch, (unsigned long long)a->clone_version);
+		if (a->clone_length != UINT64_MAX)
+			snprintf(clone + strlen(clone),
+				 sizeof(clone) - strlen(clone),
+				 "&clone_length=%llu",
+				 (unsigned long long)a->clone_length);
+	}
+	return gfs_xasprintf("%s/chunks/%s?version=%llu&offset=%llu%s",
+			     GFS_API, p->hex, (unsigned long long)a->version,
+			     (unsigned long long)a->offset, clone);
+}
+
+static void start_forward(struct gfs_req *req, struct put *p)
+{
+	char *target, *rest, *hfwd = NULL, *hsrc = NULL, *hcli = NULL;
+	const char *hdrs[5], *v;
+	char msg[160];
+	int n = 0;
+
+	if (!p->nchain)
+		return;
+	if (!strcmp(p->chain[0], p->cs->url)) {
+		downstream_failed(p, "forward loop: that is this server");
+		return;
+	}
+	target = forward_target(p);
+	rest = gfs_urllist_join(p->chain, 1);
+	if (*rest)
+		hdrs[n++] = hfwd = gfs_xasprintf("%s: %s", GFS_HDR_FORWARD,
+						 rest);
+	if (p->nsources) {
+		char *s = gfs_urllist_join(p->sources, 0);
+
+		hdrs[n++] = hsrc = gfs_xasprintf("X-GFS-Clone-Sources: %s", s);
+		free(s);
+	}
+	v = gfs_req_header(req, GFS_HDR_CLIENT);
+	if (v && strlen(v) < 256)
+		hdrs[n++] = hcli = gfs_xasprintf("%s: %s", GFS_HDR_CLIENT, v);
+	hdrs[n++] = "Content-Type: application/octet-stream";
+	hdrs[n] = NULL;
+	if (gfs_forward_start(p->cs->peers, p->chain[0], target, hdrs,
+			      p->args.size, &p->fwd, msg, sizeof(msg)))
+		downstream_failed(p, msg);
+	free(target);
+	free(rest);
+	free(hfwd);
+	free(hsrc);
+	free(hcli);
+}
+
+/* --- the clone base from elsewhere -------------------------------------- */
+
+static enum gfs_err base_sink(void *cls, const void *buf, size_t len)
+{
+	return gfs_chunkwrite_base(cls, buf, len);
+}
+
+static enum gfs_err fetch_clone(void *cls, uint64_t handle, uint64_t version,
+				uint64_t length, struct gfs_chunkwrite *w)
+{
+	struct put *p = cls;
+
+	return gfs_fetch_chunk(p->cs->http, (const char *const *)p->sources,
+			       p->nsources, handle, version, length, base_sink,
+			       w, p->fetch_msg, sizeof(p->fetch_msg));
+}
+
+/* --- the stream callbacks ------------------------------------------------ */
+
+void gfs_pipeline_begin(struct gfs_req *req)
+{
+	struct put *p = gfs_xcalloc(1, sizeof(*p));
+	const char *why;
+	enum gfs_err err;
+	char msg[200];
+
+	req->ctx = p;
+	p->cs = req->app;
+	p->replicas = json_pack("[s]", p->cs->url);
+	p->failed = json_array();
+	err = parse_put(req, p, &why);
+	if (err) {
+		gfs_reply_error(req, err, "%s", why);
+		return;
+	}
+	start_forward(req, p);
+	p->args.wait_ms = WAIT_BUSY_MS;
+	if (p->nsources) {
+		p->args.fetch = fetch_clone;
+		p->args.fetch_cls = p;
+	}
+	err = gfs_chunkwrite_begin(p->cs->store, &p->args, &p->w, msg,
+				   sizeof(msg));
+	if (err)
+		gfs_reply_error(req, err, "chunk %s: %s", p->hex,
+				p->fetch_msg[0] ? p->fetch_msg : msg);
+}
+
+void gfs_pipeline_data(struct gfs_req *req, const char *buf, size_t len)
+{
+	struct put *p = req->ctx;
+	enum gfs_err err;
+
+	if (p->fwd) {
+		if (gfs_forward_push(p->fwd, buf, len))
+			collect_downstream(p, 1000);
+		else
+			atomic_fetch_add(&p->cs->counters.forward_bytes, len);
+	}
+	err = gfs_chunkwrite_data(p->w, buf, len);
+	if (err)
+		gfs_reply_error(req, err, "chunk %s: %s", p->hex,
+				gfs_chunkwrite_error(p->w));
+}
+
+void gfs_pipeline_end(struct gfs_req *req)
+{
+	struct put *p = req->ctx;
+	uint64_t length = 0;
+	enum gfs_err err;
+
+	if (p->fwd)
+		gfs_forward_end(p->fwd); /* a failure shows in its reply */
+	err = gfs_chunkwrite_commit(p->w, &length);
+	if (err) {
+		gfs_reply_error(req, err, "chunk %s: %s", p->hex,
+				gfs_chunkwrite_error(p->w));
+		return;
+	}
+	atomic_fetch_add(&p->cs->counters.puts, 1);
+	atomic_fetch_add(&p->cs->counters.put_bytes,
+			 gfs_chunkwrite_received(p->w));
+	if (p->fwd)
+		collect_downstream(p, DOWNSTREAM_MS);
+	gfs_reply_json(req, 200, json_pack("{s:s, s:I, s:I, s:O, s:O}",
+					   "handle", p->hex, "version",
+					   (json_int_t)p->args.version,
+					   "length", (json_int_t)length,
+					   "replicas", p->replicas, "failed",
+					   p->failed));
+}
+
+void gfs_pipeline_done(struct gfs_req *req)
+{
+	struct put *p = req->ctx;
+
+	if (!p)
+		return;
+	gfs_forward_abort(p->fwd);
+	gfs_chunkwrite_free(p->w);
+	gfs_urllist_free(p->chain);
+	gfs_urllist_free(p->sources);
+	json_decref(p->replicas);
+	json_decref(p->failed);
+	free(p);
+	req->ctx = NULL;
+}

@@ -1,0 +1,284 @@
+/*
+ * reader.c - GET /chunks/HANDLE (see reader.h).
+ *
+ * Cheap reads: the chunk's view (open fd + CRC table) comes from the
+ * store's cache, so a read of a recently used chunk costs no open(2) and
+ * no meta read; blocks are read with one pread straight into the buffer
+ * that is sent (libmicrohttpd's own for streams) and checked in place.
+ * The only per-request allocations are the reply buffer of a short range
+ * or the one-block bounce buffer of a stream.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blockcrc.h"
+#include "chunkserver.h"
+#include "chunkstore.h"
+#include "constants.h"
+#include "json.h"
+#include "path.h"
+#include "reader.h"
+#include "util.h"
+
+/* Ranges up to this are checked whole before the reply starts. */
+#define READ_WHOLE_MAX (4u << 20)
+/* Streams are produced in steps of this (libmicrohttpd's buffer). */
+#define STREAM_STEP (1u << 20)
+
+enum range { RANGE_NONE, RANGE_OK, RANGE_BAD };
+
+/* Digits s[0..len) as a number; false for anything else. */
+static bool number(const char *s, size_t len, uint64_t *out)
+{
+	char buf[24];
+
+	if (!len || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return gfs_parse_u64(buf, out);
+}
+
+/*
+ * "bytes=a-b", "bytes=a-", "bytes=-n" against size into [*a, *b].
+ * RANGE_NONE when absent or not understood (the whole chunk is sent, as
+ * RFC 9110 allows), RANGE_BAD when it starts at or past the end (416).
+ */
+static enum range parse_range(const char *h, uint64_t size, uint64_t *a,
+			      uint64_t *b)
+{
+	const char *dash;
+	uint64_t x, y;
+
+	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return RANGE_NONE;
+	h += 6;
+	dash = strchr(h, '-');
+	if (!dash)
+		return RANGE_NONE;
+	if (dash == h) {                         /* suffix: -n */
+		if (!number(dash + 1, strlen(dash + 1), &y))
+			return RANGE_NONE;
+		if (!y || !size)
+			return RANGE_BAD;
+		*a = y >= size ? 0 : size - y;
+		*b = size - 1;
+		return RANGE_OK;
+	}
+	if (!number(h, (size_t)(dash - h), &x))
+		return RANGE_NONE;
+	if (!dash[1])
+		y = UINT64_MAX;
+	else if (!number(dash + 1, strlen(dash + 1), &y) || y < x)
+		return RANGE_NONE;
+	if (x >= size)
+		return RANGE_BAD;
+	*a = x;
+	*b = GFS_MIN(y, size - 1);
+	return RANGE_OK;
+}
+
+/* The view of handle, checked against ?version=; replies on failure. */
+static struct gfs_chunk_view *open_view(struct gfs_req *req,
+					struct gfs_chunkserver *cs,
+					uint64_t handle)
+{
+	struct gfs_chunk_view *v;
+	uint64_t want = 0;
+	enum gfs_err err;
+	char hex[17];
+
+	gfs_handle_fmt(handle, hex);
+	if (gfs_req_arg_u64(req, "version", 0, &want)) {
+		gfs_reply_error(req, GFS_EINVAL, "version must be a number");
+		return NULL;
+	}
+	err = gfs_chunkstore_get_view(cs->store, handle, false, &v);
+	if (err) {
+		gfs_reply_error(req, err, "chunk %s", hex);
+		return NULL;
+	}
+	if (want && v->version != want) {
+		gfs_reply_error(req, GFS_ESTALE, "chunk %s is at version %llu",
+				hex, (unsigned long long)v->version);
+		gfs_chunkstore_put_view(cs->store, v);
+		return NULL;
+	}
+	return v;
+}
+
+/* [a, a+len) read and checked whole, then sent from one buffer. */
+static void reply_whole(struct gfs_req *req, struct gfs_chunkserver *cs,
+			struct gfs_chunk_view *v, uint64_t a, uint64_t len,
+			unsigned status)
+{
+	uint32_t first = (uint32_t)(a / GFS_BLOCK_SIZE);
+	uint32_t last = (uint32_t)((a + len - 1) / GFS_BLOCK_SIZE);
+	char *buf;
+	size_t got;
+	enum gfs_err err;
+
+	if (!len) {
+		gfs_reply_bytes(req, status, "application/octet-stream",
+				NULL, 0, false);
+		return;
+	}
+	buf = gfs_xmalloc((size_t)(last - first + 1) * GFS_BLOCK_SIZE);
+	err = gfs_chunkstore_read_blocks(cs->store, v, first,
+					 last - first + 1, buf, &got);
+	if (err) {
+		free(buf);
+		gfs_reply_error(req, err, "chunk %016llx failed its checksum",
+				(unsigned long long)v->handle);
+		return;
+	}
+	memmove(buf, buf + (a - (uint64_t)first * GFS_BLOCK_SIZE), len);
+	atomic_fetch_add(&cs->counters.get_bytes, len);
+	gfs_reply_bytes(req, status, "application/octet-stream", buf,
+			(size_t)len, true);
+}
+
+/* A long range being streamed. */
+struct stream {
+	struct gfs_chunkserver *cs;  /* borrowed */
+	struct gfs_chunk_view *v;    /* a reference */
+	uint64_t start, end;         /* chunk bytes [start, end) */
+	char *bounce;                /* one block, for unaligned edges */
+};
+
+/* Whole blocks at c (aligned) straight into buf; 0 when none fits. */
+static ssize_t read_direct(struct stream *s, uint64_t c, char *buf,
+			   size_t max)
+{
+	uint64_t avail = s->end - c;
+	uint32_t k = (uint32_t)(GFS_MIN((uint64_t)max, avail) /
+				GFS_BLOCK_SIZE);
+	size_t got;
+
+	if (!k && s->end == s->v->length && avail <= max)
+		k = 1; /* the chunk's short last block */
+	if (!k)
+		return 0;
+	if (gfs_chunkstore_read_blocks(s->cs->store, s->v,
+				       (uint32_t)(c / GFS_BLOCK_SIZE), k, buf,
+				       &got))
+		return -2;
+	return (ssize_t)got;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	uint64_t c = s->start + pos, off;
+	uint32_t b = (uint32_t)(c / GFS_BLOCK_SIZE);
+	ssize_t n = 0;
+	size_t got;
+
+	if (c >= s->end)
+		return -1;
+	if (c % GFS_BLOCK_SIZE == 0)
+		n = read_direct(s, c, buf, max);
+	if (!n) {  /* an edge: read its block aside, send the part wanted */
+		if (gfs_chunkstore_read_blocks(s->cs->store, s->v, b, 1,
+					       s->bounce, &got))
+			return -2;
+		off = c - (uint64_t)b * GFS_BLOCK_SIZE;
+		n = (ssize_t)GFS_MIN(GFS_MIN((uint64_t)max, got - off),
+				     s->end - c);
+		memcpy(buf, s->bounce + off, (size_t)n);
+	}
+	if (n > 0)
+		atomic_fetch_add(&s->cs->counters.get_bytes, (uint64_t)n);
+	return n;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	gfs_chunkstore_put_view(s->cs->store, s->v);
+	free(s->bounce);
+	free(s);
+}
+
+/* Takes the reference to v. */
+static void reply_stream(struct gfs_req *req, struct gfs_chunkserver *cs,
+			 struct gfs_chunk_view *v, uint64_t a, uint64_t len,
+			 unsigned status)
+{
+	struct stream *s = gfs_xcalloc(1, sizeof(*s));
+
+	s->cs = cs;
+	s->v = v;
+	s->start = a;
+	s->end = a + len;
+	s->bounce = gfs_xmalloc(GFS_BLOCK_SIZE);
+	gfs_reply_stream(req, status, "application/octet-stream", len,
+			 STREAM_STEP, stream_read, s, stream_free);
+}
+
+void gfs_reader_get(struct gfs_req *req, struct gfs_chunkserver *cs,
+		    uint64_t handle)
+{
+	struct gfs_chunk_view *v = open_view(req, cs, handle);
+	uint64_t a = 0, b = 0, len;
+	unsigned status = 200;
+	char hdr[96];
+
+	if (!v)
+		return;
+	switch (parse_range(gfs_req_header(req, "Range"), v->length, &a, &b)) {
+	case RANGE_BAD:
+		snprintf(hdr, sizeof(hdr), "bytes */%llu",
+			 (unsigned long long)v->length);
+		gfs_reply_error(req, GFS_ERANGE, "chunk has %llu bytes",
+				(unsigned long long)v->length);
+		gfs_reply_header(req, "Content-Range", hdr);
+		gfs_chunkstore_put_view(cs->store, v);
+		return;
+	case RANGE_OK:
+		status = 206;
+		snprintf(hdr, sizeof(hdr), "bytes %llu-%llu/%llu",
+			 (unsigned long long)a, (unsigned long long)b,
+			 (unsigned long long)v->length);
+		gfs_reply_header(req, "Content-Range", hdr);
+		len = b - a + 1;
+		break;
+	case RANGE_NONE:
+		len = v->length;
+		break;
+	}
+	atomic_fetch_add(&cs->counters.gets, 1);
+	snprintf(hdr, sizeof(hdr), "%llu", (unsigned long long)v->version);
+	gfs_reply_header(req, "X-GFS-Version", hdr);
+	gfs_reply_header(req, "Accept-Ranges", "bytes");
+	if (len <= READ_WHOLE_MAX) {
+		reply_whole(req, cs, v, a, len, status);
+		gfs_chunkstore_put_view(cs->store, v);
+		return;
+	}
+	reply_stream(req, cs, v, a, len, status);
+}
+
+void gfs_reader_crcs(struct gfs_req *req, struct gfs_chunkserver *cs,
+		     uint64_t handle)
+{
+	struct gfs_chunk_view *v = open_view(req, cs, handle);
+	json_t *a;
+	uint32_t i;
+
+	if (!v)
+		return;
+	a = json_array();
+	for (i = 0; i < v->nblocks; i++)
+		json_array_append_new(a, json_integer(v->crcs[i]));
+	gfs_reply_json(req, 200, json_pack("{s:o, s:I, s:I, s:i, s:o}",
+					   "handle",
+					   gfs_json_handle_new(v->handle),
+					   "version", (json_int_t)v->version,
+					   "length", (json_int_t)v->length,
+					   "block_size", GFS_BLOCK_SIZE, "crcs",
+					   a));
+	gfs_chunkstore_put_view(cs->store, v);
+}

@@ -1,0 +1,228 @@
+/*
+ * routes.c - the chunkserver's whole HTTP API in one table, and the thin
+ * handlers behind it: each parses what the URL carries, calls one module,
+ * replies.  Chunk handles are only ever taken through gfs_handle_parse().
+ *
+ * Not for: what the handlers do (pipeline.c, reader.c, chunkstore.c,
+ * gateway.c, masterconn.c).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chunkserver.h"
+#include "chunkstore.h"
+#include "constants.h"
+#include "gateway.h"
+#include "httpd.h"
+#include "json.h"
+#include "masterconn.h"
+#include "path.h"
+#include "pipeline.h"
+#include "reader.h"
+#include "replicate.h"
+#include "routes.h"
+#include "scrub.h"
+#include "util.h"
+
+#define DELETE_WAIT_MS 5000
+
+/* The chunk handle of /chunks/HANDLE, or a 400. */
+static bool chunk_handle(struct gfs_req *req, uint64_t *h)
+{
+	if (req->path && gfs_handle_parse(req->path + 1, h))
+		return true;
+	gfs_reply_error(req, GFS_EINVAL, "not a chunk handle (16 hex digits)");
+	return false;
+}
+
+/* GET /chunks/HANDLE[?version=V], Range honoured. */
+static void get_chunk(struct gfs_req *req)
+{
+	uint64_t h;
+
+	if (chunk_handle(req, &h))
+		gfs_reader_get(req, req->app, h);
+}
+
+/* GET /chunks/HANDLE?crcs=1 (ext): the CRC table, for peers copying. */
+static void get_chunk_crcs(struct gfs_req *req)
+{
+	uint64_t h;
+
+	if (chunk_handle(req, &h))
+		gfs_reader_crcs(req, req->app, h);
+}
+
+/* DELETE /chunks/HANDLE. */
+static void delete_chunk(struct gfs_req *req)
+{
+	struct gfs_chunkserver *cs = req->app;
+	enum gfs_err err;
+	uint64_t h;
+
+	if (!chunk_handle(req, &h))
+		return;
+	err = gfs_chunkstore_delete(cs->store, h, DELETE_WAIT_MS);
+	if (err)
+		gfs_reply_error(req, err, "%s", err == GFS_ESTALE
+				? "the chunk is being written" : req->path + 1);
+	else
+		gfs_reply_json(req, 200, json_object());
+}
+
+/* PUT /chunks/HANDLE: pipeline.c. */
+static const struct gfs_stream_ops put_chunk_ops = {
+	.begin = gfs_pipeline_begin,
+	.data = gfs_pipeline_data,
+	.end = gfs_pipeline_end,
+	.done = gfs_pipeline_done,
+};
+
+/* GET /content/PATH: gateway.c. */
+static void get_content(struct gfs_req *req)
+{
+	struct gfs_chunkserver *cs = req->app;
+
+	if (!cs->gateway)
+		gfs_reply_error(req, GFS_EUNAVAIL, "gateway not available");
+	else
+		gfs_gateway_get(req, cs->gateway);
+}
+
+/* PUT /content/PATH: gateway.c, streamed. */
+static void put_content_begin(struct gfs_req *req)
+{
+	struct gfs_chunkserver *cs = req->app;
+
+	if (!cs->gateway)
+		gfs_reply_error(req, GFS_EUNAVAIL, "gateway not available");
+	else
+		gfs_gateway_put_begin(req, cs->gateway);
+}
+
+static const struct gfs_stream_ops put_content_ops = {
+	.begin = put_content_begin,
+	.data = gfs_gateway_put_data,
+	.end = gfs_gateway_put_end,
+	.done = gfs_gateway_put_done,
+};
+
+/* GET /status. */
+static void get_status(struct gfs_req *req)
+{
+	struct gfs_chunkserver *cs = req->app;
+	struct gfs_chunkstore_space sp;
+	json_t *st;
+
+	gfs_chunkstore_space(cs->store, &sp);
+	st = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "url",
+		       cs->url, "role", "chunkserver", "version", GFS_VERSION,
+		       "chunks", (json_int_t)sp.chunks, "used_bytes",
+		       (json_int_t)sp.used_bytes, "free_bytes",
+		       (json_int_t)sp.free_bytes, "total_bytes",
+		       (json_int_t)sp.total_bytes, "uptime_ms",
+		       (json_int_t)(gfs_mono_ms() - cs->started_ms));
+	gfs_masterconn_describe(cs->masters, st);
+	gfs_reply_json(req, 200, st);
+}
+
+/* GET /healthz. */
+static void get_healthz(struct gfs_req *req)
+{
+	gfs_reply_json(req, 200, json_pack("{s:b, s:s}", "ok", 1, "role",
+					   "chunkserver"));
+}
+
+static void appendf(char **buf, size_t *len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void appendf(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	*buf = gfs_xrealloc(*buf, *len + (size_t)n + 1);
+	memcpy(*buf + *len, s, (size_t)n + 1);
+	*len += (size_t)n;
+	free(s);
+}
+
+/* One Prometheus sample: "# TYPE" line, then the value. */
+#define METRIC(type, name, value)                                          \
+	appendf(&buf, &len, "# TYPE gfs_chunkserver_%s %s\n"               \
+		"gfs_chunkserver_%s %llu\n", name, type, name,             \
+		(unsigned long long)(value))
+
+/* GET /metrics: Prometheus text. */
+static void get_metrics(struct gfs_req *req)
+{
+	struct gfs_chunkserver *cs = req->app;
+	struct gfs_chunkserver_counters *c = &cs->counters;
+	struct gfs_chunkstore_stats *ss = gfs_chunkstore_stats(cs->store);
+	struct gfs_chunkstore_space sp;
+	struct gfs_masterconn_counts mc;
+	struct gfs_replicate_counts rc;
+	struct gfs_scrub_counts sc = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+
+	gfs_chunkstore_space(cs->store, &sp);
+	gfs_masterconn_counts(cs->masters, &mc);
+	gfs_replicate_counts(cs->repl, &rc);
+	if (cs->scrub)
+		gfs_scrub_counts(cs->scrub, &sc);
+	METRIC("gauge", "chunks", sp.chunks);
+	METRIC("gauge", "used_bytes", sp.used_bytes);
+	METRIC("gauge", "free_bytes", sp.free_bytes);
+	METRIC("gauge", "total_bytes", sp.total_bytes);
+	METRIC("counter", "puts_total", atomic_load(&c->puts));
+	METRIC("counter", "put_bytes_total", atomic_load(&c->put_bytes));
+	METRIC("counter", "forward_bytes_total", atomic_load(&c->forward_bytes));
+	METRIC("counter", "forward_failures_total",
+	       atomic_load(&c->forward_failures));
+	METRIC("counter", "gets_total", atomic_load(&c->gets));
+	METRIC("counter", "get_bytes_total", atomic_load(&c->get_bytes));
+	METRIC("counter", "verified_bytes_total", atomic_load(&ss->bytes_read));
+	METRIC("counter", "corrupt_total", atomic_load(&ss->corrupt));
+	METRIC("counter", "view_loads_total", atomic_load(&ss->view_loads));
+	METRIC("counter", "heartbeats_total", mc.heartbeats);
+	METRIC("counter", "heartbeat_failures_total", mc.failures);
+	METRIC("gauge", "epoch", mc.epoch);
+	METRIC("counter", "deletes_ordered_total", mc.deletes);
+	METRIC("counter", "replications_total", rc.done);
+	METRIC("counter", "replication_failures_total", rc.failed);
+	METRIC("counter", "replicated_bytes_total", rc.bytes);
+	METRIC("gauge", "replication_queue", rc.queued);
+	METRIC("counter", "scrub_passes_total", sc.passes);
+	METRIC("counter", "scrubbed_chunks_total", sc.chunks);
+	METRIC("counter", "scrubbed_bytes_total", sc.bytes);
+	gfs_httpd_metrics(cs->httpd, "gfs_chunkserver", &buf);
+	gfs_reply_bytes(req, 200, "text/plain; version=0.0.4", buf,
+			buf ? strlen(buf) : 0, true);
+}
+
+/* The API.  Earlier lines win: the ?crcs=1 GET before the plain one. */
+static const struct gfs_route routes[] = {
+	{ "PUT", GFS_API "/chunks/*", NULL, NULL, &put_chunk_ops, 0 },
+	{ "GET", GFS_API "/chunks/*", "crcs", get_chunk_crcs, NULL, 0 },
+	{ "GET", GFS_API "/chunks/*", NULL, get_chunk, NULL, 0 },
+	{ "DELETE", GFS_API "/chunks/*", NULL, delete_chunk, NULL, 0 },
+	{ "GET", GFS_API "/content/*", NULL, get_content, NULL, 0 },
+	{ "PUT", GFS_API "/content/*", NULL, NULL, &put_content_ops, 0 },
+	{ "GET", GFS_API "/status", NULL, get_status, NULL, 0 },
+	{ "GET", GFS_API "/healthz", NULL, get_healthz, NULL, 0 },
+	{ "GET", GFS_API "/metrics", NULL, get_metrics, NULL, 0 },
+};
+
+struct gfs_httpd *gfs_routes_start(struct gfs_chunkserver *cs,
+				   const char *listen)
+{
+	return gfs_httpd_start(listen, routes, GFS_ARRAY_SIZE(routes), cs);
+}
