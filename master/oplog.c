@@ -700,6 +700,7 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 {
 	int64_t deadline = gfs_mono_ms() + wait_ms;
 	enum gfs_err err = GFS_OK;
+	bool was;
 
 	pthread_mutex_lock(&log->lock);
 	*next = from;
@@ -707,7 +708,10 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 		err = GFS_ENOENT;
 		goto out_unlock;
 	}
+	was = log->attached;
 	note_poll(log, from, url);
+	if (log->attached && !was)
+		deadline = 0; /* tell the backup it is attached at once */
 	log->polls++;
 	while (log->synced_seq <= from && !log->fenced &&
 	       gfs_mono_ms() < deadline)

@@ -557,7 +557,7 @@ static json_t *status_json(struct gfs_master *m)
 	gfs_oplog_stats(m->log, &st);
 	pthread_mutex_lock(&m->lock);
 	j = json_pack("{s:s, s:I, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, "
-		      "s:o, s:b, s:I, s:{s:s?, s:b}}",
+		      "s:o, s:b, s:I, s:{s:s?, s:b}, s:b}",
 		      "role", m->role == GFS_ROLE_PRIMARY ? "primary" : "backup",
 		      "epoch", (json_int_t)m->epoch, "url", m->self_url,
 		      "primary", m->primary_url, "chunk_size",
@@ -568,7 +568,8 @@ static json_t *status_json(struct gfs_master *m)
 		      (json_int_t)m->cs.under_replicated, "chunkservers",
 		      gfs_csmgr_status_json(m), "probation",
 		      m->probation_until != 0, "seq", (json_int_t)st.next_seq,
-		      "backup", "url", backup, "attached", st.attached);
+		      "backup", "url", backup, "attached", st.attached,
+		      "in_sync", m->role == GFS_ROLE_BACKUP && m->fw.in_sync);
 	pthread_mutex_unlock(&m->lock);
 	free(backup);
 	return j;
