@@ -339,6 +339,14 @@ static void note_orphan(struct gfs_master *m, uint64_t handle,
 		o->holders[o->n++] = s->id;
 }
 
+/* How long after a commit a report of another version may still be one
+ * sent before the commit: a heartbeat interval or so; dead_after bounds
+ * it. */
+static uint32_t stale_grace_s(const struct gfs_master *m)
+{
+	return (uint32_t)((m->conf.dead_after_ms + 999) / 1000);
+}
+
 /* One replica reported by s. */
 static void report(struct gfs_master *m, struct gfs_cs *s,
 		   const struct gfs_hb_item *it, bool primary)
@@ -351,8 +359,8 @@ static void report(struct gfs_master *m, struct gfs_cs *s,
 		return;
 	}
 	if (c) {
-		if (c->commit_s &&
-		    gfs_master_now_s(m) - c->commit_s < GFS_STALE_GRACE_S)
+		if (c->commit_s && gfs_master_now_s(m) - c->commit_s <
+					   stale_grace_s(m))
 			return; /* the report may predate the commit */
 		gfs_handle_fmt(it->handle, hex);
 		gfs_info("stale replica %s v%u on %s (current v%u): deleting",

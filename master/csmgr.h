@@ -34,7 +34,6 @@ struct gfs_chunk;
 struct gfs_node;
 
 #define GFS_COPIES_MAX 2       /* replications in flight per server */
-#define GFS_STALE_GRACE_S 15   /* a fresh commit's replicas may lag */
 #define GFS_DELETE_RESEND_MS 10000
 #define GFS_ORDERS_MAX 1000    /* orders per heartbeat reply */
 
