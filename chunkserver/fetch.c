@@ -196,6 +196,14 @@ static enum gfs_err from_source(struct gfs_http_pool *pool, const char *src,
 			 : GFS_OK;
 }
 
+/* What to say when every source failed: what an answering source said
+ * (another version, then absent, then corrupt) beats not answering. */
+static int rank(enum gfs_err err)
+{
+	return err == GFS_ESTALE ? 4 : err == GFS_ENOENT ? 3
+	       : err == GFS_ECORRUPT ? 2 : 1;
+}
+
 enum gfs_err gfs_fetch_chunk(struct gfs_http_pool *pool,
 			     const char *const *sources, size_t n,
 			     uint64_t handle, uint64_t version,
@@ -219,12 +227,8 @@ enum gfs_err gfs_fetch_chunk(struct gfs_http_pool *pool,
 			return err;  /* done, or too late for another */
 		gfs_info("fetch of chunk %s v%llu: %s", hex,
 			 (unsigned long long)version, msg);
-		/* what to say when all fail: a version mismatch beats a
-		 * miss, a real failure beats both */
-		if (err == GFS_ESTALE && best == GFS_ENOENT)
-			best = err;
-		else if (err != GFS_ENOENT && err != GFS_ESTALE)
+		if (rank(err) > rank(best) || i == 0)
 			best = err;
 	}
-	return n ? best : err;
+	return best;
 }

@@ -240,8 +240,9 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 		cs->scrub = gfs_scrub_start(cs->store,
 					    cs->conf.scrub_interval_ms,
 					    cs->conf.scrub_rate);
-	cs->gateway = gfs_gateway_new(cs->conf.master);
-	if (!cs->gateway)
+	cs->gateway = cs->conf.master[0] ? gfs_gateway_new(cs->conf.master)
+					  : NULL;
+	if (!cs->gateway && cs->conf.master[0])
 		gfs_warn("no /content gateway: the client library refused "
 			 "--master '%s'", cs->conf.master);
 	cs->httpd = gfs_routes_start(cs, listen);

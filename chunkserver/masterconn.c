@@ -338,12 +338,14 @@ struct gfs_masterconn *gfs_masterconn_start(struct gfs_chunkserver *cs)
 	size_t n, i;
 	char **urls = gfs_urllist_split(cs->conf.master, MAX_MASTERS, &n);
 
-	if (!urls || !n) {
+	if (!urls || (!n && cs->conf.master[0])) {
 		gfs_error("--master: expected 1 to %d http:// URLs, got '%s'",
 			  MAX_MASTERS, cs->conf.master);
 		gfs_urllist_free(urls);
 		return NULL;
 	}
+	if (!n)
+		gfs_warn("no --master: serving chunks without reporting them");
 	mc = gfs_xcalloc(1, sizeof(*mc));
 	mc->cs = cs;
 	pthread_mutex_init(&mc->lock, NULL);

@@ -21,7 +21,8 @@
 struct gfs_chunkserver;
 struct gfs_masterconn;
 
-/* Start a link per URL of cs->conf.master.  NULL when the list is bad. */
+/* Start a link per URL of cs->conf.master (none for ""): NULL when the
+ * list is bad. */
 struct gfs_masterconn *gfs_masterconn_start(struct gfs_chunkserver *cs);
 /* Stop the threads (waits for a heartbeat in flight). */
 void gfs_masterconn_stop(struct gfs_masterconn *mc);

@@ -1,0 +1,96 @@
+# chunkserver_lib.sh - helpers for tests/integration/test_chunkserver_*.sh,
+# sourced after lib.sh.  Chunkservers here run without a master unless a
+# test starts one (MASTERS="" means no --master: they serve, report to
+# nobody).
+
+MASTERS=${MASTERS:-}
+
+# curl_code ARGS...: run curl, body to $T/last_body, headers to
+# $T/last_headers, print the status code.
+curl_code() {
+	curl -s -o "$T/last_body" -D "$T/last_headers" -w '%{http_code}' \
+		--max-time 60 "$@"
+}
+
+# chunk_url I HANDLE [QUERY]: the chunk's URL on chunkserver I.
+chunk_url() { echo "${CS_URLS[$1]}/api/v1/chunks/$2${3:+?$3}"; }
+
+# put_chunk I HANDLE QUERY FILE [CURL_ARGS...]: PUT FILE, print the status.
+put_chunk() {
+	local i=$1 h=$2 q=$3 f=$4
+	shift 4
+	curl_code -T "$f" "$@" "$(chunk_url "$i" "$h" "$q")"
+}
+
+# chunk_sha I HANDLE [QUERY]: sha256 of the chunk as GET returns it.
+chunk_sha() {
+	curl -sf --max-time 60 "$(chunk_url "$1" "$2" "${3:-}")" | sha256sum |
+		cut -d' ' -f1
+}
+
+# json_num NAME: a numeric member of $T/last_body.
+json_num() { grep -o "\"$1\":[0-9-]*" "$T/last_body" | head -n1 | cut -d: -f2; }
+
+# status_num I NAME: a numeric member of chunkserver I's /status.
+status_num() {
+	curl -sf --max-time 5 "${CS_URLS[$1]}/api/v1/status" |
+		grep -o "\"$2\":[0-9]*" | head -n1 | cut -d: -f2
+}
+
+# chunk_count_is I N: chunkserver I reports N chunks.
+chunk_count_is() { [ "$(status_num "$1" chunks)" = "$2" ]; }
+
+# header NAME: a header of the last curl_code reply (value only).
+header() {
+	grep -i "^$1:" "$T/last_headers" | head -n1 | cut -d' ' -f2- | tr -d '\r'
+}
+
+# expect_error CODE JSON_CODE WHAT CURL_ARGS...: the request fails with
+# HTTP CODE and a JSON error whose "code" is JSON_CODE.
+expect_error() {
+	local want=$1 jcode=$2 what=$3 got
+	shift 3
+	got=$(curl_code "$@")
+	assert_eq "$got" "$want" "$what: status"
+	assert_eq "$(json_error_code)" "$jcode" "$what: error code"
+}
+
+# data_file I HANDLE: where chunkserver I keeps the chunk's bytes.
+data_file() { echo "${CS_DIRS[$1]}/chunks/${2: -2}/$2"; }
+
+# flip_byte FILE OFFSET: invert one byte in place.
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 255)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# slice FILE START LEN: bytes [START, START+LEN) of FILE on stdout.
+slice() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
+
+# stop_chunkserver I: SIGTERM, and wait for a clean exit (status 0).
+stop_chunkserver() {
+	local pid=${CS_PIDS[$1]} rc
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	assert_eq "$rc" 0 "chunkserver $1 exit status after SIGTERM"
+}
+
+# raw_http PORT: send stdin to 127.0.0.1:PORT, then close; print nothing.
+raw_http() {
+	exec 7<>"/dev/tcp/127.0.0.1/$1" || fail "cannot connect to $1"
+	cat >&7
+	exec 7>&- 7<&-
+}
+
+# put_errors I: PUT /chunks requests chunkserver I ended in error or cut.
+put_errors() {
+	curl -sf --max-time 5 "${CS_URLS[$1]}/api/v1/metrics" |
+		grep '^gfs_chunkserver_http_errors_total{method="PUT",route="/api/v1/chunks/\*"}' |
+		awk '{print $2}'
+}
+
+# put_errors_at_least I N
+put_errors_at_least() { [ "$(put_errors "$1")" -ge "$2" ] 2>/dev/null; }
