@@ -24,7 +24,7 @@
 
 #include <uthash.h>
 
-#define GFS_LOC_MAX 8          /* replica locations kept per chunk */
+#define GFS_LOC_MAX 7          /* replica locations kept (40-byte chunk) */
 #define GFS_HANDLE_BATCH 1024  /* handles per logged reservation */
 #define GFS_NO_SERVER UINT16_MAX
 

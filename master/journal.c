@@ -97,7 +97,7 @@ void gfs_rec_commit_file(struct gfs_enc *e, const char *path,
 	gfs_enc_i64(e, file->mtime_ns);
 	gfs_enc_u32(e, file->file.nchunks);
 	for (i = 0; i < file->file.nchunks; i++) {
-		const struct gfs_chunk *c = file->file.chunks[i];
+		const struct gfs_chunk *c = gfs_ns_chunks(file)[i];
 
 		enc_chunk(e, c->index, c->handle, c->version, c->length);
 	}
@@ -269,7 +269,7 @@ static void set_size(struct gfs_master *m, struct gfs_node *f, uint64_t size)
 	f->file.size = size;
 	if (!f->file.nchunks)
 		return;
-	last = f->file.chunks[f->file.nchunks - 1];
+	last = gfs_ns_chunks(f)[f->file.nchunks - 1];
 	if ((uint64_t)last->index * cs + last->length > size)
 		last->length = (uint32_t)(size - (uint64_t)last->index * cs);
 }

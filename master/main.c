@@ -42,7 +42,7 @@ static const struct gfs_opt options[] = {
 	{ "chunk-size", GFS_OPT_SIZE, C(chunk_size), "BYTES",
 	  "chunk size of new files, a multiple of 64KiB up to 1GiB (64MiB)" },
 	{ "replicas", GFS_OPT_U64, C(replicas), "N",
-	  "replicas per chunk, 1..8 (3)" },
+	  "replicas per chunk, 1..7 (3)" },
 	{ "dead-after", GFS_OPT_MS, C(dead_after_ms), "TIME",
 	  "a chunkserver without heartbeat this long is dead (6s)" },
 	{ "failover-timeout", GFS_OPT_MS, C(failover_ms), "TIME",

@@ -31,7 +31,7 @@ static struct gfs_node *node_new(struct gfs_ns *ns, const char *name,
 static void node_free(struct gfs_node *n)
 {
 	gfs_lease_clear(n);
-	if (n->type == GFS_NODE_FILE)
+	if (n->type == GFS_NODE_FILE && n->file.nchunks > 1)
 		free(n->file.chunks);
 	free(n->name);
 	free(n);
@@ -417,12 +417,13 @@ void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls)
 /* Position of index in file's chunk array (where it is or would go). */
 static uint32_t chunk_pos(const struct gfs_node *f, uint32_t index)
 {
+	struct gfs_chunk **a = gfs_ns_chunks(f);
 	uint32_t lo = 0, hi = f->file.nchunks;
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (f->file.chunks[mid]->index < index)
+		if (a[mid]->index < index)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -434,29 +435,45 @@ struct gfs_chunk *gfs_ns_chunk_at(const struct gfs_node *file, uint32_t index)
 {
 	uint32_t i = chunk_pos(file, index);
 
-	if (i < file->file.nchunks && file->file.chunks[i]->index == index)
-		return file->file.chunks[i];
+	if (i < file->file.nchunks && gfs_ns_chunks(file)[i]->index == index)
+		return gfs_ns_chunks(file)[i];
 	return NULL;
+}
+
+/* Room for one more chunk: inline up to one, then a power-of-two array. */
+static struct gfs_chunk **grow_chunks(struct gfs_node *f)
+{
+	uint32_t n = f->file.nchunks;
+	struct gfs_chunk **a;
+
+	if (n == 0)
+		return (struct gfs_chunk **)&f->file.chunks;
+	if (n == 1) {
+		a = gfs_xmalloc(2 * sizeof(*a));
+		a[0] = (struct gfs_chunk *)f->file.chunks;
+		f->file.chunks = a;
+		return a;
+	}
+	if ((n & (n - 1)) == 0)
+		f->file.chunks = gfs_xrealloc(f->file.chunks,
+					      n * 2 * sizeof(*a));
+	return f->file.chunks;
 }
 
 struct gfs_chunk *gfs_ns_set_chunk(struct gfs_node *file, uint32_t index,
 				   struct gfs_chunk *c)
 {
 	uint32_t i = chunk_pos(file, index), n = file->file.nchunks;
-	struct gfs_chunk *old;
+	struct gfs_chunk **a = gfs_ns_chunks(file), *old;
 
-	if (i < n && file->file.chunks[i]->index == index) {
-		old = file->file.chunks[i];
-		file->file.chunks[i] = c;
+	if (i < n && a[i]->index == index) {
+		old = a[i];
+		a[i] = c;
 		return old;
 	}
-	/* Grow to the next power of two: n is a power of two or 0 when full. */
-	if ((n & (n - 1)) == 0)
-		file->file.chunks = gfs_xrealloc(
-			file->file.chunks, (n ? n * 2 : 1) * sizeof(c));
-	memmove(file->file.chunks + i + 1, file->file.chunks + i,
-		(n - i) * sizeof(c));
-	file->file.chunks[i] = c;
+	a = grow_chunks(file);
+	memmove(a + i + 1, a + i, (n - i) * sizeof(c));
+	a[i] = c;
 	file->file.nchunks++;
 	return NULL;
 }
@@ -464,13 +481,17 @@ struct gfs_chunk *gfs_ns_set_chunk(struct gfs_node *file, uint32_t index,
 void gfs_ns_cut_chunks(struct gfs_node *file, uint32_t n,
 		       void (*drop)(void *cls, struct gfs_chunk *c), void *cls)
 {
-	uint32_t i = chunk_pos(file, n), k;
+	uint32_t i = chunk_pos(file, n), k, old = file->file.nchunks;
+	struct gfs_chunk **a = gfs_ns_chunks(file), *first;
 
-	for (k = i; k < file->file.nchunks; k++)
-		drop(cls, file->file.chunks[k]);
-	file->file.nchunks = i;
-	if (i == 0) {
-		free(file->file.chunks);
+	for (k = i; k < old; k++)
+		drop(cls, a[k]);
+	if (old > 1 && i <= 1) {
+		first = i ? a[0] : NULL;
+		free(a);
+		file->file.chunks = (struct gfs_chunk **)first;
+	} else if (i == 0) {
 		file->file.chunks = NULL;
 	}
+	file->file.nchunks = i;
 }

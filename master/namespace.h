@@ -46,8 +46,11 @@ struct gfs_node {
 			struct gfs_node *kids; /* uthash head, owned */
 		} dir;
 		struct {
-			/* chunks[0..nchunks) sorted by index; the array is
-			 * owned, the chunks belong to chunks.c */
+			/* Use gfs_ns_chunks(): [0..nchunks) sorted by
+			 * index.  With at most one chunk the pointer is
+			 * kept in this slot itself (no malloc for small
+			 * files); else it is an owned array.  The chunks
+			 * belong to chunks.c. */
 			struct gfs_chunk **chunks;
 			uint64_t size;
 			uint32_t nchunks;
@@ -117,6 +120,13 @@ void gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix, bool dirs,
 /* Every node below dir (not dir itself), parents before children.
  * O(subtree). */
 void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls);
+
+/* The chunk array of a file, valid until it changes. */
+static inline struct gfs_chunk **gfs_ns_chunks(const struct gfs_node *f)
+{
+	return f->file.nchunks <= 1 ? (struct gfs_chunk **)&f->file.chunks
+				    : f->file.chunks;
+}
 
 /* The chunk of file at index, or NULL (binary search, O(log chunks)). */
 struct gfs_chunk *gfs_ns_chunk_at(const struct gfs_node *file, uint32_t index);

@@ -69,7 +69,7 @@ static json_t *chunks_json(struct gfs_master *m, const struct gfs_node *f)
 	uint32_t i;
 
 	for (i = 0; i < f->file.nchunks; i++) {
-		const struct gfs_chunk *c = f->file.chunks[i];
+		const struct gfs_chunk *c = gfs_ns_chunks(f)[i];
 
 		json_array_append_new(a, json_pack(
 			"{s:I, s:o, s:I, s:I, s:o}", "index",
@@ -442,7 +442,7 @@ static enum gfs_err alloc_index(struct gfs_node *f, json_t *body,
 				uint32_t *index)
 {
 	uint64_t i = f->file.nchunks
-		? (uint64_t)f->file.chunks[f->file.nchunks - 1]->index + 1 : 0;
+		? (uint64_t)gfs_ns_chunks(f)[f->file.nchunks - 1]->index + 1 : 0;
 
 	if (gfs_json_u64(body, "index", false, &i) || i >= UINT32_MAX ||
 	    i * f->file.chunk_size >= (1ull << 62))

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "../../master/chunks.h"
 #include "../../master/namespace.h"
 
 static struct gfs_ns ns;
@@ -152,4 +153,30 @@ Test(namespace, propagates_mtime_to_parents)
 	gfs_ns_touch_up(f, 99);
 	gfs_ns_lookup(&ns, "/p", &d);
 	cr_assert_eq(d->mtime_ns, 99);
+}
+
+static void no_drop(void *cls, struct gfs_chunk *c)
+{
+	(void)c;
+	(*(int *)cls)++;
+}
+
+Test(namespace, keeps_chunks_sorted_inline_or_in_an_array)
+{
+	struct gfs_chunk c[3] = { { .index = 2 }, { .index = 0 },
+				  { .index = 1 } };
+	struct gfs_node *f = mk("/f", GFS_NODE_FILE);
+	int dropped = 0;
+
+	for (int i = 0; i < 3; i++)
+		cr_assert_null(gfs_ns_set_chunk(f, c[i].index, &c[i]));
+	cr_assert_eq(f->file.nchunks, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		cr_assert_eq(gfs_ns_chunks(f)[i]->index, i);
+	gfs_ns_cut_chunks(f, 1, no_drop, &dropped);
+	cr_assert_eq(dropped, 2);
+	cr_assert_eq(gfs_ns_chunk_at(f, 0), &c[1], "back to the inline slot");
+	gfs_ns_cut_chunks(f, 0, no_drop, &dropped);
+	cr_assert_eq(f->file.nchunks, 0);
+	cr_assert_null(gfs_ns_chunk_at(f, 0));
 }
