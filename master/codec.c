@@ -29,6 +29,8 @@ uint8_t *gfs_enc_reserve(struct gfs_enc *e, size_t n)
 
 void gfs_enc_bytes(struct gfs_enc *e, const void *p, size_t n)
 {
+	if (!n)
+		return;
 	memcpy(gfs_enc_reserve(e, n), p, n);
 	e->len += n;
 }

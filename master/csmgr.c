@@ -689,7 +689,8 @@ static void sweep(struct gfs_master *m, bool orders)
 		gfs_warn("%" PRIu64 " chunks have no live replica", sw.lost);
 	m->cs.lost = sw.lost;
 	if (orders) {
-		qsort(sw.v, sw.n, sizeof(*sw.v), needy_cmp);
+		if (sw.n)
+			qsort(sw.v, sw.n, sizeof(*sw.v), needy_cmp);
 		for (i = 0; i < sw.n; i++)
 			start_copy(m, sw.v[i].c, sw.v[i].live);
 	}

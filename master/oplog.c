@@ -169,7 +169,8 @@ static char **list_segments(const char *dir, size_t *n)
 		names[(*n)++] = gfs_xstrdup(e->d_name);
 	}
 	closedir(d);
-	qsort(names, *n, sizeof(*names), seg_cmp);
+	if (*n)
+		qsort(names, *n, sizeof(*names), seg_cmp);
 	return names;
 }
 
@@ -578,7 +579,9 @@ static void unlink_first(struct gfs_oplog *log, size_t n)
 				 strerror(errno));
 		seg_free(&log->segs[i]);
 	}
-	memmove(log->segs, log->segs + n, (log->nsegs - n) * sizeof(*log->segs));
+	if (n)
+		memmove(log->segs, log->segs + n,
+			(log->nsegs - n) * sizeof(*log->segs));
 	log->nsegs -= n;
 }
 

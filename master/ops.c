@@ -195,7 +195,8 @@ static json_t *list_sorted(struct listing *l, const char *key)
 	json_t *a = json_array();
 	size_t i;
 
-	qsort_r(l->v, l->n, sizeof(*l->v), entry_cmp, (void *)key);
+	if (l->n)
+		qsort_r(l->v, l->n, sizeof(*l->v), entry_cmp, (void *)key);
 	for (i = 0; i < l->n; i++)
 		json_array_append_new(a, l->v[i]);
 	free(l->v);
@@ -541,6 +542,10 @@ static bool commit_unique(const struct commit_req *r)
 	bool ok = true;
 	uint32_t i;
 
+	if (!r->n) {
+		free(s);
+		return true;
+	}
 	memcpy(s, r->c, r->n * sizeof(*s));
 	qsort(s, r->n, sizeof(*s), rc_index_cmp);
 	for (i = 1; i < r->n && ok; i++)
