@@ -26,7 +26,9 @@ assert_same_file up.bin up.out "curl upload"
 
 # the seed's command lines on stdin
 random_file seed.txt 5000
-printf 'upload seed.txt\ndownload seed.txt\n' | (mkdir -p d && cd d && gfs --master "$MASTERS" >/dev/null) ||
-	fail "stdin commands"
+printf 'upload seed.txt\nlease seed.txt\nunlease seed.txt\n' | gfs >/dev/null ||
+	fail "stdin upload"
+mkdir d && (cd d && echo 'download seed.txt' | gfs >/dev/null) || fail "stdin download"
 assert_same_file seed.txt d/seed.txt "stdin round trip"
+echo 'download nothing.txt' | gfs >/dev/null 2>&1 && fail "stdin mode hid a failure"
 log "ok"
