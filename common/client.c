@@ -346,6 +346,8 @@ static enum gfs_err path_call(struct gfs_client *c, const char *method,
 	enum gfs_err err = checked(path);
 	char *route;
 
+	if (reply)
+		*reply = NULL;
 	if (err) {
 		gfs_client_set_error(err, NULL);
 		if (body)
@@ -380,7 +382,7 @@ void gfs_client_parse_stat(json_t *j, struct gfs_stat *st)
 enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
 			     struct gfs_stat *st)
 {
-	json_t *j;
+	json_t *j = NULL;
 	enum gfs_err err = path_call(c, "GET", "files", path, "?stat=1", NULL,
 				     &j);
 

@@ -399,6 +399,8 @@ static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
 		p->version = d->version + 1;
 		return GFS_OK;
 	}
+	enum gfs_err err;
+
 	base = d ? d : committed(f, index);
 	p->version = 1;
 	if (base) {
@@ -406,7 +408,10 @@ static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
 		if (p->clone_length)
 			p->base = base;
 	}
-	return allocate(f, index, base, exclude, &p->target);
+	err = allocate(f, index, base, exclude, &p->target);
+	/* the clone's bytes are data of the new chunk */
+	p->target.length = p->target.disk_length = p->clone_length;
+	return err;
 }
 
 static char *put_url(const struct plan *p, uint64_t off)

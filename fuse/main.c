@@ -69,36 +69,59 @@ static void usage(const char *prog)
 	       prog);
 }
 
-/* The mountpoint and help/version flags, from a copy of args. */
-static int peek_cmdline(struct fuse_args *args, char **mountpoint)
+/* Take libfuse's command-line options (mountpoint, -f, -s, -d) out of
+ * args.  Returns 0, 1 after printing help, -1 on error. */
+static int parse_cmdline(struct fuse_args *args,
+			 struct fuse_cmdline_opts *cmd, char **mountpoint)
 {
-	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_cmdline_opts cmd;
-	int i, rc = 0;
-
-	for (i = 0; i < args->argc; i++)
-		fuse_opt_add_arg(&copy, args->argv[i]);
-	if (fuse_parse_cmdline(&copy, &cmd) != 0) {
-		fuse_opt_free_args(&copy);
+	if (fuse_parse_cmdline(args, cmd) != 0)
+		return -1;
+	if (cmd->show_help) {
+		usage(args->argv[0]);
+		fuse_lib_help(args);
+		return 1;
+	}
+	if (!cmd->mountpoint) {
+		fprintf(stderr, "gfs-fuse: no mountpoint (try --help)\n");
 		return -1;
 	}
-	if (cmd.show_help) {
-		usage(args->argv[0]);
-		rc = 1;
-	} else if (!cmd.mountpoint) {
-		fprintf(stderr, "gfs-fuse: no mountpoint (try --help)\n");
-		rc = -1;
-	} else {
-		*mountpoint = realpath(cmd.mountpoint, NULL);
-		if (!*mountpoint) {
-			fprintf(stderr, "gfs-fuse: bad mountpoint %s\n",
-				cmd.mountpoint);
-			rc = -1;
-		}
+	*mountpoint = realpath(cmd->mountpoint, NULL);
+	if (!*mountpoint) {
+		fprintf(stderr, "gfs-fuse: bad mountpoint %s\n",
+			cmd->mountpoint);
+		return -1;
 	}
-	free(cmd.mountpoint);
-	fuse_opt_free_args(&copy);
-	return rc;
+	return 0;
+}
+
+/* Mount and serve until unmounted or signalled; 0 on a clean exit. */
+static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
+		 struct gfs_mount *m)
+{
+	struct fuse_loop_config loop = { .clone_fd = 0,
+					 .max_idle_threads = 16 };
+	struct fuse_session *se;
+	struct fuse *fuse;
+	int rc = 1;
+
+	fuse = fuse_new(args, &gfs_fuse_ops, sizeof(gfs_fuse_ops), m);
+	if (!fuse)
+		return 1;
+	if (fuse_mount(fuse, m->mountpoint) != 0)
+		goto out_destroy;
+	if (fuse_daemonize(cmd->foreground) != 0)
+		goto out_unmount;
+	se = fuse_get_session(fuse);
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_unmount;
+	gfs_info("mounted %s as %s", m->mountpoint, m->client_id);
+	rc = cmd->singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &loop);
+	fuse_remove_signal_handlers(se);
+out_unmount:
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+	return rc ? 1 : 0;
 }
 
 static char *default_client_id(const char *mountpoint)
@@ -127,6 +150,7 @@ int main(int argc, char **argv)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_conf conf = { .readahead_kb = 8192, .attr_timeout = 1.0 };
+	struct fuse_cmdline_opts cmd = { 0 };
 	struct gfs_mount m = { 0 };
 	enum gfs_log_level level = GFS_LOG_INFO;
 	int rc;
@@ -143,20 +167,18 @@ int main(int argc, char **argv)
 			conf.log_level);
 		return 2;
 	}
-	rc = peek_cmdline(&args, &m.mountpoint);
-	if (rc) {
-		if (rc > 0)
-			fuse_lib_help(&args);
-		fuse_opt_free_args(&args);
-		return rc > 0 ? 0 : 2;
-	}
+	rc = parse_cmdline(&args, &cmd, &m.mountpoint);
+	if (rc)
+		goto out;
 	gfs_log_init("fuse", level);
 	gfs_http_global_init();
 	m.client_id = conf.client_id ? strdup(conf.client_id)
 				     : default_client_id(m.mountpoint);
 	m.client = connect_client(&conf, m.client_id);
-	if (!m.client)
-		return 2;
+	if (!m.client) {
+		rc = -1;
+		goto out;
+	}
 	m.readahead_kb = conf.readahead_kb;
 	m.attr_timeout = conf.attr_timeout;
 	m.uid = getuid();
@@ -164,15 +186,16 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.wake, NULL);
 	fuse_opt_add_arg(&args, "-omax_read=1048576,fsname=gfs,subtype=gfs");
-	gfs_info("mounting %s as %s", m.mountpoint, m.client_id);
-	rc = fuse_main(args.argc, args.argv, &gfs_fuse_ops, &m);
+	rc = serve(&args, &cmd, &m);
 	gfs_info("unmounted %s", m.mountpoint);
 	gfs_client_free(m.client);
+out:
 	fuse_opt_free_args(&args);
+	free(cmd.mountpoint);
 	free(m.client_id);
 	free(m.mountpoint);
 	free(conf.master);
 	free(conf.client_id);
 	free(conf.log_level);
-	return rc ? 1 : 0;
+	return rc < 0 ? 2 : rc;
 }

@@ -62,9 +62,10 @@ extern const struct fuse_operations gfs_fuse_ops;
 
 /* Open files (openfiles.c). */
 /* Open path (sharing an existing open), honouring O_CREAT/O_EXCL/O_TRUNC
- * in flags; *out is released with gfs_openfiles_release(). */
+ * in flags; *out is released with gfs_openfiles_release().  *fresh (may
+ * be NULL) tells whether the metadata was just read from the master. */
 int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
-		       mode_t mode, struct gfs_open_file **out);
+		       mode_t mode, struct gfs_open_file **out, bool *fresh);
 /* Drop one opener; the last one closes (commits) the file.  -errno. */
 int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of);
 /* Size as seen by an open file of this mount, if path is open. */

@@ -48,12 +48,14 @@ static struct gfs_open_file *share(struct gfs_mount *m, const char *path)
 }
 
 int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
-		       mode_t mode, struct gfs_open_file **out)
+		       mode_t mode, struct gfs_open_file **out, bool *fresh)
 {
 	struct gfs_open_file *of, *other;
 	struct gfs_file *f;
 	enum gfs_err err;
 
+	if (fresh)
+		*fresh = false;
 	of = share(m, path);
 	if (of) {
 		if ((flags & O_CREAT) && (flags & O_EXCL)) {
@@ -92,6 +94,8 @@ int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
 	HASH_ADD_KEYPTR(hh, m->open, of->path, strlen(of->path), of);
 	pthread_mutex_unlock(&m->lock);
 	*out = of;
+	if (fresh)
+		*fresh = true;
 	return 0;
 }
 

@@ -156,7 +156,7 @@ static int gfs_truncate(const char *path, off_t size,
 		return gfs_fuse_errno(
 			gfs_file_truncate(open_file(fi)->f, (uint64_t)size));
 	/* truncate(2) on a path: open, truncate, commit at release */
-	rc = gfs_openfiles_open(m, path, O_WRONLY, 0, &of);
+	rc = gfs_openfiles_open(m, path, O_WRONLY, 0, &of, NULL);
 	if (rc)
 		return rc;
 	rc = gfs_fuse_errno(gfs_file_truncate(of->f, (uint64_t)size));
@@ -203,16 +203,25 @@ static int gfs_chown(const char *path, uid_t uid, gid_t gid,
 		gfs_client_stat(gfs_mount_get()->client, path, &gs));
 }
 
+/*
+ * Close-to-open: a file opened afresh has just had its metadata read from
+ * the master, and the kernel may still hold older attributes (another
+ * client changed the file within attr_timeout).  Invalidating them makes
+ * the kernel ask getattr again before it trusts the size.
+ */
 static int do_open(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct gfs_open_file *of;
+	bool fresh;
 	int rc = gfs_openfiles_open(gfs_mount_get(), path, fi->flags, mode,
-				    &of);
+				    &of, &fresh);
 
 	if (rc)
 		return rc;
 	fi->fh = (uint64_t)(uintptr_t)of;
-	fi->keep_cache = 0; /* close-to-open: re-read what others wrote */
+	fi->keep_cache = 0; /* and drop cached pages: re-read from replicas */
+	if (fresh)
+		fuse_invalidate_path(fuse_get_context()->fuse, path);
 	return 0;
 }
 

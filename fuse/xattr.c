@@ -180,7 +180,10 @@ int gfs_xattr_get(const char *path, const char *name, char *value,
 
 int gfs_xattr_list(const char *path, char *list, size_t size)
 {
-	static const char names[] = XATTR_LEASE "\0" XATTR_CHUNKS "\0";
+	/* NUL-terminated names back to back (the literal's own NUL is not
+	 * part of the list) */
+	static const char names[] = XATTR_LEASE "\0" XATTR_CHUNKS;
+	const size_t len = sizeof(names);
 	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_stat st;
 	enum gfs_err err = gfs_client_stat(m->client, path, &st);
@@ -190,9 +193,9 @@ int gfs_xattr_list(const char *path, char *list, size_t size)
 	if (st.is_dir)
 		return 0;
 	if (size == 0)
-		return (int)sizeof(names);
-	if (size < sizeof(names))
+		return (int)len;
+	if (size < len)
 		return -ERANGE;
-	memcpy(list, names, sizeof(names));
-	return (int)sizeof(names);
+	memcpy(list, names, len);
+	return (int)len;
 }

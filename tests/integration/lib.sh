@@ -73,11 +73,14 @@ wait_for() {
 	done
 }
 
-# free_port: a TCP port nobody listens on (random, checked with ss).
+# free_port: a TCP port nobody uses (random, below the kernel's
+# ephemeral range so that no outgoing connection holds it; checked with ss).
 free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
+		ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null | grep -q . && continue
 		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && continue
 		echo "$p"
 		return 0

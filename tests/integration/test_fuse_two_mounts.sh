@@ -25,8 +25,9 @@ random_file g 5000
 cp g "$A/shared" || fail "A cannot write its leased file"
 setfattr -x user.gfs.lease "$A/shared" || fail "setfattr -x"
 cmp g "$B/shared" || fail "B after release"
-getfattr -n user.gfs.lease "$B/shared" 2>&1 | grep -q "No such attribute" ||
-	fail "a released lease is still shown"
+out=$(getfattr -n user.gfs.lease "$B/shared" 2>&1)
+echo "$out" | grep -q "No such attribute" ||
+	fail "a released lease is still shown: $out"
 
 # the chunk map is visible as an xattr
 getfattr -n user.gfs.chunks --only-values "$B/shared" | grep -q "http://" ||
