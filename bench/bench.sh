@@ -15,7 +15,9 @@
 #
 # usage: bench/bench.sh BINDIR BENCHDIR
 # env:   BENCH_SIZE (default 1G), BENCH_FILES (default 2000),
-#        BENCH_MDFILES (default 100000)
+#        BENCH_MDFILES (default 100000), BENCH_REPEAT (default 3: the
+#        transfers run this many times and the median is reported, since
+#        a shared virtual disk varies by 2x from one minute to the next)
 set -uo pipefail
 GFS_BIN=${1:?usage: bench.sh BINDIR BENCHDIR}
 BENCH_BIN=${2:?usage: bench.sh BINDIR BENCHDIR}
@@ -25,6 +27,7 @@ export GFS_BIN
 SIZE=${BENCH_SIZE:-1G}
 NFILES=${BENCH_FILES:-2000}
 MDFILES=${BENCH_MDFILES:-100000}
+REPEAT=${BENCH_REPEAT:-3}
 BYTES=$(numfmt --from=iec "${SIZE%B}")
 MIB=$((BYTES >> 20))
 ROWS=()
@@ -36,7 +39,19 @@ mibs() { awk -v m="$MIB" -v s="$1" 'BEGIN{printf "%.1f", m / s}'; }
 fps() { awk -v n="$2" -v s="$1" 'BEGIN{printf "%.0f", n / s}'; }
 row() { ROWS+=("$(printf '| %-44s | %10s | %10s | %6s |' "$1" "$2" "$3" \
 	"$(awk -v a="$2" -v b="$3" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "-" }')")"); }
-rss_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+declare -A R   # R[key] = per-round seconds, space-separated
+add() { R[$1]="${R[$1]:-}${R[$1]:+ }$2"; }
+median() { tr ' ' '\n' <<<"${R[$1]}" | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+timed() { # timed KEY COMMAND...: run, add its seconds to R[KEY]
+	local k=$1 t0 t1
+	shift
+	t0=$(now)
+	"$@" || fail "$k: $*"
+	t1=$(now)
+	add "$k" "$(secs "$t0" "$t1")"
+}
 
 log "cluster: master + backup + 4 chunkservers, 64 MiB chunks, 3 replicas"
 start_master
@@ -49,44 +64,50 @@ log "generating $MIB MiB of random data"
 head -c "$BYTES" /dev/urandom >src.bin
 SRC_SHA=$(sha src.bin)
 
-# ---- baselines
-drop_caches; cat src.bin >/dev/null
-t0=$(now)
-for c in 1 2 3; do dd if=src.bin of="local$c" bs=1M conv=fsync status=none; done
-t1=$(now); W_LOCAL=$(secs "$t0" "$t1")
-rm -f local2 local3
-drop_caches
-t0=$(now); dd if=local1 of=/dev/null bs=1M status=none; t1=$(now)
-R_LOCAL=$(secs "$t0" "$t1")
-rm -f local1
+gfs_cli() { "$GFS_BIN/gfs" --master "$MASTERS" "$@"; }
+local3() { for c in 1 2 3; do dd if=src.bin of="local$c" bs=1M conv=fsync status=none || return 1; done; }
+warm_src() { drop_caches; cat src.bin >/dev/null; }
+download_null() {
+	/usr/bin/time -f %M -o download.rss "$GFS_BIN/gfs" --master "$MASTERS" \
+		download /big.bin - >/dev/null
+}
 
-# ---- gfs upload / download
-drop_caches; cat src.bin >/dev/null
-t0=$(now)
-/usr/bin/time -f %M -o upload.rss "$GFS_BIN/gfs" --master "$MASTERS" upload src.bin /big.bin >/dev/null ||
-	fail "upload"
-t1=$(now); W_GFS=$(secs "$t0" "$t1")
-drop_caches
-t0=$(now)
-/usr/bin/time -f %M -o download.rss "$GFS_BIN/gfs" --master "$MASTERS" download /big.bin - >down.bin ||
-	fail "download"
-t1=$(now); R_GFS=$(secs "$t0" "$t1")
-[ "$(sha down.bin)" = "$SRC_SHA" ] || fail "download differs"
-rm -f down.bin
+for ((round = 1; round <= REPEAT; round++)); do
+	log "round $round/$REPEAT"
+	# baselines: the bytes written 3x with fsync, and read once cold
+	warm_src
+	timed w_local local3
+	rm -f local2 local3
+	drop_caches
+	timed r_local dd if=local1 of=/dev/null bs=1M status=none
+	rm -f local1
+
+	# the gfs command
+	warm_src
+	timed w_gfs /usr/bin/time -f %M -o upload.rss "$GFS_BIN/gfs" --master "$MASTERS" upload src.bin /big.bin
+	drop_caches
+	timed r_gfs download_null
+	if [ "$round" = 1 ]; then
+		gfs_cli download /big.bin down.bin >/dev/null || fail "download"
+		[ "$(sha down.bin)" = "$SRC_SHA" ] || fail "download differs"
+		rm -f down.bin
+	fi
+	gfs_cli rm /big.bin
+
+	# the mount, with the peers' method
+	warm_src
+	timed w_fuse dd if=src.bin of="$M/big.bin" bs=1M conv=fsync status=none
+	drop_caches
+	timed r_fuse dd if="$M/big.bin" of=/dev/null bs=1M status=none
+	if [ "$round" = 1 ]; then
+		drop_caches
+		[ "$(sha "$M/big.bin")" = "$SRC_SHA" ] || fail "FUSE read differs"
+	fi
+	rm -f "$M/big.bin"
+done
 CS_RSS=0
-for p in "${CS_PIDS[@]}"; do r=$(rss_kb "$p"); [ "$r" -gt "$CS_RSS" ] && CS_RSS=$r; done
-"$GFS_BIN/gfs" --master "$MASTERS" rm /big.bin
-
-# ---- FUSE: the peers' method
-drop_caches; cat src.bin >/dev/null
-t0=$(now); dd if=src.bin of="$M/big.bin" bs=1M conv=fsync status=none || fail "dd into the mount"
-t1=$(now); W_FUSE=$(secs "$t0" "$t1")
-drop_caches
-t0=$(now); dd if="$M/big.bin" of=/dev/null bs=1M status=none || fail "dd out of the mount"
-t1=$(now); R_FUSE=$(secs "$t0" "$t1")
-drop_caches
-[ "$(sha "$M/big.bin")" = "$SRC_SHA" ] || fail "FUSE read differs"
-rm -f "$M/big.bin"
+for p in "${CS_PIDS[@]}"; do r=$(hwm_kb "$p"); [ "$r" -gt "$CS_RSS" ] && CS_RSS=$r; done
+FUSE_RSS=$(hwm_kb "$(pgrep -f "gfs-fuse.*$M" | head -1)")
 
 # ---- small files, local then through the mount
 head -c $((NFILES * 4096)) /dev/urandom >small.src
@@ -117,6 +138,10 @@ MD_CREATE=$(echo "$MD" | sed 's/.*: \([0-9]*\) ops.*/\1/')
 MD=$("$BENCH_BIN/gfs-mdbench" --master "$MASTERS" --threads 16 --seconds 3 stat /md 20000) ||
 	fail "mdbench stat"
 MD_STAT=$(echo "$MD" | sed 's/.*: \([0-9]*\) ops.*/\1/')
+MD=$("$BENCH_BIN/gfs-mdbench" --master "$MASTERS" --threads 1 files /f1 500) || fail "mdbench files"
+MD_FILES1=$(echo "$MD" | sed 's/.*: \([0-9]*\) ops.*/\1/')
+MD=$("$BENCH_BIN/gfs-mdbench" --master "$MASTERS" --threads 16 files /f16 2000) || fail "mdbench files"
+MD_FILES16=$(echo "$MD" | sed 's/.*: \([0-9]*\) ops.*/\1/')
 
 # ---- master with MDFILES files: memory per file and restart time
 fusermount3 -u "$M"
@@ -125,34 +150,46 @@ RSS0=$(rss_kb "$MASTER_PID")
 	fail "creating $MDFILES files"
 RSS1=$(rss_kb "$MASTER_PID")
 PER_FILE=$(( (RSS1 - RSS0) * 1024 / MDFILES ))
+TOTAL=$(curl -sf "$MASTER_URL/api/v1/status" | grep -o '"files":[0-9]*' | cut -d: -f2)
+serving() { [ "$(curl -sf --max-time 1 "$MASTER_URL/api/v1/status" | grep -o '"files":[0-9]*' | cut -d: -f2)" = "$TOTAL" ]; }
 kill9 "$MASTER_PID"
 t0=$(now)
 restart_master
+wait_for 30 "the master to serve $TOTAL files" serving
 t1=$(now); RESTART_CRASH=$(secs "$t0" "$t1")
 kill -TERM "$MASTER_PID"; wait "$MASTER_PID" 2>/dev/null
 t0=$(now)
 restart_master
+wait_for 30 "the master to serve $TOTAL files" serving
 t1=$(now); RESTART_CLEAN=$(secs "$t0" "$t1")
 
 # ---- report
+W_LOCAL=$(median w_local); R_LOCAL=$(median r_local)
+W_GFS=$(median w_gfs); R_GFS=$(median r_gfs)
+W_FUSE=$(median w_fuse); R_FUSE=$(median r_fuse)
 row "upload ${MIB} MiB, MiB/s (local: 3x dd fsync)" "$(mibs "$W_GFS")" "$(mibs "$W_LOCAL")"
 row "download ${MIB} MiB cold, MiB/s (local: dd)" "$(mibs "$R_GFS")" "$(mibs "$R_LOCAL")"
 row "FUSE dd write ${MIB} MiB, MiB/s (local: 3x)" "$(mibs "$W_FUSE")" "$(mibs "$W_LOCAL")"
 row "FUSE dd read ${MIB} MiB cold, MiB/s" "$(mibs "$R_FUSE")" "$(mibs "$R_LOCAL")"
-row "FUSE vs gfs: write, MiB/s" "$(mibs "$W_FUSE")" "$(mibs "$W_GFS")"
-row "FUSE vs gfs: read, MiB/s" "$(mibs "$R_FUSE")" "$(mibs "$R_GFS")"
+row "FUSE write vs gfs upload, MiB/s" "$(mibs "$W_FUSE")" "$(mibs "$W_GFS")"
+row "FUSE read vs gfs download, MiB/s" "$(mibs "$R_FUSE")" "$(mibs "$R_GFS")"
 row "small create+write (FUSE), files/s" "$(fps "$C_gfs" "$NFILES")" "$(fps "$C_local" "$NFILES")"
 row "small stat cold (FUSE), files/s" "$(fps "$S_gfs" "$NFILES")" "$(fps "$S_local" "$NFILES")"
 row "small read cold (FUSE), files/s" "$(fps "$RD_gfs" "$NFILES")" "$(fps "$RD_local" "$NFILES")"
 row "small delete (FUSE), files/s" "$(fps "$D_gfs" "$NFILES")" "$(fps "$D_local" "$NFILES")"
 echo
-echo "GFS bench: $(nproc) cores, ${MIB} MiB file, $NFILES x 4 KiB files, temp dir on $(df -PT "$T" | awk 'NR==2{print $1" ("$2")"}')"
+echo "GFS bench: $(nproc) cores, ${MIB} MiB file (median of $REPEAT rounds), $NFILES x 4 KiB files," \
+	"temp dir on $(df -PT "$T" | awk 'NR==2{print $1" ("$2")"}')"
 echo
 printf '| %-44s | %10s | %10s | %6s |\n' metric gfs baseline ratio
 printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..8})"
 printf '%s\n' "${ROWS[@]}"
 echo
-echo "metadata (16 client threads): $MD_CREATE creates/s, $MD_STAT lookups/s"
-echo "memory: gfs upload max RSS $(cat upload.rss) KiB, download $(cat download.rss) KiB, chunkserver max RSS ${CS_RSS} KiB (file: ${MIB} MiB)"
-echo "master: $PER_FILE bytes of RSS per empty file ($MDFILES files);" \
-	"restart serving again in ${RESTART_CRASH}s after kill -9, ${RESTART_CLEAN}s after a clean stop"
+echo "per-round seconds: upload [${R[w_gfs]}] download [${R[r_gfs]}] FUSE write [${R[w_fuse]}]" \
+	"FUSE read [${R[r_fuse]}] local 3x write [${R[w_local]}] local read [${R[r_local]}]"
+echo "metadata: $MD_CREATE creates/s and $MD_STAT lookups/s (16 threads);" \
+	"4 KiB files through the client library: $MD_FILES1/s (1 thread), $MD_FILES16/s (16 threads)"
+echo "memory (max RSS, ${MIB} MiB file): gfs upload $(cat upload.rss) KiB, download $(cat download.rss) KiB," \
+	"chunkserver ${CS_RSS} KiB, gfs-fuse ${FUSE_RSS:-?} KiB"
+echo "master: $PER_FILE bytes of RSS per empty file ($MDFILES files); serving all $TOTAL files again" \
+	"${RESTART_CRASH}s after kill -9, ${RESTART_CLEAN}s after a clean stop"

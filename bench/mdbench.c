@@ -3,8 +3,12 @@
  * library creating or looking up files, reporting operations per second.
  *
  *   gfs-mdbench --master URLS [--threads N] create PREFIX COUNT
+ *   gfs-mdbench --master URLS [--threads N] files PREFIX COUNT
  *   gfs-mdbench --master URLS [--threads N] [--seconds S] stat PREFIX COUNT
  *
+ * create makes empty files (one logged mutation each); files writes 4 KiB
+ * files the way a client does (create, allocate, stream to the replicas,
+ * commit); stat looks random ones up.
  * Files are PREFIX/dDDD/fNNNNNNN (1000 per directory).  Prints one line:
  * "OP N ops in S s: R ops/s".  Not installed; built into build/bench/.
  */
@@ -42,7 +46,7 @@ struct mdb {
 	struct gfs_client *client;
 	const char *prefix;
 	uint64_t count;
-	bool create;
+	enum { MDB_CREATE, MDB_FILES, MDB_STAT } op;
 	int64_t deadline_ms;
 	atomic_ullong next;     /* next file index to create */
 	atomic_ullong done;     /* operations completed */
@@ -53,6 +57,25 @@ static void name(const struct mdb *b, uint64_t i, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/d%03llu/f%07llu", b->prefix,
 		 (unsigned long long)(i / 1000), (unsigned long long)i);
+}
+
+/* One 4 KiB file, written and closed as a client does. */
+static enum gfs_err small_file(struct gfs_client *c, const char *path)
+{
+	static const char data[4096];
+	struct gfs_file *f;
+	enum gfs_err err;
+
+	err = gfs_file_open(c, path, GFS_O_WRITE | GFS_O_CREAT | GFS_O_TRUNC,
+			    0644, &f);
+	if (err)
+		return err;
+	err = gfs_file_pwrite(f, data, sizeof(data), 0);
+	if (err) {
+		gfs_file_abort(f);
+		return err;
+	}
+	return gfs_file_close(f);
 }
 
 static void *worker(void *arg)
@@ -66,12 +89,14 @@ static void *worker(void *arg)
 		enum gfs_err err;
 		uint64_t i;
 
-		if (b->create) {
+		if (b->op != MDB_STAT) {
 			i = atomic_fetch_add(&b->next, 1);
 			if (i >= b->count)
 				break;
 			name(b, i, path, sizeof(path));
-			err = gfs_client_create(b->client, path, 0644);
+			err = b->op == MDB_CREATE
+				      ? gfs_client_create(b->client, path, 0644)
+				      : small_file(b->client, path);
 		} else {
 			if (gfs_mono_ms() >= b->deadline_ms)
 				break;
@@ -96,13 +121,14 @@ int main(int argc, char **argv)
 	uint64_t i;
 
 	if (!gfs_opts_parse(mdb_opts, GFS_ARRAY_SIZE(mdb_opts), &conf, argc,
-			    argv, "gfs-mdbench [OPTIONS] create|stat PREFIX COUNT",
+			    argv, "gfs-mdbench [OPTIONS] create|files|stat PREFIX COUNT",
 			    pos, &npos) ||
 	    npos != 3 || !gfs_parse_u64(pos[2], &b.count) || !b.count ||
-	    (strcmp(pos[0], "create") && strcmp(pos[0], "stat"))) {
+	    (strcmp(pos[0], "create") && strcmp(pos[0], "files") &&
+	     strcmp(pos[0], "stat"))) {
 		fprintf(stderr, "usage: gfs-mdbench [--master URLS] "
-				"[--threads N] [--seconds S] create|stat "
-				"PREFIX COUNT\n");
+				"[--threads N] [--seconds S] "
+				"create|files|stat PREFIX COUNT\n");
 		return 2;
 	}
 	gfs_log_init("mdbench", GFS_LOG_WARN);
@@ -113,7 +139,9 @@ int main(int argc, char **argv)
 	if (!b.client)
 		return 2;
 	b.prefix = pos[1];
-	b.create = !strcmp(pos[0], "create");
+	b.op = !strcmp(pos[0], "create")  ? MDB_CREATE
+	       : !strcmp(pos[0], "files") ? MDB_FILES
+					  : MDB_STAT;
 	t = gfs_xcalloc(conf.threads, sizeof(*t));
 	t0 = gfs_mono_ms();
 	b.deadline_ms = t0 + (int64_t)conf.seconds * 1000;
