@@ -11,7 +11,6 @@
  *   blockcrc.c    per-block CRC32C tables
  *   chunkwrite.c  one write to one chunk, as a transaction
  *   pipeline.c    PUT /chunks: streamed write + forwarding downstream
- *   forward.c     the socket link to the next replica
  *   reader.c      GET /chunks: ranges, verification, streaming
  *   fetch.c       GET a chunk from a peer, verifying its blocks
  *   masterconn.c  heartbeats to the masters, epochs, orders
@@ -32,7 +31,6 @@ struct gfs_masterconn;
 struct gfs_replicate;
 struct gfs_scrub;
 struct gfs_gateway;
-struct gfs_forward_pool;
 struct gfs_http_pool;
 struct gfs_httpd;
 
@@ -68,8 +66,8 @@ struct gfs_chunkserver {
 	char *url;                      /* advertised base URL, owned */
 	int64_t started_ms;             /* monotonic */
 	struct gfs_chunkstore *store;   /* owned */
-	struct gfs_forward_pool *peers; /* connections to next replicas */
-	struct gfs_http_pool *http;     /* GETs from peers, heartbeats */
+	struct gfs_http_pool *http;     /* forwards to next replicas and
+					 * GETs from peers */
 	struct gfs_masterconn *masters; /* owned */
 	struct gfs_replicate *repl;     /* owned */
 	struct gfs_scrub *scrub;        /* owned, NULL when off */

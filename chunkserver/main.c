@@ -7,7 +7,7 @@
  * Start-up order (each needs the ones before it):
  *   options, log            everything logs
  *   chunkstore              scan the data directory (quarantine, orphans)
- *   connection pools        forwards, peer GETs
+ *   connection pool         forwards, peer GETs
  *   replicate               masterconn hands it orders
  *   masterconn              heartbeats; needs the store and replicate
  *   scrub                   needs the store; reports through masterconn
@@ -29,7 +29,6 @@
 #include "chunkserver.h"
 #include "chunkstore.h"
 #include "constants.h"
-#include "forward.h"
 #include "gateway.h"
 #include "http.h"
 #include "httpd.h"
@@ -43,7 +42,7 @@
 
 #define DEFAULT_MASTERS "http://127.0.0.1:7070,http://127.0.0.1:7071"
 #define REPLICATION_WORKERS 2
-#define HTTP_POOL 32
+#define HTTP_POOL 256          /* concurrent forwards and fetches */
 
 #define OPT(name, type, field, arg, help) \
 	{ name, type, offsetof(struct gfs_chunkserver_conf, field), arg, help }
@@ -230,7 +229,6 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 	cs->started_ms = gfs_mono_ms();
 	if (gfs_chunkstore_open(&sc, &cs->store))
 		return false;
-	cs->peers = gfs_forward_pool_new();
 	cs->http = gfs_http_pool_new(HTTP_POOL);
 	cs->repl = gfs_replicate_start(cs, REPLICATION_WORKERS);
 	cs->masters = gfs_masterconn_start(cs);
@@ -262,7 +260,6 @@ static void stop(struct gfs_chunkserver *cs)
 	cs->masters = NULL;
 	gfs_replicate_free(cs->repl);
 	gfs_http_pool_free(cs->http);
-	gfs_forward_pool_free(cs->peers);
 	gfs_chunkstore_close(cs->store);
 }
 

@@ -2,18 +2,19 @@
  * pipeline.c - PUT /chunks/HANDLE with forwarding (see pipeline.h).
  *
  * Order of work per request:
- *   begin: parse; open the forward to the next replica (its request head
+ *   begin: parse; open the upload to the next replica (its request head
  *          goes out now, so both servers prepare at once); begin the local
  *          write (version check, wait for another writer, clone); a local
- *          refusal is the reply and the forward is abandoned.
- *   data:  push to the next replica, then pwrite + CRC here.  A replica
+ *          refusal is the reply and the upload is cut.
+ *   data:  push to the next replica (gfs_upload_push: the bytes are in
+ *          the socket when it returns), then pwrite + CRC here.  A replica
  *          that fails is dropped from the pipe and reported; the write here
  *          goes on.
- *   end:   end the forward's body (the next replica starts its fsync),
+ *   end:   end the upload's body (the next replica starts its fsync),
  *          commit here (fsync), then wait for the next replica's reply.
  *   done:  whatever happened, free; an uncommitted write is rolled back
- *          and an unfinished forward is cut, so that no replica records a
- *          body its sender did not finish.
+ *          and an unfinished upload is cut (gfs_upload_abort), so that no
+ *          replica records a body its sender did not finish.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 #include "chunkwrite.h"
 #include "constants.h"
 #include "fetch.h"
-#include "forward.h"
+#include "http.h"
 #include "json.h"
 #include "log.h"
 #include "path.h"
@@ -35,7 +36,7 @@
 #define MAX_CHAIN 8          /* replicas after this one */
 #define MAX_SOURCES 16       /* clone sources */
 #define WAIT_BUSY_MS 30000   /* for an earlier write to the same chunk */
-#define DOWNSTREAM_MS 120000 /* for the next replica's reply */
+#define STALL_MS 30000       /* the next replica taking no byte */
 
 /* One PUT in progress. */
 struct put {
@@ -43,8 +44,9 @@ struct put {
 	struct gfs_chunkwrite_args args;
 	char hex[17];
 	struct gfs_chunkwrite *w;        /* owned */
-	struct gfs_forward *fwd;         /* owned while the next replica
-					  * takes bytes */
+	struct gfs_upload *up;           /* to the next replica, owned while
+					  * it takes bytes */
+	struct gfs_http *h;              /* borrowed from cs->http for up */
 	char **chain;                    /* X-GFS-Forward URLs, owned */
 	size_t nchain;
 	char **sources;                  /* X-GFS-Clone-Sources, owned */
@@ -146,16 +148,17 @@ static void downstream_failed(struct put *p, const char *why)
 }
 
 /* Collect the next replica's reply (it has failed, or its body is
- * complete) and drop the forward. */
-static void collect_downstream(struct put *p, long timeout_ms)
+ * complete) and drop the upload. */
+static void collect_downstream(struct put *p)
 {
 	struct gfs_http_reply r;
 	enum gfs_err err;
 	json_t *v;
 	size_t i;
 
-	err = gfs_forward_finish(p->fwd, timeout_ms, &r);
-	p->fwd = NULL;
+	err = gfs_upload_finish(p->up, &r);
+	gfs_http_pool_put(p->cs->http, p->h);
+	p->up = NULL;
 	if (err) {
 		downstream_failed(p, r.message ? r.message : gfs_err_str(err));
 		gfs_http_reply_clear(&r);
@@ -170,9 +173,19 @@ static void collect_downstream(struct put *p, long timeout_ms)
 	gfs_http_reply_clear(&r);
 }
 
+/* Cut the upload mid-body: the next replica sees a broken request. */
+static void abort_downstream(struct put *p)
+{
+	if (!p->up)
+		return;
+	gfs_upload_abort(p->up);
+	gfs_http_pool_put(p->cs->http, p->h);
+	p->up = NULL;
+}
+
 /* The same request for the next replica: canonical query from what was
  * parsed, so nothing unchecked is passed on. */
-static char *forward_target(const struct put *p)
+static char *forward_url(const struct put *p)
 {
 	const struct gfs_chunkwrite_args *a = &p->args;
 	char clone[96] = "", ch[17];
@@ -187,16 +200,18 @@ static char *forward_target(const struct put *p)
 				 "&clone_length=%llu",
 				 (unsigned long long)a->clone_length);
 	}
-	return gfs_xasprintf("%s/chunks/%s?version=%llu&offset=%llu%s",
-			     GFS_API, p->hex, (unsigned long long)a->version,
+	return gfs_xasprintf("%s%s/chunks/%s?version=%llu&offset=%llu%s",
+			     p->chain[0], GFS_API, p->hex,
+			     (unsigned long long)a->version,
 			     (unsigned long long)a->offset, clone);
 }
 
+/* Open the upload to the next replica; its head goes out while this
+ * server prepares its own write. */
 static void start_forward(struct gfs_req *req, struct put *p)
 {
-	char *target, *rest, *hfwd = NULL, *hsrc = NULL, *hcli = NULL;
+	char *url, *rest, *hfwd = NULL, *hsrc = NULL, *hcli = NULL;
 	const char *hdrs[5], *v;
-	char msg[160];
 	int n = 0;
 
 	if (!p->nchain)
@@ -205,7 +220,7 @@ static void start_forward(struct gfs_req *req, struct put *p)
 		downstream_failed(p, "forward loop: that is this server");
 		return;
 	}
-	target = forward_target(p);
+	url = forward_url(p);
 	rest = gfs_urllist_join(p->chain, 1);
 	if (*rest)
 		hdrs[n++] = hfwd = gfs_xasprintf("%s: %s", GFS_HDR_FORWARD,
@@ -221,10 +236,14 @@ static void start_forward(struct gfs_req *req, struct put *p)
 		hdrs[n++] = hcli = gfs_xasprintf("%s: %s", GFS_HDR_CLIENT, v);
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
-	if (gfs_forward_start(p->cs->peers, p->chain[0], target, hdrs,
-			      p->args.size, &p->fwd, msg, sizeof(msg)))
-		downstream_failed(p, msg);
-	free(target);
+	p->h = gfs_http_pool_get(p->cs->http);
+	if (gfs_upload_start(&p->up, p->h, "PUT", url, hdrs, p->args.size,
+			     STALL_MS)) {
+		gfs_http_pool_put(p->cs->http, p->h);
+		p->up = NULL;
+		downstream_failed(p, "cannot start the upload");
+	}
+	free(url);
 	free(rest);
 	free(hfwd);
 	free(hsrc);
@@ -284,9 +303,9 @@ void gfs_pipeline_data(struct gfs_req *req, const char *buf, size_t len)
 	struct put *p = req->ctx;
 	enum gfs_err err;
 
-	if (p->fwd) {
-		if (gfs_forward_push(p->fwd, buf, len))
-			collect_downstream(p, 1000);
+	if (p->up) {
+		if (gfs_upload_push(p->up, buf, len))
+			collect_downstream(p); /* it answered early, or died */
 		else
 			atomic_fetch_add(&p->cs->counters.forward_bytes, len);
 	}
@@ -302,8 +321,8 @@ void gfs_pipeline_end(struct gfs_req *req)
 	uint64_t length = 0;
 	enum gfs_err err;
 
-	if (p->fwd)
-		gfs_forward_end(p->fwd); /* a failure shows in its reply */
+	if (p->up)
+		gfs_upload_end(p->up); /* a failure shows in its reply */
 	err = gfs_chunkwrite_commit(p->w, &length);
 	if (err) {
 		gfs_reply_error(req, err, "chunk %s: %s", p->hex,
@@ -313,8 +332,8 @@ void gfs_pipeline_end(struct gfs_req *req)
 	atomic_fetch_add(&p->cs->counters.puts, 1);
 	atomic_fetch_add(&p->cs->counters.put_bytes,
 			 gfs_chunkwrite_received(p->w));
-	if (p->fwd)
-		collect_downstream(p, DOWNSTREAM_MS);
+	if (p->up)
+		collect_downstream(p);
 	gfs_reply_json(req, 200, json_pack("{s:s, s:I, s:I, s:O, s:O}",
 					   "handle", p->hex, "version",
 					   (json_int_t)p->args.version,
@@ -329,7 +348,7 @@ void gfs_pipeline_done(struct gfs_req *req)
 
 	if (!p)
 		return;
-	gfs_forward_abort(p->fwd);
+	abort_downstream(p);
 	gfs_chunkwrite_free(p->w);
 	gfs_urllist_free(p->chain);
 	gfs_urllist_free(p->sources);

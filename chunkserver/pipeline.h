@@ -4,8 +4,9 @@
  *
  * The four functions are the route's struct gfs_stream_ops (routes.c).
  * Each body piece is, in the thread that received it: pushed to the next
- * replica (forward.c), written with pwrite and CRC'd (chunkwrite.c).  No
- * copy is kept, so memory stays flat whatever the size.  The reply comes
+ * replica (gfs_upload_push, common/http.c), written with pwrite and CRC'd
+ * (chunkwrite.c).  No copy is kept, so memory stays flat whatever the
+ * size.  The reply comes
  * after this server's bytes are durable and the next replica answered:
  *
  *   {"handle", "version", "length", "replicas": [self, downstream...],

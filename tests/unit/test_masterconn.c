@@ -16,7 +16,6 @@
 #include "../../chunkserver/chunkserver.h"
 #include "../../chunkserver/chunkstore.h"
 #include "../../chunkserver/chunkwrite.h"
-#include "../../chunkserver/forward.h"
 #include "../../chunkserver/masterconn.h"
 #include "../../chunkserver/replicate.h"
 #include "../../chunkserver/routes.h"
@@ -140,7 +139,6 @@ static void open_store(struct gfs_chunkserver *cs, char *dir)
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(gfs_chunkstore_open(&conf, &cs->store), GFS_OK);
 	cs->http = gfs_http_pool_new(8);
-	cs->peers = gfs_forward_pool_new();
 }
 
 static void put(struct gfs_chunkstore *s, uint64_t h, uint64_t version,
@@ -189,7 +187,6 @@ static void stop_cs(struct gfs_chunkserver *cs, char *dir)
 	gfs_masterconn_free(cs->masters);
 	gfs_replicate_free(cs->repl);
 	gfs_http_pool_free(cs->http);
-	gfs_forward_pool_free(cs->peers);
 	gfs_chunkstore_close(cs->store);
 	free(cs->url);
 	free(cs->conf.master);
