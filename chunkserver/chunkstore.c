@@ -396,6 +396,12 @@ enum gfs_err gfs_chunkstore_get_view(struct gfs_chunkstore *s,
 		}
 		pthread_mutex_lock(&s->lock);
 		e = find(s, handle);
+		if (err == GFS_ENOENT && e && e->gen == gen && !e->busy) {
+			/* files gone under a chunk nobody is deleting */
+			pthread_mutex_unlock(&s->lock);
+			quarantine_gen(s, handle, gen, why);
+			return GFS_ECORRUPT;
+		}
 		if (!err && e && e->gen == gen) {
 			if (e->view) {          /* another loader won */
 				view_unref(v);

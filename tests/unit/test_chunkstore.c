@@ -684,3 +684,18 @@ Test(blockcrc, feeding_in_pieces_equals_whole_blocks)
 	buf[GFS_BLOCK_SIZE + 5] ^= 1;
 	cr_expect_eq(gfs_blockcrc_verify(crcs, 0, buf, sizeof(buf)), 1);
 }
+
+Test(chunkstore, a_chunk_whose_files_vanished_is_taken_out)
+{
+	static char body[1000];
+	struct gfs_chunk_view *v;
+
+	cr_assert_eq(put(0x123, 1, 0, body, sizeof(body)), GFS_OK);
+	reopen(); /* nothing cached */
+	cr_assert_eq(unlink(chunk_path(0x123, "")), 0);
+	cr_expect_eq(gfs_chunkstore_get_view(store, 0x123, false, &v),
+		     GFS_ECORRUPT);
+	cr_expect_eq(gfs_chunkstore_get_view(store, 0x123, false, &v),
+		     GFS_ENOENT);
+	cr_expect_eq(count_chunks(), 0);
+}
