@@ -21,8 +21,9 @@
 struct gfs_chunkserver;
 struct gfs_masterconn;
 
-/* Start a link per URL of cs->conf.master (none for ""): NULL when the
- * list is bad. */
+/* Start a link per URL of cs->conf.master (none for ""); cs is borrowed
+ * for the life of the result, which the caller frees with
+ * gfs_masterconn_free().  NULL when the list is bad. */
 struct gfs_masterconn *gfs_masterconn_start(struct gfs_chunkserver *cs);
 /* Stop the threads (waits for a heartbeat in flight). */
 void gfs_masterconn_stop(struct gfs_masterconn *mc);

@@ -27,7 +27,8 @@ struct gfs_replicate_counts {
 	uint64_t queued;    /* waiting now */
 };
 
-/* Start workers copying into cs->store. */
+/* Start workers copying into cs->store (cs borrowed for the life of the
+ * result; free it with gfs_replicate_free()). */
 struct gfs_replicate *gfs_replicate_start(struct gfs_chunkserver *cs,
 					  unsigned workers);
 /* Stop the workers (a copy in flight is abandoned) and refuse orders. */

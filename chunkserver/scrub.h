@@ -24,7 +24,8 @@ struct gfs_scrub_counts {
 	uint64_t corrupt;  /* found bad */
 };
 
-/* Start scrubbing store (borrowed) every interval_ms at rate bytes/s. */
+/* Start scrubbing store (borrowed) every interval_ms at rate bytes/s;
+ * free the result with gfs_scrub_free(). */
 struct gfs_scrub *gfs_scrub_start(struct gfs_chunkstore *store,
 				  uint64_t interval_ms, uint64_t rate);
 /* Stop the thread (at once: it sleeps interruptibly). */
