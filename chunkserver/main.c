@@ -55,7 +55,8 @@ static const struct gfs_opt opts[] = {
 	OPT("data", GFS_OPT_STR, data, "DIR",
 	    "data directory (default var/chunkserver-PORT)"),
 	OPT("master", GFS_OPT_STR, master, "URLS",
-	    "comma-separated master URLs (env GFS_MASTER)"),
+	    "comma-separated master URLs, \"\" for none (env GFS_MASTER; "
+	    "default http://127.0.0.1:7070,http://127.0.0.1:7071)"),
 	OPT("advertise", GFS_OPT_STR, advertise, "URL",
 	    "URL registered with the masters (default http://LISTEN:PORT)"),
 	OPT("heartbeat-interval", GFS_OPT_MS, heartbeat_ms, "TIME",
@@ -197,6 +198,10 @@ static bool configure(struct gfs_chunkserver *cs, int argc, char **argv,
 	}
 	ok = ok && settle_port(c, pos, npos, lport);
 	free(pos);
+	if (ok && c->heartbeat_ms < 100) {
+		fprintf(stderr, "--heartbeat-interval: at least 100ms\n");
+		ok = false;
+	}
 	if (!ok)
 		return false;
 	if (!c->data)
