@@ -67,7 +67,11 @@ struct change {
 
 struct gfs_chunkstore {
 	char *dir;                  /* data directory; owned */
-	int sub[NSUBDIRS];          /* chunks/<xx> directories; owned fds */
+	int chunks;                 /* chunks/; owned fd.  Its 256
+				     * subdirectories are opened when used,
+				     * so that 256 fds are not held for
+				     * good (the HTTP server's select()
+				     * needs its sockets below 1024) */
 	int qdir;                   /* quarantine/; owned fd */
 	int lockfd;                 /* .lock, flock'ed; owned */
 	unsigned cache_max;
@@ -92,9 +96,13 @@ struct gfs_chunkstore {
 	struct gfs_chunkstore_stats stats; /* atomics, no lock needed */
 };
 
-static int dir_of(const struct gfs_chunkstore *s, uint64_t handle)
+/* A new fd of handle's directory chunks/<xx> (caller closes), or -1. */
+static int open_sub(const struct gfs_chunkstore *s, uint64_t handle)
 {
-	return s->sub[handle & 0xff];
+	char name[4];
+
+	snprintf(name, sizeof(name), "%02x", (unsigned)(handle & 0xff));
+	return openat(s->chunks, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* --- views ----------------------------------------------------------- */
@@ -237,6 +245,7 @@ static bool quarantine_locked(struct gfs_chunkstore *s, struct chunk *e,
 			      const char *why)
 {
 	char hex[17];
+	int dirfd;
 
 	gfs_handle_fmt(e->handle, hex);
 	if (e->busy) {
@@ -248,7 +257,10 @@ static bool quarantine_locked(struct gfs_chunkstore *s, struct chunk *e,
 	}
 	gfs_warn("chunk %s v%llu is corrupt (%s): quarantined", hex,
 		 (unsigned long long)e->version, why);
-	quarantine_files(s, dir_of(s, e->handle), e->handle);
+	dirfd = open_sub(s, e->handle);
+	quarantine_files(s, dirfd, e->handle);
+	if (dirfd >= 0)
+		close(dirfd);
 	record_change(s, e->handle, true);
 	atomic_fetch_add(&s->stats.corrupt, 1);
 	drop_entry(s, e);
@@ -295,15 +307,19 @@ static enum gfs_err load_view(struct gfs_chunkstore *s, uint64_t handle,
 	enum gfs_err err;
 	struct stat st;
 	char hex[17];
-	int fd;
+	int fd, dirfd = open_sub(s, handle);
 
 	gfs_handle_fmt(handle, hex);
-	fd = openat(dir_of(s, handle), hex, O_RDONLY | O_CLOEXEC);
+	fd = dirfd < 0 ? -1 : openat(dirfd, hex, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		*why = "data file missing";
-		return errno == ENOENT ? GFS_ENOENT : GFS_EIO;
+		err = errno == ENOENT ? GFS_ENOENT : GFS_EIO;
+		if (dirfd >= 0)
+			close(dirfd);
+		return err;
 	}
-	err = gfs_chunkmeta_read(dir_of(s, handle), handle, &m, true);
+	err = gfs_chunkmeta_read(dirfd, handle, &m, true);
+	close(dirfd);
 	if (err) {
 		*why = "meta file unreadable or failing its checksum";
 		goto out_close;
@@ -513,8 +529,12 @@ enum gfs_err gfs_chunkstore_lock_chunk(struct gfs_chunkstore *s,
 	slot->existed = e->version != 0;
 	slot->version = e->version;
 	slot->length = e->length;
-	slot->dirfd = dir_of(s, handle);
 	pthread_mutex_unlock(&s->lock);
+	slot->dirfd = open_sub(s, handle);
+	if (slot->dirfd < 0) {
+		gfs_chunkstore_unlock_chunk(s, handle);
+		return GFS_EIO;
+	}
 	return GFS_OK;
 }
 
@@ -616,6 +636,7 @@ enum gfs_err gfs_chunkstore_delete(struct gfs_chunkstore *s, uint64_t handle,
 {
 	struct chunk *e;
 	bool busy;
+	int dirfd;
 
 	pthread_mutex_lock(&s->lock);
 	e = wait_idle(s, handle, wait_ms, &busy);
@@ -625,7 +646,11 @@ enum gfs_err gfs_chunkstore_delete(struct gfs_chunkstore *s, uint64_t handle,
 	}
 	e->busy = true;
 	pthread_mutex_unlock(&s->lock);
-	unlink_files(dir_of(s, handle), handle);
+	dirfd = open_sub(s, handle);
+	if (dirfd >= 0) {
+		unlink_files(dirfd, handle);
+		close(dirfd);
+	}
 	pthread_mutex_lock(&s->lock);
 	e = find(s, handle);
 	drop_entry(s, e);
@@ -791,7 +816,7 @@ static int open_dir(int at, const char *name)
 
 static enum gfs_err open_dirs(struct gfs_chunkstore *s)
 {
-	int top, chunks, i;
+	int top, sub, i;
 	char name[4];
 
 	if (gfs_mkdirs(s->dir, 0755) < 0 ||
@@ -807,18 +832,17 @@ static enum gfs_err open_dirs(struct gfs_chunkstore *s)
 		close(top);
 		return GFS_EEXIST;
 	}
-	chunks = open_dir(top, "chunks");
+	s->chunks = open_dir(top, "chunks");
 	s->qdir = open_dir(top, "quarantine");
-	for (i = 0; i < NSUBDIRS && chunks >= 0; i++) {
+	for (i = 0; i < NSUBDIRS && s->chunks >= 0; i++) {
 		snprintf(name, sizeof(name), "%02x", i);
-		s->sub[i] = open_dir(chunks, name);
-		if (s->sub[i] < 0)
+		sub = open_dir(s->chunks, name);
+		if (sub < 0)
 			break;
+		close(sub);
 	}
-	if (chunks >= 0)
-		close(chunks);
 	close(top);
-	if (chunks < 0 || s->qdir < 0 || i < NSUBDIRS) {
+	if (s->chunks < 0 || s->qdir < 0 || i < NSUBDIRS) {
 		gfs_error("cannot create directories in %s: %s", s->dir,
 			  strerror(errno));
 		return GFS_EIO;
@@ -851,8 +875,8 @@ static bool parse_name(const char *name, const char *suffix, uint64_t *h)
 	return gfs_handle_parse(hex, h);
 }
 
-/* Take in one meta file of directory i (first scan pass). */
-static void scan_meta(struct gfs_chunkstore *s, int i, uint64_t h,
+/* Take in one meta file of directory i, open as dirfd (first pass). */
+static void scan_meta(struct gfs_chunkstore *s, int i, int dirfd, uint64_t h,
 		      struct scan_tally *t)
 {
 	struct gfs_chunkmeta m;
@@ -862,14 +886,14 @@ static void scan_meta(struct gfs_chunkstore *s, int i, uint64_t h,
 	enum gfs_err err;
 
 	gfs_handle_fmt(h, hex);
-	err = gfs_chunkmeta_read(s->sub[i], h, &m, false);
-	if (!err && (fstatat(s->sub[i], hex, &st, 0) < 0 ||
+	err = gfs_chunkmeta_read(dirfd, h, &m, false);
+	if (!err && (fstatat(dirfd, hex, &st, 0) < 0 ||
 		     (uint64_t)st.st_size < m.length))
 		err = GFS_ECORRUPT;
 	if (err || (h & 0xff) != (uint64_t)i) {
 		gfs_warn("chunk %s: %s; quarantined", hex,
 			 err ? "meta or data file invalid" : "misplaced");
-		quarantine_files(s, s->sub[i], h);
+		quarantine_files(s, dirfd, h);
 		t->quarantined++;
 		return;
 	}
@@ -883,15 +907,15 @@ static void scan_meta(struct gfs_chunkstore *s, int i, uint64_t h,
 	t->bytes += m.length;
 }
 
-/* Second pass over directory i: temporaries and orphans go. */
-static void scan_leftover(struct gfs_chunkstore *s, int i, const char *name,
+/* Second pass over a directory: temporaries and orphans go. */
+static void scan_leftover(struct gfs_chunkstore *s, int dirfd, const char *name,
 			  struct scan_tally *t)
 {
 	uint64_t h;
 
 	if (ends_with(name, ".tmp") ||
 	    (parse_name(name, "", &h) && !find(s, h))) {
-		if (unlinkat(s->sub[i], name, 0) == 0) {
+		if (unlinkat(dirfd, name, 0) == 0) {
 			gfs_info("removed %s (left by an interrupted write)",
 				 name);
 			t->removed++;
@@ -928,18 +952,22 @@ static void scan(struct gfs_chunkstore *s)
 	int i;
 
 	for (i = 0; i < NSUBDIRS; i++) {
+		int dirfd = open_sub(s, (uint64_t)i);
 		char **names;
-		size_t n = list_dir(s->sub[i], &names), k;
+		size_t n = dirfd < 0 ? 0 : list_dir(dirfd, &names), k;
 		uint64_t h;
 
 		for (k = 0; k < n; k++)
 			if (parse_name(names[k], ".meta", &h))
-				scan_meta(s, i, h, &t);
+				scan_meta(s, i, dirfd, h, &t);
 		for (k = 0; k < n; k++) {
-			scan_leftover(s, i, names[k], &t);
+			scan_leftover(s, dirfd, names[k], &t);
 			free(names[k]);
 		}
-		free(names);
+		if (dirfd >= 0) {
+			free(names);
+			close(dirfd);
+		}
 	}
 	gfs_info("%s: %llu chunks, %llu bytes; %llu quarantined, %llu "
 		 "leftovers removed", s->dir, (unsigned long long)t.chunks,
@@ -953,7 +981,6 @@ enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 {
 	struct gfs_chunkstore *s = gfs_xcalloc(1, sizeof(*s));
 	enum gfs_err err;
-	int i;
 
 	s->dir = gfs_xstrdup(conf->dir);
 	s->cache_max = conf->cache_max ? conf->cache_max : DEFAULT_CACHE;
@@ -961,9 +988,7 @@ enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 	s->capacity = conf->capacity;
 	s->on_corrupt = conf->on_corrupt;
 	s->cls = conf->cls;
-	s->qdir = s->lockfd = -1;
-	for (i = 0; i < NSUBDIRS; i++)
-		s->sub[i] = -1;
+	s->qdir = s->lockfd = s->chunks = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	err = open_dirs(s);
@@ -980,7 +1005,6 @@ void gfs_chunkstore_close(struct gfs_chunkstore *s)
 {
 	struct chunk *e, *etmp;
 	struct change *c, *ctmp;
-	int i;
 
 	if (!s)
 		return;
@@ -990,9 +1014,8 @@ void gfs_chunkstore_close(struct gfs_chunkstore *s)
 		HASH_DEL(s->changes, c);
 		free(c);
 	}
-	for (i = 0; i < NSUBDIRS; i++)
-		if (s->sub[i] >= 0)
-			close(s->sub[i]);
+	if (s->chunks >= 0)
+		close(s->chunks);
 	if (s->qdir >= 0)
 		close(s->qdir);
 	if (s->lockfd >= 0)

@@ -133,7 +133,8 @@ struct gfs_chunkstore_slot {
 	bool existed;        /* a committed version exists */
 	uint64_t version;    /* committed version (0 when !existed) */
 	uint64_t length;
-	int dirfd;           /* its directory, borrowed for the life of s */
+	int dirfd;           /* its directory chunks/<xx>: owned by the
+			      * writer, who closes it when done */
 };
 
 /* Become the one writer of handle, waiting up to wait_ms for another one

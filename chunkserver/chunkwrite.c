@@ -454,6 +454,7 @@ enum gfs_err gfs_chunkwrite_begin(struct gfs_chunkstore *s,
 
 	w->s = s;
 	w->fd = -1;
+	w->slot.dirfd = -1;
 	w->version = a->version;
 	w->off = w->pos = w->kicked = a->offset;
 	w->size = a->size;
@@ -654,6 +655,8 @@ void gfs_chunkwrite_free(struct gfs_chunkwrite *w)
 		gfs_chunkstore_put_view(w->s, w->src);
 	if (w->locked)
 		gfs_chunkstore_unlock_chunk(w->s, w->slot.handle);
+	if (w->slot.dirfd >= 0)
+		close(w->slot.dirfd);
 	gfs_chunkstore_release(w->s, w->promised, w->consumed);
 	free(w->base_crcs);
 	free(w->crcs);

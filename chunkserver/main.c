@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "chunkserver.h"
@@ -213,6 +214,19 @@ static bool configure(struct gfs_chunkserver *cs, int argc, char **argv,
 	return true;
 }
 
+/* Open files: 256 chunk directories, --cache-chunks views and a socket
+ * or two per connection outgrow the usual soft limit of 1024; take what
+ * the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* The store found a corrupt replica: tell the masters now. */
 static void on_corrupt(void *cls, uint64_t handle)
 {
@@ -285,6 +299,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	gfs_http_global_init();
+	raise_fd_limit();
 	if (!start(&cs, listen))
 		goto out_stop;
 	gfs_chunkstore_space(cs.store, &sp);
