@@ -74,18 +74,18 @@ struct gfs_chunkstore {
 				     * needs its sockets below 1024) */
 	int qdir;                   /* quarantine/; owned fd */
 	int lockfd;                 /* .lock, flock'ed; owned */
-	unsigned cache_max;
-	uint64_t reserve, capacity;
-	void (*on_corrupt)(void *cls, uint64_t handle);
+	unsigned cache_max;         /* views kept cached */
+	uint64_t reserve, capacity; /* from the conf */
+	void (*on_corrupt)(void *cls, uint64_t handle); /* see the conf */
 	void *cls;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;       /* guards everything below but stats */
 	pthread_cond_t cond;        /* broadcast when a chunk stops being
 				     * busy or is committed */
 	/* protected by lock: */
 	struct chunk *table;        /* uthash by handle */
 	struct chunk *lru_head;     /* most recently used cached view */
 	struct chunk *lru_tail;
-	unsigned ncached;
+	unsigned ncached;           /* views on the LRU list */
 	struct change *changes;     /* uthash by handle */
 	uint64_t seq;               /* last change number given out */
 	uint64_t gen;               /* last commit generation given out */

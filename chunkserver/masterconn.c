@@ -38,9 +38,9 @@ struct link {
 	struct gfs_masterconn *mc;  /* borrowed */
 	char *url;                  /* owned; immutable */
 	struct gfs_http *http;      /* this thread's only */
-	pthread_t thread;
-	bool need_full;
-	uint64_t acked;
+	pthread_t thread;           /* sends this master's heartbeats */
+	bool need_full;             /* next report is the whole inventory */
+	uint64_t acked;             /* change sequence the master has */
 	int state;                  /* -1 unknown, 0 failing, 1 ok */
 	int64_t last_ok_ms;         /* wall clock, 0 never */
 	char role[16];              /* what it last said it was */
@@ -55,9 +55,9 @@ struct gfs_masterconn {
 	uint64_t epoch;
 	char *primary;              /* owned */
 	int64_t primary_ok_ms;      /* monotonic: its last answer */
-	struct gfs_masterconn_counts counts;
-	struct link *links;
-	size_t n;
+	struct gfs_masterconn_counts counts; /* for /metrics */
+	struct link *links;         /* one per master, owned; immutable */
+	size_t n;                   /* how many */
 };
 
 /* --- the heartbeat body ------------------------------------------------- */

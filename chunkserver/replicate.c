@@ -25,11 +25,12 @@
 #define MAX_SOURCES 16
 #define WAIT_BUSY_MS 5000
 
+/* One order. */
 struct job {
-	uint64_t handle, version, length;
-	char *sources[MAX_SOURCES];  /* owned */
-	size_t n;
-	struct job *next;
+	uint64_t handle, version, length; /* what to copy */
+	char *sources[MAX_SOURCES];  /* where from, in order; owned */
+	size_t n;                    /* sources given */
+	struct job *next;            /* queue link */
 };
 
 struct gfs_replicate {
@@ -40,14 +41,15 @@ struct gfs_replicate {
 	size_t queued;
 	uint64_t active[MAX_WORKERS];    /* handles being copied, 0 none */
 	atomic_bool stop;                /* read by the copy loop too */
-	pthread_t threads[MAX_WORKERS];
-	unsigned nthreads;
+	pthread_t threads[MAX_WORKERS]; /* the workers */
+	unsigned nthreads;               /* how many */
 	struct gfs_replicate_counts counts; /* under lock */
 };
 
+/* A worker's start argument (freed by the worker). */
 struct worker {
-	struct gfs_replicate *r;
-	unsigned index;
+	struct gfs_replicate *r;     /* borrowed */
+	unsigned index;              /* its slot in r->active */
 };
 
 static void job_free(struct job *j)
@@ -71,9 +73,10 @@ static bool have_it(struct gfs_replicate *r, const struct job *j)
 	return have;
 }
 
+/* The sink's state while one copy streams in. */
 struct copy {
-	struct gfs_replicate *r;
-	struct gfs_chunkwrite *w;
+	struct gfs_replicate *r;     /* borrowed */
+	struct gfs_chunkwrite *w;    /* the local write, owned by copy() */
 };
 
 static enum gfs_err copy_sink(void *cls, const void *buf, size_t len)

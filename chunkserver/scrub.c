@@ -26,13 +26,13 @@
 
 struct gfs_scrub {
 	struct gfs_chunkstore *store;  /* borrowed */
-	uint64_t interval_ms;
+	uint64_t interval_ms;          /* between pass starts, > 0 */
 	uint64_t rate;                 /* bytes per second, > 0 */
-	pthread_t thread;
+	pthread_t thread;              /* the scrubber */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;           /* stop */
 	bool stop;                     /* under lock */
-	bool joined;
+	bool joined;                   /* the thread is gone */
 	struct gfs_scrub_counts counts; /* under lock */
 	char *buf;                     /* STEP_BLOCKS blocks, owned */
 };

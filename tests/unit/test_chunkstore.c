@@ -1,6 +1,6 @@
 /*
- * Unit tests for chunkserver/chunkstore.c, chunkwrite.c, chunkmeta.c and
- * blockcrc.c: chunks written, read back and verified on a real directory.
+ * Unit tests for chunkserver/chunkstore.c, chunkwrite.c and chunkmeta.c:
+ * chunks written, read back and verified on a real directory.
  * Every test keeps a model of the bytes the chunk should hold and compares
  * the verified read with it.
  */
@@ -651,38 +651,6 @@ Test(chunkstore, empty_chunk_has_no_blocks)
 	buf = read_all(0xf0, &len, &version);
 	cr_expect_eq(len, 0);
 	free(buf);
-}
-
-Test(blockcrc, zero_block_crc_matches_a_plain_crc)
-{
-	static char zeros[GFS_BLOCK_SIZE];
-
-	cr_expect_eq(gfs_blockcrc_zero_block(),
-		     gfs_crc32c(0, zeros, sizeof(zeros)));
-}
-
-Test(blockcrc, feeding_in_pieces_equals_whole_blocks)
-{
-	static char buf[3 * GFS_BLOCK_SIZE + 100];
-	uint32_t crcs[8], want[4];
-	struct gfs_blockcrc b;
-
-	fill(buf, sizeof(buf), 22);
-	for (int i = 0; i < 4; i++)
-		want[i] = gfs_crc32c(0, buf + i * GFS_BLOCK_SIZE,
-				     i < 3 ? GFS_BLOCK_SIZE : 100);
-	gfs_blockcrc_init(&b, crcs, 0, 0, 0);
-	for (size_t at = 0; at < sizeof(buf); at += 1000)
-		gfs_blockcrc_feed(&b, buf + at,
-				  sizeof(buf) - at < 1000 ? sizeof(buf) - at
-							  : 1000);
-	gfs_blockcrc_finish(&b);
-	cr_expect_eq(b.next, 4);
-	cr_expect_arr_eq(crcs, want, sizeof(want));
-	cr_expect_eq(gfs_blockcrc_verify(crcs, 0, buf, sizeof(buf)),
-		     UINT32_MAX);
-	buf[GFS_BLOCK_SIZE + 5] ^= 1;
-	cr_expect_eq(gfs_blockcrc_verify(crcs, 0, buf, sizeof(buf)), 1);
 }
 
 Test(chunkstore, a_chunk_whose_files_vanished_is_taken_out)
