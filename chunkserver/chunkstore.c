@@ -412,8 +412,12 @@ enum gfs_err gfs_chunkstore_get_view(struct gfs_chunkstore *s,
 		}
 		pthread_mutex_lock(&s->lock);
 		e = find(s, handle);
-		if (err == GFS_ENOENT && e && e->gen == gen && !e->busy) {
-			/* files gone under a chunk nobody is deleting */
+		if ((err == GFS_ENOENT || err == GFS_ESTALE) && e &&
+		    e->gen == gen && !e->busy) {
+			/* files gone, or a meta of another version, under a
+			 * chunk nobody is writing: the disk and the table
+			 * disagree (a commit that failed half-way) */
+			why = err == GFS_ENOENT ? why : "meta of another version";
 			pthread_mutex_unlock(&s->lock);
 			quarantine_gen(s, handle, gen, why);
 			return GFS_ECORRUPT;

@@ -667,3 +667,28 @@ Test(chunkstore, a_chunk_whose_files_vanished_is_taken_out)
 		     GFS_ENOENT);
 	cr_expect_eq(count_chunks(), 0);
 }
+
+Test(chunkstore, a_meta_of_another_version_is_taken_out)
+{
+	static char body[1000];
+	struct gfs_chunk_view *v;
+	struct gfs_chunkmeta m;
+	char sub[100];
+	int dfd;
+
+	cr_assert_eq(put(0x124, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(put(0x125, 2, 0, body, sizeof(body)), GFS_OK);
+	reopen(); /* nothing cached */
+	/* the disk says v7, the table v1: a commit that failed half-way */
+	snprintf(sub, sizeof(sub), "%s/chunks/24", dir);
+	dfd = open(sub, O_RDONLY | O_DIRECTORY);
+	cr_assert(dfd >= 0);
+	cr_assert_eq(gfs_chunkmeta_read(dfd, 0x124, &m, true), GFS_OK);
+	m.version = 7;
+	cr_assert_eq(gfs_chunkmeta_write(dfd, &m), GFS_OK);
+	free(m.crcs);
+	close(dfd);
+	cr_expect_eq(gfs_chunkstore_get_view(store, 0x124, false, &v),
+		     GFS_ECORRUPT);
+	cr_expect_eq(count_chunks(), 1);
+}
