@@ -111,7 +111,8 @@ static void meta_names(uint64_t handle, char name[32], char tmp[32])
 		snprintf(tmp, 32, "%s.meta.tmp", hex);
 }
 
-enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m)
+enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m,
+				 bool replace)
 {
 	char name[32], tmp[32];
 	unsigned char *img;
@@ -120,6 +121,8 @@ enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m)
 	int fd;
 
 	meta_names(m->handle, name, tmp);
+	if (!replace)
+		strcpy(tmp, name); /* written in place: no rename */
 	img = encode(m, &len);
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
@@ -130,7 +133,7 @@ enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m)
 		err = errno == ENOSPC ? GFS_EDISKFULL : GFS_EIO;
 		goto out_unlink_tmp;
 	}
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+	if (replace && renameat(dirfd, tmp, dirfd, name) < 0) {
 		err = GFS_EIO;
 		goto out_unlink_tmp;
 	}

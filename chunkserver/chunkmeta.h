@@ -19,7 +19,9 @@
  *    ..  CRC32C of bytes [0, 56 + 4 * nblocks)   u32
  *
  * A meta file is replaced whole (write a temporary, fdatasync, rename), so
- * on disk it is always one consistent snapshot: the old one or the new one.
+ * on disk it is always one consistent snapshot: the old one or the new one
+ * (or, for a chunk created and never committed, a torn one that start-up
+ * quarantines).
  *
  * Not for: the data file, the in-memory table (chunkstore.c).
  */
@@ -45,11 +47,15 @@ struct gfs_chunkmeta {
 };
 
 /*
- * Write m as dirfd/<handle>.meta: dirfd/<handle>.meta.tmp is written and
- * fdatasync'ed, then renamed over the old one.  The caller fsyncs dirfd to
- * make the rename durable.  m->crcs is borrowed.
+ * Write m as dirfd/<handle>.meta and fdatasync it.  With replace, an old
+ * meta is kept intact until the new one is whole: <handle>.meta.tmp is
+ * written and synced, then renamed over it.  Without (a chunk that never
+ * had a meta), the file is written in place, one journal commit fewer; a
+ * crash midway leaves a torn meta, which start-up quarantines.  The
+ * caller fsyncs dirfd to make the new name durable.  m->crcs is borrowed.
  */
-enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m);
+enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m,
+				 bool replace);
 
 /*
  * Read and check dirfd/<handle>.meta.  GFS_ENOENT when there is none,

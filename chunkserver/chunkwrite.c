@@ -28,8 +28,10 @@
  * edge, and nothing is read.
  *
  * Durability at commit: fdatasync(data); meta written to .meta.tmp,
- * fdatasync'ed and renamed; for COW/REPLACE the data .tmp renamed after the
- * meta (see chunkstore.c's invariants); fsync(directory).  Only then is the
+ * fdatasync'ed and renamed (a chunk that had no meta yet gets it written
+ * in place, one journal commit fewer); for COW/REPLACE the data .tmp
+ * renamed after the meta (see chunkstore.c's invariants);
+ * fsync(directory).  Only then is the
  * version published.  During the body, writeback is started every
  * KICK_BYTES with sync_file_range() so that the final fdatasync is short.
  */
@@ -573,7 +575,7 @@ static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 
 	if (fdatasync(w->fd) < 0)
 		return io_fail(w, "fdatasync of the chunk");
-	err = gfs_chunkmeta_write(w->slot.dirfd, &m);
+	err = gfs_chunkmeta_write(w->slot.dirfd, &m, w->slot.existed);
 	if (err)
 		return fail(w, err, "writing the meta file: %s",
 			    strerror(errno));

@@ -685,7 +685,7 @@ Test(chunkstore, a_meta_of_another_version_is_taken_out)
 	cr_assert(dfd >= 0);
 	cr_assert_eq(gfs_chunkmeta_read(dfd, 0x124, &m, true), GFS_OK);
 	m.version = 7;
-	cr_assert_eq(gfs_chunkmeta_write(dfd, &m), GFS_OK);
+	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true), GFS_OK);
 	free(m.crcs);
 	close(dfd);
 	cr_expect_eq(gfs_chunkstore_get_view(store, 0x124, false, &v),
