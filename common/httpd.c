@@ -363,8 +363,9 @@ struct gfs_httpd *gfs_httpd_start(const char *listen,
 	struct gfs_httpd *h = gfs_xcalloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
 	socklen_t sslen;
+	/* poll(), not select(): a descriptor above 1023 must still work */
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+			 MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
 
 	if (!parse_listen(listen, &ss, &sslen)) {
@@ -374,6 +375,7 @@ struct gfs_httpd *gfs_httpd_start(const char *listen,
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	gfs_raise_nofile(); /* a descriptor per connection */
 	h->routes = routes;
 	h->nroutes = n;
 	h->app = app;

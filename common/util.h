@@ -35,6 +35,9 @@ int gfs_write_all(int fd, const void *buf, size_t len);
 int gfs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 ssize_t gfs_pread_all(int fd, void *buf, size_t len, off_t off);
 
+/* Raise the soft limit on open files to the hard limit (servers keep a
+ * descriptor per connection and per cached chunk). */
+void gfs_raise_nofile(void);
 /* mkdir -p; 0 or -1 with errno. */
 int gfs_mkdirs(const char *path, mode_t mode);
 /* fsync the directory at path; 0 or -1 with errno. */

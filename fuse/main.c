@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 		goto out;
 	gfs_log_init("fuse", level);
 	gfs_http_global_init();
+	gfs_raise_nofile();
 	m.client_id = conf.client_id ? strdup(conf.client_id)
 				     : default_client_id(m.mountpoint);
 	m.client = connect_client(&conf, m.client_id);
