@@ -29,6 +29,7 @@
 #define DEFAULT_MAX_REPLY (64u << 20)
 #define RECV_BUFFER (512L << 10)
 #define SEND_BUFFER (1L << 20)
+#define MAX_HEADERS (16u << 10)  /* header bytes kept per reply */
 
 enum sink {
 	SINK_GROW,   /* reply.body grows up to max_reply */
@@ -81,6 +82,7 @@ void gfs_http_global_init(void)
 
 void gfs_http_reply_clear(struct gfs_http_reply *r)
 {
+	free(r->headers);
 	free(r->body);
 	free(r->location);
 	free(r->primary);
@@ -179,9 +181,17 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *cls)
 		/* a new status line (after a 100 Continue): start over */
 		free(r->location);
 		free(r->primary);
-		r->location = r->primary = NULL;
+		free(r->headers);
+		r->location = r->primary = r->headers = NULL;
+		r->headers_len = 0;
 		r->epoch = 0;
 		return n;
+	}
+	if (r->headers_len + n <= MAX_HEADERS) {
+		r->headers = gfs_xrealloc(r->headers, r->headers_len + n + 1);
+		memcpy(r->headers + r->headers_len, line, n);
+		r->headers_len += n;
+		r->headers[r->headers_len] = '\0';
 	}
 	if ((v = header_value(line, n, "Location"))) {
 		free(r->location);
@@ -197,6 +207,26 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *cls)
 		free(v);
 	}
 	return n;
+}
+
+bool gfs_http_reply_header(const struct gfs_http_reply *r, const char *name,
+			   char *buf, size_t len)
+{
+	const char *line = r->headers, *end = line + r->headers_len;
+
+	while (line && line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line + 1) : (size_t)(end - line);
+		char *v = header_value(line, n, name);
+
+		if (v) {
+			snprintf(buf, len, "%s", v);
+			free(v);
+			return true;
+		}
+		line += n;
+	}
+	return false;
 }
 
 /* Reset the handle and set what every transfer has. */

@@ -35,7 +35,14 @@ struct gfs_http_reply {
 	char *location;       /* Location header, owned, or NULL */
 	char *primary;        /* X-GFS-Primary header, owned, or NULL */
 	uint64_t epoch;       /* X-GFS-Epoch header, 0 when absent */
+	char *headers;        /* every header line of the reply, owned */
+	size_t headers_len;
 };
+
+/* Copy the value of reply header name (any case) into buf; false when
+ * the reply has no such header. */
+bool gfs_http_reply_header(const struct gfs_http_reply *r, const char *name,
+			   char *buf, size_t len);
 
 /* Release what r owns and zero it. */
 void gfs_http_reply_clear(struct gfs_http_reply *r);

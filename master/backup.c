@@ -15,7 +15,7 @@
 #include "log.h"
 #include "master.h"
 #include "ops.h"
-#include "peer.h"
+#include "http.h"
 #include "util.h"
 
 #define POLL_WAIT_MS 1000
@@ -140,18 +140,31 @@ static bool install_state(struct gfs_master *m, const uint8_t *buf,
 	return true;
 }
 
-static bool resync(struct gfs_master *m, struct gfs_peer *p, const char *url)
+/* GET url from the other master into *r; false when no reply came. */
+static bool peer_get(struct gfs_http *h, const char *url,
+		     const char *const *hdrs, long timeout_ms, size_t max,
+		     struct gfs_http_reply *r)
+{
+	struct gfs_http_opts o = { .headers = hdrs, .timeout_ms = timeout_ms,
+				   .connect_ms = 1000, .max_reply = max };
+
+	gfs_http_call(h, "GET", url, &o, r);
+	return r->status != 0;
+}
+
+static bool resync(struct gfs_master *m, struct gfs_http *p, const char *url)
 {
 	char *u = gfs_xasprintf("%s" GFS_API "/checkpoint", url);
-	struct gfs_peer_reply r;
+	struct gfs_http_reply r;
 	bool ok = false;
 
-	if (gfs_peer_get(p, u, NULL, 120000, CKPT_MAX, &r) ||
+	if (!peer_get(p, u, NULL, 120000, CKPT_MAX, &r) ||
 	    (r.status != 200 && r.status != 404))
 		goto out_free;
 	pthread_mutex_lock(&m->lock);
 	ok = m->role == GFS_ROLE_BACKUP &&
-	     install_state(m, r.status == 200 ? r.body : NULL, r.len);
+	     install_state(m, r.status == 200 ? (const uint8_t *)r.body : NULL,
+			   r.len);
 	if (ok) {
 		m->fw.sync_epoch = r.epoch;
 		m->fw.resync = false;
@@ -163,7 +176,7 @@ static bool resync(struct gfs_master *m, struct gfs_peer *p, const char *url)
 	}
 	pthread_mutex_unlock(&m->lock);
 out_free:
-	gfs_peer_reply_clear(&r);
+	gfs_http_reply_clear(&r);
 	free(u);
 	return ok;
 }
@@ -191,22 +204,23 @@ static bool take_records(struct gfs_master *m, const uint8_t *buf, size_t len)
 }
 
 /* The polled master says it is not the primary. */
-static void not_primary(struct gfs_master *m, const struct gfs_peer_reply *r)
+static void not_primary(struct gfs_master *m, const struct gfs_http_reply *r)
 {
+	const char *named = r->primary ? r->primary : "";
 	uint64_t seq = 0;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->role == GFS_ROLE_BACKUP && !strcmp(r->primary, m->self_url) &&
+	if (m->role == GFS_ROLE_BACKUP && !strcmp(named, m->self_url) &&
 	    m->epoch >= r->epoch && !m->fw.resync) {
 		gfs_info("%s names us the primary of epoch %" PRIu64
 			 ": resuming as primary", m->primary_url, m->epoch);
 		seq = promote(m, m->epoch, true);
-	} else if (m->role == GFS_ROLE_BACKUP && r->primary[0] &&
-		   strcmp(r->primary, m->self_url) &&
-		   (!m->primary_url || strcmp(r->primary, m->primary_url))) {
-		gfs_info("following %s (named by %s)", r->primary,
-			 m->primary_url);
-		set_str(&m->primary_url, r->primary);
+	} else if (m->role == GFS_ROLE_BACKUP && named[0] &&
+		   strcmp(named, m->self_url) &&
+		   (!m->primary_url || strcmp(named, m->primary_url))) {
+		gfs_info("following %s (named by %s)", named,
+			 m->primary_url ? m->primary_url : "nobody");
+		set_str(&m->primary_url, named);
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (seq)
@@ -226,17 +240,18 @@ static bool same_history(struct gfs_master *m, uint64_t epoch)
 	return false;
 }
 
-static bool poll_once(struct gfs_master *m, struct gfs_peer *p,
+static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 		      const char *url, uint64_t from)
 {
 	char *u = gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64
 				"&wait_ms=%d", url, from, POLL_WAIT_MS);
 	char *me = gfs_xasprintf("X-GFS-Backup: %s", m->self_url);
 	const char *hdrs[] = { me, NULL };
-	struct gfs_peer_reply r;
+	struct gfs_http_reply r;
 	bool ok = false;
+	char att[8];
 
-	if (gfs_peer_get(p, u, hdrs, POLL_WAIT_MS + 4000, POLL_MAX, &r))
+	if (!peer_get(p, u, hdrs, POLL_WAIT_MS + 4000, POLL_MAX, &r))
 		goto out_free;
 	if (r.status == 421) {
 		not_primary(m, &r);
@@ -247,9 +262,12 @@ static bool poll_once(struct gfs_master *m, struct gfs_peer *p,
 		m->fw.resync = true;
 	else if (r.status == 200 && m->role == GFS_ROLE_BACKUP &&
 		 same_history(m, r.epoch) && m->applied_seq == from) {
-		if (!take_records(m, r.body, r.len))
+		if (!take_records(m, (const uint8_t *)r.body, r.len))
 			m->fw.resync = true;
-		m->fw.in_sync = r.attached;
+		m->fw.in_sync =
+			gfs_http_reply_header(&r, "X-GFS-Attached", att,
+					      sizeof(att)) &&
+			!strcmp(att, "1");
 		m->fw.last_contact_ms = gfs_mono_ms();
 		ok = true;
 	}
@@ -258,18 +276,18 @@ static bool poll_once(struct gfs_master *m, struct gfs_peer *p,
 		gfs_oplog_sync(m->log);
 	ok = ok || r.status == 410;
 out_free:
-	gfs_peer_reply_clear(&r);
+	gfs_http_reply_clear(&r);
 	free(me);
 	free(u);
 	return ok;
 }
 
 /* Primary: tell the master we took over from that it is not primary. */
-static void ping_peer(struct gfs_master *m, struct gfs_peer *p)
+static void ping_peer(struct gfs_master *m, struct gfs_http *p)
 {
 	char *url = NULL, *u, *eh, *ph;
 	const char *hdrs[3];
-	struct gfs_peer_reply r;
+	struct gfs_http_reply r;
 	int64_t now = gfs_mono_ms();
 
 	pthread_mutex_lock(&m->lock);
@@ -285,8 +303,8 @@ static void ping_peer(struct gfs_master *m, struct gfs_peer *p)
 	hdrs[2] = NULL;
 	if (url) {
 		u = gfs_xasprintf("%s" GFS_API "/healthz", url);
-		gfs_peer_get(p, u, hdrs, 1000, 1 << 16, &r);
-		gfs_peer_reply_clear(&r);
+		peer_get(p, u, hdrs, 1000, 1 << 16, &r);
+		gfs_http_reply_clear(&r);
 		free(u);
 	}
 	free(url);
@@ -295,7 +313,7 @@ static void ping_peer(struct gfs_master *m, struct gfs_peer *p)
 }
 
 /* One round; false when the caller should pause before the next. */
-static bool follow_once(struct gfs_master *m, struct gfs_peer *p)
+static bool follow_once(struct gfs_master *m, struct gfs_http *p)
 {
 	enum gfs_role role;
 	char *url;
@@ -324,11 +342,11 @@ static bool follow_once(struct gfs_master *m, struct gfs_peer *p)
 void *gfs_backup_main(void *arg)
 {
 	struct gfs_master *m = arg;
-	struct gfs_peer *p = gfs_peer_new();
+	struct gfs_http *p = gfs_http_new();
 
 	while (!atomic_load(&m->stopping))
 		if (!follow_once(m, p))
 			usleep(200 * 1000);
-	gfs_peer_free(p);
+	gfs_http_free(p);
 	return NULL;
 }
