@@ -53,6 +53,19 @@ out_free:
 	free(backup);
 }
 
+void gfs_backup_learn_primary(struct gfs_master *m, uint64_t epoch,
+			      const char *primary)
+{
+	if (m->role != GFS_ROLE_BACKUP || !primary || !*primary ||
+	    epoch <= m->epoch || !strcmp(primary, m->self_url) ||
+	    (m->primary_url && !strcmp(primary, m->primary_url)))
+		return;
+	gfs_info("following %s, primary of epoch %" PRIu64 " (ours is %"
+		 PRIu64 ", following %s)", primary, epoch, m->epoch,
+		 m->primary_url ? m->primary_url : "nobody");
+	set_str(&m->primary_url, primary);
+}
+
 /* Become primary.  Lock held; returns the EPOCH record's seq. */
 static uint64_t promote(struct gfs_master *m, uint64_t epoch, bool probation)
 {

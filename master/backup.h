@@ -34,5 +34,12 @@ void *gfs_backup_main(void *arg);
  * then the last backup or peer known).  Lock held. */
 void gfs_backup_step_down(struct gfs_master *m, uint64_t epoch,
 			  const char *primary);
+/* A chunkserver names primary as the primary of epoch, newer than ours:
+ * a backup follows it from now on.  This is how a primary that stepped
+ * down on a bare X-GFS-Epoch header (no X-GFS-Primary: a client call or a
+ * chunkserver heartbeat) and so follows nobody, or a backup following a
+ * master that was itself replaced, finds whom to follow.  Lock held. */
+void gfs_backup_learn_primary(struct gfs_master *m, uint64_t epoch,
+			      const char *primary);
 
 #endif

@@ -445,6 +445,8 @@ static void h_heartbeat(struct gfs_req *req)
 		m->probation_until = 0;
 		gfs_info("heartbeat from %s shows no newer epoch: probation "
 			 "over", hb.url);
+	} else {
+		gfs_backup_learn_primary(m, hb.epoch, hb.primary);
 	}
 	gfs_csmgr_heartbeat(m, &hb, m->role == GFS_ROLE_PRIMARY, &orders,
 			    &want_full);
