@@ -45,6 +45,7 @@
 #define MAX_REPLICAS 8
 #define STALL_MS 30000L     /* a chunk transfer that makes no progress */
 #define READ_TIMEOUT_MS 60000L
+#define SMALL_WRITE (256u << 10) /* held back to go out as one sized PUT */
 
 /* A chunk as this handle knows it. */
 struct chunk {
@@ -56,14 +57,24 @@ struct chunk {
 	const char *replicas[MAX_REPLICAS]; /* interned URLs */
 };
 
-/* One streaming PUT to a private chunk. */
+/*
+ * One PUT to a private chunk.  Its first bytes are held back (up to
+ * SMALL_WRITE) so that a small write goes out as one sized PUT when the
+ * stream ends (no chunked encoding, no 100-continue round trip); a stream
+ * that outgrows the buffer is opened chunked and fed directly.
+ */
 struct stream {
-	struct gfs_upload *up;  /* NULL: no stream */
-	struct gfs_http *h;     /* borrowed from the pool while streaming */
+	bool active;            /* a stream exists (planned) */
+	struct gfs_upload *up;  /* the PUT, once opened */
+	struct gfs_http *h;     /* borrowed from the pool while open */
 	uint64_t index;         /* chunk index */
 	uint64_t start, next;   /* chunk offsets: first byte, next byte */
 	uint64_t version;       /* of this PUT */
 	struct chunk target;    /* the private chunk being written */
+	bool cloned;            /* target starts as a clone of base */
+	struct chunk base;      /* clone source */
+	uint64_t clone_length;
+	size_t held;            /* bytes in f->small not yet sent */
 };
 
 struct gfs_file {
@@ -83,6 +94,7 @@ struct gfs_file {
 	struct stream prev;     /* a PUT whose body ended, reply pending */
 	enum gfs_err werr;      /* a failed write: sync reports it */
 	int64_t mtime_ns;       /* mtime for the next commit, 0: now */
+	char *small;            /* SMALL_WRITE bytes held for cur, or NULL */
 };
 
 /* Snapshot of a chunk for a read, taken under the lock. */
@@ -240,7 +252,7 @@ bool gfs_file_dirty(struct gfs_file *f)
 	bool d;
 
 	pthread_mutex_lock(&f->lock);
-	d = f->changed || f->cur.up || f->prev.up;
+	d = f->changed || f->cur.active || f->prev.active;
 	pthread_mutex_unlock(&f->lock);
 	return d;
 }
@@ -280,8 +292,9 @@ static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
 	enum gfs_err err;
 	uint64_t len = 0;
 
-	if (!s->up)
+	if (!s->active)
 		return GFS_OK;
+	s->active = false;
 	err = gfs_upload_finish(s->up, &r);
 	gfs_http_pool_put(f->c->sh->pool, s->h);
 	s->up = NULL;
@@ -308,15 +321,23 @@ static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
 	return GFS_OK;
 }
 
+static enum gfs_err open_put(struct gfs_file *f, int64_t size);
+
 /* End the body of the current stream; its reply is collected later. */
 static enum gfs_err end_stream(struct gfs_file *f)
 {
-	enum gfs_err err = finish_stream(f, &f->prev);
+	enum gfs_err err = finish_stream(f, &f->prev), err2;
 
-	if (!f->cur.up)
+	if (!f->cur.active)
 		return err;
+	err2 = f->cur.up ? GFS_OK : open_put(f, (int64_t)f->cur.held);
+	if (err2) {
+		f->cur.active = false;
+		return err2;
+	}
 	gfs_upload_end(f->cur.up);
 	f->prev = f->cur;
+	f->cur.active = false;
 	f->cur.up = NULL;
 	return err;
 }
@@ -346,9 +367,10 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 			     struct chunk *out)
 {
 	char *route = gfs_client_route("files", f->path, "/chunks");
-	json_t *body = json_pack("{s:I, s:o, s:O}", "index",
+	json_t *body = json_pack("{s:I, s:o, s:o}", "index",
 				 (json_int_t)index, "near", url_array(near),
-				 "exclude", exclude);
+				 "exclude", exclude ? json_incref(exclude)
+						    : json_array());
 	json_t *j = NULL;
 	enum gfs_err err = gfs_client_call(f->c, "POST", route, body, &j);
 
@@ -366,14 +388,6 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 	return err;
 }
 
-/* What a new stream at chunk offset off of index writes to. */
-struct plan {
-	struct chunk target;       /* private chunk (handle, replicas) */
-	uint64_t version;          /* of the PUT */
-	const struct chunk *base;  /* clone source, or NULL */
-	uint64_t clone_length;
-};
-
 /* Bytes of chunk index within the size this handle sees. */
 static uint64_t visible(struct gfs_file *f, uint64_t index)
 {
@@ -383,55 +397,59 @@ static uint64_t visible(struct gfs_file *f, uint64_t index)
 }
 
 /*
- * Decide where a write at chunk offset off of index goes: on into the
- * private chunk, or into a new one (cloned from the committed chunk, or
- * from the private one when it holds bytes beyond its length below off).
+ * Make f->cur a stream for a write at chunk offset off of index: on into
+ * the private chunk, or into a new one from the master (cloned from the
+ * committed chunk, or from the private one when it holds bytes beyond its
+ * length below off).  Nothing is sent to a chunkserver yet.
  */
 static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
-				uint64_t off, json_t *exclude, struct plan *p)
+				uint64_t off, json_t *exclude)
 {
-	const struct chunk *d = dirty_at(f, index);
-	const struct chunk *base;
-
-	memset(p, 0, sizeof(*p));
-	if (d && !(off > d->length && d->disk_length > d->length)) {
-		p->target = *d;
-		p->version = d->version + 1;
-		return GFS_OK;
-	}
+	const struct chunk *d = dirty_at(f, index), *base;
+	struct stream *s = &f->cur;
 	enum gfs_err err;
 
-	base = d ? d : committed(f, index);
-	p->version = 1;
-	if (base) {
-		p->clone_length = GFS_MIN(base->length, visible(f, index));
-		if (p->clone_length)
-			p->base = base;
+	memset(s, 0, sizeof(*s));
+	s->index = index;
+	s->start = s->next = off;
+	if (d && !(off > d->length && d->disk_length > d->length)) {
+		s->target = *d;
+		s->version = d->version + 1;
+		s->active = true;
+		return GFS_OK;
 	}
-	err = allocate(f, index, base, exclude, &p->target);
+	base = d ? d : committed(f, index);
+	s->version = 1;
+	if (base) {
+		s->clone_length = GFS_MIN(base->length, visible(f, index));
+		s->cloned = s->clone_length > 0;
+		s->base = *base;
+	}
+	err = allocate(f, index, base, exclude, &s->target);
 	/* the clone's bytes are data of the new chunk */
-	p->target.length = p->target.disk_length = p->clone_length;
+	s->target.length = s->target.disk_length = s->clone_length;
+	s->active = !err;
 	return err;
 }
 
-static char *put_url(const struct plan *p, uint64_t off)
+static char *put_url(const struct stream *s)
 {
 	char h[17], b[17];
 
-	gfs_handle_fmt(p->target.handle, h);
-	if (!p->base)
+	gfs_handle_fmt(s->target.handle, h);
+	if (!s->cloned)
 		return gfs_xasprintf("%s%s/chunks/%s?version=%llu&offset=%llu",
-				     p->target.replicas[0], GFS_API, h,
-				     (unsigned long long)p->version,
-				     (unsigned long long)off);
-	gfs_handle_fmt(p->base->handle, b);
+				     s->target.replicas[0], GFS_API, h,
+				     (unsigned long long)s->version,
+				     (unsigned long long)s->start);
+	gfs_handle_fmt(s->base.handle, b);
 	return gfs_xasprintf("%s%s/chunks/%s?version=%llu&offset=%llu"
 			     "&clone=%s&clone_version=%llu&clone_length=%llu",
-			     p->target.replicas[0], GFS_API, h,
-			     (unsigned long long)p->version,
-			     (unsigned long long)off, b,
-			     (unsigned long long)p->base->version,
-			     (unsigned long long)p->clone_length);
+			     s->target.replicas[0], GFS_API, h,
+			     (unsigned long long)s->version,
+			     (unsigned long long)s->start, b,
+			     (unsigned long long)s->base.version,
+			     (unsigned long long)s->clone_length);
 }
 
 /* "Name: a,b,c" of urls[from..n), or NULL when empty (caller frees). */
@@ -457,20 +475,20 @@ static char *url_header(const char *name, const char *const *urls,
 	return s;
 }
 
-/* Open the PUT of plan p at chunk offset off as f->cur. */
-static enum gfs_err open_stream(struct gfs_file *f, uint64_t index,
-				uint64_t off, const struct plan *p)
+/* Start the PUT of f->cur: size bytes, or chunked when size < 0. */
+static enum gfs_err start_put(struct gfs_file *f, int64_t size)
 {
-	const struct chunk *t = &p->target;
-	char *url = put_url(p, off), *fwd, *src, idh[300];
+	struct stream *s = &f->cur;
+	const struct chunk *t = &s->target;
+	char *url = put_url(s), *fwd, *src, idh[300];
 	const char *hdrs[5];
-	int n = 0;
 	enum gfs_err err;
+	int n = 0;
 
 	fwd = url_header(GFS_HDR_FORWARD, t->replicas, 1, t->nreplicas);
-	src = p->base ? url_header("X-GFS-Clone-Sources", p->base->replicas,
-				   0, p->base->nreplicas)
-		      : NULL;
+	src = s->cloned ? url_header("X-GFS-Clone-Sources", s->base.replicas,
+				     0, s->base.nreplicas)
+			: NULL;
 	if (fwd)
 		hdrs[n++] = fwd;
 	if (src)
@@ -481,72 +499,86 @@ static enum gfs_err open_stream(struct gfs_file *f, uint64_t index,
 	}
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
-	f->cur.h = gfs_http_pool_get(f->c->sh->pool);
-	err = gfs_upload_start(&f->cur.up, f->cur.h, "PUT", url, hdrs, -1,
-			       STALL_MS);
-	if (err)
-		gfs_http_pool_put(f->c->sh->pool, f->cur.h);
-	f->cur.index = index;
-	f->cur.start = f->cur.next = off;
-	f->cur.version = p->version;
-	f->cur.target = *t;
+	s->h = gfs_http_pool_get(f->c->sh->pool);
+	err = gfs_upload_start(&s->up, s->h, "PUT", url, hdrs, size, STALL_MS);
+	if (err) {
+		gfs_http_pool_put(f->c->sh->pool, s->h);
+		s->up = NULL;
+	}
 	free(url);
 	free(fwd);
 	free(src);
 	return err;
 }
 
-/* A stream failed before any byte of it was accepted: drop it quietly
- * and say which server to avoid. */
-static void abandon_stream(struct gfs_file *f, json_t *exclude)
+/* The PUT failed before any byte of it was accepted: drop it quietly and
+ * name the server to avoid. */
+static void abandon_put(struct gfs_file *f, json_t *exclude)
 {
+	struct stream *s = &f->cur;
 	struct gfs_http_reply r;
 
-	json_array_append_new(exclude, json_string(f->cur.target.replicas[0]));
-	gfs_upload_finish(f->cur.up, &r);
+	json_array_append_new(exclude, json_string(s->target.replicas[0]));
+	gfs_upload_finish(s->up, &r);
 	gfs_info("chunkserver %s refused a write (%s); trying another",
-		 f->cur.target.replicas[0],
+		 s->target.replicas[0],
 		 r.message ? r.message : gfs_err_str(r.err));
 	gfs_http_reply_clear(&r);
-	gfs_http_pool_put(f->c->sh->pool, f->cur.h);
-	f->cur.up = NULL;
+	gfs_http_pool_put(f->c->sh->pool, s->h);
+	s->up = NULL;
 }
 
 /*
- * Start a stream at chunk offset off of index and push its first piece.
- * A new chunk whose first server refuses or cannot be reached is placed
- * again elsewhere (up to the number of chunkservers); the bytes of this
- * piece are still ours, so nothing is lost.
+ * Open the PUT of f->cur (size bytes, or chunked when size < 0) and send
+ * the bytes held back.  A new chunk whose first server refuses or cannot
+ * be reached is placed again elsewhere (up to 8 times): the held bytes are
+ * still ours, so nothing is lost.
  */
-static enum gfs_err start_and_push(struct gfs_file *f, uint64_t index,
-				   uint64_t off, const char *buf, size_t len)
+static enum gfs_err open_put(struct gfs_file *f, int64_t size)
 {
 	json_t *exclude = json_array();
+	struct stream *s = &f->cur;
 	enum gfs_err err;
-	struct plan p;
 	int tries;
 
 	for (tries = 0; tries < 8; tries++) {
-		if (index < f->ndirty && f->prev.up && f->prev.index == index) {
-			err = finish_stream(f, &f->prev);
-			if (err)
-				break;
-		}
-		err = plan_stream(f, index, off, exclude, &p);
+		err = start_put(f, size);
+		if (!err && s->held)
+			err = gfs_upload_push(s->up, f->small, s->held);
+		if (!err || s->version != 1 || !s->up)
+			break;
+		abandon_put(f, exclude);
+		err = allocate(f, s->index, s->cloned ? &s->base : NULL,
+			       exclude, &s->target);
 		if (err)
 			break;
-		err = open_stream(f, index, off, &p);
-		if (!err)
-			err = gfs_upload_push(f->cur.up, buf, len);
-		if (!err) {
-			f->cur.next = off + len;
-			break;
-		}
-		if (p.version != 1 || !f->cur.up)
-			break;
-		abandon_stream(f, exclude);
+		s->target.length = s->target.disk_length = s->clone_length;
 	}
 	json_decref(exclude);
+	s->held = 0;
+	return err;
+}
+
+/* Hold len bytes back when they fit, else open the PUT chunked and send
+ * what was held and buf. */
+static enum gfs_err feed(struct gfs_file *f, const char *buf, size_t len)
+{
+	struct stream *s = &f->cur;
+	enum gfs_err err = GFS_OK;
+
+	if (!s->up && s->held + len <= SMALL_WRITE) {
+		if (!f->small)
+			f->small = gfs_xmalloc(SMALL_WRITE);
+		memcpy(f->small + s->held, buf, len);
+		s->held += len;
+	} else {
+		if (!s->up)
+			err = open_put(f, -1);
+		if (!err)
+			err = gfs_upload_push(s->up, buf, len);
+	}
+	if (!err)
+		s->next += len;
 	return err;
 }
 
@@ -556,21 +588,16 @@ static enum gfs_err write_piece(struct gfs_file *f, uint64_t index,
 {
 	enum gfs_err err;
 
-	if (f->cur.up && f->cur.index == index && f->cur.next == off) {
-		err = gfs_upload_push(f->cur.up, buf, len);
-		if (!err)
-			f->cur.next += len;
-		return err;
-	}
+	if (f->cur.active && f->cur.index == index && f->cur.next == off)
+		return feed(f, buf, len);
 	err = end_stream(f);
-	if (err)
-		return err;
-	if (f->prev.up && f->prev.index == index) {
-		err = finish_stream(f, &f->prev);
-		if (err)
-			return err;
-	}
-	return start_and_push(f, index, off, buf, len);
+	if (!err && f->prev.active && f->prev.index == index)
+		err = finish_stream(f, &f->prev); /* versions in order */
+	if (!err)
+		err = plan_stream(f, index, off, NULL);
+	if (!err)
+		err = feed(f, buf, len);
+	return err;
 }
 
 enum gfs_err gfs_file_pwrite(struct gfs_file *f, const void *buf, size_t len,
@@ -672,18 +699,18 @@ static void drop_pending(struct gfs_file *f)
 {
 	struct gfs_http_reply r;
 
-	if (f->cur.up) {
+	if (f->cur.active && f->cur.up) {
 		/* cut, not ended: the replicas must not take a short body */
 		gfs_upload_abort(f->cur.up);
 		gfs_http_pool_put(f->c->sh->pool, f->cur.h);
-		f->cur.up = NULL;
 	}
-	if (f->prev.up) {
+	memset(&f->cur, 0, sizeof(f->cur));
+	if (f->prev.active) {
 		gfs_upload_finish(f->prev.up, &r);
 		gfs_http_reply_clear(&r);
 		gfs_http_pool_put(f->c->sh->pool, f->prev.h);
-		f->prev.up = NULL;
 	}
+	memset(&f->prev, 0, sizeof(f->prev));
 	free(f->dirty);
 	f->dirty = NULL;
 	f->ndirty = 0;
@@ -737,8 +764,8 @@ static enum gfs_err read_ref(struct gfs_file *f, uint64_t index,
 	enum gfs_err err = GFS_OK;
 
 	memset(ref, 0, sizeof(*ref));
-	if ((f->cur.up && f->cur.index == index) ||
-	    (f->prev.up && f->prev.index == index)) {
+	if ((f->cur.active && f->cur.index == index) ||
+	    (f->prev.active && f->prev.index == index)) {
 		err = drain(f);
 		if (err) {
 			f->werr = err;
@@ -872,6 +899,7 @@ void gfs_file_abort(struct gfs_file *f)
 	drop_pending(f);
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_destroy(&f->lock);
+	free(f->small);
 	free(f->chunks);
 	free(f->path);
 	free(f);
