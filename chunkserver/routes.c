@@ -224,5 +224,6 @@ static const struct gfs_route routes[] = {
 struct gfs_httpd *gfs_routes_start(struct gfs_chunkserver *cs,
 				   const char *listen)
 {
-	return gfs_httpd_start(listen, routes, GFS_ARRAY_SIZE(routes), cs);
+	return gfs_httpd_start(listen, routes, GFS_ARRAY_SIZE(routes), cs,
+			       GFS_HTTPD_BULK);
 }

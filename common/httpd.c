@@ -358,7 +358,7 @@ static bool parse_listen(const char *listen, struct sockaddr_storage *ss,
 
 struct gfs_httpd *gfs_httpd_start(const char *listen,
 				  const struct gfs_route *routes, size_t n,
-				  void *app)
+				  void *app, size_t conn_memory)
 {
 	struct gfs_httpd *h = gfs_xcalloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
@@ -383,7 +383,8 @@ struct gfs_httpd *gfs_httpd_start(const char *listen,
 	h->mhd = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, h,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(2u << 20),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		conn_memory ? conn_memory : (size_t)GFS_HTTPD_SMALL,
 		MHD_OPTION_CONNECTION_LIMIT, 1024u,
 		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,

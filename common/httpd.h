@@ -84,12 +84,20 @@ struct gfs_req {
 	struct gfs_req_hdr *hdrs;     /* headers to add to the reply */
 };
 
-/* Start serving routes[0..n) on listen ("ADDR:PORT", "[ADDR6]:PORT" or
+/*
+ * Start serving routes[0..n) on listen ("ADDR:PORT", "[ADDR6]:PORT" or
  * ":PORT"; port 0 picks a free one).  app is passed to handlers as
- * req->app.  NULL on failure (logged). */
+ * req->app.  conn_memory is libmicrohttpd's memory per connection (0:
+ * GFS_HTTPD_SMALL): it bounds the pieces a streamed body arrives in, and
+ * libmicrohttpd zeroes it before every request on a kept-alive
+ * connection, so a server of small requests wants it small.  NULL on
+ * failure (logged).
+ */
+#define GFS_HTTPD_SMALL (64u << 10)
+#define GFS_HTTPD_BULK (512u << 10)
 struct gfs_httpd *gfs_httpd_start(const char *listen,
 				  const struct gfs_route *routes, size_t n,
-				  void *app);
+				  void *app, size_t conn_memory);
 /* Stop accepting, wait for running handlers, free everything. */
 void gfs_httpd_stop(struct gfs_httpd *h);
 /* The port actually bound (useful with port 0). */

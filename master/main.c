@@ -151,7 +151,7 @@ static int serve(struct gfs_master *m)
 	size_t n;
 
 	routes = gfs_routes_table(&n);
-	m->httpd = gfs_httpd_start(m->conf.listen, routes, n, m);
+	m->httpd = gfs_httpd_start(m->conf.listen, routes, n, m, GFS_HTTPD_SMALL);
 	if (!m->httpd)
 		return 1;
 	if (!m->conf.advertise && m->self_url &&

@@ -60,7 +60,7 @@ static const struct gfs_route fake_routes[] = {
 
 static struct gfs_httpd *start(struct fake *f, char *url, size_t len)
 {
-	struct gfs_httpd *h = gfs_httpd_start("127.0.0.1:0", fake_routes, 1, f);
+	struct gfs_httpd *h = gfs_httpd_start("127.0.0.1:0", fake_routes, 1, f, 0);
 
 	cr_assert_not_null(h);
 	snprintf(url, len, "http://127.0.0.1:%u", gfs_httpd_port(h));

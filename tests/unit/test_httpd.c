@@ -121,7 +121,7 @@ static void setup(void)
 {
 	gfs_http_global_init();
 	srv = gfs_httpd_start("127.0.0.1:0", routes,
-			      sizeof(routes) / sizeof(routes[0]), NULL);
+			      sizeof(routes) / sizeof(routes[0]), NULL, 0);
 	cr_assert_not_null(srv);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%u/api/v1",
 		 gfs_httpd_port(srv));
@@ -350,7 +350,7 @@ static const struct gfs_route abort_routes[] = {
 Test(httpd, an_aborted_upload_never_completes_at_the_peer)
 {
 	struct gfs_httpd *s2 = gfs_httpd_start("127.0.0.1:0", abort_routes, 2,
-					       NULL);
+					       NULL, 0);
 	struct gfs_upload *up;
 	struct gfs_http_reply r;
 	static char buf[100000];

@@ -69,7 +69,7 @@ static void fake_start(struct fake *f, const char *role, uint64_t epoch)
 	f->reply = json_pack("{s:I, s:s, s:b, s:[]}", "epoch",
 			     (json_int_t)epoch, "role", role, "want_full", 0,
 			     "orders");
-	f->httpd = gfs_httpd_start("127.0.0.1:0", fake_routes, 1, f);
+	f->httpd = gfs_httpd_start("127.0.0.1:0", fake_routes, 1, f, 0);
 	cr_assert_not_null(f->httpd);
 	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u",
 		 gfs_httpd_port(f->httpd));
