@@ -140,6 +140,9 @@ void gfs_file_set_path(struct gfs_file *f, const char *path);
 /* The modification time the next sync commits (instead of its own
  * time), as set by utimens on an open file; a later write clears it. */
 void gfs_file_set_mtime(struct gfs_file *f, int64_t mtime_ns);
+/* Attributes as this handle sees them (its own writes included), with no
+ * call to the master. */
+void gfs_file_stat(struct gfs_file *f, struct gfs_stat *st);
 /* Current size as this handle sees it (its own writes included). */
 uint64_t gfs_file_size(struct gfs_file *f);
 /* True when there are writes not yet committed. */

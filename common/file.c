@@ -84,6 +84,8 @@ struct gfs_file {
 	int flags;
 	uint64_t chunk_size;
 	uint64_t size;          /* committed size */
+	uint32_t mode;          /* as the master last said */
+	int64_t entry_mtime_ns; /* as the master last said */
 	struct chunk *chunks;   /* committed map, by index, nchunks long */
 	size_t nchunks;
 	struct chunk *dirty;    /* private chunks, by index, ndirty long */
@@ -135,6 +137,8 @@ static enum gfs_err load_entry(struct gfs_file *f, json_t *j)
 		return GFS_EIO;
 	f->chunk_size = st.chunk_size;
 	f->size = st.size;
+	f->mode = st.mode;
+	f->entry_mtime_ns = st.mtime_ns;
 	n = (size_t)((st.size + st.chunk_size - 1) / st.chunk_size);
 	free(f->chunks);
 	f->chunks = gfs_xcalloc(n ? n : 1, sizeof(*f->chunks));
@@ -234,6 +238,19 @@ void gfs_file_set_mtime(struct gfs_file *f, int64_t mtime_ns)
 {
 	pthread_mutex_lock(&f->lock);
 	f->mtime_ns = mtime_ns;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void gfs_file_stat(struct gfs_file *f, struct gfs_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&f->lock);
+	st->size = f->wsize;
+	st->mode = f->mode;
+	st->chunk_size = f->chunk_size;
+	st->mtime_ns = f->mtime_ns	 ? f->mtime_ns
+		       : f->changed ? gfs_now_ns()
+				    : f->entry_mtime_ns;
 	pthread_mutex_unlock(&f->lock);
 }
 

@@ -59,9 +59,7 @@ static int gfs_getattr(const char *path, struct stat *st,
 	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_stat gs;
 	enum gfs_err err;
-	uint64_t size;
 
-	(void)fi;
 	if (!strcmp(path, "/")) {
 		memset(&gs, 0, sizeof(gs));
 		gs.is_dir = true;
@@ -69,11 +67,17 @@ static int gfs_getattr(const char *path, struct stat *st,
 		fill_stat(m, &gs, st);
 		return 0;
 	}
+	if (fi) {
+		/* an open file: its handle knows, our own writes included */
+		gfs_file_stat(open_file(fi)->f, &gs);
+		fill_stat(m, &gs, st);
+		return 0;
+	}
 	err = gfs_client_stat(m->client, path, &gs);
 	if (err)
 		return gfs_fuse_errno(err);
-	if (!gs.is_dir && gfs_openfiles_size(m, path, &size))
-		gs.size = size; /* our own writes, not yet committed */
+	if (!gs.is_dir)
+		gfs_openfiles_size(m, path, &gs.size); /* our uncommitted writes */
 	fill_stat(m, &gs, st);
 	return 0;
 }
