@@ -75,6 +75,7 @@ static uint64_t promote(struct gfs_master *m, uint64_t epoch, bool probation)
 	m->role = GFS_ROLE_PRIMARY;
 	set_str(&m->peer_url, m->primary_url);
 	set_str(&m->primary_url, m->self_url);
+	gfs_csmgr_want_inventories(m);
 	gfs_chunks_skip_reserved(&m->chunks);
 	m->settle_until = now + (int64_t)m->conf.dead_after_ms;
 	m->probation_until = probation ? now + (int64_t)m->conf.probation_ms

@@ -320,7 +320,7 @@ static void del_loc(struct gfs_master *m, uint64_t handle, struct gfs_cs *s)
 }
 
 static void note_orphan(struct gfs_master *m, uint64_t handle,
-			struct gfs_cs *s)
+			struct gfs_cs *s, uint32_t version)
 {
 	struct gfs_orphan *o = NULL;
 	unsigned i;
@@ -332,11 +332,57 @@ static void note_orphan(struct gfs_master *m, uint64_t handle,
 		o->first_ms = gfs_mono_ms();
 		HASH_ADD(hh, m->cs.orphans, handle, sizeof(o->handle), o);
 	}
-	for (i = 0; i < o->n; i++)
-		if (o->holders[i] == s->id)
-			return;
-	if (o->n < GFS_ARRAY_SIZE(o->holders))
-		o->holders[o->n++] = s->id;
+	for (i = 0; i < o->n && o->holders[i] != s->id; i++)
+		;
+	if (i == GFS_ARRAY_SIZE(o->holders))
+		return;
+	o->holders[i] = s->id;
+	o->versions[i] = version;
+	if (i == o->n)
+		o->n++;
+}
+
+static void drop_orphan_holder(struct gfs_master *m, uint64_t handle,
+			       struct gfs_cs *s)
+{
+	struct gfs_orphan *o = NULL;
+	unsigned i;
+
+	HASH_FIND(hh, m->cs.orphans, &handle, sizeof(handle), o);
+	for (i = 0; o && i < o->n; i++) {
+		if (o->holders[i] != s->id)
+			continue;
+		o->n--;
+		o->holders[i] = o->holders[o->n];
+		o->versions[i] = o->versions[o->n];
+		return;
+	}
+}
+
+void gfs_csmgr_claim_orphan(struct gfs_master *m, struct gfs_chunk *c)
+{
+	struct gfs_orphan *o = NULL;
+	unsigned i;
+
+	HASH_FIND(hh, m->cs.orphans, &c->handle, sizeof(c->handle), o);
+	if (!o)
+		return;
+	for (i = 0; i < o->n; i++) {
+		struct gfs_cs *s = m->cs.servers[o->holders[i]];
+
+		if (s->alive && o->versions[i] == c->version)
+			add_loc(m, c, s);
+	}
+	HASH_DEL(m->cs.orphans, o);
+	free(o);
+}
+
+void gfs_csmgr_want_inventories(struct gfs_master *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cs.n; i++)
+		m->cs.servers[i]->known = false;
 }
 
 /* How long after a commit a report of another version may still be one
@@ -349,7 +395,7 @@ static uint32_t stale_grace_s(const struct gfs_master *m)
 
 /* One replica reported by s. */
 static void report(struct gfs_master *m, struct gfs_cs *s,
-		   const struct gfs_hb_item *it, bool primary)
+		   const struct gfs_hb_item *it)
 {
 	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, it->handle);
 	char hex[17];
@@ -371,8 +417,8 @@ static void report(struct gfs_master *m, struct gfs_cs *s,
 	}
 	if (gfs_chunks_is_garbage(&m->chunks, it->handle))
 		queue_delete(s, it->handle);
-	else if (primary)
-		note_orphan(m, it->handle, s);
+	else
+		note_orphan(m, it->handle, s, it->version);
 }
 
 /* Take every location of s away.  O(chunks). */
@@ -389,21 +435,33 @@ static void strip_server(struct gfs_master *m, struct gfs_cs *s)
 	s->nchunks = 0;
 }
 
+/* s's reports of orphans are replaced by its full inventory.
+ * O(orphans). */
+static void forget_orphan_reports(struct gfs_master *m, struct gfs_cs *s)
+{
+	struct gfs_orphan *o, *tmp;
+
+	HASH_ITER(hh, m->cs.orphans, o, tmp)
+		drop_orphan_holder(m, o->handle, s);
+}
+
 static void apply_inventory(struct gfs_master *m, struct gfs_cs *s,
-			    const struct gfs_heartbeat *hb, bool primary)
+			    const struct gfs_heartbeat *hb)
 {
 	size_t i;
 	char hex[17];
 
 	if (hb->full) {
 		strip_server(m, s);
+		forget_orphan_reports(m, s);
 		clear_deletes(s);
 		s->known = true;
 	}
 	for (i = 0; i < hb->nchunks; i++)
-		report(m, s, &hb->chunks[i], primary);
+		report(m, s, &hb->chunks[i]);
 	for (i = 0; i < hb->nremoved; i++) {
 		del_loc(m, hb->removed[i], s);
+		drop_orphan_holder(m, hb->removed[i], s);
 		unqueue_delete(s, hb->removed[i]);
 	}
 	for (i = 0; i < hb->ncorrupt; i++) {
@@ -484,7 +542,7 @@ void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
 	s->promised = 0;
 	note_view(s, hb);
 	if (s->known || hb->full)
-		apply_inventory(m, s, hb, m->role == GFS_ROLE_PRIMARY);
+		apply_inventory(m, s, hb);
 	*want_full = !s->known;
 	*orders = give_orders && s->known ? orders_for(m, s) : json_array();
 }
@@ -706,9 +764,10 @@ static void order_holders(struct gfs_master *m, struct gfs_orphan *o)
 			queue_delete(m->cs.servers[o->holders[i]], o->handle);
 }
 
-/* Orphans past their grace, garbage and pending entries past theirs.
+/* Orphans past their grace (a primary orders them deleted, a backup
+ * forgets them), garbage and pending entries past theirs.
  * O(orphans + garbage + pending). */
-static void gc(struct gfs_master *m, int64_t now)
+static void gc(struct gfs_master *m, int64_t now, bool primary)
 {
 	struct gfs_orphan *o, *tmp;
 	int64_t grace = (int64_t)m->conf.orphan_grace_ms;
@@ -725,10 +784,12 @@ static void gc(struct gfs_master *m, int64_t now)
 		if (!garbage && (gfs_chunks_pending(&m->chunks, o->handle) ||
 				 now - o->first_ms < grace))
 			continue;
-		gfs_handle_fmt(o->handle, hex);
-		gfs_info("%s chunk %s: deleting it on %u servers",
-			 garbage ? "garbage" : "orphan", hex, o->n);
-		order_holders(m, o);
+		if (primary) {
+			gfs_handle_fmt(o->handle, hex);
+			gfs_info("%s chunk %s: deleting it on %u servers",
+				 garbage ? "garbage" : "orphan", hex, o->n);
+			order_holders(m, o);
+		}
 		HASH_DEL(m->cs.orphans, o);
 		free(o);
 	}
@@ -742,9 +803,9 @@ void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary)
 	expire_copies(m, now);
 	sweep(m, primary && now >= m->settle_until &&
 			 now >= m->probation_until);
-	if (primary && now - m->cs.last_gc_ms >= (int64_t)m->conf.gc_interval_ms) {
+	if (now - m->cs.last_gc_ms >= (int64_t)m->conf.gc_interval_ms) {
 		m->cs.last_gc_ms = now;
-		gc(m, now);
+		gc(m, now, primary);
 	}
 }
 

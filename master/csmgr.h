@@ -77,11 +77,13 @@ struct gfs_copy {
 	UT_hash_handle hh;
 };
 
-/* A reported handle the master does not know (yet). */
+/* A reported handle the master does not know (yet): a private chunk
+ * being written, whose commit will claim the reports, or a leftover. */
 struct gfs_orphan {
 	uint64_t handle;
 	int64_t first_ms;           /* monotonic, first report */
 	uint16_t holders[4];
+	uint32_t versions[4];       /* last version each holder reported */
 	uint8_t n;
 	UT_hash_handle hh;
 };
@@ -143,6 +145,14 @@ void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary);
 
 /* A committed chunk goes away: delete orders to its holders, garbage. */
 void gfs_csmgr_drop_chunk(struct gfs_master *m, struct gfs_chunk *c);
+/* c was just committed: the reports of it that came while it was an
+ * orphan (written, not yet committed) become locations when their version
+ * is the committed one.  This is how a backup, which sees commits only in
+ * the log (no replicas there), learns where a new chunk lives. */
+void gfs_csmgr_claim_orphan(struct gfs_master *m, struct gfs_chunk *c);
+/* Every server's next heartbeat is to be a full inventory (a promoted
+ * backup checks what it learned from deltas); locations stay meanwhile. */
+void gfs_csmgr_want_inventories(struct gfs_master *m);
 /* The replicas of a commit become locations of c at once (ids of known
  * servers only; unknown URLs are ignored). */
 void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,

@@ -305,6 +305,7 @@ static void set_chunk(struct gfs_master *m, struct gfs_node *f,
 	c->version = rc->version;
 	c->length = rc->length;
 	c->commit_s = m->replaying ? 0 : gfs_master_now_s(m);
+	gfs_csmgr_claim_orphan(m, c);
 }
 
 static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,

@@ -22,11 +22,14 @@ attached() { curl -sf "$P/status" | jq -e '.backup.attached' >/dev/null; }
 wait_for 10 "backup attached" attached
 mkdir -p "$T/src" "$M/cp" || fail "mkdir"
 
-# uploader: gfs upload of fresh files of 0..1.5 MiB until $T/stop exists;
-# each attempt goes to $T/tried, each success to $T/acked.
+# The loops run until $T/stop exists (at most 300 rounds, and they are
+# in PIDS: a failed test stops them too).
+running() { [ ! -e "$T/stop" ] && [ -d "$T/src" ] && [ "$1" -lt 300 ]; }
+# uploader: gfs upload of fresh files of 0..1.5 MiB; each attempt goes to
+# $T/tried, each success to $T/acked.
 uploader() {
 	local n=0 f
-	while [ ! -e "$T/stop" ]; do
+	while running $n; do
 		n=$((n + 1))
 		f=u$n
 		head -c $(((n * 7919) % (3 << 19))) /dev/urandom >"$T/src/$f"
@@ -38,7 +41,7 @@ uploader() {
 # copier: cp of 6 MiB files into the mount, same bookkeeping.
 copier() {
 	local n=0 f
-	while [ ! -e "$T/stop" ]; do
+	while running $n; do
 		n=$((n + 1))
 		f=c$n
 		head -c $((6 << 20)) /dev/urandom >"$T/src/$f"
@@ -50,11 +53,24 @@ acked() { grep -c "^$1" "$T/acked" 2>/dev/null || echo 0; }
 acked_at_least() { [ "$(acked "$1")" -ge "$2" ]; }
 uploader & UP=$!
 copier & CP=$!
+PIDS+=("$UP" "$CP")
 
 wait_for 30 "uploads before the kill" acked_at_least u 10
 wait_for 30 "copies before the kill" acked_at_least c 2
 before_u=$(acked u)
 before_c=$(acked c)
+# The backup knows where the chunks are (it sees commits only in the op
+# log, replicas only in heartbeats): every chunk of a finished file has
+# its 3 replicas there too.
+backup_knows() {
+	local f r
+	for f in $(head -n "$1" "$T/acked"); do
+		case $f in u*) r=/up/$f ;; c*) r=/cp/$f ;; esac
+		curl -sf "$B/files$r" |
+			jq -e '[.chunks[] | .replicas | length == 3] | all' >/dev/null || return 1
+	done
+}
+wait_for 5 "the backup to know every replica" backup_knows "$((before_u + before_c))"
 kill9 "$MASTER_PID"
 killed=$SECONDS
 log "killed the primary after $before_u uploads and $before_c copies"
