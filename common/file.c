@@ -338,7 +338,8 @@ static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
 	return GFS_OK;
 }
 
-static enum gfs_err open_put(struct gfs_file *f, int64_t size);
+static enum gfs_err open_put(struct gfs_file *f, int64_t size,
+			     const char *buf, size_t len);
 
 /* End the body of the current stream; its reply is collected later. */
 static enum gfs_err end_stream(struct gfs_file *f)
@@ -347,7 +348,7 @@ static enum gfs_err end_stream(struct gfs_file *f)
 
 	if (!f->cur.active)
 		return err;
-	err2 = f->cur.up ? GFS_OK : open_put(f, (int64_t)f->cur.held);
+	err2 = f->cur.up ? GFS_OK : open_put(f, (int64_t)f->cur.held, NULL, 0);
 	if (err2) {
 		f->cur.active = false;
 		return err2;
@@ -547,11 +548,12 @@ static void abandon_put(struct gfs_file *f, json_t *exclude)
 
 /*
  * Open the PUT of f->cur (size bytes, or chunked when size < 0) and send
- * the bytes held back.  A new chunk whose first server refuses or cannot
- * be reached is placed again elsewhere (up to 8 times): the held bytes are
- * still ours, so nothing is lost.
+ * the bytes held back, then buf.  A new chunk whose first server refuses
+ * or cannot be reached is placed again elsewhere (up to 8 times): the held
+ * bytes and buf are still ours, so nothing is lost.
  */
-static enum gfs_err open_put(struct gfs_file *f, int64_t size)
+static enum gfs_err open_put(struct gfs_file *f, int64_t size,
+			     const char *buf, size_t len)
 {
 	json_t *exclude = json_array();
 	struct stream *s = &f->cur;
@@ -562,6 +564,8 @@ static enum gfs_err open_put(struct gfs_file *f, int64_t size)
 		err = start_put(f, size);
 		if (!err && s->held)
 			err = gfs_upload_push(s->up, f->small, s->held);
+		if (!err && len)
+			err = gfs_upload_push(s->up, buf, len);
 		if (!err || s->version != 1 || !s->up)
 			break;
 		abandon_put(f, exclude);
@@ -588,11 +592,10 @@ static enum gfs_err feed(struct gfs_file *f, const char *buf, size_t len)
 			f->small = gfs_xmalloc(SMALL_WRITE);
 		memcpy(f->small + s->held, buf, len);
 		s->held += len;
+	} else if (!s->up) {
+		err = open_put(f, -1, buf, len);
 	} else {
-		if (!s->up)
-			err = open_put(f, -1);
-		if (!err)
-			err = gfs_upload_push(s->up, buf, len);
+		err = gfs_upload_push(s->up, buf, len);
 	}
 	if (!err)
 		s->next += len;
