@@ -135,28 +135,9 @@ static void get_healthz(struct gfs_req *req)
 					   "chunkserver"));
 }
 
-static void appendf(char **buf, size_t *len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void appendf(char **buf, size_t *len, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	*buf = gfs_xrealloc(*buf, *len + (size_t)n + 1);
-	memcpy(*buf + *len, s, (size_t)n + 1);
-	*len += (size_t)n;
-	free(s);
-}
-
 /* One Prometheus sample: "# TYPE" line, then the value. */
 #define METRIC(type, name, value)                                          \
-	appendf(&buf, &len, "# TYPE gfs_chunkserver_%s %s\n"               \
+	gfs_appendf(&buf, "# TYPE gfs_chunkserver_%s %s\n"                  \
 		"gfs_chunkserver_%s %llu\n", name, type, name,             \
 		(unsigned long long)(value))
 
@@ -171,7 +152,6 @@ static void get_metrics(struct gfs_req *req)
 	struct gfs_replicate_counts rc;
 	struct gfs_scrub_counts sc = { 0 };
 	char *buf = NULL;
-	size_t len = 0;
 
 	gfs_chunkstore_space(cs->store, &sp);
 	gfs_masterconn_counts(cs->masters, &mc);

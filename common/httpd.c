@@ -417,32 +417,13 @@ uint16_t gfs_httpd_port(const struct gfs_httpd *h)
 	return h->port;
 }
 
-static void appendf(char **buf, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void appendf(char **buf, const char *fmt, ...)
-{
-	size_t old = *buf ? strlen(*buf) : 0;
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	*buf = gfs_xrealloc(*buf, old + (size_t)n + 1);
-	memcpy(*buf + old, s, (size_t)n + 1);
-	free(s);
-}
-
 void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf)
 {
 	size_t i;
 
-	appendf(buf, "# TYPE %s_http_requests_total counter\n", prefix);
-	appendf(buf, "# TYPE %s_http_errors_total counter\n", prefix);
-	appendf(buf, "# TYPE %s_http_seconds_total counter\n", prefix);
+	gfs_appendf(buf, "# TYPE %s_http_requests_total counter\n", prefix);
+	gfs_appendf(buf, "# TYPE %s_http_errors_total counter\n", prefix);
+	gfs_appendf(buf, "# TYPE %s_http_seconds_total counter\n", prefix);
 	for (i = 0; i <= h->nroutes; i++) {
 		struct route_stats *st = &h->stats[i];
 		const char *m = i < h->nroutes ? h->routes[i].method : "any";
@@ -451,7 +432,7 @@ void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf)
 
 		if (!n)
 			continue;
-		appendf(buf,
+		gfs_appendf(buf,
 			"%s_http_requests_total{method=\"%s\",route=\"%s\"} %lu\n"
 			"%s_http_errors_total{method=\"%s\",route=\"%s\"} %lu\n"
 			"%s_http_seconds_total{method=\"%s\",route=\"%s\"} %.6f\n",

@@ -256,3 +256,20 @@ char *gfs_xasprintf(const char *fmt, ...)
 		check(NULL);
 	return s;
 }
+
+void gfs_appendf(char **buf, const char *fmt, ...)
+{
+	size_t old = *buf ? strlen(*buf) : 0;
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		check(NULL);
+	*buf = gfs_xrealloc(*buf, old + (size_t)n + 1);
+	memcpy(*buf + old, s, (size_t)n + 1);
+	free(s);
+}

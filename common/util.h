@@ -50,5 +50,9 @@ void *gfs_xcalloc(size_t n, size_t size);
 void *gfs_xrealloc(void *p, size_t n);
 char *gfs_xstrdup(const char *s);
 char *gfs_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Append formatted text to the malloc'd string *buf (NULL: empty), growing
+ * it; O(length of *buf) per call, for short texts such as /metrics. */
+void gfs_appendf(char **buf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif
