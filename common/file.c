@@ -340,23 +340,78 @@ static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
 
 static enum gfs_err open_put(struct gfs_file *f, int64_t size,
 			     const char *buf, size_t len);
+static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
+			     const struct chunk *near, json_t *exclude,
+			     struct chunk *out);
 
-/* End the body of the current stream; its reply is collected later. */
-static enum gfs_err end_stream(struct gfs_file *f)
+/* End the body of f->cur: it becomes f->prev. */
+static void end_cur(struct gfs_file *f)
 {
-	enum gfs_err err = finish_stream(f, &f->prev), err2;
-
-	if (!f->cur.active)
-		return err;
-	err2 = f->cur.up ? GFS_OK : open_put(f, (int64_t)f->cur.held, NULL, 0);
-	if (err2) {
-		f->cur.active = false;
-		return err2;
-	}
 	gfs_upload_end(f->cur.up);
 	f->prev = f->cur;
 	f->cur.active = false;
 	f->cur.up = NULL;
+}
+
+/*
+ * f->prev is the sized PUT of a new chunk, its len bytes still in
+ * f->small: collect its reply now.  Its head can refuse it only in the
+ * reply (a 507 decided before the body comes after curl sent the small
+ * body), so a failure places the chunk again elsewhere while the bytes
+ * are in hand, as open_put() does for a refusal of a chunked PUT.
+ */
+static enum gfs_err finish_new_sized(struct gfs_file *f, size_t len)
+{
+	json_t *exclude = json_array();
+	enum gfs_err err;
+	int tries;
+
+	for (tries = 0;; tries++) {
+		err = finish_stream(f, &f->prev);
+		if (!err || tries == 7)
+			break;
+		json_array_append_new(
+			exclude, json_string(f->prev.target.replicas[0]));
+		gfs_info("chunkserver %s refused a write; trying another",
+			 f->prev.target.replicas[0]);
+		f->cur = f->prev;
+		f->cur.active = true;
+		err = allocate(f, f->cur.index,
+			       f->cur.cloned ? &f->cur.base : NULL, exclude,
+			       &f->cur.target);
+		f->cur.target.length = f->cur.target.disk_length =
+			f->cur.clone_length;
+		f->cur.held = len;
+		if (!err)
+			err = open_put(f, (int64_t)len, NULL, 0);
+		if (err) {
+			f->cur.active = false;
+			break;
+		}
+		end_cur(f);
+	}
+	json_decref(exclude);
+	return err;
+}
+
+/* End the body of the current stream; its reply is collected later,
+ * except for the sized PUT of a new chunk (finish_new_sized()). */
+static enum gfs_err end_stream(struct gfs_file *f)
+{
+	enum gfs_err err = finish_stream(f, &f->prev), err2;
+	size_t held = f->cur.held;
+	bool sized = !f->cur.up;
+
+	if (!f->cur.active)
+		return err;
+	err2 = sized ? open_put(f, (int64_t)held, NULL, 0) : GFS_OK;
+	if (err2) {
+		f->cur.active = false;
+		return err2;
+	}
+	end_cur(f);
+	if (!err && sized && f->prev.version == 1)
+		err = finish_new_sized(f, held);
 	return err;
 }
 

@@ -15,6 +15,7 @@ set -uo pipefail
 T=$(mktemp -d "${TMPDIR:-/tmp}/gfs-it.XXXXXX")
 PIDS=()        # every process we started
 MOUNTS=()      # every mountpoint we mounted
+TMPFS=()       # every tmpfs we mounted (unmounted after the processes stop)
 MASTER_URL=""  # primary master
 BACKUP_URL=""
 MASTERS=""     # comma-separated list for --master
@@ -43,6 +44,10 @@ cleanup() {
 		for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
+	done
+	for m in "${TMPFS[@]}"; do
+		mountpoint -q "$m" 2>/dev/null || continue
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 	if [ $rc -ne 0 ] || [ $TEST_FAILED = 1 ]; then
 		for f in "$T"/*.log; do
@@ -185,6 +190,14 @@ mount_fuse() {
 	PIDS+=("$!")
 	MOUNTS+=("$dir")
 	wait_for 10 "mount at $dir" mountpoint -q "$dir"
+}
+
+# mount_tmpfs DIR SIZE: a tmpfs of SIZE (as mount -o size=) at DIR,
+# unmounted on exit; fails (status 1) when we may not mount.
+mount_tmpfs() {
+	mkdir -p "$1"
+	mount -t tmpfs -o "size=$2" tmpfs "$1" 2>/dev/null || return 1
+	TMPFS+=("$1")
 }
 
 # random_file PATH BYTES: a file of random bytes.
