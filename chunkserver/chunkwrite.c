@@ -254,29 +254,41 @@ static enum gfs_err take_base_crcs(struct gfs_chunkwrite *w)
 
 /* --- choosing a mode and opening the target --------------------------- */
 
+/* Create dirfd/name as a new, empty inode: never one left by an earlier
+ * write (a name still there is unlinked first), whose xattrs O_TRUNC
+ * would keep. */
+static int create_fresh(int dirfd, const char *name)
+{
+	int flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
+	int fd = openat(dirfd, name, flags, 0644);
+
+	if (fd < 0 && errno == EEXIST && unlinkat(dirfd, name, 0) == 0)
+		fd = openat(dirfd, name, flags, 0644);
+	return fd;
+}
+
 static enum gfs_err open_target(struct gfs_chunkwrite *w)
 {
 	char hex[17], tmp[24];
-	int flags = O_RDWR | O_CREAT | O_CLOEXEC;
+	struct stat st;
 
 	names(w->slot.handle, hex, tmp);
 	w->tmp = w->mode == MODE_COW || w->mode == MODE_REPLACE;
 	if (w->mode != MODE_APPEND)
-		flags |= O_TRUNC;
-	w->fd = openat(w->slot.dirfd, w->tmp ? tmp : hex, flags, 0644);
+		w->fd = create_fresh(w->slot.dirfd, w->tmp ? tmp : hex);
+	else
+		w->fd = openat(w->slot.dirfd, hex, O_RDWR | O_CLOEXEC);
 	if (w->fd < 0)
 		return io_fail(w, "opening the chunk file");
-	if (w->mode == MODE_APPEND) {
-		struct stat st;
-
-		/* bytes past the committed length are leftovers of an
-		 * aborted write: cut them so that a gap reads as zeros */
-		if (fstat(w->fd, &st) < 0 ||
-		    ((uint64_t)st.st_size > w->base_len &&
-		     ftruncate(w->fd, (off_t)w->base_len) < 0))
-			return io_fail(w, "trimming the chunk file");
-		w->extent = w->base_len;
-	}
+	if (w->mode != MODE_APPEND)
+		return GFS_OK;
+	/* bytes past the committed length are leftovers of an aborted
+	 * write: cut them so that a gap reads as zeros */
+	if (fstat(w->fd, &st) < 0 ||
+	    ((uint64_t)st.st_size > w->base_len &&
+	     ftruncate(w->fd, (off_t)w->base_len) < 0))
+		return io_fail(w, "trimming the chunk file");
+	w->extent = w->base_len;
 	return GFS_OK;
 }
 
