@@ -1,9 +1,10 @@
 /*
- * chunkmeta.c - encode, write, read and check <handle>.meta files.
+ * chunkmeta.c - encode, write, read and check chunk metas, in a
+ * <handle>.meta file or in the data file's user.gfs.meta xattr.
  *
- * Invariant: a meta file that gfs_chunkmeta_read() accepts was written
- * whole by gfs_chunkmeta_write() for that very handle; anything else is
- * GFS_ECORRUPT and never half-believed.
+ * Invariant: a meta that gfs_chunkmeta_read() or _get_xattr() accepts was
+ * written whole by gfs_chunkmeta_write() or _set_xattr() for that very
+ * handle; anything else is GFS_ECORRUPT and never half-believed.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "blockcrc.h"
@@ -53,6 +55,11 @@ static uint64_t get64(const unsigned char *p)
 static size_t encoded_size(uint32_t nblocks)
 {
 	return GFS_CHUNKMETA_HEADER + 4u * (size_t)nblocks + 4u;
+}
+
+size_t gfs_chunkmeta_size(uint32_t nblocks)
+{
+	return encoded_size(nblocks);
 }
 
 /* The file image of m; caller frees.  *len gets its size. */
@@ -175,6 +182,21 @@ static enum gfs_err slurp(int dirfd, const char *name, unsigned char **out,
 	return GFS_OK;
 }
 
+/* Check the image b[0..n) and fill m, crcs too when asked (a new array). */
+static enum gfs_err decode(const unsigned char *b, size_t n, uint64_t handle,
+			   struct gfs_chunkmeta *m, bool want_crcs)
+{
+	enum gfs_err err = decode_header(b, n, handle, m);
+	uint32_t i;
+
+	if (err || !want_crcs)
+		return err;
+	m->crcs = gfs_xmalloc(4 * (size_t)GFS_MAX(m->nblocks, 1u));
+	for (i = 0; i < m->nblocks; i++)
+		m->crcs[i] = get32(b + GFS_CHUNKMETA_HEADER + 4 * i);
+	return GFS_OK;
+}
+
 enum gfs_err gfs_chunkmeta_read(int dirfd, uint64_t handle,
 				struct gfs_chunkmeta *m, bool want_crcs)
 {
@@ -182,18 +204,134 @@ enum gfs_err gfs_chunkmeta_read(int dirfd, uint64_t handle,
 	unsigned char *b;
 	enum gfs_err err;
 	size_t len;
-	uint32_t i;
 
 	meta_names(handle, name, NULL);
 	err = slurp(dirfd, name, &b, &len);
 	if (err)
 		return err;
-	err = decode_header(b, len, handle, m);
-	if (!err && want_crcs) {
-		m->crcs = gfs_xmalloc(4 * (size_t)GFS_MAX(m->nblocks, 1u));
-		for (i = 0; i < m->nblocks; i++)
-			m->crcs[i] = get32(b + GFS_CHUNKMETA_HEADER + 4 * i);
-	}
+	err = decode(b, len, handle, m, want_crcs);
 	free(b);
 	return err;
+}
+
+/* --- the xattr home ---------------------------------------------------- */
+
+/* errno values by which a file system says "not here" to an xattr: none
+ * at all, too large for it, no room for its block. */
+static bool xattr_refused(int e)
+{
+	return e == ENOTSUP || e == EOPNOTSUPP || e == ENOSPC || e == E2BIG ||
+	       e == ERANGE || e == EDQUOT;
+}
+
+enum gfs_err gfs_chunkmeta_set_xattr(int fd, const struct gfs_chunkmeta *m,
+				     bool *unsupported)
+{
+	unsigned char *img;
+	enum gfs_err err = GFS_OK;
+	size_t len;
+	int e;
+
+	*unsupported = false;
+	img = encode(m, &len);
+	if (fsetxattr(fd, GFS_CHUNKMETA_XATTR, img, len, 0) < 0) {
+		e = errno;
+		*unsupported = e == ENOTSUP || e == EOPNOTSUPP;
+		err = xattr_refused(e) ? GFS_ETOOBIG : GFS_EIO;
+		errno = e;
+	}
+	free(img);
+	return err;
+}
+
+enum gfs_err gfs_chunkmeta_remove_xattr(int fd)
+{
+	if (fremovexattr(fd, GFS_CHUNKMETA_XATTR) == 0)
+		return GFS_OK;
+	if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP)
+		return GFS_ENOENT;
+	return GFS_EIO;
+}
+
+/* The xattr meta of fd into a new buffer (caller frees): a value larger
+ * than we put there by default is read on a second try, up to the
+ * largest an xattr can be. */
+static enum gfs_err get_xattr(int fd, unsigned char **out, size_t *len)
+{
+	size_t cap = GFS_CHUNKMETA_XATTR_MAX;
+	unsigned char *b = gfs_xmalloc(cap);
+	ssize_t n = fgetxattr(fd, GFS_CHUNKMETA_XATTR, b, cap);
+
+	if (n < 0 && errno == ERANGE) {
+		n = fgetxattr(fd, GFS_CHUNKMETA_XATTR, NULL, 0);
+		cap = n > 0 && n <= GFS_CHUNKMETA_XATTR_LIMIT ? (size_t)n : 0;
+		b = gfs_xrealloc(b, GFS_MAX(cap, 1u));
+		n = cap ? fgetxattr(fd, GFS_CHUNKMETA_XATTR, b, cap) : -1;
+		if (!cap)
+			errno = ERANGE;
+	}
+	if (n < 0) {
+		free(b);
+		if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP)
+			return GFS_ENOENT;
+		return errno == ERANGE ? GFS_ECORRUPT : GFS_EIO;
+	}
+	*out = b;
+	*len = (size_t)n;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_chunkmeta_get_xattr(int fd, uint64_t handle,
+				     struct gfs_chunkmeta *m, bool want_crcs)
+{
+	unsigned char *b;
+	enum gfs_err err;
+	size_t len;
+
+	err = get_xattr(fd, &b, &len);
+	if (err)
+		return err;
+	err = decode(b, len, handle, m, want_crcs);
+	free(b);
+	return err;
+}
+
+enum gfs_err gfs_chunkmeta_load(int dirfd, int fd, uint64_t handle,
+				struct gfs_chunkmeta *m, bool want_crcs,
+				enum gfs_chunkmeta_home *home)
+{
+	enum gfs_err err = gfs_chunkmeta_get_xattr(fd, handle, m, want_crcs);
+
+	*home = GFS_CHUNKMETA_IN_XATTR;
+	if (err != GFS_ENOENT)
+		return err; /* the xattr rules, good or bad */
+	*home = GFS_CHUNKMETA_IN_FILE;
+	return gfs_chunkmeta_read(dirfd, handle, m, want_crcs);
+}
+
+size_t gfs_chunkmeta_probe_xattr(int dirfd, const char *name)
+{
+	size_t size = GFS_CHUNKMETA_XATTR_MAX;
+	unsigned char *b;
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			0644);
+
+	if (fd < 0)
+		return 0;
+	b = gfs_xcalloc(1, size);
+	/* halving down to the smallest meta (an empty chunk's) */
+	while (size >= encoded_size(0) &&
+	       fsetxattr(fd, GFS_CHUNKMETA_XATTR, b, size, 0) < 0) {
+		if (errno != ENOSPC && errno != E2BIG && errno != ERANGE) {
+			size = 0;
+			break;
+		}
+		size /= 2;
+	}
+	if (size < encoded_size(0))
+		size = 0;
+	free(b);
+	close(fd);
+	unlinkat(dirfd, name, 0);
+	return size;
 }

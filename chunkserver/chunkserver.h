@@ -7,7 +7,7 @@
  *   main.c        options, start-up order, signals, shutdown
  *   routes.c      THE route table and its thin handlers
  *   chunkstore.c  chunk files, the table, views, quarantine, space
- *   chunkmeta.c   the <handle>.meta file format
+ *   chunkmeta.c   the meta format, in an xattr or a <handle>.meta file
  *   blockcrc.c    per-block CRC32C tables
  *   chunkwrite.c  one write to one chunk, as a transaction
  *   pipeline.c    PUT /chunks: streamed write + forwarding downstream
@@ -22,6 +22,7 @@
 #define GFS_CS_CHUNKSERVER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "log.h"
@@ -47,6 +48,8 @@ struct gfs_chunkserver_conf {
 	uint64_t scrub_interval_ms;   /* between two full passes; 0 off */
 	uint64_t scrub_rate;          /* bytes per second */
 	uint64_t cache_chunks;        /* views (fd + CRCs) kept open */
+	bool meta_files;              /* metas in .meta files, never in
+				       * xattrs */
 	enum gfs_log_level log_level;
 	char *config;                 /* --config FILE (read by options.c) */
 };

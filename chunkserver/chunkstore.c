@@ -7,11 +7,14 @@
  *   it is always busy and is invisible to readers and reports.
  * - An entry's cached view, when set, is of its current gen and holds one
  *   reference; the entry is then on the LRU list.
- * - A committed chunk's meta file names its version; its data file holds
- *   at least length bytes.  Writers rename the meta before the data file
- *   (chunkwrite.c), and view loading opens the data before reading the
- *   meta, so a loader never pairs new data with old CRCs: it sees the
- *   newer meta and waits for the commit instead.
+ * - A committed chunk's meta (its data file's xattr, else its .meta file:
+ *   the precedence of chunkmeta.h) names its version; its data file holds
+ *   at least length bytes.  Writers put the meta in place before the data
+ *   file is renamed (chunkwrite.c), and view loading opens the data before
+ *   reading the meta, so a loader never pairs new data with old CRCs: it
+ *   sees the newer meta and waits for the commit instead.  An xattr meta
+ *   is read from the open data file itself, so it always describes the
+ *   very inode being read.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -76,6 +79,9 @@ struct gfs_chunkstore {
 	int lockfd;                 /* .lock, flock'ed; owned */
 	unsigned cache_max;         /* views kept cached */
 	uint64_t reserve, capacity; /* from the conf */
+	atomic_size_t xattr_max;    /* largest meta kept in an xattr, bytes;
+				     * 0: none (set at open, dropped to 0 if
+				     * the file system refuses xattrs) */
 	void (*on_corrupt)(void *cls, uint64_t handle); /* see the conf */
 	void *cls;
 	pthread_mutex_t lock;       /* guards everything below but stats */
@@ -302,6 +308,7 @@ static enum gfs_err load_view(struct gfs_chunkstore *s, uint64_t handle,
 			      uint64_t version, uint64_t gen,
 			      struct gfs_chunk_view **out, const char **why)
 {
+	enum gfs_chunkmeta_home home;
 	struct gfs_chunkmeta m;
 	struct gfs_chunk_view *v;
 	enum gfs_err err;
@@ -318,10 +325,12 @@ static enum gfs_err load_view(struct gfs_chunkstore *s, uint64_t handle,
 			close(dirfd);
 		return err;
 	}
-	err = gfs_chunkmeta_read(dirfd, handle, &m, true);
+	err = gfs_chunkmeta_load(dirfd, fd, handle, &m, true, &home);
 	close(dirfd);
 	if (err) {
-		*why = "meta file unreadable or failing its checksum";
+		*why = home == GFS_CHUNKMETA_IN_XATTR ?
+			       "meta xattr unreadable or failing its checksum" :
+			       "meta file unreadable or failing its checksum";
 		goto out_close;
 	}
 	err = GFS_ESTALE;
@@ -627,8 +636,9 @@ static void unlink_files(int dirfd, uint64_t handle)
 
 	gfs_handle_fmt(handle, hex);
 	snprintf(meta, sizeof(meta), "%s.meta", hex);
-	/* meta first: a crash in between leaves an orphan data file, which
-	 * start-up removes, never a meta without its data */
+	/* meta file first: a crash in between leaves an orphan data file,
+	 * which start-up removes, never a meta without its data (a meta in
+	 * the xattr goes with the data file) */
 	if (unlinkat(dirfd, meta, 0) < 0 && errno != ENOENT)
 		gfs_warn("cannot remove %s: %s", meta, strerror(errno));
 	if (unlinkat(dirfd, hex, 0) < 0 && errno != ENOENT)
@@ -854,9 +864,9 @@ static enum gfs_err open_dirs(struct gfs_chunkstore *s)
 	return GFS_OK;
 }
 
-/* What start-up found, for its one log line. */
+/* What start-up found, for its log lines. */
 struct scan_tally {
-	uint64_t chunks, bytes, quarantined, removed;
+	uint64_t chunks, bytes, in_files, quarantined, removed, stale;
 };
 
 static bool ends_with(const char *s, const char *suffix)
@@ -879,28 +889,70 @@ static bool parse_name(const char *name, const char *suffix, uint64_t *h)
 	return gfs_handle_parse(hex, h);
 }
 
-/* Take in one meta file of directory i, open as dirfd (first pass). */
-static void scan_meta(struct gfs_chunkstore *s, int i, int dirfd, uint64_t h,
-		      struct scan_tally *t)
+/* The meta of data file h in dirfd, by chunkmeta.h's precedence, checked
+ * against the data file's size.  GFS_ENOENT: it has none (an orphan). */
+static enum gfs_err scan_load(int dirfd, uint64_t h, struct gfs_chunkmeta *m,
+			      enum gfs_chunkmeta_home *home)
 {
-	struct gfs_chunkmeta m;
+	enum gfs_err err;
 	struct stat st;
+	char hex[17];
+	int fd;
+
+	gfs_handle_fmt(h, hex);
+	fd = openat(dirfd, hex, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return GFS_EIO;
+	err = gfs_chunkmeta_load(dirfd, fd, h, m, false, home);
+	if (!err && (fstat(fd, &st) < 0 || (uint64_t)st.st_size < m->length))
+		err = GFS_ECORRUPT;
+	close(fd);
+	return err;
+}
+
+/* Remove the <handle>.meta beside a data file whose xattr rules: it is
+ * stale (a crash while the chunk moved between the two homes). */
+static void drop_stale_meta(int dirfd, uint64_t h, struct scan_tally *t)
+{
+	char hex[17], meta[32];
+
+	gfs_handle_fmt(h, hex);
+	snprintf(meta, sizeof(meta), "%s.meta", hex);
+	if (unlinkat(dirfd, meta, 0) == 0) {
+		gfs_info("removed %s (stale: the data file's xattr rules)",
+			 meta);
+		t->stale++;
+	}
+}
+
+/* Take in data file h of directory i (first pass). */
+static void scan_chunk(struct gfs_chunkstore *s, int i, int dirfd, uint64_t h,
+		       struct scan_tally *t)
+{
+	enum gfs_chunkmeta_home home;
+	struct gfs_chunkmeta m;
 	struct chunk *e;
 	char hex[17];
 	enum gfs_err err;
 
+	err = scan_load(dirfd, h, &m, &home);
+	if (err == GFS_ENOENT)
+		return; /* an orphan: scan_leftover() */
 	gfs_handle_fmt(h, hex);
-	err = gfs_chunkmeta_read(dirfd, h, &m, false);
-	if (!err && (fstatat(dirfd, hex, &st, 0) < 0 ||
-		     (uint64_t)st.st_size < m.length))
-		err = GFS_ECORRUPT;
 	if (err || (h & 0xff) != (uint64_t)i) {
 		gfs_warn("chunk %s: %s; quarantined", hex,
-			 err ? "meta or data file invalid" : "misplaced");
+			 !err ? "misplaced" :
+			 home == GFS_CHUNKMETA_IN_XATTR ?
+				"meta xattr or data file invalid" :
+				"meta or data file invalid");
 		quarantine_files(s, dirfd, h);
 		t->quarantined++;
 		return;
 	}
+	if (home == GFS_CHUNKMETA_IN_XATTR)
+		drop_stale_meta(dirfd, h, t);
+	else
+		t->in_files++;
 	e = add_entry(s, h);
 	e->version = m.version;
 	e->length = m.length;
@@ -911,7 +963,24 @@ static void scan_meta(struct gfs_chunkstore *s, int i, int dirfd, uint64_t h,
 	t->bytes += m.length;
 }
 
-/* Second pass over a directory: temporaries and orphans go. */
+/* A <handle>.meta whose data file is gone (first pass, after the data
+ * files): quarantined, as the data file's loss is not ours to explain. */
+static void scan_lone_meta(struct gfs_chunkstore *s, int dirfd, uint64_t h,
+			   const char *name, struct scan_tally *t)
+{
+	char hex[17];
+
+	gfs_handle_fmt(h, hex);
+	if (find(s, h) || faccessat(dirfd, name, F_OK, 0) < 0 ||
+	    faccessat(dirfd, hex, F_OK, 0) == 0)
+		return;
+	gfs_warn("chunk %s: meta without its data file; quarantined", hex);
+	quarantine_files(s, dirfd, h);
+	t->quarantined++;
+}
+
+/* Last pass over a directory: temporaries and orphans (data files
+ * without any meta: creates that never committed) go. */
 static void scan_leftover(struct gfs_chunkstore *s, int dirfd, const char *name,
 			  struct scan_tally *t)
 {
@@ -950,34 +1019,84 @@ static size_t list_dir(int fd, char ***out)
 	return n;
 }
 
+static void free_names(char **names, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(names[k]);
+	free(names);
+}
+
+/* Directory i: its chunks first (quarantine, stale metas), then the
+ * metas without data, then what is left over. */
+static void scan_dir(struct gfs_chunkstore *s, int i, struct scan_tally *t)
+{
+	int dirfd = open_sub(s, (uint64_t)i);
+	char **names;
+	size_t n, k;
+	uint64_t h;
+
+	if (dirfd < 0)
+		return;
+	n = list_dir(dirfd, &names);
+	for (k = 0; k < n; k++)
+		if (parse_name(names[k], "", &h))
+			scan_chunk(s, i, dirfd, h, t);
+	for (k = 0; k < n; k++)
+		if (parse_name(names[k], ".meta", &h))
+			scan_lone_meta(s, dirfd, h, names[k], t);
+	for (k = 0; k < n; k++)
+		scan_leftover(s, dirfd, names[k], t);
+	free_names(names, n);
+	close(dirfd);
+}
+
 static void scan(struct gfs_chunkstore *s)
 {
 	struct scan_tally t = { 0 };
 	int i;
 
-	for (i = 0; i < NSUBDIRS; i++) {
-		int dirfd = open_sub(s, (uint64_t)i);
-		char **names;
-		size_t n = dirfd < 0 ? 0 : list_dir(dirfd, &names), k;
-		uint64_t h;
-
-		for (k = 0; k < n; k++)
-			if (parse_name(names[k], ".meta", &h))
-				scan_meta(s, i, dirfd, h, &t);
-		for (k = 0; k < n; k++) {
-			scan_leftover(s, dirfd, names[k], &t);
-			free(names[k]);
-		}
-		if (dirfd >= 0) {
-			free(names);
-			close(dirfd);
-		}
-	}
-	gfs_info("%s: %llu chunks, %llu bytes; %llu quarantined, %llu "
-		 "leftovers removed", s->dir, (unsigned long long)t.chunks,
-		 (unsigned long long)t.bytes,
+	for (i = 0; i < NSUBDIRS; i++)
+		scan_dir(s, i, &t);
+	gfs_info("%s: %llu chunks (%llu with a .meta file), %llu bytes; "
+		 "%llu quarantined, %llu leftovers and %llu stale metas "
+		 "removed", s->dir, (unsigned long long)t.chunks,
+		 (unsigned long long)t.in_files, (unsigned long long)t.bytes,
 		 (unsigned long long)t.quarantined,
-		 (unsigned long long)t.removed);
+		 (unsigned long long)t.removed, (unsigned long long)t.stale);
+}
+
+/* Where metas go: the conf's choice, else what the file system takes. */
+static void settle_xattr_max(struct gfs_chunkstore *s,
+			     const struct gfs_chunkstore_conf *conf, int top)
+{
+	size_t max = 0;
+
+	if (!conf->meta_files)
+		max = conf->xattr_max ?
+			GFS_MIN(conf->xattr_max, GFS_CHUNKMETA_XATTR_LIMIT) :
+			gfs_chunkmeta_probe_xattr(top, ".xattr-probe");
+	atomic_init(&s->xattr_max, max);
+	if (max)
+		gfs_info("%s: metas of chunks up to %llu KiB in xattrs, "
+			 "larger ones in .meta files", s->dir,
+			 (unsigned long long)((max - gfs_chunkmeta_size(0)) /
+					      4 * GFS_BLOCK_SIZE / 1024));
+	else
+		gfs_info("%s: metas in .meta files (%s)", s->dir,
+			 conf->meta_files ? "--meta-files" :
+			 "the file system takes no user xattrs");
+}
+
+bool gfs_chunkstore_meta_in_xattr(struct gfs_chunkstore *s, uint32_t nblocks)
+{
+	return gfs_chunkmeta_size(nblocks) <= atomic_load(&s->xattr_max);
+}
+
+void gfs_chunkstore_no_xattrs(struct gfs_chunkstore *s)
+{
+	if (atomic_exchange(&s->xattr_max, 0))
+		gfs_warn("%s: the file system refuses user xattrs: metas in "
+			 ".meta files from now on", s->dir);
 }
 
 enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
@@ -1000,6 +1119,7 @@ enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 		gfs_chunkstore_close(s);
 		return err;
 	}
+	settle_xattr_max(s, conf, s->chunks);
 	scan(s);
 	*out = s;
 	return GFS_OK;

@@ -4,8 +4,11 @@
  *
  * On disk, under the data directory:
  *
- *     chunks/<xx>/<handle>        raw bytes of the chunk, [0, length) valid
- *     chunks/<xx>/<handle>.meta   version, length, block CRCs (chunkmeta.h)
+ *     chunks/<xx>/<handle>        raw bytes of the chunk, [0, length) valid;
+ *                                 its xattr user.gfs.meta: version, length,
+ *                                 block CRCs (chunkmeta.h), when they fit
+ *     chunks/<xx>/<handle>.meta   the same, when they do not (chunks over
+ *                                 61.5 MiB, file systems without xattrs)
  *     quarantine/<handle>.<ns>[.meta]   replicas that failed a check
  *     .lock                       flock'ed while a chunkserver uses the dir
  *
@@ -37,6 +40,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -50,6 +54,12 @@ struct gfs_chunkstore_conf {
 	unsigned cache_max;  /* views kept cached; 0 means 256 */
 	uint64_t reserve;    /* free bytes kept back (507 below them) */
 	uint64_t capacity;   /* cap on the bytes stored; 0: the disk's size */
+	bool meta_files;     /* never keep a meta in an xattr, always in a
+			      * <handle>.meta file (--meta-files) */
+	size_t xattr_max;    /* largest meta kept in an xattr, in bytes (at
+			      * most GFS_CHUNKMETA_XATTR_LIMIT; tests); 0:
+			      * as large as the file system takes, up to
+			      * GFS_CHUNKMETA_XATTR_MAX (probed at open) */
 	/* Called (without locks held) after a replica was quarantined. */
 	void (*on_corrupt)(void *cls, uint64_t handle);
 	void *cls;
@@ -166,6 +176,14 @@ enum gfs_err gfs_chunkstore_reserve(struct gfs_chunkstore *s, uint64_t bytes);
 void gfs_chunkstore_consume(struct gfs_chunkstore *s, uint64_t bytes);
 void gfs_chunkstore_release(struct gfs_chunkstore *s, uint64_t promised,
 			    uint64_t written);
+
+/* --- where metas go ---------------------------------------------------- */
+
+/* Whether the meta of a chunk of nblocks blocks should go into its data
+ * file's xattr (it fits, and the file system takes xattrs). */
+bool gfs_chunkstore_meta_in_xattr(struct gfs_chunkstore *s, uint32_t nblocks);
+/* The file system refused every user xattr: .meta files from now on. */
+void gfs_chunkstore_no_xattrs(struct gfs_chunkstore *s);
 
 /* --- reporting ------------------------------------------------------- */
 

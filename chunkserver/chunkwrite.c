@@ -27,13 +27,21 @@
  * the old end, the stored CRC of the old partial block *is* the CRC of the
  * edge, and nothing is read.
  *
- * Durability at commit: fdatasync(data); meta written to .meta.tmp,
- * fdatasync'ed and renamed (a chunk that had no meta yet gets it written
- * in place, one journal commit fewer); for COW/REPLACE the data .tmp
- * renamed after the meta (see chunkstore.c's invariants);
- * fsync(directory).  Only then is the
- * version published.  During the body, writeback is started every
- * KICK_BYTES with sync_file_range() so that the final fdatasync is short.
+ * Durability at commit (make_durable): the meta goes into the data file's
+ * xattr when it fits (chunkmeta.h), else into <handle>.meta.
+ *   xattr: the bytes written out and waited for; fsetxattr; fsync(target);
+ *          for COW/REPLACE the .tmp renamed; fsync(directory) when a name
+ *          changed (not for an APPEND).  One journal commit for a new
+ *          chunk.
+ *   file:  fdatasync(target); meta written to .meta.tmp, fdatasync'ed and
+ *          renamed (a chunk that had no meta yet gets it written in place,
+ *          one journal commit fewer); for COW/REPLACE the data .tmp
+ *          renamed after the meta (see chunkstore.c's invariants);
+ *          fsync(directory).
+ * Only then is the version published.  During the body, writeback is
+ * started every KICK_BYTES with sync_file_range() so that the final wait
+ * is short.  Targets other than an APPEND's are always new inodes
+ * (create_fresh), so no xattr but this write's is ever on them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -255,8 +263,8 @@ static enum gfs_err take_base_crcs(struct gfs_chunkwrite *w)
 /* --- choosing a mode and opening the target --------------------------- */
 
 /* Create dirfd/name as a new, empty inode: never one left by an earlier
- * write (a name still there is unlinked first), whose xattrs O_TRUNC
- * would keep. */
+ * write, which could carry a meta xattr that would then outrank the meta
+ * this write commits (a name still there is unlinked first). */
 static int create_fresh(int dirfd, const char *name)
 {
 	int flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
@@ -573,7 +581,135 @@ static uint32_t finish_crcs(struct gfs_chunkwrite *w, uint64_t length)
 	return nb;
 }
 
-/* fdatasync, meta, renames, directory fsync. */
+/*
+ * Write out the target's dirty bytes and wait until the disk has them,
+ * without a journal commit: a meta set after this describes bytes already
+ * written, and the one fsync that follows commits the meta with a cache
+ * flush that covers those bytes.  So even a crash while that fsync runs
+ * (another process's commit can carry our meta early) cannot leave a meta
+ * over bytes that never reached the disk: on ext4 (with dioread_nolock the
+ * extents are converted, and i_size moved, when this wait ends) the meta's
+ * transaction is then no earlier than the one of the bytes' allocation.
+ */
+static enum gfs_err write_out(struct gfs_chunkwrite *w)
+{
+	if (sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE |
+			    SYNC_FILE_RANGE_WRITE |
+			    SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+		return io_fail(w, "writing out the chunk");
+	return GFS_OK;
+}
+
+/* Rename the target <handle>.tmp over <handle>. */
+static enum gfs_err rename_target(struct gfs_chunkwrite *w)
+{
+	char hex[17], tmp[24];
+
+	names(w->slot.handle, hex, tmp);
+	if (renameat(w->slot.dirfd, tmp, w->slot.dirfd, hex) < 0)
+		return io_fail(w, "renaming the new chunk file");
+	w->tmp = false;
+	return GFS_OK;
+}
+
+/* Drop a <handle>.meta the xattr now outranks (ENOENT is the usual case:
+ * only a chunk that had its meta in a file has one).  Not synced: a stale
+ * meta file that comes back after a crash is ignored and removed at
+ * start-up (chunkmeta.h's precedence). */
+static void drop_meta_file(struct gfs_chunkwrite *w)
+{
+	char hex[17], meta[32];
+
+	gfs_handle_fmt(w->slot.handle, hex);
+	snprintf(meta, sizeof(meta), "%s.meta", hex);
+	unlinkat(w->slot.dirfd, meta, 0);
+}
+
+/*
+ * Commit with the meta in the target's xattr.  GFS_ETOOBIG when the file
+ * system will not take it, before anything changed: the caller falls back
+ * to commit_file().  The commit point is:
+ *   NEW, CLONE, FETCHED  the fsync of the new file (then the directory
+ *                        fsync for its name): one journal commit for data
+ *                        and meta, where a .meta file took two;
+ *   APPEND               the fsync after fsetxattr, which replaces the old
+ *                        value atomically (journaled): a crash leaves the
+ *                        old meta, which never covers the appended bytes,
+ *                        or the new one over bytes already written out.
+ *                        No .meta.tmp, no rename, no directory fsync;
+ *   COW, REPLACE         the rename of the .tmp, whose data and xattr are
+ *                        fsync'ed first.
+ * fsync, not fdatasync: the xattr carries the commit, and an xattr is not
+ * needed to read the data, so fdatasync is free to leave it unwritten.
+ */
+static enum gfs_err commit_xattr(struct gfs_chunkwrite *w,
+				 const struct gfs_chunkmeta *m)
+{
+	bool unsupported;
+	enum gfs_err err = write_out(w);
+
+	if (err)
+		return err;
+	err = gfs_chunkmeta_set_xattr(w->fd, m, &unsupported);
+	if (err == GFS_ETOOBIG && unsupported)
+		gfs_chunkstore_no_xattrs(w->s);
+	if (err == GFS_ETOOBIG)
+		return err;
+	if (err)
+		return io_fail(w, "setting the meta xattr");
+	if (fsync(w->fd) < 0)
+		return io_fail(w, "fsync of the chunk");
+	if (w->tmp) {
+		err = rename_target(w);
+		if (err)
+			return err;
+	}
+	if (w->slot.existed)
+		drop_meta_file(w);
+	if ((w->tmp || !w->slot.existed) && fsync(w->slot.dirfd) < 0)
+		return io_fail(w, "fsync of the chunk directory");
+	return GFS_OK;
+}
+
+/*
+ * Commit with the meta in <handle>.meta: fdatasync(data); the meta file
+ * (replaced through .meta.tmp when the chunk existed, written in place for
+ * a new one); the data .tmp renamed after it (see chunkstore.c's
+ * invariants); fsync(directory).  An APPEND to a chunk whose meta was in
+ * the xattr (it outgrew it) removes the xattr last: until that removal is
+ * durable the old xattr meta rules, and the new .meta file, complete and
+ * durable by then, is ignored as stale.
+ */
+static enum gfs_err commit_file(struct gfs_chunkwrite *w,
+				const struct gfs_chunkmeta *m)
+{
+	enum gfs_err err;
+
+	if (fdatasync(w->fd) < 0)
+		return io_fail(w, "fdatasync of the chunk");
+	err = gfs_chunkmeta_write(w->slot.dirfd, m, w->slot.existed);
+	if (err)
+		return fail(w, err, "writing the meta file: %s",
+			    strerror(errno));
+	if (w->tmp) {
+		err = rename_target(w);
+		if (err)
+			return err;
+	}
+	if (fsync(w->slot.dirfd) < 0)
+		return io_fail(w, "fsync of the chunk directory");
+	if (w->mode != MODE_APPEND)
+		return GFS_OK; /* a new inode: it has no xattr */
+	err = gfs_chunkmeta_remove_xattr(w->fd);
+	if (err == GFS_ENOENT)
+		return GFS_OK;
+	if (err || fsync(w->fd) < 0)
+		return io_fail(w, "removing the meta xattr");
+	return GFS_OK;
+}
+
+/* Make the written bytes and their meta durable, in the xattr when it
+ * fits and the file system takes it, else in a .meta file. */
 static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 				 uint32_t nb)
 {
@@ -582,22 +718,13 @@ static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 		.length = length, .mtime_ns = gfs_now_ns(), .nblocks = nb,
 		.crcs = w->crcs,
 	};
-	char hex[17], tmp[24];
-	enum gfs_err err;
+	enum gfs_err err = GFS_ETOOBIG;
 
-	if (fdatasync(w->fd) < 0)
-		return io_fail(w, "fdatasync of the chunk");
-	err = gfs_chunkmeta_write(w->slot.dirfd, &m, w->slot.existed);
-	if (err)
-		return fail(w, err, "writing the meta file: %s",
-			    strerror(errno));
-	names(w->slot.handle, hex, tmp);
-	if (w->tmp && renameat(w->slot.dirfd, tmp, w->slot.dirfd, hex) < 0)
-		return io_fail(w, "renaming the new chunk file");
-	w->tmp = false;
-	if (fsync(w->slot.dirfd) < 0)
-		return io_fail(w, "fsync of the chunk directory");
-	return GFS_OK;
+	if (gfs_chunkstore_meta_in_xattr(w->s, nb))
+		err = commit_xattr(w, &m);
+	if (err == GFS_ETOOBIG)
+		err = commit_file(w, &m);
+	return err;
 }
 
 enum gfs_err gfs_chunkwrite_commit(struct gfs_chunkwrite *w,

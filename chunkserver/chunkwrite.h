@@ -8,12 +8,12 @@
  *                              writer, reserves space, prepares the file
  *     gfs_chunkwrite_data()    each piece of the body, in order, any size:
  *                              written with pwrite, CRC'd as it passes
- *     gfs_chunkwrite_commit()  fdatasync, new meta, rename, publish
+ *     gfs_chunkwrite_commit()  data and new meta durable, rename, publish
  *     gfs_chunkwrite_free()    always; aborts when not committed
  *
  * Until commit nothing a reader or a heartbeat sees changes: an appended
  * write goes past the committed length, an overwrite goes to a copy
- * (<handle>.tmp), a new chunk has no meta file yet.  An abort (client gone,
+ * (<handle>.tmp), a new chunk has no meta yet.  An abort (client gone,
  * disk full, kill -9) therefore leaves the previous version intact.
  *
  * Not for: HTTP or forwarding (pipeline.c), fetching from peers (the

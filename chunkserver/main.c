@@ -74,6 +74,9 @@ static const struct gfs_opt opts[] = {
 	    "scrub reads per second (default 16MiB)"),
 	OPT("cache-chunks", GFS_OPT_U64, cache_chunks, "N",
 	    "chunks kept open with their CRC tables (default 256)"),
+	OPT("meta-files", GFS_OPT_FLAG, meta_files, NULL,
+	    "keep every chunk's meta in a <handle>.meta file, never in the "
+	    "data file's xattr (default: the xattr when it fits)"),
 	OPT("log-level", GFS_OPT_LOGLEVEL, log_level, "LEVEL",
 	    "error, warn, info (default) or debug"),
 	OPT("config", GFS_OPT_STR, config, "FILE",
@@ -242,6 +245,7 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 	struct gfs_chunkstore_conf sc = {
 		.dir = cs->conf.data, .cache_max = (unsigned)cs->conf.cache_chunks,
 		.reserve = cs->conf.reserve, .capacity = cs->conf.capacity,
+		.meta_files = cs->conf.meta_files,
 		.on_corrupt = on_corrupt, .cls = cs,
 	};
 

@@ -58,6 +58,10 @@ expect_error() {
 # data_file I HANDLE: where chunkserver I keeps the chunk's bytes.
 data_file() { echo "${CS_DIRS[$1]}/chunks/${2: -2}/$2"; }
 
+# meta_in_xattr FILE: the data file FILE carries its chunk's meta in its
+# user.gfs.meta xattr (else the meta is in FILE.meta).
+meta_in_xattr() { getfattr -n user.gfs.meta "$1" >/dev/null 2>&1; }
+
 # flip_byte FILE OFFSET: invert one byte in place.
 flip_byte() {
 	local b

@@ -2,7 +2,8 @@
 # A flipped byte in a stored chunk is never served: a short read answers
 # 503 "corrupt", a long (streamed) read is cut; either way the replica is
 # quarantined at once and leaves /status.  The scrubber finds one nobody
-# reads.  A torn meta file makes its chunk vanish at start-up.
+# reads.  A torn meta (xattr or .meta file) makes its chunk vanish at
+# start-up.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/chunkserver_lib.sh"
 
@@ -13,6 +14,7 @@ A=00000000000000d1
 B=00000000000000d2
 C=00000000000000d3
 D=00000000000000d4
+E=00000000000000d5
 for h in $A $C $D; do
 	assert_eq "$(put_chunk 0 $h version=1 "$T/a")" 200 "PUT $h"
 done
@@ -45,12 +47,28 @@ wait_for 30 "scrubber to find the corrupt chunk" chunk_count_is 0 1
 expect_error 404 not_found "scrubbed chunk" "$(chunk_url 0 $C)"
 assert_eq "$(chunk_sha 0 $D)" "$(sha "$T/a")" "the good chunk is still served"
 
-# a torn meta file: the chunk is quarantined when the server starts
+# a torn meta xattr: the chunk is quarantined when the server starts,
+# whatever a .meta file beside it says
 stop_chunkserver 0
-truncate -s 30 "$(data_file 0 $D).meta"
+meta_in_xattr "$(data_file 0 $D)" || fail "no meta xattr on $D"
+setfattr -n user.gfs.meta -v 0x4746534300 "$(data_file 0 $D)"
 start_chunkserver 0
-assert_eq "$(status_num 0 chunks)" 0 "torn meta: not reported"
-expect_error 404 not_found "chunk with a torn meta" "$(chunk_url 0 $D)"
-[ "$(ls "${CS_DIRS[0]}/quarantine/" | grep -c "^$D\.")" = 2 ] ||
+assert_eq "$(status_num 0 chunks)" 0 "torn meta xattr: not reported"
+expect_error 404 not_found "chunk with a torn meta xattr" "$(chunk_url 0 $D)"
+[ "$(ls "${CS_DIRS[0]}/quarantine/" | grep -c "^$D\.")" = 1 ] ||
+	fail "the data file (meta xattr and all) should be in quarantine/"
+
+# a torn meta file (--meta-files): data and meta file are quarantined
+stop_chunkserver 0
+start_chunkserver 0 --meta-files
+assert_eq "$(put_chunk 0 $E version=1 "$T/a")" 200 "PUT $E"
+[ -f "$(data_file 0 $E).meta" ] || fail "--meta-files wrote no .meta file"
+meta_in_xattr "$(data_file 0 $E)" && fail "--meta-files wrote an xattr"
+stop_chunkserver 0
+truncate -s 30 "$(data_file 0 $E).meta"
+start_chunkserver 0
+assert_eq "$(status_num 0 chunks)" 0 "torn meta file: not reported"
+expect_error 404 not_found "chunk with a torn meta file" "$(chunk_url 0 $E)"
+[ "$(ls "${CS_DIRS[0]}/quarantine/" | grep -c "^$E\.")" = 2 ] ||
 	fail "data and meta of the torn chunk should be in quarantine/"
 log "ok"

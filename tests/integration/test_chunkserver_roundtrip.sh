@@ -20,7 +20,9 @@ grep -q "\"replicas\":\[\"${CS_URLS[0]}\"\]" "$T/last_body" ||
 grep -q '"failed":\[\]' "$T/last_body" || fail "failed should be empty"
 assert_eq "$(chunk_sha 0 $A)" "$(sha "$T/a")" "GET returns the PUT bytes"
 assert_same_file "$(data_file 0 $A)" "$T/a" "the raw data file"
-[ -f "$(data_file 0 $A).meta" ] || fail "no meta file beside the data"
+# the meta is in the data file's xattr (a chunk this small), no .meta file
+meta_in_xattr "$(data_file 0 $A)" || fail "no meta xattr on the data file"
+[ ! -e "$(data_file 0 $A).meta" ] || fail "a .meta file beside the xattr"
 
 # a chunked body (curl -T - streams stdin with Transfer-Encoding: chunked)
 code=$(curl_code -T - "$(chunk_url 0 $B version=7)" <"$T/b")

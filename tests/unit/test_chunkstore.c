@@ -2,7 +2,9 @@
  * Unit tests for chunkserver/chunkstore.c, chunkwrite.c and chunkmeta.c:
  * chunks written, read back and verified on a real directory.
  * Every test keeps a model of the bytes the chunk should hold and compares
- * the verified read with it.
+ * the verified read with it.  Metas live in the data file's xattr unless a
+ * test opens the store with meta_files (or the chunk is too large); the
+ * tests of the .meta file format do so.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "../../chunkserver/blockcrc.h"
@@ -24,6 +27,8 @@
 static char dir[64];
 static struct gfs_chunkstore *store;
 static int corrupt_calls;
+static bool meta_files;   /* the next open_store(): conf.meta_files */
+static size_t xattr_max;  /* and conf.xattr_max */
 
 static void on_corrupt(void *cls, uint64_t handle)
 {
@@ -36,7 +41,8 @@ static void open_store(uint64_t capacity)
 {
 	struct gfs_chunkstore_conf conf = {
 		.dir = dir, .reserve = 0, .capacity = capacity,
-		.on_corrupt = on_corrupt,
+		.on_corrupt = on_corrupt, .meta_files = meta_files,
+		.xattr_max = xattr_max,
 	};
 
 	cr_assert_eq(gfs_chunkstore_open(&conf, &store), GFS_OK);
@@ -48,6 +54,8 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/gfs-chunkstore.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	corrupt_calls = 0;
+	meta_files = false;
+	xattr_max = 0;
 	open_store(0);
 }
 
@@ -66,6 +74,13 @@ static void reopen(void)
 {
 	gfs_chunkstore_close(store);
 	open_store(0);
+}
+
+/* Reopen with metas in .meta files only (files) or not. */
+static void reopen_with(bool files)
+{
+	meta_files = files;
+	reopen();
 }
 
 static void fill(char *buf, size_t len, unsigned seed)
@@ -166,6 +181,51 @@ static void flip_byte(const char *path, off_t at)
 	close(fd);
 }
 
+/* chunks/<xx> of h, opened (caller closes). */
+static int open_subdir(uint64_t h)
+{
+	char sub[100];
+	int dfd;
+
+	snprintf(sub, sizeof(sub), "%s/chunks/%02x", dir, (unsigned)(h & 0xff));
+	dfd = open(sub, O_RDONLY | O_DIRECTORY);
+	cr_assert(dfd >= 0);
+	return dfd;
+}
+
+/* Size of h's xattr meta, -1 when it has none. */
+static ssize_t xattr_size(uint64_t h)
+{
+	return getxattr(chunk_path(h, ""), GFS_CHUNKMETA_XATTR, NULL, 0);
+}
+
+static bool has_meta_file(uint64_t h)
+{
+	return access(chunk_path(h, ".meta"), F_OK) == 0;
+}
+
+/* Exactly one home holds h's meta: the xattr (in_xattr) or the file. */
+static void expect_home(uint64_t h, bool in_xattr)
+{
+	cr_expect_eq(xattr_size(h) >= 0, in_xattr, "xattr %s",
+		     in_xattr ? "missing" : "present");
+	cr_expect_eq(has_meta_file(h), !in_xattr, ".meta file %s",
+		     in_xattr ? "present" : "missing");
+}
+
+/* Flip one byte of h's xattr meta at offset at; or cut it to cut bytes. */
+static void spoil_xattr(uint64_t h, size_t at, ssize_t cut)
+{
+	unsigned char v[GFS_CHUNKMETA_XATTR_MAX];
+	ssize_t n = getxattr(chunk_path(h, ""), GFS_CHUNKMETA_XATTR, v,
+			     sizeof(v));
+
+	cr_assert(n > 0 && (size_t)n > at);
+	v[at] ^= 0x40;
+	cr_assert_eq(setxattr(chunk_path(h, ""), GFS_CHUNKMETA_XATTR, v,
+			      cut >= 0 ? (size_t)cut : (size_t)n, 0), 0);
+}
+
 static uint64_t count_chunks(void)
 {
 	struct gfs_chunkstore_space sp;
@@ -247,6 +307,7 @@ Test(chunkstore, torn_meta_is_quarantined_at_start)
 	static char body[100000];
 
 	fill(body, sizeof(body), 5);
+	reopen_with(true);
 	cr_assert_eq(put(0x81, 1, 0, body, sizeof(body)), GFS_OK);
 	cr_assert_eq(put(0x82, 1, 0, body, sizeof(body)), GFS_OK);
 	cr_assert_eq(truncate(chunk_path(0x81, ".meta"), 40), 0);
@@ -262,6 +323,7 @@ Test(chunkstore, flipped_meta_byte_is_detected)
 	static char body[100000];
 
 	fill(body, sizeof(body), 6);
+	reopen_with(true);
 	cr_assert_eq(put(0x91, 2, 0, body, sizeof(body)), GFS_OK);
 	flip_byte(chunk_path(0x91, ".meta"), 60); /* inside the CRC table */
 	reopen();
@@ -275,6 +337,7 @@ Test(chunkstore, meta_read_rejects_another_handles_meta)
 	char cmd[600];
 	int dfd;
 
+	reopen_with(true);
 	cr_assert_eq(put(0x0101, 1, 0, body, sizeof(body)), GFS_OK);
 	snprintf(cmd, sizeof(cmd), "cp %s ", chunk_path(0x0101, ".meta"));
 	strcat(cmd, chunk_path(0x0201, ".meta"));
@@ -671,24 +734,362 @@ Test(chunkstore, a_chunk_whose_files_vanished_is_taken_out)
 Test(chunkstore, a_meta_of_another_version_is_taken_out)
 {
 	static char body[1000];
+	enum gfs_chunkmeta_home home;
 	struct gfs_chunk_view *v;
 	struct gfs_chunkmeta m;
-	char sub[100];
-	int dfd;
+	bool unsupported;
+	int dfd, fd;
 
 	cr_assert_eq(put(0x124, 1, 0, body, sizeof(body)), GFS_OK);
 	cr_assert_eq(put(0x125, 2, 0, body, sizeof(body)), GFS_OK);
 	reopen(); /* nothing cached */
 	/* the disk says v7, the table v1: a commit that failed half-way */
-	snprintf(sub, sizeof(sub), "%s/chunks/24", dir);
-	dfd = open(sub, O_RDONLY | O_DIRECTORY);
-	cr_assert(dfd >= 0);
-	cr_assert_eq(gfs_chunkmeta_read(dfd, 0x124, &m, true), GFS_OK);
+	dfd = open_subdir(0x124);
+	fd = open(chunk_path(0x124, ""), O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(gfs_chunkmeta_load(dfd, fd, 0x124, &m, true, &home),
+		     GFS_OK);
+	cr_expect_eq(home, GFS_CHUNKMETA_IN_XATTR);
 	m.version = 7;
-	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true), GFS_OK);
+	cr_assert_eq(gfs_chunkmeta_set_xattr(fd, &m, &unsupported), GFS_OK);
 	free(m.crcs);
+	close(fd);
 	close(dfd);
 	cr_expect_eq(gfs_chunkstore_get_view(store, 0x124, false, &v),
 		     GFS_ECORRUPT);
 	cr_expect_eq(count_chunks(), 1);
+}
+
+/* --- the two homes of a meta ------------------------------------------ */
+
+/* The chunk's length and version, and its last len bytes against tail
+ * (for chunks too large to read whole here). */
+static void expect_tail(uint64_t h, uint64_t length, uint64_t version,
+			const char *tail, size_t len)
+{
+	struct gfs_chunk_view *v;
+	char *buf = malloc(GFS_BLOCK_SIZE);
+	size_t got;
+
+	cr_assert_eq(gfs_chunkstore_get_view(store, h, false, &v), GFS_OK);
+	cr_expect_eq(v->length, length);
+	cr_expect_eq(v->version, version);
+	cr_assert_eq(gfs_chunkstore_read_blocks(store, v, v->nblocks - 1, 1,
+						buf, &got), GFS_OK);
+	cr_assert(got >= len);
+	cr_expect(!memcmp(buf + got - len, tail, len), "tail differs");
+	gfs_chunkstore_put_view(store, v);
+	free(buf);
+}
+
+/* 62 MiB: 992 blocks, a meta of 4028 bytes, past GFS_CHUNKMETA_XATTR_MAX */
+#define BIG_OFF (62ull << 20)
+
+Test(chunkstore, a_small_chunk_keeps_its_meta_in_the_xattr)
+{
+	static char body[4096];
+
+	fill(body, sizeof(body), 30);
+	cr_assert_eq(put(0x301, 1, 0, body, sizeof(body)), GFS_OK);
+	expect_home(0x301, true);
+	cr_expect_eq(xattr_size(0x301), (ssize_t)gfs_chunkmeta_size(1));
+	reopen();
+	expect_chunk(0x301, body, sizeof(body), 1);
+	expect_home(0x301, true);
+}
+
+Test(chunkstore, a_chunk_past_61_mib_keeps_its_meta_in_a_file)
+{
+	static char body[100];
+
+	fill(body, sizeof(body), 31);
+	cr_assert(!gfs_chunkstore_meta_in_xattr(store,
+					GFS_NBLOCKS(BIG_OFF + 100)));
+	cr_assert_eq(put(0x302, 1, BIG_OFF, body, 100), GFS_OK);
+	expect_home(0x302, false);
+	reopen();
+	expect_tail(0x302, BIG_OFF + 100, 1, body, 100);
+}
+
+Test(chunkstore, a_chunk_moves_between_homes_as_it_grows_and_shrinks)
+{
+	static char body[4096];
+	struct gfs_chunkwrite_args a = {
+		.handle = 0x303, .version = 3, .replace = true, .wait_ms = 100,
+	};
+
+	fill(body, sizeof(body), 32);
+	cr_assert_eq(put(0x303, 1, 0, body, 4096), GFS_OK);
+	expect_home(0x303, true);
+	/* an append past the xattr's reach: to a file, xattr removed */
+	cr_assert_eq(put(0x303, 2, BIG_OFF, body, 100), GFS_OK);
+	expect_home(0x303, false);
+	expect_tail(0x303, BIG_OFF + 100, 2, body, 100);
+	reopen();
+	expect_tail(0x303, BIG_OFF + 100, 2, body, 100);
+	/* replaced by a small one: back in the xattr, the file removed */
+	cr_assert_eq(put_args(&a, body, 4096, 1000), GFS_OK);
+	expect_home(0x303, true);
+	expect_chunk(0x303, body, 4096, 3);
+	reopen();
+	expect_chunk(0x303, body, 4096, 3);
+}
+
+Test(chunkstore, chunks_of_meta_files_move_to_the_xattr_when_written)
+{
+	static char model[200000], other[100000], patch[1000];
+
+	fill(model, sizeof(model), 33);
+	fill(patch, sizeof(patch), 34);
+	memcpy(other, model, sizeof(other));
+	reopen_with(true);
+	cr_assert_eq(put(0x304, 1, 0, model, 100000), GFS_OK);
+	cr_assert_eq(put(0x305, 1, 0, model, 100000), GFS_OK);
+	expect_home(0x304, false);
+	reopen_with(false); /* metas written before xattrs still count */
+	expect_chunk(0x304, model, 100000, 1);
+	expect_home(0x304, false);
+	/* an append in place */
+	cr_assert_eq(put(0x304, 2, 100000, model + 100000, 5000), GFS_OK);
+	expect_home(0x304, true);
+	expect_chunk(0x304, model, 105000, 2);
+	/* an overwrite (a copy renamed over) */
+	memcpy(other + 500, patch, sizeof(patch));
+	cr_assert_eq(put(0x305, 2, 500, patch, sizeof(patch)), GFS_OK);
+	expect_home(0x305, true);
+	reopen();
+	expect_chunk(0x304, model, 105000, 2);
+	expect_chunk(0x305, other, sizeof(other), 2);
+	cr_expect_eq(gfs_chunkstore_delete(store, 0x305, 100), GFS_OK);
+	cr_expect_eq(access(chunk_path(0x305, ""), F_OK), -1);
+}
+
+Test(chunkstore, meta_files_store_keeps_every_meta_in_a_file)
+{
+	static char body[4096];
+
+	fill(body, sizeof(body), 35);
+	reopen_with(true);
+	cr_assert(!gfs_chunkstore_meta_in_xattr(store, 1));
+	cr_assert_eq(put(0x306, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(put(0x306, 2, 4096, body, 100), GFS_OK);
+	expect_home(0x306, false);
+	cr_expect_eq(gfs_chunkstore_delete(store, 0x306, 100), GFS_OK);
+	cr_expect_eq(access(chunk_path(0x306, ""), F_OK), -1);
+	cr_expect(!has_meta_file(0x306));
+}
+
+/* A store told it may put larger metas in xattrs than the file system
+ * takes (ext4: about 4 KiB) falls back to a file when fsetxattr says so;
+ * a file system that takes it (tmpfs) keeps it in the xattr. */
+Test(chunkstore, a_refused_xattr_falls_back_to_a_meta_file)
+{
+	static char body[100];
+	bool in_xattr;
+
+	fill(body, sizeof(body), 36);
+	xattr_max = GFS_CHUNKMETA_XATTR_LIMIT;
+	reopen();
+	cr_assert(gfs_chunkstore_meta_in_xattr(store,
+					       GFS_NBLOCKS(BIG_OFF + 100)));
+	cr_assert_eq(put(0x307, 1, BIG_OFF, body, 100), GFS_OK);
+	in_xattr = xattr_size(0x307) >= 0;
+	expect_home(0x307, in_xattr);
+	cr_assert_eq(put(0x307, 2, BIG_OFF + 100, body, 100), GFS_OK);
+	expect_home(0x307, in_xattr);
+	reopen();
+	expect_tail(0x307, BIG_OFF + 200, 2, body, 100);
+}
+
+Test(chunkstore, a_stale_meta_file_beside_an_xattr_is_ignored_and_removed)
+{
+	static char old[4096], cur[4096];
+	enum gfs_chunkmeta_home home;
+	struct gfs_chunkmeta m;
+	char cmd[600];
+	int dfd, fd;
+
+	fill(old, sizeof(old), 37);
+	fill(cur, sizeof(cur), 38);
+	/* v1 with its meta in a file, kept aside; v2 in the xattr */
+	reopen_with(true);
+	cr_assert_eq(put(0x308, 1, 0, old, sizeof(old)), GFS_OK);
+	snprintf(cmd, sizeof(cmd), "cp %s ", chunk_path(0x308, ".meta"));
+	strcat(cmd, dir);
+	strcat(cmd, "/old.meta");
+	cr_assert_eq(system(cmd), 0);
+	reopen_with(false);
+	cr_assert_eq(put(0x308, 2, 0, cur, sizeof(cur)), GFS_OK);
+	expect_home(0x308, true);
+	/* a crash brings the v1 meta file back beside it */
+	snprintf(cmd, sizeof(cmd), "cp %s/old.meta ", dir);
+	strcat(cmd, chunk_path(0x308, ".meta"));
+	cr_assert_eq(system(cmd), 0);
+	dfd = open_subdir(0x308);
+	fd = open(chunk_path(0x308, ""), O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(gfs_chunkmeta_load(dfd, fd, 0x308, &m, false, &home),
+		     GFS_OK);
+	cr_expect_eq(home, GFS_CHUNKMETA_IN_XATTR);
+	cr_expect_eq(m.version, 2);
+	close(fd);
+	close(dfd);
+	reopen();
+	expect_chunk(0x308, cur, sizeof(cur), 2);
+	expect_home(0x308, true);
+}
+
+/* An append that outgrows the xattr writes the .meta file, then removes
+ * the xattr: a crash in between leaves the old version, whole. */
+Test(chunkstore, a_crash_before_the_xattr_goes_keeps_the_old_version)
+{
+	static char body[4196];
+	struct gfs_chunkmeta m = { .handle = 0x309, .version = 2,
+				   .length = 4196, .nblocks = 1 };
+	uint32_t crc;
+	int dfd, fd;
+
+	fill(body, sizeof(body), 39);
+	cr_assert_eq(put(0x309, 1, 0, body, 4096), GFS_OK);
+	/* the appended bytes and the new meta file are on disk */
+	fd = open(chunk_path(0x309, ""), O_WRONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, body + 4096, 100, 4096), 100);
+	close(fd);
+	crc = gfs_crc32c(0, body, sizeof(body));
+	m.crcs = &crc;
+	dfd = open_subdir(0x309);
+	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true), GFS_OK);
+	close(dfd);
+	reopen();
+	expect_chunk(0x309, body, 4096, 1);
+	expect_home(0x309, true);
+	/* and the append done again works */
+	cr_assert_eq(put(0x309, 2, 4096, body + 4096, 100), GFS_OK);
+	expect_chunk(0x309, body, 4196, 2);
+}
+
+Test(chunkstore, a_flipped_xattr_byte_is_detected)
+{
+	static char body[100000];
+	struct gfs_chunk_view *v;
+
+	fill(body, sizeof(body), 40);
+	cr_assert_eq(put(0x30a, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(put(0x30b, 1, 0, body, sizeof(body)), GFS_OK);
+	reopen(); /* nothing cached */
+	spoil_xattr(0x30a, 60, -1); /* inside the CRC table */
+	cr_expect_eq(gfs_chunkstore_get_view(store, 0x30a, false, &v),
+		     GFS_ECORRUPT);
+	cr_expect_eq(corrupt_calls, 1);
+	cr_expect_eq(access(chunk_path(0x30a, ""), F_OK), -1,
+		     "data of a bad xattr is moved away");
+	spoil_xattr(0x30b, 30, -1); /* the version */
+	reopen();
+	cr_expect_eq(count_chunks(), 0);
+	cr_expect_eq(access(chunk_path(0x30b, ""), F_OK), -1);
+}
+
+Test(chunkstore, a_torn_xattr_is_quarantined_at_start)
+{
+	static char body[100000];
+	char q[200];
+
+	fill(body, sizeof(body), 41);
+	cr_assert_eq(put(0x30c, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(put(0x30d, 1, 0, body, sizeof(body)), GFS_OK);
+	spoil_xattr(0x30c, 0, 40);
+	reopen();
+	cr_expect_eq(count_chunks(), 1);
+	expect_chunk(0x30d, body, sizeof(body), 1);
+	cr_expect_eq(access(chunk_path(0x30c, ""), F_OK), -1);
+	snprintf(q, sizeof(q), "ls %s/quarantine | grep -q '^000000000000030c\\.'",
+		 dir);
+	cr_expect_eq(system(q), 0, "the data file (with its xattr) is kept");
+}
+
+/* The xattr rules even when it is bad: a good meta file beside it is
+ * never taken instead (it may be of an older version). */
+Test(chunkstore, a_bad_xattr_is_not_replaced_by_a_meta_file)
+{
+	static char body[4096];
+	struct gfs_chunkmeta m = { .handle = 0x30e, .version = 1,
+				   .length = 4096, .nblocks = 1 };
+	uint32_t crc;
+	int dfd;
+
+	fill(body, sizeof(body), 42);
+	cr_assert_eq(put(0x30e, 1, 0, body, sizeof(body)), GFS_OK);
+	crc = gfs_crc32c(0, body, sizeof(body));
+	m.crcs = &crc;
+	dfd = open_subdir(0x30e);
+	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true), GFS_OK);
+	close(dfd);
+	spoil_xattr(0x30e, 20, -1);
+	reopen();
+	cr_expect_eq(count_chunks(), 0);
+}
+
+Test(chunkstore, an_xattr_of_another_handle_is_rejected)
+{
+	static char body[10];
+	unsigned char v[GFS_CHUNKMETA_XATTR_MAX];
+	struct gfs_chunkmeta m;
+	ssize_t n;
+	int fd;
+
+	cr_assert_eq(put(0x0401, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(put(0x0501, 1, 0, body, sizeof(body)), GFS_OK);
+	n = getxattr(chunk_path(0x0401, ""), GFS_CHUNKMETA_XATTR, v,
+		     sizeof(v));
+	cr_assert(n > 0);
+	cr_assert_eq(setxattr(chunk_path(0x0501, ""), GFS_CHUNKMETA_XATTR, v,
+			      (size_t)n, 0), 0);
+	fd = open(chunk_path(0x0501, ""), O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_expect_eq(gfs_chunkmeta_get_xattr(fd, 0x0501, &m, false),
+		     GFS_ECORRUPT);
+	cr_expect_eq(gfs_chunkmeta_get_xattr(fd, 0x0401, &m, false), GFS_OK);
+	cr_expect_eq(gfs_chunkmeta_remove_xattr(fd), GFS_OK);
+	cr_expect_eq(gfs_chunkmeta_get_xattr(fd, 0x0501, &m, false),
+		     GFS_ENOENT);
+	close(fd);
+}
+
+/* A file left under a name a write creates (an unlink that failed) may
+ * carry an xattr meta; the write must not inherit it, or that xattr
+ * would outrank the .meta file the write commits. */
+Test(chunkstore, a_leftover_file_never_lends_its_xattr_to_a_write)
+{
+	static char body[5000], patch[100];
+	struct gfs_chunkmeta m = { .version = 9, .length = 10, .nblocks = 1 };
+	uint32_t crc = gfs_crc32c(0, body, 10);
+	bool unsupported;
+	int fd;
+
+	fill(body, sizeof(body), 43);
+	fill(patch, sizeof(patch), 44);
+	reopen_with(true);
+	cr_assert_eq(put(0x30f, 1, 0, body, sizeof(body)), GFS_OK);
+	m.crcs = &crc;
+	/* <0x30f>.tmp (an overwrite's copy) and 0x310 (a new chunk) */
+	fd = open(chunk_path(0x30f, ".tmp"), O_CREAT | O_WRONLY, 0644);
+	m.handle = 0x30f;
+	cr_assert(fd >= 0 && pwrite(fd, body, 10, 0) == 10);
+	cr_assert_eq(gfs_chunkmeta_set_xattr(fd, &m, &unsupported), GFS_OK);
+	close(fd);
+	fd = open(chunk_path(0x310, ""), O_CREAT | O_WRONLY, 0644);
+	m.handle = 0x310;
+	cr_assert(fd >= 0 && pwrite(fd, body, 10, 0) == 10);
+	cr_assert_eq(gfs_chunkmeta_set_xattr(fd, &m, &unsupported), GFS_OK);
+	close(fd);
+	cr_assert_eq(put(0x30f, 2, 100, patch, sizeof(patch)), GFS_OK);
+	cr_assert_eq(put(0x310, 1, 0, body, sizeof(body)), GFS_OK);
+	expect_home(0x30f, false);
+	expect_home(0x310, false);
+	reopen();
+	memcpy(body + 100, patch, sizeof(patch));
+	expect_chunk(0x30f, body, sizeof(body), 2);
+	fill(body, sizeof(body), 43);
+	expect_chunk(0x310, body, sizeof(body), 1);
 }
