@@ -866,8 +866,13 @@ static enum gfs_err open_dirs(struct gfs_chunkstore *s)
 
 /* What start-up found, for its log lines. */
 struct scan_tally {
-	uint64_t chunks, bytes, in_files, quarantined, removed, stale;
+	uint64_t chunks, bytes, in_files, quarantined, removed, stale, orphans;
 };
+
+/* More data files without any meta than this (and than chunks) are not
+ * crash leftovers (a crash leaves one per write under way) but most
+ * likely a data directory copied without its xattrs: they are kept. */
+#define ORPHAN_LIMIT 64
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -936,8 +941,10 @@ static void scan_chunk(struct gfs_chunkstore *s, int i, int dirfd, uint64_t h,
 	enum gfs_err err;
 
 	err = scan_load(dirfd, h, &m, &home);
-	if (err == GFS_ENOENT)
-		return; /* an orphan: scan_leftover() */
+	if (err == GFS_ENOENT) {
+		t->orphans++; /* second pass */
+		return;
+	}
 	gfs_handle_fmt(h, hex);
 	if (err || (h & 0xff) != (uint64_t)i) {
 		gfs_warn("chunk %s: %s; quarantined", hex,
@@ -979,15 +986,15 @@ static void scan_lone_meta(struct gfs_chunkstore *s, int dirfd, uint64_t h,
 	t->quarantined++;
 }
 
-/* Last pass over a directory: temporaries and orphans (data files
- * without any meta: creates that never committed) go. */
+/* Second pass over a directory: temporaries go, and orphans (data files
+ * without any meta: creates that never committed) unless keep_orphans. */
 static void scan_leftover(struct gfs_chunkstore *s, int dirfd, const char *name,
-			  struct scan_tally *t)
+			  bool keep_orphans, struct scan_tally *t)
 {
 	uint64_t h;
 
 	if (ends_with(name, ".tmp") ||
-	    (parse_name(name, "", &h) && !find(s, h))) {
+	    (!keep_orphans && parse_name(name, "", &h) && !find(s, h))) {
 		if (unlinkat(dirfd, name, 0) == 0) {
 			gfs_info("removed %s (left by an interrupted write)",
 				 name);
@@ -1026,8 +1033,7 @@ static void free_names(char **names, size_t n)
 	free(names);
 }
 
-/* Directory i: its chunks first (quarantine, stale metas), then the
- * metas without data, then what is left over. */
+/* First pass over directory i: the chunks, quarantine, stale metas. */
 static void scan_dir(struct gfs_chunkstore *s, int i, struct scan_tally *t)
 {
 	int dirfd = open_sub(s, (uint64_t)i);
@@ -1044,19 +1050,47 @@ static void scan_dir(struct gfs_chunkstore *s, int i, struct scan_tally *t)
 	for (k = 0; k < n; k++)
 		if (parse_name(names[k], ".meta", &h))
 			scan_lone_meta(s, dirfd, h, names[k], t);
-	for (k = 0; k < n; k++)
-		scan_leftover(s, dirfd, names[k], t);
 	free_names(names, n);
 	close(dirfd);
 }
 
+/* Second pass over directory i, once all chunks are known. */
+static void sweep_dir(struct gfs_chunkstore *s, int i, bool keep_orphans,
+		      struct scan_tally *t)
+{
+	int dirfd = open_sub(s, (uint64_t)i);
+	char **names;
+	size_t n, k;
+
+	if (dirfd < 0)
+		return;
+	n = list_dir(dirfd, &names);
+	for (k = 0; k < n; k++)
+		scan_leftover(s, dirfd, names[k], keep_orphans, t);
+	free_names(names, n);
+	close(dirfd);
+}
+
+/* Read every directory twice: chunks first, then what is left over (the
+ * orphan count decides whether orphans may go).  O(files). */
 static void scan(struct gfs_chunkstore *s)
 {
 	struct scan_tally t = { 0 };
+	bool keep_orphans;
 	int i;
 
 	for (i = 0; i < NSUBDIRS; i++)
 		scan_dir(s, i, &t);
+	keep_orphans = t.orphans > ORPHAN_LIMIT && t.orphans > t.chunks;
+	if (keep_orphans)
+		gfs_error("%s: %llu data files have no meta, more than the %llu "
+			  "chunks: kept, not removed (was the directory "
+			  "copied without its xattrs? cp -a, rsync -X and "
+			  "tar --xattrs keep them)", s->dir,
+			  (unsigned long long)t.orphans,
+			  (unsigned long long)t.chunks);
+	for (i = 0; i < NSUBDIRS; i++)
+		sweep_dir(s, i, keep_orphans, &t);
 	gfs_info("%s: %llu chunks (%llu with a .meta file), %llu bytes; "
 		 "%llu quarantined, %llu leftovers and %llu stale metas "
 		 "removed", s->dir, (unsigned long long)t.chunks,

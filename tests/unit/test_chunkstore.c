@@ -1093,3 +1093,24 @@ Test(chunkstore, a_leftover_file_never_lends_its_xattr_to_a_write)
 	fill(body, sizeof(body), 43);
 	expect_chunk(0x310, body, sizeof(body), 1);
 }
+
+/* Many data files without any meta are not crash leftovers but likely a
+ * directory copied without xattrs: they stay for a person. */
+Test(chunkstore, a_flood_of_orphans_is_kept_not_removed)
+{
+	static char body[100];
+	int fd, i;
+
+	cr_assert_eq(put(0x311, 1, 0, body, sizeof(body)), GFS_OK);
+	for (i = 0; i < 70; i++) {
+		fd = open(chunk_path(0x1000 + (uint64_t)i, ""),
+			  O_CREAT | O_WRONLY, 0644);
+		cr_assert(fd >= 0);
+		close(fd);
+	}
+	reopen();
+	cr_expect_eq(count_chunks(), 1);
+	cr_expect_eq(access(chunk_path(0x1000, ""), F_OK), 0);
+	cr_expect_eq(access(chunk_path(0x1045, ""), F_OK), 0);
+	expect_chunk(0x311, body, sizeof(body), 1);
+}
