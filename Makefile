@@ -103,10 +103,13 @@ unit: $(UNIT_BINS)
 integration: all
 	GFS_BIN=$(abspath $(BUILD)/bin) bash tests/integration/run.sh
 
+# Criterion ignores how a finished test's worker exits, so a leak or a
+# UBSan report is caught in the output instead.
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 all $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
 	@set -e; for t in $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS)); do \
-		echo "== $$t"; $$t --jobs 2 --short-filename; done
+		echo "== $$t"; $$t --jobs 2 --short-filename 2>&1 | tee build/asan/unit.log; \
+		! grep -q 'Sanitizer\|runtime error' build/asan/unit.log; done
 	GFS_BIN=$(abspath build/asan/bin) GFS_ASAN=1 bash tests/integration/run.sh
 
 valgrind: $(UNIT_BINS)

@@ -269,10 +269,15 @@ static json_t *body(const char *text)
 	return j;
 }
 
-static void must(enum gfs_err err, json_t *out)
+/* Check err and drop the reply the call left in *out.  A pointer, not
+ * the reply: arguments are evaluated in no fixed order. */
+static void must(enum gfs_err err, json_t **out)
 {
 	cr_assert_eq(err, GFS_OK, "err %d", err);
-	json_decref(out);
+	if (out && *out)
+		json_decref(*out);
+	if (out)
+		*out = NULL;
 }
 
 /* A sample history: dirs, files, chunks, a rename, a delete, a lease. */
@@ -281,14 +286,14 @@ static void build(struct gfs_master *m)
 	json_t *out = NULL, *b = body("{}");
 
 	m->probation_until = 0;
-	must(gfs_ops_create(m, "/a/b/f1", b, &out), out);
-	must(gfs_ops_create(m, "/a/b/f2", b, &out), out);
+	must(gfs_ops_create(m, "/a/b/f1", b, &out), &out);
+	must(gfs_ops_create(m, "/a/b/f2", b, &out), &out);
 	json_decref(b);
 	b = body("{\"type\":\"dir\",\"mode\":448}");
-	must(gfs_ops_create(m, "/empty", b, &out), out);
+	must(gfs_ops_create(m, "/empty", b, &out), &out);
 	json_decref(b);
 	b = body("{\"mtime_ns\":5}");
-	must(gfs_ops_setattr(m, "/a/b/f2", NULL, b, &out), out);
+	must(gfs_ops_setattr(m, "/a/b/f2", NULL, b, &out), &out);
 	json_decref(b);
 	pthread_mutex_lock(&m->lock);
 	m->chunks.inherit_hi = 100; /* accept handles without allocation */
@@ -298,11 +303,11 @@ static void build(struct gfs_master *m)
 		 "\"length\":1048576},"
 		 "{\"index\":1,\"handle\":\"0000000000000011\",\"version\":1,"
 		 "\"length\":600000}]}");
-	must(gfs_ops_commit(m, "/a/b/f1", NULL, b, &out), out);
+	must(gfs_ops_commit(m, "/a/b/f1", NULL, b, &out), &out);
 	json_decref(b);
-	must(gfs_ops_rename(m, "/a/b", "/c/d", false, NULL, &out), out);
-	must(gfs_ops_delete(m, "/c/d/f2", NULL, NULL, &out), out);
-	must(gfs_ops_lease_put(m, "/c/d/f1", "me", 100, &out), out);
+	must(gfs_ops_rename(m, "/a/b", "/c/d", false, NULL, &out), &out);
+	must(gfs_ops_delete(m, "/c/d/f2", NULL, NULL, &out), &out);
+	must(gfs_ops_lease_put(m, "/c/d/f1", "me", 100, &out), &out);
 }
 
 /* Everything visible, as one string. */
