@@ -905,6 +905,7 @@ static enum gfs_err scan_load(int dirfd, uint64_t h, struct gfs_chunkmeta *m,
 	int fd;
 
 	gfs_handle_fmt(h, hex);
+	*home = GFS_CHUNKMETA_IN_FILE;
 	fd = openat(dirfd, hex, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return GFS_EIO;
