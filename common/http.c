@@ -61,6 +61,7 @@ struct gfs_upload {
 	const char *pending;   /* bytes the read callback still has to take */
 	size_t pending_len;
 	uint64_t sent;         /* bytes pushed */
+	int64_t size;          /* announced body size, -1 chunked */
 	bool ended;            /* no more body */
 	bool eof_given;        /* read callback returned 0 */
 	bool paused;           /* read callback returned PAUSE */
@@ -437,6 +438,7 @@ enum gfs_err gfs_upload_start(struct gfs_upload **out, struct gfs_http *h,
 	CURL *e = h->easy;
 
 	up->h = h;
+	up->size = size;
 	prepare(h, method, url, headers, 0, 0, &up->reply);
 	/* curl sends "Expect: 100-continue" with every PUT: a round trip
 	 * per hop before the body moves.  A small body of known size goes
@@ -512,11 +514,16 @@ enum gfs_err gfs_upload_end(struct gfs_upload *up)
 
 	up->ended = true;
 	upload_resume(up);
-	/* Until curl has taken the end of the body and sent everything. */
+	/* Until curl has taken the end of the body and sent everything.  A
+	 * body of announced size ends with its last byte: curl never asks
+	 * the read callback for the end of it. */
 	while (!up->done) {
+		bool all_read = up->eof_given ||
+				(up->size >= 0 && up->sent == (uint64_t)up->size);
+
 		upload_step(up, 0);
 		curl_easy_getinfo(up->h->easy, CURLINFO_SIZE_UPLOAD_T, &out);
-		if (up->eof_given && (uint64_t)out >= up->sent)
+		if (all_read && (uint64_t)out >= up->sent)
 			break;
 		upload_step(up, 100);
 	}

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crc32c.h"
 #include "http.h"
 #include "httpd.h"
 #include "json.h"
+#include "util.h"
 
 static void echo(struct gfs_req *req)
 {
@@ -370,4 +372,50 @@ Test(httpd, an_aborted_upload_never_completes_at_the_peer)
 	gfs_http_reply_clear(&r);
 	gfs_httpd_stop(s2); /* waits for the aborted request to finish */
 	cr_expect_eq(atomic_load(&ends_seen), 0);
+}
+
+/* A stream whose end takes a while, as a chunkserver's fsync does. */
+static void slow_end(struct gfs_req *req)
+{
+	usleep(400 * 1000);
+	up_end(req);
+}
+
+static const struct gfs_stream_ops slow_ops = {
+	.begin = up_begin, .data = up_data, .end = slow_end, .done = up_done,
+};
+
+static const struct gfs_route slow_routes[] = {
+	{ "PUT", "/api/v1/up/*", NULL, NULL, &slow_ops, 0 },
+};
+
+Test(httpd, ending_a_sized_upload_does_not_wait_for_the_reply)
+{
+	struct gfs_httpd *s2 = gfs_httpd_start("127.0.0.1:0", slow_routes, 1,
+					       NULL, 0);
+	static char buf[8192];
+	struct gfs_upload *up;
+	struct gfs_http_reply r;
+	uint64_t bytes = 0;
+	int64_t t0, ended;
+	char u[128];
+
+	cr_assert_not_null(s2);
+	snprintf(u, sizeof(u), "http://127.0.0.1:%u/api/v1/up/x",
+		 gfs_httpd_port(s2));
+	cr_assert_eq(gfs_upload_start(&up, cli, "PUT", u, NULL, sizeof(buf),
+				      5000), GFS_OK);
+	t0 = gfs_mono_ms();
+	cr_assert_eq(gfs_upload_push(up, buf, sizeof(buf)), GFS_OK);
+	gfs_upload_end(up);
+	ended = gfs_mono_ms() - t0;
+	cr_assert_eq(gfs_upload_finish(up, &r), GFS_OK);
+	gfs_json_u64(r.json, "bytes", true, &bytes);
+	cr_expect_eq(bytes, sizeof(buf));
+	/* the pipeline overlaps the next replica's fsync with ours */
+	cr_expect_lt(ended, 300, "gfs_upload_end waited %lld ms",
+		     (long long)ended);
+	cr_expect_geq(gfs_mono_ms() - t0, 400);
+	gfs_http_reply_clear(&r);
+	gfs_httpd_stop(s2);
 }
