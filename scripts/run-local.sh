@@ -5,12 +5,26 @@
 # data under ./var/.  Ctrl-C unmounts and stops everything cleanly.
 #
 # usage: scripts/run-local.sh [BINDIR]     (make run does this)
+#
+# Environment: GFS_VAR (data and logs, default ./var), GFS_MNT (mount
+# point), GFS_PORT (the primary's port, default 7070; the backup takes
+# the next one, the chunkservers GFS_PORT+10 to +13).
+#
+# The programs run in their own sessions, so Ctrl-C reaches this script
+# alone and it stops them in order: unmount, then the mount's daemon,
+# the chunkservers, the backup and the primary, each with SIGTERM, and
+# says which did not exit 0.
 set -uo pipefail
 
 BIN=${1:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
 VAR=${GFS_VAR:-$PWD/var}
-MASTERS=http://127.0.0.1:7070,http://127.0.0.1:7071
+PORT=${GFS_PORT:-7070}
+CS_PORTS=($((PORT + 10)) $((PORT + 11)) $((PORT + 12)) $((PORT + 13)))
+MASTERS=http://127.0.0.1:$PORT,http://127.0.0.1:$((PORT + 1))
 PIDS=()
+NAMES=()
+UNEXPECTED=0   # a program exited by itself
+FUSE_PID=""
 
 say() { printf 'run: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -18,34 +32,63 @@ die() { say "$*"; exit 1; }
 for p in gfs-master gfs-chunkserver gfs-fuse gfs; do
 	[ -x "$BIN/$p" ] || die "$BIN/$p missing: run make first"
 done
-for port in 7070 7071 7080 7081 7082 7083; do
+for port in $PORT $((PORT + 1)) "${CS_PORTS[@]}"; do
 	if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
 		die "port $port is in use (another cluster running?)"
 	fi
 done
 
-MNT=/mnt/gfs
-if ! mkdir -p "$MNT" 2>/dev/null || ! [ -w /dev/fuse ]; then
+MNT=${GFS_MNT:-/mnt/gfs}
+if [ -z "${GFS_MNT:-}" ] && { ! mkdir -p "$MNT" 2>/dev/null || ! [ -w /dev/fuse ]; }; then
 	MNT=$PWD/mnt
-	mkdir -p "$MNT"
 fi
+mkdir -p "$MNT" || die "cannot make $MNT"
 mountpoint -q "$MNT" && die "$MNT is already mounted"
 
 stop() {
+	local i rc status=0
 	trap - EXIT INT TERM
 	say "stopping"
 	if mountpoint -q "$MNT" 2>/dev/null; then
 		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT"
 	fi
-	local i
+	# gfs-fuse ends by itself once unmounted (handing its leases back
+	# first): a SIGTERM in the middle of that would kill it.
+	[ -n "$FUSE_PID" ] && ended_within 10 "$FUSE_PID"
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		kill -TERM "${PIDS[i]}" 2>/dev/null
 		wait "${PIDS[i]}" 2>/dev/null
+		rc=$?
+		if [ $rc != 0 ] && [ $rc != 127 ]; then
+			say "${NAMES[i]} exited with status $rc (see $VAR/*.log)"
+			status=1
+		fi
 	done
 	say "stopped; data kept in $VAR"
-	exit 0
+	[ $UNEXPECTED = 0 ] || status=1
+	exit $status
 }
 trap stop EXIT INT TERM
+
+# ended_within SECONDS PID: wait until PID has exited (reaped or not).
+ended_within() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		[ "$(ps -o stat= -p "$2" 2>/dev/null)" ] || return 0
+		[[ "$(ps -o stat= -p "$2")" == Z* ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start NAME LOG PROGRAM ARGS...: run PROGRAM in its own session.
+start() {
+	local name=$1 log=$2
+	shift 2
+	setsid "$@" 2>>"$log" &
+	PIDS+=($!)
+	NAMES+=("$name")
+}
 
 wait_http() {
 	local url=$1 i
@@ -57,40 +100,41 @@ wait_http() {
 }
 
 mkdir -p "$VAR"/{master,backup,cs0,cs1,cs2,cs3}
-"$BIN/gfs-master" --listen 127.0.0.1:7070 --data "$VAR/master" \
-	2>>"$VAR/master.log" &
-PIDS+=($!)
-wait_http http://127.0.0.1:7070/api/v1/healthz
-"$BIN/gfs-master" --listen 127.0.0.1:7071 --data "$VAR/backup" \
-	--backup-of http://127.0.0.1:7070 2>>"$VAR/backup.log" &
-PIDS+=($!)
+start primary "$VAR/master.log" "$BIN/gfs-master" \
+	--listen "127.0.0.1:$PORT" --data "$VAR/master"
+wait_http "http://127.0.0.1:$PORT/api/v1/healthz"
+start backup "$VAR/backup.log" "$BIN/gfs-master" \
+	--listen "127.0.0.1:$((PORT + 1))" --data "$VAR/backup" \
+	--backup-of "http://127.0.0.1:$PORT"
 for i in 0 1 2 3; do
-	"$BIN/gfs-chunkserver" --data "$VAR/cs$i" --master "$MASTERS" \
-		$((7080 + i)) 2>>"$VAR/cs$i.log" &
-	PIDS+=($!)
+	start "chunkserver $i" "$VAR/cs$i.log" "$BIN/gfs-chunkserver" \
+		--data "$VAR/cs$i" --master "$MASTERS" "${CS_PORTS[i]}"
 done
-for i in 0 1 2 3; do wait_http "http://127.0.0.1:$((7080 + i))/api/v1/healthz"; done
-wait_http http://127.0.0.1:7071/api/v1/healthz
-"$BIN/gfs-fuse" --master "$MASTERS" -f "$MNT" 2>>"$VAR/fuse.log" &
-PIDS+=($!)
+for i in 0 1 2 3; do wait_http "http://127.0.0.1:${CS_PORTS[i]}/api/v1/healthz"; done
+wait_http "http://127.0.0.1:$((PORT + 1))/api/v1/healthz"
+start gfs-fuse "$VAR/fuse.log" "$BIN/gfs-fuse" --master "$MASTERS" -f "$MNT"
+FUSE_PID=$!
 for ((i = 0; i < 100; i++)); do mountpoint -q "$MNT" && break; sleep 0.1; done
 mountpoint -q "$MNT" || die "mount at $MNT failed (see $VAR/fuse.log)"
 
 cat <<EOF
 
 GFS is running (logs in $VAR/*.log):
-  masters       http://127.0.0.1:7070 (primary), http://127.0.0.1:7071 (backup)
-  chunkservers  http://127.0.0.1:7080 ... 7083
+  masters       http://127.0.0.1:$PORT (primary), http://127.0.0.1:$((PORT + 1)) (backup)
+  chunkservers  http://127.0.0.1:${CS_PORTS[0]} ... ${CS_PORTS[3]}
   mount         $MNT
 
 Try:
   cp /etc/services $MNT/ && ls -l $MNT
   setfattr -n user.gfs.lease -v 1 $MNT/services; getfattr -n user.gfs.chunks $MNT/services
   $BIN/gfs upload /etc/hosts && $BIN/gfs ls && $BIN/gfs status
-  curl -L -T /etc/passwd http://127.0.0.1:7070/api/v1/content/etc/passwd
-  curl -s http://127.0.0.1:7070/api/v1/status
+  (gfs and gfs-fuse look for masters on 7070 and 7071: elsewhere, give
+  them --master $MASTERS)
+  curl -L -T /etc/passwd http://127.0.0.1:$PORT/api/v1/content/etc/passwd
+  curl -s http://127.0.0.1:$PORT/api/v1/status
 
 Ctrl-C stops everything.
 EOF
 wait -n "${PIDS[@]}"
+UNEXPECTED=1
 say "a process exited unexpectedly (see $VAR/*.log)"

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# make run (scripts/run-local.sh) starts a primary, a backup that
+# follows it, four chunkservers and a mount; the cluster works; Ctrl-C
+# (SIGINT to the script's process group, as a terminal sends it) stops
+# every program cleanly (exit 0, in order) and leaves nothing mounted.
+# It runs on free ports and a mount point of its own (GFS_PORT, GFS_MNT).
+. "$(dirname "$0")/lib.sh"
+
+port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+for _ in $(seq 1 50); do
+	P=$(free_port)
+	ok=1
+	for p in $((P + 1)) $((P + 10)) $((P + 11)) $((P + 12)) $((P + 13)); do
+		port_free $p || ok=0
+	done
+	[ $ok = 1 ] && break
+done
+[ $ok = 1 ] || fail "no free run of ports"
+MASTER_URL=http://127.0.0.1:$P
+BACKUP_URL=http://127.0.0.1:$((P + 1))
+MASTERS=$MASTER_URL,$BACKUP_URL
+MNT=$T/mnt
+MOUNTS+=("$MNT")
+
+# (A background job of a script starts with SIGINT ignored, which bash
+# cannot trap; a terminal's foreground job starts with it at default.)
+GFS_VAR=$T/var GFS_MNT=$MNT GFS_PORT=$P \
+	env --default-signal=INT setsid bash "$(dirname "$0")/../../scripts/run-local.sh" "$GFS_BIN" >"$T/run.log" 2>&1 &
+RUN=$!
+PIDS+=("$RUN")
+wait_for 30 "the cluster's mount" mountpoint -q "$MNT"
+KIDS=($(pgrep -P "$RUN" -f "^$GFS_BIN/gfs-"))
+assert_eq "${#KIDS[@]}" 7 "programs started (2 masters, 4 chunkservers, gfs-fuse)"
+
+# It works: the backup follows, a cp goes in and out, gfs and curl -L
+# see the file.
+in_sync() { curl -sf "$BACKUP_URL/api/v1/status" | jq -e '.role == "backup" and .in_sync' >/dev/null; }
+wait_for 15 "the backup to follow the primary" in_sync
+wait_for 15 "4 live chunkservers" alive_at_least "$MASTER_URL" 4
+random_file "$T/f" $((3 << 20))
+cp "$T/f" "$MNT/f" || fail "cp in"
+assert_same_file "$MNT/f" "$T/f" "cp out"
+gfs download /f "$T/back" >/dev/null || fail "gfs download"
+assert_same_file "$T/back" "$T/f" "gfs download"
+curl -sfL "$MASTER_URL/api/v1/content/f" -o "$T/back2" || fail "curl -L"
+assert_same_file "$T/back2" "$T/f" "curl -L"
+assert_eq "$(curl -sf "$BACKUP_URL/api/v1/files/f?stat=1" | jq .size)" $((3 << 20)) "the backup has the file"
+
+# Ctrl-C.
+kill -INT -- "-$RUN"
+wait "$RUN"
+rc=$?
+cat "$T/run.log" >&2
+assert_eq "$rc" 0 "run-local.sh exit status after Ctrl-C"
+mountpoint -q "$MNT" && fail "still mounted after Ctrl-C"
+for k in "${KIDS[@]}"; do
+	kill -0 "$k" 2>/dev/null && fail "process $k ($(cat /proc/"$k"/cmdline | tr '\0' ' ')) still runs"
+done
+for p in $P $((P + 1)) $((P + 10)) $((P + 11)) $((P + 12)) $((P + 13)); do
+	port_free $p || fail "port $p still listens"
+done
+for l in master backup cs0 cs1 cs2 cs3; do
+	tail -n1 "$T/var/$l.log" | grep -q "stopped" || fail "$l did not log a clean stop: $(tail -n1 "$T/var/$l.log")"
+done
+grep -q "unmounted" "$T/var/fuse.log" || fail "gfs-fuse did not log its unmount"
+grep -q "exited with status\|unexpectedly" "$T/run.log" && fail "a program did not stop cleanly"
+log "ok"
