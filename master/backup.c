@@ -257,8 +257,16 @@ static bool same_history(struct gfs_master *m, uint64_t epoch)
 static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 		      const char *url, uint64_t from)
 {
-	char *u = gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64
-				"&wait_ms=%d", url, from, POLL_WAIT_MS);
+	uint32_t crc;
+	/* our last record's checksum: the primary refuses us (410) if its
+	 * record of that seq differs, i.e. it lost ours in a crash */
+	char *u = gfs_oplog_record_crc(m->log, from - 1, &crc)
+			  ? gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64
+					  "&wait_ms=%d&crc=%" PRIu32,
+					  url, from, POLL_WAIT_MS, crc)
+			  : gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64
+					  "&wait_ms=%d", url, from,
+					  POLL_WAIT_MS);
 	char *me = gfs_xasprintf("X-GFS-Backup: %s", m->self_url);
 	const char *hdrs[] = { me, NULL };
 	struct gfs_http_reply r;

@@ -377,7 +377,7 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 			goto out_free;
 		push_seg(log, &s);
 	}
-	log->next_seq = log->synced_seq = cur_seg(log)->end;
+	log->next_seq = log->synced_seq = log->written_seq = cur_seg(log)->end;
 	log->acked_seq = log->next_seq;
 	*out = log;
 	return GFS_OK;
@@ -402,11 +402,16 @@ static void flush_locked(struct gfs_oplog *log)
 	if (batch.len && gfs_pwrite_all(fd, batch.buf, batch.len,
 					(off_t)off) < 0)
 		die_io("write", s->path);
-	if (fdatasync(fd) < 0)
-		die_io("fdatasync", s->path);
+	/* written: the backup may fetch them while we fsync */
 	pthread_mutex_lock(&log->lock);
 	s = cur_seg(log);
 	s->size += batch.len;
+	log->written_seq = target;
+	pthread_cond_broadcast(&log->cond);
+	pthread_mutex_unlock(&log->lock);
+	if (fdatasync(fd) < 0)
+		die_io("fdatasync", s->path);
+	pthread_mutex_lock(&log->lock);
 	log->synced_seq = target;
 	log->flushing = false;
 	log->st.fsyncs++;
@@ -623,7 +628,8 @@ enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base)
 	err = seg_create(log, base, &s);
 	if (!err)
 		push_seg(log, &s);
-	log->next_seq = log->synced_seq = log->acked_seq = base;
+	log->next_seq = log->synced_seq = log->written_seq = log->acked_seq =
+		base;
 	log->fenced = err != GFS_OK;
 	pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
@@ -678,7 +684,7 @@ static uint64_t copy_records(struct gfs_oplog *log, uint64_t from, size_t max,
 			     struct gfs_enc *out)
 {
 	struct gfs_oplog_seg *s = seg_of(log, from);
-	uint64_t last = GFS_MIN(s->end, log->synced_seq), n = 0, start, stop;
+	uint64_t last = GFS_MIN(s->end, log->written_seq), n = 0, start, stop;
 
 	start = s->offs[from - s->base];
 	while (from + n < last) {
@@ -696,18 +702,45 @@ static uint64_t copy_records(struct gfs_oplog *log, uint64_t from, size_t max,
 	return n;
 }
 
+/* Checksum of record seq from its header in the file (lock held). */
+static bool crc_locked(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
+{
+	struct gfs_oplog_seg *s = seg_of(log, seq);
+	uint8_t hdr[8];
+
+	if (!s || seq >= log->written_seq ||
+	    gfs_pread_all(s->fd, hdr, sizeof(hdr),
+			  (off_t)s->offs[seq - s->base]) != sizeof(hdr))
+		return false;
+	*crc = gfs_get_u32(hdr + 4);
+	return true;
+}
+
+bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
+{
+	bool ok;
+
+	pthread_mutex_lock(&log->lock);
+	ok = crc_locked(log, seq, crc);
+	pthread_mutex_unlock(&log->lock);
+	return ok;
+}
+
 enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
-			     int64_t wait_ms, size_t max, const char *url,
-			     struct gfs_enc *out, uint64_t *next,
-			     bool *attached)
+			     const uint32_t *prev_crc, int64_t wait_ms,
+			     size_t max, const char *url, struct gfs_enc *out,
+			     uint64_t *next, bool *attached)
 {
 	int64_t deadline = gfs_mono_ms() + wait_ms;
 	enum gfs_err err = GFS_OK;
+	uint32_t crc;
 	bool was;
 
 	pthread_mutex_lock(&log->lock);
 	*next = from;
-	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq) {
+	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq ||
+	    (prev_crc && from > log->segs[0].base &&
+	     (!crc_locked(log, from - 1, &crc) || crc != *prev_crc))) {
 		err = GFS_ENOENT;
 		goto out_unlock;
 	}
@@ -716,14 +749,14 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 	if (log->attached && !was)
 		deadline = 0; /* tell the backup it is attached at once */
 	log->polls++;
-	while (log->synced_seq <= from && !log->fenced &&
+	while (log->written_seq <= from && !log->fenced &&
 	       gfs_mono_ms() < deadline)
 		timed_wait(log, GFS_MIN(100, deadline - gfs_mono_ms() + 1));
 	log->polls--;
 	log->last_poll_ms = gfs_mono_ms();
 	if (log->fenced)
 		err = GFS_ENOTPRIMARY;
-	else if (log->synced_seq > from)
+	else if (log->written_seq > from)
 		*next = from + copy_records(log, from, max, out);
 out_unlock:
 	*attached = log->attached;

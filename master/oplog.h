@@ -61,6 +61,9 @@ struct gfs_oplog {
 	size_t nsegs;
 	uint64_t next_seq;          /* (lock) */
 	uint64_t synced_seq;        /* records < this are fsync'ed (lock) */
+	uint64_t written_seq;       /* records < this are in the file, maybe
+				     * not yet fsync'ed: the backup may take
+				     * them (lock) */
 	struct gfs_enc pending;     /* framed records not yet written (lock) */
 	bool flushing;              /* a leader is writing (lock) */
 	bool fenced;                /* waiters give up (step-down) (lock) */
@@ -121,16 +124,22 @@ void gfs_oplog_fence(struct gfs_oplog *log);
 /*
  * Serve the backup: append to *out the framed records from seq `from` on
  * (at most max bytes, at least one record), waiting up to wait_ms for one
- * to be durable.  *next is the seq after the last one copied (from when
+ * to be written.  Records are served once written, before their fsync, so
+ * that the backup's fsync runs alongside ours; a backup may therefore hold
+ * a record this log loses in a crash.  prev_crc, when given, is the
+ * backup's checksum of record from-1: a mismatch (our record was lost and
+ * its seq reused) is GFS_ENOENT, like a seq we no longer have.  *next is the seq after the last one copied (from when
  * none).  GFS_ENOENT when from is no longer (or not yet) in the log: the
  * backup must fetch the checkpoint.  Asking for `from` acknowledges every
  * record before it; url names the backup.  *attached tells whether the
  * primary counts the backup as in sync.
  */
 enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
-			     int64_t wait_ms, size_t max, const char *url,
-			     struct gfs_enc *out, uint64_t *next,
-			     bool *attached);
+			     const uint32_t *prev_crc, int64_t wait_ms,
+			     size_t max, const char *url, struct gfs_enc *out,
+			     uint64_t *next, bool *attached);
+/* The checksum of record seq when the log holds it in its files. */
+bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc);
 
 /* A snapshot of the counters. */
 void gfs_oplog_stats(struct gfs_oplog *log, struct gfs_oplog_stats *st);

@@ -490,7 +490,8 @@ static void h_oplog(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	struct gfs_enc out = { 0 };
-	uint64_t from = 0, wait = 1000, next;
+	uint64_t from = 0, wait = 1000, next, crc;
+	uint32_t prev_crc;
 	bool attached;
 	enum gfs_err err;
 	char buf[32];
@@ -504,7 +505,15 @@ static void h_oplog(struct gfs_req *req)
 		fail(req, GFS_ENOTPRIMARY, NULL, "not the primary");
 		return;
 	}
-	err = gfs_oplog_serve(m->log, from, (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX),
+	if (gfs_req_arg_u64(req, "crc", UINT64_MAX, &crc) ||
+	    (crc != UINT64_MAX && crc > UINT32_MAX)) {
+		gfs_reply_error(req, GFS_EINVAL, "crc is a 32-bit number");
+		return;
+	}
+	prev_crc = (uint32_t)crc;
+	err = gfs_oplog_serve(m->log, from,
+			      crc == UINT64_MAX ? NULL : &prev_crc,
+			      (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX),
 			      OPLOG_REPLY_MAX, gfs_req_header(req, "X-GFS-Backup"),
 			      &out, &next, &attached);
 	if (err == GFS_ENOENT) {
