@@ -7,8 +7,9 @@
  * (a master in probation or promoting) moves it to the next candidate;
  * after a full round without an answer it waits a little and tries again,
  * until conf->failover_ms has passed.  Only calls that cannot have been
- * applied are retried this way (the master refused them), plus GETs and
- * the idempotent commit and setattr on any transport error.
+ * applied are retried this way (the master refused them), plus GETs,
+ * chunk allocations and the idempotent commit and setattr on any
+ * transport error.
  *
  * File reading and writing live in file.c; this file is the master side.
  */
@@ -226,11 +227,26 @@ static bool refused(enum gfs_err err, const struct gfs_http_reply *r)
 	return err == GFS_EUNAVAIL && r->status == 503;
 }
 
+/* Whether route is POST /files/PATH/what with no query (with one it is
+ * an op on a file named what, such as a rename). */
+static bool is_file_post(const char *method, const char *route,
+			 const char *what)
+{
+	size_t n = strlen(route), w = strlen(what);
+
+	return !strcmp(method, "POST") && !strchr(route, '?') && n > w &&
+	       route[n - w - 1] == '/' && !strcmp(route + n - w, what);
+}
+
+/* Calls safe to repeat whatever happened to the first: reads, commits
+ * (a repeated one is a no-op), setattr, and chunk allocations (they
+ * change nothing but a pending handle that expires by itself). */
 static bool retry_any_failure(const char *method, const char *route)
 {
-	if (!strcmp(method, "GET"))
-		return true;
-	return strstr(route, "/commit") || strstr(route, "op=setattr");
+	return !strcmp(method, "GET") ||
+	       is_file_post(method, route, "commit") ||
+	       is_file_post(method, route, "chunks") ||
+	       strstr(route, "op=setattr");
 }
 
 static void sleep_ms(long ms)

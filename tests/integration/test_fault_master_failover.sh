@@ -94,6 +94,11 @@ while read -r f; do
 		fail "acknowledged $f is missing"
 	assert_same_file "$T/back" "$T/src/$f" "acknowledged $f"
 done <"$T/acked"
+# gfs upload opens without O_EXCL: even the one whose create, allocation
+# or commit was cut by the kill is asked again on the new primary, so
+# every upload succeeds.  A cp's exclusive create cut by the kill may
+# have happened or not: that cp fails (EIO).
+assert_eq "$(grep -c '^u' "$T/acked")" "$(grep -c '^u' "$T/tried")" "uploads that succeeded"
 # One that failed: absent, empty (created, never written) or whole.
 while read -r f; do
 	grep -qx "$f" "$T/acked" && continue

@@ -4,9 +4,13 @@
  * identity and epoch headers, error mapping.
  */
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "constants.h"
@@ -54,13 +58,74 @@ static void fake_stat(struct gfs_req *req)
 				 (json_int_t)1000000000, "mode", 0640));
 }
 
+/* POST /files/PATH/...: an allocation's answer, whatever was asked. */
+static void fake_post(struct gfs_req *req)
+{
+	struct fake *f = req->app;
+
+	atomic_fetch_add(&f->calls, 1);
+	gfs_reply_json(req, 200,
+		       json_pack("{s:s, s:i, s:[s]}", "handle",
+				 "000000000000002a", "version", 1, "replicas",
+				 "http://127.0.0.1:9"));
+}
+
 static const struct gfs_route fake_routes[] = {
 	{ "GET", "/api/v1/files/*", NULL, fake_stat, NULL, 0 },
+	{ "POST", "/api/v1/files/*", NULL, fake_post, NULL, 0 },
 };
+
+/* A master that dies under every call: it reads the request and closes
+ * the connection without a reply (as kill -9 does mid-call). */
+struct dropper {
+	int fd;                 /* listening socket */
+	unsigned port;
+	atomic_int conns;       /* connections cut */
+	pthread_t thread;
+};
+
+static void *dropper_main(void *arg)
+{
+	struct dropper *d = arg;
+	char buf[65536];
+	int c;
+
+	while ((c = accept(d->fd, NULL, NULL)) >= 0) {
+		if (read(c, buf, sizeof(buf)) > 0)
+			atomic_fetch_add(&d->conns, 1);
+		close(c);
+	}
+	return NULL;
+}
+
+static void dropper_start(struct dropper *d)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+
+	d->fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(d->fd, 0);
+	cr_assert_eq(bind(d->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(d->fd, 16), 0);
+	cr_assert_eq(getsockname(d->fd, (struct sockaddr *)&a, &len), 0);
+	d->port = ntohs(a.sin_port);
+	atomic_init(&d->conns, 0);
+	cr_assert_eq(pthread_create(&d->thread, NULL, dropper_main, d), 0);
+}
+
+static void dropper_stop(struct dropper *d)
+{
+	shutdown(d->fd, SHUT_RDWR);
+	close(d->fd);
+	pthread_join(d->thread, NULL);
+}
 
 static struct gfs_httpd *start(struct fake *f, char *url, size_t len)
 {
-	struct gfs_httpd *h = gfs_httpd_start("127.0.0.1:0", fake_routes, 1, f, 0);
+	struct gfs_httpd *h = gfs_httpd_start("127.0.0.1:0", fake_routes,
+					      GFS_ARRAY_SIZE(fake_routes), f,
+					      0);
 
 	cr_assert_not_null(h);
 	snprintf(url, len, "http://127.0.0.1:%u", gfs_httpd_port(h));
@@ -161,5 +226,61 @@ Test(client, maps_errors_and_keeps_the_message)
 	cr_expect_eq(gfs_client_stat(c, "/a/../b", &st), GFS_EINVAL);
 	cr_expect_eq(atomic_load(&b.calls), 1); /* bad paths never leave */
 	gfs_client_free(c);
+	gfs_httpd_stop(hb);
+}
+
+/* call METHOD ROUTE with the dropper first and b second in the list. */
+static enum gfs_err call_after_drop(struct dropper *d, const char *ub,
+				    const char *method, const char *route)
+{
+	char list[160];
+	struct gfs_client *c;
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	snprintf(list, sizeof(list), "http://127.0.0.1:%u,%s", d->port, ub);
+	c = client_for(list, 5000);
+	err = gfs_client_call(c, method, route, NULL, &j);
+	if (j)
+		json_decref(j);
+	gfs_client_free(c);
+	return err;
+}
+
+Test(client, repeats_an_allocation_whose_connection_broke)
+{
+	struct fake b = { .primary = true };
+	struct dropper d;
+	char ub[64];
+	struct gfs_httpd *hb = start(&b, ub, sizeof(ub));
+
+	dropper_start(&d);
+	cr_expect_eq(call_after_drop(&d, ub, "POST", "/files/f/chunks"), GFS_OK);
+	cr_expect_eq(call_after_drop(&d, ub, "POST", "/files/f/commit"), GFS_OK);
+	cr_expect_eq(atomic_load(&d.conns), 2);
+	cr_expect_eq(atomic_load(&b.calls), 2);
+	dropper_stop(&d);
+	gfs_httpd_stop(hb);
+}
+
+Test(client, never_repeats_a_rename_whose_connection_broke)
+{
+	struct fake b = { .primary = true };
+	struct dropper d;
+	char ub[64];
+	struct gfs_httpd *hb = start(&b, ub, sizeof(ub));
+
+	dropper_start(&d);
+	/* a file named "chunks" or "commit" is renamed, not allocated */
+	cr_expect_eq(call_after_drop(&d, ub, "POST",
+				     "/files/f/chunks?op=rename&to=%2Fg"),
+		     GFS_EIO);
+	cr_expect_eq(call_after_drop(&d, ub, "POST",
+				     "/files/commit?op=rename&to=%2Fg"),
+		     GFS_EIO);
+	cr_expect_eq(call_after_drop(&d, ub, "PUT", "/files/new"), GFS_EIO);
+	cr_expect_eq(atomic_load(&d.conns), 3);
+	cr_expect_eq(atomic_load(&b.calls), 0);
+	dropper_stop(&d);
 	gfs_httpd_stop(hb);
 }
