@@ -97,6 +97,8 @@ struct gfs_file {
 	enum gfs_err werr;      /* a failed write: sync reports it */
 	int64_t mtime_ns;       /* mtime for the next commit, 0: now */
 	char *small;            /* SMALL_WRITE bytes held for cur, or NULL */
+	struct chunk first;     /* chunk 0 allocated with the create, unused
+				 * yet (handle 0: none) */
 };
 
 /* Snapshot of a chunk for a read, taken under the lock. */
@@ -172,8 +174,8 @@ static enum gfs_err create_entry(struct gfs_client *c, const char *path,
 				 uint32_t mode, json_t **entry)
 {
 	char *route = gfs_client_route("files", path, NULL);
-	json_t *body = json_pack("{s:s, s:i}", "type", "file", "mode",
-				 (int)(mode & 07777));
+	json_t *body = json_pack("{s:s, s:i, s:b}", "type", "file", "mode",
+				 (int)(mode & 07777), "alloc", 1);
 	enum gfs_err err = gfs_client_call(c, "PUT", route, body, entry);
 
 	free(route);
@@ -212,9 +214,16 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	f->path = gfs_xstrdup(path);
 	f->flags = flags;
 	pthread_mutex_init(&f->lock, NULL);
-	/* A file we just made is empty: its entry says all there is. */
-	err = err == GFS_OK && created ? load_entry(f, created)
-				      : fetch_entry(f);
+	/* A file we just made is empty: its entry says all there is, and
+	 * may carry its first chunk's allocation. */
+	if (err == GFS_OK && created) {
+		err = load_entry(f, created);
+		if (!err && json_is_object(json_object_get(created, "alloc")))
+			parse_chunk(c, json_object_get(created, "alloc"),
+				    &f->first);
+	} else {
+		err = fetch_entry(f);
+	}
 	if (created)
 		json_decref(created);
 	if (err) {
@@ -504,7 +513,13 @@ static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
 		s->cloned = s->clone_length > 0;
 		s->base = *base;
 	}
-	err = allocate(f, index, base, exclude, &s->target);
+	if (index == 0 && !base && f->first.handle && f->first.nreplicas) {
+		s->target = f->first; /* allocated with the create */
+		f->first.handle = 0;
+		err = GFS_OK;
+	} else {
+		err = allocate(f, index, base, exclude, &s->target);
+	}
 	/* the clone's bytes are data of the new chunk */
 	s->target.length = s->target.disk_length = s->clone_length;
 	s->active = !err;

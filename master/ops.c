@@ -272,18 +272,21 @@ static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
 	return err;
 }
 
+static void prealloc(struct gfs_master *m, const char *path, json_t *out);
+
 enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 			    json_t *body, json_t **out)
 {
 	const char *type = "file";
 	int64_t mtime = gfs_now_ns();
 	struct gfs_enc rec = { 0 };
+	bool dir, alloc = false;
 	enum gfs_err err;
 	uint64_t seq = 0;
 	uint32_t mode;
-	bool dir;
 
 	if (gfs_json_str(body, "type", false, &type) ||
+	    gfs_json_bool(body, "alloc", false, &alloc) ||
 	    gfs_json_i64(body, "mtime_ns", false, &mtime) ||
 	    (strcmp(type, "file") && strcmp(type, "dir")))
 		return GFS_EINVAL;
@@ -300,6 +303,11 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 			       mode, mtime, (uint32_t)m->conf.chunk_size);
 		seq = gfs_ops_log(m, &rec);
 		*out = entry_at(m, path, false);
+		if (!dir && alloc) {
+			prealloc(m, path, *out);
+			/* its handle's reservation must be durable too */
+			seq = GFS_MAX(seq, m->reserve_seq);
+		}
 	}
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
@@ -437,6 +445,31 @@ static uint64_t new_handle(struct gfs_master *m)
 		m->reserve_seq = gfs_ops_log(m, &rec);
 	}
 	return gfs_chunks_take_handle(&m->chunks);
+}
+
+/*
+ * A new file's first chunk, allocated with the create ("alloc": true): the
+ * client writing a small file saves a round trip.  Placed as
+ * gfs_ops_alloc() would; when no chunkserver can take it the create
+ * succeeds without it.  Lock held.
+ */
+static void prealloc(struct gfs_master *m, const char *path, json_t *out)
+{
+	json_t *reps = NULL;
+	struct gfs_node *f;
+	uint64_t handle;
+
+	if (gfs_ns_lookup(&m->ns, path, &f) ||
+	    gfs_csmgr_place(m, f, 0, NULL, NULL, &reps))
+		return;
+	handle = new_handle(m);
+	gfs_chunks_add_pending(&m->chunks, handle, f->id, 0, gfs_mono_ms());
+	json_object_set_new(out, "alloc",
+			    json_pack("{s:i, s:o, s:i, s:o, s:I}", "index", 0,
+				      "handle", gfs_json_handle_new(handle),
+				      "version", 1, "replicas", reps,
+				      "chunk_size",
+				      (json_int_t)f->file.chunk_size));
 }
 
 static enum gfs_err alloc_index(struct gfs_node *f, json_t *body,
