@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -387,7 +388,7 @@ static const struct command commands[] = {
 	{ "unlease", 1, 1, cmd_unlease, "unlease PATH" },
 	{ "ls", 0, 1, cmd_ls, "ls [PREFIX]" },
 	{ "stat", 1, 1, cmd_stat, "stat PATH" },
-	{ "rm", 1, 64, cmd_rm, "rm PATH..." },
+	{ "rm", 1, INT_MAX, cmd_rm, "rm PATH..." },
 	{ "mv", 2, 2, cmd_mv, "mv OLD NEW" },
 	{ "status", 0, 0, cmd_status, "status" },
 };

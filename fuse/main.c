@@ -13,6 +13,7 @@
  * Unmount with fusermount3 -u MOUNTPOINT; SIGTERM/SIGINT unmount too.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,11 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	gfs_info("mounted %s as %s", m->mountpoint, m->client_id);
 	rc = cmd->singlethread ? fuse_loop(fuse) : fuse_loop_mt(fuse, &loop);
 	fuse_remove_signal_handlers(se);
+	/* Shutting down already: a second SIGTERM (fusermount3 -u and then
+	 * kill, as scripts do) must not cut the cleanup that gives our
+	 * leases back. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 out_unmount:
 	fuse_unmount(fuse);
 out_destroy:

@@ -49,6 +49,12 @@ cleanup() {
 		mountpoint -q "$m" 2>/dev/null || continue
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
+	# under make asan, any sanitizer report of any program fails the test
+	if [ "${GFS_ASAN:-0}" = 1 ] && ls "$T"/sanitizer.* >/dev/null 2>&1; then
+		log "FAIL: sanitizer reports: $(cd "$T" && echo sanitizer.*)"
+		head -n 60 "$T"/sanitizer.* >&2
+		[ $rc -ne 0 ] || rc=1
+	fi
 	if [ $rc -ne 0 ] || [ $TEST_FAILED = 1 ]; then
 		for f in "$T"/*.log; do
 			[ -f "$f" ] || continue
@@ -64,6 +70,11 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
+if [ "${GFS_ASAN:-0}" = 1 ]; then
+	# every program started from here writes its reports to files we check
+	export ASAN_OPTIONS="log_path=$T/sanitizer.asan:${ASAN_OPTIONS:-}"
+	export UBSAN_OPTIONS="log_path=$T/sanitizer.ubsan:print_stacktrace=1:${UBSAN_OPTIONS:-}"
+fi
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
