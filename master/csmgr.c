@@ -811,19 +811,38 @@ void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary)
 
 /* ---- placement, replicas, status ---- */
 
+/*
+ * The replicas a commit names, in pipeline order, become the chunk's first
+ * locations in that order: reports that arrived before the commit (a slow
+ * upload's chunks are reported while still pending) must not decide which
+ * server heads the list.  O(replicas x locations).
+ */
 void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
 			   json_t *replicas)
 {
+	uint16_t order[GFS_LOC_MAX];
+	unsigned n = 0, i, j;
 	json_t *v;
-	size_t i;
+	size_t k;
 
-	json_array_foreach(replicas, i, v) {
+	json_array_foreach(replicas, k, v) {
 		struct gfs_cs *s = json_is_string(v)
 			? find_server(&m->cs, json_string_value(v)) : NULL;
 
-		if (s && s->alive)
-			add_loc(m, c, s);
+		if (!s || !s->alive)
+			continue;
+		add_loc(m, c, s);
+		if (gfs_chunk_has_loc(c, s->id) && n < GFS_LOC_MAX)
+			order[n++] = s->id;
 	}
+	for (i = 0; i < c->nloc; i++) {
+		for (j = 0; j < n && order[j] != c->loc[i]; j++)
+			;
+		if (j == n && n < GFS_LOC_MAX)
+			order[n++] = c->loc[i];
+	}
+	memcpy(c->loc, order, n * sizeof(*order));
+	c->nloc = n;
 }
 
 json_t *gfs_csmgr_replicas_json(struct gfs_master *m,

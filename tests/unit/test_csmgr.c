@@ -156,3 +156,24 @@ Test(csmgr, a_primary_claims_reports_too)
 	commit(1);
 	cr_assert_eq(replicas(), 1);
 }
+
+Test(csmgr, a_commit_puts_its_pipeline_order_first)
+{
+	json_t *order, *a;
+
+	m.role = GFS_ROLE_PRIMARY;
+	all_full();
+	/* reports arrive in another order than the pipeline's */
+	heartbeat(2, "\"added\": [[\"000000000000002a\", 1, 100]]");
+	heartbeat(1, "\"added\": [[\"000000000000002a\", 1, 100]]");
+	commit(1);
+	order = json_pack("[s, s, s]", urls[0], urls[1], urls[2]);
+	gfs_csmgr_commit_locs(&m, gfs_chunks_find(&m.chunks, H), order);
+	a = gfs_csmgr_replicas_json(&m, gfs_chunks_find(&m.chunks, H));
+	cr_assert_eq(json_array_size(a), 3);
+	for (size_t i = 0; i < 3; i++)
+		cr_expect_str_eq(json_string_value(json_array_get(a, i)),
+				 urls[i]);
+	json_decref(a);
+	json_decref(order);
+}
