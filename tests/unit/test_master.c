@@ -25,6 +25,8 @@ static void setup(void)
 #ifdef __SANITIZE_ADDRESS__
 	cr_skip_test("figures are meaningless under the sanitizers");
 #endif
+	if (getenv("GFS_VALGRIND"))
+		cr_skip_test("figures are meaningless under valgrind");
 	strcpy(dir, "/tmp/gfs-master-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 }
