@@ -53,6 +53,8 @@ BENCH_BINS = $(BUILD)/bench/gfs-mdbench
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
+.SECONDARY:
+
 .PHONY: all deps test check unit integration asan valgrind run bench \
 	install clean
 .DEFAULT_GOAL := all
