@@ -192,9 +192,11 @@ int main(int argc, char **argv)
 	m.gid = getgid();
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.wake, NULL);
+	gfs_seen_init(&m.seen);
 	fuse_opt_add_arg(&args, "-omax_read=1048576,fsname=gfs,subtype=gfs");
 	rc = serve(&args, &cmd, &m);
 	gfs_info("unmounted %s", m.mountpoint);
+	gfs_seen_free(&m.seen);
 	gfs_client_free(m.client);
 out:
 	fuse_opt_free_args(&args);

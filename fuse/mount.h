@@ -35,6 +35,13 @@ struct gfs_held_lease {
 	UT_hash_handle hh;
 };
 
+/* What the kernel was last told of each path (seen.c). */
+struct gfs_seen_entry;
+struct gfs_seen {
+	pthread_mutex_t lock;          /* protects table */
+	struct gfs_seen_entry *table;  /* by path */
+};
+
 struct gfs_mount {
 	struct gfs_client *client;  /* owned */
 	char *mountpoint;           /* absolute, owned */
@@ -50,6 +57,7 @@ struct gfs_mount {
 	pthread_cond_t wake;        /* with lock: wakes the renewer */
 	bool stopping;              /* with lock: the renewer exits */
 	bool renewer_started;
+	struct gfs_seen seen;       /* attributes the kernel holds */
 };
 
 static inline struct gfs_mount *gfs_mount_get(void)
@@ -82,6 +90,15 @@ void gfs_leases_rename(struct gfs_mount *m, const char *from, const char *to);
 /* Start and stop the renewal thread. */
 void gfs_leases_start(struct gfs_mount *m);
 void gfs_leases_stop(struct gfs_mount *m);
+
+/* Attributes told to the kernel (seen.c). */
+void gfs_seen_init(struct gfs_seen *s);
+void gfs_seen_free(struct gfs_seen *s);
+void gfs_seen_note(struct gfs_seen *s, const char *path, uint64_t size,
+		   int64_t mtime_ns);
+/* True when the kernel was told exactly this size and mtime for path. */
+bool gfs_seen_same(struct gfs_seen *s, const char *path, uint64_t size,
+		   int64_t mtime_ns);
 
 /* Extended attributes (xattr.c). */
 int gfs_xattr_set(const char *path, const char *name, const char *value,

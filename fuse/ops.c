@@ -70,14 +70,17 @@ static int gfs_getattr(const char *path, struct stat *st,
 	if (fi) {
 		/* an open file: its handle knows, our own writes included */
 		gfs_file_stat(open_file(fi)->f, &gs);
+		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns);
 		fill_stat(m, &gs, st);
 		return 0;
 	}
 	err = gfs_client_stat(m->client, path, &gs);
 	if (err)
 		return gfs_fuse_errno(err);
-	if (!gs.is_dir)
-		gfs_openfiles_size(m, path, &gs.size); /* our uncommitted writes */
+	if (!gs.is_dir) {
+		gfs_openfiles_size(m, path, &gs.size); /* our own writes */
+		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns);
+	}
 	fill_stat(m, &gs, st);
 	return 0;
 }
@@ -85,6 +88,7 @@ static int gfs_getattr(const char *path, struct stat *st,
 /* readdir's callback state. */
 struct dir_fill {
 	struct gfs_mount *m;
+	const char *dir;
 	void *buf;
 	fuse_fill_dir_t filler;
 	enum fuse_fill_dir_flags flags;
@@ -95,6 +99,13 @@ static bool add_entry(void *cls, const char *name, const struct gfs_stat *gs)
 	struct dir_fill *d = cls;
 	struct stat st;
 
+	if (!gs->is_dir && (d->flags & FUSE_FILL_DIR_PLUS)) {
+		char *path = gfs_xasprintf("%s/%s", strcmp(d->dir, "/") ?
+							    d->dir : "", name);
+
+		gfs_seen_note(&d->m->seen, path, gs->size, gs->mtime_ns);
+		free(path);
+	}
 	fill_stat(d->m, gs, &st);
 	return d->filler(d->buf, name, &st, 0, d->flags) == 0;
 }
@@ -103,7 +114,7 @@ static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		       off_t off, struct fuse_file_info *fi,
 		       enum fuse_readdir_flags flags)
 {
-	struct dir_fill d = { gfs_mount_get(), buf, filler,
+	struct dir_fill d = { gfs_mount_get(), path, buf, filler,
 			      (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS
 							  : 0 };
 
@@ -209,23 +220,27 @@ static int gfs_chown(const char *path, uid_t uid, gid_t gid,
 
 /*
  * Close-to-open: a file opened afresh has just had its metadata read from
- * the master, and the kernel may still hold older attributes (another
- * client changed the file within attr_timeout).  Invalidating them makes
- * the kernel ask getattr again before it trusts the size.
+ * the master.  When that differs from what the kernel was last told (it
+ * may cache attributes for attr_timeout), the kernel's attributes are
+ * invalidated so that it asks getattr again before it trusts the size.
  */
 static int do_open(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
+	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_open_file *of;
+	struct gfs_stat gs;
 	bool fresh;
-	int rc = gfs_openfiles_open(gfs_mount_get(), path, fi->flags, mode,
-				    &of, &fresh);
+	int rc = gfs_openfiles_open(m, path, fi->flags, mode, &of, &fresh);
 
 	if (rc)
 		return rc;
 	fi->fh = (uint64_t)(uintptr_t)of;
 	fi->keep_cache = 0; /* and drop cached pages: re-read from replicas */
-	if (fresh)
-		fuse_invalidate_path(fuse_get_context()->fuse, path);
+	if (fresh) {
+		gfs_file_stat(of->f, &gs);
+		if (!gfs_seen_same(&m->seen, path, gs.size, gs.mtime_ns))
+			fuse_invalidate_path(fuse_get_context()->fuse, path);
+	}
 	return 0;
 }
 
