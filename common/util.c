@@ -243,33 +243,37 @@ char *gfs_xstrdup(const char *s)
 	return check(strdup(s));
 }
 
+static char *vxasprintf(const char *fmt, va_list ap)
+{
+	char *s;
+
+	if (vasprintf(&s, fmt, ap) < 0)
+		check(NULL);
+	return s;
+}
+
 char *gfs_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	s = vxasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		check(NULL);
 	return s;
 }
 
 void gfs_appendf(char **buf, const char *fmt, ...)
 {
-	size_t old = *buf ? strlen(*buf) : 0;
+	size_t old = *buf ? strlen(*buf) : 0, n;
 	va_list ap;
 	char *s;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
+	s = vxasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		check(NULL);
-	*buf = gfs_xrealloc(*buf, old + (size_t)n + 1);
-	memcpy(*buf + old, s, (size_t)n + 1);
+	n = strlen(s);
+	*buf = gfs_xrealloc(*buf, old + n + 1);
+	memcpy(*buf + old, s, n + 1);
 	free(s);
 }

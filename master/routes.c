@@ -245,7 +245,11 @@ static void h_files_op(struct gfs_req *req)
 
 /* ---- writing ---- */
 
-static void h_alloc(struct gfs_req *req)
+/* A write route: path, the caller, a JSON body, one operation. */
+static void write_op(struct gfs_req *req,
+		     enum gfs_err (*op)(struct gfs_master *m, const char *path,
+					const char *client, json_t *body,
+					json_t **out))
 {
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req), *client;
@@ -257,26 +261,18 @@ static void h_alloc(struct gfs_req *req)
 	client = req_client(req, &ok);
 	if (!ok || !(body = gfs_req_json(req)))
 		return;
-	answer(req, gfs_ops_alloc(m, path, client, body, &out),
-	       200, &out, path);
+	answer(req, op(m, path, client, body, &out), 200, &out, path);
 	json_decref(body);
+}
+
+static void h_alloc(struct gfs_req *req)
+{
+	write_op(req, gfs_ops_alloc);
 }
 
 static void h_commit(struct gfs_req *req)
 {
-	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *client;
-	json_t *body, *out = NULL;
-	bool ok;
-
-	if (!path)
-		return;
-	client = req_client(req, &ok);
-	if (!ok || !(body = gfs_req_json(req)))
-		return;
-	answer(req, gfs_ops_commit(m, path, client, body, &out),
-	       200, &out, path);
-	json_decref(body);
+	write_op(req, gfs_ops_commit);
 }
 
 /* ---- leases ---- */
