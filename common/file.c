@@ -1055,32 +1055,143 @@ enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 	return gfs_file_close(f);
 }
 
+/* A streamed chunk going to fd: where it stands. */
+struct fd_sink {
+	int fd;
+	uint64_t got;      /* bytes of the chunk written to fd so far */
+	uint64_t want;     /* bytes of the chunk to write */
+	int error;         /* errno of a failed write, or 0 */
+};
+
+static bool to_fd(void *cls, const char *buf, size_t len)
+{
+	struct fd_sink *k = cls;
+
+	if (len > k->want - k->got) {
+		k->error = EPROTO; /* more than asked for */
+		return false;
+	}
+	if (gfs_write_all(k->fd, buf, len) < 0) {
+		k->error = errno;
+		return false;
+	}
+	k->got += len;
+	return true;
+}
+
+/* Write n zero bytes to fd. */
+static int write_zeros(int fd, uint64_t n)
+{
+	static const char zeros[65536];
+
+	while (n) {
+		size_t k = (size_t)GFS_MIN(n, (uint64_t)sizeof(zeros));
+
+		if (gfs_write_all(fd, zeros, k) < 0)
+			return -1;
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * Stream bytes [*got, want) of a chunk into fd, one GET for the rest of it
+ * (the chunkserver reads ahead and verifies as it sends), going on with
+ * the next replica from the byte reached when one fails mid-way.  *got
+ * says how far it came.
+ */
+static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
+				 uint64_t index, uint64_t want, int fd,
+				 uint64_t *got)
+{
+	struct fd_sink k = { fd, *got, want, 0 };
+	enum gfs_err err = GFS_EIO;
+	unsigned i;
+
+	for (i = 0; i < ref->nreplicas && k.got < want && !k.error; i++) {
+		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
+		struct gfs_http_reply r;
+		struct gfs_http *h;
+		char hex[17], range[80], *url;
+		const char *hdrs[2] = { range, NULL };
+
+		gfs_handle_fmt(ref->handle, hex);
+		url = gfs_xasprintf("%s%s/chunks/%s?version=%llu", rep,
+				    GFS_API, hex,
+				    (unsigned long long)ref->version);
+		snprintf(range, sizeof(range), "Range: bytes=%llu-%llu",
+			 (unsigned long long)k.got,
+			 (unsigned long long)(want - 1));
+		h = gfs_http_pool_get(f->c->sh->pool);
+		err = gfs_http_get_stream(h, url, hdrs, STALL_MS, to_fd, &k,
+					  &r);
+		gfs_http_pool_put(f->c->sh->pool, h);
+		if (!err && k.got < want)
+			err = GFS_EIO;
+		if (err)
+			gfs_info("read of chunk %s from %s stopped at %llu: %s",
+				 hex, rep, (unsigned long long)k.got,
+				 r.message ? r.message : gfs_err_str(err));
+		gfs_http_reply_clear(&r);
+		free(url);
+	}
+	*got = k.got;
+	if (k.error) {
+		gfs_client_set_error(GFS_EIO, strerror(k.error));
+		return GFS_EIO;
+	}
+	return k.got == want ? GFS_OK : err;
+}
+
+/* Chunk index of f into fd: its data, then zeros up to the chunk's end in
+ * the file.  When every replica fails, the chunk map is read again once
+ * (replicas move when servers die) and the copy goes on where it stopped,
+ * provided the chunk is still the same one. */
+static enum gfs_err download_chunk(struct gfs_file *f, uint64_t index, int fd)
+{
+	uint64_t span = visible(f, index), data = 0, got = 0;
+	struct read_ref ref, again;
+	enum gfs_err err;
+
+	pthread_mutex_lock(&f->lock);
+	err = read_ref(f, index, &ref);
+	pthread_mutex_unlock(&f->lock);
+	if (!err && ref.handle) {
+		data = GFS_MIN(ref.length, span);
+		err = stream_chunk(f, &ref, index, data, fd, &got);
+	}
+	if (err == GFS_EIO && got < data) {
+		pthread_mutex_lock(&f->lock);
+		err = fetch_entry(f);
+		if (!err)
+			err = read_ref(f, index, &again);
+		pthread_mutex_unlock(&f->lock);
+		if (!err && (again.handle != ref.handle ||
+			     again.version != ref.version))
+			err = GFS_EIO; /* the file changed under the copy */
+		if (!err)
+			err = stream_chunk(f, &again, index, data, fd, &got);
+	}
+	if (!err && write_zeros(fd, span - data) < 0) {
+		gfs_client_set_error(GFS_EIO, strerror(errno));
+		err = GFS_EIO;
+	}
+	return err;
+}
+
 enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,
 				    int fd)
 {
 	struct gfs_file *f;
 	enum gfs_err err;
-	uint64_t off = 0;
-	char *buf;
+	uint64_t index, n;
 
 	err = gfs_file_open(c, path, 0, 0, &f);
 	if (err)
 		return err;
-	buf = gfs_xmalloc(COPY_BUF);
-	for (;;) {
-		size_t got = 0;
-
-		err = gfs_file_pread(f, buf, COPY_BUF, off, &got);
-		if (err || !got)
-			break;
-		if (gfs_write_all(fd, buf, got) < 0) {
-			err = GFS_EIO;
-			gfs_client_set_error(err, strerror(errno));
-			break;
-		}
-		off += got;
-	}
-	free(buf);
+	n = (gfs_file_size(f) + f->chunk_size - 1) / f->chunk_size;
+	for (index = 0; index < n && !err; index++)
+		err = download_chunk(f, index, fd);
 	gfs_file_abort(f);
 	return err;
 }
