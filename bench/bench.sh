@@ -94,6 +94,12 @@ fuse_rounds() { # the mount, with the peers' method
 		[ "$(sha "$M/big.bin")" = "$SRC_SHA" ] || fail "FUSE read differs"
 	fi
 	rm -f "$M/big.bin"
+	# and cp in and out, as a user would (close commits: durable)
+	warm_src
+	timed c_in cp src.bin "$M/cp.bin"
+	drop_caches
+	timed c_out cp "$M/cp.bin" cp.out
+	rm -f "$M/cp.bin" cp.out
 }
 
 # The shared disk slows down after a few GiB of writes and recovers when
@@ -176,6 +182,8 @@ row "upload ${MIB} MiB, MiB/s (local: 3x dd fsync)" "$(mibs "$W_GFS")" "$(mibs "
 row "download ${MIB} MiB cold, MiB/s (local: dd)" "$(mibs "$R_GFS")" "$(mibs "$R_LOCAL")"
 row "FUSE dd write ${MIB} MiB, MiB/s (local: 3x)" "$(mibs "$W_FUSE")" "$(mibs "$W_LOCAL")"
 row "FUSE dd read ${MIB} MiB cold, MiB/s" "$(mibs "$R_FUSE")" "$(mibs "$R_LOCAL")"
+row "FUSE cp in ${MIB} MiB, MiB/s (local: 3x)" "$(mibs "$(median c_in)")" "$(mibs "$W_LOCAL")"
+row "FUSE cp out ${MIB} MiB cold, MiB/s" "$(mibs "$(median c_out)")" "$(mibs "$R_LOCAL")"
 row "FUSE write vs gfs upload, MiB/s" "$(mibs "$W_FUSE")" "$(mibs "$W_GFS")"
 row "FUSE read vs gfs download, MiB/s" "$(mibs "$R_FUSE")" "$(mibs "$R_GFS")"
 row "small create+write (FUSE), files/s" "$(fps "$C_gfs" "$NFILES")" "$(fps "$C_local" "$NFILES")"
@@ -191,7 +199,8 @@ printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" "$(printf -- '-%.0s' {1.
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "per-round seconds: upload [${R[w_gfs]}] download [${R[r_gfs]}] FUSE write [${R[w_fuse]}]" \
-	"FUSE read [${R[r_fuse]}] local 3x write [${R[w_local]}] local read [${R[r_local]}]"
+	"FUSE read [${R[r_fuse]}] cp in [${R[c_in]}] cp out [${R[c_out]}]" \
+	"local 3x write [${R[w_local]}] local read [${R[r_local]}]"
 echo "metadata: $MD_CREATE creates/s and $MD_STAT lookups/s (16 threads);" \
 	"4 KiB files through the client library: $MD_FILES1/s (1 thread), $MD_FILES16/s (16 threads)"
 echo "memory (max RSS, ${MIB} MiB file): gfs upload $(cat upload.rss) KiB, download $(cat download.rss) KiB," \
