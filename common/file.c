@@ -1055,10 +1055,26 @@ enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 	return gfs_file_close(f);
 }
 
-/* A streamed chunk going to fd: where it stands. */
-struct fd_sink {
+/* Where a download goes: fd, written in order, or at positions when the
+ * file's byte 0 is at offset base (>= 0). */
+struct out {
 	int fd;
-	uint64_t got;      /* bytes of the chunk written to fd so far */
+	int64_t base;
+};
+
+static int out_write(const struct out *o, const void *buf, size_t len,
+		     uint64_t off)
+{
+	return o->base < 0 ? gfs_write_all(o->fd, buf, len)
+			   : gfs_pwrite_all(o->fd, buf, len,
+					    (off_t)(o->base + (int64_t)off));
+}
+
+/* A streamed chunk going out: where it stands. */
+struct fd_sink {
+	const struct out *o;
+	uint64_t at;       /* file offset of the chunk's byte 0 */
+	uint64_t got;      /* bytes of the chunk written so far */
 	uint64_t want;     /* bytes of the chunk to write */
 	int error;         /* errno of a failed write, or 0 */
 };
@@ -1071,7 +1087,7 @@ static bool to_fd(void *cls, const char *buf, size_t len)
 		k->error = EPROTO; /* more than asked for */
 		return false;
 	}
-	if (gfs_write_all(k->fd, buf, len) < 0) {
+	if (out_write(k->o, buf, len, k->at + k->got) < 0) {
 		k->error = errno;
 		return false;
 	}
@@ -1079,32 +1095,33 @@ static bool to_fd(void *cls, const char *buf, size_t len)
 	return true;
 }
 
-/* Write n zero bytes to fd. */
-static int write_zeros(int fd, uint64_t n)
+/* Write n zero bytes at file offset off. */
+static int write_zeros(const struct out *o, uint64_t off, uint64_t n)
 {
 	static const char zeros[65536];
 
 	while (n) {
 		size_t k = (size_t)GFS_MIN(n, (uint64_t)sizeof(zeros));
 
-		if (gfs_write_all(fd, zeros, k) < 0)
+		if (out_write(o, zeros, k, off) < 0)
 			return -1;
 		n -= k;
+		off += k;
 	}
 	return 0;
 }
 
 /*
- * Stream bytes [*got, want) of a chunk into fd, one GET for the rest of it
- * (the chunkserver reads ahead and verifies as it sends), going on with
+ * Stream bytes [*got, want) of chunk index out, one GET for the rest of
+ * it (the chunkserver reads ahead and verifies as it sends), going on with
  * the next replica from the byte reached when one fails mid-way.  *got
  * says how far it came.
  */
 static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
-				 uint64_t index, uint64_t want, int fd,
-				 uint64_t *got)
+				 uint64_t index, uint64_t want,
+				 const struct out *o, uint64_t *got)
 {
-	struct fd_sink k = { fd, *got, want, 0 };
+	struct fd_sink k = { o, index * f->chunk_size, *got, want, 0 };
 	enum gfs_err err = GFS_EIO;
 	unsigned i;
 
@@ -1143,11 +1160,12 @@ static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
 	return k.got == want ? GFS_OK : err;
 }
 
-/* Chunk index of f into fd: its data, then zeros up to the chunk's end in
- * the file.  When every replica fails, the chunk map is read again once
+/* Chunk index of f out: its data, then zeros up to the chunk's end in the
+ * file.  When every replica fails, the chunk map is read again once
  * (replicas move when servers die) and the copy goes on where it stopped,
  * provided the chunk is still the same one. */
-static enum gfs_err download_chunk(struct gfs_file *f, uint64_t index, int fd)
+static enum gfs_err download_chunk(struct gfs_file *f, uint64_t index,
+				   const struct out *o)
 {
 	uint64_t span = visible(f, index), data = 0, got = 0;
 	struct read_ref ref, again;
@@ -1158,7 +1176,7 @@ static enum gfs_err download_chunk(struct gfs_file *f, uint64_t index, int fd)
 	pthread_mutex_unlock(&f->lock);
 	if (!err && ref.handle) {
 		data = GFS_MIN(ref.length, span);
-		err = stream_chunk(f, &ref, index, data, fd, &got);
+		err = stream_chunk(f, &ref, index, data, o, &got);
 	}
 	if (err == GFS_EIO && got < data) {
 		pthread_mutex_lock(&f->lock);
@@ -1170,28 +1188,88 @@ static enum gfs_err download_chunk(struct gfs_file *f, uint64_t index, int fd)
 			     again.version != ref.version))
 			err = GFS_EIO; /* the file changed under the copy */
 		if (!err)
-			err = stream_chunk(f, &again, index, data, fd, &got);
+			err = stream_chunk(f, &again, index, data, o, &got);
 	}
-	if (!err && write_zeros(fd, span - data) < 0) {
+	if (!err && write_zeros(o, index * f->chunk_size + data,
+				span - data) < 0) {
 		gfs_client_set_error(GFS_EIO, strerror(errno));
 		err = GFS_EIO;
 	}
 	return err;
 }
 
+/* Chunks fetched at once when the output can be written at positions: on
+ * a shared disk, two streams keep it busier than one. */
+#define DOWNLOAD_STREAMS 2
+
+/* A download shared by its worker threads. */
+struct download {
+	struct gfs_file *f;
+	struct out o;
+	uint64_t nchunks;
+	pthread_mutex_t lock;   /* protects the three below */
+	uint64_t next;          /* next chunk to take */
+	enum gfs_err err;       /* the first failure */
+	char msg[512];          /* its message */
+};
+
+static void *download_worker(void *arg)
+{
+	struct download *d = arg;
+
+	for (;;) {
+		enum gfs_err err;
+		uint64_t i;
+
+		pthread_mutex_lock(&d->lock);
+		i = d->err ? d->nchunks : d->next++;
+		pthread_mutex_unlock(&d->lock);
+		if (i >= d->nchunks)
+			break;
+		err = download_chunk(d->f, i, &d->o);
+		if (!err)
+			continue;
+		pthread_mutex_lock(&d->lock);
+		if (!d->err) {
+			d->err = err;
+			snprintf(d->msg, sizeof(d->msg), "%s",
+				 gfs_client_last_error());
+		}
+		pthread_mutex_unlock(&d->lock);
+	}
+	return NULL;
+}
+
 enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,
 				    int fd)
 {
-	struct gfs_file *f;
+	struct download d = { .o = { fd, -1 } };
+	pthread_t t[DOWNLOAD_STREAMS - 1];
+	unsigned nt = 0, i;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	uint64_t size;
 	enum gfs_err err;
-	uint64_t index, n;
 
-	err = gfs_file_open(c, path, 0, 0, &f);
+	err = gfs_file_open(c, path, 0, 0, &d.f);
 	if (err)
 		return err;
-	n = (gfs_file_size(f) + f->chunk_size - 1) / f->chunk_size;
-	for (index = 0; index < n && !err; index++)
-		err = download_chunk(f, index, fd);
-	gfs_file_abort(f);
-	return err;
+	size = gfs_file_size(d.f);
+	d.nchunks = (size + d.f->chunk_size - 1) / d.f->chunk_size;
+	pthread_mutex_init(&d.lock, NULL);
+	if (pos >= 0 && d.nchunks > 1) {
+		d.o.base = pos; /* positional: chunks may land in any order */
+		for (; nt < DOWNLOAD_STREAMS - 1; nt++)
+			if (pthread_create(&t[nt], NULL, download_worker, &d))
+				break;
+	}
+	download_worker(&d); /* this thread is one of the streams */
+	for (i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	if (d.err)
+		gfs_client_set_error(d.err, d.msg);
+	else if (d.o.base >= 0 && lseek(fd, pos + (off_t)size, SEEK_SET) < 0)
+		d.err = GFS_EIO;
+	pthread_mutex_destroy(&d.lock);
+	gfs_file_abort(d.f);
+	return d.err;
 }
