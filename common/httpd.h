@@ -94,7 +94,7 @@ struct gfs_req {
  * failure (logged).
  */
 #define GFS_HTTPD_SMALL (64u << 10)
-#define GFS_HTTPD_BULK (512u << 10)
+#define GFS_HTTPD_BULK (128u << 10)
 struct gfs_httpd *gfs_httpd_start(const char *listen,
 				  const struct gfs_route *routes, size_t n,
 				  void *app, size_t conn_memory);
