@@ -449,7 +449,9 @@ static json_t *url_array(const struct chunk *ch)
 	return a;
 }
 
-/* Ask the master for a fresh private chunk for index. */
+/* Ask the master for a fresh private chunk for index.  A handle already
+ * in *out is one a server refused: the master is told it is given up
+ * ("replaces"), so that the room promised for it is free again. */
 static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 			     const struct chunk *near, json_t *exclude,
 			     struct chunk *out)
@@ -460,8 +462,12 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 				 "exclude", exclude ? json_incref(exclude)
 						    : json_array());
 	json_t *j = NULL;
-	enum gfs_err err = gfs_client_call(f->c, "POST", route, body, &j);
+	enum gfs_err err;
 
+	if (out->handle)
+		json_object_set_new(body, "replaces",
+				    gfs_json_handle_new(out->handle));
+	err = gfs_client_call(f->c, "POST", route, body, &j);
 	free(route);
 	json_decref(body);
 	if (!err) {

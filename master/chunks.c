@@ -177,8 +177,9 @@ void gfs_chunks_skip_reserved(struct gfs_chunks *t)
 	t->inherit_hi = t->reserved;
 }
 
-void gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle,
-			    uint64_t file_id, uint32_t index, int64_t now)
+struct gfs_pending *gfs_chunks_add_pending(struct gfs_chunks *t,
+					   uint64_t handle, uint64_t file_id,
+					   uint32_t index, int64_t now)
 {
 	struct gfs_pending *p = gfs_xcalloc(1, sizeof(*p));
 
@@ -187,6 +188,7 @@ void gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle,
 	p->index = index;
 	p->alloc_ms = now;
 	HASH_ADD(hh, t->pending, handle, sizeof(p->handle), p);
+	return p;
 }
 
 struct gfs_pending *gfs_chunks_pending(struct gfs_chunks *t, uint64_t handle)

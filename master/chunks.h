@@ -45,6 +45,8 @@ struct gfs_pending {
 	uint64_t file_id;           /* struct gfs_node id */
 	uint32_t index;
 	int64_t alloc_ms;           /* monotonic */
+	uint16_t placed[GFS_LOC_MAX]; /* servers promised room for it */
+	uint8_t nplaced;
 	UT_hash_handle hh;
 };
 
@@ -97,7 +99,7 @@ uint64_t gfs_chunks_take_handle(struct gfs_chunks *t);
  * handed out, and accept commits of those handles. */
 void gfs_chunks_skip_reserved(struct gfs_chunks *t);
 
-void gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle,
+struct gfs_pending *gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle,
 			    uint64_t file_id, uint32_t index, int64_t now);
 struct gfs_pending *gfs_chunks_pending(struct gfs_chunks *t, uint64_t handle);
 void gfs_chunks_del_pending(struct gfs_chunks *t, struct gfs_pending *p);

@@ -818,8 +818,10 @@ void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary)
  * server heads the list.  O(replicas x locations).
  */
 void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
-			   json_t *replicas)
+			   json_t *replicas, uint64_t chunk_size)
 {
+	int64_t unused = chunk_size > c->length
+				 ? (int64_t)(chunk_size - c->length) : 0;
 	uint16_t order[GFS_LOC_MAX];
 	unsigned n = 0, i, j;
 	json_t *v;
@@ -831,6 +833,9 @@ void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
 
 		if (!s || !s->alive)
 			continue;
+		/* small files must not exhaust a server's room on paper
+		 * between two heartbeats */
+		s->promised = s->promised > unused ? s->promised - unused : 0;
 		add_loc(m, c, s);
 		if (gfs_chunk_has_loc(c, s->id) && n < GFS_LOC_MAX)
 			order[n++] = s->id;
@@ -886,7 +891,7 @@ static uint16_t prev_first(struct gfs_node *file, uint32_t index)
 
 enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
 			     uint32_t index, json_t *near, json_t *exclude,
-			     json_t **out)
+			     json_t **out, struct gfs_pending *p)
 {
 	struct gfs_place_cand *cands = gfs_xcalloc(m->cs.n + 1, sizeof(*cands));
 	uint16_t ids[GFS_LOC_MAX];
@@ -915,9 +920,30 @@ enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
 		json_array_append_new(*out,
 				      json_string(m->cs.servers[ids[i]]->url));
 	}
+	if (p) {
+		memcpy(p->placed, ids, k * sizeof(*ids));
+		p->nplaced = (uint8_t)k;
+	}
 	file->last_alloc = index;
 	file->last_first = ids[0];
 	return GFS_OK;
+}
+
+void gfs_csmgr_unplace(struct gfs_master *m, struct gfs_node *file,
+		       const struct gfs_pending *p)
+{
+	int64_t need = file->file.chunk_size;
+	unsigned i;
+
+	for (i = 0; i < p->nplaced; i++) {
+		struct gfs_cs *s = p->placed[i] < m->cs.n
+					   ? m->cs.servers[p->placed[i]]
+					   : NULL;
+
+		if (s)
+			s->promised = s->promised > need ? s->promised - need
+							 : 0;
+	}
 }
 
 const char *gfs_csmgr_pick_gateway(struct gfs_master *m)

@@ -30,6 +30,7 @@
 #include "err.h"
 
 struct gfs_master;
+struct gfs_pending;
 struct gfs_chunk;
 struct gfs_node;
 
@@ -154,18 +155,25 @@ void gfs_csmgr_claim_orphan(struct gfs_master *m, struct gfs_chunk *c);
  * backup checks what it learned from deltas); locations stay meanwhile. */
 void gfs_csmgr_want_inventories(struct gfs_master *m);
 /* The replicas of a commit become locations of c at once (ids of known
- * servers only; unknown URLs are ignored). */
+ * servers only; unknown URLs are ignored), in the order given.  Each
+ * replica's promise for the chunk (chunk_size, made at placement) shrinks
+ * to the bytes the chunk really holds. */
 void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
-			   json_t *replicas);
+			   json_t *replicas, uint64_t chunk_size);
 /* Live replica URLs of c as a JSON array (new reference). */
 json_t *gfs_csmgr_replicas_json(struct gfs_master *m,
 				const struct gfs_chunk *c);
 /* Choose up to the replica count of servers for chunk index of file, near
  * and exclude being JSON arrays of URLs (or NULL).  GFS_ENOSPC when none.
- * *out is a new JSON array of URLs. */
+ * *out is a new JSON array of URLs; p (may be NULL) records which servers
+ * were promised the room, for gfs_csmgr_unplace(). */
 enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
 			     uint32_t index, json_t *near, json_t *exclude,
-			     json_t **out);
+			     json_t **out, struct gfs_pending *p);
+/* The client gave up on pending allocation p of file (a server refused
+ * it): the room it was promised is free again. */
+void gfs_csmgr_unplace(struct gfs_master *m, struct gfs_node *file,
+		       const struct gfs_pending *p);
 /* A live server for a /content redirect, round robin; NULL if none
  * (borrowed until the lock is dropped: copy it). */
 const char *gfs_csmgr_pick_gateway(struct gfs_master *m);

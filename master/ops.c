@@ -455,21 +455,45 @@ static uint64_t new_handle(struct gfs_master *m)
  */
 static void prealloc(struct gfs_master *m, const char *path, json_t *out)
 {
+	struct gfs_pending placed = { 0 }, *p;
 	json_t *reps = NULL;
 	struct gfs_node *f;
 	uint64_t handle;
 
 	if (gfs_ns_lookup(&m->ns, path, &f) ||
-	    gfs_csmgr_place(m, f, 0, NULL, NULL, &reps))
+	    gfs_csmgr_place(m, f, 0, NULL, NULL, &reps, &placed))
 		return;
 	handle = new_handle(m);
-	gfs_chunks_add_pending(&m->chunks, handle, f->id, 0, gfs_mono_ms());
+	p = gfs_chunks_add_pending(&m->chunks, handle, f->id, 0,
+				   gfs_mono_ms());
+	memcpy(p->placed, placed.placed, sizeof(p->placed));
+	p->nplaced = placed.nplaced;
 	json_object_set_new(out, "alloc",
 			    json_pack("{s:i, s:o, s:i, s:o, s:I}", "index", 0,
 				      "handle", gfs_json_handle_new(handle),
 				      "version", 1, "replicas", reps,
 				      "chunk_size",
 				      (json_int_t)f->file.chunk_size));
+}
+
+/*
+ * "replaces": the pending allocation of f a server refused, which the
+ * client is placing again: its promised room is free again, so that a
+ * burst of refusals does not fill every server on paper until the next
+ * heartbeats.  Anything else named there is ignored.  Lock held.
+ */
+static void give_up(struct gfs_master *m, struct gfs_node *f, json_t *body)
+{
+	struct gfs_pending *p;
+	uint64_t h = 0;
+
+	if (gfs_json_handle(body, "replaces", false, &h) || !h)
+		return;
+	p = gfs_chunks_pending(&m->chunks, h);
+	if (!p || p->file_id != f->id)
+		return;
+	gfs_csmgr_unplace(m, f, p);
+	gfs_chunks_del_pending(&m->chunks, p);
 }
 
 static enum gfs_err alloc_index(struct gfs_node *f, json_t *body,
@@ -490,6 +514,7 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 {
 	json_t *near = json_object_get(body, "near"), *reps = NULL;
 	json_t *excl = json_object_get(body, "exclude");
+	struct gfs_pending placed = { 0 }, *p;
 	struct gfs_node *f;
 	enum gfs_err err;
 	uint32_t index = 0;
@@ -508,12 +533,16 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 	if (!err)
 		err = alloc_index(f, body, &index);
 	if (!err)
+		give_up(m, f, body);
+	if (!err)
 		err = gfs_csmgr_place(m, f, index, nonnull(near), nonnull(excl),
-				      &reps);
+				      &reps, &placed);
 	if (!err) {
 		handle = new_handle(m);
-		gfs_chunks_add_pending(&m->chunks, handle, f->id, index,
-				       gfs_mono_ms());
+		p = gfs_chunks_add_pending(&m->chunks, handle, f->id, index,
+					   gfs_mono_ms());
+		memcpy(p->placed, placed.placed, sizeof(p->placed));
+		p->nplaced = placed.nplaced;
 		*out = json_pack("{s:I, s:o, s:i, s:o, s:I}", "index",
 				 (json_int_t)index, "handle",
 				 gfs_json_handle_new(handle), "version", 1,
@@ -679,7 +708,8 @@ enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 		for (i = 0; i < r.n; i++)
 			if (r.replicas[i])
 				gfs_csmgr_commit_locs(m, gfs_chunks_find(
-					&m->chunks, r.c[i].handle), r.replicas[i]);
+					&m->chunks, r.c[i].handle), r.replicas[i],
+					f->file.chunk_size);
 		*out = entry_at(m, path, true);
 	}
 	pthread_mutex_unlock(&m->lock);

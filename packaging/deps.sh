@@ -10,7 +10,7 @@ packages=(
 	libisal-dev uthash-dev              # libraries (ISA-L: CRC32C)
 	libcriterion-dev                    # unit tests
 	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux time
-	valgrind                            # make valgrind
+	valgrind jq                         # make valgrind; tests read JSON
 )
 
 missing=()

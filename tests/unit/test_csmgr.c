@@ -168,7 +168,8 @@ Test(csmgr, a_commit_puts_its_pipeline_order_first)
 	heartbeat(1, "\"added\": [[\"000000000000002a\", 1, 100]]");
 	commit(1);
 	order = json_pack("[s, s, s]", urls[0], urls[1], urls[2]);
-	gfs_csmgr_commit_locs(&m, gfs_chunks_find(&m.chunks, H), order);
+	gfs_csmgr_commit_locs(&m, gfs_chunks_find(&m.chunks, H), order,
+			      1 << 20);
 	a = gfs_csmgr_replicas_json(&m, gfs_chunks_find(&m.chunks, H));
 	cr_assert_eq(json_array_size(a), 3);
 	for (size_t i = 0; i < 3; i++)
@@ -176,4 +177,37 @@ Test(csmgr, a_commit_puts_its_pipeline_order_first)
 				 urls[i]);
 	json_decref(a);
 	json_decref(order);
+}
+
+Test(csmgr, a_commit_shrinks_the_promise_to_the_bytes_written)
+{
+	json_t *order = json_pack("[s]", urls[0]);
+
+	m.role = GFS_ROLE_PRIMARY;
+	all_full();
+	commit(1); /* 100 bytes */
+	m.cs.servers[0]->promised = 3 << 20; /* three 1 MiB placements */
+	gfs_csmgr_commit_locs(&m, gfs_chunks_find(&m.chunks, H), order,
+			      1 << 20);
+	cr_expect_eq(m.cs.servers[0]->promised, (2 << 20) + 100);
+	json_decref(order);
+}
+
+Test(csmgr, room_promised_to_a_refused_allocation_is_given_back)
+{
+	struct gfs_pending p = { 0 };
+	struct gfs_node *f = NULL;
+	json_t *reps = NULL;
+
+	m.role = GFS_ROLE_PRIMARY;
+	all_full();
+	cr_assert_eq(gfs_ns_lookup(&m.ns, "/f", &f), GFS_OK);
+	cr_assert_eq(gfs_csmgr_place(&m, f, 0, NULL, NULL, &reps, &p), GFS_OK);
+	cr_assert_eq(p.nplaced, 3);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(m.cs.servers[i]->promised, 1 << 20);
+	gfs_csmgr_unplace(&m, f, &p);
+	for (int i = 0; i < 3; i++)
+		cr_expect_eq(m.cs.servers[i]->promised, 0);
+	json_decref(reps);
 }
