@@ -9,6 +9,8 @@
 #
 # Environment: GFS_BIN (directory of the programs, required).
 
+# With pipefail, `producer | grep -q` fails when grep exits at the first
+# match and the producer dies of SIGPIPE: use `grep ... >/dev/null` there.
 set -uo pipefail
 
 : "${GFS_BIN:?GFS_BIN must name the directory holding gfs-master etc.}"
@@ -96,8 +98,8 @@ free_port() {
 	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 	for _ in $(seq 1 200); do
 		p=$((10000 + RANDOM % (lo - 10000)))
-		ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null | grep -q . && continue
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . && continue
+		ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null | grep . >/dev/null && continue
+		ss -Hltn "sport = :$p" 2>/dev/null | grep . >/dev/null && continue
 		echo "$p"
 		return 0
 	done

@@ -99,7 +99,7 @@ assert_eq "$(http_status GET "$A/files/z")" 404 "implicit dirs vanish"
 assert_eq "$(http_status GET "$A/status")" 200
 assert_eq "$(jq -r '.role,.epoch,.files,(.chunkservers|length)' "$T/last_body" | paste -sd,)" "primary,1,1,4"
 assert_eq "$(http_status GET "$A/healthz")" 200
-curl -sf "$A/metrics" | grep -q '^gfs_master_oplog_fsyncs_total [1-9]' || fail "metrics"
-curl -sf "$A/metrics" | grep -q '^gfs_master_http_requests_total' || fail "httpd metrics"
-curl -sf -D - -o /dev/null "$A/status" | grep -qi '^X-GFS-Epoch: 1' || fail "epoch header"
+curl -sf "$A/metrics" | grep '^gfs_master_oplog_fsyncs_total [1-9]' >/dev/null || fail "metrics"
+curl -sf "$A/metrics" | grep '^gfs_master_http_requests_total' >/dev/null || fail "httpd metrics"
+curl -sf -D - -o /dev/null "$A/status" | grep -i '^X-GFS-Epoch: 1' >/dev/null || fail "epoch header"
 log "ok"

@@ -25,7 +25,7 @@ done
 assert_eq "$(curl -sf "$B/files?prefix=/d/" | jq '.files | length')" 30 "backup has every create"
 assert_eq "$(curl -sf "$B/status" | jq -r .role)" backup
 assert_eq "$(http_status PUT "$B/files/nope")" 421 "mutation on the backup"
-curl -s -D - -o /dev/null -X PUT "$B/files/nope" | grep -qi "^X-GFS-Primary: $MASTER_URL" || fail "421 names the primary"
+curl -s -D - -o /dev/null -X PUT "$B/files/nope" | grep -i "^X-GFS-Primary: $MASTER_URL" >/dev/null || fail "421 names the primary"
 
 kill9 "$MASTER_PID"
 promoted() { curl -sf "$B/status" | jq -e '.role == "primary"' >/dev/null; }
