@@ -120,6 +120,11 @@ enum gfs_err gfs_chunkstore_read_blocks(struct gfs_chunkstore *s,
 					struct gfs_chunk_view *v,
 					uint32_t first, uint32_t n, char *buf,
 					size_t *got);
+/* Verify blocks [first, first + n) of v as read_blocks does, keeping
+ * none of the bytes: for a reply then sent from the file itself. */
+enum gfs_err gfs_chunkstore_check_blocks(struct gfs_chunkstore *s,
+					 struct gfs_chunk_view *v,
+					 uint32_t first, uint32_t n);
 
 /* Take v's replica out of service now: move its files to quarantine/,
  * drop it from the table, report it as corrupt.  Does nothing when the

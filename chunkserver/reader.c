@@ -3,10 +3,13 @@
  *
  * Cheap reads: the chunk's view (open fd + CRC table) comes from the
  * store's cache, so a read of a recently used chunk costs no open(2) and
- * no meta read; blocks are read with one pread straight into the buffer
- * that is sent (libmicrohttpd's own for streams) and checked in place.
- * The only per-request allocations are the reply buffer of a short range
- * or the one-block bounce buffer of a stream.
+ * no meta read.  A range of up to READ_WHOLE_MAX (a FUSE read) is checked
+ * in small steps through a buffer that stays in the CPU cache, then sent
+ * from the file with sendfile(2): the bytes in [0, length) of a committed
+ * chunk's file never change (writes go past the end or to a copy renamed
+ * over it, chunkwrite.c), so what is sent is what was checked.  Longer
+ * ranges stream: blocks are read with one pread straight into
+ * libmicrohttpd's buffer and checked in place.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -114,35 +117,28 @@ static struct gfs_chunk_view *open_view(struct gfs_req *req,
 	return v;
 }
 
-/* [a, a+len) read and checked whole, then sent from one buffer. */
+/* [a, a+len) checked whole, then sent from the file (sendfile). */
 static void reply_whole(struct gfs_req *req, struct gfs_chunkserver *cs,
 			struct gfs_chunk_view *v, uint64_t a, uint64_t len,
 			unsigned status)
 {
 	uint32_t first = (uint32_t)(a / GFS_BLOCK_SIZE);
 	uint32_t last = (uint32_t)((a + len - 1) / GFS_BLOCK_SIZE);
-	char *buf;
-	size_t got;
-	enum gfs_err err;
 
 	if (!len) {
 		gfs_reply_bytes(req, status, "application/octet-stream",
 				NULL, 0, false);
 		return;
 	}
-	buf = gfs_xmalloc((size_t)(last - first + 1) * GFS_BLOCK_SIZE);
-	err = gfs_chunkstore_read_blocks(cs->store, v, first,
-					 last - first + 1, buf, &got);
-	if (err) {
-		free(buf);
-		gfs_reply_error(req, err, "chunk %016llx failed its checksum",
+	if (gfs_chunkstore_check_blocks(cs->store, v, first,
+					last - first + 1)) {
+		gfs_reply_error(req, GFS_ECORRUPT,
+				"chunk %016llx failed its checksum",
 				(unsigned long long)v->handle);
 		return;
 	}
-	memmove(buf, buf + (a - (uint64_t)first * GFS_BLOCK_SIZE), len);
 	atomic_fetch_add(&cs->counters.get_bytes, len);
-	gfs_reply_bytes(req, status, "application/octet-stream", buf,
-			(size_t)len, true);
+	gfs_reply_fd(req, status, "application/octet-stream", v->fd, a, len);
 }
 
 /* A long range being streamed. */

@@ -14,12 +14,14 @@
  * shortened name.
  */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -548,6 +550,20 @@ void gfs_reply_bytes(struct gfs_req *req, unsigned status, const char *type,
 
 	if (!r && take)
 		free(buf);
+	set_reply(req, status, r, type);
+}
+
+void gfs_reply_fd(struct gfs_req *req, unsigned status, const char *type,
+		  int fd, uint64_t off, uint64_t len)
+{
+	struct MHD_Response *r = NULL;
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (dup >= 0) {
+		r = MHD_create_response_from_fd_at_offset64(len, dup, off);
+		if (!r)
+			close(dup);
+	}
 	set_reply(req, status, r, type);
 }
 

@@ -131,6 +131,10 @@ void gfs_reply_error(struct gfs_req *req, enum gfs_err err,
  * otherwise it must stay valid (static) until the reply is sent. */
 void gfs_reply_bytes(struct gfs_req *req, unsigned status, const char *type,
 		     void *buf, size_t len, bool take);
+/* len bytes of the file fd from offset off, sent with sendfile(2).  fd
+ * stays the caller's: a duplicate is kept until the reply is sent. */
+void gfs_reply_fd(struct gfs_req *req, unsigned status, const char *type,
+		  int fd, uint64_t off, uint64_t len);
 /* A redirect (307, 301, ...) to location (copied). */
 void gfs_reply_redirect(struct gfs_req *req, unsigned status,
 			const char *location);
