@@ -85,45 +85,104 @@ static int gfs_getattr(const char *path, struct stat *st,
 	return 0;
 }
 
-/* readdir's callback state. */
-struct dir_fill {
-	struct gfs_mount *m;
-	const char *dir;
-	void *buf;
-	fuse_fill_dir_t filler;
-	enum fuse_fill_dir_flags flags;
+/*
+ * A directory's listing, fetched at the first readdir (offset 0) and served
+ * from here by offset until the handle is released.  Offsets, not one
+ * filler pass: libfuse 3.14 drops the attributes of entries filled without
+ * an offset, and the kernel would then look every name up again (a master
+ * round trip per file for `ls -l`, `stat *`, `rm *`).
+ */
+struct dir_item {
+	char *name;
+	struct gfs_stat gs;
 };
 
-static bool add_entry(void *cls, const char *name, const struct gfs_stat *gs)
+struct dir_list {
+	struct dir_item *items;
+	size_t n, cap;
+};
+
+static void dir_list_clear(struct dir_list *l)
 {
-	struct dir_fill *d = cls;
-	struct stat st;
+	size_t i;
 
-	if (!gs->is_dir && (d->flags & FUSE_FILL_DIR_PLUS)) {
-		char *path = gfs_xasprintf("%s/%s", strcmp(d->dir, "/") ?
-							    d->dir : "", name);
-
-		gfs_seen_note(&d->m->seen, path, gs->size, gs->mtime_ns);
-		free(path);
-	}
-	fill_stat(d->m, gs, &st);
-	return d->filler(d->buf, name, &st, 0, d->flags) == 0;
+	for (i = 0; i < l->n; i++)
+		free(l->items[i].name);
+	l->n = 0;
 }
 
+static bool dir_list_add(void *cls, const char *name,
+			 const struct gfs_stat *gs)
+{
+	struct dir_list *l = cls;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->items = gfs_xrealloc(l->items, l->cap * sizeof(*l->items));
+	}
+	l->items[l->n].name = gfs_xstrdup(name);
+	l->items[l->n++].gs = *gs;
+	return true;
+}
+
+static int gfs_opendir(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	fi->fh = (uintptr_t)gfs_xcalloc(1, sizeof(struct dir_list));
+	return 0;
+}
+
+static int gfs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	struct dir_list *l = (struct dir_list *)(uintptr_t)fi->fh;
+
+	(void)path;
+	dir_list_clear(l);
+	free(l->items);
+	free(l);
+	return 0;
+}
+
+/* Offsets: 1 ".", 2 "..", 3 + i the listing's item i. */
 static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		       off_t off, struct fuse_file_info *fi,
 		       enum fuse_readdir_flags flags)
 {
-	struct dir_fill d = { gfs_mount_get(), path, buf, filler,
-			      (flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS
-							  : 0 };
+	struct gfs_mount *m = gfs_mount_get();
+	struct dir_list *l = (struct dir_list *)(uintptr_t)fi->fh;
+	enum fuse_fill_dir_flags plus =
+		(flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0;
+	enum gfs_err err;
+	size_t i;
 
-	(void)off;
-	(void)fi;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	return gfs_fuse_errno(
-		gfs_client_readdir(d.m->client, path, add_entry, &d));
+	if (off == 0) { /* first call, or rewinddir: a fresh listing */
+		dir_list_clear(l);
+		err = gfs_client_readdir(m->client, path, dir_list_add, l);
+		if (err)
+			return gfs_fuse_errno(err);
+	}
+	if (off < 1 && filler(buf, ".", NULL, 1, 0))
+		return 0;
+	if (off < 2 && filler(buf, "..", NULL, 2, 0))
+		return 0;
+	for (i = off > 2 ? (size_t)off - 2 : 0; i < l->n; i++) {
+		struct dir_item *d = &l->items[i];
+		struct stat st;
+
+		if (plus && !d->gs.is_dir) {
+			char *p = gfs_xasprintf("%s/%s", strcmp(path, "/") ?
+							      path : "",
+						d->name);
+
+			gfs_openfiles_size(m, p, &d->gs.size); /* ours */
+			gfs_seen_note(&m->seen, p, d->gs.size, d->gs.mtime_ns);
+			free(p);
+		}
+		fill_stat(m, &d->gs, &st);
+		if (filler(buf, d->name, &st, (off_t)(i + 3), plus))
+			break;
+	}
+	return 0;
 }
 
 static int gfs_mkdir(const char *path, mode_t mode)
@@ -429,7 +488,9 @@ const struct fuse_operations gfs_fuse_ops = {
 	.init = gfs_init,
 	.destroy = gfs_destroy,
 	.getattr = gfs_getattr,
+	.opendir = gfs_opendir,
 	.readdir = gfs_readdir,
+	.releasedir = gfs_releasedir,
 	.mkdir = gfs_mkdir,
 	.rmdir = gfs_rmdir,
 	.unlink = gfs_unlink,
