@@ -302,6 +302,30 @@ Test(chunkstore, flipped_data_byte_is_detected_and_quarantined)
 	free(buf);
 }
 
+/* check_blocks (the path of short GETs sent with sendfile) reads in steps:
+ * a bad block past the first step is still found. */
+Test(chunkstore, check_blocks_finds_a_bad_block_in_a_later_step)
+{
+	static char body[400000]; /* 6 blocks and a part */
+	struct gfs_chunk_view *v;
+
+	fill(body, sizeof(body), 5);
+	cr_assert_eq(put(0x78, 1, 0, body, sizeof(body)), GFS_OK);
+	cr_assert_eq(gfs_chunkstore_get_view(store, 0x78, false, &v), GFS_OK);
+	cr_expect_eq(gfs_chunkstore_check_blocks(store, v, 0, 7), GFS_OK);
+	gfs_chunkstore_put_view(store, v);
+
+	flip_byte(chunk_path(0x78, ""), 5 * GFS_BLOCK_SIZE + 100);
+	cr_assert_eq(gfs_chunkstore_get_view(store, 0x78, false, &v), GFS_OK);
+	cr_expect_eq(gfs_chunkstore_check_blocks(store, v, 0, 5), GFS_OK);
+	cr_expect_eq(gfs_chunkstore_check_blocks(store, v, 1, 6),
+		     GFS_ECORRUPT);
+	gfs_chunkstore_put_view(store, v);
+	cr_expect_eq(gfs_chunkstore_get_view(store, 0x78, false, &v),
+		     GFS_ENOENT);
+	cr_expect_eq(corrupt_calls, 1);
+}
+
 Test(chunkstore, torn_meta_is_quarantined_at_start)
 {
 	static char body[100000];
