@@ -364,16 +364,9 @@ out_close:
 static void wait_commit(struct gfs_chunkstore *s, uint64_t handle,
 			uint64_t gen)
 {
-	struct timespec ts;
-	struct chunk *e;
+	struct timespec ts = gfs_deadline_ts(CLOCK_REALTIME, 20);
+	struct chunk *e = find(s, handle);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 20 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	e = find(s, handle);
 	if (e && e->gen == gen)
 		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
@@ -522,16 +515,9 @@ enum gfs_err gfs_chunkstore_check_blocks(struct gfs_chunkstore *s,
 static struct chunk *wait_idle(struct gfs_chunkstore *s, uint64_t handle,
 			       long wait_ms, bool *busy)
 {
-	struct timespec ts;
+	struct timespec ts = gfs_deadline_ts(CLOCK_REALTIME, wait_ms);
 	struct chunk *e;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += wait_ms / 1000;
-	ts.tv_nsec += (wait_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	*busy = false;
 	while ((e = find(s, handle)) && e->busy) {
 		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) ==

@@ -311,13 +311,7 @@ static void *link_main(void *arg)
 
 	for (;;) {
 		beat(l);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += ms / 1000;
-		ts.tv_nsec += (ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = gfs_deadline_ts(CLOCK_REALTIME, ms);
 		pthread_mutex_lock(&mc->lock);
 		while (!mc->stop && mc->kicks == seen &&
 		       pthread_cond_timedwait(&mc->wake, &mc->lock, &ts) == 0)

@@ -44,15 +44,7 @@ static bool sleep_until(struct gfs_scrub *sc, int64_t until)
 	int64_t left = until - gfs_mono_ms();
 	bool go_on;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (left > 0) {
-		ts.tv_sec += left / 1000;
-		ts.tv_nsec += (left % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-	}
+	ts = gfs_deadline_ts(CLOCK_REALTIME, GFS_MAX(left, 0));
 	pthread_mutex_lock(&sc->lock);
 	while (!sc->stop && left > 0 &&
 	       pthread_cond_timedwait(&sc->cond, &sc->lock, &ts) == 0)

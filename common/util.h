@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define GFS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define GFS_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -18,6 +19,8 @@
 int64_t gfs_now_ns(void);
 /* Monotonic clock in milliseconds (for deadlines and timeouts). */
 int64_t gfs_mono_ms(void);
+/* Clock clk now plus ms (>= 0), for pthread_cond_timedwait. */
+struct timespec gfs_deadline_ts(clockid_t clk, int64_t ms);
 
 /* Parse a byte count: digits with an optional K/M/G/T suffix, powers of
  * 1024, "KiB"/"MiB"/"KB"/"k" spellings accepted.  False on garbage or

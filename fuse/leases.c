@@ -155,8 +155,7 @@ static void *renewer(void *arg)
 		free(paths);
 		free(ttls);
 		pthread_mutex_lock(&m->lock);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
+		ts = gfs_deadline_ts(CLOCK_REALTIME, 1000);
 		if (!m->stopping)
 			pthread_cond_timedwait(&m->wake, &m->lock, &ts);
 	}

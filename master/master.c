@@ -151,10 +151,7 @@ static void *tick_main(void *arg)
 		if (tick(m))
 			gfs_ckpt_write(m);
 		pthread_mutex_lock(&m->lock);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += TICK_MS * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
+		ts = gfs_deadline_ts(CLOCK_MONOTONIC, TICK_MS);
 		if (!atomic_load(&m->stopping))
 			pthread_cond_timedwait(&m->wake, &m->lock, &ts);
 		pthread_mutex_unlock(&m->lock);

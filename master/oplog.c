@@ -517,12 +517,8 @@ static void detach_locked(struct gfs_oplog *log, const char *why)
 
 static void timed_wait(struct gfs_oplog *log, int64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = gfs_deadline_ts(CLOCK_REALTIME, ms);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
 	pthread_cond_timedwait(&log->cond, &log->lock, &ts);
 }
 

@@ -63,3 +63,24 @@ Test(err, maps_every_error_consistently)
 	cr_expect_eq(gfs_err_http(GFS_ENOTPRIMARY), 421);
 	cr_expect_eq(gfs_err_from_code(NULL, 404), GFS_ENOENT);
 }
+
+Test(util, deadline_ts_is_normalised_and_ms_ahead)
+{
+	int64_t ms[] = { 0, 1, 999, 1000, 1999, 123456 };
+	size_t i;
+
+	for (i = 0; i < GFS_ARRAY_SIZE(ms); i++) {
+		struct timespec now, ts;
+		int64_t ahead;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ts = gfs_deadline_ts(CLOCK_MONOTONIC, ms[i]);
+		ahead = (ts.tv_sec - now.tv_sec) * 1000000000LL +
+			(ts.tv_nsec - now.tv_nsec);
+		cr_expect(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000L,
+			  "tv_nsec %ld for %lld ms", ts.tv_nsec,
+			  (long long)ms[i]);
+		cr_expect_geq(ahead, ms[i] * 1000000LL);
+		cr_expect_lt(ahead, ms[i] * 1000000LL + 1000000000LL);
+	}
+}
