@@ -25,6 +25,7 @@ GFS_BIN=${1:?usage: bench.sh BINDIR BENCHDIR}
 BENCH_BIN=${2:?usage: bench.sh BINDIR BENCHDIR}
 export GFS_BIN
 . "$(dirname "$0")/../tests/integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 SIZE=${BENCH_SIZE:-1G}
 NFILES=${BENCH_FILES:-2000}
@@ -34,9 +35,6 @@ BYTES=$(numfmt --from=iec "${SIZE%B}")
 MIB=$((BYTES >> 20))
 ROWS=()
 
-now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b - a}'; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 mibs() { awk -v m="$MIB" -v s="$1" 'BEGIN{printf "%.1f", m / s}'; }
 fps() { awk -v n="$2" -v s="$1" 'BEGIN{printf "%.0f", n / s}'; }
 row() { ROWS+=("$(printf '| %-44s | %10s | %10s | %6s |' "$1" "$2" "$3" \

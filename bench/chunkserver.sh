@@ -16,15 +16,13 @@ GFS_BIN=${1:?usage: chunkserver.sh BINDIR}
 export GFS_BIN
 . "$(dirname "$0")/../tests/integration/lib.sh"
 . "$(dirname "$0")/../tests/integration/chunkserver_lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 SIZE=${BENCH_SIZE:-1G}
 BYTES=$(numfmt --from=iec "${SIZE%B}")
 MIB=$((BYTES >> 20))
 ROWS=()
 
-now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b - a}'; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 row() {
 	ROWS+=("$(printf '| %-40s | %8s s | %8s s | %5s |' "$1" "$2" "$3" \
 		"$(awk -v a="$2" -v b="$3" 'BEGIN{printf "%.2f", a / b}')")")
