@@ -7,18 +7,19 @@ cd "$(dirname "$0")"
 export GFS_BIN
 filter=${1:-}
 pass=0 failed=()
+out=$(mktemp "${TMPDIR:-/tmp}/gfs-it-out.XXXXXX")
+trap 'rm -f "$out"' EXIT
 for t in test_*.sh; do
 	[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
 	start=$SECONDS
-	if timeout --kill-after=10 "${GFS_IT_TIMEOUT:-300}" bash "$t" >"/tmp/gfs-it-$t.out" 2>&1; then
+	if timeout --kill-after=10 "${GFS_IT_TIMEOUT:-300}" bash "$t" >"$out" 2>&1; then
 		pass=$((pass + 1))
 		echo "ok   $t ($((SECONDS - start))s)"
 	else
 		failed+=("$t")
 		echo "FAIL $t ($((SECONDS - start))s)"
-		sed 's/^/    /' "/tmp/gfs-it-$t.out" | tail -n 60
+		sed 's/^/    /' "$out" | tail -n 60
 	fi
-	rm -f "/tmp/gfs-it-$t.out"
 done
 echo "integration: $pass passed, ${#failed[@]} failed${failed:+: ${failed[*]}}"
 [ ${#failed[@]} -eq 0 ]
