@@ -24,7 +24,8 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 CFLAGS = -std=gnu11 -g -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 	 -Wno-format-nonliteral -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	 -pthread -Icommon $(PKG_CFLAGS) -MMD -MP
-LDLIBS = $(PKG_LIBS) -pthread
+# libunistring has no pkg-config file: UTF-8 checks (common/path.c).
+LDLIBS = $(PKG_LIBS) -lunistring -pthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	  -fno-sanitize-recover=undefined

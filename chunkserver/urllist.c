@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "path.h"
 #include "urllist.h"
 #include "util.h"
 
@@ -26,7 +27,7 @@ static char *entry(const char *s, size_t len)
 static bool url_ok(const char *u)
 {
 	return strlen(u) <= URL_MAX && !strncmp(u, "http://", 7) && u[7] &&
-	       !strpbrk(u, " \t\r\n\",");
+	       !strpbrk(u, " \t\r\n\",") && gfs_text_valid(u);
 }
 
 char **gfs_urllist_split(const char *s, size_t max, size_t *n)

@@ -15,6 +15,7 @@ unsigned gfs_err_http(enum gfs_err err)
 	case GFS_OK: return 200;
 	case GFS_EINVAL: return 400;
 	case GFS_ENAMETOOLONG: return 400;
+	case GFS_EILSEQ: return 400;
 	case GFS_ENOENT: return 404;
 	case GFS_ENOROUTE: return 404;
 	case GFS_EMETHOD: return 405;
@@ -44,6 +45,7 @@ const char *gfs_err_code(enum gfs_err err)
 	case GFS_OK: return "ok";
 	case GFS_EINVAL: return "bad_request";
 	case GFS_ENAMETOOLONG: return "name_too_long";
+	case GFS_EILSEQ: return "bad_request";
 	case GFS_ENOENT: return "not_found";
 	case GFS_ENOROUTE: return "no_route";
 	case GFS_EMETHOD: return "method_not_allowed";
@@ -73,6 +75,7 @@ int gfs_err_errno(enum gfs_err err)
 	case GFS_OK: return 0;
 	case GFS_EINVAL: return EINVAL;
 	case GFS_ENAMETOOLONG: return ENAMETOOLONG;
+	case GFS_EILSEQ: return EILSEQ;
 	case GFS_ENOENT: return ENOENT;
 	case GFS_ENOROUTE: return ENOSYS;
 	case GFS_EMETHOD: return ENOSYS;
@@ -102,6 +105,7 @@ const char *gfs_err_str(enum gfs_err err)
 	case GFS_OK: return "ok";
 	case GFS_EINVAL: return "bad request";
 	case GFS_ENAMETOOLONG: return "name too long";
+	case GFS_EILSEQ: return "not valid UTF-8";
 	case GFS_ENOENT: return "no such file";
 	case GFS_ENOROUTE: return "no such route";
 	case GFS_EMETHOD: return "method not allowed";
@@ -127,6 +131,8 @@ const char *gfs_err_str(enum gfs_err err)
 
 enum gfs_err gfs_err_from_code(const char *code, unsigned http_status)
 {
+	/* GFS_EILSEQ shares "bad_request" with GFS_EINVAL: a client sees
+	 * it as GFS_EINVAL (it checks names itself before sending them). */
 	static const enum gfs_err all[] = {
 		GFS_EINVAL, GFS_ENAMETOOLONG, GFS_ENOENT, GFS_ENOROUTE,
 		GFS_EMETHOD, GFS_EEXIST, GFS_EISDIR, GFS_ENOTDIR,

@@ -13,6 +13,8 @@ enum gfs_err {
 	GFS_OK = 0,
 	GFS_EINVAL,       /* 400 bad input */
 	GFS_ENAMETOOLONG, /* 400 a path component or path is too long */
+	GFS_EILSEQ,       /* 400 a name or id is not valid UTF-8 (JSON code
+			   * "bad_request", errno EILSEQ) */
 	GFS_ENOENT,       /* 404 no such file, chunk or lease */
 	GFS_ENOROUTE,     /* 404 no such route */
 	GFS_EMETHOD,      /* 405 method not allowed on this route */

@@ -585,7 +585,7 @@ void gfs_reply_json(struct gfs_req *req, unsigned status, json_t *body)
 void gfs_reply_error(struct gfs_req *req, enum gfs_err err,
 		     const char *fmt, ...)
 {
-	char detail[512], msg[600];
+	char detail[512], msg[600], *safe;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -593,9 +593,13 @@ void gfs_reply_error(struct gfs_req *req, enum gfs_err err,
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "%s%s%s", gfs_err_str(err),
 		 detail[0] ? ": " : "", detail);
+	/* the detail may quote a client's bytes, or be cut inside a
+	 * character: JSON takes only UTF-8 */
+	safe = gfs_text_valid(msg) ? NULL : gfs_utf8_escape(msg);
 	gfs_reply_json(req, gfs_err_http(err),
-		       json_pack("{s:s, s:s}", "error", msg, "code",
-				 gfs_err_code(err)));
+		       json_pack("{s:s, s:s}", "error", safe ? safe : msg,
+				 "code", gfs_err_code(err)));
+	free(safe);
 }
 
 void gfs_reply_redirect(struct gfs_req *req, unsigned status,

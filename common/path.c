@@ -2,13 +2,53 @@
  * path.c - validation and URL coding of file paths, chunk handle text.
  *
  * Everything here is pure: no allocation beyond the returned strings, no
- * state, so it is tested exhaustively in tests/unit/test_path.c.
+ * state, so it is tested exhaustively in tests/unit/test_path.c.  UTF-8 is
+ * checked by libunistring (u8_check: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), the same rules jansson applies to JSON strings,
+ * so a name that passes can always be put into a reply.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistr.h>
+
 #include "constants.h"
 #include "path.h"
+
+bool gfs_utf8_valid(const char *s, size_t len)
+{
+	return !u8_check((const uint8_t *)s, len);
+}
+
+bool gfs_text_valid(const char *s)
+{
+	return gfs_utf8_valid(s, strlen(s));
+}
+
+char *gfs_utf8_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const uint8_t *p = (const uint8_t *)s, *end = p + strlen(s), *bad;
+	char *out = malloc((size_t)(end - p) * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (p < end) {
+		bad = u8_check(p, (size_t)(end - p));
+		if (!bad)
+			bad = end;
+		memcpy(o, p, (size_t)(bad - p));
+		o += bad - p;
+		if (bad == end)
+			break;
+		*o++ = '%';
+		*o++ = hex[*bad >> 4];
+		*o++ = hex[*bad & 15];
+		p = bad + 1;
+	}
+	*o = '\0';
+	return out;
+}
 
 enum gfs_err gfs_path_check(const char *path, size_t len)
 {
@@ -18,13 +58,15 @@ enum gfs_err gfs_path_check(const char *path, size_t len)
 		return GFS_EINVAL;
 	if (len > GFS_PATH_MAX)
 		return GFS_ENAMETOOLONG;
+	if (memchr(path, '\0', len))
+		return GFS_EINVAL;
+	if (!gfs_utf8_valid(path, len))
+		return GFS_EILSEQ;
 	if (len == 1)
 		return GFS_OK;
 	for (start = 1, i = 1; i <= len; i++) {
 		size_t n;
 
-		if (i < len && path[i] == '\0')
-			return GFS_EINVAL;
 		if (i < len && path[i] != '/')
 			continue;
 		n = i - start;
@@ -174,7 +216,7 @@ bool gfs_handle_parse(const char *s, uint64_t *out)
 	for (i = 0; i < GFS_HANDLE_HEX; i++) {
 		int v = hexval(s[i]);
 
-		if (v < 0)
+		if (v < 0 || (s[i] >= 'A' && s[i] <= 'F'))
 			return false;
 		h = h << 4 | (uint64_t)v;
 	}

@@ -3,6 +3,11 @@
  *
  * Apply functions decode all fields first, then check that the record fits
  * the state, then change it: a record that does not fit changes nothing.
+ * Every string of a record (paths, holders, URLs) must be valid UTF-8, as
+ * the door (master/routes.c) demands: a live record with another string is
+ * refused.  Stored records written before that rule (replay of the data
+ * directory, a checkpoint) get each bad byte escaped as %XX instead, with
+ * a warning, so the state only ever holds names that replies can carry.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +18,7 @@
 #include "journal.h"
 #include "lease.h"
 #include "master.h"
+#include "path.h"
 #include "util.h"
 
 void gfs_rec_epoch(struct gfs_enc *e, uint64_t epoch, const char *primary)
@@ -153,6 +159,37 @@ static void remove_node(struct gfs_master *m, struct gfs_node *n)
 	gfs_ns_remove(&m->ns, n);
 }
 
+/*
+ * A string field that must be text: new string (caller frees), or NULL and
+ * d->bad.  Replaying stored records, a string that is not UTF-8 is escaped
+ * (gfs_utf8_escape()) and a warning logged; a live record is refused.
+ */
+static char *dec_text(struct gfs_master *m, struct gfs_dec *d, size_t max)
+{
+	char *s = gfs_dec_str(d, max), *esc;
+
+	if (!s || gfs_text_valid(s))
+		return s;
+	if (!m->replaying) {
+		free(s);
+		d->bad = true;
+		return NULL;
+	}
+	esc = gfs_utf8_escape(s);
+	free(s);
+	if (!esc || strlen(esc) > max) {
+		gfs_error("a stored record names '%s' with bytes that are not "
+			  "UTF-8, too many to escape within %zu bytes",
+			  esc ? esc : "?", max);
+		free(esc);
+		d->bad = true;
+		return NULL;
+	}
+	gfs_warn("a stored record names '%s' with bytes that are not UTF-8: "
+		 "kept under that escaped name", esc);
+	return esc;
+}
+
 static struct gfs_node *find(struct gfs_master *m, const char *path,
 			     int type)
 {
@@ -166,7 +203,7 @@ static struct gfs_node *find(struct gfs_master *m, const char *path,
 static bool apply_epoch(struct gfs_master *m, struct gfs_dec *d)
 {
 	uint64_t epoch = gfs_dec_u64(d);
-	char *primary = gfs_dec_str(d, GFS_PATH_MAX);
+	char *primary = dec_text(m, d, GFS_PATH_MAX);
 
 	if (!gfs_dec_done(d)) {
 		free(primary);
@@ -223,7 +260,7 @@ static bool apply_delete(struct gfs_master *m, struct gfs_dec *d,
 static bool apply_rename(struct gfs_master *m, struct gfs_dec *d,
 			 const char *path)
 {
-	char *to = gfs_dec_str(d, GFS_PATH_MAX);
+	char *to = dec_text(m, d, GFS_PATH_MAX);
 	struct gfs_node *n = find(m, path, -1), *victim;
 	bool ok = gfs_dec_done(d) && n &&
 		  !gfs_ns_can_rename(&m->ns, n, to, true, &victim);
@@ -341,7 +378,7 @@ static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 static bool apply_lease(struct gfs_master *m, struct gfs_dec *d,
 			const char *path)
 {
-	char *holder = gfs_dec_str(d, 4096);
+	char *holder = dec_text(m, d, 4096);
 	int64_t expires = gfs_dec_i64(d);
 	uint32_t ttl = gfs_dec_u32(d);
 	struct gfs_node *f = find(m, path, GFS_NODE_FILE);
@@ -391,7 +428,7 @@ static bool apply_dir(struct gfs_master *m, struct gfs_dec *d,
 static bool apply_path_rec(struct gfs_master *m, uint8_t type,
 			   struct gfs_dec *d)
 {
-	char *path = gfs_dec_str(d, GFS_PATH_MAX);
+	char *path = dec_text(m, d, GFS_PATH_MAX);
 	bool ok = false;
 
 	if (!path)

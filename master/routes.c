@@ -32,6 +32,7 @@
 #define HEARTBEAT_MAX (256u << 20)
 #define OPLOG_REPLY_MAX (4u << 20)
 #define OPLOG_WAIT_MAX 30000
+#define URL_MAX 512
 
 /* Every handler starts here: a higher epoch in X-GFS-Epoch makes a primary
  * step down; the reply carries our epoch. */
@@ -39,13 +40,15 @@ static struct gfs_master *begin(struct gfs_req *req)
 {
 	struct gfs_master *m = req->app;
 	const char *e = gfs_req_header(req, GFS_HDR_EPOCH);
+	const char *named = gfs_req_header(req, GFS_HDR_PRIMARY);
 	uint64_t epoch = 0;
 	char buf[32];
 
+	if (named && (!gfs_text_valid(named) || strlen(named) > URL_MAX))
+		named = NULL; /* a hint we could not keep or report */
 	pthread_mutex_lock(&m->lock);
 	if (e && gfs_parse_u64(e, &epoch) && epoch > m->epoch)
-		gfs_backup_step_down(m, epoch,
-				     gfs_req_header(req, GFS_HDR_PRIMARY));
+		gfs_backup_step_down(m, epoch, named);
 	snprintf(buf, sizeof(buf), "%" PRIu64, m->epoch);
 	pthread_mutex_unlock(&m->lock);
 	gfs_reply_header(req, GFS_HDR_EPOCH, buf);
@@ -93,29 +96,37 @@ static void answer(struct gfs_req *req, enum gfs_err err, unsigned status,
 	reply(req, err, status, *out, what);
 }
 
+/* Check a path from the request (what names it in the message); replies
+ * 400 and returns false if bad. */
+static bool path_ok(struct gfs_req *req, const char *path, const char *what)
+{
+	enum gfs_err err = path ? gfs_path_check(path, strlen(path))
+				: GFS_EINVAL;
+
+	if (err)
+		gfs_reply_error(req, err, err == GFS_EILSEQ ? "%s (names are "
+				"UTF-8)" : "bad %s", what);
+	return !err;
+}
+
 /* The request's path, checked; replies 400 and returns NULL if bad. */
 static const char *req_path(struct gfs_req *req)
 {
-	enum gfs_err err = req->path ? gfs_path_check(req->path,
-						      strlen(req->path))
-				     : GFS_EINVAL;
-
-	if (err) {
-		gfs_reply_error(req, err, "bad path");
-		return NULL;
-	}
-	return req->path;
+	return path_ok(req, req->path, "path") ? req->path : NULL;
 }
 
-/* X-GFS-Client, capped; *ok false (and 400 sent) when too long. */
+/* X-GFS-Client, capped and UTF-8; *ok false (and 400 sent) when not. */
 static const char *req_client(struct gfs_req *req, bool *ok)
 {
 	const char *c = gfs_req_header(req, GFS_HDR_CLIENT);
 
-	*ok = !c || strlen(c) <= GFS_HOLDER_MAX;
-	if (!*ok)
+	*ok = !c || (strlen(c) <= GFS_HOLDER_MAX && gfs_text_valid(c));
+	if (!*ok && strlen(c) > GFS_HOLDER_MAX)
 		gfs_reply_error(req, GFS_EINVAL, "client id longer than %d",
 				GFS_HOLDER_MAX);
+	else if (!*ok)
+		gfs_reply_error(req, GFS_EILSEQ, GFS_HDR_CLIENT " (client "
+				"ids are UTF-8)");
 	return c && *c ? c : NULL;
 }
 
@@ -129,9 +140,14 @@ static void h_list(struct gfs_req *req)
 	enum gfs_err err;
 
 	if (gfs_req_arg(req, "prefix", &prefix) || gfs_req_arg(req, "dir", &dir) ||
-	    gfs_req_arg(req, "dirs", &dirs) ||
-	    (dir && gfs_path_check(dir, strlen(dir)))) {
+	    gfs_req_arg(req, "dirs", &dirs)) {
 		gfs_reply_error(req, GFS_EINVAL, "bad prefix or dir");
+		return;
+	}
+	if (dir && !path_ok(req, dir, "dir"))
+		return;
+	if (prefix && !gfs_text_valid(prefix)) {
+		gfs_reply_error(req, GFS_EILSEQ, "prefix (names are UTF-8)");
 		return;
 	}
 	if (dir)
@@ -207,11 +223,8 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 		gfs_reply_error(req, GFS_EINVAL, "rename needs to=PATH");
 		return;
 	}
-	err = gfs_path_check(to, strlen(to));
-	if (err) {
-		gfs_reply_error(req, err, "bad target path");
+	if (!path_ok(req, to, "target path"))
 		return;
-	}
 	err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"), client, &out);
 	reply(req, err, 200, out, path);
 }
@@ -486,6 +499,7 @@ static void h_oplog(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	struct gfs_enc out = { 0 };
+	const char *backup;
 	uint64_t from = 0, wait = 1000, next, crc;
 	uint32_t prev_crc;
 	bool attached;
@@ -501,6 +515,11 @@ static void h_oplog(struct gfs_req *req)
 		fail(req, GFS_ENOTPRIMARY, NULL, "not the primary");
 		return;
 	}
+	backup = gfs_req_header(req, "X-GFS-Backup");
+	if (backup && (strlen(backup) > URL_MAX || !gfs_text_valid(backup))) {
+		gfs_reply_error(req, GFS_EINVAL, "X-GFS-Backup must be a URL");
+		return;
+	}
 	if (gfs_req_arg_u64(req, "crc", UINT64_MAX, &crc) ||
 	    (crc != UINT64_MAX && crc > UINT32_MAX)) {
 		gfs_reply_error(req, GFS_EINVAL, "crc is a 32-bit number");
@@ -510,8 +529,7 @@ static void h_oplog(struct gfs_req *req)
 	err = gfs_oplog_serve(m->log, from,
 			      crc == UINT64_MAX ? NULL : &prev_crc,
 			      (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX),
-			      OPLOG_REPLY_MAX, gfs_req_header(req, "X-GFS-Backup"),
-			      &out, &next, &attached);
+			      OPLOG_REPLY_MAX, backup, &out, &next, &attached);
 	if (err == GFS_ENOENT) {
 		reply_gone(req, from);
 		gfs_enc_free(&out);

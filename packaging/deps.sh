@@ -8,6 +8,7 @@ packages=(
 	gcc make pkg-config                 # build
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libfuse3-dev
 	libisal-dev uthash-dev              # libraries (ISA-L: CRC32C)
+	libunistring-dev                    # UTF-8 checks of names
 	libcriterion-dev                    # unit tests
 	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux time
 	valgrind jq                         # make valgrind; tests read JSON

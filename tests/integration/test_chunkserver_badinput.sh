@@ -13,8 +13,8 @@ assert_eq "$(put_chunk 0 $H version=1 "$T/a")" 200 "PUT the chunk to protect"
 want=$(sha "$T/a")
 U="${CS_URLS[0]}/api/v1"
 
-# handles: only 16 hex digits name a chunk
-for bad in zzzzzzzzzzzzzzzz 00000000000000e 00000000000000e10 \
+# handles: only 16 lowercase hex digits name a chunk
+for bad in zzzzzzzzzzzzzzzz 00000000000000e 00000000000000e10 00000000000000E1 \
 	0x000000000000e1 %2e%2e%2f%2e%2e%2fetc%2fpasswd "..%2f$H" "a%00b"; do
 	expect_error 400 bad_request "GET /chunks/$bad" "$U/chunks/$bad"
 	expect_error 400 bad_request "PUT /chunks/$bad" -T "$T/a" "$U/chunks/$bad?version=1"
@@ -50,6 +50,7 @@ expect_error 400 bad_request "clone without its version" -T "$T/a" "$U/chunks/00
 expect_error 404 not_found "clone of an absent chunk" -T "$T/a" "$U/chunks/00000000000000e2?version=1&clone=00000000000000ff&clone_version=1"
 expect_error 409 stale_version "clone at another version" -T "$T/a" "$U/chunks/00000000000000e2?version=1&clone=$H&clone_version=7"
 expect_error 400 bad_request "X-GFS-Forward not http" -T "$T/a" -H "X-GFS-Forward: ftp://x" "$U/chunks/00000000000000e2?version=1"
+expect_error 400 bad_request "X-GFS-Forward not UTF-8" -T "$T/a" -H $'X-GFS-Forward: http://\xff:1' "$U/chunks/00000000000000e2?version=1"
 many=$(printf 'http://127.0.0.1:%d,' 1 2 3 4 5 6 7 8 9)
 expect_error 400 bad_request "X-GFS-Forward too long" -T "$T/a" -H "X-GFS-Forward: ${many%,}" "$U/chunks/00000000000000e2?version=1"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bad input through the mount is a clean errno and the mount stays up:
-# long names, bad xattr values, setfattr on a missing file, writes after
+# long names, names that are not UTF-8 (EILSEQ), bad xattr values, setfattr on a missing file, writes after
 # every chunkserver is gone; nothing committed is lost.
 . "$(dirname "$0")/lib.sh"
 
@@ -11,6 +11,13 @@ cd "$T"
 long=$(printf 'x%.0s' $(seq 1 256))
 out=$(touch "$M/$long" 2>&1) && fail "a 256-byte name was accepted"
 echo "$out" | grep -q "File name too long" || fail "long name: $out"
+# names are UTF-8: anything else is EILSEQ, and nothing is created
+out=$(touch "$M/"$'bad\xff' 2>&1) && fail "a name that is not UTF-8 was accepted"
+echo "$out" | grep -q "multibyte" || fail "bad name: $out"
+out=$(mkdir "$M/"$'d\xc3' 2>&1) && fail "a directory name that is not UTF-8"
+[ -z "$(ls "$M")" ] || fail "something was created: $(ls "$M")"
+touch "$M/caf"$'\xc3\xa9' || fail "a UTF-8 name was refused"
+rm "$M/caf"$'\xc3\xa9'
 random_file keep 100000
 cp keep "$M/keep" || fail "cp"
 out=$(setfattr -n user.gfs.lease -v bogus "$M/keep" 2>&1) && fail "bogus lease value accepted"

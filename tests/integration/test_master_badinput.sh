@@ -49,6 +49,23 @@ expect 400 bad_request PUT "$A/leases/keep?ttl=86401" -H 'X-GFS-Client: a'
 expect 400 bad_request PUT "$A/leases/keep" -H "X-GFS-Client: $long"
 expect 400 bad_request DELETE "$A/files/keep?type=pipe"
 expect 400 bad_request DELETE "$A/files/%2F"
+# names, holder ids and URLs are UTF-8, checked at the door (a name that
+# is not used to be created, then crashed the listing and replay)
+expect 400 bad_request PUT "$A/files/%FF"
+expect 400 bad_request PUT "$A/files/d/a%C3"
+expect 400 bad_request PUT "$A/files/%C0%AF"
+expect 400 bad_request GET "$A/files/%FF"
+expect 400 bad_request GET "$A/files?prefix=/%FF"
+expect 400 bad_request GET "$A/files?dir=/%FF"
+expect 400 bad_request POST "$A/files/keep?op=rename&to=/%FE"
+expect 400 bad_request PUT "$A/leases/keep" -H $'X-GFS-Client: \xff\xfe'
+expect 400 bad_request DELETE "$A/files/keep" -H $'X-GFS-Client: a\xc3'
+grep -q 'UTF-8' "$T/last_body" || fail "no clear message: $(cat "$T/last_body")"
+expect 400 bad_request GET "$A/oplog?from=1" -H $'X-GFS-Backup: http://\xff'
+expect 404 not_found GET "$A/leases/keep"
+# handles are 16 lowercase hex digits
+expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":5,"chunks":[{"index":0,"handle":"000000000000000A","version":1}]}'
+expect 400 bad_request POST "$A/heartbeat" -d '{"url":"http://x:1","full":true,"chunks":[["00000000000000AB",1,1]]}'
 expect 400 bad_request POST "$A/heartbeat" -d '{"url":"ftp://x"}'
 expect 400 bad_request POST "$A/heartbeat" -d '{"url":"http://x:1","full":true,"chunks":[["zz",1,1]]}'
 expect 400 bad_request POST "$A/heartbeat" -d '{"url":"http://x:1","free_bytes":"lots"}'
@@ -56,6 +73,11 @@ expect 400 bad_request GET "$A/oplog"
 expect 404 not_found GET "$A/files/nope"
 expect 404 no_route GET "$A/nothing/here"
 expect 404 no_route GET "$MASTER_URL/nothing"
+# a raw byte that is not UTF-8, quoted in the error message: still JSON
+printf 'GET /api/v1/nothing/\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+	timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/${MASTER_URL##*:}; cat >&3; cat <&3" >"$T/resp"
+head -n1 "$T/resp" | grep -q ' 404 ' || fail "raw byte in a URL: $(head -n1 "$T/resp")"
+grep -q '"code":"no_route"' "$T/resp" || fail "raw byte in a URL: no JSON error"
 expect 405 method_not_allowed DELETE "$A/status"
 expect 405 method_not_allowed POST "$A/files/keep"
 expect 405 method_not_allowed PATCH "$A/files/keep"
@@ -65,4 +87,11 @@ assert_eq "$after" "$before" "the namespace changed"
 assert_eq "$(curl -sf "$A/status" | jq .seq)" "$seq_before" "something was logged"
 assert_eq "$(curl -sf "$A/status" | jq '.chunkservers | length')" 0 "a bad heartbeat registered"
 http_ok "$A/healthz" || fail "the server stopped serving"
+
+# UTF-8 names are fine, and the listing (sorted by bytes) serves them
+for p in caf%C3%A9 %E2%82%AC; do
+	[ "$(http_status PUT "$A/files/$p")" = 201 ] || fail "create $p"
+done
+assert_eq "$(curl -sf "$A/files?prefix=/" | jq -r '.files[].path')" \
+	"$(printf '/caf\xc3\xa9\n/keep\n/\xe2\x82\xac')" "listing of UTF-8 names"
 log "ok"

@@ -101,12 +101,39 @@ Test(path, handles_are_exactly_sixteen_hex_digits)
 
 	gfs_handle_fmt(0x00ab00cd00ef0012ull, buf);
 	cr_expect_str_eq(buf, "00ab00cd00ef0012");
-	cr_expect(gfs_handle_parse("00AB00cd00ef0012", &h));
+	cr_expect(gfs_handle_parse("00ab00cd00ef0012", &h));
 	cr_expect_eq(h, 0x00ab00cd00ef0012ull);
+	cr_expect_not(gfs_handle_parse("00AB00cd00ef0012", &h));
+	cr_expect_not(gfs_handle_parse("00ab00cd00ef001F", &h));
 	cr_expect_not(gfs_handle_parse("00ab00cd00ef001", &h));
 	cr_expect_not(gfs_handle_parse("00ab00cd00ef00123", &h));
 	cr_expect_not(gfs_handle_parse("../../etc/passwd", &h));
 	cr_expect_not(gfs_handle_parse("00ab00cd00ef001g", &h));
+}
+
+Test(path, names_must_be_utf8)
+{
+	cr_expect_eq(check("/caf\xc3\xa9/\xe2\x82\xac"), GFS_OK);
+	cr_expect_eq(check("/\xff"), GFS_EILSEQ);
+	cr_expect_eq(check("/a\xc3"), GFS_EILSEQ);         /* cut short */
+	cr_expect_eq(check("/\xc0\xaf"), GFS_EILSEQ);      /* overlong '/' */
+	cr_expect_eq(check("/\xed\xa0\x80"), GFS_EILSEQ); /* surrogate */
+	cr_expect_eq(check("/\xf4\x90\x80\x80"), GFS_EILSEQ); /* > U+10FFFF */
+	cr_expect(gfs_text_valid("user@host \xf0\x9f\x98\x80"));
+	cr_expect_not(gfs_text_valid("user\xfe"));
+}
+
+Test(path, escape_keeps_text_and_writes_bad_bytes_as_hex)
+{
+	char *s = gfs_utf8_escape("/a\xff\xc3\xa9/\xc3");
+
+	cr_assert_not_null(s);
+	cr_expect_str_eq(s, "/a%FF\xc3\xa9/%C3");
+	cr_expect(gfs_text_valid(s));
+	free(s);
+	s = gfs_utf8_escape("/plain");
+	cr_expect_str_eq(s, "/plain");
+	free(s);
 }
 
 Test(path, basename_and_under)

@@ -1,0 +1,124 @@
+/*
+ * Unit tests for master/journal.c: what records do to the state, with a
+ * whole master (master/master.c) for replay from the data directory.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../master/journal.h"
+#include "../../master/lease.h"
+#include "../../master/master.h"
+#include "../../master/ops.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/gfs-journal-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(journal, .init = setup, .fini = teardown, .timeout = 30);
+
+static void open_master(struct gfs_master *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->conf.data = dir;
+	m->conf.chunk_size = 1 << 20;
+	m->conf.replicas = 3;
+	m->conf.dead_after_ms = 6000;
+	m->conf.failover_ms = 10000;
+	m->conf.gc_interval_ms = 5000;
+	m->conf.orphan_grace_ms = 3600000;
+	m->conf.checkpoint_every = 1u << 30;
+	m->conf.detach_ms = 1500;
+	m->self_url = "http://127.0.0.1:1";
+	cr_assert_eq(gfs_master_open(m), GFS_OK);
+}
+
+static bool exists(struct gfs_master *m, const char *path)
+{
+	struct gfs_node *n;
+
+	return gfs_ns_lookup(&m->ns, path, &n) == GFS_OK;
+}
+
+/* Append a record to the log as an older version would have, without
+ * applying it. */
+static void store_raw(struct gfs_master *m, struct gfs_enc *rec)
+{
+	gfs_oplog_append(m->log, rec->buf, rec->len);
+	gfs_enc_free(rec);
+}
+
+Test(journal, refuses_a_live_record_whose_strings_are_not_utf8)
+{
+	struct gfs_master m;
+	struct gfs_enc rec = { 0 };
+	uint64_t files;
+
+	open_master(&m);
+	pthread_mutex_lock(&m.lock);
+	files = m.ns.nfiles;
+	gfs_rec_create(&rec, "/bad\xff", GFS_NODE_FILE, 0644, 1, 1 << 20);
+	cr_expect_not(gfs_journal_apply(&m, rec.buf, rec.len));
+	gfs_enc_free(&rec);
+	gfs_rec_create(&rec, "/good", GFS_NODE_FILE, 0644, 1, 1 << 20);
+	gfs_ops_log(&m, &rec);
+	gfs_rec_lease(&rec, "/good", "holder\xc3", 1ll << 50, 60);
+	cr_expect_not(gfs_journal_apply(&m, rec.buf, rec.len));
+	gfs_enc_free(&rec);
+	gfs_rec_rename(&rec, "/good", "/moved\xe2\x82");
+	cr_expect_not(gfs_journal_apply(&m, rec.buf, rec.len));
+	gfs_enc_free(&rec);
+	cr_expect_eq(m.ns.nfiles, files + 1);
+	cr_expect(exists(&m, "/good"));
+	pthread_mutex_unlock(&m.lock);
+	gfs_master_close(&m);
+}
+
+/* A data directory written before names were checked: replay keeps the
+ * file and the lease under escaped names, and so does the checkpoint. */
+Test(journal, replay_escapes_stored_names_that_are_not_utf8)
+{
+	struct gfs_master m;
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *n;
+	int pass;
+
+	open_master(&m);
+	pthread_mutex_lock(&m.lock);
+	gfs_rec_create(&rec, "/d\xff/x", GFS_NODE_FILE, 0644, 1, 1 << 20);
+	store_raw(&m, &rec);
+	gfs_rec_create(&rec, "/d\xff/y", GFS_NODE_FILE, 0644, 1, 1 << 20);
+	store_raw(&m, &rec);
+	gfs_rec_lease(&rec, "/d\xff/x", "h\xfe", 1ll << 50, 60);
+	store_raw(&m, &rec);
+	gfs_rec_rename(&rec, "/d\xff/y", "/z\xc3");
+	store_raw(&m, &rec);
+	pthread_mutex_unlock(&m.lock);
+	gfs_oplog_sync(m.log);
+	gfs_oplog_close(m.log); /* crash: the log alone */
+	m.log = NULL;
+	gfs_master_close(&m);
+	for (pass = 0; pass < 2; pass++) { /* the log, then the checkpoint */
+		open_master(&m);
+		cr_assert(exists(&m, "/d%FF/x"), "pass %d", pass);
+		cr_expect(exists(&m, "/z%C3"), "pass %d", pass);
+		cr_expect_not(exists(&m, "/d%FF/y"), "pass %d", pass);
+		cr_assert_eq(gfs_ns_lookup(&m.ns, "/d%FF/x", &n), GFS_OK);
+		cr_assert_not_null(n->lease);
+		cr_expect_str_eq(n->lease->holder, "h%FE");
+		gfs_master_close(&m); /* clean: writes a checkpoint */
+	}
+}
