@@ -292,7 +292,8 @@ static int cmd_stat(struct cli *cli, char **argv, int argc)
 	(void)argc;
 	if (!path)
 		return 1;
-	err = gfs_client_info(cli->client, path, &j);
+	/* metadata, never a download: a lease does not block it */
+	err = gfs_client_stat_json(cli->client, path, &j);
 	if (err)
 		failed("stat", path, err);
 	else

@@ -395,12 +395,17 @@ void gfs_client_parse_stat(json_t *j, struct gfs_stat *st)
 	gfs_json_u64(j, "chunk_size", false, &st->chunk_size);
 }
 
+enum gfs_err gfs_client_stat_json(struct gfs_client *c, const char *path,
+				  json_t **entry)
+{
+	return path_call(c, "GET", "files", path, "?stat=1", NULL, entry);
+}
+
 enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
 			     struct gfs_stat *st)
 {
 	json_t *j = NULL;
-	enum gfs_err err = path_call(c, "GET", "files", path, "?stat=1", NULL,
-				     &j);
+	enum gfs_err err = gfs_client_stat_json(c, path, &j);
 
 	if (!err)
 		gfs_client_parse_stat(j, st);

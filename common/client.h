@@ -76,8 +76,14 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 /* Namespace operations (paths absolute, validated here first). */
 enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
 			     struct gfs_stat *st);
+/* The master's entry for path without chunks (GET /files/PATH?stat=1:
+ * size, mtime, mode, lease), never refused for a lease; *entry is a new
+ * reference. */
+enum gfs_err gfs_client_stat_json(struct gfs_client *c, const char *path,
+				  json_t **entry);
 /* The master's whole entry for path (GET /files/PATH: size, chunks with
- * handles, versions and replicas, lease); *entry is a new reference. */
+ * handles, versions and replicas, lease); *entry is a new reference.  A
+ * download: GFS_ELEASED when another client holds a lease. */
 enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
 			     json_t **entry);
 /* Call fn for each direct child of dir; fn returns false to stop. */

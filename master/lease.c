@@ -35,6 +35,7 @@ void gfs_lease_set(struct gfs_node *node, const char *holder,
 	if (!l) {
 		l = gfs_xcalloc(1, sizeof(*l));
 		node->lease = l;
+		gfs_ns_count_lease(node, 1);
 	}
 	if (!l->holder || strcmp(l->holder, holder)) {
 		free(l->holder);
@@ -48,6 +49,7 @@ void gfs_lease_clear(struct gfs_node *node)
 {
 	if (!node->lease)
 		return;
+	gfs_ns_count_lease(node, -1);
 	free(node->lease->holder);
 	free(node->lease);
 	node->lease = NULL;

@@ -276,6 +276,51 @@ enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
 	return err;
 }
 
+/* Lease records at or below node. */
+static uint64_t leases_of(const struct gfs_node *node)
+{
+	if (node->type == GFS_NODE_DIR)
+		return node->dir.nleases;
+	return node->lease ? 1 : 0;
+}
+
+/* Add (or, with minus, take) n to the lease count of node's ancestors. */
+static void count_up(struct gfs_node *node, uint64_t n, bool minus)
+{
+	struct gfs_node *p;
+
+	for (p = node->parent; p && n; p = p->parent)
+		p->dir.nleases = minus ? p->dir.nleases - n
+				       : p->dir.nleases + n;
+}
+
+void gfs_ns_count_lease(struct gfs_node *file, int delta)
+{
+	count_up(file, 1, delta < 0);
+}
+
+struct gfs_node *gfs_ns_find_lease(struct gfs_node *dir,
+				   bool (*blocks)(void *cls,
+						  struct gfs_node *file),
+				   void *cls)
+{
+	struct gfs_node *k, *tmp, *found;
+
+	if (!dir->dir.nleases)
+		return NULL;
+	HASH_ITER(hh, dir->dir.kids, k, tmp) {
+		if (k->type == GFS_NODE_FILE) {
+			if (k->lease && blocks(cls, k))
+				return k;
+			continue;
+		}
+		found = gfs_ns_find_lease(k, blocks, cls);
+		if (found)
+			return found;
+	}
+	return NULL;
+}
+
 void gfs_ns_rename(struct gfs_ns *ns, struct gfs_node *node, const char *to)
 {
 	struct gfs_node *at, *parent, *old_parent = node->parent;
@@ -286,12 +331,14 @@ void gfs_ns_rename(struct gfs_ns *ns, struct gfs_node *node, const char *to)
 	if (!*rest)
 		return; /* renamed onto itself */
 	parent = make_parents(ns, at, rest, node->mtime_ns, &name, &len);
+	count_up(node, leases_of(node), true);
 	unlink_kid(ns, node);
 	free(node->name);
 	node->name = gfs_xmalloc(len + 1);
 	memcpy(node->name, name, len);
 	node->name[len] = '\0';
 	link_kid(ns, parent, node);
+	count_up(node, leases_of(node), false);
 	gfs_ns_touch_up(node, node->mtime_ns);
 	prune(ns, old_parent);
 }

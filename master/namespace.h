@@ -14,7 +14,9 @@
  * is not explicit (made by mkdir) has at least one child and disappears
  * with its last one; a file's chunks are sorted by index, without
  * duplicates; a directory's mtime is at least the newest mtime ever set
- * below it (updated on the way up, never lowered by a removal).
+ * below it (updated on the way up, never lowered by a removal); a
+ * directory's nleases counts the files below it whose lease slot is set
+ * (kept by gfs_ns_count_lease(), moved with a renamed subtree).
  */
 #ifndef GFS_NAMESPACE_H
 #define GFS_NAMESPACE_H
@@ -44,6 +46,11 @@ struct gfs_node {
 	union {
 		struct {
 			struct gfs_node *kids; /* uthash head, owned */
+			/* files below (at any depth) holding a lease
+			 * record, expired or not: a rename of the
+			 * directory looks for a blocking lease only when
+			 * this is not 0 (gfs_ns_find_lease()) */
+			uint64_t nleases;
 		} dir;
 		struct {
 			/* Use gfs_ns_chunks(): [0..nchunks) sorted by
@@ -110,6 +117,18 @@ void gfs_ns_touch_up(struct gfs_node *node, int64_t t);
 void gfs_ns_path(const struct gfs_node *node, char *buf);
 /* Number of children of a directory.  O(1). */
 unsigned gfs_ns_nkids(const struct gfs_node *dir);
+
+/* A file's lease slot was filled (delta 1) or emptied (-1): count it in
+ * every directory above it.  O(depth). */
+void gfs_ns_count_lease(struct gfs_node *file, int delta);
+/* The first file below dir (at any depth) for which blocks(cls, file)
+ * is true, or NULL.  Only subtrees whose nleases is not 0 are entered,
+ * so the cost is O(kids of the directories on the way to leased files),
+ * nothing when no lease is held below dir. */
+struct gfs_node *gfs_ns_find_lease(struct gfs_node *dir,
+				   bool (*blocks)(void *cls,
+						  struct gfs_node *file),
+				   void *cls);
 
 /* Called for each node listed, with its full path (borrowed). */
 typedef void (*gfs_ns_fn)(void *cls, struct gfs_node *node, const char *path);

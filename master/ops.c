@@ -127,6 +127,38 @@ static enum gfs_err check_lease(struct gfs_node *f, const char *path,
 	return GFS_ELEASED;
 }
 
+struct blocker {
+	const char *client;
+	int64_t now;
+};
+
+static bool blocks_cb(void *cls, struct gfs_node *f)
+{
+	struct blocker *b = cls;
+
+	return gfs_lease_blocks(f, b->client, b->now);
+}
+
+/* GFS_ELEASED with the lease in *out when a file below directory n is
+ * leased by another: moving the directory would move that file.  O(1)
+ * when no lease is held below n (gfs_ns_find_lease()). */
+static enum gfs_err check_leases_below(struct gfs_node *n, const char *client,
+				       json_t **out)
+{
+	struct blocker b = { client, gfs_lease_now_ms() };
+	char path[GFS_PATH_MAX + 1];
+	struct gfs_node *f;
+
+	if (n->type != GFS_NODE_DIR)
+		return GFS_OK;
+	f = gfs_ns_find_lease(n, blocks_cb, &b);
+	if (!f)
+		return GFS_OK;
+	gfs_ns_path(f, path);
+	*out = gfs_lease_json(gfs_lease_get(f, b.now), path);
+	return GFS_ELEASED;
+}
+
 enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 			  const char *client, bool full, json_t **out)
 {
@@ -370,6 +402,8 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 		err = gfs_ns_can_rename(&m->ns, n, to, overwrite, &victim);
 	if (!err)
 		err = check_lease(n, path, client, out);
+	if (!err)
+		err = check_leases_below(n, client, out);
 	if (!err && victim)
 		err = check_lease(victim, to, client, out);
 	if (!err && strcmp(path, to)) {

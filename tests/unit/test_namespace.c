@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../../master/chunks.h"
+#include "../../master/lease.h"
 #include "../../master/namespace.h"
 
 static struct gfs_ns ns;
@@ -179,4 +180,44 @@ Test(namespace, keeps_chunks_sorted_inline_or_in_an_array)
 	gfs_ns_cut_chunks(f, 0, no_drop, &dropped);
 	cr_assert_eq(f->file.nchunks, 0);
 	cr_assert_null(gfs_ns_chunk_at(f, 0));
+}
+
+static bool any_cb(void *cls, struct gfs_node *f)
+{
+	(void)cls;
+	(void)f;
+	return true;
+}
+
+static struct gfs_node *at(const char *path)
+{
+	struct gfs_node *n = NULL;
+
+	cr_assert_eq(gfs_ns_lookup(&ns, path, &n), GFS_OK, "%s", path);
+	return n;
+}
+
+Test(namespace, counts_leases_below_each_directory)
+{
+	struct gfs_node *f = mk("/a/b/f", GFS_NODE_FILE);
+
+	mk("/a/c/g", GFS_NODE_FILE);
+	gfs_lease_set(f, "h", 1ll << 50, 60);
+	cr_expect_eq(ns.root->dir.nleases, 1);
+	cr_expect_eq(at("/a")->dir.nleases, 1);
+	cr_expect_eq(at("/a/c")->dir.nleases, 0);
+	cr_expect_eq(gfs_ns_find_lease(at("/a"), any_cb, NULL), f);
+	cr_expect_null(gfs_ns_find_lease(at("/a/c"), any_cb, NULL));
+	/* the count moves with the subtree */
+	gfs_ns_rename(&ns, at("/a/b"), "/x/y");
+	cr_expect_eq(at("/a")->dir.nleases, 0);
+	cr_expect_eq(at("/x")->dir.nleases, 1);
+	cr_expect_eq(gfs_ns_find_lease(at("/x"), any_cb, NULL), f);
+	gfs_lease_clear(f);
+	cr_expect_eq(at("/x")->dir.nleases, 0);
+	cr_expect_eq(ns.root->dir.nleases, 0);
+	/* and goes with the file */
+	gfs_lease_set(f, "h", 1ll << 50, 60);
+	gfs_ns_remove(&ns, f);
+	cr_expect_eq(ns.root->dir.nleases, 0);
 }
