@@ -6,15 +6,21 @@
  * naming the primary when the master knows it) or a 503 "unavailable"
  * (a master in probation or promoting) moves it to the next candidate;
  * after a full round without an answer it waits a little and tries again,
- * until conf->failover_ms has passed.  Only calls that cannot have been
- * applied are retried this way (the master refused them), plus GETs,
- * chunk allocations and the idempotent commit and setattr on any
- * transport error.
+ * until conf->failover_ms has passed.  A call the master refused is
+ * tried again elsewhere; so is any call whose connection broke: reads,
+ * commits, setattr and chunk allocations are idempotent, and every other
+ * mutation carries an X-GFS-Request id, the same in every attempt, which
+ * the master remembers in its log, so a mutation that did land the first
+ * time is answered as it was instead of being applied again (docs/
+ * PROTOCOL.md, "Request ids").
  *
  * File reading and writing live in file.c; this file is the master side.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -227,26 +233,32 @@ static bool refused(enum gfs_err err, const struct gfs_http_reply *r)
 	return err == GFS_EUNAVAIL && r->status == 503;
 }
 
-/* Whether route is POST /files/PATH/what with no query (with one it is
- * an op on a file named what, such as a rename). */
-static bool is_file_post(const char *method, const char *route,
-			 const char *what)
+/* A fresh request id for a mutation: 32 lowercase hex digits of 128
+ * random bits, into buf. */
+static void new_request_id(char buf[GFS_REQUEST_ID_HEX + 1])
 {
-	size_t n = strlen(route), w = strlen(what);
+	static const char hex[] = "0123456789abcdef";
+	uint8_t b[GFS_REQUEST_ID_HEX / 2];
+	ssize_t got;
+	size_t i;
 
-	return !strcmp(method, "POST") && !strchr(route, '?') && n > w &&
-	       route[n - w - 1] == '/' && !strcmp(route + n - w, what);
-}
+	do
+		got = getrandom(b, sizeof(b), 0);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)sizeof(b)) {
+		/* no entropy (should not happen): time, process and stack
+		 * address still tell this call from any other */
+		uint64_t t = (uint64_t)gfs_now_ns();
+		uint64_t p = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&got;
 
-/* Calls safe to repeat whatever happened to the first: reads, commits
- * (a repeated one is a no-op), setattr, and chunk allocations (they
- * change nothing but a pending handle that expires by itself). */
-static bool retry_any_failure(const char *method, const char *route)
-{
-	return !strcmp(method, "GET") ||
-	       is_file_post(method, route, "commit") ||
-	       is_file_post(method, route, "chunks") ||
-	       strstr(route, "op=setattr");
+		memcpy(b, &t, sizeof(t));
+		memcpy(b + sizeof(t), &p, sizeof(p));
+	}
+	for (i = 0; i < sizeof(b); i++) {
+		buf[2 * i] = hex[b[i] >> 4];
+		buf[2 * i + 1] = hex[b[i] & 15];
+	}
+	buf[GFS_REQUEST_ID_HEX] = '\0';
 }
 
 static void sleep_ms(long ms)
@@ -256,14 +268,16 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* One attempt against url; fills *r. */
+/* One attempt against url; fills *r.  reqh: the X-GFS-Request header
+ * line, or NULL. */
 static enum gfs_err attempt(struct gfs_client *c, const char *base,
 			    const char *method, const char *route,
-			    const char *body, struct gfs_http_reply *r)
+			    const char *body, const char *reqh,
+			    struct gfs_http_reply *r)
 {
 	struct gfs_client_shared *sh = c->sh;
 	char url[GFS_PATH_MAX * 3 + 512], idh[300], eph[64];
-	const char *hdrs[4];
+	const char *hdrs[5];
 	struct gfs_http_opts o = { 0 };
 	struct gfs_http *h;
 	enum gfs_err err;
@@ -277,6 +291,8 @@ static enum gfs_err attempt(struct gfs_client *c, const char *base,
 	snprintf(eph, sizeof(eph), "%s: %llu", GFS_HDR_EPOCH,
 		 (unsigned long long)gfs_client_epoch(c));
 	hdrs[n++] = eph;
+	if (reqh)
+		hdrs[n++] = reqh;
 	if (body)
 		hdrs[n++] = "Content-Type: application/json";
 	hdrs[n] = NULL;
@@ -299,23 +315,30 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 	struct gfs_client_shared *sh = c->sh;
 	int64_t deadline = gfs_mono_ms() + sh->failover_ms;
 	char *text = body ? gfs_json_dump(body) : NULL;
+	char reqh[sizeof(GFS_HDR_REQUEST) + GFS_REQUEST_ID_HEX + 2];
+	bool mutation = strcmp(method, "GET") != 0;
 	struct gfs_http_reply r = { 0 };
 	enum gfs_err err;
 	unsigned tries = 0;
 
 	if (reply)
 		*reply = NULL;
+	if (mutation) {
+		memcpy(reqh, GFS_HDR_REQUEST ": ", sizeof(GFS_HDR_REQUEST) + 1);
+		new_request_id(reqh + sizeof(GFS_HDR_REQUEST) + 1);
+	}
 	for (;;) {
 		char base[512];
 
 		current_master(sh, base, sizeof(base));
 		gfs_http_reply_clear(&r);
-		err = attempt(c, base, method, route, text, &r);
+		err = attempt(c, base, method, route, text,
+			      mutation ? reqh : NULL, &r);
 		tries++;
 		if (!err)
 			break;
-		if (!refused(err, &r) &&
-		    !(r.status == 0 && retry_any_failure(method, route)))
+		/* refused, or the connection broke: safe to ask again */
+		if (!refused(err, &r) && r.status != 0)
 			break;
 		next_master(sh, base,
 			    err == GFS_ENOTPRIMARY ? r.primary : NULL);

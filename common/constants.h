@@ -52,5 +52,7 @@
 #define GFS_HDR_EPOCH "X-GFS-Epoch"
 #define GFS_HDR_PRIMARY "X-GFS-Primary"
 #define GFS_HDR_FORWARD "X-GFS-Forward"
+#define GFS_HDR_REQUEST "X-GFS-Request" /* id of a mutation, for retries */
+#define GFS_REQUEST_ID_HEX 32 /* its length: 128 bits in lowercase hex */
 
 #endif

@@ -196,13 +196,9 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	if (!strcmp(path, "/"))
 		return GFS_EISDIR;
 	if (flags & GFS_O_CREAT) {
+		/* a create whose connection broke is asked again with the
+		 * same request id (client.c): it happens exactly once */
 		err = create_entry(c, path, mode, &created);
-		/* A create whose connection broke (the master died under it)
-		 * may or may not have happened.  Without O_EXCL both are
-		 * fine: ask again (on the new primary), EEXIST means it is
-		 * there. */
-		if (err == GFS_EIO && !(flags & GFS_O_EXCL))
-			err = create_entry(c, path, mode, &created);
 		if (err && !(err == GFS_EEXIST && !(flags & GFS_O_EXCL))) {
 			if (created)
 				json_decref(created);

@@ -134,6 +134,7 @@ static bool install_state(struct gfs_master *m, const uint8_t *buf,
 	gfs_chunks_free(&m->chunks);
 	gfs_chunks_init(&m->chunks);
 	gfs_csmgr_forget(m);
+	gfs_requests_free(&m->requests); /* ids of the history dropped */
 	m->epoch = 0;
 	m->replaying = true;
 	if (buf && gfs_ckpt_load_buf(m, buf, len, &next)) {

@@ -67,7 +67,16 @@ static void node_cb(void *cls, struct gfs_node *n, const char *path)
 	}
 }
 
-/* The whole state as checkpoint bytes.  Lock held.  O(nodes + chunks). */
+static void request_cb(void *cls, const struct gfs_request *req)
+{
+	struct writer *w = cls;
+
+	gfs_rec_request(&w->rec, &req->id, req->time_ms);
+	put(w);
+}
+
+/* The whole state as checkpoint bytes.  Lock held.  O(nodes + chunks +
+ * remembered request ids). */
 static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 {
 	uint8_t *h = gfs_enc_reserve(&w->out, CKPT_HDR);
@@ -80,6 +89,7 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 	put(w);
 	gfs_rec_reserve(&w->rec, m->chunks.reserved);
 	put(w);
+	gfs_requests_each(&m->requests, w->now_ms, request_cb, w);
 	gfs_ns_walk(m->ns.root, node_cb, w);
 	w->dirs = true;
 	gfs_rec_dir(&w->rec, "/", true, m->ns.root->mode, m->ns.root->mtime_ns);

@@ -141,6 +141,15 @@ void gfs_rec_end(struct gfs_enc *e, uint64_t records)
 	gfs_enc_u64(e, records);
 }
 
+void gfs_rec_request(struct gfs_enc *e, const struct gfs_request_id *id,
+		     int64_t time_ms)
+{
+	gfs_enc_u8(e, GFS_REC_REQUEST);
+	gfs_enc_u64(e, id->hi);
+	gfs_enc_u64(e, id->lo);
+	gfs_enc_i64(e, time_ms);
+}
+
 /* ---- apply ---- */
 
 static void drop_cb(void *cls, struct gfs_chunk *c)
@@ -447,6 +456,27 @@ static bool apply_path_rec(struct gfs_master *m, uint8_t type,
 	return ok;
 }
 
+/* A mutation with its request id: apply it, then remember the id (with
+ * the seq it will be durable at; replayed records are durable). */
+static bool apply_request(struct gfs_master *m, struct gfs_dec *d)
+{
+	struct gfs_request_id id;
+	int64_t time_ms;
+
+	id.hi = gfs_dec_u64(d);
+	id.lo = gfs_dec_u64(d);
+	time_ms = gfs_dec_i64(d);
+	if (d->bad)
+		return false;
+	if (d->p < d->end && (*d->p == GFS_REC_REQUEST ||
+			      !gfs_journal_apply(m, d->p,
+						 (size_t)(d->end - d->p))))
+		return false;
+	gfs_requests_add(&m->requests, &id, time_ms,
+			 m->replaying ? 0 : m->applied_seq);
+	return true;
+}
+
 bool gfs_journal_apply(struct gfs_master *m, const uint8_t *body, size_t len)
 {
 	struct gfs_dec d;
@@ -462,6 +492,8 @@ bool gfs_journal_apply(struct gfs_master *m, const uint8_t *body, size_t len)
 	case GFS_REC_END:
 		gfs_dec_u64(&d);
 		return gfs_dec_done(&d);
+	case GFS_REC_REQUEST:
+		return apply_request(m, &d);
 	default:
 		return apply_path_rec(m, type, &d);
 	}

@@ -22,6 +22,9 @@
  *   DIR      str path, u8 explicit, u32 mode, i64 mtime_ns (checkpoint:
  *            sets a directory's attributes exactly, creating it if needed)
  *   END      u64 records          (checkpoint: the last record)
+ *   REQUEST  u64 id_hi, u64 id_lo, i64 time_ms, then the body of the
+ *            mutation it carries (CREATE, DELETE, RENAME, UNLEASE...), or
+ *            nothing (checkpoint: an id to remember); see requests.h
  * Requires the master lock.
  */
 #ifndef GFS_JOURNAL_H
@@ -32,6 +35,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "requests.h"
 
 struct gfs_master;
 struct gfs_node;
@@ -48,6 +52,7 @@ enum gfs_rec_type {
 	GFS_REC_UNLEASE = 9,
 	GFS_REC_DIR = 10,
 	GFS_REC_END = 11,
+	GFS_REC_REQUEST = 12,
 };
 
 #define GFS_SET_MODE 1
@@ -81,6 +86,10 @@ void gfs_rec_unlease(struct gfs_enc *e, const char *path);
 void gfs_rec_dir(struct gfs_enc *e, const char *path, bool is_explicit,
 		 uint32_t mode, int64_t mtime_ns);
 void gfs_rec_end(struct gfs_enc *e, uint64_t records);
+/* The head of a REQUEST record: the mutation's own encoder appends its
+ * body after it (or nothing, in a checkpoint). */
+void gfs_rec_request(struct gfs_enc *e, const struct gfs_request_id *id,
+		     int64_t time_ms);
 
 /* Apply one record body.  False when it is malformed or does not fit
  * the state (corruption, or a bug: validation should have refused it). */

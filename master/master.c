@@ -113,6 +113,7 @@ enum gfs_err gfs_master_open(struct gfs_master *m)
 	gfs_ns_init(&m->ns);
 	gfs_chunks_init(&m->chunks);
 	gfs_csmgr_init(&m->cs);
+	gfs_requests_init(&m->requests, GFS_REQUESTS_MAX, GFS_REQUEST_TTL_MS);
 	err = load_state(m, &fresh);
 	if (err)
 		return err;
@@ -186,6 +187,7 @@ void gfs_master_close(struct gfs_master *m)
 	gfs_ns_free(&m->ns);
 	gfs_chunks_free(&m->chunks);
 	gfs_csmgr_free(&m->cs);
+	gfs_requests_free(&m->requests);
 	free(m->primary_url);
 	free(m->peer_url);
 	pthread_cond_destroy(&m->wake);

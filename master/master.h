@@ -23,6 +23,7 @@
 #include "log.h"
 #include "namespace.h"
 #include "oplog.h"
+#include "requests.h"
 
 struct gfs_httpd;
 struct gfs_http_pool;
@@ -80,6 +81,7 @@ struct gfs_master {
 	struct gfs_ns ns;           /* (lock) */
 	struct gfs_chunks chunks;   /* (lock) */
 	struct gfs_csmgr cs;        /* (lock) */
+	struct gfs_requests requests; /* (lock) recent request ids */
 	struct gfs_oplog *log;      /* owned; own lock */
 	uint64_t applied_seq;       /* (lock) next seq to apply */
 	uint64_t ckpt_seq;          /* (lock) next seq of the last checkpoint */

@@ -291,6 +291,28 @@ static enum gfs_err parse_mode(json_t *body, uint32_t def, uint32_t *mode)
 	return GFS_OK;
 }
 
+/* A mutation already applied under request id (this is a retry): *seq
+ * is its record, to wait for before answering.  Lock held. */
+static bool repeated(struct gfs_master *m, const struct gfs_request_id *id,
+		     uint64_t *seq)
+{
+	const struct gfs_request *r;
+
+	if (!id)
+		return false;
+	r = gfs_requests_find(&m->requests, id, gfs_now_ns() / 1000000);
+	if (r)
+		*seq = r->seq;
+	return r != NULL;
+}
+
+/* Start a mutation's record: inside a REQUEST record when it has an id. */
+static void rec_begin(struct gfs_enc *rec, const struct gfs_request_id *id)
+{
+	if (id)
+		gfs_rec_request(rec, id, gfs_now_ns() / 1000000);
+}
+
 /* Finish a mutation: wait for seq unless err, drop *out on failure. */
 static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
 			   uint64_t seq, json_t **out)
@@ -307,12 +329,13 @@ static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
 static void prealloc(struct gfs_master *m, const char *path, json_t *out);
 
 enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
-			    json_t *body, json_t **out)
+			    json_t *body, const struct gfs_request_id *id,
+			    json_t **out)
 {
 	const char *type = "file";
 	int64_t mtime = gfs_now_ns();
 	struct gfs_enc rec = { 0 };
-	bool dir, alloc = false;
+	bool dir, alloc = false, again = false;
 	enum gfs_err err;
 	uint64_t seq = 0;
 	uint32_t mode;
@@ -327,10 +350,14 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 		return GFS_EINVAL;
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
-	if (!err)
+	again = !err && repeated(m, id, &seq);
+	if (again)
+		*out = entry_at(m, path, false);
+	if (!err && !again)
 		err = strcmp(path, "/") ? gfs_ns_can_create(&m->ns, path)
 					: GFS_EEXIST;
-	if (!err) {
+	if (!err && !again) {
+		rec_begin(&rec, id);
 		gfs_rec_create(&rec, path, dir ? GFS_NODE_DIR : GFS_NODE_FILE,
 			       mode, mtime, (uint32_t)m->conf.chunk_size);
 		seq = gfs_ops_log(m, &rec);
@@ -358,55 +385,62 @@ static enum gfs_err check_delete(struct gfs_node *n, const char *type)
 
 enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 			    const char *client, const char *type,
-			    json_t **out)
+			    const struct gfs_request_id *id, json_t **out)
 {
 	struct gfs_enc rec = { 0 };
 	struct gfs_node *n;
 	enum gfs_err err;
 	uint64_t seq = 0;
+	bool again;
 
 	if (!strcmp(path, "/") ||
 	    (type && strcmp(type, "file") && strcmp(type, "dir")))
 		return GFS_EINVAL;
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
-	if (!err)
+	again = !err && repeated(m, id, &seq);
+	if (!err && !again)
 		err = gfs_ns_lookup(&m->ns, path, &n);
-	if (!err)
+	if (!err && !again)
 		err = check_delete(n, type);
-	if (!err)
+	if (!err && !again)
 		err = check_lease(n, path, client, out);
-	if (!err) {
+	if (!err && !again) {
+		rec_begin(&rec, id);
 		gfs_rec_delete(&rec, path);
 		seq = gfs_ops_log(m, &rec);
-		*out = json_object();
 	}
+	if (!err)
+		*out = json_object();
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }
 
 enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 			    const char *to, bool overwrite, const char *client,
-			    json_t **out)
+			    const struct gfs_request_id *id, json_t **out)
 {
 	struct gfs_enc rec = { 0 };
 	struct gfs_node *n, *victim = NULL;
 	enum gfs_err err;
 	uint64_t seq = 0;
+	bool again;
 
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
-	if (!err)
+	again = !err && repeated(m, id, &seq);
+	if (!err && !again)
 		err = gfs_ns_lookup(&m->ns, path, &n);
-	if (!err)
+	if (!err && !again)
 		err = gfs_ns_can_rename(&m->ns, n, to, overwrite, &victim);
-	if (!err)
+	if (!err && !again)
 		err = check_lease(n, path, client, out);
-	if (!err)
+	if (!err && !again)
 		err = check_leases_below(n, client, out);
-	if (!err && victim)
+	if (!err && !again && victim)
 		err = check_lease(victim, to, client, out);
-	if (!err && strcmp(path, to)) {
+	if (!err && !again && strcmp(path, to)) {
+		rec_begin(&rec, id);
 		gfs_rec_rename(&rec, path, to);
 		seq = gfs_ops_log(m, &rec);
 	}
@@ -807,29 +841,34 @@ enum gfs_err gfs_ops_lease_put(struct gfs_master *m, const char *path,
 }
 
 enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
-				  const char *client, json_t **out)
+				  const char *client,
+				  const struct gfs_request_id *id, json_t **out)
 {
 	struct gfs_enc rec = { 0 };
 	struct gfs_lease *l = NULL;
 	struct gfs_node *f;
 	enum gfs_err err;
 	uint64_t seq = 0;
+	bool again;
 
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
-	if (!err)
+	again = !err && repeated(m, id, &seq);
+	if (!err && !again)
 		err = gfs_ns_lookup(&m->ns, path, &f);
-	if (!err && f->type == GFS_NODE_FILE)
+	if (!err && !again && f->type == GFS_NODE_FILE)
 		l = gfs_lease_get(f, gfs_lease_now_ms());
-	if (!err && !l)
+	if (!err && !again && !l)
 		err = GFS_ENOENT;
-	if (!err)
+	if (!err && !again)
 		err = check_lease(f, path, client, out);
-	if (!err) {
+	if (!err && !again) {
+		rec_begin(&rec, id);
 		gfs_rec_unlease(&rec, path);
 		seq = gfs_ops_log(m, &rec);
-		*out = json_object();
 	}
+	if (!err)
+		*out = json_object();
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }

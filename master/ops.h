@@ -24,6 +24,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "requests.h"
 
 struct gfs_master;
 
@@ -35,15 +36,20 @@ enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
 enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 			      json_t **out);
 
-/* body: the request's JSON object (borrowed). */
+/*
+ * body: the request's JSON object (borrowed).  id (may be NULL): the
+ * request's X-GFS-Request; a mutation already applied under it is not
+ * applied again but answered as it was (see requests.h).
+ */
 enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
-			    json_t *body, json_t **out);
+			    json_t *body, const struct gfs_request_id *id,
+			    json_t **out);
 enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 			    const char *client, const char *type,
-			    json_t **out);
+			    const struct gfs_request_id *id, json_t **out);
 enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 			    const char *to, bool overwrite, const char *client,
-			    json_t **out);
+			    const struct gfs_request_id *id, json_t **out);
 enum gfs_err gfs_ops_setattr(struct gfs_master *m, const char *path,
 			     const char *client, json_t *body, json_t **out);
 enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
@@ -58,7 +64,8 @@ enum gfs_err gfs_ops_lease_put(struct gfs_master *m, const char *path,
 			       const char *client, uint64_t ttl_s,
 			       json_t **out);
 enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
-				  const char *client, json_t **out);
+				  const char *client,
+				  const struct gfs_request_id *id, json_t **out);
 
 /* Log and apply a record, lock held; returns its seq.  Aborts when a
  * validated record does not apply (a bug). */

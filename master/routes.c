@@ -130,6 +130,20 @@ static const char *req_client(struct gfs_req *req, bool *ok)
 	return c && *c ? c : NULL;
 }
 
+/* X-GFS-Request into *id: returns id, or NULL when absent.  *ok false
+ * (and 400 sent) when it is not 32 lowercase hex digits. */
+static const struct gfs_request_id *req_id(struct gfs_req *req,
+					   struct gfs_request_id *id, bool *ok)
+{
+	const char *h = gfs_req_header(req, GFS_HDR_REQUEST);
+
+	*ok = !h || gfs_request_id_parse(h, id);
+	if (!*ok)
+		gfs_reply_error(req, GFS_EINVAL, GFS_HDR_REQUEST " must be %d "
+				"lowercase hex digits", GFS_REQUEST_HEX);
+	return h && *ok ? id : NULL;
+}
+
 /* ---- namespace ---- */
 
 static void h_list(struct gfs_req *req)
@@ -183,11 +197,17 @@ static void h_create(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req);
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
 	json_t *body, *out = NULL;
+	bool ok;
 
-	if (!path || !(body = gfs_req_json(req)))
+	if (!path)
 		return;
-	answer(req, gfs_ops_create(m, path, body, &out), 201, &out, path);
+	id = req_id(req, &buf, &ok);
+	if (!ok || !(body = gfs_req_json(req)))
+		return;
+	answer(req, gfs_ops_create(m, path, body, id, &out), 201, &out, path);
 	json_decref(body);
 }
 
@@ -195,19 +215,23 @@ static void h_delete(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req), *type = NULL, *client;
+	const struct gfs_request_id *id = NULL;
+	struct gfs_request_id buf;
 	json_t *out = NULL;
 	bool ok;
 
 	if (!path)
 		return;
 	client = req_client(req, &ok);
+	if (ok)
+		id = req_id(req, &buf, &ok);
 	if (!ok)
 		return;
 	if (gfs_req_arg(req, "type", &type)) {
 		gfs_reply_error(req, GFS_EINVAL, "bad type");
 		return;
 	}
-	answer(req, gfs_ops_delete(m, path, client, type, &out),
+	answer(req, gfs_ops_delete(m, path, client, type, id, &out),
 	       200, &out, path);
 }
 
@@ -215,8 +239,11 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 		      const char *path, const char *client)
 {
 	const char *to = NULL, *ow = NULL;
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
 	json_t *out = NULL;
 	enum gfs_err err;
+	bool ok;
 
 	if (gfs_req_arg(req, "to", &to) || gfs_req_arg(req, "overwrite", &ow) ||
 	    !to) {
@@ -225,7 +252,11 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 	}
 	if (!path_ok(req, to, "target path"))
 		return;
-	err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"), client, &out);
+	id = req_id(req, &buf, &ok);
+	if (!ok)
+		return;
+	err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"), client, id,
+			     &out);
 	reply(req, err, 200, out, path);
 }
 
@@ -339,6 +370,8 @@ static void h_lease_delete(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req), *client;
+	const struct gfs_request_id *id = NULL;
+	struct gfs_request_id buf;
 	json_t *out = NULL;
 	bool ok;
 
@@ -346,7 +379,9 @@ static void h_lease_delete(struct gfs_req *req)
 		return;
 	client = req_client(req, &ok);
 	if (ok)
-		answer(req, gfs_ops_lease_delete(m, path, client, &out),
+		id = req_id(req, &buf, &ok);
+	if (ok)
+		answer(req, gfs_ops_lease_delete(m, path, client, id, &out),
 		       200, &out, path);
 }
 

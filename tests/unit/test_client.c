@@ -26,8 +26,18 @@ struct fake {
 	char client[128];       /* last X-GFS-Client seen */
 	unsigned long epoch_in; /* last X-GFS-Epoch seen */
 	unsigned long epoch_out;
+	char request[64];       /* last X-GFS-Request seen */
 	atomic_int calls;
 };
+
+/* Copy header h of req into buf ("" when absent). */
+static void note_header(struct gfs_req *req, const char *h, char *buf,
+			size_t len)
+{
+	const char *v = gfs_req_header(req, h);
+
+	snprintf(buf, len, "%s", v ? v : "");
+}
 
 static void fake_stat(struct gfs_req *req)
 {
@@ -36,6 +46,7 @@ static void fake_stat(struct gfs_req *req)
 	char ep[32];
 
 	atomic_fetch_add(&f->calls, 1);
+	note_header(req, GFS_HDR_REQUEST, f->request, sizeof(f->request));
 	h = gfs_req_header(req, GFS_HDR_CLIENT);
 	snprintf(f->client, sizeof(f->client), "%s", h ? h : "");
 	h = gfs_req_header(req, GFS_HDR_EPOCH);
@@ -64,6 +75,7 @@ static void fake_post(struct gfs_req *req)
 	struct fake *f = req->app;
 
 	atomic_fetch_add(&f->calls, 1);
+	note_header(req, GFS_HDR_REQUEST, f->request, sizeof(f->request));
 	gfs_reply_json(req, 200,
 		       json_pack("{s:s, s:i, s:[s]}", "handle",
 				 "000000000000002a", "version", 1, "replicas",
@@ -73,6 +85,7 @@ static void fake_post(struct gfs_req *req)
 static const struct gfs_route fake_routes[] = {
 	{ "GET", "/api/v1/files/*", NULL, fake_stat, NULL, 0 },
 	{ "POST", "/api/v1/files/*", NULL, fake_post, NULL, 0 },
+	{ "PUT", "/api/v1/files/*", NULL, fake_post, NULL, 0 },
 };
 
 /* A master that dies under every call: it reads the request and closes
@@ -81,6 +94,7 @@ struct dropper {
 	int fd;                 /* listening socket */
 	unsigned port;
 	atomic_int conns;       /* connections cut */
+	char request[64];       /* X-GFS-Request of the last one cut */
 	pthread_t thread;
 };
 
@@ -88,11 +102,20 @@ static void *dropper_main(void *arg)
 {
 	struct dropper *d = arg;
 	char buf[65536];
+	const char *h;
+	ssize_t n;
 	int c;
 
 	while ((c = accept(d->fd, NULL, NULL)) >= 0) {
-		if (read(c, buf, sizeof(buf)) > 0)
+		n = read(c, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			h = strstr(buf, GFS_HDR_REQUEST ": ");
+			snprintf(d->request, sizeof(d->request), "%.*s",
+				 h ? GFS_REQUEST_ID_HEX : 0,
+				 h ? h + sizeof(GFS_HDR_REQUEST) + 1 : "");
 			atomic_fetch_add(&d->conns, 1);
+		}
 		close(c);
 	}
 	return NULL;
@@ -263,24 +286,30 @@ Test(client, repeats_an_allocation_whose_connection_broke)
 	gfs_httpd_stop(hb);
 }
 
-Test(client, never_repeats_a_rename_whose_connection_broke)
+/* A rename or a create whose connection broke is asked again with the
+ * same X-GFS-Request, which the master uses to answer a repeat as the
+ * first; each call has its own id, and a GET none. */
+Test(client, repeats_a_mutation_whose_connection_broke_with_its_id)
 {
 	struct fake b = { .primary = true };
 	struct dropper d;
-	char ub[64];
+	char ub[64], first[64];
 	struct gfs_httpd *hb = start(&b, ub, sizeof(ub));
 
 	dropper_start(&d);
-	/* a file named "chunks" or "commit" is renamed, not allocated */
 	cr_expect_eq(call_after_drop(&d, ub, "POST",
 				     "/files/f/chunks?op=rename&to=%2Fg"),
-		     GFS_EIO);
-	cr_expect_eq(call_after_drop(&d, ub, "POST",
-				     "/files/commit?op=rename&to=%2Fg"),
-		     GFS_EIO);
-	cr_expect_eq(call_after_drop(&d, ub, "PUT", "/files/new"), GFS_EIO);
-	cr_expect_eq(atomic_load(&d.conns), 3);
-	cr_expect_eq(atomic_load(&b.calls), 0);
+		     GFS_OK);
+	cr_expect_eq(strlen(d.request), GFS_REQUEST_ID_HEX, "%s", d.request);
+	cr_expect_str_eq(b.request, d.request, "the same id on the retry");
+	snprintf(first, sizeof(first), "%s", b.request);
+	cr_expect_eq(call_after_drop(&d, ub, "PUT", "/files/new"), GFS_OK);
+	cr_expect_str_eq(b.request, d.request);
+	cr_expect_str_neq(b.request, first, "a new call has a new id");
+	cr_expect_eq(atomic_load(&d.conns), 2);
+	cr_expect_eq(atomic_load(&b.calls), 2);
+	cr_expect_eq(call_after_drop(&d, ub, "GET", "/files/x"), GFS_OK);
+	cr_expect_str_eq(b.request, "", "no id on a read");
 	dropper_stop(&d);
 	gfs_httpd_stop(hb);
 }

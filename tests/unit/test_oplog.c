@@ -311,11 +311,11 @@ static void build(struct gfs_master *m)
 	json_t *out = NULL, *b = body("{}");
 
 	m->probation_until = 0;
-	must(gfs_ops_create(m, "/a/b/f1", b, &out), &out);
-	must(gfs_ops_create(m, "/a/b/f2", b, &out), &out);
+	must(gfs_ops_create(m, "/a/b/f1", b, NULL, &out), &out);
+	must(gfs_ops_create(m, "/a/b/f2", b, NULL, &out), &out);
 	json_decref(b);
 	b = body("{\"type\":\"dir\",\"mode\":448}");
-	must(gfs_ops_create(m, "/empty", b, &out), &out);
+	must(gfs_ops_create(m, "/empty", b, NULL, &out), &out);
 	json_decref(b);
 	b = body("{\"mtime_ns\":5}");
 	must(gfs_ops_setattr(m, "/a/b/f2", NULL, b, &out), &out);
@@ -330,8 +330,8 @@ static void build(struct gfs_master *m)
 		 "\"length\":600000}]}");
 	must(gfs_ops_commit(m, "/a/b/f1", NULL, b, &out), &out);
 	json_decref(b);
-	must(gfs_ops_rename(m, "/a/b", "/c/d", false, NULL, &out), &out);
-	must(gfs_ops_delete(m, "/c/d/f2", NULL, NULL, &out), &out);
+	must(gfs_ops_rename(m, "/a/b", "/c/d", false, NULL, NULL, &out), &out);
+	must(gfs_ops_delete(m, "/c/d/f2", NULL, NULL, NULL, &out), &out);
 	must(gfs_ops_lease_put(m, "/c/d/f1", "me", 100, &out), &out);
 }
 
