@@ -5,7 +5,7 @@
  * serves the request here as a client of the cluster: a GET streams the
  * file out of gfs_file_pread() into libmicrohttpd's buffer; a PUT streams
  * the body into gfs_file_pwrite() and commits at the end, so a transfer
- * cut short leaves the previous contents as they were.  Memory per request
+ * cut short leaves the previous contents as they were, and no new file.  Memory per request
  * is constant.  The caller's X-GFS-Client is the identity used, so leases
  * apply exactly as they would to the caller.
  */
@@ -158,9 +158,11 @@ void gfs_gateway_put_begin(struct gfs_req *req, struct gfs_gateway *gw)
 	enum gfs_err err;
 
 	req->ctx = t;
+	/* a new file appears only when the whole body is in (hidden until
+	 * the commit); a cut transfer leaves nothing, or the old file */
 	err = gfs_file_open(t->as, req->path,
-			    GFS_O_WRITE | GFS_O_CREAT | GFS_O_TRUNC, 0644,
-			    &t->f);
+			    GFS_O_WRITE | GFS_O_CREAT | GFS_O_TRUNC |
+				    GFS_O_HIDDEN, 0644, &t->f);
 	if (err)
 		reply_failure(req, err);
 }

@@ -120,6 +120,11 @@ enum {
 	GFS_O_CREAT = 1 << 1, /* create if missing */
 	GFS_O_EXCL = 1 << 2,  /* with CREAT: fail with GFS_EEXIST if present */
 	GFS_O_TRUNC = 1 << 3, /* start empty (committed at sync) */
+	GFS_O_HIDDEN = 1 << 4, /* with CREAT: a file this open creates is
+				* invisible to others (not listed, 404)
+				* until the first sync commits it, empty or
+				* not; never committed, the master removes
+				* it.  For whole-file uploads. */
 };
 
 /* Open path.  Fetches the chunk map (so a lease held by another client is
@@ -158,7 +163,9 @@ enum gfs_err gfs_file_close(struct gfs_file *f);
 /* Free f without committing (pending writes are dropped). */
 void gfs_file_abort(struct gfs_file *f);
 
-/* Whole-file helpers for the CLI: stream fd in or out, constant memory. */
+/* Whole-file helpers for the CLI: stream fd in or out, constant memory.
+ * An upload that does not finish leaves no new file behind (GFS_O_HIDDEN)
+ * and an existing one as it was. */
 enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 				  const char *path, uint32_t mode);
 enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,

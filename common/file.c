@@ -171,11 +171,12 @@ static enum gfs_err fetch_entry(struct gfs_file *f)
 
 /* Create path; on success *entry is the master's new entry. */
 static enum gfs_err create_entry(struct gfs_client *c, const char *path,
-				 uint32_t mode, json_t **entry)
+				 uint32_t mode, bool hidden, json_t **entry)
 {
 	char *route = gfs_client_route("files", path, NULL);
-	json_t *body = json_pack("{s:s, s:i, s:b}", "type", "file", "mode",
-				 (int)(mode & 07777), "alloc", 1);
+	json_t *body = json_pack("{s:s, s:i, s:b, s:b}", "type", "file",
+				 "mode", (int)(mode & 07777), "alloc", 1,
+				 "hidden", hidden);
 	enum gfs_err err = gfs_client_call(c, "PUT", route, body, entry);
 
 	free(route);
@@ -189,6 +190,7 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	struct gfs_file *f;
 	json_t *created = NULL;
 	enum gfs_err err = gfs_path_check(path, strlen(path));
+	bool made = false;
 
 	*out = NULL;
 	if (err)
@@ -198,12 +200,14 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	if (flags & GFS_O_CREAT) {
 		/* a create whose connection broke is asked again with the
 		 * same request id (client.c): it happens exactly once */
-		err = create_entry(c, path, mode, &created);
+		err = create_entry(c, path, mode, flags & GFS_O_HIDDEN,
+				   &created);
 		if (err && !(err == GFS_EEXIST && !(flags & GFS_O_EXCL))) {
 			if (created)
 				json_decref(created);
 			return err;
 		}
+		made = !err && created;
 	}
 	f = gfs_xcalloc(1, sizeof(*f));
 	f->c = c;
@@ -212,7 +216,7 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	pthread_mutex_init(&f->lock, NULL);
 	/* A file we just made is empty: its entry says all there is, and
 	 * may carry its first chunk's allocation. */
-	if (err == GFS_OK && created) {
+	if (made) {
 		err = load_entry(f, created);
 		if (!err && json_is_object(json_object_get(created, "alloc")))
 			parse_chunk(c, json_object_get(created, "alloc"),
@@ -231,6 +235,9 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 		f->wsize = 0;
 		f->changed = true;
 	}
+	/* a hidden new file appears at its first commit, even empty */
+	if (made && (flags & GFS_O_HIDDEN))
+		f->changed = true;
 	*out = f;
 	return GFS_OK;
 }
@@ -1027,8 +1034,8 @@ enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 	uint64_t off = 0;
 	char *buf;
 
-	err = gfs_file_open(c, path, GFS_O_WRITE | GFS_O_CREAT | GFS_O_TRUNC,
-			    mode, &f);
+	err = gfs_file_open(c, path, GFS_O_WRITE | GFS_O_CREAT | GFS_O_TRUNC |
+				    GFS_O_HIDDEN, mode, &f);
 	if (err)
 		return err;
 	buf = gfs_xmalloc(COPY_BUF);

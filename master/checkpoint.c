@@ -53,8 +53,9 @@ static void node_cb(void *cls, struct gfs_node *n, const char *path)
 	}
 	if (n->type != GFS_NODE_FILE)
 		return;
-	gfs_rec_create(&w->rec, path, GFS_NODE_FILE, n->mode, n->mtime_ns,
-		       n->file.chunk_size);
+	gfs_rec_create(&w->rec, path, n->hidden ? GFS_CREATE_HIDDEN
+						: GFS_NODE_FILE,
+		       n->mode, n->mtime_ns, n->file.chunk_size);
 	put(w);
 	if (n->file.nchunks || n->file.size) {
 		gfs_rec_commit_file(&w->rec, path, n);

@@ -246,11 +246,19 @@ static bool apply_create(struct gfs_master *m, struct gfs_dec *d,
 	uint32_t mode = gfs_dec_u32(d);
 	int64_t mtime = gfs_dec_i64(d);
 	uint32_t chunk_size = gfs_dec_u32(d);
+	struct gfs_node *n = find(m, path, GFS_NODE_FILE);
 
-	if (!gfs_dec_done(d) || type > GFS_NODE_DIR ||
-	    gfs_ns_can_create(&m->ns, path))
+	if (!gfs_dec_done(d) || type > GFS_CREATE_HIDDEN)
 		return false;
-	gfs_ns_create(&m->ns, path, type, mode, mtime, chunk_size);
+	if (n && n->hidden)
+		remove_node(m, n); /* an upload not committed takes no name */
+	if (gfs_ns_can_create(&m->ns, path))
+		return false;
+	n = gfs_ns_create(&m->ns, path, type == GFS_NODE_DIR ? GFS_NODE_DIR
+							     : GFS_NODE_FILE,
+			  mode, mtime, chunk_size);
+	if (type == GFS_CREATE_HIDDEN)
+		gfs_ns_hide(&m->ns, n, gfs_mono_ms());
 	return true;
 }
 
@@ -374,6 +382,8 @@ static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 	}
 	ok = ok && gfs_dec_done(d);
 	if (ok) {
+		if (f->hidden)
+			gfs_ns_show(&m->ns, f); /* the upload is complete */
 		for (i = 0; i < n; i++)
 			set_chunk(m, f, &rc[i]);
 		set_size(m, f, size);

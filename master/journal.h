@@ -12,6 +12,8 @@
  *   EPOCH    u64 epoch, str primary
  *   RESERVE  u64 limit            handles < limit may be handed out
  *   CREATE   str path, u8 type, u32 mode, i64 mtime_ns, u32 chunk_size
+ *            (type 0 file, 1 directory, 2 hidden file: an upload that
+ *            stays invisible until its first COMMIT, see namespace.h)
  *   DELETE   str path
  *   RENAME   str from, str to     (replaces `to` if it exists)
  *   SETATTR  str path, u8 which (1 mode, 2 mtime), u32 mode, i64 mtime_ns
@@ -54,6 +56,9 @@ enum gfs_rec_type {
 	GFS_REC_END = 11,
 	GFS_REC_REQUEST = 12,
 };
+
+/* CREATE type of a hidden file (after GFS_NODE_FILE, GFS_NODE_DIR). */
+#define GFS_CREATE_HIDDEN 2
 
 #define GFS_SET_MODE 1
 #define GFS_SET_MTIME 2

@@ -137,6 +137,7 @@ static bool tick(struct gfs_master *m)
 		gfs_info("probation over: accepting mutations");
 	}
 	gfs_csmgr_tick(m, now, m->role == GFS_ROLE_PRIMARY);
+	gfs_ops_reap_hidden(m, now);
 	due = !m->ckpt_busy && !m->fw.resync &&
 	      m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every;
 	pthread_mutex_unlock(&m->lock);

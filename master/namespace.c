@@ -58,8 +58,65 @@ static void free_tree(struct gfs_node *n)
 	node_free(n);
 }
 
+static struct gfs_hidden *hidden_of(struct gfs_ns *ns, struct gfs_node *f)
+{
+	struct gfs_hidden *h = NULL;
+
+	HASH_FIND_PTR(ns->hidden, &f, h);
+	return h;
+}
+
+void gfs_ns_hide(struct gfs_ns *ns, struct gfs_node *file, int64_t now_ms)
+{
+	struct gfs_hidden *h = hidden_of(ns, file);
+
+	if (!h) {
+		h = gfs_xcalloc(1, sizeof(*h));
+		h->node = file;
+		HASH_ADD_PTR(ns->hidden, node, h);
+	}
+	h->since_ms = now_ms;
+	file->hidden = 1;
+}
+
+void gfs_ns_show(struct gfs_ns *ns, struct gfs_node *file)
+{
+	struct gfs_hidden *h = hidden_of(ns, file);
+
+	if (h) {
+		HASH_DELETE(hh, ns->hidden, h);
+		free(h);
+	}
+	file->hidden = 0;
+}
+
+void gfs_ns_touch_hidden(struct gfs_ns *ns, struct gfs_node *file,
+			 int64_t now_ms)
+{
+	struct gfs_hidden *h = hidden_of(ns, file);
+
+	if (h)
+		h->since_ms = now_ms;
+}
+
+struct gfs_node *gfs_ns_stale_hidden(struct gfs_ns *ns, int64_t cutoff_ms)
+{
+	struct gfs_hidden *h, *tmp;
+
+	HASH_ITER(hh, ns->hidden, h, tmp)
+		if (h->since_ms < cutoff_ms)
+			return h->node;
+	return NULL;
+}
+
 void gfs_ns_free(struct gfs_ns *ns)
 {
+	struct gfs_hidden *h, *tmp;
+
+	HASH_ITER(hh, ns->hidden, h, tmp) {
+		HASH_DELETE(hh, ns->hidden, h);
+		free(h);
+	}
 	if (ns->root)
 		free_tree(ns->root);
 	memset(ns, 0, sizeof(*ns));
@@ -222,6 +279,8 @@ void gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node)
 {
 	struct gfs_node *parent = node->parent;
 
+	if (node->hidden)
+		gfs_ns_show(ns, node);
 	unlink_kid(ns, node);
 	node_free(node);
 	prune(ns, parent);
@@ -239,6 +298,8 @@ static bool is_below(const struct gfs_node *n, const struct gfs_node *dir)
 static enum gfs_err can_replace(const struct gfs_node *node,
 				const struct gfs_node *victim, bool overwrite)
 {
+	if (victim->hidden)
+		return GFS_OK; /* an upload not committed takes no name */
 	if (!overwrite)
 		return GFS_EEXIST;
 	if (node->type == GFS_NODE_FILE)

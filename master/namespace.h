@@ -70,13 +70,24 @@ struct gfs_node {
 	uint16_t last_first;        /* its first replica (server id) */
 	uint8_t type;               /* enum gfs_node_type */
 	uint8_t is_explicit;        /* directories made by mkdir */
+	uint8_t hidden;             /* files: an upload not committed yet,
+				     * invisible to clients (gfs_ns_hide) */
+};
+
+/* A hidden file and since when nothing happened to it. */
+struct gfs_hidden {
+	struct gfs_node *node;      /* hash key; the node is in the tree */
+	int64_t since_ms;           /* monotonic: creation or last alloc */
+	UT_hash_handle hh;
 };
 
 struct gfs_ns {
 	struct gfs_node *root;      /* owned */
-	uint64_t nfiles;
+	uint64_t nfiles;            /* hidden ones included */
 	uint64_t ndirs;             /* not counting the root */
 	uint64_t next_id;
+	struct gfs_hidden *hidden;  /* uthash by node, owned: every file
+				     * whose hidden flag is set */
 };
 
 void gfs_ns_init(struct gfs_ns *ns);
@@ -129,6 +140,22 @@ struct gfs_node *gfs_ns_find_lease(struct gfs_node *dir,
 				   bool (*blocks)(void *cls,
 						  struct gfs_node *file),
 				   void *cls);
+
+/*
+ * Hidden files: an upload that must not be seen before its first commit
+ * (docs/MASTER.md).  The node is in the tree like any file, so the
+ * uploader reaches it by path, but callers treat it as absent for
+ * everyone else; a file or directory created or renamed onto its path
+ * replaces it (gfs_ns_can_rename() allows that whatever the types).
+ * gfs_ns_remove() forgets it.  Each O(1).
+ */
+void gfs_ns_hide(struct gfs_ns *ns, struct gfs_node *file, int64_t now_ms);
+void gfs_ns_show(struct gfs_ns *ns, struct gfs_node *file);
+/* Something happened to a hidden file (a chunk allocation). */
+void gfs_ns_touch_hidden(struct gfs_ns *ns, struct gfs_node *file,
+			 int64_t now_ms);
+/* A hidden file untouched since before cutoff_ms, or NULL.  O(hidden). */
+struct gfs_node *gfs_ns_stale_hidden(struct gfs_ns *ns, int64_t cutoff_ms);
 
 /* Called for each node listed, with its full path (borrowed). */
 typedef void (*gfs_ns_fn)(void *cls, struct gfs_node *node, const char *path);

@@ -63,6 +63,16 @@ static enum gfs_err writable(struct gfs_master *m)
 	return GFS_OK;
 }
 
+/* The node at path as clients see it: a hidden file (an upload not
+ * committed yet) is absent.  Lock held. */
+static enum gfs_err lookup(struct gfs_master *m, const char *path,
+			   struct gfs_node **n)
+{
+	enum gfs_err err = gfs_ns_lookup(&m->ns, path, n);
+
+	return !err && (*n)->hidden ? GFS_ENOENT : err;
+}
+
 static json_t *chunks_json(struct gfs_master *m, const struct gfs_node *f)
 {
 	json_t *a = json_array();
@@ -168,7 +178,7 @@ enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 	bool primary;
 
 	pthread_mutex_lock(&m->lock);
-	err = gfs_ns_lookup(&m->ns, path, &n);
+	err = lookup(m, path, &n);
 	if (!err && full)
 		err = check_lease(n, path, client, out);
 	if (!err)
@@ -210,7 +220,8 @@ static json_t *list_entry(struct gfs_node *n, const char *key,
 
 static void prefix_cb(void *cls, struct gfs_node *n, const char *path)
 {
-	list_add(cls, list_entry(n, "path", path));
+	if (!n->hidden)
+		list_add(cls, list_entry(n, "path", path));
 }
 
 static int entry_cmp(const void *a, const void *b, void *key)
@@ -262,12 +273,13 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 	bool primary;
 
 	pthread_mutex_lock(&m->lock);
-	err = gfs_ns_lookup(&m->ns, dir, &d);
+	err = lookup(m, dir, &d);
 	if (!err && d->type != GFS_NODE_DIR)
 		err = GFS_ENOTDIR;
 	if (!err)
 		HASH_ITER(hh, d->dir.kids, k, tmp)
-			list_add(&l, list_entry(k, "name", k->name));
+			if (!k->hidden)
+				list_add(&l, list_entry(k, "name", k->name));
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
@@ -328,6 +340,27 @@ static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
 
 static void prealloc(struct gfs_master *m, const char *path, json_t *out);
 
+/* Whether path may be created: it is free, or only a hidden file (an
+ * upload not committed) holds it.  Lock held. */
+static enum gfs_err can_create(struct gfs_master *m, const char *path)
+{
+	enum gfs_err err = strcmp(path, "/") ? gfs_ns_can_create(&m->ns, path)
+					     : GFS_EEXIST;
+	struct gfs_node *n;
+
+	if (err == GFS_EEXIST && !gfs_ns_lookup(&m->ns, path, &n) && n->hidden)
+		return GFS_OK;
+	return err;
+}
+
+/* The CREATE type for a create body's type and hidden flag. */
+static uint8_t create_type(bool dir, bool hidden)
+{
+	if (dir)
+		return GFS_NODE_DIR;
+	return hidden ? GFS_CREATE_HIDDEN : GFS_NODE_FILE;
+}
+
 enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 			    json_t *body, const struct gfs_request_id *id,
 			    json_t **out)
@@ -335,17 +368,20 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 	const char *type = "file";
 	int64_t mtime = gfs_now_ns();
 	struct gfs_enc rec = { 0 };
-	bool dir, alloc = false, again = false;
+	bool dir, alloc = false, again = false, hidden = false;
 	enum gfs_err err;
 	uint64_t seq = 0;
 	uint32_t mode;
 
 	if (gfs_json_str(body, "type", false, &type) ||
 	    gfs_json_bool(body, "alloc", false, &alloc) ||
+	    gfs_json_bool(body, "hidden", false, &hidden) ||
 	    gfs_json_i64(body, "mtime_ns", false, &mtime) ||
 	    (strcmp(type, "file") && strcmp(type, "dir")))
 		return GFS_EINVAL;
 	dir = !strcmp(type, "dir");
+	if (dir && hidden)
+		return GFS_EINVAL;
 	if (parse_mode(body, dir ? 0755 : 0644, &mode))
 		return GFS_EINVAL;
 	pthread_mutex_lock(&m->lock);
@@ -354,12 +390,11 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 	if (again)
 		*out = entry_at(m, path, false);
 	if (!err && !again)
-		err = strcmp(path, "/") ? gfs_ns_can_create(&m->ns, path)
-					: GFS_EEXIST;
+		err = can_create(m, path);
 	if (!err && !again) {
 		rec_begin(&rec, id);
-		gfs_rec_create(&rec, path, dir ? GFS_NODE_DIR : GFS_NODE_FILE,
-			       mode, mtime, (uint32_t)m->conf.chunk_size);
+		gfs_rec_create(&rec, path, create_type(dir, hidden), mode,
+			       mtime, (uint32_t)m->conf.chunk_size);
 		seq = gfs_ops_log(m, &rec);
 		*out = entry_at(m, path, false);
 		if (!dir && alloc) {
@@ -400,7 +435,7 @@ enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 	err = writable(m);
 	again = !err && repeated(m, id, &seq);
 	if (!err && !again)
-		err = gfs_ns_lookup(&m->ns, path, &n);
+		err = lookup(m, path, &n);
 	if (!err && !again)
 		err = check_delete(n, type);
 	if (!err && !again)
@@ -430,7 +465,7 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 	err = writable(m);
 	again = !err && repeated(m, id, &seq);
 	if (!err && !again)
-		err = gfs_ns_lookup(&m->ns, path, &n);
+		err = lookup(m, path, &n);
 	if (!err && !again)
 		err = gfs_ns_can_rename(&m->ns, n, to, overwrite, &victim);
 	if (!err && !again)
@@ -468,7 +503,7 @@ enum gfs_err gfs_ops_setattr(struct gfs_master *m, const char *path,
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
 	if (!err)
-		err = gfs_ns_lookup(&m->ns, path, &n);
+		err = lookup(m, path, &n);
 	if (!err)
 		err = check_lease(n, path, client, out);
 	if (!err && which) {
@@ -600,8 +635,10 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 		err = check_lease(f, path, client, out);
 	if (!err)
 		err = alloc_index(f, body, &index);
-	if (!err)
+	if (!err) {
 		give_up(m, f, body);
+		gfs_ns_touch_hidden(&m->ns, f, gfs_mono_ms());
+	}
 	if (!err)
 		err = gfs_csmgr_place(m, f, index, nonnull(near), nonnull(excl),
 				      &reps, &placed);
@@ -796,7 +833,7 @@ enum gfs_err gfs_ops_lease_get(struct gfs_master *m, const char *path,
 	enum gfs_err err;
 
 	pthread_mutex_lock(&m->lock);
-	err = gfs_ns_lookup(&m->ns, path, &f);
+	err = lookup(m, path, &f);
 	if (!err && f->type == GFS_NODE_FILE)
 		l = gfs_lease_get(f, gfs_lease_now_ms());
 	if (!err && !l)
@@ -825,7 +862,7 @@ enum gfs_err gfs_ops_lease_put(struct gfs_master *m, const char *path,
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
 	if (!err)
-		err = gfs_ns_lookup(&m->ns, path, &f);
+		err = lookup(m, path, &f);
 	if (!err && f->type != GFS_NODE_FILE)
 		err = GFS_EISDIR;
 	if (!err)
@@ -855,7 +892,7 @@ enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
 	err = writable(m);
 	again = !err && repeated(m, id, &seq);
 	if (!err && !again)
-		err = gfs_ns_lookup(&m->ns, path, &f);
+		err = lookup(m, path, &f);
 	if (!err && !again && f->type == GFS_NODE_FILE)
 		l = gfs_lease_get(f, gfs_lease_now_ms());
 	if (!err && !again && !l)
@@ -871,4 +908,29 @@ enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
 		*out = json_object();
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
+}
+
+/* ---- uploads never committed ---- */
+
+#define REAP_PER_TICK 64
+
+void gfs_ops_reap_hidden(struct gfs_master *m, int64_t now_ms)
+{
+	int64_t cutoff = now_ms - (int64_t)m->conf.orphan_grace_ms;
+	char path[GFS_PATH_MAX + 1];
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *f;
+	int n;
+
+	if (writable(m))
+		return;
+	for (n = 0; n < REAP_PER_TICK; n++) {
+		f = gfs_ns_stale_hidden(&m->ns, cutoff);
+		if (!f)
+			break;
+		gfs_ns_path(f, path);
+		gfs_info("upload of %s never committed: removed", path);
+		gfs_rec_delete(&rec, path);
+		gfs_ops_log(m, &rec);
+	}
 }

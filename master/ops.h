@@ -67,6 +67,13 @@ enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
 				  const char *client,
 				  const struct gfs_request_id *id, json_t **out);
 
+/* Remove hidden files (uploads created with "hidden": true) that were
+ * not committed within --orphan-grace of their creation or last chunk
+ * allocation, each through a logged DELETE (so the backup does the same);
+ * their chunks become orphans for GC.  Primary only; lock held; at most
+ * 64 per call, O(hidden files) each, no wait for the disk. */
+void gfs_ops_reap_hidden(struct gfs_master *m, int64_t now_ms);
+
 /* Log and apply a record, lock held; returns its seq.  Aborts when a
  * validated record does not apply (a bug). */
 uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec);

@@ -122,3 +122,60 @@ Test(journal, replay_escapes_stored_names_that_are_not_utf8)
 		gfs_master_close(&m); /* clean: writes a checkpoint */
 	}
 }
+
+static struct gfs_node *node_at(struct gfs_master *m, const char *path)
+{
+	struct gfs_node *n = NULL;
+
+	cr_assert_eq(gfs_ns_lookup(&m->ns, path, &n), GFS_OK, "%s", path);
+	return n;
+}
+
+/* An upload's file stays hidden through the log and the checkpoint,
+ * appears at its first commit, and gives way to a create of its name. */
+Test(journal, hidden_files_survive_restarts_until_their_commit)
+{
+	struct gfs_master m;
+	struct gfs_enc rec = { 0 };
+	int pass;
+
+	open_master(&m);
+	pthread_mutex_lock(&m.lock);
+	gfs_rec_create(&rec, "/up/a", GFS_CREATE_HIDDEN, 0644, 1, 1 << 20);
+	gfs_ops_log(&m, &rec);
+	gfs_rec_create(&rec, "/up/b", GFS_CREATE_HIDDEN, 0644, 1, 1 << 20);
+	gfs_ops_log(&m, &rec);
+	gfs_rec_create(&rec, "/up/c", GFS_CREATE_HIDDEN, 0644, 1, 1 << 20);
+	gfs_ops_log(&m, &rec);
+	/* a visible create of b's name replaces the upload */
+	gfs_rec_create(&rec, "/up/b", GFS_NODE_FILE, 0600, 2, 1 << 20);
+	gfs_ops_log(&m, &rec);
+	/* a rename onto c's name too, without overwrite */
+	gfs_rec_create(&rec, "/x", GFS_NODE_FILE, 0600, 2, 1 << 20);
+	gfs_ops_log(&m, &rec);
+	gfs_rec_rename(&rec, "/x", "/up/c");
+	gfs_ops_log(&m, &rec);
+	pthread_mutex_unlock(&m.lock);
+	gfs_oplog_sync(m.log);
+	gfs_oplog_close(m.log); /* crash: the log alone */
+	m.log = NULL;
+	gfs_master_close(&m);
+	for (pass = 0; pass < 2; pass++) { /* the log, then the checkpoint */
+		open_master(&m);
+		cr_expect(node_at(&m, "/up/a")->hidden, "pass %d", pass);
+		cr_expect_not_null(gfs_ns_stale_hidden(&m.ns, INT64_MAX));
+		cr_expect_not(node_at(&m, "/up/b")->hidden, "pass %d", pass);
+		cr_expect_eq(node_at(&m, "/up/b")->mode, 0600);
+		cr_expect_not(node_at(&m, "/up/c")->hidden, "pass %d", pass);
+		cr_expect_eq(m.ns.nfiles, 3, "pass %d", pass);
+		gfs_master_close(&m); /* clean: writes a checkpoint */
+	}
+	open_master(&m);
+	pthread_mutex_lock(&m.lock);
+	gfs_rec_commit(&rec, "/up/a", 0, 3, NULL, 0);
+	gfs_ops_log(&m, &rec);
+	cr_expect_not(node_at(&m, "/up/a")->hidden);
+	cr_expect_null(gfs_ns_stale_hidden(&m.ns, INT64_MAX));
+	pthread_mutex_unlock(&m.lock);
+	gfs_master_close(&m);
+}
