@@ -309,6 +309,43 @@ static enum gfs_err can_replace(const struct gfs_node *node,
 	return victim->dir.kids ? GFS_ENOTEMPTY : GFS_OK;
 }
 
+/* Length of node's path.  O(depth). */
+static size_t path_len(const struct gfs_node *node)
+{
+	size_t len = 0;
+
+	for (; node->parent; node = node->parent)
+		len += 1 + strlen(node->name);
+	return len;
+}
+
+/* Length of the longest path below dir, relative to it ("/a/b" is 4).
+ * O(subtree). */
+static size_t longest_below(const struct gfs_node *dir)
+{
+	const struct gfs_node *k, *tmp;
+	size_t best = 0, l;
+
+	HASH_ITER(hh, dir->dir.kids, k, tmp) {
+		l = 1 + strlen(k->name) +
+		    (k->type == GFS_NODE_DIR ? longest_below(k) : 0);
+		if (l > best)
+			best = l;
+	}
+	return best;
+}
+
+/* Whether every path below node still fits in GFS_PATH_MAX once node is
+ * at `to`.  Only a rename that lengthens the path walks the subtree. */
+static bool fits_at(const struct gfs_node *node, const char *to)
+{
+	size_t len = strlen(to);
+
+	if (node->type != GFS_NODE_DIR || len <= path_len(node))
+		return true;
+	return len + longest_below(node) <= GFS_PATH_MAX;
+}
+
 enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
 			       const char *to, bool overwrite,
 			       struct gfs_node **victim)
@@ -320,6 +357,8 @@ enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
 	*victim = NULL;
 	if (node == ns->root)
 		return GFS_EINVAL;
+	if (!fits_at(node, to))
+		return GFS_ENAMETOOLONG;
 	err = walk(ns, to, &at, &rest);
 	if (err)
 		return err;

@@ -113,7 +113,9 @@ void gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node);
  * Whether node may move to path `to` (POSIX rename rules, overwrite
  * allowing a file to replace a file or a directory an empty directory).
  * *victim is the node that would be replaced, or NULL.  GFS_EINVAL for
- * moving a directory below itself or the root.
+ * moving a directory below itself or the root; GFS_ENAMETOOLONG when a
+ * path below a directory would outgrow GFS_PATH_MAX (O(subtree) for a
+ * rename that makes the directory's path longer, else O(depth)).
  */
 enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
 			       const char *to, bool overwrite,

@@ -221,3 +221,26 @@ Test(namespace, counts_leases_below_each_directory)
 	gfs_ns_remove(&ns, f);
 	cr_expect_eq(ns.root->dir.nleases, 0);
 }
+
+/* A rename must not give a file below the directory a path longer than
+ * 4096 bytes (the listing and the checkpoint build paths in buffers of
+ * that size). */
+Test(namespace, refuses_a_rename_that_makes_a_path_too_long)
+{
+	char deep[4100], to[4100];
+	struct gfs_node *victim, *d;
+	size_t n = 0;
+
+	n += (size_t)sprintf(deep + n, "/a");
+	while (n < 3900)
+		n += (size_t)sprintf(deep + n, "/%0200d", (int)n);
+	sprintf(deep + n, "/f");
+	mk(deep, GFS_NODE_FILE);
+	d = at("/a");
+	memset(to, 'x', 300);
+	to[0] = '/';
+	to[300] = '\0';
+	cr_expect_eq(gfs_ns_can_rename(&ns, d, to, false, &victim),
+		     GFS_ENAMETOOLONG);
+	cr_expect_eq(gfs_ns_can_rename(&ns, d, "/b", false, &victim), GFS_OK);
+}
