@@ -78,6 +78,21 @@ static char **split_urls(const char *list, size_t *n)
 	return urls;
 }
 
+/* Fill seed with random bits; without entropy (never on Linux once
+ * booted), time, process and address still tell this client apart. */
+static void seed_request_ids(uint64_t seed[2])
+{
+	ssize_t got;
+
+	do
+		got = getrandom(seed, 2 * sizeof(*seed), 0);
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)(2 * sizeof(*seed))) {
+		seed[0] = (uint64_t)gfs_now_ns();
+		seed[1] = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)seed;
+	}
+}
+
 struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 {
 	struct gfs_client_shared *sh;
@@ -93,6 +108,7 @@ struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 		return NULL;
 	}
 	pthread_mutex_init(&sh->lock, NULL);
+	seed_request_ids(sh->req_seed);
 	sh->refs = 1;
 	sh->pool = gfs_http_pool_new(conf->max_conns ? conf->max_conns : 64);
 	sh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 10000;
@@ -233,32 +249,20 @@ static bool refused(enum gfs_err err, const struct gfs_http_reply *r)
 	return err == GFS_EUNAVAIL && r->status == 503;
 }
 
-/* A fresh request id for a mutation: 32 lowercase hex digits of 128
- * random bits, into buf. */
-static void new_request_id(char buf[GFS_REQUEST_ID_HEX + 1])
+/* A fresh request id for a mutation into buf: the client's 128 random
+ * bits (from getrandom once, at gfs_client_new()) plus a counter, as 32
+ * lowercase hex digits: unique without a system call per call. */
+static void new_request_id(struct gfs_client_shared *sh,
+			   char buf[GFS_REQUEST_ID_HEX + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	uint8_t b[GFS_REQUEST_ID_HEX / 2];
-	ssize_t got;
-	size_t i;
+	uint64_t n;
 
-	do
-		got = getrandom(b, sizeof(b), 0);
-	while (got < 0 && errno == EINTR);
-	if (got != (ssize_t)sizeof(b)) {
-		/* no entropy (should not happen): time, process and stack
-		 * address still tell this call from any other */
-		uint64_t t = (uint64_t)gfs_now_ns();
-		uint64_t p = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&got;
-
-		memcpy(b, &t, sizeof(t));
-		memcpy(b + sizeof(t), &p, sizeof(p));
-	}
-	for (i = 0; i < sizeof(b); i++) {
-		buf[2 * i] = hex[b[i] >> 4];
-		buf[2 * i + 1] = hex[b[i] & 15];
-	}
-	buf[GFS_REQUEST_ID_HEX] = '\0';
+	pthread_mutex_lock(&sh->lock);
+	n = sh->req_next++;
+	pthread_mutex_unlock(&sh->lock);
+	snprintf(buf, GFS_REQUEST_ID_HEX + 1, "%016llx%016llx",
+		 (unsigned long long)sh->req_seed[0],
+		 (unsigned long long)(sh->req_seed[1] + n));
 }
 
 static void sleep_ms(long ms)
@@ -325,7 +329,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 		*reply = NULL;
 	if (mutation) {
 		memcpy(reqh, GFS_HDR_REQUEST ": ", sizeof(GFS_HDR_REQUEST) + 1);
-		new_request_id(reqh + sizeof(GFS_HDR_REQUEST) + 1);
+		new_request_id(sh, reqh + sizeof(GFS_HDR_REQUEST) + 1);
 	}
 	for (;;) {
 		char base[512];

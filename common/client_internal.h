@@ -16,12 +16,14 @@
 struct gfs_client_shared {
 	char **masters;          /* configured master URLs, owned */
 	size_t nmasters;
-	pthread_mutex_t lock;    /* protects the four fields below */
+	pthread_mutex_t lock;    /* protects the five fields below */
 	size_t current;          /* index of the master believed primary */
 	char *named_primary;     /* a primary named by a 421 that is not in
 				  * masters, owned, or NULL */
 	uint64_t epoch;          /* highest epoch seen */
 	unsigned refs;           /* the client and its views */
+	uint64_t req_next;       /* counter of X-GFS-Request ids */
+	uint64_t req_seed[2];    /* random base of the ids, read-only */
 	struct gfs_http_pool *pool; /* connections to masters and
 				     * chunkservers, thread-safe */
 	long timeout_ms;         /* one metadata call */
