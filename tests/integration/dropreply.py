@@ -23,6 +23,14 @@ state = {"armed": True}
 lock = threading.Lock()
 
 
+def hang_up(*socks):
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def pump_up(client, upstream, conn):
     try:
         while True:
@@ -37,11 +45,7 @@ def pump_up(client, upstream, conn):
     except OSError:
         pass
     finally:
-        for s in (client, upstream):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        hang_up(client, upstream)
 
 
 def pump_down(client, upstream, conn):
@@ -60,11 +64,7 @@ def pump_down(client, upstream, conn):
     except OSError:
         pass
     finally:
-        for s in (client, upstream):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        hang_up(client, upstream)
 
 
 def serve(client):
