@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master.h"
 #include "options.h"
+#include "path.h"
 #include "routes.h"
 #include "util.h"
 
@@ -99,6 +100,13 @@ static bool finish_conf(struct gfs_master_conf *c)
 	    !c->gc_interval_ms) {
 		fprintf(stderr, "gfs-master: --checkpoint-every, --dead-after, "
 			"--failover-timeout and --gc-interval must be > 0\n");
+		return false;
+	}
+	if ((c->advertise && !gfs_text_valid(c->advertise)) ||
+	    (c->backup_of && !gfs_text_valid(c->backup_of))) {
+		/* they go into the log and into JSON replies */
+		fprintf(stderr, "gfs-master: --advertise and --backup-of must "
+			"be UTF-8\n");
 		return false;
 	}
 	if (!c->listen)

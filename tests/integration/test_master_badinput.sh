@@ -88,6 +88,12 @@ assert_eq "$(curl -sf "$A/status" | jq .seq)" "$seq_before" "something was logge
 assert_eq "$(curl -sf "$A/status" | jq '.chunkservers | length')" 0 "a bad heartbeat registered"
 http_ok "$A/healthz" || fail "the server stopped serving"
 
+# a URL flag that is not UTF-8 (it would go into the log and JSON) is a
+# clean refusal at start, not an abort
+"$GFS_BIN/gfs-master" --advertise $'http://\xff:1' --data "$T/m2" --listen 127.0.0.1:1 2>"$T/m2.err"
+assert_eq "$?" 1 "gfs-master with a bad --advertise"
+grep -q "UTF-8" "$T/m2.err" || fail "no message: $(cat "$T/m2.err")"
+
 # UTF-8 names are fine, and the listing (sorted by bytes) serves them
 for p in caf%C3%A9 %E2%82%AC; do
 	[ "$(http_status PUT "$A/files/$p")" = 201 ] || fail "create $p"
