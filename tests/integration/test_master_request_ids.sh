@@ -55,7 +55,7 @@ pport=$(free_port)
 python3 "$(dirname "$0")/dropreply.py" "$pport" "${MASTER_URL##*:}" \
 	"PUT /api/v1/files/excl" "$T/dropped" "$MASTER_PID" >>"$T/proxy.log" 2>&1 &
 PIDS+=("$!")
-wait_for 10 "proxy" bash -c "exec 3<>/dev/tcp/127.0.0.1/$pport"
+wait_for 30 "proxy" bash -c "exec 3<>/dev/tcp/127.0.0.1/$pport"
 MASTERS="http://127.0.0.1:$pport,$BACKUP_URL"
 M=$T/mnt
 mount_fuse "$M"
