@@ -34,6 +34,15 @@ fail() {
 	exit 1
 }
 
+# descendants PID: every live process below PID, deepest first.
+descendants() {
+	local c
+	for c in $(pgrep -P "$1"); do
+		descendants "$c"
+		echo "$c"
+	done
+}
+
 cleanup() {
 	local rc=$? m p i
 	trap - EXIT INT TERM
@@ -47,6 +56,10 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	# Whatever else the test left running (a writer loop in the
+	# background, a curl stuck on a stopped server) goes too: nothing
+	# outlives a test, whichever way it ended.
+	for p in $(descendants $$); do kill -KILL "$p" 2>/dev/null; done
 	for m in "${TMPFS[@]}"; do
 		mountpoint -q "$m" 2>/dev/null || continue
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
