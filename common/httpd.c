@@ -491,7 +491,9 @@ enum gfs_err gfs_req_arg_u64(struct gfs_req *req, const char *name,
 json_t *gfs_req_json(struct gfs_req *req)
 {
 	json_t *j;
-	enum gfs_err err = gfs_json_parse_object(req->body, req->body_len, &j);
+	enum gfs_err err = gfs_json_parse_object_max(
+		req->body, req->body_len,
+		req->route->body_max ? req->route->body_max : GFS_JSON_MAX, &j);
 
 	if (err) {
 		gfs_reply_error(req, err, "body is not a JSON object");

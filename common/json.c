@@ -7,12 +7,13 @@
 #include "json.h"
 #include "path.h"
 
-enum gfs_err gfs_json_parse_object(const char *buf, size_t len, json_t **out)
+enum gfs_err gfs_json_parse_object_max(const char *buf, size_t len,
+				       size_t max, json_t **out)
 {
 	json_error_t jerr;
 	json_t *j;
 
-	if (len > GFS_JSON_MAX)
+	if (len > max)
 		return GFS_ETOOBIG;
 	if (len == 0) {
 		*out = json_object();
@@ -27,6 +28,11 @@ enum gfs_err gfs_json_parse_object(const char *buf, size_t len, json_t **out)
 	}
 	*out = j;
 	return GFS_OK;
+}
+
+enum gfs_err gfs_json_parse_object(const char *buf, size_t len, json_t **out)
+{
+	return gfs_json_parse_object_max(buf, len, GFS_JSON_MAX, out);
 }
 
 static enum gfs_err field(json_t *obj, const char *key, bool required,

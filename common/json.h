@@ -17,8 +17,11 @@
 #include "err.h"
 
 /* Parse buf[0..len) as one JSON object.  *out is a new reference.
- * GFS_ETOOBIG beyond GFS_JSON_MAX, GFS_EINVAL for anything but an object.
+ * GFS_ETOOBIG beyond max bytes, GFS_EINVAL for anything but an object.
  * An empty body parses as an empty object. */
+enum gfs_err gfs_json_parse_object_max(const char *buf, size_t len,
+				       size_t max, json_t **out);
+/* The same with max GFS_JSON_MAX. */
 enum gfs_err gfs_json_parse_object(const char *buf, size_t len, json_t **out);
 
 /* Typed field access on obj.  Absent keys leave *out untouched and return
