@@ -4,7 +4,7 @@
 # nothing half-done is visible.
 . "$(dirname "$0")/lib.sh"
 
-start_master --chunk-size 1MiB
+start_master --chunk-size 1MiB --dead-after 60s
 A=$MASTER_URL/api/v1
 hb() {
 	curl -sf -X POST "$A/heartbeat" -d '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}'
@@ -32,14 +32,14 @@ writer() {
 	done
 }
 WP=()
-for w in 1 2 3 4; do writer $w & WP+=($!); done
+for w in 1 2 3 4; do writer $w & WP+=($!); PIDS+=($!); done
 wait_for 20 "some commits" bash -c "cat $T/acked.* 2>/dev/null | grep -c commit | grep -qv '^[0-9]\$\|^[0-4][0-9]\$'"
 kill9 "$MASTER_PID"
 for p in "${WP[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 n_acked=$(cat "$T"/acked.* | wc -l)
 log "killed the master after $n_acked acknowledged operations"
 
-restart_master --chunk-size 1MiB
+restart_master --chunk-size 1MiB --dead-after 60s
 hb >/dev/null || fail "heartbeat after restart"
 curl -sf "$A/files?prefix=/" >"$T/listing" || fail listing
 # Every acknowledged create exists; every acknowledged commit has its size
