@@ -49,7 +49,7 @@ LIB_cli = $(BUILD)/lib/libgfscli.a
 LIBS = $(foreach d,$(PROGRAMS),$(LIB_$(d))) $(LIB_common)
 BINS = $(foreach d,$(PROGRAMS),$(BUILD)/bin/$(BIN_$(d)))
 
-BENCH_BINS = $(BUILD)/bench/gfs-mdbench
+BENCH_BINS = $(BUILD)/bench/gfs-mdbench $(BUILD)/bench/gfs-mdstate
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -86,6 +86,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	$(CC) $(LDFLAGS) $< -o $@ $(LIBS) $(LDLIBS) -lcriterion
 
 $(BUILD)/bench/gfs-%: $(BUILD)/obj/bench/%.o $(LIB_common)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# mdstate writes a master's checkpoint with the master's own code.
+$(BUILD)/bench/gfs-mdstate: $(BUILD)/obj/bench/mdstate.o $(LIB_master) $(LIB_common)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 

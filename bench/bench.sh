@@ -10,6 +10,9 @@
 #   small files (FUSE)    vs the same create/stat/read/delete on local disk
 #   metadata              creates and lookups per second (no baseline)
 #   master restart        time to serve again with 100,000 files, RSS/file
+#   master latency        p50/p99/max of create and stat while 16 clients
+#                         create, with 1,000,000 files vs an empty master
+#                         (bench/master.sh, its own masters)
 #
 # The method of the small-file and FUSE figures is the one of
 # ../shared/bench/peer-*.sh (split -b 4096, dd bs=1M), so that the ratios
@@ -24,8 +27,9 @@ set -uo pipefail
 GFS_BIN=${1:?usage: bench.sh BINDIR BENCHDIR}
 BENCH_BIN=${2:?usage: bench.sh BINDIR BENCHDIR}
 export GFS_BIN
-. "$(dirname "$0")/../tests/integration/lib.sh"
-. "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../tests/integration/lib.sh"
+. "$HERE/lib.sh"
 
 SIZE=${BENCH_SIZE:-1G}
 NFILES=${BENCH_FILES:-2000}
@@ -215,3 +219,6 @@ echo "memory (max RSS, ${MIB} MiB file): gfs upload $(cat upload.rss) KiB, downl
 	"chunkserver ${CS_RSS} KiB, gfs-fuse ${FUSE_RSS:-?} KiB"
 echo "master: $PER_FILE bytes of RSS per empty file ($MDFILES files); serving all $TOTAL files again" \
 	"${RESTART_CRASH}s after kill -9, ${RESTART_CLEAN}s after a clean stop"
+
+# ---- master latency under load, empty and with a million files
+bash "$HERE/master.sh" "$GFS_BIN" "$BENCH_BIN" || fail "bench/master.sh"

@@ -1,0 +1,120 @@
+/*
+ * mdstate - a master data directory holding many files, for make bench.
+ *
+ *   gfs-mdstate DIR COUNT [REPORT]
+ *
+ * Writes into DIR (which must not hold a master's state yet) a checkpoint
+ * of COUNT files /many/dDDDD/fNNNNNNN (1000 per directory), each of one
+ * committed 4 KiB chunk with handles 1..COUNT, and the handle reservation
+ * above them: what a master holds after COUNT small uploads, loaded in a
+ * second or two instead of the minutes COUNT requests take.  The state is
+ * built through gfs_journal_apply() and written by the master's own
+ * checkpoint code, so the file is what a master writes.  REPORT, when
+ * given, gets the "chunks" array of a chunkserver's full heartbeat holding
+ * every one of those chunks.  Prints the time taken.  Not installed;
+ * built into build/bench/.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../master/checkpoint.h"
+#include "../master/journal.h"
+#include "../master/master.h"
+#include "log.h"
+#include "path.h"
+#include "util.h"
+
+static bool apply(struct gfs_master *m, struct gfs_enc *rec)
+{
+	bool ok = gfs_journal_apply(m, rec->buf, rec->len);
+
+	rec->len = 0;
+	return ok;
+}
+
+/* COUNT files of one chunk each, straight into the state (no log). */
+static bool fill(struct gfs_master *m, uint64_t count)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_rec_chunk c = { 0, 0, 1, 4096 };
+	char path[64];
+	bool ok = true;
+	uint64_t i;
+
+	gfs_rec_reserve(&rec, count + 1 + GFS_HANDLE_BATCH);
+	ok = apply(m, &rec);
+	for (i = 0; ok && i < count; i++) {
+		snprintf(path, sizeof(path), "/many/d%04" PRIu64 "/f%07" PRIu64,
+			 i / 1000, i);
+		gfs_rec_create(&rec, path, GFS_NODE_FILE, 0644,
+			       1700000000000000000 + (int64_t)i, 64 << 20);
+		ok = apply(m, &rec);
+		c.handle = i + 1;
+		gfs_rec_commit(&rec, path, 4096, 1700000000000000000 +
+			       (int64_t)i, &c, 1);
+		ok = ok && apply(m, &rec);
+	}
+	gfs_enc_free(&rec);
+	return ok;
+}
+
+/* [["<handle>", 1, 4096], ...] for handles 1..count into path. */
+static bool write_report(const char *path, uint64_t count)
+{
+	FILE *f = fopen(path, "w");
+	char hex[17];
+	uint64_t i;
+
+	if (!f)
+		return false;
+	fputc('[', f);
+	for (i = 1; i <= count; i++) {
+		gfs_handle_fmt(i, hex);
+		fprintf(f, "%s[\"%s\",1,4096]", i > 1 ? "," : "", hex);
+	}
+	fputc(']', f);
+	return fclose(f) == 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct gfs_master m;
+	uint64_t count;
+	int64_t t0 = gfs_mono_ms();
+	bool ok;
+
+	if (argc < 3 || argc > 4 || !gfs_parse_u64(argv[2], &count)) {
+		fprintf(stderr, "usage: gfs-mdstate DIR COUNT [REPORT]\n");
+		return 2;
+	}
+	gfs_log_init("mdstate", GFS_LOG_WARN);
+	memset(&m, 0, sizeof(m));
+	m.conf.data = argv[1];
+	m.conf.chunk_size = 64 << 20;
+	m.conf.replicas = 3;
+	m.conf.dead_after_ms = 6000;
+	m.conf.gc_interval_ms = 5000;
+	m.conf.orphan_grace_ms = 3600000;
+	m.conf.checkpoint_every = UINT64_MAX;
+	m.conf.detach_ms = 1500;
+	m.self_url = "http://127.0.0.1:1";
+	if (gfs_master_open(&m) != GFS_OK)
+		return 1;
+	pthread_mutex_lock(&m.lock);
+	m.replaying = true;
+	ok = fill(&m, count);
+	m.replaying = false;
+	pthread_mutex_unlock(&m.lock);
+	ok = ok && gfs_ckpt_write(&m) == GFS_OK;
+	gfs_master_close(&m);
+	ok = ok && (argc < 4 || write_report(argv[3], count));
+	if (!ok) {
+		fprintf(stderr, "gfs-mdstate: could not build the state\n");
+		return 1;
+	}
+	printf("%" PRIu64 " files in %lld ms\n", count,
+	       (long long)(gfs_mono_ms() - t0));
+	return 0;
+}
