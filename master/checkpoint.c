@@ -131,7 +131,7 @@ out_close:
 enum gfs_err gfs_ckpt_write(struct gfs_master *m)
 {
 	struct writer w = { 0 };
-	uint64_t next, prev;
+	uint64_t next, prev, gen;
 	int64_t t0 = gfs_mono_ms(), t1;
 	enum gfs_err err;
 
@@ -143,19 +143,19 @@ enum gfs_err gfs_ckpt_write(struct gfs_master *m)
 	m->ckpt_busy = true;
 	next = m->applied_seq;
 	serialise(m, &w, next);
-	err = gfs_oplog_rotate(m->log);
+	gen = gfs_oplog_gen(m->log);
 	prev = m->ckpt_seq;
 	pthread_mutex_unlock(&m->lock);
+	gfs_oplog_rotate(m->log);
 	t1 = gfs_mono_ms();
-	if (!err)
-		err = write_file(m->conf.data, w.out.buf, w.out.len);
+	err = write_file(m->conf.data, w.out.buf, w.out.len);
 	pthread_mutex_lock(&m->lock);
 	m->ckpt_busy = false;
 	if (!err)
 		m->ckpt_seq = next;
 	pthread_mutex_unlock(&m->lock);
 	if (!err) {
-		gfs_oplog_drop_before(m->log, prev);
+		gfs_oplog_drop_before(m->log, prev, gen);
 		gfs_info("checkpoint at record %" PRIu64 ": %" PRIu64
 			 " records, %zu bytes (%lld ms locked, %lld ms in all)",
 			 next, w.n, w.out.len, (long long)(t1 - t0),

@@ -9,6 +9,13 @@
  * Threads that arrive while it works queue behind it and the next leader
  * takes all of them at once, so N concurrent mutations cost about two
  * fsyncs, not N.
+ *
+ * Nothing slow happens under log->lock, which gfs_oplog_append() takes
+ * with the master lock held: writes and fsyncs run without it (a leader at
+ * a time, `flushing`), so does the creation of a new segment on rotation
+ * (its records queue in memory meanwhile), the backup's reads (from a
+ * dup() of the segment's fd, which outlives the segment's removal) and
+ * the directory fsync after old segments are unlinked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -106,37 +113,70 @@ static void die_io(const char *what, const char *path)
 	_exit(1);
 }
 
+/* An empty segment at base, in memory only (fd -1). */
+static void seg_init(struct gfs_oplog *log, uint64_t base,
+		     struct gfs_oplog_seg *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = s->end = base;
+	s->path = gfs_xasprintf("%s/log.%016" PRIx64, log->dir, base);
+	s->fd = -1;
+	s->size = s->tail = SEG_HDR;
+}
+
+/* Create s's file with its header and make it durable (fdatasync, then
+ * the directory).  The caller may hold log->lock only when nothing else
+ * can run (open, reset).  -1 and errno on failure (nothing left). */
+static int seg_file_create(const char *dir, const struct gfs_oplog_seg *s)
+{
+	uint8_t hdr[SEG_HDR];
+	int fd = open(s->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int e;
+
+	if (fd < 0)
+		return -1;
+	memcpy(hdr, SEG_MAGIC, 8);
+	gfs_put_u64(hdr + 8, s->base);
+	if (gfs_pwrite_all(fd, hdr, SEG_HDR, 0) < 0 || fdatasync(fd) < 0 ||
+	    gfs_fsync_dir(dir) < 0) {
+		e = errno;
+		close(fd);
+		unlink(s->path);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 /* Create an empty segment starting at base and make it durable. */
 static enum gfs_err seg_create(struct gfs_oplog *log, uint64_t base,
 			       struct gfs_oplog_seg *s)
 {
-	uint8_t hdr[SEG_HDR];
-
-	memset(s, 0, sizeof(*s));
-	s->base = s->end = base;
-	s->path = gfs_xasprintf("%s/log.%016" PRIx64, log->dir, base);
-	s->fd = open(s->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	seg_init(log, base, s);
+	s->fd = seg_file_create(log->dir, s);
 	if (s->fd < 0) {
 		gfs_error("cannot create %s: %s", s->path, strerror(errno));
 		seg_free(s);
 		return GFS_EIO;
 	}
-	memcpy(hdr, SEG_MAGIC, 8);
-	gfs_put_u64(hdr + 8, base);
-	if (gfs_pwrite_all(s->fd, hdr, SEG_HDR, 0) < 0 || fdatasync(s->fd) < 0 ||
-	    gfs_fsync_dir(log->dir) < 0) {
-		gfs_error("cannot write %s: %s", s->path, strerror(errno));
-		seg_free(s);
-		unlink(s->path);
-		return GFS_EIO;
-	}
-	s->size = s->tail = SEG_HDR;
 	return GFS_OK;
 }
 
 static struct gfs_oplog_seg *cur_seg(struct gfs_oplog *log)
 {
 	return &log->segs[log->nsegs - 1];
+}
+
+/* The segment that starts at base (lock held; the array may have moved
+ * while it was dropped). */
+static struct gfs_oplog_seg *seg_at(struct gfs_oplog *log, uint64_t base)
+{
+	size_t i;
+
+	for (i = log->nsegs; i-- > 0;)
+		if (log->segs[i].base == base)
+			return &log->segs[i];
+	return NULL;
 }
 
 static void push_seg(struct gfs_oplog *log, const struct gfs_oplog_seg *s)
@@ -386,38 +426,52 @@ out_free:
 	return err;
 }
 
-/* Write and fsync the queued bytes of the current segment.  Called with
- * the lock held and !flushing; drops the lock while doing I/O. */
-static void flush_locked(struct gfs_oplog *log)
+/*
+ * Write and fsync the queued bytes of the current segment.  With rotate,
+ * records appended from now on go to a new segment starting at the next
+ * seq, whose file is created (and made durable) after the old one's
+ * fdatasync; its records wait in memory meanwhile.  Called with the lock
+ * held and !flushing; drops the lock while doing I/O.
+ */
+static void flush_locked(struct gfs_oplog *log, bool rotate)
 {
 	struct gfs_enc batch = log->pending;
 	uint64_t target = log->next_seq;
-	struct gfs_oplog_seg *s = cur_seg(log);
-	int fd = s->fd;
-	uint64_t off = s->size;
+	struct gfs_oplog_seg *s = cur_seg(log), next;
+	uint64_t off = s->size, base = s->base;
+	char *path = gfs_xstrdup(s->path);
+	int fd = s->fd, nfd = -1;
 
 	memset(&log->pending, 0, sizeof(log->pending));
 	log->flushing = true;
+	if (rotate) {
+		seg_init(log, target, &next);
+		push_seg(log, &next);
+	}
 	pthread_mutex_unlock(&log->lock);
 	if (batch.len && gfs_pwrite_all(fd, batch.buf, batch.len,
 					(off_t)off) < 0)
-		die_io("write", s->path);
+		die_io("write", path);
 	/* written: the backup may fetch them while we fsync */
 	pthread_mutex_lock(&log->lock);
-	s = cur_seg(log);
-	s->size += batch.len;
+	seg_at(log, base)->size += batch.len;
 	log->written_seq = target;
 	pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
 	if (fdatasync(fd) < 0)
-		die_io("fdatasync", s->path);
+		die_io("fdatasync", path);
+	if (rotate && (nfd = seg_file_create(log->dir, &next)) < 0)
+		die_io("create", next.path);
 	pthread_mutex_lock(&log->lock);
+	if (rotate)
+		seg_at(log, target)->fd = nfd;
 	log->synced_seq = target;
 	log->flushing = false;
 	log->st.fsyncs++;
 	log->st.bytes += batch.len;
 	pthread_cond_broadcast(&log->cond);
 	gfs_enc_free(&batch);
+	free(path);
 }
 
 /* Make records < seq fsync'ed (lock held). */
@@ -427,7 +481,7 @@ static bool sync_locked(struct gfs_oplog *log, uint64_t seq)
 		if (log->fenced)
 			return false;
 		if (!log->flushing)
-			flush_locked(log);
+			flush_locked(log, false);
 		else
 			pthread_cond_wait(&log->cond, &log->lock);
 	}
@@ -546,31 +600,25 @@ void gfs_oplog_sync(struct gfs_oplog *log)
 	while (log->flushing)
 		pthread_cond_wait(&log->cond, &log->lock);
 	if (log->synced_seq < log->next_seq)
-		flush_locked(log);
+		flush_locked(log, false);
 	pthread_mutex_unlock(&log->lock);
 }
 
-enum gfs_err gfs_oplog_rotate(struct gfs_oplog *log)
+void gfs_oplog_rotate(struct gfs_oplog *log)
 {
-	struct gfs_oplog_seg s;
-	enum gfs_err err;
-
 	pthread_mutex_lock(&log->lock);
 	while (log->flushing)
 		pthread_cond_wait(&log->cond, &log->lock);
-	if (log->synced_seq < log->next_seq)
-		flush_locked(log);
-	while (log->flushing)
-		pthread_cond_wait(&log->cond, &log->lock);
-	err = seg_create(log, log->next_seq, &s);
-	if (!err)
-		push_seg(log, &s);
+	if (!log->fenced && cur_seg(log)->base < log->next_seq)
+		flush_locked(log, true);
 	pthread_mutex_unlock(&log->lock);
-	return err;
 }
 
-/* Remove segs[0..n) from disk and the array.  Lock held. */
-static void unlink_first(struct gfs_oplog *log, size_t n)
+/* Unlink segs[0..n) and take them out of the array into gone[] (caller
+ * frees them with seg_free(), without the lock: closing the last fd of
+ * an unlinked file frees its blocks).  Lock held. */
+static void take_first(struct gfs_oplog *log, size_t n,
+		       struct gfs_oplog_seg *gone)
 {
 	size_t i;
 
@@ -578,7 +626,7 @@ static void unlink_first(struct gfs_oplog *log, size_t n)
 		if (unlink(log->segs[i].path) < 0)
 			gfs_warn("cannot remove %s: %s", log->segs[i].path,
 				 strerror(errno));
-		seg_free(&log->segs[i]);
+		gone[i] = log->segs[i];
 	}
 	if (n)
 		memmove(log->segs, log->segs + n,
@@ -586,18 +634,45 @@ static void unlink_first(struct gfs_oplog *log, size_t n)
 	log->nsegs -= n;
 }
 
-void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq)
+/* Remove segs[0..n) from disk and the array.  Lock held. */
+static void unlink_first(struct gfs_oplog *log, size_t n)
 {
-	size_t n = 0;
+	struct gfs_oplog_seg *gone = gfs_xcalloc(n + 1, sizeof(*gone));
+	size_t i;
+
+	take_first(log, n, gone);
+	for (i = 0; i < n; i++)
+		seg_free(&gone[i]);
+	free(gone);
+}
+
+void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq, uint64_t gen)
+{
+	struct gfs_oplog_seg *gone;
+	size_t n = 0, i;
 
 	pthread_mutex_lock(&log->lock);
-	while (n + 1 < log->nsegs && log->segs[n].end <= seq)
+	while (log->gen == gen && n + 1 < log->nsegs &&
+	       log->segs[n].end <= seq)
 		n++;
-	if (n) {
-		unlink_first(log, n);
-		gfs_fsync_dir(log->dir);
-	}
+	gone = gfs_xcalloc(n + 1, sizeof(*gone));
+	take_first(log, n, gone);
 	pthread_mutex_unlock(&log->lock);
+	for (i = 0; i < n; i++)
+		seg_free(&gone[i]);
+	free(gone);
+	if (n)
+		gfs_fsync_dir(log->dir);
+}
+
+uint64_t gfs_oplog_gen(struct gfs_oplog *log)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&log->lock);
+	gen = log->gen;
+	pthread_mutex_unlock(&log->lock);
+	return gen;
 }
 
 void gfs_oplog_wipe(struct gfs_oplog *log)
@@ -608,6 +683,7 @@ void gfs_oplog_wipe(struct gfs_oplog *log)
 	gfs_enc_free(&log->pending);
 	unlink_first(log, log->nsegs);
 	gfs_fsync_dir(log->dir);
+	log->gen++;
 	log->fenced = true;
 	log->attached = false;
 	pthread_cond_broadcast(&log->cond);
@@ -675,51 +751,89 @@ static struct gfs_oplog_seg *seg_of(struct gfs_oplog *log, uint64_t seq)
 	return NULL;
 }
 
-/* Copy records [from, synced) of one segment, up to max bytes. */
-static uint64_t copy_records(struct gfs_oplog *log, uint64_t from, size_t max,
-			     struct gfs_enc *out)
+/* Bytes of a segment file to read without the lock. */
+struct span {
+	int fd;          /* a dup() of the segment's fd, owned; -1: none */
+	uint64_t off;
+	uint64_t len;
+	uint64_t n;      /* records in it */
+};
+
+/* Where records [from, written) of from's segment lie, at most max bytes
+ * (at least one record).  Lock held. */
+static bool span_of(struct gfs_oplog *log, uint64_t from, size_t max,
+		    struct span *sp)
 {
 	struct gfs_oplog_seg *s = seg_of(log, from);
-	uint64_t last = GFS_MIN(s->end, log->written_seq), n = 0, start, stop;
+	uint64_t last, stop;
 
-	start = s->offs[from - s->base];
-	while (from + n < last) {
-		stop = from + n + 1 < s->end ? s->offs[from + n + 1 - s->base]
-					     : s->size;
-		if (n && stop - start > max)
-			break;
-		n++;
-	}
-	stop = from + n < s->end ? s->offs[from + n - s->base] : s->size;
-	if (gfs_pread_all(s->fd, gfs_enc_reserve(out, stop - start),
-			  stop - start, (off_t)start) != (ssize_t)(stop - start))
-		die_io("read", s->path);
-	out->len += stop - start;
-	return n;
-}
-
-/* Checksum of record seq from its header in the file (lock held). */
-static bool crc_locked(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
-{
-	struct gfs_oplog_seg *s = seg_of(log, seq);
-	uint8_t hdr[8];
-
-	if (!s || seq >= log->written_seq ||
-	    gfs_pread_all(s->fd, hdr, sizeof(hdr),
-			  (off_t)s->offs[seq - s->base]) != sizeof(hdr))
+	sp->fd = -1;
+	if (!s || from >= log->written_seq)
 		return false;
-	*crc = gfs_get_u32(hdr + 4);
+	last = GFS_MIN(s->end, log->written_seq);
+	sp->off = s->offs[from - s->base];
+	for (sp->n = 0; from + sp->n < last; sp->n++) {
+		stop = from + sp->n + 1 < s->end
+			       ? s->offs[from + sp->n + 1 - s->base]
+			       : s->size;
+		if (sp->n && stop - sp->off > max)
+			break;
+	}
+	stop = from + sp->n < s->end ? s->offs[from + sp->n - s->base]
+				     : s->size;
+	sp->len = stop - sp->off;
+	sp->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	if (sp->fd < 0)
+		die_io("dup", s->path);
 	return true;
 }
 
+/* Read a span into out (no lock) and close its fd. */
+static void read_span(struct span *sp, struct gfs_enc *out)
+{
+	if (gfs_pread_all(sp->fd, gfs_enc_reserve(out, sp->len), sp->len,
+			  (off_t)sp->off) != (ssize_t)sp->len)
+		die_io("read", "a log segment");
+	out->len += sp->len;
+	close(sp->fd);
+	sp->fd = -1;
+}
+
+/* The header is read from the file without the lock. */
 bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
 {
+	struct gfs_enc hdr = { 0 };
+	struct span sp;
 	bool ok;
 
 	pthread_mutex_lock(&log->lock);
-	ok = crc_locked(log, seq, crc);
+	ok = span_of(log, seq, 0, &sp);
 	pthread_mutex_unlock(&log->lock);
-	return ok;
+	if (!ok)
+		return false;
+	sp.len = 8; /* length and checksum */
+	read_span(&sp, &hdr);
+	*crc = gfs_get_u32(hdr.buf + 4);
+	gfs_enc_free(&hdr);
+	return true;
+}
+
+/* The backup's record from-1 differs from ours (or we no longer have
+ * it).  Reads the file without the lock; gen tells whether the log was
+ * replaced meanwhile. */
+static bool crc_differs(struct gfs_oplog *log, uint64_t from, uint32_t crc,
+			uint64_t *gen)
+{
+	uint32_t ours;
+
+	pthread_mutex_lock(&log->lock);
+	*gen = log->gen;
+	if (!log->nsegs || from <= log->segs[0].base) {
+		pthread_mutex_unlock(&log->lock);
+		return false;
+	}
+	pthread_mutex_unlock(&log->lock);
+	return !gfs_oplog_record_crc(log, from - 1, &ours) || ours != crc;
 }
 
 enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
@@ -729,14 +843,17 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 {
 	int64_t deadline = gfs_mono_ms() + wait_ms;
 	enum gfs_err err = GFS_OK;
-	uint32_t crc;
+	struct span sp = { -1, 0, 0, 0 };
+	uint64_t gen = 0;
 	bool was;
 
-	pthread_mutex_lock(&log->lock);
 	*next = from;
+	*attached = false;
+	if (prev_crc && crc_differs(log, from, *prev_crc, &gen))
+		return GFS_ENOENT;
+	pthread_mutex_lock(&log->lock);
 	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq ||
-	    (prev_crc && from > log->segs[0].base &&
-	     (!crc_locked(log, from - 1, &crc) || crc != *prev_crc))) {
+	    (prev_crc && gen != log->gen)) {
 		err = GFS_ENOENT;
 		goto out_unlock;
 	}
@@ -752,11 +869,13 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 	log->last_poll_ms = gfs_mono_ms();
 	if (log->fenced)
 		err = GFS_ENOTPRIMARY;
-	else if (log->written_seq > from)
-		*next = from + copy_records(log, from, max, out);
+	else if (span_of(log, from, max, &sp))
+		*next = from + sp.n;
 out_unlock:
 	*attached = log->attached;
 	pthread_mutex_unlock(&log->lock);
+	if (sp.fd >= 0)
+		read_span(&sp, out);
 	return err;
 }
 

@@ -20,7 +20,9 @@
  * record is read back (replay, /oplog) only once it is fsync'ed; a bad
  * record is dropped only when it is the torn tail of the last segment (no
  * valid record follows it), anything else is corruption and stops the
- * start.  Lock order: the master lock, then log->lock.
+ * start.  Lock order: the master lock, then log->lock, under which no
+ * disk I/O runs (writers need it with the master lock held): writes,
+ * fsyncs, segment creation and the backup's reads happen without it.
  */
 #ifndef GFS_OPLOG_H
 #define GFS_OPLOG_H
@@ -67,6 +69,7 @@ struct gfs_oplog {
 	struct gfs_enc pending;     /* framed records not yet written (lock) */
 	bool flushing;              /* a leader is writing (lock) */
 	bool fenced;                /* waiters give up (step-down) (lock) */
+	uint64_t gen;               /* bumped when wiped (lock) */
 	/* Synchronous replication to the backup (all under lock). */
 	bool attached;              /* backup in sync: mutations wait for it */
 	uint64_t acked_seq;         /* backup holds records < this */
@@ -108,10 +111,17 @@ enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
 bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq);
 /* Write and fsync everything queued (no backup wait). */
 void gfs_oplog_sync(struct gfs_oplog *log);
-/* Start a new segment at the next seq (after writing what is queued). */
-enum gfs_err gfs_oplog_rotate(struct gfs_oplog *log);
-/* Unlink the segments whose records all lie below seq. */
-void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq);
+/* Start a new segment at the next seq: what is queued is written and
+ * fsync'ed to the current one, records appended from then on go to the
+ * new one, whose file is created without the lock.  Nothing happens when
+ * the current segment is empty or the log fenced.  Stops the process on
+ * an I/O error, as any log write does. */
+void gfs_oplog_rotate(struct gfs_oplog *log);
+/* Unlink the segments whose records all lie below seq (never the last),
+ * unless the log was wiped since generation gen. */
+void gfs_oplog_drop_before(struct gfs_oplog *log, uint64_t seq, uint64_t gen);
+/* The generation: it changes when the log is wiped (the state replaced). */
+uint64_t gfs_oplog_gen(struct gfs_oplog *log);
 /* Unlink every segment (the log is fenced and takes nothing until
  * gfs_oplog_reset()). */
 void gfs_oplog_wipe(struct gfs_oplog *log);

@@ -4,6 +4,7 @@
  * master reopened on its data directory has exactly the same namespace.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -165,7 +166,8 @@ Test(oplog, replays_only_records_after_the_checkpoint)
 	struct gfs_oplog *log = open_log(&s, 1);
 
 	append_n(log, 4);
-	cr_assert_eq(gfs_oplog_rotate(log), GFS_OK);
+	gfs_oplog_rotate(log);
+	cr_assert_eq(file_size(seg_path(5)), 16, "the new segment's header");
 	append_n(log, 3);
 	gfs_oplog_close(log);
 	log = open_log(&s, 5);
@@ -189,9 +191,9 @@ Test(oplog, serves_records_and_says_gone_after_drop)
 	cr_assert_gt(gfs_oplog_check_record(out.buf, out.len, &seq), 0);
 	cr_assert_eq(seq, 2);
 	gfs_enc_free(&out);
-	cr_assert_eq(gfs_oplog_rotate(log), GFS_OK);
+	gfs_oplog_rotate(log);
 	append_n(log, 1);
-	gfs_oplog_drop_before(log, 5);
+	gfs_oplog_drop_before(log, 5, gfs_oplog_gen(log));
 	cr_assert_eq(gfs_oplog_serve(log, 2, NULL, 0, 1 << 20, "b", &out, &next,
 				     &att), GFS_ENOENT);
 	cr_assert_eq(gfs_oplog_serve(log, 5, NULL, 0, 1 << 20, "b", &out, &next,
@@ -264,6 +266,74 @@ Test(oplog, group_commit_shares_fsyncs)
 	cr_assert_lt(st.fsyncs, st.records / 2,
 		     "%llu fsyncs for 800 records",
 		     (unsigned long long)st.fsyncs);
+	gfs_oplog_close(log);
+}
+
+/* Rotations while others append: every record lands in order, in one
+ * segment or the next (a new segment's file is created without the lock,
+ * its records wait in memory meanwhile). */
+Test(oplog, appends_during_rotations_replay_in_order)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	struct worker w = { log, 100 };
+	pthread_t t[4];
+	int nseg = 0;
+	DIR *d;
+	struct dirent *e;
+
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, appender, &w);
+	for (int i = 0; i < 10; i++) {
+		gfs_oplog_rotate(log);
+		usleep(2000);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	gfs_oplog_close(log);
+	d = opendir(dir);
+	while ((e = readdir(d)))
+		nseg += !strncmp(e->d_name, "log.", 4);
+	closedir(d);
+	cr_assert_gt(nseg, 1, "no rotation happened");
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 400);
+	cr_assert_eq(s.last, 400);
+	gfs_oplog_close(log);
+}
+
+Test(oplog, rotating_an_empty_segment_does_nothing)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	append_n(log, 2);
+	gfs_oplog_rotate(log);
+	gfs_oplog_rotate(log);
+	append_n(log, 1);
+	cr_assert_eq(file_size(seg_path(3)), 16 + 16 + 8);
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 3);
+	gfs_oplog_close(log);
+}
+
+Test(oplog, drops_nothing_of_a_log_wiped_since)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	uint64_t gen = gfs_oplog_gen(log);
+
+	append_n(log, 3);
+	cr_assert_eq(gfs_oplog_reset(log, 1), GFS_OK);
+	cr_assert_neq(gfs_oplog_gen(log), gen);
+	append_n(log, 3);
+	gfs_oplog_rotate(log);
+	append_n(log, 1);
+	gfs_oplog_drop_before(log, 10, gen);
+	cr_assert_eq(file_size(seg_path(1)), 16 + 3 * (16 + 8));
+	gfs_oplog_drop_before(log, 10, gfs_oplog_gen(log));
+	cr_assert_neq(access(seg_path(1), F_OK), 0, "not dropped");
 	gfs_oplog_close(log);
 }
 
