@@ -126,6 +126,20 @@ void gfs_chunks_foreach(struct gfs_chunks *t,
 			fn(cls, t->slots[i]);
 }
 
+bool gfs_chunks_scan(struct gfs_chunks *t, size_t *cursor, size_t slots,
+		     void (*fn)(void *cls, struct gfs_chunk *c), void *cls)
+{
+	size_t i, end = *cursor + GFS_MIN(slots, t->cap);
+
+	if (end > t->cap)
+		end = t->cap;
+	for (i = *cursor; i < end; i++)
+		if (t->slots[i])
+			fn(cls, t->slots[i]);
+	*cursor = end;
+	return end == t->cap;
+}
+
 bool gfs_chunk_has_loc(const struct gfs_chunk *c, uint16_t id)
 {
 	for (unsigned i = 0; i < c->nloc; i++)
@@ -205,14 +219,19 @@ void gfs_chunks_del_pending(struct gfs_chunks *t, struct gfs_pending *p)
 	free(p);
 }
 
-void gfs_chunks_expire_pending(struct gfs_chunks *t, int64_t now,
-			       int64_t max_ms)
+bool gfs_chunks_expire_pending(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms, size_t budget)
 {
 	struct gfs_pending *p, *tmp;
 
-	HASH_ITER(hh, t->pending, p, tmp)
-		if (now - p->alloc_ms > max_ms)
-			gfs_chunks_del_pending(t, p);
+	HASH_ITER(hh, t->pending, p, tmp) {
+		if (now - p->alloc_ms <= max_ms)
+			return false;
+		if (!budget--)
+			return true;
+		gfs_chunks_del_pending(t, p);
+	}
+	return false;
 }
 
 void gfs_chunks_add_garbage(struct gfs_chunks *t, uint64_t handle,
@@ -237,15 +256,18 @@ bool gfs_chunks_is_garbage(struct gfs_chunks *t, uint64_t handle)
 	return g != NULL;
 }
 
-void gfs_chunks_expire_garbage(struct gfs_chunks *t, int64_t now,
-			       int64_t max_ms)
+bool gfs_chunks_expire_garbage(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms, size_t budget)
 {
 	struct gfs_garbage *g, *tmp;
 
 	HASH_ITER(hh, t->garbage, g, tmp) {
 		if (now - g->since_ms <= max_ms)
-			continue;
+			return false;
+		if (!budget--)
+			return true;
 		HASH_DEL(t->garbage, g);
 		free(g);
 	}
+	return false;
 }

@@ -84,6 +84,16 @@ void gfs_chunks_remove(struct gfs_chunks *t, struct gfs_chunk *c);
 /* Call fn for every chunk.  O(capacity). */
 void gfs_chunks_foreach(struct gfs_chunks *t,
 			void (*fn)(void *cls, struct gfs_chunk *c), void *cls);
+/*
+ * Call fn for the chunks in slots [*cursor, *cursor + slots) and move
+ * *cursor past them; true when it reached the end of the table (*cursor
+ * is then cap).  fn must not add or remove chunks.  A scan spread over
+ * several calls may miss a chunk removed meanwhile, and one that a
+ * removal moved back past the cursor, or see one twice across a grow
+ * (the caller restarts when cap changed).  O(slots).
+ */
+bool gfs_chunks_scan(struct gfs_chunks *t, size_t *cursor, size_t slots,
+		     void (*fn)(void *cls, struct gfs_chunk *c), void *cls);
 
 /* Locations: add (false when present or full), remove, test. */
 bool gfs_chunk_add_loc(struct gfs_chunk *c, uint16_t id);
@@ -103,15 +113,19 @@ struct gfs_pending *gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle
 			    uint64_t file_id, uint32_t index, int64_t now);
 struct gfs_pending *gfs_chunks_pending(struct gfs_chunks *t, uint64_t handle);
 void gfs_chunks_del_pending(struct gfs_chunks *t, struct gfs_pending *p);
-/* Drop pending entries older than max_ms.  O(pending). */
-void gfs_chunks_expire_pending(struct gfs_chunks *t, int64_t now,
-			       int64_t max_ms);
+/* Drop pending entries older than max_ms, at most budget of them; true
+ * when more may be due.  Entries are kept in the order they were added,
+ * which is their age order, so this stops at the first young one:
+ * O(dropped). */
+bool gfs_chunks_expire_pending(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms, size_t budget);
 
 void gfs_chunks_add_garbage(struct gfs_chunks *t, uint64_t handle,
 			    int64_t now);
 bool gfs_chunks_is_garbage(struct gfs_chunks *t, uint64_t handle);
-/* Forget garbage older than max_ms.  O(garbage). */
-void gfs_chunks_expire_garbage(struct gfs_chunks *t, int64_t now,
-			       int64_t max_ms);
+/* Forget garbage older than max_ms, at most budget entries; true when
+ * more may be due.  O(dropped), as gfs_chunks_expire_pending(). */
+bool gfs_chunks_expire_garbage(struct gfs_chunks *t, int64_t now,
+			       int64_t max_ms, size_t budget);
 
 #endif

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chunks.h"
 #include "csmgr.h"
@@ -17,6 +18,21 @@
 
 #define URL_MAX 512
 #define ITEMS_MAX (16u << 20) /* handles in one heartbeat */
+
+/* Whether s's locations count: it is alive and not stale (see
+ * server_died() and apply_full()). */
+static bool counts(const struct gfs_cs *s)
+{
+	return s->alive && !s->stale;
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 void gfs_csmgr_init(struct gfs_csmgr *c)
 {
@@ -67,6 +83,8 @@ void gfs_csmgr_free(struct gfs_csmgr *c)
 	free(c->servers);
 	clear_copies(c);
 	clear_orphans(c);
+	for (i = 0; i < GFS_LOC_MAX; i++)
+		free(c->sweep.q[i].handles);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -77,12 +95,14 @@ void gfs_csmgr_forget(struct gfs_master *m)
 
 	for (i = 0; i < c->n; i++) {
 		c->servers[i]->known = false;
+		c->servers[i]->stale = false;
 		c->servers[i]->nchunks = 0;
 		c->servers[i]->copies_in = c->servers[i]->copies_out = 0;
 		clear_deletes(c->servers[i]);
 	}
 	clear_copies(c);
 	clear_orphans(c);
+	c->sweep.active = false;
 }
 
 static struct gfs_cs *find_server(struct gfs_csmgr *c, const char *url)
@@ -167,6 +187,30 @@ static enum gfs_err parse_handles(json_t *body, const char *key,
 	return GFS_OK;
 }
 
+static int item_cmp(const void *a, const void *b)
+{
+	const struct gfs_hb_item *x = a, *y = b;
+
+	return (x->handle > y->handle) - (x->handle < y->handle);
+}
+
+/* A full report lists each handle once: apply_full() counts on it.
+ * O(n log n), before the lock is taken. */
+static void dedupe_items(struct gfs_heartbeat *hb)
+{
+	size_t i, n = 0;
+
+	if (hb->nchunks < 2)
+		return;
+	qsort(hb->chunks, hb->nchunks, sizeof(*hb->chunks), item_cmp);
+	for (i = 0; i < hb->nchunks; i++) {
+		if (n && hb->chunks[n - 1].handle == hb->chunks[i].handle)
+			n--;
+		hb->chunks[n++] = hb->chunks[i];
+	}
+	hb->nchunks = n;
+}
+
 static enum gfs_err parse_bytes(json_t *body, const char *key, int64_t *out)
 {
 	*out = -1;
@@ -208,6 +252,8 @@ enum gfs_err gfs_heartbeat_parse(json_t *body, struct gfs_heartbeat *hb,
 	    parse_handles(body, "removed", &hb->removed, &hb->nremoved) ||
 	    parse_handles(body, "corrupt", &hb->corrupt, &hb->ncorrupt))
 		return GFS_EINVAL;
+	if (hb->full)
+		dedupe_items(hb);
 	return GFS_OK;
 }
 
@@ -282,7 +328,8 @@ void gfs_csmgr_drop_chunk(struct gfs_master *m, struct gfs_chunk *c)
 
 		if (s->nchunks)
 			s->nchunks--;
-		queue_delete(s, c->handle);
+		if (counts(s)) /* the others learn it from their full report */
+			queue_delete(s, c->handle);
 	}
 	if (k) {
 		queue_delete(m->cs.servers[k->target], c->handle);
@@ -293,6 +340,25 @@ void gfs_csmgr_drop_chunk(struct gfs_master *m, struct gfs_chunk *c)
 
 /* ---- replica reports ---- */
 
+/* The first location of c whose server does not count, dropped to make
+ * room for a live one.  False when every one counts. */
+static bool drop_dead_loc(struct gfs_master *m, struct gfs_chunk *c)
+{
+	unsigned i;
+
+	for (i = 0; i < c->nloc; i++) {
+		struct gfs_cs *s = m->cs.servers[c->loc[i]];
+
+		if (counts(s))
+			continue;
+		gfs_chunk_del_loc(c, s->id);
+		if (s->nchunks)
+			s->nchunks--;
+		return true;
+	}
+	return false;
+}
+
 static void add_loc(struct gfs_master *m, struct gfs_chunk *c,
 		    struct gfs_cs *s)
 {
@@ -300,6 +366,8 @@ static void add_loc(struct gfs_master *m, struct gfs_chunk *c,
 
 	if (gfs_chunk_has_loc(c, s->id))
 		return;
+	if (c->nloc == GFS_LOC_MAX)
+		drop_dead_loc(m, c);
 	if (!gfs_chunk_add_loc(c, s->id)) {
 		queue_delete(s, c->handle); /* more copies than we track */
 		return;
@@ -370,7 +438,7 @@ void gfs_csmgr_claim_orphan(struct gfs_master *m, struct gfs_chunk *c)
 	for (i = 0; i < o->n; i++) {
 		struct gfs_cs *s = m->cs.servers[o->holders[i]];
 
-		if (s->alive && o->versions[i] == c->version)
+		if (counts(s) && o->versions[i] == c->version)
 			add_loc(m, c, s);
 	}
 	HASH_DEL(m->cs.orphans, o);
@@ -393,21 +461,36 @@ static uint32_t stale_grace_s(const struct gfs_master *m)
 	return (uint32_t)((m->conf.dead_after_ms + 999) / 1000);
 }
 
-/* One replica reported by s. */
+/* What a full report did to the locations s had: kept or added. */
+struct tally {
+	uint64_t kept;
+	uint64_t added;
+};
+
+/* One replica reported by s; t counts for a full report (else NULL). */
 static void report(struct gfs_master *m, struct gfs_cs *s,
-		   const struct gfs_hb_item *it)
+		   const struct gfs_hb_item *it, struct tally *t)
 {
 	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, it->handle);
+	uint64_t had = s->nchunks;
 	char hex[17];
 
 	if (c && c->version == it->version) {
+		if (t && gfs_chunk_has_loc(c, s->id))
+			t->kept++;
 		add_loc(m, c, s);
+		if (t)
+			t->added += s->nchunks - had;
 		return;
 	}
 	if (c) {
 		if (c->commit_s && gfs_master_now_s(m) - c->commit_s <
-					   stale_grace_s(m))
-			return; /* the report may predate the commit */
+					   stale_grace_s(m)) {
+			/* the report may predate the commit */
+			if (t && gfs_chunk_has_loc(c, s->id))
+				t->kept++;
+			return;
+		}
 		gfs_handle_fmt(it->handle, hex);
 		gfs_info("stale replica %s v%u on %s (current v%u): deleting",
 			 hex, it->version, s->url, c->version);
@@ -435,6 +518,21 @@ static void strip_server(struct gfs_master *m, struct gfs_cs *s)
 	s->nchunks = 0;
 }
 
+/* The locations of a full report, listed again after a strip. */
+static void relist(struct gfs_master *m, struct gfs_cs *s,
+		   const struct gfs_heartbeat *hb)
+{
+	size_t i;
+
+	for (i = 0; i < hb->nchunks; i++) {
+		struct gfs_chunk *c = gfs_chunks_find(&m->chunks,
+						      hb->chunks[i].handle);
+
+		if (c && c->version == hb->chunks[i].version)
+			add_loc(m, c, s);
+	}
+}
+
 /* s's reports of orphans are replaced by its full inventory.
  * O(orphans). */
 static void forget_orphan_reports(struct gfs_master *m, struct gfs_cs *s)
@@ -445,20 +543,45 @@ static void forget_orphan_reports(struct gfs_master *m, struct gfs_cs *s)
 		drop_orphan_holder(m, o->handle, s);
 }
 
+/*
+ * A full report replaces s's locations in O(report): every location s had
+ * that the report repeats is kept, the new ones are added, and when the
+ * two together are all the locations s has (s->nchunks; the report lists
+ * each handle once), nothing else is to go.  Only when s no longer holds
+ * replicas we listed for it (it lost them, or died with them and came
+ * back without) are they found by stripping s from every chunk: O(chunks),
+ * about 35 ms per million chunks, once for such a server.
+ */
+static void apply_full(struct gfs_master *m, struct gfs_cs *s,
+		       const struct gfs_heartbeat *hb)
+{
+	struct tally t = { 0, 0 };
+	size_t i;
+
+	forget_orphan_reports(m, s);
+	clear_deletes(s);
+	s->stale = false;
+	s->known = true;
+	for (i = 0; i < hb->nchunks; i++)
+		report(m, s, &hb->chunks[i], &t);
+	if (s->nchunks == t.kept + t.added)
+		return;
+	gfs_info("chunkserver %s no longer holds %" PRIu64 " replicas listed "
+		 "for it", s->url, s->nchunks - t.kept - t.added);
+	strip_server(m, s);
+	relist(m, s, hb);
+}
+
 static void apply_inventory(struct gfs_master *m, struct gfs_cs *s,
 			    const struct gfs_heartbeat *hb)
 {
 	size_t i;
 	char hex[17];
 
-	if (hb->full) {
-		strip_server(m, s);
-		forget_orphan_reports(m, s);
-		clear_deletes(s);
-		s->known = true;
-	}
-	for (i = 0; i < hb->nchunks; i++)
-		report(m, s, &hb->chunks[i]);
+	if (hb->full)
+		apply_full(m, s, hb);
+	for (i = 0; !hb->full && i < hb->nchunks; i++)
+		report(m, s, &hb->chunks[i], NULL);
 	for (i = 0; i < hb->nremoved; i++) {
 		del_loc(m, hb->removed[i], s);
 		drop_orphan_holder(m, hb->removed[i], s);
@@ -549,6 +672,12 @@ void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
 
 /* ---- liveness, re-replication, GC ---- */
 
+/*
+ * A server dies in O(copies): its locations stay where they are but count
+ * for nothing (counts(): dead or stale), the sweep strips them as it goes,
+ * and if it comes back its full report confirms the ones it still holds
+ * (apply_full()).  Stripping them here would be O(chunks) under the lock.
+ */
 static void server_died(struct gfs_master *m, struct gfs_cs *s)
 {
 	struct gfs_copy *k, *tmp;
@@ -556,7 +685,7 @@ static void server_died(struct gfs_master *m, struct gfs_cs *s)
 	gfs_info("chunkserver %s is dead", s->url);
 	s->alive = false;
 	s->known = false;
-	strip_server(m, s);
+	s->stale = s->nchunks > 0;
 	HASH_ITER(hh, m->cs.copies, k, tmp)
 		if (k->target == s->id || k->source == s->id)
 			end_copy(m, k);
@@ -596,26 +725,12 @@ static void expire_copies(struct gfs_master *m, int64_t now)
 	}
 }
 
-/* A chunk short of replicas, found by the sweep. */
-struct needy {
-	struct gfs_chunk *c;
-	unsigned live;
-};
-
-struct sweep {
-	struct gfs_master *m;
-	unsigned target;
-	struct needy *v;
-	size_t n, cap;
-	uint64_t under, lost;
-};
-
 static unsigned live_locs(struct gfs_master *m, const struct gfs_chunk *c)
 {
 	unsigned i, n = 0;
 
 	for (i = 0; i < c->nloc; i++)
-		n += m->cs.servers[c->loc[i]]->alive;
+		n += counts(m->cs.servers[c->loc[i]]);
 	return n;
 }
 
@@ -629,7 +744,7 @@ static void trim_surplus(struct gfs_master *m, struct gfs_chunk *c)
 	for (i = 0; i < c->nloc; i++) {
 		struct gfs_cs *s = m->cs.servers[c->loc[i]];
 
-		if (!s->alive || s->copies_out)
+		if (!counts(s) || s->copies_out)
 			continue;
 		if (!victim || s->free_bytes < victim->free_bytes)
 			victim = s;
@@ -645,39 +760,7 @@ static void trim_surplus(struct gfs_master *m, struct gfs_chunk *c)
 	queue_delete(victim, c->handle);
 }
 
-static void sweep_cb(void *cls, struct gfs_chunk *c)
-{
-	struct sweep *sw = cls;
-	unsigned live = live_locs(sw->m, c);
-
-	if (live > sw->target && !find_copy(&sw->m->cs, c->handle)) {
-		trim_surplus(sw->m, c);
-		return;
-	}
-	if (live >= sw->target)
-		return;
-	sw->under++;
-	if (!live) {
-		sw->lost++;
-		return;
-	}
-	if (find_copy(&sw->m->cs, c->handle))
-		return;
-	if (sw->n == sw->cap) {
-		sw->cap = sw->cap ? sw->cap * 2 : 64;
-		sw->v = gfs_xrealloc(sw->v, sw->cap * sizeof(*sw->v));
-	}
-	sw->v[sw->n++] = (struct needy){ c, live };
-}
-
-static int needy_cmp(const void *a, const void *b)
-{
-	const struct needy *x = a, *y = b;
-
-	return (x->live > y->live) - (x->live < y->live);
-}
-
-/* The best server to receive a copy of c, or NULL. */
+/* The best server to receive a copy of c, or NULL.  O(servers). */
 static struct gfs_cs *copy_target(struct gfs_master *m, struct gfs_chunk *c)
 {
 	struct gfs_cs *best = NULL;
@@ -706,7 +789,7 @@ static struct gfs_cs *copy_source(struct gfs_master *m, struct gfs_chunk *c)
 	for (i = 0; i < c->nloc; i++) {
 		struct gfs_cs *s = m->cs.servers[c->loc[i]];
 
-		if (s->alive && s->copies_out < GFS_COPIES_MAX)
+		if (counts(s) && s->copies_out < GFS_COPIES_MAX)
 			return s;
 	}
 	return NULL;
@@ -735,24 +818,164 @@ static void start_copy(struct gfs_master *m, struct gfs_chunk *c,
 		 (unsigned)m->conf.replicas, src->url, dst->url);
 }
 
-/* Re-replication: fewest live copies first.  O(chunks log chunks). */
-static void sweep(struct gfs_master *m, bool orders)
+/*
+ * The re-replication sweep walks the chunk table a step at a time, as
+ * redis's activeExpireCycle does: each step visits at most step_slots
+ * slots and stops early after step_us, under the lock; the tick thread
+ * runs steps every few milliseconds, dropping the lock between them, until
+ * the pass reaches the end of the table (1-2 s and about 140 steps for a
+ * million chunks, 2^21 slots, on the development VM; one step for a small
+ * table).  A pass counts chunks short of replicas and with none, trims
+ * surplus replicas and strips the locations of dead and stale servers as
+ * it goes, and keeps the neediest chunks (fewest live replicas) in a
+ * bounded queue; copies start at its end.  A chunk a removal moves back
+ * past the cursor is missed until the next pass; a grow of the table
+ * restarts the pass.
+ */
+#define SWEEP_STEP_SLOTS 16384
+#define SWEEP_STEP_US 500
+#define SWEEP_CLOCK_EVERY 1024      /* slots between two clock reads */
+
+/* Keep handle (live replicas) if it is among the neediest seen.  O(1). */
+static void queue_needy(struct gfs_master *m, uint64_t handle, unsigned live)
 {
-	struct sweep sw = { .m = m, .target = (unsigned)m->conf.replicas };
+	struct gfs_sweep *sw = &m->cs.sweep;
+	struct gfs_needy *q;
+	unsigned worst;
+
+	if (sw->queued >= sw->room) {
+		for (worst = GFS_LOC_MAX - 1; worst > live && !sw->q[worst].n;
+		     worst--)
+			;
+		if (worst <= live)
+			return;
+		sw->q[worst].n--;
+		sw->queued--;
+	}
+	q = &sw->q[live];
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 16;
+		q->handles = gfs_xrealloc(q->handles,
+					  q->cap * sizeof(*q->handles));
+	}
+	q->handles[q->n++] = handle;
+	sw->queued++;
+}
+
+/* Locations of dead or stale servers go (they count for nothing). */
+static void strip_dead(struct gfs_master *m, struct gfs_chunk *c)
+{
+	unsigned i = 0;
+
+	while (i < c->nloc) {
+		struct gfs_cs *s = m->cs.servers[c->loc[i]];
+
+		if (counts(s)) {
+			i++;
+			continue;
+		}
+		gfs_chunk_del_loc(c, s->id);
+		if (s->nchunks && !--s->nchunks)
+			s->stale = false;
+	}
+}
+
+static void sweep_cb(void *cls, struct gfs_chunk *c)
+{
+	struct gfs_master *m = cls;
+	struct gfs_sweep *sw = &m->cs.sweep;
+	unsigned live, target = (unsigned)m->conf.replicas;
+
+	strip_dead(m, c);
+	live = live_locs(m, c);
+	sw->visited++;
+	if (live > target && !find_copy(&m->cs, c->handle)) {
+		trim_surplus(m, c);
+		return;
+	}
+	if (live >= target)
+		return;
+	sw->under++;
+	if (!live)
+		sw->lost++;
+	else if (!find_copy(&m->cs, c->handle))
+		queue_needy(m, c->handle, live);
+}
+
+/* The end of a pass: publish its counts, start copies neediest first
+ * (when orders may be given).  O(queue x servers). */
+static void end_pass(struct gfs_master *m, int64_t now, bool orders)
+{
+	struct gfs_sweep *sw = &m->cs.sweep;
+	unsigned live;
 	size_t i;
 
-	gfs_chunks_foreach(&m->chunks, sweep_cb, &sw);
-	m->cs.under_replicated = sw.under;
-	if (sw.lost != m->cs.lost && sw.lost)
-		gfs_warn("%" PRIu64 " chunks have no live replica", sw.lost);
-	m->cs.lost = sw.lost;
-	if (orders) {
-		if (sw.n)
-			qsort(sw.v, sw.n, sizeof(*sw.v), needy_cmp);
-		for (i = 0; i < sw.n; i++)
-			start_copy(m, sw.v[i].c, sw.v[i].live);
+	m->cs.under_replicated = sw->under;
+	if (sw->lost != m->cs.lost && sw->lost)
+		gfs_warn("%" PRIu64 " chunks have no live replica", sw->lost);
+	m->cs.lost = sw->lost;
+	for (live = 1; live < GFS_LOC_MAX; live++) {
+		for (i = 0; orders && i < sw->q[live].n; i++) {
+			struct gfs_chunk *c = gfs_chunks_find(
+				&m->chunks, sw->q[live].handles[i]);
+
+			if (c && !find_copy(&m->cs, c->handle) &&
+			    live_locs(m, c) == live)
+				start_copy(m, c, live);
+		}
+		sw->q[live].n = 0;
 	}
-	free(sw.v);
+	sw->queued = 0;
+	sw->passes++;
+	sw->pass_ms = now - sw->started_ms;
+	sw->active = false;
+	if (sw->passes == 1 || sw->steps > 1)
+		gfs_log(sw->passes == 1 ? GFS_LOG_INFO : GFS_LOG_DEBUG,
+			"sweep pass over %zu chunks in %" PRId64 " ms, %u steps",
+			sw->visited, sw->pass_ms, sw->steps);
+}
+
+static void begin_pass(struct gfs_master *m, int64_t now)
+{
+	struct gfs_sweep *sw = &m->cs.sweep;
+	unsigned live;
+
+	for (live = 0; live < GFS_LOC_MAX; live++)
+		sw->q[live].n = 0;
+	sw->queued = 0;
+	/* more than the copies the servers can take at once */
+	sw->room = 64 + 4 * GFS_COPIES_MAX * (size_t)gfs_csmgr_alive_count(m);
+	sw->cursor = 0;
+	sw->cap = m->chunks.cap;
+	sw->under = sw->lost = 0;
+	sw->visited = 0;
+	sw->steps = 0;
+	sw->started_ms = now;
+	sw->active = true;
+}
+
+/* One step of the pass: at most step_slots slots, at most step_us. */
+static void sweep_step(struct gfs_master *m, int64_t now, bool orders)
+{
+	struct gfs_sweep *sw = &m->cs.sweep;
+	size_t budget = sw->step_slots ? sw->step_slots : SWEEP_STEP_SLOTS;
+	int64_t t0 = mono_us(), limit = sw->step_us ? sw->step_us
+							 : SWEEP_STEP_US;
+	bool end = false;
+
+	if (sw->cap != m->chunks.cap)
+		begin_pass(m, now); /* the table grew: start over */
+	sw->steps++;
+	while (budget && !end) {
+		size_t n = GFS_MIN(budget, SWEEP_CLOCK_EVERY);
+
+		end = gfs_chunks_scan(&m->chunks, &sw->cursor, n, sweep_cb, m);
+		budget -= n;
+		if (mono_us() - t0 >= limit)
+			break;
+	}
+	if (end)
+		end_pass(m, now, orders);
 }
 
 static void order_holders(struct gfs_master *m, struct gfs_orphan *o)
@@ -764,27 +987,37 @@ static void order_holders(struct gfs_master *m, struct gfs_orphan *o)
 			queue_delete(m->cs.servers[o->holders[i]], o->handle);
 }
 
-/* Orphans past their grace (a primary orders them deleted, a backup
- * forgets them), garbage and pending entries past theirs.
- * O(orphans + garbage + pending). */
-static void gc(struct gfs_master *m, int64_t now, bool primary)
+#define GC_STEP 4096   /* orphans, garbage or pending entries per step */
+
+/*
+ * Orphans past their grace (a primary orders them deleted, a backup
+ * forgets them), then garbage and pending entries past theirs, at most
+ * GC_STEP of each per step.  All three tables are kept in the order their
+ * entries were added, which is their age order, so a step stops at the
+ * first young entry: O(expired).  (An orphan whose handle was committed
+ * meanwhile was claimed by the commit.)  True when a budget ran out.
+ */
+static bool gc_step(struct gfs_master *m, int64_t now, bool primary)
 {
 	struct gfs_orphan *o, *tmp;
 	int64_t grace = (int64_t)m->conf.orphan_grace_ms;
+	size_t budget = GC_STEP;
+	bool more = false, known, garbage;
 	char hex[17];
 
 	HASH_ITER(hh, m->cs.orphans, o, tmp) {
-		bool garbage = gfs_chunks_is_garbage(&m->chunks, o->handle);
-
-		if (gfs_chunks_find(&m->chunks, o->handle)) {
-			HASH_DEL(m->cs.orphans, o);
-			free(o);
-			continue;
+		if (now - o->first_ms < grace)
+			break;
+		if (!budget--) {
+			more = true;
+			break;
 		}
-		if (!garbage && (gfs_chunks_pending(&m->chunks, o->handle) ||
-				 now - o->first_ms < grace))
-			continue;
-		if (primary) {
+		known = gfs_chunks_find(&m->chunks, o->handle) != NULL;
+		garbage = gfs_chunks_is_garbage(&m->chunks, o->handle);
+		if (!known && !garbage &&
+		    gfs_chunks_pending(&m->chunks, o->handle))
+			continue; /* still being written; pending expires too */
+		if (primary && !known) {
 			gfs_handle_fmt(o->handle, hex);
 			gfs_info("%s chunk %s: deleting it on %u servers",
 				 garbage ? "garbage" : "orphan", hex, o->n);
@@ -793,20 +1026,35 @@ static void gc(struct gfs_master *m, int64_t now, bool primary)
 		HASH_DEL(m->cs.orphans, o);
 		free(o);
 	}
-	gfs_chunks_expire_garbage(&m->chunks, now, GFS_MAX(grace, 600000));
-	gfs_chunks_expire_pending(&m->chunks, now, grace);
+	more |= gfs_chunks_expire_garbage(&m->chunks, now,
+					  GFS_MAX(grace, 600000), GC_STEP);
+	more |= gfs_chunks_expire_pending(&m->chunks, now, grace, GC_STEP);
+	return more;
 }
 
-void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary)
+void gfs_csmgr_tick(struct gfs_master *m, int64_t now)
 {
+	struct gfs_sweep *sw = &m->cs.sweep;
+
 	check_liveness(m, now);
 	expire_copies(m, now);
-	sweep(m, primary && now >= m->settle_until &&
-			 now >= m->probation_until);
+	/* the sweep runs at most a quarter of the time */
+	if (!sw->active && now - sw->started_ms >= 4 * sw->pass_ms)
+		begin_pass(m, now);
 	if (now - m->cs.last_gc_ms >= (int64_t)m->conf.gc_interval_ms) {
 		m->cs.last_gc_ms = now;
-		gc(m, now, primary);
+		m->cs.gc_more = true;
 	}
+}
+
+bool gfs_csmgr_step(struct gfs_master *m, int64_t now, bool primary)
+{
+	if (m->cs.sweep.active)
+		sweep_step(m, now, primary && now >= m->settle_until &&
+					   now >= m->probation_until);
+	if (m->cs.gc_more)
+		m->cs.gc_more = gc_step(m, now, primary);
+	return m->cs.sweep.active || m->cs.gc_more;
 }
 
 /* ---- placement, replicas, status ---- */
@@ -831,7 +1079,7 @@ void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
 		struct gfs_cs *s = json_is_string(v)
 			? find_server(&m->cs, json_string_value(v)) : NULL;
 
-		if (!s || !s->alive)
+		if (!s || !counts(s))
 			continue;
 		/* small files must not exhaust a server's room on paper
 		 * between two heartbeats */
@@ -859,7 +1107,7 @@ json_t *gfs_csmgr_replicas_json(struct gfs_master *m,
 	for (i = 0; i < c->nloc; i++) {
 		struct gfs_cs *s = m->cs.servers[c->loc[i]];
 
-		if (s->alive)
+		if (counts(s))
 			json_array_append_new(a, json_string(s->url));
 	}
 	return a;

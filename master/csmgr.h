@@ -12,10 +12,14 @@
  * Not for: the namespace or logging: nothing here is persisted; after a
  * restart the registry is rebuilt from heartbeats (want_full).
  *
- * Invariants: server ids are indexes into servers[] and never reused; a
- * dead server holds no locations (they are stripped when it dies and
- * re-learned from its full report when it returns); orders are only given
- * by a primary out of probation.  Every function needs the master lock.
+ * Invariants: server ids are indexes into servers[] and never reused;
+ * only the locations of a live server that is not stale count (listed,
+ * copied from, counted as replicas): a dead server's stay until the sweep
+ * strips them or its full report, when it returns, confirms them;
+ * s->nchunks is exactly the number of chunks listing s; orders are only
+ * given by a primary out of probation.  Every function needs the master
+ * lock, and none is O(chunks): the sweep and the GC run in bounded steps
+ * (gfs_csmgr_step()).
  */
 #ifndef GFS_CSMGR_H
 #define GFS_CSMGR_H
@@ -27,6 +31,7 @@
 #include <jansson.h>
 #include <uthash.h>
 
+#include "chunks.h"
 #include "err.h"
 
 struct gfs_master;
@@ -53,6 +58,10 @@ struct gfs_cs {
 	bool alive;
 	bool known;                 /* full inventory received since it
 				     * (re)appeared */
+	bool stale;                 /* died since its locations were
+				     * learned: they count for nothing until
+				     * its full report (or the sweep strips
+				     * them) */
 	int64_t last_hb_ms;         /* monotonic */
 	int64_t last_hb_wall_ms;    /* Unix ms, for /status */
 	int64_t free_bytes;         /* -1 unknown */
@@ -89,6 +98,30 @@ struct gfs_orphan {
 	UT_hash_handle hh;
 };
 
+/* Handles short of replicas with the same number of live ones. */
+struct gfs_needy {
+	uint64_t *handles;          /* owned */
+	size_t n, cap;
+};
+
+/* Where the re-replication sweep is in the chunk table (csmgr.c). */
+struct gfs_sweep {
+	bool active;                /* a pass is under way */
+	size_t cursor;              /* next slot to visit */
+	size_t cap;                 /* table capacity the pass began with */
+	int64_t started_ms;         /* monotonic */
+	unsigned steps;             /* steps this pass took so far */
+	size_t visited;             /* chunks visited this pass */
+	uint64_t under, lost;       /* counted so far this pass */
+	struct gfs_needy q[GFS_LOC_MAX]; /* by live replicas */
+	size_t queued;              /* entries in q[] */
+	size_t room;                /* bound on queued, set per pass */
+	uint64_t passes;            /* passes completed */
+	int64_t pass_ms;            /* how long the last one took */
+	size_t step_slots;          /* budget per step; 0: the default */
+	int64_t step_us;            /* time limit per step; 0: default */
+};
+
 struct gfs_csmgr {
 	struct gfs_cs **servers;    /* by id, owned */
 	size_t n;
@@ -96,9 +129,11 @@ struct gfs_csmgr {
 	struct gfs_copy *copies;    /* uthash by handle, owned */
 	struct gfs_orphan *orphans; /* uthash by handle, owned */
 	unsigned rr;                /* round robin for /content */
-	uint64_t under_replicated;  /* from the last sweep */
+	uint64_t under_replicated;  /* from the last sweep pass */
 	uint64_t lost;              /* chunks with no live replica */
+	struct gfs_sweep sweep;
 	int64_t last_gc_ms;
+	bool gc_more;               /* a GC round is under way */
 };
 
 void gfs_csmgr_init(struct gfs_csmgr *c);
@@ -139,10 +174,14 @@ void gfs_heartbeat_clear(struct gfs_heartbeat *hb);
 void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
 			 bool give_orders, json_t **orders, bool *want_full);
 
-/* Periodic work (tick thread): dead servers, copy timeouts; on a primary
- * the re-replication sweep and, every gc interval, the GC sweep.
- * O(chunks) for the sweeps. */
-void gfs_csmgr_tick(struct gfs_master *m, int64_t now, bool primary);
+/* Periodic work (tick thread, every tick): dead servers, copy timeouts;
+ * starts a pass of the re-replication sweep when none is under way and,
+ * every gc interval, a round of GC.  O(servers + copies). */
+void gfs_csmgr_tick(struct gfs_master *m, int64_t now);
+/* One bounded step of the sweep and of the GC (copies are ordered only
+ * by a primary, settled and out of probation).  True while either has
+ * more to do: call again soon, dropping the lock in between. */
+bool gfs_csmgr_step(struct gfs_master *m, int64_t now, bool primary);
 
 /* A committed chunk goes away: delete orders to its holders, garbage. */
 void gfs_csmgr_drop_chunk(struct gfs_master *m, struct gfs_chunk *c);

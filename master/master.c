@@ -8,10 +8,12 @@
  * chunkserver heartbeat shows no newer epoch exists, or probation_ms
  * passed; a fresh one logs epoch 1 and starts at once.
  *
- * The tick thread runs every 200 ms: dead chunkservers, the
- * re-replication sweep, GC, the end of probation, and checkpoints when
- * checkpoint_every records have accumulated (or at once when a mutation
- * signals `wake`).
+ * The tick thread runs every 200 ms: dead chunkservers, the end of
+ * probation, the start of a re-replication sweep pass and of GC rounds,
+ * and checkpoints when checkpoint_every records have accumulated (or at
+ * once when a mutation signals `wake`).  The sweep and GC then go on in
+ * bounded steps every STEP_MS, each under the lock, the lock dropped in
+ * between, until they are done (csmgr.c).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "util.h"
 
 #define TICK_MS 200
+#define STEP_MS 5      /* between two steps of the sweep or the GC */
 
 uint32_t gfs_master_now_s(const struct gfs_master *m)
 {
@@ -125,38 +128,64 @@ enum gfs_err gfs_master_open(struct gfs_master *m)
 	return GFS_OK;
 }
 
-/* One round of periodic work; true when a checkpoint is due. */
-static bool tick(struct gfs_master *m)
+/* One round under the lock: the periodic work when its time came, then
+ * a step of the sweep and the GC.  *more: steps remain; true when a
+ * checkpoint is due. */
+static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 {
-	int64_t now = gfs_mono_ms();
 	bool due;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->probation_until && now >= m->probation_until) {
+	if (periodic && m->probation_until && now >= m->probation_until) {
 		m->probation_until = 0;
 		gfs_info("probation over: accepting mutations");
 	}
-	gfs_csmgr_tick(m, now, m->role == GFS_ROLE_PRIMARY);
-	gfs_ops_reap_hidden(m, now);
+	if (periodic) {
+		gfs_csmgr_tick(m, now);
+		gfs_ops_reap_hidden(m, now);
+	}
+	*more = gfs_csmgr_step(m, now, m->role == GFS_ROLE_PRIMARY);
 	due = !m->ckpt_busy && !m->fw.resync &&
 	      m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every;
 	pthread_mutex_unlock(&m->lock);
 	return due;
 }
 
+/*
+ * Sleep until ms from now, or until `wake` is signalled: mutations signal
+ * it on every record once checkpoint_every have come since the last
+ * checkpoint, which is also so after one failed; then this thread sleeps
+ * without listening, so as not to take the lock again after every
+ * mutation.
+ */
+static void pause_ms(struct gfs_master *m, int64_t ms)
+{
+	struct timespec ts;
+	bool listen;
+
+	pthread_mutex_lock(&m->lock);
+	listen = m->applied_seq - m->ckpt_seq < m->conf.checkpoint_every;
+	ts = gfs_deadline_ts(CLOCK_MONOTONIC, ms);
+	if (listen && !atomic_load(&m->stopping))
+		pthread_cond_timedwait(&m->wake, &m->lock, &ts);
+	pthread_mutex_unlock(&m->lock);
+	if (!listen)
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
 static void *tick_main(void *arg)
 {
 	struct gfs_master *m = arg;
-	struct timespec ts;
+	int64_t now, next_tick = 0;
+	bool more = false;
 
 	while (!atomic_load(&m->stopping)) {
-		if (tick(m))
+		now = gfs_mono_ms();
+		if (tick(m, now, now >= next_tick, &more))
 			gfs_ckpt_write(m);
-		pthread_mutex_lock(&m->lock);
-		ts = gfs_deadline_ts(CLOCK_MONOTONIC, TICK_MS);
-		if (!atomic_load(&m->stopping))
-			pthread_cond_timedwait(&m->wake, &m->lock, &ts);
-		pthread_mutex_unlock(&m->lock);
+		if (now >= next_tick)
+			next_tick = now + TICK_MS;
+		pause_ms(m, more ? STEP_MS : next_tick - now);
 	}
 	return NULL;
 }
