@@ -1,17 +1,35 @@
 /*
  * checkpoint.c - write and load checkpoints; see checkpoint.h.
  *
- * Serialising takes the master lock for O(files + chunks) (about 30 ms
- * per 100,000 files); writing and fsyncing happen after it is released,
- * while mutations go on into the new log segment.
+ * Writing: gfs_ckpt_start() forks under the master lock, so the child's
+ * copy of the state is exactly the state at seq `next`; the child
+ * (child_main()) streams it as records into checkpoint.tmp, fsyncs and
+ * exits with 0 or an errno, and does nothing else: no logging, no locks
+ * (the other threads' locks may be held in its copy), only malloc, which
+ * glibc keeps usable in the child of a multithreaded fork, and plain
+ * system calls.  It dies with its parent thread (PR_SET_PDEATHSIG), and
+ * runs at a lower priority than the master.  Meanwhile the parent rotates
+ * the log without the master lock, and the tick thread polls the child
+ * (gfs_ckpt_poll()); when it succeeded and the state was not replaced
+ * since the fork (the log's generation), checkpoint.tmp is renamed over
+ * checkpoint under the lock, the directory is fsync'ed without it, and
+ * the segments older than the previous checkpoint are dropped.  A child
+ * that fails leaves the old checkpoint and the whole log in place.
+ *
+ * Not for: deciding when (master.c) or what records mean (journal.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint.h"
@@ -23,19 +41,57 @@
 
 #define CKPT_MAGIC "GFSCKPT1"
 #define CKPT_HDR 16
+#define CKPT_TMP "checkpoint.tmp"     /* the child's file */
+#define CKPT_RECV "checkpoint.recv"   /* one received from the primary */
+#define FLUSH_AT (1u << 20)           /* bytes buffered by the child */
+#define SYNC_EVERY (4u << 20)         /* bytes between two write-backs */
+#define CHILD_DEADLINE_MS (30 * 60 * 1000)
+#define RETRY_MS 10000                /* after a failed checkpoint */
+#define POLL_MS 10                    /* waiting for the child */
 
+/* The child's serialiser: records framed into a buffer written out
+ * every FLUSH_AT bytes. */
 struct writer {
-	struct gfs_enc out;     /* the file being built */
+	struct gfs_enc out;     /* framed, not yet written */
 	struct gfs_enc rec;     /* scratch: one record body */
+	int fd;
+	int err;                /* first errno, 0 */
+	uint64_t written;       /* bytes in the file */
+	uint64_t synced;        /* bytes handed to write-back */
 	uint64_t n;             /* records written */
 	int64_t now_ms;
 	bool dirs;              /* second pass: directories */
 };
 
+/*
+ * Write out what is buffered.  Every SYNC_EVERY bytes the new ones are
+ * handed to write-back after waiting for the previous ones, as redis does
+ * while it saves (rdb_fsync_range): the dirty pages stay a few MiB, so
+ * the final fsync is short and the op log's fdatasyncs (ext4 commits its
+ * journal for them, data=ordered) never wait behind a whole checkpoint.
+ */
+static void drain(struct writer *w)
+{
+	if (!w->err && gfs_write_all(w->fd, w->out.buf, w->out.len) < 0)
+		w->err = errno ? errno : EIO;
+	w->written += w->out.len;
+	w->out.len = 0;
+	if (w->err || w->written - w->synced < SYNC_EVERY)
+		return;
+	if (sync_file_range(w->fd, (off_t)w->synced,
+			    (off_t)(w->written - w->synced),
+			    SYNC_FILE_RANGE_WAIT_BEFORE |
+				    SYNC_FILE_RANGE_WRITE) < 0)
+		w->err = errno;
+	w->synced = w->written;
+}
+
 static void put(struct writer *w)
 {
 	gfs_oplog_frame(&w->out, ++w->n, w->rec.buf, w->rec.len);
 	w->rec.len = 0;
+	if (w->out.len >= FLUSH_AT)
+		drain(w);
 }
 
 static void node_cb(void *cls, struct gfs_node *n, const char *path)
@@ -76,7 +132,7 @@ static void request_cb(void *cls, const struct gfs_request *req)
 	put(w);
 }
 
-/* The whole state as checkpoint bytes.  Lock held.  O(nodes + chunks +
+/* The whole state as checkpoint records into w.  O(nodes + chunks +
  * remembered request ids). */
 static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 {
@@ -98,13 +154,206 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 	gfs_ns_walk(m->ns.root, node_cb, w);
 	gfs_rec_end(&w->rec, w->n);
 	put(w);
+	drain(w);
 	gfs_enc_free(&w->rec);
+	gfs_enc_free(&w->out);
 }
 
-/* tmp, fsync, rename, fsync dir. */
-static enum gfs_err write_file(const char *dir, const uint8_t *buf, size_t len)
+/* Write the state into a new <data>/checkpoint.tmp and fsync it.  0 or
+ * an errno.  Runs in the child. */
+static int write_tmp(struct gfs_master *m, uint64_t next)
 {
-	char *tmp = gfs_xasprintf("%s/checkpoint.tmp", dir);
+	char *tmp = gfs_xasprintf("%s/" CKPT_TMP, m->conf.data);
+	struct writer w = { .fd = -1 };
+
+	/* a fresh inode: a writer left over from a crashed master may still
+	 * hold the old one */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		w.err = errno;
+	else if ((w.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			      0644)) < 0)
+		w.err = errno;
+	free(tmp);
+	if (w.err)
+		return w.err;
+	serialise(m, &w, next);
+	if (!w.err && fsync(w.fd) < 0)
+		w.err = errno;
+	if (close(w.fd) < 0 && !w.err)
+		w.err = errno;
+	return w.err;
+}
+
+static _Noreturn void child_main(struct gfs_master *m, uint64_t next,
+				 pid_t parent)
+{
+	int err;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(ESRCH);
+	setpriority(PRIO_PROCESS, 0, 10);
+	err = write_tmp(m, next);
+	_exit(err > 0 && err < 256 ? err : err ? EIO : 0);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool gfs_ckpt_due(struct gfs_master *m, int64_t now)
+{
+	return !m->ckpt.child && !m->fw.resync && now >= m->ckpt.retry_ms &&
+	       m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every;
+}
+
+enum gfs_err gfs_ckpt_start(struct gfs_master *m)
+{
+	struct gfs_ckpt *k = &m->ckpt;
+	pid_t parent = getpid(), pid;
+	int64_t t0;
+
+	pthread_mutex_lock(&m->lock);
+	if (k->child || m->fw.resync) {
+		pthread_mutex_unlock(&m->lock);
+		return GFS_EUNAVAIL;
+	}
+	k->next = m->applied_seq;
+	k->prev = m->ckpt_seq;
+	k->log_gen = gfs_oplog_gen(m->log);
+	t0 = mono_us();
+	pid = fork();
+	if (pid == 0)
+		child_main(m, k->next, parent);
+	k->fork_us = mono_us() - t0;
+	k->child = pid > 0 ? pid : 0;
+	k->started_ms = gfs_mono_ms();
+	if (pid < 0)
+		k->retry_ms = k->started_ms + RETRY_MS;
+	pthread_mutex_unlock(&m->lock);
+	if (pid < 0) {
+		gfs_error("checkpoint: cannot fork: %s", strerror(errno));
+		return GFS_EIO;
+	}
+	gfs_oplog_rotate(m->log);
+	return GFS_OK;
+}
+
+/* Why the writer failed, for the log (static or buf). */
+static const char *child_why(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		return strerror(WEXITSTATUS(status));
+	snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	return buf;
+}
+
+/* checkpoint.tmp over checkpoint when the writer succeeded (status) and
+ * the state was not replaced since the fork (a re-sync stored the
+ * primary's); else it goes.  Lock held; a rename is a metadata update, no
+ * sync.  0, or an errno (ESTALE: replaced). */
+static int rename_locked(struct gfs_master *m, int status)
+{
+	char *tmp = gfs_xasprintf("%s/" CKPT_TMP, m->conf.data);
+	char *dst = gfs_xasprintf("%s/checkpoint", m->conf.data);
+	int err = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+
+	if (!err && gfs_oplog_gen(m->log) != m->ckpt.log_gen)
+		err = ESTALE;
+	else if (!err && rename(tmp, dst) < 0)
+		err = errno;
+	if (err)
+		unlink(tmp);
+	free(tmp);
+	free(dst);
+	return err;
+}
+
+/* The writer exited with status: put its checkpoint in place. */
+static enum gfs_err finish(struct gfs_master *m, int status)
+{
+	struct gfs_ckpt *k = &m->ckpt;
+	int64_t now = gfs_mono_ms();
+	char buf[64];
+	const char *why = NULL;
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	k->child = 0;
+	err = rename_locked(m, status);
+	pthread_mutex_unlock(&m->lock);
+	if (err == ESTALE)
+		return GFS_OK; /* the state it saved was replaced meanwhile */
+	if (err)
+		why = status ? child_why(status, buf, sizeof(buf))
+			     : strerror(err);
+	else if (gfs_fsync_dir(m->conf.data) < 0)
+		why = strerror(errno);
+	pthread_mutex_lock(&m->lock);
+	if (why)
+		k->retry_ms = now + RETRY_MS;
+	else if (gfs_oplog_gen(m->log) == k->log_gen)
+		m->ckpt_seq = k->next;
+	pthread_mutex_unlock(&m->lock);
+	if (why) {
+		gfs_error("checkpoint at record %" PRIu64 " failed: %s; the "
+			  "previous one and the log stay", k->next, why);
+		return GFS_EIO;
+	}
+	k->written++;
+	gfs_oplog_drop_before(m->log, k->prev, k->log_gen);
+	gfs_info("checkpoint at record %" PRIu64 " (fork %.1f ms under the "
+		 "lock, %" PRId64 " ms in all)", k->next,
+		 (double)k->fork_us / 1000, now - k->started_ms);
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ckpt_poll(struct gfs_master *m, bool wait)
+{
+	struct gfs_ckpt *k = &m->ckpt;
+	pid_t pid, r;
+	int status = 0;
+
+	pthread_mutex_lock(&m->lock);
+	pid = k->child;
+	pthread_mutex_unlock(&m->lock);
+	if (!pid)
+		return GFS_OK;
+	while ((r = waitpid(pid, &status, WNOHANG)) == 0) {
+		if (gfs_mono_ms() - k->started_ms > CHILD_DEADLINE_MS) {
+			gfs_error("checkpoint writer %d runs for too long: "
+				  "killing it", (int)pid);
+			kill(pid, SIGKILL);
+			r = waitpid(pid, &status, 0);
+			break;
+		}
+		if (!wait)
+			return GFS_EUNAVAIL;
+		nanosleep(&(struct timespec){ 0, POLL_MS * 1000000L }, NULL);
+	}
+	if (r < 0)
+		status = ECHILD << 8; /* as if it exited with ECHILD: failed */
+	return finish(m, status);
+}
+
+enum gfs_err gfs_ckpt_write(struct gfs_master *m)
+{
+	enum gfs_err err;
+
+	gfs_ckpt_poll(m, true); /* one still running: it finishes first */
+	err = gfs_ckpt_start(m);
+	return err ? err : gfs_ckpt_poll(m, true);
+}
+
+/* Bytes to <data>/name, fsync, rename over checkpoint, fsync dir. */
+static enum gfs_err write_file(const char *dir, const char *name,
+			       const uint8_t *buf, size_t len)
+{
+	char *tmp = gfs_xasprintf("%s/%s", dir, name);
 	char *dst = gfs_xasprintf("%s/checkpoint", dir);
 	enum gfs_err err = GFS_EIO;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -125,43 +374,6 @@ out_close:
 		unlink(tmp);
 	free(tmp);
 	free(dst);
-	return err;
-}
-
-enum gfs_err gfs_ckpt_write(struct gfs_master *m)
-{
-	struct writer w = { 0 };
-	uint64_t next, prev, gen;
-	int64_t t0 = gfs_mono_ms(), t1;
-	enum gfs_err err;
-
-	pthread_mutex_lock(&m->lock);
-	if (m->ckpt_busy) {
-		pthread_mutex_unlock(&m->lock);
-		return GFS_OK;
-	}
-	m->ckpt_busy = true;
-	next = m->applied_seq;
-	serialise(m, &w, next);
-	gen = gfs_oplog_gen(m->log);
-	prev = m->ckpt_seq;
-	pthread_mutex_unlock(&m->lock);
-	gfs_oplog_rotate(m->log);
-	t1 = gfs_mono_ms();
-	err = write_file(m->conf.data, w.out.buf, w.out.len);
-	pthread_mutex_lock(&m->lock);
-	m->ckpt_busy = false;
-	if (!err)
-		m->ckpt_seq = next;
-	pthread_mutex_unlock(&m->lock);
-	if (!err) {
-		gfs_oplog_drop_before(m->log, prev, gen);
-		gfs_info("checkpoint at record %" PRIu64 ": %" PRIu64
-			 " records, %zu bytes (%lld ms locked, %lld ms in all)",
-			 next, w.n, w.out.len, (long long)(t1 - t0),
-			 (long long)(gfs_mono_ms() - t0));
-	}
-	gfs_enc_free(&w.out);
 	return err;
 }
 
@@ -245,7 +457,7 @@ enum gfs_err gfs_ckpt_load(struct gfs_master *m, uint64_t *next)
 enum gfs_err gfs_ckpt_store(struct gfs_master *m, const uint8_t *buf,
 			    size_t len)
 {
-	return write_file(m->conf.data, buf, len);
+	return write_file(m->conf.data, CKPT_RECV, buf, len);
 }
 
 enum gfs_err gfs_ckpt_read(struct gfs_master *m, uint8_t **buf, size_t *len,

@@ -13,7 +13,9 @@
  * and checkpoints when checkpoint_every records have accumulated (or at
  * once when a mutation signals `wake`).  The sweep and GC then go on in
  * bounded steps every STEP_MS, each under the lock, the lock dropped in
- * between, until they are done (csmgr.c).
+ * between, until they are done (csmgr.c); a checkpoint is written by a
+ * forked child and finished here when it exits (checkpoint.c).  Nothing
+ * this thread does under the lock is O(files) or O(chunks) but fork().
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@
 
 #define TICK_MS 200
 #define STEP_MS 5      /* between two steps of the sweep or the GC */
+#define CKPT_POLL_MS 20 /* between two looks at a checkpoint writer */
 
 uint32_t gfs_master_now_s(const struct gfs_master *m)
 {
@@ -145,8 +148,7 @@ static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 		gfs_ops_reap_hidden(m, now);
 	}
 	*more = gfs_csmgr_step(m, now, m->role == GFS_ROLE_PRIMARY);
-	due = !m->ckpt_busy && !m->fw.resync &&
-	      m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every;
+	due = gfs_ckpt_due(m, now);
 	pthread_mutex_unlock(&m->lock);
 	return due;
 }
@@ -154,9 +156,9 @@ static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 /*
  * Sleep until ms from now, or until `wake` is signalled: mutations signal
  * it on every record once checkpoint_every have come since the last
- * checkpoint, which is also so after one failed; then this thread sleeps
- * without listening, so as not to take the lock again after every
- * mutation.
+ * checkpoint, which is also so while one is being written or after one
+ * failed; then this thread sleeps without listening, so as not to take
+ * the lock again after every mutation.
  */
 static void pause_ms(struct gfs_master *m, int64_t ms)
 {
@@ -177,16 +179,21 @@ static void *tick_main(void *arg)
 {
 	struct gfs_master *m = arg;
 	int64_t now, next_tick = 0;
-	bool more = false;
+	bool more = false, writing;
 
 	while (!atomic_load(&m->stopping)) {
 		now = gfs_mono_ms();
 		if (tick(m, now, now >= next_tick, &more))
-			gfs_ckpt_write(m);
+			gfs_ckpt_start(m);
 		if (now >= next_tick)
 			next_tick = now + TICK_MS;
-		pause_ms(m, more ? STEP_MS : next_tick - now);
+		writing = gfs_ckpt_poll(m, false) == GFS_EUNAVAIL;
+		pause_ms(m, more	? STEP_MS
+			    : writing ? GFS_MIN(CKPT_POLL_MS, next_tick - now)
+				      : next_tick - now);
 	}
+	/* a writer dies with the thread that forked it: finish it first */
+	gfs_ckpt_poll(m, true);
 	return NULL;
 }
 
@@ -204,12 +211,14 @@ void gfs_master_close(struct gfs_master *m)
 	atomic_store(&m->stopping, true);
 	pthread_mutex_lock(&m->lock);
 	pthread_cond_broadcast(&m->wake);
-	ckpt = !m->fw.resync && m->applied_seq > m->ckpt_seq;
 	pthread_mutex_unlock(&m->lock);
 	if (m->threads) {
 		pthread_join(m->tick_thread, NULL);
 		pthread_join(m->follow_thread, NULL);
 	}
+	pthread_mutex_lock(&m->lock);
+	ckpt = !m->fw.resync && m->applied_seq > m->ckpt_seq;
+	pthread_mutex_unlock(&m->lock);
 	if (ckpt && m->log)
 		gfs_ckpt_write(m);
 	gfs_oplog_close(m->log);

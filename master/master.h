@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "checkpoint.h"
 #include "chunks.h"
 #include "csmgr.h"
 #include "log.h"
@@ -85,7 +86,7 @@ struct gfs_master {
 	struct gfs_oplog *log;      /* owned; own lock */
 	uint64_t applied_seq;       /* (lock) next seq to apply */
 	uint64_t ckpt_seq;          /* (lock) next seq of the last checkpoint */
-	bool ckpt_busy;             /* (lock) a checkpoint is being written */
+	struct gfs_ckpt ckpt;       /* (lock) the one being written */
 	uint64_t reserve_seq;       /* (lock) seq of the last RESERVE record */
 	bool replaying;             /* (lock) apply without side effects */
 	struct gfs_follow fw;       /* (lock) */

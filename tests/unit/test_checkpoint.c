@@ -1,0 +1,343 @@
+/*
+ * Tests of master/checkpoint.c: checkpoints written by a forked child
+ * from a snapshot of the state, while the master goes on.  A whole
+ * master is opened on a temp dir (no threads, no HTTP); "a crash" is the
+ * log closed without a checkpoint, then the master opened again.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../master/checkpoint.h"
+#include "../../master/journal.h"
+#include "../../master/lease.h"
+#include "../../master/master.h"
+#include "../../master/ops.h"
+#include "util.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/gfs-ckpt-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(checkpoint, .init = setup, .fini = teardown, .timeout = 60);
+
+static void open_master(struct gfs_master *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->conf.data = dir;
+	m->conf.chunk_size = 1 << 20;
+	m->conf.replicas = 3;
+	m->conf.dead_after_ms = 6000;
+	m->conf.failover_ms = 10000;
+	m->conf.gc_interval_ms = 5000;
+	m->conf.orphan_grace_ms = 3600000;
+	m->conf.checkpoint_every = 1000000;
+	m->conf.detach_ms = 1500;
+	m->self_url = "http://127.0.0.1:1";
+	cr_assert_eq(gfs_master_open(m), GFS_OK);
+	m->probation_until = 0;
+}
+
+/* The log alone survives: no checkpoint at close. */
+static void crash_and_reopen(struct gfs_master *m)
+{
+	gfs_oplog_close(m->log);
+	m->log = NULL;
+	gfs_master_close(m);
+	open_master(m);
+}
+
+/* Log and apply one record; wait until it is durable.  Its seq. */
+static uint64_t logged(struct gfs_master *m, struct gfs_enc *rec)
+{
+	uint64_t seq;
+
+	pthread_mutex_lock(&m->lock);
+	seq = gfs_ops_log(m, rec);
+	pthread_mutex_unlock(&m->lock);
+	cr_assert_eq(gfs_ops_wait(m, seq), GFS_OK);
+	return seq;
+}
+
+static uint64_t create(struct gfs_master *m, const char *path, int type)
+{
+	struct gfs_enc rec = { 0 };
+
+	gfs_rec_create(&rec, path, (uint8_t)type, 0640, 42, 1 << 20);
+	return logged(m, &rec);
+}
+
+/* Files, directories, chunks, a lease. */
+static void build(struct gfs_master *m, int nfiles)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_rec_chunk c[2] = { { 0, 0, 3, 1 << 20 },
+				      { 1, 0, 1, 1000 } };
+	char path[64];
+
+	create(m, "/empty", GFS_NODE_DIR);
+	gfs_rec_reserve(&rec, 1u << 20);
+	logged(m, &rec);
+	for (int i = 0; i < nfiles; i++) {
+		snprintf(path, sizeof(path), "/d%d/f%d", i % 7, i);
+		create(m, path, GFS_NODE_FILE);
+		c[0].handle = 10 + 2 * (uint64_t)i;
+		c[1].handle = 11 + 2 * (uint64_t)i;
+		gfs_rec_commit(&rec, path, (1 << 20) + 1000, 7 + i, c, 2);
+		logged(m, &rec);
+	}
+	gfs_rec_lease(&rec, "/d0/f0", "me", gfs_lease_now_ms() + 3600000,
+		      3600);
+	logged(m, &rec);
+	gfs_rec_setattr(&rec, "/d1", GFS_SET_MODE, 0700, 0);
+	logged(m, &rec);
+}
+
+struct lines {
+	char **v;
+	size_t n;
+};
+
+static void line_cb(void *cls, struct gfs_node *n, const char *path)
+{
+	struct lines *l = cls;
+	char *s = gfs_xasprintf("%s %d %o %lld", path, n->type, n->mode,
+				(long long)n->mtime_ns), *t;
+
+	if (n->type == GFS_NODE_FILE) {
+		for (uint32_t i = 0; i < n->file.nchunks; i++) {
+			struct gfs_chunk *c = gfs_ns_chunks(n)[i];
+
+			t = gfs_xasprintf("%s [%u %llx v%u %u]", s, c->index,
+					  (unsigned long long)c->handle,
+					  c->version, c->length);
+			free(s);
+			s = t;
+		}
+		t = gfs_xasprintf("%s size %llu lease %s", s,
+				  (unsigned long long)n->file.size,
+				  n->lease ? n->lease->holder : "-");
+		free(s);
+		s = t;
+	}
+	l->v = gfs_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	l->v[l->n++] = s;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The whole namespace as sorted lines, plus the counters. */
+static char *dump(struct gfs_master *m)
+{
+	struct lines l = { NULL, 0 };
+	char *s = gfs_xasprintf("files=%llu dirs=%llu chunks=%zu reserved=%llu"
+				" epoch=%llu\n",
+				(unsigned long long)m->ns.nfiles,
+				(unsigned long long)m->ns.ndirs,
+				m->chunks.count,
+				(unsigned long long)m->chunks.reserved,
+				(unsigned long long)m->epoch), *t;
+
+	gfs_ns_walk(m->ns.root, line_cb, &l);
+	qsort(l.v, l.n, sizeof(*l.v), str_cmp);
+	for (size_t i = 0; i < l.n; i++) {
+		t = gfs_xasprintf("%s%s\n", s, l.v[i]);
+		free(s);
+		free(l.v[i]);
+		s = t;
+	}
+	free(l.v);
+	return s;
+}
+
+static char *path_in(const char *name)
+{
+	static char p[128];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return p;
+}
+
+/* The bytes of a file (caller frees), NULL when absent. */
+static char *contents(const char *name, size_t *len)
+{
+	FILE *f = fopen(path_in(name), "rb");
+	char *buf;
+
+	if (!f)
+		return NULL;
+	buf = malloc(1 << 24);
+	*len = fread(buf, 1, 1 << 24, f);
+	fclose(f);
+	return buf;
+}
+
+static int segments(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "log.", 4);
+	closedir(d);
+	return n;
+}
+
+Test(checkpoint, restores_the_state_it_saved)
+{
+	struct gfs_master m;
+	char *before, *after;
+	struct stat st;
+
+	open_master(&m);
+	build(&m, 50);
+	before = dump(&m);
+	cr_assert_eq(gfs_ckpt_write(&m), GFS_OK);
+	cr_assert_eq(m.ckpt_seq, m.applied_seq);
+	cr_assert_neq(stat(path_in("checkpoint.tmp"), &st), 0, "tmp left");
+	crash_and_reopen(&m);
+	after = dump(&m);
+	cr_assert_str_eq(after, before);
+	cr_assert_eq(m.ckpt_seq, m.applied_seq, "nothing replayed");
+	gfs_master_close(&m);
+	free(before);
+	free(after);
+}
+
+Test(checkpoint, a_mutation_during_the_checkpoint_is_in_the_log_after_it)
+{
+	struct gfs_master m;
+	uint64_t seq;
+	char *before, *after;
+
+	open_master(&m);
+	build(&m, 50);
+	cr_assert_eq(gfs_ckpt_start(&m), GFS_OK);
+	/* the writer is held mid-way: the master must go on without it */
+	cr_assert_eq(kill(m.ckpt.child, SIGSTOP), 0);
+	cr_assert_eq(pthread_mutex_trylock(&m.lock), 0, "lock held");
+	pthread_mutex_unlock(&m.lock);
+	seq = create(&m, "/during", GFS_NODE_FILE);
+	cr_assert_eq(gfs_ckpt_poll(&m, false), GFS_EUNAVAIL);
+	cr_assert_eq(kill(m.ckpt.child, SIGCONT), 0);
+	cr_assert_eq(gfs_ckpt_poll(&m, true), GFS_OK);
+	cr_assert_leq(m.ckpt_seq, seq, "the checkpoint holds the mutation");
+	before = dump(&m);
+	crash_and_reopen(&m);
+	after = dump(&m);
+	cr_assert_str_eq(after, before);
+	cr_assert(strstr(after, "/during 0"), "%s", after);
+	cr_assert_gt(m.applied_seq, m.ckpt_seq, "replayed from the log");
+	gfs_master_close(&m);
+	free(before);
+	free(after);
+}
+
+/* A first checkpoint, more mutations, then a writer that fails in the
+ * way fail() arranges: nothing on disk may change but the log's tail. */
+static void check_failed_writer(void (*fail)(struct gfs_master *m))
+{
+	struct gfs_master m;
+	char *before, *after, *ck, *ck2;
+	size_t len, len2;
+	int nseg;
+
+	open_master(&m);
+	build(&m, 20);
+	cr_assert_eq(gfs_ckpt_write(&m), GFS_OK);
+	ck = contents("checkpoint", &len);
+	cr_assert_not_null(ck);
+	create(&m, "/after", GFS_NODE_FILE);
+	create(&m, "/d0/after", GFS_NODE_FILE);
+	before = dump(&m);
+	nseg = segments();
+	fail(&m);
+	ck2 = contents("checkpoint", &len2);
+	cr_assert_not_null(ck2);
+	cr_assert(len2 == len && !memcmp(ck, ck2, len), "checkpoint changed");
+	cr_assert_geq(segments(), nseg, "a segment went");
+	cr_assert_lt(m.ckpt_seq, m.applied_seq);
+	crash_and_reopen(&m);
+	after = dump(&m);
+	cr_assert_str_eq(after, before);
+	gfs_master_close(&m);
+	free(before);
+	free(after);
+	free(ck);
+	free(ck2);
+}
+
+static void tmp_is_a_directory(struct gfs_master *m)
+{
+	cr_assert_eq(mkdir(path_in("checkpoint.tmp"), 0755), 0);
+	cr_assert_eq(gfs_ckpt_write(m), GFS_EIO);
+	cr_assert_eq(rmdir(path_in("checkpoint.tmp")), 0);
+}
+
+/* The writer dies of SIGXFSZ at its first write past 16 bytes, the
+ * limit it inherits.  (The master writes nothing meanwhile but the 16
+ * bytes of a new segment's header: every record is already written.) */
+static void writer_killed(struct gfs_master *m)
+{
+	struct rlimit old, lim;
+
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 16;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cr_assert_eq(gfs_ckpt_start(m), GFS_OK);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+	cr_assert_eq(gfs_ckpt_poll(m, true), GFS_EIO);
+	cr_assert_neq(access(path_in("checkpoint.tmp"), F_OK), 0, "tmp left");
+}
+
+Test(checkpoint, a_writer_that_fails_leaves_the_old_checkpoint_and_the_log)
+{
+	check_failed_writer(tmp_is_a_directory);
+}
+
+Test(checkpoint, a_killed_writer_leaves_the_old_checkpoint_and_the_log)
+{
+	check_failed_writer(writer_killed);
+}
+
+Test(checkpoint, a_failed_one_is_not_retried_at_once)
+{
+	struct gfs_master m;
+	int64_t now = gfs_mono_ms();
+
+	open_master(&m);
+	m.conf.checkpoint_every = 2;
+	build(&m, 2);
+	pthread_mutex_lock(&m.lock);
+	cr_assert(gfs_ckpt_due(&m, now));
+	pthread_mutex_unlock(&m.lock);
+	tmp_is_a_directory(&m);
+	pthread_mutex_lock(&m.lock);
+	cr_assert(!gfs_ckpt_due(&m, gfs_mono_ms()), "retried at once");
+	cr_assert(gfs_ckpt_due(&m, gfs_mono_ms() + 60000));
+	pthread_mutex_unlock(&m.lock);
+	gfs_master_close(&m);
+}
