@@ -5,7 +5,7 @@
 # restart from checkpoint + log tail restores exactly the same state.
 . "$(dirname "$0")/lib.sh"
 
-MARGS=(--chunk-size 1MiB --checkpoint-every 200 --failover-timeout 60s)
+MARGS=(--chunk-size 1MiB --checkpoint-every 200 --failover-timeout 60s --dead-after 60s)
 start_master "${MARGS[@]}"
 start_backup "${MARGS[@]}"
 A=$MASTER_URL/api/v1
