@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,30 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/*
+ * fork() holds the master lock for as long as it copies the page tables
+ * (about 10 ms per 250 MiB).  On a busy box the forking thread gets
+ * preempted halfway, and every request waits the longer: 15-240 ms where
+ * 8 ms would do, with 16 clients on 2 vCPUs.  So it forks at real-time
+ * priority (SCHED_FIFO, the lowest level) and goes back at once; the child
+ * starts as a normal process (SCHED_RESET_ON_FORK).  Without the right to
+ * (CAP_SYS_NICE or RLIMIT_RTPRIO), it forks as it is.
+ */
+static bool fifo_begin(void)
+{
+	struct sched_param p = { .sched_priority = 1 };
+
+	return sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &p) == 0;
+}
+
+static void fifo_end(bool was)
+{
+	struct sched_param p = { .sched_priority = 0 };
+
+	if (was)
+		sched_setscheduler(0, SCHED_OTHER, &p);
+}
+
 bool gfs_ckpt_due(struct gfs_master *m, int64_t now)
 {
 	return !m->ckpt.child && !m->fw.resync && now >= m->ckpt.retry_ms &&
@@ -216,6 +241,7 @@ enum gfs_err gfs_ckpt_start(struct gfs_master *m)
 	struct gfs_ckpt *k = &m->ckpt;
 	pid_t parent = getpid(), pid;
 	int64_t t0;
+	bool fifo;
 
 	pthread_mutex_lock(&m->lock);
 	if (k->child || m->fw.resync) {
@@ -225,11 +251,13 @@ enum gfs_err gfs_ckpt_start(struct gfs_master *m)
 	k->next = m->applied_seq;
 	k->prev = m->ckpt_seq;
 	k->log_gen = gfs_oplog_gen(m->log);
+	fifo = fifo_begin();
 	t0 = mono_us();
 	pid = fork();
 	if (pid == 0)
 		child_main(m, k->next, parent);
 	k->fork_us = mono_us() - t0;
+	fifo_end(fifo);
 	k->child = pid > 0 ? pid : 0;
 	k->started_ms = gfs_mono_ms();
 	if (pid < 0)
