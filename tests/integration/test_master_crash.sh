@@ -10,9 +10,6 @@ hb() {
 	curl -sf -X POST "$A/heartbeat" -d '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}'
 }
 hb >/dev/null || fail heartbeat
-# The simulated server stays alive however slowly the writers go (a
-# loaded machine must not turn the test into one about liveness).
-(while :; do hb >/dev/null; sleep 1; done) &
 
 # writer W: create, allocate, commit, forever; acknowledged steps are
 # appended to $T/acked.W ("create PATH" / "commit PATH SIZE HANDLE").
