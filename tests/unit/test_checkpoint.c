@@ -37,7 +37,7 @@ static void teardown(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-TestSuite(checkpoint, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(checkpoint, .init = setup, .fini = teardown, .timeout = 120);
 
 static void open_master(struct gfs_master *m)
 {
@@ -226,6 +226,59 @@ Test(checkpoint, restores_the_state_it_saved)
 	free(after);
 }
 
+/* n more files, in directory /gTAG. */
+static void grow(struct gfs_master *m, int tag, int n)
+{
+	char path[64];
+
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/g%d/f%d", tag, i);
+		create(m, path, GFS_NODE_FILE);
+	}
+}
+
+/* The state letter of process pid in /proc ('T' stopped, 'Z' exited). */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/* Start a checkpoint and stop its writer before it finishes; false when
+ * it finished first every time, with the state doubled each time. */
+static bool start_and_stop_writer(struct gfs_master *m)
+{
+	int64_t deadline;
+	int tries, n = 50;
+	char st;
+
+	for (tries = 0; tries < 8; tries++, n *= 2) {
+		cr_assert_eq(gfs_ckpt_start(m), GFS_OK);
+		cr_assert_eq(kill(m->ckpt.child, SIGSTOP), 0);
+		deadline = gfs_mono_ms() + 20000; /* a stop waits out an fsync */
+		while ((st = proc_state(m->ckpt.child)) != 'T' && st != 'Z' &&
+		       gfs_mono_ms() < deadline)
+			usleep(1000);
+		if (st == 'T')
+			return true;
+		cr_assert_eq(kill(m->ckpt.child, SIGCONT), 0);
+		cr_assert_eq(gfs_ckpt_poll(m, true), GFS_OK);
+		grow(m, tries, n);
+	}
+	return false;
+}
+
 Test(checkpoint, a_mutation_during_the_checkpoint_is_in_the_log_after_it)
 {
 	struct gfs_master m;
@@ -234,9 +287,10 @@ Test(checkpoint, a_mutation_during_the_checkpoint_is_in_the_log_after_it)
 
 	open_master(&m);
 	build(&m, 50);
-	cr_assert_eq(gfs_ckpt_start(&m), GFS_OK);
-	/* the writer is held mid-way: the master must go on without it */
-	cr_assert_eq(kill(m.ckpt.child, SIGSTOP), 0);
+	/* the writer is held mid-way: the master must go on without it.  A
+	 * writer may finish before the stop reaches it: then the state grows
+	 * and the test tries again. */
+	cr_assert(start_and_stop_writer(&m), "no writer could be held");
 	cr_assert_eq(pthread_mutex_trylock(&m.lock), 0, "lock held");
 	pthread_mutex_unlock(&m.lock);
 	seq = create(&m, "/during", GFS_NODE_FILE);
