@@ -30,6 +30,10 @@
 #define RECV_BUFFER (512L << 10)
 #define SEND_BUFFER (1L << 20)
 #define MAX_HEADERS (16u << 10)  /* header bytes kept per reply */
+/* A kept-alive connection idle longer is not reused: servers close theirs
+ * after 60 s (--http-idle-timeout), and a request sent just as the server
+ * closes would fail instead of opening a fresh connection. */
+#define MAX_IDLE_S 45L
 #define EXPECT_BODY_MIN (1 << 20) /* bodies up to this go without 100-continue */
 
 enum sink {
@@ -253,6 +257,7 @@ static void prepare(struct gfs_http *h, const char *method, const char *url,
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->hdrs);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, MAX_IDLE_S);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
