@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "httpd.h"
 #include "log.h"
 
 struct gfs_chunkstore;
@@ -50,6 +51,7 @@ struct gfs_chunkserver_conf {
 	uint64_t cache_chunks;        /* views (fd + CRCs) kept open */
 	bool meta_files;              /* metas in .meta files, never in
 				       * xattrs */
+	struct gfs_httpd_limits http; /* --http-* (zero: defaults) */
 	enum gfs_log_level log_level;
 	char *config;                 /* --config FILE (read by options.c) */
 };

@@ -77,6 +77,7 @@ static const struct gfs_opt opts[] = {
 	OPT("meta-files", GFS_OPT_FLAG, meta_files, NULL,
 	    "keep every chunk's meta in a <handle>.meta file, never in the "
 	    "data file's xattr (default: the xattr when it fits)"),
+	GFS_HTTPD_OPTS(offsetof(struct gfs_chunkserver_conf, http)),
 	OPT("log-level", GFS_OPT_LOGLEVEL, log_level, "LEVEL",
 	    "error, warn, info (default) or debug"),
 	OPT("config", GFS_OPT_STR, config, "FILE",

@@ -7,6 +7,7 @@
  * gateway.c, masterconn.c).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,22 +189,33 @@ static void get_metrics(struct gfs_req *req)
 			buf ? strlen(buf) : 0, true);
 }
 
-/* The API.  Earlier lines win: the ?crcs=1 GET before the plain one. */
+/*
+ * The API.  Earlier lines win: the ?crcs=1 GET before the plain one.
+ * Columns after the handlers: the body cap (0: none for GET and DELETE),
+ * flags (GFS_ROUTE_INLINE: never blocks, runs in the event loop), and a
+ * cap computed per request.  A chunk PUT takes at most a whole chunk
+ * (pipeline.c refuses offset + length past it); a gateway PUT any size.
+ */
 static const struct gfs_route routes[] = {
-	{ "PUT", GFS_API "/chunks/*", NULL, NULL, &put_chunk_ops, 0 },
-	{ "GET", GFS_API "/chunks/*", "crcs", get_chunk_crcs, NULL, 0 },
-	{ "GET", GFS_API "/chunks/*", NULL, get_chunk, NULL, 0 },
-	{ "DELETE", GFS_API "/chunks/*", NULL, delete_chunk, NULL, 0 },
-	{ "GET", GFS_API "/content/*", NULL, get_content, NULL, 0 },
-	{ "PUT", GFS_API "/content/*", NULL, NULL, &put_content_ops, 0 },
-	{ "GET", GFS_API "/status", NULL, get_status, NULL, 0 },
-	{ "GET", GFS_API "/healthz", NULL, get_healthz, NULL, 0 },
-	{ "GET", GFS_API "/metrics", NULL, get_metrics, NULL, 0 },
+	{ "PUT", GFS_API "/chunks/*", NULL, NULL, &put_chunk_ops,
+	  GFS_MAX_CHUNK_SIZE, 0, NULL },
+	{ "GET", GFS_API "/chunks/*", "crcs", get_chunk_crcs, NULL, 0, 0,
+	  NULL },
+	{ "GET", GFS_API "/chunks/*", NULL, get_chunk, NULL, 0, 0, NULL },
+	{ "DELETE", GFS_API "/chunks/*", NULL, delete_chunk, NULL, 0, 0,
+	  NULL },
+	{ "GET", GFS_API "/content/*", NULL, get_content, NULL, 0, 0, NULL },
+	{ "PUT", GFS_API "/content/*", NULL, NULL, &put_content_ops, SIZE_MAX,
+	  0, NULL },
+	{ "GET", GFS_API "/status", NULL, get_status, NULL, 0, 0, NULL },
+	{ "GET", GFS_API "/healthz", NULL, get_healthz, NULL, 0,
+	  GFS_ROUTE_INLINE, NULL },
+	{ "GET", GFS_API "/metrics", NULL, get_metrics, NULL, 0, 0, NULL },
 };
 
 struct gfs_httpd *gfs_routes_start(struct gfs_chunkserver *cs,
 				   const char *listen)
 {
-	return gfs_httpd_start(listen, routes, GFS_ARRAY_SIZE(routes), cs,
-			       GFS_HTTPD_BULK);
+	return gfs_httpd_start_with(listen, routes, GFS_ARRAY_SIZE(routes), cs,
+				    GFS_HTTPD_BULK, &cs->conf.http);
 }

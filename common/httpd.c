@@ -1,28 +1,82 @@
 /*
- * httpd.c - route table dispatch over libmicrohttpd.
+ * httpd.c - route table dispatch over libmicrohttpd: one event loop for
+ * the sockets, an elastic worker pool for the handlers, deadlines for the
+ * peers.
  *
- * libmicrohttpd calls on_request() several times per request: once with
- * the headers, once per piece of body, once at the end.  The first call
- * matches a route and builds a struct gfs_req; the others feed the body to
- * the route and, at the end, run it.  Replies are made by handlers and
- * queued here, because libmicrohttpd only takes a response before the body
- * starts or after it ends: an error found mid-body is kept, the rest of the
- * body is read and dropped, and the error is sent at the end.
+ * For: every server's HTTP side.  Not for: what a route does.
+ *
+ * Threads and who touches what:
+ *  - libmicrohttpd's event threads (EVENT_THREADS, each an epoll loop over
+ *    its share of the connections) accept, read headers and bodies and
+ *    send replies, and call on_request() several times per
+ *    request: once with the headers, once per piece of body, once at the
+ *    end.  The first call matches a route and builds a struct req (made
+ *    when the request line arrived, for the header deadline); the others
+ *    feed the body and, at the end, run the route.  An idle or slow socket
+ *    costs a descriptor and its libmicrohttpd memory, never a thread.
+ *  - Work that may block (a stream's begin/data/end, a handler, a read
+ *    callback of a streamed reply, a stream's done) is a job on the worker
+ *    pool (workpool.c).  While it runs the connection is suspended
+ *    (MHD_suspend_connection), so only the worker touches the request; the
+ *    worker resumes it at the end and libmicrohttpd calls us again, in the
+ *    event thread, where the result is taken (a reply is queued, the next
+ *    piece of body comes).  Routes flagged GFS_ROUTE_INLINE skip the hop.
+ *  - A streamed body is staged: the event thread copies each piece into
+ *    the request's fill buffer and goes on reading; a worker (the pump)
+ *    swaps it for its own and hands it to the route, in pieces of up to
+ *    STAGE_MAX, while the next one fills.  The connection is suspended
+ *    only when the fill buffer is full, and at the end of the body until
+ *    the pump is done.  One copy per byte buys reading and writing at
+ *    once and a thread hop per STAGE_MAX instead of per read(2) (handing
+ *    each piece over where it lies in libmicrohttpd's buffer cost 2.5
+ *    times the CPU of the old server on a PUT, in context switches).
+ *    A streamed reply's read callback writes straight into the
+ *    response's own buffer, which stays put while suspended.
+ *  - The reaper thread closes connections past their deadlines (struct
+ *    gfs_httpd_limits) with shutdown(2); libmicrohttpd then sees the
+ *    socket end and cleans up as for any peer that went away.
+ *
+ * Why workers cannot deadlock across servers: a chunkserver's PUT job
+ * forwards to the next chunkserver's PUT job, so a fixed pool could fill
+ * with jobs that each wait for a job of a full pool elsewhere.  Every job
+ * belongs to one suspended connection (one job per connection at a time)
+ * or is a short clean-up, so the pool is allowed as many threads as there
+ * may be connections: no job ever waits for a worker, only for the peer
+ * it talks to, and every such wait has its own deadline.  Threads exist
+ * only while jobs run (idle ones exit), and the per-address cap bounds
+ * how many one peer can make run.
+ *
+ * Replies are made by handlers and queued here, because libmicrohttpd only
+ * takes a response before the body starts or after it ends: an error
+ * found mid-body is kept, the rest of the body is read and dropped (up to
+ * the route's cap plus DISCARD_MAX), and the error is sent at the end.
  *
  * URL decoding is ours, not libmicrohttpd's (its unescaper is replaced by
  * the identity), so that "%00" in a path is a 400 and not a silently
  * shortened name.
+ *
+ * Locking: h->conns_lock over the connection records (struct conn: list,
+ * phase, deadlines) and the reaper's wake-ups; the pool has its own.  A
+ * struct req is touched by the event thread, or by the one worker running
+ * its job while the connection is suspended, never by both at once; only
+ * the staging fields are shared with the pump, under r->mu (taken before
+ * libmicrohttpd's own lock in suspend and resume, by both sides).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/tcp.h>
 #include <microhttpd.h>
 
 #include "constants.h"
@@ -31,6 +85,35 @@
 #include "log.h"
 #include "path.h"
 #include "util.h"
+#include "workpool.h"
+
+/* Defaults of struct gfs_httpd_limits. */
+#define DEF_MAX_CONNS 4096
+#define DEF_MAX_PER_PEER 512
+#define DEF_IDLE_MS 60000
+#define DEF_HEADER_MS 10000
+#define DEF_STALL_MS 30000
+#define DEF_MIN_RATE 1024
+/* Descriptors kept for everything but connections (files, peers). */
+#define NOFILE_SPARE 1024
+/* libmicrohttpd's own inactivity timeout, a backstop behind the reaper. */
+#define MHD_TIMEOUT_S 300
+/* libmicrohttpd event threads (each with its own epoll set). */
+#ifndef EVENT_THREADS
+#define EVENT_THREADS 2
+#endif
+/* How often the reaper looks. */
+#define REAP_MS 250
+/* Body read and dropped after an error reply, beyond the route's cap,
+ * before the connection is closed instead. */
+#define DISCARD_MAX (4u << 20)
+/* A staged body is handed to the route in pieces of up to STAGE_MAX; the
+ * pump starts once PUMP_MIN bytes wait (or the body ended). */
+#define STAGE_MAX (512u << 10)
+#define PUMP_MIN (128u << 10)
+/* Worker threads kept when idle, and how long an idle one lives. */
+#define WORKERS_KEEP 4
+#define WORKER_IDLE_MS 10000
 
 /* A decoded query value, freed with the request. */
 struct gfs_req_str {
@@ -52,6 +135,34 @@ struct route_stats {
 	atomic_ulong usec;       /* summed handler time */
 };
 
+/* Why the reaper closed a connection. */
+enum cut_why { CUT_IDLE, CUT_HEADER, CUT_STALL, CUT_N };
+static const char *const cut_names[CUT_N] = { "idle", "header", "stall" };
+
+/* Where a connection is, for its deadline. */
+enum phase {
+	PHASE_IDLE,    /* no request under way: idle_ms from since */
+	PHASE_HEADER,  /* request line in, header not: header_ms from since */
+	PHASE_BODY,    /* taking a body: bytes received must move */
+	PHASE_REPLY,   /* sending a reply: bytes acknowledged must move */
+};
+
+/* One TCP connection (libmicrohttpd's socket context). */
+struct conn {
+	struct conn *prev, *next;  /* (conns_lock) h->conns */
+	int fd;                    /* the socket */
+	enum phase phase;          /* (conns_lock) */
+	int64_t since;             /* (conns_lock) mono ms the phase began */
+	bool paused;               /* (conns_lock) a job runs: no deadline */
+	bool cut;                  /* (conns_lock) shut down by the reaper */
+	int64_t wait_since;        /* (conns_lock) waiting for the peer since
+				    * (when not paused) */
+	int64_t waited;            /* (conns_lock) ms waited in this window
+				    * before wait_since */
+	uint64_t base;             /* (conns_lock) bytes moved at the window's
+				    * start; UINT64_MAX: not read yet */
+};
+
 struct gfs_httpd {
 	struct MHD_Daemon *mhd;
 	const struct gfs_route *routes; /* borrowed, usually a const table */
@@ -59,7 +170,263 @@ struct gfs_httpd {
 	struct route_stats *stats;  /* one per route, plus unmatched last */
 	void *app;
 	uint16_t port;
+	size_t conn_memory;         /* libmicrohttpd's pool per connection */
+	struct gfs_httpd_limits lim; /* defaults filled in */
+	struct gfs_workpool *pool;  /* owned */
+	pthread_mutex_t conns_lock;
+	pthread_cond_t reaper_wake; /* stopping */
+	struct conn *conns;         /* (conns_lock) every open connection */
+	unsigned nconns;            /* (conns_lock) */
+	bool stopping;              /* (conns_lock) the reaper leaves */
+	pthread_t reaper;
+	bool reaper_started;
+	atomic_ulong cuts[CUT_N];   /* connections cut, by why */
 };
+
+/* What a request has a worker do. */
+enum job_kind {
+	JOB_PREPARE,  /* before the body: stream begin, or the body cap */
+	JOB_PUMP,     /* staged body to the route, until the stage is empty */
+	JOB_HANDLE,   /* after the body: the handler, or the stream's end */
+	JOB_DONE,     /* after the request: stream done, then free */
+};
+
+/* Where a request is, as seen by the event thread. */
+enum step {
+	STEP_NEW,      /* header complete: route it */
+	STEP_PREPARE,  /* waiting for JOB_PREPARE */
+	STEP_BODY,     /* taking the body, then the handler */
+	STEP_QUEUED,   /* reply handed to libmicrohttpd */
+};
+
+/* Why a connection waits for the pump of its staged body. */
+enum park {
+	PARK_NONE,
+	PARK_ROOM,    /* the fill buffer is full */
+	PARK_END,     /* the body ended: the route must have all of it */
+};
+
+/* A request: what handlers see, and ours. */
+struct req {
+	struct gfs_req pub;        /* first: handlers get &r->pub */
+	struct gfs_httpd *h;       /* borrowed */
+	struct conn *cn;           /* borrowed, lives with the connection */
+	struct gfs_job job;        /* the request's one job */
+	enum job_kind kind;        /* of job */
+	enum step step;
+	bool waiting;              /* suspended for job, resume not seen yet
+				    * (event thread only) */
+	bool handled;              /* the handler or end ran */
+	bool chunked;              /* Transfer-Encoding: chunked */
+	bool over;                 /* the body passed body_max: 413 */
+	size_t body_max;           /* this request's cap */
+	/* A staged body, shared with the pump: */
+	pthread_mutex_t mu;
+	char *fill;                /* (mu) STAGE_MAX, owned: being filled */
+	size_t fill_len;           /* (mu) */
+	char *spare;               /* the pump's buffer, owned */
+	bool pumping;              /* (mu) a pump job is queued or running */
+	enum park parked;          /* (mu) suspended for the pump */
+	bool failed;               /* (mu) the route replied mid-body */
+	bool orphan;               /* (mu) the request ended while pumping:
+				    * the pump frees it */
+	struct stream_reply *stream; /* the streamed reply, if any: ours
+				      * until queued, then the response's */
+};
+
+static struct req *req_of(struct gfs_req *pub)
+{
+	return (struct req *)pub;
+}
+
+/* ---- deadlines ---------------------------------------------------------- */
+
+/* Enter phase p; under no lock (takes conns_lock). */
+static void conn_enter(struct gfs_httpd *h, struct conn *cn, enum phase p)
+{
+	int64_t now = gfs_mono_ms();
+
+	if (!cn)
+		return;
+	pthread_mutex_lock(&h->conns_lock);
+	cn->phase = p;
+	cn->since = cn->wait_since = now;
+	cn->waited = 0;
+	cn->base = UINT64_MAX;
+	pthread_mutex_unlock(&h->conns_lock);
+}
+
+/* A job starts (paused: its time is ours, not the peer's) or ends. */
+static void conn_pause(struct gfs_httpd *h, struct conn *cn, bool paused)
+{
+	int64_t now = gfs_mono_ms();
+
+	if (!cn)
+		return;
+	pthread_mutex_lock(&h->conns_lock);
+	if (paused)
+		cn->waited += now - cn->wait_since;
+	else
+		cn->wait_since = now;
+	cn->paused = paused;
+	pthread_mutex_unlock(&h->conns_lock);
+}
+
+/* Bytes received (PHASE_BODY) or acknowledged (PHASE_REPLY) so far on
+ * the socket, from the kernel; UINT64_MAX when it will not say. */
+static uint64_t conn_moved(const struct conn *cn)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(cn->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) +
+		  sizeof(ti.tcpi_bytes_received))
+		return UINT64_MAX;
+	return cn->phase == PHASE_BODY ? ti.tcpi_bytes_received
+				       : ti.tcpi_bytes_acked;
+}
+
+/* Has a body or reply moved too little over a window of waiting?  Starts
+ * the next window when it moved enough.  Under conns_lock. */
+static bool conn_stalled(struct gfs_httpd *h, struct conn *cn, int64_t now)
+{
+	int64_t waited = cn->waited + (now - cn->wait_since);
+	uint64_t moved;
+
+	if (cn->base == UINT64_MAX) {
+		cn->base = conn_moved(cn);
+		cn->waited = 0;
+		cn->wait_since = now;
+		return false;
+	}
+	if (waited < (int64_t)h->lim.stall_ms)
+		return false;
+	moved = conn_moved(cn);
+	if (moved == UINT64_MAX)
+		return false;
+	if (moved - cn->base < h->lim.min_rate * (uint64_t)waited / 1000)
+		return true;
+	cn->base = moved;
+	cn->waited = 0;
+	cn->wait_since = now;
+	return false;
+}
+
+/* Why cn must go now, or CUT_N.  Under conns_lock.  O(1), plus a
+ * getsockopt for a body or reply. */
+static enum cut_why conn_verdict(struct gfs_httpd *h, struct conn *cn,
+				 int64_t now)
+{
+	if (cn->cut || cn->paused)
+		return CUT_N;
+	switch (cn->phase) {
+	case PHASE_IDLE:
+		return now - cn->since >= (int64_t)h->lim.idle_ms ? CUT_IDLE
+								 : CUT_N;
+	case PHASE_HEADER:
+		return now - cn->since >= (int64_t)h->lim.header_ms
+			       ? CUT_HEADER : CUT_N;
+	case PHASE_BODY:
+	case PHASE_REPLY:
+		return conn_stalled(h, cn, now) ? CUT_STALL : CUT_N;
+	}
+	return CUT_N;
+}
+
+/* One pass over every connection.  O(connections); under conns_lock, so
+ * a record cannot be freed (nor its descriptor closed) meanwhile. */
+static void reap_once(struct gfs_httpd *h)
+{
+	unsigned n[CUT_N] = { 0 };
+	int64_t now = gfs_mono_ms();
+	struct conn *cn;
+	int i;
+
+	for (cn = h->conns; cn; cn = cn->next) {
+		enum cut_why why = conn_verdict(h, cn, now);
+
+		if (why == CUT_N)
+			continue;
+		shutdown(cn->fd, SHUT_RDWR);
+		cn->cut = true;
+		n[why]++;
+		atomic_fetch_add(&h->cuts[why], 1);
+	}
+	for (i = 0; i < CUT_N; i++)
+		if (n[i])
+			gfs_info("httpd: closed %u connections past the %s "
+				 "deadline", n[i], cut_names[i]);
+}
+
+static void *reaper(void *arg)
+{
+	struct gfs_httpd *h = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&h->conns_lock);
+	while (!h->stopping) {
+		ts = gfs_deadline_ts(CLOCK_MONOTONIC, REAP_MS);
+		pthread_cond_timedwait(&h->reaper_wake, &h->conns_lock, &ts);
+		if (!h->stopping)
+			reap_once(h);
+	}
+	pthread_mutex_unlock(&h->conns_lock);
+	return NULL;
+}
+
+/* libmicrohttpd: a connection opens or closes (before its descriptor is
+ * closed). */
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct gfs_httpd *h = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct conn *cn = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(c,
+					     MHD_CONNECTION_INFO_CONNECTION_FD);
+		cn = gfs_xcalloc(1, sizeof(*cn));
+		cn->fd = ci ? ci->connect_fd : -1;
+		cn->phase = PHASE_IDLE;
+		cn->since = gfs_mono_ms();
+		pthread_mutex_lock(&h->conns_lock);
+		cn->next = h->conns;
+		if (h->conns)
+			h->conns->prev = cn;
+		h->conns = cn;
+		h->nconns++;
+		pthread_mutex_unlock(&h->conns_lock);
+		*socket_context = cn;
+		return;
+	}
+	if (!cn)
+		return;
+	pthread_mutex_lock(&h->conns_lock);
+	if (cn->prev)
+		cn->prev->next = cn->next;
+	else
+		h->conns = cn->next;
+	if (cn->next)
+		cn->next->prev = cn->prev;
+	h->nconns--;
+	pthread_mutex_unlock(&h->conns_lock);
+	free(cn);
+	*socket_context = NULL;
+}
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* ---- routing ------------------------------------------------------------ */
 
 /* libmicrohttpd's unescaper, replaced: we decode paths and values ourselves. */
 static size_t identity_unescape(void *cls, struct MHD_Connection *c, char *s)
@@ -97,8 +464,9 @@ static bool has_arg(struct MHD_Connection *c, const char *name)
 }
 
 /*
- * Find the route for method and url.  *err is GFS_ENOROUTE when no pattern
- * matches and GFS_EMETHOD when one matches with another method.  O(routes).
+ * Find the route for method and url (HEAD takes the GET route).  *err is
+ * GFS_ENOROUTE when no pattern matches and GFS_EMETHOD when one matches
+ * with another method.  O(routes).
  */
 static const struct gfs_route *find_route(struct gfs_httpd *h,
 					  struct MHD_Connection *c,
@@ -108,6 +476,8 @@ static const struct gfs_route *find_route(struct gfs_httpd *h,
 {
 	size_t i;
 
+	if (!strcmp(method, "HEAD"))
+		method = "GET";
 	*err = GFS_ENOROUTE;
 	for (i = 0; i < h->nroutes; i++) {
 		const struct gfs_route *r = &h->routes[i];
@@ -125,8 +495,10 @@ static const struct gfs_route *find_route(struct gfs_httpd *h,
 	return NULL;
 }
 
-static void req_free(struct gfs_req *req)
+static void req_free(struct req *r)
 {
+	struct gfs_req *req = &r->pub;
+
 	while (req->strs) {
 		struct gfs_req_str *s = req->strs;
 
@@ -145,7 +517,10 @@ static void req_free(struct gfs_req *req)
 		MHD_destroy_response(req->resp);
 	free(req->path);
 	free(req->body);
-	free(req);
+	free(r->fill);
+	free(r->spare);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
 }
 
 static struct route_stats *stats_of(struct gfs_httpd *h,
@@ -154,11 +529,13 @@ static struct route_stats *stats_of(struct gfs_httpd *h,
 	return &h->stats[r ? (size_t)(r - h->routes) : h->nroutes];
 }
 
+static void stream_attach(struct stream_reply *s, struct req *r);
+
 /* Hand the reply to libmicrohttpd, once; MHD_NO closes the connection. */
-static enum MHD_Result queue_reply(struct gfs_req *req)
+static enum MHD_Result queue_reply(struct req *r)
 {
+	struct gfs_req *req = &r->pub;
 	struct gfs_req_hdr *hd;
-	enum MHD_Result rc;
 
 	if (!req->resp) {
 		gfs_error("bug: %s %s made no reply", req->method, req->url);
@@ -168,90 +545,408 @@ static enum MHD_Result queue_reply(struct gfs_req *req)
 	}
 	for (hd = req->hdrs; hd; hd = hd->next)
 		MHD_add_response_header(req->resp, hd->name, hd->value);
-	rc = MHD_queue_response(req->conn, req->status, req->resp);
+	if (r->stream)
+		stream_attach(r->stream, r);
+	r->step = STEP_QUEUED;
 	req->queued = true;
-	return rc;
+	conn_enter(r->h, r->cn, PHASE_REPLY);
+	return MHD_queue_response(req->conn, req->status, req->resp);
+}
+
+/* Reply err now (before the body, or at its end) and queue it. */
+static enum MHD_Result refuse(struct req *r, enum gfs_err err,
+			      const char *msg)
+{
+	gfs_reply_error(&r->pub, err, "%s", msg);
+	return queue_reply(r);
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+static void pump(struct req *r);
+
+/* The work of r->kind, on a worker (or inline). */
+static void run_kind(struct req *r)
+{
+	struct gfs_req *req = &r->pub;
+	const struct gfs_route *rt = req->route;
+
+	switch (r->kind) {
+	case JOB_PREPARE:
+		if (rt->stream)
+			rt->stream->begin(req);
+		else
+			r->body_max = rt->body_cap(req);
+		break;
+	case JOB_PUMP:
+		pump(r); /* may free r */
+		break;
+	case JOB_HANDLE:
+		if (r->fill_len && !req->resp) /* the end of a staged body */
+			rt->stream->data(req, r->fill, r->fill_len);
+		r->fill_len = 0;
+		if (!req->resp) {
+			if (rt->stream)
+				rt->stream->end(req);
+			else
+				rt->handle(req);
+		}
+		r->handled = true;
+		break;
+	case JOB_DONE:
+		if (rt->stream->done)
+			rt->stream->done(req);
+		req_free(r);
+		break;
+	}
+}
+
+/* A request's job on a worker: do it, then hand the connection back. */
+static void run_job(struct gfs_job *job)
+{
+	struct req *r = (struct req *)((char *)job - offsetof(struct req, job));
+	struct MHD_Connection *c = r->pub.conn;
+
+	if (r->kind == JOB_DONE || r->kind == JOB_PUMP) {
+		run_kind(r); /* may free r; resumes by itself */
+		return;
+	}
+	run_kind(r);
+	conn_pause(r->h, r->cn, false); /* the peer's turn again */
+	/* From here on r belongs to the event thread again. */
+	MHD_resume_connection(c);
+}
+
+enum defer { RAN_HERE, QUEUED, REFUSED };
+
+/* Do kind now (an inline route) or on a worker, the connection suspended
+ * until it is done.  REFUSED while the server stops. */
+static enum defer defer(struct req *r, enum job_kind kind)
+{
+	r->kind = kind;
+	if (r->pub.route->flags & GFS_ROUTE_INLINE) {
+		run_kind(r);
+		return RAN_HERE;
+	}
+	if (!gfs_workpool_reserve(r->h->pool))
+		return REFUSED;
+	conn_pause(r->h, r->cn, true);
+	r->waiting = true;
+	/* Suspend before the job exists: it may end at once and resume. */
+	MHD_suspend_connection(r->pub.conn);
+	gfs_workpool_submit(r->h->pool, &r->job);
+	return QUEUED;
+}
+
+/* MHD_YES when the job ran here, after calling then. */
+static enum MHD_Result deferred(struct req *r, enum job_kind kind,
+				enum MHD_Result (*then)(struct req *r))
+{
+	switch (defer(r, kind)) {
+	case RAN_HERE:
+		return then ? then(r) : MHD_YES;
+	case QUEUED:
+		return MHD_YES;
+	case REFUSED:
+		return MHD_NO;
+	}
+	return MHD_NO;
+}
+
+/* ---- the request, step by step ------------------------------------------ */
+
+/* libmicrohttpd: the request line arrived.  Returns the request's state
+ * (its *con_cls): the header deadline starts now. */
+static void *on_request_line(void *cls, const char *uri,
+			     struct MHD_Connection *c)
+{
+	struct gfs_httpd *h = cls;
+	struct req *r = gfs_xcalloc(1, sizeof(*r));
+
+	(void)uri;
+	r->h = h;
+	r->cn = conn_of(c);
+	r->job.run = run_job;
+	pthread_mutex_init(&r->mu, NULL);
+	r->pub.app = h->app;
+	r->pub.conn = c;
+	r->pub.start_ms = gfs_mono_ms();
+	conn_enter(h, r->cn, PHASE_HEADER);
+	return r;
+}
+
+/* The body cap of r's route before any prepare job. */
+static size_t default_cap(const struct gfs_route *rt)
+{
+	if (rt->body_max)
+		return rt->body_max;
+	if (!strcmp(rt->method, "GET") || !strcmp(rt->method, "DELETE"))
+		return 0;
+	return GFS_JSON_MAX;
+}
+
+/* Content-Length against the cap, before any of the body. */
+static enum MHD_Result check_length(struct req *r)
+{
+	const char *clen = MHD_lookup_connection_value(
+		r->pub.conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = MHD_lookup_connection_value(
+		r->pub.conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	char msg[64];
+	uint64_t n;
+
+	r->chunked = te && strcasestr(te, "chunked");
+	if (!clen || r->chunked)
+		return MHD_YES;
+	if (!gfs_parse_u64(clen, &n))
+		return refuse(r, GFS_EINVAL, "Content-Length is not a number");
+	if (n <= r->body_max)
+		return MHD_YES;
+	snprintf(msg, sizeof(msg), "body larger than %zu bytes", r->body_max);
+	return refuse(r, GFS_ETOOBIG, msg);
+}
+
+/* After JOB_PREPARE: refused, or on to the body. */
+static enum MHD_Result prepared(struct req *r)
+{
+	r->step = STEP_BODY;
+	if (r->pub.resp)
+		return queue_reply(r);
+	return r->pub.route->stream ? MHD_YES : check_length(r);
 }
 
 /* First call for a request: route it, maybe refuse it before its body. */
-static enum MHD_Result begin_request(struct gfs_httpd *h,
-				     struct MHD_Connection *c,
-				     const char *url, const char *method,
-				     void **con_cls)
+static enum MHD_Result route_request(struct req *r, const char *url,
+				     const char *method)
 {
-	struct gfs_req *req = gfs_xcalloc(1, sizeof(*req));
-	const char *star, *clen;
+	const struct gfs_route *rt;
+	const char *star;
 	size_t star_len;
 	enum gfs_err err;
+	enum MHD_Result rc;
+	char *dec;
 
-	req->app = h->app;
-	req->conn = c;
-	req->method = method;
-	req->url = url;
-	req->start_ms = gfs_mono_ms();
-	*con_cls = req;
-	req->route = find_route(h, c, method, url, &star, &star_len, &err);
-	if (!req->route) {
-		gfs_reply_error(req, err, "%s %s", method, url);
-		return queue_reply(req);
-	}
+	r->pub.method = method;
+	r->pub.url = url;
+	r->step = STEP_BODY;
+	conn_enter(r->h, r->cn, PHASE_BODY);
+	rt = find_route(r->h, r->pub.conn, method, url, &star, &star_len,
+			&err);
+	r->pub.route = rt;
+	if (!rt)
+		return refuse(r, err, url);
 	if (star) {
-		char *dec;
-
 		err = gfs_url_decode(star, star_len, &dec);
-		if (err) {
-			gfs_reply_error(req, err, "malformed URL path");
-			return queue_reply(req);
-		}
-		req->path = gfs_xasprintf("/%s", dec);
+		if (err)
+			return refuse(r, err, "malformed URL path");
+		r->pub.path = gfs_xasprintf("/%s", dec);
 		free(dec);
 	}
-	if (req->route->stream) {
-		if (req->route->stream->begin)
-			req->route->stream->begin(req);
-		return req->resp ? queue_reply(req) : MHD_YES;
-	}
-	clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-					   MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (clen) {
-		uint64_t n, max = req->route->body_max ? req->route->body_max
-						       : GFS_JSON_MAX;
-
-		if (!gfs_parse_u64(clen, &n) || n > max) {
-			gfs_reply_error(req, GFS_ETOOBIG,
-					"body larger than %llu bytes",
-					(unsigned long long)max);
-			return queue_reply(req);
-		}
-	}
-	return MHD_YES;
+	r->body_max = default_cap(rt);
+	rc = check_length(r);
+	if (rc == MHD_NO || r->pub.resp)
+		return rc;
+	if (rt->stream ? !rt->stream->begin : !rt->body_cap)
+		return MHD_YES;
+	r->step = STEP_PREPARE;
+	return deferred(r, JOB_PREPARE, prepared);
 }
 
-/* A piece of body: buffer it or pass it on. */
-static void take_body(struct gfs_req *req, const char *data, size_t len)
+/* Append a piece of a whole body. */
+static void take_whole(struct req *r, const char *data, size_t len)
 {
-	size_t max;
+	struct gfs_req *req = &r->pub;
 
-	req->body_seen += len;
-	if (req->discard || req->resp)
-		return;
-	if (req->route->stream) {
-		req->route->stream->data(req, data, len);
-		if (req->resp)
-			req->discard = true;
-		return;
-	}
-	max = req->route->body_max ? req->route->body_max : GFS_JSON_MAX;
-	if (req->body_len + len > max) {
-		gfs_reply_error(req, GFS_ETOOBIG, "body larger than %zu bytes",
-				max);
-		req->discard = true;
-		return;
-	}
 	req->body = gfs_xrealloc(req->body, req->body_len + len + 1);
 	memcpy(req->body + req->body_len, data, len);
 	req->body_len += len;
 	req->body[req->body_len] = '\0';
+}
+
+/* Has a body that is being dropped gone more than DISCARD_MAX past cap?
+ * (Then the connection is closed instead.) */
+static bool too_far(uint64_t seen, size_t cap)
+{
+	return seen > DISCARD_MAX && seen - DISCARD_MAX > cap;
+}
+
+/* Is r's body staged for a pump? */
+static bool staged(const struct req *r)
+{
+	const struct gfs_route *rt = r->pub.route;
+
+	return rt->stream && rt->stream->data &&
+	       !(rt->flags & GFS_ROUTE_INLINE);
+}
+
+static enum MHD_Result stage(struct req *r, const char *data, size_t *size);
+
+/* A piece of body: buffer it, stage it, or drop it. */
+static enum MHD_Result take_piece(struct req *r, const char *data,
+				  size_t *size)
+{
+	struct gfs_req *req = &r->pub;
+	size_t len = *size;
+
+	*size = 0;
+	req->body_seen += len;
+	if (req->body_seen > r->body_max)
+		r->over = true; /* 413 at the end */
+	if (r->over || req->discard)
+		return too_far(req->body_seen - len, r->body_max) ? MHD_NO
+								  : MHD_YES;
+	if (staged(r)) {
+		*size = len;
+		return stage(r, data, size);
+	}
+	if (req->resp) /* refused before the body */
+		return MHD_YES;
+	if (!req->route->stream) {
+		take_whole(r, data, len);
+		return MHD_YES;
+	}
+	if (req->route->stream->data) {  /* inline */
+		req->route->stream->data(req, data, len);
+		req->discard = req->resp != NULL;
+	}
+	return MHD_YES;
+}
+
+/* ---- a staged body ----------------------------------------------------- */
+
+/* Park the connection until the pump made room or ended.  Under r->mu. */
+static void park(struct req *r, enum park why)
+{
+	r->parked = why;
+	r->waiting = true;
+	conn_pause(r->h, r->cn, true);
+	MHD_suspend_connection(r->pub.conn);
+}
+
+/* Start the pump unless it runs.  Under r->mu; false while stopping. */
+static bool pump_start(struct req *r)
+{
+	if (r->pumping)
+		return true;
+	if (!gfs_workpool_reserve(r->h->pool))
+		return false;
+	r->pumping = true;
+	r->kind = JOB_PUMP;
+	gfs_workpool_submit(r->h->pool, &r->job);
+	return true;
+}
+
+/*
+ * A piece of a streamed body into the fill buffer (event thread).  What
+ * does not fit stays in libmicrohttpd's buffer (*size left), the
+ * connection parked until the pump has made room.
+ */
+static enum MHD_Result stage(struct req *r, const char *data, size_t *size)
+{
+	enum MHD_Result rc = MHD_YES;
+	size_t n;
+
+	pthread_mutex_lock(&r->mu);
+	if (r->failed) {
+		r->pub.discard = true; /* the route replied: drop the rest */
+		*size = 0;
+		goto out_unlock;
+	}
+	if (!r->fill)
+		r->fill = gfs_xmalloc(STAGE_MAX);
+	n = GFS_MIN(*size, STAGE_MAX - r->fill_len);
+	memcpy(r->fill + r->fill_len, data, n);
+	r->fill_len += n;
+	*size -= n;
+	r->pub.body_seen -= *size; /* counted again when it comes back */
+	if ((r->fill_len >= PUMP_MIN || *size) && !pump_start(r))
+		rc = MHD_NO;
+	else if (*size)
+		park(r, PARK_ROOM);
+out_unlock:
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+/* At the end of a streamed body: true once no pump runs (what is left in
+ * the fill buffer goes to the route in the same job as its end); else
+ * the connection is parked until the pump ends (event thread). */
+static bool pump_done(struct req *r)
+{
+	bool done;
+
+	pthread_mutex_lock(&r->mu);
+	if (r->failed)
+		r->fill_len = 0;
+	done = !r->pumping;
+	if (!done)
+		park(r, PARK_END);
+	pthread_mutex_unlock(&r->mu);
+	return done;
+}
+
+/* Resume a connection parked for why (or any, PARK_NONE).  Under r->mu. */
+static void unpark(struct req *r, enum park why)
+{
+	if (!r->parked || (why && r->parked != why))
+		return;
+	r->parked = PARK_NONE;
+	conn_pause(r->h, r->cn, false);
+	MHD_resume_connection(r->pub.conn);
+}
+
+/* The pump (a worker): hand the staged body to the route until none is
+ * left; then resume a parked connection, or free an orphaned request. */
+static void pump(struct req *r)
+{
+	struct gfs_req *req = &r->pub;
+	char *buf;
+	size_t len;
+
+	pthread_mutex_lock(&r->mu);
+	while (r->fill_len && !r->orphan && !r->failed) {
+		buf = r->fill;
+		len = r->fill_len;
+		r->fill = r->spare;
+		r->fill_len = 0;
+		unpark(r, PARK_ROOM); /* the next fill has room */
+		pthread_mutex_unlock(&r->mu);
+		req->route->stream->data(req, buf, len);
+		r->spare = buf;
+		pthread_mutex_lock(&r->mu);
+		r->failed = req->resp != NULL;
+	}
+	r->fill_len = 0;
+	r->pumping = false;
+	if (r->orphan) {
+		pthread_mutex_unlock(&r->mu);
+		r->kind = JOB_DONE;
+		run_kind(r); /* done, free */
+		return;
+	}
+	unpark(r, PARK_NONE);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The body is complete: run the route, then queue its reply. */
+static enum MHD_Result finish(struct req *r)
+{
+	if (r->pub.route && staged(r) && !r->handled && !pump_done(r))
+		return MHD_YES; /* parked until the staged body is taken */
+	if (r->over && !r->pub.resp)
+		gfs_reply_error(&r->pub, GFS_ETOOBIG,
+				"body larger than %zu bytes", r->body_max);
+	if (r->pub.resp || r->handled)
+		return queue_reply(r);
+	return deferred(r, JOB_HANDLE, queue_reply);
+}
+
+static bool suspended(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		c, MHD_CONNECTION_INFO_CONNECTION_SUSPENDED);
+
+	return ci && ci->suspended == MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -259,53 +954,71 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	struct gfs_req *req = *con_cls;
+	struct req *r = *con_cls;
 
 	(void)version;
-	if (!req)
-		return begin_request(cls, c, url, method, con_cls);
-	if (req->queued) {
+	if (!r)
+		r = *con_cls = on_request_line(cls, url, c);
+	if (r->waiting) {
+		if (suspended(c))
+			return MHD_YES; /* more body while a job runs: later */
+		r->waiting = false;
+	}
+	switch (r->step) {
+	case STEP_NEW:
+		return route_request(r, url, method);
+	case STEP_PREPARE:
+		return prepared(r);
+	case STEP_BODY:
+		break;
+	case STEP_QUEUED:
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (*upload_data_size) {
-		take_body(req, upload_data, *upload_data_size);
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	if (!req->resp) {
-		if (req->route->stream)
-			req->route->stream->end(req);
-		else
-			req->route->handle(req);
-	}
-	return queue_reply(req);
+	if (*upload_data_size)
+		return take_piece(r, upload_data, upload_data_size);
+	return finish(r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct gfs_httpd *h = cls;
-	struct gfs_req *req = *con_cls;
+	struct req *r = *con_cls;
 	struct route_stats *st;
+	const struct gfs_route *rt;
 	int64_t ms;
 
-	(void)c;
-	if (!req)
+	if (!r)
 		return;
-	ms = gfs_mono_ms() - req->start_ms;
-	st = stats_of(h, req->route);
+	*con_cls = NULL;
+	(void)c;
+	conn_enter(h, r->cn, PHASE_IDLE);
+	rt = r->pub.route;
+	ms = gfs_mono_ms() - r->pub.start_ms;
+	st = stats_of(h, rt);
 	atomic_fetch_add(&st->requests, 1);
 	atomic_fetch_add(&st->usec, (unsigned long)ms * 1000);
-	if (req->status >= 400 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+	if (r->pub.status >= 400 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		atomic_fetch_add(&st->errors, 1);
-	gfs_debug("%s %s %u %lldms%s", req->method, req->url, req->status,
-		  (long long)ms,
-		  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
-	if (req->route && req->route->stream && req->route->stream->done)
-		req->route->stream->done(req);
-	req_free(req);
-	*con_cls = NULL;
+	if (r->pub.method)
+		gfs_debug("%s %s %u %lldms%s", r->pub.method, r->pub.url,
+			  r->pub.status, (long long)ms,
+			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
+				  ? "" : " (aborted)");
+	r->pub.method = r->pub.url = NULL; /* libmicrohttpd's, going */
+	pthread_mutex_lock(&r->mu);
+	r->orphan = r->pumping;
+	pthread_mutex_unlock(&r->mu);
+	if (r->orphan)
+		return; /* the pump frees it */
+	r->pub.conn = NULL;
+	if (rt && rt->stream && rt->stream->done) {
+		r->kind = JOB_DONE;
+		gfs_workpool_run(h->pool, &r->job);
+		return;
+	}
+	req_free(r);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -358,16 +1071,81 @@ static bool parse_listen(const char *listen, struct sockaddr_storage *ss,
 	return true;
 }
 
-struct gfs_httpd *gfs_httpd_start(const char *listen,
-				  const struct gfs_route *routes, size_t n,
-				  void *app, size_t conn_memory)
+static void or_default(uint64_t *v, uint64_t def)
+{
+	if (!*v)
+		*v = def;
+}
+
+/* Fill the zero fields of lim with the defaults; fit max_conns in the
+ * descriptors we may open. */
+static void limits_fill(struct gfs_httpd_limits *l)
+{
+	struct rlimit rl;
+
+	or_default(&l->max_conns, DEF_MAX_CONNS);
+	or_default(&l->max_per_peer, DEF_MAX_PER_PEER);
+	or_default(&l->idle_ms, DEF_IDLE_MS);
+	or_default(&l->header_ms, DEF_HEADER_MS);
+	or_default(&l->stall_ms, DEF_STALL_MS);
+	or_default(&l->min_rate, DEF_MIN_RATE);
+	gfs_raise_nofile(); /* a descriptor per connection */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    l->max_conns + NOFILE_SPARE > rl.rlim_cur) {
+		l->max_conns = rl.rlim_cur > 2 * NOFILE_SPARE
+				       ? rl.rlim_cur - NOFILE_SPARE
+				       : rl.rlim_cur / 2;
+		gfs_warn("httpd: at most %llu connections (open files limit "
+			 "%llu)", (unsigned long long)l->max_conns,
+			 (unsigned long long)rl.rlim_cur);
+	}
+	l->max_per_peer = GFS_MIN(l->max_per_peer, l->max_conns);
+}
+
+static struct MHD_Daemon *daemon_start(struct gfs_httpd *h,
+				       const struct sockaddr_storage *ss)
+{
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (ss->ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, h,
+		MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->conn_memory,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->lim.max_conns,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)h->lim.max_per_peer,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MHD_TIMEOUT_S,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)EVENT_THREADS,
+		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, NULL,
+		MHD_OPTION_URI_LOG_CALLBACK, on_request_line, h,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+		MHD_OPTION_END);
+}
+
+static void httpd_free(struct gfs_httpd *h)
+{
+	gfs_workpool_free(h->pool);
+	pthread_mutex_destroy(&h->conns_lock);
+	pthread_cond_destroy(&h->reaper_wake);
+	free(h->stats);
+	free(h);
+}
+
+struct gfs_httpd *gfs_httpd_start_with(const char *listen,
+				       const struct gfs_route *routes,
+				       size_t n, void *app, size_t conn_memory,
+				       const struct gfs_httpd_limits *lim)
 {
 	struct gfs_httpd *h = gfs_xcalloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	/* poll(), not select(): a descriptor above 1023 must still work */
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	pthread_condattr_t ca;
 	const union MHD_DaemonInfo *info;
 
 	if (!parse_listen(listen, &ss, &sslen)) {
@@ -375,43 +1153,62 @@ struct gfs_httpd *gfs_httpd_start(const char *listen,
 		free(h);
 		return NULL;
 	}
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	gfs_raise_nofile(); /* a descriptor per connection */
+	if (lim)
+		h->lim = *lim;
+	limits_fill(&h->lim);
 	h->routes = routes;
 	h->nroutes = n;
 	h->app = app;
+	h->conn_memory = conn_memory ? conn_memory : (size_t)GFS_HTTPD_SMALL;
 	h->stats = gfs_xcalloc(n + 1, sizeof(*h->stats));
-	h->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, h,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		conn_memory ? conn_memory : (size_t)GFS_HTTPD_SMALL,
-		MHD_OPTION_CONNECTION_LIMIT, 1024u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-		MHD_OPTION_UNESCAPE_CALLBACK, identity_unescape, NULL,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_END);
+	h->pool = gfs_workpool_new((unsigned)h->lim.max_conns, WORKERS_KEEP,
+				   WORKER_IDLE_MS);
+	pthread_mutex_init(&h->conns_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->reaper_wake, &ca);
+	pthread_condattr_destroy(&ca);
+	h->mhd = daemon_start(h, &ss);
 	if (!h->mhd) {
 		gfs_error("cannot listen on %s (address in use?)", listen);
-		free(h->stats);
-		free(h);
+		httpd_free(h);
 		return NULL;
 	}
 	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : 0;
+	h->reaper_started = !pthread_create(&h->reaper, NULL, reaper, h);
+	if (!h->reaper_started)
+		gfs_warn("httpd: no reaper thread: peers have no deadlines");
 	return h;
 }
 
+struct gfs_httpd *gfs_httpd_start(const char *listen,
+				  const struct gfs_route *routes, size_t n,
+				  void *app, size_t conn_memory)
+{
+	return gfs_httpd_start_with(listen, routes, n, app, conn_memory, NULL);
+}
+
+/*
+ * Order matters: running jobs finish first (they resume their
+ * connections; libmicrohttpd must not stop with one suspended), and no
+ * new one starts (a resumed request that wants another is closed
+ * instead); then libmicrohttpd closes every connection, whose done
+ * callbacks run here; then the pool's threads go.
+ */
 void gfs_httpd_stop(struct gfs_httpd *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&h->conns_lock);
+	h->stopping = true;
+	pthread_cond_signal(&h->reaper_wake);
+	pthread_mutex_unlock(&h->conns_lock);
+	if (h->reaper_started)
+		pthread_join(h->reaper, NULL);
+	gfs_workpool_drain(h->pool);
 	MHD_stop_daemon(h->mhd);
-	free(h->stats);
-	free(h);
+	httpd_free(h);
 }
 
 uint16_t gfs_httpd_port(const struct gfs_httpd *h)
@@ -419,10 +1216,32 @@ uint16_t gfs_httpd_port(const struct gfs_httpd *h)
 	return h->port;
 }
 
+/* Connections, workers, cuts. */
+static void metrics_conns(struct gfs_httpd *h, const char *prefix,
+			  char **buf)
+{
+	unsigned n;
+	int i;
+
+	pthread_mutex_lock(&h->conns_lock);
+	n = h->nconns;
+	pthread_mutex_unlock(&h->conns_lock);
+	gfs_appendf(buf, "# TYPE %s_http_connections gauge\n"
+		    "%s_http_connections %u\n", prefix, prefix, n);
+	gfs_appendf(buf, "# TYPE %s_http_workers gauge\n"
+		    "%s_http_workers %u\n", prefix, prefix,
+		    gfs_workpool_threads(h->pool));
+	gfs_appendf(buf, "# TYPE %s_http_cut_total counter\n", prefix);
+	for (i = 0; i < CUT_N; i++)
+		gfs_appendf(buf, "%s_http_cut_total{why=\"%s\"} %lu\n", prefix,
+			    cut_names[i], atomic_load(&h->cuts[i]));
+}
+
 void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf)
 {
 	size_t i;
 
+	metrics_conns(h, prefix, buf);
 	gfs_appendf(buf, "# TYPE %s_http_requests_total counter\n", prefix);
 	gfs_appendf(buf, "# TYPE %s_http_errors_total counter\n", prefix);
 	gfs_appendf(buf, "# TYPE %s_http_seconds_total counter\n", prefix);
@@ -615,32 +1434,112 @@ void gfs_reply_redirect(struct gfs_req *req, unsigned status,
 	set_reply(req, status, r, NULL);
 }
 
-/* Adapter from our read callback to libmicrohttpd's. */
+/*
+ * Adapter from our read callback to libmicrohttpd's.  For a reply of known
+ * size libmicrohttpd passes its response's own buffer, which nothing else
+ * touches until the callback returned a count; so the callback suspends
+ * the connection, returns 0 ("nothing yet") and a worker fills that
+ * buffer; when the connection is resumed libmicrohttpd asks again for the
+ * same position and gets the count.  (A chunked reply's buffer is the
+ * connection's; it too stays put while suspended.  The position, buffer
+ * and size are checked anyway: on a mismatch the read is done again.)
+ */
 struct stream_reply {
 	ssize_t (*read)(void *cls, uint64_t pos, char *buf, size_t max);
 	void (*free_cls)(void *cls);
 	void *cls;
+	struct gfs_httpd *h;          /* borrowed */
+	struct gfs_job job;           /* the read, then the free */
+	/* Set when queued (stream_attach), borrowed from the request: */
+	struct MHD_Connection *conn;
+	struct conn *cn;
+	bool inline_route;
+	/* The read under way or done (ready): */
+	uint64_t pos;
+	char *buf;
+	size_t max;
+	ssize_t got;
+	bool ready;
 };
 
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+static void stream_attach(struct stream_reply *s, struct req *r)
 {
-	struct stream_reply *s = cls;
-	ssize_t n = s->read(s->cls, pos, buf, max);
+	s->conn = r->pub.conn;
+	s->cn = r->cn;
+	s->inline_route = r->pub.route &&
+			  (r->pub.route->flags & GFS_ROUTE_INLINE);
+	r->stream = NULL; /* the response's now */
+}
 
+static ssize_t stream_result(ssize_t n)
+{
 	if (n == -1)
 		return MHD_CONTENT_READER_END_OF_STREAM;
-	if (n < 0)
+	if (n <= 0)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	return n;
 }
 
+/* The read, on a worker. */
+static void stream_read_job(struct gfs_job *job)
+{
+	struct stream_reply *s =
+		(struct stream_reply *)((char *)job -
+					offsetof(struct stream_reply, job));
+	struct MHD_Connection *c = s->conn;
+
+	s->got = s->read(s->cls, s->pos, s->buf, s->max);
+	s->ready = true;
+	conn_pause(s->h, s->cn, false);
+	MHD_resume_connection(c);
+}
+
+/* libmicrohttpd wants bytes at pos (event thread). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream_reply *s = cls;
+
+	if (s->ready) {
+		s->ready = false;
+		if (s->pos == pos && s->buf == buf && s->max == max)
+			return stream_result(s->got);
+	}
+	if (s->inline_route || !s->conn)
+		return stream_result(s->read(s->cls, pos, buf, max));
+	if (!gfs_workpool_reserve(s->h->pool))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	s->pos = pos;
+	s->buf = buf;
+	s->max = max;
+	s->job.run = stream_read_job;
+	conn_pause(s->h, s->cn, true);
+	MHD_suspend_connection(s->conn);
+	gfs_workpool_submit(s->h->pool, &s->job);
+	return 0;
+}
+
+static void stream_free_job(struct gfs_job *job)
+{
+	struct stream_reply *s =
+		(struct stream_reply *)((char *)job -
+					offsetof(struct stream_reply, job));
+
+	s->free_cls(s->cls);
+	free(s);
+}
+
+/* libmicrohttpd is done with the reply: free on a worker (free_cls may
+ * block, e.g. a gateway closing its file). */
 static void stream_free(void *cls)
 {
 	struct stream_reply *s = cls;
 
-	if (s->free_cls)
-		s->free_cls(s->cls);
-	free(s);
+	if (!s->free_cls) {
+		free(s);
+		return;
+	}
+	s->job.run = stream_free_job;
+	gfs_workpool_run(s->h->pool, &s->job);
 }
 
 void gfs_reply_stream(struct gfs_req *req, unsigned status, const char *type,
@@ -649,18 +1548,24 @@ void gfs_reply_stream(struct gfs_req *req, unsigned status, const char *type,
 				      size_t max),
 		      void *cls, void (*free_cls)(void *cls))
 {
-	struct stream_reply *s = gfs_xmalloc(sizeof(*s));
+	struct stream_reply *s = gfs_xcalloc(1, sizeof(*s));
 	struct MHD_Response *r;
 
 	s->read = read;
 	s->free_cls = free_cls;
 	s->cls = cls;
+	s->h = req_of(req)->h;
 	r = MHD_create_response_from_callback(
 		size == UINT64_MAX ? MHD_SIZE_UNKNOWN : size, block,
 		stream_read, s, stream_free);
-	if (!r)
-		stream_free(s);
+	if (!r) {
+		if (free_cls)
+			free_cls(cls);
+		free(s);
+	}
 	set_reply(req, status, r, type);
+	if (req->resp == r && r)
+		req_of(req)->stream = s;
 }
 
 void gfs_reply_header(struct gfs_req *req, const char *name,

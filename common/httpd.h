@@ -7,10 +7,15 @@
  * its body whole (capped, 413 beyond) and calls .handle once, or streams it
  * through struct gfs_stream_ops, piece by piece, in constant memory.
  *
- * Each connection has its own thread (MHD_USE_THREAD_PER_CONNECTION), so a
- * handler may block on disk or on a peer.  A handler answers exactly once
- * with one of the gfs_reply_*() calls; the wrapper queues the answer.
- * Errors are always JSON: {"error": "message", "code": "not_found"}.
+ * Sockets live in one event loop (libmicrohttpd's epoll thread); handlers,
+ * stream callbacks and the read callbacks of streamed replies run on an
+ * elastic pool of worker threads while their connection is suspended, so
+ * they may block on disk or on a peer (unless the route is
+ * GFS_ROUTE_INLINE).  Every peer has deadlines (struct gfs_httpd_limits).
+ * A handler answers exactly once with one of the gfs_reply_*() calls; the
+ * wrapper queues the answer.  HEAD is served by the GET route, without
+ * the body.  Errors are always JSON: {"error": "message", "code":
+ * "not_found"}.
  */
 #ifndef GFS_HTTPD_H
 #define GFS_HTTPD_H
@@ -30,7 +35,8 @@ struct gfs_httpd;
 struct MHD_Connection;
 struct MHD_Response;
 
-/* Callbacks of a route whose body is streamed. */
+/* Callbacks of a route whose body is streamed.  Each runs on a worker
+ * (unless the route is GFS_ROUTE_INLINE), one at a time per request. */
 struct gfs_stream_ops {
 	/* Before any body byte.  Replying here refuses the body (a client
 	 * that sent "Expect: 100-continue" then sends none of it). */
@@ -40,9 +46,16 @@ struct gfs_stream_ops {
 	void (*data)(struct gfs_req *req, const char *buf, size_t len);
 	/* After the last byte, unless a reply was already made; must reply. */
 	void (*end)(struct gfs_req *req);
-	/* When the request is over, whatever happened: free req->ctx here. */
+	/* When the request is over, whatever happened: free req->ctx here.
+	 * Runs on a worker after the connection moved on: only req->ctx,
+	 * req->app and req->path are still valid. */
 	void (*done)(struct gfs_req *req);
 };
+
+/* Route flags. */
+/* The handler never blocks (no lock that is held long, no disk, no peer):
+ * it runs in the event loop, without the hop to a worker. */
+#define GFS_ROUTE_INLINE 1u
 
 /* One line of a server's API. */
 struct gfs_route {
@@ -57,11 +70,21 @@ struct gfs_route {
 	void (*handle)(struct gfs_req *req);
 	/* ... a streamed body. */
 	const struct gfs_stream_ops *stream;
-	/* Cap for a whole body; 0 means GFS_JSON_MAX. */
+	/*
+	 * Cap on the body, refused with 413 before any of it when
+	 * Content-Length says more, and as it arrives for a chunked one.
+	 * 0: none for GET, HEAD and DELETE, GFS_JSON_MAX otherwise.  A
+	 * streamed route names its own (SIZE_MAX: any size).
+	 */
 	size_t body_max;
+	unsigned flags;       /* GFS_ROUTE_* */
+	/* A whole-body route whose cap depends on the server's state: called
+	 * on a worker before the body, its result replaces body_max. */
+	size_t (*body_cap)(struct gfs_req *req);
 };
 
-/* A request being served.  Lives until the connection's reply is sent. */
+/* A request being served.  Lives until the connection's reply is sent
+ * (and its route's done callback ran). */
 struct gfs_req {
 	void *app;                    /* the server's owner, borrowed */
 	struct MHD_Connection *conn;  /* borrowed */
@@ -98,11 +121,61 @@ struct gfs_req {
 struct gfs_httpd *gfs_httpd_start(const char *listen,
 				  const struct gfs_route *routes, size_t n,
 				  void *app, size_t conn_memory);
+
+/*
+ * What a peer may take; zero fields take the defaults in brackets.  The
+ * bounds are cut by closing the connection (counted in /metrics as
+ * <prefix>_http_cut_total{why=...}).
+ */
+struct gfs_httpd_limits {
+	uint64_t max_conns;    /* connections at once [4096] */
+	uint64_t max_per_peer; /* connections from one address [512] */
+	uint64_t idle_ms;      /* no request under way (kept alive, or no
+				* request line yet) [60 s] */
+	uint64_t header_ms;    /* request line to the end of the header
+				* [10 s] */
+	uint64_t stall_ms;     /* a body being received or a reply being
+				* sent must move min_rate bytes a second,
+				* over each window of this long spent
+				* waiting for the peer [30 s] */
+	uint64_t min_rate;     /* bytes per second [1 KiB] */
+};
+
+/* The options of struct gfs_httpd_limits for a struct gfs_opt table (see
+ * options.h), off being the offset of the struct in the config. */
+#define GFS_HTTPD_OPTS(off)                                                \
+	{ "http-max-conns", GFS_OPT_U64,                                   \
+	  (off) + offsetof(struct gfs_httpd_limits, max_conns), "N",       \
+	  "HTTP connections at once (4096)" },                             \
+	{ "http-max-per-peer", GFS_OPT_U64,                                \
+	  (off) + offsetof(struct gfs_httpd_limits, max_per_peer), "N",    \
+	  "HTTP connections from one address (512)" },                     \
+	{ "http-idle-timeout", GFS_OPT_MS,                                 \
+	  (off) + offsetof(struct gfs_httpd_limits, idle_ms), "TIME",      \
+	  "close an HTTP connection with no request this long (60s)" },    \
+	{ "http-header-timeout", GFS_OPT_MS,                               \
+	  (off) + offsetof(struct gfs_httpd_limits, header_ms), "TIME",    \
+	  "a request header must be complete this long after its first "   \
+	  "line (10s)" },                                                  \
+	{ "http-stall-timeout", GFS_OPT_MS,                                \
+	  (off) + offsetof(struct gfs_httpd_limits, stall_ms), "TIME",     \
+	  "window over which a body or reply must move --http-min-rate "   \
+	  "(30s)" },                                                       \
+	{ "http-min-rate", GFS_OPT_SIZE,                                   \
+	  (off) + offsetof(struct gfs_httpd_limits, min_rate), "BYTES",    \
+	  "slowest body or reply, per second (1KiB)" }
+
+/* gfs_httpd_start() with limits (NULL: all defaults). */
+struct gfs_httpd *gfs_httpd_start_with(const char *listen,
+				       const struct gfs_route *routes,
+				       size_t n, void *app, size_t conn_memory,
+				       const struct gfs_httpd_limits *lim);
 /* Stop accepting, wait for running handlers, free everything. */
 void gfs_httpd_stop(struct gfs_httpd *h);
 /* The port actually bound (useful with port 0). */
 uint16_t gfs_httpd_port(const struct gfs_httpd *h);
-/* Append Prometheus lines for requests served, prefixed with prefix
+/* Append Prometheus lines for requests served, connections, workers and
+ * connections cut, prefixed with prefix
  * ("gfs_master"), to *buf (a malloc'd string, grown; caller frees). */
 void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf);
 
@@ -141,8 +214,10 @@ void gfs_reply_redirect(struct gfs_req *req, unsigned status,
 /*
  * A streamed body of size bytes (UINT64_MAX: unknown, sent chunked).
  * read(cls, pos, buf, max) fills buf and returns the count, 0 never,
- * -1 at the end (unknown size), -2 to abort the connection on error.
- * free_cls(cls) runs when the reply is done.
+ * -1 at the end (unknown size), -2 to abort the connection on error; it
+ * runs on a worker (unless the route is GFS_ROUTE_INLINE) writing straight
+ * into libmicrohttpd's buffer, so it may block.  free_cls(cls) runs on a
+ * worker when the reply is done.  A HEAD request never calls read.
  */
 void gfs_reply_stream(struct gfs_req *req, unsigned status, const char *type,
 		      uint64_t size, size_t block,

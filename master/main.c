@@ -60,6 +60,7 @@ static const struct gfs_opt options[] = {
 	  "heartbeat comes first (4s)" },
 	{ "backup-detach", GFS_OPT_MS, C(detach_ms), "TIME",
 	  "a backup silent this long stops delaying mutations (1500ms)" },
+	GFS_HTTPD_OPTS(C(http)),
 	{ "log-level", GFS_OPT_LOGLEVEL, C(log_level), "LEVEL",
 	  "error, warn, info or debug (info)" },
 	{ "config", GFS_OPT_STR, C(config), "FILE",
@@ -159,7 +160,8 @@ static int serve(struct gfs_master *m)
 	size_t n;
 
 	routes = gfs_routes_table(&n);
-	m->httpd = gfs_httpd_start(m->conf.listen, routes, n, m, GFS_HTTPD_SMALL);
+	m->httpd = gfs_httpd_start_with(m->conf.listen, routes, n, m,
+					GFS_HTTPD_SMALL, &m->conf.http);
 	if (!m->httpd)
 		return 1;
 	if (!m->conf.advertise && m->self_url &&

@@ -21,6 +21,7 @@
 #include "checkpoint.h"
 #include "chunks.h"
 #include "csmgr.h"
+#include "httpd.h"
 #include "log.h"
 #include "namespace.h"
 #include "oplog.h"
@@ -51,6 +52,7 @@ struct gfs_master_conf {
 	uint64_t checkpoint_every;  /* records between checkpoints */
 	uint64_t probation_ms;      /* restarted primary waits this long */
 	uint64_t detach_ms;         /* backup silent this long: detached */
+	struct gfs_httpd_limits http; /* --http-* (zero: defaults) */
 	enum gfs_log_level log_level;
 };
 

@@ -12,7 +12,7 @@ packages=(
 	libcriterion-dev                    # unit tests
 	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux time
 	valgrind jq                         # make valgrind; tests read JSON
-	python3                             # a reply-dropping proxy in tests
+	python3                             # tests: proxies and slow clients
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input never changes a stored chunk and never stops the server: bad
 # handles (non-hex, ../, wrong length), bad versions and offsets, huge
-# sizes, bad headers, unknown routes each get a 4xx JSON error; a body cut
+# sizes (413 before the body), bad headers, unknown routes each get a 4xx
+# JSON error; HEAD is a GET without the body; a body cut
 # short records nothing; a full disk is a 507, before the body when it can.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/chunkserver_lib.sh"
@@ -81,6 +82,23 @@ assert_eq "$(curl_code "$U/chunks/$H")" 200 "the chunk after cut writes"
 assert_eq "$(header X-GFS-Version)" 1 "still version 1"
 assert_eq "$(sha "$T/last_body")" "$want" "still the same bytes"
 [ -z "$(find "${CS_DIRS[0]}/chunks" -name '*.tmp')" ] || fail "temporary file left"
+
+# a declared length past a chunk is a 413 at once, before any body
+# (--max-time: a server waiting for 2^64-1 bytes would hang here)
+expect_error 413 too_large "Content-Length 2^64-1" --max-time 5 -X PUT \
+	-H 'Content-Length: 18446744073709551615' "$U/chunks/$H?version=9"
+expect_error 413 too_large "Content-Length past a chunk" --max-time 5 -X PUT \
+	-H 'Content-Length: 1073741825' "$U/chunks/$H?version=9"
+expect_error 413 too_large "GET with a body" --max-time 5 -X GET \
+	-H "Content-Length: 5" --data-binary 12345 "$U/chunks/$H"
+
+# HEAD answers the headers of the GET, without the body
+curl -sfI --max-time 5 "$U/chunks/$H" >"$T/head" || fail "HEAD of a chunk"
+grep -qi "^Content-Length: 200000" "$T/head" || fail "HEAD length: $(cat "$T/head")"
+grep -qi "^X-GFS-Version: 1" "$T/head" || fail "HEAD version: $(cat "$T/head")"
+for r in healthz status metrics; do
+	curl -sfI --max-time 5 "$U/$r" >/dev/null || fail "HEAD /$r"
+done
 
 # the server is alive and nothing changed
 assert_eq "$(curl_code "$U/healthz")" 200 "healthz"

@@ -81,6 +81,29 @@ grep -q '"code":"no_route"' "$T/resp" || fail "raw byte in a URL: no JSON error"
 expect 405 method_not_allowed DELETE "$A/status"
 expect 405 method_not_allowed POST "$A/files/keep"
 expect 405 method_not_allowed PATCH "$A/files/keep"
+# bodies are capped by what the route can need, before they are read
+expect 413 too_large GET "$A/files/keep" -H 'Content-Length: 5' --data-binary 12345
+expect 413 too_large DELETE "$A/files/nope" -H 'Content-Length: 5' --data-binary 12345
+expect 413 too_large PUT "$A/leases/keep" -H 'X-GFS-Client: a' \
+	-H 'Content-Length: 70000' --data-binary @"$T/huge"
+# an empty master takes a heartbeat of about 5 MiB at most
+head -c $((6 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/hb"
+expect 413 too_large POST "$A/heartbeat" --data-binary @"$T/hb"
+expect 413 too_large POST "$A/heartbeat" -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$T/hb"
+
+# HEAD: a GET's status and headers, no body, on every GET route
+for r in status healthz metrics "files?prefix=/" files/keep leases/nope \
+	"oplog?from=1&wait_ms=0" checkpoint content/keep; do
+	want=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$A/$r")
+	got=$(curl -s -I -o "$T/head" -w '%{http_code}' --max-time 5 "$A/$r")
+	assert_eq "$got" "$want" "HEAD /$r"
+	grep -qi '^Content-Length: ' "$T/head" || grep -qi '^Location: ' "$T/head" ||
+		fail "HEAD /$r: no Content-Length: $(cat "$T/head")"
+done
+len=$(curl -sf "$A/files/keep" | wc -c)
+curl -sfI "$A/files/keep" | grep -qi "^Content-Length: $len" ||
+	fail "HEAD /files/keep: not the length of the GET"
 
 after=$(curl -sf "$A/files?prefix=/&dirs=1")
 assert_eq "$after" "$before" "the namespace changed"

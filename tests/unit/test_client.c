@@ -83,9 +83,9 @@ static void fake_post(struct gfs_req *req)
 }
 
 static const struct gfs_route fake_routes[] = {
-	{ "GET", "/api/v1/files/*", NULL, fake_stat, NULL, 0 },
-	{ "POST", "/api/v1/files/*", NULL, fake_post, NULL, 0 },
-	{ "PUT", "/api/v1/files/*", NULL, fake_post, NULL, 0 },
+	{ "GET", "/api/v1/files/*", NULL, fake_stat, NULL, 0, 0, NULL },
+	{ "POST", "/api/v1/files/*", NULL, fake_post, NULL, 0, 0, NULL },
+	{ "PUT", "/api/v1/files/*", NULL, fake_post, NULL, 0, 0, NULL },
 };
 
 /* A master that dies under every call: it reads the request and closes

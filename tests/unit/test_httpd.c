@@ -2,7 +2,12 @@
  * Unit tests for common/httpd.c and common/http.c, talking to each other
  * over loopback: routing, decoding, JSON errors, streamed bodies both ways.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,11 +114,11 @@ static void big(struct gfs_req *req)
 }
 
 static const struct gfs_route routes[] = {
-	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0 },
-	{ "POST", "/api/v1/json", NULL, post_json, NULL, 1024 },
-	{ "POST", "/api/v1/bigjson", NULL, post_json, NULL, 16u << 20 },
-	{ "PUT", "/api/v1/up/*", NULL, NULL, &upload_ops, 0 },
-	{ "GET", "/api/v1/big", NULL, big, NULL, 0 },
+	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0, 0, NULL },
+	{ "POST", "/api/v1/json", NULL, post_json, NULL, 1024, 0, NULL },
+	{ "POST", "/api/v1/bigjson", NULL, post_json, NULL, 16u << 20, 0, NULL },
+	{ "PUT", "/api/v1/up/*", NULL, NULL, &upload_ops, SIZE_MAX, 0, NULL },
+	{ "GET", "/api/v1/big", NULL, big, NULL, 0, 0, NULL },
 };
 
 static struct gfs_httpd *srv;
@@ -297,7 +302,9 @@ Test(httpd, mid_body_error_reaches_the_client)
 	cr_assert_eq(gfs_upload_start(&up, cli, "PUT",
 				      url("/up/x?failat=1000000"), NULL, -1,
 				      5000), GFS_OK);
-	push_pattern(up, 3u << 20, &err);
+	/* more than DISCARD_MAX after the error: a route of any size reads
+	 * it all and answers */
+	push_pattern(up, 6u << 20, &err);
 	cr_expect_eq(gfs_upload_finish(up, &r), GFS_EIO);
 	cr_expect_eq(r.status, 502);
 	gfs_http_reply_clear(&r);
@@ -364,8 +371,8 @@ static const struct gfs_stream_ops counting_ops = {
 };
 
 static const struct gfs_route abort_routes[] = {
-	{ "PUT", "/api/v1/up/*", NULL, NULL, &counting_ops, 0 },
-	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0 },
+	{ "PUT", "/api/v1/up/*", NULL, NULL, &counting_ops, SIZE_MAX, 0, NULL },
+	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0, 0, NULL },
 };
 
 Test(httpd, an_aborted_upload_never_completes_at_the_peer)
@@ -405,7 +412,7 @@ static const struct gfs_stream_ops slow_ops = {
 };
 
 static const struct gfs_route slow_routes[] = {
-	{ "PUT", "/api/v1/up/*", NULL, NULL, &slow_ops, 0 },
+	{ "PUT", "/api/v1/up/*", NULL, NULL, &slow_ops, SIZE_MAX, 0, NULL },
 };
 
 Test(httpd, ending_a_sized_upload_does_not_wait_for_the_reply)
@@ -436,5 +443,335 @@ Test(httpd, ending_a_sized_upload_does_not_wait_for_the_reply)
 		     (long long)ended);
 	cr_expect_geq(gfs_mono_ms() - t0, 400);
 	gfs_http_reply_clear(&r);
+	gfs_httpd_stop(s2);
+}
+
+/* ---- raw HTTP, for what libcurl will not send ---------------------------- */
+
+static int dial(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Everything the server sends until it closes or ms pass; NUL-ended. */
+static size_t read_all(int fd, char *buf, size_t cap, int ms)
+{
+	int64_t end = gfs_mono_ms() + ms;
+	size_t n = 0;
+	ssize_t got;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (n + 1 < cap && gfs_mono_ms() < end) {
+		if (poll(&p, 1, (int)(end - gfs_mono_ms())) <= 0)
+			break;
+		got = recv(fd, buf + n, cap - 1 - n, 0);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* Send text, return the whole answer of a "Connection: close" request. */
+static char *exchange(uint16_t port, const char *text)
+{
+	static char buf[1 << 16];
+	int fd = dial(port);
+
+	cr_assert_eq(send(fd, text, strlen(text), 0), (ssize_t)strlen(text));
+	read_all(fd, buf, sizeof(buf), 5000);
+	close(fd);
+	return buf;
+}
+
+static uint16_t port_of_srv(void)
+{
+	return gfs_httpd_port(srv);
+}
+
+Test(httpd, head_answers_the_headers_of_get_without_the_body)
+{
+	char *a;
+
+	a = exchange(port_of_srv(), "HEAD /api/v1/big?n=123456 HTTP/1.1\r\n"
+		     "Host: x\r\nConnection: close\r\n\r\n");
+	cr_expect(!strncmp(a, "HTTP/1.1 200", 12), "%s", a);
+	cr_expect_not_null(strcasestr(a, "Content-Length: 123456\r\n"), "%s",
+			   a);
+	cr_expect_str_eq(strstr(a, "\r\n\r\n") + 4, "", "a body came");
+	a = exchange(port_of_srv(), "HEAD /api/v1/echo/a%20b HTTP/1.1\r\n"
+		     "Host: x\r\nConnection: close\r\n\r\n");
+	cr_expect(!strncmp(a, "HTTP/1.1 200", 12), "%s", a);
+	/* {"path":"/a b","x":null} and '\n' */
+	cr_expect_not_null(strcasestr(a, "Content-Length: 25\r\n"), "%s", a);
+	cr_expect_str_eq(strstr(a, "\r\n\r\n") + 4, "", "a body came");
+	a = exchange(port_of_srv(), "HEAD /api/v1/up/x HTTP/1.1\r\n"
+		     "Host: x\r\nConnection: close\r\n\r\n");
+	cr_expect(!strncmp(a, "HTTP/1.1 405", 12), "%s", a);
+}
+
+Test(httpd, a_declared_length_past_the_cap_is_refused_before_the_body)
+{
+	char *a;
+
+	a = exchange(port_of_srv(), "POST /api/v1/json HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Length: 18446744073709551615\r\n\r\n");
+	cr_expect(!strncmp(a, "HTTP/1.1 413", 12), "%s", a);
+	a = exchange(port_of_srv(), "GET /api/v1/echo/x HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Length: 10\r\n\r\n");
+	cr_expect(!strncmp(a, "HTTP/1.1 413", 12), "GET with a body: %s", a);
+	a = exchange(port_of_srv(), "POST /api/v1/json HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Length: 1x\r\n\r\n");
+	cr_expect(!strncmp(a, "HTTP/1.1 400", 12), "%s", a);
+}
+
+Test(httpd, a_chunked_body_is_capped_as_it_arrives)
+{
+	static char req[8192];
+	size_t n;
+	char *a;
+
+	n = (size_t)snprintf(req, sizeof(req), "POST /api/v1/json HTTP/1.1\r\n"
+			     "Host: x\r\nTransfer-Encoding: chunked\r\n"
+			     "Connection: close\r\n\r\n");
+	for (int i = 0; i < 3; i++) {  /* 3 x 600 bytes past a 1024 cap */
+		n += (size_t)snprintf(req + n, sizeof(req) - n, "258\r\n");
+		memset(req + n, ' ', 600);
+		n += 600;
+		n += (size_t)snprintf(req + n, sizeof(req) - n, "\r\n");
+	}
+	snprintf(req + n, sizeof(req) - n, "0\r\n\r\n");
+	a = exchange(port_of_srv(), req);
+	cr_expect(!strncmp(a, "HTTP/1.1 413", 12), "%s", a);
+}
+
+/* ---- work off the event loop ------------------------------------------- */
+
+static void sleepy(struct gfs_req *req)
+{
+	usleep(1500 * 1000);
+	echo(req);
+}
+
+/* A stream that takes 100 ms per 64 KiB, as a cold disk or a far peer. */
+static ssize_t slow_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	usleep(100 * 1000);
+	return pattern_read(cls, pos, buf, max);
+}
+
+static void slow_big(struct gfs_req *req)
+{
+	gfs_reply_stream(req, 200, "application/octet-stream", 10 * 65536,
+			 65536, slow_read, (void *)(uintptr_t)(10 * 65536),
+			 NULL);
+}
+
+static const struct gfs_route block_routes[] = {
+	{ "GET", "/api/v1/sleepy/*", NULL, sleepy, NULL, 0, 0, NULL },
+	{ "GET", "/api/v1/slowbig", NULL, slow_big, NULL, 0, 0, NULL },
+	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0, 0, NULL },
+	{ "PUT", "/api/v1/up/*", NULL, NULL, &upload_ops, SIZE_MAX, 0, NULL },
+	{ "GET", "/api/v1/big", NULL, big, NULL, 0, 0, NULL },
+};
+
+static void *get_sleepy(void *arg)
+{
+	struct gfs_http *h = gfs_http_new();
+	struct gfs_http_reply r;
+
+	gfs_http_call(h, "GET", arg, NULL, &r);
+	gfs_http_reply_clear(&r);
+	gfs_http_free(h);
+	return NULL;
+}
+
+static bool count_bytes(void *cls, const char *buf, size_t len)
+{
+	(void)buf;
+	*(uint64_t *)cls += len;
+	return true;
+}
+
+static void *get_slowbig(void *arg)
+{
+	struct gfs_http *h = gfs_http_new();
+	struct gfs_http_reply r;
+	uint64_t n = 0;
+
+	gfs_http_get_stream(h, arg, NULL, 5000, count_bytes, &n, &r);
+	gfs_http_reply_clear(&r);
+	gfs_http_free(h);
+	cr_expect_eq(n, 10 * 65536);
+	return NULL;
+}
+
+Test(httpd, blocked_handlers_and_streams_leave_others_served)
+{
+	struct gfs_httpd *s2 = gfs_httpd_start("127.0.0.1:0", block_routes,
+					       GFS_ARRAY_SIZE(block_routes),
+					       NULL, 0);
+	pthread_t t[8];
+	char u1[128], u2[128], u3[128];
+	struct gfs_http_reply r;
+	int64_t t0, took;
+	int i;
+
+	cr_assert_not_null(s2);
+	snprintf(u1, sizeof(u1), "http://127.0.0.1:%u/api/v1/sleepy/a",
+		 gfs_httpd_port(s2));
+	snprintf(u2, sizeof(u2), "http://127.0.0.1:%u/api/v1/slowbig",
+		 gfs_httpd_port(s2));
+	snprintf(u3, sizeof(u3), "http://127.0.0.1:%u/api/v1/echo/b",
+		 gfs_httpd_port(s2));
+	for (i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, i % 2 ? get_slowbig : get_sleepy,
+			       i % 2 ? u2 : u1);
+	usleep(200 * 1000); /* they are all in their handlers or streams */
+	t0 = gfs_mono_ms();
+	cr_expect_eq(gfs_http_call(cli, "GET", u3, NULL, &r), GFS_OK);
+	took = gfs_mono_ms() - t0;
+	gfs_http_reply_clear(&r);
+	cr_expect_lt(took, 300, "a cheap GET took %lld ms", (long long)took);
+	for (i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	gfs_httpd_stop(s2);
+}
+
+/* ---- deadlines ----------------------------------------------------------- */
+
+static struct gfs_httpd *start_limited(void)
+{
+	struct gfs_httpd_limits lim = {
+		.idle_ms = 600, .header_ms = 600, .stall_ms = 600,
+		.min_rate = 2048,
+	};
+
+	return gfs_httpd_start_with("127.0.0.1:0", block_routes,
+				    GFS_ARRAY_SIZE(block_routes), NULL, 0,
+				    &lim);
+}
+
+/* ms until the server closes fd (sending what), -1 when it does not
+ * within limit_ms; sends line every step_ms meanwhile. */
+static int64_t ms_until_closed(int fd, const char *line, int step_ms,
+			       int limit_ms)
+{
+	int64_t t0 = gfs_mono_ms();
+	char buf[4096];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (gfs_mono_ms() - t0 < limit_ms) {
+		if (poll(&p, 1, step_ms) > 0 && recv(fd, buf, sizeof(buf), 0) <= 0)
+			return gfs_mono_ms() - t0;
+		if (line && send(fd, line, strlen(line), MSG_NOSIGNAL) < 0)
+			return gfs_mono_ms() - t0;
+	}
+	return -1;
+}
+
+Test(httpd, an_idle_connection_is_closed_after_the_idle_bound)
+{
+	struct gfs_httpd *s2 = start_limited();
+	int fd = dial(gfs_httpd_port(s2));
+	int64_t ms = ms_until_closed(fd, NULL, 100, 3000);
+
+	cr_expect(ms >= 500 && ms < 1500, "closed after %lld ms",
+		  (long long)ms);
+	close(fd);
+	gfs_httpd_stop(s2);
+}
+
+Test(httpd, a_header_that_never_ends_is_cut_at_the_header_bound)
+{
+	struct gfs_httpd *s2 = start_limited();
+	int fd = dial(gfs_httpd_port(s2));
+	const char *first = "GET /api/v1/echo/x HTTP/1.1\r\nHost: x\r\n";
+	int64_t ms;
+
+	send(fd, first, strlen(first), 0);
+	/* a line every 100 ms: active, but the header never completes */
+	ms = ms_until_closed(fd, "X-Slow: 1\r\n", 100, 3000);
+	cr_expect(ms >= 500 && ms < 1500, "cut after %lld ms", (long long)ms);
+	close(fd);
+	gfs_httpd_stop(s2);
+}
+
+Test(httpd, a_body_slower_than_the_minimum_rate_is_cut)
+{
+	struct gfs_httpd *s2 = start_limited();
+	int fd = dial(gfs_httpd_port(s2));
+	const char *head = "PUT /api/v1/up/x HTTP/1.1\r\nHost: x\r\n"
+			   "Content-Length: 1000000\r\n\r\n";
+	int64_t ms;
+
+	send(fd, head, strlen(head), 0);
+	/* 10 bytes every 100 ms: 100 B/s against a 2 KiB/s minimum */
+	ms = ms_until_closed(fd, "0123456789", 100, 3000);
+	cr_expect(ms >= 500 && ms < 1800, "cut after %lld ms", (long long)ms);
+	close(fd);
+	gfs_httpd_stop(s2);
+}
+
+Test(httpd, a_slow_but_steady_body_is_not_cut)
+{
+	struct gfs_httpd *s2 = start_limited();
+	int fd = dial(gfs_httpd_port(s2));
+	static char piece[1024], a[4096];
+	const char *head = "PUT /api/v1/up/x HTTP/1.1\r\nHost: x\r\n"
+			   "Content-Length: 30720\r\nConnection: close\r\n\r\n";
+	int i;
+
+	send(fd, head, strlen(head), 0);
+	/* 30 KiB over 1.5 s: 20 KiB/s, for more than two windows */
+	for (i = 0; i < 30; i++) {
+		cr_assert_eq(send(fd, piece, sizeof(piece), MSG_NOSIGNAL),
+			     (ssize_t)sizeof(piece));
+		usleep(50 * 1000);
+	}
+	read_all(fd, a, sizeof(a), 3000);
+	cr_expect(!strncmp(a, "HTTP/1.1 200", 12), "%s", a);
+	cr_expect_not_null(strstr(a, "\"bytes\":30720"), "%s", a);
+	close(fd);
+	gfs_httpd_stop(s2);
+}
+
+/* The "stall" cuts in a server's /metrics text. */
+static unsigned long stall_cuts(struct gfs_httpd *s2)
+{
+	char *buf = NULL, *p;
+	unsigned long n = 0;
+
+	gfs_httpd_metrics(s2, "t", &buf);
+	p = strstr(buf, "t_http_cut_total{why=\"stall\"} ");
+	if (p)
+		n = strtoul(strchr(p, ' ') + 1, NULL, 10);
+	free(buf);
+	return n;
+}
+
+Test(httpd, a_reply_nobody_reads_is_cut)
+{
+	struct gfs_httpd *s2 = start_limited();
+	int fd = dial(gfs_httpd_port(s2));
+	const char *get = "GET /api/v1/big?n=500000000 HTTP/1.1\r\n"
+			  "Host: x\r\n\r\n";
+	int64_t t0 = gfs_mono_ms();
+
+	send(fd, get, strlen(get), 0);
+	/* never read: once the socket buffers are full nothing moves */
+	while (!stall_cuts(s2) && gfs_mono_ms() - t0 < 5000)
+		usleep(50 * 1000);
+	cr_expect_eq(stall_cuts(s2), 1, "not cut after %lld ms",
+		     (long long)(gfs_mono_ms() - t0));
+	close(fd);
 	gfs_httpd_stop(s2);
 }

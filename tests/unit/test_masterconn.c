@@ -55,7 +55,7 @@ static void on_heartbeat(struct gfs_req *req)
 }
 
 static const struct gfs_route fake_routes[] = {
-	{ "POST", "/api/v1/heartbeat", NULL, on_heartbeat, NULL, 0 },
+	{ "POST", "/api/v1/heartbeat", NULL, on_heartbeat, NULL, 0, 0, NULL },
 };
 
 static struct fake masters[2];
