@@ -139,7 +139,12 @@ enum gfs_err gfs_file_pread(struct gfs_file *f, void *buf, size_t len,
  * visible to others until gfs_file_sync(). */
 enum gfs_err gfs_file_pwrite(struct gfs_file *f, const void *buf, size_t len,
 			     uint64_t off);
+/* GFS_ETOOBIG past the largest size a file may have (GFS_MAX_FILE_CHUNKS
+ * chunks), as for writes. */
 enum gfs_err gfs_file_truncate(struct gfs_file *f, uint64_t size);
+/* posix_fallocate: GFS_ETOOBIG when size is too large for a file; else,
+ * with grow, the size becomes size unless it is larger already. */
+enum gfs_err gfs_file_extend(struct gfs_file *f, uint64_t size, bool grow);
 /* Make every write so far durable on the chunkservers and commit it with
  * the master.  On failure the committed file is unchanged and the pending
  * writes are dropped. */

@@ -25,6 +25,10 @@
 /* Largest chunk size a master accepts (keeps a chunk's checksum table small). */
 #define GFS_MAX_CHUNK_SIZE (1024ull * 1024 * 1024)
 #define GFS_DEFAULT_REPLICAS 3
+/* Chunk indices are 32-bit (index < this), so a file is at most this many
+ * chunks: 4 PiB with 1 MiB chunks, 256 PiB with the default 64 MiB.
+ * Clients refuse a larger size or write with EFBIG. */
+#define GFS_MAX_FILE_CHUNKS 0xffffffffull
 
 /* Namespace limits (DESIGN 4). */
 #define GFS_NAME_MAX 255

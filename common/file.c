@@ -49,12 +49,24 @@
 
 /* A chunk as this handle knows it. */
 struct chunk {
-	uint64_t handle;        /* 0: hole (in chunks[]) or clean (dirty[]) */
+	uint64_t index;         /* its place in the file */
+	uint64_t handle;        /* 0: none (a stream's base, f->first) */
 	uint64_t version;
 	uint64_t length;        /* bytes [0, length) are data */
 	uint64_t disk_length;   /* private chunks: bytes on the replicas */
 	unsigned nreplicas;
 	const char *replicas[MAX_REPLICAS]; /* interned URLs */
+};
+
+/*
+ * The chunks of a file that exist, sorted by index: a sparse file costs
+ * what it holds, never its size (a truncate to a petabyte, or one byte
+ * written at a huge offset, adds no entry for the holes).  Lookups are
+ * O(log n); an insert is O(n) (a memmove), and writes come in order.
+ */
+struct chunk_map {
+	struct chunk *v;        /* sorted by index, owned */
+	size_t n, cap;
 };
 
 /*
@@ -86,10 +98,8 @@ struct gfs_file {
 	uint64_t size;          /* committed size */
 	uint32_t mode;          /* as the master last said */
 	int64_t entry_mtime_ns; /* as the master last said */
-	struct chunk *chunks;   /* committed map, by index, nchunks long */
-	size_t nchunks;
-	struct chunk *dirty;    /* private chunks, by index, ndirty long */
-	size_t ndirty;
+	struct chunk_map chunks; /* committed chunks */
+	struct chunk_map dirty; /* private chunks */
 	uint64_t wsize;         /* size as this handle sees it */
 	bool changed;           /* something to commit */
 	struct stream cur;      /* the PUT being fed */
@@ -125,12 +135,66 @@ static void parse_chunk(struct gfs_client *c, json_t *j, struct chunk *ch)
 	}
 }
 
+/* Position of index in m: where it is or would go.  O(log n). */
+static size_t map_pos(const struct chunk_map *m, uint64_t index)
+{
+	size_t lo = 0, hi = m->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->v[mid].index < index)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The chunk at index, or NULL. */
+static const struct chunk *map_find(const struct chunk_map *m, uint64_t index)
+{
+	size_t i = map_pos(m, index);
+
+	return i < m->n && m->v[i].index == index ? &m->v[i] : NULL;
+}
+
+/* Make *ch (copied) the chunk at index. */
+static void map_set(struct chunk_map *m, uint64_t index, const struct chunk *ch)
+{
+	size_t i = map_pos(m, index);
+
+	if (i == m->n || m->v[i].index != index) {
+		if (m->n == m->cap) {
+			m->cap = m->cap ? 2 * m->cap : 4;
+			m->v = gfs_xrealloc(m->v, m->cap * sizeof(*m->v));
+		}
+		memmove(m->v + i + 1, m->v + i, (m->n - i) * sizeof(*m->v));
+		m->n++;
+	}
+	m->v[i] = *ch;
+	m->v[i].index = index;
+}
+
+/* Drop every chunk at or beyond index. */
+static void map_cut(struct chunk_map *m, uint64_t index)
+{
+	m->n = map_pos(m, index);
+}
+
+static void map_clear(struct chunk_map *m)
+{
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
 /* Replace the committed map with the master's entry j. */
 static enum gfs_err load_entry(struct gfs_file *f, json_t *j)
 {
 	struct gfs_stat st;
+	uint64_t n;
 	json_t *e;
-	size_t i, n;
+	size_t i;
 
 	gfs_client_parse_stat(j, &st);
 	if (st.is_dir)
@@ -141,16 +205,16 @@ static enum gfs_err load_entry(struct gfs_file *f, json_t *j)
 	f->size = st.size;
 	f->mode = st.mode;
 	f->entry_mtime_ns = st.mtime_ns;
-	n = (size_t)((st.size + st.chunk_size - 1) / st.chunk_size);
-	free(f->chunks);
-	f->chunks = gfs_xcalloc(n ? n : 1, sizeof(*f->chunks));
-	f->nchunks = n;
+	n = (st.size + st.chunk_size - 1) / st.chunk_size;
+	map_clear(&f->chunks);
 	json_array_foreach(json_object_get(j, "chunks"), i, e) {
 		uint64_t idx = UINT64_MAX;
+		struct chunk ch;
 
 		gfs_json_u64(e, "index", true, &idx);
-		if (idx < n)
-			parse_chunk(f->c, e, &f->chunks[idx]);
+		parse_chunk(f->c, e, &ch);
+		if (idx < n && ch.handle)
+			map_set(&f->chunks, idx, &ch);
 	}
 	return GFS_OK;
 }
@@ -294,29 +358,14 @@ bool gfs_file_dirty(struct gfs_file *f)
 
 /* ---- writing ---------------------------------------------------------- */
 
-static void grow_dirty(struct gfs_file *f, uint64_t index)
-{
-	size_t n = f->ndirty;
-
-	if (index < n)
-		return;
-	f->ndirty = (size_t)index + 1 > 2 * n ? (size_t)index + 1 : 2 * n;
-	f->dirty = gfs_xrealloc(f->dirty, f->ndirty * sizeof(*f->dirty));
-	memset(f->dirty + n, 0, (f->ndirty - n) * sizeof(*f->dirty));
-}
-
 static const struct chunk *committed(struct gfs_file *f, uint64_t index)
 {
-	if (index < f->nchunks && f->chunks[index].handle)
-		return &f->chunks[index];
-	return NULL;
+	return map_find(&f->chunks, index);
 }
 
 static const struct chunk *dirty_at(struct gfs_file *f, uint64_t index)
 {
-	if (index < f->ndirty && f->dirty[index].handle)
-		return &f->dirty[index];
-	return NULL;
+	return map_find(&f->dirty, index);
 }
 
 /* Collect the reply of stream s and record its chunk as dirty. */
@@ -350,8 +399,7 @@ static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
 	ch.version = s->version;
 	ch.disk_length = len;
 	ch.length = GFS_MAX(s->target.length, s->next);
-	grow_dirty(f, s->index);
-	f->dirty[s->index] = ch;
+	map_set(&f->dirty, s->index, &ch);
 	gfs_http_reply_clear(&r);
 	return GFS_OK;
 }
@@ -483,6 +531,12 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 	if (j)
 		json_decref(j);
 	return err;
+}
+
+/* The largest size f may have: the master numbers chunks in 32 bits. */
+static uint64_t max_size(const struct gfs_file *f)
+{
+	return GFS_MAX_FILE_CHUNKS * f->chunk_size;
 }
 
 /* Bytes of chunk index within the size this handle sees. */
@@ -713,7 +767,7 @@ enum gfs_err gfs_file_pwrite(struct gfs_file *f, const void *buf, size_t len,
 
 	if (!(f->flags & GFS_O_WRITE))
 		return GFS_EINVAL;
-	if (off + len < off)
+	if (off + len < off || off + len > max_size(f))
 		return GFS_ETOOBIG;
 	pthread_mutex_lock(&f->lock);
 	if (f->werr) {
@@ -743,35 +797,49 @@ out_unlock:
 	return err;
 }
 
-enum gfs_err gfs_file_truncate(struct gfs_file *f, uint64_t size)
+/* Set the size (grow_only: unless it is larger already). */
+static enum gfs_err resize(struct gfs_file *f, uint64_t size, bool grow_only)
 {
 	enum gfs_err err;
-	size_t i;
+	struct chunk *d;
 
 	if (!(f->flags & GFS_O_WRITE))
 		return GFS_EINVAL;
+	if (size > max_size(f))
+		return GFS_ETOOBIG;
 	pthread_mutex_lock(&f->lock);
+	if (grow_only && size <= f->wsize) {
+		err = GFS_OK;
+		goto out_unlock;
+	}
 	err = f->werr ? f->werr : drain(f);
 	if (err) {
 		f->werr = err;
 		goto out_unlock;
 	}
-	for (i = 0; i < f->ndirty; i++) {
-		struct chunk *d = &f->dirty[i];
-		uint64_t start = (uint64_t)i * f->chunk_size;
-
-		if (!d->handle)
-			continue;
-		if (start >= size)
-			memset(d, 0, sizeof(*d)); /* dropped; GC reclaims it */
-		else if (d->length > size - start)
-			d->length = size - start;
-	}
+	/* private chunks past the end are dropped (GC reclaims them); the
+	 * last one is clipped */
+	map_cut(&f->dirty, (size + f->chunk_size - 1) / f->chunk_size);
+	d = f->dirty.n ? &f->dirty.v[f->dirty.n - 1] : NULL;
+	if (d && d->length > size - d->index * f->chunk_size)
+		d->length = size - d->index * f->chunk_size;
 	f->wsize = size;
 	f->changed = true;
 out_unlock:
 	pthread_mutex_unlock(&f->lock);
 	return err;
+}
+
+enum gfs_err gfs_file_truncate(struct gfs_file *f, uint64_t size)
+{
+	return resize(f, size, false);
+}
+
+enum gfs_err gfs_file_extend(struct gfs_file *f, uint64_t size, bool grow)
+{
+	if (!grow)
+		return size > max_size(f) ? GFS_ETOOBIG : GFS_OK;
+	return resize(f, size, true);
 }
 
 /* The commit body: the new size and every private chunk. */
@@ -780,15 +848,13 @@ static json_t *commit_body(struct gfs_file *f)
 	json_t *chunks = json_array();
 	size_t i;
 
-	for (i = 0; i < f->ndirty; i++) {
-		const struct chunk *d = &f->dirty[i];
+	for (i = 0; i < f->dirty.n; i++) {
+		const struct chunk *d = &f->dirty.v[i];
 
-		if (!d->handle)
-			continue;
 		json_array_append_new(
 			chunks,
 			json_pack("{s:I, s:o, s:I, s:I, s:o}", "index",
-				  (json_int_t)i, "handle",
+				  (json_int_t)d->index, "handle",
 				  gfs_json_handle_new(d->handle), "version",
 				  (json_int_t)d->version, "length",
 				  (json_int_t)d->length, "replicas",
@@ -816,9 +882,7 @@ static void drop_pending(struct gfs_file *f)
 		gfs_http_pool_put(f->c->sh->pool, f->prev.h);
 	}
 	memset(&f->prev, 0, sizeof(f->prev));
-	free(f->dirty);
-	f->dirty = NULL;
-	f->ndirty = 0;
+	map_clear(&f->dirty);
 	f->wsize = f->size;
 	f->changed = false;
 	f->werr = GFS_OK;
@@ -844,9 +908,7 @@ enum gfs_err gfs_file_sync(struct gfs_file *f)
 	if (j)
 		json_decref(j);
 	if (!err) {
-		free(f->dirty);
-		f->dirty = NULL;
-		f->ndirty = 0;
+		map_clear(&f->dirty);
 		f->wsize = f->size;
 		f->changed = false;
 		f->mtime_ns = 0;
@@ -1005,7 +1067,7 @@ void gfs_file_abort(struct gfs_file *f)
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_destroy(&f->lock);
 	free(f->small);
-	free(f->chunks);
+	map_clear(&f->chunks);
 	free(f->path);
 	free(f);
 }

@@ -340,6 +340,26 @@ static int gfs_write(const char *path, const char *buf, size_t size,
 	return err ? gfs_fuse_errno(err) : (int)size;
 }
 
+/*
+ * posix_fallocate(3): the size grows to off + len; holes read as zeros, so
+ * nothing is written, and no room is reserved on the chunkservers (a
+ * later write may still meet ENOSPC).  Without this op glibc falls back
+ * to writing one byte every 4 KiB of the range.  Other modes (punching
+ * holes, zeroing ranges) are not supported.
+ */
+static int gfs_fallocate(const char *path, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	(void)path;
+	if (mode & ~FALLOC_FL_KEEP_SIZE)
+		return -EOPNOTSUPP;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	return gfs_fuse_errno(gfs_file_extend(
+		open_file(fi)->f, (uint64_t)off + (uint64_t)len,
+		!(mode & FALLOC_FL_KEEP_SIZE)));
+}
+
 /* close(2) of one descriptor: commit, so that close reports failures. */
 static int gfs_flush(const char *path, struct fuse_file_info *fi)
 {
@@ -496,6 +516,7 @@ const struct fuse_operations gfs_fuse_ops = {
 	.unlink = gfs_unlink,
 	.rename = gfs_rename,
 	.truncate = gfs_truncate,
+	.fallocate = gfs_fallocate,
 	.utimens = gfs_utimens,
 	.chmod = gfs_chmod,
 	.chown = gfs_chown,
