@@ -153,6 +153,12 @@ enum gfs_err gfs_file_sync(struct gfs_file *f);
 enum gfs_err gfs_file_refresh(struct gfs_file *f);
 /* The file was renamed: later syncs and refreshes use path (copied). */
 void gfs_file_set_path(struct gfs_file *f, const char *path);
+/* The file was removed (unlinked, or replaced by a rename) while open:
+ * f reads on from the chunks it knows (until the master collects them)
+ * and takes writes into the private chunks it holds, but never asks the
+ * master again: syncs make writes durable on the chunkservers and commit
+ * nothing, a write that needs a new chunk fails with GFS_ENOENT. */
+void gfs_file_unlinked(struct gfs_file *f);
 /* The modification time the next sync commits (instead of its own
  * time), as set by utimens on an open file; a later write clears it. */
 void gfs_file_set_mtime(struct gfs_file *f, int64_t mtime_ns);

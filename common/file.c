@@ -109,6 +109,7 @@ struct gfs_file {
 	char *small;            /* SMALL_WRITE bytes held for cur, or NULL */
 	struct chunk first;     /* chunk 0 allocated with the create, unused
 				 * yet (handle 0: none) */
+	bool unlinked;          /* the path is gone: never ask the master */
 };
 
 /* Snapshot of a chunk for a read, taken under the lock. */
@@ -221,10 +222,14 @@ static enum gfs_err load_entry(struct gfs_file *f, json_t *j)
 
 static enum gfs_err fetch_entry(struct gfs_file *f)
 {
-	char *route = gfs_client_route("files", f->path, NULL);
+	char *route;
 	json_t *j = NULL;
-	enum gfs_err err = gfs_client_call(f->c, "GET", route, NULL, &j);
+	enum gfs_err err;
 
+	if (f->unlinked)
+		return GFS_EIO; /* its path may name another file now */
+	route = gfs_client_route("files", f->path, NULL);
+	err = gfs_client_call(f->c, "GET", route, NULL, &j);
 	free(route);
 	if (!err)
 		err = load_entry(f, j);
@@ -313,6 +318,13 @@ void gfs_file_set_path(struct gfs_file *f, const char *path)
 	pthread_mutex_lock(&f->lock);
 	free(f->path);
 	f->path = copy;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void gfs_file_unlinked(struct gfs_file *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->unlinked = true;
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -507,14 +519,16 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 			     const struct chunk *near, json_t *exclude,
 			     struct chunk *out)
 {
-	char *route = gfs_client_route("files", f->path, "/chunks");
-	json_t *body = json_pack("{s:I, s:o, s:o}", "index",
-				 (json_int_t)index, "near", url_array(near),
-				 "exclude", exclude ? json_incref(exclude)
-						    : json_array());
-	json_t *j = NULL;
+	char *route;
+	json_t *body, *j = NULL;
 	enum gfs_err err;
 
+	if (f->unlinked)
+		return GFS_ENOENT; /* its path may name another file now */
+	route = gfs_client_route("files", f->path, "/chunks");
+	body = json_pack("{s:I, s:o, s:o}", "index", (json_int_t)index,
+			 "near", url_array(near), "exclude",
+			 exclude ? json_incref(exclude) : json_array());
 	if (out->handle)
 		json_object_set_new(body, "replaces",
 				    gfs_json_handle_new(out->handle));
@@ -896,8 +910,8 @@ enum gfs_err gfs_file_sync(struct gfs_file *f)
 
 	pthread_mutex_lock(&f->lock);
 	err = f->werr ? f->werr : drain(f);
-	if (err || !f->changed)
-		goto out;
+	if (err || !f->changed || f->unlinked)
+		goto out; /* a removed file is never committed (resurrected) */
 	route = gfs_client_route("files", f->path, "/commit");
 	body = commit_body(f);
 	err = gfs_client_call(f->c, "POST", route, body, &j);
@@ -975,6 +989,9 @@ static enum gfs_err read_replica(struct gfs_file *f, const char *replica,
 	if (err)
 		gfs_info("read of chunk %s from %s failed: %s", hex, replica,
 			 r.message ? r.message : gfs_err_str(err));
+	if (err == GFS_ENOENT || err == GFS_ESTALE)
+		err = GFS_EIO; /* the replica lost or replaced it: a failed
+				* replica, not a missing file */
 	gfs_http_reply_clear(&r);
 	free(url);
 	return err;

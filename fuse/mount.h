@@ -24,6 +24,9 @@ struct gfs_open_file {
 	char *path;              /* hash key, owned */
 	struct gfs_file *f;      /* owned; closed with the last opener */
 	unsigned opens;          /* FUSE opens not yet released */
+	bool unlinked;           /* with m->lock: the path was removed while
+				  * open; out of the table (libfuse then
+				  * gives its operations a NULL path) */
 	UT_hash_handle hh;
 };
 
@@ -79,6 +82,12 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of);
 /* Size as seen by an open file of this mount, if path is open. */
 bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 			uint64_t *size);
+/* path was removed (unlinked, or replaced by a rename): a file open at
+ * it leaves the table, reads on from its handle until the last release
+ * and is never committed; a later open of path is another file. */
+void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path);
+/* True when of's path was removed while it was open. */
+bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of);
 /* Follow a rename of path (or of a directory above it). */
 void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
 			  const char *to);

@@ -7,8 +7,13 @@
  * (close-to-open).  A fresh open of a file nobody here has open re-reads
  * its metadata from the master.
  *
- * Invariant: an entry exists exactly while opens > 0; m->lock protects the
- * table and the counts, never held across a network call.
+ * A file removed while open (unlink, or a rename over it) leaves the table
+ * and lives on, reached only through its FUSE handles, until the last
+ * release: reads go on from its handle (POSIX), nothing is committed.
+ *
+ * Invariant: an entry is in the table exactly while opens > 0 and it is
+ * not unlinked; m->lock protects the table, the counts and the unlinked
+ * flags, never held across a network call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -106,7 +111,7 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
 
 	pthread_mutex_lock(&m->lock);
 	last = --of->opens == 0;
-	if (last)
+	if (last && !of->unlinked)
 		HASH_DEL(m->open, of);
 	pthread_mutex_unlock(&m->lock);
 	if (!last)
@@ -129,6 +134,34 @@ bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 	*size = gfs_file_size(of->f);
 	gfs_openfiles_release(m, of); /* not the last: no network */
 	return true;
+}
+
+void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path)
+{
+	struct gfs_open_file *of;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->open, path, of);
+	if (of) {
+		HASH_DEL(m->open, of);
+		of->unlinked = true;
+		of->opens++; /* held while the file's lock is waited for */
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!of)
+		return;
+	gfs_file_unlinked(of->f);
+	gfs_openfiles_release(m, of);
+}
+
+bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of)
+{
+	bool gone;
+
+	pthread_mutex_lock(&m->lock);
+	gone = of->unlinked;
+	pthread_mutex_unlock(&m->lock);
+	return gone;
 }
 
 /* O(open files). */

@@ -4,6 +4,9 @@
  * Each operation is a small static gfs_<op>() that calls the client
  * library and returns 0 or -errno (libfuse's passthrough.c shape).  Paths
  * come from libfuse already absolute ("/a/b"); the client validates them.
+ * An operation given a file handle (fi) may get a NULL path: the file or
+ * directory was removed while open (hard_remove), and the handle alone
+ * serves it (openfiles.c).
  * Every remote call has a deadline inside the client library, so no
  * operation hangs: a lost cluster is EIO or ETIMEDOUT, never a stuck
  * process.
@@ -53,6 +56,22 @@ static void fill_stat(const struct gfs_mount *m, const struct gfs_stat *gs,
 	st->st_ctim = st->st_mtim;
 }
 
+/* fstat of an open file: its handle knows, our own writes included,
+ * even after its path was removed (path NULL, no links left). */
+static int getattr_open(struct gfs_mount *m, const char *path,
+			struct gfs_open_file *of, struct stat *st)
+{
+	struct gfs_stat gs;
+
+	gfs_file_stat(of->f, &gs);
+	fill_stat(m, &gs, st);
+	if (gfs_openfiles_is_unlinked(m, of))
+		st->st_nlink = 0;
+	else if (path)
+		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns);
+	return 0;
+}
+
 static int gfs_getattr(const char *path, struct stat *st,
 		       struct fuse_file_info *fi)
 {
@@ -60,17 +79,12 @@ static int gfs_getattr(const char *path, struct stat *st,
 	struct gfs_stat gs;
 	enum gfs_err err;
 
+	if (fi)
+		return getattr_open(m, path, open_file(fi), st);
 	if (!strcmp(path, "/")) {
 		memset(&gs, 0, sizeof(gs));
 		gs.is_dir = true;
 		gs.mode = 0755;
-		fill_stat(m, &gs, st);
-		return 0;
-	}
-	if (fi) {
-		/* an open file: its handle knows, our own writes included */
-		gfs_file_stat(open_file(fi)->f, &gs);
-		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns);
 		fill_stat(m, &gs, st);
 		return 0;
 	}
@@ -157,7 +171,10 @@ static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 
 	if (off == 0) { /* first call, or rewinddir: a fresh listing */
 		dir_list_clear(l);
-		err = gfs_client_readdir(m->client, path, dir_list_add, l);
+		/* a directory removed while open lists nothing */
+		err = path ? gfs_client_readdir(m->client, path, dir_list_add,
+						l)
+			   : GFS_OK;
 		if (err)
 			return gfs_fuse_errno(err);
 	}
@@ -198,7 +215,13 @@ static int gfs_rmdir(const char *path)
 
 static int gfs_unlink(const char *path)
 {
-	return gfs_fuse_errno(gfs_client_unlink(gfs_mount_get()->client, path));
+	struct gfs_mount *m = gfs_mount_get();
+	enum gfs_err err = gfs_client_unlink(m->client, path);
+
+	if (err)
+		return gfs_fuse_errno(err);
+	gfs_openfiles_unlinked(m, path);
+	return 0;
 }
 
 static int gfs_rename(const char *from, const char *to, unsigned int flags)
@@ -212,6 +235,8 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 				!(flags & RENAME_NOREPLACE));
 	if (err)
 		return gfs_fuse_errno(err);
+	if (strcmp(from, to))
+		gfs_openfiles_unlinked(m, to); /* replaced, if it existed */
 	gfs_openfiles_rename(m, from, to);
 	gfs_leases_rename(m, from, to);
 	return 0;
@@ -252,6 +277,8 @@ static int gfs_utimens(const char *path, const struct timespec tv[2],
 		ns = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
 	if (fi)
 		gfs_file_set_mtime(open_file(fi)->f, ns);
+	if (!path)
+		return 0; /* removed while open: nothing to keep */
 	return gfs_fuse_errno(gfs_client_setattr(m->client, path, NULL, &ns));
 }
 
@@ -260,6 +287,8 @@ static int gfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	uint32_t md = mode & 07777;
 
 	(void)fi;
+	if (!path)
+		return 0; /* removed while open: nothing to keep */
 	return gfs_fuse_errno(
 		gfs_client_setattr(gfs_mount_get()->client, path, &md, NULL));
 }
@@ -273,6 +302,8 @@ static int gfs_chown(const char *path, uid_t uid, gid_t gid,
 	(void)gid;
 	(void)fi;
 	/* owners are not stored; succeed if the file exists */
+	if (!path)
+		return 0;
 	return gfs_fuse_errno(
 		gfs_client_stat(gfs_mount_get()->client, path, &gs));
 }
