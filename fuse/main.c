@@ -8,6 +8,8 @@
  *   -o client_id=ID                 lease holder (default HOSTNAME:MOUNTPOINT)
  *   -o readahead_kb=N               kernel read-ahead (default 8192)
  *   -o attr_timeout=S               attribute cache seconds (default 1)
+ *   -o master_timeout=S             one master call (default 10)
+ *   -o failover_timeout=S           retry window with no primary (default 30)
  *   --log-level LEVEL
  * Everything else (-f, -d, -s, -o allow_other, ...) is libfuse's.
  * Unmount with fusermount3 -u MOUNTPOINT; SIGTERM/SIGINT unmount too.
@@ -33,6 +35,8 @@ struct fuse_conf {
 	char *log_level;
 	unsigned readahead_kb;
 	double attr_timeout;
+	double master_timeout;   /* seconds, 0: the library's default */
+	double failover_timeout; /* seconds, 0: the library's default */
 	int version;
 };
 
@@ -49,6 +53,8 @@ static const struct fuse_opt fuse_conf_opts[] = {
 	OPT("--log-level %s", log_level),
 	OPT("readahead_kb=%u", readahead_kb),
 	OPT("attr_timeout=%lf", attr_timeout),
+	OPT("master_timeout=%lf", master_timeout),
+	OPT("failover_timeout=%lf", failover_timeout),
 	OPT("--version", version),
 	OPT("-V", version),
 	FUSE_OPT_END
@@ -66,6 +72,10 @@ static void usage(const char *prog)
 	       "(default 8192)\n"
 	       "  -o attr_timeout=S      attribute cache in seconds "
 	       "(default 1)\n"
+	       "  -o master_timeout=S    one call to the master "
+	       "(default 10)\n"
+	       "  -o failover_timeout=S  keep retrying while no master "
+	       "answers (default 30)\n"
 	       "  --log-level LEVEL      error, warn, info, debug\n\n",
 	       prog);
 }
@@ -149,6 +159,8 @@ static struct gfs_client *connect_client(struct fuse_conf *conf,
 			       "http://" GFS_DEFAULT_HOST ":7071";
 	cc.client_id = id;
 	cc.max_conns = 128;
+	cc.timeout_ms = (long)(conf->master_timeout * 1000);
+	cc.failover_ms = (long)(conf->failover_timeout * 1000);
 	return gfs_client_new(&cc);
 }
 
@@ -167,6 +179,11 @@ int main(int argc, char **argv)
 		printf("gfs-fuse %s (libfuse %s)\n", GFS_VERSION,
 		       fuse_pkgversion());
 		return 0;
+	}
+	if (conf.attr_timeout < 0 || conf.master_timeout < 0 ||
+	    conf.failover_timeout < 0) {
+		fprintf(stderr, "gfs-fuse: timeouts cannot be negative\n");
+		return 2;
 	}
 	if (conf.log_level && !gfs_log_parse_level(conf.log_level, &level)) {
 		fprintf(stderr, "gfs-fuse: bad --log-level %s\n",

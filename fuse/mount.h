@@ -79,6 +79,9 @@ int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
 		       mode_t mode, struct gfs_open_file **out, bool *fresh);
 /* Drop one opener; the last one closes (commits) the file.  -errno. */
 int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of);
+/* Attributes as an open file of this mount sees them, if path is open. */
+bool gfs_openfiles_stat(struct gfs_mount *m, const char *path,
+			struct gfs_stat *st);
 /* Size as seen by an open file of this mount, if path is open. */
 bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 			uint64_t *size);

@@ -124,15 +124,26 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
 	return gfs_fuse_errno(err);
 }
 
-bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
-			uint64_t *size)
+bool gfs_openfiles_stat(struct gfs_mount *m, const char *path,
+			struct gfs_stat *st)
 {
 	struct gfs_open_file *of = share(m, path);
 
 	if (!of)
 		return false;
-	*size = gfs_file_size(of->f);
+	gfs_file_stat(of->f, st);
 	gfs_openfiles_release(m, of); /* not the last: no network */
+	return true;
+}
+
+bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
+			uint64_t *size)
+{
+	struct gfs_stat st;
+
+	if (!gfs_openfiles_stat(m, path, &st))
+		return false;
+	*size = st.size;
 	return true;
 }
 

@@ -89,6 +89,11 @@ static int gfs_getattr(const char *path, struct stat *st,
 		return 0;
 	}
 	err = gfs_client_stat(m->client, path, &gs);
+	/* the master is away (stopped, failing over): a file open here is
+	 * described by its handle, so fstat and reads go on */
+	if ((err == GFS_ETIMEDOUT || err == GFS_EIO || err == GFS_EUNAVAIL) &&
+	    gfs_openfiles_stat(m, path, &gs))
+		err = GFS_OK;
 	if (err)
 		return gfs_fuse_errno(err);
 	if (!gs.is_dir) {
