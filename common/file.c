@@ -20,7 +20,10 @@
  *
  * Invariant: a chunk's bytes beyond its recorded length are never read;
  * a private chunk whose replicas hold more than its length (after a
- * truncate) is cloned afresh before a write that would expose them.
+ * truncate) is cloned afresh before a write that would expose them; the
+ * committed bytes at or past the lowest size since the last commit
+ * (f->cut) are never read or cloned, and the commit first cuts the file
+ * there when it grew again, so a shrink and a regrowth read zeros.
  *
  * Locking: f->lock protects everything in struct gfs_file.  Network I/O
  * for writes happens under it (writes to one file are serialised anyway);
@@ -110,6 +113,9 @@ struct gfs_file {
 	struct chunk first;     /* chunk 0 allocated with the create, unused
 				 * yet (handle 0: none) */
 	bool unlinked;          /* the path is gone: never ask the master */
+	uint64_t cut;           /* lowest size since the last commit, or
+				 * UINT64_MAX: committed bytes past it are
+				 * gone */
 };
 
 /* Snapshot of a chunk for a read, taken under the lock. */
@@ -300,8 +306,9 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 		return err;
 	}
 	f->wsize = f->size;
+	f->cut = UINT64_MAX;
 	if ((flags & GFS_O_TRUNC) && f->size) {
-		f->wsize = 0;
+		f->wsize = f->cut = 0;
 		f->changed = true;
 	}
 	/* a hidden new file appears at its first commit, even empty */
@@ -370,9 +377,21 @@ bool gfs_file_dirty(struct gfs_file *f)
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* The committed chunk at index, unless a truncate since the last commit
+ * cut it off. */
 static const struct chunk *committed(struct gfs_file *f, uint64_t index)
 {
+	if (index >= f->cut / f->chunk_size + (f->cut % f->chunk_size != 0))
+		return NULL;
 	return map_find(&f->chunks, index);
+}
+
+/* Bytes of committed chunk ch that are still data (before f->cut). */
+static uint64_t committed_length(struct gfs_file *f, const struct chunk *ch)
+{
+	uint64_t start = ch->index * f->chunk_size;
+
+	return f->cut - start < ch->length ? f->cut - start : ch->length;
 }
 
 static const struct chunk *dirty_at(struct gfs_file *f, uint64_t index)
@@ -586,7 +605,9 @@ static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
 	base = d ? d : committed(f, index);
 	s->version = 1;
 	if (base) {
-		s->clone_length = GFS_MIN(base->length, visible(f, index));
+		s->clone_length = GFS_MIN(d ? d->length
+					    : committed_length(f, base),
+					  visible(f, index));
 		s->cloned = s->clone_length > 0;
 		s->base = *base;
 	}
@@ -826,6 +847,8 @@ static enum gfs_err resize(struct gfs_file *f, uint64_t size, bool grow_only)
 		err = GFS_OK;
 		goto out_unlock;
 	}
+	if (size < f->cut)
+		f->cut = size;
 	err = f->werr ? f->werr : drain(f);
 	if (err) {
 		f->werr = err;
@@ -898,32 +921,47 @@ static void drop_pending(struct gfs_file *f)
 	memset(&f->prev, 0, sizeof(f->prev));
 	map_clear(&f->dirty);
 	f->wsize = f->size;
+	f->cut = UINT64_MAX;
 	f->changed = false;
 	f->werr = GFS_OK;
 }
 
-enum gfs_err gfs_file_sync(struct gfs_file *f)
+/* POST body as the file's commit and take the master's new entry. */
+static enum gfs_err commit(struct gfs_file *f, json_t *body)
 {
-	char *route;
-	json_t *body, *j = NULL;
-	enum gfs_err err;
+	char *route = gfs_client_route("files", f->path, "/commit");
+	json_t *j = NULL;
+	enum gfs_err err = gfs_client_call(f->c, "POST", route, body, &j);
 
-	pthread_mutex_lock(&f->lock);
-	err = f->werr ? f->werr : drain(f);
-	if (err || !f->changed || f->unlinked)
-		goto out; /* a removed file is never committed (resurrected) */
-	route = gfs_client_route("files", f->path, "/commit");
-	body = commit_body(f);
-	err = gfs_client_call(f->c, "POST", route, body, &j);
 	free(route);
 	json_decref(body);
 	if (!err)
 		err = load_entry(f, j);
 	if (j)
 		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_file_sync(struct gfs_file *f)
+{
+	enum gfs_err err;
+
+	pthread_mutex_lock(&f->lock);
+	err = f->werr ? f->werr : drain(f);
+	if (err || !f->changed || f->unlinked)
+		goto out; /* a removed file is never committed (resurrected) */
+	/* shrunk, then grown again: the master cuts its chunks first (one
+	 * commit takes one size, and would keep the old bytes between) */
+	if (f->cut < f->size && f->wsize > f->cut)
+		err = commit(f, json_pack("{s:I, s:[], s:I}", "size",
+					  (json_int_t)f->cut, "chunks",
+					  "mtime_ns", (json_int_t)gfs_now_ns()));
+	if (!err)
+		err = commit(f, commit_body(f));
 	if (!err) {
 		map_clear(&f->dirty);
 		f->wsize = f->size;
+		f->cut = UINT64_MAX;
 		f->changed = false;
 		f->mtime_ns = 0;
 	}
@@ -954,13 +992,16 @@ static enum gfs_err read_ref(struct gfs_file *f, uint64_t index,
 		}
 	}
 	ch = dirty_at(f, index);
-	if (!ch)
+	if (ch) {
+		ref->length = ch->length;
+	} else {
 		ch = committed(f, index);
-	if (!ch)
-		return GFS_OK;
+		if (!ch)
+			return GFS_OK;
+		ref->length = committed_length(f, ch);
+	}
 	ref->handle = ch->handle;
 	ref->version = ch->version;
-	ref->length = ch->length;
 	ref->nreplicas = ch->nreplicas;
 	memcpy(ref->replicas, ch->replicas, sizeof(ref->replicas));
 	return GFS_OK;

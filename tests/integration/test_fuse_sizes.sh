@@ -3,7 +3,8 @@
 # byte written at 1 TB - 1 and at 1 PiB - 1 (dd seek=), fallocate; all
 # work as sparse files (holes read as zeros) with gfs-fuse's memory flat.
 # Beyond the largest file (2^32 - 1 chunks: 4 PiB - 1 MiB with 1 MiB
-# chunks) truncate, write and fallocate fail with EFBIG.  Before: the
+# chunks) truncate, write and fallocate fail with EFBIG.  A file shrunk
+# and grown again reads zeros where its old bytes were.  Before: the
 # chunk maps were arrays as long as the size, and truncate -s
 # 999999999999999 killed gfs-fuse (out of memory).
 . "$(dirname "$0")/lib.sh"
@@ -55,6 +56,38 @@ cmp -n 5000000 "$M/falloc" /dev/zero || fail "fallocated bytes are not zeros"
 out=$(fallocate -l $((MAX + 1)) "$M/falloc" 2>&1) && fail "fallocate past the largest size"
 echo "$out" | grep -q "File too large" || fail "fallocate past the largest size: $out"
 fallocate -p -o 0 -l 100 "$M/falloc" 2>/dev/null && fail "punching holes is not supported"
+
+# shrink, then grow: the old bytes never come back (read back in place,
+# and after the close, which commits), also through O_TRUNC
+random_file orig $((5 << 19))
+cp orig "$M/shrink" || fail "cp shrink"
+cp orig "$M/otrunc" || fail "cp otrunc"
+perl -e '
+use strict; use Fcntl;
+my ($f, $g) = @ARGV;
+sub fail { print "FAIL: @_\n"; exit 1 }
+sub pread { my ($h, $len, $off) = @_; my $b = "";
+	sysseek($h, $off, 0); defined sysread($h, $b, $len) or fail "read: $!"; $b }
+sysopen(my $h, $f, O_RDWR) or fail "open: $!";
+truncate($h, 100) or fail "shrink: $!";
+truncate($h, 5 << 19) or fail "grow: $!";
+pread($h, (5 << 19) - 100, 100) eq "\0" x ((5 << 19) - 100) or fail "old bytes after shrink and grow";
+sysseek($h, 3 << 19, 0); syswrite($h, "X" x 10) == 10 or fail "write: $!";
+pread($h, 20, (3 << 19) - 5) eq ("\0" x 5) . ("X" x 10) . ("\0" x 5) or fail "old bytes around a write";
+close $h or fail "close: $!";
+sysopen($h, $g, O_RDWR | O_TRUNC) or fail "open O_TRUNC: $!";
+syswrite($h, "abc") == 3 or fail "write after O_TRUNC";
+truncate($h, 2 << 20) or fail "grow after O_TRUNC: $!";
+close $h or fail "close: $!";
+print "ok\n";
+' "$M/shrink" "$M/otrunc" | grep -q "^ok" || fail "shrink and grow"
+head -c 100 orig >want
+truncate -s $((5 << 19)) want
+printf XXXXXXXXXX | dd of=want bs=1 seek=$((3 << 19)) conv=notrunc status=none
+assert_same_file want "$M/shrink" "shrunk and grown file after its close"
+printf abc >want
+truncate -s $((2 << 20)) want
+assert_same_file want "$M/otrunc" "O_TRUNC, then grown"
 
 # memory stayed flat: nothing was allocated in proportion to these sizes
 # (not under make asan: its shadow memory counts too)
