@@ -5,6 +5,7 @@
 #   make test       deps + build + unit and integration tests
 #   make asan       the same tests under AddressSanitizer and UBSan
 #   make valgrind   unit tests under valgrind (leaks are errors)
+#   make pjdfstest  the POSIX suite tests/pjdfstest on a mount (counts)
 #   make run        a local cluster and mount on the default ports
 #   make bench      throughput and metadata figures beside local baselines
 #   make install    PREFIX=/usr/local DESTDIR= honoured
@@ -57,7 +58,7 @@ UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .SECONDARY:
 
 .PHONY: all deps test check unit integration asan valgrind run bench \
-	install clean
+	install clean pjdfstest
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -97,6 +98,27 @@ $(BUILD)/bench/gfs-mdstate: $(BUILD)/obj/bench/mdstate.o $(LIB_master) $(LIB_com
 deps:
 	@bash packaging/deps.sh
 
+# pjdfstest (vendored in tests/pjdfstest, see README.vendor) is built with
+# its own autotools in a copy under $(BUILD), so that the vendored tree
+# stays as upstream has it; its tests find the program beside them.
+PJD_SRC = tests/pjdfstest
+PJD = $(BUILD)/pjdfstest
+$(PJD)/pjdfstest: $(shell find $(PJD_SRC) -type f 2>/dev/null)
+	rm -rf $(PJD)
+	mkdir -p $(PJD)
+	cp -R $(PJD_SRC)/. $(PJD)/
+	cd $(PJD) && { autoreconf -ifs >autoreconf.log 2>&1 || \
+		{ cat autoreconf.log; exit 1; }; } && ./configure -q && \
+		$(MAKE) -s pjdfstest
+
+# The whole suite on a fresh cluster and mount: counts per directory (and
+# prove's output in $(BUILD)/pjdfstest.log); fails only when gfs-fuse dies
+# or stops answering.
+pjdfstest: all $(PJD)/pjdfstest
+	GFS_BIN=$(abspath $(BUILD)/bin) PJDFSTEST=$(abspath $(PJD)) \
+		PJDFSTEST_LOG=$(abspath $(BUILD)/pjdfstest.log) \
+		bash tests/integration/pjdfstest.sh
+
 # make test: what CI runs (via .ci/run) on a fresh Debian 12 machine.
 test: deps
 	$(MAKE) all
@@ -108,13 +130,14 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: all
+integration: all $(PJD)/pjdfstest
 	GFS_BIN=$(abspath $(BUILD)/bin) bash tests/integration/run.sh
 
 # Criterion ignores how a finished test's worker exits, so a leak or a
 # UBSan report is caught in the output instead.
 asan:
-	$(MAKE) BUILD=build/asan SAN=1 all $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
+	$(MAKE) BUILD=build/asan SAN=1 all build/asan/pjdfstest/pjdfstest \
+		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
 	@set -e; for t in $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS)); do \
 		echo "== $$t"; $$t --jobs 2 --short-filename 2>&1 | tee build/asan/unit.log; \
 		! grep -q 'Sanitizer\|runtime error' build/asan/unit.log; done

@@ -13,6 +13,7 @@ packages=(
 	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux time
 	valgrind jq                         # make valgrind; tests read JSON
 	python3                             # tests: proxies and slow clients
+	autoconf automake perl              # pjdfstest: its build, prove
 )
 
 missing=()
