@@ -43,11 +43,15 @@ descendants() {
 	done
 }
 
+# mounted DIR: DIR is a mount point, also when its FUSE daemon died (then
+# stat, and so mountpoint(1), fails with ENOTCONN).
+mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
+
 cleanup() {
 	local rc=$? m p i
 	trap - EXIT INT TERM
 	for m in "${MOUNTS[@]}"; do
-		mountpoint -q "$m" 2>/dev/null || continue
+		mounted "$m" || continue
 		fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
 	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
