@@ -926,6 +926,33 @@ static void drop_pending(struct gfs_file *f)
 	f->werr = GFS_OK;
 }
 
+/*
+ * Shrunk, then grown again: would the commit of the new size keep old
+ * bytes under it?  So when a committed chunk holds data past f->cut, below
+ * the new size, and no private chunk replaces it; the master must then
+ * cut the file at f->cut first (one commit takes one size).  Not so for
+ * an O_TRUNC and a rewrite (cp over a file): every chunk is replaced.
+ * O(committed chunks past the cut).
+ */
+static bool old_bytes_under(struct gfs_file *f)
+{
+	size_t i;
+
+	if (f->cut >= f->size || f->wsize <= f->cut)
+		return false;
+	for (i = map_pos(&f->chunks, f->cut / f->chunk_size);
+	     i < f->chunks.n; i++) {
+		const struct chunk *c = &f->chunks.v[i];
+		uint64_t start = c->index * f->chunk_size;
+
+		if (start >= f->wsize)
+			break;
+		if (start + c->length > f->cut && !dirty_at(f, c->index))
+			return true;
+	}
+	return false;
+}
+
 /* POST body as the file's commit and take the master's new entry. */
 static enum gfs_err commit(struct gfs_file *f, json_t *body)
 {
@@ -950,9 +977,7 @@ enum gfs_err gfs_file_sync(struct gfs_file *f)
 	err = f->werr ? f->werr : drain(f);
 	if (err || !f->changed || f->unlinked)
 		goto out; /* a removed file is never committed (resurrected) */
-	/* shrunk, then grown again: the master cuts its chunks first (one
-	 * commit takes one size, and would keep the old bytes between) */
-	if (f->cut < f->size && f->wsize > f->cut)
+	if (old_bytes_under(f))
 		err = commit(f, json_pack("{s:I, s:[], s:I}", "size",
 					  (json_int_t)f->cut, "chunks",
 					  "mtime_ns", (json_int_t)gfs_now_ns()));
