@@ -13,6 +13,7 @@ start_cluster 3 --chunk-size 1MiB
 M=$T/mnt
 mount_fuse "$M"
 FUSE_PID=${PIDS[-1]}
+cd "$T"
 MAX=$(( (2**32 - 1) * 2**20 ))
 
 touch "$M/big" || fail "touch"
