@@ -116,7 +116,8 @@ static bool load_file(const struct gfs_opt *opts, size_t n, void *conf,
 	return ok;
 }
 
-static void help(const struct gfs_opt *opts, size_t n, const char *usage)
+void gfs_opts_print_help(const struct gfs_opt *opts, size_t n,
+			 const char *usage)
 {
 	size_t i;
 
@@ -174,7 +175,7 @@ bool gfs_opts_parse(const struct gfs_opt *opts, size_t n, void *conf,
 		}
 		a += 2;
 		if (!strcmp(a, "help")) {
-			help(opts, n, usage);
+			gfs_opts_print_help(opts, n, usage);
 			exit(0);
 		}
 		if (!strcmp(a, "version")) {

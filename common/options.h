@@ -39,6 +39,11 @@ struct gfs_opt {
 bool gfs_opts_parse(const struct gfs_opt *opts, size_t n, void *conf,
 		    int argc, char **argv, const char *usage, char **pos,
 		    int *npos);
+/* Print "usage: USAGE", then one line per option ("  --name ARG  help")
+ * and --help and --version, on stdout: what --help shows.  The layout is
+ * read by packaging/gen-conf.sh, which writes the config files from it. */
+void gfs_opts_print_help(const struct gfs_opt *opts, size_t n,
+			 const char *usage);
 /* Free the strings gfs_opts_parse() stored in conf. */
 void gfs_opts_free(const struct gfs_opt *opts, size_t n, void *conf);
 

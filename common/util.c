@@ -110,7 +110,8 @@ bool gfs_parse_size(const char *s, uint64_t *out)
 bool gfs_parse_duration_ms(const char *s, uint64_t *out)
 {
 	const char *unit;
-	uint64_t v;
+	uint64_t v, frac = 0;
+	int digits = 0;
 
 	if (!s || !split_number(s, &v, &unit))
 		return false;
@@ -118,11 +119,22 @@ bool gfs_parse_duration_ms(const char *s, uint64_t *out)
 		*out = v;
 		return true;
 	}
+	if (*unit == '.') {     /* seconds to the millisecond: "0.3", "1.5s" */
+		for (unit++; *unit >= '0' && *unit <= '9'; unit++) {
+			if (++digits > 3)
+				return false;
+			frac = frac * 10 + (uint64_t)(*unit - '0');
+		}
+		if (!digits)
+			return false;
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
 	if (strcmp(unit, "") && strcmp(unit, "s"))
 		return false;
-	if (v > UINT64_MAX / 1000)
+	if (v > (UINT64_MAX - frac) / 1000)
 		return false;
-	*out = v * 1000;
+	*out = v * 1000 + frac;
 	return true;
 }
 

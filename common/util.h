@@ -29,7 +29,7 @@ bool gfs_parse_size(const char *s, uint64_t *out);
 /* Parse a non-negative decimal integer that fits in uint64_t exactly. */
 bool gfs_parse_u64(const char *s, uint64_t *out);
 /* Parse a duration: a number with optional "ms" or "s" (default seconds),
- * into milliseconds. */
+ * into milliseconds; seconds may have up to 3 decimals ("0.3"). */
 bool gfs_parse_duration_ms(const char *s, uint64_t *out);
 
 /* write(2)/pwrite(2)/pread(2) until done; retry EINTR.  pread returns

@@ -1,18 +1,15 @@
 /*
  * gfs-fuse - mount the cluster.
  *
- *   gfs-fuse [--master URLS] [-f] [-o OPTS] MOUNTPOINT
+ *   gfs-fuse [--master URLS] [-f] [-o OPTS] [SOURCE] MOUNTPOINT
  *
- * Our own options (taken out before libfuse sees the rest):
- *   --master URLS, -o master=URLS   masters (env GFS_MASTER)
- *   -o client_id=ID                 lease holder (default HOSTNAME:MOUNTPOINT)
- *   -o readahead_kb=N               kernel read-ahead (default 8192)
- *   -o attr_timeout=S               attribute cache seconds (default 1)
- *   -o master_timeout=S             one master call (default 10)
- *   -o failover_timeout=S           retry window with no primary (default 30)
- *   --log-level LEVEL
- * Everything else (-f, -d, -s, -o allow_other, ...) is libfuse's.
- * Unmount with fusermount3 -u MOUNTPOINT; SIGTERM/SIGINT unmount too.
+ * The command line (ours, libfuse's, and what mount.fuse3 passes for an
+ * /etc/fstab line of type fuse.gfs) is read by cmdline.c; docs/CLIENT.md
+ * lists the settings.  Everything libfuse knows (-f, -d, -s, -o
+ * allow_other, ...) is left to it.  A MOUNTPOINT of /dev/fd/N is a
+ * /dev/fuse descriptor already mounted by mount.fuse3's drop_privileges.
+ * Unmount with umount or fusermount3 -u MOUNTPOINT; SIGTERM/SIGINT
+ * unmount too.
  */
 #include <limits.h>
 #include <signal.h>
@@ -22,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "constants.h"
 #include "http.h"
 #include "log.h"
@@ -29,79 +27,26 @@
 #include <fuse_lowlevel.h>
 #include "util.h"
 
-struct fuse_conf {
-	char *master;
-	char *client_id;
-	char *log_level;
-	unsigned readahead_kb;
-	double attr_timeout;
-	double master_timeout;   /* seconds, 0: the library's default */
-	double failover_timeout; /* seconds, 0: the library's default */
-	int version;
-};
-
-#define OPT(t, f) { t, offsetof(struct fuse_conf, f), 1 }
-
-static const struct fuse_opt fuse_conf_opts[] = {
-	OPT("--master=%s", master),
-	OPT("--master %s", master),
-	OPT("master=%s", master),
-	OPT("client_id=%s", client_id),
-	OPT("--client-id=%s", client_id),
-	OPT("--client-id %s", client_id),
-	OPT("--log-level=%s", log_level),
-	OPT("--log-level %s", log_level),
-	OPT("readahead_kb=%u", readahead_kb),
-	OPT("attr_timeout=%lf", attr_timeout),
-	OPT("master_timeout=%lf", master_timeout),
-	OPT("failover_timeout=%lf", failover_timeout),
-	OPT("--version", version),
-	OPT("-V", version),
-	FUSE_OPT_END
-};
-
-static void usage(const char *prog)
+static void print_help(struct fuse_args *args)
 {
-	printf("usage: %s [--master URLS] [-f] [-o OPTS] MOUNTPOINT\n\n"
-	       "gfs options:\n"
-	       "  --master URLS          master URLs, comma-separated "
-	       "(env GFS_MASTER)\n"
-	       "  -o client_id=ID        lease holder id "
-	       "(default HOSTNAME:MOUNTPOINT)\n"
-	       "  -o readahead_kb=N      kernel read-ahead in KiB "
-	       "(default 8192)\n"
-	       "  -o attr_timeout=S      attribute cache in seconds "
-	       "(default 1)\n"
-	       "  -o master_timeout=S    one call to the master "
-	       "(default 10)\n"
-	       "  -o failover_timeout=S  keep retrying while no master "
-	       "answers (default 30)\n"
-	       "  --log-level LEVEL      error, warn, info, debug\n\n",
-	       prog);
+	gfs_cmdline_print_help();
+	printf("libfuse options:\n");
+	fuse_cmdline_help();
+	fuse_lib_help(args);
 }
 
 /* Take libfuse's command-line options (mountpoint, -f, -s, -d) out of
- * args.  Returns 0, 1 after printing help, -1 on error. */
+ * args.  libfuse made the mountpoint absolute (or kept /dev/fd/N). */
 static int parse_cmdline(struct fuse_args *args,
 			 struct fuse_cmdline_opts *cmd, char **mountpoint)
 {
 	if (fuse_parse_cmdline(args, cmd) != 0)
 		return -1;
-	if (cmd->show_help) {
-		usage(args->argv[0]);
-		fuse_lib_help(args);
-		return 1;
-	}
 	if (!cmd->mountpoint) {
 		fprintf(stderr, "gfs-fuse: no mountpoint (try --help)\n");
 		return -1;
 	}
-	*mountpoint = realpath(cmd->mountpoint, NULL);
-	if (!*mountpoint) {
-		fprintf(stderr, "gfs-fuse: bad mountpoint %s\n",
-			cmd->mountpoint);
-		return -1;
-	}
+	*mountpoint = gfs_xstrdup(cmd->mountpoint);
 	return 0;
 }
 
@@ -148,7 +93,7 @@ static char *default_client_id(const char *mountpoint)
 	return gfs_xasprintf("%s:%s", host, mountpoint);
 }
 
-static struct gfs_client *connect_client(struct fuse_conf *conf,
+static struct gfs_client *connect_client(struct gfs_fuse_conf *conf,
 					 const char *id)
 {
 	struct gfs_client_conf cc = { 0 };
@@ -159,69 +104,81 @@ static struct gfs_client *connect_client(struct fuse_conf *conf,
 			       "http://" GFS_DEFAULT_HOST ":7071";
 	cc.client_id = id;
 	cc.max_conns = 128;
-	cc.timeout_ms = (long)(conf->master_timeout * 1000);
-	cc.failover_ms = (long)(conf->failover_timeout * 1000);
+	cc.timeout_ms = (long)conf->master_timeout_ms;
+	cc.failover_ms = (long)conf->failover_timeout_ms;
 	return gfs_client_new(&cc);
+}
+
+/* "-omax_read=...,fsname=SOURCE,subtype=gfs": the fstab source (or
+ * "gfs") names the mount in /proc/mounts, as mount(8) expects. */
+static char *mount_opts(const struct gfs_fuse_conf *conf)
+{
+	char *fsname = gfs_xasprintf("fsname=%s",
+				     conf->source ? conf->source : "gfs");
+	char *opts = gfs_xstrdup("-omax_read=1048576,subtype=gfs");
+
+	fuse_opt_add_opt_escaped(&opts, fsname);
+	free(fsname);
+	return opts;
 }
 
 int main(int argc, char **argv)
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_conf conf = { .readahead_kb = 8192, .attr_timeout = 1.0 };
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct gfs_fuse_conf conf;
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct gfs_mount m = { 0 };
-	enum gfs_log_level level = GFS_LOG_INFO;
-	int rc;
+	char *opts = NULL;
+	int rc = -1;
 
-	if (fuse_opt_parse(&args, &conf, fuse_conf_opts, NULL) != 0)
-		return 2;
-	if (conf.version) {
+	gfs_cmdline_defaults(&conf);
+	switch (gfs_cmdline_parse(argc, argv, &conf, &args)) {
+	case GFS_CMDLINE_MOUNT:
+		break;
+	case GFS_CMDLINE_HELP:
+		print_help(&args);
+		rc = 0;
+		goto out;
+	case GFS_CMDLINE_VERSION:
 		printf("gfs-fuse %s (libfuse %s)\n", GFS_VERSION,
 		       fuse_pkgversion());
-		return 0;
-	}
-	if (conf.attr_timeout < 0 || conf.master_timeout < 0 ||
-	    conf.failover_timeout < 0) {
-		fprintf(stderr, "gfs-fuse: timeouts cannot be negative\n");
-		return 2;
-	}
-	if (conf.log_level && !gfs_log_parse_level(conf.log_level, &level)) {
-		fprintf(stderr, "gfs-fuse: bad --log-level %s\n",
-			conf.log_level);
-		return 2;
+		rc = 0;
+		goto out;
+	case GFS_CMDLINE_BAD:
+		goto out;
 	}
 	rc = parse_cmdline(&args, &cmd, &m.mountpoint);
 	if (rc)
 		goto out;
-	gfs_log_init("fuse", level);
+	gfs_log_init("fuse", conf.log_level);
 	gfs_http_global_init();
 	gfs_raise_nofile();
-	m.client_id = conf.client_id ? strdup(conf.client_id)
+	m.client_id = conf.client_id ? gfs_xstrdup(conf.client_id)
 				     : default_client_id(m.mountpoint);
 	m.client = connect_client(&conf, m.client_id);
 	if (!m.client) {
 		rc = -1;
 		goto out;
 	}
-	m.readahead_kb = conf.readahead_kb;
-	m.attr_timeout = conf.attr_timeout;
+	m.readahead_kb = (unsigned)GFS_MIN(conf.readahead_kb, UINT_MAX);
+	m.attr_timeout = (double)conf.attr_timeout_ms / 1000.0;
 	m.uid = getuid();
 	m.gid = getgid();
 	pthread_mutex_init(&m.lock, NULL);
 	pthread_cond_init(&m.wake, NULL);
 	gfs_seen_init(&m.seen);
-	fuse_opt_add_arg(&args, "-omax_read=1048576,fsname=gfs,subtype=gfs");
+	opts = mount_opts(&conf);
+	fuse_opt_add_arg(&args, opts);
 	rc = serve(&args, &cmd, &m);
 	gfs_info("unmounted %s", m.mountpoint);
 	gfs_seen_free(&m.seen);
 	gfs_client_free(m.client);
 out:
 	fuse_opt_free_args(&args);
+	free(opts);
 	free(cmd.mountpoint);
 	free(m.client_id);
 	free(m.mountpoint);
-	free(conf.master);
-	free(conf.client_id);
-	free(conf.log_level);
+	gfs_cmdline_free(&conf);
 	return rc < 0 ? 2 : rc;
 }

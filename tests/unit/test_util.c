@@ -37,6 +37,21 @@ Test(util, parses_durations)
 	cr_expect_not(gfs_parse_duration_ms("3h", &v));
 }
 
+Test(util, parses_seconds_to_the_millisecond)
+{
+	uint64_t v = 0;
+
+	cr_expect(gfs_parse_duration_ms("0.3", &v));
+	cr_expect_eq(v, 300);
+	cr_expect(gfs_parse_duration_ms("1.25s", &v));
+	cr_expect_eq(v, 1250);
+	cr_expect(gfs_parse_duration_ms("2.5", &v));
+	cr_expect_eq(v, 2500);
+	cr_expect_not(gfs_parse_duration_ms("0.0005", &v), "past the ms");
+	cr_expect_not(gfs_parse_duration_ms("1.", &v));
+	cr_expect_not(gfs_parse_duration_ms("1.5ms", &v));
+}
+
 Test(util, u64_rejects_overflow_and_signs)
 {
 	uint64_t v = 0;
