@@ -13,6 +13,13 @@
 BUILD ?= build
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+# mount(8) looks for its helpers in /sbin only.
+HELPERDIR ?= /sbin
 CC ?= gcc
 SAN ?= 0
 
@@ -52,13 +59,24 @@ BINS = $(foreach d,$(PROGRAMS),$(BUILD)/bin/$(BIN_$(d)))
 
 BENCH_BINS = $(BUILD)/bench/gfs-mdbench $(BUILD)/bench/gfs-mdstate
 
+# Config files: packaging/config/NAME.conf completed with every setting of
+# the program that reads it (packaging/gen-conf.sh).
+CONF_PROG_master = gfs-master
+CONF_PROG_backup = gfs-master
+CONF_PROG_chunkserver = gfs-chunkserver
+CONF_PROG_fuse = gfs-fuse
+CONF_PROG_gfs = gfs
+CONFS = $(patsubst packaging/config/%,$(BUILD)/conf/%,\
+	$(wildcard packaging/config/*.conf))
+MANS = $(wildcard packaging/man/*.[158])
+
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
 
 .PHONY: all deps test check unit integration asan valgrind run bench \
-	install clean pjdfstest
+	install clean pjdfstest conf
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -94,6 +112,13 @@ $(BUILD)/bench/gfs-%: $(BUILD)/obj/bench/%.o $(LIB_common)
 $(BUILD)/bench/gfs-mdstate: $(BUILD)/obj/bench/mdstate.o $(LIB_master) $(LIB_common)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+conf: $(CONFS)
+
+$(BUILD)/conf/%.conf: packaging/config/%.conf packaging/gen-conf.sh $(BINS)
+	@mkdir -p $(dir $@)
+	bash packaging/gen-conf.sh $(BUILD)/bin/$(CONF_PROG_$*) $< >$@.tmp
+	mv $@.tmp $@
 
 deps:
 	@bash packaging/deps.sh
@@ -161,12 +186,28 @@ run: all
 bench: all $(BENCH_BINS)
 	@bash bench/bench.sh $(abspath $(BUILD)/bin) $(abspath $(BUILD)/bench)
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)/etc/gfs
-	install -m 644 packaging/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
-	install -m 644 packaging/config/*.conf $(DESTDIR)/etc/gfs/
+# Servers in sbin, clients in bin; units and the mount helper name them
+# where they are installed.
+install: all conf
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(HELPERDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/gfs $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(BUILD)/bin/gfs $(BUILD)/bin/gfs-fuse $(DESTDIR)$(BINDIR)/
+	install -m 755 $(BUILD)/bin/gfs-master $(BUILD)/bin/gfs-chunkserver \
+		$(DESTDIR)$(SBINDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/mount.fuse.gfs \
+		>$(DESTDIR)$(HELPERDIR)/mount.fuse.gfs
+	chmod 755 $(DESTDIR)$(HELPERDIR)/mount.fuse.gfs
+	set -e; for u in packaging/systemd/*.service; do \
+		sed -e '/^@HARDENING@$$/{r packaging/systemd/hardening.inc' -e 'd;}' \
+		    -e 's|@SBINDIR@|$(SBINDIR)|g' $$u \
+		    >$(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+	install -m 644 $(CONFS) $(DESTDIR)$(SYSCONFDIR)/gfs/
+	install -m 644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.5,$(MANS)) $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 $(filter %.8,$(MANS)) $(DESTDIR)$(MANDIR)/man8/
 
 clean:
 	rm -rf build
