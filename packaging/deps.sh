@@ -14,6 +14,8 @@ packages=(
 	valgrind jq                         # make valgrind; tests read JSON
 	python3                             # tests: proxies and slow clients
 	autoconf automake perl              # pjdfstest: its build, prove
+	debhelper dpkg-dev fakeroot         # make deb
+	lintian mmdebstrap                  # make debtest: check, fresh root
 )
 
 missing=()
