@@ -16,6 +16,7 @@
 #include "gateway.h"
 #include "json.h"
 #include "log.h"
+#include "range.h"
 #include "util.h"
 
 #define GET_BLOCK (1u << 20)
@@ -80,32 +81,6 @@ static void reply_failure(struct gfs_req *req, enum gfs_err err)
 	gfs_reply_error(req, err, "%s", *msg ? msg : "");
 }
 
-/* Parse "bytes=a-b", "bytes=a-" or "bytes=-n" against size.  False when
- * absent or unusable (then the whole file is sent). */
-static bool parse_range(const char *h, uint64_t size, uint64_t *a,
-			uint64_t *b)
-{
-	unsigned long long x, y;
-	int n = 0;
-
-	if (!h || strncmp(h, "bytes=", 6) || !size)
-		return false;
-	h += 6;
-	if (sscanf(h, "%llu-%llu%n", &x, &y, &n) == 2 && !h[n] && x <= y) {
-		*a = x;
-		*b = GFS_MIN((uint64_t)y, size - 1);
-	} else if (sscanf(h, "%llu-%n", &x, &n) == 1 && !h[n]) {
-		*a = x;
-		*b = size - 1;
-	} else if (sscanf(h, "-%llu%n", &y, &n) == 1 && !h[n] && y) {
-		*a = y >= size ? 0 : size - y;
-		*b = size - 1;
-	} else {
-		return false;
-	}
-	return *a < size;
-}
-
 static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct transfer *t = cls;
@@ -126,8 +101,9 @@ void gfs_gateway_get(struct gfs_req *req, struct gfs_gateway *gw)
 {
 	struct transfer *t = transfer_new(req, gw);
 	uint64_t size, a = 0, b = 0;
+	char cr[GFS_RANGE_HDR_MAX];
+	enum gfs_range r;
 	enum gfs_err err;
-	char cr[96];
 
 	err = gfs_file_open(t->as, req->path, 0, 0, &t->f);
 	if (err) {
@@ -136,18 +112,21 @@ void gfs_gateway_get(struct gfs_req *req, struct gfs_gateway *gw)
 		return;
 	}
 	size = gfs_file_size(t->f);
-	if (parse_range(gfs_req_header(req, "Range"), size, &a, &b)) {
-		t->start = a;
-		snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu",
-			 (unsigned long long)a, (unsigned long long)b,
-			 (unsigned long long)size);
-		gfs_reply_stream(req, 206, "application/octet-stream",
-				 b - a + 1, GET_BLOCK, get_read, t,
-				 transfer_free);
+	r = gfs_range_parse(gfs_req_header(req, "Range"), size, &a, &b);
+	if (r != GFS_RANGE_NONE) {
+		gfs_range_content_range(cr, r, a, b, size);
 		gfs_reply_header(req, "Content-Range", cr);
+	}
+	if (r == GFS_RANGE_BAD) {
+		gfs_reply_error(req, GFS_ERANGE, "file has %llu bytes",
+				(unsigned long long)size);
+		transfer_free(t);
 		return;
 	}
-	gfs_reply_stream(req, 200, "application/octet-stream", size, GET_BLOCK,
+	t->start = a;
+	gfs_reply_stream(req, r == GFS_RANGE_OK ? 206 : 200,
+			 "application/octet-stream",
+			 r == GFS_RANGE_OK ? b - a + 1 : size, GET_BLOCK,
 			 get_read, t, transfer_free);
 	gfs_reply_header(req, "Accept-Ranges", "bytes");
 }

@@ -22,6 +22,7 @@
 #include "constants.h"
 #include "json.h"
 #include "path.h"
+#include "range.h"
 #include "reader.h"
 #include "util.h"
 
@@ -34,59 +35,6 @@
  * 0.97-1.21 s (dd: 0.8 s; docs/CHUNKSERVER.md, "Performance"). */
 #define PREFETCH_AHEAD (32u << 20)
 #define PREFETCH_STEP (8u << 20)
-
-enum range { RANGE_NONE, RANGE_OK, RANGE_BAD };
-
-/* Digits s[0..len) as a number; false for anything else. */
-static bool number(const char *s, size_t len, uint64_t *out)
-{
-	char buf[24];
-
-	if (!len || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	return gfs_parse_u64(buf, out);
-}
-
-/*
- * "bytes=a-b", "bytes=a-", "bytes=-n" against size into [*a, *b].
- * RANGE_NONE when absent or not understood (the whole chunk is sent, as
- * RFC 9110 allows), RANGE_BAD when it starts at or past the end (416).
- */
-static enum range parse_range(const char *h, uint64_t size, uint64_t *a,
-			      uint64_t *b)
-{
-	const char *dash;
-	uint64_t x, y;
-
-	if (!h || strncmp(h, "bytes=", 6) || strchr(h, ','))
-		return RANGE_NONE;
-	h += 6;
-	dash = strchr(h, '-');
-	if (!dash)
-		return RANGE_NONE;
-	if (dash == h) {                         /* suffix: -n */
-		if (!number(dash + 1, strlen(dash + 1), &y))
-			return RANGE_NONE;
-		if (!y || !size)
-			return RANGE_BAD;
-		*a = y >= size ? 0 : size - y;
-		*b = size - 1;
-		return RANGE_OK;
-	}
-	if (!number(h, (size_t)(dash - h), &x))
-		return RANGE_NONE;
-	if (!dash[1])
-		y = UINT64_MAX;
-	else if (!number(dash + 1, strlen(dash + 1), &y) || y < x)
-		return RANGE_NONE;
-	if (x >= size)
-		return RANGE_BAD;
-	*a = x;
-	*b = GFS_MIN(y, size - 1);
-	return RANGE_OK;
-}
 
 /* The view of handle, checked against ?version=; replies on failure. */
 static struct gfs_chunk_view *open_view(struct gfs_req *req,
@@ -241,30 +189,29 @@ void gfs_reader_get(struct gfs_req *req, struct gfs_chunkserver *cs,
 		    uint64_t handle)
 {
 	struct gfs_chunk_view *v = open_view(req, cs, handle);
-	uint64_t a = 0, b = 0, len;
+	uint64_t a = 0, b = 0, len = 0;
 	unsigned status = 200;
-	char hdr[96];
+	char hdr[GFS_RANGE_HDR_MAX];
+	enum gfs_range r;
 
 	if (!v)
 		return;
-	switch (parse_range(gfs_req_header(req, "Range"), v->length, &a, &b)) {
-	case RANGE_BAD:
-		snprintf(hdr, sizeof(hdr), "bytes */%llu",
-			 (unsigned long long)v->length);
+	r = gfs_range_parse(gfs_req_header(req, "Range"), v->length, &a, &b);
+	if (r != GFS_RANGE_NONE) {
+		gfs_range_content_range(hdr, r, a, b, v->length);
+		gfs_reply_header(req, "Content-Range", hdr);
+	}
+	switch (r) {
+	case GFS_RANGE_BAD:
 		gfs_reply_error(req, GFS_ERANGE, "chunk has %llu bytes",
 				(unsigned long long)v->length);
-		gfs_reply_header(req, "Content-Range", hdr);
 		gfs_chunkstore_put_view(cs->store, v);
 		return;
-	case RANGE_OK:
+	case GFS_RANGE_OK:
 		status = 206;
-		snprintf(hdr, sizeof(hdr), "bytes %llu-%llu/%llu",
-			 (unsigned long long)a, (unsigned long long)b,
-			 (unsigned long long)v->length);
-		gfs_reply_header(req, "Content-Range", hdr);
 		len = b - a + 1;
 		break;
-	case RANGE_NONE:
+	case GFS_RANGE_NONE:
 		len = v->length;
 		break;
 	}
