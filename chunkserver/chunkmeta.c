@@ -162,19 +162,27 @@ static enum gfs_err slurp(int dirfd, const char *name, unsigned char **out,
 	unsigned char *b;
 	struct stat st;
 	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	int e, fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return errno == ENOENT ? GFS_ENOENT : GFS_EIO;
-	if (fstat(fd, &st) < 0 || st.st_size < 0 || (size_t)st.st_size >= cap) {
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return GFS_EIO;
+	}
+	if (st.st_size < 0 || (size_t)st.st_size >= cap) {
 		close(fd);
 		return GFS_ECORRUPT;
 	}
 	b = gfs_xmalloc((size_t)st.st_size + 1);
 	n = gfs_pread_all(fd, b, (size_t)st.st_size + 1, 0);
+	e = errno;
 	close(fd);
 	if (n < 0) {
 		free(b);
+		errno = e;
 		return GFS_EIO;
 	}
 	*out = b;
@@ -271,10 +279,13 @@ static enum gfs_err get_xattr(int fd, unsigned char **out, size_t *len)
 			errno = ERANGE;
 	}
 	if (n < 0) {
+		int e = errno;
+
 		free(b);
-		if (errno == ENODATA || errno == ENOTSUP || errno == EOPNOTSUPP)
+		errno = e;
+		if (e == ENODATA || e == ENOTSUP || e == EOPNOTSUPP)
 			return GFS_ENOENT;
-		return errno == ERANGE ? GFS_ECORRUPT : GFS_EIO;
+		return e == ERANGE ? GFS_ECORRUPT : GFS_EIO;
 	}
 	*out = b;
 	*len = (size_t)n;

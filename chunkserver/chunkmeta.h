@@ -92,7 +92,9 @@ enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m,
 /*
  * Read and check dirfd/<handle>.meta.  GFS_ENOENT when there is none,
  * GFS_ECORRUPT when it is torn, flipped, of another handle or otherwise
- * not a meta file we wrote, GFS_EIO on a read error.  With want_crcs,
+ * not a meta file we wrote (proof: the only error that may quarantine),
+ * GFS_EIO with errno set when the system failed to read it (EMFILE,
+ * ENOMEM, EIO...: no proof of anything).  With want_crcs,
  * m->crcs is a new array the caller frees with free(3); otherwise NULL.
  */
 enum gfs_err gfs_chunkmeta_read(int dirfd, uint64_t handle,

@@ -7,6 +7,11 @@
  *   it is always busy and is invisible to readers and reports.
  * - An entry's cached view, when set, is of its current gen and holds one
  *   reference; the entry is then on the LRU list.
+ * - Only proof quarantines a replica: a block failing its CRC, a meta
+ *   failing its own checks, a data file shorter than its length, files
+ *   gone under an idle chunk.  A failure of the system (EMFILE, ENOMEM,
+ *   EIO from a read, ...) is an error for that one request (local_err()),
+ *   with the replica kept as it is.
  * - A committed chunk's meta (its data file's xattr, else its .meta file:
  *   the precedence of chunkmeta.h) names its version; its data file holds
  *   at least length bytes.  Writers put the meta in place before the data
@@ -109,6 +114,18 @@ static int open_sub(const struct gfs_chunkstore *s, uint64_t handle)
 
 	snprintf(name, sizeof(name), "%02x", (unsigned)(handle & 0xff));
 	return openat(s->chunks, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* The error for a local failure, errno e, that proves nothing about the
+ * replica (no fd, no memory, an I/O error, a permission): 503 for what
+ * passes (try another replica, or later), 502 for the rest.  Never a
+ * reason to quarantine: only a checksum does that (see the top). */
+static enum gfs_err local_err(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EAGAIN ||
+			       e == ENOBUFS
+		       ? GFS_EUNAVAIL
+		       : GFS_EIO;
 }
 
 /* --- views ----------------------------------------------------------- */
@@ -302,7 +319,9 @@ void gfs_chunkstore_quarantine(struct gfs_chunkstore *s,
  * Load a view of handle at version from disk: open the data file first,
  * then read the meta (see the invariants above).  GFS_ESTALE when the
  * meta is of another version (a commit is under way), GFS_ENOENT when the
- * files are gone (deleted meanwhile), GFS_ECORRUPT when they are bad.
+ * files are gone (deleted meanwhile), GFS_ECORRUPT when they are provably
+ * bad (a meta failing its checks, a data file shorter than its length),
+ * local_err() with errno set when the system failed us (EMFILE...).
  */
 static enum gfs_err load_view(struct gfs_chunkstore *s, uint64_t handle,
 			      uint64_t version, uint64_t gen,
@@ -314,31 +333,40 @@ static enum gfs_err load_view(struct gfs_chunkstore *s, uint64_t handle,
 	enum gfs_err err;
 	struct stat st;
 	char hex[17];
-	int fd, dirfd = open_sub(s, handle);
+	int e = 0, fd, dirfd = open_sub(s, handle);
 
 	gfs_handle_fmt(handle, hex);
 	fd = dirfd < 0 ? -1 : openat(dirfd, hex, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
+		e = errno;
 		*why = "data file missing";
-		err = errno == ENOENT ? GFS_ENOENT : GFS_EIO;
 		if (dirfd >= 0)
 			close(dirfd);
-		return err;
+		errno = e;
+		return e == ENOENT ? GFS_ENOENT : local_err(e);
 	}
 	err = gfs_chunkmeta_load(dirfd, fd, handle, &m, true, &home);
+	e = errno;
 	close(dirfd);
 	if (err) {
 		*why = home == GFS_CHUNKMETA_IN_XATTR ?
-			       "meta xattr unreadable or failing its checksum" :
-			       "meta file unreadable or failing its checksum";
+			       "meta xattr failing its checks" :
+			       "meta file failing its checks";
+		if (err == GFS_EIO)
+			err = local_err(e);
 		goto out_close;
 	}
 	err = GFS_ESTALE;
 	if (m.version != version)
 		goto out_free_crcs;
+	if (fstat(fd, &st) < 0) {
+		e = errno;
+		err = local_err(e);
+		goto out_free_crcs;
+	}
 	err = GFS_ECORRUPT;
 	*why = "data file shorter than its length";
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < m.length)
+	if ((uint64_t)st.st_size < m.length)
 		goto out_free_crcs;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	v = gfs_xcalloc(1, sizeof(*v));
@@ -357,6 +385,21 @@ out_free_crcs:
 	free(m.crcs);
 out_close:
 	close(fd);
+	errno = e;
+	return err;
+}
+
+/* A view that could not be loaded for a reason that says nothing about
+ * the replica: logged, kept, errno kept for the caller. */
+static enum gfs_err not_loaded(uint64_t handle, enum gfs_err err)
+{
+	int e = errno;
+	char hex[17];
+
+	gfs_handle_fmt(handle, hex);
+	gfs_warn("chunk %s: cannot load it: %s (kept, not quarantined)", hex,
+		 strerror(e));
+	errno = e;
 	return err;
 }
 
@@ -408,10 +451,12 @@ enum gfs_err gfs_chunkstore_get_view(struct gfs_chunkstore *s,
 		if (err || v)
 			break;
 		err = load_view(s, handle, version, gen, &v, &why);
-		if (err == GFS_ECORRUPT || err == GFS_EIO) {
+		if (err == GFS_ECORRUPT) {
 			quarantine_gen(s, handle, gen, why);
 			return GFS_ECORRUPT;
 		}
+		if (err == GFS_EIO || err == GFS_EUNAVAIL)
+			return not_loaded(handle, err);
 		pthread_mutex_lock(&s->lock);
 		e = find(s, handle);
 		if ((err == GFS_ENOENT || err == GFS_ESTALE) && e &&
@@ -468,9 +513,18 @@ enum gfs_err gfs_chunkstore_read_blocks(struct gfs_chunkstore *s,
 	char why[64];
 
 	*got = 0;
-	if (r < 0 || (size_t)r < len) {
-		snprintf(why, sizeof(why), "%s at block %u",
-			 r < 0 ? strerror(errno) : "short read", first);
+	if (r < 0) {
+		int e = errno;
+
+		gfs_warn("chunk %016llx: reading block %u: %s (kept, not "
+			 "quarantined)", (unsigned long long)v->handle, first,
+			 strerror(e));
+		errno = e;
+		return local_err(e);
+	}
+	if ((size_t)r < len) {
+		snprintf(why, sizeof(why), "data file ends inside block %u",
+			 first + (uint32_t)((size_t)r / GFS_BLOCK_SIZE));
 		gfs_chunkstore_quarantine(s, v, why);
 		return GFS_ECORRUPT;
 	}
@@ -496,6 +550,7 @@ enum gfs_err gfs_chunkstore_check_blocks(struct gfs_chunkstore *s,
 	char *buf = gfs_xmalloc(CHECK_BLOCKS * GFS_BLOCK_SIZE);
 	enum gfs_err err = GFS_OK;
 	size_t got;
+	int e;
 
 	while (n && !err) {
 		uint32_t k = GFS_MIN(n, (uint32_t)CHECK_BLOCKS);
@@ -504,7 +559,9 @@ enum gfs_err gfs_chunkstore_check_blocks(struct gfs_chunkstore *s,
 		first += k;
 		n -= k;
 	}
+	e = errno;
 	free(buf);
+	errno = e;
 	return err;
 }
 
@@ -876,6 +933,7 @@ static enum gfs_err open_dirs(struct gfs_chunkstore *s)
 /* What start-up found, for its log lines. */
 struct scan_tally {
 	uint64_t chunks, bytes, in_files, quarantined, removed, stale, orphans;
+	uint64_t unreadable;  /* left in place, not served */
 };
 
 /* More data files without any meta than this (and than chunks) are not
@@ -904,14 +962,15 @@ static bool parse_name(const char *name, const char *suffix, uint64_t *h)
 }
 
 /* The meta of data file h in dirfd, by chunkmeta.h's precedence, checked
- * against the data file's size.  GFS_ENOENT: it has none (an orphan). */
+ * against the data file's size.  GFS_ENOENT: it has none (an orphan);
+ * GFS_ECORRUPT: provably bad; GFS_EIO (errno set): unreadable now. */
 static enum gfs_err scan_load(int dirfd, uint64_t h, struct gfs_chunkmeta *m,
 			      enum gfs_chunkmeta_home *home)
 {
 	enum gfs_err err;
 	struct stat st;
 	char hex[17];
-	int fd;
+	int fd, e;
 
 	gfs_handle_fmt(h, hex);
 	*home = GFS_CHUNKMETA_IN_FILE;
@@ -919,9 +978,13 @@ static enum gfs_err scan_load(int dirfd, uint64_t h, struct gfs_chunkmeta *m,
 	if (fd < 0)
 		return GFS_EIO;
 	err = gfs_chunkmeta_load(dirfd, fd, h, m, false, home);
-	if (!err && (fstat(fd, &st) < 0 || (uint64_t)st.st_size < m->length))
+	if (!err && fstat(fd, &st) < 0)
+		err = GFS_EIO;
+	else if (!err && (uint64_t)st.st_size < m->length)
 		err = GFS_ECORRUPT;
+	e = errno;
 	close(fd);
+	errno = e;
 	return err;
 }
 
@@ -956,6 +1019,13 @@ static void scan_chunk(struct gfs_chunkstore *s, int i, int dirfd, uint64_t h,
 		return;
 	}
 	gfs_handle_fmt(h, hex);
+	if (err == GFS_EIO) {
+		gfs_error("chunk %s: cannot read it: %s; left in place, not "
+			  "served until a restart reads it", hex,
+			  strerror(errno));
+		t->unreadable++;
+		return;
+	}
 	if (err || (h & 0xff) != (uint64_t)i) {
 		gfs_warn("chunk %s: %s; quarantined", hex,
 			 !err ? "misplaced" :
@@ -996,6 +1066,16 @@ static void scan_lone_meta(struct gfs_chunkstore *s, int dirfd, uint64_t h,
 	t->quarantined++;
 }
 
+/* Whether data file h (not in the table) is an orphan: it has no meta at
+ * all.  One that could not be read is not (it may be a chunk). */
+static bool is_orphan(int dirfd, uint64_t h)
+{
+	enum gfs_chunkmeta_home home;
+	struct gfs_chunkmeta m;
+
+	return scan_load(dirfd, h, &m, &home) == GFS_ENOENT;
+}
+
 /* Second pass over a directory: temporaries go, and orphans (data files
  * without any meta: creates that never committed) unless keep_orphans. */
 static void scan_leftover(struct gfs_chunkstore *s, int dirfd, const char *name,
@@ -1004,7 +1084,8 @@ static void scan_leftover(struct gfs_chunkstore *s, int dirfd, const char *name,
 	uint64_t h;
 
 	if (ends_with(name, ".tmp") ||
-	    (!keep_orphans && parse_name(name, "", &h) && !find(s, h))) {
+	    (!keep_orphans && parse_name(name, "", &h) && !find(s, h) &&
+	     is_orphan(dirfd, h))) {
 		if (unlinkat(dirfd, name, 0) == 0) {
 			gfs_info("removed %s (left by an interrupted write)",
 				 name);
@@ -1102,10 +1183,11 @@ static void scan(struct gfs_chunkstore *s)
 	for (i = 0; i < NSUBDIRS; i++)
 		sweep_dir(s, i, keep_orphans, &t);
 	gfs_info("%s: %llu chunks (%llu with a .meta file), %llu bytes; "
-		 "%llu quarantined, %llu leftovers and %llu stale metas "
-		 "removed", s->dir, (unsigned long long)t.chunks,
+		 "%llu quarantined, %llu unreadable, %llu leftovers and %llu "
+		 "stale metas removed", s->dir, (unsigned long long)t.chunks,
 		 (unsigned long long)t.in_files, (unsigned long long)t.bytes,
 		 (unsigned long long)t.quarantined,
+		 (unsigned long long)t.unreadable,
 		 (unsigned long long)t.removed, (unsigned long long)t.stale);
 }
 

@@ -102,8 +102,10 @@ struct gfs_chunkstore_stats *gfs_chunkstore_stats(struct gfs_chunkstore *s);
 /* A view of the committed version of handle (a new reference, dropped
  * with gfs_chunkstore_put_view()).  GFS_ENOENT when absent (or still
  * being created), GFS_ECORRUPT when its files fail their checks (then it
- * is quarantined).  With nocache the view is not kept in the cache (the
- * scrubber's reads should not evict the readers' chunks). */
+ * is quarantined).  GFS_EUNAVAIL (no fd, no memory) or GFS_EIO (other
+ * system errors), with errno set, when the files could not be read now:
+ * the replica is kept.  With nocache the view is not kept in the cache
+ * (the scrubber's reads should not evict the readers' chunks). */
 enum gfs_err gfs_chunkstore_get_view(struct gfs_chunkstore *s,
 				     uint64_t handle, bool nocache,
 				     struct gfs_chunk_view **out);
@@ -113,8 +115,10 @@ void gfs_chunkstore_put_view(struct gfs_chunkstore *s,
 /*
  * Read blocks [first, first + n) of v into buf (room for n blocks) and
  * verify each against its CRC; *got is the byte count (short only for the
- * chunk's last block).  A mismatch quarantines the replica and returns
- * GFS_ECORRUPT.  The caller checks that the blocks exist.
+ * chunk's last block).  A mismatch (or a data file ending early)
+ * quarantines the replica and returns GFS_ECORRUPT; a failed read is
+ * GFS_EIO or GFS_EUNAVAIL with errno set, the replica kept.  The caller
+ * checks that the blocks exist.
  */
 enum gfs_err gfs_chunkstore_read_blocks(struct gfs_chunkstore *s,
 					struct gfs_chunk_view *v,

@@ -191,7 +191,9 @@ static enum gfs_err read_base_block(struct gfs_chunkwrite *w, uint32_t b,
 	}
 	err = gfs_chunkstore_read_blocks(w->s, w->src, b, 1, buf, &got);
 	if (err)
-		return fail(w, err, "base chunk block %u is corrupt", b);
+		return fail(w, err, "base chunk block %u %s", b,
+			    err == GFS_ECORRUPT ? "is corrupt"
+						: strerror(errno));
 	return GFS_OK;
 }
 

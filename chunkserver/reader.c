@@ -11,6 +11,7 @@
  * ranges stream: blocks are read with one pread straight into
  * libmicrohttpd's buffer and checked in place.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,24 @@
 #define PREFETCH_AHEAD (32u << 20)
 #define PREFETCH_STEP (8u << 20)
 
+/* The reply for a chunkstore error about handle: corruption as such, a
+ * local failure with its errno (the replica is kept: try another). */
+static void reply_store_error(struct gfs_req *req, enum gfs_err err,
+			      uint64_t handle)
+{
+	int e = errno;
+	char hex[17];
+
+	gfs_handle_fmt(handle, hex);
+	if (err == GFS_ECORRUPT)
+		gfs_reply_error(req, err, "chunk %s failed its checksum", hex);
+	else if (err == GFS_EIO || err == GFS_EUNAVAIL)
+		gfs_reply_error(req, err, "chunk %s cannot be read here now: "
+				"%s", hex, strerror(e));
+	else
+		gfs_reply_error(req, err, "chunk %s", hex);
+}
+
 /* The view of handle, checked against ?version=; replies on failure. */
 static struct gfs_chunk_view *open_view(struct gfs_req *req,
 					struct gfs_chunkserver *cs,
@@ -53,7 +72,7 @@ static struct gfs_chunk_view *open_view(struct gfs_req *req,
 	}
 	err = gfs_chunkstore_get_view(cs->store, handle, false, &v);
 	if (err) {
-		gfs_reply_error(req, err, "chunk %s", hex);
+		reply_store_error(req, err, handle);
 		return NULL;
 	}
 	if (want && v->version != want) {
@@ -72,17 +91,17 @@ static void reply_whole(struct gfs_req *req, struct gfs_chunkserver *cs,
 {
 	uint32_t first = (uint32_t)(a / GFS_BLOCK_SIZE);
 	uint32_t last = (uint32_t)((a + len - 1) / GFS_BLOCK_SIZE);
+	enum gfs_err err;
 
 	if (!len) {
 		gfs_reply_bytes(req, status, "application/octet-stream",
 				NULL, 0, false);
 		return;
 	}
-	if (gfs_chunkstore_check_blocks(cs->store, v, first,
-					last - first + 1)) {
-		gfs_reply_error(req, GFS_ECORRUPT,
-				"chunk %016llx failed its checksum",
-				(unsigned long long)v->handle);
+	err = gfs_chunkstore_check_blocks(cs->store, v, first,
+					  last - first + 1);
+	if (err) {
+		reply_store_error(req, err, v->handle);
 		return;
 	}
 	atomic_fetch_add(&cs->counters.get_bytes, len);

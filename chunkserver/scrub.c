@@ -66,12 +66,12 @@ static bool scrub_chunk(struct gfs_scrub *sc, uint64_t handle, int64_t *t_ms)
 
 	if (gfs_chunkstore_get_view(sc->store, handle, true, &v))
 		return true; /* gone, or quarantined while loading */
-	for (b = 0; b < v->nblocks && !bad; b += STEP_BLOCKS) {
+	for (b = 0, err = GFS_OK; b < v->nblocks && !err; b += STEP_BLOCKS) {
 		uint32_t n = GFS_MIN(STEP_BLOCKS, v->nblocks - b);
 
 		err = gfs_chunkstore_read_blocks(sc->store, v, b, n, sc->buf,
 						 &got);
-		bad = err == GFS_ECORRUPT;
+		bad = err == GFS_ECORRUPT; /* else unread now: next pass */
 		posix_fadvise(v->fd, (off_t)b * GFS_BLOCK_SIZE, (off_t)got,
 			      POSIX_FADV_DONTNEED);
 		pthread_mutex_lock(&sc->lock);
