@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -345,4 +349,89 @@ size_t gfs_chunkmeta_probe_xattr(int dirfd, const char *name)
 	close(fd);
 	unlinkat(dirfd, name, 0);
 	return size;
+}
+
+/* --- the file system under the metas ----------------------------------- */
+
+/* Magic numbers <linux/magic.h> does not have. */
+#define JFS_MAGIC 0x3153464aUL
+#define ZFS_MAGIC 0x2fc12fc1UL
+#define BCACHEFS_MAGIC 0xca451a4eUL
+
+bool gfs_chunkmeta_fs_atomic(unsigned long f_type, int journal,
+			     const char **name)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} safe[] = {
+		{ XFS_SUPER_MAGIC, "xfs (metadata journaled)" },
+		{ REISERFS_SUPER_MAGIC, "reiserfs (metadata journaled)" },
+		{ JFS_MAGIC, "jfs (metadata journaled)" },
+		{ BTRFS_SUPER_MAGIC, "btrfs (copy-on-write)" },
+		{ ZFS_MAGIC, "zfs (copy-on-write)" },
+		{ BCACHEFS_MAGIC, "bcachefs (copy-on-write)" },
+		{ TMPFS_MAGIC, "tmpfs (nothing survives a crash)" },
+		{ RAMFS_MAGIC, "ramfs (nothing survives a crash)" },
+	};
+	size_t i;
+
+	if (f_type == EXT4_SUPER_MAGIC) {
+		*name = journal > 0    ? "ext3/ext4 with a journal"
+			: journal == 0 ? "ext2/3/4 without a journal"
+				       : "ext2/3/4, journal unknown";
+		return journal > 0;
+	}
+	for (i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+		if (safe[i].magic == f_type) {
+			*name = safe[i].name;
+			return true;
+		}
+	}
+	*name = "a file system not known to journal its metadata";
+	return false;
+}
+
+/* Whether the ext2/3/4 file system of dirfd has a journal: 1, 0, or -1
+ * when /sys does not say (no ext4 driver entry, no sysfs). */
+static int ext_journal(int dirfd)
+{
+	char link[PATH_MAX], path[PATH_MAX + 64], buf[32];
+	const char *dev;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (fstat(dirfd, &st) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u",
+		 major(st.st_dev), minor(st.st_dev));
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return -1;
+	link[n] = '\0';
+	dev = strrchr(link, '/') ? strrchr(link, '/') + 1 : link;
+	snprintf(path, sizeof(path), "/sys/fs/ext4/%s/journal_task", dev);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strncmp(buf, "<none>", 6) ? 1 : 0;
+}
+
+bool gfs_chunkmeta_probe_fs(int dirfd, const char **name)
+{
+	struct statfs sf;
+
+	if (fstatfs(dirfd, &sf) < 0)
+		return gfs_chunkmeta_fs_atomic(0, -1, name);
+	return gfs_chunkmeta_fs_atomic(
+		(unsigned long)sf.f_type,
+		(unsigned long)sf.f_type == EXT4_SUPER_MAGIC ? ext_journal(dirfd)
+							     : -1,
+		name);
 }

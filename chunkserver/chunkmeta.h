@@ -142,4 +142,22 @@ enum gfs_err gfs_chunkmeta_load(int dirfd, int fd, uint64_t handle,
  */
 size_t gfs_chunkmeta_probe_xattr(int dirfd, const char *name);
 
+/*
+ * Whether an xattr replaced in place (fsetxattr over an existing value)
+ * is, after a crash, either the old value or the new one on a file
+ * system of statfs type f_type: true where metadata is journaled (ext3/4
+ * with a journal, xfs, reiserfs, jfs) or never overwritten in place
+ * (btrfs, zfs, bcachefs), or where nothing survives a crash at all
+ * (tmpfs, ramfs).  False for the rest: ext2, ext4 without a journal, and
+ * everything not known here.  journal says, for the ext2/3/4 magic,
+ * whether that file system has a journal (1), not (0) or unknown (-1).
+ * *name (static) names it for the log.
+ */
+bool gfs_chunkmeta_fs_atomic(unsigned long f_type, int journal,
+			     const char **name);
+/* gfs_chunkmeta_fs_atomic() for the file system of dirfd: fstatfs, and
+ * for ext2/3/4 /sys/fs/ext4/DEV/journal_task ("<none>": no journal).
+ * Start-up only. */
+bool gfs_chunkmeta_probe_fs(int dirfd, const char **name);
+
 #endif

@@ -87,6 +87,8 @@ struct gfs_chunkstore {
 	atomic_size_t xattr_max;    /* largest meta kept in an xattr, bytes;
 				     * 0: none (set at open, dropped to 0 if
 				     * the file system refuses xattrs) */
+	bool xattr_in_place;        /* an xattr meta may be replaced in
+				     * place (set at open) */
 	void (*on_corrupt)(void *cls, uint64_t handle); /* see the conf */
 	void *cls;
 	pthread_mutex_t lock;       /* guards everything below but stats */
@@ -1191,6 +1193,29 @@ static void scan(struct gfs_chunkstore *s)
 		 (unsigned long long)t.removed, (unsigned long long)t.stale);
 }
 
+/* Whether xattr metas are replaced in place: the conf's choice, else
+ * what the file system keeps whole across a crash (docs/CHUNKSERVER.md,
+ * "Crash safety on any file system"). */
+static void settle_in_place(struct gfs_chunkstore *s,
+			    const struct gfs_chunkstore_conf *conf, int top)
+{
+	const char *fs;
+	bool atomic = gfs_chunkmeta_probe_fs(top, &fs);
+
+	s->xattr_in_place = conf->xattr_in_place ? conf->xattr_in_place > 0
+						 : atomic;
+	if (s->xattr_in_place)
+		gfs_info("%s: on %s: a chunk written again has its xattr "
+			 "meta replaced in place%s", s->dir, fs,
+			 atomic ? "" : " (as configured)");
+	else
+		gfs_info("%s: on %s: an xattr replaced in place may be torn "
+			 "by a crash, so a chunk written again moves its meta "
+			 "to a .meta file (new chunks keep theirs in the "
+			 "xattr)%s", s->dir, fs,
+			 atomic ? " (as configured)" : "");
+}
+
 /* Where metas go: the conf's choice, else what the file system takes. */
 static void settle_xattr_max(struct gfs_chunkstore *s,
 			     const struct gfs_chunkstore_conf *conf, int top)
@@ -1202,20 +1227,27 @@ static void settle_xattr_max(struct gfs_chunkstore *s,
 			GFS_MIN(conf->xattr_max, GFS_CHUNKMETA_XATTR_LIMIT) :
 			gfs_chunkmeta_probe_xattr(top, ".xattr-probe");
 	atomic_init(&s->xattr_max, max);
-	if (max)
+	if (max) {
 		gfs_info("%s: metas of chunks up to %llu KiB in xattrs, "
 			 "larger ones in .meta files", s->dir,
 			 (unsigned long long)((max - gfs_chunkmeta_size(0)) /
 					      4 * GFS_BLOCK_SIZE / 1024));
-	else
+		settle_in_place(s, conf, top);
+	} else {
 		gfs_info("%s: metas in .meta files (%s)", s->dir,
 			 conf->meta_files ? "--meta-files" :
 			 "the file system takes no user xattrs");
+	}
 }
 
 bool gfs_chunkstore_meta_in_xattr(struct gfs_chunkstore *s, uint32_t nblocks)
 {
 	return gfs_chunkmeta_size(nblocks) <= atomic_load(&s->xattr_max);
+}
+
+bool gfs_chunkstore_xattr_in_place(struct gfs_chunkstore *s)
+{
+	return s->xattr_in_place;
 }
 
 void gfs_chunkstore_no_xattrs(struct gfs_chunkstore *s)

@@ -60,6 +60,11 @@ struct gfs_chunkstore_conf {
 			      * most GFS_CHUNKMETA_XATTR_LIMIT; tests); 0:
 			      * as large as the file system takes, up to
 			      * GFS_CHUNKMETA_XATTR_MAX (probed at open) */
+	int xattr_in_place;  /* may a chunk written again have its xattr
+			      * meta replaced in place: 1 yes, -1 no (then
+			      * the meta moves to a .meta file), 0 as the
+			      * file system allows (gfs_chunkmeta_probe_fs,
+			      * at open) */
 	/* Called (without locks held) after a replica was quarantined. */
 	void (*on_corrupt)(void *cls, uint64_t handle);
 	void *cls;
@@ -193,6 +198,10 @@ void gfs_chunkstore_release(struct gfs_chunkstore *s, uint64_t promised,
 bool gfs_chunkstore_meta_in_xattr(struct gfs_chunkstore *s, uint32_t nblocks);
 /* The file system refused every user xattr: .meta files from now on. */
 void gfs_chunkstore_no_xattrs(struct gfs_chunkstore *s);
+/* Whether an xattr meta may be replaced in place (an APPEND): the file
+ * system keeps the old value or the new one across a crash.  When not,
+ * an APPEND writes a .meta file (renamed into place) instead. */
+bool gfs_chunkstore_xattr_in_place(struct gfs_chunkstore *s);
 
 /* --- reporting ------------------------------------------------------- */
 

@@ -28,7 +28,9 @@
  * edge, and nothing is read.
  *
  * Durability at commit (make_durable): the meta goes into the data file's
- * xattr when it fits (chunkmeta.h), else into <handle>.meta.
+ * xattr when it fits (chunkmeta.h) and, for an APPEND, when the file
+ * system replaces an xattr atomically (gfs_chunkstore_xattr_in_place);
+ * else into <handle>.meta.
  *   xattr: the bytes written out and waited for; fsetxattr; fsync(target);
  *          for COW/REPLACE the .tmp renamed; fsync(directory) when a name
  *          changed (not for an APPEND).  One journal commit for a new
@@ -635,9 +637,10 @@ static void drop_meta_file(struct gfs_chunkwrite *w)
  *                        fsync for its name): one journal commit for data
  *                        and meta, where a .meta file took two;
  *   APPEND               the fsync after fsetxattr, which replaces the old
- *                        value atomically (journaled): a crash leaves the
- *                        old meta, which never covers the appended bytes,
- *                        or the new one over bytes already written out.
+ *                        value atomically (journaled: meta_in_xattr()
+ *                        checked that): a crash leaves the old meta,
+ *                        which never covers the appended bytes, or the
+ *                        new one over bytes already written out.
  *                        No .meta.tmp, no rename, no directory fsync;
  *   COW, REPLACE         the rename of the .tmp, whose data and xattr are
  *                        fsync'ed first.
@@ -710,8 +713,19 @@ static enum gfs_err commit_file(struct gfs_chunkwrite *w,
 	return GFS_OK;
 }
 
-/* Make the written bytes and their meta durable, in the xattr when it
- * fits and the file system takes it, else in a .meta file. */
+/* Whether the meta of this write may go into the target's xattr: it
+ * fits, the file system takes xattrs, and the target is a new inode or
+ * the file system replaces an xattr atomically (an APPEND writes over
+ * the one meta of a committed version: where a crash may tear that, the
+ * .meta file's rename keeps the old meta whole until the new one is). */
+static bool meta_in_xattr(struct gfs_chunkwrite *w, uint32_t nb)
+{
+	return gfs_chunkstore_meta_in_xattr(w->s, nb) &&
+	       (w->mode != MODE_APPEND || gfs_chunkstore_xattr_in_place(w->s));
+}
+
+/* Make the written bytes and their meta durable, in the xattr when
+ * meta_in_xattr(), else in a .meta file. */
 static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 				 uint32_t nb)
 {
@@ -722,7 +736,7 @@ static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 	};
 	enum gfs_err err = GFS_ETOOBIG;
 
-	if (gfs_chunkstore_meta_in_xattr(w->s, nb))
+	if (meta_in_xattr(w, nb))
 		err = commit_xattr(w, &m);
 	if (err == GFS_ETOOBIG)
 		err = commit_file(w, &m);

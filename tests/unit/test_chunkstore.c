@@ -4,7 +4,9 @@
  * Every test keeps a model of the bytes the chunk should hold and compares
  * the verified read with it.  Metas live in the data file's xattr unless a
  * test opens the store with meta_files (or the chunk is too large); the
- * tests of the .meta file format do so.
+ * tests of the .meta file format do so.  Stores replace xattr metas in
+ * place (conf.xattr_in_place = 1) whatever file system /tmp is on,
+ * except where a test says otherwise.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -29,6 +31,8 @@ static struct gfs_chunkstore *store;
 static int corrupt_calls;
 static bool meta_files;   /* the next open_store(): conf.meta_files */
 static size_t xattr_max;  /* and conf.xattr_max */
+static int in_place;      /* and conf.xattr_in_place: 1 unless a test
+			   * says otherwise, whatever /tmp is on */
 
 static void on_corrupt(void *cls, uint64_t handle)
 {
@@ -42,7 +46,7 @@ static void open_store(uint64_t capacity)
 	struct gfs_chunkstore_conf conf = {
 		.dir = dir, .reserve = 0, .capacity = capacity,
 		.on_corrupt = on_corrupt, .meta_files = meta_files,
-		.xattr_max = xattr_max,
+		.xattr_max = xattr_max, .xattr_in_place = in_place,
 	};
 
 	cr_assert_eq(gfs_chunkstore_open(&conf, &store), GFS_OK);
@@ -56,6 +60,7 @@ static void setup(void)
 	corrupt_calls = 0;
 	meta_files = false;
 	xattr_max = 0;
+	in_place = 1;
 	open_store(0);
 }
 
@@ -886,6 +891,36 @@ Test(chunkstore, chunks_of_meta_files_move_to_the_xattr_when_written)
 	expect_chunk(0x305, other, sizeof(other), 2);
 	cr_expect_eq(gfs_chunkstore_delete(store, 0x305, 100), GFS_OK);
 	cr_expect_eq(access(chunk_path(0x305, ""), F_OK), -1);
+}
+
+/* On a file system that may tear an xattr replaced in place (ext2, ext4
+ * without a journal), an APPEND never rewrites the xattr of the version
+ * it builds on: the new meta goes to a .meta file, durable before the
+ * xattr is removed.  New inodes (a new chunk, an overwrite's copy) still
+ * take the xattr. */
+Test(chunkstore, where_xattrs_may_tear_an_append_moves_its_meta_to_a_file)
+{
+	static char model[300000], patch[1000];
+
+	fill(model, sizeof(model), 39);
+	fill(patch, sizeof(patch), 40);
+	in_place = -1;
+	reopen();
+	cr_assert(!gfs_chunkstore_xattr_in_place(store));
+	cr_assert_eq(put(0x309, 1, 0, model, 100000), GFS_OK);
+	expect_home(0x309, true);
+	cr_assert_eq(put(0x309, 2, 100000, model + 100000, 5000), GFS_OK);
+	expect_home(0x309, false);
+	cr_assert_eq(put(0x309, 3, 105000, model + 105000, 7000), GFS_OK);
+	expect_home(0x309, false);
+	reopen();
+	expect_chunk(0x309, model, 112000, 3);
+	/* an overwrite is a new inode: back in the xattr */
+	memcpy(model + 300, patch, sizeof(patch));
+	cr_assert_eq(put(0x309, 4, 300, patch, sizeof(patch)), GFS_OK);
+	expect_home(0x309, true);
+	reopen();
+	expect_chunk(0x309, model, 112000, 4);
 }
 
 Test(chunkstore, meta_files_store_keeps_every_meta_in_a_file)
