@@ -264,7 +264,11 @@ static void take_failure(struct link *l, const struct gfs_http_reply *r,
 	pthread_mutex_unlock(&mc->lock);
 }
 
-static void beat(struct link *l)
+/* One heartbeat to l's master.  True when it should be followed by
+ * another at once: a delta the master answered with want_full (it is
+ * new, or restarted), so that it does not wait an interval for the
+ * locations its readers are waiting for. */
+static bool beat(struct link *l)
 {
 	struct gfs_masterconn *mc = l->mc;
 	char ehdr[64], *url, *text;
@@ -275,7 +279,7 @@ static void beat(struct link *l)
 	uint64_t since, upto;
 	enum gfs_err err;
 	json_t *body;
-	bool full;
+	bool full, again = false;
 
 	pthread_mutex_lock(&mc->lock);
 	full = l->need_full;
@@ -290,13 +294,18 @@ static void beat(struct link *l)
 	o.len = strlen(text);
 	url = gfs_xasprintf("%s%s/heartbeat", l->url, GFS_API);
 	err = gfs_http_call(l->http, "POST", url, &o, &r);
-	if (!err && r.json)
+	if (!err && r.json) {
 		take_reply(l, &r, upto);
-	else
+		pthread_mutex_lock(&mc->lock);
+		again = !full && l->need_full;
+		pthread_mutex_unlock(&mc->lock);
+	} else {
 		take_failure(l, &r, err ? err : GFS_EIO);
+	}
 	gfs_http_reply_clear(&r);
 	free(url);
 	free(text);
+	return again;
 }
 
 /* --- threads ------------------------------------------------------------ */
@@ -310,7 +319,8 @@ static void *link_main(void *arg)
 	int64_t ms = (int64_t)mc->cs->conf.heartbeat_ms;
 
 	for (;;) {
-		beat(l);
+		if (beat(l))
+			beat(l); /* the full report it asked for: no repeat */
 		ts = gfs_deadline_ts(CLOCK_REALTIME, ms);
 		pthread_mutex_lock(&mc->lock);
 		while (!mc->stop && mc->kicks == seen &&

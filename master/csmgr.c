@@ -36,7 +36,13 @@ static int64_t mono_us(void)
 
 void gfs_csmgr_init(struct gfs_csmgr *c)
 {
+	pthread_condattr_t ca;
+
 	memset(c, 0, sizeof(*c));
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->reported, &ca);
+	pthread_condattr_destroy(&ca);
 }
 
 static void clear_deletes(struct gfs_cs *s)
@@ -85,6 +91,7 @@ void gfs_csmgr_free(struct gfs_csmgr *c)
 	clear_orphans(c);
 	for (i = 0; i < GFS_LOC_MAX; i++)
 		free(c->sweep.q[i].handles);
+	pthread_cond_destroy(&c->reported);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -451,6 +458,33 @@ void gfs_csmgr_want_inventories(struct gfs_master *m)
 
 	for (i = 0; i < m->cs.n; i++)
 		m->cs.servers[i]->known = false;
+	m->cs.reports_until = gfs_mono_ms() + (int64_t)m->conf.probation_ms;
+}
+
+bool gfs_csmgr_reports_pending(struct gfs_master *m, int64_t now)
+{
+	size_t i;
+
+	if (now < m->cs.reports_until)
+		return true;
+	for (i = 0; i < m->cs.n; i++)
+		if (m->cs.servers[i]->alive && !m->cs.servers[i]->known)
+			return true;
+	return false;
+}
+
+bool gfs_csmgr_wait_report(struct gfs_master *m, int64_t deadline)
+{
+	int64_t now = gfs_mono_ms(), until = deadline;
+	struct timespec ts;
+
+	if (now >= deadline)
+		return false;
+	if (m->cs.reports_until > now && m->cs.reports_until < until)
+		until = m->cs.reports_until; /* the window closes: look again */
+	ts = gfs_deadline_ts(CLOCK_MONOTONIC, until - now);
+	pthread_cond_timedwait(&m->cs.reported, &m->lock, &ts);
+	return true;
 }
 
 /* How long after a commit a report of another version may still be one
@@ -459,6 +493,38 @@ void gfs_csmgr_want_inventories(struct gfs_master *m)
 static uint32_t stale_grace_s(const struct gfs_master *m)
 {
 	return (uint32_t)((m->conf.dead_after_ms + 999) / 1000);
+}
+
+/* Whether c has bytes and no live location. */
+static bool unlocated(struct gfs_master *m, const struct gfs_chunk *c)
+{
+	unsigned k;
+
+	for (k = 0; k < c->nloc; k++)
+		if (counts(m->cs.servers[c->loc[k]]))
+			return false;
+	return c->length > 0;
+}
+
+enum gfs_csmgr_where gfs_csmgr_where(struct gfs_master *m,
+				     const struct gfs_node *f, bool by_reports)
+{
+	enum gfs_csmgr_where w = GFS_WHERE_KNOWN;
+	uint32_t i, now = gfs_master_now_s(m);
+
+	for (i = 0; i < f->file.nchunks; i++) {
+		const struct gfs_chunk *c = gfs_ns_chunks(f)[i];
+
+		if (!unlocated(m, c))
+			continue;
+		if (by_reports && c->commit_s &&
+		    now - c->commit_s < stale_grace_s(m))
+			return GFS_WHERE_COMING;
+		w = GFS_WHERE_LOST;
+	}
+	if (w == GFS_WHERE_LOST && gfs_csmgr_reports_pending(m, gfs_mono_ms()))
+		w = GFS_WHERE_COMING;
+	return w;
 }
 
 /* What a full report did to the locations s had: kept or added. */
@@ -668,6 +734,7 @@ void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
 		apply_inventory(m, s, hb);
 	*want_full = !s->known;
 	*orders = give_orders && s->known ? orders_for(m, s) : json_array();
+	pthread_cond_broadcast(&m->cs.reported);
 }
 
 /* ---- liveness, re-replication, GC ---- */

@@ -24,6 +24,7 @@
 #ifndef GFS_CSMGR_H
 #define GFS_CSMGR_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -129,6 +130,11 @@ struct gfs_csmgr {
 	struct gfs_copy *copies;    /* uthash by handle, owned */
 	struct gfs_orphan *orphans; /* uthash by handle, owned */
 	unsigned rr;                /* round robin for /content */
+	int64_t reports_until;      /* monotonic ms: until then servers may
+				     * exist that have not reported yet (a
+				     * restarted or promoted master) */
+	pthread_cond_t reported;    /* broadcast (master lock) after each
+				     * heartbeat: locations may have come */
 	uint64_t under_replicated;  /* from the last sweep pass */
 	uint64_t lost;              /* chunks with no live replica */
 	struct gfs_sweep sweep;
@@ -191,8 +197,33 @@ void gfs_csmgr_drop_chunk(struct gfs_master *m, struct gfs_chunk *c);
  * the log (no replicas there), learns where a new chunk lives. */
 void gfs_csmgr_claim_orphan(struct gfs_master *m, struct gfs_chunk *c);
 /* Every server's next heartbeat is to be a full inventory (a promoted
- * backup checks what it learned from deltas); locations stay meanwhile. */
+ * backup checks what it learned from deltas, a started master has
+ * none); locations stay meanwhile.  For one --probation from now (two
+ * heartbeat intervals: every live server has reported by then), servers
+ * that have not reported at all may still exist. */
 void gfs_csmgr_want_inventories(struct gfs_master *m);
+/* What is known of where the chunks of a file are. */
+enum gfs_csmgr_where {
+	GFS_WHERE_KNOWN,    /* every chunk with bytes has a live location */
+	GFS_WHERE_COMING,   /* one has none, and a heartbeat may bring it */
+	GFS_WHERE_LOST,     /* one has none, and none will come */
+};
+/* Where file f's chunks are.  A missing location may still come while
+ * reports are pending (gfs_csmgr_reports_pending) and, on a master that
+ * learns locations from heartbeats only (a backup: by_reports), for
+ * --dead-after after the chunk's commit was applied.  O(chunks of f),
+ * plus O(servers) when one is missing. */
+enum gfs_csmgr_where gfs_csmgr_where(struct gfs_master *m,
+				     const struct gfs_node *f, bool by_reports);
+/* Whether locations may still be missing because reports are: a live
+ * server whose inventory is not in, or the window after a restart or
+ * promotion in which a server may not have reported at all.
+ * O(servers). */
+bool gfs_csmgr_reports_pending(struct gfs_master *m, int64_t now);
+/* Wait (master lock held, released meanwhile) for the next heartbeat,
+ * until deadline (monotonic ms) or the end of the reports window,
+ * whichever comes first.  False, at once, when deadline has passed. */
+bool gfs_csmgr_wait_report(struct gfs_master *m, int64_t deadline);
 /* The replicas of a commit become locations of c at once (ids of known
  * servers only; unknown URLs are ignored), in the order given.  Each
  * replica's promise for the chunk (chunk_size, made at placement) shrinks

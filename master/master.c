@@ -79,6 +79,7 @@ static void become_backup(struct gfs_master *m, bool fresh)
 	m->primary_url = gfs_xstrdup(m->conf.backup_of);
 	m->fw.sync_epoch = fresh ? 0 : m->epoch;
 	m->fw.last_contact_ms = gfs_mono_ms();
+	gfs_csmgr_want_inventories(m); /* reads go to the primary meanwhile */
 	gfs_info("backup of %s", m->primary_url);
 }
 
@@ -99,6 +100,7 @@ static void become_primary(struct gfs_master *m, bool fresh)
 		return;
 	}
 	m->probation_until = now + (int64_t)m->conf.probation_ms;
+	gfs_csmgr_want_inventories(m); /* reads wait for the reports */
 	gfs_info("primary, epoch %" PRIu64 ", in probation for %" PRIu64
 		 " ms (until a chunkserver heartbeat)", m->epoch,
 		 m->conf.probation_ms);

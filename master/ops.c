@@ -23,6 +23,11 @@
 
 #define URL_MAX 512
 #define COMMIT_CHUNKS_MAX (1u << 20)
+/* The longest a read waits for chunk locations still being reported (a
+ * restarted or promoted master) before it answers 503: the reports
+ * window (--probation, 4 s by default) usually ends first; below a
+ * client's 10 s call timeout. */
+#define LOCATE_WAIT_MS 8000
 
 uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec)
 {
@@ -169,18 +174,54 @@ static enum gfs_err check_leases_below(struct gfs_node *n, const char *client,
 	return GFS_ELEASED;
 }
 
+/*
+ * Whether the chunk locations of n can be told now (lock held).  A chunk
+ * with bytes and no live location is lost, or not reported yet: a backup
+ * (which learns locations from heartbeats only, after the commit it
+ * replays) sends the reader to the primary, which knows them from the
+ * commit; a primary still hearing reports (restarted or promoted) makes
+ * it wait.  Only a chunk no report can bring back is answered without
+ * replicas.
+ */
+static enum gfs_err locatable(struct gfs_master *m, struct gfs_node *n)
+{
+	bool primary = m->role == GFS_ROLE_PRIMARY;
+
+	if (n->type != GFS_NODE_FILE ||
+	    gfs_csmgr_where(m, n, !primary) != GFS_WHERE_COMING)
+		return GFS_OK;
+	if (primary)
+		return GFS_EUNAVAIL;
+	return m->primary_url && strcmp(m->primary_url, m->self_url)
+		       ? GFS_ENOTPRIMARY : GFS_EUNAVAIL;
+}
+
+/* After a GFS_EUNAVAIL of locatable(): wait for a report (lock held)
+ * when that can help; false when the answer stands. */
+static bool wait_locations(struct gfs_master *m, enum gfs_err err,
+			   int64_t deadline)
+{
+	return err == GFS_EUNAVAIL && m->role == GFS_ROLE_PRIMARY &&
+	       gfs_csmgr_wait_report(m, deadline);
+}
+
 enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 			  const char *client, bool full, json_t **out)
 {
+	int64_t deadline = gfs_mono_ms() + LOCATE_WAIT_MS;
 	struct gfs_node *n;
 	enum gfs_err err;
 	uint64_t applied;
 	bool primary;
 
 	pthread_mutex_lock(&m->lock);
-	err = lookup(m, path, &n);
-	if (!err && full)
-		err = check_lease(n, path, client, out);
+	do {
+		err = lookup(m, path, &n);
+		if (!err && full)
+			err = check_lease(n, path, client, out);
+		if (!err && full)
+			err = locatable(m, n);
+	} while (wait_locations(m, err, deadline));
 	if (!err)
 		*out = entry_json(m, n, path, full);
 	applied = m->applied_seq;

@@ -28,7 +28,11 @@
 
 struct gfs_master;
 
-/* Entry of a file or directory as GET /files/PATH (full: with chunks). */
+/* Entry of a file or directory as GET /files/PATH (full: with chunks).
+ * With full, a chunk whose locations are not known yet is never
+ * answered without replicas: a backup says GFS_ENOTPRIMARY (the primary
+ * knows them), a primary still hearing chunkserver reports waits for
+ * them (bounded) and then says GFS_EUNAVAIL. */
 enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 			  const char *client, bool full, json_t **out);
 enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,

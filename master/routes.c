@@ -188,6 +188,7 @@ static void h_stat(struct gfs_req *req)
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req), *stat = NULL, *client;
 	json_t *out = NULL;
+	enum gfs_err err;
 	bool ok, full;
 
 	if (!path)
@@ -200,8 +201,13 @@ static void h_stat(struct gfs_req *req)
 		return;
 	}
 	full = !(stat && !strcmp(stat, "1"));
-	answer(req, gfs_ops_stat(m, path, client, full, &out), 200, &out,
-	       path);
+	err = gfs_ops_stat(m, path, client, full, &out);
+	if (err == GFS_EUNAVAIL)
+		gfs_reply_error(req, err, "where the chunks of %s are is not "
+				"known yet (chunkservers still reporting): "
+				"retry", path);
+	else
+		reply(req, err, 200, out, path);
 }
 
 static void h_create(struct gfs_req *req)

@@ -290,6 +290,29 @@ Test(masterconn, want_full_brings_the_whole_inventory_again)
 	json_decref(b);
 }
 
+/* A master that answers a delta with want_full (new, or restarted
+ * between two heartbeats) gets the inventory at once, not an interval
+ * later: its readers wait for those locations. */
+Test(masterconn, want_full_is_answered_at_once)
+{
+	json_t *b;
+
+	start_dst(masters[0].url, 2000);
+	cr_assert(wait_beats(&masters[0], 1, 5000)); /* the first, full */
+	set_reply(&masters[0], "want_full", json_true());
+	cr_assert(wait_beats(&masters[0], 2, 5000)); /* a delta */
+	b = beat(&masters[0], 1);
+	cr_expect(json_is_false(json_object_get(b, "full")));
+	json_decref(b);
+	cr_assert(wait_beats(&masters[0], 3, 1000),
+		  "the full report waited for the next interval");
+	b = beat(&masters[0], 2);
+	cr_expect(json_is_true(json_object_get(b, "full")));
+	json_decref(b);
+	/* and only once: a full report answered with want_full waits */
+	cr_expect(!wait_beats(&masters[0], 4, 1000));
+}
+
 Test(masterconn, heartbeats_carry_the_epoch_and_primary_seen)
 {
 	json_t *b;

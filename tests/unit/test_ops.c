@@ -1,12 +1,22 @@
 /*
- * Tests of master/ops.c that need a large namespace: listings, whose
- * cost under the master lock grows with what they match.  The state is
- * built in memory through gfs_journal_apply() (no log, no threads).
+ * Tests of master/ops.c, the state built in memory through
+ * gfs_journal_apply() (and heartbeats through gfs_csmgr_heartbeat()),
+ * no log.
+ *
+ * Suite ops: what needs a large namespace: listings, whose cost under the
+ * master lock grows with what they match.
+ *
+ * Suite ops_where: reads that depend on where chunks are.  A GET
+ * /files/PATH never names a chunk without replicas while its locations
+ * may still come (a backup sends the reader to the primary, a primary
+ * still hearing reports waits for them).
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../../master/csmgr.h"
 #include "../../master/journal.h"
 #include "../../master/master.h"
 #include "../../master/ops.h"
@@ -83,5 +93,207 @@ Test(ops, a_directory_listing_is_sorted_and_complete)
 	cr_expect_eq(json_integer_value(json_object_get(json_array_get(e, 0),
 							"mtime_ns")),
 		     1000);
+	json_decref(out);
+}
+
+/* ---- ops_where ---- */
+
+#define H 0x2a
+
+static const char *const urls[] = { "http://127.0.0.1:9001",
+				    "http://127.0.0.1:9002",
+				    "http://127.0.0.1:9003" };
+
+static void apply(struct gfs_enc *rec)
+{
+	cr_assert(gfs_journal_apply(&m, rec->buf, rec->len));
+	gfs_enc_free(rec);
+}
+
+static void setup_where(void)
+{
+	struct gfs_enc rec = { 0 };
+
+	memset(&m, 0, sizeof(m));
+	pthread_mutex_init(&m.lock, NULL);
+	m.conf.chunk_size = 1 << 20;
+	m.conf.replicas = 3;
+	m.conf.dead_after_ms = 6000;
+	m.conf.probation_ms = 4000;
+	m.conf.gc_interval_ms = 5000;
+	m.conf.orphan_grace_ms = 3600000;
+	m.self_url = "http://127.0.0.1:1";
+	m.primary_url = "http://127.0.0.1:2";
+	m.role = GFS_ROLE_BACKUP;
+	m.started_ms = gfs_mono_ms();
+	gfs_ns_init(&m.ns);
+	gfs_chunks_init(&m.chunks);
+	gfs_csmgr_init(&m.cs);
+	gfs_rec_create(&rec, "/f", GFS_NODE_FILE, 0644, 1, 1 << 20);
+	apply(&rec);
+}
+
+static void teardown_where(void)
+{
+	gfs_csmgr_free(&m.cs);
+	gfs_chunks_free(&m.chunks);
+	gfs_ns_free(&m.ns);
+	pthread_mutex_destroy(&m.lock);
+}
+
+TestSuite(ops_where, .init = setup_where, .fini = teardown_where);
+
+/* A heartbeat of server i from JSON text, under the master lock. */
+static void heartbeat(int i, const char *extra)
+{
+	char text[512];
+	struct gfs_heartbeat hb;
+	json_t *body, *orders = NULL;
+	const char *why;
+	bool want_full;
+
+	snprintf(text, sizeof(text),
+		 "{\"url\": \"%s\", \"free_bytes\": 1000000000%s%s}",
+		 urls[i], *extra ? ", " : "", extra);
+	body = json_loads(text, 0, NULL);
+	cr_assert_not_null(body, "bad JSON: %s", text);
+	cr_assert_eq(gfs_heartbeat_parse(body, &hb, &why), GFS_OK, "%s", why);
+	pthread_mutex_lock(&m.lock);
+	gfs_csmgr_heartbeat(&m, &hb, false, &orders, &want_full);
+	pthread_mutex_unlock(&m.lock);
+	json_decref(orders);
+	gfs_heartbeat_clear(&hb);
+	json_decref(body);
+}
+
+static void all_full(void)
+{
+	for (int i = 0; i < 3; i++)
+		heartbeat(i, "\"full\": true, \"chunks\": []");
+}
+
+/* Chunk 0 of /f committed at version 1, 100 bytes (no replicas). */
+static void commit(void)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_rec_chunk c = { 0, H, 1, 100 };
+
+	gfs_rec_commit(&rec, "/f", 100, 2, &c, 1);
+	apply(&rec);
+}
+
+/* Replicas of chunk 0 in a GET /files/f entry. */
+static size_t replicas_in(json_t *entry)
+{
+	json_t *c = json_array_get(json_object_get(entry, "chunks"), 0);
+
+	cr_assert_not_null(c, "no chunk in the entry");
+	return json_array_size(json_object_get(c, "replicas"));
+}
+
+static const char *added = "\"added\": [[\"000000000000002a\", 1, 100]]";
+
+Test(ops_where, a_backup_sends_a_read_of_an_unlocated_chunk_to_the_primary)
+{
+	json_t *out = NULL;
+
+	all_full();
+	commit();
+	cr_expect_eq(gfs_ops_stat(&m, "/f", NULL, true, &out),
+		     GFS_ENOTPRIMARY);
+	cr_expect_null(out);
+	heartbeat(1, added);
+	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
+	cr_expect_eq(replicas_in(out), 1);
+	json_decref(out);
+}
+
+Test(ops_where, a_backup_that_knows_no_primary_says_unavailable)
+{
+	json_t *out = NULL;
+
+	m.primary_url = NULL;
+	all_full();
+	commit();
+	cr_expect_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_EUNAVAIL);
+}
+
+Test(ops_where, a_backup_answers_a_chunk_no_heartbeat_can_bring)
+{
+	json_t *out = NULL;
+
+	all_full();
+	commit();
+	/* as if committed long ago (or loaded from a checkpoint) */
+	gfs_chunks_find(&m.chunks, H)->commit_s = 0;
+	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
+	cr_expect_eq(replicas_in(out), 0, "a lost chunk has no replicas");
+	json_decref(out);
+}
+
+Test(ops_where, a_stat_needs_no_locations)
+{
+	json_t *out = NULL;
+
+	commit();
+	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, false, &out), GFS_OK);
+	cr_expect_null(json_object_get(out, "chunks"));
+	json_decref(out);
+}
+
+static void *report_later(void *arg)
+{
+	struct timespec ts = { 0, 150 * 1000000L };
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	heartbeat(2, added);
+	return NULL;
+}
+
+Test(ops_where, a_primary_still_hearing_reports_waits_for_the_location)
+{
+	json_t *out = NULL;
+	pthread_t t;
+	int64_t t0;
+
+	m.role = GFS_ROLE_PRIMARY;
+	pthread_mutex_lock(&m.lock);
+	gfs_csmgr_want_inventories(&m); /* as a restarted primary */
+	pthread_mutex_unlock(&m.lock);
+	all_full();
+	commit();
+	t0 = gfs_mono_ms();
+	cr_assert_eq(pthread_create(&t, NULL, report_later, NULL), 0);
+	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
+	pthread_join(t, NULL);
+	cr_expect_eq(replicas_in(out), 1);
+	cr_expect_geq(gfs_mono_ms() - t0, 140, "answered before the report");
+	cr_expect_lt(gfs_mono_ms() - t0, 2000, "waited past the report");
+	json_decref(out);
+}
+
+Test(ops_where, a_lost_chunk_is_answered_once_the_reports_window_closed)
+{
+	json_t *out = NULL;
+	int64_t t0;
+
+	m.role = GFS_ROLE_PRIMARY;
+	m.conf.probation_ms = 200;
+	pthread_mutex_lock(&m.lock);
+	gfs_csmgr_want_inventories(&m);
+	pthread_mutex_unlock(&m.lock);
+	all_full();
+	commit();
+	t0 = gfs_mono_ms();
+	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
+	cr_expect_eq(replicas_in(out), 0, "a lost chunk has no replicas");
+	cr_expect_geq(gfs_mono_ms() - t0, 150, "answered inside the window");
+	cr_expect_lt(gfs_mono_ms() - t0, 2000, "waited past the window");
+	json_decref(out);
+	/* with the window closed and every inventory in, no wait at all */
+	t0 = gfs_mono_ms();
+	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
+	cr_expect_lt(gfs_mono_ms() - t0, 50);
 	json_decref(out);
 }
