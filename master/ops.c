@@ -1010,3 +1010,30 @@ void gfs_ops_reap_hidden(struct gfs_master *m, int64_t now_ms)
 		gfs_ops_log(m, &rec);
 	}
 }
+
+/* ---- gateway redirect ---- */
+
+enum gfs_err gfs_ops_gateway(struct gfs_master *m, const char *path,
+			     const char *client, char **url, json_t **lease)
+{
+	int64_t deadline = gfs_mono_ms() + LOCATE_WAIT_MS;
+	const char *gw = NULL;
+	struct gfs_node *n;
+	enum gfs_err err;
+
+	*url = NULL;
+	pthread_mutex_lock(&m->lock);
+	do {
+		err = GFS_OK;
+		if (!gfs_ns_lookup(&m->ns, path, &n))
+			err = check_lease(n, path, client, lease);
+		gw = err ? NULL : gfs_csmgr_pick_gateway(m);
+	} while (!err && !gw && gfs_csmgr_reports_pending(m, gfs_mono_ms()) &&
+		 gfs_csmgr_wait_report(m, deadline));
+	if (gw)
+		*url = gfs_xstrdup(gw);
+	else if (!err)
+		err = GFS_EUNAVAIL;
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}

@@ -85,4 +85,11 @@ uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec);
  * down meanwhile (the change must not be acknowledged). */
 enum gfs_err gfs_ops_wait(struct gfs_master *m, uint64_t seq);
 
+/* The gateway for a /content redirect of path: a live chunkserver,
+ * round robin, into *url (caller frees).  GFS_ELEASED with the lease in
+ * *lease when another client holds one; GFS_EUNAVAIL when no chunkserver
+ * is alive (after waiting, bounded, while they may still be reporting). */
+enum gfs_err gfs_ops_gateway(struct gfs_master *m, const char *path,
+			     const char *client, char **url, json_t **lease);
+
 #endif

@@ -432,9 +432,8 @@ static void redirect(struct gfs_req *req)
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req), *client;
 	struct query q = { NULL };
-	struct gfs_node *n;
 	json_t *lease = NULL;
-	enum gfs_err err = GFS_OK;
+	enum gfs_err err;
 	char *gw = NULL, *loc;
 	bool ok;
 
@@ -443,17 +442,7 @@ static void redirect(struct gfs_req *req)
 	client = req_client(req, &ok);
 	if (!ok)
 		return;
-	pthread_mutex_lock(&m->lock);
-	if (!gfs_ns_lookup(&m->ns, path, &n) && n->type == GFS_NODE_FILE &&
-	    gfs_lease_blocks(n, client, gfs_lease_now_ms())) {
-		err = GFS_ELEASED;
-		lease = gfs_lease_json(n->lease, path);
-	}
-	if (!err && gfs_csmgr_pick_gateway(m))
-		gw = gfs_xstrdup(gfs_csmgr_pick_gateway(m));
-	pthread_mutex_unlock(&m->lock);
-	if (!err && !gw)
-		err = GFS_EUNAVAIL;
+	err = gfs_ops_gateway(m, path, client, &gw, &lease);
 	if (err) {
 		fail(req, err, lease, err == GFS_EUNAVAIL ? "no live chunkserver"
 							  : path);

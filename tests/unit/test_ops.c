@@ -9,7 +9,8 @@
  * Suite ops_where: reads that depend on where chunks are.  A GET
  * /files/PATH never names a chunk without replicas while its locations
  * may still come (a backup sends the reader to the primary, a primary
- * still hearing reports waits for them).
+ * still hearing reports waits for them), and /content
+ * redirects go round robin.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -296,4 +297,34 @@ Test(ops_where, a_lost_chunk_is_answered_once_the_reports_window_closed)
 	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
 	cr_expect_lt(gfs_mono_ms() - t0, 50);
 	json_decref(out);
+}
+
+Test(ops_where, redirects_go_round_robin_over_live_servers)
+{
+	unsigned seen[3] = { 0 };
+	json_t *lease = NULL;
+	char *url;
+
+	all_full();
+	m.cs.servers[1]->alive = false;
+	for (int k = 0; k < 6; k++) {
+		cr_assert_eq(gfs_ops_gateway(&m, "/f", NULL, &url, &lease),
+			     GFS_OK);
+		for (int i = 0; i < 3; i++)
+			seen[i] += !strcmp(url, urls[i]);
+		free(url);
+	}
+	cr_expect_eq(seen[0], 3);
+	cr_expect_eq(seen[1], 0, "a dead server was picked");
+	cr_expect_eq(seen[2], 3);
+}
+
+Test(ops_where, no_live_server_is_unavailable)
+{
+	json_t *lease = NULL;
+	char *url = NULL;
+
+	cr_expect_eq(gfs_ops_gateway(&m, "/f", NULL, &url, &lease),
+		     GFS_EUNAVAIL);
+	cr_expect_null(url);
 }
