@@ -8,6 +8,13 @@
  * cut short leaves the previous contents as they were, and no new file.  Memory per request
  * is constant.  The caller's X-GFS-Client is the identity used, so leases
  * apply exactly as they would to the caller.
+ *
+ * Invariant: a GET commits to 200/206 only once it knows it can send
+ * bytes: every chunk of the range has a replica (gfs_file_readable) and
+ * the first HEAD_BYTES were read.  Otherwise the status is the error
+ * (502, 503...), never a 200 with a Content-Length and then no body.  A
+ * replica failing later, mid-stream, still cuts the connection (the
+ * client sees a short body): a status cannot be taken back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +27,8 @@
 #include "util.h"
 
 #define GET_BLOCK (1u << 20)
+/* Bytes of a GET read before its status is sent. */
+#define HEAD_BYTES (64u << 10)
 
 struct gfs_gateway {
 	struct gfs_client *client; /* shared connections and primary */
@@ -31,6 +40,9 @@ struct transfer {
 	struct gfs_file *f;      /* owned until closed or aborted */
 	uint64_t start;          /* first byte (GET ranges) */
 	uint64_t off;            /* PUT: bytes written so far */
+	char *head;              /* GET: its first bytes, read before the
+				  * status; owned, or NULL */
+	size_t nhead;            /* bytes in head */
 };
 
 struct gfs_gateway *gfs_gateway_new(const char *masters)
@@ -71,6 +83,7 @@ static void transfer_free(void *cls)
 		return;
 	gfs_file_abort(t->f);
 	gfs_client_free(t->as);
+	free(t->head);
 	free(t);
 }
 
@@ -87,6 +100,11 @@ static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t got = 0;
 	enum gfs_err err;
 
+	if (pos < t->nhead) {
+		got = GFS_MIN(max, t->nhead - (size_t)pos);
+		memcpy(buf, t->head + pos, got);
+		return (ssize_t)got;
+	}
 	err = gfs_file_pread(t->f, buf, max, t->start + pos, &got);
 	if (err) {
 		gfs_warn("gateway: read failed at %llu: %s",
@@ -97,20 +115,30 @@ static ssize_t get_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return got ? (ssize_t)got : -1;
 }
 
+/* Before any status: every chunk of [start, start + len) has a replica,
+ * and the first bytes are read into t->head. */
+static enum gfs_err read_head(struct transfer *t, uint64_t len)
+{
+	size_t want = (size_t)GFS_MIN(len, (uint64_t)HEAD_BYTES);
+	enum gfs_err err = gfs_file_readable(t->f, t->start, len);
+
+	if (err || !want)
+		return err;
+	t->head = gfs_xmalloc(want);
+	return gfs_file_pread(t->f, t->head, want, t->start, &t->nhead);
+}
+
 void gfs_gateway_get(struct gfs_req *req, struct gfs_gateway *gw)
 {
 	struct transfer *t = transfer_new(req, gw);
-	uint64_t size, a = 0, b = 0;
+	uint64_t size, a = 0, b = 0, len;
 	char cr[GFS_RANGE_HDR_MAX];
 	enum gfs_range r;
 	enum gfs_err err;
 
 	err = gfs_file_open(t->as, req->path, 0, 0, &t->f);
-	if (err) {
-		reply_failure(req, err);
-		transfer_free(t);
-		return;
-	}
+	if (err)
+		goto out_fail;
 	size = gfs_file_size(t->f);
 	r = gfs_range_parse(gfs_req_header(req, "Range"), size, &a, &b);
 	if (r != GFS_RANGE_NONE) {
@@ -124,11 +152,18 @@ void gfs_gateway_get(struct gfs_req *req, struct gfs_gateway *gw)
 		return;
 	}
 	t->start = a;
+	len = r == GFS_RANGE_OK ? b - a + 1 : size;
+	err = read_head(t, len);
+	if (err)
+		goto out_fail;
 	gfs_reply_stream(req, r == GFS_RANGE_OK ? 206 : 200,
-			 "application/octet-stream",
-			 r == GFS_RANGE_OK ? b - a + 1 : size, GET_BLOCK,
-			 get_read, t, transfer_free);
+			 "application/octet-stream", len, GET_BLOCK, get_read, t,
+			 transfer_free);
 	gfs_reply_header(req, "Accept-Ranges", "bytes");
+	return;
+out_fail:
+	reply_failure(req, err);
+	transfer_free(t);
 }
 
 void gfs_gateway_put_begin(struct gfs_req *req, struct gfs_gateway *gw)

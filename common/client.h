@@ -135,6 +135,12 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
  * Sees this handle's own uncommitted writes. */
 enum gfs_err gfs_file_pread(struct gfs_file *f, void *buf, size_t len,
 			    uint64_t off, size_t *got);
+/* Whether every chunk holding bytes of [off, off + len) has a replica to
+ * read from, as the chunk map says (no I/O): GFS_EIO, with a message
+ * naming the chunk, for one with none.  For a reply that must not
+ * promise bytes it cannot send (the gateway's 200). */
+enum gfs_err gfs_file_readable(struct gfs_file *f, uint64_t off,
+			       uint64_t len);
 /* Write len bytes at off.  Streams to the chunkservers; nothing is
  * visible to others until gfs_file_sync(). */
 enum gfs_err gfs_file_pwrite(struct gfs_file *f, const void *buf, size_t len,

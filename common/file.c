@@ -1063,6 +1063,18 @@ static enum gfs_err read_replica(struct gfs_file *f, const char *replica,
 	return err;
 }
 
+/* GFS_EIO, with a message naming it, for a chunk with no replica. */
+static enum gfs_err no_replica(const struct read_ref *ref, uint64_t index)
+{
+	char hex[17], msg[96];
+
+	gfs_handle_fmt(ref->handle, hex);
+	snprintf(msg, sizeof(msg), "chunk %s (index %llu) has no live replica",
+		 hex, (unsigned long long)index);
+	gfs_client_set_error(GFS_EIO, msg);
+	return GFS_EIO;
+}
+
 /* Fill buf[0..len) from chunk offset off: data, then zeros past length. */
 static enum gfs_err read_chunk(struct gfs_file *f, const struct read_ref *ref,
 			       uint64_t index, uint64_t off, size_t len,
@@ -1077,6 +1089,8 @@ static enum gfs_err read_chunk(struct gfs_file *f, const struct read_ref *ref,
 	memset(buf + data, 0, len - data);
 	if (!data)
 		return GFS_OK;
+	if (!ref->nreplicas)
+		return no_replica(ref, index);
 	for (i = 0; i < ref->nreplicas; i++) {
 		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
 
@@ -1127,6 +1141,42 @@ enum gfs_err gfs_file_pread(struct gfs_file *f, void *buf, size_t len,
 		*got += n;
 	}
 	return GFS_OK;
+}
+
+/* Whether chunk index has data in chunk bytes [from, to) and nowhere to
+ * read it from.  Lock held. */
+static bool unreadable(struct gfs_file *f, uint64_t index, uint64_t from,
+		       struct read_ref *ref)
+{
+	const struct chunk *ch = dirty_at(f, index);
+
+	if (!ch)
+		ch = committed(f, index);
+	if (!ch || ch->length <= from || ch->nreplicas)
+		return false;
+	ref->handle = ch->handle;
+	return true;
+}
+
+enum gfs_err gfs_file_readable(struct gfs_file *f, uint64_t off,
+			       uint64_t len)
+{
+	enum gfs_err err = GFS_OK;
+	struct read_ref ref = { 0 };
+	uint64_t end, i;
+
+	pthread_mutex_lock(&f->lock);
+	end = GFS_MIN(f->wsize, off + GFS_MIN(len, UINT64_MAX - off));
+	for (i = off / f->chunk_size; off < end && !err &&
+	     i * f->chunk_size < end; i++) {
+		uint64_t from = i * f->chunk_size < off
+					? off - i * f->chunk_size : 0;
+
+		if (unreadable(f, i, from, &ref))
+			err = no_replica(&ref, i);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return err;
 }
 
 enum gfs_err gfs_file_refresh(struct gfs_file *f)
@@ -1279,6 +1329,8 @@ static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
 	enum gfs_err err = GFS_EIO;
 	unsigned i;
 
+	if (!ref->nreplicas && k.got < want)
+		return no_replica(ref, index);
 	for (i = 0; i < ref->nreplicas && k.got < want && !k.error; i++) {
 		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
 		struct gfs_http_reply r;
