@@ -7,7 +7,8 @@
  * exits with 0 or an errno, and does nothing else: no logging, no locks
  * (the other threads' locks may be held in its copy), only malloc, which
  * glibc keeps usable in the child of a multithreaded fork, and plain
- * system calls.  It dies with its parent thread (PR_SET_PDEATHSIG), and
+ * system calls.  It closes every descriptor it inherited but stdio, dies
+ * with its parent thread (PR_SET_PDEATHSIG), and
  * runs at a lower priority than the master.  Meanwhile the parent rotates
  * the log without the master lock, and the tick thread polls the child
  * (gfs_ckpt_poll()); when it succeeded and the state was not replaced
@@ -190,6 +191,10 @@ static _Noreturn void child_main(struct gfs_master *m, uint64_t next,
 {
 	int err;
 
+	/* Nothing but stdio: a listening socket or a client connection kept
+	 * open here would outlive a crashed master (a restart could not
+	 * bind its port) or a connection the master closed. */
+	close_range(3, ~0u, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(ESRCH);

@@ -6,11 +6,14 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -226,11 +229,13 @@ Test(checkpoint, restores_the_state_it_saved)
 	free(after);
 }
 
-/* n more files, in directory /gTAG. */
-static void grow(struct gfs_master *m, int tag, int n)
+/* n more files, in a directory of their own. */
+static void grow(struct gfs_master *m, int n)
 {
+	static int tag;
 	char path[64];
 
+	tag++;
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/g%d/f%d", tag, i);
 		create(m, path, GFS_NODE_FILE);
@@ -274,9 +279,71 @@ static bool start_and_stop_writer(struct gfs_master *m)
 			return true;
 		cr_assert_eq(kill(m->ckpt.child, SIGCONT), 0);
 		cr_assert_eq(gfs_ckpt_poll(m, true), GFS_OK);
-		grow(m, tries, n);
+		grow(m, n);
 	}
 	return false;
+}
+
+/* Whether process pid has a descriptor open on a file named name, and
+ * (*other) one on anything but stdio and that file. */
+static bool holds_file(pid_t pid, const char *name, bool *other)
+{
+	char fds[64], link[PATH_MAX], target[PATH_MAX];
+	struct dirent *e;
+	bool found = false;
+	ssize_t n;
+	DIR *d;
+
+	*other = false;
+	snprintf(fds, sizeof(fds), "/proc/%d/fd", (int)pid);
+	d = opendir(fds);
+	if (!d)
+		return false;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || atoi(e->d_name) <= 2)
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", fds, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strstr(target, name))
+			found = true;
+		else
+			*other = true;
+	}
+	closedir(d);
+	return found;
+}
+
+Test(checkpoint, the_writer_keeps_no_descriptor_of_the_master)
+{
+	struct gfs_master m;
+	int sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool other = false, seen = false;
+	int64_t deadline;
+
+	cr_assert_geq(sock, 0);
+	open_master(&m);
+	build(&m, 50);
+	/* A writer seen with its file open has closed everything else (its
+	 * table changes only by its own hand); one that ended before it was
+	 * seen is tried again with more state. */
+	for (int tries = 0; tries < 10 && !seen; tries++) {
+		cr_assert_eq(gfs_ckpt_start(&m), GFS_OK);
+		deadline = gfs_mono_ms() + 5000;
+		while (!(seen = holds_file(m.ckpt.child, "checkpoint.tmp",
+					   &other)) &&
+		       proc_state(m.ckpt.child) != 'Z' &&
+		       gfs_mono_ms() < deadline)
+			;
+		cr_assert(!seen || !other, "the writer holds a master descriptor");
+		cr_assert_eq(gfs_ckpt_poll(&m, true), GFS_OK);
+		grow(&m, 200 << tries);
+	}
+	cr_assert(seen, "never saw a writer with its file open");
+	gfs_master_close(&m);
+	close(sock);
 }
 
 Test(checkpoint, a_mutation_during_the_checkpoint_is_in_the_log_after_it)
