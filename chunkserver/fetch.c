@@ -45,15 +45,19 @@ static enum gfs_err get_crcs(struct gfs_http_pool *pool, const char *src,
 			     struct xfer *x, char *msg, size_t msglen)
 {
 	struct gfs_http_opts o = { .timeout_ms = META_TIMEOUT_MS };
-	struct gfs_http *h = gfs_http_pool_get(pool);
+	struct gfs_http_reply r = { 0 };
+	struct gfs_http *h;
 	char *url = gfs_xasprintf("%s%s/chunks/%s?version=%llu&crcs=1", src,
 				  GFS_API, hex, (unsigned long long)version);
-	struct gfs_http_reply r;
-	enum gfs_err err = gfs_http_call(h, "GET", url, &o, &r);
-	json_t *a = r.json ? json_object_get(r.json, "crcs") : NULL;
+	enum gfs_err err = gfs_http_pool_get(pool, META_TIMEOUT_MS, &h);
+	json_t *a;
 	size_t i;
 
-	gfs_http_pool_put(pool, h);
+	if (!err) {
+		err = gfs_http_call(h, "GET", url, &o, &r);
+		gfs_http_pool_put(pool, h);
+	}
+	a = r.json ? json_object_get(r.json, "crcs") : NULL;
 	free(url);
 	if (!err && (gfs_json_u64(r.json, "length", true, &x->src_len) ||
 		     x->src_len > GFS_MAX_CHUNK_SIZE || !json_is_array(a) ||
@@ -152,15 +156,18 @@ static enum gfs_err get_bytes(struct gfs_http_pool *pool, const char *src,
 				  hex, (unsigned long long)version);
 	char range[64];
 	const char *hdrs[] = { range, NULL };
-	struct gfs_http *h = gfs_http_pool_get(pool);
-	struct gfs_http_reply r;
-	enum gfs_err err;
+	struct gfs_http_reply r = { 0 };
+	struct gfs_http *h;
+	enum gfs_err err = gfs_http_pool_get(pool, META_TIMEOUT_MS, &h);
 
 	snprintf(range, sizeof(range), "Range: bytes=0-%llu",
 		 (unsigned long long)(end - 1));
 	x->stage = gfs_xmalloc(GFS_BLOCK_SIZE);
-	err = gfs_http_get_stream(h, url, hdrs, STALL_MS, on_piece, x, &r);
-	gfs_http_pool_put(pool, h);
+	if (!err) {
+		err = gfs_http_get_stream(h, url, hdrs, STALL_MS, on_piece, x,
+					  &r);
+		gfs_http_pool_put(pool, h);
+	}
 	free(url);
 	if (x->err)
 		err = x->err;

@@ -43,7 +43,7 @@
 
 #define DEFAULT_MASTERS "http://127.0.0.1:7070,http://127.0.0.1:7071"
 #define REPLICATION_WORKERS 2
-#define HTTP_POOL 256          /* concurrent forwards and fetches */
+#define HTTP_POOL 256          /* fetches at once; forwards hold theirs */
 
 #define OPT(name, type, field, arg, help) \
 	{ name, type, offsetof(struct gfs_chunkserver_conf, field), arg, help }

@@ -236,7 +236,7 @@ static void start_forward(struct gfs_req *req, struct put *p)
 		hdrs[n++] = hcli = gfs_xasprintf("%s: %s", GFS_HDR_CLIENT, v);
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
-	p->h = gfs_http_pool_get(p->cs->http);
+	p->h = gfs_http_pool_hold(p->cs->http); /* held for the whole PUT */
 	if (gfs_upload_start(&p->up, p->h, "PUT", url, hdrs, p->args.size,
 			     STALL_MS)) {
 		gfs_http_pool_put(p->cs->http, p->h);

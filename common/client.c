@@ -272,8 +272,21 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+static const char no_conn_msg[] = "no free connection for a call to the "
+				  "master";
+
+/* No connection came free in time: *r says so, and no master is to blame
+ * (the call is not tried elsewhere). */
+static enum gfs_err no_connection(struct gfs_http_reply *r)
+{
+	r->err = GFS_ETIMEDOUT;
+	r->message = no_conn_msg;
+	return r->err;
+}
+
 /* One attempt against url; fills *r.  reqh: the X-GFS-Request header
- * line, or NULL. */
+ * line, or NULL.  A connection is borrowed for this attempt alone, so
+ * that calls waiting for one get theirs between attempts. */
 static enum gfs_err attempt(struct gfs_client *c, const char *base,
 			    const char *method, const char *route,
 			    const char *body, const char *reqh,
@@ -305,7 +318,8 @@ static enum gfs_err attempt(struct gfs_client *c, const char *base,
 	o.len = body ? strlen(body) : 0;
 	o.timeout_ms = sh->timeout_ms;
 	o.connect_ms = 2000;
-	h = gfs_http_pool_get(sh->pool);
+	if (gfs_http_pool_get(sh->pool, sh->timeout_ms, &h))
+		return no_connection(r);
 	err = gfs_http_call(h, method, url, &o, r);
 	gfs_http_pool_put(sh->pool, h);
 	if (r->epoch)
@@ -339,7 +353,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 		err = attempt(c, base, method, route, text,
 			      mutation ? reqh : NULL, &r);
 		tries++;
-		if (!err)
+		if (!err || r.message == no_conn_msg)
 			break;
 		/* refused, or the connection broke: safe to ask again */
 		if (!refused(err, &r) && r.status != 0)

@@ -691,7 +691,7 @@ static enum gfs_err start_put(struct gfs_file *f, int64_t size)
 	}
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
-	s->h = gfs_http_pool_get(f->c->sh->pool);
+	s->h = gfs_http_pool_hold(f->c->sh->pool); /* held across writes */
 	err = gfs_upload_start(&s->up, s->h, "PUT", url, hdrs, size, STALL_MS);
 	if (err) {
 		gfs_http_pool_put(f->c->sh->pool, s->h);
@@ -1032,13 +1032,23 @@ static enum gfs_err read_ref(struct gfs_file *f, uint64_t index,
 	return GFS_OK;
 }
 
-/* GET [off, off+len) of the chunk from one replica into buf. */
-static enum gfs_err read_replica(struct gfs_file *f, const char *replica,
+/* A handle for one read from the pool, waiting no longer than a call. */
+static enum gfs_err borrow(struct gfs_file *f, struct gfs_http **h)
+{
+	enum gfs_err err = gfs_http_pool_get(f->c->sh->pool,
+					     f->c->sh->timeout_ms, h);
+
+	if (err)
+		gfs_client_set_error(err, "no free connection for a read");
+	return err;
+}
+
+/* GET [off, off+len) of the chunk from one replica into buf, on h. */
+static enum gfs_err read_replica(struct gfs_http *h, const char *replica,
 				 const struct read_ref *ref, uint64_t off,
 				 size_t len, char *buf)
 {
 	struct gfs_http_reply r;
-	struct gfs_http *h;
 	char hex[17], *url;
 	enum gfs_err err;
 	size_t got = 0;
@@ -1046,10 +1056,8 @@ static enum gfs_err read_replica(struct gfs_file *f, const char *replica,
 	gfs_handle_fmt(ref->handle, hex);
 	url = gfs_xasprintf("%s%s/chunks/%s?version=%llu", replica, GFS_API,
 			    hex, (unsigned long long)ref->version);
-	h = gfs_http_pool_get(f->c->sh->pool);
 	err = gfs_http_get_range(h, url, NULL, off, len, buf, &got,
 				 READ_TIMEOUT_MS, &r);
-	gfs_http_pool_put(f->c->sh->pool, h);
 	if (!err && got != len)
 		err = GFS_EIO; /* a replica shorter than the chunk's length */
 	if (err)
@@ -1084,6 +1092,7 @@ static enum gfs_err read_chunk(struct gfs_file *f, const struct read_ref *ref,
 			      ? (size_t)GFS_MIN((uint64_t)len, ref->length - off)
 			      : 0;
 	enum gfs_err err = GFS_EIO;
+	struct gfs_http *h;
 	unsigned i;
 
 	memset(buf + data, 0, len - data);
@@ -1091,13 +1100,16 @@ static enum gfs_err read_chunk(struct gfs_file *f, const struct read_ref *ref,
 		return GFS_OK;
 	if (!ref->nreplicas)
 		return no_replica(ref, index);
+	if (borrow(f, &h))
+		return GFS_ETIMEDOUT;
 	for (i = 0; i < ref->nreplicas; i++) {
 		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
 
-		err = read_replica(f, rep, ref, off, data, buf);
+		err = read_replica(h, rep, ref, off, data, buf);
 		if (!err)
 			break;
 	}
+	gfs_http_pool_put(f->c->sh->pool, h);
 	return err;
 }
 
@@ -1327,14 +1339,16 @@ static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
 {
 	struct fd_sink k = { o, index * f->chunk_size, *got, want, 0 };
 	enum gfs_err err = GFS_EIO;
+	struct gfs_http *h;
 	unsigned i;
 
 	if (!ref->nreplicas && k.got < want)
 		return no_replica(ref, index);
+	if (borrow(f, &h))
+		return GFS_ETIMEDOUT;
 	for (i = 0; i < ref->nreplicas && k.got < want && !k.error; i++) {
 		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
 		struct gfs_http_reply r;
-		struct gfs_http *h;
 		char hex[17], range[80], *url;
 		const char *hdrs[2] = { range, NULL };
 
@@ -1345,10 +1359,8 @@ static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
 		snprintf(range, sizeof(range), "Range: bytes=%llu-%llu",
 			 (unsigned long long)k.got,
 			 (unsigned long long)(want - 1));
-		h = gfs_http_pool_get(f->c->sh->pool);
 		err = gfs_http_get_stream(h, url, hdrs, STALL_MS, to_fd, &k,
 					  &r);
-		gfs_http_pool_put(f->c->sh->pool, h);
 		if (!err && k.got < want)
 			err = GFS_EIO;
 		if (err)
@@ -1358,6 +1370,7 @@ static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
 		gfs_http_reply_clear(&r);
 		free(url);
 	}
+	gfs_http_pool_put(f->c->sh->pool, h);
 	*got = k.got;
 	if (k.error) {
 		gfs_client_set_error(GFS_EIO, strerror(k.error));

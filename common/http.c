@@ -6,11 +6,16 @@
  * which owns the connection cache: a call, a ranged read and an upload on
  * the same struct gfs_http all reuse the same kept-alive connections.
  *
+ * The pool (bottom of the file) lends handles for one call, capped and
+ * with a deadline on the wait, or to hold across calls, uncapped: see
+ * http.h for why the two differ.
+ *
  * Replies land in one of three places, chosen per transfer (enum sink):
  * a growable buffer capped by max_reply, the caller's fixed buffer, or the
  * caller's sink function.  Non-2xx replies always go to the growable
  * buffer, so their JSON error reaches the caller whatever the mode.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +60,7 @@ struct gfs_http {
 	void *sink_cls;
 	bool too_big;                /* reply exceeded max_reply */
 	bool sink_stop;              /* sink_fn said stop */
+	bool held;                   /* lent by gfs_http_pool_hold() */
 	struct gfs_http *next;       /* pool free list */
 };
 
@@ -75,10 +81,11 @@ struct gfs_upload {
 };
 
 struct gfs_http_pool {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;    /* signalled when a handle is put back */
-	struct gfs_http *free;  /* LIFO, protected by lock */
-	unsigned count, max;    /* handles created, the cap */
+	pthread_mutex_t lock;   /* protects the fields below */
+	pthread_cond_t cond;    /* a call's handle came back (monotonic) */
+	struct gfs_http *free;  /* idle handles, LIFO */
+	unsigned nfree;         /* handles in free, at most max */
+	unsigned calls, max;    /* handles out for calls, the cap on them */
 };
 
 void gfs_http_global_init(void)
@@ -573,9 +580,13 @@ uint64_t gfs_upload_sent(const struct gfs_upload *up)
 struct gfs_http_pool *gfs_http_pool_new(unsigned max)
 {
 	struct gfs_http_pool *p = gfs_xcalloc(1, sizeof(*p));
+	pthread_condattr_t ca;
 
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	p->max = max ? max : 64;
 	return p;
 }
@@ -595,28 +606,78 @@ void gfs_http_pool_free(struct gfs_http_pool *p)
 	free(p);
 }
 
-struct gfs_http *gfs_http_pool_get(struct gfs_http_pool *p)
+/* An idle handle, or NULL (lock held). */
+static struct gfs_http *take_idle(struct gfs_http_pool *p)
 {
+	struct gfs_http *h = p->free;
+
+	if (h) {
+		p->free = h->next;
+		p->nfree--;
+	}
+	return h;
+}
+
+enum gfs_err gfs_http_pool_get(struct gfs_http_pool *p, long wait_ms,
+			       struct gfs_http **out)
+{
+	struct timespec ts = gfs_deadline_ts(CLOCK_MONOTONIC,
+					     wait_ms > 0 ? wait_ms : 0);
 	struct gfs_http *h = NULL;
+	unsigned busy;
+	bool lent;
+	int rc = 0;
 
 	pthread_mutex_lock(&p->lock);
-	while (!p->free && p->count >= p->max)
-		pthread_cond_wait(&p->cond, &p->lock);
-	if (p->free) {
-		h = p->free;
-		p->free = h->next;
-	} else {
-		p->count++;
+	while (p->calls >= p->max && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	lent = p->calls < p->max;
+	if (lent) {
+		p->calls++;
+		h = take_idle(p);
 	}
+	busy = p->calls;
 	pthread_mutex_unlock(&p->lock);
-	return h ? h : gfs_http_new();
+	*out = NULL;
+	if (!lent) {
+		gfs_warn("no free connection for %ld ms (%u calls under way)",
+			 wait_ms, busy);
+		return GFS_ETIMEDOUT;
+	}
+	*out = h ? h : gfs_http_new();
+	(*out)->held = false;
+	return GFS_OK;
+}
+
+struct gfs_http *gfs_http_pool_hold(struct gfs_http_pool *p)
+{
+	struct gfs_http *h;
+
+	pthread_mutex_lock(&p->lock);
+	h = take_idle(p);
+	pthread_mutex_unlock(&p->lock);
+	if (!h)
+		h = gfs_http_new();
+	h->held = true;
+	return h;
 }
 
 void gfs_http_pool_put(struct gfs_http_pool *p, struct gfs_http *h)
 {
+	bool keep;
+
 	pthread_mutex_lock(&p->lock);
-	h->next = p->free;
-	p->free = h;
-	pthread_cond_signal(&p->cond);
+	if (!h->held) {
+		p->calls--;
+		pthread_cond_signal(&p->cond);
+	}
+	keep = p->nfree < p->max;
+	if (keep) {
+		h->next = p->free;
+		p->free = h;
+		p->nfree++;
+	}
 	pthread_mutex_unlock(&p->lock);
+	if (!keep)
+		gfs_http_free(h);
 }

@@ -126,13 +126,30 @@ void gfs_upload_abort(struct gfs_upload *up);
 uint64_t gfs_upload_sent(const struct gfs_upload *up);
 
 /*
- * A pool of handles for threads to borrow: LIFO, so that recently used
- * (connected) handles are handed out first.  At most max handles exist;
- * a borrower waits when all are out.
+ * A pool of handles for threads to borrow, LIFO so that recently used
+ * (connected) handles are handed out first.  Two kinds of borrow:
+ *
+ *  - for one call (gfs_http_pool_get): at most max at once; a borrower
+ *    waits for one to come back, but never beyond its deadline.  Whoever
+ *    borrows for a call gives it back before borrowing again, so a wait
+ *    ends when some call ends (each has its own timeout).
+ *  - held across calls (gfs_http_pool_hold), such as a PUT streamed over
+ *    many writes: never waits and does not count against max, so that a
+ *    holder can still make calls (a writer holding its stream while it
+ *    asks the master for its next chunk).  Holders are bounded by their
+ *    owners: two per file being written, one per forwarded PUT.
+ *
+ * At most max idle handles are kept; others are freed when given back.
  */
 struct gfs_http_pool *gfs_http_pool_new(unsigned max);
 void gfs_http_pool_free(struct gfs_http_pool *p);
-struct gfs_http *gfs_http_pool_get(struct gfs_http_pool *p);
+/* Borrow a handle for one call into *out, waiting at most wait_ms for
+ * one; GFS_ETIMEDOUT when none came back in time. */
+enum gfs_err gfs_http_pool_get(struct gfs_http_pool *p, long wait_ms,
+			       struct gfs_http **out);
+/* Borrow a handle to hold across calls; never waits. */
+struct gfs_http *gfs_http_pool_hold(struct gfs_http_pool *p);
+/* Give back a handle of either kind. */
 void gfs_http_pool_put(struct gfs_http_pool *p, struct gfs_http *h);
 
 /* curl_global_init(); call once in main() before any thread starts. */
