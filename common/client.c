@@ -111,6 +111,9 @@ struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 	seed_request_ids(sh->req_seed);
 	sh->refs = 1;
 	sh->pool = gfs_http_pool_new(conf->max_conns ? conf->max_conns : 64);
+	sh->window = gfs_window_pool_new(conf->window_bytes
+						 ? conf->window_bytes
+						 : (size_t)256 << 20);
 	sh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 10000;
 	sh->failover_ms = conf->failover_ms ? conf->failover_ms : 30000;
 	c = gfs_xcalloc(1, sizeof(*c));
@@ -155,6 +158,7 @@ void gfs_client_free(struct gfs_client *c)
 		free(sh->urls[i]);
 	free(sh->urls);
 	gfs_http_pool_free(sh->pool);
+	gfs_window_pool_free(sh->window);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
 }

@@ -32,7 +32,11 @@ struct gfs_file;
 struct gfs_client_conf {
 	const char *masters;   /* "http://h:7070,http://h:7071"; copied */
 	const char *client_id; /* lease holder id, NULL for nobody; copied */
-	unsigned max_conns;    /* connection pool size; default 64 */
+	unsigned max_conns;    /* metadata calls and reads at once, and
+				* idle connections kept; default 64 */
+	size_t window_bytes;   /* written bytes kept until the replicas
+				* acknowledge them, all open files
+				* together; default 256 MiB */
 	long timeout_ms;       /* one metadata call; default 10 s */
 	long failover_ms;      /* keep retrying this long while no primary
 				* answers; default 30 s */

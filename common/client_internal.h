@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "http.h"
+#include "window.h"
 
 /* State shared by a client and its gfs_client_as() views. */
 struct gfs_client_shared {
@@ -26,6 +27,8 @@ struct gfs_client_shared {
 	uint64_t req_seed[2];    /* random base of the ids, read-only */
 	struct gfs_http_pool *pool; /* connections to masters and
 				     * chunkservers, thread-safe */
+	struct gfs_window_pool *window; /* bytes of writes not yet
+					 * acknowledged, thread-safe */
 	long timeout_ms;         /* one metadata call */
 	long failover_ms;        /* retry window while no primary answers */
 	char **urls;             /* interned chunkserver URLs, protected by

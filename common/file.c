@@ -13,17 +13,27 @@
  * when there is one.  Bytes stream to the replica pipeline through one
  * PUT for as long as writes stay sequential within the chunk; a jump or the
  * end of the chunk ends that PUT (its reply is collected later, while the
- * next one streams) and starts another with the next version.  Nothing is
- * kept in memory beyond curl's send buffer.  gfs_file_sync() waits for the
- * replies and commits the private chunks and the new size in one master
- * call; afterwards they are committed and the next write clones again.
+ * next one streams) and starts another with the next version.
+ * gfs_file_sync() waits for the replies and commits the private chunks and
+ * the new size in one master call; afterwards they are committed and the
+ * next write clones again.
  *
- * Invariant: a chunk's bytes beyond its recorded length are never read;
+ * A PUT whose first server fails is placed again (place_again()) and sent
+ * once more: its bytes stay at hand until its replicas acknowledge them,
+ * read again from the file being uploaded (gfs_client_upload_fd), or else
+ * kept in a window (common/window.c) whose blocks a client-wide budget
+ * lends.  See docs/CLIENT.md, "When a chunkserver fails under a write".
+ *
+ * Invariants: a chunk's bytes beyond its recorded length are never read;
  * a private chunk whose replicas hold more than its length (after a
  * truncate) is cloned afresh before a write that would expose them; the
  * committed bytes at or past the lowest size since the last commit
  * (f->cut) are never read or cloned, and the commit first cuts the file
- * there when it grew again, so a shrink and a regrowth read zeros.
+ * there when it grew again, so a shrink and a regrowth read zeros.  A
+ * PUT goes only to replicas that acknowledged every earlier PUT to its
+ * chunk (the next PUT to a chunk waits for the previous one's reply).
+ * Every byte written since the last acknowledged PUT of each stream can
+ * be sent again.
  *
  * Locking: f->lock protects everything in struct gfs_file.  Network I/O
  * for writes happens under it (writes to one file are serialised anyway);
@@ -34,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -49,6 +60,8 @@
 #define STALL_MS 30000L     /* a chunk transfer that makes no progress */
 #define READ_TIMEOUT_MS 60000L
 #define SMALL_WRITE (256u << 10) /* held back to go out as one sized PUT */
+#define MAX_PLACEMENTS 8    /* of one PUT whose first server fails */
+#define SOURCE_STEP (1u << 20) /* read again from the source at a time */
 
 /* A chunk as this handle knows it. */
 struct chunk {
@@ -76,20 +89,27 @@ struct chunk_map {
  * One PUT to a private chunk.  Its first bytes are held back (up to
  * SMALL_WRITE) so that a small write goes out as one sized PUT when the
  * stream ends (no chunked encoding, no 100-continue round trip); a stream
- * that outgrows the buffer is opened chunked and fed directly.
+ * that outgrows that is opened chunked and fed directly.  Every byte of
+ * it stays at hand until its replicas acknowledge it: in win, or in the
+ * file being uploaded (f->src_fd), to be sent again if its first server
+ * fails.
  */
 struct stream {
 	bool active;            /* a stream exists (planned) */
 	struct gfs_upload *up;  /* the PUT, once opened */
-	struct gfs_http *h;     /* borrowed from the pool while open */
+	struct gfs_http *h;     /* held from the pool while up is open */
 	uint64_t index;         /* chunk index */
 	uint64_t start, next;   /* chunk offsets: first byte, next byte */
+	uint64_t sent;          /* chunk offset: bytes before it are in up */
 	uint64_t version;       /* of this PUT */
 	struct chunk target;    /* the private chunk being written */
 	bool cloned;            /* target starts as a clone of base */
 	struct chunk base;      /* clone source */
 	uint64_t clone_length;
-	size_t held;            /* bytes in f->small not yet sent */
+	struct gfs_window win;  /* bytes [start, next), unless f->src_fd */
+	unsigned placements;    /* times placed again after a failure */
+	uint64_t lost_version;  /* base is a private chunk whose replicas
+				 * may hold this version instead (rebase()) */
 };
 
 struct gfs_file {
@@ -109,13 +129,18 @@ struct gfs_file {
 	struct stream prev;     /* a PUT whose body ended, reply pending */
 	enum gfs_err werr;      /* a failed write: sync reports it */
 	int64_t mtime_ns;       /* mtime for the next commit, 0: now */
-	char *small;            /* SMALL_WRITE bytes held for cur, or NULL */
 	struct chunk first;     /* chunk 0 allocated with the create, unused
 				 * yet (handle 0: none) */
 	bool unlinked;          /* the path is gone: never ask the master */
 	uint64_t cut;           /* lowest size since the last commit, or
 				 * UINT64_MAX: committed bytes past it are
 				 * gone */
+	json_t *avoid;          /* servers that failed a write of this
+				 * file since its last commit (new ref) */
+	int src_fd;             /* the file being uploaded, to read written
+				 * bytes again from, or -1 (borrowed) */
+	uint64_t src_base;      /* offset in src_fd of this file's byte 0 */
+	bool src_failed;        /* reading src_fd again failed */
 };
 
 /* Snapshot of a chunk for a read, taken under the lock. */
@@ -288,6 +313,8 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	f->c = c;
 	f->path = gfs_xstrdup(path);
 	f->flags = flags;
+	f->avoid = json_array();
+	f->src_fd = -1;
 	pthread_mutex_init(&f->lock, NULL);
 	/* A file we just made is empty: its entry says all there is, and
 	 * may carry its first chunk's allocation. */
@@ -399,128 +426,6 @@ static const struct chunk *dirty_at(struct gfs_file *f, uint64_t index)
 	return map_find(&f->dirty, index);
 }
 
-/* Collect the reply of stream s and record its chunk as dirty. */
-static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
-{
-	struct gfs_http_reply r;
-	struct chunk ch = s->target;
-	enum gfs_err err;
-	uint64_t len = 0;
-
-	if (!s->active)
-		return GFS_OK;
-	s->active = false;
-	err = gfs_upload_finish(s->up, &r);
-	gfs_http_pool_put(f->c->sh->pool, s->h);
-	s->up = NULL;
-	if (!err) {
-		parse_chunk(f->c, r.json, &ch);
-		gfs_json_u64(r.json, "length", true, &len);
-		if (ch.handle != s->target.handle || !ch.nreplicas)
-			err = GFS_EIO;
-	}
-	if (err) {
-		gfs_client_set_error(err, r.message);
-		gfs_warn("write to chunk %016llx of %s failed: %s",
-			 (unsigned long long)s->target.handle, f->path,
-			 r.message ? r.message : gfs_err_str(err));
-		gfs_http_reply_clear(&r);
-		return err;
-	}
-	ch.version = s->version;
-	ch.disk_length = len;
-	ch.length = GFS_MAX(s->target.length, s->next);
-	map_set(&f->dirty, s->index, &ch);
-	gfs_http_reply_clear(&r);
-	return GFS_OK;
-}
-
-static enum gfs_err open_put(struct gfs_file *f, int64_t size,
-			     const char *buf, size_t len);
-static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
-			     const struct chunk *near, json_t *exclude,
-			     struct chunk *out);
-
-/* End the body of f->cur: it becomes f->prev. */
-static void end_cur(struct gfs_file *f)
-{
-	gfs_upload_end(f->cur.up);
-	f->prev = f->cur;
-	f->cur.active = false;
-	f->cur.up = NULL;
-}
-
-/*
- * f->prev is the sized PUT of a new chunk, its len bytes still in
- * f->small: collect its reply now.  Its head can refuse it only in the
- * reply (a 507 decided before the body comes after curl sent the small
- * body), so a failure places the chunk again elsewhere while the bytes
- * are in hand, as open_put() does for a refusal of a chunked PUT.
- */
-static enum gfs_err finish_new_sized(struct gfs_file *f, size_t len)
-{
-	json_t *exclude = json_array();
-	enum gfs_err err;
-	int tries;
-
-	for (tries = 0;; tries++) {
-		err = finish_stream(f, &f->prev);
-		if (!err || tries == 7)
-			break;
-		json_array_append_new(
-			exclude, json_string(f->prev.target.replicas[0]));
-		gfs_info("chunkserver %s refused a write; trying another",
-			 f->prev.target.replicas[0]);
-		f->cur = f->prev;
-		f->cur.active = true;
-		err = allocate(f, f->cur.index,
-			       f->cur.cloned ? &f->cur.base : NULL, exclude,
-			       &f->cur.target);
-		f->cur.target.length = f->cur.target.disk_length =
-			f->cur.clone_length;
-		f->cur.held = len;
-		if (!err)
-			err = open_put(f, (int64_t)len, NULL, 0);
-		if (err) {
-			f->cur.active = false;
-			break;
-		}
-		end_cur(f);
-	}
-	json_decref(exclude);
-	return err;
-}
-
-/* End the body of the current stream; its reply is collected later,
- * except for the sized PUT of a new chunk (finish_new_sized()). */
-static enum gfs_err end_stream(struct gfs_file *f)
-{
-	enum gfs_err err = finish_stream(f, &f->prev), err2;
-	size_t held = f->cur.held;
-	bool sized = !f->cur.up;
-
-	if (!f->cur.active)
-		return err;
-	err2 = sized ? open_put(f, (int64_t)held, NULL, 0) : GFS_OK;
-	if (err2) {
-		f->cur.active = false;
-		return err2;
-	}
-	end_cur(f);
-	if (!err && sized && f->prev.version == 1)
-		err = finish_new_sized(f, held);
-	return err;
-}
-
-/* Wait for every stream of the file. */
-static enum gfs_err drain(struct gfs_file *f)
-{
-	enum gfs_err err = end_stream(f), err2;
-
-	err2 = finish_stream(f, &f->prev);
-	return err ? err : err2;
-}
-
 static json_t *url_array(const struct chunk *ch)
 {
 	json_t *a = json_array();
@@ -531,12 +436,11 @@ static json_t *url_array(const struct chunk *ch)
 	return a;
 }
 
-/* Ask the master for a fresh private chunk for index.  A handle already
- * in *out is one a server refused: the master is told it is given up
+/* Ask the master for a fresh private chunk for index, away from the
+ * servers this file saw fail.  A handle already in *out is one given up
  * ("replaces"), so that the room promised for it is free again. */
 static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
-			     const struct chunk *near, json_t *exclude,
-			     struct chunk *out)
+			     const struct chunk *near, struct chunk *out)
 {
 	char *route;
 	json_t *body, *j = NULL;
@@ -545,9 +449,8 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 	if (f->unlinked)
 		return GFS_ENOENT; /* its path may name another file now */
 	route = gfs_client_route("files", f->path, "/chunks");
-	body = json_pack("{s:I, s:o, s:o}", "index", (json_int_t)index,
-			 "near", url_array(near), "exclude",
-			 exclude ? json_incref(exclude) : json_array());
+	body = json_pack("{s:I, s:o, s:O}", "index", (json_int_t)index,
+			 "near", url_array(near), "exclude", f->avoid);
 	if (out->handle)
 		json_object_set_new(body, "replaces",
 				    gfs_json_handle_new(out->handle));
@@ -587,7 +490,7 @@ static uint64_t visible(struct gfs_file *f, uint64_t index)
  * length below off).  Nothing is sent to a chunkserver yet.
  */
 static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
-				uint64_t off, json_t *exclude)
+				uint64_t off)
 {
 	const struct chunk *d = dirty_at(f, index), *base;
 	struct stream *s = &f->cur;
@@ -595,7 +498,7 @@ static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
 
 	memset(s, 0, sizeof(*s));
 	s->index = index;
-	s->start = s->next = off;
+	s->start = s->next = s->sent = off;
 	if (d && !(off > d->length && d->disk_length > d->length)) {
 		s->target = *d;
 		s->version = d->version + 1;
@@ -616,7 +519,7 @@ static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
 		f->first.handle = 0;
 		err = GFS_OK;
 	} else {
-		err = allocate(f, index, base, exclude, &s->target);
+		err = allocate(f, index, base, &s->target);
 	}
 	/* the clone's bytes are data of the new chunk */
 	s->target.length = s->target.disk_length = s->clone_length;
@@ -667,14 +570,13 @@ static char *url_header(const char *name, const char *const *urls,
 	return s;
 }
 
-/* Start the PUT of f->cur: size bytes, or chunked when size < 0. */
-static enum gfs_err start_put(struct gfs_file *f, int64_t size)
+/* Start the PUT of s: size bytes, or chunked when size < 0.  Its handle
+ * is held from the pool until the PUT is collected or cut. */
+static void start_put(struct gfs_file *f, struct stream *s, int64_t size)
 {
-	struct stream *s = &f->cur;
 	const struct chunk *t = &s->target;
 	char *url = put_url(s), *fwd, *src, idh[300];
 	const char *hdrs[5];
-	enum gfs_err err;
 	int n = 0;
 
 	fwd = url_header(GFS_HDR_FORWARD, t->replicas, 1, t->nreplicas);
@@ -691,89 +593,360 @@ static enum gfs_err start_put(struct gfs_file *f, int64_t size)
 	}
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
-	s->h = gfs_http_pool_hold(f->c->sh->pool); /* held across writes */
-	err = gfs_upload_start(&s->up, s->h, "PUT", url, hdrs, size, STALL_MS);
-	if (err) {
-		gfs_http_pool_put(f->c->sh->pool, s->h);
-		s->up = NULL;
-	}
+	s->h = gfs_http_pool_hold(f->c->sh->pool);
+	gfs_upload_start(&s->up, s->h, "PUT", url, hdrs, size, STALL_MS);
 	free(url);
 	free(fwd);
 	free(src);
+}
+
+static enum gfs_err push_piece(void *cls, const char *buf, size_t len)
+{
+	return gfs_upload_push(cls, buf, len);
+}
+
+/* Read [s->sent, s->next) of s again from the file being uploaded and
+ * push it.  A short read (the file shrank) is the source's failure. */
+static enum gfs_err push_source(struct gfs_file *f, struct stream *s)
+{
+	uint64_t at = s->sent, base = f->src_base + s->index * f->chunk_size;
+	size_t step = (size_t)GFS_MIN(s->next - at, (uint64_t)SOURCE_STEP);
+	char *buf = gfs_xmalloc(step ? step : 1);
+	enum gfs_err err = GFS_OK;
+
+	while (at < s->next && !err) {
+		size_t n = (size_t)GFS_MIN(s->next - at, (uint64_t)step);
+
+		if (gfs_pread_all(f->src_fd, buf, n, (off_t)(base + at)) !=
+		    (ssize_t)n) {
+			f->src_failed = true;
+			err = GFS_EIO;
+			gfs_client_set_error(err, "cannot read the file "
+						  "being uploaded again");
+			break;
+		}
+		err = gfs_upload_push(s->up, buf, n);
+		at += n;
+	}
+	free(buf);
 	return err;
 }
 
-/* The PUT failed before any byte of it was accepted: drop it quietly and
- * name the server to avoid. */
-static void abandon_put(struct gfs_file *f, json_t *exclude)
+/* Push the bytes of s not in its PUT yet, [s->sent, s->next), from its
+ * window or read again from the source. */
+static enum gfs_err push_kept(struct gfs_file *f, struct stream *s)
 {
-	struct stream *s = &f->cur;
-	struct gfs_http_reply r;
+	enum gfs_err err;
 
-	json_array_append_new(exclude, json_string(s->target.replicas[0]));
-	gfs_upload_finish(s->up, &r);
-	gfs_info("chunkserver %s refused a write (%s); trying another",
-		 s->target.replicas[0],
-		 r.message ? r.message : gfs_err_str(r.err));
-	gfs_http_reply_clear(&r);
+	if (f->src_fd >= 0)
+		err = push_source(f, s);
+	else
+		err = gfs_window_each(&s->win, s->sent - s->start, push_piece,
+				      s->up);
+	if (!err)
+		s->sent = s->next;
+	return err;
+}
+
+/* Wait for the reply to the PUT of s (its body ended) and give its
+ * handle back; on success *ch is the chunk as its replicas now hold it. */
+static enum gfs_err collect(struct gfs_file *f, struct stream *s,
+			    struct chunk *ch)
+{
+	struct gfs_http_reply r;
+	enum gfs_err err = gfs_upload_finish(s->up, &r);
+	uint64_t len = 0;
+
 	gfs_http_pool_put(f->c->sh->pool, s->h);
 	s->up = NULL;
+	s->h = NULL;
+	*ch = s->target;
+	if (!err) {
+		parse_chunk(f->c, r.json, ch);
+		gfs_json_u64(r.json, "length", true, &len);
+		if (ch->handle != s->target.handle || !ch->nreplicas)
+			err = GFS_EIO;
+	}
+	if (err) {
+		gfs_client_set_error(err, r.message);
+		gfs_warn("write to chunk %016llx of %s through %s failed: %s",
+			 (unsigned long long)s->target.handle, f->path,
+			 s->target.replicas[0], gfs_client_last_error());
+	}
+	ch->version = s->version;
+	ch->disk_length = len;
+	ch->length = GFS_MAX(s->target.length, s->next);
+	gfs_http_reply_clear(&r);
+	return err;
+}
+
+/* Close the PUT of s, which failed with err: collect the peer's answer
+ * when the transfer is over (its error is the one to act on), else cut
+ * it, so that no replica takes a short body as complete. */
+static enum gfs_err close_failed(struct gfs_file *f, struct stream *s,
+				 enum gfs_err err)
+{
+	struct chunk ch;
+
+	if (!s->up)
+		return err;
+	if (gfs_upload_poll(s->up)) {
+		enum gfs_err e = collect(f, s, &ch);
+
+		return e ? e : err;
+	}
+	gfs_upload_abort(s->up);
+	gfs_http_pool_put(f->c->sh->pool, s->h);
+	s->up = NULL;
+	s->h = NULL;
+	return err;
+}
+
+/* Open the PUT of s and send every byte of it: sized (the body is then
+ * complete) or chunked (more may follow).  On failure it is closed. */
+static enum gfs_err try_put(struct gfs_file *f, struct stream *s, bool sized)
+{
+	enum gfs_err err;
+
+	s->sent = s->start;
+	start_put(f, s, sized ? (int64_t)(s->next - s->start) : -1);
+	err = push_kept(f, s);
+	return err ? close_failed(f, s, err) : GFS_OK;
+}
+
+/* Keep the writes of this file away from url. */
+static void avoid(struct gfs_file *f, const char *url)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(f->avoid, i, v)
+		if (!strcmp(json_string_value(v), url))
+			return;
+	json_array_append_new(f->avoid, json_string(url));
+}
+
+/* Drop from ch the replicas this file keeps away from. */
+static void drop_avoided(struct gfs_file *f, struct chunk *ch)
+{
+	unsigned i, n = 0;
+	json_t *v;
+	size_t k;
+
+	for (i = 0; i < ch->nreplicas; i++) {
+		bool bad = false;
+
+		json_array_foreach(f->avoid, k, v)
+			bad = bad || !strcmp(json_string_value(v),
+					     ch->replicas[i]);
+		if (!bad)
+			ch->replicas[n++] = ch->replicas[i];
+	}
+	ch->nreplicas = n;
 }
 
 /*
- * Open the PUT of f->cur (size bytes, or chunked when size < 0) and send
- * the bytes held back, then buf.  A new chunk whose first server refuses
- * or cannot be reached is placed again elsewhere (up to 8 times): the held
- * bytes and buf are still ours, so nothing is lost.
+ * What a new chunk for s is cloned from.  A first PUT to a private chunk
+ * (version 1) keeps its base: the committed chunk, or none.  A later one
+ * builds on bytes that only the private chunk's replicas hold, as they
+ * acknowledged them (dirty[]): its new chunk is cloned from those.  If
+ * they committed the failed PUT after all (its reply was lost), they
+ * hold its version instead and refuse the clone as stale; the next try
+ * clones that version (the same bytes, and the PUT writes its own again).
  */
-static enum gfs_err open_put(struct gfs_file *f, int64_t size,
-			     const char *buf, size_t len)
+static void rebase(struct gfs_file *f, struct stream *s, enum gfs_err why)
 {
-	json_t *exclude = json_array();
-	struct stream *s = &f->cur;
-	enum gfs_err err;
-	int tries;
+	const struct chunk *d = dirty_at(f, s->index);
 
-	for (tries = 0; tries < 8; tries++) {
-		err = start_put(f, size);
-		if (!err && s->held)
-			err = gfs_upload_push(s->up, f->small, s->held);
-		if (!err && len)
-			err = gfs_upload_push(s->up, buf, len);
-		if (!err || s->version != 1 || !s->up)
-			break;
-		abandon_put(f, exclude);
+	if (s->version > 1 && d) {
+		s->base = *d;
+		s->lost_version = s->version;
+		s->clone_length = d->length;
+		s->cloned = d->length > 0;
+		s->version = 1;
+		gfs_info("chunk %llu of %s starts again from the %llu bytes "
+			 "its replicas acknowledged",
+			 (unsigned long long)s->index, f->path,
+			 (unsigned long long)d->length);
+	} else if (why == GFS_ESTALE && s->lost_version) {
+		s->base.version = s->lost_version;
+		s->lost_version = 0;
+	}
+	drop_avoided(f, &s->base);
+}
+
+/* Whether another server may do what this one failed to: not when the
+ * source failed, nor when the request itself was wrong. */
+static bool worth_placing_again(const struct gfs_file *f, enum gfs_err err)
+{
+	return !f->src_failed && err != GFS_EINVAL && err != GFS_ETOOBIG &&
+	       err != GFS_ERANGE;
+}
+
+/*
+ * The PUT of s failed at its head with err and is closed (a failure
+ * further down the pipeline only shortens the replica list of a reply).
+ * Place s again, away from that server, and send every byte of it once
+ * more from the window or the source, up to MAX_PLACEMENTS times.  On
+ * success the PUT is open, its body complete when sized.
+ */
+static enum gfs_err place_again(struct gfs_file *f, struct stream *s,
+				enum gfs_err err, bool sized)
+{
+	while (err && worth_placing_again(f, err) &&
+	       s->placements < MAX_PLACEMENTS) {
+		s->placements++;
+		gfs_info("placing %llu bytes of chunk %llu of %s again, away "
+			 "from %s",
+			 (unsigned long long)(s->next - s->start),
+			 (unsigned long long)s->index, f->path,
+			 s->target.replicas[0]);
+		avoid(f, s->target.replicas[0]);
+		rebase(f, s, err);
 		err = allocate(f, s->index, s->cloned ? &s->base : NULL,
-			       exclude, &s->target);
+			       &s->target);
 		if (err)
 			break;
 		s->target.length = s->target.disk_length = s->clone_length;
+		err = try_put(f, s, sized);
 	}
-	json_decref(exclude);
-	s->held = 0;
 	return err;
 }
 
-/* Hold len bytes back when they fit, else open the PUT chunked and send
- * what was held and buf. */
-static enum gfs_err feed(struct gfs_file *f, const char *buf, size_t len)
+/* Open the PUT of s with all its bytes, placing it again if need be. */
+static enum gfs_err open_put(struct gfs_file *f, struct stream *s, bool sized)
 {
-	struct stream *s = &f->cur;
-	enum gfs_err err = GFS_OK;
+	return place_again(f, s, try_put(f, s, sized), sized);
+}
 
-	if (!s->up && s->held + len <= SMALL_WRITE) {
-		if (!f->small)
-			f->small = gfs_xmalloc(SMALL_WRITE);
-		memcpy(f->small + s->held, buf, len);
-		s->held += len;
-	} else if (!s->up) {
-		err = open_put(f, -1, buf, len);
-	} else {
-		err = gfs_upload_push(s->up, buf, len);
+/* Forget s: its PUT is cut and its bytes go. */
+static void stream_clear(struct gfs_file *f, struct stream *s)
+{
+	if (s->up) {
+		gfs_upload_abort(s->up);
+		gfs_http_pool_put(f->c->sh->pool, s->h);
+	}
+	gfs_window_clear(f->c->sh->window, &s->win);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Collect the reply of s, placing it again while its head fails, and
+ * record its chunk as dirty.  Its bytes are no longer kept. */
+static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
+{
+	struct chunk ch;
+	enum gfs_err err;
+
+	if (!s->active)
+		return GFS_OK;
+	while ((err = collect(f, s, &ch))) {
+		err = place_again(f, s, err, true);
+		if (err)
+			break;
+		gfs_upload_end(s->up);
 	}
 	if (!err)
-		s->next += len;
+		map_set(&f->dirty, s->index, &ch);
+	stream_clear(f, s);
 	return err;
+}
+
+/* End the body of f->cur, which becomes f->prev: its reply is collected
+ * later, while the next PUT streams.  Bytes still held back go out first
+ * as one sized PUT. */
+static enum gfs_err end_stream(struct gfs_file *f)
+{
+	enum gfs_err err = finish_stream(f, &f->prev), err2 = GFS_OK;
+	struct stream *s = &f->cur;
+
+	if (!s->active)
+		return err;
+	if (!s->up)
+		err2 = open_put(f, s, true);
+	if (err2) {
+		stream_clear(f, s);
+		return err2;
+	}
+	gfs_upload_end(s->up);
+	f->prev = *s;
+	memset(s, 0, sizeof(*s));
+	return err;
+}
+
+/* Wait for every stream of the file. */
+static enum gfs_err drain(struct gfs_file *f)
+{
+	enum gfs_err err = end_stream(f), err2;
+
+	err2 = finish_stream(f, &f->prev);
+	return err ? err : err2;
+}
+
+/* The window of f->cur cannot grow (the client's budget is spent):
+ * collect f->prev, whose bytes then go; when it has none, end f->cur
+ * where it is and go on in a new PUT, so that its reply frees its bytes
+ * (the price: a PUT, and its fsync, per window instead of per chunk). */
+static enum gfs_err make_room(struct gfs_file *f)
+{
+	uint64_t index = f->cur.index, off = f->cur.next;
+	enum gfs_err err;
+
+	if (f->prev.active)
+		return finish_stream(f, &f->prev);
+	err = drain(f);
+	return err ? err : plan_stream(f, index, off);
+}
+
+/* Send n bytes at buf, the last n of s: held back while s is small,
+ * else into its PUT, opened first when need be. */
+static enum gfs_err send(struct gfs_file *f, struct stream *s, const char *buf,
+			 size_t n)
+{
+	enum gfs_err err;
+
+	if (!s->up && s->next - s->start <= SMALL_WRITE)
+		return GFS_OK;
+	if (!s->up)
+		return open_put(f, s, false);
+	err = gfs_upload_push(s->up, buf, n);
+	if (!err) {
+		s->sent = s->next;
+		return GFS_OK;
+	}
+	return place_again(f, s, close_failed(f, s, err), false);
+}
+
+/* Collect f->prev if its reply is in, so that its bytes go early. */
+static enum gfs_err reap_prev(struct gfs_file *f)
+{
+	if (!f->prev.active || !f->prev.win.n || !gfs_upload_poll(f->prev.up))
+		return GFS_OK;
+	return finish_stream(f, &f->prev);
+}
+
+/* Keep buf[0..len) for a resend (copied into the window, unless the
+ * source can be read again) and send it. */
+static enum gfs_err feed(struct gfs_file *f, const char *buf, size_t len)
+{
+	enum gfs_err err = GFS_OK;
+
+	while (len && !err) {
+		struct stream *s = &f->cur;
+		size_t n = f->src_fd >= 0 ? len
+					  : gfs_window_append(f->c->sh->window,
+							      &s->win, buf,
+							      len);
+
+		if (!n) {
+			err = make_room(f);
+			continue;
+		}
+		s->next += n;
+		err = send(f, s, buf, n);
+		buf += n;
+		len -= n;
+	}
+	return err ? err : reap_prev(f);
 }
 
 /* Write buf into chunk index at chunk offset off (within one chunk). */
@@ -788,7 +961,7 @@ static enum gfs_err write_piece(struct gfs_file *f, uint64_t index,
 	if (!err && f->prev.active && f->prev.index == index)
 		err = finish_stream(f, &f->prev); /* versions in order */
 	if (!err)
-		err = plan_stream(f, index, off, NULL);
+		err = plan_stream(f, index, off);
 	if (!err)
 		err = feed(f, buf, len);
 	return err;
@@ -905,20 +1078,9 @@ static json_t *commit_body(struct gfs_file *f)
 /* Forget uncommitted writes (after a failure). */
 static void drop_pending(struct gfs_file *f)
 {
-	struct gfs_http_reply r;
-
-	if (f->cur.active && f->cur.up) {
-		/* cut, not ended: the replicas must not take a short body */
-		gfs_upload_abort(f->cur.up);
-		gfs_http_pool_put(f->c->sh->pool, f->cur.h);
-	}
-	memset(&f->cur, 0, sizeof(f->cur));
-	if (f->prev.active) {
-		gfs_upload_finish(f->prev.up, &r);
-		gfs_http_reply_clear(&r);
-		gfs_http_pool_put(f->c->sh->pool, f->prev.h);
-	}
-	memset(&f->prev, 0, sizeof(f->prev));
+	/* cut, not ended: the replicas must not take a short body */
+	stream_clear(f, &f->cur);
+	stream_clear(f, &f->prev);
 	map_clear(&f->dirty);
 	f->wsize = f->size;
 	f->cut = UINT64_MAX;
@@ -989,6 +1151,7 @@ enum gfs_err gfs_file_sync(struct gfs_file *f)
 		f->cut = UINT64_MAX;
 		f->changed = false;
 		f->mtime_ns = 0;
+		json_array_clear(f->avoid);
 	}
 out:
 	if (err)
@@ -1211,7 +1374,7 @@ void gfs_file_abort(struct gfs_file *f)
 	drop_pending(f);
 	pthread_mutex_unlock(&f->lock);
 	pthread_mutex_destroy(&f->lock);
-	free(f->small);
+	json_decref(f->avoid);
 	map_clear(&f->chunks);
 	free(f->path);
 	free(f);
@@ -1233,6 +1396,19 @@ enum gfs_err gfs_file_close(struct gfs_file *f)
 
 #define COPY_BUF (4u << 20)
 
+/* A regular file being uploaded from its current offset on can be read
+ * again: f keeps none of the bytes it sends (no window, no copy). */
+static void use_source(struct gfs_file *f, int fd)
+{
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	struct stat st;
+
+	if (pos >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode)) {
+		f->src_fd = fd;
+		f->src_base = (uint64_t)pos;
+	}
+}
+
 enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 				  const char *path, uint32_t mode)
 {
@@ -1245,6 +1421,7 @@ enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 				    GFS_O_HIDDEN, mode, &f);
 	if (err)
 		return err;
+	use_source(f, fd);
 	buf = gfs_xmalloc(COPY_BUF);
 	for (;;) {
 		ssize_t n = read(fd, buf, COPY_BUF);

@@ -76,7 +76,6 @@ struct gfs_upload {
 	bool eof_given;        /* read callback returned 0 */
 	bool paused;           /* read callback returned PAUSE */
 	bool done;             /* transfer complete (reply or failure) */
-	bool aborting;         /* read callback aborts the transfer */
 	CURLcode result;       /* of the transfer, once done */
 };
 
@@ -423,8 +422,6 @@ static size_t on_read(char *dst, size_t size, size_t nmemb, void *cls)
 	struct gfs_upload *up = cls;
 	size_t n = size * nmemb;
 
-	if (up->aborting)
-		return CURL_READFUNC_ABORT;
 	if (!up->pending_len) {
 		if (up->ended) {
 			up->eof_given = true;
@@ -563,10 +560,8 @@ void gfs_upload_abort(struct gfs_upload *up)
 {
 	struct gfs_http *h = up->h;
 
-	up->aborting = true;
-	upload_resume(up);
-	while (!up->done)
-		upload_step(up, 100);
+	/* Removed mid-transfer, the easy handle's connection is closed
+	 * there and then: no wait for the peer or for curl's buffer. */
 	curl_multi_remove_handle(h->multi, h->easy);
 	gfs_http_reply_clear(&up->reply);
 	free(up);
@@ -575,6 +570,13 @@ void gfs_upload_abort(struct gfs_upload *up)
 uint64_t gfs_upload_sent(const struct gfs_upload *up)
 {
 	return up->sent;
+}
+
+bool gfs_upload_poll(struct gfs_upload *up)
+{
+	if (!up->done)
+		upload_step(up, 0);
+	return up->done;
 }
 
 struct gfs_http_pool *gfs_http_pool_new(unsigned max)

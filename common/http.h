@@ -118,12 +118,17 @@ enum gfs_err gfs_upload_end(struct gfs_upload *up);
  * h back.  Returns the transport error or out->err. */
 enum gfs_err gfs_upload_finish(struct gfs_upload *up,
 			       struct gfs_http_reply *out);
-/* Give up: the connection is cut mid-body, so the peer sees an
+/* Give up: the connection is cut at once, mid-body, so the peer sees an
  * incomplete request (never a complete, shorter one); frees up and hands
- * h back.  For a forwarder whose own sender vanished. */
+ * h back.  For a forwarder whose own sender vanished, or a writer that
+ * drops what it wrote. */
 void gfs_upload_abort(struct gfs_upload *up);
 /* Bytes pushed so far. */
 uint64_t gfs_upload_sent(const struct gfs_upload *up);
+/* Whether the transfer is over (a reply came, or it failed), without
+ * waiting: after gfs_upload_end(), true means gfs_upload_finish() will
+ * not block. */
+bool gfs_upload_poll(struct gfs_upload *up);
 
 /*
  * A pool of handles for threads to borrow, LIFO so that recently used

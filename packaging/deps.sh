@@ -16,6 +16,7 @@ packages=(
 	autoconf automake perl              # pjdfstest: its build, prove
 	debhelper dpkg-dev fakeroot         # make deb
 	lintian mmdebstrap                  # make debtest: check, fresh root
+	strace                              # tests slow a client's reads down
 )
 
 missing=()
