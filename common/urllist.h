@@ -1,9 +1,9 @@
 /*
  * urllist.h - comma-separated URL lists as they come in headers
- * (X-GFS-Forward, X-GFS-Clone-Sources) and options (--master).
+ * (X-GFS-Forward, X-GFS-Clone-Sources) and options (--master, --etcd).
  */
-#ifndef GFS_CS_URLLIST_H
-#define GFS_CS_URLLIST_H
+#ifndef GFS_URLLIST_H
+#define GFS_URLLIST_H
 
 #include <stdbool.h>
 #include <stddef.h>
