@@ -26,7 +26,7 @@ HELPERDIR ?= /sbin
 CC ?= gcc
 SAN ?= 0
 
-PKGS = libmicrohttpd libcurl jansson fuse3 libisal
+PKGS = libmicrohttpd libcurl jansson fuse3 libisal libcrypto
 # Recursive (=) on purpose: pkg-config runs when a recipe needs it, after
 # 'make deps' may have installed it.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))

@@ -9,6 +9,7 @@ packages=(
 	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libfuse3-dev
 	libisal-dev uthash-dev              # libraries (ISA-L: CRC32C)
 	libunistring-dev                    # UTF-8 checks of names
+	libssl-dev                          # libcrypto: base64 for etcd
 	libcriterion-dev                    # unit tests
 	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux time
 	valgrind jq                         # make valgrind; tests read JSON
@@ -17,6 +18,8 @@ packages=(
 	debhelper dpkg-dev fakeroot         # make deb
 	lintian mmdebstrap                  # make debtest: check, fresh root
 	strace                              # tests slow a client's reads down
+	etcd-server etcd-client             # masters with --etcd; make run
+	iptables                            # tests cut links in netns
 )
 
 missing=()
