@@ -240,6 +240,39 @@ int gfs_fsync_dir(const char *path)
 	return rc;
 }
 
+int gfs_file_replace(const char *dir, const char *tmpname, const char *name,
+		     const void *buf, size_t len)
+{
+	char *tmp = gfs_xasprintf("%s/%s", dir, tmpname);
+	char *dst = gfs_xasprintf("%s/%s", dir, name);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc = -1, saved;
+
+	if (fd >= 0 && gfs_write_all(fd, buf, len) == 0 && fsync(fd) == 0 &&
+	    rename(tmp, dst) == 0 && gfs_fsync_dir(dir) == 0)
+		rc = 0;
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	free(dst);
+	errno = saved;
+	return rc;
+}
+
+int gfs_file_remove(const char *dir, const char *name)
+{
+	char *path = gfs_xasprintf("%s/%s", dir, name);
+	int rc = unlink(path);
+
+	free(path);
+	if (rc < 0 && errno != ENOENT)
+		return -1;
+	return gfs_fsync_dir(dir);
+}
+
 static void *check(void *p)
 {
 	if (!p) {

@@ -45,6 +45,13 @@ void gfs_raise_nofile(void);
 int gfs_mkdirs(const char *path, mode_t mode);
 /* fsync the directory at path; 0 or -1 with errno. */
 int gfs_fsync_dir(const char *path);
+/* Make dir/name hold buf[0..len) durably and atomically (write
+ * dir/tmpname, fsync, rename over name, fsync dir): after a crash it holds
+ * the old contents or the new.  0 or -1 with errno. */
+int gfs_file_replace(const char *dir, const char *tmpname, const char *name,
+		     const void *buf, size_t len);
+/* Remove dir/name durably (fsync dir); absent is fine.  0 or -1. */
+int gfs_file_remove(const char *dir, const char *name);
 
 /* Allocation that aborts on failure: for the small, bounded allocations
  * whose failure leaves nothing sensible to do. */

@@ -386,28 +386,11 @@ enum gfs_err gfs_ckpt_write(struct gfs_master *m)
 static enum gfs_err write_file(const char *dir, const char *name,
 			       const uint8_t *buf, size_t len)
 {
-	char *tmp = gfs_xasprintf("%s/%s", dir, name);
-	char *dst = gfs_xasprintf("%s/checkpoint", dir);
-	enum gfs_err err = GFS_EIO;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0 || gfs_write_all(fd, buf, len) < 0 || fsync(fd) < 0) {
-		gfs_error("cannot write %s: %s", tmp, strerror(errno));
-		goto out_close;
-	}
-	if (rename(tmp, dst) < 0 || gfs_fsync_dir(dir) < 0) {
-		gfs_error("cannot rename %s: %s", tmp, strerror(errno));
-		goto out_close;
-	}
-	err = GFS_OK;
-out_close:
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		unlink(tmp);
-	free(tmp);
-	free(dst);
-	return err;
+	if (gfs_file_replace(dir, name, "checkpoint", buf, len) == 0)
+		return GFS_OK;
+	gfs_error("cannot write %s/checkpoint (through %s): %s", dir, name,
+		  strerror(errno));
+	return GFS_EIO;
 }
 
 enum gfs_err gfs_ckpt_load_buf(struct gfs_master *m, const uint8_t *buf,
