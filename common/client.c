@@ -1,6 +1,10 @@
 /*
  * client.c - metadata calls to the primary master, with failover.
  *
+ * Fencing: the client keeps the highest epoch any master's reply carried
+ * and ignores the reply of a master with a lower one, as if it had said
+ * 421 (a primary that was replaced and does not know it yet).
+ *
  * Finding the primary: the client keeps the index of the master that last
  * answered as primary.  A refused connection, a 421 (with X-GFS-Primary
  * naming the primary when the master knows it) or a 503 "unavailable"
@@ -225,12 +229,18 @@ static void next_master(struct gfs_client_shared *sh, const char *url,
 	pthread_mutex_unlock(&sh->lock);
 }
 
-static void note_epoch(struct gfs_client_shared *sh, uint64_t epoch)
+/* Take in the epoch of a master's reply; false when it is lower than one
+ * seen before: that master was replaced and its answer must not count. */
+static bool note_epoch(struct gfs_client_shared *sh, uint64_t epoch)
 {
+	bool current;
+
 	pthread_mutex_lock(&sh->lock);
+	current = epoch >= sh->epoch;
 	if (epoch > sh->epoch)
 		sh->epoch = epoch;
 	pthread_mutex_unlock(&sh->lock);
+	return current;
 }
 
 uint64_t gfs_client_epoch(struct gfs_client *c)
@@ -326,8 +336,16 @@ static enum gfs_err attempt(struct gfs_client *c, const char *base,
 		return no_connection(r);
 	err = gfs_http_call(h, method, url, &o, r);
 	gfs_http_pool_put(sh->pool, h);
-	if (r->epoch)
-		note_epoch(sh, r->epoch);
+	if (r->epoch && !note_epoch(sh, r->epoch)) {
+		gfs_debug("%s answered with epoch %llu, older than one seen: "
+			  "ignored", base, (unsigned long long)r->epoch);
+		json_decref(r->json);
+		r->json = NULL;
+		r->message = NULL;
+		free(r->primary); /* it knows no better who leads */
+		r->primary = NULL;
+		return GFS_ENOTPRIMARY;
+	}
 	return err;
 }
 

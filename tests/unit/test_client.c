@@ -236,6 +236,32 @@ Test(client, sends_identity_and_highest_epoch)
 	gfs_httpd_stop(hb);
 }
 
+Test(client, ignores_a_master_with_a_lower_epoch)
+{
+	struct fake cur = { .primary = true, .epoch_out = 5 };
+	struct fake old = { .primary = true, .epoch_out = 3 };
+	char uc[64], uo[64], list[160];
+	struct gfs_httpd *hc = start(&cur, uc, sizeof(uc));
+	struct gfs_httpd *ho = start(&old, uo, sizeof(uo));
+	struct gfs_client *c;
+	struct gfs_stat st;
+
+	snprintf(list, sizeof(list), "%s,%s", uc, uo);
+	c = client_for(list, 800);
+	cr_assert_eq(gfs_client_stat(c, "/x", &st), GFS_OK);
+	/* sent (or forged) to the master of epoch 3, which still answers:
+	 * its answer is not taken */
+	cur.primary = false;
+	snprintf(cur.named, sizeof(cur.named), "%s", uo);
+	cr_expect_neq(gfs_client_stat(c, "/x", &st), GFS_OK);
+	cr_expect_geq(atomic_load(&old.calls), 1);
+	cur.primary = true;
+	cr_expect_eq(gfs_client_stat(c, "/x", &st), GFS_OK);
+	gfs_client_free(c);
+	gfs_httpd_stop(hc);
+	gfs_httpd_stop(ho);
+}
+
 Test(client, maps_errors_and_keeps_the_message)
 {
 	struct fake b = { .primary = true };
