@@ -340,6 +340,29 @@ static int cmd_mv(struct cli *cli, char **argv, int argc)
 	return err ? 1 : 0;
 }
 
+/* The leader, its epoch, the in-sync set, each follower's lag. */
+static void print_leadership(json_t *j)
+{
+	json_t *leader = json_object_get(j, "leader"), *f, *u;
+	size_t i;
+
+	printf("leader %s, epoch %lld (%s mode); in-sync set:",
+	       json_string_value(json_object_get(leader, "url")) ?: "unknown",
+	       json_integer_value(json_object_get(leader, "epoch")),
+	       json_string_value(json_object_get(j, "mode")) ?: "?");
+	json_array_foreach(json_object_get(j, "isr"), i, u)
+		printf(" %s", json_string_value(u) ?: "?");
+	printf("\n");
+	json_array_foreach(json_object_get(j, "followers"), i, f)
+		printf("  follower %-28s %8lld records behind, %s\n",
+		       json_string_value(json_object_get(f, "url")) ?: "?",
+		       json_integer_value(json_object_get(f, "lag")),
+		       json_is_true(json_object_get(f, "attached"))
+			       ? "attached"
+		       : json_is_true(json_object_get(f, "member"))
+			       ? "member, catching up" : "not in the set");
+}
+
 static int cmd_status(struct cli *cli, char **argv, int argc)
 {
 	json_t *j = NULL, *cs, *s;
@@ -368,6 +391,7 @@ static int cmd_status(struct cli *cli, char **argv, int argc)
 	       json_integer_value(json_object_get(j, "files")),
 	       json_integer_value(json_object_get(j, "chunks")),
 	       json_integer_value(json_object_get(j, "under_replicated")));
+	print_leadership(j);
 	cs = json_object_get(j, "chunkservers");
 	json_array_foreach(cs, i, s) {
 		printf("  %-28s %-5s %8lld chunks %10lld MiB free\n",
@@ -382,6 +406,48 @@ static int cmd_status(struct cli *cli, char **argv, int argc)
 	return 0;
 }
 
+/* gfs detach [URL]: the primary stops waiting for a dead backup. */
+static int cmd_detach(struct cli *cli, char **argv, int argc)
+{
+	char *enc = argc ? gfs_url_encode(argv[0], false) : NULL;
+	char *route = gfs_xasprintf("/detach%s%s", enc ? "?url=" : "",
+				    enc ? enc : "");
+	json_t *j = NULL;
+	enum gfs_err err = gfs_client_call(cli->client, "POST", route, NULL,
+					   &j);
+
+	if (err)
+		failed("detach", argc ? argv[0] : "", err);
+	if (j)
+		json_decref(j);
+	free(route);
+	free(enc);
+	return err ? 1 : 0;
+}
+
+/* gfs promote URL: that master takes over now (the primary is gone). */
+static int cmd_promote(struct cli *cli, char **argv, int argc)
+{
+	struct gfs_client_conf cc = { .masters = argv[0], .failover_ms = 3000 };
+	struct gfs_client *one = gfs_client_new(&cc);
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	(void)cli;
+	(void)argc;
+	if (!one) {
+		fprintf(stderr, "gfs: promote: bad URL '%s'\n", argv[0]);
+		return 2;
+	}
+	err = gfs_client_call(one, "POST", "/promote", NULL, &j);
+	if (err)
+		failed("promote", argv[0], err);
+	if (j)
+		json_decref(j);
+	gfs_client_free(one);
+	return err ? 1 : 0;
+}
+
 static const struct command commands[] = {
 	{ "upload", 1, 2, cmd_upload, "upload LOCAL [REMOTE]" },
 	{ "download", 1, 2, cmd_download, "download REMOTE [LOCAL|-]" },
@@ -392,6 +458,8 @@ static const struct command commands[] = {
 	{ "rm", 1, INT_MAX, cmd_rm, "rm PATH..." },
 	{ "mv", 2, 2, cmd_mv, "mv OLD NEW" },
 	{ "status", 0, 0, cmd_status, "status" },
+	{ "detach", 0, 1, cmd_detach, "detach [BACKUP_URL]" },
+	{ "promote", 1, 1, cmd_promote, "promote MASTER_URL" },
 };
 
 static int run(struct cli *cli, char **argv, int argc)

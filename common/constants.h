@@ -58,5 +58,6 @@
 #define GFS_HDR_FORWARD "X-GFS-Forward"
 #define GFS_HDR_REQUEST "X-GFS-Request" /* id of a mutation, for retries */
 #define GFS_REQUEST_ID_HEX 32 /* its length: 128 bits in lowercase hex */
+#define GFS_HDR_BACKUP "X-GFS-Backup"
 
 #endif

@@ -1,16 +1,29 @@
 /*
- * backup.c - follower thread, promotion, step-down; see backup.h.
+ * backup.c - follower thread, the pair's rules, role changes; see
+ * backup.h.
+ *
+ * Files in the data directory besides the log and the checkpoint:
+ *   members   pair mode, primary: the URLs of the attached backups, one
+ *             per line; written (atomically, fsync'ed) before a backup
+ *             attaches, read when a primary starts or resumes.
+ *   in-sync   empty marker: our log lost nothing since we were last
+ *             attached or leader.  Written when a poll first says
+ *             attached, removed (durably) before a re-sync wipes the
+ *             log.  In etcd mode only a master holding it may campaign.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "backup.h"
 #include "checkpoint.h"
 #include "constants.h"
 #include "csmgr.h"
+#include "election.h"
 #include "journal.h"
 #include "log.h"
 #include "master.h"
@@ -21,7 +34,10 @@
 #define POLL_WAIT_MS 1000
 #define POLL_MAX (256u << 20)
 #define CKPT_MAX (4ull << 30)
-#define PING_EVERY_MS 1000
+#define NOTICE_EVERY_MS 1000
+#define MEMBERS_FILE "members"
+#define MARKER_FILE "in-sync"
+#define MEMBERS_MAX (GFS_ISR_PEERS * (GFS_ISR_URL_MAX + 1))
 
 static void set_str(char **dst, const char *src)
 {
@@ -31,78 +47,195 @@ static void set_str(char **dst, const char *src)
 	*dst = s;
 }
 
-void gfs_backup_step_down(struct gfs_master *m, uint64_t epoch,
+/* ---- files ------------------------------------------------------------- */
+
+void gfs_backup_load_marker(struct gfs_master *m)
+{
+	char *path = gfs_xasprintf("%s/" MARKER_FILE, m->conf.data);
+	struct stat st;
+
+	m->fw.complete = stat(path, &st) == 0;
+	free(path);
+}
+
+/* Write or remove the marker; lock held (a rare fsync). */
+static void set_marker(struct gfs_master *m, bool on)
+{
+	int rc;
+
+	if (m->fw.complete == on)
+		return;
+	rc = on ? gfs_file_replace(m->conf.data, MARKER_FILE ".tmp",
+				   MARKER_FILE, "", 0)
+		: gfs_file_remove(m->conf.data, MARKER_FILE);
+	if (rc < 0) {
+		gfs_error("cannot %s %s/" MARKER_FILE ": %s; stopping",
+			  on ? "write" : "remove", m->conf.data,
+			  strerror(errno));
+		_exit(1); /* memory and disk would disagree on safety */
+	}
+	m->fw.complete = on;
+}
+
+void gfs_backup_vouch(struct gfs_master *m)
+{
+	set_marker(m, true);
+}
+
+/* The members file as an array of n new strings (free each and it). */
+static char **members_load(struct gfs_master *m, size_t *n)
+{
+	char *path = gfs_xasprintf("%s/" MEMBERS_FILE, m->conf.data);
+	char line[GFS_ISR_URL_MAX + 2], **urls = NULL;
+	FILE *f = fopen(path, "r");
+
+	*n = 0;
+	while (f && *n < GFS_ISR_PEERS && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!*line)
+			continue;
+		urls = gfs_xrealloc(urls, (*n + 1) * sizeof(*urls));
+		urls[(*n)++] = gfs_xstrdup(line);
+	}
+	if (f)
+		fclose(f);
+	free(path);
+	return urls;
+}
+
+static void members_free(char **urls, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(urls[i]);
+	free(urls);
+}
+
+/* Replace the members file by the members of the set, plus add, minus
+ * drop (NULL: none; "" drops all).  Lock held.  False when not written. */
+static bool members_save(struct gfs_master *m, const char *add,
+			 const char *drop)
+{
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	size_t i, n = gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
+	char text[MEMBERS_MAX] = "";
+	size_t len = 0;
+
+	for (i = 0; i < n; i++)
+		if (v[i].member && !(drop && (!*drop || !strcmp(drop, v[i].url))) &&
+		    !(add && !strcmp(add, v[i].url)))
+			len += (size_t)snprintf(text + len, sizeof(text) - len,
+						"%s\n", v[i].url);
+	if (add)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s\n",
+					add);
+	if (gfs_file_replace(m->conf.data, MEMBERS_FILE ".tmp", MEMBERS_FILE,
+			     text, GFS_MIN(len, sizeof(text) - 1)) == 0)
+		return true;
+	gfs_error("cannot write %s/" MEMBERS_FILE ": %s", m->conf.data,
+		  strerror(errno));
+	return false;
+}
+
+/* ---- role changes ------------------------------------------------------ */
+
+void gfs_backup_step_down(struct gfs_master *m, const char *why,
 			  const char *primary)
 {
-	char *backup = gfs_oplog_backup_url(m->log);
+	struct gfs_isr_view v[1];
 
 	if (m->role != GFS_ROLE_PRIMARY)
-		goto out_free;
-	if (!primary || !*primary)
-		primary = backup ? backup : m->peer_url;
-	gfs_warn("epoch %" PRIu64 " is newer than ours (%" PRIu64 "): stepping"
-		 " down, following %s", epoch, m->epoch,
-		 primary ? primary : "(unknown)");
+		return;
+	if ((!primary || !*primary) && !gfs_master_etcd(m))
+		primary = gfs_isr_view(&m->isr, v, 1) ? v[0].url : m->peer_url;
+	gfs_warn("%s (our epoch is %" PRIu64 "): stepping down, following %s",
+		 why, m->epoch, primary && *primary ? primary : "(unknown yet)");
 	m->role = GFS_ROLE_BACKUP;
-	set_str(&m->primary_url, primary);
-	m->fw.resync = true;
+	set_str(&m->primary_url, primary && *primary ? primary : NULL);
+	/* pair mode: our log may hold records the new primary never had;
+	 * etcd mode: same_history() finds out from the new leader's epoch */
+	m->fw.resync = !gfs_master_etcd(m);
 	m->fw.in_sync = false;
 	m->fw.last_contact_ms = gfs_mono_ms();
-	gfs_oplog_fence(m->log);
-out_free:
-	free(backup);
+	gfs_isr_fence(&m->isr);
 }
 
-void gfs_backup_learn_primary(struct gfs_master *m, uint64_t epoch,
-			      const char *primary)
-{
-	if (m->role != GFS_ROLE_BACKUP || !primary || !*primary ||
-	    epoch <= m->epoch || !strcmp(primary, m->self_url) ||
-	    (m->primary_url && !strcmp(primary, m->primary_url)))
-		return;
-	gfs_info("following %s, primary of epoch %" PRIu64 " (ours is %"
-		 PRIu64 ", following %s)", primary, epoch, m->epoch,
-		 m->primary_url ? m->primary_url : "nobody");
-	set_str(&m->primary_url, primary);
-}
-
-/* Become primary.  Lock held; returns the EPOCH record's seq. */
-static uint64_t promote(struct gfs_master *m, uint64_t epoch, bool probation)
+uint64_t gfs_backup_lead(struct gfs_master *m, uint64_t epoch,
+			 char *const *members, size_t n, int64_t ack_until_ms)
 {
 	struct gfs_enc rec = { 0 };
 	int64_t now = gfs_mono_ms();
 
+	if (m->primary_url && strcmp(m->primary_url, m->self_url))
+		set_str(&m->peer_url, m->primary_url);
 	m->role = GFS_ROLE_PRIMARY;
-	set_str(&m->peer_url, m->primary_url);
 	set_str(&m->primary_url, m->self_url);
 	gfs_csmgr_want_inventories(m);
 	gfs_chunks_skip_reserved(&m->chunks);
 	m->settle_until = now + (int64_t)m->conf.dead_after_ms;
-	m->probation_until = probation ? now + (int64_t)m->conf.probation_ms
-				       : 0;
+	m->probation_until = 0;
+	m->fw.in_sync = false;
+	m->fw.resync = false;
+	gfs_isr_lead(&m->isr, members, n, m->applied_seq, ack_until_ms);
+	set_marker(m, true);
 	if (epoch <= m->epoch)
 		return 0;
+	m->prev_epoch = m->epoch;
+	m->epoch_start = m->applied_seq;
+	m->fw.sync_epoch = epoch;
 	gfs_rec_epoch(&rec, epoch, m->self_url);
 	return gfs_ops_log(m, &rec);
 }
 
-/* The primary is silent: promote when allowed.  Lock held. */
+void gfs_backup_lead_pair(struct gfs_master *m)
+{
+	size_t n;
+	char **urls = members_load(m, &n);
+
+	gfs_isr_lead(&m->isr, urls, n, m->applied_seq, INT64_MAX);
+	if (n)
+		gfs_info("waiting for %zu attached backup(s) (%s%s) before "
+			 "acknowledging: gfs detach if gone for good", n,
+			 urls[0], n > 1 ? ", ..." : "");
+	members_free(urls, n);
+}
+
+/* Pair mode: promote with epoch (probation: resuming after a restart).
+ * Lock held; the EPOCH record's seq. */
+static uint64_t promote(struct gfs_master *m, uint64_t epoch, bool resume)
+{
+	uint64_t seq;
+
+	if (resume) {
+		seq = gfs_backup_lead(m, epoch, NULL, 0, INT64_MAX);
+		gfs_backup_lead_pair(m);
+		m->probation_until = gfs_mono_ms() +
+				     (int64_t)m->conf.probation_ms;
+		return seq;
+	}
+	/* the old primary can acknowledge nothing without us: start alone */
+	if (!members_save(m, NULL, ""))
+		return 0;
+	return gfs_backup_lead(m, epoch, NULL, 0, INT64_MAX);
+}
+
+static uint64_t next_epoch(struct gfs_master *m)
+{
+	const char *cs_primary;
+	uint64_t epoch = GFS_MAX(m->epoch, m->fw.sync_epoch);
+
+	return GFS_MAX(epoch, gfs_csmgr_max_epoch(m, &cs_primary)) + 1;
+}
+
+/* Pair mode: the primary is silent; promote when allowed.  Lock held. */
 static uint64_t maybe_promote(struct gfs_master *m)
 {
 	int64_t silent = gfs_mono_ms() - m->fw.last_contact_ms;
-	const char *cs_primary;
 	uint64_t epoch;
 
-	if (m->role != GFS_ROLE_BACKUP || !m->fw.in_sync ||
-	    silent < (int64_t)m->conf.failover_ms)
+	if (gfs_master_etcd(m) || m->role != GFS_ROLE_BACKUP ||
+	    !m->fw.in_sync || silent < (int64_t)m->conf.failover_ms)
 		return 0;
-	if (gfs_csmgr_primary_vouched(m, m->primary_url,
-				      (int64_t)m->conf.failover_ms / 2)) {
-		gfs_debug("primary silent to us but not to chunkservers");
-		return 0;
-	}
-	epoch = GFS_MAX(m->epoch, m->fw.sync_epoch);
-	epoch = GFS_MAX(epoch, gfs_csmgr_max_epoch(m, &cs_primary)) + 1;
+	epoch = next_epoch(m);
 	gfs_info("primary %s silent for %" PRId64 " ms: promoted to primary "
 		 "with epoch %" PRIu64, m->primary_url ? m->primary_url : "?",
 		 silent, epoch);
@@ -117,18 +250,85 @@ static void lost_contact(struct gfs_master *m)
 	seq = maybe_promote(m);
 	pthread_mutex_unlock(&m->lock);
 	if (seq)
-		gfs_ops_wait(m, seq);
+		gfs_oplog_wait(m->log, seq);
 }
 
+enum gfs_err gfs_backup_force_promote(struct gfs_master *m)
+{
+	enum gfs_err err = GFS_OK;
+	uint64_t seq = 0, epoch;
+
+	if (gfs_master_etcd(m))
+		return gfs_election_force(m->el);
+	pthread_mutex_lock(&m->lock);
+	if (m->role == GFS_ROLE_BACKUP && m->fw.resync) {
+		err = GFS_EUNAVAIL; /* mid re-sync: no state to serve yet */
+	} else if (m->role == GFS_ROLE_BACKUP) {
+		epoch = next_epoch(m);
+		gfs_warn("promoted to primary with epoch %" PRIu64 " by the "
+			 "operator (%s)", epoch,
+			 m->fw.in_sync ? "in sync" : "NOT in sync: records the "
+			 "old primary acknowledged may be lost");
+		seq = promote(m, epoch, false);
+		err = seq ? GFS_OK : GFS_EIO;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (seq)
+		gfs_oplog_wait(m->log, seq);
+	return err;
+}
+
+enum gfs_err gfs_backup_detach(struct gfs_master *m, const char *url)
+{
+	enum gfs_err err = GFS_OK;
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	size_t i, n;
+
+	if (gfs_master_etcd(m))
+		return GFS_EINVAL;
+	pthread_mutex_lock(&m->lock);
+	if (m->role != GFS_ROLE_PRIMARY)
+		err = GFS_ENOTPRIMARY;
+	else if (!members_save(m, NULL, url ? url : ""))
+		err = GFS_EIO;
+	n = err ? 0 : gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
+	for (i = 0; i < n; i++) {
+		if (!v[i].member || (url && strcmp(url, v[i].url)))
+			continue;
+		gfs_warn("backup %s detached by the operator: acknowledging "
+			 "without it", v[i].url);
+		gfs_isr_set_member(&m->isr, v[i].url, false);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return err;
+}
+
+void gfs_backup_learn_primary(struct gfs_master *m, uint64_t epoch,
+			      const char *primary)
+{
+	if (gfs_master_etcd(m) || m->role != GFS_ROLE_BACKUP || !primary ||
+	    !*primary || epoch <= m->epoch || !strcmp(primary, m->self_url) ||
+	    (m->primary_url && !strcmp(primary, m->primary_url)))
+		return;
+	gfs_info("following %s, primary of epoch %" PRIu64 " (ours is %"
+		 PRIu64 ", following %s)", primary, epoch, m->epoch,
+		 m->primary_url ? m->primary_url : "nobody");
+	set_str(&m->primary_url, primary);
+}
+
+/* ---- following --------------------------------------------------------- */
+
 /* Replace the state by a checkpoint (buf NULL: empty) at next.  Lock held.
- * Disk order: segments gone, then the checkpoint, then a new segment, so
- * that a crash in between leaves an older but consistent state. */
+ * Disk order: the marker gone, then the segments, then the checkpoint,
+ * then a new segment, so that a crash in between leaves an older but
+ * consistent state that may not campaign. */
 static bool install_state(struct gfs_master *m, const uint8_t *buf,
 			  size_t len)
 {
 	uint64_t next = 1;
 	char *path;
 
+	set_marker(m, false);
 	gfs_ns_free(&m->ns);
 	gfs_ns_init(&m->ns);
 	gfs_chunks_free(&m->chunks);
@@ -156,14 +356,16 @@ static bool install_state(struct gfs_master *m, const uint8_t *buf,
 }
 
 /* GET url from the other master into *r; false when no reply came. */
-static bool peer_get(struct gfs_http *h, const char *url,
-		     const char *const *hdrs, long timeout_ms, size_t max,
-		     struct gfs_http_reply *r)
+static bool peer_call(struct gfs_http *h, const char *method,
+		      const char *url, const char *const *hdrs,
+		      const char *body, long timeout_ms, size_t max,
+		      struct gfs_http_reply *r)
 {
 	struct gfs_http_opts o = { .headers = hdrs, .timeout_ms = timeout_ms,
-				   .connect_ms = 1000, .max_reply = max };
+				   .connect_ms = 1000, .max_reply = max,
+				   .body = body, .len = body ? strlen(body) : 0 };
 
-	gfs_http_call(h, "GET", url, &o, r);
+	gfs_http_call(h, method, url, &o, r);
 	return r->status != 0;
 }
 
@@ -173,11 +375,12 @@ static bool resync(struct gfs_master *m, struct gfs_http *p, const char *url)
 	struct gfs_http_reply r;
 	bool ok = false;
 
-	if (!peer_get(p, u, NULL, 120000, CKPT_MAX, &r) ||
+	if (!peer_call(p, "GET", u, NULL, NULL, 120000, CKPT_MAX, &r) ||
 	    (r.status != 200 && r.status != 404))
 		goto out_free;
 	pthread_mutex_lock(&m->lock);
-	ok = m->role == GFS_ROLE_BACKUP &&
+	/* never under a campaign that believes our log complete */
+	ok = m->role == GFS_ROLE_BACKUP && !m->fw.campaigning &&
 	     install_state(m, r.status == 200 ? (const uint8_t *)r.body : NULL,
 			   r.len);
 	if (ok) {
@@ -218,20 +421,22 @@ static bool take_records(struct gfs_master *m, const uint8_t *buf, size_t len)
 	return true;
 }
 
-/* The polled master says it is not the primary. */
+/* The polled master says it is not the primary (pair mode: believe who
+ * it names; etcd mode: the election says who leads). */
 static void not_primary(struct gfs_master *m, const struct gfs_http_reply *r)
 {
 	const char *named = r->primary ? r->primary : "";
 	uint64_t seq = 0;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->role == GFS_ROLE_BACKUP && !strcmp(named, m->self_url) &&
-	    m->epoch >= r->epoch && !m->fw.resync) {
+	if (gfs_master_etcd(m) || m->role != GFS_ROLE_BACKUP) {
+		/* nothing */
+	} else if (!strcmp(named, m->self_url) && m->epoch >= r->epoch &&
+		   !m->fw.resync) {
 		gfs_info("%s names us the primary of epoch %" PRIu64
 			 ": resuming as primary", m->primary_url, m->epoch);
 		seq = promote(m, m->epoch, true);
-	} else if (m->role == GFS_ROLE_BACKUP && named[0] &&
-		   strcmp(named, m->self_url) &&
+	} else if (named[0] && strcmp(named, m->self_url) &&
 		   (!m->primary_url || strcmp(named, m->primary_url))) {
 		gfs_info("following %s (named by %s)", named,
 			 m->primary_url ? m->primary_url : "nobody");
@@ -239,42 +444,89 @@ static void not_primary(struct gfs_master *m, const struct gfs_http_reply *r)
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (seq)
-		gfs_ops_wait(m, seq);
+		gfs_oplog_wait(m->log, seq);
 }
 
-/* The epoch of the reply against what we synced from.  Lock held. */
-static bool same_history(struct gfs_master *m, uint64_t epoch)
+/*
+ * Is our log a prefix of the log of the leader that answered r?  Only
+ * when it came from the same epoch (pair mode), or (etcd mode, where an
+ * epoch is one process's term and its records one stream) from the
+ * epoch the leader's own log came from, and ends at or before the
+ * leader's EPOCH record (X-GFS-Epoch-Start: PREV_EPOCH START_SEQ).
+ * Else we re-sync from its checkpoint.  Lock held.
+ */
+static bool same_history(struct gfs_master *m, const struct gfs_http_reply *r)
 {
+	uint64_t prev = 0, start = 0;
+	char hdr[64];
+
 	if (!m->fw.sync_epoch && m->applied_seq == 1)
-		m->fw.sync_epoch = epoch;
-	if (epoch == m->fw.sync_epoch)
+		m->fw.sync_epoch = r->epoch;
+	if (r->epoch == m->fw.sync_epoch)
 		return true;
+	if (gfs_master_etcd(m) &&
+	    gfs_http_reply_header(r, "X-GFS-Epoch-Start", hdr, sizeof(hdr)) &&
+	    sscanf(hdr, "%" SCNu64 " %" SCNu64, &prev, &start) == 2 &&
+	    prev == m->fw.sync_epoch && m->applied_seq <= start) {
+		gfs_info("leader of epoch %" PRIu64 " continues the log of "
+			 "epoch %" PRIu64 " that we hold up to record %" PRIu64
+			 ": no re-sync", r->epoch, prev, m->applied_seq);
+		m->fw.sync_epoch = r->epoch;
+		return true;
+	}
 	gfs_info("primary epoch %" PRIu64 " differs from ours (%" PRIu64
-		 "): re-syncing", epoch, m->fw.sync_epoch);
+		 "): re-syncing", r->epoch, m->fw.sync_epoch);
 	m->fw.resync = true;
 	return false;
+}
+
+/* GET /oplog?from=...; NULL-free new string. */
+static char *poll_url(struct gfs_master *m, const char *url, uint64_t from)
+{
+	uint32_t crc;
+
+	/* our last record's checksum: the primary refuses us (410) if its
+	 * record of that seq differs, i.e. it lost ours in a crash */
+	if (gfs_oplog_record_crc(m->log, from - 1, &crc))
+		return gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64
+				     "&wait_ms=%d&crc=%" PRIu32, url, from,
+				     POLL_WAIT_MS, crc);
+	return gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64 "&wait_ms=%d",
+			     url, from, POLL_WAIT_MS);
+}
+
+/* Take a 200 reply to a poll for from.  Lock held. */
+static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
+		      uint64_t from)
+{
+	char att[8];
+
+	if (m->role != GFS_ROLE_BACKUP || !same_history(m, r) ||
+	    m->applied_seq != from)
+		return false;
+	if (!take_records(m, (const uint8_t *)r->body, r->len))
+		m->fw.resync = true;
+	m->fw.in_sync = gfs_http_reply_header(r, "X-GFS-Attached", att,
+					      sizeof(att)) &&
+			!strcmp(att, "1");
+	/* attached: we hold every record ever acknowledged */
+	if (m->fw.in_sync && !m->fw.resync)
+		set_marker(m, true);
+	m->fw.last_contact_ms = gfs_mono_ms();
+	return true;
 }
 
 static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 		      const char *url, uint64_t from)
 {
-	uint32_t crc;
-	/* our last record's checksum: the primary refuses us (410) if its
-	 * record of that seq differs, i.e. it lost ours in a crash */
-	char *u = gfs_oplog_record_crc(m->log, from - 1, &crc)
-			  ? gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64
-					  "&wait_ms=%d&crc=%" PRIu32,
-					  url, from, POLL_WAIT_MS, crc)
-			  : gfs_xasprintf("%s" GFS_API "/oplog?from=%" PRIu64
-					  "&wait_ms=%d", url, from,
-					  POLL_WAIT_MS);
-	char *me = gfs_xasprintf("X-GFS-Backup: %s", m->self_url);
+	char *u = poll_url(m, url, from);
+	char *me = gfs_xasprintf(GFS_HDR_BACKUP ": %s", m->self_url);
 	const char *hdrs[] = { me, NULL };
 	struct gfs_http_reply r;
 	bool ok = false;
-	char att[8];
 
-	if (!peer_get(p, u, hdrs, POLL_WAIT_MS + 4000, POLL_MAX, &r))
+	if (!peer_call(p, "GET", u, hdrs, NULL, POLL_WAIT_MS + 4000, POLL_MAX,
+		       &r))
 		goto out_free;
 	if (r.status == 421) {
 		not_primary(m, &r);
@@ -283,17 +535,8 @@ static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 	pthread_mutex_lock(&m->lock);
 	if (r.status == 410)
 		m->fw.resync = true;
-	else if (r.status == 200 && m->role == GFS_ROLE_BACKUP &&
-		 same_history(m, r.epoch) && m->applied_seq == from) {
-		if (!take_records(m, (const uint8_t *)r.body, r.len))
-			m->fw.resync = true;
-		m->fw.in_sync =
-			gfs_http_reply_header(&r, "X-GFS-Attached", att,
-					      sizeof(att)) &&
-			!strcmp(att, "1");
-		m->fw.last_contact_ms = gfs_mono_ms();
-		ok = true;
-	}
+	else if (r.status == 200)
+		ok = take_poll(m, &r, from);
 	pthread_mutex_unlock(&m->lock);
 	if (ok)
 		gfs_oplog_sync(m->log);
@@ -305,34 +548,67 @@ out_free:
 	return ok;
 }
 
-/* Primary: tell the master we took over from that it is not primary. */
-static void ping_peer(struct gfs_master *m, struct gfs_http *p)
+/* ---- pair mode, as primary --------------------------------------------- */
+
+/* Is url one of our followers, polling now?  Lock held. */
+static bool follows_us(struct gfs_master *m, const char *url)
 {
-	char *url = NULL, *u, *eh, *ph;
-	const char *hdrs[3];
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	size_t i, n = gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i].url, url) && !v[i].silent)
+			return true;
+	return false;
+}
+
+/* BELIEVED EPOCH, the sender's side: tell the master we took over from
+ * that it is not the primary (POST /epoch), until it follows us. */
+static void send_notice(struct gfs_master *m, struct gfs_http *p)
+{
+	char *url = NULL, *u, *body;
+	const char *hdrs[] = { "Content-Type: application/json", NULL };
 	struct gfs_http_reply r;
 	int64_t now = gfs_mono_ms();
 
 	pthread_mutex_lock(&m->lock);
-	if (m->peer_url && now - m->fw.last_ping_ms >= PING_EVERY_MS) {
+	if (m->peer_url && now - m->fw.last_ping_ms >= NOTICE_EVERY_MS &&
+	    !follows_us(m, m->peer_url)) {
 		url = gfs_xstrdup(m->peer_url);
 		m->fw.last_ping_ms = now;
 	}
-	eh = gfs_xasprintf(GFS_HDR_EPOCH ": %" PRIu64, m->epoch);
+	body = gfs_xasprintf("{\"epoch\": %" PRIu64 ", \"primary\": \"%s\"}",
+			     m->epoch, m->self_url);
 	pthread_mutex_unlock(&m->lock);
-	ph = gfs_xasprintf(GFS_HDR_PRIMARY ": %s", m->self_url);
-	hdrs[0] = eh;
-	hdrs[1] = ph;
-	hdrs[2] = NULL;
 	if (url) {
-		u = gfs_xasprintf("%s" GFS_API "/healthz", url);
-		peer_get(p, u, hdrs, 1000, 1 << 16, &r);
+		u = gfs_xasprintf("%s" GFS_API "/epoch", url);
+		peer_call(p, "POST", u, hdrs, body, 1000, 1 << 16, &r);
 		gfs_http_reply_clear(&r);
 		free(u);
 	}
 	free(url);
-	free(eh);
-	free(ph);
+	free(body);
+}
+
+/* Attach every backup that caught up: written to the members file
+ * first, so that a restarted primary waits for it too. */
+static void attach_caught_up(struct gfs_master *m)
+{
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	size_t i, n = gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
+
+	for (i = 0; i < n; i++) {
+		if (v[i].member || !v[i].caught_up || v[i].silent)
+			continue;
+		pthread_mutex_lock(&m->lock);
+		if (m->role == GFS_ROLE_PRIMARY && members_save(m, v[i].url,
+								NULL)) {
+			gfs_info("backup %s attached; replicating "
+				 "synchronously", v[i].url);
+			gfs_isr_set_member(&m->isr, v[i].url, true);
+		}
+		pthread_mutex_unlock(&m->lock);
+	}
 }
 
 /* One round; false when the caller should pause before the next. */
@@ -350,8 +626,10 @@ static bool follow_once(struct gfs_master *m, struct gfs_http *p)
 	from = m->applied_seq;
 	pthread_mutex_unlock(&m->lock);
 	if (role == GFS_ROLE_PRIMARY || !url) {
-		if (role == GFS_ROLE_PRIMARY)
-			ping_peer(m, p);
+		if (role == GFS_ROLE_PRIMARY && !gfs_master_etcd(m)) {
+			send_notice(m, p);
+			attach_caught_up(m);
+		}
 		free(url);
 		return false;
 	}

@@ -1305,22 +1305,6 @@ unsigned gfs_csmgr_alive_count(struct gfs_master *m)
 	return n;
 }
 
-bool gfs_csmgr_primary_vouched(struct gfs_master *m, const char *url,
-			       int64_t within_ms)
-{
-	size_t i;
-
-	for (i = 0; i < m->cs.n; i++) {
-		struct gfs_cs *s = m->cs.servers[i];
-
-		if (s->alive && s->seen_primary && url &&
-		    !strcmp(s->seen_primary, url) && s->primary_age_ms >= 0 &&
-		    s->primary_age_ms < within_ms)
-			return true;
-	}
-	return false;
-}
-
 uint64_t gfs_csmgr_max_epoch(struct gfs_master *m, const char **primary)
 {
 	uint64_t best = 0;

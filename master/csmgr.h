@@ -250,10 +250,6 @@ const char *gfs_csmgr_pick_gateway(struct gfs_master *m);
 /* Array of server objects for /status (new reference). */
 json_t *gfs_csmgr_status_json(struct gfs_master *m);
 unsigned gfs_csmgr_alive_count(struct gfs_master *m);
-/* Whether a live chunkserver heard from the primary (url) recently:
- * the backup must not promote then.  false when none reports. */
-bool gfs_csmgr_primary_vouched(struct gfs_master *m, const char *url,
-			       int64_t within_ms);
 /* Highest epoch any live chunkserver reported, and its primary. */
 uint64_t gfs_csmgr_max_epoch(struct gfs_master *m, const char **primary);
 

@@ -2,6 +2,7 @@
  * gfs-master - the metadata server: namespace, chunk map, leases, op log.
  *
  *   gfs-master [--listen ADDR:PORT] [--data DIR] [--backup-of URL]
+ *              [--etcd URLS [--etcd-prefix /gfs/NAME]]
  *              [--chunk-size BYTES] [--replicas N] [--config FILE] ...
  *
  * main() reads the flags into struct gfs_master_conf (one option table),
@@ -59,7 +60,15 @@ static const struct gfs_opt options[] = {
 	  "a restarted primary refuses mutations this long unless a "
 	  "heartbeat comes first (4s)" },
 	{ "backup-detach", GFS_OPT_MS, C(detach_ms), "TIME",
-	  "a backup silent this long stops delaying mutations (1500ms)" },
+	  "etcd mode: a follower silent this long leaves the in-sync set "
+	  "(1500ms)" },
+	{ "etcd", GFS_OPT_STR, C(etcd), "URLS",
+	  "elect the leader in etcd at URLS (comma-separated); all masters "
+	  "equal, no --backup-of" },
+	{ "etcd-prefix", GFS_OPT_STR, C(etcd_prefix), "PATH",
+	  "etcd keys of this file system live under PATH (/gfs/default)" },
+	{ "etcd-lease", GFS_OPT_MS, C(etcd_lease_ms), "TIME",
+	  "TTL of the leader's etcd lease, whole seconds (5s)" },
 	GFS_HTTPD_OPTS(C(http)),
 	{ "log-level", GFS_OPT_LOGLEVEL, C(log_level), "LEVEL",
 	  "error, warn, info or debug (info)" },
@@ -80,6 +89,7 @@ static void defaults(struct gfs_master_conf *c)
 	c->checkpoint_every = 100000;
 	c->probation_ms = 2 * GFS_HEARTBEAT_MS;
 	c->detach_ms = 1500;
+	c->etcd_lease_ms = 5000;
 	c->log_level = GFS_LOG_INFO;
 }
 
@@ -104,12 +114,27 @@ static bool finish_conf(struct gfs_master_conf *c)
 		return false;
 	}
 	if ((c->advertise && !gfs_text_valid(c->advertise)) ||
-	    (c->backup_of && !gfs_text_valid(c->backup_of))) {
+	    (c->backup_of && !gfs_text_valid(c->backup_of)) ||
+	    (c->etcd && !gfs_text_valid(c->etcd)) ||
+	    (c->etcd_prefix && !gfs_text_valid(c->etcd_prefix))) {
 		/* they go into the log and into JSON replies */
-		fprintf(stderr, "gfs-master: --advertise and --backup-of must "
-			"be UTF-8\n");
+		fprintf(stderr, "gfs-master: --advertise, --backup-of, --etcd "
+			"and --etcd-prefix must be UTF-8\n");
 		return false;
 	}
+	if (c->etcd && c->backup_of) {
+		fprintf(stderr, "gfs-master: --etcd and --backup-of exclude "
+			"each other (etcd elects the leader)\n");
+		return false;
+	}
+	if (c->etcd_lease_ms < 1000 || c->etcd_lease_ms % 1000 ||
+	    !c->detach_ms) {
+		fprintf(stderr, "gfs-master: --etcd-lease must be whole "
+			"seconds, at least 1s; --backup-detach > 0\n");
+		return false;
+	}
+	if (!c->etcd_prefix)
+		c->etcd_prefix = gfs_xstrdup("/gfs/default");
 	if (!c->listen)
 		c->listen = gfs_xasprintf("%s:%d", GFS_DEFAULT_HOST,
 					  c->backup_of ? GFS_BACKUP_PORT

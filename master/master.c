@@ -2,11 +2,13 @@
  * master.c - start-up, the tick thread and shutdown of struct gfs_master.
  *
  * Start-up: load the checkpoint, replay the log records after it (same
- * apply code as live mutations), then become what the flags say: a backup
- * (--backup-of) that follows the primary, or a primary.  A primary that
- * starts from existing state is in probation (mutations 503) until a
- * chunkserver heartbeat shows no newer epoch exists, or probation_ms
- * passed; a fresh one logs epoch 1 and starts at once.
+ * apply code as live mutations), then become what the flags say: with
+ * --etcd a follower until the election (election.c) makes it the leader;
+ * else a backup (--backup-of) that follows the primary, or a primary.  A
+ * pair-mode primary that starts from existing state is in probation
+ * (mutations 503) until a chunkserver heartbeat shows no newer epoch
+ * exists, or probation_ms passed, and waits for the backups it had
+ * attached (backup.c); a fresh one logs epoch 1 and starts at once.
  *
  * The tick thread runs every 200 ms: dead chunkservers, the end of
  * probation, the start of a re-replication sweep pass and of GC rounds,
@@ -24,6 +26,7 @@
 
 #include "backup.h"
 #include "checkpoint.h"
+#include "election.h"
 #include "journal.h"
 #include "log.h"
 #include "master.h"
@@ -72,15 +75,22 @@ static enum gfs_err load_state(struct gfs_master *m, bool *fresh)
 	return GFS_OK;
 }
 
+/* A follower: of --backup-of, or (etcd) of whoever the election names. */
 static void become_backup(struct gfs_master *m, bool fresh)
 {
 	m->role = GFS_ROLE_BACKUP;
 	free(m->primary_url);
-	m->primary_url = gfs_xstrdup(m->conf.backup_of);
+	m->primary_url = m->conf.backup_of ? gfs_xstrdup(m->conf.backup_of)
+					   : NULL;
 	m->fw.sync_epoch = fresh ? 0 : m->epoch;
 	m->fw.last_contact_ms = gfs_mono_ms();
 	gfs_csmgr_want_inventories(m); /* reads go to the primary meanwhile */
-	gfs_info("backup of %s", m->primary_url);
+	if (gfs_master_etcd(m))
+		gfs_info("etcd mode (%s, keys under %s): following until "
+			 "elected%s", m->conf.etcd, m->conf.etcd_prefix,
+			 m->fw.complete ? "; may campaign" : "");
+	else
+		gfs_info("backup of %s", m->primary_url);
 }
 
 static void become_primary(struct gfs_master *m, bool fresh)
@@ -93,6 +103,7 @@ static void become_primary(struct gfs_master *m, bool fresh)
 	m->primary_url = gfs_xstrdup(m->self_url);
 	gfs_chunks_skip_reserved(&m->chunks);
 	m->settle_until = now + (int64_t)m->conf.dead_after_ms;
+	gfs_backup_lead_pair(m);
 	if (fresh) {
 		gfs_rec_epoch(&rec, 1, m->self_url);
 		gfs_ops_wait(m, gfs_ops_log(m, &rec));
@@ -122,11 +133,17 @@ enum gfs_err gfs_master_open(struct gfs_master *m)
 	gfs_chunks_init(&m->chunks);
 	gfs_csmgr_init(&m->cs);
 	gfs_requests_init(&m->requests, GFS_REQUESTS_MAX, GFS_REQUEST_TTL_MS);
+	gfs_isr_init(&m->isr, (int64_t)m->conf.detach_ms);
+	if (gfs_master_etcd(m) && !(m->el = gfs_election_new(m))) {
+		gfs_error("--etcd: expected http:// URLs, got '%s'",
+			  m->conf.etcd);
+		return GFS_EINVAL;
+	}
 	err = load_state(m, &fresh);
 	if (err)
 		return err;
-	m->log->detach_ms = (int64_t)m->conf.detach_ms;
-	if (m->conf.backup_of)
+	gfs_backup_load_marker(m);
+	if (m->conf.backup_of || gfs_master_etcd(m))
 		become_backup(m, fresh);
 	else
 		become_primary(m, fresh);
@@ -203,6 +220,8 @@ void gfs_master_start(struct gfs_master *m)
 {
 	pthread_create(&m->tick_thread, NULL, tick_main, m);
 	pthread_create(&m->follow_thread, NULL, gfs_backup_main, m);
+	if (m->el)
+		gfs_election_start(m->el);
 	m->threads = true;
 }
 
@@ -210,6 +229,8 @@ void gfs_master_close(struct gfs_master *m)
 {
 	bool ckpt;
 
+	gfs_election_free(m->el); /* a leader hands over first */
+	m->el = NULL;
 	atomic_store(&m->stopping, true);
 	pthread_mutex_lock(&m->lock);
 	pthread_cond_broadcast(&m->wake);
@@ -225,6 +246,7 @@ void gfs_master_close(struct gfs_master *m)
 		gfs_ckpt_write(m);
 	gfs_oplog_close(m->log);
 	m->log = NULL;
+	gfs_isr_destroy(&m->isr);
 	gfs_ns_free(&m->ns);
 	gfs_chunks_free(&m->chunks);
 	gfs_csmgr_free(&m->cs);

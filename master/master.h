@@ -23,12 +23,19 @@
 #include "csmgr.h"
 #include "httpd.h"
 #include "log.h"
+#include "isr.h"
 #include "namespace.h"
 #include "oplog.h"
 #include "requests.h"
 
 struct gfs_httpd;
 struct gfs_http_pool;
+struct gfs_election;
+
+/* A mutation (or a read of what is not durable yet) waits this long at
+ * most for the in-sync set, then is answered 503: a client's call
+ * (10 s) gets an answer and can try elsewhere. */
+#define GFS_ACK_WAIT_MS 5000
 
 enum gfs_role {
 	GFS_ROLE_PRIMARY,
@@ -51,7 +58,11 @@ struct gfs_master_conf {
 	uint64_t orphan_grace_ms;   /* unknown chunks live this long */
 	uint64_t checkpoint_every;  /* records between checkpoints */
 	uint64_t probation_ms;      /* restarted primary waits this long */
-	uint64_t detach_ms;         /* backup silent this long: detached */
+	uint64_t detach_ms;         /* a follower silent this long is
+				     * silent (etcd: leaves the set) */
+	char *etcd;                 /* --etcd endpoints; NULL: pair mode */
+	char *etcd_prefix;          /* keys live under this */
+	uint64_t etcd_lease_ms;     /* TTL of the leader's lease */
 	struct gfs_httpd_limits http; /* --http-* (zero: defaults) */
 	enum gfs_log_level log_level;
 };
@@ -60,7 +71,13 @@ struct gfs_master_conf {
 struct gfs_follow {
 	uint64_t sync_epoch;        /* epoch of the primary synced from */
 	bool resync;                /* fetch the checkpoint next */
-	bool in_sync;               /* last poll: attached and caught up */
+	bool in_sync;               /* last poll: attached */
+	bool complete;              /* the marker file <data>/in-sync: our
+				     * log lost nothing since we were last
+				     * attached or leader (etcd mode: may
+				     * campaign) */
+	bool campaigning;           /* etcd: a campaign counts on our log
+				     * as it is: no re-sync until it ends */
 	int64_t last_contact_ms;    /* monotonic, last answer from primary */
 	int64_t last_ping_ms;       /* primary: last epoch ping to old one */
 };
@@ -73,6 +90,9 @@ struct gfs_master {
 
 	enum gfs_role role;         /* (lock) */
 	uint64_t epoch;             /* (lock) */
+	uint64_t prev_epoch;        /* (lock) leader: the epoch of the records
+				     * before epoch_start */
+	uint64_t epoch_start;       /* (lock) leader: seq of its EPOCH record */
 	char *primary_url;          /* (lock) the primary as known; owned */
 	char *peer_url;             /* (lock) the master we took over from,
 				     * pinged with our epoch; owned */
@@ -86,6 +106,9 @@ struct gfs_master {
 	struct gfs_csmgr cs;        /* (lock) */
 	struct gfs_requests requests; /* (lock) recent request ids */
 	struct gfs_oplog *log;      /* owned; own lock */
+	struct gfs_isr isr;         /* followers a mutation waits for; own
+				     * lock */
+	struct gfs_election *el;    /* etcd mode: the election, owned */
 	uint64_t applied_seq;       /* (lock) next seq to apply */
 	uint64_t ckpt_seq;          /* (lock) next seq of the last checkpoint */
 	struct gfs_ckpt ckpt;       /* (lock) the one being written */
@@ -97,9 +120,15 @@ struct gfs_master {
 	struct gfs_http_pool *http; /* outgoing calls, owned */
 	pthread_t tick_thread;
 	pthread_t follow_thread;
-	bool threads;               /* the two threads were started */
+	bool threads;               /* the threads were started */
 	atomic_bool stopping;
 };
+
+/* Is leadership decided by etcd (--etcd), not by the pair's rules? */
+static inline bool gfs_master_etcd(const struct gfs_master *m)
+{
+	return m->conf.etcd != NULL;
+}
 
 /* Monotonic seconds since start (chunk commit times). */
 uint32_t gfs_master_now_s(const struct gfs_master *m);

@@ -1,5 +1,5 @@
 /*
- * oplog.c - append-only segments, group commit, replay and the backup
+ * oplog.c - append-only segments, group commit, replay and the follower
  * stream; see oplog.h for the format and the invariants.
  *
  * Group commit: gfs_oplog_append() only frames the record into
@@ -13,7 +13,7 @@
  * Nothing slow happens under log->lock, which gfs_oplog_append() takes
  * with the master lock held: writes and fsyncs run without it (a leader at
  * a time, `flushing`), so does the creation of a new segment on rotation
- * (its records queue in memory meanwhile), the backup's reads (from a
+ * (its records queue in memory meanwhile), followers' reads (from a
  * dup() of the segment's fd, which outlives the segment's removal) and
  * the directory fsync after old segments are unlinked.
  */
@@ -385,7 +385,6 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_cond_init(&log->cond, NULL);
 	log->dir = gfs_xstrdup(dir);
-	log->detach_ms = 1500;
 	if (gfs_mkdirs(dir, 0755) < 0) {
 		gfs_error("cannot create %s: %s", dir, strerror(errno));
 		err = GFS_EIO;
@@ -418,7 +417,6 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 		push_seg(log, &s);
 	}
 	log->next_seq = log->synced_seq = log->written_seq = cur_seg(log)->end;
-	log->acked_seq = log->next_seq;
 	*out = log;
 	return GFS_OK;
 out_free:
@@ -452,7 +450,7 @@ static void flush_locked(struct gfs_oplog *log, bool rotate)
 	if (batch.len && gfs_pwrite_all(fd, batch.buf, batch.len,
 					(off_t)off) < 0)
 		die_io("write", path);
-	/* written: the backup may fetch them while we fsync */
+	/* written: followers may fetch them while we fsync */
 	pthread_mutex_lock(&log->lock);
 	seg_at(log, base)->size += batch.len;
 	log->written_seq = target;
@@ -504,7 +502,6 @@ void gfs_oplog_close(struct gfs_oplog *log)
 		seg_free(&log->segs[i]);
 	free(log->segs);
 	gfs_enc_free(&log->pending);
-	free(log->backup_url);
 	free(log->dir);
 	pthread_cond_destroy(&log->cond);
 	pthread_mutex_destroy(&log->lock);
@@ -551,24 +548,6 @@ enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
 	return GFS_OK;
 }
 
-/* The backup stopped polling: go on without it.  Lock held. */
-static bool backup_silent(struct gfs_oplog *log, int64_t now)
-{
-	if (log->polls > 0)
-		return now - log->last_poll_ms > log->detach_ms + 2000;
-	return now - log->last_poll_ms > log->detach_ms;
-}
-
-static void detach_locked(struct gfs_oplog *log, const char *why)
-{
-	if (!log->attached)
-		return;
-	log->attached = false;
-	gfs_warn("backup %s detached (%s); going on alone",
-		 log->backup_url ? log->backup_url : "?", why);
-	pthread_cond_broadcast(&log->cond);
-}
-
 static void timed_wait(struct gfs_oplog *log, int64_t ms)
 {
 	struct timespec ts = gfs_deadline_ts(CLOCK_REALTIME, ms);
@@ -582,14 +561,6 @@ bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq)
 
 	pthread_mutex_lock(&log->lock);
 	ok = sync_locked(log, seq + 1);
-	while (ok && log->attached && log->acked_seq <= seq) {
-		if (backup_silent(log, gfs_mono_ms())) {
-			detach_locked(log, "no poll");
-			break;
-		}
-		timed_wait(log, 50);
-		ok = !log->fenced;
-	}
 	pthread_mutex_unlock(&log->lock);
 	return ok;
 }
@@ -685,7 +656,6 @@ void gfs_oplog_wipe(struct gfs_oplog *log)
 	gfs_fsync_dir(log->dir);
 	log->gen++;
 	log->fenced = true;
-	log->attached = false;
 	pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
 }
@@ -700,44 +670,11 @@ enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base)
 	err = seg_create(log, base, &s);
 	if (!err)
 		push_seg(log, &s);
-	log->next_seq = log->synced_seq = log->written_seq = log->acked_seq =
-		base;
+	log->next_seq = log->synced_seq = log->written_seq = base;
 	log->fenced = err != GFS_OK;
 	pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
 	return err;
-}
-
-void gfs_oplog_fence(struct gfs_oplog *log)
-{
-	pthread_mutex_lock(&log->lock);
-	log->fenced = true;
-	log->attached = false;
-	pthread_cond_broadcast(&log->cond);
-	pthread_mutex_unlock(&log->lock);
-}
-
-/* Bookkeeping of one /oplog request: it acknowledges records < from. */
-static void note_poll(struct gfs_oplog *log, uint64_t from, const char *url)
-{
-	int64_t now = gfs_mono_ms();
-
-	if (url && (!log->backup_url || strcmp(url, log->backup_url))) {
-		free(log->backup_url);
-		log->backup_url = gfs_xstrdup(url);
-	}
-	if (from < log->acked_seq && log->attached)
-		detach_locked(log, "it went back");
-	log->acked_seq = from;
-	log->last_poll_ms = now;
-	if (!log->attached && from == log->synced_seq &&
-	    from == log->next_seq) {
-		log->attached = true;
-		gfs_info("backup %s attached at record %" PRIu64
-			 "; replicating synchronously",
-			 log->backup_url ? log->backup_url : "?", from);
-	}
-	pthread_cond_broadcast(&log->cond);
 }
 
 /* The segment holding seq, or NULL.  O(segments). */
@@ -818,7 +755,7 @@ bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
 	return true;
 }
 
-/* The backup's record from-1 differs from ours (or we no longer have
+/* A follower's record from-1 differs from ours (or we no longer have
  * it).  Reads the file without the lock; gen tells whether the log was
  * replaced meanwhile. */
 static bool crc_differs(struct gfs_oplog *log, uint64_t from, uint32_t crc,
@@ -836,43 +773,54 @@ static bool crc_differs(struct gfs_oplog *log, uint64_t from, uint32_t crc,
 	return !gfs_oplog_record_crc(log, from - 1, &ours) || ours != crc;
 }
 
-enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
-			     const uint32_t *prev_crc, int64_t wait_ms,
-			     size_t max, const char *url, struct gfs_enc *out,
-			     uint64_t *next, bool *attached)
+/* The check of gfs_oplog_check_from() once the checksum was compared
+ * (at generation gen), lock held. */
+static enum gfs_err check_locked(struct gfs_oplog *log, uint64_t from,
+				 bool crc_checked, uint64_t gen)
 {
-	int64_t deadline = gfs_mono_ms() + wait_ms;
-	enum gfs_err err = GFS_OK;
-	struct span sp = { -1, 0, 0, 0 };
-	uint64_t gen = 0;
-	bool was;
+	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq ||
+	    (crc_checked && gen != log->gen))
+		return GFS_ENOENT;
+	return GFS_OK;
+}
 
-	*next = from;
-	*attached = false;
+enum gfs_err gfs_oplog_check_from(struct gfs_oplog *log, uint64_t from,
+				  const uint32_t *prev_crc, bool *caught_up)
+{
+	enum gfs_err err;
+	uint64_t gen = 0;
+
+	*caught_up = false;
 	if (prev_crc && crc_differs(log, from, *prev_crc, &gen))
 		return GFS_ENOENT;
 	pthread_mutex_lock(&log->lock);
-	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq ||
-	    (prev_crc && gen != log->gen)) {
-		err = GFS_ENOENT;
-		goto out_unlock;
-	}
-	was = log->attached;
-	note_poll(log, from, url);
-	if (log->attached && !was)
-		deadline = 0; /* tell the backup it is attached at once */
-	log->polls++;
-	while (log->written_seq <= from && !log->fenced &&
+	err = check_locked(log, from, prev_crc != NULL, gen);
+	*caught_up = !err && from == log->synced_seq && from == log->next_seq;
+	pthread_mutex_unlock(&log->lock);
+	return err;
+}
+
+enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
+			     const uint32_t *prev_crc, int64_t wait_ms,
+			     size_t max, struct gfs_enc *out, uint64_t *next)
+{
+	int64_t deadline = gfs_mono_ms() + wait_ms;
+	struct span sp = { -1, 0, 0, 0 };
+	enum gfs_err err;
+	uint64_t gen = 0;
+
+	*next = from;
+	if (prev_crc && crc_differs(log, from, *prev_crc, &gen))
+		return GFS_ENOENT;
+	pthread_mutex_lock(&log->lock);
+	err = check_locked(log, from, prev_crc != NULL, gen);
+	while (!err && log->written_seq <= from && !log->fenced &&
 	       gfs_mono_ms() < deadline)
 		timed_wait(log, GFS_MIN(100, deadline - gfs_mono_ms() + 1));
-	log->polls--;
-	log->last_poll_ms = gfs_mono_ms();
-	if (log->fenced)
+	if (!err && log->fenced)
 		err = GFS_ENOTPRIMARY;
-	else if (span_of(log, from, max, &sp))
+	else if (!err && span_of(log, from, max, &sp))
 		*next = from + sp.n;
-out_unlock:
-	*attached = log->attached;
 	pthread_mutex_unlock(&log->lock);
 	if (sp.fd >= 0)
 		read_span(&sp, out);
@@ -885,8 +833,6 @@ void gfs_oplog_stats(struct gfs_oplog *log, struct gfs_oplog_stats *st)
 	*st = log->st;
 	st->next_seq = log->next_seq;
 	st->synced = log->synced_seq;
-	st->acked = log->acked_seq;
-	st->attached = log->attached;
 	pthread_mutex_unlock(&log->lock);
 }
 
@@ -898,14 +844,4 @@ uint64_t gfs_oplog_next_seq(struct gfs_oplog *log)
 	n = log->next_seq;
 	pthread_mutex_unlock(&log->lock);
 	return n;
-}
-
-char *gfs_oplog_backup_url(struct gfs_oplog *log)
-{
-	char *s;
-
-	pthread_mutex_lock(&log->lock);
-	s = log->backup_url ? gfs_xstrdup(log->backup_url) : NULL;
-	pthread_mutex_unlock(&log->lock);
-	return s;
 }

@@ -1,12 +1,13 @@
 /*
  * oplog.h - the operation log: append-only segments of checksummed
- * records, group commit, replay, and the stream a backup master follows.
+ * records, group commit, replay, and the stream follower masters read.
  *
- * For: making a mutation durable before it is acknowledged, replaying the
- * log at start-up, serving records to the backup and waiting for its
- * acknowledgement.  Not for: what a record means (journal.c) or the
- * checkpoint (checkpoint.c), which only asks this module to start a new
- * segment and to drop old ones.
+ * For: making a mutation durable here before it is acknowledged,
+ * replaying the log at start-up, serving records to the followers.  Not
+ * for: what a record means (journal.c), the checkpoint (checkpoint.c),
+ * which only asks this module to start a new segment and to drop old
+ * ones, or which followers must hold a record before it is acknowledged
+ * (isr.c).
  *
  * On disk (all integers little-endian), under the data directory:
  *   log.<16 hex digits of the first seq>   one segment
@@ -22,7 +23,7 @@
  * valid record follows it), anything else is corruption and stops the
  * start.  Lock order: the master lock, then log->lock, under which no
  * disk I/O runs (writers need it with the master lock held): writes,
- * fsyncs, segment creation and the backup's reads happen without it.
+ * fsyncs, segment creation and followers' reads happen without it.
  */
 #ifndef GFS_OPLOG_H
 #define GFS_OPLOG_H
@@ -46,8 +47,6 @@ struct gfs_oplog_stats {
 	uint64_t bytes;    /* bytes written */
 	uint64_t next_seq; /* seq the next record gets */
 	uint64_t synced;   /* records below this are on disk */
-	uint64_t acked;    /* records below this are on the backup */
-	bool attached;     /* a backup is attached (synchronous) */
 };
 
 /* Called for every replayed record; false means it cannot be applied. */
@@ -64,19 +63,12 @@ struct gfs_oplog {
 	uint64_t next_seq;          /* (lock) */
 	uint64_t synced_seq;        /* records < this are fsync'ed (lock) */
 	uint64_t written_seq;       /* records < this are in the file, maybe
-				     * not yet fsync'ed: the backup may take
+				     * not yet fsync'ed: followers may take
 				     * them (lock) */
 	struct gfs_enc pending;     /* framed records not yet written (lock) */
 	bool flushing;              /* a leader is writing (lock) */
-	bool fenced;                /* waiters give up (step-down) (lock) */
+	bool fenced;                /* wiped: waiters give up (lock) */
 	uint64_t gen;               /* bumped when wiped (lock) */
-	/* Synchronous replication to the backup (all under lock). */
-	bool attached;              /* backup in sync: mutations wait for it */
-	uint64_t acked_seq;         /* backup holds records < this */
-	int polls;                  /* /oplog requests in progress */
-	int64_t last_poll_ms;       /* monotonic end of the last one */
-	int64_t detach_ms;          /* silence after which it is detached */
-	char *backup_url;           /* what the backup calls itself, owned */
 	struct gfs_oplog_stats st;  /* counters (lock) */
 };
 
@@ -102,14 +94,13 @@ uint64_t gfs_oplog_append(struct gfs_oplog *log, const void *body,
 enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
 				  size_t len);
 /*
- * Wait until record seq is durable: fsync'ed here (the first waiter
- * writes and fsyncs everything queued; the others share that fsync) and,
- * while a backup is attached, acknowledged by it.  A backup silent for
- * detach_ms is detached (logged) and the wait goes on without it.  False
- * when the log is fenced (this master stepped down): do not acknowledge.
+ * Wait until record seq is fsync'ed here (the first waiter writes and
+ * fsyncs everything queued; the others share that fsync).  Whether the
+ * followers have it is the in-sync set's business (isr.c).  False when
+ * the log was wiped meanwhile (a re-sync): do not acknowledge.
  */
 bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq);
-/* Write and fsync everything queued (no backup wait). */
+/* Write and fsync everything queued. */
 void gfs_oplog_sync(struct gfs_oplog *log);
 /* Start a new segment at the next seq: what is queued is written and
  * fsync'ed to the current one, records appended from then on go to the
@@ -125,37 +116,38 @@ uint64_t gfs_oplog_gen(struct gfs_oplog *log);
 /* Unlink every segment (the log is fenced and takes nothing until
  * gfs_oplog_reset()). */
 void gfs_oplog_wipe(struct gfs_oplog *log);
-/* Unlink every segment left and start empty at base (backup re-sync). */
+/* Unlink every segment left and start empty at base (a follower's
+ * re-sync). */
 enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base);
 
-/* Make every waiter give up, now and until gfs_oplog_reset(). */
-void gfs_oplog_fence(struct gfs_oplog *log);
-
 /*
- * Serve the backup: append to *out the framed records from seq `from` on
- * (at most max bytes, at least one record), waiting up to wait_ms for one
- * to be written.  Records are served once written, before their fsync, so
- * that the backup's fsync runs alongside ours; a backup may therefore hold
- * a record this log loses in a crash.  prev_crc, when given, is the
- * backup's checksum of record from-1: a mismatch (our record was lost and
- * its seq reused) is GFS_ENOENT, like a seq we no longer have.  *next is the seq after the last one copied (from when
- * none).  GFS_ENOENT when from is no longer (or not yet) in the log: the
- * backup must fetch the checkpoint.  Asking for `from` acknowledges every
- * record before it; url names the backup.  *attached tells whether the
- * primary counts the backup as in sync.
+ * Can a follower go on from seq `from`?  GFS_ENOENT when from is no longer
+ * (or not yet) in the log, or when prev_crc, the follower's checksum of
+ * record from-1, differs from ours (we lost that record in a crash and
+ * reused its seq): the follower must fetch the checkpoint.  *caught_up:
+ * from is exactly the next record, and everything before it is fsync'ed.
+ */
+enum gfs_err gfs_oplog_check_from(struct gfs_oplog *log, uint64_t from,
+				  const uint32_t *prev_crc, bool *caught_up);
+/*
+ * Serve a follower: check `from` as gfs_oplog_check_from() does, then
+ * append to *out the framed records from seq `from` on (at most max
+ * bytes, at least one record), waiting up to wait_ms for one to be
+ * written.  Records are served once written, before their fsync, so that
+ * the follower's fsync runs alongside ours; a follower may therefore hold
+ * a record this log loses in a crash (prev_crc catches that).  *next is
+ * the seq after the last one copied (from when none).  GFS_ENOTPRIMARY
+ * when the log was wiped meanwhile.
  */
 enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 			     const uint32_t *prev_crc, int64_t wait_ms,
-			     size_t max, const char *url, struct gfs_enc *out,
-			     uint64_t *next, bool *attached);
+			     size_t max, struct gfs_enc *out, uint64_t *next);
 /* The checksum of record seq when the log holds it in its files. */
 bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc);
 
 /* A snapshot of the counters. */
 void gfs_oplog_stats(struct gfs_oplog *log, struct gfs_oplog_stats *st);
 uint64_t gfs_oplog_next_seq(struct gfs_oplog *log);
-/* URL of the backup that last polled, copied into a new string or NULL. */
-char *gfs_oplog_backup_url(struct gfs_oplog *log);
 
 /* Check one framed record at buf[0..len): its total size, or 0 when it is
  * short or its checksum fails.  *seq gets its sequence number. */

@@ -46,24 +46,40 @@ uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec)
 	return seq;
 }
 
+/* Durable here, then on every member of the in-sync set (isr.c);
+ * mutation: and acknowledged while this master may acknowledge. */
+static enum gfs_err wait_durable(struct gfs_master *m, uint64_t seq,
+				 bool mutation)
+{
+	if (!gfs_oplog_wait(m->log, seq))
+		return GFS_ENOTPRIMARY;
+	return gfs_isr_wait(&m->isr, seq, mutation,
+			    gfs_mono_ms() + GFS_ACK_WAIT_MS);
+}
+
 enum gfs_err gfs_ops_wait(struct gfs_master *m, uint64_t seq)
 {
-	return gfs_oplog_wait(m->log, seq) ? GFS_OK : GFS_ENOTPRIMARY;
+	return wait_durable(m, seq, true);
 }
 
 /* Wait, after a read, until everything it may have seen is durable. */
-static void wait_visible(struct gfs_master *m, uint64_t applied, bool primary)
+static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
+				 bool primary)
 {
 	if (primary && applied > 1)
-		gfs_oplog_wait(m->log, applied - 1);
+		return wait_durable(m, applied - 1, false);
+	return GFS_OK;
 }
 
-/* Mutations only on a primary out of probation.  Lock held. */
+/* Mutations only on a primary out of probation that can acknowledge
+ * them (isr.c: inside its lease, no member silent).  Lock held. */
 static enum gfs_err writable(struct gfs_master *m)
 {
 	if (m->role != GFS_ROLE_PRIMARY)
 		return GFS_ENOTPRIMARY;
 	if (m->probation_until && gfs_mono_ms() < m->probation_until)
+		return GFS_EUNAVAIL;
+	if (!gfs_isr_writable(&m->isr))
 		return GFS_EUNAVAIL;
 	return GFS_OK;
 }
@@ -210,7 +226,7 @@ enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 {
 	int64_t deadline = gfs_mono_ms() + LOCATE_WAIT_MS;
 	struct gfs_node *n;
-	enum gfs_err err;
+	enum gfs_err err, werr;
 	uint64_t applied;
 	bool primary;
 
@@ -227,11 +243,31 @@ enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
-	wait_visible(m, applied, primary);
+	/* a 404 may show a delete that is not durable yet: wait for it too */
+	werr = wait_visible(m, applied, primary);
+	if (werr)
+		err = werr;
+	if (err && err != GFS_ELEASED && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
 	return err;
 }
 
 /* ---- listing ---- */
+
+/* A listing's reply *out goes out once what it saw is durable. */
+static enum gfs_err settle_read(struct gfs_master *m, uint64_t applied,
+				bool primary, json_t **out)
+{
+	enum gfs_err err = wait_visible(m, applied, primary);
+
+	if (err) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
 
 /*
  * A listing copies what it shows into a plain array under the lock (about
@@ -335,8 +371,7 @@ enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
 		return GFS_ETOOBIG;
 	}
 	*out = json_pack("{s:o}", "files", list_json(&l, "path"));
-	wait_visible(m, applied, primary);
-	return GFS_OK;
+	return settle_read(m, applied, primary, out);
 }
 
 enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
@@ -359,12 +394,13 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
-	if (err)
-		return err;
+	if (err) {
+		list_free(&l);
+		return wait_visible(m, applied, primary) ?: err;
+	}
 	*out = json_pack("{s:s, s:o}", "path", dir, "entries",
 			 list_json(&l, "name"));
-	wait_visible(m, applied, primary);
-	return GFS_OK;
+	return settle_read(m, applied, primary, out);
 }
 
 /* ---- namespace mutations ---- */

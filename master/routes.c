@@ -21,6 +21,7 @@
 #include "checkpoint.h"
 #include "constants.h"
 #include "csmgr.h"
+#include "election.h"
 #include "httpd.h"
 #include "json.h"
 #include "lease.h"
@@ -45,21 +46,16 @@
 #define OPLOG_WAIT_MAX 30000
 #define URL_MAX 512
 
-/* Every handler starts here: a higher epoch in X-GFS-Epoch makes a primary
- * step down; the reply carries our epoch. */
+/* Every handler starts here: the reply carries our epoch.  An X-GFS-Epoch
+ * request header is never believed (anyone can send one): a master
+ * learns of a newer epoch from etcd, or in pair mode from the places
+ * marked BELIEVED EPOCH. */
 static struct gfs_master *begin(struct gfs_req *req)
 {
 	struct gfs_master *m = req->app;
-	const char *e = gfs_req_header(req, GFS_HDR_EPOCH);
-	const char *named = gfs_req_header(req, GFS_HDR_PRIMARY);
-	uint64_t epoch = 0;
 	char buf[32];
 
-	if (named && (!gfs_text_valid(named) || strlen(named) > URL_MAX))
-		named = NULL; /* a hint we could not keep or report */
 	pthread_mutex_lock(&m->lock);
-	if (e && gfs_parse_u64(e, &epoch) && epoch > m->epoch)
-		gfs_backup_step_down(m, epoch, named);
 	snprintf(buf, sizeof(buf), "%" PRIu64, m->epoch);
 	pthread_mutex_unlock(&m->lock);
 	gfs_reply_header(req, GFS_HDR_EPOCH, buf);
@@ -489,20 +485,25 @@ static void h_heartbeat(struct gfs_req *req)
 	struct gfs_master *m = begin(req);
 	json_t *body = gfs_req_json(req), *orders = NULL;
 	struct gfs_heartbeat hb;
-	const char *why;
+	const char *bad;
+	char why[320];
 	bool want_full = false, stepped = false;
 	json_t *reply;
 
 	if (!body)
 		return;
-	if (gfs_heartbeat_parse(body, &hb, &why)) {
-		gfs_reply_error(req, GFS_EINVAL, "%s", why);
+	if (gfs_heartbeat_parse(body, &hb, &bad)) {
+		gfs_reply_error(req, GFS_EINVAL, "%s", bad);
 		goto out_free;
 	}
 	pthread_mutex_lock(&m->lock);
-	if (m->role == GFS_ROLE_PRIMARY && hb.epoch > m->epoch &&
+	/* BELIEVED EPOCH (pair mode): a chunkserver saw a newer primary */
+	if (!gfs_master_etcd(m) && m->role == GFS_ROLE_PRIMARY &&
+	    hb.epoch > m->epoch &&
 	    (!hb.primary || strcmp(hb.primary, m->self_url))) {
-		gfs_backup_step_down(m, hb.epoch, hb.primary);
+		snprintf(why, sizeof(why), "chunkserver %s saw epoch %" PRIu64,
+			 hb.url, hb.epoch);
+		gfs_backup_step_down(m, why, hb.primary);
 		stepped = true;
 	} else if (m->role == GFS_ROLE_PRIMARY && m->probation_until) {
 		m->probation_until = 0;
@@ -569,7 +570,7 @@ static void h_oplog(struct gfs_req *req)
 		fail(req, GFS_ENOTPRIMARY, NULL, "not the primary");
 		return;
 	}
-	backup = gfs_req_header(req, "X-GFS-Backup");
+	backup = gfs_req_header(req, GFS_HDR_BACKUP);
 	if (backup && (strlen(backup) > URL_MAX || !gfs_text_valid(backup))) {
 		gfs_reply_error(req, GFS_EINVAL, "X-GFS-Backup must be a URL");
 		return;
@@ -580,10 +581,10 @@ static void h_oplog(struct gfs_req *req)
 		return;
 	}
 	prev_crc = (uint32_t)crc;
-	err = gfs_oplog_serve(m->log, from,
-			      crc == UINT64_MAX ? NULL : &prev_crc,
-			      (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX),
-			      OPLOG_REPLY_MAX, backup, &out, &next, &attached);
+	err = gfs_isr_serve(&m->isr, m->log, backup, from,
+			    crc == UINT64_MAX ? NULL : &prev_crc,
+			    (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX),
+			    OPLOG_REPLY_MAX, &out, &next, &attached);
 	if (err == GFS_ENOENT) {
 		reply_gone(req, from);
 		gfs_enc_free(&out);
@@ -597,6 +598,11 @@ static void h_oplog(struct gfs_req *req)
 	snprintf(buf, sizeof(buf), "%" PRIu64, next);
 	gfs_reply_header(req, "X-GFS-Seq", buf);
 	gfs_reply_header(req, "X-GFS-Attached", attached ? "1" : "0");
+	pthread_mutex_lock(&m->lock);
+	snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, m->prev_epoch,
+		 m->epoch_start);
+	pthread_mutex_unlock(&m->lock);
+	gfs_reply_header(req, "X-GFS-Epoch-Start", buf);
 	gfs_reply_bytes(req, 200, "application/octet-stream", out.buf, out.len,
 			true);
 }
@@ -627,17 +633,63 @@ static void h_checkpoint(struct gfs_req *req)
 
 /* ---- health ---- */
 
+/* Pair mode: the primary and its attached backups.  Lock held. */
+static json_t *pair_isr_json(struct gfs_master *m)
+{
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	size_t i, n = gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
+	json_t *a = json_array();
+
+	if (m->role != GFS_ROLE_PRIMARY)
+		return a;
+	json_array_append_new(a, json_string(m->self_url));
+	for (i = 0; i < n; i++)
+		if (v[i].member)
+			json_array_append_new(a, json_string(v[i].url));
+	return a;
+}
+
+/* "leader", "isr" and "in_sync" (this master holds every acknowledged
+ * record) as this master knows them.  Lock held. */
+static void add_leadership(struct gfs_master *m, json_t *j)
+{
+	if (gfs_master_etcd(m)) {
+		gfs_election_status(m->el, j);
+		return;
+	}
+	json_object_set_new(j, "mode", json_string("pair"));
+	json_object_set_new(j, "leader", m->primary_url
+		? json_pack("{s:s, s:I}", "url", m->primary_url, "epoch",
+			    (json_int_t)m->epoch)
+		: json_null());
+	json_object_set_new(j, "isr", pair_isr_json(m));
+	json_object_set_new(j, "in_sync", json_boolean(
+		m->role == GFS_ROLE_BACKUP && m->fw.in_sync));
+}
+
+/* The first follower, for "backup": {"url", "attached"}. */
+static json_t *first_follower(struct gfs_master *m)
+{
+	struct gfs_isr_view v[1];
+
+	if (!gfs_isr_view(&m->isr, v, 1))
+		return json_pack("{s:n, s:b}", "url", "attached", 0);
+	return json_pack("{s:s, s:b}", "url", v[0].url, "attached",
+			 v[0].attached);
+}
+
 static json_t *status_json(struct gfs_master *m)
 {
 	struct gfs_oplog_stats st;
-	char *backup = gfs_oplog_backup_url(m->log);
+	bool leader;
 	json_t *j;
 
 	gfs_oplog_stats(m->log, &st);
 	pthread_mutex_lock(&m->lock);
+	leader = m->role == GFS_ROLE_PRIMARY;
 	j = json_pack("{s:s, s:I, s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, "
-		      "s:o, s:b, s:I, s:{s:s?, s:b}, s:b}",
-		      "role", m->role == GFS_ROLE_PRIMARY ? "primary" : "backup",
+		      "s:o, s:b, s:I, s:o, s:o}",
+		      "role", leader ? "primary" : "backup",
 		      "epoch", (json_int_t)m->epoch, "url", m->self_url,
 		      "primary", m->primary_url, "chunk_size",
 		      (json_int_t)m->conf.chunk_size, "replicas",
@@ -647,10 +699,11 @@ static json_t *status_json(struct gfs_master *m)
 		      (json_int_t)m->cs.under_replicated, "chunkservers",
 		      gfs_csmgr_status_json(m), "probation",
 		      m->probation_until != 0, "seq", (json_int_t)st.next_seq,
-		      "backup", "url", backup, "attached", st.attached,
-		      "in_sync", m->role == GFS_ROLE_BACKUP && m->fw.in_sync);
+		      "backup", first_follower(m), "followers",
+		      leader ? gfs_isr_json(&m->isr, st.next_seq)
+			     : json_array());
+	add_leadership(m, j);
 	pthread_mutex_unlock(&m->lock);
-	free(backup);
 	return j;
 }
 
@@ -671,8 +724,13 @@ static void h_metrics(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	struct gfs_oplog_stats st;
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	size_t i, n = gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
+	int attached = 0;
 	char *text = NULL;
 
+	for (i = 0; i < n; i++)
+		attached += v[i].attached;
 	gfs_oplog_stats(m->log, &st);
 	pthread_mutex_lock(&m->lock);
 	text = gfs_xasprintf(
@@ -700,11 +758,64 @@ static void h_metrics(struct gfs_req *req)
 		gfs_csmgr_alive_count(m),
 		m->cs.n - gfs_csmgr_alive_count(m), m->cs.under_replicated,
 		m->epoch, m->role == GFS_ROLE_PRIMARY, st.records, st.fsyncs,
-		st.bytes, st.next_seq, st.attached);
+		st.bytes, st.next_seq, attached);
 	pthread_mutex_unlock(&m->lock);
 	gfs_httpd_metrics(m->httpd, "gfs_master", &text);
 	gfs_reply_bytes(req, 200, "text/plain; version=0.0.4", text,
 			strlen(text), true);
+}
+
+/* ---- leadership (ext) ---- */
+
+/* BELIEVED EPOCH (pair mode): the backup that took over tells us its
+ * epoch.  Unauthenticated for now: the next step signs it (cluster
+ * secret); etcd mode refuses it, epochs come from etcd there. */
+static void h_epoch(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	json_t *body = gfs_req_json(req);
+	const char *primary = NULL;
+	uint64_t epoch = 0;
+
+	if (!body)
+		return;
+	if (gfs_json_u64(body, "epoch", true, &epoch) ||
+	    gfs_json_str(body, "primary", true, &primary) ||
+	    strncmp(primary, "http://", 7) || strlen(primary) > 255) {
+		gfs_reply_error(req, GFS_EINVAL, "need epoch and primary");
+	} else if (gfs_master_etcd(m)) {
+		gfs_reply_error(req, GFS_EINVAL, "epochs come from etcd here");
+	} else {
+		pthread_mutex_lock(&m->lock);
+		if (epoch > m->epoch)
+			gfs_backup_step_down(m, "the backup took over", primary);
+		pthread_mutex_unlock(&m->lock);
+		gfs_reply_json(req, 200, json_pack("{s:I}", "epoch",
+						   (json_int_t)epoch));
+	}
+	json_decref(body);
+}
+
+static void h_detach(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *url = NULL;
+
+	if (gfs_req_arg(req, "url", &url)) {
+		gfs_reply_error(req, GFS_EINVAL, "bad url");
+		return;
+	}
+	reply(req, gfs_backup_detach(m, url), 200, json_object(),
+	      gfs_master_etcd(m) ? "the leader detaches silent followers "
+				   "itself (etcd mode)" : "not the primary");
+}
+
+static void h_promote(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+
+	reply(req, gfs_backup_force_promote(m), 200, json_object(),
+	      "cannot promote now (re-syncing, or etcd unreachable)");
 }
 
 /*
@@ -748,6 +859,12 @@ static const struct gfs_route routes[] = {
 	/* backup replication */
 	{ "GET", GFS_API "/oplog", NULL, h_oplog, NULL, 0, 0, NULL },
 	{ "GET", GFS_API "/checkpoint", NULL, h_checkpoint, NULL, 0, 0, NULL },
+	/* leadership (ext) */
+	{ "POST", GFS_API "/epoch", NULL, h_epoch, NULL, SMALL_BODY, 0, NULL },
+	{ "POST", GFS_API "/detach", NULL, h_detach, NULL, SMALL_BODY, 0,
+	  NULL },
+	{ "POST", GFS_API "/promote", NULL, h_promote, NULL, SMALL_BODY, 0,
+	  NULL },
 };
 
 const struct gfs_route *gfs_routes_table(size_t *n)

@@ -1,33 +1,62 @@
 #!/usr/bin/env bash
-# A backup that dies is detached and the primary goes on alone; when it
-# comes back it catches up (from the checkpoint when the log moved on)
-# and attaches again.  Without any chunkserver, a primary that took over
-# pings the old one with its epoch, which then steps down.
+# Pair mode: a primary never drops its attached backup by itself.  A dead
+# backup blocks acknowledgements (503 after a bounded wait, never a 201
+# the backup lacks) until the operator runs `gfs detach`; then the
+# primary goes on alone.  The backup, back, catches up (from the
+# checkpoint when the log moved on) and attaches again, and a restarted
+# primary still waits for it.  Without any chunkserver, a backup that
+# took over tells the old primary, which steps down.
 . "$(dirname "$0")/lib.sh"
 
-start_master --checkpoint-every 20
+start_master --checkpoint-every 20 --probation 500ms
 start_backup --checkpoint-every 20 --failover-timeout 2s
 P=$MASTER_URL/api/v1
 B=$BACKUP_URL/api/v1
+BPORT=${BACKUP_URL##*:}
 attached() { curl -sf "$P/status" | jq -e '.backup.attached' >/dev/null; }
 wait_for 10 "backup attached" attached
 curl -sf -X PUT "$P/files/one" >/dev/null || fail create
+restart_backup() {
+	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$BPORT" --data "$T/backup" \
+		--backup-of "$MASTER_URL" --failover-timeout 2s >>"$T/backup.log" 2>&1 &
+	BACKUP_PID=$!
+	PIDS+=("$BACKUP_PID")
+}
 
+# The backup dies: nothing is acknowledged without it, and nobody waits
+# longer than the bounded wait.
 kill9 "$BACKUP_PID"
-start=$SECONDS
-[ "$(http_status PUT "$P/files/two")" = 201 ] || fail "create without the backup"
-[ $((SECONDS - start)) -le 5 ] || fail "the dead backup held a mutation $((SECONDS - start)) s"
+for f in two three; do
+	start=$SECONDS
+	code=$(http_status PUT "$P/files/$f")
+	assert_eq "$code" 503 "create of $f without the attached backup"
+	[ $((SECONDS - start)) -le 8 ] || fail "the refusal took $((SECONDS - start)) s"
+done
+gfs status | grep -q "http://127.0.0.1:$BPORT" || fail "gfs status does not show the backup"
+gfs detach >/dev/null || fail "gfs detach"
+grep -q "detached by the operator" "$T/master.log" || fail "detach not logged"
 for i in $(seq 1 50); do curl -sf -X PUT "$P/files/more$i" >/dev/null || fail "more$i"; done
 
-BPORT=${BACKUP_URL##*:}
-"$GFS_BIN/gfs-master" --listen "127.0.0.1:$BPORT" --data "$T/backup" \
-	--backup-of "$MASTER_URL" --failover-timeout 2s >>"$T/backup.log" 2>&1 &
-BACKUP_PID=$!
-PIDS+=("$BACKUP_PID")
+restart_backup
 wait_for 15 "backup attached again" attached
-assert_eq "$(curl -sf "$B/files?prefix=/" | jq '.files | length')" 52 "backup caught up"
+assert_eq "$(curl -sf "$B/files?prefix=/more" | jq '.files | length')" 50 "backup caught up"
+[ "$(curl -sf "$B/files/one?stat=1" | jq -r .path)" = /one ] || fail "backup lost /one"
 
-# Failover without chunkservers, then the ping makes the old one step down.
+# The primary remembers its attached backup across a restart.
+kill9 "$BACKUP_PID"
+kill -TERM "$MASTER_PID"
+wait "$MASTER_PID"
+restart_master --checkpoint-every 20 --probation 500ms
+grep -q "waiting for 1 attached backup" "$T/master.log" || fail "restart forgot the backup"
+# past the probation: the 503 below is the backup's, not probation's
+no_probation() { curl -sf "$P/status" | jq -e '.probation == false' >/dev/null; }
+wait_for 10 "probation over" no_probation
+assert_eq "$(http_status PUT "$P/files/after-restart")" 503 "create without the backup after a restart"
+restart_backup
+wait_for 15 "backup attached after the restart" attached
+assert_eq "$(http_status PUT "$P/files/after-restart")" 201 "create with the backup back"
+
+# Failover without chunkservers, then the notice makes the old one step down.
 in_sync() { curl -sf "$B/status" | jq -e '.in_sync' >/dev/null; }
 wait_for 10 "backup knows it is in sync" in_sync
 kill -STOP "$MASTER_PID"
@@ -37,5 +66,6 @@ kill -CONT "$MASTER_PID"
 stepped() { curl -sf "$P/status" | jq -e '.role == "backup"' >/dev/null; }
 wait_for 10 "old primary stepped down" stepped
 assert_eq "$(http_status PUT "$P/files/split")" 421 "old primary refuses writes"
-grep -q "stepping down" "$T/master.log" || fail "step-down not logged"
+grep -q "the backup took over" "$T/master.log" || fail "step-down not logged"
+assert_eq "$(http_status PUT "$B/files/new")" 201 "the promoted backup starts alone"
 log "ok"

@@ -182,11 +182,9 @@ Test(oplog, serves_records_and_says_gone_after_drop)
 	struct gfs_oplog *log = open_log(&s, 1);
 	struct gfs_enc out = { 0 };
 	uint64_t next, seq;
-	bool att;
 
 	append_n(log, 4);
-	cr_assert_eq(gfs_oplog_serve(log, 2, NULL, 0, 1 << 20, "b", &out, &next,
-				     &att), GFS_OK);
+	cr_assert_eq(gfs_oplog_serve(log, 2, NULL, 0, 1 << 20, &out, &next), GFS_OK);
 	cr_assert_eq(next, 5);
 	cr_assert_gt(gfs_oplog_check_record(out.buf, out.len, &seq), 0);
 	cr_assert_eq(seq, 2);
@@ -194,10 +192,10 @@ Test(oplog, serves_records_and_says_gone_after_drop)
 	gfs_oplog_rotate(log);
 	append_n(log, 1);
 	gfs_oplog_drop_before(log, 5, gfs_oplog_gen(log));
-	cr_assert_eq(gfs_oplog_serve(log, 2, NULL, 0, 1 << 20, "b", &out, &next,
-				     &att), GFS_ENOENT);
-	cr_assert_eq(gfs_oplog_serve(log, 5, NULL, 0, 1 << 20, "b", &out, &next,
-				     &att), GFS_OK);
+	cr_assert_eq(gfs_oplog_serve(log, 2, NULL, 0, 1 << 20, &out, &next),
+		     GFS_ENOENT);
+	cr_assert_eq(gfs_oplog_serve(log, 5, NULL, 0, 1 << 20, &out, &next),
+		     GFS_OK);
 	cr_assert_eq(next, 6);
 	gfs_enc_free(&out);
 	gfs_oplog_close(log);
@@ -210,20 +208,17 @@ Test(oplog, refuses_a_backup_whose_last_record_differs)
 	struct gfs_enc out = { 0 };
 	uint64_t next;
 	uint32_t crc = 0, other;
-	bool att;
 
 	append_n(log, 3);
 	cr_assert(gfs_oplog_record_crc(log, 2, &crc));
 	cr_assert(gfs_oplog_record_crc(log, 3, &other));
 	cr_assert_neq(crc, other);
 	/* the backup holds record 2 as we do: served */
-	cr_assert_eq(gfs_oplog_serve(log, 3, &crc, 0, 1 << 20, "b", &out,
-				     &next, &att), GFS_OK);
+	cr_assert_eq(gfs_oplog_serve(log, 3, &crc, 0, 1 << 20, &out, &next), GFS_OK);
 	cr_assert_eq(next, 4);
 	gfs_enc_free(&out);
 	/* its record 2 is not ours (we lost it and reused the seq): gone */
-	cr_assert_eq(gfs_oplog_serve(log, 3, &other, 0, 1 << 20, "b", &out,
-				     &next, &att), GFS_ENOENT);
+	cr_assert_eq(gfs_oplog_serve(log, 3, &other, 0, 1 << 20, &out, &next), GFS_ENOENT);
 	gfs_enc_free(&out);
 	gfs_oplog_close(log);
 }

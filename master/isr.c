@@ -1,0 +1,322 @@
+/*
+ * isr.c - the in-sync set on the leader; see isr.h.
+ *
+ * A small table of followers (GFS_ISR_PEERS), scanned linearly: a wait
+ * checks every member, O(members), which is two or three.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "isr.h"
+#include "log.h"
+#include "oplog.h"
+#include "util.h"
+
+/* How much longer than detach_ms a poll parked in the server may keep a
+ * follower from counting as silent. */
+#define PARKED_GRACE_MS 2000
+
+void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms)
+{
+	pthread_condattr_t ca;
+
+	memset(isr, 0, sizeof(*isr));
+	pthread_mutex_init(&isr->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&isr->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	isr->fenced = true;
+	isr->ack_until_ms = INT64_MAX;
+	isr->detach_ms = detach_ms;
+}
+
+static void forget_all(struct gfs_isr *isr)
+{
+	size_t i;
+
+	for (i = 0; i < isr->n; i++)
+		free(isr->peers[i].url);
+	isr->n = 0;
+}
+
+void gfs_isr_destroy(struct gfs_isr *isr)
+{
+	forget_all(isr);
+	pthread_cond_destroy(&isr->cond);
+	pthread_mutex_destroy(&isr->lock);
+}
+
+/* The peer named url, or NULL.  Lock held. */
+static struct gfs_isr_peer *find(struct gfs_isr *isr, const char *url)
+{
+	size_t i;
+
+	for (i = 0; i < isr->n; i++)
+		if (!strcmp(isr->peers[i].url, url))
+			return &isr->peers[i];
+	return NULL;
+}
+
+/* A slot for a new peer: a free one, else the longest idle non-member
+ * with no poll in progress; NULL when every slot is busy.  Lock held. */
+static struct gfs_isr_peer *slot(struct gfs_isr *isr)
+{
+	struct gfs_isr_peer *best = NULL, *p;
+	size_t i;
+
+	if (isr->n < GFS_ISR_PEERS)
+		return &isr->peers[isr->n++];
+	for (i = 0; i < isr->n; i++) {
+		p = &isr->peers[i];
+		if (!p->member && !p->polls &&
+		    (!best || p->last_poll_ms < best->last_poll_ms))
+			best = p;
+	}
+	if (best)
+		free(best->url);
+	return best;
+}
+
+/* Find url, adding it when absent (NULL: the table is full). */
+static struct gfs_isr_peer *find_or_add(struct gfs_isr *isr, const char *url)
+{
+	struct gfs_isr_peer *p = find(isr, url);
+
+	if (p)
+		return p;
+	p = slot(isr);
+	if (!p) {
+		gfs_warn("too many followers: %s is served but not tracked",
+			 url);
+		return NULL;
+	}
+	memset(p, 0, sizeof(*p));
+	p->url = gfs_xstrdup(url);
+	p->last_poll_ms = gfs_mono_ms();
+	return p;
+}
+
+static bool silent(const struct gfs_isr *isr, const struct gfs_isr_peer *p,
+		   int64_t now)
+{
+	int64_t limit = isr->detach_ms + (p->polls ? PARKED_GRACE_MS : 0);
+
+	return now - p->last_poll_ms > limit;
+}
+
+void gfs_isr_lead(struct gfs_isr *isr, char *const *members, size_t n,
+		  uint64_t next_seq, int64_t ack_until_ms)
+{
+	struct gfs_isr_peer *p;
+	size_t i;
+
+	pthread_mutex_lock(&isr->lock);
+	forget_all(isr);
+	for (i = 0; i < n && i < GFS_ISR_PEERS; i++) {
+		p = find_or_add(isr, members[i]);
+		p->member = true;
+	}
+	if (n > GFS_ISR_PEERS)
+		gfs_error("in-sync set of %zu followers: only %d are waited "
+			  "for", n, GFS_ISR_PEERS);
+	isr->fenced = false;
+	isr->acked_hw = next_seq;
+	isr->ack_until_ms = ack_until_ms;
+	pthread_cond_broadcast(&isr->cond);
+	pthread_mutex_unlock(&isr->lock);
+}
+
+void gfs_isr_fence(struct gfs_isr *isr)
+{
+	size_t i;
+
+	pthread_mutex_lock(&isr->lock);
+	isr->fenced = true;
+	for (i = 0; i < isr->n; i++)
+		isr->peers[i].attached = false;
+	pthread_cond_broadcast(&isr->cond);
+	pthread_mutex_unlock(&isr->lock);
+}
+
+void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms)
+{
+	pthread_mutex_lock(&isr->lock);
+	isr->ack_until_ms = until_ms;
+	pthread_cond_broadcast(&isr->cond);
+	pthread_mutex_unlock(&isr->lock);
+}
+
+/* Does every member hold record seq?  Lock held.  O(members). */
+static bool all_have(const struct gfs_isr *isr, uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < isr->n; i++)
+		if (isr->peers[i].member && isr->peers[i].acked <= seq)
+			return false;
+	return true;
+}
+
+enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
+			  int64_t deadline_ms)
+{
+	enum gfs_err err = GFS_OK;
+	struct timespec ts;
+	int64_t now;
+
+	pthread_mutex_lock(&isr->lock);
+	for (;;) {
+		now = gfs_mono_ms();
+		if (isr->fenced) {
+			err = GFS_ENOTPRIMARY;
+			break;
+		}
+		if ((!mutation || now < isr->ack_until_ms) &&
+		    all_have(isr, seq)) {
+			isr->acked_hw = GFS_MAX(isr->acked_hw, seq + 1);
+			break;
+		}
+		if (now >= deadline_ms) {
+			err = GFS_EUNAVAIL;
+			break;
+		}
+		ts = gfs_deadline_ts(CLOCK_MONOTONIC,
+				     GFS_MIN(deadline_ms - now, 100));
+		pthread_cond_timedwait(&isr->cond, &isr->lock, &ts);
+	}
+	pthread_mutex_unlock(&isr->lock);
+	return err;
+}
+
+bool gfs_isr_writable(struct gfs_isr *isr)
+{
+	int64_t now = gfs_mono_ms();
+	bool ok;
+	size_t i;
+
+	pthread_mutex_lock(&isr->lock);
+	ok = !isr->fenced && now < isr->ack_until_ms;
+	for (i = 0; ok && i < isr->n; i++)
+		if (isr->peers[i].member && silent(isr, &isr->peers[i], now))
+			ok = false;
+	pthread_mutex_unlock(&isr->lock);
+	return ok;
+}
+
+static void poll_begin(struct gfs_isr *isr, const char *url, uint64_t from,
+		       bool caught_up)
+{
+	struct gfs_isr_peer *p;
+
+	pthread_mutex_lock(&isr->lock);
+	p = find_or_add(isr, url);
+	if (p) {
+		p->acked = from;
+		p->caught_up = caught_up;
+		p->polls++;
+		p->last_poll_ms = gfs_mono_ms();
+		pthread_cond_broadcast(&isr->cond);
+	}
+	pthread_mutex_unlock(&isr->lock);
+}
+
+/* The poll is over; is url attached? */
+static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from)
+{
+	struct gfs_isr_peer *p;
+	bool attached = false;
+
+	pthread_mutex_lock(&isr->lock);
+	p = find(isr, url);
+	if (p) {
+		p->polls -= p->polls > 0;
+		p->last_poll_ms = gfs_mono_ms();
+		p->attached = !isr->fenced && p->member &&
+			      from >= isr->acked_hw;
+		attached = p->attached;
+	}
+	pthread_mutex_unlock(&isr->lock);
+	return attached;
+}
+
+enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
+			   const char *url, uint64_t from,
+			   const uint32_t *prev_crc, int64_t wait_ms,
+			   size_t max, struct gfs_enc *out, uint64_t *next,
+			   bool *attached)
+{
+	enum gfs_err err;
+	bool caught_up;
+
+	*attached = false;
+	*next = from;
+	err = gfs_oplog_check_from(log, from, prev_crc, &caught_up);
+	if (err)
+		return err;
+	if (url)
+		poll_begin(isr, url, from, caught_up);
+	err = gfs_oplog_serve(log, from, prev_crc, wait_ms, max, out, next);
+	if (url)
+		*attached = poll_end(isr, url, from) && !err;
+	return err;
+}
+
+void gfs_isr_set_member(struct gfs_isr *isr, const char *url, bool member)
+{
+	struct gfs_isr_peer *p;
+
+	pthread_mutex_lock(&isr->lock);
+	p = member ? find_or_add(isr, url) : find(isr, url);
+	if (p && p->member != member) {
+		/* last_poll_ms stays: a silent follower must not look alive */
+		p->member = member;
+		p->attached = false;
+		gfs_info("follower %s %s the in-sync set", url,
+			 member ? "joins" : "leaves");
+		pthread_cond_broadcast(&isr->cond);
+	}
+	pthread_mutex_unlock(&isr->lock);
+}
+
+size_t gfs_isr_view(struct gfs_isr *isr, struct gfs_isr_view *out,
+		    size_t max)
+{
+	int64_t now = gfs_mono_ms();
+	size_t i, n;
+
+	pthread_mutex_lock(&isr->lock);
+	n = GFS_MIN(isr->n, max);
+	for (i = 0; i < n; i++) {
+		const struct gfs_isr_peer *p = &isr->peers[i];
+
+		snprintf(out[i].url, sizeof(out[i].url), "%s", p->url);
+		out[i].acked = p->acked;
+		out[i].member = p->member;
+		out[i].attached = p->attached;
+		out[i].caught_up = p->caught_up;
+		out[i].silent = silent(isr, p, now);
+		out[i].idle_ms = p->polls ? 0 : now - p->last_poll_ms;
+	}
+	pthread_mutex_unlock(&isr->lock);
+	return n;
+}
+
+json_t *gfs_isr_json(struct gfs_isr *isr, uint64_t next_seq)
+{
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	size_t i, n = gfs_isr_view(isr, v, GFS_ISR_PEERS);
+	json_t *a = json_array();
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_pack(
+			"{s:s, s:b, s:b, s:I, s:I, s:I}", "url", v[i].url,
+			"member", v[i].member, "attached", v[i].attached,
+			"acked", (json_int_t)v[i].acked, "lag",
+			(json_int_t)(next_seq > v[i].acked
+					     ? next_seq - v[i].acked : 0),
+			"idle_ms", (json_int_t)v[i].idle_ms));
+	return a;
+}

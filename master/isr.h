@@ -1,0 +1,137 @@
+/*
+ * isr.h - the in-sync set as the leader keeps it: the followers whose
+ * copy of the log a record must reach before a mutation is acknowledged
+ * (the members), how far every follower has got, and the wait for them.
+ *
+ * For: the bookkeeping of followers' /oplog polls (a poll for `from`
+ * says the follower holds every record before it, durably), the wait of
+ * a mutation or a read until its record is on every member, and the end
+ * of acknowledgements when this master may no longer acknowledge: it is
+ * not the leader (fenced), or its etcd lease may have run out
+ * (ack_until).  Not for: deciding who is a member.  The pair's rules
+ * (backup.c) and the election (election.c) decide, make the decision
+ * durable where it must be (a file, etcd) and then call
+ * gfs_isr_set_member().
+ *
+ * Invariants (all under isr->lock):
+ * - A wait for record seq succeeds only when the set is not fenced and
+ *   every member has acked > seq, and, for a mutation, before
+ *   ack_until_ms; it then raises acked_hw past seq.  So every record a
+ *   client was told about (acknowledged, or seen by a read) is below
+ *   acked_hw and on every member of that moment.
+ * - A peer is attached when it is a member and its last poll asked for
+ *   a seq >= acked_hw: it holds every record ever acknowledged, and no
+ *   record will be acknowledged without it while it stays a member.
+ *   That is what a follower is told (X-GFS-Attached) and what lets it
+ *   take over.
+ * Lock order: the master lock, then isr->lock; never together with the
+ * op log's lock.
+ */
+#ifndef GFS_ISR_H
+#define GFS_ISR_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "codec.h"
+#include "err.h"
+
+#define GFS_ISR_PEERS 8  /* followers tracked at once */
+#define GFS_ISR_URL_MAX 512 /* longest follower URL (X-GFS-Backup) */
+
+struct gfs_oplog;
+
+struct gfs_isr_peer {
+	char *url;            /* what the follower calls itself, owned */
+	uint64_t acked;       /* it holds records < this (its last `from`) */
+	int polls;            /* its /oplog requests in progress */
+	int64_t last_poll_ms; /* monotonic: end of its last poll, or when it
+			       * became a member */
+	bool member;          /* acknowledgements wait for it */
+	bool attached;        /* member, and its last poll was >= acked_hw */
+	bool caught_up;       /* its last poll asked for the next record,
+			       * all before it fsync'ed here */
+};
+
+struct gfs_isr {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;    /* progress: polls, members, fence, lease */
+	struct gfs_isr_peer peers[GFS_ISR_PEERS]; /* (lock) */
+	size_t n;               /* (lock) */
+	bool fenced;            /* (lock) not the leader: waits give up */
+	int64_t ack_until_ms;   /* (lock) monotonic: no acknowledgement at
+				 * or after this (INT64_MAX without etcd) */
+	uint64_t acked_hw;      /* (lock) records acknowledged are below */
+	int64_t detach_ms;      /* a member silent this long is "silent";
+				 * read-only */
+};
+
+/* What a manager or /status sees of one follower (a copy). */
+struct gfs_isr_view {
+	char url[GFS_ISR_URL_MAX + 1];
+	uint64_t acked;
+	bool member, attached, caught_up;
+	bool silent;            /* no poll for detach_ms */
+	int64_t idle_ms;        /* since its last poll */
+};
+
+/* An empty, fenced set (not the leader yet). */
+void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms);
+void gfs_isr_destroy(struct gfs_isr *isr);
+
+/*
+ * Lead from now on: members (n URLs, borrowed) are waited for as if they
+ * had just polled at seq 0; every other follower is forgotten; acked_hw
+ * starts at next_seq (anything in our log may have been acknowledged by
+ * an earlier leader); acknowledgements are allowed until ack_until_ms.
+ */
+void gfs_isr_lead(struct gfs_isr *isr, char *const *members, size_t n,
+		  uint64_t next_seq, int64_t ack_until_ms);
+/* Stop leading: every wait gives up now (the mutation is not
+ * acknowledged: 421), and so does every later one until gfs_isr_lead(). */
+void gfs_isr_fence(struct gfs_isr *isr);
+/* Acknowledge nothing from until_ms on (etcd lease: election.c). */
+void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms);
+
+/*
+ * Wait until every member holds record seq (the caller made it durable
+ * here first).  mutation: also refuse at or after ack_until.  GFS_OK,
+ * GFS_ENOTPRIMARY when fenced, GFS_EUNAVAIL when deadline_ms (monotonic)
+ * passed first.
+ */
+enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
+			  int64_t deadline_ms);
+/* Could a mutation logged now be acknowledged soon: leading, inside the
+ * lease, and no member silent?  (Refusing before logging keeps records
+ * that cannot be acknowledged out of the log.) */
+bool gfs_isr_writable(struct gfs_isr *isr);
+
+/*
+ * One /oplog poll, whole: check `from` against the log (GFS_ENOENT: the
+ * follower must re-sync), count the poll as url's acknowledgement of
+ * every record before `from`, serve records as gfs_oplog_serve() does,
+ * and tell whether url is attached.  url may be NULL (an anonymous
+ * reader: served, never counted, never attached).
+ */
+enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
+			   const char *url, uint64_t from,
+			   const uint32_t *prev_crc, int64_t wait_ms,
+			   size_t max, struct gfs_enc *out, uint64_t *next,
+			   bool *attached);
+
+/* Make url a member (acknowledgements wait for it from now on) or not.
+ * One never seen counts as having just polled. */
+void gfs_isr_set_member(struct gfs_isr *isr, const char *url, bool member);
+
+/* Copy what is known of up to max followers into out; their count. */
+size_t gfs_isr_view(struct gfs_isr *isr, struct gfs_isr_view *out,
+		    size_t max);
+/* Status: [{"url", "member", "attached", "acked", "lag", "idle_ms"}]
+ * with lag against next_seq (new reference). */
+json_t *gfs_isr_json(struct gfs_isr *isr, uint64_t next_seq);
+
+#endif
