@@ -25,6 +25,7 @@ CS_URLS=()
 CS_PIDS=()
 CS_DIRS=()
 TEST_FAILED=0
+CLEANUP_HOOKS=() # commands run on exit after every process stopped
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -68,6 +69,7 @@ cleanup() {
 		mountpoint -q "$m" 2>/dev/null || continue
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
+	for m in "${CLEANUP_HOOKS[@]}"; do $m; done
 	# under make asan, any sanitizer report of any program fails the test
 	if [ "${GFS_ASAN:-0}" = 1 ] && ls "$T"/sanitizer.* >/dev/null 2>&1; then
 		log "FAIL: sanitizer reports: $(cd "$T" && echo sanitizer.*)"
@@ -161,6 +163,61 @@ start_backup() {
 	BACKUP_PID=$!
 	PIDS+=("$BACKUP_PID")
 	wait_for 10 "backup on $BACKUP_URL" http_ok "$BACKUP_URL/api/v1/healthz"
+}
+
+# start_etcd: a one-member etcd on free loopback ports, data in $T/etcd;
+# sets ETCD_URL, ETCD_PID.  Short raft timings, so that it is up at once
+# and grants leases down to 1 s.  restart_etcd starts it again (same data).
+start_etcd() {
+	ETCD_URL=http://127.0.0.1:$(free_port)
+	ETCD_PEER=http://127.0.0.1:$(free_port)
+	restart_etcd
+}
+restart_etcd() {
+	etcd --name gfs --data-dir "$T/etcd" --listen-client-urls "$ETCD_URL" \
+		--advertise-client-urls "$ETCD_URL" --listen-peer-urls "$ETCD_PEER" \
+		--initial-advertise-peer-urls "$ETCD_PEER" \
+		--initial-cluster "gfs=$ETCD_PEER" --heartbeat-interval 50 \
+		--election-timeout 500 >>"$T/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	PIDS+=("$ETCD_PID")
+	wait_for 15 "etcd on $ETCD_URL" http_ok "$ETCD_URL/health"
+}
+
+# start_etcd_master NAME [ARGS...]: a master with --etcd $ETCD_URL, data
+# in $T/NAME, log $T/NAME.log; sets EM_URL[NAME], EM_PID[NAME] and adds
+# it to MASTERS.
+declare -A EM_URL=() EM_PID=()
+start_etcd_master() {
+	local name=$1 port
+	shift
+	port=${EM_URL[$name]:-}
+	port=${port##*:}
+	[ -n "$port" ] || port=$(free_port)
+	EM_URL[$name]=http://127.0.0.1:$port
+	[[ ",$MASTERS," == *",${EM_URL[$name]},"* ]] ||
+		MASTERS=${MASTERS:+$MASTERS,}${EM_URL[$name]}
+	mkdir -p "$T/$name"
+	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/$name" \
+		--etcd "$ETCD_URL" "$@" >>"$T/$name.log" 2>&1 &
+	EM_PID[$name]=$!
+	PIDS+=("$!")
+	wait_for 10 "master $name" http_ok "${EM_URL[$name]}/api/v1/healthz"
+}
+
+# etcd_leader: the name of the master that leads (as the first that
+# answers says, and it agrees); fails when none does.
+etcd_leader() {
+	local n url
+	for n in "${!EM_URL[@]}"; do
+		url=$(curl -sf --max-time 2 "${EM_URL[$n]}/api/v1/status" | jq -r '.leader.url // empty') || continue
+		[ -n "$url" ] || continue
+		for n in "${!EM_URL[@]}"; do
+			[ "${EM_URL[$n]}" = "$url" ] || continue
+			curl -sf --max-time 2 "$url/api/v1/status" | jq -e '.role == "primary"' >/dev/null && echo "$n" && return 0
+		done
+	done
+	return 1
 }
 
 # alive_count URL: number of chunkservers the master at URL calls alive.
