@@ -363,6 +363,36 @@ static void print_leadership(json_t *j)
 			       ? "member, catching up" : "not in the set");
 }
 
+/* GET /status of the master at url alone; NULL when it did not answer. */
+static json_t *status_of(const char *url)
+{
+	struct gfs_client_conf cc = { .masters = url, .failover_ms = 1000 };
+	struct gfs_client *one = gfs_client_new(&cc);
+	json_t *j = NULL;
+
+	if (one && gfs_client_call(one, "GET", "/status", NULL, &j) && j) {
+		json_decref(j);
+		j = NULL;
+	}
+	gfs_client_free(one);
+	return j;
+}
+
+/* The leader's view (it knows its followers' lag), or j's own. */
+static void print_leader_view(json_t *j)
+{
+	const char *role = json_string_value(json_object_get(j, "role"));
+	const char *leader = json_string_value(
+		json_object_get(json_object_get(j, "leader"), "url"));
+	json_t *l = NULL;
+
+	if (role && strcmp(role, "primary") && leader)
+		l = status_of(leader);
+	print_leadership(l ? l : j);
+	if (l)
+		json_decref(l);
+}
+
 static int cmd_status(struct cli *cli, char **argv, int argc)
 {
 	json_t *j = NULL, *cs, *s;
@@ -391,7 +421,7 @@ static int cmd_status(struct cli *cli, char **argv, int argc)
 	       json_integer_value(json_object_get(j, "files")),
 	       json_integer_value(json_object_get(j, "chunks")),
 	       json_integer_value(json_object_get(j, "under_replicated")));
-	print_leadership(j);
+	print_leader_view(j);
 	cs = json_object_get(j, "chunkservers");
 	json_array_foreach(cs, i, s) {
 		printf("  %-28s %-5s %8lld chunks %10lld MiB free\n",

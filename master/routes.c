@@ -813,9 +813,14 @@ static void h_detach(struct gfs_req *req)
 static void h_promote(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
+	enum gfs_err err = gfs_backup_force_promote(m);
 
-	reply(req, gfs_backup_force_promote(m), 200, json_object(),
-	      "cannot promote now (re-syncing, or etcd unreachable)");
+	reply(req, err, 200, json_object(),
+	      err == GFS_EEXIST ? "a leader holds the etcd lease: nothing to "
+				  "force"
+	      : err == GFS_EUNAVAIL ? "cannot promote now (re-syncing, or "
+				     "etcd unreachable)"
+				   : "promotion failed");
 }
 
 /*
