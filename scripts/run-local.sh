@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # run-local.sh - a whole cluster on this machine, in the foreground:
-# the primary master (7070), the backup (7071), four chunkservers
-# (7080-7083) and a FUSE mount (/mnt/gfs when we may, else ./mnt), with
-# data under ./var/.  Ctrl-C unmounts and stops everything cleanly.
+# two masters (7070, 7071), four chunkservers (7080-7083) and a FUSE
+# mount (/mnt/gfs when we may, else ./mnt), with data under ./var/.
+# Ctrl-C unmounts and stops everything cleanly.
+#
+# When etcd is installed (make deps installs it), a one-member etcd runs
+# beside them (client port GFS_PORT+20, data in var/etcd) and both
+# masters run with --etcd: they are equal, etcd elects the leader.
+# Without etcd (or with GFS_NO_ETCD=1) they are a pair: the first is the
+# primary, the second its backup (--backup-of); see README "Two masters".
 #
 # usage: scripts/run-local.sh [BINDIR]     (make run does this)
 #
 # Environment: GFS_VAR (data and logs, default ./var), GFS_MNT (mount
-# point), GFS_PORT (the primary's port, default 7070; the backup takes
-# the next one, the chunkservers GFS_PORT+10 to +13).
+# point), GFS_PORT (the first master's port, default 7070; the second
+# master takes the next one, the chunkservers GFS_PORT+10 to +13, etcd
+# GFS_PORT+20 and +21), GFS_NO_ETCD.
 #
 # The programs run in their own sessions, so Ctrl-C reaches this script
 # alone and it stops them in order: unmount, then the mount's daemon,
-# the chunkservers, the backup and the primary, each with SIGTERM, and
-# says which did not exit 0.
+# the chunkservers, the masters and etcd, each with SIGTERM, and says
+# which did not exit cleanly.
 set -uo pipefail
 
 BIN=${1:-$(cd "$(dirname "$0")/.." && pwd)/build/bin}
@@ -21,6 +28,10 @@ VAR=${GFS_VAR:-$PWD/var}
 PORT=${GFS_PORT:-7070}
 CS_PORTS=($((PORT + 10)) $((PORT + 11)) $((PORT + 12)) $((PORT + 13)))
 MASTERS=http://127.0.0.1:$PORT,http://127.0.0.1:$((PORT + 1))
+ETCD=""
+if [ -z "${GFS_NO_ETCD:-}" ] && command -v etcd >/dev/null; then
+	ETCD=http://127.0.0.1:$((PORT + 20))
+fi
 PIDS=()
 NAMES=()
 UNEXPECTED=0   # a program exited by itself
@@ -32,7 +43,7 @@ die() { say "$*"; exit 1; }
 for p in gfs-master gfs-chunkserver gfs-fuse gfs; do
 	[ -x "$BIN/$p" ] || die "$BIN/$p missing: run make first"
 done
-for port in $PORT $((PORT + 1)) "${CS_PORTS[@]}"; do
+for port in $PORT $((PORT + 1)) "${CS_PORTS[@]}" ${ETCD:+$((PORT + 20)) $((PORT + 21))}; do
 	if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
 		die "port $port is in use (another cluster running?)"
 	fi
@@ -59,6 +70,8 @@ stop() {
 		kill -TERM "${PIDS[i]}" 2>/dev/null
 		wait "${PIDS[i]}" 2>/dev/null
 		rc=$?
+		# etcd ends by raising the SIGTERM it caught again
+		[ "${NAMES[i]}" = etcd ] && [ $rc = 143 ] && rc=0
 		if [ $rc != 0 ] && [ $rc != 127 ]; then
 			say "${NAMES[i]} exited with status $rc (see $VAR/*.log)"
 			status=1
@@ -99,13 +112,44 @@ wait_http() {
 	die "$url did not come up (see $VAR/*.log)"
 }
 
-mkdir -p "$VAR"/{master,backup,cs0,cs1,cs2,cs3}
-start primary "$VAR/master.log" "$BIN/gfs-master" \
-	--listen "127.0.0.1:$PORT" --data "$VAR/master"
-wait_http "http://127.0.0.1:$PORT/api/v1/healthz"
-start backup "$VAR/backup.log" "$BIN/gfs-master" \
-	--listen "127.0.0.1:$((PORT + 1))" --data "$VAR/backup" \
-	--backup-of "http://127.0.0.1:$PORT"
+# Two masters: equal under etcd, else a primary and its backup.  (The
+# data directories keep their names from pair mode.)
+start_masters() {
+	local fresh_etcd=0 had_data=0
+	[ -n "$(ls -A "$VAR/master" 2>/dev/null)" ] && had_data=1
+	mkdir -p "$VAR"/{master,backup}
+	if [ -n "$ETCD" ]; then
+		[ -d "$VAR/etcd" ] || fresh_etcd=1
+		start etcd "$VAR/etcd.log" etcd --name gfs --data-dir "$VAR/etcd" \
+			--listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+			--listen-peer-urls "http://127.0.0.1:$((PORT + 21))" \
+			--initial-advertise-peer-urls "http://127.0.0.1:$((PORT + 21))" \
+			--initial-cluster "gfs=http://127.0.0.1:$((PORT + 21))"
+		wait_http "$ETCD/health"
+		start master "$VAR/master.log" "$BIN/gfs-master" --etcd "$ETCD" \
+			--etcd-prefix /gfs/local --listen "127.0.0.1:$PORT" --data "$VAR/master"
+		start "second master" "$VAR/backup.log" "$BIN/gfs-master" --etcd "$ETCD" \
+			--etcd-prefix /gfs/local --listen "127.0.0.1:$((PORT + 1))" \
+			--data "$VAR/backup"
+		wait_http "http://127.0.0.1:$PORT/api/v1/healthz"
+		# a file system that ran as a pair before: etcd knows nothing
+		# of it; the first master (the pair's primary) carries on
+		if [ $fresh_etcd = 1 ] && [ $had_data = 1 ]; then
+			say "first run with etcd over existing data: gfs promote http://127.0.0.1:$PORT"
+			"$BIN/gfs" promote "http://127.0.0.1:$PORT" || die "promote failed"
+		fi
+		return
+	fi
+	start primary "$VAR/master.log" "$BIN/gfs-master" \
+		--listen "127.0.0.1:$PORT" --data "$VAR/master"
+	wait_http "http://127.0.0.1:$PORT/api/v1/healthz"
+	start backup "$VAR/backup.log" "$BIN/gfs-master" \
+		--listen "127.0.0.1:$((PORT + 1))" --data "$VAR/backup" \
+		--backup-of "http://127.0.0.1:$PORT"
+}
+
+start_masters
+mkdir -p "$VAR"/{cs0,cs1,cs2,cs3}
 for i in 0 1 2 3; do
 	start "chunkserver $i" "$VAR/cs$i.log" "$BIN/gfs-chunkserver" \
 		--data "$VAR/cs$i" --master "$MASTERS" "${CS_PORTS[i]}"
@@ -120,7 +164,7 @@ mountpoint -q "$MNT" || die "mount at $MNT failed (see $VAR/fuse.log)"
 cat <<EOF
 
 GFS is running (logs in $VAR/*.log):
-  masters       http://127.0.0.1:$PORT (primary), http://127.0.0.1:$((PORT + 1)) (backup)
+  masters       http://127.0.0.1:$PORT, http://127.0.0.1:$((PORT + 1)) (${ETCD:+leader elected in etcd at $ETCD}${ETCD:-primary and backup: no etcd})
   chunkservers  http://127.0.0.1:${CS_PORTS[0]} ... ${CS_PORTS[3]}
   mount         $MNT
 

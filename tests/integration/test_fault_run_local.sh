@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# make run (scripts/run-local.sh) starts a primary, a backup that
-# follows it, four chunkservers and a mount; the cluster works; Ctrl-C
-# (SIGINT to the script's process group, as a terminal sends it) stops
-# every program cleanly (exit 0, in order) and leaves nothing mounted.
-# It runs on free ports and a mount point of its own (GFS_PORT, GFS_MNT).
+# make run (scripts/run-local.sh) starts two masters (elected through a
+# one-member etcd when etcd is installed, else a primary and its
+# backup), four chunkservers and a mount; both masters are in the
+# in-sync set; the cluster works; Ctrl-C (SIGINT to the script's
+# process group, as a terminal sends it) stops every program cleanly
+# (in order) and leaves nothing mounted.  It runs on free ports and a
+# mount point of its own (GFS_PORT, GFS_MNT).
 . "$(dirname "$0")/lib.sh"
 
 port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
 for _ in $(seq 1 50); do
 	P=$(free_port)
 	ok=1
-	for p in $((P + 1)) $((P + 10)) $((P + 11)) $((P + 12)) $((P + 13)); do
+	for p in $((P + 1)) $((P + 10)) $((P + 11)) $((P + 12)) $((P + 13)) $((P + 20)) $((P + 21)); do
 		port_free $p || ok=0
 	done
 	[ $ok = 1 ] && break
@@ -32,10 +34,19 @@ wait_for 30 "the cluster's mount" mountpoint -q "$MNT"
 KIDS=($(pgrep -P "$RUN" -f "^$GFS_BIN/gfs-"))
 assert_eq "${#KIDS[@]}" 7 "programs started (2 masters, 4 chunkservers, gfs-fuse)"
 
-# It works: the backup follows, a cp goes in and out, gfs and curl -L
-# see the file.
-in_sync() { curl -sf "$BACKUP_URL/api/v1/status" | jq -e '.role == "backup" and .in_sync' >/dev/null; }
-wait_for 15 "the backup to follow the primary" in_sync
+# It works: a leader with both masters in sync, a cp goes in and out,
+# gfs and curl -L see the file.
+command -v etcd >/dev/null && mode=etcd || mode=pair
+in_sync() {
+	local u
+	for u in "$MASTER_URL" "$BACKUP_URL"; do
+		curl -sf "$u/api/v1/status" |
+			jq -e --arg m $mode '.mode == $m and .role == "primary" and (.isr | length == 2)' >/dev/null && return 0
+	done
+	return 1
+}
+wait_for 20 "a leader with both masters in sync ($mode mode)" in_sync
+gfs status | grep -q "in-sync set: " || fail "gfs status shows no in-sync set"
 wait_for 15 "4 live chunkservers" alive_at_least "$MASTER_URL" 4
 random_file "$T/f" $((3 << 20))
 cp "$T/f" "$MNT/f" || fail "cp in"
@@ -56,7 +67,7 @@ mountpoint -q "$MNT" && fail "still mounted after Ctrl-C"
 for k in "${KIDS[@]}"; do
 	kill -0 "$k" 2>/dev/null && fail "process $k ($(cat /proc/"$k"/cmdline | tr '\0' ' ')) still runs"
 done
-for p in $P $((P + 1)) $((P + 10)) $((P + 11)) $((P + 12)) $((P + 13)); do
+for p in $P $((P + 1)) $((P + 10)) $((P + 11)) $((P + 12)) $((P + 13)) $((P + 20)); do
 	port_free $p || fail "port $p still listens"
 done
 for l in master backup cs0 cs1 cs2 cs3; do
