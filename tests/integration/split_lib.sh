@@ -112,30 +112,37 @@ split_acks_since() {
 
 split_uploads() { [ -f "$T/uploads.$1" ] && wc -l <"$T/uploads.$1" || echo 0; }
 
-# Checked from inside a namespace that reaches every master: prints one
-# line per acknowledged create or upload that is missing or changed.
+# Checked from inside a namespace that reaches the leader, by one gfs
+# process (commands on stdin: one connection, not one process per file):
+# fails listing every acknowledged create or upload missing or changed.
 split_verify() {
+	local p side
 	cat "$T"/acks.* 2>/dev/null | awk '{print $4}' >"$T/want-creates"
 	cat "$T"/uploads.* 2>/dev/null | awk '{print $2}' >"$T/want-uploads"
 	log "checking $(wc -l <"$T/want-creates") acknowledged creates and $(wc -l <"$T/want-uploads") uploads"
-	cat >"$T/verify.sh" <<'EOF'
-masters=$1 T=$2 BIN=$3
-while read -r p; do
-	"$BIN/gfs" --master "$masters" stat "$p" >/dev/null 2>&1 || echo "MISSING create $p"
-done <"$T/want-creates"
-while read -r p; do
-	side=${p#/}
-	side=${side%%/*}
-	if ! "$BIN/gfs" --master "$masters" download "$p" "$T/back" >/dev/null 2>&1; then
-		echo "MISSING upload $p"
-	elif ! cmp -s "$T/back" "$T/src/$side-${p##*/}"; then
-		echo "CHANGED upload $p"
-	fi
-done <"$T/want-uploads"
-EOF
-	ns_exec "$1" bash "$T/verify.sh" "$2" "$T" "$GFS_BIN" >"$T/lost"
+	rm -rf "$T/back" && mkdir -p "$T/back"
+	{
+		sed 's/^/stat /' "$T/want-creates"
+		while read -r p; do echo "download $p $T/back/${p//\//_}"; done <"$T/want-uploads"
+	} >"$T/verify.cmds"
+	ns_exec "$1" "$GFS_BIN/gfs" --master "$2" <"$T/verify.cmds" >"$T/verify.out" 2>&1
+	: >"$T/lost"
+	while read -r p; do
+		grep -qF "\"path\": \"$p\"" "$T/verify.out" ||
+			echo "MISSING create $p" >>"$T/lost"
+	done <"$T/want-creates"
+	while read -r p; do
+		side=${p#/}
+		side=${side%%/*}
+		if [ ! -f "$T/back/${p//\//_}" ]; then
+			echo "MISSING upload $p" >>"$T/lost"
+		elif ! cmp -s "$T/back/${p//\//_}" "$T/src/$side-${p##*/}"; then
+			echo "CHANGED upload $p" >>"$T/lost"
+		fi
+	done <"$T/want-uploads"
 	if [ -s "$T/lost" ]; then
 		head -n 20 "$T/lost" >&2
+		grep -i "gfs:" "$T/verify.out" | head -n 5 >&2
 		fail "$(wc -l <"$T/lost") acknowledged writes lost or changed"
 	fi
 }

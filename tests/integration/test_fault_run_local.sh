@@ -51,6 +51,10 @@ wait_for 15 "4 live chunkservers" alive_at_least "$MASTER_URL" 4
 random_file "$T/f" $((3 << 20))
 cp "$T/f" "$MNT/f" || fail "cp in"
 assert_same_file "$MNT/f" "$T/f" "cp out"
+# A follower answers reads too, and learns where new chunks are from the
+# chunkservers' next heartbeats: gfs and the gateway may ask either.
+knows() { curl -sf "$1/api/v1/files/f" | jq -e '[.chunks[].replicas | length > 0] | all' >/dev/null; }
+wait_for 15 "both masters to know where /f is" eval 'knows "$MASTER_URL" && knows "$BACKUP_URL"'
 gfs download /f "$T/back" >/dev/null || fail "gfs download"
 assert_same_file "$T/back" "$T/f" "gfs download"
 curl -sfL "$MASTER_URL/api/v1/content/f" -o "$T/back2" || fail "curl -L"
