@@ -357,7 +357,10 @@ static void print_leadership(json_t *j)
 		printf("  follower %-28s %8lld records behind, %s\n",
 		       json_string_value(json_object_get(f, "url")) ?: "?",
 		       json_integer_value(json_object_get(f, "lag")),
-		       json_is_true(json_object_get(f, "attached"))
+		       json_is_true(json_object_get(f, "silent")) &&
+				       json_is_true(json_object_get(f, "member"))
+			       ? "SILENT, writes wait for it"
+		       : json_is_true(json_object_get(f, "attached"))
 			       ? "attached"
 		       : json_is_true(json_object_get(f, "member"))
 			       ? "member, catching up" : "not in the set");

@@ -312,11 +312,11 @@ json_t *gfs_isr_json(struct gfs_isr *isr, uint64_t next_seq)
 
 	for (i = 0; i < n; i++)
 		json_array_append_new(a, json_pack(
-			"{s:s, s:b, s:b, s:I, s:I, s:I}", "url", v[i].url,
+			"{s:s, s:b, s:b, s:b, s:I, s:I, s:I}", "url", v[i].url,
 			"member", v[i].member, "attached", v[i].attached,
-			"acked", (json_int_t)v[i].acked, "lag",
-			(json_int_t)(next_seq > v[i].acked
-					     ? next_seq - v[i].acked : 0),
+			"silent", v[i].silent, "acked", (json_int_t)v[i].acked,
+			"lag", (json_int_t)(next_seq > v[i].acked
+						    ? next_seq - v[i].acked : 0),
 			"idle_ms", (json_int_t)v[i].idle_ms));
 	return a;
 }

@@ -130,7 +130,8 @@ void gfs_isr_set_member(struct gfs_isr *isr, const char *url, bool member);
 /* Copy what is known of up to max followers into out; their count. */
 size_t gfs_isr_view(struct gfs_isr *isr, struct gfs_isr_view *out,
 		    size_t max);
-/* Status: [{"url", "member", "attached", "acked", "lag", "idle_ms"}]
+/* Status: [{"url", "member", "attached", "silent", "acked", "lag",
+ * "idle_ms"}]
  * with lag against next_seq (new reference). */
 json_t *gfs_isr_json(struct gfs_isr *isr, uint64_t next_seq);
 

@@ -48,9 +48,11 @@ kill -TERM "$MASTER_PID"
 wait "$MASTER_PID"
 restart_master --checkpoint-every 20 --probation 500ms
 grep -q "waiting for 1 attached backup" "$T/master.log" || fail "restart forgot the backup"
-# past the probation: the 503 below is the backup's, not probation's
-no_probation() { curl -sf "$P/status" | jq -e '.probation == false' >/dev/null; }
-wait_for 10 "probation over" no_probation
+# past the probation, and the backup silent: the 503 below is the
+# backup's, not probation's, and comes at once
+no_probation() { curl -sf "$P/status" | jq -e '.probation == false and .followers[0].silent' >/dev/null; }
+wait_for 10 "probation over, the backup silent" no_probation
+gfs status | grep -q "SILENT" || fail "gfs status does not show the silent backup"
 # (a refused create may still take effect: only an acknowledgement counts)
 assert_eq "$(http_status PUT "$P/files/refused")" 503 "create without the backup after a restart"
 restart_backup
