@@ -60,8 +60,8 @@ static const struct gfs_opt options[] = {
 	  "a restarted primary refuses mutations this long unless a "
 	  "heartbeat comes first (4s)" },
 	{ "backup-detach", GFS_OPT_MS, C(detach_ms), "TIME",
-	  "etcd mode: a follower silent this long leaves the in-sync set "
-	  "(1500ms)" },
+	  "a follower silent this long: etcd mode drops it from the in-sync "
+	  "set, pair mode refuses writes until it is back (1500ms)" },
 	{ "etcd", GFS_OPT_STR, C(etcd), "URLS",
 	  "elect the leader in etcd at URLS (comma-separated); all masters "
 	  "equal, no --backup-of" },
