@@ -215,7 +215,10 @@ static void poll_begin(struct gfs_isr *isr, const char *url, uint64_t from,
 	p = find_or_add(isr, url);
 	if (p) {
 		p->acked = from;
-		p->caught_up = caught_up;
+		/* at the log's end, or past every acknowledged record: under a
+		 * steady stream of writes the end moves while it fetches */
+		p->caught_up = caught_up || (!isr->fenced &&
+					      from >= isr->acked_hw);
 		p->polls++;
 		p->last_poll_ms = gfs_mono_ms();
 		pthread_cond_broadcast(&isr->cond);

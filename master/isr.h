@@ -53,8 +53,9 @@ struct gfs_isr_peer {
 			       * became a member */
 	bool member;          /* acknowledgements wait for it */
 	bool attached;        /* member, and its last poll was >= acked_hw */
-	bool caught_up;       /* its last poll asked for the next record,
-			       * all before it fsync'ed here */
+	bool caught_up;       /* its last poll asked for the next record
+			       * (all before it fsync'ed here), or for one
+			       * past every record acknowledged */
 };
 
 struct gfs_isr {
