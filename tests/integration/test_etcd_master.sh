@@ -64,7 +64,7 @@ for i in $(seq 1 200); do
 	[ "$code" = 201 ] && last_ok=$now
 	[ "$code" = 201 ] || [ "$code" = 503 ] || fail "create without etcd answered $code"
 	assert_eq "$(http_status GET "$A/files/before?stat=1")" 200 "a read without etcd"
-	[ $((now - last_ok)) -gt 2000000000 ] && break # refused for 2 s
+	[ $((now - last_ok)) -gt 1000000000 ] && break # refused for 1 s
 	sleep 0.1
 done
 late=$(((last_ok - stopped) / 1000000))

@@ -20,7 +20,7 @@
 . "$(dirname "$0")/netns.sh"
 . "$(dirname "$0")/split_lib.sh"
 
-LEASE=3s
+LEASE=2s
 ns_setup
 for e in e1 e2 e3; do ns_add "$e"; done
 cluster=""
@@ -50,7 +50,7 @@ done
 start_m() {
 	mkdir -p "$T/$1"
 	ns_start "$1" "$T/$1.log" "$GFS_BIN/gfs-master" --listen "$(ns_ip "$1"):7070" \
-		--data "$T/$1" --etcd "$ETCD_URLS" --etcd-lease $LEASE --backup-detach 3s \
+		--data "$T/$1" --etcd "$ETCD_URLS" --etcd-lease $LEASE --backup-detach 2s \
 		--chunk-size 1MiB --dead-after 3s
 	PID[$1]=$NS_PID
 }
