@@ -784,17 +784,24 @@ static enum gfs_err check_locked(struct gfs_oplog *log, uint64_t from,
 	return GFS_OK;
 }
 
+/* The whole check of `from`; returns with the lock held either way.
+ * The checksum is read without it first. */
+static enum gfs_err lock_checked(struct gfs_oplog *log, uint64_t from,
+				 const uint32_t *prev_crc)
+{
+	uint64_t gen = 0;
+	bool differs = prev_crc && crc_differs(log, from, *prev_crc, &gen);
+
+	pthread_mutex_lock(&log->lock);
+	return differs ? GFS_ENOENT
+		       : check_locked(log, from, prev_crc != NULL, gen);
+}
+
 enum gfs_err gfs_oplog_check_from(struct gfs_oplog *log, uint64_t from,
 				  const uint32_t *prev_crc, bool *caught_up)
 {
-	enum gfs_err err;
-	uint64_t gen = 0;
+	enum gfs_err err = lock_checked(log, from, prev_crc);
 
-	*caught_up = false;
-	if (prev_crc && crc_differs(log, from, *prev_crc, &gen))
-		return GFS_ENOENT;
-	pthread_mutex_lock(&log->lock);
-	err = check_locked(log, from, prev_crc != NULL, gen);
 	*caught_up = !err && from == log->synced_seq && from == log->next_seq;
 	pthread_mutex_unlock(&log->lock);
 	return err;
@@ -807,13 +814,9 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 	int64_t deadline = gfs_mono_ms() + wait_ms;
 	struct span sp = { -1, 0, 0, 0 };
 	enum gfs_err err;
-	uint64_t gen = 0;
 
 	*next = from;
-	if (prev_crc && crc_differs(log, from, *prev_crc, &gen))
-		return GFS_ENOENT;
-	pthread_mutex_lock(&log->lock);
-	err = check_locked(log, from, prev_crc != NULL, gen);
+	err = lock_checked(log, from, prev_crc);
 	while (!err && log->written_seq <= from && !log->fenced &&
 	       gfs_mono_ms() < deadline)
 		timed_wait(log, GFS_MIN(100, deadline - gfs_mono_ms() + 1));
