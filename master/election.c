@@ -488,17 +488,14 @@ static bool write_isr(struct gfs_election *el, const struct changes *c)
 	};
 	struct gfs_etcd_put put = { el->key_isr, value, 0 };
 	struct isr_rec next = { 0 };
-	struct gfs_etcd_kv kv;
 	int64_t rev = 0;
 	bool ok = false;
 	enum gfs_err err = gfs_etcd_txn(el->etcd, cmp, 2, &put, 1, &ok, &rev);
 
 	answered(el, err);
 	free(value);
-	if (!err && !ok && !gfs_etcd_get(el->etcd, el->key_isr, &kv, NULL)) {
-		isr_parse(&kv, &el->isr); /* moved under us: start over */
-		gfs_etcd_kv_clear(&kv);
-	}
+	if (!err && !ok)
+		read_isr(el); /* moved under us (maybe by our own lost reply) */
 	if (err || !ok)
 		return false;
 	isr_apply(&el->isr, c, &next);
