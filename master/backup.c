@@ -226,6 +226,19 @@ static uint64_t next_epoch(struct gfs_master *m)
 	return GFS_MAX(epoch, gfs_csmgr_max_epoch(m, &cs_primary)) + 1;
 }
 
+/* Pair mode: silent too long, but not known to hold every acknowledged
+ * record: say so, once per silence.  Lock held. */
+static void hold_back(struct gfs_master *m, int64_t silent)
+{
+	if (m->fw.held_back_ms == m->fw.last_contact_ms)
+		return;
+	m->fw.held_back_ms = m->fw.last_contact_ms;
+	gfs_warn("primary %s silent for %" PRId64 " ms, but our last poll "
+		 "did not say we were attached: not taking over ('gfs "
+		 "promote' forces it)", m->primary_url ? m->primary_url : "?",
+		 silent);
+}
+
 /* Pair mode: the primary is silent; promote when allowed.  Lock held. */
 static uint64_t maybe_promote(struct gfs_master *m)
 {
@@ -233,8 +246,12 @@ static uint64_t maybe_promote(struct gfs_master *m)
 	uint64_t epoch;
 
 	if (gfs_master_etcd(m) || m->role != GFS_ROLE_BACKUP ||
-	    !m->fw.in_sync || silent < (int64_t)m->conf.failover_ms)
+	    silent < (int64_t)m->conf.failover_ms)
 		return 0;
+	if (!m->fw.in_sync) {
+		hold_back(m, silent);
+		return 0;
+	}
 	epoch = next_epoch(m);
 	gfs_info("primary %s silent for %" PRId64 " ms: promoted to primary "
 		 "with epoch %" PRIu64, m->primary_url ? m->primary_url : "?",

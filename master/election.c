@@ -56,7 +56,7 @@ struct gfs_election {
 	bool leading;
 	int64_t my_rev;             /* create revision of our P/leader */
 	struct isr_rec isr;
-	bool warned;                /* the bootstrap refusal was logged */
+	bool warned;                /* say_why_not() spoke */
 	bool unreachable;           /* the last call got no answer */
 	pthread_t thread;
 	bool started;
@@ -296,6 +296,7 @@ static void learn(struct gfs_election *el, const struct gfs_etcd_kv *kv)
 		return;
 	}
 	publish_leader(el, url, epoch);
+	el->warned = false;
 	pthread_mutex_lock(&m->lock);
 	if (m->role == GFS_ROLE_BACKUP && strcmp(url, m->self_url) &&
 	    (!m->primary_url || strcmp(url, m->primary_url))) {
@@ -403,30 +404,43 @@ static bool read_isr(struct gfs_election *el)
 	return true;
 }
 
+/* Nobody leads and we may not campaign: say why, once until a leader
+ * is seen or we campaign. */
+static void say_why_not(struct gfs_election *el, bool member)
+{
+	if (el->warned)
+		return;
+	el->warned = true;
+	if (!el->isr.mod_rev)
+		gfs_error("etcd holds no in-sync set (%s) but this master has "
+			  "a history: not campaigning; run 'gfs promote URL' "
+			  "on the master with the newest log", el->key_isr);
+	else
+		gfs_warn("nobody leads and %s: not campaigning ('gfs promote "
+			 "%s' forces it; what only the in-sync set holds is "
+			 "then lost)", member ? "our log is not known complete"
+			 : "we are not in the in-sync set", el->m->self_url);
+}
+
 /* Nobody leads: read P/isr and campaign when we may. */
 static void maybe_campaign(struct gfs_election *el)
 {
 	struct gfs_master *m = el->m;
-	bool fresh, may;
+	bool fresh, may, member;
 
 	if (!el->lease || !read_isr(el))
 		return;
+	member = isr_has(&el->isr, m->self_url);
 	pthread_mutex_lock(&m->lock);
 	fresh = m->epoch == 0 && m->applied_seq == 1;
-	may = el->isr.mod_rev ? isr_has(&el->isr, m->self_url) &&
-				m->fw.complete
-			      : fresh;
+	may = el->isr.mod_rev ? member && m->fw.complete : fresh;
 	pthread_mutex_unlock(&m->lock);
-	if (!el->isr.mod_rev && !fresh && !el->warned) {
-		gfs_error("etcd holds no in-sync set (%s) but this master has "
-			  "a history: not campaigning; run 'gfs promote URL' "
-			  "on the master with the newest log", el->key_isr);
-		el->warned = true;
+	if (!may) {
+		say_why_not(el, member);
+		return;
 	}
-	if (el->isr.mod_rev || may)
-		el->warned = false;
-	if (may)
-		campaign(el, el->isr.mod_rev == 0);
+	el->warned = false;
+	campaign(el, el->isr.mod_rev == 0);
 }
 
 /* Read P/leader: follow whoever leads, or campaign; as leader, make

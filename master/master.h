@@ -79,6 +79,8 @@ struct gfs_follow {
 	bool campaigning;           /* etcd: a campaign counts on our log
 				     * as it is: no re-sync until it ends */
 	int64_t last_contact_ms;    /* monotonic, last answer from primary */
+	int64_t held_back_ms;       /* pair: last_contact_ms when we last
+				     * logged not taking over */
 	int64_t last_ping_ms;       /* primary: last epoch ping to old one */
 };
 
