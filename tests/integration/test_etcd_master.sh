@@ -3,6 +3,8 @@
 # (lease 5 s, --backup-detach 1.5 s):
 # - forged epochs (an X-GFS-Epoch header, a POST /epoch notice, a
 #   heartbeat's epoch) change nothing: only etcd says who leads;
+# - gfs status shows each follower's lag: a paused one falls behind,
+#   leaves the in-sync set, and catches up when resumed;
 # - kill -9 of the leader: a gfs upload started right after succeeds,
 #   under 15 s after the kill, on the new leader, with everything
 #   acknowledged before;
@@ -32,6 +34,22 @@ curl -s -o /dev/null -X POST "$(api "$L")/heartbeat" \
 assert_eq "$(etcd_leader)" "$L" "the leader after forged epochs"
 assert_eq "$(curl -sf "$(api "$L")/status" | jq .epoch)" "$E" "the epoch after forged epochs"
 assert_eq "$(http_status PUT "$(api "$L")/files/after-forgery")" 201 "create after forged epochs"
+
+# ---- gfs status: each follower's lag ---------------------------------
+F=$(for m in m1 m2 m3; do [ "$m" != "$L" ] && echo "$m"; done | head -n 1)
+FURL=${EM_URL[$F]}
+lag_of() { curl -sf "$(api "$L")/status" | jq --arg u "$FURL" '.followers[] | select(.url == $u) | .lag'; }
+assert_eq "$(gfs status | grep -c "follower .* 0 records behind, attached")" 2 "followers attached, none behind"
+kill -STOP "${EM_PID[$F]}"
+dropped() { curl -sf "$(api "$L")/status" | jq -e '.isr | length == 2' >/dev/null; }
+wait_for 10 "the paused $F out of the in-sync set" dropped
+for i in 1 2 3 4 5; do assert_eq "$(http_status PUT "$(api "$L")/files/lag$i")" 201 "create lag$i"; done
+[ "$(lag_of)" -ge 5 ] || fail "the paused follower's lag is $(lag_of), not 5 or more"
+gfs status | grep -q "follower $FURL .* records behind, not in the set" ||
+	fail "gfs status does not show the paused follower behind: $(gfs status)"
+kill -CONT "${EM_PID[$F]}"
+caught_up() { [ "$(lag_of)" = 0 ] && isr3; }
+wait_for 15 "$F caught up and back in the in-sync set" caught_up
 
 # ---- kill -9 of the leader -------------------------------------------
 random_file "$T/f" $((3 << 19))
