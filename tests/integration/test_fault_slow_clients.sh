@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# gfs-it: serial (timing: run alone, see run.sh)
 # Slow clients: 1,000 connections to the master, from four loopback
 # addresses (127.0.0.2-5, 250 each, under the per-address cap), each
 # sending a request line and then one header line a second, a header that
