@@ -6,6 +6,7 @@
 #   make asan       the same tests under AddressSanitizer and UBSan
 #   make valgrind   unit tests under valgrind (leaks are errors)
 #   make pjdfstest  the POSIX suite tests/pjdfstest on a mount (counts)
+#   make fsx        fsx (tests/fsx) for 100,000 operations on a mount
 #   make run        a local cluster and mount on the default ports
 #   make bench      throughput and metadata figures beside local baselines
 #   make install    PREFIX=/usr/local DESTDIR= honoured
@@ -82,7 +83,7 @@ UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .SECONDARY:
 
 .PHONY: all deps test check unit integration asan valgrind run bench \
-	install clean pjdfstest conf deb debtest
+	install clean pjdfstest fsx conf deb debtest
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -150,6 +151,21 @@ pjdfstest: all $(PJD)/pjdfstest
 		PJDFSTEST_LOG=$(abspath $(BUILD)/pjdfstest.log) \
 		bash tests/integration/pjdfstest.sh
 
+# fsx (vendored in tests/fsx, see README.vendor) is upstream's code: built
+# with plain flags, not ours (-Werror is for our code).
+FSX_SRC = tests/fsx
+FSX = $(BUILD)/fsx/fsx
+$(FSX): $(wildcard $(FSX_SRC)/*.c $(FSX_SRC)/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -g -O2 -D_GNU_SOURCE -I$(FSX_SRC) $(FSX_SRC)/fsx.c -o $@
+
+# 100,000 operations on one file of a fresh cluster and mount; fails on
+# any mismatch (FSX_OPS, FSX_SEED to change them).
+fsx: all $(FSX)
+	GFS_BIN=$(abspath $(BUILD)/bin) FSX=$(abspath $(FSX)) \
+		bash tests/integration/fsx.sh -N $(or $(FSX_OPS),100000) \
+		-S $(or $(FSX_SEED),1)
+
 # make test: what CI runs (via .ci/run) on a fresh Debian 12 machine.
 test: deps
 	$(MAKE) all
@@ -161,13 +177,14 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: all $(PJD)/pjdfstest
+integration: all $(PJD)/pjdfstest $(FSX)
 	GFS_BIN=$(abspath $(BUILD)/bin) bash tests/integration/run.sh
 
 # Criterion ignores how a finished test's worker exits, so a leak or a
 # UBSan report is caught in the output instead.
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 all build/asan/pjdfstest/pjdfstest \
+		build/asan/fsx/fsx \
 		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
 	@set -e; for t in $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS)); do \
 		echo "== $$t"; $$t --jobs 2 --short-filename 2>&1 | tee build/asan/unit.log; \
