@@ -758,10 +758,39 @@ static void server_died(struct gfs_master *m, struct gfs_cs *s)
 			end_copy(m, k);
 }
 
+/*
+ * A tick that comes long after the last one means this master was not
+ * running (SIGSTOP, a frozen VM, swapping): heartbeats it could not read
+ * meanwhile are no sign of death, so the gap does not count towards any
+ * server's silence.  Without this, every server was dead the moment a
+ * master paused for longer than --dead-after went on, and reads failed
+ * until each had sent a full report.  A server that really died in the
+ * gap is found dead_after later, as if it had died at the resume.
+ */
+#define STALL_MS 1000
+
+static void forgive_stall(struct gfs_master *m, int64_t now)
+{
+	int64_t gap = m->cs.last_tick_ms ? now - m->cs.last_tick_ms : 0;
+	size_t i;
+
+	m->cs.last_tick_ms = now;
+	if (gap <= STALL_MS)
+		return;
+	gfs_warn("this master did not run for %" PRId64 " ms: its servers' "
+		 "silence meanwhile does not count", gap);
+	for (i = 0; i < m->cs.n; i++) {
+		struct gfs_cs *s = m->cs.servers[i];
+
+		s->last_hb_ms = GFS_MIN(s->last_hb_ms + gap, now);
+	}
+}
+
 static void check_liveness(struct gfs_master *m, int64_t now)
 {
 	size_t i;
 
+	forgive_stall(m, now);
 	for (i = 0; i < m->cs.n; i++) {
 		struct gfs_cs *s = m->cs.servers[i];
 

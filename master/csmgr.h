@@ -139,6 +139,7 @@ struct gfs_csmgr {
 	uint64_t lost;              /* chunks with no live replica */
 	struct gfs_sweep sweep;
 	int64_t last_gc_ms;
+	int64_t last_tick_ms;       /* monotonic ms of the last tick, 0: none */
 	bool gc_more;               /* a GC round is under way */
 };
 

@@ -357,6 +357,28 @@ Test(csmgr, a_dead_server_counts_for_nothing_at_once_and_the_sweep_strips_it)
 	cr_expect_eq(m.cs.lost, 0);
 }
 
+Test(csmgr, a_pause_of_the_master_kills_no_server)
+{
+	int64_t now = gfs_mono_ms(), dead = (int64_t)m.conf.dead_after_ms;
+
+	many();
+	full_report(0, MANY, -1, 0);
+	m.cs.servers[0]->last_hb_ms = now;
+	m.cs.sweep.started_ms = now + 10 * dead; /* no pass in this test */
+	m.cs.sweep.pass_ms = 1000 * dead;
+	gfs_csmgr_tick(&m, now);
+	/* the master was stopped for three times dead_after */
+	now += 3 * dead;
+	gfs_csmgr_tick(&m, now);
+	cr_assert(m.cs.servers[0]->alive, "dead of the master's own pause");
+	/* ticks go on, the server stays silent: dead after dead_after */
+	for (int64_t t = 200; t <= dead; t += 200)
+		gfs_csmgr_tick(&m, now + t);
+	cr_assert(m.cs.servers[0]->alive, "dead before dead_after");
+	gfs_csmgr_tick(&m, now + dead + 200);
+	cr_assert(!m.cs.servers[0]->alive, "silent past dead_after, alive");
+}
+
 Test(csmgr, a_server_back_with_its_replicas_is_listed_by_its_full_report)
 {
 	int64_t now = gfs_mono_ms();
