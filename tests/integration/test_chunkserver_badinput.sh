@@ -76,7 +76,7 @@ for te in sized chunked; do
 		} | raw_http "${CS_PORTS[0]}"
 	done
 done
-wait_for 10 "the four cut writes to end" put_errors_at_least 0 $((before + 4))
+wait_for 30 "the four cut writes to end" put_errors_at_least 0 $((before + 4))
 expect_error 404 not_found "a new chunk cut short" "$U/chunks/00000000000000e3"
 assert_eq "$(curl_code "$U/chunks/$H")" 200 "the chunk after cut writes"
 assert_eq "$(header X-GFS-Version)" 1 "still version 1"
