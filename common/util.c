@@ -24,10 +24,15 @@ int64_t gfs_now_ns(void)
 
 int64_t gfs_mono_ms(void)
 {
+	return gfs_mono_ns() / 1000000;
+}
+
+int64_t gfs_mono_ns(void)
+{
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 struct timespec gfs_deadline_ts(clockid_t clk, int64_t ms)

@@ -6,6 +6,7 @@
  * leases and every rule, encode the record, gfs_ops_log() (apply, then
  * append), build the reply; then, without the lock, gfs_ops_wait().
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,15 +32,20 @@
 
 uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec)
 {
+	uint8_t type = rec->buf[0];
 	uint64_t seq;
 
 	if (!gfs_journal_apply(m, rec->buf, rec->len)) {
 		gfs_error("bug: a validated record (type %u) does not apply",
-			  rec->buf[0]);
+			  type);
 		abort();
 	}
 	seq = gfs_oplog_append(m->log, rec->buf, rec->len);
 	m->applied_seq = seq + 1;
+	/* the ack trace (see finish()): where and when an epoch began */
+	if (type == GFS_REC_EPOCH)
+		gfs_debug("epoch start epoch=%" PRIu64 " seq=%" PRIu64
+			  " mono_ns=%" PRId64, m->epoch, seq, gfs_mono_ns());
 	gfs_enc_free(rec);
 	if (m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every)
 		pthread_cond_signal(&m->wake);
@@ -437,12 +443,42 @@ static void rec_begin(struct gfs_enc *rec, const struct gfs_request_id *id)
 		gfs_rec_request(rec, id, gfs_now_ns() / 1000000);
 }
 
-/* Finish a mutation: wait for seq unless err, drop *out on failure. */
+/* The epoch to name in the ack trace (0: not tracing).  The epoch is
+ * read before the wait: a master that steps down meanwhile fences its log,
+ * so a mutation it still acknowledges was made under this epoch, or the
+ * trace shows the bug. */
+static uint64_t trace_epoch(struct gfs_master *m)
+{
+	uint64_t epoch;
+
+	if (!gfs_log_enabled(GFS_LOG_DEBUG))
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	epoch = m->epoch;
+	pthread_mutex_unlock(&m->lock);
+	return epoch;
+}
+
+/* Finish a mutation: wait for seq unless err, drop *out on failure.
+ * With --log-level debug, an acknowledged one logs "ack epoch=E seq=S
+ * mono_ns=T" (CLOCK_MONOTONIC at the decision) and gfs_ops_log() logs
+ * "epoch start epoch=E seq=S mono_ns=T" for each EPOCH record, so that a
+ * test can check that no two masters ever acknowledge in the same span
+ * of time, and that nothing acknowledged under an epoch lies at or past
+ * the record where a later epoch began (docs/MASTER.md). */
 static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
 			   uint64_t seq, json_t **out)
 {
-	if (!err && seq)
+	uint64_t epoch = 0;
+
+	if (!err && seq) {
+		epoch = trace_epoch(m);
 		err = gfs_ops_wait(m, seq);
+		if (!err && epoch)
+			gfs_log(GFS_LOG_DEBUG, "ack epoch=%" PRIu64 " seq=%"
+				PRIu64 " mono_ns=%" PRId64, epoch, seq,
+				gfs_mono_ns());
+	}
 	if (err && err != GFS_ELEASED && *out) {
 		json_decref(*out);
 		*out = NULL;
