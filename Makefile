@@ -7,6 +7,9 @@
 #   make valgrind   unit tests under valgrind (leaks are errors)
 #   make pjdfstest  the POSIX suite tests/pjdfstest on a mount (counts)
 #   make fsx        fsx (tests/fsx) for 100,000 operations on a mount
+#   make chaos      faults under load, 200 checked rounds (seed printed;
+#                   CHAOS_SEED, CHAOS_ROUNDS, CHAOS_SECS, CHAOS_FAULTS,
+#                   CHAOS_ISSUE9: tests/integration/test_chaos.sh)
 #   make run        a local cluster and mount on the default ports
 #   make bench      throughput and metadata figures beside local baselines
 #   make install    PREFIX=/usr/local DESTDIR= honoured
@@ -83,7 +86,7 @@ UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .SECONDARY:
 
 .PHONY: all deps test check unit integration asan valgrind run bench \
-	install clean pjdfstest fsx conf deb debtest
+	install clean pjdfstest fsx chaos conf deb debtest
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -129,6 +132,12 @@ $(BUILD)/conf/%.conf: packaging/config/%.conf packaging/gen-conf.sh $(BINS)
 
 deps:
 	@bash packaging/deps.sh
+
+# Faults under load (tests/integration/chaos.py): 200 rounds unless
+# CHAOS_ROUNDS says; make test runs 3 of them (test_chaos.sh).
+chaos: all
+	GFS_BIN=$(abspath $(BUILD)/bin) CHAOS_ROUNDS=$${CHAOS_ROUNDS:-200} \
+		bash tests/integration/test_chaos.sh
 
 # pjdfstest (vendored in tests/pjdfstest, see README.vendor) is built with
 # its own autotools in a copy under $(BUILD), so that the vendored tree
