@@ -71,7 +71,8 @@ static struct transfer *transfer_new(struct gfs_req *req,
 {
 	struct transfer *t = gfs_xcalloc(1, sizeof(*t));
 
-	t->as = gfs_client_as(gw->client, gfs_req_header(req, "X-GFS-Client"));
+	t->as = gfs_client_as(gw->client, gfs_req_header(req, "X-GFS-Client"),
+			      NULL);
 	return t;
 }
 

@@ -97,6 +97,13 @@ static void seed_request_ids(uint64_t seed[2])
 	}
 }
 
+/* The header line for key, or NULL (no key). */
+static char *auth_header(const char *key)
+{
+	return key && *key ? gfs_xasprintf("Authorization: Bearer %s", key)
+			   : NULL;
+}
+
 struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 {
 	struct gfs_client_shared *sh;
@@ -118,15 +125,18 @@ struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 	sh->window = gfs_window_pool_new(conf->window_bytes
 						 ? conf->window_bytes
 						 : (size_t)256 << 20);
+	gfs_http_pool_set_ca(sh->pool, conf->ca_file);
 	sh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 10000;
 	sh->failover_ms = conf->failover_ms ? conf->failover_ms : 30000;
 	c = gfs_xcalloc(1, sizeof(*c));
 	c->sh = sh;
 	c->id = conf->client_id ? gfs_xstrdup(conf->client_id) : NULL;
+	c->auth = auth_header(conf->key);
 	return c;
 }
 
-struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id)
+struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id,
+				 const char *key)
 {
 	struct gfs_client *v = gfs_xcalloc(1, sizeof(*v));
 
@@ -135,7 +145,28 @@ struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id)
 	pthread_mutex_unlock(&c->sh->lock);
 	v->sh = c->sh;
 	v->id = id ? gfs_xstrdup(id) : NULL;
+	v->auth = auth_header(key);
 	return v;
+}
+
+char *gfs_client_read_key(const char *file, char *msg, size_t len)
+{
+	char *text = NULL, *s, *e, *key = NULL;
+	size_t n = 0;
+
+	if (gfs_read_file(file, 4096, false, &text, &n, msg, len))
+		return NULL;
+	for (s = text; *s && strchr(" \t\r\n", *s); s++)
+		;
+	for (e = s; *e && !strchr(" \t\r\n", *e); e++)
+		;
+	if (e == s || e[strspn(e, " \t\r\n")])
+		snprintf(msg, len, "%s: want one key (and nothing else)", file);
+	else
+		key = gfs_xasprintf("%.*s", (int)(e - s), s);
+	explicit_bzero(text, n);
+	free(text);
+	return key;
 }
 
 void gfs_client_free(struct gfs_client *c)
@@ -151,6 +182,9 @@ void gfs_client_free(struct gfs_client *c)
 	refs = --sh->refs;
 	pthread_mutex_unlock(&sh->lock);
 	free(c->id);
+	if (c->auth)
+		explicit_bzero(c->auth, strlen(c->auth));
+	free(c->auth);
 	free(c);
 	if (refs)
 		return;
@@ -308,7 +342,7 @@ static enum gfs_err attempt(struct gfs_client *c, const char *base,
 {
 	struct gfs_client_shared *sh = c->sh;
 	char url[GFS_PATH_MAX * 3 + 512], idh[300], eph[64];
-	const char *hdrs[5];
+	const char *hdrs[6];
 	struct gfs_http_opts o = { 0 };
 	struct gfs_http *h;
 	enum gfs_err err;
@@ -319,6 +353,8 @@ static enum gfs_err attempt(struct gfs_client *c, const char *base,
 		snprintf(idh, sizeof(idh), "%s: %s", GFS_HDR_CLIENT, c->id);
 		hdrs[n++] = idh;
 	}
+	if (c->auth)
+		hdrs[n++] = c->auth;
 	snprintf(eph, sizeof(eph), "%s: %llu", GFS_HDR_EPOCH,
 		 (unsigned long long)gfs_client_epoch(c));
 	hdrs[n++] = eph;

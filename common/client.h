@@ -32,6 +32,10 @@ struct gfs_file;
 struct gfs_client_conf {
 	const char *masters;   /* "http://h:7070,http://h:7071"; copied */
 	const char *client_id; /* lease holder id, NULL for nobody; copied */
+	const char *key;       /* client key sent to masters (Authorization:
+				* Bearer), NULL for none; copied */
+	const char *ca_file;   /* PEM certificates trusted over HTTPS, NULL
+				* for the system's; copied */
 	unsigned max_conns;    /* metadata calls and reads at once, and
 				* idle connections kept; default 64 */
 	size_t window_bytes;   /* written bytes kept until the replicas
@@ -60,10 +64,16 @@ struct gfs_lease {
 /* NULL when conf->masters has no usable URL (logged). */
 struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf);
 void gfs_client_free(struct gfs_client *c);
-/* A view of c acting as client id (NULL: nobody), sharing its connections
- * and its idea of the primary; free with gfs_client_free().  For the
- * chunkserver gateway, which acts for whoever calls it. */
-struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id);
+/* A view of c acting as client id (NULL: nobody) with client key (NULL:
+ * none), sharing its connections and its idea of the primary; free with
+ * gfs_client_free().  For the chunkserver gateway, which acts for
+ * whoever calls it, with the caller's own key. */
+struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id,
+				 const char *key);
+/* Read a client key from file (the key alone, white space around it
+ * ignored) into a new string (caller frees); NULL with a one-line reason
+ * in msg. */
+char *gfs_client_read_key(const char *file, char *msg, size_t len);
 /* The client id, borrowed (may be NULL). */
 const char *gfs_client_id(const struct gfs_client *c);
 

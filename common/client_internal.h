@@ -39,6 +39,8 @@ struct gfs_client_shared {
 struct gfs_client {
 	struct gfs_client_shared *sh;
 	char *id;                /* lease holder, owned, or NULL */
+	char *auth;              /* "Authorization: Bearer KEY", owned, or
+				  * NULL */
 };
 
 /* The stable copy of a chunkserver URL (interned for the client's life). */

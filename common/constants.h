@@ -59,5 +59,7 @@
 #define GFS_HDR_REQUEST "X-GFS-Request" /* id of a mutation, for retries */
 #define GFS_REQUEST_ID_HEX 32 /* its length: 128 bits in lowercase hex */
 #define GFS_HDR_BACKUP "X-GFS-Backup"
+#define GFS_HDR_TOKEN "X-GFS-Token"             /* chunk access token */
+#define GFS_HDR_CLONE_TOKEN "X-GFS-Clone-Token" /* ... of a clone's source */
 
 #endif

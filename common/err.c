@@ -24,6 +24,9 @@ unsigned gfs_err_http(enum gfs_err err)
 	case GFS_ENOTDIR: return 409;
 	case GFS_ENOTEMPTY: return 409;
 	case GFS_ESTALE: return 409;
+	case GFS_EUNAUTH: return 401;
+	case GFS_EFORBIDDEN: return 403;
+	case GFS_ETOKEN: return 403;
 	case GFS_ETOOBIG: return 413;
 	case GFS_ERANGE: return 416;
 	case GFS_ENOTPRIMARY: return 421;
@@ -54,6 +57,9 @@ const char *gfs_err_code(enum gfs_err err)
 	case GFS_ENOTDIR: return "not_directory";
 	case GFS_ENOTEMPTY: return "not_empty";
 	case GFS_ESTALE: return "stale_version";
+	case GFS_EUNAUTH: return "unauthorized";
+	case GFS_EFORBIDDEN: return "forbidden";
+	case GFS_ETOKEN: return "bad_token";
 	case GFS_ETOOBIG: return "too_large";
 	case GFS_ERANGE: return "bad_range";
 	case GFS_ENOTPRIMARY: return "not_primary";
@@ -84,6 +90,9 @@ int gfs_err_errno(enum gfs_err err)
 	case GFS_ENOTDIR: return ENOTDIR;
 	case GFS_ENOTEMPTY: return ENOTEMPTY;
 	case GFS_ESTALE: return EIO;
+	case GFS_EUNAUTH: return EACCES;
+	case GFS_EFORBIDDEN: return EACCES;
+	case GFS_ETOKEN: return EACCES;
 	case GFS_ETOOBIG: return EFBIG;
 	case GFS_ERANGE: return EINVAL;
 	case GFS_ENOTPRIMARY: return EAGAIN;
@@ -114,6 +123,9 @@ const char *gfs_err_str(enum gfs_err err)
 	case GFS_ENOTDIR: return "not a directory";
 	case GFS_ENOTEMPTY: return "directory not empty";
 	case GFS_ESTALE: return "stale chunk version";
+	case GFS_EUNAUTH: return "not authenticated (no key, or a wrong one)";
+	case GFS_EFORBIDDEN: return "not allowed with this key";
+	case GFS_ETOKEN: return "chunk token refused";
 	case GFS_ETOOBIG: return "too large";
 	case GFS_ERANGE: return "range not satisfiable";
 	case GFS_ENOTPRIMARY: return "not the primary master";
@@ -136,7 +148,8 @@ enum gfs_err gfs_err_from_code(const char *code, unsigned http_status)
 	static const enum gfs_err all[] = {
 		GFS_EINVAL, GFS_ENAMETOOLONG, GFS_ENOENT, GFS_ENOROUTE,
 		GFS_EMETHOD, GFS_EEXIST, GFS_EISDIR, GFS_ENOTDIR,
-		GFS_ENOTEMPTY, GFS_ESTALE, GFS_ETOOBIG, GFS_ERANGE,
+		GFS_ENOTEMPTY, GFS_ESTALE, GFS_EUNAUTH, GFS_EFORBIDDEN,
+		GFS_ETOKEN, GFS_ETOOBIG, GFS_ERANGE,
 		GFS_ENOTPRIMARY, GFS_ELEASED, GFS_EINTERNAL, GFS_EIO,
 		GFS_EUNAVAIL, GFS_ENOSPC, GFS_ECORRUPT, GFS_ETIMEDOUT,
 		GFS_EDISKFULL,
@@ -152,6 +165,8 @@ enum gfs_err gfs_err_from_code(const char *code, unsigned http_status)
 	switch (http_status) {
 	case 400: return GFS_EINVAL;
 	case 404: return GFS_ENOENT;
+	case 401: return GFS_EUNAUTH;
+	case 403: return GFS_EFORBIDDEN;
 	case 405: return GFS_EMETHOD;
 	case 409: return GFS_EEXIST;
 	case 413: return GFS_ETOOBIG;

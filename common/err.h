@@ -23,6 +23,11 @@ enum gfs_err {
 	GFS_ENOTDIR,      /* 409 a path component is a file */
 	GFS_ENOTEMPTY,    /* 409 directory not empty */
 	GFS_ESTALE,       /* 409 wrong chunk version */
+	GFS_EUNAUTH,      /* 401 no credentials, or wrong ones */
+	GFS_EFORBIDDEN,   /* 403 the credentials do not allow this */
+	GFS_ETOKEN,       /* 403 a chunk token that does not allow this
+			   * request (expired, another chunk, version or
+			   * operation, bad signature): ask for a new one */
 	GFS_ETOOBIG,      /* 413 body or value too large */
 	GFS_ERANGE,       /* 416 range not satisfiable */
 	GFS_ENOTPRIMARY,  /* 421 not the primary master */

@@ -54,6 +54,7 @@
 #include "json.h"
 #include "log.h"
 #include "path.h"
+#include "token.h"
 #include "util.h"
 
 #define MAX_REPLICAS 8
@@ -62,6 +63,9 @@
 #define SMALL_WRITE (256u << 10) /* held back to go out as one sized PUT */
 #define MAX_PLACEMENTS 8    /* of one PUT whose first server fails */
 #define SOURCE_STEP (1u << 20) /* read again from the source at a time */
+/* A token is renewed half-way through its life, but not sooner than
+ * this (when our clock says it is nearly gone already: clocks differ). */
+#define TOKEN_MIN_LIFE_MS 1000
 
 /* A chunk as this handle knows it. */
 struct chunk {
@@ -72,6 +76,9 @@ struct chunk {
 	uint64_t disk_length;   /* private chunks: bytes on the replicas */
 	unsigned nreplicas;
 	const char *replicas[MAX_REPLICAS]; /* interned URLs */
+	char token[GFS_TOKEN_MAX]; /* what the master lets us do with it
+				    * (X-GFS-Token), or "" (no secret) */
+	int64_t renew_ms;       /* monotonic: ask for a fresh token from then */
 };
 
 /*
@@ -148,10 +155,25 @@ struct read_ref {
 	uint64_t handle, version, length;
 	unsigned nreplicas;
 	const char *replicas[MAX_REPLICAS];
+	char token[GFS_TOKEN_MAX];
 };
+
+/* Keep token tok (NULL: none) for ch, and when to renew it: half-way
+ * through the life it has by our clock. */
+static void take_token(struct chunk *ch, const char *tok)
+{
+	int64_t life = 0;
+
+	snprintf(ch->token, sizeof(ch->token), "%s", tok ? tok : "");
+	if (tok)
+		life = gfs_token_expires(tok) * 1000 - gfs_now_ns() / 1000000;
+	ch->renew_ms = gfs_mono_ms() + (life > 2 * TOKEN_MIN_LIFE_MS
+					? life / 2 : TOKEN_MIN_LIFE_MS);
+}
 
 static void parse_chunk(struct gfs_client *c, json_t *j, struct chunk *ch)
 {
+	const char *tok = NULL;
 	json_t *r;
 	size_t i;
 
@@ -159,6 +181,8 @@ static void parse_chunk(struct gfs_client *c, json_t *j, struct chunk *ch)
 	gfs_json_handle(j, "handle", false, &ch->handle);
 	gfs_json_u64(j, "version", false, &ch->version);
 	gfs_json_u64(j, "length", false, &ch->length);
+	gfs_json_str(j, "token", false, &tok);
+	take_token(ch, tok);
 	ch->disk_length = ch->length;
 	json_array_foreach(json_object_get(j, "replicas"), i, r) {
 		if (json_is_string(r) && ch->nreplicas < MAX_REPLICAS)
@@ -267,6 +291,102 @@ static enum gfs_err fetch_entry(struct gfs_file *f)
 	if (j)
 		json_decref(j);
 	return err;
+}
+
+/* ---- chunk tokens ------------------------------------------------------ */
+
+/* tok for ch when ch is chunk handle. */
+static void token_into(struct chunk *ch, uint64_t handle, const char *tok)
+{
+	if (ch->handle == handle)
+		take_token(ch, tok);
+}
+
+static void map_token(struct chunk_map *m, uint64_t index, uint64_t handle,
+		      const char *tok)
+{
+	size_t i = map_pos(m, index);
+
+	if (i < m->n && m->v[i].index == index)
+		token_into(&m->v[i], handle, tok);
+}
+
+/* A fresh token for handle, wherever this file keeps that chunk. */
+static void set_token(struct gfs_file *f, uint64_t index, uint64_t handle,
+		      const char *tok)
+{
+	map_token(&f->chunks, index, handle, tok);
+	map_token(&f->dirty, index, handle, tok);
+	token_into(&f->cur.target, handle, tok);
+	token_into(&f->cur.base, handle, tok);
+	token_into(&f->prev.target, handle, tok);
+	token_into(&f->prev.base, handle, tok);
+	token_into(&f->first, handle, tok);
+}
+
+/*
+ * Fresh tokens for chunks handles[0..n) from the master (POST
+ * /files/PATH/tokens).  A file whose path is gone keeps the ones it has:
+ * they serve until they expire.  Lock held.
+ */
+static enum gfs_err renew_tokens(struct gfs_file *f, const uint64_t *handles,
+				 size_t n)
+{
+	json_t *body = json_object(), *a = json_array(), *j = NULL, *c;
+	const char *tok;
+	enum gfs_err err;
+	uint64_t h, idx;
+	char *route;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, gfs_json_handle_new(handles[i]));
+	json_object_set_new(body, "handles", a);
+	route = gfs_client_route("files", f->path, "/tokens");
+	err = f->unlinked ? GFS_OK
+			  : gfs_client_call(f->c, "POST", route, body, &j);
+	json_array_foreach(err ? NULL : json_object_get(j, "chunks"), i, c) {
+		tok = NULL;
+		if (!gfs_json_handle(c, "handle", true, &h) &&
+		    !gfs_json_u64(c, "index", true, &idx) &&
+		    !gfs_json_str(c, "token", true, &tok))
+			set_token(f, idx, h, tok);
+	}
+	free(route);
+	json_decref(body);
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+static bool token_due(const struct chunk *ch)
+{
+	return ch->handle && ch->token[0] && gfs_mono_ms() >= ch->renew_ms;
+}
+
+/* Renew the tokens of a and b (may be NULL) that are half-way through
+ * their life.  Lock held. */
+static enum gfs_err fresh_tokens(struct gfs_file *f, const struct chunk *a,
+				 const struct chunk *b)
+{
+	uint64_t h[2];
+	size_t n = 0;
+
+	if (a && token_due(a))
+		h[n++] = a->handle;
+	if (b && token_due(b))
+		h[n++] = b->handle;
+	return n ? renew_tokens(f, h, n) : GFS_OK;
+}
+
+/* "Name: token" of ch into buf, or NULL without a token. */
+static const char *token_header(const char *name, const char *tok,
+				char *buf, size_t len)
+{
+	if (!tok[0])
+		return NULL;
+	snprintf(buf, len, "%s: %s", name, tok);
+	return buf;
 }
 
 /* Create path; on success *entry is the master's new entry. */
@@ -570,15 +690,28 @@ static char *url_header(const char *name, const char *const *urls,
 	return s;
 }
 
-/* Start the PUT of s: size bytes, or chunked when size < 0.  Its handle
+/* Start the PUT of s: size bytes, or chunked when size < 0, renewing
+ * its tokens first when they are half-way through their life.  Its handle
  * is held from the pool until the PUT is collected or cut. */
-static void start_put(struct gfs_file *f, struct stream *s, int64_t size)
+static enum gfs_err start_put(struct gfs_file *f, struct stream *s,
+			      int64_t size)
 {
 	const struct chunk *t = &s->target;
-	char *url = put_url(s), *fwd, *src, idh[300];
-	const char *hdrs[5];
+	char *url, *fwd, *src, idh[300], th[GFS_TOKEN_MAX + 32];
+	char ch[GFS_TOKEN_MAX + 32];
+	const char *hdrs[7];
+	enum gfs_err err;
 	int n = 0;
 
+	err = fresh_tokens(f, t, s->cloned ? &s->base : NULL);
+	if (err)
+		return err;
+	url = put_url(s);
+	if (token_header(GFS_HDR_TOKEN, t->token, th, sizeof(th)))
+		hdrs[n++] = th;
+	if (s->cloned && token_header(GFS_HDR_CLONE_TOKEN, s->base.token, ch,
+				      sizeof(ch)))
+		hdrs[n++] = ch;
 	fwd = url_header(GFS_HDR_FORWARD, t->replicas, 1, t->nreplicas);
 	src = s->cloned ? url_header("X-GFS-Clone-Sources", s->base.replicas,
 				     0, s->base.nreplicas)
@@ -598,6 +731,7 @@ static void start_put(struct gfs_file *f, struct stream *s, int64_t size)
 	free(url);
 	free(fwd);
 	free(src);
+	return GFS_OK;
 }
 
 static enum gfs_err push_piece(void *cls, const char *buf, size_t len)
@@ -666,6 +800,9 @@ static enum gfs_err collect(struct gfs_file *f, struct stream *s,
 		gfs_json_u64(r.json, "length", true, &len);
 		if (ch->handle != s->target.handle || !ch->nreplicas)
 			err = GFS_EIO;
+		/* the chunkserver's reply has none: ours stays */
+		memcpy(ch->token, s->target.token, sizeof(ch->token));
+		ch->renew_ms = s->target.renew_ms;
 	}
 	if (err) {
 		gfs_client_set_error(err, r.message);
@@ -709,8 +846,9 @@ static enum gfs_err try_put(struct gfs_file *f, struct stream *s, bool sized)
 	enum gfs_err err;
 
 	s->sent = s->start;
-	start_put(f, s, sized ? (int64_t)(s->next - s->start) : -1);
-	err = push_kept(f, s);
+	err = start_put(f, s, sized ? (int64_t)(s->next - s->start) : -1);
+	if (!err)
+		err = push_kept(f, s);
 	return err ? close_failed(f, s, err) : GFS_OK;
 }
 
@@ -787,14 +925,25 @@ static bool worth_placing_again(const struct gfs_file *f, enum gfs_err err)
  * The PUT of s failed at its head with err and is closed (a failure
  * further down the pipeline only shortens the replica list of a reply).
  * Place s again, away from that server, and send every byte of it once
- * more from the window or the source, up to MAX_PLACEMENTS times.  On
- * success the PUT is open, its body complete when sized.
+ * more from the window or the source, up to MAX_PLACEMENTS times.  A
+ * refused token is renewed first and the PUT sent to the same place once.
+ * On success the PUT is open, its body complete when sized.
  */
 static enum gfs_err place_again(struct gfs_file *f, struct stream *s,
 				enum gfs_err err, bool sized)
 {
+	bool renewed = false;
+
 	while (err && worth_placing_again(f, err) &&
 	       s->placements < MAX_PLACEMENTS) {
+		if (err == GFS_ETOKEN && !renewed) {
+			/* expired by the servers' clock (ours differs):
+			 * renew once and send it to the same place */
+			renewed = true;
+			s->target.renew_ms = s->base.renew_ms = 0;
+			err = try_put(f, s, sized);
+			continue;
+		}
 		s->placements++;
 		gfs_info("placing %llu bytes of chunk %llu of %s again, away "
 			 "from %s",
@@ -1164,7 +1313,7 @@ out:
 
 /* Snapshot of the chunk that serves index, or handle 0 for a hole.  A
  * private chunk being streamed is finished first so that it is readable. */
-static enum gfs_err read_ref(struct gfs_file *f, uint64_t index,
+static enum gfs_err read_ref(struct gfs_file *f, uint64_t index, bool renew,
 			     struct read_ref *ref)
 {
 	const struct chunk *ch;
@@ -1188,10 +1337,17 @@ static enum gfs_err read_ref(struct gfs_file *f, uint64_t index,
 			return GFS_OK;
 		ref->length = committed_length(f, ch);
 	}
+	/* renewed in place: ch stays valid.  A renewal that fails when not
+	 * forced leaves a token that serves half its life yet. */
+	if (renew || token_due(ch))
+		err = renew_tokens(f, &ch->handle, 1);
+	if (err && renew)
+		return err;
 	ref->handle = ch->handle;
 	ref->version = ch->version;
 	ref->nreplicas = ch->nreplicas;
 	memcpy(ref->replicas, ch->replicas, sizeof(ref->replicas));
+	memcpy(ref->token, ch->token, sizeof(ref->token));
 	return GFS_OK;
 }
 
@@ -1212,14 +1368,16 @@ static enum gfs_err read_replica(struct gfs_http *h, const char *replica,
 				 size_t len, char *buf)
 {
 	struct gfs_http_reply r;
-	char hex[17], *url;
+	char hex[17], *url, th[GFS_TOKEN_MAX + 32];
+	const char *hdrs[2] = { NULL, NULL };
 	enum gfs_err err;
 	size_t got = 0;
 
 	gfs_handle_fmt(ref->handle, hex);
 	url = gfs_xasprintf("%s%s/chunks/%s?version=%llu", replica, GFS_API,
 			    hex, (unsigned long long)ref->version);
-	err = gfs_http_get_range(h, url, NULL, off, len, buf, &got,
+	hdrs[0] = token_header(GFS_HDR_TOKEN, ref->token, th, sizeof(th));
+	err = gfs_http_get_range(h, url, hdrs, off, len, buf, &got,
 				 READ_TIMEOUT_MS, &r);
 	if (!err && got != len)
 		err = GFS_EIO; /* a replica shorter than the chunk's length */
@@ -1269,8 +1427,8 @@ static enum gfs_err read_chunk(struct gfs_file *f, const struct read_ref *ref,
 		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
 
 		err = read_replica(h, rep, ref, off, data, buf);
-		if (!err)
-			break;
+		if (!err || err == GFS_ETOKEN)
+			break; /* (every replica would refuse the token) */
 	}
 	gfs_http_pool_put(f->c->sh->pool, h);
 	return err;
@@ -1295,17 +1453,20 @@ enum gfs_err gfs_file_pread(struct gfs_file *f, void *buf, size_t len,
 		size_t n = (size_t)GFS_MIN((uint64_t)len, f->chunk_size - coff);
 		struct read_ref ref;
 		int attempt;
+		bool stale;
 
+		/* again once: with the map read anew when replicas failed,
+		 * with a fresh token when it was refused */
 		for (attempt = 0; attempt < 2; attempt++) {
+			stale = attempt && err == GFS_ETOKEN;
 			pthread_mutex_lock(&f->lock);
-			if (attempt)
-				err = fetch_entry(f);
+			err = attempt && !stale ? fetch_entry(f) : GFS_OK;
 			if (!err)
-				err = read_ref(f, index, &ref);
+				err = read_ref(f, index, stale, &ref);
 			pthread_mutex_unlock(&f->lock);
 			if (!err)
 				err = read_chunk(f, &ref, index, coff, n, p);
-			if (err != GFS_EIO)
+			if (err != GFS_EIO && err != GFS_ETOKEN)
 				break;
 		}
 		if (err)
@@ -1523,12 +1684,15 @@ static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
 		return no_replica(ref, index);
 	if (borrow(f, &h))
 		return GFS_ETIMEDOUT;
-	for (i = 0; i < ref->nreplicas && k.got < want && !k.error; i++) {
+	for (i = 0; i < ref->nreplicas && k.got < want && !k.error &&
+		    err != GFS_ETOKEN; i++) {
 		const char *rep = ref->replicas[(index + i) % ref->nreplicas];
 		struct gfs_http_reply r;
-		char hex[17], range[80], *url;
-		const char *hdrs[2] = { range, NULL };
+		char hex[17], range[80], *url, th[GFS_TOKEN_MAX + 32];
+		const char *hdrs[3] = { range, NULL, NULL };
 
+		hdrs[1] = token_header(GFS_HDR_TOKEN, ref->token, th,
+				       sizeof(th));
 		gfs_handle_fmt(ref->handle, hex);
 		url = gfs_xasprintf("%s%s/chunks/%s?version=%llu", rep,
 				    GFS_API, hex,
@@ -1558,8 +1722,8 @@ static enum gfs_err stream_chunk(struct gfs_file *f, const struct read_ref *ref,
 
 /* Chunk index of f out: its data, then zeros up to the chunk's end in the
  * file.  When every replica fails, the chunk map is read again once
- * (replicas move when servers die) and the copy goes on where it stopped,
- * provided the chunk is still the same one. */
+ * (replicas move when servers die; tokens expire) and the copy goes on
+ * where it stopped, provided the chunk is still the same one. */
 static enum gfs_err download_chunk(struct gfs_file *f, uint64_t index,
 				   const struct out *o)
 {
@@ -1568,17 +1732,17 @@ static enum gfs_err download_chunk(struct gfs_file *f, uint64_t index,
 	enum gfs_err err;
 
 	pthread_mutex_lock(&f->lock);
-	err = read_ref(f, index, &ref);
+	err = read_ref(f, index, false, &ref);
 	pthread_mutex_unlock(&f->lock);
 	if (!err && ref.handle) {
 		data = GFS_MIN(ref.length, span);
 		err = stream_chunk(f, &ref, index, data, o, &got);
 	}
-	if (err == GFS_EIO && got < data) {
+	if ((err == GFS_EIO || err == GFS_ETOKEN) && got < data) {
 		pthread_mutex_lock(&f->lock);
 		err = fetch_entry(f);
 		if (!err)
-			err = read_ref(f, index, &again);
+			err = read_ref(f, index, false, &again);
 		pthread_mutex_unlock(&f->lock);
 		if (!err && (again.handle != ref.handle ||
 			     again.version != ref.version))

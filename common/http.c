@@ -61,6 +61,7 @@ struct gfs_http {
 	bool too_big;                /* reply exceeded max_reply */
 	bool sink_stop;              /* sink_fn said stop */
 	bool held;                   /* lent by gfs_http_pool_hold() */
+	char *ca_file;               /* trusted for HTTPS, owned, or NULL */
 	struct gfs_http *next;       /* pool free list */
 };
 
@@ -85,6 +86,8 @@ struct gfs_http_pool {
 	struct gfs_http *free;  /* idle handles, LIFO */
 	unsigned nfree;         /* handles in free, at most max */
 	unsigned calls, max;    /* handles out for calls, the cap on them */
+	char *ca_file;          /* given to each new handle; owned; set
+				 * before the first handle is lent */
 };
 
 void gfs_http_global_init(void)
@@ -124,7 +127,14 @@ void gfs_http_free(struct gfs_http *h)
 	curl_slist_free_all(h->hdrs);
 	curl_easy_cleanup(h->easy);
 	curl_multi_cleanup(h->multi);
+	free(h->ca_file);
 	free(h);
+}
+
+void gfs_http_set_ca(struct gfs_http *h, const char *ca_file)
+{
+	free(h->ca_file);
+	h->ca_file = ca_file ? gfs_xstrdup(ca_file) : NULL;
 }
 
 static size_t grow(struct gfs_http *h, const char *data, size_t n)
@@ -275,6 +285,8 @@ static void prepare(struct gfs_http *h, const char *method, const char *url,
 			 connect_ms > 0 ? connect_ms : DEFAULT_CONNECT_MS);
 	if (!strcmp(method, "GET"))
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	if (h->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
 }
 
 static enum gfs_err curl_err(struct gfs_http *h, CURLcode rc)
@@ -285,6 +297,11 @@ static enum gfs_err curl_err(struct gfs_http *h, CURLcode rc)
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return GFS_EUNAVAIL;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CONNECT_ERROR:
+		gfs_warn("TLS: %s", curl_easy_strerror(rc));
+		return GFS_EIO;
 	case CURLE_OPERATION_TIMEDOUT:
 		return GFS_ETIMEDOUT;
 	case CURLE_WRITE_ERROR:
@@ -603,9 +620,19 @@ void gfs_http_pool_free(struct gfs_http_pool *p)
 		p->free = h->next;
 		gfs_http_free(h);
 	}
+	free(p->ca_file);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
 	free(p);
+}
+
+/* A new handle trusting the pool's CA file. */
+static struct gfs_http *new_handle(const struct gfs_http_pool *p)
+{
+	struct gfs_http *h = gfs_http_new();
+
+	gfs_http_set_ca(h, p->ca_file);
+	return h;
 }
 
 /* An idle handle, or NULL (lock held). */
@@ -646,7 +673,7 @@ enum gfs_err gfs_http_pool_get(struct gfs_http_pool *p, long wait_ms,
 			 wait_ms, busy);
 		return GFS_ETIMEDOUT;
 	}
-	*out = h ? h : gfs_http_new();
+	*out = h ? h : new_handle(p);
 	(*out)->held = false;
 	return GFS_OK;
 }
@@ -659,9 +686,15 @@ struct gfs_http *gfs_http_pool_hold(struct gfs_http_pool *p)
 	h = take_idle(p);
 	pthread_mutex_unlock(&p->lock);
 	if (!h)
-		h = gfs_http_new();
+		h = new_handle(p);
 	h->held = true;
 	return h;
+}
+
+void gfs_http_pool_set_ca(struct gfs_http_pool *p, const char *ca_file)
+{
+	free(p->ca_file);
+	p->ca_file = ca_file ? gfs_xstrdup(ca_file) : NULL;
 }
 
 void gfs_http_pool_put(struct gfs_http_pool *p, struct gfs_http *h)

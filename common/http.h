@@ -59,6 +59,9 @@ struct gfs_http_opts {
 
 struct gfs_http *gfs_http_new(void);
 void gfs_http_free(struct gfs_http *h);
+/* Trust the PEM certificates in ca_file (copied; NULL: the system's)
+ * for https:// URLs. */
+void gfs_http_set_ca(struct gfs_http *h, const char *ca_file);
 
 /*
  * Run one request and collect the whole reply in *out (cleared first).
@@ -154,6 +157,9 @@ enum gfs_err gfs_http_pool_get(struct gfs_http_pool *p, long wait_ms,
 			       struct gfs_http **out);
 /* Borrow a handle to hold across calls; never waits. */
 struct gfs_http *gfs_http_pool_hold(struct gfs_http_pool *p);
+/* gfs_http_set_ca() for every handle the pool makes; call before the
+ * first handle is lent. */
+void gfs_http_pool_set_ca(struct gfs_http_pool *p, const char *ca_file);
 /* Give back a handle of either kind. */
 void gfs_http_pool_put(struct gfs_http_pool *p, struct gfs_http *h);
 

@@ -114,6 +114,8 @@
 /* Worker threads kept when idle, and how long an idle one lives. */
 #define WORKERS_KEEP 4
 #define WORKER_IDLE_MS 10000
+/* Largest PEM file taken for TLS. */
+#define TLS_FILE_MAX (1u << 20)
 
 /* A decoded query value, freed with the request. */
 struct gfs_req_str {
@@ -181,6 +183,9 @@ struct gfs_httpd {
 	pthread_t reaper;
 	bool reaper_started;
 	atomic_ulong cuts[CUT_N];   /* connections cut, by why */
+	struct gfs_auth *auth;      /* borrowed; NULL: everyone comes in */
+	bool audit;                 /* log writes and refusals */
+	char *tls_cert, *tls_key;   /* PEM text, owned, or NULL: plain */
 };
 
 /* What a request has a worker do. */
@@ -232,6 +237,7 @@ struct req {
 				    * the pump frees it */
 	struct stream_reply *stream; /* the streamed reply, if any: ours
 				      * until queued, then the response's */
+	char *target;              /* the request line's target, owned */
 };
 
 static struct req *req_of(struct gfs_req *pub)
@@ -515,6 +521,8 @@ static void req_free(struct req *r)
 	}
 	if (req->resp)
 		MHD_destroy_response(req->resp);
+	gfs_who_clear(&req->who);
+	free(r->target);
 	free(req->path);
 	free(req->body);
 	free(r->fill);
@@ -558,6 +566,9 @@ static enum MHD_Result refuse(struct req *r, enum gfs_err err,
 			      const char *msg)
 {
 	gfs_reply_error(&r->pub, err, "%s", msg);
+	if (err == GFS_EUNAUTH)
+		gfs_reply_header(&r->pub, "WWW-Authenticate",
+				 "Bearer realm=\"gfs\"");
 	return queue_reply(r);
 }
 
@@ -663,7 +674,8 @@ static void *on_request_line(void *cls, const char *uri,
 	struct gfs_httpd *h = cls;
 	struct req *r = gfs_xcalloc(1, sizeof(*r));
 
-	(void)uri;
+	r->target = gfs_xstrdup(uri ? uri : "/");
+	r->pub.target = r->target;
 	r->h = h;
 	r->cn = conn_of(c);
 	r->job.run = run_job;
@@ -720,7 +732,7 @@ static enum MHD_Result route_request(struct req *r, const char *url,
 				     const char *method)
 {
 	const struct gfs_route *rt;
-	const char *star;
+	const char *star, *why;
 	size_t star_len;
 	enum gfs_err err;
 	enum MHD_Result rc;
@@ -742,6 +754,9 @@ static enum MHD_Result route_request(struct req *r, const char *url,
 		r->pub.path = gfs_xasprintf("/%s", dec);
 		free(dec);
 	}
+	err = gfs_auth_admit(r->h->auth, &r->pub, &why);
+	if (err)
+		return refuse(r, err, why);
 	r->body_max = default_cap(rt);
 	rc = check_length(r);
 	if (rc == MHD_NO || r->pub.resp)
@@ -936,6 +951,9 @@ static enum MHD_Result finish(struct req *r)
 	if (r->over && !r->pub.resp)
 		gfs_reply_error(&r->pub, GFS_ETOOBIG,
 				"body larger than %zu bytes", r->body_max);
+	if (!r->pub.resp && !r->handled && r->pub.who.kind == GFS_WHO_CLUSTER &&
+	    !r->pub.route->stream && !gfs_auth_body_ok(&r->pub))
+		return refuse(r, GFS_EUNAUTH, "the body is not the one signed");
 	if (r->pub.resp || r->handled)
 		return queue_reply(r);
 	return deferred(r, JOB_HANDLE, queue_reply);
@@ -980,6 +998,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	return finish(r);
 }
 
+/* Is r for the audit trail: a call of a write route, or a refusal? */
+static bool audited(const struct req *r)
+{
+	return (r->pub.route && (r->pub.route->flags & GFS_ROUTE_WRITE)) ||
+	       r->pub.status == 401 || r->pub.status == 403;
+}
+
+/* "audit: NAME METHOD TARGET STATUS": who did what, and how it ended.
+ * The target is as sent (percent-encoded); a byte that could fake a log
+ * line is shown as '?'. */
+static void audit(const struct req *r, bool complete)
+{
+	char t[600];
+	size_t i;
+
+	snprintf(t, sizeof(t), "%s", r->target);
+	for (i = 0; t[i]; i++)
+		if ((unsigned char)t[i] < 0x21 || (unsigned char)t[i] >= 0x7f)
+			t[i] = '?';
+	gfs_info("audit: %s %s %s %u%s%s", gfs_who_name(&r->pub.who),
+		 r->pub.method, t, r->pub.status,
+		 complete ? "" : " (aborted)",
+		 r->pub.status == 401 || r->pub.status == 403 ? " refused"
+							      : "");
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
@@ -1001,7 +1045,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	atomic_fetch_add(&st->usec, (unsigned long)ms * 1000);
 	if (r->pub.status >= 400 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		atomic_fetch_add(&st->errors, 1);
-	if (r->pub.method)
+	if (r->pub.method && h->audit && audited(r))
+		audit(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	else if (r->pub.method)
 		gfs_debug("%s %s %u %lldms%s", r->pub.method, r->pub.url,
 			  r->pub.status, (long long)ms,
 			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
@@ -1107,11 +1153,19 @@ static struct MHD_Daemon *daemon_start(struct gfs_httpd *h,
 {
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
 			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	if (ss->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (h->tls_cert)
+		flags |= MHD_USE_TLS;
 	return MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, h,
+		MHD_OPTION_ARRAY, h->tls_cert ? tls : tls + 2,
 		MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)ss,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, h->conn_memory,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->lim.max_conns,
@@ -1128,19 +1182,63 @@ static struct MHD_Daemon *daemon_start(struct gfs_httpd *h,
 		MHD_OPTION_END);
 }
 
+/* Free h before its locks and pool exist. */
+static void httpd_free_early(struct gfs_httpd *h)
+{
+	if (h->tls_key)
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+	free(h->tls_key);
+	free(h->tls_cert);
+	free(h);
+}
+
 static void httpd_free(struct gfs_httpd *h)
 {
 	gfs_workpool_free(h->pool);
 	pthread_mutex_destroy(&h->conns_lock);
 	pthread_cond_destroy(&h->reaper_wake);
 	free(h->stats);
-	free(h);
+	httpd_free_early(h);
+}
+
+/* Read the PEM certificate and key of sec into h; false (logged) when
+ * one is missing or unreadable. */
+static bool load_tls(struct gfs_httpd *h, const struct gfs_httpd_sec *sec)
+{
+	char msg[300];
+	size_t n;
+
+	if (!sec || (!sec->tls_cert && !sec->tls_key))
+		return true;
+	if (!sec->tls_cert || !sec->tls_key) {
+		gfs_error("TLS needs both --tls-cert and --tls-key");
+		return false;
+	}
+	if (gfs_read_file(sec->tls_cert, TLS_FILE_MAX, false, &h->tls_cert,
+			  &n, msg, sizeof(msg)) ||
+	    gfs_read_file(sec->tls_key, TLS_FILE_MAX, true, &h->tls_key, &n,
+			  msg, sizeof(msg))) {
+		gfs_error("TLS: %s", msg);
+		return false;
+	}
+	return true;
 }
 
 struct gfs_httpd *gfs_httpd_start_with(const char *listen,
 				       const struct gfs_route *routes,
 				       size_t n, void *app, size_t conn_memory,
 				       const struct gfs_httpd_limits *lim)
+{
+	return gfs_httpd_start_secure(listen, routes, n, app, conn_memory, lim,
+				      NULL);
+}
+
+struct gfs_httpd *gfs_httpd_start_secure(const char *listen,
+					 const struct gfs_route *routes,
+					 size_t n, void *app,
+					 size_t conn_memory,
+					 const struct gfs_httpd_limits *lim,
+					 const struct gfs_httpd_sec *sec)
 {
 	struct gfs_httpd *h = gfs_xcalloc(1, sizeof(*h));
 	struct sockaddr_storage ss;
@@ -1152,6 +1250,14 @@ struct gfs_httpd *gfs_httpd_start_with(const char *listen,
 		gfs_error("cannot parse listen address '%s'", listen);
 		free(h);
 		return NULL;
+	}
+	if (!load_tls(h, sec)) {
+		httpd_free_early(h);
+		return NULL;
+	}
+	if (sec) {
+		h->auth = sec->auth;
+		h->audit = sec->audit;
 	}
 	if (lim)
 		h->lim = *lim;
@@ -1266,6 +1372,16 @@ void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf)
 const char *gfs_req_header(struct gfs_req *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *gfs_req_keep(struct gfs_req *req, const char *s)
+{
+	struct gfs_req_str *k = gfs_xmalloc(sizeof(*k) + strlen(s) + 1);
+
+	strcpy(k->s, s);
+	k->next = req->strs;
+	req->strs = k;
+	return k->s;
 }
 
 enum gfs_err gfs_req_arg(struct gfs_req *req, const char *name,

@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "err.h"
 
 struct gfs_req;
@@ -56,6 +57,23 @@ struct gfs_stream_ops {
 /* The handler never blocks (no lock that is held long, no disk, no peer):
  * it runs in the event loop, without the hop to a worker. */
 #define GFS_ROUTE_INLINE 1u
+/*
+ * Who may call a route, when the server has a secret (auth.h).  The
+ * cluster's own servers (a request signed with the secret) may call every
+ * route; a route with none of these bits is theirs alone.  A refusal is
+ * 401 or 403 before any of the body is read.
+ */
+#define GFS_ROUTE_PUBLIC (1u << 1) /* anyone (a key or the secret with
+				    * --private-status) */
+#define GFS_ROUTE_READ (1u << 2)   /* a client key, read-only or not */
+#define GFS_ROUTE_WRITE (1u << 3)  /* a read-write client key */
+#define GFS_ROUTE_CHUNK (1u << 4)  /* a chunk token for the handle the '*'
+				    * names (X-GFS-Token) */
+#define GFS_ROUTE_PASS (1u << 5)   /* anyone: the handler passes the
+				    * caller's key on to a master */
+/* The '*' match (and a "to" argument) are file system paths that a key
+ * limited to prefixes must cover (GET: or lead to). */
+#define GFS_ROUTE_PATH (1u << 6)
 
 /* One line of a server's API. */
 struct gfs_route {
@@ -91,6 +109,9 @@ struct gfs_req {
 	const struct gfs_route *route; /* matched route, borrowed */
 	const char *method;           /* borrowed from libmicrohttpd */
 	const char *url;              /* raw URL path, borrowed */
+	const char *target;           /* the request target as sent: path
+				       * and query, still encoded; owned by
+				       * the wrapper */
 	char *path;                   /* decoded '*' match with a leading '/',
 				       * or NULL; owned by the wrapper */
 	char *body;                   /* whole body, NUL-terminated; owned */
@@ -105,6 +126,7 @@ struct gfs_req {
 	bool discard;                 /* error replied; drop the rest of body */
 	struct gfs_req_str *strs;     /* decoded query values to free */
 	struct gfs_req_hdr *hdrs;     /* headers to add to the reply */
+	struct gfs_who who;           /* who it is (auth.h), once admitted */
 };
 
 /*
@@ -170,6 +192,49 @@ struct gfs_httpd *gfs_httpd_start_with(const char *listen,
 				       const struct gfs_route *routes,
 				       size_t n, void *app, size_t conn_memory,
 				       const struct gfs_httpd_limits *lim);
+
+/* Who may come in, and how. */
+struct gfs_httpd_sec {
+	struct gfs_auth *auth;   /* borrowed, outlives the server; NULL:
+				  * everyone */
+	const char *tls_cert;    /* PEM files: serve HTTPS only; NULL: */
+	const char *tls_key;     /* plain HTTP */
+	bool audit;              /* log every call of a GFS_ROUTE_WRITE
+				  * route, with who made it, and every
+				  * refusal (info) */
+};
+
+/* The options of a server's struct gfs_httpd_sec and struct
+ * gfs_auth_conf, for a struct gfs_opt table: off_tls is the offset of
+ * two char * (cert, key), off_auth of the struct gfs_auth_conf. */
+#define GFS_HTTPD_SEC_OPTS(off_cert, off_key, off_auth)                    \
+	{ "secret-file", GFS_OPT_STR,                                      \
+	  (off_auth) + offsetof(struct gfs_auth_conf, secret_file), "FILE", \
+	  "the cluster secret, the same on every server (needed to listen " \
+	  "beyond loopback)" },                                            \
+	{ "insecure", GFS_OPT_FLAG,                                        \
+	  (off_auth) + offsetof(struct gfs_auth_conf, insecure), NULL,     \
+	  "listen beyond loopback without a secret: anyone may do "       \
+	  "anything" },                                                    \
+	{ "private-status", GFS_OPT_FLAG,                                  \
+	  (off_auth) + offsetof(struct gfs_auth_conf, private_status),     \
+	  NULL, "/status, /healthz and /metrics need a key too" },         \
+	{ "tls-cert", GFS_OPT_STR, (off_cert), "FILE",                     \
+	  "serve HTTPS with this PEM certificate (with --tls-key)" },      \
+	{ "tls-key", GFS_OPT_STR, (off_key), "FILE",                       \
+	  "the PEM private key of --tls-cert" },                           \
+	{ "ca-file", GFS_OPT_STR,                                          \
+	  (off_auth) + offsetof(struct gfs_auth_conf, ca_file), "FILE",    \
+	  "PEM certificates to trust when calling other servers over "    \
+	  "HTTPS (default: the system's)" }
+
+/* gfs_httpd_start_with() with credentials checked and maybe TLS. */
+struct gfs_httpd *gfs_httpd_start_secure(const char *listen,
+					 const struct gfs_route *routes,
+					 size_t n, void *app,
+					 size_t conn_memory,
+					 const struct gfs_httpd_limits *lim,
+					 const struct gfs_httpd_sec *sec);
 /* Stop accepting, wait for running handlers, free everything. */
 void gfs_httpd_stop(struct gfs_httpd *h);
 /* The port actually bound (useful with port 0). */
@@ -181,6 +246,8 @@ void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf);
 
 /* Request header value (case-insensitive name), borrowed; NULL if absent. */
 const char *gfs_req_header(struct gfs_req *req, const char *name);
+/* A copy of s that lives as long as the request (borrowed). */
+const char *gfs_req_keep(struct gfs_req *req, const char *s);
 /* Query argument, URL-decoded, borrowed until the request ends.  GFS_OK
  * with *out = NULL when absent; GFS_EINVAL when malformed (%00, bad %). */
 enum gfs_err gfs_req_arg(struct gfs_req *req, const char *name,

@@ -278,6 +278,66 @@ int gfs_file_remove(const char *dir, const char *name)
 	return gfs_fsync_dir(dir);
 }
 
+/* Is fd's file open to others (not its owner or group), or not a
+ * regular file?  Says why in msg. */
+static bool not_private(int fd, const char *path, char *msg, size_t len)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(msg, len, "%s: not a regular file", path);
+		return true;
+	}
+	if (st.st_mode & 007) {
+		snprintf(msg, len, "%s: others may read it (chmod o-rwx %s)",
+			 path, path);
+		return true;
+	}
+	return false;
+}
+
+int gfs_read_file(const char *path, size_t max, bool private, char **out,
+		  size_t *len, char *msg, size_t msglen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf = NULL;
+	ssize_t n = 0;
+	size_t got = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0) {
+		snprintf(msg, msglen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (private && not_private(fd, path, msg, msglen))
+		goto out_fail;
+	buf = gfs_xmalloc(max + 1);
+	while (got <= max && (n = read(fd, buf + got, max + 1 - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		got += (size_t)n;
+	}
+	if (n < 0 || got > max) {
+		snprintf(msg, msglen, "%s: %s", path,
+			 n < 0 ? strerror(errno) : "too large");
+		goto out_fail;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+out_fail:
+	if (buf)
+		explicit_bzero(buf, max + 1);
+	free(buf);
+	close(fd);
+	return -1;
+}
+
 static void *check(void *p)
 {
 	if (!p) {

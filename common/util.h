@@ -56,6 +56,14 @@ int gfs_file_replace(const char *dir, const char *tmpname, const char *name,
 /* Remove dir/name durably (fsync dir); absent is fine.  0 or -1. */
 int gfs_file_remove(const char *dir, const char *name);
 
+/* Read the whole file at path, at most max bytes, into a new
+ * NUL-terminated buffer *out (caller frees; *len without the NUL).  With
+ * private, a file that others (not its owner or its group) may read or
+ * write is refused: it holds a secret.  0, or -1 with a one-line reason
+ * in msg. */
+int gfs_read_file(const char *path, size_t max, bool private, char **out,
+		  size_t *len, char *msg, size_t msglen);
+
 /* Allocation that aborts on failure: for the small, bounded allocations
  * whose failure leaves nothing sensible to do. */
 void *gfs_xmalloc(size_t n);

@@ -228,7 +228,7 @@ Test(client, sends_identity_and_highest_epoch)
 	cr_expect_str_eq(b.client, "tester@box");
 	cr_assert_eq(gfs_client_stat(c, "/x", &st), GFS_OK);
 	cr_expect_eq(b.epoch_in, 7);
-	v = gfs_client_as(c, "gateway-user");
+	v = gfs_client_as(c, "gateway-user", NULL);
 	cr_assert_eq(gfs_client_stat(v, "/x", &st), GFS_OK);
 	cr_expect_str_eq(b.client, "gateway-user");
 	gfs_client_free(v);
