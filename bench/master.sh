@@ -33,12 +33,16 @@ checkpoints() { grep -c "checkpoint at record" "$T/master.log"; }
 # heartbeat URL [CHUNKS-FILE]: one heartbeat; with a file, a full report
 # of the chunks array in it.
 heartbeat() {
+	local f
+	f=$(mktemp "$T/hb.XXXXXX")
 	{
 		printf '{"url":"%s","free_bytes":1000000000000' "$1"
 		if [ -n "${2:-}" ]; then printf ',"full":true,"chunks":'; cat "$2"; fi
 		printf '}'
-	} | curl -sf -o /dev/null --max-time 120 -X POST --data-binary @- \
-		"$MASTER_URL/api/v1/heartbeat"
+	} >"$f"
+	cluster_curl POST "$MASTER_URL/api/v1/heartbeat" -f -o /dev/null \
+		--max-time 120 --data-binary "@$f"
+	rm -f "$f"
 }
 # Keep the three stand-ins alive (their inventories do not change).
 beat_loop() { while :; do for u in "${CS[@]}"; do heartbeat "$u"; done; sleep 1; done; }

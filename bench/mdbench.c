@@ -33,6 +33,7 @@
 
 struct mdb_conf {
 	char *master;
+	char *key_file;
 	uint64_t threads;
 	uint64_t seconds;
 	char *config;
@@ -41,6 +42,8 @@ struct mdb_conf {
 static const struct gfs_opt mdb_opts[] = {
 	{ "master", GFS_OPT_STR, offsetof(struct mdb_conf, master), "URLS",
 	  "master URLs" },
+	{ "key-file", GFS_OPT_STR, offsetof(struct mdb_conf, key_file), "FILE",
+	  "client key (env GFS_KEY_FILE)" },
 	{ "threads", GFS_OPT_U64, offsetof(struct mdb_conf, threads), "N",
 	  "concurrent clients (default 8)" },
 	{ "seconds", GFS_OPT_U64, offsetof(struct mdb_conf, seconds), "S",
@@ -217,6 +220,8 @@ int main(int argc, char **argv)
 	char **pos = gfs_xcalloc((size_t)argc + 1, sizeof(*pos));
 	struct mdb b = { 0 };
 	struct probe pr = { 0 };
+	const char *kf;
+	char *key = NULL, msg[300];
 	pthread_t *t, pt;
 	int npos, rc = 0;
 	int64_t t0, ms;
@@ -237,7 +242,14 @@ int main(int argc, char **argv)
 	gfs_http_global_init();
 	cc.masters = conf.master ? conf.master : "http://127.0.0.1:7070";
 	cc.max_conns = (unsigned)conf.threads + 5;
+	kf = conf.key_file ? conf.key_file : getenv("GFS_KEY_FILE");
+	if (kf && !(key = gfs_client_read_key(kf, msg, sizeof(msg)))) {
+		fprintf(stderr, "gfs-mdbench: %s\n", msg);
+		return 2;
+	}
+	cc.key = key;
 	b.client = gfs_client_new(&cc);
+	free(key);
 	if (!b.client)
 		return 2;
 	b.op = !strcmp(pos[0], "create")    ? MDB_CREATE

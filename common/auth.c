@@ -481,6 +481,9 @@ static enum gfs_err check_key(struct gfs_auth *a, struct gfs_req *req,
 	*why = "outside the key's prefixes";
 	if ((fl & GFS_ROUTE_PATH) && !paths_ok(req, k))
 		return GFS_EFORBIDDEN;
+	*why = "a key limited to prefixes cannot act on the whole cluster";
+	if ((fl & GFS_ROUTE_ADMIN) && k->nprefixes)
+		return GFS_EFORBIDDEN;
 	*why = NULL;
 	return GFS_OK;
 }

@@ -74,6 +74,9 @@ struct gfs_stream_ops {
 /* The '*' match (and a "to" argument) are file system paths that a key
  * limited to prefixes must cover (GET: or lead to). */
 #define GFS_ROUTE_PATH (1u << 6)
+/* With GFS_ROUTE_WRITE: a read-write key without prefixes (the whole
+ * namespace), for what concerns the whole cluster (detach, promote). */
+#define GFS_ROUTE_ADMIN (1u << 7)
 
 /* One line of a server's API. */
 struct gfs_route {

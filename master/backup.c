@@ -372,17 +372,37 @@ static bool install_state(struct gfs_master *m, const uint8_t *buf,
 	return true;
 }
 
-/* GET url from the other master into *r; false when no reply came. */
-static bool peer_call(struct gfs_http *h, const char *method,
-		      const char *url, const char *const *hdrs,
-		      const char *body, long timeout_ms, size_t max,
-		      struct gfs_http_reply *r)
-{
-	struct gfs_http_opts o = { .headers = hdrs, .timeout_ms = timeout_ms,
-				   .connect_ms = 1000, .max_reply = max,
-				   .body = body, .len = body ? strlen(body) : 0 };
+#define PEER_HDRS 4
 
+/* Call url of the other master into *r, signed with the cluster secret
+ * (method, url and body); hdrs has at most PEER_HDRS lines.  False when
+ * no reply came. */
+static bool peer_call(struct gfs_master *m, struct gfs_http *h,
+		      const char *method, const char *url,
+		      const char *const *hdrs, const char *body,
+		      long timeout_ms, size_t max, struct gfs_http_reply *r)
+{
+	const char *all[PEER_HDRS + 2];
+	size_t len = body ? strlen(body) : 0;
+	char *sig = gfs_auth_sign(m->auth, method, url, body, len);
+	struct gfs_http_opts o = { .headers = all, .timeout_ms = timeout_ms,
+				   .connect_ms = 1000, .max_reply = max,
+				   .body = body, .len = len };
+	int n = 0;
+
+	for (; hdrs && *hdrs && n < PEER_HDRS; hdrs++)
+		all[n++] = *hdrs;
+	if (sig)
+		all[n++] = sig;
+	all[n] = NULL;
 	gfs_http_call(h, method, url, &o, r);
+	free(sig);
+	pthread_mutex_lock(&m->lock);
+	if (r->status == 401 && !m->fw.refused)
+		gfs_warn("%s refused us (401): is the cluster secret the "
+			 "same on both masters?", url);
+	m->fw.refused = r->status == 401;
+	pthread_mutex_unlock(&m->lock);
 	return r->status != 0;
 }
 
@@ -392,7 +412,7 @@ static bool resync(struct gfs_master *m, struct gfs_http *p, const char *url)
 	struct gfs_http_reply r;
 	bool ok = false;
 
-	if (!peer_call(p, "GET", u, NULL, NULL, 120000, CKPT_MAX, &r) ||
+	if (!peer_call(m, p, "GET", u, NULL, NULL, 120000, CKPT_MAX, &r) ||
 	    (r.status != 200 && r.status != 404))
 		goto out_free;
 	pthread_mutex_lock(&m->lock);
@@ -542,8 +562,8 @@ static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 	struct gfs_http_reply r;
 	bool ok = false;
 
-	if (!peer_call(p, "GET", u, hdrs, NULL, POLL_WAIT_MS + 4000, POLL_MAX,
-		       &r))
+	if (!peer_call(m, p, "GET", u, hdrs, NULL, POLL_WAIT_MS + 4000,
+		       POLL_MAX, &r))
 		goto out_free;
 	if (r.status == 421) {
 		not_primary(m, &r);
@@ -599,7 +619,7 @@ static void send_notice(struct gfs_master *m, struct gfs_http *p)
 	pthread_mutex_unlock(&m->lock);
 	if (url) {
 		u = gfs_xasprintf("%s" GFS_API "/epoch", url);
-		peer_call(p, "POST", u, hdrs, body, 1000, 1 << 16, &r);
+		peer_call(m, p, "POST", u, hdrs, body, 1000, 1 << 16, &r);
 		gfs_http_reply_clear(&r);
 		free(u);
 	}
@@ -662,6 +682,7 @@ void *gfs_backup_main(void *arg)
 	struct gfs_master *m = arg;
 	struct gfs_http *p = gfs_http_new();
 
+	gfs_http_set_ca(p, m->conf.auth.ca_file);
 	while (!atomic_load(&m->stopping))
 		if (!follow_once(m, p))
 			usleep(200 * 1000);

@@ -28,8 +28,9 @@
 #include "routes.h"
 #include "util.h"
 
-/* The one piece of global mutable state: set by the signal handler. */
+/* The global mutable state: set by the signal handler. */
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested; /* SIGHUP: keys again */
 
 #define C(f) offsetof(struct gfs_master_conf, f)
 static const struct gfs_opt options[] = {
@@ -70,6 +71,12 @@ static const struct gfs_opt options[] = {
 	{ "etcd-lease", GFS_OPT_MS, C(etcd_lease_ms), "TIME",
 	  "TTL of the leader's etcd lease, whole seconds (5s)" },
 	GFS_HTTPD_OPTS(C(http)),
+	GFS_HTTPD_SEC_OPTS(C(tls_cert), C(tls_key), C(auth)),
+	{ "keys", GFS_OPT_STR, C(auth.keys_file), "FILE",
+	  "client keys, lines 'NAME KEY rw|ro [PREFIX ...]' (reread on "
+	  "SIGHUP; needed with --secret-file)" },
+	{ "token-ttl", GFS_OPT_MS, C(auth.token_ttl_ms), "TIME",
+	  "life of the chunk tokens handed to clients (1h)" },
 	{ "log-level", GFS_OPT_LOGLEVEL, C(log_level), "LEVEL",
 	  "error, warn, info or debug (info)" },
 	{ "config", GFS_OPT_STR, C(config), "FILE",
@@ -90,7 +97,26 @@ static void defaults(struct gfs_master_conf *c)
 	c->probation_ms = 2 * GFS_HEARTBEAT_MS;
 	c->detach_ms = 1500;
 	c->etcd_lease_ms = 5000;
+	c->auth.token_ttl_ms = GFS_TOKEN_TTL_MS;
 	c->log_level = GFS_LOG_INFO;
+}
+
+/* Protected by default: beyond loopback only with a secret and keys. */
+static bool listen_guarded(const struct gfs_master_conf *c)
+{
+	char host[256] = "";
+	const char *colon = strrchr(c->listen, ':');
+	size_t n = colon ? (size_t)(colon - c->listen) : 0;
+
+	if (n && n < sizeof(host)) {
+		memcpy(host, c->listen, n);
+		host[n] = '\0';
+	}
+	if (host[0] == '[' && n > 1 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	return gfs_auth_may_listen("gfs-master", host, &c->auth, true);
 }
 
 /* Fill what the flags left out; false (printed) on a bad value. */
@@ -141,7 +167,12 @@ static bool finish_conf(struct gfs_master_conf *c)
 						       : GFS_MASTER_PORT);
 	if (!c->data)
 		c->data = gfs_xstrdup("gfs-master-data");
-	return true;
+	if (c->auth.token_ttl_ms < 10000) {
+		fprintf(stderr, "gfs-master: --token-ttl must be 10s or "
+			"more\n");
+		return false;
+	}
+	return listen_guarded(c);
 }
 
 /* http://HOST:PORT from --listen, the host name for a wildcard. */
@@ -159,13 +190,16 @@ static char *advertise_url(const struct gfs_master_conf *c, uint16_t port)
 	}
 	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "[::]") || !host[0])
 		gethostname(host, sizeof(host) - 1);
-	return gfs_xasprintf("http://%s:%u", host, port);
+	return gfs_xasprintf("%s://%s:%u", c->tls_cert ? "https" : "http",
+			     host, port);
 }
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 static void trap_signals(void)
@@ -176,17 +210,33 @@ static void trap_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+static void reload_keys(struct gfs_master *m)
+{
+	char msg[300];
+
+	if (gfs_auth_reload(m->auth, msg, sizeof(msg)))
+		gfs_error("SIGHUP: keys not reloaded, the old ones stay: %s",
+			  msg);
+	else
+		gfs_info("SIGHUP: %s", msg);
 }
 
 static int serve(struct gfs_master *m)
 {
+	struct gfs_httpd_sec sec = { .auth = m->auth,
+				     .tls_cert = m->conf.tls_cert,
+				     .tls_key = m->conf.tls_key,
+				     .audit = true };
 	const struct gfs_route *routes;
 	size_t n;
 
 	routes = gfs_routes_table(&n);
-	m->httpd = gfs_httpd_start_with(m->conf.listen, routes, n, m,
-					GFS_HTTPD_SMALL, &m->conf.http);
+	m->httpd = gfs_httpd_start_secure(m->conf.listen, routes, n, m,
+					  GFS_HTTPD_SMALL, &m->conf.http, &sec);
 	if (!m->httpd)
 		return 1;
 	if (!m->conf.advertise && m->self_url &&
@@ -198,8 +248,13 @@ static int serve(struct gfs_master *m)
 	}
 	gfs_master_start(m);
 	gfs_info("listening on %s as %s", m->conf.listen, m->self_url);
-	while (!stop_requested)
+	while (!stop_requested) {
 		usleep(100 * 1000);
+		if (reload_requested) {
+			reload_requested = 0;
+			reload_keys(m);
+		}
+	}
 	gfs_info("stopping");
 	gfs_httpd_stop(m->httpd);
 	m->httpd = NULL;
@@ -221,6 +276,7 @@ int main(int argc, char **argv)
 	struct gfs_master *m = gfs_xcalloc(1, sizeof(*m));
 	char **pos = gfs_xcalloc((size_t)argc + 1, sizeof(char *));
 	int npos = 0, rc = 1;
+	char msg[400];
 
 	defaults(&m->conf);
 	if (!gfs_opts_parse(options, GFS_ARRAY_SIZE(options), &m->conf, argc,
@@ -232,6 +288,14 @@ int main(int argc, char **argv)
 		goto out_free;
 	}
 	gfs_log_init("master", m->conf.log_level);
+	m->auth = gfs_auth_new(&m->conf.auth, msg, sizeof(msg));
+	if (!m->auth) {
+		fprintf(stderr, "gfs-master: %s\n", msg);
+		goto out_free;
+	}
+	if (!gfs_auth_on(m->auth))
+		gfs_warn("no --secret-file: anyone who can reach %s may do "
+			 "anything", m->conf.listen);
 	gfs_http_global_init();
 	trap_signals();
 	m->self_url = advertise_url(&m->conf, listen_port(m->conf.listen));
@@ -244,6 +308,7 @@ int main(int argc, char **argv)
 	gfs_master_close(m);
 	gfs_info("stopped");
 out_free:
+	gfs_auth_free(m->auth);
 	free(m->self_url);
 	gfs_opts_free(options, GFS_ARRAY_SIZE(options), &m->conf);
 	free(m);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "checkpoint.h"
 #include "chunks.h"
 #include "csmgr.h"
@@ -64,6 +65,9 @@ struct gfs_master_conf {
 	char *etcd_prefix;          /* keys live under this */
 	uint64_t etcd_lease_ms;     /* TTL of the leader's lease */
 	struct gfs_httpd_limits http; /* --http-* (zero: defaults) */
+	struct gfs_auth_conf auth;  /* --secret-file, --keys, ... */
+	char *tls_cert;             /* --tls-cert, --tls-key: serve HTTPS */
+	char *tls_key;
 	enum gfs_log_level log_level;
 };
 
@@ -82,6 +86,8 @@ struct gfs_follow {
 	int64_t held_back_ms;       /* pair: last_contact_ms when we last
 				     * logged not taking over */
 	int64_t last_ping_ms;       /* primary: last epoch ping to old one */
+	bool refused;               /* the other master's last answer was
+				     * 401 (logged once) */
 };
 
 struct gfs_master {
@@ -118,6 +124,7 @@ struct gfs_master {
 	bool replaying;             /* (lock) apply without side effects */
 	struct gfs_follow fw;       /* (lock) */
 
+	struct gfs_auth *auth;      /* owned; who may call, tokens */
 	struct gfs_httpd *httpd;    /* owned */
 	struct gfs_http_pool *http; /* outgoing calls, owned */
 	pthread_t tick_thread;

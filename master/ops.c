@@ -807,6 +807,68 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 	return finish(m, err, err ? 0 : wait_seq, out);
 }
 
+/* What handle h of file f may be had for: {"handle", "index", "version",
+ * "ops"}, or NULL when it is not f's (or pending and !writer).  Lock
+ * held. */
+static json_t *grant(struct gfs_master *m, struct gfs_node *f, uint64_t h,
+		     bool writer)
+{
+	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, h);
+	struct gfs_pending *p;
+
+	if (c && gfs_ns_chunk_at(f, c->index) == c)
+		return json_pack("{s:o, s:I, s:I, s:s}", "handle",
+				 gfs_json_handle_new(h), "index",
+				 (json_int_t)c->index, "version",
+				 (json_int_t)c->version, "ops", "r");
+	p = c ? NULL : gfs_chunks_pending(&m->chunks, h);
+	if (p && p->file_id == f->id && writer)
+		return json_pack("{s:o, s:I, s:i, s:s}", "handle",
+				 gfs_json_handle_new(h), "index",
+				 (json_int_t)p->index, "version", 0, "ops",
+				 "rw");
+	return NULL;
+}
+
+enum gfs_err gfs_ops_chunk_grants(struct gfs_master *m, const char *path,
+				  const char *client, json_t *handles,
+				  bool writer, json_t **out)
+{
+	json_t *a = json_array(), *v, *g;
+	struct gfs_node *f;
+	enum gfs_err err;
+	uint64_t h;
+	size_t i;
+
+	if (!json_is_array(handles))
+		return GFS_EINVAL;
+	json_array_foreach(handles, i, v)
+		if (!json_is_string(v) ||
+		    !gfs_handle_parse(json_string_value(v), &h))
+			return GFS_EINVAL;
+	pthread_mutex_lock(&m->lock);
+	err = gfs_ns_lookup(&m->ns, path, &f); /* hidden too: an upload */
+	if (!err && f->type != GFS_NODE_FILE)
+		err = GFS_EISDIR;
+	if (!err)
+		err = check_lease(f, path, client, out);
+	json_array_foreach(handles, i, v) {
+		if (err)
+			break;
+		gfs_handle_parse(json_string_value(v), &h);
+		g = grant(m, f, h, writer);
+		if (g)
+			json_array_append_new(a, g);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (err) {
+		json_decref(a);
+		return err;
+	}
+	*out = json_pack("{s:o}", "chunks", a);
+	return GFS_OK;
+}
+
 /* A commit request, parsed and checked against itself. */
 struct commit_req {
 	uint64_t size;

@@ -61,6 +61,18 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 			    const char *client, json_t *body, json_t **out);
 
+/*
+ * Of handles (a JSON array of chunk handles), the chunks of path's file
+ * the caller may have tokens for: {"chunks": [{"handle", "index",
+ * "version", "ops"}...]}, committed ones to read ("r", their version)
+ * and, for a writer, the ones allocated for the file and not committed
+ * yet ("rw", version 0: any).  Any other handle is left out.  A hidden
+ * file (an upload) counts; a lease of another is GFS_ELEASED.
+ */
+enum gfs_err gfs_ops_chunk_grants(struct gfs_master *m, const char *path,
+				  const char *client, json_t *handles,
+				  bool writer, json_t **out);
+
 enum gfs_err gfs_ops_lease_get(struct gfs_master *m, const char *path,
 			       json_t **out);
 /* ttl_s 0: default. */

@@ -122,10 +122,18 @@ static const char *req_path(struct gfs_req *req)
 	return path_ok(req, req->path, "path") ? req->path : NULL;
 }
 
-/* X-GFS-Client, capped and UTF-8; *ok false (and 400 sent) when not. */
+/*
+ * The caller as a lease holder; *ok false (and 400 sent) when
+ * X-GFS-Client is too long or not UTF-8.  Without a secret it is
+ * X-GFS-Client (NULL: nobody).  With one it is the key's name, and
+ * "NAME/ID" when X-GFS-Client says ID: a header tells apart the sessions
+ * (mounts) of one key, never one key from another.
+ */
 static const char *req_client(struct gfs_req *req, bool *ok)
 {
-	const char *c = gfs_req_header(req, GFS_HDR_CLIENT);
+	struct gfs_master *m = req->app;
+	const char *c = gfs_req_header(req, GFS_HDR_CLIENT), *name, *kept;
+	char *holder;
 
 	*ok = !c || (strlen(c) <= GFS_HOLDER_MAX && gfs_text_valid(c));
 	if (!*ok && strlen(c) > GFS_HOLDER_MAX)
@@ -134,7 +142,63 @@ static const char *req_client(struct gfs_req *req, bool *ok)
 	else if (!*ok)
 		gfs_reply_error(req, GFS_EILSEQ, GFS_HDR_CLIENT " (client "
 				"ids are UTF-8)");
-	return c && *c ? c : NULL;
+	if (!*ok || !gfs_auth_on(m->auth))
+		return c && *c ? c : NULL;
+	name = gfs_who_name(&req->who);
+	if (!c || !*c)
+		return name;
+	holder = gfs_xasprintf("%s/%s", name, c);
+	*ok = strlen(holder) <= GFS_HOLDER_MAX;
+	kept = *ok ? gfs_req_keep(req, holder) : NULL;
+	if (!*ok)
+		gfs_reply_error(req, GFS_EINVAL, "key name and client id "
+				"longer than %d", GFS_HOLDER_MAX);
+	free(holder);
+	return kept;
+}
+
+/* 403 unless the caller's key covers path (not only leads to it). */
+static bool covered(struct gfs_req *req, const char *path)
+{
+	if (gfs_who_covers(&req->who, path))
+		return true;
+	gfs_reply_error(req, GFS_EFORBIDDEN, "outside the key's prefixes");
+	return false;
+}
+
+/* ---- chunk tokens ---- */
+
+/* Put into chunk object c a token allowing ops on its "handle": for its
+ * "version", or for any when any_version (a chunk being written). */
+static void add_token(struct gfs_master *m, json_t *c, unsigned ops,
+		      bool any_version)
+{
+	char tok[GFS_TOKEN_MAX];
+	uint64_t h = 0, v = 0;
+
+	if (gfs_json_handle(c, "handle", true, &h) ||
+	    (!any_version && gfs_json_u64(c, "version", true, &v)))
+		return;
+	if (gfs_auth_token(m->auth, h, v, ops, tok))
+		json_object_set_new(c, "token", json_string(tok));
+}
+
+/* Read tokens for every chunk of a file entry.  O(chunks) HMACs, after
+ * the master lock. */
+static void add_read_tokens(struct gfs_master *m, json_t *entry)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(entry, "chunks"), i, c)
+		add_token(m, c, GFS_TOKEN_READ, false);
+}
+
+/* A write (and read-back) token for a fresh allocation. */
+static void add_write_token(struct gfs_master *m, json_t *alloc)
+{
+	if (alloc)
+		add_token(m, alloc, GFS_TOKEN_READ | GFS_TOKEN_WRITE, true);
 }
 
 /* X-GFS-Request into *id: returns id, or NULL when absent.  *ok false
@@ -152,6 +216,42 @@ static const struct gfs_request_id *req_id(struct gfs_req *req,
 }
 
 /* ---- namespace ---- */
+
+/* Whether a listed entry may be shown to w: a file inside its
+ * prefixes, a directory inside or on the way to one. */
+static bool shown(const struct gfs_who *w, json_t *e, const char *path)
+{
+	const char *type = "file";
+
+	gfs_json_str(e, "type", false, &type);
+	return !strcmp(type, "dir") ? gfs_who_sees(w, path)
+				    : gfs_who_covers(w, path);
+}
+
+/* Drop from a listing (dir: its directory, or NULL for a prefix
+ * listing) what a key limited to prefixes may not see.  O(entries). */
+static void hide_unseen(const struct gfs_who *w, json_t *out,
+			const char *dir)
+{
+	json_t *a = json_object_get(out, dir ? "entries" : "files"), *e;
+	const char *name;
+	char *path;
+	size_t i;
+
+	for (i = 0; i < json_array_size(a);) {
+		e = json_array_get(a, i);
+		name = "";
+		gfs_json_str(e, dir ? "name" : "path", false, &name);
+		path = dir ? gfs_xasprintf("%s/%s", strcmp(dir, "/") ? dir
+					   : "", name)
+			   : gfs_xstrdup(name);
+		if (shown(w, e, path))
+			i++;
+		else
+			json_array_remove(a, i);
+		free(path);
+	}
+}
 
 static void h_list(struct gfs_req *req)
 {
@@ -171,11 +271,18 @@ static void h_list(struct gfs_req *req)
 		gfs_reply_error(req, GFS_EILSEQ, "prefix (names are UTF-8)");
 		return;
 	}
+	if (dir && !gfs_who_sees(&req->who, dir)) {
+		gfs_reply_error(req, GFS_EFORBIDDEN, "outside the key's "
+				"prefixes");
+		return;
+	}
 	if (dir)
 		err = gfs_ops_list_dir(m, dir, &out);
 	else
 		err = gfs_ops_list_prefix(m, prefix ? prefix : "/",
 					  dirs && !strcmp(dirs, "1"), &out);
+	if (!err && req->who.kind == GFS_WHO_KEY)
+		hide_unseen(&req->who, out, dir);
 	reply(req, err, 200, out, dir ? dir : "");
 }
 
@@ -198,12 +305,23 @@ static void h_stat(struct gfs_req *req)
 	}
 	full = !(stat && !strcmp(stat, "1"));
 	err = gfs_ops_stat(m, path, client, full, &out);
-	if (err == GFS_EUNAVAIL)
+	if (err == GFS_EUNAVAIL) {
 		gfs_reply_error(req, err, "where the chunks of %s are is not "
 				"known yet (chunkservers still reporting): "
 				"retry", path);
-	else
-		reply(req, err, 200, out, path);
+		return;
+	}
+	if (!err && !json_object_get(out, "chunk_size")) {
+		reply(req, err, 200, out, path); /* a directory */
+		return;
+	}
+	if (!err && !covered(req, path)) {
+		json_decref(out);
+		return;
+	}
+	if (!err && full)
+		add_read_tokens(m, out);
+	reply(req, err, 200, out, path);
 }
 
 static void h_create(struct gfs_req *req)
@@ -213,6 +331,7 @@ static void h_create(struct gfs_req *req)
 	const struct gfs_request_id *id;
 	struct gfs_request_id buf;
 	json_t *body, *out = NULL;
+	enum gfs_err err;
 	bool ok;
 
 	if (!path)
@@ -220,7 +339,10 @@ static void h_create(struct gfs_req *req)
 	id = req_id(req, &buf, &ok);
 	if (!ok || !(body = gfs_req_json(req)))
 		return;
-	answer(req, gfs_ops_create(m, path, body, id, &out), 201, &out, path);
+	err = gfs_ops_create(m, path, body, id, &out);
+	if (!err)
+		add_write_token(m, json_object_get(out, "alloc"));
+	reply(req, err, 201, out, path);
 	json_decref(body);
 }
 
@@ -302,15 +424,18 @@ static void h_files_op(struct gfs_req *req)
 
 /* ---- writing ---- */
 
-/* A write route: path, the caller, a JSON body, one operation. */
+/* A write route: path, the caller, a JSON body, one operation; then
+ * tokens into its reply. */
 static void write_op(struct gfs_req *req,
 		     enum gfs_err (*op)(struct gfs_master *m, const char *path,
 					const char *client, json_t *body,
-					json_t **out))
+					json_t **out),
+		     void (*tokens)(struct gfs_master *m, json_t *out))
 {
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req), *client;
 	json_t *body, *out = NULL;
+	enum gfs_err err;
 	bool ok;
 
 	if (!path)
@@ -318,18 +443,50 @@ static void write_op(struct gfs_req *req,
 	client = req_client(req, &ok);
 	if (!ok || !(body = gfs_req_json(req)))
 		return;
-	answer(req, op(m, path, client, body, &out), 200, &out, path);
+	err = op(m, path, client, body, &out);
+	if (!err)
+		tokens(m, out);
+	reply(req, err, 200, out, path);
 	json_decref(body);
 }
 
 static void h_alloc(struct gfs_req *req)
 {
-	write_op(req, gfs_ops_alloc);
+	write_op(req, gfs_ops_alloc, add_write_token);
 }
 
 static void h_commit(struct gfs_req *req)
 {
-	write_op(req, gfs_ops_commit);
+	write_op(req, gfs_ops_commit, add_read_tokens);
+}
+
+/* POST /files/PATH/tokens (ext): fresh tokens for chunks of a file. */
+static void h_tokens(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *client;
+	json_t *body, *out = NULL, *c;
+	enum gfs_err err;
+	const char *ops;
+	size_t i;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (!ok || !(body = gfs_req_json(req)))
+		return;
+	err = gfs_ops_chunk_grants(m, path, client,
+				   json_object_get(body, "handles"),
+				   gfs_who_writes(&req->who), &out);
+	json_array_foreach(err ? NULL : json_object_get(out, "chunks"), i, c) {
+		ops = json_string_value(json_object_get(c, "ops"));
+		add_token(m, c, ops && !strcmp(ops, "rw")
+			  ? GFS_TOKEN_READ | GFS_TOKEN_WRITE : GFS_TOKEN_READ,
+			  false);
+	}
+	reply(req, err, 200, out, path);
+	json_decref(body);
 }
 
 /* ---- leases ---- */
@@ -340,7 +497,7 @@ static void h_lease_get(struct gfs_req *req)
 	const char *path = req_path(req);
 	json_t *out = NULL;
 
-	if (path)
+	if (path && covered(req, path))
 		answer(req, gfs_ops_lease_get(m, path, &out), 200, &out, path);
 }
 
@@ -829,48 +986,67 @@ static void h_promote(struct gfs_req *req)
  * the file /a/chunks, while POST /files/a/chunks allocates for /a.
  * Columns after the handlers: the body cap (0: none for GET and DELETE),
  * flags, and a cap computed per request.  Every handler takes the master
- * lock, which a checkpoint holds for a while: none runs inline.
+ * lock, which a checkpoint holds for a while: none runs inline.  The
+ * flags also say who may call (httpd.h, checked before the body): PUB
+ * anyone, RD a client key, WR a read-write key, both only within the
+ * key's prefixes, CLUSTER the other servers alone (the cluster secret).
  */
+#define PUB GFS_ROUTE_PUBLIC
+#define RD (GFS_ROUTE_READ | GFS_ROUTE_PATH)
+#define WR (GFS_ROUTE_WRITE | GFS_ROUTE_PATH)
+#define CLUSTER 0
+#define ADMIN (GFS_ROUTE_WRITE | GFS_ROUTE_ADMIN)
 static const struct gfs_route routes[] = {
-	{ "GET", GFS_API "/status", NULL, h_status, NULL, 0, 0, NULL },
-	{ "GET", GFS_API "/healthz", NULL, h_healthz, NULL, 0, 0, NULL },
-	{ "GET", GFS_API "/metrics", NULL, h_metrics, NULL, 0, 0, NULL },
-	/* namespace */
-	{ "GET", GFS_API "/files", NULL, h_list, NULL, 0, 0, NULL },
-	{ "POST", GFS_API "/files/*", "op", h_files_op, NULL, SMALL_BODY, 0,
+	{ "GET", GFS_API "/status", NULL, h_status, NULL, 0, PUB, NULL },
+	{ "GET", GFS_API "/healthz", NULL, h_healthz, NULL, 0, PUB, NULL },
+	{ "GET", GFS_API "/metrics", NULL, h_metrics, NULL, 0, PUB, NULL },
+	/* namespace (a listing is filtered by the key's prefixes) */
+	{ "GET", GFS_API "/files", NULL, h_list, NULL, 0, GFS_ROUTE_READ,
+	  NULL },
+	{ "POST", GFS_API "/files/*", "op", h_files_op, NULL, SMALL_BODY, WR,
 	  NULL },
 	/* writing */
 	{ "POST", GFS_API "/files/*/chunks", NULL, h_alloc, NULL, SMALL_BODY,
-	  0, NULL },
+	  WR, NULL },
 	{ "POST", GFS_API "/files/*/commit", NULL, h_commit, NULL,
-	  GFS_JSON_MAX, 0, NULL },
-	{ "GET", GFS_API "/files/*", NULL, h_stat, NULL, 0, 0, NULL },
-	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY, 0,
+	  GFS_JSON_MAX, WR, NULL },
+	{ "POST", GFS_API "/files/*/tokens", NULL, h_tokens, NULL, SMALL_BODY,
+	  RD, NULL },
+	{ "GET", GFS_API "/files/*", NULL, h_stat, NULL, 0, RD, NULL },
+	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY, WR,
 	  NULL },
-	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0, 0, NULL },
+	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0, WR, NULL },
 	/* leases */
-	{ "GET", GFS_API "/leases/*", NULL, h_lease_get, NULL, 0, 0, NULL },
-	{ "PUT", GFS_API "/leases/*", NULL, h_lease_put, NULL, SMALL_BODY, 0,
+	{ "GET", GFS_API "/leases/*", NULL, h_lease_get, NULL, 0, RD, NULL },
+	{ "PUT", GFS_API "/leases/*", NULL, h_lease_put, NULL, SMALL_BODY, WR,
 	  NULL },
-	{ "DELETE", GFS_API "/leases/*", NULL, h_lease_delete, NULL, 0, 0,
+	{ "DELETE", GFS_API "/leases/*", NULL, h_lease_delete, NULL, 0, WR,
 	  NULL },
 	/* gateway redirect: the body of a PUT, any size, is never read */
-	{ "GET", GFS_API "/content/*", NULL, redirect, NULL, 0, 0, NULL },
+	{ "GET", GFS_API "/content/*", NULL, redirect, NULL, 0, RD, NULL },
 	{ "PUT", GFS_API "/content/*", NULL, NULL, &content_put_ops, SIZE_MAX,
-	  0, NULL },
+	  WR, NULL },
 	/* chunkserver reports */
-	{ "POST", GFS_API "/heartbeat", NULL, h_heartbeat, NULL, 0, 0,
+	{ "POST", GFS_API "/heartbeat", NULL, h_heartbeat, NULL, 0, CLUSTER,
 	  heartbeat_cap },
 	/* backup replication */
-	{ "GET", GFS_API "/oplog", NULL, h_oplog, NULL, 0, 0, NULL },
-	{ "GET", GFS_API "/checkpoint", NULL, h_checkpoint, NULL, 0, 0, NULL },
-	/* leadership (ext) */
-	{ "POST", GFS_API "/epoch", NULL, h_epoch, NULL, SMALL_BODY, 0, NULL },
-	{ "POST", GFS_API "/detach", NULL, h_detach, NULL, SMALL_BODY, 0,
+	{ "GET", GFS_API "/oplog", NULL, h_oplog, NULL, 0, CLUSTER, NULL },
+	{ "GET", GFS_API "/checkpoint", NULL, h_checkpoint, NULL, 0, CLUSTER,
 	  NULL },
-	{ "POST", GFS_API "/promote", NULL, h_promote, NULL, SMALL_BODY, 0,
+	/* leadership (ext): notices between masters; an operator's
+	 * detach and promote need a read-write key to the whole tree */
+	{ "POST", GFS_API "/epoch", NULL, h_epoch, NULL, SMALL_BODY, CLUSTER,
+	  NULL },
+	{ "POST", GFS_API "/detach", NULL, h_detach, NULL, SMALL_BODY, ADMIN,
+	  NULL },
+	{ "POST", GFS_API "/promote", NULL, h_promote, NULL, SMALL_BODY, ADMIN,
 	  NULL },
 };
+#undef PUB
+#undef RD
+#undef WR
+#undef CLUSTER
+#undef ADMIN
 
 const struct gfs_route *gfs_routes_table(size_t *n)
 {
