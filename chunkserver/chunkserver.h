@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "httpd.h"
 #include "log.h"
 
@@ -52,6 +53,9 @@ struct gfs_chunkserver_conf {
 	bool meta_files;              /* metas in .meta files, never in
 				       * xattrs */
 	struct gfs_httpd_limits http; /* --http-* (zero: defaults) */
+	struct gfs_auth_conf auth;    /* --secret-file, --insecure, ... */
+	char *tls_cert;               /* --tls-cert, --tls-key: HTTPS */
+	char *tls_key;
 	enum gfs_log_level log_level;
 	char *config;                 /* --config FILE (read by options.c) */
 };
@@ -78,6 +82,8 @@ struct gfs_chunkserver {
 	struct gfs_scrub *scrub;        /* owned, NULL when off */
 	struct gfs_gateway *gateway;    /* owned, NULL when unavailable */
 	struct gfs_httpd *httpd;        /* owned */
+	struct gfs_auth *auth;          /* owned: checks tokens, signs
+					 * calls to masters and peers */
 	struct gfs_chunkserver_counters counters;
 };
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "blockcrc.h"
 #include "constants.h"
 #include "crc32c.h"
@@ -40,25 +41,30 @@ struct xfer {
 };
 
 /* The source's CRC table; GFS_OK fills x->src_len, crcs, nblocks. */
-static enum gfs_err get_crcs(struct gfs_http_pool *pool, const char *src,
-			     const char *hex, uint64_t version,
-			     struct xfer *x, char *msg, size_t msglen)
+static enum gfs_err get_crcs(const struct gfs_fetch_from *from,
+			     const char *src, const char *hex,
+			     uint64_t version, struct xfer *x, char *msg,
+			     size_t msglen)
 {
-	struct gfs_http_opts o = { .timeout_ms = META_TIMEOUT_MS };
-	struct gfs_http_reply r = { 0 };
-	struct gfs_http *h;
 	char *url = gfs_xasprintf("%s%s/chunks/%s?version=%llu&crcs=1", src,
 				  GFS_API, hex, (unsigned long long)version);
-	enum gfs_err err = gfs_http_pool_get(pool, META_TIMEOUT_MS, &h);
+	char *sig = gfs_auth_sign(from->auth, "GET", url, NULL, 0);
+	const char *hdrs[] = { sig, NULL };
+	struct gfs_http_opts o = { .timeout_ms = META_TIMEOUT_MS,
+				   .headers = hdrs };
+	struct gfs_http_reply r = { 0 };
+	struct gfs_http *h;
+	enum gfs_err err = gfs_http_pool_get(from->pool, META_TIMEOUT_MS, &h);
 	json_t *a;
 	size_t i;
 
 	if (!err) {
 		err = gfs_http_call(h, "GET", url, &o, &r);
-		gfs_http_pool_put(pool, h);
+		gfs_http_pool_put(from->pool, h);
 	}
 	a = r.json ? json_object_get(r.json, "crcs") : NULL;
 	free(url);
+	free(sig);
 	if (!err && (gfs_json_u64(r.json, "length", true, &x->src_len) ||
 		     x->src_len > GFS_MAX_CHUNK_SIZE || !json_is_array(a) ||
 		     json_array_size(a) != GFS_NBLOCKS(x->src_len)))
@@ -146,19 +152,21 @@ static bool on_piece(void *cls, const char *buf, size_t len)
 }
 
 /* Stream the blocks covering [0, x->length) from src. */
-static enum gfs_err get_bytes(struct gfs_http_pool *pool, const char *src,
-			      const char *hex, uint64_t version,
-			      struct xfer *x, char *msg, size_t msglen)
+static enum gfs_err get_bytes(const struct gfs_fetch_from *from,
+			      const char *src, const char *hex,
+			      uint64_t version, struct xfer *x, char *msg,
+			      size_t msglen)
 {
 	uint64_t end = GFS_MIN(x->src_len, (uint64_t)GFS_NBLOCKS(x->length) *
 						   GFS_BLOCK_SIZE);
 	char *url = gfs_xasprintf("%s%s/chunks/%s?version=%llu", src, GFS_API,
 				  hex, (unsigned long long)version);
+	char *sig = gfs_auth_sign(from->auth, "GET", url, NULL, 0);
 	char range[64];
-	const char *hdrs[] = { range, NULL };
+	const char *hdrs[] = { range, sig, NULL };
 	struct gfs_http_reply r = { 0 };
 	struct gfs_http *h;
-	enum gfs_err err = gfs_http_pool_get(pool, META_TIMEOUT_MS, &h);
+	enum gfs_err err = gfs_http_pool_get(from->pool, META_TIMEOUT_MS, &h);
 
 	snprintf(range, sizeof(range), "Range: bytes=0-%llu",
 		 (unsigned long long)(end - 1));
@@ -166,9 +174,10 @@ static enum gfs_err get_bytes(struct gfs_http_pool *pool, const char *src,
 	if (!err) {
 		err = gfs_http_get_stream(h, url, hdrs, STALL_MS, on_piece, x,
 					  &r);
-		gfs_http_pool_put(pool, h);
+		gfs_http_pool_put(from->pool, h);
 	}
 	free(url);
+	free(sig);
 	if (x->err)
 		err = x->err;
 	else if (!err && x->pos != end)
@@ -183,11 +192,12 @@ static enum gfs_err get_bytes(struct gfs_http_pool *pool, const char *src,
 	return err;
 }
 
-static enum gfs_err from_source(struct gfs_http_pool *pool, const char *src,
-				const char *hex, uint64_t version,
-				struct xfer *x, char *msg, size_t msglen)
+static enum gfs_err from_source(const struct gfs_fetch_from *from,
+				const char *src, const char *hex,
+				uint64_t version, struct xfer *x, char *msg,
+				size_t msglen)
 {
-	enum gfs_err err = get_crcs(pool, src, hex, version, x, msg, msglen);
+	enum gfs_err err = get_crcs(from, src, hex, version, x, msg, msglen);
 
 	if (err)
 		return err;
@@ -199,7 +209,7 @@ static enum gfs_err from_source(struct gfs_http_pool *pool, const char *src,
 			 (unsigned long long)x->length);
 		return GFS_EIO;
 	}
-	return x->length ? get_bytes(pool, src, hex, version, x, msg, msglen)
+	return x->length ? get_bytes(from, src, hex, version, x, msg, msglen)
 			 : GFS_OK;
 }
 
@@ -211,7 +221,7 @@ static int rank(enum gfs_err err)
 	       : err == GFS_ECORRUPT ? 2 : 1;
 }
 
-enum gfs_err gfs_fetch_chunk(struct gfs_http_pool *pool,
+enum gfs_err gfs_fetch_chunk(const struct gfs_fetch_from *from,
 			     const char *const *sources, size_t n,
 			     uint64_t handle, uint64_t version,
 			     uint64_t length, gfs_fetch_sink sink, void *cls,
@@ -226,7 +236,7 @@ enum gfs_err gfs_fetch_chunk(struct gfs_http_pool *pool,
 	for (i = 0; i < n; i++) {
 		struct xfer x = { .length = length, .sink = sink, .cls = cls };
 
-		err = from_source(pool, sources[i], hex, version, &x, msg,
+		err = from_source(from, sources[i], hex, version, &x, msg,
 				  msglen);
 		free(x.crcs);
 		free(x.stage);

@@ -19,7 +19,15 @@
 
 #include "err.h"
 
+struct gfs_auth;
 struct gfs_http_pool;
+
+/* Where and how a fetch asks: the connections, and the secret every
+ * request to a peer is signed with (borrowed). */
+struct gfs_fetch_from {
+	struct gfs_http_pool *pool;
+	const struct gfs_auth *auth;
+};
 
 /* Takes the next len verified bytes; anything but GFS_OK stops. */
 typedef enum gfs_err (*gfs_fetch_sink)(void *cls, const void *buf,
@@ -33,7 +41,7 @@ typedef enum gfs_err (*gfs_fetch_sink)(void *cls, const void *buf,
  * no source has it (at that version), GFS_ECORRUPT for a bad block, else
  * the transfer's error; msg says which source said what.
  */
-enum gfs_err gfs_fetch_chunk(struct gfs_http_pool *pool,
+enum gfs_err gfs_fetch_chunk(const struct gfs_fetch_from *from,
 			     const char *const *sources, size_t n,
 			     uint64_t handle, uint64_t version,
 			     uint64_t length, gfs_fetch_sink sink, void *cls,

@@ -6,8 +6,11 @@
  * file out of gfs_file_pread() into libmicrohttpd's buffer; a PUT streams
  * the body into gfs_file_pwrite() and commits at the end, so a transfer
  * cut short leaves the previous contents as they were, and no new file.  Memory per request
- * is constant.  The caller's X-GFS-Client is the identity used, so leases
- * apply exactly as they would to the caller.
+ * is constant.  The caller's key (Authorization: Bearer) and
+ * X-GFS-Client are the identity used with the master, so keys, prefixes
+ * and leases apply exactly as they would to the caller; the gateway never
+ * acts with the cluster secret for anyone, and reads and writes chunks
+ * with the tokens the master gave that key.
  *
  * Invariant: a GET commits to 200/206 only once it knows it can send
  * bytes: every chunk of the range has a replica (gfs_file_readable) and
@@ -45,9 +48,10 @@ struct transfer {
 	size_t nhead;            /* bytes in head */
 };
 
-struct gfs_gateway *gfs_gateway_new(const char *masters)
+struct gfs_gateway *gfs_gateway_new(const char *masters, const char *ca_file)
 {
-	struct gfs_client_conf cc = { .masters = masters, .max_conns = 64 };
+	struct gfs_client_conf cc = { .masters = masters, .max_conns = 64,
+				      .ca_file = ca_file };
 	struct gfs_gateway *gw = gfs_xcalloc(1, sizeof(*gw));
 
 	gw->client = gfs_client_new(&cc);
@@ -71,8 +75,14 @@ static struct transfer *transfer_new(struct gfs_req *req,
 {
 	struct transfer *t = gfs_xcalloc(1, sizeof(*t));
 
+	const char *key = gfs_req_header(req, "Authorization");
+
+	if (key && !strncmp(key, "Bearer ", 7))
+		key += 7;
+	else
+		key = NULL;
 	t->as = gfs_client_as(gw->client, gfs_req_header(req, "X-GFS-Client"),
-			      NULL);
+			      key);
 	return t;
 }
 

@@ -1,7 +1,7 @@
 /*
  * gateway.h - the /content gateway of a chunkserver: whole files in and
  * out of the cluster for plain HTTP clients (curl -L), through the one
- * client library, acting as whoever calls (X-GFS-Client).
+ * client library, acting as whoever calls (its key and X-GFS-Client).
  */
 #ifndef GFS_CHUNKSERVER_GATEWAY_H
 #define GFS_CHUNKSERVER_GATEWAY_H
@@ -11,8 +11,9 @@
 
 struct gfs_gateway;
 
-/* A gateway talking to masters (comma-separated URLs); NULL on error. */
-struct gfs_gateway *gfs_gateway_new(const char *masters);
+/* A gateway talking to masters (comma-separated URLs), trusting
+ * ca_file (NULL: the system's) over HTTPS; NULL on error. */
+struct gfs_gateway *gfs_gateway_new(const char *masters, const char *ca_file);
 void gfs_gateway_free(struct gfs_gateway *gw);
 
 /* GET /content/PATH: the file's bytes, Range honoured. */

@@ -78,6 +78,9 @@ static const struct gfs_opt opts[] = {
 	    "keep every chunk's meta in a <handle>.meta file, never in the "
 	    "data file's xattr (default: the xattr when it fits)"),
 	GFS_HTTPD_OPTS(offsetof(struct gfs_chunkserver_conf, http)),
+	GFS_HTTPD_SEC_OPTS(offsetof(struct gfs_chunkserver_conf, tls_cert),
+			   offsetof(struct gfs_chunkserver_conf, tls_key),
+			   offsetof(struct gfs_chunkserver_conf, auth)),
 	OPT("log-level", GFS_OPT_LOGLEVEL, log_level, "LEVEL",
 	    "error, warn, info (default) or debug"),
 	OPT("config", GFS_OPT_STR, config, "FILE",
@@ -179,10 +182,11 @@ static char *advertised_url(const struct gfs_chunkserver_conf *c,
 		host = name;
 	}
 	if (strchr(host, ':'))
-		return gfs_xasprintf("http://[%s]:%llu", host,
+		return gfs_xasprintf("%s://[%s]:%llu", c->tls_cert ? "https"
+				     : "http", host,
 				     (unsigned long long)c->port);
-	return gfs_xasprintf("http://%s:%llu", host,
-			     (unsigned long long)c->port);
+	return gfs_xasprintf("%s://%s:%llu", c->tls_cert ? "https" : "http",
+			     host, (unsigned long long)c->port);
 }
 
 static bool configure(struct gfs_chunkserver *cs, int argc, char **argv,
@@ -207,6 +211,8 @@ static bool configure(struct gfs_chunkserver *cs, int argc, char **argv,
 		fprintf(stderr, "--heartbeat-interval: at least 100ms\n");
 		ok = false;
 	}
+	ok = ok && gfs_auth_may_listen("gfs-chunkserver", host, &c->auth,
+				       false);
 	if (!ok)
 		return false;
 	if (!c->data)
@@ -250,10 +256,21 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 		.on_corrupt = on_corrupt, .cls = cs,
 	};
 
+	char msg[400];
+
 	cs->started_ms = gfs_mono_ms();
+	cs->auth = gfs_auth_new(&cs->conf.auth, msg, sizeof(msg));
+	if (!cs->auth) {
+		gfs_error("%s", msg);
+		return false;
+	}
+	if (!gfs_auth_on(cs->auth))
+		gfs_warn("no --secret-file: anyone who can reach this server "
+			 "may read, write and delete its chunks");
 	if (gfs_chunkstore_open(&sc, &cs->store))
 		return false;
 	cs->http = gfs_http_pool_new(HTTP_POOL);
+	gfs_http_pool_set_ca(cs->http, cs->conf.auth.ca_file);
 	cs->repl = gfs_replicate_start(cs, REPLICATION_WORKERS);
 	cs->masters = gfs_masterconn_start(cs);
 	if (!cs->masters)
@@ -262,8 +279,10 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 		cs->scrub = gfs_scrub_start(cs->store,
 					    cs->conf.scrub_interval_ms,
 					    cs->conf.scrub_rate);
-	cs->gateway = cs->conf.master[0] ? gfs_gateway_new(cs->conf.master)
-					  : NULL;
+	cs->gateway = cs->conf.master[0]
+			      ? gfs_gateway_new(cs->conf.master,
+						cs->conf.auth.ca_file)
+			      : NULL;
 	if (!cs->gateway && cs->conf.master[0])
 		gfs_warn("no /content gateway: the client library refused "
 			 "--master '%s'", cs->conf.master);
@@ -285,6 +304,7 @@ static void stop(struct gfs_chunkserver *cs)
 	gfs_replicate_free(cs->repl);
 	gfs_http_pool_free(cs->http);
 	gfs_chunkstore_close(cs->store);
+	gfs_auth_free(cs->auth);
 }
 
 int main(int argc, char **argv)

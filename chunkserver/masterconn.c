@@ -186,7 +186,8 @@ static void order_replicate(struct link *l, json_t *o, uint64_t h)
 		return;
 	json_array_foreach(src, i, v)
 		if (json_is_string(v) && n < GFS_ARRAY_SIZE(urls) &&
-		    !strncmp(json_string_value(v), "http://", 7))
+		    (!strncmp(json_string_value(v), "http://", 7) ||
+		     !strncmp(json_string_value(v), "https://", 8)))
 			urls[n++] = json_string_value(v);
 	if (n)
 		gfs_replicate_order(l->mc->cs->repl, h, version, length, urls,
@@ -271,8 +272,9 @@ static void take_failure(struct link *l, const struct gfs_http_reply *r,
 static bool beat(struct link *l)
 {
 	struct gfs_masterconn *mc = l->mc;
-	char ehdr[64], *url, *text;
-	const char *hdrs[] = { "Content-Type: application/json", ehdr, NULL };
+	char ehdr[64], *url, *text, *sig;
+	const char *hdrs[] = { "Content-Type: application/json", ehdr, NULL,
+			       NULL };
 	struct gfs_http_opts o = { .headers = hdrs, .timeout_ms = HB_TIMEOUT_MS,
 				   .connect_ms = HB_CONNECT_MS };
 	struct gfs_http_reply r;
@@ -293,7 +295,10 @@ static bool beat(struct link *l)
 	o.body = text;
 	o.len = strlen(text);
 	url = gfs_xasprintf("%s%s/heartbeat", l->url, GFS_API);
+	sig = gfs_auth_sign(mc->cs->auth, "POST", url, text, o.len);
+	hdrs[2] = sig;
 	err = gfs_http_call(l->http, "POST", url, &o, &r);
+	free(sig);
 	if (!err && r.json) {
 		take_reply(l, &r, upto);
 		pthread_mutex_lock(&mc->lock);
@@ -343,7 +348,7 @@ struct gfs_masterconn *gfs_masterconn_start(struct gfs_chunkserver *cs)
 	char **urls = gfs_urllist_split(cs->conf.master, MAX_MASTERS, &n);
 
 	if (!urls || (!n && cs->conf.master[0])) {
-		gfs_error("--master: expected 1 to %d http:// URLs, got '%s'",
+		gfs_error("--master: expected 1 to %d http(s):// URLs, got '%s'",
 			  MAX_MASTERS, cs->conf.master);
 		gfs_urllist_free(urls);
 		return NULL;
@@ -361,6 +366,7 @@ struct gfs_masterconn *gfs_masterconn_start(struct gfs_chunkserver *cs)
 		l->mc = mc;
 		l->url = gfs_xstrdup(urls[i]);
 		l->http = gfs_http_new();
+		gfs_http_set_ca(l->http, cs->conf.auth.ca_file);
 		l->need_full = true;
 		l->state = -1;
 		snprintf(l->role, sizeof(l->role), "?");

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "chunkserver.h"
 #include "chunkstore.h"
 #include "chunkwrite.h"
@@ -111,12 +112,12 @@ static enum gfs_err parse_put(struct gfs_req *req, struct put *p,
 	    (a->size > 0 &&
 	     (uint64_t)a->size > GFS_MAX_CHUNK_SIZE - a->offset))
 		return GFS_ETOOBIG;
-	*why = "X-GFS-Forward must list at most 8 http:// URLs";
+	*why = "X-GFS-Forward must list at most 8 http(s):// URLs";
 	p->chain = gfs_urllist_split(gfs_req_header(req, GFS_HDR_FORWARD),
 				     MAX_CHAIN, &p->nchain);
 	if (!p->chain)
 		return GFS_EINVAL;
-	*why = "X-GFS-Clone-Sources must list at most 16 http:// URLs";
+	*why = "X-GFS-Clone-Sources must list at most 16 http(s):// URLs";
 	p->sources = gfs_urllist_split(
 		gfs_req_header(req, "X-GFS-Clone-Sources"), MAX_SOURCES,
 		&p->nsources);
@@ -211,7 +212,8 @@ static char *forward_url(const struct put *p)
 static void start_forward(struct gfs_req *req, struct put *p)
 {
 	char *url, *rest, *hfwd = NULL, *hsrc = NULL, *hcli = NULL;
-	const char *hdrs[5], *v;
+	char *htok = NULL, *hctok = NULL;
+	const char *hdrs[7], *v;
 	int n = 0;
 
 	if (!p->nchain)
@@ -234,6 +236,16 @@ static void start_forward(struct gfs_req *req, struct put *p)
 	v = gfs_req_header(req, GFS_HDR_CLIENT);
 	if (v && strlen(v) < 256)
 		hdrs[n++] = hcli = gfs_xasprintf("%s: %s", GFS_HDR_CLIENT, v);
+	/* the client's tokens go on (checked here already): the next
+	 * replica checks them too, and the secret never leaves for a URL
+	 * the client named */
+	v = gfs_req_header(req, GFS_HDR_TOKEN);
+	if (v && strlen(v) < GFS_TOKEN_MAX)
+		hdrs[n++] = htok = gfs_xasprintf("%s: %s", GFS_HDR_TOKEN, v);
+	v = gfs_req_header(req, GFS_HDR_CLONE_TOKEN);
+	if (v && strlen(v) < GFS_TOKEN_MAX)
+		hdrs[n++] = hctok = gfs_xasprintf("%s: %s",
+						  GFS_HDR_CLONE_TOKEN, v);
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
 	p->h = gfs_http_pool_hold(p->cs->http); /* held for the whole PUT */
@@ -248,6 +260,8 @@ static void start_forward(struct gfs_req *req, struct put *p)
 	free(hfwd);
 	free(hsrc);
 	free(hcli);
+	free(htok);
+	free(hctok);
 }
 
 /* --- the clone base from elsewhere -------------------------------------- */
@@ -261,8 +275,9 @@ static enum gfs_err fetch_clone(void *cls, uint64_t handle, uint64_t version,
 				uint64_t length, struct gfs_chunkwrite *w)
 {
 	struct put *p = cls;
+	struct gfs_fetch_from from = { p->cs->http, p->cs->auth };
 
-	return gfs_fetch_chunk(p->cs->http, (const char *const *)p->sources,
+	return gfs_fetch_chunk(&from, (const char *const *)p->sources,
 			       p->nsources, handle, version, length, base_sink,
 			       w, p->fetch_msg, sizeof(p->fetch_msg));
 }

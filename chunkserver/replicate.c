@@ -97,6 +97,7 @@ static bool copy(struct gfs_replicate *r, const struct job *j)
 		.wait_ms = WAIT_BUSY_MS,
 	};
 	struct copy c = { .r = r };
+	struct gfs_fetch_from from = { r->cs->http, r->cs->auth };
 	char hex[17], msg[200] = "";
 	int64_t t0 = gfs_mono_ms();
 	uint64_t len = 0;
@@ -107,8 +108,8 @@ static bool copy(struct gfs_replicate *r, const struct job *j)
 		return true;
 	err = gfs_chunkwrite_begin(r->cs->store, &a, &c.w, msg, sizeof(msg));
 	if (!err)
-		err = gfs_fetch_chunk(r->cs->http,
-				      (const char *const *)j->sources, j->n,
+		err = gfs_fetch_chunk(&from, (const char *const *)j->sources,
+				      j->n,
 				      j->handle, j->version, j->length,
 				      copy_sink, &c, msg, sizeof(msg));
 	if (!err)

@@ -193,29 +193,47 @@ static void get_metrics(struct gfs_req *req)
  * The API.  Earlier lines win: the ?crcs=1 GET before the plain one.
  * Columns after the handlers: the body cap (0: none for GET and DELETE),
  * flags (GFS_ROUTE_INLINE: never blocks, runs in the event loop), and a
- * cap computed per request.  A chunk PUT takes at most a whole chunk
- * (pipeline.c refuses offset + length past it); a gateway PUT any size.
+ * cap computed per request.  The flags also say who may call (httpd.h;
+ * checked before the body): CHUNK a chunk token for that chunk (a read
+ * token for GET, a write token for PUT), PASS anyone, the gateway acting
+ * with the caller's own key, PUB anyone, CLUSTER the cluster's servers
+ * alone (the secret): a replica is deleted on the master's orders.  A
+ * chunk PUT takes at most a whole chunk (pipeline.c refuses offset +
+ * length past it); a gateway PUT any size.
  */
+#define CHUNK GFS_ROUTE_CHUNK
+#define PASS GFS_ROUTE_PASS
+#define PUB GFS_ROUTE_PUBLIC
+#define CLUSTER 0
 static const struct gfs_route routes[] = {
 	{ "PUT", GFS_API "/chunks/*", NULL, NULL, &put_chunk_ops,
-	  GFS_MAX_CHUNK_SIZE, 0, NULL },
-	{ "GET", GFS_API "/chunks/*", "crcs", get_chunk_crcs, NULL, 0, 0,
+	  GFS_MAX_CHUNK_SIZE, CHUNK, NULL },
+	{ "GET", GFS_API "/chunks/*", "crcs", get_chunk_crcs, NULL, 0, CHUNK,
 	  NULL },
-	{ "GET", GFS_API "/chunks/*", NULL, get_chunk, NULL, 0, 0, NULL },
-	{ "DELETE", GFS_API "/chunks/*", NULL, delete_chunk, NULL, 0, 0,
+	{ "GET", GFS_API "/chunks/*", NULL, get_chunk, NULL, 0, CHUNK, NULL },
+	{ "DELETE", GFS_API "/chunks/*", NULL, delete_chunk, NULL, 0, CLUSTER,
 	  NULL },
-	{ "GET", GFS_API "/content/*", NULL, get_content, NULL, 0, 0, NULL },
+	{ "GET", GFS_API "/content/*", NULL, get_content, NULL, 0, PASS,
+	  NULL },
 	{ "PUT", GFS_API "/content/*", NULL, NULL, &put_content_ops, SIZE_MAX,
-	  0, NULL },
-	{ "GET", GFS_API "/status", NULL, get_status, NULL, 0, 0, NULL },
+	  PASS, NULL },
+	{ "GET", GFS_API "/status", NULL, get_status, NULL, 0, PUB, NULL },
 	{ "GET", GFS_API "/healthz", NULL, get_healthz, NULL, 0,
-	  GFS_ROUTE_INLINE, NULL },
-	{ "GET", GFS_API "/metrics", NULL, get_metrics, NULL, 0, 0, NULL },
+	  GFS_ROUTE_INLINE | PUB, NULL },
+	{ "GET", GFS_API "/metrics", NULL, get_metrics, NULL, 0, PUB, NULL },
 };
+#undef CHUNK
+#undef PASS
+#undef PUB
+#undef CLUSTER
 
 struct gfs_httpd *gfs_routes_start(struct gfs_chunkserver *cs,
 				   const char *listen)
 {
-	return gfs_httpd_start_with(listen, routes, GFS_ARRAY_SIZE(routes), cs,
-				    GFS_HTTPD_BULK, &cs->conf.http);
+	struct gfs_httpd_sec sec = { .auth = cs->auth,
+				     .tls_cert = cs->conf.tls_cert,
+				     .tls_key = cs->conf.tls_key };
+
+	return gfs_httpd_start_secure(listen, routes, GFS_ARRAY_SIZE(routes),
+				      cs, GFS_HTTPD_BULK, &cs->conf.http, &sec);
 }

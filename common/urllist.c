@@ -26,7 +26,10 @@ static char *entry(const char *s, size_t len)
 
 static bool url_ok(const char *u)
 {
-	return strlen(u) <= URL_MAX && !strncmp(u, "http://", 7) && u[7] &&
+	size_t scheme = !strncmp(u, "http://", 7)    ? 7
+			: !strncmp(u, "https://", 8) ? 8 : 0;
+
+	return strlen(u) <= URL_MAX && scheme && u[scheme] &&
 	       !strpbrk(u, " \t\r\n\",") && gfs_text_valid(u);
 }
 

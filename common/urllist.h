@@ -11,7 +11,7 @@
 /*
  * Split s at commas into a new NULL-terminated array of new strings,
  * spaces trimmed, blanks and one trailing '/' dropped.  More than max
- * entries, or an entry that is not an http:// URL of at most 255 bytes,
+ * entries, or an entry that is not an http:// or https:// URL of at most 255 bytes,
  * makes it fail (NULL).  *n gets the count.  Free with
  * gfs_urllist_free().  NULL s gives an empty list.
  */
