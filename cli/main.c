@@ -1,7 +1,7 @@
 /*
  * gfs - the command-line client.
  *
- *   gfs [--master URLS] [--client-id ID] COMMAND ARGS
+ *   gfs [--master URLS] [--client-id ID] [--key-file FILE] COMMAND ARGS
  *
  * Every command is a row of the commands[] table below and one small
  * function calling the client library (common/client.h).  With no command,
@@ -36,6 +36,8 @@
 struct cli_conf {
 	char *master;            /* --master URLS */
 	char *client_id;         /* --client-id ID */
+	char *key_file;          /* --key-file FILE */
+	char *ca_file;           /* --ca-file FILE */
 	uint64_t ttl_ms;         /* --ttl for lease */
 	bool json;               /* --json output for stat/status/ls */
 	enum gfs_log_level log_level;
@@ -47,6 +49,10 @@ static const struct gfs_opt cli_opts[] = {
 	  "master URLs, comma-separated (env GFS_MASTER)" },
 	{ "client-id", GFS_OPT_STR, offsetof(struct cli_conf, client_id), "ID",
 	  "lease holder id (env GFS_CLIENT_ID, default USER@HOSTNAME)" },
+	{ "key-file", GFS_OPT_STR, offsetof(struct cli_conf, key_file), "FILE",
+	  "the client key to use (env GFS_KEY_FILE)" },
+	{ "ca-file", GFS_OPT_STR, offsetof(struct cli_conf, ca_file), "FILE",
+	  "PEM certificates to trust over HTTPS (env GFS_CA_FILE)" },
 	{ "ttl", GFS_OPT_MS, offsetof(struct cli_conf, ttl_ms), "SECONDS",
 	  "lease: time to live (default 60)" },
 	{ "json", GFS_OPT_FLAG, offsetof(struct cli_conf, json), NULL,
@@ -539,6 +545,15 @@ static int run_stdin(struct cli *cli)
 	return rc;
 }
 
+/* *opt from the environment variable env when the flag left it unset. */
+static void take_env(char **opt, const char *env)
+{
+	const char *v = getenv(env);
+
+	if (!*opt && v && *v)
+		*opt = gfs_xstrdup(v);
+}
+
 static char *default_client_id(void)
 {
 	const char *env = getenv("GFS_CLIENT_ID"), *user = getenv("USER");
@@ -559,6 +574,7 @@ int main(int argc, char **argv)
 	struct gfs_client_conf cc = { 0 };
 	char **pos = gfs_xcalloc((size_t)argc + 1, sizeof(*pos));
 	struct cli cli = { .conf = &conf };
+	char *key = NULL, msg[300];
 	int npos, rc;
 	size_t i;
 
@@ -581,8 +597,20 @@ int main(int argc, char **argv)
 					  GFS_DEFAULT_HOST ":7071");
 	if (!conf.client_id)
 		conf.client_id = default_client_id();
+	take_env(&conf.key_file, "GFS_KEY_FILE");
+	take_env(&conf.ca_file, "GFS_CA_FILE");
+	if (conf.key_file) {
+		key = gfs_client_read_key(conf.key_file, msg, sizeof(msg));
+		if (!key) {
+			fprintf(stderr, "gfs: %s\n", msg);
+			rc = 2;
+			goto out_free;
+		}
+	}
 	cc.masters = conf.master;
 	cc.client_id = conf.client_id;
+	cc.key = key;
+	cc.ca_file = conf.ca_file;
 	cli.client = gfs_client_new(&cc);
 	if (!cli.client) {
 		fprintf(stderr, "gfs: no usable master URL in '%s'\n",
@@ -592,6 +620,10 @@ int main(int argc, char **argv)
 		rc = npos ? run(&cli, pos, npos) : run_stdin(&cli);
 	}
 	gfs_client_free(cli.client);
+out_free:
+	if (key)
+		explicit_bzero(key, strlen(key));
+	free(key);
 	gfs_opts_free(cli_opts, GFS_ARRAY_SIZE(cli_opts), &conf);
 	free(pos);
 	return rc;

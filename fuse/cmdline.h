@@ -24,6 +24,8 @@
 struct gfs_fuse_conf {
 	char *master;             /* --master URLS, owned; NULL: env/default */
 	char *client_id;          /* --client-id ID, owned; NULL: default */
+	char *key_file;           /* --key-file FILE, owned; NULL: env */
+	char *ca_file;            /* --ca-file FILE, owned; NULL: env */
 	uint64_t readahead_kb;    /* --readahead-kb: kernel read-ahead */
 	uint64_t attr_timeout_ms; /* --attr-timeout: kernel attribute cache */
 	uint64_t master_timeout_ms;   /* one master call; 0: the library's */

@@ -93,11 +93,30 @@ static char *default_client_id(const char *mountpoint)
 	return gfs_xasprintf("%s:%s", host, mountpoint);
 }
 
+/* The option, else the environment variable env (borrowed; may be
+ * NULL). */
+static const char *opt_or_env(const char *opt, const char *env)
+{
+	const char *v = getenv(env);
+
+	return opt ? opt : v && *v ? v : NULL;
+}
+
 static struct gfs_client *connect_client(struct gfs_fuse_conf *conf,
 					 const char *id)
 {
 	struct gfs_client_conf cc = { 0 };
 	const char *masters = conf->master ? conf->master : getenv("GFS_MASTER");
+	const char *kf = opt_or_env(conf->key_file, "GFS_KEY_FILE");
+	struct gfs_client *c;
+	char *key = NULL, msg[300];
+
+	if (kf && !(key = gfs_client_read_key(kf, msg, sizeof(msg)))) {
+		fprintf(stderr, "gfs-fuse: %s\n", msg);
+		return NULL;
+	}
+	cc.key = key;
+	cc.ca_file = opt_or_env(conf->ca_file, "GFS_CA_FILE");
 
 	cc.masters = masters ? masters
 			     : "http://" GFS_DEFAULT_HOST ":7070,"
@@ -106,7 +125,11 @@ static struct gfs_client *connect_client(struct gfs_fuse_conf *conf,
 	cc.max_conns = 128;
 	cc.timeout_ms = (long)conf->master_timeout_ms;
 	cc.failover_ms = (long)conf->failover_timeout_ms;
-	return gfs_client_new(&cc);
+	c = gfs_client_new(&cc);
+	if (key)
+		explicit_bzero(key, strlen(key));
+	free(key);
+	return c;
 }
 
 /* "-omax_read=...,fsname=SOURCE,subtype=gfs": the fstab source (or
