@@ -12,6 +12,10 @@
 #
 # usage: scripts/run-local.sh [BINDIR]     (make run does this)
 #
+# Protected as a real cluster is: a cluster secret ($GFS_VAR/secret) and
+# one read-write client key, "admin" ($GFS_VAR/admin.key, listed in
+# $GFS_VAR/keys), made on the first run and kept; the mount uses the key.
+#
 # Environment: GFS_VAR (data and logs, default ./var), GFS_MNT (mount
 # point), GFS_PORT (the first master's port, default 7070; the second
 # master takes the next one, the chunkservers GFS_PORT+10 to +13, etcd
@@ -112,6 +116,18 @@ wait_http() {
 	die "$url did not come up (see $VAR/*.log)"
 }
 
+mkdir -p "$VAR"
+# The secret and the key: random, readable by us alone, kept across runs.
+if [ ! -s "$VAR/secret" ] || [ ! -s "$VAR/keys" ]; then
+	(umask 077
+	 head -c 32 /dev/urandom | base64 >"$VAR/secret"
+	 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$VAR/admin.key"
+	 echo "admin $(cat "$VAR/admin.key") rw" >"$VAR/keys") ||
+		die "cannot write the secret and key into $VAR"
+	say "made a cluster secret and a key in $VAR"
+fi
+SECRET=(--secret-file "$VAR/secret")
+KEYS=(--keys "$VAR/keys")
 # Two masters: equal under etcd, else a primary and its backup.  (The
 # data directories keep their names from pair mode.)
 start_masters() {
@@ -127,36 +143,40 @@ start_masters() {
 			--initial-cluster "gfs=http://127.0.0.1:$((PORT + 21))"
 		wait_http "$ETCD/health"
 		start master "$VAR/master.log" "$BIN/gfs-master" --etcd "$ETCD" \
-			--etcd-prefix /gfs/local --listen "127.0.0.1:$PORT" --data "$VAR/master"
+			--etcd-prefix /gfs/local --listen "127.0.0.1:$PORT" --data "$VAR/master" \
+			"${SECRET[@]}" "${KEYS[@]}"
 		start "second master" "$VAR/backup.log" "$BIN/gfs-master" --etcd "$ETCD" \
 			--etcd-prefix /gfs/local --listen "127.0.0.1:$((PORT + 1))" \
-			--data "$VAR/backup"
+			--data "$VAR/backup" "${SECRET[@]}" "${KEYS[@]}"
 		wait_http "http://127.0.0.1:$PORT/api/v1/healthz"
 		# a file system that ran as a pair before: etcd knows nothing
 		# of it; the first master (the pair's primary) carries on
 		if [ $fresh_etcd = 1 ] && [ $had_data = 1 ]; then
 			say "first run with etcd over existing data: gfs promote http://127.0.0.1:$PORT"
-			"$BIN/gfs" promote "http://127.0.0.1:$PORT" || die "promote failed"
+			GFS_KEY_FILE=$VAR/admin.key "$BIN/gfs" promote "http://127.0.0.1:$PORT" ||
+				die "promote failed"
 		fi
 		return
 	fi
 	start primary "$VAR/master.log" "$BIN/gfs-master" \
-		--listen "127.0.0.1:$PORT" --data "$VAR/master"
+		--listen "127.0.0.1:$PORT" --data "$VAR/master" "${SECRET[@]}" "${KEYS[@]}"
 	wait_http "http://127.0.0.1:$PORT/api/v1/healthz"
 	start backup "$VAR/backup.log" "$BIN/gfs-master" \
 		--listen "127.0.0.1:$((PORT + 1))" --data "$VAR/backup" \
-		--backup-of "http://127.0.0.1:$PORT"
+		--backup-of "http://127.0.0.1:$PORT" "${SECRET[@]}" "${KEYS[@]}"
 }
 
 start_masters
 mkdir -p "$VAR"/{cs0,cs1,cs2,cs3}
 for i in 0 1 2 3; do
 	start "chunkserver $i" "$VAR/cs$i.log" "$BIN/gfs-chunkserver" \
-		--data "$VAR/cs$i" --master "$MASTERS" "${CS_PORTS[i]}"
+		--data "$VAR/cs$i" --master "$MASTERS" "${SECRET[@]}" \
+		"${CS_PORTS[i]}"
 done
 for i in 0 1 2 3; do wait_http "http://127.0.0.1:${CS_PORTS[i]}/api/v1/healthz"; done
 wait_http "http://127.0.0.1:$((PORT + 1))/api/v1/healthz"
-start gfs-fuse "$VAR/fuse.log" "$BIN/gfs-fuse" --master "$MASTERS" -f "$MNT"
+start gfs-fuse "$VAR/fuse.log" "$BIN/gfs-fuse" --master "$MASTERS" \
+	-o key_file="$VAR/admin.key" -f "$MNT"
 FUSE_PID=$!
 for ((i = 0; i < 100; i++)); do mountpoint -q "$MNT" && break; sleep 0.1; done
 mountpoint -q "$MNT" || die "mount at $MNT failed (see $VAR/fuse.log)"
@@ -167,14 +187,17 @@ GFS is running (logs in $VAR/*.log):
   masters       http://127.0.0.1:$PORT, http://127.0.0.1:$((PORT + 1)) (${ETCD:+leader elected in etcd at $ETCD}${ETCD:-primary and backup: no etcd})
   chunkservers  http://127.0.0.1:${CS_PORTS[0]} ... ${CS_PORTS[3]}
   mount         $MNT
+  client key    $VAR/admin.key (cluster secret: $VAR/secret)
 
 Try:
   cp /etc/services $MNT/ && ls -l $MNT
   setfattr -n user.gfs.lease -v 1 $MNT/services; getfattr -n user.gfs.chunks $MNT/services
+  export GFS_KEY_FILE=$VAR/admin.key
   $BIN/gfs upload /etc/hosts && $BIN/gfs ls && $BIN/gfs status
   (gfs and gfs-fuse look for masters on 7070 and 7071: elsewhere, give
   them --master $MASTERS)
-  curl -L -T /etc/passwd http://127.0.0.1:$PORT/api/v1/content/etc/passwd
+  curl -H "Authorization: Bearer \$(cat $VAR/admin.key)" --location-trusted \\
+       -T /etc/passwd http://127.0.0.1:$PORT/api/v1/content/etc/passwd
   curl -s http://127.0.0.1:$PORT/api/v1/status
 
 Ctrl-C stops everything.

@@ -5,6 +5,11 @@
 
 MASTERS=${MASTERS:-}
 
+# These tests speak the chunk protocol itself, with no master to hand out
+# tokens: the chunkservers run open, on loopback (test_security_*.sh
+# covers tokens).
+open_cluster
+
 # curl_code ARGS...: run curl, body to $T/last_body, headers to
 # $T/last_headers, print the status code.
 curl_code() {

@@ -7,6 +7,15 @@
 # stopped, every FUSE mount made here is unmounted and the temp dir removed
 # (kept, with logs printed, when the test failed and KEEP=1).
 #
+# Protected by default, as the programs are: every cluster started here
+# has a cluster secret ($SECRET_FILE) and a keys file ($KEYS_FILE) with
+# one read-write key, "admin", which gfs and gfs-fuse use (GFS_KEY_FILE)
+# and every curl sends ($CURL_HOME/.curlrc; `curl -q` sends none; with
+# -L, curl sends it on to the gateway with --location-trusted only).
+# add_key makes more keys; cluster_curl signs a request as a server of
+# the cluster would.  A test of the open mode calls open_cluster before it
+# starts anything.
+#
 # Environment: GFS_BIN (directory of the programs, required).
 
 # With pipefail, `producer | grep -q` fails when grep exits at the first
@@ -99,6 +108,110 @@ fi
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# ---- credentials ----------------------------------------------------------
+
+GFS_AUTH=1
+AUTH_DIR=$T/auth
+SECRET_FILE=$AUTH_DIR/secret
+KEYS_FILE=$AUTH_DIR/keys
+
+# new_key: a fresh random client key on stdout.
+new_key() { od -An -tx1 -N24 /dev/urandom | tr -d ' \n'; }
+
+# add_key NAME rw|ro [PREFIX...]: a key in the keys file, kept in
+# $AUTH_DIR/NAME.key (for --key-file); prints that file's path.  A running
+# master sees it after `kill -HUP $MASTER_PID`.
+add_key() {
+	local name=$1 key
+	shift
+	key=$(new_key)
+	(umask 077 && echo "$key" >"$AUTH_DIR/$name.key")
+	echo "$name $key $*" >>"$KEYS_FILE"
+	echo "$AUTH_DIR/$name.key"
+}
+
+(umask 077 && mkdir -p "$AUTH_DIR/curl" "$AUTH_DIR/nocurl" &&
+	head -c 32 /dev/urandom | base64 >"$SECRET_FILE" && : >"$KEYS_FILE")
+export GFS_KEY_FILE
+GFS_KEY_FILE=$(add_key admin rw)
+ADMIN_KEY=$(cat "$GFS_KEY_FILE")
+printf 'header = "Authorization: Bearer %s"\n' "$ADMIN_KEY" >"$AUTH_DIR/curl/.curlrc"
+export CURL_HOME=$AUTH_DIR/curl
+
+# open_cluster: what starts from now on runs without a secret or keys
+# (loopback only), and clients send no key.
+open_cluster() {
+	GFS_AUTH=0
+	unset GFS_KEY_FILE
+	export CURL_HOME=$AUTH_DIR/nocurl
+}
+
+# The credential flags of a master, a chunkserver (none when open).
+master_auth() {
+	[ "$GFS_AUTH" = 1 ] && echo "--secret-file $SECRET_FILE --keys $KEYS_FILE"
+}
+cs_auth() { [ "$GFS_AUTH" = 1 ] && echo "--secret-file $SECRET_FILE"; }
+
+# The credentials of docs/PROTOCOL.md "Security" made again from the
+# document, with openssl: a test plays a server of the cluster, or forges
+# what an attacker would.
+hexof() { od -An -tx1 -v | tr -d ' \n'; }
+# hmac KEYHEX: HMAC-SHA256 of stdin in hex.
+hmac() { openssl dgst -sha256 -mac HMAC -macopt "hexkey:$1" -r | cut -d' ' -f1; }
+# derived_key SECRET_FILE LABEL: a key derived from the secret, in hex.
+derived_key() {
+	local s
+	s=$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' "$1" | tr -d '\n')
+	printf '%s' "$2" | hmac "$(printf '%s' "$s" | hexof)"
+}
+
+# gfs_sign SECRET_FILE METHOD URL [BODY_FILE [TIME [NONCE]]]: the
+# "Authorization: GFS1 ..." line of a request signed with the secret.
+gfs_sign() {
+	local f=$1 m=$2 u=$3 body=${4:-/dev/null} t=${5:-$(date +%s)} n=${6:-} key sha target mac
+	[ -n "$n" ] || n=$(head -c 16 /dev/urandom | hexof)
+	key=$(derived_key "$f" "gfs request v1")
+	sha=$(sha256sum <"$body" | cut -d' ' -f1)
+	target=/${u#*://*/}
+	mac=$(printf 'GFS1\n%s\n%s\n%s\n%s\n%s' "$m" "$target" "$t" "$n" "$sha" | hmac "$key")
+	echo "Authorization: GFS1 $t $n $sha $mac"
+}
+
+# gfs_token SECRET_FILE HANDLE VERSION OPS EXPIRES: a chunk token
+# (EXPIRES in Unix seconds, or +N for N seconds from now).
+gfs_token() {
+	local f=$1 exp=$5 text
+	[[ "$exp" == +* ]] && exp=$(($(date +%s) + ${exp#+}))
+	text="g1.$2.$3.$4.$exp"
+	echo "$text.$(printf '%s' "$text" | hmac "$(derived_key "$f" "gfs chunk token v1")" | cut -c1-32)"
+}
+
+# cluster_curl METHOD URL [CURL_ARGS...]: curl signed with the cluster
+# secret, as a server of the cluster calls; a body must be given as
+# --data-binary @FILE (it is signed too).
+cluster_curl() {
+	local m=$1 u=$2 body="" a
+	shift 2
+	for a in "$@"; do [[ "$a" == @* ]] && body=${a#@}; done
+	curl -q -s -X "$m" -H "$(gfs_sign "$SECRET_FILE" "$m" "$u" $body)" \
+		"$@" "$u"
+}
+
+# cluster_post URL JSON [CURL_ARGS...]: POST JSON signed with the secret,
+# as a chunkserver sends its heartbeats; the reply on stdout.
+cluster_post() {
+	local u=$1 f
+	f=$(mktemp "$T/post.XXXXXX")
+	printf '%s' "$2" >"$f"
+	shift 2
+	cluster_curl POST "$u" --data-binary "@$f" \
+		-H 'Content-Type: application/json' "$@"
+	rm -f "$f"
+}
+# (also in a `bash -c` a test runs)
+export -f cluster_curl cluster_post gfs_sign derived_key hmac hexof
+export T SECRET_FILE
+
 # wait_for SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
 wait_for() {
 	local secs=$1 what=$2 deadline
@@ -127,6 +240,11 @@ free_port() {
 
 http_ok() { curl -sf -o /dev/null --max-time 2 "$1"; }
 
+# key_works KEYFILE URL: a GET of URL with that key (alone) succeeds.
+key_works() {
+	curl -q -sf -o /dev/null --max-time 2 -H "Authorization: Bearer $(cat "$1")" "$2"
+}
+
 # start_master [ARGS...]: start the primary; sets MASTER_URL, MASTER_PID.
 start_master() {
 	local port
@@ -134,8 +252,9 @@ start_master() {
 	MASTER_URL="http://127.0.0.1:$port"
 	MASTERS=$MASTER_URL
 	mkdir -p "$T/master"
+	# shellcheck disable=SC2046
 	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/master" \
-		"$@" >>"$T/master.log" 2>&1 &
+		$(master_auth) "$@" >>"$T/master.log" 2>&1 &
 	MASTER_PID=$!
 	PIDS+=("$MASTER_PID")
 	wait_for 10 "master on $MASTER_URL" http_ok "$MASTER_URL/api/v1/healthz"
@@ -144,8 +263,9 @@ start_master() {
 # restart_master [ARGS...]: start the primary again on the same port/data.
 restart_master() {
 	local port=${MASTER_URL##*:}
+	# shellcheck disable=SC2046
 	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/master" \
-		"$@" >>"$T/master.log" 2>&1 &
+		$(master_auth) "$@" >>"$T/master.log" 2>&1 &
 	MASTER_PID=$!
 	PIDS+=("$MASTER_PID")
 	wait_for 10 "master on $MASTER_URL" http_ok "$MASTER_URL/api/v1/healthz"
@@ -158,8 +278,10 @@ start_backup() {
 	BACKUP_URL="http://127.0.0.1:$port"
 	MASTERS="$MASTER_URL,$BACKUP_URL"
 	mkdir -p "$T/backup"
+	# shellcheck disable=SC2046
 	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/backup" \
-		--backup-of "$MASTER_URL" "$@" >>"$T/backup.log" 2>&1 &
+		--backup-of "$MASTER_URL" $(master_auth) "$@" \
+		>>"$T/backup.log" 2>&1 &
 	BACKUP_PID=$!
 	PIDS+=("$BACKUP_PID")
 	wait_for 10 "backup on $BACKUP_URL" http_ok "$BACKUP_URL/api/v1/healthz"
@@ -237,8 +359,9 @@ start_chunkserver() {
 	CS_URLS[$i]="http://127.0.0.1:$port"
 	CS_DIRS[$i]="$T/cs$i"
 	mkdir -p "${CS_DIRS[$i]}"
+	# shellcheck disable=SC2046
 	"$GFS_BIN/gfs-chunkserver" --data "${CS_DIRS[$i]}" --master "$MASTERS" \
-		"$@" "$port" >>"$T/cs$i.log" 2>&1 &
+		$(cs_auth) "$@" "$port" >>"$T/cs$i.log" 2>&1 &
 	CS_PIDS[$i]=$!
 	PIDS+=("${CS_PIDS[$i]}")
 	wait_for 10 "chunkserver $i" http_ok "${CS_URLS[$i]}/api/v1/healthz"

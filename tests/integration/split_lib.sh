@@ -32,9 +32,10 @@ split_chunkservers() {
 		ns_add "c$i"
 		ip=$(ns_ip "c$i")
 		mkdir -p "$T/cs$i"
+		# shellcheck disable=SC2046
 		ns_start "c$i" "$T/cs$i.log" "$GFS_BIN/gfs-chunkserver" \
 			--listen "$ip" --data "$T/cs$i" --master "$SPLIT_MASTERS" \
-			--heartbeat-interval 500ms 7080
+			--heartbeat-interval 500ms $(cs_auth) 7080
 	done
 }
 

@@ -25,6 +25,6 @@ while IFS= read -r line; do
 done <replicas.txt
 gfs download /big.bin big.out >/dev/null || fail "download"
 assert_same_file big.bin big.out "gfs download"
-curl -sfL "$MASTER_URL/api/v1/content/big.bin" -o big.curl || fail "curl download"
+curl -sf --location-trusted "$MASTER_URL/api/v1/content/big.bin" -o big.curl || fail "curl download"
 assert_same_file big.bin big.curl "curl download"
 log "ok"

@@ -11,7 +11,7 @@ for size in 0 1 $((CHUNK - 1)) $CHUNK $((CHUNK + 1)) $((CHUNK * 7 / 2)); do
 	gfs upload "src.$size" "/sizes/f.$size" >/dev/null || fail "upload of $size bytes"
 	gfs download "/sizes/f.$size" "out.$size" >/dev/null || fail "download of $size bytes"
 	assert_same_file "src.$size" "out.$size" "gfs round trip of $size bytes"
-	curl -sfL "$MASTER_URL/api/v1/content/sizes/f.$size" -o "curl.$size" ||
+	curl -sf --location-trusted "$MASTER_URL/api/v1/content/sizes/f.$size" -o "curl.$size" ||
 		fail "curl -L download of $size bytes"
 	assert_same_file "src.$size" "curl.$size" "curl round trip of $size bytes"
 	got=$(curl -sf "$MASTER_URL/api/v1/files/sizes/f.$size?stat=1" | grep -o '"size":[0-9]*')
@@ -20,7 +20,7 @@ done
 
 # curl -L -T uploads through the gateway too
 random_file up.bin $((CHUNK * 2 + 12345))
-curl -sfL -T up.bin "$MASTER_URL/api/v1/content/curl/up.bin" >/dev/null || fail "curl -L -T upload"
+curl -sf --location-trusted -T up.bin "$MASTER_URL/api/v1/content/curl/up.bin" >/dev/null || fail "curl -L -T upload"
 gfs download /curl/up.bin up.out >/dev/null || fail "download of the curl upload"
 assert_same_file up.bin up.out "curl upload"
 

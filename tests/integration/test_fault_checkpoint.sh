@@ -11,7 +11,7 @@ start_backup "${MARGS[@]}"
 A=$MASTER_URL/api/v1
 B=$BACKUP_URL/api/v1
 hb() {
-	curl -sf -X POST "$A/heartbeat" -d '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}'
+	cluster_post "$A/heartbeat" '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}' -f
 }
 hb >/dev/null || fail heartbeat
 attached() { curl -sf "$A/status" | jq -e '.backup.attached' >/dev/null; }

@@ -115,8 +115,10 @@ while read -r f; do
 	assert_same_file "$T/back" "$T/src/$f" "$r"
 done <"$T/acked"
 for f in $(files); do
-	for h in $(curl -sf "$A/files$f" | jq -r --arg u "$TINY" '.chunks[] | select(.replicas | index($u)) | .handle'); do
-		curl -sf -o /dev/null "$TINY/api/v1/chunks/$h" || fail "chunk $h on the full server"
-	done
+	curl -sf "$A/files$f" | jq -r --arg u "$TINY" '.chunks[] | select(.replicas | index($u)) | "\(.handle) \(.version) \(.token)"' |
+	while read -r h v tok; do
+		curl -sf -o /dev/null -H "X-GFS-Token: $tok" "$TINY/api/v1/chunks/$h?version=$v" ||
+			fail "chunk $h on the full server"
+	done || exit 1
 done
 log "ok: $(wc -l <"$T/acked") files, $(tiny_chunks) chunks on the full server"

@@ -34,6 +34,14 @@ wait_for 30 "the cluster's mount" mountpoint -q "$MNT"
 KIDS=($(pgrep -P "$RUN" -f "^$GFS_BIN/gfs-"))
 assert_eq "${#KIDS[@]}" 7 "programs started (2 masters, 4 chunkservers, gfs-fuse)"
 
+# It made a secret and a key, for itself alone, and the clients use them.
+for f in secret keys admin.key; do
+	assert_eq "$(stat -c %a "$T/var/$f")" 600 "mode of $f"
+done
+export GFS_KEY_FILE=$T/var/admin.key
+printf 'header = "Authorization: Bearer %s"\n' "$(cat "$GFS_KEY_FILE")" >"$AUTH_DIR/curl/.curlrc"
+assert_eq "$(curl -q -s -o /dev/null -w '%{http_code}' "$MASTER_URL/api/v1/files?prefix=/")" 401 "no key"
+
 # It works: a leader with both masters in sync, a cp goes in and out,
 # gfs and curl -L see the file.
 command -v etcd >/dev/null && mode=etcd || mode=pair
@@ -57,7 +65,7 @@ knows() { curl -sf "$1/api/v1/files/f" | jq -e '[.chunks[].replicas | length > 0
 wait_for 15 "both masters to know where /f is" eval 'knows "$MASTER_URL" && knows "$BACKUP_URL"'
 gfs download /f "$T/back" >/dev/null || fail "gfs download"
 assert_same_file "$T/back" "$T/f" "gfs download"
-curl -sfL "$MASTER_URL/api/v1/content/f" -o "$T/back2" || fail "curl -L"
+curl -sf --location-trusted "$MASTER_URL/api/v1/content/f" -o "$T/back2" || fail "curl -L"
 assert_same_file "$T/back2" "$T/f" "curl -L"
 assert_eq "$(curl -sf "$BACKUP_URL/api/v1/files/f?stat=1" | jq .size)" $((3 << 20)) "the backup has the file"
 

@@ -9,8 +9,8 @@ A=$MASTER_URL/api/v1
 
 # hb URL [BODY_EXTRA]: a full heartbeat of an empty simulated server.
 hb() {
-	curl -sf -X POST "$A/heartbeat" \
-		-d "{\"url\":\"$1\",\"full\":true,\"chunks\":[],\"free_bytes\":100000000000${2:-}}"
+	cluster_post "$A/heartbeat" \
+		"{\"url\":\"$1\",\"full\":true,\"chunks\":[],\"free_bytes\":100000000000${2:-}}" -f
 }
 for p in 1 2 3 4; do hb "http://127.0.0.1:900$p" >/dev/null || fail "heartbeat $p"; done
 
@@ -58,12 +58,16 @@ assert_eq "$(http_status POST "$A/files/a/b/f.txt/commit" -d '{"size":1000}')" 2
 assert_eq "$(jq -r '.chunks | length' "$T/last_body")" 1
 assert_eq "$(jq -r '.chunks[0].length' "$T/last_body")" 1000
 
-# Leases.
-assert_eq "$(http_status PUT "$A/leases/a/b/f.txt")" 400 "lease without a client"
+# Leases.  The holder is the key's name ("admin"), and "admin/ID" for
+# X-GFS-Client: ID (docs/PROTOCOL.md, "Security").
+assert_eq "$(http_status PUT "$A/leases/a/b/f.txt")" 200 "lease without a client id"
+assert_eq "$(jq -r .holder "$T/last_body")" admin "the key is the holder"
+assert_eq "$(http_status DELETE "$A/leases/a/b/f.txt" -H 'X-GFS-Client: alice')" 423 "release by another id"
+assert_eq "$(http_status DELETE "$A/leases/a/b/f.txt")" 200 "release by the key"
 assert_eq "$(http_status PUT "$A/leases/a/b/f.txt?ttl=30" -H 'X-GFS-Client: alice')" 200
-assert_eq "$(jq -r .holder "$T/last_body")" alice
+assert_eq "$(jq -r .holder "$T/last_body")" admin/alice
 assert_eq "$(http_status GET "$A/files/a/b/f.txt" -H 'X-GFS-Client: bob')" 423 "download by another"
-assert_eq "$(jq -r .lease.holder "$T/last_body")" alice
+assert_eq "$(jq -r .lease.holder "$T/last_body")" admin/alice
 assert_eq "$(http_status GET "$A/files/a/b/f.txt?stat=1" -H 'X-GFS-Client: bob')" 200 "stat is not blocked"
 assert_eq "$(http_status GET "$A/files/a/b/f.txt" -H 'X-GFS-Client: alice')" 200 "holder reads"
 assert_eq "$(http_status DELETE "$A/files/a/b/f.txt")" 423 "delete by nobody"

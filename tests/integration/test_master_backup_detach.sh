@@ -17,8 +17,10 @@ attached() { curl -sf "$P/status" | jq -e '.backup.attached' >/dev/null; }
 wait_for 10 "backup attached" attached
 curl -sf -X PUT "$P/files/one" >/dev/null || fail create
 restart_backup() {
+	# shellcheck disable=SC2046
 	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$BPORT" --data "$T/backup" \
-		--backup-of "$MASTER_URL" --failover-timeout 2s >>"$T/backup.log" 2>&1 &
+		--backup-of "$MASTER_URL" --failover-timeout 2s $(master_auth) \
+		>>"$T/backup.log" 2>&1 &
 	BACKUP_PID=$!
 	PIDS+=("$BACKUP_PID")
 }

@@ -12,7 +12,7 @@ MARGS=(--chunk-size 1MiB --checkpoint-every 1 --dead-after 60s)
 start_master "${MARGS[@]}"
 A=$MASTER_URL/api/v1
 hb() {
-	curl -sf -X POST "$A/heartbeat" -d '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}'
+	cluster_post "$A/heartbeat" '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}' -f
 }
 hb >/dev/null || fail heartbeat
 

@@ -7,7 +7,7 @@
 start_master --chunk-size 1MiB --dead-after 60s
 A=$MASTER_URL/api/v1
 hb() {
-	curl -sf -X POST "$A/heartbeat" -d '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}'
+	cluster_post "$A/heartbeat" '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}' -f
 }
 hb >/dev/null || fail heartbeat
 

@@ -11,7 +11,7 @@ start_backup --failover-timeout 2s --probation 3s
 P=$MASTER_URL/api/v1
 B=$BACKUP_URL/api/v1
 hb() { # hb MASTER_API EPOCH PRIMARY
-	curl -s -X POST "$1/heartbeat" -d "{\"url\":\"http://127.0.0.1:9001\",\"full\":true,\"chunks\":[],\"free_bytes\":100000000000,\"epoch\":$2,\"primary\":\"$3\",\"primary_age_ms\":99999}"
+	cluster_post "$1/heartbeat" "{\"url\":\"http://127.0.0.1:9001\",\"full\":true,\"chunks\":[],\"free_bytes\":100000000000,\"epoch\":$2,\"primary\":\"$3\",\"primary_age_ms\":99999}"
 }
 hb "$P" 1 "$MASTER_URL" >/dev/null
 hb "$B" 1 "$MASTER_URL" >/dev/null

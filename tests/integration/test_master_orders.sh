@@ -11,8 +11,8 @@ A=$MASTER_URL/api/v1
 cs() { echo "http://127.0.0.1:900$1"; }
 # hb N JSON_EXTRA: heartbeat of server N; prints the reply.
 hb() {
-	curl -sf -X POST "$A/heartbeat" \
-		-d "{\"url\":\"$(cs "$1")\",\"free_bytes\":$((100000000000 - $1))${2:+,$2}}"
+	cluster_post "$A/heartbeat" \
+		"{\"url\":\"$(cs "$1")\",\"free_bytes\":$((100000000000 - $1))${2:+,$2}}" -f
 }
 for n in 1 2 3; do hb $n '"full":true,"chunks":[]' >/dev/null || fail "hb $n"; done
 

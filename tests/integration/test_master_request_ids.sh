@@ -8,7 +8,7 @@
 start_master --failover-timeout 2s --probation 3s
 A=$MASTER_URL/api/v1
 hb() { # hb MASTER_API: a chunkserver heartbeat, ends probation
-	curl -s -X POST "$1/heartbeat" -d '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}' >/dev/null
+	cluster_post "$1/heartbeat" '{"url":"http://127.0.0.1:9001","full":true,"chunks":[],"free_bytes":100000000000}' >/dev/null
 }
 id1=0123456789abcdef0123456789abcd01
 id2=0123456789abcdef0123456789abcd02

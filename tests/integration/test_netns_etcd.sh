@@ -49,9 +49,10 @@ for m in "${MS[@]}"; do
 done
 start_m() {
 	mkdir -p "$T/$1"
+	# shellcheck disable=SC2046
 	ns_start "$1" "$T/$1.log" "$GFS_BIN/gfs-master" --listen "$(ns_ip "$1"):7070" \
 		--data "$T/$1" --etcd "$ETCD_URLS" --etcd-lease $LEASE --backup-detach 2s \
-		--chunk-size 1MiB --dead-after 3s
+		--chunk-size 1MiB --dead-after 3s $(master_auth)
 	PID[$1]=$NS_PID
 }
 for m in "${MS[@]}"; do start_m "$m"; done

@@ -23,7 +23,9 @@ declare -A URL PID
 URL[m1]=http://$(ns_ip m1):7070
 URL[m2]=http://$(ns_ip m2):7070
 SPLIT_MASTERS=${URL[m1]},${URL[m2]}
-MARGS=(--chunk-size 1MiB --dead-after 3s --failover-timeout 3s --probation 1s)
+# shellcheck disable=SC2207
+MARGS=(--chunk-size 1MiB --dead-after 3s --failover-timeout 3s --probation 1s
+	$(master_auth))
 mkdir -p "$T/m1" "$T/m2"
 ns_start m1 "$T/m1.log" "$GFS_BIN/gfs-master" --listen "$(ns_ip m1):7070" \
 	--data "$T/m1" "${MARGS[@]}"
