@@ -66,37 +66,6 @@ struct gfs_auth {
 	bool warned_full;           /* (lock) */
 };
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-static bool unhex(const char *s, size_t digits, uint8_t *out)
-{
-	size_t i;
-
-	for (i = 0; i < digits; i++) {
-		char c = s[i];
-		int v = c >= '0' && c <= '9' ? c - '0'
-			: c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-
-		if (v < 0)
-			return false;
-		if (i % 2)
-			out[i / 2] = (uint8_t)(out[i / 2] << 4 | v);
-		else
-			out[i / 2] = (uint8_t)v;
-	}
-	return true;
-}
-
 /* ---- set-up -------------------------------------------------------------- */
 
 static void derive(const char *secret, size_t len, const char *label,
@@ -246,10 +215,10 @@ char *gfs_auth_sign(const struct gfs_auth *a, const char *method,
 	}
 	SHA256(body ? body : (const void *)"", body ? len : 0, sha);
 	snprintf(t, sizeof(t), "%" PRId64, gfs_now_ns() / 1000000000);
-	hex(nonce, sizeof(nonce), nh);
-	hex(sha, sizeof(sha), sh);
+	gfs_hex_fmt(nonce, sizeof(nonce), nh);
+	gfs_hex_fmt(sha, sizeof(sha), sh);
 	proof_mac(a, method, target_of(url), t, nh, sh, mac);
-	hex(mac, sizeof(mac), mh);
+	gfs_hex_fmt(mac, sizeof(mac), mh);
 	return gfs_xasprintf("Authorization: " PROOF_SCHEME "%s %s %s %s", t,
 			     nh, sh, mh);
 }
@@ -309,7 +278,7 @@ static bool proof_parse(const char *s, struct proof *p)
 	if (sscanf(s, "%23s %32s %64s %64s", p->t, p->nonce, p->sha, mh) != 4 ||
 	    strlen(p->nonce) != 2 * NONCE_BYTES || strlen(p->sha) != 64 ||
 	    strlen(mh) != 64 || !gfs_parse_u64(p->t, &t) ||
-	    !unhex(mh, 64, p->mac))
+	    !gfs_hex_parse(mh, 64, p->mac))
 		return false;
 	return true;
 }
@@ -325,8 +294,8 @@ static enum gfs_err check_proof(struct gfs_auth *a, struct gfs_req *req,
 	bool again;
 
 	*why = "malformed request signature";
-	if (!proof_parse(s, &p) || !unhex(p.nonce, 2 * NONCE_BYTES, id) ||
-	    !unhex(p.sha, 64, req->who.body_sha))
+	if (!proof_parse(s, &p) || !gfs_hex_parse(p.nonce, 2 * NONCE_BYTES, id) ||
+	    !gfs_hex_parse(p.sha, 64, req->who.body_sha))
 		return GFS_EUNAUTH;
 	proof_mac(a, req->method, req->target, p.t, p.nonce, p.sha, want);
 	*why = "request signature does not match (another secret?)";

@@ -43,18 +43,6 @@ static bool ops_parse(const char *s, size_t n, unsigned *ops)
 	return true;
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* The MAC of text[0..len) in hex (2 * MAC_BYTES digits and a NUL). */
 static void mac_hex(const uint8_t key[GFS_TOKEN_KEY], const char *text,
 		    size_t len, char out[2 * MAC_BYTES + 1])
@@ -64,7 +52,7 @@ static void mac_hex(const uint8_t key[GFS_TOKEN_KEY], const char *text,
 
 	HMAC(EVP_sha256(), key, GFS_TOKEN_KEY, (const uint8_t *)text, len, md,
 	     &mdlen);
-	hex(md, MAC_BYTES, out);
+	gfs_hex_fmt(md, MAC_BYTES, out);
 }
 
 void gfs_token_sign(const uint8_t key[GFS_TOKEN_KEY],

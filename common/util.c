@@ -401,3 +401,34 @@ void gfs_appendf(char **buf, const char *fmt, ...)
 	memcpy(*buf + old, s, n + 1);
 	free(s);
 }
+
+void gfs_hex_fmt(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+bool gfs_hex_parse(const char *s, size_t digits, uint8_t *out)
+{
+	size_t i;
+
+	for (i = 0; i < digits; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if (v < 0)
+			return false;
+		if (i % 2)
+			out[i / 2] = (uint8_t)(out[i / 2] << 4 | v);
+		else
+			out[i / 2] = (uint8_t)v;
+	}
+	return true;
+}

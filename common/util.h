@@ -64,6 +64,12 @@ int gfs_file_remove(const char *dir, const char *name);
 int gfs_read_file(const char *path, size_t max, bool private, char **out,
 		  size_t *len, char *msg, size_t msglen);
 
+/* Write b[0..n) as 2n lowercase hex digits and a NUL into out. */
+void gfs_hex_fmt(const uint8_t *b, size_t n, char *out);
+/* Read exactly digits (even) lowercase hex digits of s into out
+ * (digits / 2 bytes); false at any other character. */
+bool gfs_hex_parse(const char *s, size_t digits, uint8_t *out);
+
 /* Allocation that aborts on failure: for the small, bounded allocations
  * whose failure leaves nothing sensible to do. */
 void *gfs_xmalloc(size_t n);

@@ -424,6 +424,20 @@ static void h_files_op(struct gfs_req *req)
 
 /* ---- writing ---- */
 
+/* The path, the caller and the JSON body of a POST or PUT; false once
+ * a 4xx went out.  *body is a new reference. */
+static bool post_args(struct gfs_req *req, const char **path,
+		      const char **client, json_t **body)
+{
+	bool ok;
+
+	*path = req_path(req);
+	if (!*path)
+		return false;
+	*client = req_client(req, &ok);
+	return ok && (*body = gfs_req_json(req));
+}
+
 /* A write route: path, the caller, a JSON body, one operation; then
  * tokens into its reply. */
 static void write_op(struct gfs_req *req,
@@ -433,15 +447,11 @@ static void write_op(struct gfs_req *req,
 		     void (*tokens)(struct gfs_master *m, json_t *out))
 {
 	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *client;
+	const char *path, *client;
 	json_t *body, *out = NULL;
 	enum gfs_err err;
-	bool ok;
 
-	if (!path)
-		return;
-	client = req_client(req, &ok);
-	if (!ok || !(body = gfs_req_json(req)))
+	if (!post_args(req, &path, &client, &body))
 		return;
 	err = op(m, path, client, body, &out);
 	if (!err)
@@ -464,17 +474,13 @@ static void h_commit(struct gfs_req *req)
 static void h_tokens(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *client;
+	const char *path, *client;
 	json_t *body, *out = NULL, *c;
 	enum gfs_err err;
 	const char *ops;
 	size_t i;
-	bool ok;
 
-	if (!path)
-		return;
-	client = req_client(req, &ok);
-	if (!ok || !(body = gfs_req_json(req)))
+	if (!post_args(req, &path, &client, &body))
 		return;
 	err = gfs_ops_chunk_grants(m, path, client,
 				   json_object_get(body, "handles"),

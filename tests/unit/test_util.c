@@ -104,3 +104,18 @@ Test(util, deadline_ts_is_normalised_and_ms_ahead)
 		cr_expect_lt(ahead, ms[i] * 1000000LL + 1000000000LL);
 	}
 }
+
+Test(util, hex_round_trips_and_rejects_other_characters)
+{
+	const uint8_t b[] = { 0x00, 0x7f, 0xa5, 0xff };
+	uint8_t back[4] = { 0 };
+	char s[9];
+
+	gfs_hex_fmt(b, sizeof(b), s);
+	cr_assert_str_eq(s, "007fa5ff");
+	cr_assert(gfs_hex_parse(s, 8, back));
+	cr_assert_arr_eq(back, b, sizeof(b));
+	cr_assert_not(gfs_hex_parse("007FA5FF", 8, back)); /* uppercase */
+	cr_assert_not(gfs_hex_parse("007fa5fg", 8, back));
+	cr_assert_not(gfs_hex_parse("007f", 8, back)); /* short: the NUL */
+}
