@@ -411,8 +411,8 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 		err = attempt(c, base, method, route, text,
 			      mutation ? reqh : NULL, &r);
 		tries++;
-		if (!err || r.message == no_conn_msg)
-			break;
+		if (!err || r.message == no_conn_msg || r.untrusted)
+			break; /* (a certificate stays what it is) */
 		/* refused, or the connection broke: safe to ask again */
 		if (!refused(err, &r) && r.status != 0)
 			break;

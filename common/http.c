@@ -301,6 +301,8 @@ static enum gfs_err curl_err(struct gfs_http *h, CURLcode rc)
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_CONNECT_ERROR:
 		gfs_warn("TLS: %s", curl_easy_strerror(rc));
+		h->reply->untrusted = true;
+		h->reply->message = curl_easy_strerror(rc);
 		return GFS_EIO;
 	case CURLE_OPERATION_TIMEDOUT:
 		return GFS_ETIMEDOUT;

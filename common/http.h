@@ -37,6 +37,9 @@ struct gfs_http_reply {
 	uint64_t epoch;       /* X-GFS-Epoch header, 0 when absent */
 	char *headers;        /* every header line of the reply, owned */
 	size_t headers_len;
+	bool untrusted;       /* TLS failed: the peer's certificate (or our
+			       * CA file) did not check out; asking again
+			       * cannot help */
 };
 
 /* Copy the value of reply header name (any case) into buf; false when

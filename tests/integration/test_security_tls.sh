@@ -55,7 +55,12 @@ gfs --ca-file ca.pem upload f /f >/dev/null || fail "gfs upload over TLS"
 gfs --ca-file ca.pem download /f back >/dev/null || fail "gfs download over TLS"
 assert_same_file back f "gfs over TLS"
 GFS_CA_FILE=ca.pem gfs ls / | grep -q /f || fail "GFS_CA_FILE"
-gfs upload f /g >/dev/null 2>&1 && fail "gfs without --ca-file"
+# without --ca-file: refused at once (no retrying a certificate for the
+# failover window), saying why
+out=$(timeout 10 "$GFS_BIN/gfs" --master "$MASTERS" upload f /g 2>&1)
+rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "gfs without --ca-file: exit $rc"
+grep -qi "certificate\|ssl\|tls" <<<"$out" || fail "gfs without --ca-file said: $out"
 curl -sf --cacert ca.pem --location-trusted "$A/content/f" -o back2 || fail "curl -L over TLS"
 assert_same_file back2 f "the gateway over TLS"
 mount_fuse "$T/mnt" -o ca_file="$T/ca.pem"
