@@ -12,7 +12,10 @@
 #  5. X-GFS-Epoch: 999999 (a master stepping down)
 . "$(dirname "$0")/lib.sh"
 
-start_cluster 4 --chunk-size 1MiB --dead-after 2s
+# (a server whose heartbeats were refused would be dead within the 4.5 s
+# the end waits; beats every 500 ms keep a slow one alive)
+start_master --chunk-size 1MiB --dead-after 3s
+start_chunkservers 4 --heartbeat-interval 500ms
 A=$MASTER_URL/api/v1
 cd "$T"
 random_file f 2500000
