@@ -39,7 +39,7 @@ cat "$M/f" >back2 || fail "cat through the mount at once after a restart"
 assert_same_file back2 src "cat after a restart"
 
 restart
-code=$(curl -sL -o back3 -w '%{http_code}' --max-time 30 "$A/content/f")
+code=$(curl -s --location-trusted -o back3 -w '%{http_code}' --max-time 30 "$A/content/f")
 size=$(stat -c %s back3)
 [ "$code" = 200 ] || fail "curl -L right after a restart: $code"
 assert_eq "$size" 5000000 "bytes of curl -L's 200"
