@@ -36,6 +36,9 @@ fi
 export GFS_BIN=$DEB_DIR
 # shellcheck source=../integration/lib.sh
 source tests/integration/lib.sh
+# The packaged units listen on loopback, where no secret is needed, as
+# installed; the clients in the root send no key.
+open_cluster
 
 PKGS=(gfs-master gfs-chunkserver gfs-client)
 DEBS=()
@@ -200,6 +203,17 @@ start_unit() {
 	PIDS+=("$!")
 }
 
+# reload_unit UNIT PID LOG: what systemctl reload runs (ExecReload, with
+# $MAINPID), then the master's log says it read its keys again.
+reload_unit() {
+	local cmd
+	cmd=$(unit_value "$1" "" ExecReload)
+	[ -n "$cmd" ] || fail "$1 has no ExecReload"
+	cmd=${cmd//'${MAINPID}'/$2}
+	eval "in_root $cmd" || fail "ExecReload of $1: $cmd"
+	wait_for 10 "$1 to take the reload" grep -q "SIGHUP: " "$T/$3.log"
+}
+
 start_services() {
 	local mp bp i port
 	step "the cluster from the units, as gfs, from /etc/gfs"
@@ -208,6 +222,7 @@ start_services() {
 	MASTERS=$MASTER_URL,$BACKUP_URL
 	start_unit gfs-master.service "" master --listen "127.0.0.1:$mp"
 	wait_for 10 "gfs-master" http_ok "$MASTER_URL/api/v1/healthz"
+	reload_unit gfs-master.service "${PIDS[-1]}" master
 	start_unit gfs-backup.service "" backup --listen "127.0.0.1:$bp" \
 		--backup-of "$MASTER_URL"
 	wait_for 10 "gfs-backup" http_ok "$BACKUP_URL/api/v1/healthz"
