@@ -74,7 +74,6 @@ static struct transfer *transfer_new(struct gfs_req *req,
 				     struct gfs_gateway *gw)
 {
 	struct transfer *t = gfs_xcalloc(1, sizeof(*t));
-
 	const char *key = gfs_req_header(req, "Authorization");
 
 	if (key && !strncmp(key, "Bearer ", 7))
