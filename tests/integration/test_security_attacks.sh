@@ -100,6 +100,9 @@ epoch=$(curl -sf "$A/status" | jq .epoch)
 assert_eq "$(http_status PUT "$A/files/g" -H 'X-GFS-Epoch: 999999')" 201 "a create with a higher epoch"
 assert_eq "$(anon GET "$A/healthz" -H 'X-GFS-Epoch: 999999')" 200 "healthz with a higher epoch"
 # (a bad signature on a public route is nobody's request)
+printf '{"epoch": 999999, "primary": "http://127.0.0.1:9"}' >epoch.json
+refused 401 "an unsigned epoch notice" POST "$A/epoch" --data-binary @epoch.json -H 'Content-Type: application/json'
+refused 401 "an epoch notice signed with another secret" POST "$A/epoch" --data-binary @epoch.json -H 'Content-Type: application/json' -H "$(gfs_sign "$T/other" POST "$A/epoch" epoch.json)"
 refused 200 "a signature that is not one, with a higher epoch" GET "$A/status" -H 'X-GFS-Epoch: 999999' -H 'Authorization: GFS1 1 2 3 4'
 assert_eq "$(curl -sf "$A/status" | jq -r '"\(.role) \(.epoch)"')" "primary $epoch" "the master stepped down"
 

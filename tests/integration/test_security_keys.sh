@@ -53,6 +53,14 @@ GFS_KEY_FILE=$RO gfs upload f /data/x >/dev/null 2>&1 && fail "read-only upload"
 GFS_KEY_FILE=$RO gfs rm /data/f >/dev/null 2>&1 && fail "read-only rm"
 assert_eq "$(state)" "$before" "read-only calls changed something"
 
+# what concerns the whole cluster: a read-write key without prefixes
+assert_eq "$(key "$RO" POST "$A/detach")" 403 "read-only: gfs detach"
+assert_eq "$(key "$RO" POST "$A/promote")" 403 "read-only: gfs promote"
+assert_eq "$(key "$PRE" POST "$A/detach")" 403 "prefix key: gfs detach"
+assert_eq "$(key "$PRE" POST "$A/promote")" 403 "prefix key: gfs promote"
+assert_eq "$(key wrong POST "$A/promote")" 401 "a wrong key: gfs promote"
+assert_eq "$(curl -sf "$A/status" | jq -r .role)" primary "the master's role"
+
 # ... and through a mount
 M=$T/mnt
 GFS_KEY_FILE=$RO mount_fuse "$M"
