@@ -320,8 +320,9 @@ start_etcd_master() {
 	[[ ",$MASTERS," == *",${EM_URL[$name]},"* ]] ||
 		MASTERS=${MASTERS:+$MASTERS,}${EM_URL[$name]}
 	mkdir -p "$T/$name"
+	# shellcheck disable=SC2046
 	"$GFS_BIN/gfs-master" --listen "127.0.0.1:$port" --data "$T/$name" \
-		--etcd "$ETCD_URL" "$@" >>"$T/$name.log" 2>&1 &
+		--etcd "$ETCD_URL" $(master_auth) "$@" >>"$T/$name.log" 2>&1 &
 	EM_PID[$name]=$!
 	PIDS+=("$!")
 	wait_for 10 "master $name" http_ok "${EM_URL[$name]}/api/v1/healthz"

@@ -22,8 +22,9 @@ ETCD_URL=$REAL_ETCD start_etcd_master m2
 wait_for 20 "the reply of the in-sync set's write to be lost" test -e "$T/dropped"
 
 # what etcd holds under the default prefix
+# (curl -q: no client key for etcd, which would take it for its own token)
 etcd_isr() {
-	curl -sf "$REAL_ETCD/v3/kv/range" -d "{\"key\": \"$(printf /gfs/default/isr | base64)\"}" |
+	curl -q -sf "$REAL_ETCD/v3/kv/range" -d "{\"key\": \"$(printf /gfs/default/isr | base64)\"}" |
 		jq -r '.kvs[0].value // empty' | base64 -d | jq -c '.members | sort'
 }
 both='["'${EM_URL[m1]}'","'${EM_URL[m2]}'"]'

@@ -28,7 +28,11 @@ gfs status | grep -q "in-sync set:.*${EM_URL[m1]}" || fail "gfs status shows no 
 for m in m1 m2 m3; do
 	curl -s -o /dev/null -H 'X-GFS-Epoch: 999999' -H "X-GFS-Primary: ${EM_URL[$m]}" "$(api $m)/healthz"
 done
-assert_eq "$(http_status POST "$(api "$L")/epoch" -d '{"epoch": 999999, "primary": "http://127.0.0.1:1"}')" 400 "an epoch notice in etcd mode"
+printf '{"epoch": 999999, "primary": "http://127.0.0.1:1"}' >"$T/notice.json"
+assert_eq "$(http_status POST "$(api "$L")/epoch" -d @"$T/notice.json")" 401 "an unsigned epoch notice"
+# (one signed with the cluster secret reaches the handler, which refuses
+# it in etcd mode)
+assert_eq "$(cluster_curl POST "$(api "$L")/epoch" --data-binary "@$T/notice.json" -o /dev/null -w '%{http_code}')" 400 "an epoch notice in etcd mode"
 curl -s -o /dev/null -X POST "$(api "$L")/heartbeat" \
 	-d '{"url":"http://127.0.0.1:9","full":true,"chunks":[],"epoch":999999,"primary":"http://127.0.0.1:1"}'
 assert_eq "$(etcd_leader)" "$L" "the leader after forged epochs"
