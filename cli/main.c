@@ -67,6 +67,7 @@ static const struct gfs_opt cli_opts[] = {
 struct cli {
 	struct gfs_client *client;
 	struct cli_conf *conf;
+	const struct gfs_client_conf *cc; /* what client was made with */
 };
 
 struct command {
@@ -372,11 +373,22 @@ static void print_leadership(json_t *j)
 			       ? "member, catching up" : "not in the set");
 }
 
-/* GET /status of the master at url alone; NULL when it did not answer. */
-static json_t *status_of(const char *url)
+/* A client of the master at url alone, with our key and CA file, giving
+ * up after failover_ms; NULL for a bad URL. */
+static struct gfs_client *one_master(const struct cli *cli, const char *url,
+				     long failover_ms)
 {
-	struct gfs_client_conf cc = { .masters = url, .failover_ms = 1000 };
-	struct gfs_client *one = gfs_client_new(&cc);
+	struct gfs_client_conf cc = *cli->cc;
+
+	cc.masters = url;
+	cc.failover_ms = failover_ms;
+	return gfs_client_new(&cc);
+}
+
+/* GET /status of the master at url alone; NULL when it did not answer. */
+static json_t *status_of(const struct cli *cli, const char *url)
+{
+	struct gfs_client *one = one_master(cli, url, 1000);
 	json_t *j = NULL;
 
 	if (one && gfs_client_call(one, "GET", "/status", NULL, &j) && j) {
@@ -388,7 +400,7 @@ static json_t *status_of(const char *url)
 }
 
 /* The leader's view (it knows its followers' lag), or j's own. */
-static void print_leader_view(json_t *j)
+static void print_leader_view(const struct cli *cli, json_t *j)
 {
 	const char *role = json_string_value(json_object_get(j, "role"));
 	const char *leader = json_string_value(
@@ -396,7 +408,7 @@ static void print_leader_view(json_t *j)
 	json_t *l = NULL;
 
 	if (role && strcmp(role, "primary") && leader)
-		l = status_of(leader);
+		l = status_of(cli, leader);
 	print_leadership(l ? l : j);
 	if (l)
 		json_decref(l);
@@ -430,7 +442,7 @@ static int cmd_status(struct cli *cli, char **argv, int argc)
 	       json_integer_value(json_object_get(j, "files")),
 	       json_integer_value(json_object_get(j, "chunks")),
 	       json_integer_value(json_object_get(j, "under_replicated")));
-	print_leader_view(j);
+	print_leader_view(cli, j);
 	cs = json_object_get(j, "chunkservers");
 	json_array_foreach(cs, i, s) {
 		printf("  %-28s %-5s %8lld chunks %10lld MiB free\n",
@@ -467,12 +479,10 @@ static int cmd_detach(struct cli *cli, char **argv, int argc)
 /* gfs promote URL: that master takes over now (the primary is gone). */
 static int cmd_promote(struct cli *cli, char **argv, int argc)
 {
-	struct gfs_client_conf cc = { .masters = argv[0], .failover_ms = 3000 };
-	struct gfs_client *one = gfs_client_new(&cc);
+	struct gfs_client *one = one_master(cli, argv[0], 3000);
 	json_t *j = NULL;
 	enum gfs_err err;
 
-	(void)cli;
 	(void)argc;
 	if (!one) {
 		fprintf(stderr, "gfs: promote: bad URL '%s'\n", argv[0]);
@@ -573,7 +583,7 @@ int main(int argc, char **argv)
 				 .ttl_ms = GFS_LEASE_TTL_S * 1000 };
 	struct gfs_client_conf cc = { 0 };
 	char **pos = gfs_xcalloc((size_t)argc + 1, sizeof(*pos));
-	struct cli cli = { .conf = &conf };
+	struct cli cli = { .conf = &conf, .cc = &cc };
 	char *key = NULL, msg[300];
 	int npos, rc;
 	size_t i;
