@@ -138,6 +138,12 @@ static bool members_save(struct gfs_master *m, const char *add,
 
 /* ---- role changes ------------------------------------------------------ */
 
+bool gfs_backup_owns_epoch(const struct gfs_master *m)
+{
+	/* a log written before the owner was kept names none: ours */
+	return !m->epoch_owner || !strcmp(m->epoch_owner, m->self_url);
+}
+
 void gfs_backup_step_down(struct gfs_master *m, const char *why,
 			  const char *primary)
 {
@@ -353,6 +359,7 @@ static bool install_state(struct gfs_master *m, const uint8_t *buf,
 	gfs_csmgr_forget(m);
 	gfs_requests_free(&m->requests); /* ids of the history dropped */
 	m->epoch = 0;
+	set_str(&m->epoch_owner, NULL);
 	m->replaying = true;
 	if (buf && gfs_ckpt_load_buf(m, buf, len, &next)) {
 		m->replaying = false;
@@ -469,7 +476,7 @@ static void not_primary(struct gfs_master *m, const struct gfs_http_reply *r)
 	if (gfs_master_etcd(m) || m->role != GFS_ROLE_BACKUP) {
 		/* nothing */
 	} else if (!strcmp(named, m->self_url) && m->epoch >= r->epoch &&
-		   !m->fw.resync) {
+		   !m->fw.resync && gfs_backup_owns_epoch(m)) {
 		gfs_info("%s names us the primary of epoch %" PRIu64
 			 ": resuming as primary", m->primary_url, m->epoch);
 		seq = promote(m, m->epoch, true);

@@ -87,4 +87,9 @@ void gfs_backup_load_marker(struct gfs_master *m);
  * Lock held. */
 void gfs_backup_vouch(struct gfs_master *m);
 
+/* Pair mode: did this master log the EPOCH record of its current epoch
+ * (or is there none)?  Only then may it lead that epoch.  Lock held or
+ * not yet shared. */
+bool gfs_backup_owns_epoch(const struct gfs_master *m);
+
 #endif

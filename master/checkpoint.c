@@ -144,7 +144,8 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 	gfs_put_u64(h + 8, next);
 	w->out.len += CKPT_HDR;
 	w->now_ms = gfs_lease_now_ms();
-	gfs_rec_epoch(&w->rec, m->epoch, m->primary_url);
+	gfs_rec_epoch(&w->rec, m->epoch,
+		      m->epoch_owner ? m->epoch_owner : m->primary_url);
 	put(w);
 	gfs_rec_reserve(&w->rec, m->chunks.reserved);
 	put(w);

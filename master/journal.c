@@ -218,6 +218,10 @@ static bool apply_epoch(struct gfs_master *m, struct gfs_dec *d)
 		free(primary);
 		return false;
 	}
+	if (epoch >= m->epoch && primary && *primary) {
+		free(m->epoch_owner);
+		m->epoch_owner = gfs_xstrdup(primary);
+	}
 	if (epoch > m->epoch)
 		m->epoch = epoch;
 	if (primary && *primary && m->replaying) {

@@ -93,10 +93,31 @@ static void become_backup(struct gfs_master *m, bool fresh)
 		gfs_info("backup of %s", m->primary_url);
 }
 
+/* Our log ends in an epoch another master logged: never lead it (that
+ * master may be leading it now).  Follow it instead; `gfs promote` makes
+ * us primary of a new epoch if it is gone for good. */
+static void become_standby(struct gfs_master *m)
+{
+	m->role = GFS_ROLE_BACKUP;
+	free(m->primary_url);
+	m->primary_url = gfs_xstrdup(m->epoch_owner);
+	m->fw.sync_epoch = m->epoch;
+	m->fw.last_contact_ms = gfs_mono_ms();
+	gfs_csmgr_want_inventories(m);
+	gfs_warn("our log ends in epoch %" PRIu64 " of %s, not ours: "
+		 "following it, not leading ('gfs promote' if it is gone for "
+		 "good)", m->epoch, m->epoch_owner);
+}
+
 static void become_primary(struct gfs_master *m, bool fresh)
 {
 	struct gfs_enc rec = { 0 };
 	int64_t now = gfs_mono_ms();
+
+	if (!fresh && !gfs_backup_owns_epoch(m)) {
+		become_standby(m);
+		return;
+	}
 
 	m->role = GFS_ROLE_PRIMARY;
 	free(m->primary_url);
@@ -252,6 +273,7 @@ void gfs_master_close(struct gfs_master *m)
 	gfs_csmgr_free(&m->cs);
 	gfs_requests_free(&m->requests);
 	free(m->primary_url);
+	free(m->epoch_owner);
 	free(m->peer_url);
 	pthread_cond_destroy(&m->wake);
 	pthread_mutex_destroy(&m->lock);

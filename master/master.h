@@ -102,6 +102,9 @@ struct gfs_master {
 				     * before epoch_start */
 	uint64_t epoch_start;       /* (lock) leader: seq of its EPOCH record */
 	char *primary_url;          /* (lock) the primary as known; owned */
+	char *epoch_owner;          /* (lock) the master that logged the
+				     * EPOCH record of `epoch` (only it may
+				     * lead that epoch); owned, NULL: none */
 	char *peer_url;             /* (lock) the master we took over from,
 				     * pinged with our epoch; owned */
 	int64_t probation_until;    /* (lock) mono ms; mutations 503 before */

@@ -754,10 +754,12 @@ FAULTS = [  # (weight, kind, target)
 # from a slow or cut one; election through etcd is its fix), planned only
 # with --issue9.  Each of these ends in two primaries, found by this run:
 #  - m0 (no --backup-of) killed while it follows m1 comes back as a
-#    second primary of m1's epoch (tests/integration/repro_pair_split.sh);
+#    second primary of m1's epoch (fixed: tests/integration/
+#    test_master_pair_owner.sh);
 #  - m1 (--backup-of m0) killed while primary, with m0 following it,
 #    polls m0 as m0 polls it: each answers 421 naming the other, both
-#    resume as primary of the same epoch (seed 1109948347, round 85);
+#    resume as primary of the same epoch (seed 1109948347, round 85;
+#    fixed with the epoch owner: only m1 may resume);
 #  - the primary killed and restarted as its backup promotes: a heartbeat
 #    from a chunkserver that has not yet heard of the new epoch ends the
 #    restarted one's probation, and it acknowledges under the old epoch
