@@ -245,14 +245,29 @@ static void hold_back(struct gfs_master *m, int64_t silent)
 		 silent);
 }
 
-/* Pair mode: the primary is silent; promote when allowed.  Lock held. */
+void gfs_backup_forgive_stall(struct gfs_master *m, int64_t now,
+			      int64_t gap)
+{
+	if (m->role != GFS_ROLE_BACKUP || gfs_master_etcd(m))
+		return;
+	gfs_warn("this master did not run for %" PRId64 " ms: the "
+		 "primary's silence meanwhile does not count", gap);
+	m->fw.last_contact_ms = GFS_MIN(m->fw.last_contact_ms + gap, now);
+}
+
+/* Pair mode: the primary is silent; promote when allowed.  Silence is
+ * counted only while we ran: right after a stall of ours (the tick has
+ * not forgiven it yet) nothing is decided, we poll again first.  Lock
+ * held. */
 static uint64_t maybe_promote(struct gfs_master *m)
 {
-	int64_t silent = gfs_mono_ms() - m->fw.last_contact_ms;
+	int64_t now = gfs_mono_ms();
+	int64_t silent = now - m->fw.last_contact_ms;
 	uint64_t epoch;
 
 	if (gfs_master_etcd(m) || m->role != GFS_ROLE_BACKUP ||
-	    silent < (int64_t)m->conf.failover_ms)
+	    silent < (int64_t)m->conf.failover_ms ||
+	    gfs_csmgr_stalled(m, now))
 		return 0;
 	if (!m->fw.in_sync) {
 		hold_back(m, silent);

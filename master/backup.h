@@ -87,6 +87,12 @@ void gfs_backup_load_marker(struct gfs_master *m);
  * Lock held. */
 void gfs_backup_vouch(struct gfs_master *m);
 
+/* Pair mode, a backup: this master did not run for gap ms (seen by the
+ * tick): the primary's silence meanwhile does not count towards the
+ * failover timeout.  Lock held. */
+void gfs_backup_forgive_stall(struct gfs_master *m, int64_t now,
+			      int64_t gap);
+
 /* Pair mode: did this master log the EPOCH record of its current epoch
  * (or is there none)?  Only then may it lead that epoch.  Lock held or
  * not yet shared. */

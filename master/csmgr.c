@@ -769,14 +769,20 @@ static void server_died(struct gfs_master *m, struct gfs_cs *s)
  */
 #define STALL_MS 1000
 
-static void forgive_stall(struct gfs_master *m, int64_t now)
+bool gfs_csmgr_stalled(const struct gfs_master *m, int64_t now)
+{
+	return m->cs.last_tick_ms && now - m->cs.last_tick_ms > STALL_MS;
+}
+
+/* The gap forgiven (0: none). */
+static int64_t forgive_stall(struct gfs_master *m, int64_t now)
 {
 	int64_t gap = m->cs.last_tick_ms ? now - m->cs.last_tick_ms : 0;
 	size_t i;
 
 	m->cs.last_tick_ms = now;
 	if (gap <= STALL_MS)
-		return;
+		return 0;
 	gfs_warn("this master did not run for %" PRId64 " ms: its servers' "
 		 "silence meanwhile does not count", gap);
 	for (i = 0; i < m->cs.n; i++) {
@@ -784,13 +790,14 @@ static void forgive_stall(struct gfs_master *m, int64_t now)
 
 		s->last_hb_ms = GFS_MIN(s->last_hb_ms + gap, now);
 	}
+	return gap;
 }
 
-static void check_liveness(struct gfs_master *m, int64_t now)
+static int64_t check_liveness(struct gfs_master *m, int64_t now)
 {
+	int64_t gap = forgive_stall(m, now);
 	size_t i;
 
-	forgive_stall(m, now);
 	for (i = 0; i < m->cs.n; i++) {
 		struct gfs_cs *s = m->cs.servers[i];
 
@@ -798,6 +805,7 @@ static void check_liveness(struct gfs_master *m, int64_t now)
 		    now - s->last_hb_ms > (int64_t)m->conf.dead_after_ms)
 			server_died(m, s);
 	}
+	return gap;
 }
 
 static int64_t copy_timeout_ms(struct gfs_master *m)
@@ -1128,11 +1136,11 @@ static bool gc_step(struct gfs_master *m, int64_t now, bool primary)
 	return more;
 }
 
-void gfs_csmgr_tick(struct gfs_master *m, int64_t now)
+int64_t gfs_csmgr_tick(struct gfs_master *m, int64_t now)
 {
 	struct gfs_sweep *sw = &m->cs.sweep;
+	int64_t stall = check_liveness(m, now);
 
-	check_liveness(m, now);
 	expire_copies(m, now);
 	/* the sweep runs at most a quarter of the time */
 	if (!sw->active && now - sw->started_ms >= 4 * sw->pass_ms)
@@ -1141,6 +1149,7 @@ void gfs_csmgr_tick(struct gfs_master *m, int64_t now)
 		m->cs.last_gc_ms = now;
 		m->cs.gc_more = true;
 	}
+	return stall;
 }
 
 bool gfs_csmgr_step(struct gfs_master *m, int64_t now, bool primary)

@@ -183,8 +183,13 @@ void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
 
 /* Periodic work (tick thread, every tick): dead servers, copy timeouts;
  * starts a pass of the re-replication sweep when none is under way and,
- * every gc interval, a round of GC.  O(servers + copies). */
-void gfs_csmgr_tick(struct gfs_master *m, int64_t now);
+ * every gc interval, a round of GC.  O(servers + copies).  Returns the
+ * gap since the last tick when it was a stall of this master (forgiven:
+ * servers' silence meanwhile does not count), else 0. */
+int64_t gfs_csmgr_tick(struct gfs_master *m, int64_t now);
+/* Has the tick not run for so long (over 1 s) that this master must
+ * have been stopped meanwhile, the gap not yet forgiven?  Lock held. */
+bool gfs_csmgr_stalled(const struct gfs_master *m, int64_t now);
 /* One bounded step of the sweep and of the GC (copies are ordered only
  * by a primary, settled and out of probation).  True while either has
  * more to do: call again soon, dropping the lock in between. */

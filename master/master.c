@@ -176,6 +176,7 @@ enum gfs_err gfs_master_open(struct gfs_master *m)
  * checkpoint is due. */
 static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 {
+	int64_t stall;
 	bool due;
 
 	pthread_mutex_lock(&m->lock);
@@ -184,7 +185,9 @@ static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 		gfs_info("probation over: accepting mutations");
 	}
 	if (periodic) {
-		gfs_csmgr_tick(m, now);
+		stall = gfs_csmgr_tick(m, now);
+		if (stall)
+			gfs_backup_forgive_stall(m, now, stall);
 		gfs_ops_reap_hidden(m, now);
 	}
 	*more = gfs_csmgr_step(m, now, m->role == GFS_ROLE_PRIMARY);

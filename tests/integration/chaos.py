@@ -764,7 +764,8 @@ FAULTS = [  # (weight, kind, target)
 #    from a chunkserver that has not yet heard of the new epoch ends the
 #    restarted one's probation, and it acknowledges under the old epoch
 #    after the new one began (seed 854918149, round 23);
-#  - the backup stopped for 4.8 s: on SIGCONT it finds the primary
+#  - the backup stopped for 4.8 s (fixed: tests/integration/
+#    test_master_pair_pause.sh): on SIGCONT it finds the primary
 #    silent for longer than the failover timeout (its own pause) and
 #    promotes while the primary, which detached it, acknowledges alone
 #    (seed 3274686689, round 185).
