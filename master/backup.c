@@ -582,6 +582,7 @@ static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 	char *me = gfs_xasprintf(GFS_HDR_BACKUP ": %s", m->self_url);
 	const char *hdrs[] = { me, NULL };
 	struct gfs_http_reply r;
+	int64_t sent = gfs_mono_ms();
 	bool ok = false;
 
 	if (!peer_call(m, p, "GET", u, hdrs, NULL, POLL_WAIT_MS + 4000,
@@ -592,6 +593,10 @@ static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 		goto out_free;
 	}
 	pthread_mutex_lock(&m->lock);
+	/* whatever else it answered, it was alive when it took our poll and
+	 * may have counted it as our acknowledgement: its silence starts
+	 * later (failing safe: a primary that answers is not failed over) */
+	m->fw.last_contact_ms = GFS_MAX(m->fw.last_contact_ms, sent);
 	if (r.status == 410)
 		m->fw.resync = true;
 	else if (r.status == 200)

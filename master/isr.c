@@ -149,6 +149,17 @@ void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms)
 	pthread_mutex_unlock(&isr->lock);
 }
 
+/* Has every member polled lately (none silent)?  Lock held. */
+static bool none_silent(const struct gfs_isr *isr, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < isr->n; i++)
+		if (isr->peers[i].member && silent(isr, &isr->peers[i], now))
+			return false;
+	return true;
+}
+
 /* Does every member hold record seq?  Lock held.  O(members). */
 static bool all_have(const struct gfs_isr *isr, uint64_t seq)
 {
@@ -174,7 +185,11 @@ enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
 			err = GFS_ENOTPRIMARY;
 			break;
 		}
-		if ((!mutation || now < isr->ack_until_ms) &&
+		/* a mutation only while no member is silent: a member that
+		 * stopped polling may be taking over (pair mode: it waits
+		 * the failover timeout, longer than silence takes here) */
+		if ((!mutation || (now < isr->ack_until_ms &&
+				   none_silent(isr, now))) &&
 		    all_have(isr, seq)) {
 			isr->acked_hw = GFS_MAX(isr->acked_hw, seq + 1);
 			break;
@@ -195,13 +210,9 @@ bool gfs_isr_writable(struct gfs_isr *isr)
 {
 	int64_t now = gfs_mono_ms();
 	bool ok;
-	size_t i;
 
 	pthread_mutex_lock(&isr->lock);
-	ok = !isr->fenced && now < isr->ack_until_ms;
-	for (i = 0; ok && i < isr->n; i++)
-		if (isr->peers[i].member && silent(isr, &isr->peers[i], now))
-			ok = false;
+	ok = !isr->fenced && now < isr->ack_until_ms && none_silent(isr, now);
 	pthread_mutex_unlock(&isr->lock);
 	return ok;
 }
@@ -236,7 +247,11 @@ static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from)
 	p = find(isr, url);
 	if (p) {
 		p->polls -= p->polls > 0;
-		p->last_poll_ms = gfs_mono_ms();
+		/* a poll that took long (we were stopped meanwhile) may have
+		 * been given up by its follower: no sign of life then */
+		if (gfs_mono_ms() - p->last_poll_ms <=
+		    isr->detach_ms + PARKED_GRACE_MS)
+			p->last_poll_ms = gfs_mono_ms();
 		p->attached = !isr->fenced && p->member &&
 			      from >= isr->acked_hw;
 		attached = p->attached;
