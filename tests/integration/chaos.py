@@ -766,7 +766,7 @@ FAULTS = [  # (weight, kind, target)
 #    after the new one began (seed 854918149, round 23; not reproduced
 #    by a targeted script; bounded now: a primary acknowledges nothing
 #    while its backup is silent, and the backup counts any answer to a
-#    poll as contact, tests/integration/test_master_pair_stop_primary.sh);
+#    poll as contact, tests/integration/repro_pair_stop_primary.sh);
 #  - the backup stopped for 4.8 s (fixed: tests/integration/
 #    test_master_pair_pause.sh): on SIGCONT it finds the primary
 #    silent for longer than the failover timeout (its own pause) and

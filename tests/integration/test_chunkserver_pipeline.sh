@@ -75,7 +75,7 @@ H=0000000000000106
 	printf '\r\n'
 } | raw_http "${CS_PORTS[0]}"
 for i in 0 1 2; do
-	wait_for 30 "server $i to see the cut write" put_errors_at_least $i 1
+	wait_for 45 "server $i to see the cut write" put_errors_at_least $i 1
 	[ ! -e "$(data_file $i $H)" ] || fail "cut write left a file on $i"
 	expect_error 404 not_found "cut write on server $i" "$(chunk_url $i $H)"
 done

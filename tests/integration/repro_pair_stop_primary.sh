@@ -1,4 +1,8 @@
 #!/usr/bin/env bash
+# NOT in make test (run.sh runs test_*.sh only): it failed once in CI
+# (stop 15, reason not captured: run.sh showed only the logs).  Issue 9
+# stays open until this passes reliably; run it with
+#   GFS_BIN=$PWD/build/bin bash tests/integration/repro_pair_stop_primary.sh
 # Pair mode: the primary acknowledges nothing once the backup may be
 # taking over (issue 9: no two masters acknowledge in overlapping time).
 # The primary is stopped (SIGSTOP) with creates waiting, long enough for
