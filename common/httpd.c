@@ -179,6 +179,7 @@ struct gfs_httpd {
 	pthread_cond_t reaper_wake; /* stopping */
 	struct conn *conns;         /* (conns_lock) every open connection */
 	unsigned nconns;            /* (conns_lock) */
+	unsigned nheld;             /* (conns_lock) of them paused for a job */
 	bool stopping;              /* (conns_lock) the reaper leaves */
 	pthread_t reaper;
 	bool reaper_started;
@@ -274,6 +275,8 @@ static void conn_pause(struct gfs_httpd *h, struct conn *cn, bool paused)
 		cn->waited += now - cn->wait_since;
 	else
 		cn->wait_since = now;
+	if (paused != cn->paused)
+		h->nheld += paused ? 1u : -1u;
 	cn->paused = paused;
 	pthread_mutex_unlock(&h->conns_lock);
 }
@@ -419,6 +422,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 	if (cn->next)
 		cn->next->prev = cn->prev;
 	h->nconns--;
+	h->nheld -= cn->paused;
 	pthread_mutex_unlock(&h->conns_lock);
 	free(cn);
 	*socket_context = NULL;
@@ -1322,21 +1326,27 @@ uint16_t gfs_httpd_port(const struct gfs_httpd *h)
 	return h->port;
 }
 
-/* Connections, workers, cuts. */
+/* Connections, workers, jobs, cuts. */
 static void metrics_conns(struct gfs_httpd *h, const char *prefix,
 			  char **buf)
 {
-	unsigned n;
+	unsigned n, held;
 	int i;
 
 	pthread_mutex_lock(&h->conns_lock);
 	n = h->nconns;
+	held = h->nheld;
 	pthread_mutex_unlock(&h->conns_lock);
 	gfs_appendf(buf, "# TYPE %s_http_connections gauge\n"
 		    "%s_http_connections %u\n", prefix, prefix, n);
+	gfs_appendf(buf, "# TYPE %s_http_held gauge\n"
+		    "%s_http_held %u\n", prefix, prefix, held);
 	gfs_appendf(buf, "# TYPE %s_http_workers gauge\n"
 		    "%s_http_workers %u\n", prefix, prefix,
 		    gfs_workpool_threads(h->pool));
+	gfs_appendf(buf, "# TYPE %s_http_jobs gauge\n"
+		    "%s_http_jobs %u\n", prefix, prefix,
+		    gfs_workpool_jobs(h->pool));
 	gfs_appendf(buf, "# TYPE %s_http_cut_total counter\n", prefix);
 	for (i = 0; i < CUT_N; i++)
 		gfs_appendf(buf, "%s_http_cut_total{why=\"%s\"} %lu\n", prefix,

@@ -242,8 +242,9 @@ struct gfs_httpd *gfs_httpd_start_secure(const char *listen,
 void gfs_httpd_stop(struct gfs_httpd *h);
 /* The port actually bound (useful with port 0). */
 uint16_t gfs_httpd_port(const struct gfs_httpd *h);
-/* Append Prometheus lines for requests served, connections, workers and
- * connections cut, prefixed with prefix
+/* Append Prometheus lines for requests served, connections, workers,
+ * connections held by a job, jobs queued or running and connections
+ * cut, prefixed with prefix
  * ("gfs_master"), to *buf (a malloc'd string, grown; caller frees). */
 void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf);
 

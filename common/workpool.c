@@ -202,12 +202,23 @@ void gfs_workpool_free(struct gfs_workpool *p)
 	free(p);
 }
 
-unsigned gfs_workpool_threads(struct gfs_workpool *p)
+/* One of p's counts, read under its lock. */
+static unsigned count_of(struct gfs_workpool *p, const unsigned *n)
 {
-	unsigned n;
+	unsigned v;
 
 	pthread_mutex_lock(&p->lock);
-	n = p->threads;
+	v = *n;
 	pthread_mutex_unlock(&p->lock);
-	return n;
+	return v;
+}
+
+unsigned gfs_workpool_threads(struct gfs_workpool *p)
+{
+	return count_of(p, &p->threads);
+}
+
+unsigned gfs_workpool_jobs(struct gfs_workpool *p)
+{
+	return count_of(p, &p->reserved);
 }

@@ -50,5 +50,7 @@ void gfs_workpool_free(struct gfs_workpool *p);
 
 /* Threads alive now. */
 unsigned gfs_workpool_threads(struct gfs_workpool *p);
+/* Slots taken now: jobs queued or running. */
+unsigned gfs_workpool_jobs(struct gfs_workpool *p);
 
 #endif
