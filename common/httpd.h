@@ -43,7 +43,11 @@ struct gfs_stream_ops {
 	 * that sent "Expect: 100-continue" then sends none of it). */
 	void (*begin)(struct gfs_req *req);
 	/* Each piece of the body, in order.  Replying here (an error) makes
-	 * the wrapper discard the rest of the body, then send the reply. */
+	 * the wrapper discard the rest of the body, then send the reply.
+	 * It runs while the connection goes on reading the next pieces, and
+	 * the peer may vanish meanwhile: use req->ctx, req->app, req->path
+	 * and the replies only, never the request's headers or arguments
+	 * (take what is needed in begin). */
 	void (*data)(struct gfs_req *req, const char *buf, size_t len);
 	/* After the last byte, unless a reply was already made; must reply. */
 	void (*end)(struct gfs_req *req);

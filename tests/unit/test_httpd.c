@@ -4,9 +4,12 @@
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -480,6 +483,28 @@ static size_t read_all(int fd, char *buf, size_t cap, int ms)
 	return n;
 }
 
+/* What the server sends until it has sent end (NUL-ended), or ms pass. */
+static size_t read_until(int fd, char *buf, size_t cap, const char *end,
+			 int ms)
+{
+	int64_t stop = gfs_mono_ms() + ms;
+	size_t n = 0;
+	ssize_t got;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	buf[0] = '\0';
+	while (n + 1 < cap && !strstr(buf, end) && gfs_mono_ms() < stop) {
+		if (poll(&p, 1, (int)(stop - gfs_mono_ms())) <= 0)
+			break;
+		got = recv(fd, buf + n, cap - 1 - n, 0);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+		buf[n] = '\0';
+	}
+	return n;
+}
+
 /* Send text, return the whole answer of a "Connection: close" request. */
 static char *exchange(uint16_t port, const char *text)
 {
@@ -771,6 +796,400 @@ Test(httpd, a_reply_nobody_reads_is_cut)
 	while (!stall_cuts(s2) && gfs_mono_ms() - t0 < 5000)
 		usleep(50 * 1000);
 	cr_expect_eq(stall_cuts(s2), 1, "not cut after %lld ms",
+		     (long long)(gfs_mono_ms() - t0));
+	close(fd);
+	gfs_httpd_stop(s2);
+}
+
+/* ---- peers that vanish --------------------------------------------------- */
+
+/* A streamed upload that tells how each request ended.  ?hold=begin or
+ * ?hold=data keeps that callback waiting until the test opens the gate.
+ * (data reads its ctx, never the request: it runs beside the event
+ * thread, which may end the connection under it.) */
+enum hold { HOLD_NONE, HOLD_BEGIN, HOLD_DATA };
+static atomic_int cut_ends, cut_dones, cut_held;
+static atomic_ullong cut_bytes;
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+
+static void gate_wait(void)
+{
+	int64_t end = gfs_mono_ms() + 10000;
+
+	atomic_fetch_add(&cut_held, 1);
+	pthread_mutex_lock(&gate_mu);
+	while (!gate_open && gfs_mono_ms() < end) {
+		struct timespec ts = gfs_deadline_ts(CLOCK_REALTIME, 50);
+
+		pthread_cond_timedwait(&gate_cv, &gate_mu, &ts);
+	}
+	pthread_mutex_unlock(&gate_mu);
+}
+
+static void gate_release(void)
+{
+	pthread_mutex_lock(&gate_mu);
+	gate_open = true;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+static void cut_begin(struct gfs_req *req)
+{
+	const char *hold = NULL;
+	enum hold *h = calloc(1, sizeof(*h));
+
+	gfs_req_arg(req, "hold", &hold);
+	*h = !hold ? HOLD_NONE : !strcmp(hold, "begin") ? HOLD_BEGIN
+							: HOLD_DATA;
+	req->ctx = h;
+	if (*h == HOLD_BEGIN)
+		gate_wait();
+}
+
+static void cut_data(struct gfs_req *req, const char *buf, size_t len)
+{
+	enum hold *h = req->ctx;
+
+	(void)buf;
+	if (h && *h == HOLD_DATA)
+		gate_wait();
+	atomic_fetch_add(&cut_bytes, len);
+}
+
+static void cut_end(struct gfs_req *req)
+{
+	atomic_fetch_add(&cut_ends, 1);
+	gfs_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void cut_done(struct gfs_req *req)
+{
+	free(req->ctx);
+	atomic_fetch_add(&cut_dones, 1);
+}
+
+static const struct gfs_stream_ops cut_ops = {
+	.begin = cut_begin, .data = cut_data, .end = cut_end, .done = cut_done,
+};
+
+/* Without begin: the body starts in the event thread at once. */
+static const struct gfs_stream_ops cut_nobegin_ops = {
+	.data = cut_data, .end = cut_end, .done = cut_done,
+};
+
+static const struct gfs_route cut_routes[] = {
+	{ "PUT", "/api/v1/cut/*", NULL, NULL, &cut_ops, SIZE_MAX, 0, NULL },
+	{ "PUT", "/api/v1/nobegin/*", NULL, NULL, &cut_nobegin_ops, SIZE_MAX,
+	  0, NULL },
+};
+
+/* A server whose deadlines are far off: only noticing the cut ends a
+ * request within the tests' bounds. */
+static struct gfs_httpd *start_cut_server(void)
+{
+	struct gfs_httpd *s2 = gfs_httpd_start("127.0.0.1:0", cut_routes,
+					       GFS_ARRAY_SIZE(cut_routes),
+					       NULL, 0);
+
+	cr_assert_not_null(s2);
+	return s2;
+}
+
+/* The server's end of our connection fd (both are in this process),
+ * once it has accepted it. */
+static int server_end(int fd)
+{
+	struct sockaddr_in mine, peer;
+	socklen_t len = sizeof(mine);
+	int64_t end = gfs_mono_ms() + 10000;
+
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&mine, &len), 0);
+	while (gfs_mono_ms() < end) {
+		for (int s = 0; s < 4096; s++) {
+			len = sizeof(peer);
+			if (s != fd &&
+			    !getpeername(s, (struct sockaddr *)&peer, &len) &&
+			    peer.sin_family == AF_INET &&
+			    peer.sin_port == mine.sin_port &&
+			    peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+				return s;
+		}
+		usleep(10 * 1000);
+	}
+	cr_assert_fail("no server end for fd %d", fd);
+	return -1;
+}
+
+/* Wait until the server has read everything we sent on fd. */
+static void wait_drained(int fd)
+{
+	int s = server_end(fd), inq = -1;
+	int64_t end = gfs_mono_ms() + 10000;
+
+	while (gfs_mono_ms() < end) {
+		if (!ioctl(s, SIOCINQ, &inq) && inq == 0)
+			return;
+		usleep(10 * 1000);
+	}
+	cr_assert_fail("the server left %d bytes unread", inq);
+}
+
+/* Send len bytes, then end our side: with how "fin" in the same segment
+ * as the last byte (TCP_CORK), with "rst" right after them. */
+static void send_and_vanish(int fd, const void *buf, size_t len,
+			    const char *how)
+{
+	int on = 1;
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (!strcmp(how, "fin"))
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	if (len)
+		cr_assert_eq(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+	if (!strcmp(how, "fin")) {
+		shutdown(fd, SHUT_WR); /* the FIN rides on the last bytes */
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* A gauge or counter of s2's /metrics text. */
+static unsigned long metric(struct gfs_httpd *s2, const char *name)
+{
+	char *buf = NULL, *p;
+	unsigned long n = 0;
+	char key[128];
+
+	snprintf(key, sizeof(key), "\nt_%s ", name); /* not "# TYPE" */
+	gfs_httpd_metrics(s2, "t", &buf);
+	p = strstr(buf, key);
+	if (p)
+		n = strtoul(p + strlen(key), NULL, 10);
+	free(buf);
+	return n;
+}
+
+/* A connection to s2, once s2 holds it (before that, "no connection
+ * left" would hold at once). */
+static int dial_open(struct gfs_httpd *s2)
+{
+	int fd = dial(gfs_httpd_port(s2));
+	int64_t t0 = gfs_mono_ms();
+
+	while (metric(s2, "http_connections") < 1 && gfs_mono_ms() - t0 < 10000)
+		usleep(10 * 1000);
+	cr_assert_eq(metric(s2, "http_connections"), 1);
+	return fd;
+}
+
+/* Wait up to ms for the server to have no connection and no job left. */
+static void expect_closed(struct gfs_httpd *s2, int64_t t0, int ms)
+{
+	while ((metric(s2, "http_connections") || metric(s2, "http_jobs")) &&
+	       gfs_mono_ms() - t0 < ms)
+		usleep(10 * 1000);
+	cr_expect_eq(metric(s2, "http_connections"), 0);
+	cr_expect_eq(metric(s2, "http_jobs"), 0);
+}
+
+/* Wait up to ms for n requests to have ended (their done ran), and for
+ * the server to be left with nothing.  The default stall deadline is
+ * 30 s: a cut that only the reaper finds fails here. */
+static void expect_ended(struct gfs_httpd *s2, int n, int ms)
+{
+	int64_t t0 = gfs_mono_ms();
+
+	while (atomic_load(&cut_dones) < n && gfs_mono_ms() - t0 < ms)
+		usleep(10 * 1000);
+	cr_expect_eq(atomic_load(&cut_dones), n, "%d of %d ended in %d ms",
+		     atomic_load(&cut_dones), n, ms);
+	expect_closed(s2, t0, ms);
+}
+
+static void cut_reset(void)
+{
+	atomic_store(&cut_ends, 0);
+	atomic_store(&cut_dones, 0);
+	atomic_store(&cut_held, 0);
+	atomic_store(&cut_bytes, 0);
+	gate_open = false;
+}
+
+/* headers for PUT path, chunked or of length len */
+static size_t put_head(char *buf, size_t cap, const char *path, bool chunked,
+		       size_t len)
+{
+	if (chunked)
+		return (size_t)snprintf(buf, cap, "PUT %s HTTP/1.1\r\nHost: x\r\n"
+					"Transfer-Encoding: chunked\r\n\r\n"
+					"%zx\r\n", path, len);
+	return (size_t)snprintf(buf, cap, "PUT %s HTTP/1.1\r\nHost: x\r\n"
+				"Content-Length: %zu\r\n\r\n", path, len);
+}
+
+/* The body stops after part bytes (the server has read them: it waits
+ * in its event loop), then the last few bytes and the end come at once. */
+static void cut_mid_body(const char *path, bool chunked, const char *how)
+{
+	struct gfs_httpd *s2 = start_cut_server();
+	static char body[300000];
+	char head[256];
+	int fd = dial_open(s2);
+	size_t n = put_head(head, sizeof(head), path, chunked, 1000000);
+
+	cut_reset();
+	cr_assert_eq(send(fd, head, n, 0), (ssize_t)n);
+	cr_assert_eq(send(fd, body, 200000, 0), 200000);
+	wait_drained(fd);
+	send_and_vanish(fd, body, 1000, how);
+	expect_ended(s2, 1, 3000);
+	cr_expect_eq(atomic_load(&cut_ends), 0, "a cut body was ended");
+	if (!strcmp(how, "fin"))
+		close(fd);
+	gfs_httpd_stop(s2);
+}
+
+Test(httpd, a_body_cut_with_its_last_bytes_is_noticed_at_once)
+{
+	cut_mid_body("/api/v1/cut/a", false, "fin");
+}
+
+Test(httpd, a_chunked_body_cut_with_its_last_bytes_is_noticed_at_once)
+{
+	cut_mid_body("/api/v1/cut/a", true, "fin");
+}
+
+Test(httpd, a_body_cut_by_a_reset_is_noticed_at_once)
+{
+	cut_mid_body("/api/v1/cut/a", false, "rst");
+}
+
+Test(httpd, a_body_cut_before_any_job_is_noticed_at_once)
+{
+	cut_mid_body("/api/v1/nobegin/a", false, "fin");
+}
+
+/* The whole request, cut short, in one segment.  A reset may come
+ * before the server read any of it: then there is no request to end. */
+static void cut_at_once(const char *path, const char *how)
+{
+	struct gfs_httpd *s2 = start_cut_server();
+	static char req[4096];
+	int fd = dial_open(s2);
+	size_t n = put_head(req, sizeof(req), path, false, 100000);
+
+	cut_reset();
+	send_and_vanish(fd, req, n + 1000, how);
+	if (!strcmp(how, "fin"))
+		expect_ended(s2, 1, 3000);
+	else
+		expect_closed(s2, gfs_mono_ms(), 3000);
+	cr_expect_eq(atomic_load(&cut_ends), 0);
+	if (!strcmp(how, "fin"))
+		close(fd);
+	gfs_httpd_stop(s2);
+}
+
+Test(httpd, a_request_cut_in_its_first_segment_is_noticed_at_once)
+{
+	cut_at_once("/api/v1/nobegin/a", "fin");
+}
+
+Test(httpd, a_request_cut_in_its_first_segment_is_noticed_after_begin)
+{
+	cut_at_once("/api/v1/cut/a", "fin");
+}
+
+Test(httpd, a_request_reset_in_its_first_segment_leaves_nothing)
+{
+	cut_at_once("/api/v1/nobegin/a", "rst");
+}
+
+/* The peer goes while a worker holds its request: begin runs, or the
+ * pump is in data with the fill buffer full, the connection parked (held
+ * by a job, in /metrics).  Noticed when the worker lets go. */
+static void cut_while_held(const char *path, bool fill, const char *how)
+{
+	struct gfs_httpd *s2 = start_cut_server();
+	static char body[65536];
+	char head[256];
+	int fd = dial_open(s2);
+	size_t n = put_head(head, sizeof(head), path, false, 64u << 20);
+	int64_t t0 = gfs_mono_ms();
+
+	cut_reset();
+	cr_assert_eq(send(fd, head, n, 0), (ssize_t)n);
+	while (!(atomic_load(&cut_held) && metric(s2, "http_held") == 1) &&
+	       gfs_mono_ms() - t0 < 10000) {
+		/* never block on a full window: the server stops reading */
+		if (fill)
+			send(fd, body, sizeof(body), MSG_DONTWAIT);
+		usleep(10 * 1000);
+	}
+	cr_assert(atomic_load(&cut_held), "never held");
+	cr_assert_eq(metric(s2, "http_held"), 1, "never parked");
+	/* the end queues behind what the server has not read */
+	send_and_vanish(fd, body, fill ? 0 : 1000, how);
+	gate_release();
+	expect_ended(s2, 1, 3000);
+	cr_expect_eq(atomic_load(&cut_ends), 0);
+	if (!strcmp(how, "fin"))
+		close(fd);
+	gfs_httpd_stop(s2);
+}
+
+Test(httpd, a_body_cut_while_begin_runs_is_noticed_when_it_returns)
+{
+	cut_while_held("/api/v1/cut/a?hold=begin", false, "fin");
+	cut_while_held("/api/v1/cut/a?hold=begin", false, "rst");
+}
+
+Test(httpd, a_body_cut_while_parked_is_noticed_when_the_pump_returns)
+{
+	cut_while_held("/api/v1/cut/a?hold=data", true, "fin");
+	cut_while_held("/api/v1/cut/a?hold=data", true, "rst");
+}
+
+/* A kept-alive connection: the first request is answered, the second is
+ * cut. */
+Test(httpd, a_second_request_cut_on_a_kept_connection_is_noticed_at_once)
+{
+	struct gfs_httpd *s2 = start_cut_server();
+	static char req[8192], a[4096];
+	int fd = dial_open(s2);
+	size_t n = put_head(req, sizeof(req), "/api/v1/cut/a", false, 10);
+
+	cut_reset();
+	cr_assert_eq(send(fd, req, n + 10, 0), (ssize_t)(n + 10));
+	/* the answer, then the connection idles in the event loop */
+	cr_assert_gt(read_until(fd, a, sizeof(a), "}\n", 5000), 0);
+	cr_expect(!strncmp(a, "HTTP/1.1 200", 12), "%s", a);
+	cr_assert_eq(atomic_load(&cut_ends), 1);
+	wait_drained(fd);
+	n = put_head(req, sizeof(req), "/api/v1/nobegin/b", false, 100000);
+	send_and_vanish(fd, req, n + 1000, "fin");
+	expect_ended(s2, 2, 3000);
+	cr_expect_eq(atomic_load(&cut_ends), 1);
+	close(fd);
+	gfs_httpd_stop(s2);
+}
+
+/* A header cut short is noticed long before the header deadline. */
+Test(httpd, a_header_cut_short_is_noticed_at_once)
+{
+	struct gfs_httpd *s2 = start_cut_server();
+	const char *part = "PUT /api/v1/cut/a HTTP/1.1\r\nHost: x\r\nX-A: b";
+	int fd = dial_open(s2);
+	int64_t t0 = gfs_mono_ms();
+
+	send_and_vanish(fd, part, strlen(part), "fin");
+	while (metric(s2, "http_connections") && gfs_mono_ms() - t0 < 3000)
+		usleep(10 * 1000);
+	cr_expect_eq(metric(s2, "http_connections"), 0, "open after %lld ms",
 		     (long long)(gfs_mono_ms() - t0));
 	close(fd);
 	gfs_httpd_stop(s2);
