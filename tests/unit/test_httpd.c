@@ -880,10 +880,50 @@ static const struct gfs_stream_ops cut_nobegin_ops = {
 	.data = cut_data, .end = cut_end, .done = cut_done,
 };
 
+/* A redirect before the body, as the master's PUT /content. */
+static void redirect_begin(struct gfs_req *req)
+{
+	gfs_reply_redirect(req, 307, "http://127.0.0.1:1/elsewhere");
+}
+
+static void redirect_end(struct gfs_req *req)
+{
+	if (!gfs_replied(req))
+		redirect_begin(req);
+}
+
+static const struct gfs_stream_ops redirect_ops = {
+	.begin = redirect_begin, .end = redirect_end,
+};
+
+/* A long reply made by a worker, 64 KiB each 20 ms; its end counts as a
+ * request's. */
+static ssize_t paced_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	usleep(20 * 1000);
+	return pattern_read(cls, pos, buf, max);
+}
+
+static void paced_free(void *cls)
+{
+	(void)cls;
+	atomic_fetch_add(&cut_dones, 1);
+}
+
+static void paced(struct gfs_req *req)
+{
+	gfs_reply_stream(req, 200, "application/octet-stream", 1u << 30,
+			 65536, paced_read, (void *)(uintptr_t)(1u << 30),
+			 paced_free);
+}
+
 static const struct gfs_route cut_routes[] = {
 	{ "PUT", "/api/v1/cut/*", NULL, NULL, &cut_ops, SIZE_MAX, 0, NULL },
 	{ "PUT", "/api/v1/nobegin/*", NULL, NULL, &cut_nobegin_ops, SIZE_MAX,
 	  0, NULL },
+	{ "PUT", "/api/v1/redirect/*", NULL, NULL, &redirect_ops, SIZE_MAX, 0,
+	  NULL },
+	{ "GET", "/api/v1/paced", NULL, paced, NULL, 0, 0, NULL },
 };
 
 /* A server whose deadlines are far off: only noticing the cut ends a
@@ -1191,6 +1231,79 @@ Test(httpd, a_header_cut_short_is_noticed_at_once)
 		usleep(10 * 1000);
 	cr_expect_eq(metric(s2, "http_connections"), 0, "open after %lld ms",
 		     (long long)(gfs_mono_ms() - t0));
+	close(fd);
+	gfs_httpd_stop(s2);
+}
+
+/* A PUT redirected before its body (as to a gateway), the client gone
+ * with part of the body: the 307 goes out and the connection ends. */
+Test(httpd, a_client_gone_during_a_redirect_leaves_nothing)
+{
+	static const char *hows[] = { "fin", "rst" };
+
+	for (int i = 0; i < 2; i++) {
+		struct gfs_httpd *s2 = start_cut_server();
+		static char req[4096];
+		int fd = dial_open(s2);
+		size_t n = put_head(req, sizeof(req), "/api/v1/redirect/a",
+				    false, 1000000);
+		char a[4096];
+
+		cut_reset();
+		send_and_vanish(fd, req, n + 1000, hows[i]);
+		expect_closed(s2, gfs_mono_ms(), 3000);
+		if (i == 0) {
+			read_all(fd, a, sizeof(a), 1000);
+			cr_expect(!strncmp(a, "HTTP/1.1 307", 12), "%s", a);
+			close(fd);
+		}
+		gfs_httpd_stop(s2);
+	}
+}
+
+/* A client that reads part of a long streamed reply and goes: the reply
+ * stops and its read callback's state is freed at once, not at the stall
+ * deadline. */
+Test(httpd, a_client_gone_in_the_middle_of_a_long_reply_is_noticed)
+{
+	struct gfs_httpd *s2 = start_cut_server();
+	const char *get = "GET /api/v1/paced HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fd = dial_open(s2);
+	static char buf[65536];
+	size_t got = 0;
+	int64_t t0 = gfs_mono_ms();
+
+	cut_reset();
+	cr_assert_eq(send(fd, get, strlen(get), 0), (ssize_t)strlen(get));
+	while (got < 200000 && gfs_mono_ms() - t0 < 10000) {
+		ssize_t k = recv(fd, buf, sizeof(buf), 0);
+
+		cr_assert_gt(k, 0);
+		got += (size_t)k;
+	}
+	close(fd); /* unread bytes: a reset */
+	expect_ended(s2, 1, 3000);
+	gfs_httpd_stop(s2);
+}
+
+/* A client that stops reading a long reply but keeps its socket open: the
+ * stall deadline ends it (here 600 ms), jobs and all. */
+Test(httpd, a_client_that_stops_reading_a_long_reply_is_cut)
+{
+	struct gfs_httpd_limits lim = { .stall_ms = 600, .min_rate = 2048 };
+	struct gfs_httpd *s2 = gfs_httpd_start_with(
+		"127.0.0.1:0", cut_routes, GFS_ARRAY_SIZE(cut_routes), NULL, 0,
+		&lim);
+	const char *get = "GET /api/v1/paced HTTP/1.1\r\nHost: x\r\n\r\n";
+	int fd;
+
+	cr_assert_not_null(s2);
+	fd = dial_open(s2);
+	cut_reset();
+	cr_assert_eq(send(fd, get, strlen(get), 0), (ssize_t)strlen(get));
+	/* never read: the socket buffers fill, then nothing moves */
+	expect_ended(s2, 1, 10000);
+	cr_expect_eq(metric(s2, "http_cut_total{why=\"stall\"}"), 1);
 	close(fd);
 	gfs_httpd_stop(s2);
 }
