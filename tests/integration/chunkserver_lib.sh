@@ -87,11 +87,11 @@ stop_chunkserver() {
 	assert_eq "$rc" 0 "chunkserver $1 exit status after SIGTERM"
 }
 
-# raw_http PORT: send stdin to 127.0.0.1:PORT, then close; print nothing.
-raw_http() {
-	exec 7<>"/dev/tcp/127.0.0.1/$1" || fail "cannot connect to $1"
-	cat >&7
-	exec 7>&- 7<&-
+# cut_http PORT: send stdin (a request cut short) to 127.0.0.1:PORT and
+# close, the end riding on the last bytes (cut_http.py); print nothing.
+cut_http() {
+	python3 "$(dirname "${BASH_SOURCE[0]}")/cut_http.py" "$1" ||
+		fail "cannot send to $1"
 }
 
 # put_errors I: PUT /chunks requests chunkserver I ended in error or cut.

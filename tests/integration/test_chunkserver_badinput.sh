@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# gfs-it: serial (timing: run alone, see run.sh)
 # Bad input never changes a stored chunk and never stops the server: bad
 # handles (non-hex, ../, wrong length), bad versions and offsets, huge
 # sizes (413 before the body), bad headers, unknown routes each get a 4xx
@@ -74,10 +73,10 @@ for te in sized chunked; do
 				printf 'Transfer-Encoding: chunked\r\n\r\n%x\r\n' 1000000
 			fi
 			head -c 70000 /dev/urandom
-		} | raw_http "${CS_PORTS[0]}"
+		} | cut_http "${CS_PORTS[0]}"
 	done
 done
-wait_for 45 "the four cut writes to end" put_errors_at_least 0 $((before + 4))
+wait_for 10 "the four cut writes to end" put_errors_at_least 0 $((before + 4))
 expect_error 404 not_found "a new chunk cut short" "$U/chunks/00000000000000e3"
 assert_eq "$(curl_code "$U/chunks/$H")" 200 "the chunk after cut writes"
 assert_eq "$(header X-GFS-Version)" 1 "still version 1"

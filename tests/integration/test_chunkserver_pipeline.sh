@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# gfs-it: serial (timing: run alone, see run.sh)
 # Three chunkservers, no master: a PUT to the first with X-GFS-Forward
 # leaves identical bytes on all three (sized and chunked bodies); a replica
 # that is down, or refuses, is reported in "failed" while the others still
@@ -73,9 +72,9 @@ H=0000000000000106
 	printf '%x\r\n' 3000000
 	head -c 3000000 "$T/f"
 	printf '\r\n'
-} | raw_http "${CS_PORTS[0]}"
+} | cut_http "${CS_PORTS[0]}"
 for i in 0 1 2; do
-	wait_for 45 "server $i to see the cut write" put_errors_at_least $i 1
+	wait_for 10 "server $i to see the cut write" put_errors_at_least $i 1
 	[ ! -e "$(data_file $i $H)" ] || fail "cut write left a file on $i"
 	expect_error 404 not_found "cut write on server $i" "$(chunk_url $i $H)"
 done
