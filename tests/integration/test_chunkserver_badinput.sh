@@ -82,6 +82,15 @@ assert_eq "$(curl_code "$U/chunks/$H")" 200 "the chunk after cut writes"
 assert_eq "$(header X-GFS-Version)" 1 "still version 1"
 assert_eq "$(sha "$T/last_body")" "$want" "still the same bytes"
 [ -z "$(find "${CS_DIRS[0]}/chunks" -name '*.tmp')" ] || fail "temporary file left"
+# and they let go of everything: once no job but the /metrics request's
+# own is left, the chunk they named takes a write, and a delete
+only_own_job() {
+	[ "$(curl -sf --max-time 5 "$U/metrics" |
+		awk '$1 == "gfs_chunkserver_http_jobs" {print $2}')" = 1 ]
+}
+wait_for 10 "the cut writes' jobs to end" only_own_job
+assert_eq "$(put_chunk 0 00000000000000e3 version=5 "$T/a")" 200 "a write after the cut ones"
+assert_eq "$(curl_code -X DELETE "$U/chunks/00000000000000e3")" 200 "then a delete"
 
 # a declared length past a chunk is a 413 at once, before any body
 # (--max-time: a server waiting for 2^64-1 bytes would hang here)
