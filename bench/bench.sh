@@ -13,6 +13,10 @@
 #   master latency        p50/p99/max of create and stat while 16 clients
 #                         create, with 1,000,000 files vs an empty master
 #                         (bench/master.sh, its own masters)
+#   small-file breakdown  the median of every step of one 4 KiB
+#                         create+write+close and one delete through the
+#                         mount (bench/breakdown.sh, its own cluster, at
+#                         --log-level debug; docs/PERFORMANCE.md)
 #
 # The method of the small-file and FUSE figures is the one of
 # ../shared/bench/peer-*.sh (split -b 4096, dd bs=1M), so that the ratios
@@ -222,3 +226,7 @@ echo "master: $PER_FILE bytes of RSS per empty file ($MDFILES files); serving al
 
 # ---- master latency under load, empty and with a million files
 bash "$HERE/master.sh" "$GFS_BIN" "$BENCH_BIN" || fail "bench/master.sh"
+
+# ---- where one small file's time goes
+echo
+bash "$HERE/breakdown.sh" "$GFS_BIN" || fail "bench/breakdown.sh"

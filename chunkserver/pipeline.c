@@ -55,6 +55,7 @@ struct put {
 	json_t *replicas;                /* new reference */
 	json_t *failed;                  /* new reference */
 	char fetch_msg[200];             /* why a clone fetch failed */
+	int64_t start_us;                /* monotonic, at begin */
 };
 
 /* --- parsing ------------------------------------------------------------ */
@@ -292,6 +293,7 @@ void gfs_pipeline_begin(struct gfs_req *req)
 	char msg[200];
 
 	req->ctx = p;
+	p->start_us = gfs_mono_us();
 	p->cs = req->app;
 	p->replicas = json_pack("[s]", p->cs->url);
 	p->failed = json_array();
@@ -330,15 +332,37 @@ void gfs_pipeline_data(struct gfs_req *req, const char *buf, size_t len)
 				gfs_chunkwrite_error(p->w));
 }
 
+/* --log-level debug: where a PUT's time went, in microseconds from its
+ * begin: t[0] the end of its body, t[1] the body's end sent downstream,
+ * t[2] the local commit (fsync) done, t[3] the downstream reply in
+ * (docs/PERFORMANCE.md reads these lines). */
+static void log_time(const struct put *p, const int64_t t[4])
+{
+	gfs_log(GFS_LOG_DEBUG,
+		"time put %s forward=%zu body=%lldus end=%lldus commit=%lldus "
+		"downstream=%lldus",
+		p->hex, p->nchain, (long long)(t[0] - p->start_us),
+		(long long)(t[1] - t[0]), (long long)(t[2] - t[1]),
+		(long long)(t[3] - t[2]));
+}
+
 void gfs_pipeline_end(struct gfs_req *req)
 {
 	struct put *p = req->ctx;
 	uint64_t length = 0;
 	enum gfs_err err;
+	bool timed = gfs_log_enabled(GFS_LOG_DEBUG);
+	int64_t t[4] = { 0 };
 
+	if (timed)
+		t[0] = gfs_mono_us();
 	if (p->up)
 		gfs_upload_end(p->up); /* a failure shows in its reply */
+	if (timed)
+		t[1] = gfs_mono_us();
 	err = gfs_chunkwrite_commit(p->w, &length);
+	if (timed)
+		t[2] = gfs_mono_us();
 	if (err) {
 		gfs_reply_error(req, err, "chunk %s: %s", p->hex,
 				gfs_chunkwrite_error(p->w));
@@ -349,6 +373,10 @@ void gfs_pipeline_end(struct gfs_req *req)
 			 gfs_chunkwrite_received(p->w));
 	if (p->up)
 		collect_downstream(p);
+	if (timed) {
+		t[3] = gfs_mono_us();
+		log_time(p, t);
+	}
 	gfs_reply_json(req, 200, json_pack("{s:s, s:I, s:I, s:O, s:O}",
 					   "handle", p->hex, "version",
 					   (json_int_t)p->args.version,

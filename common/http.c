@@ -61,6 +61,8 @@ struct gfs_http {
 	bool too_big;                /* reply exceeded max_reply */
 	bool sink_stop;              /* sink_fn said stop */
 	bool held;                   /* lent by gfs_http_pool_hold() */
+	const char *method;          /* of this transfer, for the debug
+				      * timing line; borrowed (a literal) */
 	char *ca_file;               /* trusted for HTTPS, owned, or NULL */
 	struct gfs_http *next;       /* pool free list */
 };
@@ -265,6 +267,7 @@ static void prepare(struct gfs_http *h, const char *method, const char *url,
 		h->hdrs = curl_slist_append(h->hdrs, *headers);
 	memset(reply, 0, sizeof(*reply));
 	h->reply = reply;
+	h->method = method;
 	h->too_big = h->sink_stop = false;
 	h->sink = SINK_GROW;
 	h->max_reply = DEFAULT_MAX_REPLY;
@@ -313,6 +316,21 @@ static enum gfs_err curl_err(struct gfs_http *h, CURLcode rc)
 	}
 }
 
+/* --log-level debug: "time http METHOD URL STATUS USus", the whole
+ * transfer as curl timed it (docs/PERFORMANCE.md reads these lines). */
+static void log_time(struct gfs_http *h, long status)
+{
+	curl_off_t us = 0;
+	char *url = NULL;
+
+	if (!gfs_log_enabled(GFS_LOG_DEBUG))
+		return;
+	curl_easy_getinfo(h->easy, CURLINFO_TOTAL_TIME_T, &us);
+	curl_easy_getinfo(h->easy, CURLINFO_EFFECTIVE_URL, &url);
+	gfs_log(GFS_LOG_DEBUG, "time http %s %s %ld %ldus", h->method,
+		url ? url : "?", status, (long)us);
+}
+
 /* Fill in status, err, json and message once a transfer completed. */
 static enum gfs_err finish_reply(struct gfs_http *h, CURLcode rc)
 {
@@ -321,6 +339,7 @@ static enum gfs_err finish_reply(struct gfs_http *h, CURLcode rc)
 	long status = 0;
 
 	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+	log_time(h, status);
 	r->status = (unsigned)status;
 	if (r->body && r->len &&
 	    gfs_json_parse_object(r->body, r->len, &r->json) == GFS_OK) {

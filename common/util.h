@@ -22,6 +22,8 @@ int64_t gfs_mono_ms(void);
 /* The same clock in nanoseconds (CLOCK_MONOTONIC: one clock for every
  * process on a machine, so their traces can be put side by side). */
 int64_t gfs_mono_ns(void);
+/* Monotonic clock in microseconds (for latencies). */
+int64_t gfs_mono_us(void);
 /* Clock clk now plus ms (>= 0), for pthread_cond_timedwait. */
 struct timespec gfs_deadline_ts(clockid_t clk, int64_t ms);
 

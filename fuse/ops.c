@@ -34,6 +34,23 @@
 #define IO_SIZE (1u << 20) /* reported st_blksize: cp reads and writes
 			    * this much at a time */
 
+/* --log-level debug: "time fuse OP PATH USus rc=RC" for the operations
+ * of the write path (docs/PERFORMANCE.md reads these lines).  t0 is
+ * timing_start()'s: 0 when not timing. */
+static int64_t timing_start(void)
+{
+	return gfs_log_enabled(GFS_LOG_DEBUG) ? gfs_mono_us() : 0;
+}
+
+static int timed(const char *op, const char *path, int64_t t0, int rc)
+{
+	if (t0)
+		gfs_log(GFS_LOG_DEBUG, "time fuse %s %s %lldus rc=%d", op,
+			path ? path : "-", (long long)(gfs_mono_us() - t0),
+			rc);
+	return rc;
+}
+
 static struct gfs_open_file *open_file(struct fuse_file_info *fi)
 {
 	return (struct gfs_open_file *)(uintptr_t)fi->fh;
@@ -221,12 +238,13 @@ static int gfs_rmdir(const char *path)
 static int gfs_unlink(const char *path)
 {
 	struct gfs_mount *m = gfs_mount_get();
+	int64_t t0 = timing_start();
 	enum gfs_err err = gfs_client_unlink(m->client, path);
 
 	if (err)
-		return gfs_fuse_errno(err);
+		return timed("unlink", path, t0, gfs_fuse_errno(err));
 	gfs_openfiles_unlinked(m, path);
-	return 0;
+	return timed("unlink", path, t0, 0);
 }
 
 static int gfs_rename(const char *from, const char *to, unsigned int flags)
@@ -347,8 +365,10 @@ static int gfs_open(const char *path, struct fuse_file_info *fi)
 static int gfs_create(const char *path, mode_t mode,
 		      struct fuse_file_info *fi)
 {
+	int64_t t0 = timing_start();
+
 	fi->flags |= O_CREAT;
-	return do_open(path, mode, fi);
+	return timed("create", path, t0, do_open(path, mode, fi));
 }
 
 static int gfs_read(const char *path, char *buf, size_t size, off_t off,
@@ -367,13 +387,14 @@ static int gfs_write(const char *path, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
 	struct gfs_file *f = open_file(fi)->f;
+	int64_t t0 = timing_start();
 	enum gfs_err err;
 
-	(void)path;
 	if (fi->flags & O_APPEND)
 		off = (off_t)gfs_file_size(f);
 	err = gfs_file_pwrite(f, buf, size, (uint64_t)off);
-	return err ? gfs_fuse_errno(err) : (int)size;
+	return timed("write", path, t0,
+		     err ? gfs_fuse_errno(err) : (int)size);
 }
 
 /*
@@ -400,11 +421,11 @@ static int gfs_fallocate(const char *path, int mode, off_t off, off_t len,
 static int gfs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct gfs_file *f = open_file(fi)->f;
+	int64_t t0 = timing_start();
 
-	(void)path;
 	if (!gfs_file_dirty(f))
-		return 0;
-	return gfs_fuse_errno(gfs_file_sync(f));
+		return timed("flush", path, t0, 0);
+	return timed("flush", path, t0, gfs_fuse_errno(gfs_file_sync(f)));
 }
 
 static int gfs_fsync(const char *path, int datasync,
@@ -417,8 +438,10 @@ static int gfs_fsync(const char *path, int datasync,
 
 static int gfs_release(const char *path, struct fuse_file_info *fi)
 {
-	(void)path;
-	return gfs_openfiles_release(gfs_mount_get(), open_file(fi));
+	int64_t t0 = timing_start();
+
+	return timed("release", path, t0,
+		     gfs_openfiles_release(gfs_mount_get(), open_file(fi)));
 }
 
 /* df: the capacity and free space the live chunkservers report (raw, not

@@ -57,10 +57,21 @@ uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec)
 static enum gfs_err wait_durable(struct gfs_master *m, uint64_t seq,
 				 bool mutation)
 {
+	int64_t t0 = gfs_log_enabled(GFS_LOG_DEBUG) ? gfs_mono_us() : 0, t1;
+	enum gfs_err err;
+
 	if (!gfs_oplog_wait(m->log, seq))
 		return GFS_ENOTPRIMARY;
-	return gfs_isr_wait(&m->isr, seq, mutation,
-			    gfs_mono_ms() + GFS_ACK_WAIT_MS);
+	t1 = t0 ? gfs_mono_us() : 0;
+	err = gfs_isr_wait(&m->isr, seq, mutation,
+			   gfs_mono_ms() + GFS_ACK_WAIT_MS);
+	/* where an acknowledgement waited (docs/PERFORMANCE.md) */
+	if (t0 && mutation)
+		gfs_log(GFS_LOG_DEBUG,
+			"time durable seq=%" PRIu64 " log=%lldus isr=%lldus",
+			seq, (long long)(t1 - t0),
+			(long long)(gfs_mono_us() - t1));
+	return err;
 }
 
 enum gfs_err gfs_ops_wait(struct gfs_master *m, uint64_t seq)
