@@ -7,7 +7,8 @@
  *          write (version check, wait for another writer, clone); a local
  *          refusal is the reply and the upload is cut.
  *   data:  push to the next replica (gfs_upload_push: the bytes are in
- *          the socket when it returns), then pwrite + CRC here.  A replica
+ *          curl's buffer or the socket when it returns, and no reply is
+ *          waited for), then pwrite + CRC here.  A replica
  *          that fails is dropped from the pipe and reported; the write here
  *          goes on.
  *   end:   end the upload's body (the next replica starts its fsync),

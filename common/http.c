@@ -509,8 +509,8 @@ enum gfs_err gfs_upload_start(struct gfs_upload **out, struct gfs_http *h,
 	return GFS_OK;
 }
 
-/* Run curl once; note completion.  Waits up to wait_ms for activity. */
-static void upload_step(struct gfs_upload *up, int wait_ms)
+/* Run curl once, without waiting; note completion. */
+static void upload_perform(struct gfs_upload *up)
 {
 	struct gfs_http *h = up->h;
 	CURLMsg *msg;
@@ -525,8 +525,14 @@ static void upload_step(struct gfs_upload *up, int wait_ms)
 	}
 	if (!running)
 		up->done = true;
+}
+
+/* Run curl once; then, unless done, wait up to wait_ms for activity. */
+static void upload_step(struct gfs_upload *up, int wait_ms)
+{
+	upload_perform(up);
 	if (!up->done && wait_ms)
-		curl_multi_poll(h->multi, NULL, 0, wait_ms, NULL);
+		curl_multi_poll(up->h->multi, NULL, 0, wait_ms, NULL);
 }
 
 static void upload_resume(struct gfs_upload *up)
@@ -545,8 +551,16 @@ enum gfs_err gfs_upload_push(struct gfs_upload *up, const void *buf,
 	up->pending = buf;
 	up->pending_len = len;
 	upload_resume(up);
-	while (up->pending_len && !up->done)
-		upload_step(up, 1000);
+	/* Until curl has taken the bytes, and no longer: once they are in
+	 * its send buffer, a wait for the socket would be a wait for the
+	 * reply when the body was all sent (the peer's fsync and its
+	 * downstream's, for a chunk PUT). */
+	for (;;) {
+		upload_perform(up);
+		if (!up->pending_len || up->done)
+			break;
+		curl_multi_poll(up->h->multi, NULL, 0, 1000, NULL);
+	}
 	if (up->done) {
 		up->pending_len = 0;
 		return GFS_EIO; /* the peer answered (or failed) early */

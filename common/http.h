@@ -101,9 +101,12 @@ enum gfs_err gfs_http_get_stream(struct gfs_http *h, const char *url,
 				 void *cls, struct gfs_http_reply *out);
 
 /*
- * An upload whose body the caller pushes piece by piece; the bytes go to
- * the socket before gfs_upload_push() returns (no copy is kept beyond
- * curl's own send buffer), so memory stays flat whatever the size.
+ * An upload whose body the caller pushes piece by piece; the bytes are in
+ * curl's send buffer or the socket when gfs_upload_push() returns (no
+ * copy is kept beyond curl's own send buffer, and the next push or the end
+ * sends what is left there first), so memory stays flat whatever the
+ * size.  Neither a push nor the end waits for the reply: a chunkserver
+ * forwarding a PUT fsyncs its own copy while the next replica fsyncs its.
  */
 struct gfs_upload;
 

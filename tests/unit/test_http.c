@@ -1,11 +1,18 @@
 /*
  * Unit tests for the handle pool of common/http.c: a call waits for a
  * handle only until its deadline, and handles held across calls (streams)
- * neither wait nor make calls wait.
+ * neither wait nor make calls wait.  And for uploads: pushing a body and
+ * ending it never wait for the reply.
  */
 #include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http.h"
 #include "util.h"
@@ -86,4 +93,123 @@ Test(http, pool_call_gets_a_handle_given_back_while_it_waits)
 	pthread_join(t, NULL);
 	gfs_http_pool_put(g.p, h);
 	gfs_http_pool_free(g.p);
+}
+
+/* A peer on one connection: a request without a body is answered at
+ * once; one with a body (Content-Length) is read whole, said so on
+ * got[1], and answered only when the test writes to go[1] (or after
+ * 10 s, so that a broken test cannot hang). */
+struct slow_peer {
+	int lfd;          /* listening socket */
+	int port;
+	int got[2], go[2];
+};
+
+static const char peer_reply[] =
+	"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+
+/* Read one request (head and body) from fd; false at EOF.  Its body
+ * length in *body.  Requests here are small: one buffer holds one. */
+static bool peer_read(int fd, size_t *body)
+{
+	char buf[65536], *end = NULL, *cl;
+	size_t have = 0, want = (size_t)-1;
+
+	while (have < want) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+		buf[have] = 0;
+		if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+			cl = strcasestr(buf, "content-length:");
+			*body = cl && cl < end ? strtoul(cl + 15, NULL, 10) : 0;
+			want = (size_t)(end + 4 - buf) + *body;
+		}
+	}
+	return true;
+}
+
+static void *slow_peer_main(void *arg)
+{
+	struct slow_peer *sp = arg;
+	struct pollfd pf = { sp->go[0], POLLIN, 0 };
+	int fd = accept(sp->lfd, NULL, NULL);
+	size_t body;
+
+	while (fd >= 0 && peer_read(fd, &body)) {
+		if (body && (write(sp->got[1], "g", 1) != 1 ||
+			     poll(&pf, 1, 10000) < 0))
+			break;
+		if (write(fd, peer_reply, sizeof(peer_reply) - 1) < 0)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void slow_peer_start(struct slow_peer *sp, pthread_t *t)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sp->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(sp->lfd, 0);
+	cr_assert_eq(bind(sp->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(sp->lfd, 1), 0);
+	cr_assert_eq(getsockname(sp->lfd, (struct sockaddr *)&a, &len), 0);
+	sp->port = ntohs(a.sin_port);
+	cr_assert_eq(pipe(sp->got), 0);
+	cr_assert_eq(pipe(sp->go), 0);
+	cr_assert_eq(pthread_create(t, NULL, slow_peer_main, sp), 0);
+}
+
+/* A chunkserver pushes a small PUT to the next replica, ends it, and
+ * fsyncs its own copy while the next replica fsyncs its: so neither the
+ * push of a whole body nor the end may wait for the reply.  Before, the
+ * push waited on the kept-alive socket until the reply came (here: its
+ * 1 s poll timeout), and the replicas fsynced one after another. */
+Test(http, upload_push_and_end_do_not_wait_for_the_reply)
+{
+	struct slow_peer sp;
+	struct gfs_http *h = gfs_http_new();
+	struct gfs_upload *up;
+	struct gfs_http_reply r;
+	struct pollfd pf;
+	char body[4096], url[64];
+	pthread_t t;
+	int64_t t0;
+
+	memset(body, 'x', sizeof(body));
+	slow_peer_start(&sp, &t);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", sp.port);
+	/* a first call opens the connection the upload then reuses */
+	cr_assert_eq(gfs_http_call(h, "GET", url, NULL, &r), GFS_OK);
+	gfs_http_reply_clear(&r);
+	cr_assert_eq(gfs_upload_start(&up, h, "PUT", url, NULL,
+				      (int64_t)sizeof(body), 0), GFS_OK);
+	t0 = gfs_mono_ms();
+	cr_expect_eq(gfs_upload_push(up, body, sizeof(body)), GFS_OK);
+	cr_expect_eq(gfs_upload_end(up), GFS_OK);
+	cr_expect_lt(gfs_mono_ms() - t0, 500,
+		     "push and end waited %lld ms: for the reply?",
+		     (long long)(gfs_mono_ms() - t0));
+	/* the peer has the whole body, and has not answered */
+	pf = (struct pollfd){ sp.got[0], POLLIN, 0 };
+	cr_expect_eq(poll(&pf, 1, 5000), 1, "the body never arrived whole");
+	cr_expect_not(gfs_upload_poll(up), "no reply was sent yet");
+	cr_assert_eq(write(sp.go[1], "g", 1), 1);
+	cr_expect_eq(gfs_upload_finish(up, &r), GFS_OK);
+	cr_expect_eq(r.status, 200);
+	gfs_http_reply_clear(&r);
+	gfs_http_free(h); /* closes the connection: the peer ends */
+	pthread_join(t, NULL);
+	close(sp.lfd);
+	close(sp.got[0]);
+	close(sp.got[1]);
+	close(sp.go[0]);
+	close(sp.go[1]);
 }
