@@ -224,9 +224,9 @@ echo "memory (max RSS, ${MIB} MiB file): gfs upload $(cat upload.rss) KiB, downl
 echo "master: $PER_FILE bytes of RSS per empty file ($MDFILES files); serving all $TOTAL files again" \
 	"${RESTART_CRASH}s after kill -9, ${RESTART_CLEAN}s after a clean stop"
 
-# ---- master latency under load, empty and with a million files
-bash "$HERE/master.sh" "$GFS_BIN" "$BENCH_BIN" || fail "bench/master.sh"
-
 # ---- where one small file's time goes
 echo
 bash "$HERE/breakdown.sh" "$GFS_BIN" || fail "bench/breakdown.sh"
+
+# ---- master latency under load, empty and with a million files
+bash "$HERE/master.sh" "$GFS_BIN" "$BENCH_BIN" || fail "bench/master.sh"
