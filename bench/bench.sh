@@ -24,6 +24,8 @@
 #
 # usage: bench/bench.sh BINDIR BENCHDIR
 # env:   BENCH_SIZE (default 1G), BENCH_FILES (default 2000),
+#        BENCH_CS_ARGS (more chunkserver flags: --ack-in-memory for the
+#        opt-in durability of docs/PERFORMANCE.md; breakdown.sh too),
 #        BENCH_MDFILES (default 100000), BENCH_REPEAT (default 3: the
 #        transfers run this many times and the median is reported, since
 #        a shared virtual disk varies by 2x from one minute to the next)
@@ -64,7 +66,8 @@ timed() { # timed KEY COMMAND...: run, add its seconds to R[KEY]
 log "cluster: master + backup + 4 chunkservers, 64 MiB chunks, 3 replicas"
 start_master
 start_backup
-start_chunkservers 4
+# shellcheck disable=SC2086
+start_chunkservers 4 ${BENCH_CS_ARGS:-}
 M=$T/mnt
 mount_fuse "$M"
 cd "$T"

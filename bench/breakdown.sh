@@ -7,6 +7,7 @@
 # lines into the median of each step (docs/PERFORMANCE.md).
 #
 # usage: bench/breakdown.sh BINDIR [NFILES]   (default 200)
+# env:   BENCH_CS_ARGS: more chunkserver flags (--ack-in-memory)
 # Debug logging costs a little itself (a line per step): compare the wall
 # time per file with make bench's small-file figure.
 set -uo pipefail
@@ -19,7 +20,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 start_master --log-level debug
 start_backup --log-level debug
-start_chunkservers 4 --log-level debug
+# shellcheck disable=SC2086
+start_chunkservers 4 --log-level debug ${BENCH_CS_ARGS:-}
 M=$T/mnt
 mount_fuse "$M" --log-level debug
 head -c $((N * 4096)) /dev/urandom >"$T/small.src"

@@ -123,7 +123,7 @@ static void meta_names(uint64_t handle, char name[32], char tmp[32])
 }
 
 enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m,
-				 bool replace)
+				 bool replace, bool sync)
 {
 	char name[32], tmp[32];
 	unsigned char *img;
@@ -140,7 +140,7 @@ enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m,
 		err = errno == ENOSPC ? GFS_EDISKFULL : GFS_EIO;
 		goto out_free_img;
 	}
-	if (gfs_write_all(fd, img, len) < 0 || fdatasync(fd) < 0) {
+	if (gfs_write_all(fd, img, len) < 0 || (sync && fdatasync(fd) < 0)) {
 		err = errno == ENOSPC ? GFS_EDISKFULL : GFS_EIO;
 		goto out_unlink_tmp;
 	}

@@ -79,15 +79,16 @@ struct gfs_chunkmeta {
 size_t gfs_chunkmeta_size(uint32_t nblocks);
 
 /*
- * Write m as dirfd/<handle>.meta and fdatasync it.  With replace, an old
- * meta is kept intact until the new one is whole: <handle>.meta.tmp is
- * written and synced, then renamed over it.  Without (a chunk that never
- * had a meta), the file is written in place, one journal commit fewer; a
- * crash midway leaves a torn meta, which start-up quarantines.  The
- * caller fsyncs dirfd to make the new name durable.  m->crcs is borrowed.
+ * Write m as dirfd/<handle>.meta and, with sync, fdatasync it.  With
+ * replace, an old meta is kept intact until the new one is whole:
+ * <handle>.meta.tmp is written and synced, then renamed over it.  Without
+ * (a chunk that never had a meta), the file is written in place, one
+ * journal commit fewer; a crash midway leaves a torn meta, which start-up
+ * quarantines.  The caller fsyncs dirfd to make the new name durable.
+ * m->crcs is borrowed.  (sync false: --ack-in-memory.)
  */
 enum gfs_err gfs_chunkmeta_write(int dirfd, const struct gfs_chunkmeta *m,
-				 bool replace);
+				 bool replace, bool sync);
 
 /*
  * Read and check dirfd/<handle>.meta.  GFS_ENOENT when there is none,

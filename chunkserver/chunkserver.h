@@ -52,6 +52,8 @@ struct gfs_chunkserver_conf {
 	uint64_t cache_chunks;        /* views (fd + CRCs) kept open */
 	bool meta_files;              /* metas in .meta files, never in
 				       * xattrs */
+	bool ack_in_memory;           /* acknowledge writes before the disk
+				       * has them (docs/CHUNKSERVER.md) */
 	struct gfs_httpd_limits http; /* --http-* (zero: defaults) */
 	struct gfs_auth_conf auth;    /* --secret-file, --insecure, ... */
 	char *tls_cert;               /* --tls-cert, --tls-key: HTTPS */

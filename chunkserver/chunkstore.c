@@ -89,6 +89,7 @@ struct gfs_chunkstore {
 				     * the file system refuses xattrs) */
 	bool xattr_in_place;        /* an xattr meta may be replaced in
 				     * place (set at open) */
+	bool syncs;                 /* commits fsync (not --ack-in-memory) */
 	void (*on_corrupt)(void *cls, uint64_t handle); /* see the conf */
 	void *cls;
 	pthread_mutex_t lock;       /* guards everything below but stats */
@@ -1250,6 +1251,11 @@ bool gfs_chunkstore_xattr_in_place(struct gfs_chunkstore *s)
 	return s->xattr_in_place;
 }
 
+bool gfs_chunkstore_syncs(struct gfs_chunkstore *s)
+{
+	return s->syncs;
+}
+
 void gfs_chunkstore_no_xattrs(struct gfs_chunkstore *s)
 {
 	if (atomic_exchange(&s->xattr_max, 0))
@@ -1266,6 +1272,12 @@ enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 	s->dir = gfs_xstrdup(conf->dir);
 	s->cache_max = conf->cache_max ? conf->cache_max : DEFAULT_CACHE;
 	s->reserve = conf->reserve;
+	s->syncs = !conf->ack_in_memory;
+	if (!s->syncs)
+		gfs_warn("%s: --ack-in-memory: writes are acknowledged before "
+			 "the disk has them; a power cut of every replica "
+			 "within the kernel's writeback delay loses them",
+			 s->dir);
 	s->capacity = conf->capacity;
 	s->on_corrupt = conf->on_corrupt;
 	s->cls = conf->cls;

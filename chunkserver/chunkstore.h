@@ -56,6 +56,8 @@ struct gfs_chunkstore_conf {
 	uint64_t capacity;   /* cap on the bytes stored; 0: the disk's size */
 	bool meta_files;     /* never keep a meta in an xattr, always in a
 			      * <handle>.meta file (--meta-files) */
+	bool ack_in_memory;  /* commit writes without waiting for the disk
+			      * (--ack-in-memory) */
 	size_t xattr_max;    /* largest meta kept in an xattr, in bytes (at
 			      * most GFS_CHUNKMETA_XATTR_LIMIT; tests); 0:
 			      * as large as the file system takes, up to
@@ -202,6 +204,9 @@ void gfs_chunkstore_no_xattrs(struct gfs_chunkstore *s);
  * system keeps the old value or the new one across a crash.  When not,
  * an APPEND writes a .meta file (renamed into place) instead. */
 bool gfs_chunkstore_xattr_in_place(struct gfs_chunkstore *s);
+/* Whether a commit waits for the disk (fsync); false with
+ * --ack-in-memory. */
+bool gfs_chunkstore_syncs(struct gfs_chunkstore *s);
 
 /* --- reporting ------------------------------------------------------- */
 

@@ -40,6 +40,12 @@
  *          one journal commit fewer); for COW/REPLACE the data .tmp
  *          renamed after the meta (see chunkstore.c's invariants);
  *          fsync(directory).
+ * With --ack-in-memory (gfs_chunkstore_syncs() false) the same steps run
+ * without the waits for the disk (no write-out wait, no fsync or
+ * fdatasync of the data, a .meta file or the directory): the reply
+ * means the bytes are in this server's page cache.  A power cut before
+ * writeback may then leave a meta over bytes that never reached the disk
+ * (a checksum failure: quarantined, never served) or no chunk at all.
  * Only then is the version published.  During the body, writeback is
  * started every KICK_BYTES with sync_file_range() so that the final wait
  * is short.  Targets other than an APPEND's are always new inodes
@@ -650,8 +656,8 @@ static void drop_meta_file(struct gfs_chunkwrite *w)
 static enum gfs_err commit_xattr(struct gfs_chunkwrite *w,
 				 const struct gfs_chunkmeta *m)
 {
-	bool unsupported;
-	enum gfs_err err = write_out(w);
+	bool unsupported, syncs = gfs_chunkstore_syncs(w->s);
+	enum gfs_err err = syncs ? write_out(w) : GFS_OK;
 
 	if (err)
 		return err;
@@ -662,7 +668,7 @@ static enum gfs_err commit_xattr(struct gfs_chunkwrite *w,
 		return err;
 	if (err)
 		return io_fail(w, "setting the meta xattr");
-	if (fsync(w->fd) < 0)
+	if (syncs && fsync(w->fd) < 0)
 		return io_fail(w, "fsync of the chunk");
 	if (w->tmp) {
 		err = rename_target(w);
@@ -671,7 +677,8 @@ static enum gfs_err commit_xattr(struct gfs_chunkwrite *w,
 	}
 	if (w->slot.existed)
 		drop_meta_file(w);
-	if ((w->tmp || !w->slot.existed) && fsync(w->slot.dirfd) < 0)
+	if (syncs && (w->tmp || !w->slot.existed) &&
+	    fsync(w->slot.dirfd) < 0)
 		return io_fail(w, "fsync of the chunk directory");
 	return GFS_OK;
 }
@@ -688,11 +695,12 @@ static enum gfs_err commit_xattr(struct gfs_chunkwrite *w,
 static enum gfs_err commit_file(struct gfs_chunkwrite *w,
 				const struct gfs_chunkmeta *m)
 {
+	bool syncs = gfs_chunkstore_syncs(w->s);
 	enum gfs_err err;
 
-	if (fdatasync(w->fd) < 0)
+	if (syncs && fdatasync(w->fd) < 0)
 		return io_fail(w, "fdatasync of the chunk");
-	err = gfs_chunkmeta_write(w->slot.dirfd, m, w->slot.existed);
+	err = gfs_chunkmeta_write(w->slot.dirfd, m, w->slot.existed, syncs);
 	if (err)
 		return fail(w, err, "writing the meta file: %s",
 			    strerror(errno));
@@ -701,14 +709,14 @@ static enum gfs_err commit_file(struct gfs_chunkwrite *w,
 		if (err)
 			return err;
 	}
-	if (fsync(w->slot.dirfd) < 0)
+	if (syncs && fsync(w->slot.dirfd) < 0)
 		return io_fail(w, "fsync of the chunk directory");
 	if (w->mode != MODE_APPEND)
 		return GFS_OK; /* a new inode: it has no xattr */
 	err = gfs_chunkmeta_remove_xattr(w->fd);
 	if (err == GFS_ENOENT)
 		return GFS_OK;
-	if (err || fsync(w->fd) < 0)
+	if (err || (syncs && fsync(w->fd) < 0))
 		return io_fail(w, "removing the meta xattr");
 	return GFS_OK;
 }

@@ -77,6 +77,10 @@ static const struct gfs_opt opts[] = {
 	OPT("meta-files", GFS_OPT_FLAG, meta_files, NULL,
 	    "keep every chunk's meta in a <handle>.meta file, never in the "
 	    "data file's xattr (default: the xattr when it fits)"),
+	OPT("ack-in-memory", GFS_OPT_FLAG, ack_in_memory, NULL,
+	    "acknowledge a write when its bytes are in memory, before the "
+	    "disk has them (GFS's and HDFS's durability; default: after "
+	    "fsync)"),
 	GFS_HTTPD_OPTS(offsetof(struct gfs_chunkserver_conf, http)),
 	GFS_HTTPD_SEC_OPTS(offsetof(struct gfs_chunkserver_conf, tls_cert),
 			   offsetof(struct gfs_chunkserver_conf, tls_key),
@@ -253,6 +257,7 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 		.dir = cs->conf.data, .cache_max = (unsigned)cs->conf.cache_chunks,
 		.reserve = cs->conf.reserve, .capacity = cs->conf.capacity,
 		.meta_files = cs->conf.meta_files,
+		.ack_in_memory = cs->conf.ack_in_memory,
 		.on_corrupt = on_corrupt, .cls = cs,
 	};
 

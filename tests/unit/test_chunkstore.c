@@ -1018,7 +1018,7 @@ Test(chunkstore, a_crash_before_the_xattr_goes_keeps_the_old_version)
 	crc = gfs_crc32c(0, body, sizeof(body));
 	m.crcs = &crc;
 	dfd = open_subdir(0x309);
-	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true), GFS_OK);
+	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true, true), GFS_OK);
 	close(dfd);
 	reopen();
 	expect_chunk(0x309, body, 4096, 1);
@@ -1082,7 +1082,7 @@ Test(chunkstore, a_bad_xattr_is_not_replaced_by_a_meta_file)
 	crc = gfs_crc32c(0, body, sizeof(body));
 	m.crcs = &crc;
 	dfd = open_subdir(0x30e);
-	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true), GFS_OK);
+	cr_assert_eq(gfs_chunkmeta_write(dfd, &m, true, true), GFS_OK);
 	close(dfd);
 	spoil_xattr(0x30e, 20, -1);
 	reopen();
