@@ -5,7 +5,7 @@
 # deleted at the next heartbeat, orphans after the grace period.
 . "$(dirname "$0")/lib.sh"
 
-start_master --chunk-size 1MiB --replicas 2 --dead-after 1500ms \
+start_master --chunk-size 1MiB --replicas 2 --dead-after 4s \
 	--gc-interval 500ms --orphan-grace 2s
 A=$MASTER_URL/api/v1
 cs() { echo "http://127.0.0.1:900$1"; }
@@ -25,7 +25,7 @@ assert_eq "$reps" 2 "commit records replicas"
 dead() { curl -sf "$A/status" | jq -e '[.chunkservers[] | select(.alive)] | length == 2' >/dev/null; }
 # Every reply to server 3 is kept: orders may come in any of them.
 keep_alive() { hb 1 >/dev/null; hb 3 >>"$T/replies3"; }
-wait_for 10 "server 2 dead" bash -c "$(declare -f hb cs keep_alive dead); A=$A; T=$T; keep_alive; dead"
+wait_for 20 "server 2 dead" bash -c "$(declare -f hb cs keep_alive dead); A=$A; T=$T; keep_alive; dead"
 grep -q "chunkserver $(cs 2) is dead" "$T/master.log" || fail "death not logged"
 assert_eq "$(curl -sf "$A/status" | jq .under_replicated)" 1
 got_order() { jq -s -e --arg h "$h" 'map(.orders[]) | any(.op == "replicate" and .handle == $h and .sources[0] == "http://127.0.0.1:9001")' "$T/replies3" >/dev/null; }
