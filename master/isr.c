@@ -217,28 +217,71 @@ bool gfs_isr_writable(struct gfs_isr *isr)
 	return ok;
 }
 
-static void poll_begin(struct gfs_isr *isr, const char *url, uint64_t from,
-		       bool caught_up)
+/* Does a poll of p for `from` say it holds every record acknowledged,
+ * with none acknowledged without it from now on?  Lock held. */
+static bool holds_all(const struct gfs_isr *isr, const struct gfs_isr_peer *p,
+		      uint64_t from)
+{
+	return !isr->fenced && p->member && from >= isr->acked_hw;
+}
+
+/* A poll for `from` begins: it is url's word for what it holds now, so
+ * what an earlier poll said (of an earlier process at that URL, say,
+ * whose data directory was since replaced) no longer counts.  It makes
+ * url attached only when it ends: the follower learns it from the reply,
+ * and it may not take over before it knows (a status that said attached
+ * earlier would promise a failover the follower cannot make).  Its
+ * ticket for poll_end(). */
+static uint64_t poll_begin(struct gfs_isr *isr, const char *url,
+			   uint64_t from, bool caught_up)
 {
 	struct gfs_isr_peer *p;
+	uint64_t ticket = 0;
 
 	pthread_mutex_lock(&isr->lock);
 	p = find_or_add(isr, url);
 	if (p) {
 		p->acked = from;
+		p->attached = p->attached && holds_all(isr, p, from);
 		/* at the log's end, or past every acknowledged record: under a
 		 * steady stream of writes the end moves while it fetches */
 		p->caught_up = caught_up || (!isr->fenced &&
 					      from >= isr->acked_hw);
 		p->polls++;
 		p->last_poll_ms = gfs_mono_ms();
+		ticket = ++p->asked;
 		pthread_cond_broadcast(&isr->cond);
 	}
 	pthread_mutex_unlock(&isr->lock);
+	return ticket;
 }
 
-/* The poll is over; is url attached? */
-static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from)
+/* url's poll was refused (410): its log is not a prefix of ours, or
+ * ends before our oldest record, so it re-syncs, wiping what it holds.
+ * It holds nothing we can count on, whatever it said before.  Not a sign
+ * of life either: it is not following yet.  Lock held. */
+static void refuse(struct gfs_isr_peer *p)
+{
+	p->acked = 0;
+	p->attached = false;
+	p->caught_up = false;
+	p->asked++;
+}
+
+static void poll_refused(struct gfs_isr *isr, const char *url)
+{
+	struct gfs_isr_peer *p;
+
+	pthread_mutex_lock(&isr->lock);
+	p = find(isr, url);
+	if (p)
+		refuse(p);
+	pthread_mutex_unlock(&isr->lock);
+}
+
+/* The poll of ticket, for from, ended with err; is url attached? */
+static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from,
+		     uint64_t ticket, enum gfs_err err)
 {
 	struct gfs_isr_peer *p;
 	bool attached = false;
@@ -252,9 +295,11 @@ static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from)
 		if (gfs_mono_ms() - p->last_poll_ms <=
 		    isr->detach_ms + PARKED_GRACE_MS)
 			p->last_poll_ms = gfs_mono_ms();
-		p->attached = !isr->fenced && p->member &&
-			      from >= isr->acked_hw;
-		attached = p->attached;
+		attached = !err && holds_all(isr, p, from);
+		if (err == GFS_ENOENT)
+			refuse(p);
+		else if (ticket == p->asked) /* no later poll spoke since */
+			p->attached = attached;
 	}
 	pthread_mutex_unlock(&isr->lock);
 	return attached;
@@ -267,18 +312,22 @@ enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
 			   bool *attached)
 {
 	enum gfs_err err;
+	uint64_t ticket;
 	bool caught_up;
 
 	*attached = false;
 	*next = from;
 	err = gfs_oplog_check_from(log, from, prev_crc, &caught_up);
+	if (err == GFS_ENOENT && url)
+		poll_refused(isr, url);
 	if (err)
 		return err;
-	if (url)
-		poll_begin(isr, url, from, caught_up);
+	if (!url)
+		return gfs_oplog_serve(log, from, prev_crc, wait_ms, max, out,
+				       next);
+	ticket = poll_begin(isr, url, from, caught_up);
 	err = gfs_oplog_serve(log, from, prev_crc, wait_ms, max, out, next);
-	if (url)
-		*attached = poll_end(isr, url, from) && !err;
+	*attached = poll_end(isr, url, from, ticket, err);
 	return err;
 }
 

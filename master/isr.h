@@ -23,7 +23,10 @@
  *   a seq >= acked_hw: it holds every record ever acknowledged, and no
  *   record will be acknowledged without it while it stays a member.
  *   That is what a follower is told (X-GFS-Attached) and what lets it
- *   take over.
+ *   take over.  Only its latest poll counts: one that begins asking for
+ *   less, or is refused (410: it re-syncs, wiping its log), ends it (a
+ *   new process at the URL of an old follower, with an empty data
+ *   directory, is not attached because the old one was).
  * Lock order: the master lock, then isr->lock; never together with the
  * op log's lock.
  */
@@ -47,8 +50,11 @@ struct gfs_oplog;
 
 struct gfs_isr_peer {
 	char *url;            /* what the follower calls itself, owned */
-	uint64_t acked;       /* it holds records < this (its last `from`) */
+	uint64_t acked;       /* it holds records < this (its last `from`;
+			       * 0 after a refused poll) */
 	int polls;            /* its /oplog requests in progress */
+	uint64_t asked;       /* polls begun or refused: only the latest
+			       * one's end sets `attached` */
 	int64_t last_poll_ms; /* monotonic: end of its last poll, or when it
 			       * became a member */
 	bool member;          /* acknowledgements wait for it */

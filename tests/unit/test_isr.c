@@ -135,6 +135,42 @@ Test(isr, attached_only_past_every_acknowledged_record)
 	cr_expect_not(poll("http://b", 1));
 }
 
+/* A poll that is refused (410) as this one, for a record past the log's
+ * end, of a follower whose log is not a prefix of ours. */
+static void refused_poll(const char *url, uint64_t from)
+{
+	struct gfs_enc out = { 0 };
+	uint64_t next;
+	bool attached;
+
+	cr_assert_eq(gfs_isr_serve(&isr, log_, url, from, NULL, 0, 1 << 20,
+				   &out, &next, &attached), GFS_ENOENT);
+	cr_expect_not(attached);
+	gfs_enc_free(&out);
+}
+
+Test(isr, a_follower_replaced_at_its_url_is_not_attached)
+{
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	char *members[] = { "http://b" };
+	uint64_t seq;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	seq = record();
+	cr_assert(poll("http://b", seq + 1));
+	cr_assert_eq(wait_ms(seq, true, 50), GFS_OK);
+	/* a new process at b's URL, with another history: refused, and
+	 * nothing the old one said counts any more */
+	refused_poll("http://b", seq + 5);
+	cr_assert_eq(gfs_isr_view(&isr, v, GFS_ISR_PEERS), 1);
+	cr_expect_not(v[0].attached, "the old b's attachment still shows");
+	cr_expect_eq(v[0].acked, 0, "what the old b held still counts");
+	cr_expect_not(v[0].caught_up);
+	cr_expect(v[0].member, "b stays waited for");
+	/* it re-synced and asks again: attached from its first poll on */
+	cr_expect(poll("http://b", seq + 1));
+}
+
 Test(isr, a_silent_member_blocks_writes_and_stays_silent)
 {
 	struct gfs_isr_view v[GFS_ISR_PEERS];
