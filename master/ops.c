@@ -88,6 +88,28 @@ static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
 	return GFS_OK;
 }
 
+/*
+ * May this master answer a read now?  Lock held.  A primary may (what the
+ * read saw is made durable before it is answered: wait_visible()).  A
+ * backup only while it holds every acknowledged change: its last poll
+ * said it was attached, and was answered less than --backup-detach ago
+ * (a leader acknowledges without a member silent that long, etcd mode).
+ * Any other backup (catching up, re-syncing, an old primary that just
+ * stepped down, one cut off from the primary) may lack changes a client
+ * was told are done: the reader goes to the primary (421), or tries the
+ * next master (503) when we know no primary.
+ */
+static enum gfs_err readable(struct gfs_master *m)
+{
+	if (m->role == GFS_ROLE_PRIMARY)
+		return GFS_OK;
+	if (m->fw.in_sync && !m->fw.resync &&
+	    gfs_mono_ms() - m->fw.last_contact_ms < (int64_t)m->conf.detach_ms)
+		return GFS_OK;
+	return m->primary_url && strcmp(m->primary_url, m->self_url)
+		       ? GFS_ENOTPRIMARY : GFS_EUNAVAIL;
+}
+
 /* Mutations only on a primary out of probation that can acknowledge
  * them (isr.c: inside its lease, no member silent).  Lock held. */
 static enum gfs_err writable(struct gfs_master *m)
@@ -249,7 +271,9 @@ enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 
 	pthread_mutex_lock(&m->lock);
 	do {
-		err = lookup(m, path, &n);
+		err = readable(m);
+		if (!err)
+			err = lookup(m, path, &n);
 		if (!err && full)
 			err = check_lease(n, path, client, out);
 		if (!err && full)
@@ -375,14 +399,19 @@ enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
 				 bool dirs, json_t **out)
 {
 	struct listing l = { .max = LIST_MAX };
+	enum gfs_err err;
 	uint64_t applied;
 	bool primary;
 
 	pthread_mutex_lock(&m->lock);
-	gfs_ns_list_prefix(&m->ns, prefix, dirs, prefix_cb, &l);
+	err = readable(m);
+	if (!err)
+		gfs_ns_list_prefix(&m->ns, prefix, dirs, prefix_cb, &l);
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
+	if (err)
+		return err;
 	if (l.over) {
 		list_free(&l);
 		return GFS_ETOOBIG;
@@ -401,7 +430,9 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 	bool primary;
 
 	pthread_mutex_lock(&m->lock);
-	err = lookup(m, dir, &d);
+	err = readable(m);
+	if (!err)
+		err = lookup(m, dir, &d);
 	if (!err && d->type != GFS_NODE_DIR)
 		err = GFS_ENOTDIR;
 	if (!err)
@@ -1054,7 +1085,9 @@ enum gfs_err gfs_ops_lease_get(struct gfs_master *m, const char *path,
 	enum gfs_err err;
 
 	pthread_mutex_lock(&m->lock);
-	err = lookup(m, path, &f);
+	err = readable(m);
+	if (!err)
+		err = lookup(m, path, &f);
 	if (!err && f->type == GFS_NODE_FILE)
 		l = gfs_lease_get(f, gfs_lease_now_ms());
 	if (!err && !l)

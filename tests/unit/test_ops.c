@@ -25,12 +25,22 @@
 
 static struct gfs_master m;
 
+/* A backup that holds every acknowledged change: its last poll, just
+ * answered, said it was attached. */
+static void attached_backup(void)
+{
+	m.role = GFS_ROLE_BACKUP;
+	m.conf.detach_ms = 60000;
+	m.fw.in_sync = true;
+	m.fw.last_contact_ms = gfs_mono_ms();
+}
+
 static void setup(void)
 {
 	memset(&m, 0, sizeof(m));
 	m.conf.chunk_size = 1 << 20;
 	m.conf.replicas = 3;
-	m.role = GFS_ROLE_BACKUP; /* reads wait for nothing */
+	attached_backup(); /* reads wait for nothing */
 	pthread_mutex_init(&m.lock, NULL);
 	gfs_ns_init(&m.ns);
 	gfs_chunks_init(&m.chunks);
@@ -125,7 +135,7 @@ static void setup_where(void)
 	m.conf.orphan_grace_ms = 3600000;
 	m.self_url = "http://127.0.0.1:1";
 	m.primary_url = "http://127.0.0.1:2";
-	m.role = GFS_ROLE_BACKUP;
+	attached_backup();
 	m.started_ms = gfs_mono_ms();
 	gfs_ns_init(&m.ns);
 	gfs_chunks_init(&m.chunks);
@@ -207,6 +217,46 @@ Test(ops_where, a_backup_sends_a_read_of_an_unlocated_chunk_to_the_primary)
 	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
 	cr_expect_eq(replicas_in(out), 1);
 	json_decref(out);
+}
+
+/* Every read a backup answers, and what it answered. */
+static void expect_reads(enum gfs_err want, const char *why)
+{
+	json_t *out = NULL;
+
+	cr_expect_eq(gfs_ops_stat(&m, "/f", NULL, false, &out), want,
+		     "stat: %s", why);
+	json_decref(out);
+	out = NULL;
+	cr_expect_eq(gfs_ops_list_prefix(&m, "/", false, &out), want,
+		     "prefix listing: %s", why);
+	json_decref(out);
+	out = NULL;
+	cr_expect_eq(gfs_ops_list_dir(&m, "/", &out), want,
+		     "directory listing: %s", why);
+	json_decref(out);
+	out = NULL;
+	cr_expect_eq(gfs_ops_lease_get(&m, "/f", &out),
+		     want ? want : GFS_ENOENT, "lease: %s", why);
+	json_decref(out);
+}
+
+Test(ops_where, only_a_backup_holding_every_acknowledged_change_reads)
+{
+	expect_reads(GFS_OK, "attached, just heard from the primary");
+	m.fw.in_sync = false;
+	expect_reads(GFS_ENOTPRIMARY, "not attached: catching up");
+	m.fw.in_sync = true;
+	m.fw.resync = true;
+	expect_reads(GFS_ENOTPRIMARY, "re-syncing (an old primary that "
+		     "stepped down)");
+	m.fw.resync = false;
+	m.conf.detach_ms = 1500;
+	m.fw.last_contact_ms = gfs_mono_ms() - 1500;
+	expect_reads(GFS_ENOTPRIMARY, "no answer for --backup-detach: the "
+		     "primary may acknowledge without us");
+	m.primary_url = NULL;
+	expect_reads(GFS_EUNAVAIL, "and no primary known");
 }
 
 Test(ops_where, a_backup_that_knows_no_primary_says_unavailable)
