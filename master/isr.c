@@ -17,6 +17,12 @@
 /* How much longer than detach_ms a poll parked in the server may keep a
  * follower from counting as silent. */
 #define PARKED_GRACE_MS 2000
+/* The master's tick (every 200 ms) not run for this long: this master
+ * was stopped (SIGSTOP, a frozen VM) or starved... */
+#define STALL_MS 1000
+/* ...and for this long after the tick saw it run again, a poll may be
+ * one that waited in a socket meanwhile. */
+#define RESUMED_MS 500
 
 void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms)
 {
@@ -172,15 +178,16 @@ static bool all_have(const struct gfs_isr *isr, uint64_t seq)
 }
 
 enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
-			  int64_t deadline_ms)
+			  int64_t deadline_ms, int64_t *decided_ns)
 {
 	enum gfs_err err = GFS_OK;
 	struct timespec ts;
-	int64_t now;
+	int64_t now, now_ns;
 
 	pthread_mutex_lock(&isr->lock);
 	for (;;) {
-		now = gfs_mono_ms();
+		now_ns = gfs_mono_ns();
+		now = now_ns / 1000000;
 		if (isr->fenced) {
 			err = GFS_ENOTPRIMARY;
 			break;
@@ -192,6 +199,8 @@ enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
 				   none_silent(isr, now))) &&
 		    all_have(isr, seq)) {
 			isr->acked_hw = GFS_MAX(isr->acked_hw, seq + 1);
+			if (decided_ns)
+				*decided_ns = now_ns;
 			break;
 		}
 		if (now >= deadline_ms) {
@@ -225,21 +234,44 @@ static bool holds_all(const struct gfs_isr *isr, const struct gfs_isr_peer *p,
 	return !isr->fenced && p->member && from >= isr->acked_hw;
 }
 
+void gfs_isr_note_run(struct gfs_isr *isr, int64_t now)
+{
+	pthread_mutex_lock(&isr->lock);
+	if (isr->ran_ms && now - isr->ran_ms > STALL_MS)
+		isr->resumed_ms = now;
+	isr->ran_ms = now;
+	pthread_mutex_unlock(&isr->lock);
+}
+
+/* May a poll that begins now have been sent long ago: did this master
+ * just not run (its tick late, or seen late a moment ago)?  A poll that
+ * waited in a socket while we were stopped may have been given up by
+ * its follower, which may have taken over since: no sign of life.
+ * Lock held. */
+static bool maybe_stale(const struct gfs_isr *isr, int64_t now)
+{
+	return (isr->ran_ms && now - isr->ran_ms > STALL_MS) ||
+	       (isr->resumed_ms && now - isr->resumed_ms < RESUMED_MS);
+}
+
 /* A poll for `from` begins: it is url's word for what it holds now, so
  * what an earlier poll said (of an earlier process at that URL, say,
  * whose data directory was since replaced) no longer counts.  It makes
  * url attached only when it ends: the follower learns it from the reply,
  * and it may not take over before it knows (a status that said attached
- * earlier would promise a failover the follower cannot make).  Its
- * ticket for poll_end(). */
+ * earlier would promise a failover the follower cannot make).  It is a
+ * sign of life unless it may be stale (*live false).  Its ticket for
+ * poll_end(). */
 static uint64_t poll_begin(struct gfs_isr *isr, const char *url,
-			   uint64_t from, bool caught_up)
+			   uint64_t from, bool caught_up, bool *live)
 {
 	struct gfs_isr_peer *p;
 	uint64_t ticket = 0;
+	int64_t now = gfs_mono_ms();
 
 	pthread_mutex_lock(&isr->lock);
 	p = find_or_add(isr, url);
+	*live = !maybe_stale(isr, now);
 	if (p) {
 		p->acked = from;
 		p->attached = p->attached && holds_all(isr, p, from);
@@ -248,7 +280,8 @@ static uint64_t poll_begin(struct gfs_isr *isr, const char *url,
 		p->caught_up = caught_up || (!isr->fenced &&
 					      from >= isr->acked_hw);
 		p->polls++;
-		p->last_poll_ms = gfs_mono_ms();
+		if (*live)
+			p->last_poll_ms = now;
 		ticket = ++p->asked;
 		pthread_cond_broadcast(&isr->cond);
 	}
@@ -279,9 +312,10 @@ static void poll_refused(struct gfs_isr *isr, const char *url)
 	pthread_mutex_unlock(&isr->lock);
 }
 
-/* The poll of ticket, for from, ended with err; is url attached? */
+/* The poll of ticket, for from, ended with err (live: it began as a
+ * sign of life); is url attached? */
 static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from,
-		     uint64_t ticket, enum gfs_err err)
+		     uint64_t ticket, bool live, enum gfs_err err)
 {
 	struct gfs_isr_peer *p;
 	bool attached = false;
@@ -292,8 +326,8 @@ static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from,
 		p->polls -= p->polls > 0;
 		/* a poll that took long (we were stopped meanwhile) may have
 		 * been given up by its follower: no sign of life then */
-		if (gfs_mono_ms() - p->last_poll_ms <=
-		    isr->detach_ms + PARKED_GRACE_MS)
+		if (live && gfs_mono_ms() - p->last_poll_ms <=
+			    isr->detach_ms + PARKED_GRACE_MS)
 			p->last_poll_ms = gfs_mono_ms();
 		attached = !err && holds_all(isr, p, from);
 		if (err == GFS_ENOENT)
@@ -313,7 +347,7 @@ enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
 {
 	enum gfs_err err;
 	uint64_t ticket;
-	bool caught_up;
+	bool caught_up, live;
 
 	*attached = false;
 	*next = from;
@@ -325,9 +359,9 @@ enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
 	if (!url)
 		return gfs_oplog_serve(log, from, prev_crc, wait_ms, max, out,
 				       next);
-	ticket = poll_begin(isr, url, from, caught_up);
+	ticket = poll_begin(isr, url, from, caught_up, &live);
 	err = gfs_oplog_serve(log, from, prev_crc, wait_ms, max, out, next);
-	*attached = poll_end(isr, url, from, ticket, err);
+	*attached = poll_end(isr, url, from, ticket, live, err);
 	return err;
 }
 

@@ -27,6 +27,10 @@
  *   less, or is refused (410: it re-syncs, wiping its log), ends it (a
  *   new process at the URL of an old follower, with an empty data
  *   directory, is not attached because the old one was).
+ * - A member is silent when no poll that is a sign of life began or
+ *   ended lately.  A poll that begins while this master was not running
+ *   lately (gfs_isr_note_run()) is none: sent before we stopped, it may
+ *   have been given up, and its follower may lead by now.
  * Lock order: the master lock, then isr->lock; never together with the
  * op log's lock.
  */
@@ -75,6 +79,8 @@ struct gfs_isr {
 	uint64_t acked_hw;      /* (lock) records acknowledged are below */
 	int64_t detach_ms;      /* a member silent this long is "silent";
 				 * read-only */
+	int64_t ran_ms;         /* (lock) the master's tick last ran */
+	int64_t resumed_ms;     /* (lock) it last ran after a stall */
 };
 
 /* What a manager or /status sees of one follower (a copy). */
@@ -103,15 +109,22 @@ void gfs_isr_lead(struct gfs_isr *isr, char *const *members, size_t n,
 void gfs_isr_fence(struct gfs_isr *isr);
 /* Acknowledge nothing from until_ms on (etcd lease: election.c). */
 void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms);
+/* The master's tick runs at now (monotonic ms): when it had not run for
+ * over a second, polls that begin until shortly after are no sign of
+ * life (they may have waited in a socket while we were stopped, and
+ * their followers may have taken over since). */
+void gfs_isr_note_run(struct gfs_isr *isr, int64_t now);
 
 /*
  * Wait until every member holds record seq (the caller made it durable
  * here first).  mutation: also refuse at or after ack_until.  GFS_OK,
  * GFS_ENOTPRIMARY when fenced, GFS_EUNAVAIL when deadline_ms (monotonic)
- * passed first.
+ * passed first.  On GFS_OK, *decided_ns (unless NULL) is the monotonic
+ * time the checks that allowed it held at: the clock they read, which a
+ * thread stopped right after (SIGSTOP, preemption) reads again later.
  */
 enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
-			  int64_t deadline_ms);
+			  int64_t deadline_ms, int64_t *decided_ns);
 /* Could a mutation logged now be acknowledged soon: leading, inside the
  * lease, and no member silent?  (Refusing before logging keeps records
  * that cannot be acknowledged out of the log.) */

@@ -185,6 +185,7 @@ static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 		gfs_info("probation over: accepting mutations");
 	}
 	if (periodic) {
+		gfs_isr_note_run(&m->isr, now);
 		stall = gfs_csmgr_tick(m, now);
 		if (stall)
 			gfs_backup_forgive_stall(m, now, stall);

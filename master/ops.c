@@ -53,9 +53,10 @@ uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec)
 }
 
 /* Durable here, then on every member of the in-sync set (isr.c);
- * mutation: and acknowledged while this master may acknowledge. */
+ * mutation: and acknowledged while this master may acknowledge (*at_ns,
+ * unless NULL: when that was decided). */
 static enum gfs_err wait_durable(struct gfs_master *m, uint64_t seq,
-				 bool mutation)
+				 bool mutation, int64_t *at_ns)
 {
 	int64_t t0 = gfs_log_enabled(GFS_LOG_DEBUG) ? gfs_mono_us() : 0, t1;
 	enum gfs_err err;
@@ -64,7 +65,7 @@ static enum gfs_err wait_durable(struct gfs_master *m, uint64_t seq,
 		return GFS_ENOTPRIMARY;
 	t1 = t0 ? gfs_mono_us() : 0;
 	err = gfs_isr_wait(&m->isr, seq, mutation,
-			   gfs_mono_ms() + GFS_ACK_WAIT_MS);
+			   gfs_mono_ms() + GFS_ACK_WAIT_MS, at_ns);
 	/* where an acknowledgement waited (docs/PERFORMANCE.md) */
 	if (t0 && mutation)
 		gfs_log(GFS_LOG_DEBUG,
@@ -76,7 +77,7 @@ static enum gfs_err wait_durable(struct gfs_master *m, uint64_t seq,
 
 enum gfs_err gfs_ops_wait(struct gfs_master *m, uint64_t seq)
 {
-	return wait_durable(m, seq, true);
+	return wait_durable(m, seq, true, NULL);
 }
 
 /* Wait, after a read, until everything it may have seen is durable. */
@@ -84,7 +85,7 @@ static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
 				 bool primary)
 {
 	if (primary && applied > 1)
-		return wait_durable(m, applied - 1, false);
+		return wait_durable(m, applied - 1, false, NULL);
 	return GFS_OK;
 }
 
@@ -503,7 +504,10 @@ static uint64_t trace_epoch(struct gfs_master *m)
 
 /* Finish a mutation: wait for seq unless err, drop *out on failure.
  * With --log-level debug, an acknowledged one logs "ack epoch=E seq=S
- * mono_ns=T" (CLOCK_MONOTONIC at the decision) and gfs_ops_log() logs
+ * mono_ns=T" (CLOCK_MONOTONIC at the decision, as gfs_isr_wait() read
+ * it: a thread stopped between the decision and the log must not show a
+ * later time; its reply goes out late, as any reply may, and what it
+ * acknowledged is on every member all the same) and gfs_ops_log() logs
  * "epoch start epoch=E seq=S mono_ns=T" for each EPOCH record, so that a
  * test can check that no two masters ever acknowledge in the same span
  * of time, and that nothing acknowledged under an epoch lies at or past
@@ -512,14 +516,14 @@ static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
 			   uint64_t seq, json_t **out)
 {
 	uint64_t epoch = 0;
+	int64_t at_ns = 0;
 
 	if (!err && seq) {
 		epoch = trace_epoch(m);
-		err = gfs_ops_wait(m, seq);
+		err = wait_durable(m, seq, true, &at_ns);
 		if (!err && epoch)
 			gfs_log(GFS_LOG_DEBUG, "ack epoch=%" PRIu64 " seq=%"
-				PRIu64 " mono_ns=%" PRId64, epoch, seq,
-				gfs_mono_ns());
+				PRIu64 " mono_ns=%" PRId64, epoch, seq, at_ns);
 	}
 	if (err && err != GFS_ELEASED && *out) {
 		json_decref(*out);

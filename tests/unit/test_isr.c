@@ -71,7 +71,7 @@ static bool poll(const char *url, uint64_t from)
 
 static enum gfs_err wait_ms(uint64_t seq, bool mutation, int64_t ms)
 {
-	return gfs_isr_wait(&isr, seq, mutation, gfs_mono_ms() + ms);
+	return gfs_isr_wait(&isr, seq, mutation, gfs_mono_ms() + ms, NULL);
 }
 
 Test(isr, a_mutation_waits_for_every_member)
@@ -169,6 +169,36 @@ Test(isr, a_follower_replaced_at_its_url_is_not_attached)
 	cr_expect(v[0].member, "b stays waited for");
 	/* it re-synced and asks again: attached from its first poll on */
 	cr_expect(poll("http://b", seq + 1));
+}
+
+Test(isr, a_poll_read_after_a_stall_is_no_sign_of_life)
+{
+	char *members[] = { "http://b" };
+	uint64_t seq;
+	int64_t t;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	seq = record();
+	usleep(400 * 1000); /* detach_ms is 300: b is silent */
+	cr_assert_not(gfs_isr_writable(&isr));
+	/* the tick last ran 1.5 s ago: we were stopped, and b's poll may
+	 * have waited in a socket all that time */
+	t = gfs_mono_ms();
+	gfs_isr_note_run(&isr, t - 1500);
+	poll("http://b", seq + 1);
+	cr_expect_not(gfs_isr_writable(&isr), "a poll read in a stall");
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_EUNAVAIL,
+		     "acknowledged on a poll read in a stall");
+	/* the tick runs again: right after, still maybe one from before */
+	gfs_isr_note_run(&isr, t);
+	poll("http://b", seq + 1);
+	cr_expect_not(gfs_isr_writable(&isr), "a poll read at the resume");
+	/* well after the resume: alive again */
+	gfs_isr_note_run(&isr, t + 200);
+	usleep(600 * 1000);
+	poll("http://b", seq + 1);
+	cr_expect(gfs_isr_writable(&isr));
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_OK);
 }
 
 Test(isr, a_silent_member_blocks_writes_and_stays_silent)
