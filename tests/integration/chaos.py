@@ -766,7 +766,11 @@ FAULTS = [  # (weight, kind, target)
 #    after the new one began (seed 854918149, round 23; not reproduced
 #    by a targeted script; bounded now: a primary acknowledges nothing
 #    while its backup is silent, and the backup counts any answer to a
-#    poll as contact, tests/integration/repro_pair_stop_primary.sh);
+#    poll as contact, tests/integration/test_master_pair_stop_primary.sh);
+#  - reads served by a backup that was not in sync (an old primary that
+#    had stepped down and not re-synced yet): an acknowledged overwrite
+#    read back as the old content (seed 1212839895, rounds 3 and 28;
+#    fixed: tests/integration/test_master_read_stepped_down.sh);
 #  - the backup stopped for 4.8 s (fixed: tests/integration/
 #    test_master_pair_pause.sh): on SIGCONT it finds the primary
 #    silent for longer than the failover timeout (its own pause) and
