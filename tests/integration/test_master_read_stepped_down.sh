@@ -31,6 +31,15 @@ wait_for 20 "m2 primary" is "$M2" primary
 gfs upload "$T/new" /f >/dev/null || fail "overwrite /f on m2"
 gfs upload "$T/new" /g >/dev/null || fail "upload /g on m2"
 
+# m1 learns of epoch 2 from the chunkservers: they must have heard of it
+# (m2 heartbeats every 500 ms; the uploads can be quicker than that)
+knows_epoch2() {
+	local u
+	for u in "${CS_URLS[@]}"; do
+		status_of "$u" | jq -e '.epoch >= 2' >/dev/null || return 1
+	done
+}
+wait_for 20 "chunkservers know epoch 2" knows_epoch2
 kill -STOP "$BACKUP_PID"
 restart_master "${MARGS[@]}"
 wait_for 20 "m1 stepped down" is "$M1" backup
