@@ -62,7 +62,7 @@ struct writer {
 	uint64_t synced;        /* bytes handed to write-back */
 	uint64_t n;             /* records written */
 	int64_t now_ms;
-	bool dirs;              /* second pass: directories */
+	int pass;               /* of the namespace: node_cb() */
 };
 
 /*
@@ -96,25 +96,18 @@ static void put(struct writer *w)
 		drain(w);
 }
 
-static void node_cb(void *cls, struct gfs_node *n, const char *path)
+/* Pass 1: every inode at its own name (parents before children), with
+ * its chunks and lease. */
+static void inode_cb(struct writer *w, struct gfs_node *n, const char *path)
 {
-	struct writer *w = cls;
 	struct gfs_lease *l;
 
-	if (w->dirs) {
-		if (n->type != GFS_NODE_DIR)
-			return;
-		gfs_rec_dir(&w->rec, path, n->is_explicit, n->mode,
-			    n->mtime_ns);
-		put(w);
+	if (n->type == GFS_NODE_LINK)
 		return;
-	}
+	gfs_rec_mknode_of(&w->rec, path, n);
+	put(w);
 	if (n->type != GFS_NODE_FILE)
 		return;
-	gfs_rec_create(&w->rec, path, n->hidden ? GFS_CREATE_HIDDEN
-						: GFS_NODE_FILE,
-		       n->mode, n->mtime_ns, n->file.chunk_size);
-	put(w);
 	if (n->file.nchunks || n->file.size) {
 		gfs_rec_commit_file(&w->rec, path, n);
 		put(w);
@@ -124,6 +117,44 @@ static void node_cb(void *cls, struct gfs_node *n, const char *path)
 		gfs_rec_lease(&w->rec, path, l->holder, l->expires_ms, l->ttl);
 		put(w);
 	}
+}
+
+/* Pass 2: further names (hard links), with their inode's ctime. */
+static void link_cb(struct writer *w, struct gfs_node *n, const char *path)
+{
+	char target[GFS_PATH_MAX + 1];
+
+	if (n->type != GFS_NODE_LINK)
+		return;
+	gfs_ns_path(n->link.target, target);
+	gfs_rec_link(&w->rec, target, path, n->link.target->ctime_ns);
+	put(w);
+}
+
+/* Pass 3: directories' times exactly (entries made below them moved
+ * them). */
+static void dir_times(struct writer *w, struct gfs_node *n, const char *path)
+{
+	struct gfs_rec_inode a = {
+		.mode = n->mode, .uid = n->uid, .gid = n->gid,
+		.atime_ns = n->atime_ns, .mtime_ns = n->mtime_ns,
+		.ctime_ns = n->ctime_ns,
+	};
+
+	gfs_rec_attr(&w->rec, path, GFS_ATTR_ALL, &a);
+	put(w);
+}
+
+static void node_cb(void *cls, struct gfs_node *n, const char *path)
+{
+	struct writer *w = cls;
+
+	if (w->pass == 1)
+		inode_cb(w, n, path);
+	else if (w->pass == 2)
+		link_cb(w, n, path);
+	else if (n->type == GFS_NODE_DIR)
+		dir_times(w, n, path);
 }
 
 static void request_cb(void *cls, const struct gfs_request *req)
@@ -150,11 +181,9 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 	gfs_rec_reserve(&w->rec, m->chunks.reserved);
 	put(w);
 	gfs_requests_each(&m->requests, w->now_ms, request_cb, w);
-	gfs_ns_walk(m->ns.root, node_cb, w);
-	w->dirs = true;
-	gfs_rec_dir(&w->rec, "/", true, m->ns.root->mode, m->ns.root->mtime_ns);
-	put(w);
-	gfs_ns_walk(m->ns.root, node_cb, w);
+	for (w->pass = 1; w->pass <= 3; w->pass++)
+		gfs_ns_walk(m->ns.root, node_cb, w);
+	dir_times(w, m->ns.root, "/");
 	gfs_rec_end(&w->rec, w->n);
 	put(w);
 	drain(w);

@@ -107,6 +107,7 @@ void gfs_rec_commit_file(struct gfs_enc *e, const char *path,
 
 		enc_chunk(e, c->index, c->handle, c->version, c->length);
 	}
+	gfs_rec_time(e, file->ctime_ns);
 }
 
 void gfs_rec_lease(struct gfs_enc *e, const char *path, const char *holder,
@@ -141,6 +142,80 @@ void gfs_rec_end(struct gfs_enc *e, uint64_t records)
 	gfs_enc_u64(e, records);
 }
 
+void gfs_rec_mknode(struct gfs_enc *e, const char *path,
+		    const struct gfs_rec_inode *in)
+{
+	gfs_enc_u8(e, GFS_REC_MKNODE);
+	gfs_enc_str(e, path);
+	gfs_enc_u8(e, in->type);
+	gfs_enc_u8(e, in->flags);
+	gfs_enc_u64(e, in->ino);
+	gfs_enc_u32(e, in->mode);
+	gfs_enc_u32(e, in->uid);
+	gfs_enc_u32(e, in->gid);
+	gfs_enc_i64(e, in->atime_ns);
+	gfs_enc_i64(e, in->mtime_ns);
+	gfs_enc_i64(e, in->ctime_ns);
+	gfs_enc_u32(e, in->chunk_size);
+	gfs_enc_u64(e, in->rdev);
+	gfs_enc_str(e, in->target ? in->target : "");
+}
+
+/* The attributes of node as a record's fields. */
+static void inode_of(const struct gfs_node *n, struct gfs_rec_inode *in)
+{
+	bool dev = n->type == GFS_NODE_CHR || n->type == GFS_NODE_BLK;
+
+	*in = (struct gfs_rec_inode){
+		.type = n->type,
+		.flags = (n->is_explicit ? GFS_MK_EXPLICIT : 0) |
+			 (n->hidden ? GFS_MK_HIDDEN : 0),
+		.ino = n->ino, .mode = n->mode, .uid = n->uid, .gid = n->gid,
+		.atime_ns = n->atime_ns, .mtime_ns = n->mtime_ns,
+		.ctime_ns = n->ctime_ns,
+		.chunk_size = n->type == GFS_NODE_FILE ? n->file.chunk_size : 0,
+		.rdev = dev ? n->dev.rdev : 0,
+		.target = n->type == GFS_NODE_SYMLINK ? n->sym.target : NULL,
+	};
+}
+
+void gfs_rec_mknode_of(struct gfs_enc *e, const char *path,
+		       const struct gfs_node *n)
+{
+	struct gfs_rec_inode in;
+
+	inode_of(n, &in);
+	gfs_rec_mknode(e, path, &in);
+}
+
+void gfs_rec_link(struct gfs_enc *e, const char *path, const char *to,
+		  int64_t time_ns)
+{
+	gfs_enc_u8(e, GFS_REC_LINK);
+	gfs_enc_str(e, path);
+	gfs_enc_str(e, to);
+	gfs_enc_i64(e, time_ns);
+}
+
+void gfs_rec_attr(struct gfs_enc *e, const char *path, uint8_t which,
+		  const struct gfs_rec_inode *a)
+{
+	gfs_enc_u8(e, GFS_REC_ATTR);
+	gfs_enc_str(e, path);
+	gfs_enc_u8(e, which);
+	gfs_enc_u32(e, a->mode);
+	gfs_enc_u32(e, a->uid);
+	gfs_enc_u32(e, a->gid);
+	gfs_enc_i64(e, a->atime_ns);
+	gfs_enc_i64(e, a->mtime_ns);
+	gfs_enc_i64(e, a->ctime_ns);
+}
+
+void gfs_rec_time(struct gfs_enc *e, int64_t time_ns)
+{
+	gfs_enc_i64(e, time_ns);
+}
+
 void gfs_rec_request(struct gfs_enc *e, const struct gfs_request_id *id,
 		     int64_t time_ms)
 {
@@ -160,12 +235,26 @@ static void drop_cb(void *cls, struct gfs_chunk *c)
 	gfs_chunks_remove(&m->chunks, c);
 }
 
-/* Remove a file or an empty directory with its chunks and lease. */
-static void remove_node(struct gfs_master *m, struct gfs_node *n)
+/* Remove a name (entry n: a file, an empty directory, a hard link...);
+ * with its last name the inode goes, its chunks and lease too.  t (0:
+ * none) is the time of the change: the parent's mtime and ctime, and a
+ * surviving inode's ctime. */
+static void remove_node(struct gfs_master *m, struct gfs_node *n, int64_t t)
 {
-	if (n->type == GFS_NODE_FILE)
+	struct gfs_node *inode = gfs_ns_inode(n);
+
+	if (t)
+		gfs_ns_touch_dir(n->parent, t);
+	if (gfs_ns_last_name(n) && n->type == GFS_NODE_FILE)
 		gfs_ns_cut_chunks(n, 0, drop_cb, m);
-	gfs_ns_remove(&m->ns, n);
+	if (!gfs_ns_remove(&m->ns, n) && t)
+		inode->ctime_ns = t;
+}
+
+/* The optional trailing time of a record (0 when absent: format 1). */
+static int64_t dec_opt_time(struct gfs_dec *d)
+{
+	return d->p < d->end ? gfs_dec_i64(d) : 0;
 }
 
 /*
@@ -207,6 +296,14 @@ static struct gfs_node *find(struct gfs_master *m, const char *path,
 	if (!path || gfs_ns_lookup(&m->ns, path, &n))
 		return NULL;
 	return type < 0 || n->type == type ? n : NULL;
+}
+
+/* The entry at path (a hard link's own node), or NULL. */
+static struct gfs_node *find_entry(struct gfs_master *m, const char *path)
+{
+	struct gfs_node *n;
+
+	return path && !gfs_ns_lookup_entry(&m->ns, path, &n) ? n : NULL;
 }
 
 static bool apply_epoch(struct gfs_master *m, struct gfs_dec *d)
@@ -255,12 +352,12 @@ static bool apply_create(struct gfs_master *m, struct gfs_dec *d,
 	if (!gfs_dec_done(d) || type > GFS_CREATE_HIDDEN)
 		return false;
 	if (n && n->hidden)
-		remove_node(m, n); /* an upload not committed takes no name */
+		remove_node(m, n, 0); /* an upload not committed: no name */
 	if (gfs_ns_can_create(&m->ns, path))
 		return false;
 	n = gfs_ns_create(&m->ns, path, type == GFS_NODE_DIR ? GFS_NODE_DIR
 							     : GFS_NODE_FILE,
-			  mode, mtime, chunk_size);
+			  mode, mtime, chunk_size, 0);
 	if (type == GFS_CREATE_HIDDEN)
 		gfs_ns_hide(&m->ns, n, gfs_mono_ms());
 	return true;
@@ -269,12 +366,13 @@ static bool apply_create(struct gfs_master *m, struct gfs_dec *d,
 static bool apply_delete(struct gfs_master *m, struct gfs_dec *d,
 			 const char *path)
 {
-	struct gfs_node *n = find(m, path, -1);
+	struct gfs_node *n = find_entry(m, path);
+	int64_t t = dec_opt_time(d);
 
 	if (!gfs_dec_done(d) || !n || n == m->ns.root ||
 	    (n->type == GFS_NODE_DIR && n->dir.kids))
 		return false;
-	remove_node(m, n);
+	remove_node(m, n, t);
 	return true;
 }
 
@@ -282,14 +380,26 @@ static bool apply_rename(struct gfs_master *m, struct gfs_dec *d,
 			 const char *path)
 {
 	char *to = dec_text(m, d, GFS_PATH_MAX);
-	struct gfs_node *n = find(m, path, -1), *victim;
+	int64_t t = dec_opt_time(d);
+	struct gfs_node *n = find_entry(m, path), *victim, *at = NULL;
 	bool ok = gfs_dec_done(d) && n &&
 		  !gfs_ns_can_rename(&m->ns, n, to, true, &victim);
 
+	if (ok && !victim && !gfs_ns_lookup_entry(&m->ns, to, &at) &&
+	    gfs_ns_same_inode(n, at)) {
+		free(to);
+		return true; /* onto itself or another name of its inode */
+	}
 	if (ok) {
+		if (t)
+			gfs_ns_touch_dir(n->parent, t);
 		if (victim)
-			remove_node(m, victim);
+			remove_node(m, victim, t);
 		gfs_ns_rename(&m->ns, n, to);
+		if (t) {
+			gfs_ns_touch_dir(n->parent, t);
+			gfs_ns_inode(n)->ctime_ns = t;
+		}
 	}
 	free(to);
 	return ok;
@@ -375,6 +485,7 @@ static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 	struct gfs_node *f = find(m, path, GFS_NODE_FILE);
 	struct gfs_rec_chunk *rc;
 	bool ok = !d->bad && f && n <= (size_t)(d->end - d->p) / 20;
+	int64_t ctime;
 
 	rc = ok ? gfs_xcalloc(n + 1, sizeof(*rc)) : NULL;
 	for (i = 0; ok && i < n; i++) {
@@ -384,6 +495,7 @@ static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 		rc[i].length = gfs_dec_u32(d);
 		ok = !d->bad && chunk_fits(m, f, &rc[i], size);
 	}
+	ctime = ok ? dec_opt_time(d) : 0;
 	ok = ok && gfs_dec_done(d);
 	if (ok) {
 		if (f->hidden)
@@ -392,6 +504,7 @@ static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 			set_chunk(m, f, &rc[i]);
 		set_size(m, f, size);
 		f->mtime_ns = mtime;
+		f->ctime_ns = ctime ? ctime : mtime;
 		gfs_ns_touch_up(f, mtime);
 	}
 	free(rc);
@@ -437,13 +550,120 @@ static bool apply_dir(struct gfs_master *m, struct gfs_dec *d,
 	if (!n) {
 		if (gfs_ns_can_create(&m->ns, path))
 			return false;
-		n = gfs_ns_create(&m->ns, path, GFS_NODE_DIR, mode, mtime, 0);
+		n = gfs_ns_create(&m->ns, path, GFS_NODE_DIR, mode, mtime, 0,
+				  0);
 	}
 	if (n->type != GFS_NODE_DIR)
 		return false;
 	n->is_explicit = is_explicit || n == m->ns.root;
 	n->mode = mode;
-	n->mtime_ns = mtime;
+	n->mtime_ns = n->ctime_ns = n->atime_ns = mtime;
+	return true;
+}
+
+/* The fields of a MKNODE after its path; false when malformed. */
+static bool dec_inode(struct gfs_master *m, struct gfs_dec *d,
+		      struct gfs_rec_inode *in, char **target)
+{
+	in->type = gfs_dec_u8(d);
+	in->flags = gfs_dec_u8(d);
+	in->ino = gfs_dec_u64(d);
+	in->mode = gfs_dec_u32(d);
+	in->uid = gfs_dec_u32(d);
+	in->gid = gfs_dec_u32(d);
+	in->atime_ns = gfs_dec_i64(d);
+	in->mtime_ns = gfs_dec_i64(d);
+	in->ctime_ns = gfs_dec_i64(d);
+	in->chunk_size = gfs_dec_u32(d);
+	in->rdev = gfs_dec_u64(d);
+	*target = dec_text(m, d, GFS_PATH_MAX);
+	if (!gfs_dec_done(d) || in->ino < 2 || in->type > GFS_NODE_BLK ||
+	    in->mode > 07777 ||
+	    (in->type == GFS_NODE_FILE && !in->chunk_size))
+		return false;
+	return (in->type == GFS_NODE_SYMLINK) == (*target && **target);
+}
+
+static bool apply_mknode(struct gfs_master *m, struct gfs_dec *d,
+			 const char *path)
+{
+	struct gfs_rec_inode in;
+	char *target = NULL;
+	struct gfs_node *n = find(m, path, GFS_NODE_FILE);
+
+	if (!dec_inode(m, d, &in, &target)) {
+		free(target);
+		return false;
+	}
+	if (n && n->hidden)
+		remove_node(m, n, 0); /* an upload not committed: no name */
+	if (gfs_ns_can_create(&m->ns, path)) {
+		free(target);
+		return false;
+	}
+	n = gfs_ns_create(&m->ns, path, in.type, in.mode, in.mtime_ns,
+			  in.chunk_size, in.ino);
+	n->uid = in.uid;
+	n->gid = in.gid;
+	n->atime_ns = in.atime_ns;
+	n->ctime_ns = in.ctime_ns;
+	if (in.type == GFS_NODE_DIR)
+		n->is_explicit = !!(in.flags & GFS_MK_EXPLICIT);
+	if (in.type == GFS_NODE_SYMLINK)
+		n->sym.target = target;
+	else
+		free(target);
+	if (in.type == GFS_NODE_CHR || in.type == GFS_NODE_BLK)
+		n->dev.rdev = in.rdev;
+	if (in.type == GFS_NODE_FILE && (in.flags & GFS_MK_HIDDEN))
+		gfs_ns_hide(&m->ns, n, gfs_mono_ms());
+	return true;
+}
+
+static bool apply_link(struct gfs_master *m, struct gfs_dec *d,
+		       const char *path)
+{
+	char *to = dec_text(m, d, GFS_PATH_MAX);
+	int64_t t = gfs_dec_i64(d);
+	struct gfs_node *n = find(m, path, -1);
+	bool ok = gfs_dec_done(d) && n && n->type != GFS_NODE_DIR &&
+		  !n->hidden && n->nlink < UINT32_MAX &&
+		  !gfs_ns_can_create(&m->ns, to);
+
+	if (ok)
+		gfs_ns_link(&m->ns, n, to, t);
+	free(to);
+	return ok;
+}
+
+static bool apply_attr(struct gfs_master *m, struct gfs_dec *d,
+		       const char *path)
+{
+	uint8_t which = gfs_dec_u8(d);
+	struct gfs_rec_inode a = { 0 };
+	struct gfs_node *n = find(m, path, -1);
+
+	a.mode = gfs_dec_u32(d);
+	a.uid = gfs_dec_u32(d);
+	a.gid = gfs_dec_u32(d);
+	a.atime_ns = gfs_dec_i64(d);
+	a.mtime_ns = gfs_dec_i64(d);
+	a.ctime_ns = gfs_dec_i64(d);
+	if (!gfs_dec_done(d) || !n || (which & ~GFS_ATTR_ALL) ||
+	    a.mode > 07777)
+		return false;
+	if (which & GFS_ATTR_MODE)
+		n->mode = a.mode;
+	if (which & GFS_ATTR_UID)
+		n->uid = a.uid;
+	if (which & GFS_ATTR_GID)
+		n->gid = a.gid;
+	if (which & GFS_ATTR_ATIME)
+		n->atime_ns = a.atime_ns;
+	if (which & GFS_ATTR_MTIME)
+		n->mtime_ns = a.mtime_ns; /* exactly: parents stay (POSIX) */
+	if (which & GFS_ATTR_CTIME)
+		n->ctime_ns = a.ctime_ns;
 	return true;
 }
 
@@ -465,6 +685,9 @@ static bool apply_path_rec(struct gfs_master *m, uint8_t type,
 	case GFS_REC_LEASE: ok = apply_lease(m, d, path); break;
 	case GFS_REC_UNLEASE: ok = apply_unlease(m, d, path); break;
 	case GFS_REC_DIR: ok = apply_dir(m, d, path); break;
+	case GFS_REC_MKNODE: ok = apply_mknode(m, d, path); break;
+	case GFS_REC_LINK: ok = apply_link(m, d, path); break;
+	case GFS_REC_ATTR: ok = apply_attr(m, d, path); break;
 	}
 	free(path);
 	return ok;

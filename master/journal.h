@@ -14,11 +14,15 @@
  *   CREATE   str path, u8 type, u32 mode, i64 mtime_ns, u32 chunk_size
  *            (type 0 file, 1 directory, 2 hidden file: an upload that
  *            stays invisible until its first COMMIT, see namespace.h)
- *   DELETE   str path
- *   RENAME   str from, str to     (replaces `to` if it exists)
+ *   DELETE   str path [, i64 time_ns]   (removes a name; the inode goes
+ *            with its last one; time_ns: the parents' mtime and ctime,
+ *            a surviving inode's ctime)
+ *   RENAME   str from, str to [, i64 time_ns]   (replaces `to` if it
+ *            exists; time_ns: the inode's ctime, both parents' times)
  *   SETATTR  str path, u8 which (1 mode, 2 mtime), u32 mode, i64 mtime_ns
  *   COMMIT   str path, u64 size, i64 mtime_ns, u32 n,
  *            n x (u32 index, u64 handle, u32 version, u32 length)
+ *            [, i64 ctime_ns]  (without it ctime becomes mtime_ns)
  *   LEASE    str path, str holder, i64 expires_ms, u32 ttl
  *   UNLEASE  str path
  *   DIR      str path, u8 explicit, u32 mode, i64 mtime_ns (checkpoint:
@@ -27,6 +31,18 @@
  *   REQUEST  u64 id_hi, u64 id_lo, i64 time_ms, then the body of the
  *            mutation it carries (CREATE, DELETE, RENAME, UNLEASE...), or
  *            nothing (checkpoint: an id to remember); see requests.h
+ *   MKNODE   str path, u8 type (enum gfs_node_type, not LINK), u8 flags
+ *            (1 explicit directory, 2 hidden file), u64 ino, u32 mode, u32
+ *            uid, u32 gid, i64 atime_ns, i64 mtime_ns, i64 ctime_ns, u32
+ *            chunk_size, u64 rdev, str target (symlinks; else "").
+ *            Missing parents are made implicit with ino + 1, + 2...
+ *   LINK     str path, str to, i64 time_ns   (a further name `to` of
+ *            path's inode: link(2))
+ *   ATTR     str path, u8 which (GFS_ATTR_*), u32 mode, u32 uid, u32
+ *            gid, i64 atime_ns, i64 mtime_ns, i64 ctime_ns
+ * Fields in brackets are absent from records written before they were
+ * added (format 1): the record's length tells.  The log and checkpoint
+ * headers carry the format (GFS_FORMAT, oplog.h).
  * Requires the master lock.
  */
 #ifndef GFS_JOURNAL_H
@@ -55,6 +71,9 @@ enum gfs_rec_type {
 	GFS_REC_DIR = 10,
 	GFS_REC_END = 11,
 	GFS_REC_REQUEST = 12,
+	GFS_REC_MKNODE = 13,
+	GFS_REC_LINK = 14,
+	GFS_REC_ATTR = 15,
 };
 
 /* CREATE type of a hidden file (after GFS_NODE_FILE, GFS_NODE_DIR). */
@@ -62,6 +81,31 @@ enum gfs_rec_type {
 
 #define GFS_SET_MODE 1
 #define GFS_SET_MTIME 2
+
+/* MKNODE flags. */
+#define GFS_MK_EXPLICIT 1
+#define GFS_MK_HIDDEN 2
+
+/* ATTR which. */
+#define GFS_ATTR_MODE 1
+#define GFS_ATTR_UID 2
+#define GFS_ATTR_GID 4
+#define GFS_ATTR_ATIME 8
+#define GFS_ATTR_MTIME 16
+#define GFS_ATTR_CTIME 32
+#define GFS_ATTR_ALL 63
+
+/* The inode of a MKNODE record, or the attributes of an ATTR record. */
+struct gfs_rec_inode {
+	uint8_t type;               /* enum gfs_node_type */
+	uint8_t flags;              /* GFS_MK_* */
+	uint64_t ino;
+	uint32_t mode, uid, gid;
+	int64_t atime_ns, mtime_ns, ctime_ns;
+	uint32_t chunk_size;
+	uint64_t rdev;
+	const char *target;         /* symlinks, borrowed; NULL: "" */
+};
 
 /* One chunk of a COMMIT record. */
 struct gfs_rec_chunk {
@@ -91,6 +135,18 @@ void gfs_rec_unlease(struct gfs_enc *e, const char *path);
 void gfs_rec_dir(struct gfs_enc *e, const char *path, bool is_explicit,
 		 uint32_t mode, int64_t mtime_ns);
 void gfs_rec_end(struct gfs_enc *e, uint64_t records);
+void gfs_rec_mknode(struct gfs_enc *e, const char *path,
+		    const struct gfs_rec_inode *in);
+/* MKNODE of node as it is (checkpoint: exact, times included). */
+void gfs_rec_mknode_of(struct gfs_enc *e, const char *path,
+		       const struct gfs_node *n);
+void gfs_rec_link(struct gfs_enc *e, const char *path, const char *to,
+		  int64_t time_ns);
+void gfs_rec_attr(struct gfs_enc *e, const char *path, uint8_t which,
+		  const struct gfs_rec_inode *a);
+/* Append the optional trailing time of a DELETE, RENAME or COMMIT just
+ * encoded into e. */
+void gfs_rec_time(struct gfs_enc *e, int64_t time_ns);
 /* The head of a REQUEST record: the mutation's own encoder appends its
  * body after it (or nothing, in a checkpoint). */
 void gfs_rec_request(struct gfs_enc *e, const struct gfs_request_id *id,

@@ -14,18 +14,44 @@
 #include "namespace.h"
 #include "util.h"
 
+static void set_name(struct gfs_node *n, const char *name, size_t len)
+{
+	char *dst;
+
+	if (n->name_len > GFS_NS_INLINE_NAME)
+		free(n->nm.ptr);
+	n->name_len = (uint8_t)len;
+	dst = len > GFS_NS_INLINE_NAME ? (n->nm.ptr = gfs_xmalloc(len + 1))
+				       : n->nm.in;
+	memcpy(dst, name, len);
+	dst[len] = '\0';
+}
+
 static struct gfs_node *node_new(struct gfs_ns *ns, const char *name,
-				 size_t len, enum gfs_node_type type)
+				 size_t len, enum gfs_node_type type,
+				 uint64_t ino)
 {
 	struct gfs_node *n = gfs_xcalloc(1, sizeof(*n));
 
-	n->name = gfs_xmalloc(len + 1);
-	memcpy(n->name, name, len);
-	n->name[len] = '\0';
+	set_name(n, name, len);
 	n->type = (uint8_t)type;
-	n->id = ++ns->next_id;
+	n->nlink = 1;
 	n->last_first = UINT16_MAX;
+	gfs_ns_set_ino(ns, n, ino ? ino : ns->next_ino);
 	return n;
+}
+
+void gfs_ns_set_ino(struct gfs_ns *ns, struct gfs_node *n, uint64_t ino)
+{
+	n->ino = ino;
+	if (ino >= ns->next_ino)
+		ns->next_ino = ino + 1;
+}
+
+uint32_t gfs_ns_nlink(const struct gfs_node *inode)
+{
+	return inode->type == GFS_NODE_DIR ? 2 + inode->dir.nsubdirs
+					   : inode->nlink;
 }
 
 static void node_free(struct gfs_node *n)
@@ -33,14 +59,18 @@ static void node_free(struct gfs_node *n)
 	gfs_lease_clear(n);
 	if (n->type == GFS_NODE_FILE && n->file.nchunks > 1)
 		free(n->file.chunks);
-	free(n->name);
+	if (n->type == GFS_NODE_SYMLINK)
+		free(n->sym.target);
+	if (n->name_len > GFS_NS_INLINE_NAME)
+		free(n->nm.ptr);
 	free(n);
 }
 
 void gfs_ns_init(struct gfs_ns *ns)
 {
 	memset(ns, 0, sizeof(*ns));
-	ns->root = node_new(ns, "", 0, GFS_NODE_DIR);
+	ns->next_ino = 1;
+	ns->root = node_new(ns, "", 0, GFS_NODE_DIR, 1);
 	ns->root->mode = 0755;
 	ns->root->is_explicit = 1;
 }
@@ -112,10 +142,16 @@ struct gfs_node *gfs_ns_stale_hidden(struct gfs_ns *ns, int64_t cutoff_ms)
 void gfs_ns_free(struct gfs_ns *ns)
 {
 	struct gfs_hidden *h, *tmp;
+	struct gfs_linkset *ls, *ltmp;
 
 	HASH_ITER(hh, ns->hidden, h, tmp) {
 		HASH_DELETE(hh, ns->hidden, h);
 		free(h);
+	}
+	HASH_ITER(hh, ns->links, ls, ltmp) {
+		HASH_DELETE(hh, ns->links, ls);
+		free(ls->names);
+		free(ls);
 	}
 	if (ns->root)
 		free_tree(ns->root);
@@ -176,8 +212,8 @@ static enum gfs_err walk(struct gfs_ns *ns, const char *path,
 	return GFS_OK;
 }
 
-enum gfs_err gfs_ns_lookup(struct gfs_ns *ns, const char *path,
-			   struct gfs_node **out)
+enum gfs_err gfs_ns_lookup_entry(struct gfs_ns *ns, const char *path,
+				 struct gfs_node **out)
 {
 	const char *rest;
 	enum gfs_err err = walk(ns, path, out, &rest);
@@ -185,6 +221,16 @@ enum gfs_err gfs_ns_lookup(struct gfs_ns *ns, const char *path,
 	if (err)
 		return err;
 	return *rest ? GFS_ENOENT : GFS_OK;
+}
+
+enum gfs_err gfs_ns_lookup(struct gfs_ns *ns, const char *path,
+			   struct gfs_node **out)
+{
+	enum gfs_err err = gfs_ns_lookup_entry(ns, path, out);
+
+	if (!err)
+		*out = gfs_ns_inode(*out);
+	return err;
 }
 
 enum gfs_err gfs_ns_can_create(struct gfs_ns *ns, const char *path)
@@ -202,26 +248,31 @@ static void link_kid(struct gfs_ns *ns, struct gfs_node *dir,
 		     struct gfs_node *k)
 {
 	k->parent = dir;
-	HASH_ADD_KEYPTR(hh, dir->dir.kids, k->name, strlen(k->name), k);
-	if (k->type == GFS_NODE_DIR)
+	HASH_ADD_KEYPTR(hh, dir->dir.kids, gfs_ns_name(k), k->name_len, k);
+	if (k->type == GFS_NODE_DIR) {
 		ns->ndirs++;
-	else
+		dir->dir.nsubdirs++;
+	} else if (k->type != GFS_NODE_LINK) {
 		ns->nfiles++;
+	}
 }
 
 static void unlink_kid(struct gfs_ns *ns, struct gfs_node *k)
 {
 	HASH_DELETE(hh, k->parent->dir.kids, k);
-	if (k->type == GFS_NODE_DIR)
+	if (k->type == GFS_NODE_DIR) {
 		ns->ndirs--;
-	else
+		k->parent->dir.nsubdirs--;
+	} else if (k->type != GFS_NODE_LINK) {
 		ns->nfiles--;
+	}
 }
 
 /* Make the missing directories of path below `from` (implicit), the last
- * component excepted; returns the parent of the last component. */
+ * component excepted, numbered from ino on; returns the parent of the
+ * last component. */
 static struct gfs_node *make_parents(struct gfs_ns *ns, struct gfs_node *from,
-				     const char *rest, int64_t t,
+				     const char *rest, int64_t t, uint64_t ino,
 				     const char **last, size_t *last_len)
 {
 	const char *p = rest, *comp;
@@ -229,10 +280,11 @@ static struct gfs_node *make_parents(struct gfs_ns *ns, struct gfs_node *from,
 
 	next_comp(&p, &comp, &len);
 	while (*p) {
-		struct gfs_node *d = node_new(ns, comp, len, GFS_NODE_DIR);
+		struct gfs_node *d = node_new(ns, comp, len, GFS_NODE_DIR,
+					      ino ? ino++ : 0);
 
 		d->mode = 0755;
-		d->mtime_ns = t;
+		d->mtime_ns = d->atime_ns = d->ctime_ns = t;
 		link_kid(ns, from, d);
 		from = d;
 		next_comp(&p, &comp, &len);
@@ -242,25 +294,101 @@ static struct gfs_node *make_parents(struct gfs_ns *ns, struct gfs_node *from,
 	return from;
 }
 
+unsigned gfs_ns_missing_parents(struct gfs_ns *ns, const char *path)
+{
+	struct gfs_node *at;
+	const char *rest, *p;
+	unsigned n = 0;
+
+	if (walk(ns, path, &at, &rest) || !*rest)
+		return 0;
+	for (p = rest; (p = strchr(p, '/')); p++)
+		n++;
+	return n;
+}
+
 struct gfs_node *gfs_ns_create(struct gfs_ns *ns, const char *path,
 			       enum gfs_node_type type, uint32_t mode,
-			       int64_t mtime_ns, uint32_t chunk_size)
+			       int64_t mtime_ns, uint32_t chunk_size,
+			       uint64_t ino)
 {
 	struct gfs_node *at, *parent, *n;
 	const char *rest, *name;
 	size_t len;
 
+	if (!ino)
+		ino = ns->next_ino;
 	walk(ns, path, &at, &rest);
-	parent = make_parents(ns, at, rest, mtime_ns, &name, &len);
-	n = node_new(ns, name, len, type);
+	parent = make_parents(ns, at, rest, mtime_ns, ino + 1, &name, &len);
+	n = node_new(ns, name, len, type, ino);
 	n->mode = mode;
-	n->mtime_ns = mtime_ns;
+	n->mtime_ns = n->atime_ns = n->ctime_ns = mtime_ns;
 	n->is_explicit = type == GFS_NODE_DIR;
 	if (type == GFS_NODE_FILE)
 		n->file.chunk_size = chunk_size;
 	link_kid(ns, parent, n);
-	gfs_ns_touch_up(n, mtime_ns);
+	gfs_ns_touch_dir(parent, mtime_ns);
 	return n;
+}
+
+static struct gfs_linkset *linkset_of(struct gfs_ns *ns,
+				      struct gfs_node *inode)
+{
+	struct gfs_linkset *ls = NULL;
+
+	HASH_FIND_PTR(ns->links, &inode, ls);
+	return ls;
+}
+
+struct gfs_node *gfs_ns_link(struct gfs_ns *ns, struct gfs_node *inode,
+			     const char *path, int64_t t)
+{
+	struct gfs_node *at, *parent, *n;
+	struct gfs_linkset *ls = linkset_of(ns, inode);
+	const char *rest, *name;
+	size_t len;
+
+	walk(ns, path, &at, &rest);
+	parent = make_parents(ns, at, rest, t, 0, &name, &len);
+	n = gfs_xcalloc(1, sizeof(*n));
+	set_name(n, name, len);
+	n->type = GFS_NODE_LINK;
+	n->link.target = inode;
+	link_kid(ns, parent, n);
+	if (!ls) {
+		ls = gfs_xcalloc(1, sizeof(*ls));
+		ls->inode = inode;
+		HASH_ADD_PTR(ns->links, inode, ls);
+	}
+	if (ls->n == ls->cap) {
+		ls->cap = ls->cap ? 2 * ls->cap : 2;
+		ls->names = gfs_xrealloc(ls->names,
+					 ls->cap * sizeof(*ls->names));
+	}
+	ls->names[ls->n++] = n;
+	inode->nlink++;
+	inode->ctime_ns = t;
+	gfs_ns_touch_dir(parent, t);
+	return n;
+}
+
+/* Take name (a LINK node) out of its inode's link set. */
+static void linkset_drop(struct gfs_ns *ns, struct gfs_node *name)
+{
+	struct gfs_linkset *ls = linkset_of(ns, name->link.target);
+	uint32_t i;
+
+	for (i = 0; ls && i < ls->n; i++) {
+		if (ls->names[i] != name)
+			continue;
+		ls->names[i] = ls->names[--ls->n];
+		break;
+	}
+	if (ls && !ls->n) {
+		HASH_DELETE(hh, ns->links, ls);
+		free(ls->names);
+		free(ls);
+	}
 }
 
 /* Remove implicit directories from dir upwards while they are empty. */
@@ -275,15 +403,38 @@ static void prune(struct gfs_ns *ns, struct gfs_node *dir)
 	}
 }
 
-void gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node)
-{
-	struct gfs_node *parent = node->parent;
+/* Put node at (parent, name) in place of what it was: the lease count
+ * moves along, implicit directories it leaves empty go. */
+static void move_to(struct gfs_ns *ns, struct gfs_node *node,
+		    struct gfs_node *parent, const char *name, size_t len);
 
+bool gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node)
+{
+	struct gfs_node *parent = node->parent, *other;
+	bool gone = node->type != GFS_NODE_LINK;
+	struct gfs_linkset *ls;
+
+	if (node->type == GFS_NODE_LINK) {
+		node->link.target->nlink--;
+		linkset_drop(ns, node);
+	} else if (node->nlink > 1 && (ls = linkset_of(ns, node))) {
+		/* the inode keeps its node: it takes another name's place */
+		other = ls->names[ls->n - 1];
+		linkset_drop(ns, other);
+		unlink_kid(ns, other);
+		node->nlink--;
+		move_to(ns, node, other->parent, gfs_ns_name(other),
+			other->name_len);
+		prune(ns, other->parent);
+		node_free(other);
+		return false;
+	}
 	if (node->hidden)
 		gfs_ns_show(ns, node);
 	unlink_kid(ns, node);
 	node_free(node);
 	prune(ns, parent);
+	return gone;
 }
 
 static bool is_below(const struct gfs_node *n, const struct gfs_node *dir)
@@ -302,8 +453,8 @@ static enum gfs_err can_replace(const struct gfs_node *node,
 		return GFS_OK; /* an upload not committed takes no name */
 	if (!overwrite)
 		return GFS_EEXIST;
-	if (node->type == GFS_NODE_FILE)
-		return victim->type == GFS_NODE_FILE ? GFS_OK : GFS_EISDIR;
+	if (node->type != GFS_NODE_DIR)
+		return victim->type != GFS_NODE_DIR ? GFS_OK : GFS_EISDIR;
 	if (victim->type != GFS_NODE_DIR)
 		return GFS_ENOTDIR;
 	return victim->dir.kids ? GFS_ENOTEMPTY : GFS_OK;
@@ -315,7 +466,7 @@ static size_t path_len(const struct gfs_node *node)
 	size_t len = 0;
 
 	for (; node->parent; node = node->parent)
-		len += 1 + strlen(node->name);
+		len += 1 + node->name_len;
 	return len;
 }
 
@@ -327,7 +478,7 @@ static size_t longest_below(const struct gfs_node *dir)
 	size_t best = 0, l;
 
 	HASH_ITER(hh, dir->dir.kids, k, tmp) {
-		l = 1 + strlen(k->name) +
+		l = 1 + (size_t)k->name_len +
 		    (k->type == GFS_NODE_DIR ? longest_below(k) : 0);
 		if (l > best)
 			best = l;
@@ -370,6 +521,8 @@ enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
 		return GFS_EEXIST;
 	if (is_below(node, at))
 		return overwrite ? GFS_ENOTEMPTY : GFS_EEXIST;
+	if (gfs_ns_same_inode(node, at))
+		return overwrite ? GFS_OK : GFS_EEXIST; /* rename does nothing */
 	err = can_replace(node, at, overwrite);
 	if (!err)
 		*victim = at;
@@ -409,7 +562,7 @@ struct gfs_node *gfs_ns_find_lease(struct gfs_node *dir,
 	if (!dir->dir.nleases)
 		return NULL;
 	HASH_ITER(hh, dir->dir.kids, k, tmp) {
-		if (k->type == GFS_NODE_FILE) {
+		if (k->type != GFS_NODE_DIR) {
 			if (k->lease && blocks(cls, k))
 				return k;
 			continue;
@@ -421,26 +574,32 @@ struct gfs_node *gfs_ns_find_lease(struct gfs_node *dir,
 	return NULL;
 }
 
+static void move_to(struct gfs_ns *ns, struct gfs_node *node,
+		    struct gfs_node *parent, const char *name, size_t len)
+{
+	struct gfs_node *old_parent = node->parent;
+
+	count_up(node, leases_of(node), true);
+	unlink_kid(ns, node);
+	set_name(node, name, len);
+	link_kid(ns, parent, node);
+	count_up(node, leases_of(node), false);
+	prune(ns, old_parent);
+}
+
 void gfs_ns_rename(struct gfs_ns *ns, struct gfs_node *node, const char *to)
 {
-	struct gfs_node *at, *parent, *old_parent = node->parent;
+	struct gfs_node *at, *parent;
 	const char *rest, *name;
 	size_t len;
 
 	walk(ns, to, &at, &rest);
 	if (!*rest)
-		return; /* renamed onto itself */
-	parent = make_parents(ns, at, rest, node->mtime_ns, &name, &len);
-	count_up(node, leases_of(node), true);
-	unlink_kid(ns, node);
-	free(node->name);
-	node->name = gfs_xmalloc(len + 1);
-	memcpy(node->name, name, len);
-	node->name[len] = '\0';
-	link_kid(ns, parent, node);
-	count_up(node, leases_of(node), false);
-	gfs_ns_touch_up(node, node->mtime_ns);
-	prune(ns, old_parent);
+		return; /* renamed onto itself, or onto another name of it */
+	parent = make_parents(ns, at, rest, gfs_ns_inode(node)->mtime_ns, 0,
+			      &name, &len);
+	move_to(ns, node, parent, name, len);
+	gfs_ns_touch_up(node, gfs_ns_inode(node)->mtime_ns);
 }
 
 void gfs_ns_touch_up(struct gfs_node *node, int64_t t)
@@ -450,6 +609,15 @@ void gfs_ns_touch_up(struct gfs_node *node, int64_t t)
 	for (p = node->parent; p; p = p->parent)
 		if (p->mtime_ns < t)
 			p->mtime_ns = t;
+}
+
+void gfs_ns_touch_dir(struct gfs_node *dir, int64_t t)
+{
+	if (dir->mtime_ns < t)
+		dir->mtime_ns = t;
+	if (dir->ctime_ns < t)
+		dir->ctime_ns = t;
+	gfs_ns_touch_up(dir, t);
 }
 
 void gfs_ns_path(const struct gfs_node *node, char *buf)
@@ -462,12 +630,12 @@ void gfs_ns_path(const struct gfs_node *node, char *buf)
 		return;
 	}
 	for (n = node; n->parent; n = n->parent)
-		len += strlen(n->name) + 1;
+		len += (size_t)n->name_len + 1;
 	buf[len] = '\0';
 	for (n = node; n->parent; n = n->parent) {
-		l = strlen(n->name);
+		l = n->name_len;
 		len -= l;
-		memcpy(buf + len, n->name, l);
+		memcpy(buf + len, gfs_ns_name(n), l);
 		buf[--len] = '/';
 	}
 }
@@ -490,15 +658,15 @@ static void visit(struct walk_ctx *w, struct gfs_node *n, size_t len)
 {
 	struct gfs_node *k, *tmp;
 
-	if (n->type == GFS_NODE_FILE || w->all || (w->dirs && n->is_explicit))
+	if (n->type != GFS_NODE_DIR || w->all || (w->dirs && n->is_explicit))
 		w->fn(w->cls, n, w->path);
 	if (n->type != GFS_NODE_DIR)
 		return;
 	HASH_ITER(hh, n->dir.kids, k, tmp) {
-		size_t l = strlen(k->name);
+		size_t l = k->name_len;
 
 		w->path[len] = '/';
-		memcpy(w->path + len + 1, k->name, l + 1);
+		memcpy(w->path + len + 1, gfs_ns_name(k), l + 1);
 		visit(w, k, len + 1 + l);
 	}
 	w->path[len] = '\0';
@@ -528,11 +696,11 @@ void gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix, bool dirs,
 		p = slash + 1;
 	}
 	HASH_ITER(hh, d->dir.kids, k, tmp) {
-		l = strlen(k->name);
-		if (strncmp(k->name, p, strlen(p)))
+		l = k->name_len;
+		if (strncmp(gfs_ns_name(k), p, strlen(p)))
 			continue;
 		w->path[dlen] = '/';
-		memcpy(w->path + dlen + 1, k->name, l + 1);
+		memcpy(w->path + dlen + 1, gfs_ns_name(k), l + 1);
 		visit(w, k, dlen + 1 + l);
 		w->path[dlen] = '\0';
 	}
@@ -552,10 +720,10 @@ void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls)
 	gfs_ns_path(dir, w->path);
 	len = dir->parent ? strlen(w->path) : 0;
 	HASH_ITER(hh, dir->dir.kids, k, tmp) {
-		size_t l = strlen(k->name);
+		size_t l = k->name_len;
 
 		w->path[len] = '/';
-		memcpy(w->path + len + 1, k->name, l + 1);
+		memcpy(w->path + len + 1, gfs_ns_name(k), l + 1);
 		visit(w, k, len + 1 + l);
 	}
 	free(w);

@@ -1,22 +1,29 @@
 /*
- * namespace.h - the tree of files and directories.
+ * namespace.h - the tree of inodes and directory entries.
  *
- * For: paths to nodes and back, creating, removing and moving nodes,
- * listing.  A node is a file (size, mtime, mode, chunk size, a sorted array
- * of chunk pointers) or a directory (children in a uthash table keyed by
- * name), so a lookup is O(depth), a directory listing O(children), and a
- * rename moves a whole subtree by relinking one node.
+ * For: paths to nodes and back, creating, removing, linking and moving
+ * names, listing.  A node is a directory entry with the inode it names:
+ * a file (size, times, owner, mode, chunk size, a sorted array of chunk
+ * pointers), a directory (children in a uthash table keyed by name), a
+ * symlink (its target, never followed here), a FIFO, socket or device
+ * (metadata only), or a further name of a non-directory inode (a hard
+ * link).  Every inode has a stable number, logged with it.  A lookup is
+ * O(depth), a directory listing O(children), and a rename moves a whole
+ * subtree by relinking one node.
  * Not for: chunk handles, versions or locations (chunks.c owns struct
  * gfs_chunk; a file only points at its chunks), leases beyond the pointer
  * slot, logging, locking.  Every function needs the master lock.
  *
- * Invariants: the root always exists and is a directory; a directory that
- * is not explicit (made by mkdir) has at least one child and disappears
- * with its last one; a file's chunks are sorted by index, without
- * duplicates; a directory's mtime is at least the newest mtime ever set
- * below it (updated on the way up, never lowered by a removal); a
- * directory's nleases counts the files below it whose lease slot is set
- * (kept by gfs_ns_count_lease(), moved with a renamed subtree).
+ * Invariants: the root always exists, is a directory and has inode 1; a
+ * directory that is not explicit (made by mkdir) has at least one child
+ * and disappears with its last one; a non-directory inode's nlink counts
+ * its names (its own node and the LINK nodes in ns->links); a file's
+ * chunks are sorted by index, without duplicates; a directory's mtime is
+ * at least the newest mtime a create, commit or rename set below it
+ * (updated on the way up, never lowered by a removal; utimensat sets it
+ * exactly); a directory's nleases counts the files below it whose lease
+ * slot is set (kept by gfs_ns_count_lease(), moved with a renamed
+ * subtree; a lease is counted at its inode's own name only).
  */
 #ifndef GFS_NAMESPACE_H
 #define GFS_NAMESPACE_H
@@ -35,14 +42,38 @@ struct gfs_lease;
 enum gfs_node_type {
 	GFS_NODE_FILE = 0,
 	GFS_NODE_DIR = 1,
+	GFS_NODE_SYMLINK = 2,       /* sym.target; never followed here */
+	GFS_NODE_FIFO = 3,          /* FIFOs, sockets, devices: metadata */
+	GFS_NODE_SOCK = 4,
+	GFS_NODE_CHR = 5,           /* dev.rdev */
+	GFS_NODE_BLK = 6,
+	GFS_NODE_LINK = 7,          /* a further name of link.target's
+				     * inode (a hard link), see below */
 };
 
+/* Names up to this long (without the NUL) live in the node itself. */
+#define GFS_NS_INLINE_NAME 15
+
+/*
+ * A node is a directory entry and the inode it names, in one allocation
+ * (most inodes have one name).  An inode with several names (link(2),
+ * never a directory) is the node of its first name; each further name is
+ * a GFS_NODE_LINK node, a bare entry pointing at it, listed in the
+ * namespace's link table.  gfs_ns_lookup() answers the inode,
+ * gfs_ns_lookup_entry() the entry.  When the inode's own name goes while
+ * others remain, the inode node takes over the place of one of them, so
+ * pointers to an inode (hidden table, leases, link targets) stay valid.
+ */
 struct gfs_node {
 	UT_hash_handle hh;          /* in parent's kids, keyed by name */
 	struct gfs_node *parent;    /* NULL for the root */
-	char *name;                 /* owned; "" for the root */
+	union {                     /* gfs_ns_name() */
+		char *ptr;          /* owned, when name_len > inline */
+		char in[GFS_NS_INLINE_NAME + 1];
+	} nm;
 	int64_t mtime_ns;
-	struct gfs_lease *lease;    /* files: owned by lease.c, or NULL */
+	int64_t atime_ns;
+	int64_t ctime_ns;
 	union {
 		struct {
 			struct gfs_node *kids; /* uthash head, owned */
@@ -51,6 +82,7 @@ struct gfs_node {
 			 * directory looks for a blocking lease only when
 			 * this is not 0 (gfs_ns_find_lease()) */
 			uint64_t nleases;
+			uint32_t nsubdirs;  /* kids that are directories */
 		} dir;
 		struct {
 			/* Use gfs_ns_chunks(): [0..nchunks) sorted by
@@ -63,15 +95,49 @@ struct gfs_node {
 			uint32_t nchunks;
 			uint32_t chunk_size;
 		} file;
+		struct {
+			char *target;       /* owned, 1..4095 bytes */
+		} sym;
+		struct {
+			uint64_t rdev;      /* Linux encoding (makedev) */
+		} dev;
+		struct {
+			struct gfs_node *target; /* the inode (not a LINK) */
+		} link;
 	};
-	uint64_t id;                /* unique in this process, not logged */
-	uint32_t mode;              /* permission bits */
+	struct gfs_lease *lease;    /* files: owned by lease.c, or NULL */
+	uint64_t ino;               /* stable: logged with the inode */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t nlink;             /* names of a non-directory inode */
 	uint32_t last_alloc;        /* files: index of the last allocation */
 	uint16_t last_first;        /* its first replica (server id) */
+	uint16_t mode;              /* permission bits (07777) */
+	uint8_t name_len;           /* 255 at most (GFS_NAME_MAX) */
 	uint8_t type;               /* enum gfs_node_type */
 	uint8_t is_explicit;        /* directories made by mkdir */
 	uint8_t hidden;             /* files: an upload not committed yet,
 				     * invisible to clients (gfs_ns_hide) */
+};
+
+/* The node's name (borrowed, NUL-terminated; "" for the root). */
+static inline const char *gfs_ns_name(const struct gfs_node *n)
+{
+	return n->name_len > GFS_NS_INLINE_NAME ? n->nm.ptr : n->nm.in;
+}
+
+/* The inode a node names: itself, or a hard link's target. */
+static inline struct gfs_node *gfs_ns_inode(struct gfs_node *n)
+{
+	return n->type == GFS_NODE_LINK ? n->link.target : n;
+}
+
+/* The further names of an inode with nlink > 1 (by inode pointer). */
+struct gfs_linkset {
+	struct gfs_node *inode;     /* hash key */
+	struct gfs_node **names;    /* owned array of LINK nodes */
+	uint32_t n, cap;
+	UT_hash_handle hh;
 };
 
 /* A hidden file and since when nothing happened to it. */
@@ -85,37 +151,62 @@ struct gfs_ns {
 	struct gfs_node *root;      /* owned */
 	uint64_t nfiles;            /* hidden ones included */
 	uint64_t ndirs;             /* not counting the root */
-	uint64_t next_id;
+	uint64_t next_ino;          /* above every inode number in use */
 	struct gfs_hidden *hidden;  /* uthash by node, owned: every file
 				     * whose hidden flag is set */
+	struct gfs_linkset *links;  /* uthash by inode, owned */
 };
 
 void gfs_ns_init(struct gfs_ns *ns);
 /* Free every node.  Chunks are not touched (the caller drops them). */
 void gfs_ns_free(struct gfs_ns *ns);
 
-/* The node at path (borrowed until it is removed).  GFS_ENOENT, or
- * GFS_ENOTDIR when a proper prefix of path is a file. */
+/* The inode at path (borrowed until it is removed; a hard link is
+ * resolved to its inode).  GFS_ENOENT, or GFS_ENOTDIR when a proper
+ * prefix of path is not a directory (symlinks are never followed). */
 enum gfs_err gfs_ns_lookup(struct gfs_ns *ns, const char *path,
 			   struct gfs_node **out);
+/* The entry at path: as gfs_ns_lookup(), but a hard link's own node. */
+enum gfs_err gfs_ns_lookup_entry(struct gfs_ns *ns, const char *path,
+				 struct gfs_node **out);
 /* Whether path could be created: GFS_OK, GFS_EEXIST, GFS_ENOTDIR. */
 enum gfs_err gfs_ns_can_create(struct gfs_ns *ns, const char *path);
 /* Create path (gfs_ns_can_create() must have said GFS_OK), with missing
- * parent directories made implicit.  Returns the node (borrowed). */
+ * parent directories made implicit.  The node gets inode number ino (0:
+ * the next free one) and the parents made ino + 1, + 2... in order, so
+ * that a record naming ino gives every master the same numbers.  Type
+ * is any but GFS_NODE_LINK; a symlink's target is set by the caller.
+ * Returns the node (borrowed). */
 struct gfs_node *gfs_ns_create(struct gfs_ns *ns, const char *path,
 			       enum gfs_node_type type, uint32_t mode,
-			       int64_t mtime_ns, uint32_t chunk_size);
-/* Unlink node (not the root, a file or an empty directory) and free it;
- * implicit parents left empty go too.  Its chunk array is freed, not the
- * chunks. */
-void gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node);
+			       int64_t mtime_ns, uint32_t chunk_size,
+			       uint64_t ino);
+/* The number of missing directories above path (what gfs_ns_create()
+ * would make).  O(depth). */
+unsigned gfs_ns_missing_parents(struct gfs_ns *ns, const char *path);
+/* A new name at path (gfs_ns_can_create() said GFS_OK) for inode (not a
+ * directory, not hidden): its nlink grows.  Returns the LINK node. */
+struct gfs_node *gfs_ns_link(struct gfs_ns *ns, struct gfs_node *inode,
+			     const char *path, int64_t t);
+/* Remove the entry node (not the root; a directory must be empty).  The
+ * inode goes with its last name (its chunk array is freed, not the
+ * chunks); while it has others only the name goes.  Implicit parents
+ * left empty go too.  True when the inode went. */
+bool gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node);
+/* Whether removing entry node takes its inode with it. */
+static inline bool gfs_ns_last_name(struct gfs_node *node)
+{
+	return node->type != GFS_NODE_LINK && node->nlink <= 1;
+}
 /*
  * Whether node may move to path `to` (POSIX rename rules, overwrite
  * allowing a file to replace a file or a directory an empty directory).
  * *victim is the node that would be replaced, or NULL.  GFS_EINVAL for
  * moving a directory below itself or the root; GFS_ENAMETOOLONG when a
  * path below a directory would outgrow GFS_PATH_MAX (O(subtree) for a
- * rename that makes the directory's path longer, else O(depth)).
+ * rename that makes the directory's path longer, else O(depth)).  Two
+ * names of one inode: GFS_OK with *victim NULL, and the rename does
+ * nothing (POSIX).
  */
 enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
 			       const char *to, bool overwrite,
@@ -123,9 +214,21 @@ enum gfs_err gfs_ns_can_rename(struct gfs_ns *ns, struct gfs_node *node,
 /* Move node to `to` (after gfs_ns_can_rename() and after the victim was
  * removed). */
 void gfs_ns_rename(struct gfs_ns *ns, struct gfs_node *node, const char *to);
+/* Whether entries a and b name the same inode. */
+static inline bool gfs_ns_same_inode(struct gfs_node *a, struct gfs_node *b)
+{
+	return gfs_ns_inode(a) == gfs_ns_inode(b);
+}
+/* Set a node's inode number (a record or checkpoint names it). */
+void gfs_ns_set_ino(struct gfs_ns *ns, struct gfs_node *n, uint64_t ino);
+/* A directory's link count: 2 + its subdirectories; else nlink. */
+uint32_t gfs_ns_nlink(const struct gfs_node *inode);
 
 /* Raise the mtime of node's ancestors to at least t.  O(depth). */
 void gfs_ns_touch_up(struct gfs_node *node, int64_t t);
+/* An entry of dir was added or removed at t: its mtime and ctime become
+ * at least t (and every ancestor's mtime, gfs_ns_touch_up()). */
+void gfs_ns_touch_dir(struct gfs_node *dir, int64_t t);
 /* Full path of node into buf (at least GFS_PATH_MAX + 1 bytes). */
 void gfs_ns_path(const struct gfs_node *node, char *buf);
 /* Number of children of a directory.  O(1). */

@@ -439,7 +439,7 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 	if (!err)
 		HASH_ITER(hh, d->dir.kids, k, tmp)
 			if (!k->hidden)
-				list_add(&l, k, k->name);
+				list_add(&l, k, gfs_ns_name(k));
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
@@ -761,7 +761,7 @@ static void prealloc(struct gfs_master *m, const char *path, json_t *out)
 	    gfs_csmgr_place(m, f, 0, NULL, NULL, &reps, &placed))
 		return;
 	handle = new_handle(m);
-	p = gfs_chunks_add_pending(&m->chunks, handle, f->id, 0,
+	p = gfs_chunks_add_pending(&m->chunks, handle, f->ino, 0,
 				   gfs_mono_ms());
 	memcpy(p->placed, placed.placed, sizeof(p->placed));
 	p->nplaced = placed.nplaced;
@@ -787,7 +787,7 @@ static void give_up(struct gfs_master *m, struct gfs_node *f, json_t *body)
 	if (gfs_json_handle(body, "replaces", false, &h) || !h)
 		return;
 	p = gfs_chunks_pending(&m->chunks, h);
-	if (!p || p->file_id != f->id)
+	if (!p || p->file_id != f->ino)
 		return;
 	gfs_csmgr_unplace(m, f, p);
 	gfs_chunks_del_pending(&m->chunks, p);
@@ -838,7 +838,7 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 				      &reps, &placed);
 	if (!err) {
 		handle = new_handle(m);
-		p = gfs_chunks_add_pending(&m->chunks, handle, f->id, index,
+		p = gfs_chunks_add_pending(&m->chunks, handle, f->ino, index,
 					   gfs_mono_ms());
 		memcpy(p->placed, placed.placed, sizeof(p->placed));
 		p->nplaced = placed.nplaced;
@@ -868,7 +868,7 @@ static json_t *grant(struct gfs_master *m, struct gfs_node *f, uint64_t h,
 				 (json_int_t)c->index, "version",
 				 (json_int_t)c->version, "ops", "r");
 	p = c ? NULL : gfs_chunks_pending(&m->chunks, h);
-	if (p && p->file_id == f->id && writer)
+	if (p && p->file_id == f->ino && writer)
 		return json_pack("{s:o, s:I, s:i, s:s}", "handle",
 				 gfs_json_handle_new(h), "index",
 				 (json_int_t)p->index, "version", 0, "ops",
@@ -1018,7 +1018,7 @@ static enum gfs_err commit_handle_ok(struct gfs_master *m, struct gfs_node *f,
 		       c->version == rc->version ? GFS_OK : GFS_EINVAL;
 	p = gfs_chunks_pending(&m->chunks, rc->handle);
 	if (p)
-		return p->file_id == f->id ? GFS_OK : GFS_EINVAL;
+		return p->file_id == f->ino ? GFS_OK : GFS_EINVAL;
 	if (rc->handle && rc->handle < m->chunks.inherit_hi &&
 	    !gfs_chunks_is_garbage(&m->chunks, rc->handle))
 		return GFS_OK;

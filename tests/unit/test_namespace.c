@@ -25,7 +25,7 @@ TestSuite(namespace, .init = setup, .fini = teardown);
 static struct gfs_node *mk(const char *path, enum gfs_node_type t)
 {
 	cr_assert_eq(gfs_ns_can_create(&ns, path), GFS_OK, "%s", path);
-	return gfs_ns_create(&ns, path, t, 0644, 10, 1 << 20);
+	return gfs_ns_create(&ns, path, t, 0644, 10, 1 << 20, 0);
 }
 
 static bool exists(const char *path)
@@ -243,4 +243,86 @@ Test(namespace, refuses_a_rename_that_makes_a_path_too_long)
 	cr_expect_eq(gfs_ns_can_rename(&ns, d, to, false, &victim),
 		     GFS_ENAMETOOLONG);
 	cr_expect_eq(gfs_ns_can_rename(&ns, d, "/b", false, &victim), GFS_OK);
+}
+
+Test(namespace, numbers_inodes_and_their_implicit_parents_from_ino)
+{
+	struct gfs_node *f, *d;
+
+	f = gfs_ns_create(&ns, "/a/b/f", GFS_NODE_FILE, 0644, 1, 1 << 20, 40);
+	cr_assert_eq(f->ino, 40);
+	gfs_ns_lookup(&ns, "/a", &d);
+	cr_assert_eq(d->ino, 41, "parents are numbered after the node");
+	gfs_ns_lookup(&ns, "/a/b", &d);
+	cr_assert_eq(d->ino, 42);
+	cr_assert_eq(ns.next_ino, 43);
+	cr_assert_eq(gfs_ns_nlink(d), 2);
+	gfs_ns_lookup(&ns, "/a", &d);
+	cr_assert_eq(gfs_ns_nlink(d), 3, "2 + one subdirectory");
+}
+
+Test(namespace, a_hard_link_names_the_same_inode_until_its_last_name_goes)
+{
+	struct gfs_node *f, *n, *l;
+	char path[64];
+
+	f = mk("/d1/f", GFS_NODE_FILE);
+	f->file.size = 77;
+	l = gfs_ns_link(&ns, f, "/d2/g", 5);
+	cr_assert_eq(l->type, GFS_NODE_LINK);
+	cr_assert_eq(f->nlink, 2);
+	cr_assert_eq(ns.nfiles, 1, "one inode, two names");
+	cr_assert_eq(gfs_ns_lookup(&ns, "/d2/g", &n), GFS_OK);
+	cr_assert_eq(n, f, "lookup answers the inode");
+	cr_assert_eq(gfs_ns_lookup_entry(&ns, "/d2/g", &n), GFS_OK);
+	cr_assert_eq(n, l);
+	/* the inode's own name goes: the node takes the other name's place */
+	gfs_ns_lookup_entry(&ns, "/d1/f", &n);
+	cr_assert_not(gfs_ns_last_name(n));
+	cr_assert_not(gfs_ns_remove(&ns, n), "the inode stays");
+	cr_assert_not(exists("/d1/f"));
+	cr_assert_not(exists("/d1"), "its implicit parent went");
+	cr_assert_eq(gfs_ns_lookup_entry(&ns, "/d2/g", &n), GFS_OK);
+	cr_assert_eq(n, f, "same node, same pointer");
+	cr_assert_eq(f->nlink, 1);
+	cr_assert_eq(f->file.size, 77);
+	gfs_ns_path(f, path);
+	cr_assert_str_eq(path, "/d2/g");
+	cr_assert(gfs_ns_last_name(f));
+	cr_assert(gfs_ns_remove(&ns, f), "the last name takes the inode");
+	cr_assert_eq(ns.nfiles, 0);
+	cr_assert_null(ns.links);
+}
+
+Test(namespace, removing_a_link_keeps_the_inode_and_rename_between_names_does_nothing)
+{
+	struct gfs_node *f, *l, *victim;
+
+	f = mk("/f", GFS_NODE_FILE);
+	l = gfs_ns_link(&ns, f, "/g", 5);
+	gfs_ns_link(&ns, f, "/h", 6);
+	cr_assert_eq(f->nlink, 3);
+	cr_assert_eq(gfs_ns_can_rename(&ns, l, "/f", true, &victim), GFS_OK);
+	cr_assert_null(victim, "two names of one inode: nothing replaced");
+	cr_assert_not(gfs_ns_remove(&ns, l));
+	cr_assert_eq(f->nlink, 2);
+	cr_assert(exists("/f"));
+	cr_assert(exists("/h"));
+	cr_assert_not(exists("/g"));
+}
+
+Test(namespace, long_names_live_outside_the_node)
+{
+	struct gfs_node *f, *victim;
+	char path[64];
+
+	f = mk("/short", GFS_NODE_FILE);
+	cr_assert_eq(gfs_ns_can_rename(&ns, f, "/a-name-longer-than-sixteen",
+				       false, &victim), GFS_OK);
+	gfs_ns_rename(&ns, f, "/a-name-longer-than-sixteen");
+	gfs_ns_path(f, path);
+	cr_assert_str_eq(path, "/a-name-longer-than-sixteen");
+	gfs_ns_rename(&ns, f, "/s");
+	cr_assert(exists("/s"));
+	cr_assert_str_eq(gfs_ns_name(f), "s");
 }
