@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "client.h"
@@ -483,15 +484,39 @@ void gfs_client_parse_stat(json_t *j, struct gfs_stat *st)
 	uint64_t u = 0;
 	int64_t t = 0;
 
+	static const struct { const char *name; uint32_t kind; } kinds[] = {
+		{ "dir", S_IFDIR }, { "symlink", S_IFLNK }, { "fifo", S_IFIFO },
+		{ "socket", S_IFSOCK }, { "char", S_IFCHR },
+		{ "block", S_IFBLK },
+	};
+	size_t i;
+
 	memset(st, 0, sizeof(*st));
 	gfs_json_str(j, "type", false, &type);
-	st->is_dir = !strcmp(type, "dir");
+	st->kind = S_IFREG;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(type, kinds[i].name))
+			st->kind = kinds[i].kind;
+	st->is_dir = st->kind == S_IFDIR;
 	gfs_json_u64(j, "size", false, &st->size);
 	gfs_json_i64(j, "mtime_ns", false, &t);
 	st->mtime_ns = t;
+	/* masters before inodes sent neither: mtime stands in */
+	st->atime_ns = st->ctime_ns = t;
+	gfs_json_i64(j, "atime_ns", false, &st->atime_ns);
+	gfs_json_i64(j, "ctime_ns", false, &st->ctime_ns);
 	if (!gfs_json_u64(j, "mode", false, &u))
 		st->mode = (uint32_t)u & 07777;
 	gfs_json_u64(j, "chunk_size", false, &st->chunk_size);
+	gfs_json_u64(j, "ino", false, &st->ino);
+	st->nlink = st->is_dir ? 2 : 1;
+	if (!gfs_json_u64(j, "nlink", false, &u))
+		st->nlink = (uint32_t)u;
+	if (!gfs_json_u64(j, "uid", false, &u))
+		st->uid = (uint32_t)u;
+	if (!gfs_json_u64(j, "gid", false, &u))
+		st->gid = (uint32_t)u;
+	gfs_json_u64(j, "rdev", false, &st->rdev);
 }
 
 enum gfs_err gfs_client_stat_json(struct gfs_client *c, const char *path,
@@ -613,6 +638,85 @@ static enum gfs_err simple(struct gfs_client *c, const char *method,
 	return err;
 }
 
+enum gfs_err gfs_client_make(struct gfs_client *c, const char *path,
+			     const struct gfs_make *mk)
+{
+	json_t *body = json_pack("{s:s, s:i, s:I, s:I}", "type", mk->type,
+				 "mode", (int)(mk->mode & 07777), "uid",
+				 (json_int_t)mk->uid, "gid",
+				 (json_int_t)mk->gid);
+
+	if (mk->rdev)
+		json_object_set_new(body, "rdev",
+				    json_integer((json_int_t)mk->rdev));
+	if (mk->target)
+		json_object_set_new(body, "target", json_string(mk->target));
+	return simple(c, "PUT", "files", path, NULL, body);
+}
+
+/* A call on path naming a second path in to=: op=rename, op=link. */
+static enum gfs_err two_paths(struct gfs_client *c, const char *path,
+			      const char *op, const char *to, bool overwrite)
+{
+	enum gfs_err err = checked(to);
+	char *enc, *suffix;
+
+	if (err) {
+		gfs_client_set_error(err, NULL);
+		return err;
+	}
+	enc = gfs_url_encode(to, false);
+	suffix = gfs_xasprintf("?op=%s&to=%s%s", op, enc,
+			       overwrite ? "&overwrite=1" : "");
+	err = simple(c, "POST", "files", path, suffix, NULL);
+	free(enc);
+	free(suffix);
+	return err;
+}
+
+enum gfs_err gfs_client_link(struct gfs_client *c, const char *path,
+			     const char *to)
+{
+	return two_paths(c, path, "link", to, false);
+}
+
+enum gfs_err gfs_client_readlink(struct gfs_client *c, const char *path,
+				 char *buf, size_t len)
+{
+	json_t *j = NULL;
+	const char *target = NULL;
+	enum gfs_err err = gfs_client_stat_json(c, path, &j);
+
+	if (!err && gfs_json_str(j, "target", true, &target))
+		err = GFS_EINVAL;
+	if (!err && len)
+		snprintf(buf, len, "%s", target);
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_client_setattrs(struct gfs_client *c, const char *path,
+				 const struct gfs_setattr *a)
+{
+	json_t *body = json_object();
+
+	if (a->which & GFS_SETA_MODE)
+		json_object_set_new(body, "mode",
+				    json_integer((json_int_t)(a->mode & 07777)));
+	if (a->which & GFS_SETA_UID)
+		json_object_set_new(body, "uid", json_integer(a->uid));
+	if (a->which & GFS_SETA_GID)
+		json_object_set_new(body, "gid", json_integer(a->gid));
+	if (a->which & GFS_SETA_ATIME)
+		json_object_set_new(body, "atime_ns",
+				    json_integer((json_int_t)a->atime_ns));
+	if (a->which & GFS_SETA_MTIME)
+		json_object_set_new(body, "mtime_ns",
+				    json_integer((json_int_t)a->mtime_ns));
+	return simple(c, "POST", "files", path, "?op=setattr", body);
+}
+
 enum gfs_err gfs_client_unlink(struct gfs_client *c, const char *path)
 {
 	return simple(c, "DELETE", "files", path, "?type=file", NULL);
@@ -626,34 +730,19 @@ enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path)
 enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
 			       const char *to, bool overwrite)
 {
-	enum gfs_err err = checked(to);
-	char *enc, *suffix;
-
-	if (err) {
-		gfs_client_set_error(err, NULL);
-		return err;
-	}
-	enc = gfs_url_encode(to, false);
-	suffix = gfs_xasprintf("?op=rename&to=%s%s", enc,
-			       overwrite ? "&overwrite=1" : "");
-	err = simple(c, "POST", "files", from, suffix, NULL);
-	free(enc);
-	free(suffix);
-	return err;
+	return two_paths(c, from, "rename", to, overwrite);
 }
 
 enum gfs_err gfs_client_setattr(struct gfs_client *c, const char *path,
 				const uint32_t *mode, const int64_t *mtime_ns)
 {
-	json_t *body = json_object();
+	struct gfs_setattr a = {
+		.which = (mode ? GFS_SETA_MODE : 0) |
+			 (mtime_ns ? GFS_SETA_MTIME : 0),
+		.mode = mode ? *mode : 0, .mtime_ns = mtime_ns ? *mtime_ns : 0,
+	};
 
-	if (mode)
-		json_object_set_new(body, "mode",
-				    json_integer((json_int_t)(*mode & 07777)));
-	if (mtime_ns)
-		json_object_set_new(body, "mtime_ns",
-				    json_integer((json_int_t)*mtime_ns));
-	return simple(c, "POST", "files", path, "?op=setattr", body);
+	return gfs_client_setattrs(c, path, &a);
 }
 
 static void parse_lease(json_t *j, struct gfs_lease *out)

@@ -49,10 +49,40 @@ struct gfs_client_conf {
 /* What stat and readdir report. */
 struct gfs_stat {
 	bool is_dir;
-	uint64_t size;
+	uint32_t kind;          /* S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO,
+				 * S_IFSOCK, S_IFCHR or S_IFBLK */
+	uint64_t size;          /* a symlink's: its target's length */
 	int64_t mtime_ns;
-	uint32_t mode;          /* permission bits */
+	int64_t atime_ns;
+	int64_t ctime_ns;
+	uint32_t mode;          /* permission bits (07777) */
 	uint64_t chunk_size;    /* files only */
+	uint64_t ino;           /* the master's inode number, 0: unknown */
+	uint32_t nlink;
+	uint32_t uid, gid;
+	uint64_t rdev;          /* devices */
+};
+
+/* A new inode (gfs_client_make()). */
+struct gfs_make {
+	const char *type;       /* "file", "dir", "symlink", "fifo",
+				 * "socket", "char", "block" */
+	uint32_t mode;          /* permission bits */
+	uint32_t uid, gid;
+	uint64_t rdev;          /* devices */
+	const char *target;     /* symlinks */
+};
+
+/* Attributes to change (gfs_client_setattrs()): each only when its
+ * GFS_SET_* bit is in which. */
+enum {
+	GFS_SETA_MODE = 1, GFS_SETA_UID = 2, GFS_SETA_GID = 4,
+	GFS_SETA_ATIME = 8, GFS_SETA_MTIME = 16,
+};
+struct gfs_setattr {
+	unsigned which;
+	uint32_t mode, uid, gid;
+	int64_t atime_ns, mtime_ns;
 };
 
 /* A lease as the master reports it. */
@@ -113,6 +143,19 @@ enum gfs_err gfs_client_mkdir(struct gfs_client *c, const char *path,
 /* Create an empty file; GFS_EEXIST if the path exists. */
 enum gfs_err gfs_client_create(struct gfs_client *c, const char *path,
 			       uint32_t mode);
+/* Any inode: a directory, a symlink, a FIFO, socket or device node (as
+ * metadata), an empty file. */
+enum gfs_err gfs_client_make(struct gfs_client *c, const char *path,
+			     const struct gfs_make *mk);
+/* A further name `to` of path's inode (link(2)). */
+enum gfs_err gfs_client_link(struct gfs_client *c, const char *path,
+			     const char *to);
+/* A symlink's target into buf (NUL-terminated, cut to len - 1);
+ * GFS_EINVAL when path is not a symlink. */
+enum gfs_err gfs_client_readlink(struct gfs_client *c, const char *path,
+				 char *buf, size_t len);
+enum gfs_err gfs_client_setattrs(struct gfs_client *c, const char *path,
+				 const struct gfs_setattr *a);
 enum gfs_err gfs_client_unlink(struct gfs_client *c, const char *path);
 enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path);
 enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
@@ -145,6 +188,10 @@ enum {
  * GFS_ELEASED here).  *out is freed by gfs_file_close(). */
 enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 			   uint32_t mode, struct gfs_file **out);
+/* The same, a file it creates owned by uid and gid. */
+enum gfs_err gfs_file_open_as(struct gfs_client *c, const char *path,
+			      int flags, uint32_t mode, uint32_t uid,
+			      uint32_t gid, struct gfs_file **out);
 /* Read up to len bytes at off into buf; *got < len only at end of file.
  * Sees this handle's own uncommitted writes. */
 enum gfs_err gfs_file_pread(struct gfs_file *f, void *buf, size_t len,

@@ -128,6 +128,7 @@ struct gfs_file {
 	uint64_t size;          /* committed size */
 	uint32_t mode;          /* as the master last said */
 	int64_t entry_mtime_ns; /* as the master last said */
+	struct gfs_stat entry;  /* the rest it said: owner, ino, times */
 	struct chunk_map chunks; /* committed chunks */
 	struct chunk_map dirty; /* private chunks */
 	uint64_t wsize;         /* size as this handle sees it */
@@ -261,6 +262,7 @@ static enum gfs_err load_entry(struct gfs_file *f, json_t *j)
 	f->size = st.size;
 	f->mode = st.mode;
 	f->entry_mtime_ns = st.mtime_ns;
+	f->entry = st;
 	n = (st.size + st.chunk_size - 1) / st.chunk_size;
 	map_clear(&f->chunks);
 	json_array_foreach(json_object_get(j, "chunks"), i, e) {
@@ -391,12 +393,14 @@ static const char *token_header(const char *name, const char *tok,
 
 /* Create path; on success *entry is the master's new entry. */
 static enum gfs_err create_entry(struct gfs_client *c, const char *path,
-				 uint32_t mode, bool hidden, json_t **entry)
+				 uint32_t mode, uint32_t uid, uint32_t gid,
+				 bool hidden, json_t **entry)
 {
 	char *route = gfs_client_route("files", path, NULL);
-	json_t *body = json_pack("{s:s, s:i, s:b, s:b}", "type", "file",
-				 "mode", (int)(mode & 07777), "alloc", 1,
-				 "hidden", hidden);
+	json_t *body = json_pack("{s:s, s:i, s:b, s:b, s:I, s:I}", "type",
+				 "file", "mode", (int)(mode & 07777), "alloc",
+				 1, "hidden", hidden, "uid", (json_int_t)uid,
+				 "gid", (json_int_t)gid);
 	enum gfs_err err = gfs_client_call(c, "PUT", route, body, entry);
 
 	free(route);
@@ -406,6 +410,13 @@ static enum gfs_err create_entry(struct gfs_client *c, const char *path,
 
 enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 			   uint32_t mode, struct gfs_file **out)
+{
+	return gfs_file_open_as(c, path, flags, mode, 0, 0, out);
+}
+
+enum gfs_err gfs_file_open_as(struct gfs_client *c, const char *path,
+			      int flags, uint32_t mode, uint32_t uid,
+			      uint32_t gid, struct gfs_file **out)
 {
 	struct gfs_file *f;
 	json_t *created = NULL;
@@ -420,8 +431,8 @@ enum gfs_err gfs_file_open(struct gfs_client *c, const char *path, int flags,
 	if (flags & GFS_O_CREAT) {
 		/* a create whose connection broke is asked again with the
 		 * same request id (client.c): it happens exactly once */
-		err = create_entry(c, path, mode, flags & GFS_O_HIDDEN,
-				   &created);
+		err = create_entry(c, path, mode, uid, gid,
+				   flags & GFS_O_HIDDEN, &created);
 		if (err && !(err == GFS_EEXIST && !(flags & GFS_O_EXCL))) {
 			if (created)
 				json_decref(created);
@@ -491,8 +502,11 @@ void gfs_file_set_mtime(struct gfs_file *f, int64_t mtime_ns)
 
 void gfs_file_stat(struct gfs_file *f, struct gfs_stat *st)
 {
-	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&f->lock);
+	*st = f->entry;
+	st->kind = S_IFREG;
+	st->is_dir = false;
+	st->nlink = st->nlink ? st->nlink : 1;
 	st->size = f->wsize;
 	st->mode = f->mode;
 	st->chunk_size = f->chunk_size;

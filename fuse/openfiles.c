@@ -77,7 +77,9 @@ int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
 		*out = of;
 		return 0;
 	}
-	err = gfs_file_open(m->client, path, open_flags(flags), mode, &f);
+	err = gfs_file_open_as(m->client, path, open_flags(flags), mode,
+			       (uint32_t)fuse_get_context()->uid,
+			       (uint32_t)fuse_get_context()->gid, &f);
 	if (err)
 		return gfs_fuse_errno(err);
 	of = gfs_xcalloc(1, sizeof(*of));

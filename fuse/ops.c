@@ -11,9 +11,11 @@
  * operation hangs: a lost cluster is EIO or ETIMEDOUT, never a stuck
  * process.
  *
- * Not supported, on purpose: symlinks and hard links (ENOSYS), owners
- * (chown succeeds and changes nothing: files belong to the mounting user),
- * access times (atime reads as mtime).
+ * Every inode has the master's number (use_ino), owner, link count and
+ * times; new ones belong to the caller (fuse_context).  Symlinks, hard
+ * links, FIFOs, sockets and device nodes are the master's metadata: the
+ * kernel follows symlinks and serves FIFOs and devices itself.  Reads do
+ * not move atime (as noatime); utimensat sets it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -56,21 +58,35 @@ static struct gfs_open_file *open_file(struct fuse_file_info *fi)
 	return (struct gfs_open_file *)(uintptr_t)fi->fh;
 }
 
+static struct timespec ts_of(int64_t ns)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+
+	if (r < 0) { /* before 1970: the remainder is never negative */
+		s--;
+		r += 1000000000;
+	}
+	return (struct timespec){ .tv_sec = s, .tv_nsec = r };
+}
+
 static void fill_stat(const struct gfs_mount *m, const struct gfs_stat *gs,
 		      struct stat *st)
 {
+	(void)m;
 	memset(st, 0, sizeof(*st));
-	st->st_mode = (gs->is_dir ? S_IFDIR : S_IFREG) | (gs->mode & 07777);
-	st->st_nlink = gs->is_dir ? 2 : 1;
-	st->st_uid = m->uid;
-	st->st_gid = m->gid;
+	st->st_ino = gs->ino;
+	st->st_mode = (gs->kind ? gs->kind : S_IFREG) | (gs->mode & 07777);
+	st->st_nlink = gs->nlink ? gs->nlink : 1;
+	st->st_uid = gs->uid;
+	st->st_gid = gs->gid;
+	st->st_rdev = gs->rdev;
 	st->st_size = (off_t)gs->size;
-	st->st_blocks = (blkcnt_t)((gs->size + 511) / 512);
+	if (S_ISREG(st->st_mode))
+		st->st_blocks = (blkcnt_t)((gs->size + 511) / 512);
 	st->st_blksize = IO_SIZE;
-	st->st_mtim.tv_sec = gs->mtime_ns / 1000000000;
-	st->st_mtim.tv_nsec = gs->mtime_ns % 1000000000;
-	st->st_atim = st->st_mtim;
-	st->st_ctim = st->st_mtim;
+	st->st_mtim = ts_of(gs->mtime_ns);
+	st->st_atim = ts_of(gs->atime_ns);
+	st->st_ctim = ts_of(gs->ctime_ns);
 }
 
 /* fstat of an open file: its handle knows, our own writes included,
@@ -99,9 +115,15 @@ static int gfs_getattr(const char *path, struct stat *st,
 	if (fi)
 		return getattr_open(m, path, open_file(fi), st);
 	if (!strcmp(path, "/")) {
-		memset(&gs, 0, sizeof(gs));
-		gs.is_dir = true;
-		gs.mode = 0755;
+		/* the root's own entry, or (a master that cannot say, or
+		 * is away) a plain one: the mount must always stat */
+		if (gfs_client_stat(m->client, path, &gs)) {
+			memset(&gs, 0, sizeof(gs));
+			gs.kind = S_IFDIR;
+			gs.mode = 0755;
+			gs.ino = 1;
+			gs.nlink = 2;
+		}
 		fill_stat(m, &gs, st);
 		return 0;
 	}
@@ -113,7 +135,7 @@ static int gfs_getattr(const char *path, struct stat *st,
 		err = GFS_OK;
 	if (err)
 		return gfs_fuse_errno(err);
-	if (!gs.is_dir) {
+	if (gs.kind == S_IFREG) {
 		gfs_openfiles_size(m, path, &gs.size); /* our own writes */
 		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns);
 	}
@@ -208,7 +230,7 @@ static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		struct dir_item *d = &l->items[i];
 		struct stat st;
 
-		if (plus && !d->gs.is_dir) {
+		if (plus && d->gs.kind == S_IFREG) {
 			char *p = gfs_xasprintf("%s/%s", strcmp(path, "/") ?
 							      path : "",
 						d->name);
@@ -224,10 +246,57 @@ static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	return 0;
 }
 
+/* A new inode of the caller (fuse_context). */
+static int make(const char *path, const char *type, mode_t mode,
+		uint64_t rdev, const char *target)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	struct gfs_make mk = {
+		.type = type, .mode = mode & 07777, .uid = (uint32_t)ctx->uid,
+		.gid = (uint32_t)ctx->gid, .rdev = rdev, .target = target,
+	};
+
+	return gfs_fuse_errno(gfs_client_make(gfs_mount_get()->client, path,
+					      &mk));
+}
+
 static int gfs_mkdir(const char *path, mode_t mode)
 {
+	return make(path, "dir", mode, 0, NULL);
+}
+
+static int gfs_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return make(path, "file", mode, 0, NULL);
+	case S_IFIFO: return make(path, "fifo", mode, 0, NULL);
+	case S_IFSOCK: return make(path, "socket", mode, 0, NULL);
+	case S_IFCHR: return make(path, "char", mode, rdev, NULL);
+	case S_IFBLK: return make(path, "block", mode, rdev, NULL);
+	default: return -EINVAL;
+	}
+}
+
+static int gfs_symlink(const char *target, const char *path)
+{
+	if (!*target)
+		return -ENOENT;
+	if (strlen(target) > GFS_PATH_MAX)
+		return -ENAMETOOLONG;
+	return make(path, "symlink", 0777, 0, target);
+}
+
+static int gfs_readlink(const char *path, char *buf, size_t size)
+{
 	return gfs_fuse_errno(
-		gfs_client_mkdir(gfs_mount_get()->client, path, mode));
+		gfs_client_readlink(gfs_mount_get()->client, path, buf, size));
+}
+
+static int gfs_link(const char *from, const char *to)
+{
+	enum gfs_err err = gfs_client_link(gfs_mount_get()->client, from, to);
+
+	return err == GFS_EISDIR ? -EPERM : gfs_fuse_errno(err);
 }
 
 static int gfs_rmdir(const char *path)
@@ -286,23 +355,34 @@ static int gfs_truncate(const char *path, off_t size,
 	return rc ? rc : rc2;
 }
 
+/* One time of utimensat: UTIME_NOW, UTIME_OMIT (false) or as given. */
+static bool utime_of(const struct timespec *tv, int64_t now, int64_t *ns)
+{
+	if (tv && tv->tv_nsec == UTIME_OMIT)
+		return false;
+	*ns = !tv || tv->tv_nsec == UTIME_NOW
+		      ? now : (int64_t)tv->tv_sec * 1000000000 + tv->tv_nsec;
+	return true;
+}
+
 static int gfs_utimens(const char *path, const struct timespec tv[2],
 		       struct fuse_file_info *fi)
 {
 	struct gfs_mount *m = gfs_mount_get();
-	int64_t ns;
+	struct gfs_setattr a = { 0 };
+	int64_t now = gfs_now_ns();
 
-	if (tv && tv[1].tv_nsec == UTIME_OMIT)
+	if (utime_of(tv, now, &a.atime_ns))
+		a.which |= GFS_SETA_ATIME;
+	if (utime_of(tv ? &tv[1] : NULL, now, &a.mtime_ns))
+		a.which |= GFS_SETA_MTIME;
+	if (!a.which)
 		return 0;
-	if (!tv || tv[1].tv_nsec == UTIME_NOW)
-		ns = gfs_now_ns();
-	else
-		ns = (int64_t)tv[1].tv_sec * 1000000000 + tv[1].tv_nsec;
-	if (fi)
-		gfs_file_set_mtime(open_file(fi)->f, ns);
+	if (fi && (a.which & GFS_SETA_MTIME))
+		gfs_file_set_mtime(open_file(fi)->f, a.mtime_ns);
 	if (!path)
 		return 0; /* removed while open: nothing to keep */
-	return gfs_fuse_errno(gfs_client_setattr(m->client, path, NULL, &ns));
+	return gfs_fuse_errno(gfs_client_setattrs(m->client, path, &a));
 }
 
 static int gfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
@@ -319,16 +399,15 @@ static int gfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int gfs_chown(const char *path, uid_t uid, gid_t gid,
 		     struct fuse_file_info *fi)
 {
-	struct gfs_stat gs;
+	struct gfs_setattr a = { .uid = (uint32_t)uid, .gid = (uint32_t)gid };
 
-	(void)uid;
-	(void)gid;
 	(void)fi;
-	/* owners are not stored; succeed if the file exists */
 	if (!path)
 		return 0;
+	a.which = (uid != (uid_t)-1 ? GFS_SETA_UID : 0) |
+		  (gid != (gid_t)-1 ? GFS_SETA_GID : 0);
 	return gfs_fuse_errno(
-		gfs_client_stat(gfs_mount_get()->client, path, &gs));
+		gfs_client_setattrs(gfs_mount_get()->client, path, &a));
 }
 
 /*
@@ -549,7 +628,7 @@ static void *gfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->attr_timeout = m->attr_timeout;
 	cfg->negative_timeout = 0;
 	cfg->hard_remove = 1;
-	cfg->use_ino = 0;
+	cfg->use_ino = 1;
 	cfg->nullpath_ok = 0;
 	if (m->readahead_kb &&
 	    pthread_create(&t, NULL, tune_readahead, m) == 0)
@@ -571,6 +650,10 @@ const struct fuse_operations gfs_fuse_ops = {
 	.readdir = gfs_readdir,
 	.releasedir = gfs_releasedir,
 	.mkdir = gfs_mkdir,
+	.mknod = gfs_mknod,
+	.symlink = gfs_symlink,
+	.readlink = gfs_readlink,
+	.link = gfs_link,
 	.rmdir = gfs_rmdir,
 	.unlink = gfs_unlink,
 	.rename = gfs_rename,

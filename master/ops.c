@@ -134,6 +134,57 @@ static enum gfs_err lookup(struct gfs_master *m, const char *path,
 	return !err && (*n)->hidden ? GFS_ENOENT : err;
 }
 
+/* The entry at path (a hard link's own node) as clients see it.  Lock
+ * held. */
+static enum gfs_err lookup_entry(struct gfs_master *m, const char *path,
+				 struct gfs_node **n)
+{
+	enum gfs_err err = gfs_ns_lookup_entry(&m->ns, path, n);
+
+	return !err && gfs_ns_inode(*n)->hidden ? GFS_ENOENT : err;
+}
+
+static const char *const type_names[] = {
+	[GFS_NODE_FILE] = "file", [GFS_NODE_DIR] = "dir",
+	[GFS_NODE_SYMLINK] = "symlink", [GFS_NODE_FIFO] = "fifo",
+	[GFS_NODE_SOCK] = "socket", [GFS_NODE_CHR] = "char",
+	[GFS_NODE_BLK] = "block",
+};
+
+/* The type of a create body's "type", or -1. */
+static int type_of_name(const char *name)
+{
+	for (int t = 0; t <= GFS_NODE_BLK; t++)
+		if (!strcmp(type_names[t], name))
+			return t;
+	return -1;
+}
+
+/* The size an inode shows: a file's bytes, a symlink's target length. */
+static uint64_t inode_size(const struct gfs_node *n)
+{
+	if (n->type == GFS_NODE_FILE)
+		return n->file.size;
+	return n->type == GFS_NODE_SYMLINK ? strlen(n->sym.target) : 0;
+}
+
+/* The inode fields of an entry (ext): ino, nlink, uid, gid, atime, ctime,
+ * and a symlink's target or a device's rdev. */
+static void add_inode_json(json_t *j, const struct gfs_node *n)
+{
+	json_object_set_new(j, "ino", json_integer((json_int_t)n->ino));
+	json_object_set_new(j, "nlink", json_integer(gfs_ns_nlink(n)));
+	json_object_set_new(j, "uid", json_integer(n->uid));
+	json_object_set_new(j, "gid", json_integer(n->gid));
+	json_object_set_new(j, "atime_ns", json_integer(n->atime_ns));
+	json_object_set_new(j, "ctime_ns", json_integer(n->ctime_ns));
+	if (n->type == GFS_NODE_SYMLINK)
+		json_object_set_new(j, "target", json_string(n->sym.target));
+	if (n->type == GFS_NODE_CHR || n->type == GFS_NODE_BLK)
+		json_object_set_new(j, "rdev",
+				    json_integer((json_int_t)n->dev.rdev));
+}
+
 static json_t *chunks_json(struct gfs_master *m, const struct gfs_node *f)
 {
 	json_t *a = json_array();
@@ -158,13 +209,19 @@ static json_t *entry_json(struct gfs_master *m, struct gfs_node *n,
 {
 	struct gfs_lease *l;
 	json_t *j = json_pack("{s:s, s:s, s:I, s:f, s:I}", "path", path,
-			      "type", n->type == GFS_NODE_DIR ? "dir" : "file",
+			      "type", type_names[n->type],
 			      "mode", (json_int_t)n->mode, "mtime",
 			      (double)n->mtime_ns / 1e9, "mtime_ns",
 			      (json_int_t)n->mtime_ns);
 
-	if (n->type == GFS_NODE_DIR)
+	add_inode_json(j, n);
+	if (n->type != GFS_NODE_FILE) {
+		if (n->type != GFS_NODE_DIR)
+			json_object_set_new(j, "size",
+					    json_integer((json_int_t)
+							 inode_size(n)));
 		return j;
+	}
 	l = gfs_lease_get(n, gfs_lease_now_ms());
 	json_object_set_new(j, "size", json_integer((json_int_t)n->file.size));
 	json_object_set_new(j, "chunk_size",
@@ -325,10 +382,10 @@ static enum gfs_err settle_read(struct gfs_master *m, uint64_t applied,
 /* One node as listed. */
 struct listed {
 	char *name;                 /* path or name, owned */
-	int64_t mtime_ns;
-	uint64_t size;
-	uint32_t mode;
-	bool dir;
+	int64_t mtime_ns, atime_ns, ctime_ns;
+	uint64_t size, ino, rdev;
+	uint32_t mode, uid, gid, nlink;
+	uint8_t type;
 };
 
 struct listing {
@@ -338,9 +395,11 @@ struct listing {
 	bool over;                  /* more than max matched */
 };
 
-static void list_add(struct listing *l, struct gfs_node *n, const char *name)
+static void list_add(struct listing *l, struct gfs_node *entry,
+		     const char *name)
 {
-	bool dir = n->type == GFS_NODE_DIR;
+	struct gfs_node *n = gfs_ns_inode(entry);
+	bool dev = n->type == GFS_NODE_CHR || n->type == GFS_NODE_BLK;
 
 	if (l->max && l->n == l->max) {
 		l->over = true;
@@ -350,13 +409,18 @@ static void list_add(struct listing *l, struct gfs_node *n, const char *name)
 		l->cap = l->cap ? l->cap * 2 : 64;
 		l->v = gfs_xrealloc(l->v, l->cap * sizeof(*l->v));
 	}
-	l->v[l->n++] = (struct listed){ gfs_xstrdup(name), n->mtime_ns,
-					dir ? 0 : n->file.size, n->mode, dir };
+	l->v[l->n++] = (struct listed){
+		.name = gfs_xstrdup(name), .mtime_ns = n->mtime_ns,
+		.atime_ns = n->atime_ns, .ctime_ns = n->ctime_ns,
+		.size = inode_size(n), .ino = n->ino,
+		.rdev = dev ? n->dev.rdev : 0, .mode = n->mode, .uid = n->uid,
+		.gid = n->gid, .nlink = gfs_ns_nlink(n), .type = n->type,
+	};
 }
 
 static void prefix_cb(void *cls, struct gfs_node *n, const char *path)
 {
-	if (!n->hidden)
+	if (!gfs_ns_inode(n)->hidden)
 		list_add(cls, n, path);
 }
 
@@ -378,11 +442,21 @@ static json_t *list_json(struct listing *l, const char *key)
 	for (i = 0; i < l->n; i++) {
 		struct listed *e = &l->v[i];
 
-		json_array_append_new(a, json_pack(
-			"{s:s, s:s, s:I, s:f, s:I, s:I}", key, e->name, "type",
-			e->dir ? "dir" : "file", "size", (json_int_t)e->size,
-			"mtime", (double)e->mtime_ns / 1e9, "mtime_ns",
-			(json_int_t)e->mtime_ns, "mode", (json_int_t)e->mode));
+		json_t *o = json_pack(
+			"{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+			" s:I}", key, e->name, "type", type_names[e->type],
+			"size", (json_int_t)e->size, "mtime",
+			(double)e->mtime_ns / 1e9, "mtime_ns",
+			(json_int_t)e->mtime_ns, "mode", (json_int_t)e->mode,
+			"ino", (json_int_t)e->ino, "nlink", (json_int_t)e->nlink,
+			"uid", (json_int_t)e->uid, "gid", (json_int_t)e->gid,
+			"atime_ns", (json_int_t)e->atime_ns, "ctime_ns",
+			(json_int_t)e->ctime_ns);
+
+		if (e->type == GFS_NODE_CHR || e->type == GFS_NODE_BLK)
+			json_object_set_new(o, "rdev",
+					    json_integer((json_int_t)e->rdev));
+		json_array_append_new(a, o);
 		free(e->name);
 	}
 	free(l->v);
@@ -438,7 +512,7 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 		err = GFS_ENOTDIR;
 	if (!err)
 		HASH_ITER(hh, d->dir.kids, k, tmp)
-			if (!k->hidden)
+			if (!gfs_ns_inode(k)->hidden)
 				list_add(&l, k, gfs_ns_name(k));
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
@@ -547,37 +621,67 @@ static enum gfs_err can_create(struct gfs_master *m, const char *path)
 	return err;
 }
 
-/* The CREATE type for a create body's type and hidden flag. */
-static uint8_t create_type(bool dir, bool hidden)
+/* A create body: the new inode's fields (ino left for the lock). */
+static enum gfs_err parse_create(json_t *body, struct gfs_master *m,
+				 struct gfs_rec_inode *in, bool *alloc)
 {
-	if (dir)
-		return GFS_NODE_DIR;
-	return hidden ? GFS_CREATE_HIDDEN : GFS_NODE_FILE;
+	const char *type = "file", *target = NULL;
+	bool hidden = false;
+	uint64_t uid = 0, gid = 0, rdev = 0;
+	uint32_t mode;
+	int t;
+
+	in->mtime_ns = gfs_now_ns();
+	*alloc = false;
+	if (gfs_json_str(body, "type", false, &type) ||
+	    gfs_json_bool(body, "alloc", false, alloc) ||
+	    gfs_json_bool(body, "hidden", false, &hidden) ||
+	    gfs_json_i64(body, "mtime_ns", false, &in->mtime_ns) ||
+	    gfs_json_str(body, "target", false, &target) ||
+	    gfs_json_u64(body, "uid", false, &uid) || uid > UINT32_MAX ||
+	    gfs_json_u64(body, "gid", false, &gid) || gid > UINT32_MAX ||
+	    gfs_json_u64(body, "rdev", false, &rdev) ||
+	    (t = type_of_name(type)) < 0)
+		return GFS_EINVAL;
+	if ((hidden && t != GFS_NODE_FILE) ||
+	    (t == GFS_NODE_SYMLINK) != (target != NULL))
+		return GFS_EINVAL;
+	if (target && (!*target || strlen(target) > GFS_PATH_MAX ||
+		       strlen(target) !=
+			       json_string_length(json_object_get(body,
+								  "target")) ||
+		       !gfs_text_valid(target)))
+		return GFS_EINVAL;
+	if (parse_mode(body, t == GFS_NODE_DIR ? 0755 :
+			     t == GFS_NODE_SYMLINK ? 0777 : 0644, &mode))
+		return GFS_EINVAL;
+	*in = (struct gfs_rec_inode){
+		.type = (uint8_t)t,
+		.flags = (t == GFS_NODE_DIR ? GFS_MK_EXPLICIT : 0) |
+			 (hidden ? GFS_MK_HIDDEN : 0),
+		.mode = mode, .uid = (uint32_t)uid, .gid = (uint32_t)gid,
+		.atime_ns = in->mtime_ns, .mtime_ns = in->mtime_ns,
+		.ctime_ns = in->mtime_ns,
+		.chunk_size = t == GFS_NODE_FILE ? (uint32_t)m->conf.chunk_size
+						  : 0,
+		.rdev = t == GFS_NODE_CHR || t == GFS_NODE_BLK ? rdev : 0,
+		.target = target,
+	};
+	return GFS_OK;
 }
 
 enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 			    json_t *body, const struct gfs_request_id *id,
 			    json_t **out)
 {
-	const char *type = "file";
-	int64_t mtime = gfs_now_ns();
+	struct gfs_rec_inode in;
 	struct gfs_enc rec = { 0 };
-	bool dir, alloc = false, again = false, hidden = false;
-	enum gfs_err err;
+	bool alloc, again = false;
+	enum gfs_err err = parse_create(body, m, &in, &alloc);
 	uint64_t seq = 0;
-	uint32_t mode;
 
-	if (gfs_json_str(body, "type", false, &type) ||
-	    gfs_json_bool(body, "alloc", false, &alloc) ||
-	    gfs_json_bool(body, "hidden", false, &hidden) ||
-	    gfs_json_i64(body, "mtime_ns", false, &mtime) ||
-	    (strcmp(type, "file") && strcmp(type, "dir")))
-		return GFS_EINVAL;
-	dir = !strcmp(type, "dir");
-	if (dir && hidden)
-		return GFS_EINVAL;
-	if (parse_mode(body, dir ? 0755 : 0644, &mode))
-		return GFS_EINVAL;
+	if (err)
+		return err;
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
 	again = !err && repeated(m, id, &seq);
@@ -586,12 +690,13 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 	if (!err && !again)
 		err = can_create(m, path);
 	if (!err && !again) {
+		/* a hidden file it replaces goes first: its number is free */
+		in.ino = m->ns.next_ino;
 		rec_begin(&rec, id);
-		gfs_rec_create(&rec, path, create_type(dir, hidden), mode,
-			       mtime, (uint32_t)m->conf.chunk_size);
+		gfs_rec_mknode(&rec, path, &in);
 		seq = gfs_ops_log(m, &rec);
 		*out = entry_at(m, path, false);
-		if (!dir && alloc) {
+		if (in.type == GFS_NODE_FILE && alloc) {
 			prealloc(m, path, *out);
 			/* its handle's reservation must be durable too */
 			seq = GFS_MAX(seq, m->reserve_seq);
@@ -605,7 +710,7 @@ static enum gfs_err check_delete(struct gfs_node *n, const char *type)
 {
 	if (type && !strcmp(type, "file") && n->type == GFS_NODE_DIR)
 		return GFS_EISDIR;
-	if (type && !strcmp(type, "dir") && n->type == GFS_NODE_FILE)
+	if (type && !strcmp(type, "dir") && n->type != GFS_NODE_DIR)
 		return GFS_ENOTDIR;
 	if (n->type == GFS_NODE_DIR && n->dir.kids)
 		return GFS_ENOTEMPTY;
@@ -629,20 +734,32 @@ enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 	err = writable(m);
 	again = !err && repeated(m, id, &seq);
 	if (!err && !again)
-		err = lookup(m, path, &n);
+		err = lookup_entry(m, path, &n);
 	if (!err && !again)
 		err = check_delete(n, type);
 	if (!err && !again)
-		err = check_lease(n, path, client, out);
+		err = check_lease(gfs_ns_inode(n), path, client, out);
 	if (!err && !again) {
 		rec_begin(&rec, id);
 		gfs_rec_delete(&rec, path);
+		gfs_rec_time(&rec, gfs_now_ns());
 		seq = gfs_ops_log(m, &rec);
 	}
 	if (!err)
 		*out = json_object();
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
+}
+
+/* Whether entry n and the one at `to` are names of one inode (a rename
+ * between them does nothing).  Lock held. */
+static bool same_inode_at(struct gfs_master *m, struct gfs_node *n,
+			  const char *to)
+{
+	struct gfs_node *at;
+
+	return !gfs_ns_lookup_entry(&m->ns, to, &at) &&
+	       gfs_ns_same_inode(n, at);
 }
 
 enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
@@ -659,18 +776,19 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 	err = writable(m);
 	again = !err && repeated(m, id, &seq);
 	if (!err && !again)
-		err = lookup(m, path, &n);
+		err = lookup_entry(m, path, &n);
 	if (!err && !again)
 		err = gfs_ns_can_rename(&m->ns, n, to, overwrite, &victim);
 	if (!err && !again)
-		err = check_lease(n, path, client, out);
+		err = check_lease(gfs_ns_inode(n), path, client, out);
 	if (!err && !again)
 		err = check_leases_below(n, client, out);
 	if (!err && !again && victim)
-		err = check_lease(victim, to, client, out);
-	if (!err && !again && strcmp(path, to)) {
+		err = check_lease(gfs_ns_inode(victim), to, client, out);
+	if (!err && !again && !same_inode_at(m, n, to)) {
 		rec_begin(&rec, id);
 		gfs_rec_rename(&rec, path, to);
+		gfs_rec_time(&rec, gfs_now_ns());
 		seq = gfs_ops_log(m, &rec);
 	}
 	if (!err)
@@ -679,21 +797,80 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 	return finish(m, err, seq, out);
 }
 
+enum gfs_err gfs_ops_link(struct gfs_master *m, const char *path,
+			  const char *to, const char *client,
+			  const struct gfs_request_id *id, json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *n;
+	enum gfs_err err;
+	uint64_t seq = 0;
+	bool again;
+
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	again = !err && repeated(m, id, &seq);
+	if (!err && !again)
+		err = lookup(m, path, &n);
+	if (!err && !again && n->type == GFS_NODE_DIR)
+		err = GFS_EISDIR;
+	if (!err && !again)
+		err = check_lease(n, path, client, out);
+	if (!err && !again)
+		err = can_create(m, to);
+	if (!err && !again) {
+		rec_begin(&rec, id);
+		gfs_rec_link(&rec, path, to, gfs_now_ns());
+		seq = gfs_ops_log(m, &rec);
+	}
+	if (!err)
+		*out = entry_at(m, to, false);
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+/* A setattr body: which fields (GFS_ATTR_*) and their values. */
+static enum gfs_err parse_setattr(json_t *body, uint8_t *which,
+				  struct gfs_rec_inode *a)
+{
+	static const struct { const char *key; uint8_t bit; } u32s[] = {
+		{ "mode", GFS_ATTR_MODE }, { "uid", GFS_ATTR_UID },
+		{ "gid", GFS_ATTR_GID },
+	};
+	uint64_t v[3] = { 0 };
+	size_t i;
+
+	*which = 0;
+	for (i = 0; i < 3; i++) {
+		if (gfs_json_u64(body, u32s[i].key, false, &v[i]) ||
+		    v[i] > (i ? UINT32_MAX : 07777))
+			return GFS_EINVAL;
+		if (json_object_get(body, u32s[i].key))
+			*which |= u32s[i].bit;
+	}
+	if (gfs_json_i64(body, "atime_ns", false, &a->atime_ns) ||
+	    gfs_json_i64(body, "mtime_ns", false, &a->mtime_ns))
+		return GFS_EINVAL;
+	*which |= json_object_get(body, "atime_ns") ? GFS_ATTR_ATIME : 0;
+	*which |= json_object_get(body, "mtime_ns") ? GFS_ATTR_MTIME : 0;
+	a->mode = (uint32_t)v[0];
+	a->uid = (uint32_t)v[1];
+	a->gid = (uint32_t)v[2];
+	return GFS_OK;
+}
+
 enum gfs_err gfs_ops_setattr(struct gfs_master *m, const char *path,
 			     const char *client, json_t *body, json_t **out)
 {
+	struct gfs_rec_inode a = { 0 };
 	struct gfs_enc rec = { 0 };
-	uint64_t mode = 0, seq = 0;
-	int64_t mtime = 0;
+	uint64_t seq = 0;
 	struct gfs_node *n;
 	enum gfs_err err;
-	uint8_t which = 0;
+	uint8_t which;
 
-	if (gfs_json_u64(body, "mode", false, &mode) || mode > 07777 ||
-	    gfs_json_i64(body, "mtime_ns", false, &mtime))
+	if (parse_setattr(body, &which, &a))
 		return GFS_EINVAL;
-	which |= json_object_get(body, "mode") ? GFS_SET_MODE : 0;
-	which |= json_object_get(body, "mtime_ns") ? GFS_SET_MTIME : 0;
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
 	if (!err)
@@ -701,7 +878,9 @@ enum gfs_err gfs_ops_setattr(struct gfs_master *m, const char *path,
 	if (!err)
 		err = check_lease(n, path, client, out);
 	if (!err && which) {
-		gfs_rec_setattr(&rec, path, which, (uint32_t)mode, mtime);
+		/* every change of the inode is a change of its ctime */
+		a.ctime_ns = gfs_now_ns();
+		gfs_rec_attr(&rec, path, which | GFS_ATTR_CTIME, &a);
 		seq = gfs_ops_log(m, &rec);
 	}
 	if (!err)
@@ -1065,6 +1244,7 @@ enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 		err = commit_fits(m, f, &r);
 	if (!err) {
 		gfs_rec_commit(&rec, path, r.size, r.mtime, r.c, r.n);
+		gfs_rec_time(&rec, gfs_now_ns()); /* ctime */
 		seq = gfs_ops_log(m, &rec);
 		for (i = 0; i < r.n; i++)
 			if (r.replicas[i])
@@ -1189,6 +1369,7 @@ void gfs_ops_reap_hidden(struct gfs_master *m, int64_t now_ms)
 		gfs_ns_path(f, path);
 		gfs_info("upload of %s never committed: removed", path);
 		gfs_rec_delete(&rec, path);
+		gfs_rec_time(&rec, gfs_now_ns());
 		gfs_ops_log(m, &rec);
 	}
 }

@@ -54,6 +54,13 @@ enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 			    const char *to, bool overwrite, const char *client,
 			    const struct gfs_request_id *id, json_t **out);
+/* A further name `to` of path's inode (link(2)); GFS_EISDIR for a
+ * directory. */
+enum gfs_err gfs_ops_link(struct gfs_master *m, const char *path,
+			  const char *to, const char *client,
+			  const struct gfs_request_id *id, json_t **out);
+/* body: {"mode"?, "uid"?, "gid"?, "atime_ns"?, "mtime_ns"?}; any change
+ * sets ctime. */
 enum gfs_err gfs_ops_setattr(struct gfs_master *m, const char *path,
 			     const char *client, json_t *body, json_t **out);
 enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,

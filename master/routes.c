@@ -370,8 +370,9 @@ static void h_delete(struct gfs_req *req)
 	       200, &out, path);
 }
 
+/* op=rename and op=link: both take to=PATH and a request id. */
 static void rename_op(struct gfs_req *req, struct gfs_master *m,
-		      const char *path, const char *client)
+		      const char *path, const char *client, bool link)
 {
 	const char *to = NULL, *ow = NULL;
 	const struct gfs_request_id *id;
@@ -382,7 +383,8 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 
 	if (gfs_req_arg(req, "to", &to) || gfs_req_arg(req, "overwrite", &ow) ||
 	    !to) {
-		gfs_reply_error(req, GFS_EINVAL, "rename needs to=PATH");
+		gfs_reply_error(req, GFS_EINVAL, link ? "link needs to=PATH"
+						       : "rename needs to=PATH");
 		return;
 	}
 	if (!path_ok(req, to, "target path"))
@@ -390,9 +392,12 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 	id = req_id(req, &buf, &ok);
 	if (!ok)
 		return;
-	err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"), client, id,
-			     &out);
-	reply(req, err, 200, out, path);
+	if (link)
+		err = gfs_ops_link(m, path, to, client, id, &out);
+	else
+		err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"),
+				     client, id, &out);
+	reply(req, err, link ? 201 : 200, out, path);
 }
 
 static void h_files_op(struct gfs_req *req)
@@ -408,8 +413,8 @@ static void h_files_op(struct gfs_req *req)
 	if (!ok)
 		return;
 	gfs_req_arg(req, "op", &op);
-	if (op && !strcmp(op, "rename")) {
-		rename_op(req, m, path, client);
+	if (op && (!strcmp(op, "rename") || !strcmp(op, "link"))) {
+		rename_op(req, m, path, client, !strcmp(op, "link"));
 	} else if (op && !strcmp(op, "setattr")) {
 		body = gfs_req_json(req);
 		if (!body)
@@ -418,7 +423,7 @@ static void h_files_op(struct gfs_req *req)
 		       200, &out, path);
 		json_decref(body);
 	} else {
-		gfs_reply_error(req, GFS_EINVAL, "op must be rename or setattr");
+		gfs_reply_error(req, GFS_EINVAL, "op must be rename, link or setattr");
 	}
 }
 

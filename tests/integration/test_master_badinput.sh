@@ -35,7 +35,11 @@ expect 400 bad_request PUT "$A/files/x" -d '{"mode": "rw"'
 expect 400 bad_request PUT "$A/files/x" -d '[1,2]'
 expect 400 bad_request PUT "$A/files/x" -d '{"mode":"rw"}'
 expect 400 bad_request PUT "$A/files/x" -d '{"mode":99999}'
-expect 400 bad_request PUT "$A/files/x" -d '{"type":"socket"}'
+expect 400 bad_request PUT "$A/files/x" -d '{"type":"pipe"}'
+expect 400 bad_request PUT "$A/files/x" -d '{"type":"symlink"}'
+expect 400 bad_request PUT "$A/files/x" -d '{"type":"file","target":"y"}'
+expect 400 bad_request PUT "$A/files/x" -d '{"type":"fifo","uid":4294967296}'
+expect 400 bad_request POST "$A/files/x?op=setattr" -d '{"mode":65535}'
 head -c $((9 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/huge"
 expect 413 too_large PUT "$A/files/x" --data-binary @"$T/huge"
 expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":-1}'
