@@ -41,7 +41,7 @@
 #include "master.h"
 #include "util.h"
 
-#define CKPT_MAGIC "GFSCKPT1"
+#define CKPT_PREFIX "GFSCKPT"
 #define CKPT_HDR 16
 #define CKPT_TMP "checkpoint.tmp"     /* the child's file */
 #define CKPT_RECV "checkpoint.recv"   /* one received from the primary */
@@ -171,7 +171,8 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 {
 	uint8_t *h = gfs_enc_reserve(&w->out, CKPT_HDR);
 
-	memcpy(h, CKPT_MAGIC, 8);
+	memcpy(h, CKPT_PREFIX, 7);
+	h[7] = (uint8_t)('0' + GFS_FORMAT);
 	gfs_put_u64(h + 8, next);
 	w->out.len += CKPT_HDR;
 	w->now_ms = gfs_lease_now_ms();
@@ -429,10 +430,12 @@ enum gfs_err gfs_ckpt_load_buf(struct gfs_master *m, const uint8_t *buf,
 	size_t off = CKPT_HDR, n;
 	uint64_t seq, expect = 1;
 
-	if (len < CKPT_HDR || memcmp(buf, CKPT_MAGIC, 8)) {
+	if (len < CKPT_HDR || gfs_format_of(buf, CKPT_PREFIX) < 0) {
 		gfs_error("checkpoint: bad header");
 		return GFS_EIO;
 	}
+	if (!gfs_format_ok(gfs_format_of(buf, CKPT_PREFIX), "checkpoint"))
+		return GFS_EINVAL;
 	*next = gfs_get_u64(buf + 8);
 	while (off < len) {
 		n = gfs_oplog_check_record(buf + off, len - off, &seq);
@@ -492,7 +495,7 @@ enum gfs_err gfs_ckpt_load(struct gfs_master *m, uint64_t *next)
 		gfs_error("cannot read %s: %s", path, strerror(errno));
 	} else {
 		err = gfs_ckpt_load_buf(m, buf, len, next);
-		if (err)
+		if (err && err != GFS_EINVAL) /* a version: said already */
 			gfs_error("%s is corrupt; not starting", path);
 	}
 	free(buf);

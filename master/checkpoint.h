@@ -8,7 +8,7 @@
  * list of ordinary journal records, applied by the same code as the log.
  *
  * On disk, <data>/checkpoint:
- *   "GFSCKPT1" (8 bytes), u64 next seq (the first log record not in it),
+ *   "GFSCKPT" FORMAT (8 bytes; GFS_FORMAT, oplog.h), u64 next seq (the first log record not in it),
  *   then framed records numbered 1, 2, ... (oplog.h framing: length,
  *   CRC32C, seq), the last one END with the count of records before it.
  * Written to checkpoint.tmp, fsync'ed, renamed over checkpoint, directory

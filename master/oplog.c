@@ -34,7 +34,7 @@
 #include "path.h"
 #include "util.h"
 
-#define SEG_MAGIC "GFSLOG1\n"
+#define SEG_PREFIX "GFSLOG"
 #define SEG_HDR 16
 
 static void unlink_first(struct gfs_oplog *log, size_t n);
@@ -48,7 +48,37 @@ struct gfs_oplog_seg {
 	uint64_t *offs;  /* offs[i]: offset of record base+i, owned */
 	size_t cap;      /* entries allocated in offs */
 	char *path;      /* owned */
+	int format;      /* of its header (GFS_FORMAT for new ones) */
 };
+
+int gfs_format_of(const uint8_t *hdr, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	uint8_t d = hdr[n];
+
+	if (memcmp(hdr, prefix, n))
+		return -1;
+	return d >= '1' && d <= '9' ? d - '0' : 0;
+}
+
+bool gfs_format_ok(int v, const char *path)
+{
+	if (v >= GFS_FORMAT_OLDEST && v <= GFS_FORMAT)
+		return true;
+	gfs_error("%s: data format version %s%d; this gfs-master reads "
+		  "versions %d to %d (written by a newer gfs-master?)", path,
+		  v > 0 ? "" : "unknown, not ", v > 0 ? v : GFS_FORMAT_OLDEST,
+		  GFS_FORMAT_OLDEST, GFS_FORMAT);
+	return false;
+}
+
+/* The 8 header bytes of a segment of format v. */
+static void seg_magic(uint8_t *hdr, int v)
+{
+	memcpy(hdr, SEG_PREFIX, 6);
+	hdr[6] = (uint8_t)('0' + v);
+	hdr[7] = '\n';
+}
 
 static uint32_t record_crc(uint64_t seq, const uint8_t *body, size_t len)
 {
@@ -122,6 +152,7 @@ static void seg_init(struct gfs_oplog *log, uint64_t base,
 	s->path = gfs_xasprintf("%s/log.%016" PRIx64, log->dir, base);
 	s->fd = -1;
 	s->size = s->tail = SEG_HDR;
+	s->format = GFS_FORMAT;
 }
 
 /* Create s's file with its header and make it durable (fdatasync, then
@@ -135,7 +166,7 @@ static int seg_file_create(const char *dir, const struct gfs_oplog_seg *s)
 
 	if (fd < 0)
 		return -1;
-	memcpy(hdr, SEG_MAGIC, 8);
+	seg_magic(hdr, GFS_FORMAT);
 	gfs_put_u64(hdr + 8, s->base);
 	if (gfs_pwrite_all(fd, hdr, SEG_HDR, 0) < 0 || fdatasync(fd) < 0 ||
 	    gfs_fsync_dir(dir) < 0) {
@@ -314,10 +345,13 @@ static enum gfs_err load_segment(struct scan *sc, const char *name, bool last,
 		gfs_error("cannot read %s: %s", s->path, strerror(errno));
 		goto out_free;
 	}
-	if (len < SEG_HDR || memcmp(buf, SEG_MAGIC, 8)) {
+	s->format = len < SEG_HDR ? -1 : gfs_format_of(buf, SEG_PREFIX);
+	if (s->format < 0 || (s->format && buf[7] != '\n')) {
 		gfs_error("%s is not an op log segment", s->path);
 		goto out_free;
 	}
+	if (!gfs_format_ok(s->format, s->path))
+		goto out_free;
 	s->base = s->end = gfs_get_u64(buf + 8);
 	if (sc->expect && s->base != sc->expect) {
 		gfs_error("op log %s starts at %" PRIu64 ", expected %" PRIu64,
@@ -374,6 +408,37 @@ static enum gfs_err load_all(struct scan *sc)
 	return err;
 }
 
+/* The last segment is of an older format: records go on in a new one
+ * (an empty one just gets this format's header), so that no file holds
+ * records of two formats and an older master refuses the new ones by
+ * their header. */
+static enum gfs_err upgrade_last(struct gfs_oplog *log)
+{
+	struct gfs_oplog_seg *last = cur_seg(log), s;
+	uint8_t hdr[8];
+	enum gfs_err err;
+
+	if (last->format == GFS_FORMAT)
+		return GFS_OK;
+	if (last->end == last->base) {
+		seg_magic(hdr, GFS_FORMAT);
+		if (gfs_pwrite_all(last->fd, hdr, 8, 0) < 0 ||
+		    fdatasync(last->fd) < 0) {
+			gfs_error("cannot write %s: %s", last->path,
+				  strerror(errno));
+			return GFS_EIO;
+		}
+		last->format = GFS_FORMAT;
+		return GFS_OK;
+	}
+	gfs_info("%s is of data format %d: new records go to a segment of "
+		 "format %d", last->path, last->format, GFS_FORMAT);
+	err = seg_create(log, last->end, &s);
+	if (!err)
+		push_seg(log, &s);
+	return err;
+}
+
 enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 			    void *cls, struct gfs_oplog **out)
 {
@@ -410,12 +475,11 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 		err = GFS_EIO;
 		goto out_free;
 	}
-	if (!log->nsegs) {
-		err = seg_create(log, from, &s);
-		if (err)
-			goto out_free;
+	err = log->nsegs ? upgrade_last(log) : seg_create(log, from, &s);
+	if (err)
+		goto out_free;
+	if (!log->nsegs)
 		push_seg(log, &s);
-	}
 	log->next_seq = log->synced_seq = log->written_seq = cur_seg(log)->end;
 	*out = log;
 	return GFS_OK;

@@ -11,7 +11,8 @@
  *
  * On disk (all integers little-endian), under the data directory:
  *   log.<16 hex digits of the first seq>   one segment
- *   segment = "GFSLOG1\n" (8 bytes), u64 base seq, then records
+ *   segment = "GFSLOG" FORMAT "\n" (8 bytes: FORMAT one digit, the
+ *             format version), u64 base seq, then records
  *   record  = u32 len, u32 crc, u64 seq, body[len]
  *             crc = CRC32C(seq as 8 bytes, then body); body[0] = type
  * Sequence numbers are consecutive across segments.
@@ -37,6 +38,25 @@
 #include "err.h"
 
 #define GFS_OPLOG_HDR 16              /* record header bytes */
+
+/*
+ * The format of the op log and checkpoints this master writes (the digit
+ * in their headers), and the oldest it reads: 1 had no inodes (CREATE,
+ * DIR, records without their trailing times), 2 adds MKNODE, LINK, ATTR
+ * and the trailing times (journal.h).  A file of another version is
+ * refused with one line saying so; a last segment of an older version
+ * is continued in a new segment of this one, so that no file mixes two.
+ */
+#define GFS_FORMAT 2
+#define GFS_FORMAT_OLDEST 1
+
+/* The format version in an 8-byte header that starts with prefix ("GFSLOG",
+ * "GFSCKPT"): its digit, 0 for anything else there, -1 when the prefix
+ * differs (not such a file). */
+int gfs_format_of(const uint8_t *hdr, const char *prefix);
+/* Whether version v may be read; logs the one-line refusal naming path
+ * when not. */
+bool gfs_format_ok(int v, const char *path);
 #define GFS_OPLOG_REC_MAX (64u << 20) /* largest record body */
 
 struct gfs_oplog_seg;

@@ -288,3 +288,83 @@ Test(journal, refuses_a_symlink_without_target_and_a_link_to_a_directory)
 	cr_assert_not(exists(&m, "/dir2"));
 	gfs_master_close(&m);
 }
+
+/* Put byte v at offset off of file dir/name. */
+static void poke(const char *name, long off, char v)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r+");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fseek(f, off, SEEK_SET), 0);
+	cr_assert_eq(fputc(v, f), v);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* The header digit of dir/name. */
+static char format_of(const char *name)
+{
+	char path[256], hdr[8];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fread(hdr, 1, 8, f), 8);
+	fclose(f);
+	return hdr[strncmp(hdr, "GFSLOG", 6) ? 7 : 6];
+}
+
+Test(journal, loads_format_1_and_continues_it_in_a_new_segment)
+{
+	struct gfs_master m;
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *n;
+
+	open_master(&m);
+	/* what a master of format 1 wrote: CREATE, no trailing times */
+	gfs_rec_create(&rec, "/old/f", GFS_NODE_FILE, 0600, 5, 1 << 20);
+	log_rec(&m, &rec);
+	gfs_rec_rename(&rec, "/old/f", "/old/g");
+	log_rec(&m, &rec);
+	gfs_oplog_sync(m.log);
+	gfs_oplog_close(m.log);
+	m.log = NULL;
+	gfs_master_close(&m);
+	poke("log.0000000000000001", 6, '1');
+	open_master(&m);
+	cr_assert_eq(gfs_ns_lookup(&m.ns, "/old/g", &n), GFS_OK);
+	cr_assert_eq(n->mode, 0600);
+	cr_assert_gt(n->ino, 1, "numbered in replay order");
+	cr_assert_eq(format_of("log.0000000000000001"), '1',
+		     "the old segment stays as it was");
+	cr_assert_eq(format_of("log.0000000000000004"), '2',
+		     "new records go to a segment of format 2");
+	gfs_master_close(&m); /* a checkpoint of format 2 */
+	cr_assert_eq(format_of("checkpoint"), '2');
+	open_master(&m);
+	cr_assert(exists(&m, "/old/g"));
+	gfs_master_close(&m);
+}
+
+Test(journal, refuses_a_data_directory_of_an_unknown_format)
+{
+	struct gfs_master m;
+	char seg[64];
+
+	open_master(&m);
+	gfs_master_close(&m); /* a checkpoint and a segment after it */
+	snprintf(seg, sizeof(seg), "log.%016llx",
+		 (unsigned long long)m.ckpt_seq);
+	poke("checkpoint", 7, '9');
+	memset(&m, 0, sizeof(m));
+	m.conf.data = dir;
+	m.conf.checkpoint_every = 1u << 30;
+	m.self_url = "http://127.0.0.1:1";
+	cr_assert_neq(gfs_master_open(&m), GFS_OK, "checkpoint of format 9");
+	poke("checkpoint", 7, '2');
+	poke(seg, 6, '3');
+	cr_assert_neq(gfs_master_open(&m), GFS_OK, "segment of format 3");
+}
