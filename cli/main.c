@@ -40,6 +40,7 @@ struct cli_conf {
 	char *ca_file;           /* --ca-file FILE */
 	uint64_t ttl_ms;         /* --ttl for lease */
 	bool json;               /* --json output for stat/status/ls */
+	bool recursive;          /* --recursive: ls lists by prefix */
 	enum gfs_log_level log_level;
 	char *config;            /* --config (read by gfs_opts_parse) */
 };
@@ -57,6 +58,8 @@ static const struct gfs_opt cli_opts[] = {
 	  "lease: time to live (default 60)" },
 	{ "json", GFS_OPT_FLAG, offsetof(struct cli_conf, json), NULL,
 	  "ls, stat, status: print the master's JSON" },
+	{ "recursive", GFS_OPT_FLAG, offsetof(struct cli_conf, recursive),
+	  NULL, "ls: every file whose path starts with PREFIX, flat" },
 	{ "log-level", GFS_OPT_LOGLEVEL, offsetof(struct cli_conf, log_level),
 	  "LEVEL", "error, warn, info or debug (default warn)" },
 	{ "config", GFS_OPT_STR, offsetof(struct cli_conf, config), "FILE",
@@ -253,41 +256,111 @@ static void print_json(json_t *j)
 	free(s);
 }
 
-static int cmd_ls(struct cli *cli, char **argv, int argc)
+/* One line of ls: size, mtime, path (a directory's with a '/', a
+ * symlink's with its target). */
+static void print_entry(json_t *e, const char *path)
 {
-	const char *prefix = argc ? argv[0] : "/";
-	char *p = prefix[0] == '/' ? gfs_xstrdup(prefix)
-				   : gfs_xasprintf("/%s", prefix);
+	const char *type = "file", *target = NULL;
+	uint64_t size = 0;
+	int64_t mt = 0;
+	char when[64];
+
+	gfs_json_str(e, "type", false, &type);
+	gfs_json_str(e, "target", false, &target);
+	gfs_json_u64(e, "size", false, &size);
+	gfs_json_i64(e, "mtime_ns", false, &mt);
+	format_time(mt / 1000000, when, sizeof(when));
+	printf("%12llu  %s  %s%s%s%s\n", (unsigned long long)size, when, path,
+	       strcmp(path, "/") && !strcmp(type, "dir") ? "/" : "",
+	       target ? " -> " : "", target ? target : "");
+}
+
+/* ls --recursive PREFIX (and ls of a path that does not exist: a string
+ * prefix, as ls always took): every file below, flat. */
+static int ls_prefix(struct cli *cli, const char *p)
+{
 	json_t *files, *e;
-	enum gfs_err err;
+	enum gfs_err err = gfs_client_list(cli->client, p, &files);
 	size_t i;
 
-	err = gfs_client_list(cli->client, p, &files);
-	if (err) {
-		failed("ls", p, err);
-		free(p);
-		return 1;
-	}
+	if (err)
+		return failed("ls", p, err);
 	if (cli->conf->json) {
 		print_json(files);
 	} else {
 		json_array_foreach(files, i, e) {
 			const char *path = "?";
-			uint64_t size = 0;
-			int64_t mt = 0;
-			char when[64];
 
 			gfs_json_str(e, "path", false, &path);
-			gfs_json_u64(e, "size", false, &size);
-			gfs_json_i64(e, "mtime_ns", false, &mt);
-			format_time(mt / 1000000, when, sizeof(when));
-			printf("%12llu  %s  %s\n", (unsigned long long)size,
-			       when, path);
+			print_entry(e, path);
 		}
 	}
 	json_decref(files);
-	free(p);
 	return 0;
+}
+
+/* ls DIR: its entries, by full path. */
+static int ls_dir(struct cli *cli, const char *p)
+{
+	json_t *j = NULL, *e;
+	enum gfs_err err = gfs_client_list_dir(cli->client, p, &j);
+	size_t i;
+
+	if (err)
+		return failed("ls", p, err);
+	if (cli->conf->json) {
+		print_json(j);
+	} else {
+		json_array_foreach(json_object_get(j, "entries"), i, e) {
+			const char *name = "?";
+			char *path;
+
+			gfs_json_str(e, "name", false, &name);
+			path = gfs_xasprintf("%s/%s", strcmp(p, "/") ? p : "",
+					     name);
+			print_entry(e, path);
+			free(path);
+		}
+	}
+	json_decref(j);
+	return 0;
+}
+
+static int cmd_ls(struct cli *cli, char **argv, int argc)
+{
+	const char *prefix = argc ? argv[0] : "/";
+	char *p = prefix[0] == '/' ? gfs_xstrdup(prefix)
+				   : gfs_xasprintf("/%s", prefix);
+	const char *type = NULL;
+	json_t *st = NULL;
+	enum gfs_err err = GFS_ENOENT;
+	int rc;
+
+	if (!cli->conf->recursive && !strcmp(p, "/")) {
+		err = GFS_OK; /* no route stats the root: a directory */
+		type = "dir";
+	} else if (!cli->conf->recursive) {
+		err = gfs_client_stat_json(cli->client, p, &st);
+	}
+	if (!err && st)
+		gfs_json_str(st, "type", false, &type);
+	if (err == GFS_ENOENT || err == GFS_EINVAL || err == GFS_ENOTDIR) {
+		rc = ls_prefix(cli, p);
+	} else if (err) {
+		rc = failed("ls", p, err);
+	} else if (type && !strcmp(type, "dir")) {
+		rc = ls_dir(cli, p);
+	} else {
+		if (cli->conf->json)
+			print_json(st);
+		else
+			print_entry(st, p);
+		rc = 0;
+	}
+	if (st)
+		json_decref(st);
+	free(p);
+	return rc;
 }
 
 static int cmd_stat(struct cli *cli, char **argv, int argc)
@@ -502,7 +575,8 @@ static const struct command commands[] = {
 	{ "download", 1, 2, cmd_download, "download REMOTE [LOCAL|-]" },
 	{ "lease", 1, 1, cmd_lease, "lease PATH [--ttl S]" },
 	{ "unlease", 1, 1, cmd_unlease, "unlease PATH" },
-	{ "ls", 0, 1, cmd_ls, "ls [PREFIX]" },
+	{ "ls", 0, 1, cmd_ls, "ls [PATH] (a directory's entries; "
+			      "--recursive: every file below PATH as a prefix)" },
 	{ "stat", 1, 1, cmd_stat, "stat PATH" },
 	{ "rm", 1, INT_MAX, cmd_rm, "rm PATH..." },
 	{ "mv", 2, 2, cmd_mv, "mv OLD NEW" },

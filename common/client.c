@@ -544,23 +544,36 @@ enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
 	return path_call(c, "GET", "files", path, NULL, NULL, entry);
 }
 
-enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
-				bool (*fn)(void *cls, const char *name,
-					   const struct gfs_stat *st),
-				void *cls)
+enum gfs_err gfs_client_list_dir(struct gfs_client *c, const char *dir,
+				  json_t **reply)
 {
 	char *enc, *route;
-	json_t *j = NULL, *e;
 	enum gfs_err err = checked(dir);
-	size_t i;
 
+	*reply = NULL;
 	if (err)
 		return err;
 	enc = gfs_url_encode(dir, false);
 	route = gfs_xasprintf("/files?dir=%s", enc);
 	free(enc);
-	err = gfs_client_call(c, "GET", route, NULL, &j);
+	err = gfs_client_call(c, "GET", route, NULL, reply);
 	free(route);
+	if (err && *reply) {
+		json_decref(*reply);
+		*reply = NULL;
+	}
+	return err;
+}
+
+enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
+				bool (*fn)(void *cls, const char *name,
+					   const struct gfs_stat *st),
+				void *cls)
+{
+	json_t *j = NULL, *e;
+	enum gfs_err err = gfs_client_list_dir(c, dir, &j);
+	size_t i;
+
 	if (!err) {
 		json_array_foreach(json_object_get(j, "entries"), i, e) {
 			const char *name = NULL;

@@ -130,6 +130,10 @@ enum gfs_err gfs_client_stat_json(struct gfs_client *c, const char *path,
  * download: GFS_ELEASED when another client holds a lease. */
 enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
 			     json_t **entry);
+/* The master's listing of directory dir (GET /files?dir=: {"path",
+ * "entries": [...]}), a new reference in *reply. */
+enum gfs_err gfs_client_list_dir(struct gfs_client *c, const char *dir,
+				 json_t **reply);
 /* Call fn for each direct child of dir; fn returns false to stop. */
 enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
 				bool (*fn)(void *cls, const char *name,

@@ -382,6 +382,7 @@ static enum gfs_err settle_read(struct gfs_master *m, uint64_t applied,
 /* One node as listed. */
 struct listed {
 	char *name;                 /* path or name, owned */
+	char *target;               /* a symlink's, owned, or NULL */
 	int64_t mtime_ns, atime_ns, ctime_ns;
 	uint64_t size, ino, rdev;
 	uint32_t mode, uid, gid, nlink;
@@ -411,6 +412,8 @@ static void list_add(struct listing *l, struct gfs_node *entry,
 	}
 	l->v[l->n++] = (struct listed){
 		.name = gfs_xstrdup(name), .mtime_ns = n->mtime_ns,
+		.target = n->type == GFS_NODE_SYMLINK ?
+				  gfs_xstrdup(n->sym.target) : NULL,
 		.atime_ns = n->atime_ns, .ctime_ns = n->ctime_ns,
 		.size = inode_size(n), .ino = n->ino,
 		.rdev = dev ? n->dev.rdev : 0, .mode = n->mode, .uid = n->uid,
@@ -456,8 +459,12 @@ static json_t *list_json(struct listing *l, const char *key)
 		if (e->type == GFS_NODE_CHR || e->type == GFS_NODE_BLK)
 			json_object_set_new(o, "rdev",
 					    json_integer((json_int_t)e->rdev));
+		if (e->target)
+			json_object_set_new(o, "target",
+					    json_string(e->target));
 		json_array_append_new(a, o);
 		free(e->name);
+		free(e->target);
 	}
 	free(l->v);
 	return a;
@@ -465,8 +472,10 @@ static json_t *list_json(struct listing *l, const char *key)
 
 static void list_free(struct listing *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].name);
+		free(l->v[i].target);
+	}
 	free(l->v);
 }
 
