@@ -40,9 +40,11 @@ struct gfs_held_lease {
 
 /* What the kernel was last told of each path (seen.c). */
 struct gfs_seen_entry;
+struct gfs_seen_inode;
 struct gfs_seen {
-	pthread_mutex_t lock;          /* protects table */
+	pthread_mutex_t lock;          /* protects table, inodes */
 	struct gfs_seen_entry *table;  /* by path */
+	struct gfs_seen_inode *inodes; /* by ino: names of linked inodes */
 };
 
 struct gfs_mount {
@@ -107,7 +109,10 @@ void gfs_leases_stop(struct gfs_mount *m);
 void gfs_seen_init(struct gfs_seen *s);
 void gfs_seen_free(struct gfs_seen *s);
 void gfs_seen_note(struct gfs_seen *s, const char *path, uint64_t size,
-		   int64_t mtime_ns);
+		   int64_t mtime_ns, uint64_t ino, uint32_t nlink);
+/* The other names the kernel was told of for path's inode (a hard link's
+ * names), as a new array of *n new strings (caller frees), or NULL. */
+char **gfs_seen_others(struct gfs_seen *s, const char *path, size_t *n);
 /* True when the kernel was told exactly this size and mtime for path. */
 bool gfs_seen_same(struct gfs_seen *s, const char *path, uint64_t size,
 		   int64_t mtime_ns);

@@ -89,6 +89,24 @@ static void fill_stat(const struct gfs_mount *m, const struct gfs_stat *gs,
 	st->st_ctim = ts_of(gs->ctime_ns);
 }
 
+/*
+ * The inode at path changed (its link count, owner, mode, times): the
+ * kernel's attributes of its other names are stale, for it caches them
+ * per name.  Call after the change, with the path it was made through
+ * (still known to seen.c).
+ */
+static void others_changed(struct gfs_mount *m, const char *path)
+{
+	size_t n, i;
+	char **others = gfs_seen_others(&m->seen, path, &n);
+
+	for (i = 0; i < n; i++) {
+		fuse_invalidate_path(fuse_get_context()->fuse, others[i]);
+		free(others[i]);
+	}
+	free(others);
+}
+
 /* fstat of an open file: its handle knows, our own writes included,
  * even after its path was removed (path NULL, no links left). */
 static int getattr_open(struct gfs_mount *m, const char *path,
@@ -101,7 +119,8 @@ static int getattr_open(struct gfs_mount *m, const char *path,
 	if (gfs_openfiles_is_unlinked(m, of))
 		st->st_nlink = 0;
 	else if (path)
-		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns);
+		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns, gs.ino,
+			      gs.nlink);
 	return 0;
 }
 
@@ -135,10 +154,9 @@ static int gfs_getattr(const char *path, struct stat *st,
 		err = GFS_OK;
 	if (err)
 		return gfs_fuse_errno(err);
-	if (gs.kind == S_IFREG) {
+	if (gs.kind == S_IFREG)
 		gfs_openfiles_size(m, path, &gs.size); /* our own writes */
-		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns);
-	}
+	gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns, gs.ino, gs.nlink);
 	fill_stat(m, &gs, st);
 	return 0;
 }
@@ -236,7 +254,8 @@ static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 						d->name);
 
 			gfs_openfiles_size(m, p, &d->gs.size); /* ours */
-			gfs_seen_note(&m->seen, p, d->gs.size, d->gs.mtime_ns);
+			gfs_seen_note(&m->seen, p, d->gs.size, d->gs.mtime_ns,
+				      d->gs.ino, d->gs.nlink);
 			free(p);
 		}
 		fill_stat(m, &d->gs, &st);
@@ -294,9 +313,16 @@ static int gfs_readlink(const char *path, char *buf, size_t size)
 
 static int gfs_link(const char *from, const char *to)
 {
-	enum gfs_err err = gfs_client_link(gfs_mount_get()->client, from, to);
+	struct gfs_mount *m = gfs_mount_get();
+	enum gfs_err err = gfs_client_link(m->client, from, to);
 
-	return err == GFS_EISDIR ? -EPERM : gfs_fuse_errno(err);
+	if (err)
+		return err == GFS_EISDIR ? -EPERM : gfs_fuse_errno(err);
+	/* the kernel gives the new name a node of its own: every name it
+	 * knows, the one linked from too, holds an old link count */
+	fuse_invalidate_path(fuse_get_context()->fuse, from);
+	others_changed(m, from);
+	return 0;
 }
 
 static int gfs_rmdir(const char *path)
@@ -313,6 +339,7 @@ static int gfs_unlink(const char *path)
 	if (err)
 		return timed("unlink", path, t0, gfs_fuse_errno(err));
 	gfs_openfiles_unlinked(m, path);
+	others_changed(m, path);
 	return timed("unlink", path, t0, 0);
 }
 
@@ -327,8 +354,11 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 				!(flags & RENAME_NOREPLACE));
 	if (err)
 		return gfs_fuse_errno(err);
-	if (strcmp(from, to))
+	if (strcmp(from, to)) {
 		gfs_openfiles_unlinked(m, to); /* replaced, if it existed */
+		others_changed(m, to);
+		others_changed(m, from); /* ctime */
+	}
 	gfs_openfiles_rename(m, from, to);
 	gfs_leases_rename(m, from, to);
 	return 0;
@@ -353,6 +383,17 @@ static int gfs_truncate(const char *path, off_t size,
 	rc = gfs_fuse_errno(gfs_file_truncate(of->f, (uint64_t)size));
 	rc2 = gfs_openfiles_release(m, of);
 	return rc ? rc : rc2;
+}
+
+/* Change attributes of path; its other names' cached ones go stale. */
+static int setattrs(struct gfs_mount *m, const char *path,
+		    const struct gfs_setattr *a)
+{
+	enum gfs_err err = gfs_client_setattrs(m->client, path, a);
+
+	if (!err)
+		others_changed(m, path);
+	return gfs_fuse_errno(err);
 }
 
 /* One time of utimensat: UTIME_NOW, UTIME_OMIT (false) or as given. */
@@ -382,18 +423,17 @@ static int gfs_utimens(const char *path, const struct timespec tv[2],
 		gfs_file_set_mtime(open_file(fi)->f, a.mtime_ns);
 	if (!path)
 		return 0; /* removed while open: nothing to keep */
-	return gfs_fuse_errno(gfs_client_setattrs(m->client, path, &a));
+	return setattrs(m, path, &a);
 }
 
 static int gfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	uint32_t md = mode & 07777;
+	struct gfs_setattr a = { .which = GFS_SETA_MODE, .mode = mode & 07777 };
 
 	(void)fi;
 	if (!path)
 		return 0; /* removed while open: nothing to keep */
-	return gfs_fuse_errno(
-		gfs_client_setattr(gfs_mount_get()->client, path, &md, NULL));
+	return setattrs(gfs_mount_get(), path, &a);
 }
 
 static int gfs_chown(const char *path, uid_t uid, gid_t gid,
@@ -406,8 +446,7 @@ static int gfs_chown(const char *path, uid_t uid, gid_t gid,
 		return 0;
 	a.which = (uid != (uid_t)-1 ? GFS_SETA_UID : 0) |
 		  (gid != (gid_t)-1 ? GFS_SETA_GID : 0);
-	return gfs_fuse_errno(
-		gfs_client_setattrs(gfs_mount_get()->client, path, &a));
+	return setattrs(gfs_mount_get(), path, &a);
 }
 
 /*

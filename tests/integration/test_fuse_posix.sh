@@ -12,13 +12,16 @@
 
 start_cluster 3 --chunk-size 1MiB
 M=$T/mnt
-mount_fuse "$M" --attr-timeout 0 -o allow_other
+mount_fuse "$M" -o allow_other # the default attribute timeout: the
+# kernel caches attributes per name, and must not show stale ones
 cd "$T"
 chmod 711 "$T" # the caller below is another user
 
 echo hello >"$M/f" || fail "create f"
 mkdir -p "$M/d" || fail "mkdir"
+assert_eq "$(stat -c %h "$M/f")" 1 "nlink, one name"
 ln "$M/f" "$M/d/g" || fail "ln"
+assert_eq "$(stat -c %h "$M/f")" 2 "nlink of the first name, cached before"
 ln -s ../f "$M/d/s" || fail "ln -s"
 mkfifo -m 0640 "$M/p" || fail "mkfifo"
 mknod "$M/c" c 1 3 || fail "mknod c"
@@ -81,6 +84,14 @@ for how in KILL TERM; do
 	check
 	assert_eq "$(stat -c %i "$M/f")" "$ino_before" "inode number after $how"
 done
+
+# changes through one name show through the other at once
+chmod 0600 "$M/d/g"
+assert_eq "$(stat -c %a "$M/f")" 600 "mode through the other name"
+ln "$M/d/g" "$M/h" || fail "ln again"
+assert_eq "$(stat -c %h "$M/f")" 3 "nlink of a name not linked from"
+rm "$M/h" || fail "rm h"
+assert_eq "$(stat -c %h "$M/f")" 2 "nlink after rm of another name"
 
 # the inode goes with its last name, not before
 rm "$M/f" || fail "rm f"
