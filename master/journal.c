@@ -142,6 +142,27 @@ void gfs_rec_end(struct gfs_enc *e, uint64_t records)
 	gfs_enc_u64(e, records);
 }
 
+/* mode, uid, gid and the three times: in MKNODE and ATTR alike. */
+static void enc_attrs(struct gfs_enc *e, const struct gfs_rec_inode *a)
+{
+	gfs_enc_u32(e, a->mode);
+	gfs_enc_u32(e, a->uid);
+	gfs_enc_u32(e, a->gid);
+	gfs_enc_i64(e, a->atime_ns);
+	gfs_enc_i64(e, a->mtime_ns);
+	gfs_enc_i64(e, a->ctime_ns);
+}
+
+static void dec_attrs(struct gfs_dec *d, struct gfs_rec_inode *a)
+{
+	a->mode = gfs_dec_u32(d);
+	a->uid = gfs_dec_u32(d);
+	a->gid = gfs_dec_u32(d);
+	a->atime_ns = gfs_dec_i64(d);
+	a->mtime_ns = gfs_dec_i64(d);
+	a->ctime_ns = gfs_dec_i64(d);
+}
+
 void gfs_rec_mknode(struct gfs_enc *e, const char *path,
 		    const struct gfs_rec_inode *in)
 {
@@ -150,12 +171,7 @@ void gfs_rec_mknode(struct gfs_enc *e, const char *path,
 	gfs_enc_u8(e, in->type);
 	gfs_enc_u8(e, in->flags);
 	gfs_enc_u64(e, in->ino);
-	gfs_enc_u32(e, in->mode);
-	gfs_enc_u32(e, in->uid);
-	gfs_enc_u32(e, in->gid);
-	gfs_enc_i64(e, in->atime_ns);
-	gfs_enc_i64(e, in->mtime_ns);
-	gfs_enc_i64(e, in->ctime_ns);
+	enc_attrs(e, in);
 	gfs_enc_u32(e, in->chunk_size);
 	gfs_enc_u64(e, in->rdev);
 	gfs_enc_str(e, in->target ? in->target : "");
@@ -203,12 +219,7 @@ void gfs_rec_attr(struct gfs_enc *e, const char *path, uint8_t which,
 	gfs_enc_u8(e, GFS_REC_ATTR);
 	gfs_enc_str(e, path);
 	gfs_enc_u8(e, which);
-	gfs_enc_u32(e, a->mode);
-	gfs_enc_u32(e, a->uid);
-	gfs_enc_u32(e, a->gid);
-	gfs_enc_i64(e, a->atime_ns);
-	gfs_enc_i64(e, a->mtime_ns);
-	gfs_enc_i64(e, a->ctime_ns);
+	enc_attrs(e, a);
 }
 
 void gfs_rec_time(struct gfs_enc *e, int64_t time_ns)
@@ -568,12 +579,7 @@ static bool dec_inode(struct gfs_master *m, struct gfs_dec *d,
 	in->type = gfs_dec_u8(d);
 	in->flags = gfs_dec_u8(d);
 	in->ino = gfs_dec_u64(d);
-	in->mode = gfs_dec_u32(d);
-	in->uid = gfs_dec_u32(d);
-	in->gid = gfs_dec_u32(d);
-	in->atime_ns = gfs_dec_i64(d);
-	in->mtime_ns = gfs_dec_i64(d);
-	in->ctime_ns = gfs_dec_i64(d);
+	dec_attrs(d, in);
 	in->chunk_size = gfs_dec_u32(d);
 	in->rdev = gfs_dec_u64(d);
 	*target = dec_text(m, d, GFS_PATH_MAX);
@@ -643,12 +649,7 @@ static bool apply_attr(struct gfs_master *m, struct gfs_dec *d,
 	struct gfs_rec_inode a = { 0 };
 	struct gfs_node *n = find(m, path, -1);
 
-	a.mode = gfs_dec_u32(d);
-	a.uid = gfs_dec_u32(d);
-	a.gid = gfs_dec_u32(d);
-	a.atime_ns = gfs_dec_i64(d);
-	a.mtime_ns = gfs_dec_i64(d);
-	a.ctime_ns = gfs_dec_i64(d);
+	dec_attrs(d, &a);
 	if (!gfs_dec_done(d) || !n || (which & ~GFS_ATTR_ALL) ||
 	    a.mode > 07777)
 		return false;

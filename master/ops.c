@@ -562,6 +562,21 @@ static bool repeated(struct gfs_master *m, const struct gfs_request_id *id,
 	return r != NULL;
 }
 
+/* Take the lock for a mutation with request id (may be NULL): whether
+ * this master may make it, and *again when it was made already (a
+ * retry; *seq is its record). */
+static enum gfs_err begin_mutation(struct gfs_master *m,
+				   const struct gfs_request_id *id,
+				   uint64_t *seq, bool *again)
+{
+	enum gfs_err err;
+
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	*again = !err && repeated(m, id, seq);
+	return err;
+}
+
 /* Start a mutation's record: inside a REQUEST record when it has an id. */
 static void rec_begin(struct gfs_enc *rec, const struct gfs_request_id *id)
 {
@@ -691,9 +706,7 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 
 	if (err)
 		return err;
-	pthread_mutex_lock(&m->lock);
-	err = writable(m);
-	again = !err && repeated(m, id, &seq);
+	err = begin_mutation(m, id, &seq, &again);
 	if (again)
 		*out = entry_at(m, path, false);
 	if (!err && !again)
@@ -739,9 +752,7 @@ enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 	if (!strcmp(path, "/") ||
 	    (type && strcmp(type, "file") && strcmp(type, "dir")))
 		return GFS_EINVAL;
-	pthread_mutex_lock(&m->lock);
-	err = writable(m);
-	again = !err && repeated(m, id, &seq);
+	err = begin_mutation(m, id, &seq, &again);
 	if (!err && !again)
 		err = lookup_entry(m, path, &n);
 	if (!err && !again)
@@ -781,9 +792,7 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 	uint64_t seq = 0;
 	bool again;
 
-	pthread_mutex_lock(&m->lock);
-	err = writable(m);
-	again = !err && repeated(m, id, &seq);
+	err = begin_mutation(m, id, &seq, &again);
 	if (!err && !again)
 		err = lookup_entry(m, path, &n);
 	if (!err && !again)
@@ -816,9 +825,7 @@ enum gfs_err gfs_ops_link(struct gfs_master *m, const char *path,
 	uint64_t seq = 0;
 	bool again;
 
-	pthread_mutex_lock(&m->lock);
-	err = writable(m);
-	again = !err && repeated(m, id, &seq);
+	err = begin_mutation(m, id, &seq, &again);
 	if (!err && !again)
 		err = lookup(m, path, &n);
 	if (!err && !again && n->type == GFS_NODE_DIR)
@@ -1335,9 +1342,7 @@ enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
 	uint64_t seq = 0;
 	bool again;
 
-	pthread_mutex_lock(&m->lock);
-	err = writable(m);
-	again = !err && repeated(m, id, &seq);
+	err = begin_mutation(m, id, &seq, &again);
 	if (!err && !again)
 		err = lookup(m, path, &f);
 	if (!err && !again && f->type == GFS_NODE_FILE)
