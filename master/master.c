@@ -138,6 +138,28 @@ static void become_primary(struct gfs_master *m, bool fresh)
 		 m->conf.probation_ms);
 }
 
+/* Free what gfs_master_open() built (threads stopped, log written). */
+static void free_state(struct gfs_master *m)
+{
+	gfs_election_free(m->el);
+	m->el = NULL;
+	gfs_oplog_close(m->log);
+	m->log = NULL;
+	gfs_isr_destroy(&m->isr);
+	gfs_ns_free(&m->ns);
+	gfs_chunks_free(&m->chunks);
+	gfs_csmgr_free(&m->cs);
+	gfs_requests_free(&m->requests);
+	free(m->primary_url);
+	m->primary_url = NULL;
+	free(m->epoch_owner);
+	m->epoch_owner = NULL;
+	free(m->peer_url);
+	m->peer_url = NULL;
+	pthread_cond_destroy(&m->wake);
+	pthread_mutex_destroy(&m->lock);
+}
+
 enum gfs_err gfs_master_open(struct gfs_master *m)
 {
 	pthread_condattr_t ca;
@@ -158,11 +180,14 @@ enum gfs_err gfs_master_open(struct gfs_master *m)
 	if (gfs_master_etcd(m) && !(m->el = gfs_election_new(m))) {
 		gfs_error("--etcd: expected http:// URLs, got '%s'",
 			  m->conf.etcd);
+		free_state(m);
 		return GFS_EINVAL;
 	}
 	err = load_state(m, &fresh);
-	if (err)
+	if (err) {
+		free_state(m); /* nothing half-loaded is left behind */
 		return err;
+	}
 	gfs_backup_load_marker(m);
 	if (m->conf.backup_of || gfs_master_etcd(m))
 		become_backup(m, fresh);
@@ -269,16 +294,5 @@ void gfs_master_close(struct gfs_master *m)
 	pthread_mutex_unlock(&m->lock);
 	if (ckpt && m->log)
 		gfs_ckpt_write(m);
-	gfs_oplog_close(m->log);
-	m->log = NULL;
-	gfs_isr_destroy(&m->isr);
-	gfs_ns_free(&m->ns);
-	gfs_chunks_free(&m->chunks);
-	gfs_csmgr_free(&m->cs);
-	gfs_requests_free(&m->requests);
-	free(m->primary_url);
-	free(m->epoch_owner);
-	free(m->peer_url);
-	pthread_cond_destroy(&m->wake);
-	pthread_mutex_destroy(&m->lock);
+	free_state(m);
 }
