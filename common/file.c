@@ -513,6 +513,8 @@ void gfs_file_stat(struct gfs_file *f, struct gfs_stat *st)
 	st->mtime_ns = f->mtime_ns	 ? f->mtime_ns
 		       : f->changed ? gfs_now_ns()
 				    : f->entry_mtime_ns;
+	if (f->changed || f->mtime_ns) /* the commit moves ctime to now */
+		st->ctime_ns = gfs_now_ns();
 	pthread_mutex_unlock(&f->lock);
 }
 

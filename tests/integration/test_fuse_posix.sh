@@ -63,6 +63,13 @@ ctime_before=$(stat -c %Z "$M/f")
 sleep 1.1 # ctime has whole seconds in stat -c %Z
 chmod 4755 "$M/f"
 [ "$(stat -c %Z "$M/f")" -gt "$ctime_before" ] || fail "chmod moved no ctime"
+echo data >"$M/t"
+ctime_before=$(stat -c %Z "$M/t")
+sleep 1.1
+python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDWR)
+os.ftruncate(fd, 2); os.close(fd)' "$M/t" || fail "ftruncate"
+[ "$(stat -c %Z "$M/t")" -gt "$ctime_before" ] || fail "ftruncate moved no ctime"
+rm "$M/t"
 
 # the REST view
 curl -sf "$MASTER_URL/api/v1/files/d/s?stat=1" >"$T/s.json" || fail "GET symlink"
