@@ -582,7 +582,12 @@ static bool dec_inode(struct gfs_master *m, struct gfs_dec *d,
 	dec_attrs(d, in);
 	in->chunk_size = gfs_dec_u32(d);
 	in->rdev = gfs_dec_u64(d);
-	*target = dec_text(m, d, GFS_PATH_MAX);
+	if (d->end - d->p >= 4 && !gfs_get_u32(d->p)) {
+		d->p += 4; /* no target (all but symlinks): no malloc */
+		*target = NULL;
+	} else {
+		*target = dec_text(m, d, GFS_PATH_MAX);
+	}
 	if (!gfs_dec_done(d) || in->ino < 2 || in->type > GFS_NODE_BLK ||
 	    in->mode > 07777 ||
 	    (in->type == GFS_NODE_FILE && !in->chunk_size))
