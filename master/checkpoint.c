@@ -430,11 +430,11 @@ enum gfs_err gfs_ckpt_load_buf(struct gfs_master *m, const uint8_t *buf,
 	size_t off = CKPT_HDR, n;
 	uint64_t seq, expect = 1;
 
-	if (len < CKPT_HDR || gfs_format_of(buf, CKPT_PREFIX) < 0) {
+	if (len < CKPT_HDR || gfs_oplog_format_of(buf, CKPT_PREFIX) < 0) {
 		gfs_error("checkpoint: bad header");
 		return GFS_EIO;
 	}
-	if (!gfs_format_ok(gfs_format_of(buf, CKPT_PREFIX), "checkpoint"))
+	if (!gfs_oplog_format_ok(gfs_oplog_format_of(buf, CKPT_PREFIX), "checkpoint"))
 		return GFS_EINVAL;
 	*next = gfs_get_u64(buf + 8);
 	while (off < len) {

@@ -294,19 +294,6 @@ static struct gfs_node *make_parents(struct gfs_ns *ns, struct gfs_node *from,
 	return from;
 }
 
-unsigned gfs_ns_missing_parents(struct gfs_ns *ns, const char *path)
-{
-	struct gfs_node *at;
-	const char *rest, *p;
-	unsigned n = 0;
-
-	if (walk(ns, path, &at, &rest) || !*rest)
-		return 0;
-	for (p = rest; (p = strchr(p, '/')); p++)
-		n++;
-	return n;
-}
-
 struct gfs_node *gfs_ns_create(struct gfs_ns *ns, const char *path,
 			       enum gfs_node_type type, uint32_t mode,
 			       int64_t mtime_ns, uint32_t chunk_size,

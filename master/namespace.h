@@ -181,9 +181,6 @@ struct gfs_node *gfs_ns_create(struct gfs_ns *ns, const char *path,
 			       enum gfs_node_type type, uint32_t mode,
 			       int64_t mtime_ns, uint32_t chunk_size,
 			       uint64_t ino);
-/* The number of missing directories above path (what gfs_ns_create()
- * would make).  O(depth). */
-unsigned gfs_ns_missing_parents(struct gfs_ns *ns, const char *path);
 /* A new name at path (gfs_ns_can_create() said GFS_OK) for inode (not a
  * directory, not hidden): its nlink grows.  Returns the LINK node. */
 struct gfs_node *gfs_ns_link(struct gfs_ns *ns, struct gfs_node *inode,

@@ -51,7 +51,7 @@ struct gfs_oplog_seg {
 	int format;      /* of its header (GFS_FORMAT for new ones) */
 };
 
-int gfs_format_of(const uint8_t *hdr, const char *prefix)
+int gfs_oplog_format_of(const uint8_t *hdr, const char *prefix)
 {
 	size_t n = strlen(prefix);
 	uint8_t d = hdr[n];
@@ -61,7 +61,7 @@ int gfs_format_of(const uint8_t *hdr, const char *prefix)
 	return d >= '1' && d <= '9' ? d - '0' : 0;
 }
 
-bool gfs_format_ok(int v, const char *path)
+bool gfs_oplog_format_ok(int v, const char *path)
 {
 	if (v >= GFS_FORMAT_OLDEST && v <= GFS_FORMAT)
 		return true;
@@ -345,12 +345,12 @@ static enum gfs_err load_segment(struct scan *sc, const char *name, bool last,
 		gfs_error("cannot read %s: %s", s->path, strerror(errno));
 		goto out_free;
 	}
-	s->format = len < SEG_HDR ? -1 : gfs_format_of(buf, SEG_PREFIX);
+	s->format = len < SEG_HDR ? -1 : gfs_oplog_format_of(buf, SEG_PREFIX);
 	if (s->format < 0 || (s->format && buf[7] != '\n')) {
 		gfs_error("%s is not an op log segment", s->path);
 		goto out_free;
 	}
-	if (!gfs_format_ok(s->format, s->path))
+	if (!gfs_oplog_format_ok(s->format, s->path))
 		goto out_free;
 	s->base = s->end = gfs_get_u64(buf + 8);
 	if (sc->expect && s->base != sc->expect) {

@@ -53,10 +53,10 @@
 /* The format version in an 8-byte header that starts with prefix ("GFSLOG",
  * "GFSCKPT"): its digit, 0 for anything else there, -1 when the prefix
  * differs (not such a file). */
-int gfs_format_of(const uint8_t *hdr, const char *prefix);
+int gfs_oplog_format_of(const uint8_t *hdr, const char *prefix);
 /* Whether version v may be read; logs the one-line refusal naming path
  * when not. */
-bool gfs_format_ok(int v, const char *path);
+bool gfs_oplog_format_ok(int v, const char *path);
 #define GFS_OPLOG_REC_MAX (64u << 20) /* largest record body */
 
 struct gfs_oplog_seg;
