@@ -28,6 +28,7 @@
 #include "auth.h"
 #include "httpd.h"
 #include "log.h"
+#include "metrics.h"
 
 struct gfs_chunkstore;
 struct gfs_masterconn;
@@ -70,6 +71,9 @@ struct gfs_chunkserver_counters {
 	atomic_ullong forward_failures;/* downstream replicas that failed */
 	atomic_ullong gets;            /* GETs answered with data */
 	atomic_ullong get_bytes;       /* bytes sent by them */
+	struct gfs_histo write_us;     /* chunk PUT: first byte taken to
+					* the local commit done */
+	struct gfs_histo commit_us;    /* the commit alone (fsyncs) */
 };
 
 struct gfs_chunkserver {

@@ -347,6 +347,15 @@ static void log_time(const struct put *p, const int64_t t[4])
 		(long long)(t[3] - t[2]));
 }
 
+/* The latencies of a local write whose commit began at t0 and ended at
+ * t1 (us). */
+static void count_write(struct put *p, int64_t t0, int64_t t1)
+{
+	gfs_histo_observe(&p->cs->counters.commit_us, (uint64_t)(t1 - t0));
+	gfs_histo_observe(&p->cs->counters.write_us,
+			  (uint64_t)(t1 - p->start_us));
+}
+
 void gfs_pipeline_end(struct gfs_req *req)
 {
 	struct put *p = req->ctx;
@@ -359,11 +368,10 @@ void gfs_pipeline_end(struct gfs_req *req)
 		t[0] = gfs_mono_us();
 	if (p->up)
 		gfs_upload_end(p->up); /* a failure shows in its reply */
-	if (timed)
-		t[1] = gfs_mono_us();
+	t[1] = gfs_mono_us();
 	err = gfs_chunkwrite_commit(p->w, &length);
-	if (timed)
-		t[2] = gfs_mono_us();
+	t[2] = gfs_mono_us();
+	count_write(p, t[1], t[2]);
 	if (err) {
 		gfs_reply_error(req, err, "chunk %s: %s", p->hex,
 				gfs_chunkwrite_error(p->w));

@@ -136,57 +136,100 @@ static void get_healthz(struct gfs_req *req)
 					   "chunkserver"));
 }
 
-/* One Prometheus sample: "# TYPE" line, then the value. */
-#define METRIC(type, name, value)                                          \
-	gfs_appendf(&buf, "# TYPE gfs_chunkserver_%s %s\n"                  \
-		"gfs_chunkserver_%s %llu\n", name, type, name,             \
-		(unsigned long long)(value))
+/* One family of one sample, named gfs_chunkserver_NAME. */
+#define METRIC(type, name, help, value)                                   \
+	gfs_metric_u64(out, "gfs_chunkserver_" name, type, help,           \
+		       (uint64_t)(value))
 
-/* GET /metrics: Prometheus text. */
-static void get_metrics(struct gfs_req *req)
+/* What the chunkserver keeps and has done. */
+static void metrics_store(struct gfs_chunkserver *cs, FILE *out)
 {
-	struct gfs_chunkserver *cs = req->app;
 	struct gfs_chunkserver_counters *c = &cs->counters;
 	struct gfs_chunkstore_stats *ss = gfs_chunkstore_stats(cs->store);
 	struct gfs_chunkstore_space sp;
+
+	gfs_chunkstore_space(cs->store, &sp);
+	METRIC("gauge", "chunks", "chunk replicas held", sp.chunks);
+	METRIC("gauge", "used_bytes", "bytes of chunk files", sp.used_bytes);
+	METRIC("gauge", "free_bytes", "bytes left for chunks", sp.free_bytes);
+	METRIC("gauge", "total_bytes", "size of the data file system",
+	       sp.total_bytes);
+	METRIC("counter", "puts_total", "chunk writes committed",
+	       atomic_load(&c->puts));
+	METRIC("counter", "put_bytes_total", "bytes of chunk writes committed",
+	       atomic_load(&c->put_bytes));
+	METRIC("counter", "forward_bytes_total",
+	       "bytes forwarded to the next replica", atomic_load(&c->forward_bytes));
+	METRIC("counter", "forward_failures_total",
+	       "downstream replicas that failed a write",
+	       atomic_load(&c->forward_failures));
+	METRIC("counter", "gets_total", "chunk reads answered with data",
+	       atomic_load(&c->gets));
+	METRIC("counter", "get_bytes_total", "bytes sent by chunk reads",
+	       atomic_load(&c->get_bytes));
+	METRIC("counter", "verified_bytes_total",
+	       "bytes checked against their CRC32C", atomic_load(&ss->bytes_read));
+	METRIC("counter", "corrupt_total", "replicas that failed a checksum",
+	       atomic_load(&ss->corrupt));
+	METRIC("counter", "view_loads_total",
+	       "chunk files opened into the cache", atomic_load(&ss->view_loads));
+	gfs_metric_head(out, "gfs_chunkserver_chunk_write_seconds", "histogram",
+			"chunk PUT from its start to the local commit done");
+	gfs_metric_histo(out, "gfs_chunkserver_chunk_write_seconds", "",
+			 &c->write_us);
+	gfs_metric_head(out, "gfs_chunkserver_chunk_commit_seconds",
+			"histogram", "commit of a chunk write (its fsyncs)");
+	gfs_metric_histo(out, "gfs_chunkserver_chunk_commit_seconds", "",
+			 &c->commit_us);
+}
+
+/* Masters, re-replication, scrubbing. */
+static void metrics_peers(struct gfs_chunkserver *cs, FILE *out)
+{
 	struct gfs_masterconn_counts mc;
 	struct gfs_replicate_counts rc;
 	struct gfs_scrub_counts sc = { 0 };
-	char *buf = NULL;
 
-	gfs_chunkstore_space(cs->store, &sp);
 	gfs_masterconn_counts(cs->masters, &mc);
 	gfs_replicate_counts(cs->repl, &rc);
 	if (cs->scrub)
 		gfs_scrub_counts(cs->scrub, &sc);
-	METRIC("gauge", "chunks", sp.chunks);
-	METRIC("gauge", "used_bytes", sp.used_bytes);
-	METRIC("gauge", "free_bytes", sp.free_bytes);
-	METRIC("gauge", "total_bytes", sp.total_bytes);
-	METRIC("counter", "puts_total", atomic_load(&c->puts));
-	METRIC("counter", "put_bytes_total", atomic_load(&c->put_bytes));
-	METRIC("counter", "forward_bytes_total", atomic_load(&c->forward_bytes));
-	METRIC("counter", "forward_failures_total",
-	       atomic_load(&c->forward_failures));
-	METRIC("counter", "gets_total", atomic_load(&c->gets));
-	METRIC("counter", "get_bytes_total", atomic_load(&c->get_bytes));
-	METRIC("counter", "verified_bytes_total", atomic_load(&ss->bytes_read));
-	METRIC("counter", "corrupt_total", atomic_load(&ss->corrupt));
-	METRIC("counter", "view_loads_total", atomic_load(&ss->view_loads));
-	METRIC("counter", "heartbeats_total", mc.heartbeats);
-	METRIC("counter", "heartbeat_failures_total", mc.failures);
-	METRIC("gauge", "epoch", mc.epoch);
-	METRIC("counter", "deletes_ordered_total", mc.deletes);
-	METRIC("counter", "replications_total", rc.done);
-	METRIC("counter", "replication_failures_total", rc.failed);
-	METRIC("counter", "replicated_bytes_total", rc.bytes);
-	METRIC("gauge", "replication_queue", rc.queued);
-	METRIC("counter", "scrub_passes_total", sc.passes);
-	METRIC("counter", "scrubbed_chunks_total", sc.chunks);
-	METRIC("counter", "scrubbed_bytes_total", sc.bytes);
-	gfs_httpd_metrics(cs->httpd, "gfs_chunkserver", &buf);
-	gfs_reply_bytes(req, 200, "text/plain; version=0.0.4", buf,
-			buf ? strlen(buf) : 0, true);
+	METRIC("counter", "heartbeats_total", "heartbeats a master took",
+	       mc.heartbeats);
+	METRIC("counter", "heartbeat_failures_total", "heartbeats that failed",
+	       mc.failures);
+	METRIC("gauge", "epoch", "highest master epoch seen", mc.epoch);
+	METRIC("counter", "deletes_ordered_total",
+	       "replicas deleted on a master's order", mc.deletes);
+	METRIC("counter", "replications_total", "replicas copied from peers",
+	       rc.done);
+	METRIC("counter", "replication_failures_total",
+	       "copies from peers that failed", rc.failed);
+	METRIC("counter", "replicated_bytes_total", "bytes copied from peers",
+	       rc.bytes);
+	METRIC("gauge", "replication_queue", "copies ordered, not yet done",
+	       rc.queued);
+	METRIC("counter", "scrub_passes_total", "scrubber passes over the store",
+	       sc.passes);
+	METRIC("counter", "scrubbed_chunks_total", "chunks the scrubber checked",
+	       sc.chunks);
+	METRIC("counter", "scrubbed_bytes_total", "bytes the scrubber checked",
+	       sc.bytes);
+}
+
+/* GET /metrics (and /api/v1/metrics): Prometheus text. */
+static void get_metrics(struct gfs_req *req)
+{
+	struct gfs_chunkserver *cs = req->app;
+	struct gfs_metrics_text t;
+	FILE *out = gfs_metrics_open(&t);
+
+	if (out) {
+		metrics_store(cs, out);
+		metrics_peers(cs, out);
+		gfs_httpd_metrics(cs->httpd, "gfs_chunkserver", out);
+	}
+	gfs_reply_metrics(req, &t);
 }
 
 /*
@@ -221,6 +264,8 @@ static const struct gfs_route routes[] = {
 	{ "GET", GFS_API "/healthz", NULL, get_healthz, NULL, 0,
 	  GFS_ROUTE_INLINE | PUB, NULL },
 	{ "GET", GFS_API "/metrics", NULL, get_metrics, NULL, 0, PUB, NULL },
+	/* where Prometheus looks by default */
+	{ "GET", "/metrics", NULL, get_metrics, NULL, 0, PUB, NULL },
 };
 #undef CHUNK
 #undef PASS

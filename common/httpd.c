@@ -88,6 +88,7 @@
 #include "httpd.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "path.h"
 #include "util.h"
 #include "workpool.h"
@@ -139,8 +140,11 @@ struct gfs_req_hdr {
 struct route_stats {
 	atomic_ulong requests;   /* replies sent */
 	atomic_ulong errors;     /* replies with status >= 400 */
-	atomic_ulong usec;       /* summed handler time */
+	struct gfs_histo latency; /* request line to the reply's last byte */
 };
+
+/* Statuses counted one by one; others count as STATUS_N - 1 ("other"). */
+#define STATUS_N 600
 
 /* Why the reaper closed a connection (CUT_GONE: the peer had, and the
  * event loop had not seen it; see reap_gone()). */
@@ -198,6 +202,9 @@ struct gfs_httpd {
 	struct gfs_auth *auth;      /* borrowed; NULL: everyone comes in */
 	bool audit;                 /* log writes and refusals */
 	char *tls_cert, *tls_key;   /* PEM text, owned, or NULL: plain */
+	atomic_ulong status[STATUS_N]; /* replies by HTTP status */
+	atomic_ulong bytes_in;      /* request bodies received */
+	atomic_ulong bytes_out;     /* reply bodies handed to the sockets */
 };
 
 /* What a request has a worker do. */
@@ -250,6 +257,8 @@ struct req {
 	struct stream_reply *stream; /* the streamed reply, if any: ours
 				      * until queued, then the response's */
 	char *target;              /* the request line's target, owned */
+	int64_t start_us;          /* monotonic arrival time */
+	uint64_t out_len;          /* body of a buffer or file reply */
 };
 
 static struct req *req_of(struct gfs_req *pub)
@@ -767,7 +776,8 @@ static void *on_request_line(void *cls, const char *uri,
 	pthread_mutex_init(&r->mu, NULL);
 	r->pub.app = h->app;
 	r->pub.conn = c;
-	r->pub.start_ms = gfs_mono_ms();
+	r->start_us = gfs_mono_us();
+	r->pub.start_ms = r->start_us / 1000;
 	conn_enter(h, r->cn, PHASE_HEADER);
 	return r;
 }
@@ -1109,12 +1119,35 @@ static void audit(const struct req *r, bool complete)
 							      : "");
 }
 
+/* Count a finished request in /metrics: relaxed atomic adds, no lock.
+ * Returns its duration in ms (for the log). */
+static int64_t count_request(struct gfs_httpd *h, struct req *r, bool ok)
+{
+	struct route_stats *st = stats_of(h, r->pub.route);
+	int64_t us = gfs_mono_us() - r->start_us;
+	unsigned status = r->pub.status;
+
+	atomic_fetch_add_explicit(&st->requests, 1, memory_order_relaxed);
+	if (status >= 400 || !ok)
+		atomic_fetch_add_explicit(&st->errors, 1,
+					  memory_order_relaxed);
+	gfs_histo_observe(&st->latency, us > 0 ? (uint64_t)us : 0);
+	atomic_fetch_add_explicit(&h->status[status < STATUS_N ? status
+						   : STATUS_N - 1],
+				  1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->bytes_in, r->pub.body_seen,
+				  memory_order_relaxed);
+	if (r->out_len && r->pub.method && strcmp(r->pub.method, "HEAD"))
+		atomic_fetch_add_explicit(&h->bytes_out, r->out_len,
+					  memory_order_relaxed);
+	return us / 1000;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct gfs_httpd *h = cls;
 	struct req *r = *con_cls;
-	struct route_stats *st;
 	const struct gfs_route *rt;
 	int64_t ms;
 
@@ -1124,12 +1157,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	conn_enter(h, r->cn, PHASE_IDLE);
 	rt = r->pub.route;
-	ms = gfs_mono_ms() - r->pub.start_ms;
-	st = stats_of(h, rt);
-	atomic_fetch_add(&st->requests, 1);
-	atomic_fetch_add(&st->usec, (unsigned long)ms * 1000);
-	if (r->pub.status >= 400 || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		atomic_fetch_add(&st->errors, 1);
+	ms = count_request(h, r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (r->pub.method && h->audit && audited(r))
 		audit(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	else if (r->pub.method)
@@ -1409,10 +1437,11 @@ uint16_t gfs_httpd_port(const struct gfs_httpd *h)
 	return h->port;
 }
 
-/* Connections, workers, jobs, cuts. */
+/* Connections, workers, jobs, cuts, bytes. */
 static void metrics_conns(struct gfs_httpd *h, const char *prefix,
-			  char **buf)
+			  FILE *out)
 {
+	char name[128];
 	unsigned n, held;
 	int i;
 
@@ -1420,46 +1449,115 @@ static void metrics_conns(struct gfs_httpd *h, const char *prefix,
 	n = h->nconns;
 	held = h->nheld;
 	pthread_mutex_unlock(&h->conns_lock);
-	gfs_appendf(buf, "# TYPE %s_http_connections gauge\n"
-		    "%s_http_connections %u\n", prefix, prefix, n);
-	gfs_appendf(buf, "# TYPE %s_http_held gauge\n"
-		    "%s_http_held %u\n", prefix, prefix, held);
-	gfs_appendf(buf, "# TYPE %s_http_workers gauge\n"
-		    "%s_http_workers %u\n", prefix, prefix,
-		    gfs_workpool_threads(h->pool));
-	gfs_appendf(buf, "# TYPE %s_http_jobs gauge\n"
-		    "%s_http_jobs %u\n", prefix, prefix,
-		    gfs_workpool_jobs(h->pool));
-	gfs_appendf(buf, "# TYPE %s_http_cut_total counter\n", prefix);
+	snprintf(name, sizeof(name), "%s_http_connections", prefix);
+	gfs_metric_u64(out, name, "gauge", "open HTTP connections", n);
+	snprintf(name, sizeof(name), "%s_http_held", prefix);
+	gfs_metric_u64(out, name, "gauge", "connections waiting for a job",
+		       held);
+	snprintf(name, sizeof(name), "%s_http_workers", prefix);
+	gfs_metric_u64(out, name, "gauge", "threads running request jobs",
+		       gfs_workpool_threads(h->pool));
+	snprintf(name, sizeof(name), "%s_http_jobs", prefix);
+	gfs_metric_u64(out, name, "gauge", "request jobs queued or running",
+		       gfs_workpool_jobs(h->pool));
+	snprintf(name, sizeof(name), "%s_http_cut_total", prefix);
+	gfs_metric_head(out, name, "counter", "connections closed for "
+			"missing a deadline or gone, by which one");
 	for (i = 0; i < CUT_N; i++)
-		gfs_appendf(buf, "%s_http_cut_total{why=\"%s\"} %lu\n", prefix,
-			    cut_names[i], atomic_load(&h->cuts[i]));
+		fprintf(out, "%s{why=\"%s\"} %lu\n", name, cut_names[i],
+			atomic_load(&h->cuts[i]));
+	snprintf(name, sizeof(name), "%s_http_received_bytes_total", prefix);
+	gfs_metric_u64(out, name, "counter", "bytes of request bodies "
+		       "received", atomic_load(&h->bytes_in));
+	snprintf(name, sizeof(name), "%s_http_sent_bytes_total", prefix);
+	gfs_metric_u64(out, name, "counter", "bytes of reply bodies sent",
+		       atomic_load(&h->bytes_out));
 }
 
-void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf)
+/* Replies by status: every status seen, errors (4xx, 5xx) included. */
+static void metrics_status(struct gfs_httpd *h, const char *prefix,
+			   FILE *out)
 {
+	unsigned long n;
+	unsigned i;
+
+	fprintf(out, "# HELP %s_http_replies_total replies sent, by HTTP "
+		"status (4xx and 5xx are the errors)\n"
+		"# TYPE %s_http_replies_total counter\n", prefix, prefix);
+	for (i = 0; i < STATUS_N; i++) {
+		n = atomic_load_explicit(&h->status[i], memory_order_relaxed);
+		if (n)
+			fprintf(out, "%s_http_replies_total{status=\"%u\"} "
+				"%lu\n", prefix, i, n);
+	}
+}
+
+/* Per route: requests, errors and the latency histogram. */
+static void metrics_routes(struct gfs_httpd *h, const char *prefix,
+			   FILE *out)
+{
+	char name[128], labels[320];
 	size_t i;
 
-	metrics_conns(h, prefix, buf);
-	gfs_appendf(buf, "# TYPE %s_http_requests_total counter\n", prefix);
-	gfs_appendf(buf, "# TYPE %s_http_errors_total counter\n", prefix);
-	gfs_appendf(buf, "# TYPE %s_http_seconds_total counter\n", prefix);
+	fprintf(out, "# HELP %s_http_requests_total requests served, by "
+		"route\n# TYPE %s_http_requests_total counter\n",
+		prefix, prefix);
+	fprintf(out, "# HELP %s_http_errors_total replies with a status of "
+		"400 or more, or cut short, by route\n"
+		"# TYPE %s_http_errors_total counter\n", prefix, prefix);
 	for (i = 0; i <= h->nroutes; i++) {
 		struct route_stats *st = &h->stats[i];
 		const char *m = i < h->nroutes ? h->routes[i].method : "any";
 		const char *p = i < h->nroutes ? h->routes[i].pattern : "none";
-		unsigned long n = atomic_load(&st->requests);
 
-		if (!n)
-			continue;
-		gfs_appendf(buf,
-			"%s_http_requests_total{method=\"%s\",route=\"%s\"} %lu\n"
-			"%s_http_errors_total{method=\"%s\",route=\"%s\"} %lu\n"
-			"%s_http_seconds_total{method=\"%s\",route=\"%s\"} %.6f\n",
-			prefix, m, p, n, prefix, m, p,
-			atomic_load(&st->errors), prefix, m, p,
-			(double)atomic_load(&st->usec) / 1e6);
+		fprintf(out, "%s_http_requests_total{method=\"%s\",route="
+			"\"%s\"} %lu\n%s_http_errors_total{method=\"%s\","
+			"route=\"%s\"} %lu\n", prefix, m, p,
+			atomic_load(&st->requests), prefix, m, p,
+			atomic_load(&st->errors));
 	}
+	snprintf(name, sizeof(name), "%s_http_request_seconds", prefix);
+	gfs_metric_head(out, name, "histogram", "time from a request's "
+			"first line to its reply's last byte, by route");
+	for (i = 0; i <= h->nroutes; i++) {
+		snprintf(labels, sizeof(labels),
+			 "method=\"%s\",route=\"%s\"",
+			 i < h->nroutes ? h->routes[i].method : "any",
+			 i < h->nroutes ? h->routes[i].pattern : "none");
+		gfs_metric_histo(out, name, labels, &h->stats[i].latency);
+	}
+}
+
+void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, FILE *out)
+{
+	metrics_conns(h, prefix, out);
+	metrics_status(h, prefix, out);
+	metrics_routes(h, prefix, out);
+}
+
+uint64_t gfs_httpd_requests(struct gfs_httpd *h, const char *prefix)
+{
+	size_t i, len = strlen(prefix);
+	uint64_t n = 0;
+
+	for (i = 0; i < h->nroutes; i++)
+		if (!strncmp(h->routes[i].pattern, prefix, len))
+			n += atomic_load_explicit(&h->stats[i].requests,
+						  memory_order_relaxed);
+	return n;
+}
+
+void gfs_reply_metrics(struct gfs_req *req, struct gfs_metrics_text *t)
+{
+	size_t len;
+	char *text = gfs_metrics_take(t, &len);
+
+	if (!text) {
+		gfs_reply_error(req, GFS_EINTERNAL, "out of memory");
+		return;
+	}
+	gfs_reply_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+			text, len, true);
 }
 
 const char *gfs_req_header(struct gfs_req *req, const char *name)
@@ -1581,6 +1679,8 @@ void gfs_reply_bytes(struct gfs_req *req, unsigned status, const char *type,
 	if (!r && take)
 		free(buf);
 	set_reply(req, status, r, type);
+	if (req->resp == r)
+		req_of(req)->out_len = len;
 }
 
 void gfs_reply_fd(struct gfs_req *req, unsigned status, const char *type,
@@ -1595,6 +1695,8 @@ void gfs_reply_fd(struct gfs_req *req, unsigned status, const char *type,
 			close(dup);
 	}
 	set_reply(req, status, r, type);
+	if (r && req->resp == r)
+		req_of(req)->out_len = len;
 }
 
 void gfs_reply_json(struct gfs_req *req, unsigned status, json_t *body)
@@ -1680,12 +1782,15 @@ static void stream_attach(struct stream_reply *s, struct req *r)
 	r->stream = NULL; /* the response's now */
 }
 
-static ssize_t stream_result(ssize_t n)
+/* A read callback's result for libmicrohttpd; bytes counted as sent. */
+static ssize_t stream_result(struct stream_reply *s, ssize_t n)
 {
 	if (n == -1)
 		return MHD_CONTENT_READER_END_OF_STREAM;
 	if (n <= 0)
 		return MHD_CONTENT_READER_END_WITH_ERROR;
+	atomic_fetch_add_explicit(&s->h->bytes_out, (unsigned long)n,
+				  memory_order_relaxed);
 	return n;
 }
 
@@ -1711,10 +1816,10 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	if (s->ready) {
 		s->ready = false;
 		if (s->pos == pos && s->buf == buf && s->max == max)
-			return stream_result(s->got);
+			return stream_result(s, s->got);
 	}
 	if (s->inline_route || !s->conn)
-		return stream_result(s->read(s->cls, pos, buf, max));
+		return stream_result(s, s->read(s->cls, pos, buf, max));
 	if (!gfs_workpool_reserve(s->h->pool))
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	s->pos = pos;

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -35,6 +36,7 @@ struct gfs_req;
 struct gfs_httpd;
 struct MHD_Connection;
 struct MHD_Response;
+struct gfs_metrics_text;
 
 /* Callbacks of a route whose body is streamed.  Each runs on a worker
  * (unless the route is GFS_ROUTE_INLINE), one at a time per request. */
@@ -246,11 +248,15 @@ struct gfs_httpd *gfs_httpd_start_secure(const char *listen,
 void gfs_httpd_stop(struct gfs_httpd *h);
 /* The port actually bound (useful with port 0). */
 uint16_t gfs_httpd_port(const struct gfs_httpd *h);
-/* Append Prometheus lines for requests served, connections, workers,
- * connections held by a job, jobs queued or running and connections
- * cut, prefixed with prefix
- * ("gfs_master"), to *buf (a malloc'd string, grown; caller frees). */
-void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, char **buf);
+/* Write the Prometheus families of the HTTP side, each name starting
+ * with prefix ("gfs_master"), to out: connections, connections held by a
+ * job, workers, jobs queued or running, connections cut, bytes received
+ * and sent, replies by status, and per route the requests, errors and a
+ * latency histogram.  O(routes). */
+void gfs_httpd_metrics(struct gfs_httpd *h, const char *prefix, FILE *out);
+/* Requests served so far by the routes whose pattern starts with prefix
+ * (GFS_API "/files"); O(routes). */
+uint64_t gfs_httpd_requests(struct gfs_httpd *h, const char *prefix);
 
 /* Request header value (case-insensitive name), borrowed; NULL if absent. */
 const char *gfs_req_header(struct gfs_req *req, const char *name);
@@ -299,6 +305,9 @@ void gfs_reply_stream(struct gfs_req *req, unsigned status, const char *type,
 		      ssize_t (*read)(void *cls, uint64_t pos, char *buf,
 				      size_t max),
 		      void *cls, void (*free_cls)(void *cls));
+/* 200 with the text of t (metrics.h), closed here; 500 when it ran out
+ * of memory. */
+void gfs_reply_metrics(struct gfs_req *req, struct gfs_metrics_text *t);
 /* Add a header to the reply (before or after making it); copied. */
 void gfs_reply_header(struct gfs_req *req, const char *name,
 		      const char *value);

@@ -503,6 +503,7 @@ static void flush_locked(struct gfs_oplog *log, bool rotate)
 	uint64_t off = s->size, base = s->base;
 	char *path = gfs_xstrdup(s->path);
 	int fd = s->fd, nfd = -1;
+	int64_t t0;
 
 	memset(&log->pending, 0, sizeof(log->pending));
 	log->flushing = true;
@@ -520,8 +521,10 @@ static void flush_locked(struct gfs_oplog *log, bool rotate)
 	log->written_seq = target;
 	pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
+	t0 = gfs_mono_us();
 	if (fdatasync(fd) < 0)
 		die_io("fdatasync", path);
+	gfs_histo_observe(&log->fsync_us, (uint64_t)(gfs_mono_us() - t0));
 	if (rotate && (nfd = seg_file_create(log->dir, &next)) < 0)
 		die_io("create", next.path);
 	pthread_mutex_lock(&log->lock);

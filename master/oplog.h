@@ -36,6 +36,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "metrics.h"
 
 #define GFS_OPLOG_HDR 16              /* record header bytes */
 
@@ -90,6 +91,7 @@ struct gfs_oplog {
 	bool fenced;                /* wiped: waiters give up (lock) */
 	uint64_t gen;               /* bumped when wiped (lock) */
 	struct gfs_oplog_stats st;  /* counters (lock) */
+	struct gfs_histo fsync_us;  /* fdatasync latency (atomics, no lock) */
 };
 
 /*

@@ -26,6 +26,7 @@
 #include "json.h"
 #include "lease.h"
 #include "master.h"
+#include "metrics.h"
 #include "ops.h"
 #include "path.h"
 #include "routes.h"
@@ -888,49 +889,74 @@ static void h_healthz(struct gfs_req *req)
 					   is_primary(m) ? "primary" : "backup"));
 }
 
-static void h_metrics(struct gfs_req *req)
+/* One family of one sample, named gfs_master_NAME. */
+#define METRIC(type, name, help, value)                                   \
+	gfs_metric_u64(out, "gfs_master_" name, type, help, (uint64_t)(value))
+
+/* The namespace, the chunkservers, the role.  Lock held. */
+static void metrics_state(struct gfs_master *m, FILE *out)
 {
-	struct gfs_master *m = begin(req);
+	unsigned alive = gfs_csmgr_alive_count(m);
+
+	METRIC("gauge", "files", "files in the namespace", m->ns.nfiles);
+	METRIC("gauge", "dirs", "explicit directories", m->ns.ndirs);
+	METRIC("gauge", "chunks", "chunks known", m->chunks.count);
+	gfs_metric_head(out, "gfs_master_chunkservers", "gauge",
+			"chunkservers known, by state");
+	fprintf(out, "gfs_master_chunkservers{state=\"alive\"} %u\n"
+		"gfs_master_chunkservers{state=\"dead\"} %zu\n", alive,
+		m->cs.n - alive);
+	METRIC("gauge", "under_replicated",
+	       "chunks with fewer live replicas than wanted",
+	       m->cs.under_replicated);
+	METRIC("gauge", "epoch", "this master's epoch", m->epoch);
+	METRIC("gauge", "primary", "1 when this master is the primary",
+	       m->role == GFS_ROLE_PRIMARY);
+}
+
+/* The op log.  Lock not needed (its own). */
+static void metrics_oplog(struct gfs_master *m, FILE *out)
+{
 	struct gfs_oplog_stats st;
 	struct gfs_isr_view v[GFS_ISR_PEERS];
 	size_t i, n = gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
-	int attached = 0;
-	char *text = NULL;
+	unsigned attached = 0;
 
 	for (i = 0; i < n; i++)
 		attached += v[i].attached;
 	gfs_oplog_stats(m->log, &st);
-	pthread_mutex_lock(&m->lock);
-	text = gfs_xasprintf(
-		"# TYPE gfs_master_files gauge\ngfs_master_files %" PRIu64 "\n"
-		"# TYPE gfs_master_dirs gauge\ngfs_master_dirs %" PRIu64 "\n"
-		"# TYPE gfs_master_chunks gauge\ngfs_master_chunks %zu\n"
-		"# TYPE gfs_master_chunkservers gauge\n"
-		"gfs_master_chunkservers{state=\"alive\"} %u\n"
-		"gfs_master_chunkservers{state=\"dead\"} %zu\n"
-		"# TYPE gfs_master_under_replicated gauge\n"
-		"gfs_master_under_replicated %" PRIu64 "\n"
-		"# TYPE gfs_master_epoch gauge\ngfs_master_epoch %" PRIu64 "\n"
-		"# TYPE gfs_master_primary gauge\ngfs_master_primary %d\n"
-		"# TYPE gfs_master_oplog_records_total counter\n"
-		"gfs_master_oplog_records_total %" PRIu64 "\n"
-		"# TYPE gfs_master_oplog_fsyncs_total counter\n"
-		"gfs_master_oplog_fsyncs_total %" PRIu64 "\n"
-		"# TYPE gfs_master_oplog_bytes_total counter\n"
-		"gfs_master_oplog_bytes_total %" PRIu64 "\n"
-		"# TYPE gfs_master_oplog_seq gauge\ngfs_master_oplog_seq %"
-		PRIu64 "\n"
-		"# TYPE gfs_master_backup_attached gauge\n"
-		"gfs_master_backup_attached %d\n",
-		m->ns.nfiles, m->ns.ndirs, m->chunks.count,
-		gfs_csmgr_alive_count(m),
-		m->cs.n - gfs_csmgr_alive_count(m), m->cs.under_replicated,
-		m->epoch, m->role == GFS_ROLE_PRIMARY, st.records, st.fsyncs,
-		st.bytes, st.next_seq, attached);
-	pthread_mutex_unlock(&m->lock);
-	gfs_httpd_metrics(m->httpd, "gfs_master", &text);
-	gfs_reply_bytes(req, 200, "text/plain; version=0.0.4", text,
-			strlen(text), true);
+	METRIC("counter", "oplog_records_total", "op-log records appended",
+	       st.records);
+	METRIC("counter", "oplog_fsyncs_total", "fdatasyncs of the op log",
+	       st.fsyncs);
+	METRIC("counter", "oplog_bytes_total", "bytes written to the op log",
+	       st.bytes);
+	METRIC("gauge", "oplog_seq", "sequence number of the next record",
+	       st.next_seq);
+	METRIC("gauge", "backup_attached",
+	       "followers mutations wait for (the backup, in pair mode)",
+	       attached);
+	gfs_metric_head(out, "gfs_master_oplog_fsync_seconds", "histogram",
+			"time of one op-log fdatasync (a group commit)");
+	gfs_metric_histo(out, "gfs_master_oplog_fsync_seconds", "",
+			 &m->log->fsync_us);
+}
+
+/* GET /metrics (and /api/v1/metrics): Prometheus text. */
+static void h_metrics(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	struct gfs_metrics_text t;
+	FILE *out = gfs_metrics_open(&t);
+
+	if (out) {
+		pthread_mutex_lock(&m->lock);
+		metrics_state(m, out);
+		pthread_mutex_unlock(&m->lock);
+		metrics_oplog(m, out);
+		gfs_httpd_metrics(m->httpd, "gfs_master", out);
+	}
+	gfs_reply_metrics(req, &t);
 }
 
 /* ---- leadership (ext) ---- */
@@ -1052,6 +1078,8 @@ static const struct gfs_route routes[] = {
 	  NULL },
 	{ "POST", GFS_API "/promote", NULL, h_promote, NULL, SMALL_BODY, ADMIN,
 	  NULL },
+	/* where Prometheus looks by default */
+	{ "GET", "/metrics", NULL, h_metrics, NULL, 0, 0, NULL },
 };
 #undef PUB
 #undef RD

@@ -21,6 +21,7 @@
 #include "http.h"
 #include "httpd.h"
 #include "json.h"
+#include "metrics.h"
 #include "util.h"
 
 static void echo(struct gfs_req *req)
@@ -772,10 +773,13 @@ Test(httpd, a_slow_but_steady_body_is_not_cut)
 /* The "stall" cuts in a server's /metrics text. */
 static unsigned long stall_cuts(struct gfs_httpd *s2)
 {
-	char *buf = NULL, *p;
+	struct gfs_metrics_text t;
 	unsigned long n = 0;
+	char *buf, *p;
+	size_t len;
 
-	gfs_httpd_metrics(s2, "t", &buf);
+	gfs_httpd_metrics(s2, "t", gfs_metrics_open(&t));
+	buf = gfs_metrics_take(&t, &len);
 	p = strstr(buf, "t_http_cut_total{why=\"stall\"} ");
 	if (p)
 		n = strtoul(strchr(p, ' ') + 1, NULL, 10);
@@ -1000,12 +1004,14 @@ static void send_and_vanish(int fd, const void *buf, size_t len,
 /* A gauge or counter of s2's /metrics text. */
 static unsigned long metric(struct gfs_httpd *s2, const char *name)
 {
-	char *buf = NULL, *p;
+	struct gfs_metrics_text t;
 	unsigned long n = 0;
-	char key[128];
+	char key[128], *buf, *p;
+	size_t len;
 
 	snprintf(key, sizeof(key), "\nt_%s ", name); /* not "# TYPE" */
-	gfs_httpd_metrics(s2, "t", &buf);
+	gfs_httpd_metrics(s2, "t", gfs_metrics_open(&t));
+	buf = gfs_metrics_take(&t, &len);
 	p = strstr(buf, key);
 	if (p)
 		n = strtoul(p + strlen(key), NULL, 10);
