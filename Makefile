@@ -110,6 +110,9 @@ $(BUILD)/bin/$(BIN_$(1)): $(BUILD)/obj/$(1)/main.o $(LIB_$(1)) $(LIB_common)
 endef
 $(foreach d,$(PROGRAMS),$(eval $(call bin_rule,$(d))))
 
+# The web page is assembled into the master (.incbin in master/webui.c).
+$(BUILD)/obj/master/webui.o: $(wildcard master/web/*)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $< -o $@ $(LIBS) $(LDLIBS) -lcriterion

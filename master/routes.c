@@ -31,6 +31,7 @@
 #include "path.h"
 #include "routes.h"
 #include "util.h"
+#include "webui.h"
 
 /* Bodies of a few fields and URL lists (create, setattr, leases,
  * allocations). */
@@ -876,9 +877,25 @@ static json_t *status_json(struct gfs_master *m)
 	return j;
 }
 
+/* Client operations served so far: the namespace, leases and content
+ * routes (not status, heartbeats or the log).  O(routes). */
+static uint64_t ops_total(struct gfs_master *m)
+{
+	return gfs_httpd_requests(m->httpd, GFS_API "/files") +
+	       gfs_httpd_requests(m->httpd, GFS_API "/leases") +
+	       gfs_httpd_requests(m->httpd, GFS_API "/content");
+}
+
+/* Any page may read it: the web page of one master shows the others. */
 static void h_status(struct gfs_req *req)
 {
-	gfs_reply_json(req, 200, status_json(begin(req)));
+	struct gfs_master *m = begin(req);
+	json_t *j = status_json(m);
+
+	json_object_set_new(j, "ops_total", json_integer((json_int_t)
+							 ops_total(m)));
+	gfs_reply_header(req, "Access-Control-Allow-Origin", "*");
+	gfs_reply_json(req, 200, j);
 }
 
 static void h_healthz(struct gfs_req *req)
@@ -1078,7 +1095,10 @@ static const struct gfs_route routes[] = {
 	  NULL },
 	{ "POST", GFS_API "/promote", NULL, h_promote, NULL, SMALL_BODY, ADMIN,
 	  NULL },
-	/* where Prometheus looks by default */
+	/* for people and Prometheus */
+	{ "GET", "/", NULL, gfs_webui_get, NULL, 0, GFS_ROUTE_INLINE, NULL },
+	{ "GET", "/ui/*", NULL, gfs_webui_get, NULL, 0, GFS_ROUTE_INLINE,
+	  NULL },
 	{ "GET", "/metrics", NULL, h_metrics, NULL, 0, 0, NULL },
 };
 #undef PUB

@@ -20,6 +20,8 @@ packages=(
 	strace                              # tests slow a client's reads down
 	etcd-server etcd-client             # masters with --etcd; make run
 	iptables                            # tests cut links in netns
+	chromium python3-websocket          # the web page's test (DevTools)
+	prometheus                          # the metrics test (and promtool)
 )
 
 missing=()
