@@ -10,9 +10,11 @@
  * per line, and carries on after a failed one; the exit status is then
  * non-zero if any failed.
  *
- * Errors are one line on stderr ("gfs: download /a: no such file") and a
- * non-zero exit; nothing is left half-written locally (downloads go to a
- * temporary file renamed into place).
+ * Errors are one line on stderr ("gfs: download /a: no such file") and an
+ * exit status that says what kind of failure it was (cli.h, gfs(1));
+ * nothing is left half-written locally (downloads go to a temporary file
+ * renamed into place).  upload and download draw a progress bar on
+ * stderr when it is a terminal (progress.c), unless --quiet.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "client.h"
 #include "constants.h"
 #include "http.h"
@@ -31,6 +34,7 @@
 #include "log.h"
 #include "options.h"
 #include "path.h"
+#include "progress.h"
 #include "util.h"
 
 struct cli_conf {
@@ -41,6 +45,8 @@ struct cli_conf {
 	uint64_t ttl_ms;         /* --ttl for lease */
 	bool json;               /* --json output for stat/status/ls */
 	bool recursive;          /* --recursive: ls lists by prefix */
+	bool quiet;              /* --quiet: no progress bar */
+	uint64_t failover_ms;    /* --failover-timeout */
 	enum gfs_log_level log_level;
 	char *config;            /* --config (read by gfs_opts_parse) */
 };
@@ -60,6 +66,11 @@ static const struct gfs_opt cli_opts[] = {
 	  "ls, stat, status: print the master's JSON" },
 	{ "recursive", GFS_OPT_FLAG, offsetof(struct cli_conf, recursive),
 	  NULL, "ls: every file whose path starts with PREFIX, flat" },
+	{ "failover-timeout", GFS_OPT_MS,
+	  offsetof(struct cli_conf, failover_ms), "TIME",
+	  "keep trying this long while no primary answers (30s)" },
+	{ "quiet", GFS_OPT_FLAG, offsetof(struct cli_conf, quiet), NULL,
+	  "upload, download: no progress bar on a terminal" },
 	{ "log-level", GFS_OPT_LOGLEVEL, offsetof(struct cli_conf, log_level),
 	  "LEVEL", "error, warn, info or debug (default warn)" },
 	{ "config", GFS_OPT_STR, offsetof(struct cli_conf, config), "FILE",
@@ -73,22 +84,18 @@ struct cli {
 	const struct gfs_client_conf *cc; /* what client was made with */
 };
 
+/* One line of the command table.  run returns an exit status. */
 struct command {
 	const char *name;
 	int min_args, max_args;
 	int (*run)(struct cli *cli, char **argv, int argc);
 	const char *usage;
+	const char *help;        /* one line, for --help */
 };
 
-/* Report a failed operation: "gfs: VERB WHAT: message". */
 static int failed(const char *verb, const char *what, enum gfs_err err)
 {
-	const char *msg = gfs_client_last_error();
-
-	if (!*msg)
-		msg = gfs_err_str(err);
-	fprintf(stderr, "gfs: %s %s: %s\n", verb, what, msg);
-	return 1;
+	return gfs_cli_failed(verb, what, err);
 }
 
 /* A user's remote name, with a leading '/' added; NULL after an error. */
@@ -101,7 +108,7 @@ static char *remote(const char *verb, const char *name)
 	if (err) {
 		fprintf(stderr, "gfs: %s %s: invalid path (%s)\n", verb, name,
 			gfs_err_str(err));
-		return NULL;
+		return NULL; /* the caller exits with GFS_EXIT_USAGE */
 	}
 	return path;
 }
@@ -111,22 +118,30 @@ static int cmd_upload(struct cli *cli, char **argv, int argc)
 	const char *local = argv[0];
 	char *path = remote("upload", argc > 1 ? argv[1]
 					       : gfs_path_basename(local));
+	struct gfs_cli_progress bar;
 	struct stat st;
 	enum gfs_err err;
-	int fd, rc = 1;
+	int fd, rc = GFS_EXIT_IO;
 
 	if (!path)
-		return 1;
+		return GFS_EXIT_USAGE;
 	fd = open(local, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "gfs: upload %s: %s\n", local,
-			fd < 0 ? strerror(errno) : "not a regular file");
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = gfs_cli_failed_local("upload", local, errno);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "gfs: upload %s: not a regular file\n", local);
+		rc = GFS_EXIT_USAGE;
 		goto out;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	err = gfs_client_upload_fd(cli->client, fd, path, st.st_mode & 0777);
+	gfs_progress_start(&bar, path, (uint64_t)st.st_size, !cli->conf->quiet);
+	err = gfs_client_upload_fd(cli->client, fd, path, st.st_mode & 0777,
+				   &bar.count);
+	gfs_progress_stop(&bar);
 	if (err) {
-		failed("upload", path, err);
+		rc = failed("upload", path, err);
 		goto out;
 	}
 	printf("uploaded %s to %s (%lld bytes)\n", local, path,
@@ -152,16 +167,28 @@ static char *download_target(const char *path, const char *local)
 	return gfs_xstrdup(local);
 }
 
+/* Download path into fd, with a progress bar unless quiet. */
+static enum gfs_err download_to(struct cli *cli, const char *path, int fd)
+{
+	struct gfs_cli_progress bar;
+	enum gfs_err err;
+
+	gfs_progress_start(&bar, path, 0, !cli->conf->quiet);
+	err = gfs_client_download_fd(cli->client, path, fd, &bar.count);
+	gfs_progress_stop(&bar);
+	return err;
+}
+
 static int cmd_download(struct cli *cli, char **argv, int argc)
 {
 	char *path = remote("download", argv[0]), *dest = NULL, *tmp = NULL;
 	enum gfs_err err;
-	int fd = -1, rc = 1;
+	int fd = -1, rc = GFS_EXIT_IO;
 
 	if (!path)
-		return 1;
+		return GFS_EXIT_USAGE;
 	if (argc > 1 && !strcmp(argv[1], "-")) {
-		err = gfs_client_download_fd(cli->client, path, STDOUT_FILENO);
+		err = download_to(cli, path, STDOUT_FILENO);
 		rc = err ? failed("download", path, err) : 0;
 		goto out;
 	}
@@ -169,18 +196,16 @@ static int cmd_download(struct cli *cli, char **argv, int argc)
 	tmp = gfs_xasprintf("%s.gfs-part.%d", dest, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "gfs: download %s: %s: %s\n", path, dest,
-			strerror(errno));
+		rc = gfs_cli_failed_local("download", dest, errno);
 		goto out;
 	}
-	err = gfs_client_download_fd(cli->client, path, fd);
+	err = download_to(cli, path, fd);
 	if (err) {
-		failed("download", path, err);
+		rc = failed("download", path, err);
 		goto out_unlink;
 	}
 	if (fsync(fd) < 0 || rename(tmp, dest) < 0) {
-		fprintf(stderr, "gfs: download %s: %s: %s\n", path, dest,
-			strerror(errno));
+		rc = gfs_cli_failed_local("download", dest, errno);
 		goto out_unlink;
 	}
 	printf("downloaded %s to %s\n", path, dest);
@@ -212,15 +237,17 @@ static int cmd_lease(struct cli *cli, char **argv, int argc)
 	struct gfs_lease l;
 	enum gfs_err err;
 
+	int rc;
+
 	(void)argc;
 	if (!path)
-		return 1;
+		return GFS_EXIT_USAGE;
 	err = gfs_client_lease(cli->client, path,
 			       (unsigned)(cli->conf->ttl_ms / 1000), &l);
 	if (err) {
-		failed("lease", path, err);
+		rc = failed("lease", path, err);
 		free(path);
-		return 1;
+		return rc;
 	}
 	format_time(l.expires_ms, when, sizeof(when));
 	printf("leased %s to %s until %s\n", path, l.holder, when);
@@ -233,14 +260,16 @@ static int cmd_unlease(struct cli *cli, char **argv, int argc)
 	char *path = remote("unlease", argv[0]);
 	enum gfs_err err;
 
+	int rc;
+
 	(void)argc;
 	if (!path)
-		return 1;
+		return GFS_EXIT_USAGE;
 	err = gfs_client_unlease(cli->client, path);
 	if (err) {
-		failed("unlease", path, err);
+		rc = failed("unlease", path, err);
 		free(path);
-		return 1;
+		return rc;
 	}
 	printf("released the lease on %s\n", path);
 	free(path);
@@ -363,25 +392,55 @@ static int cmd_ls(struct cli *cli, char **argv, int argc)
 	return rc;
 }
 
+/* The chunks of path for gfs stat: NULL with why when they cannot be
+ * shown (a lease of another client hides them: that GET is a read). */
+static json_t *stat_chunks(struct cli *cli, const char *path, char *why,
+			   size_t len)
+{
+	json_t *info = NULL;
+	enum gfs_err err = gfs_client_info(cli->client, path, &info);
+
+	if (!err)
+		return info;
+	if (info)
+		json_decref(info);
+	snprintf(why, len, "%s", *gfs_client_last_error()
+					 ? gfs_client_last_error()
+					 : gfs_err_str(err));
+	return NULL;
+}
+
 static int cmd_stat(struct cli *cli, char **argv, int argc)
 {
-	char *path = remote("stat", argv[0]);
-	json_t *j = NULL;
+	char *path = remote("stat", argv[0]), why[600] = "";
+	json_t *j = NULL, *info = NULL;
 	enum gfs_err err;
 
 	(void)argc;
 	if (!path)
-		return 1;
+		return GFS_EXIT_USAGE;
 	/* metadata, never a download: a lease does not block it */
 	err = gfs_client_stat_json(cli->client, path, &j);
-	if (err)
-		failed("stat", path, err);
-	else
+	if (err) {
+		free(path);
+		if (j)
+			json_decref(j);
+		return failed("stat", argv[0], err);
+	}
+	if (cli->conf->json) {
 		print_json(j);
-	if (j)
-		json_decref(j);
+	} else {
+		if (json_is_string(json_object_get(j, "type")) &&
+		    strcmp(json_string_value(json_object_get(j, "type")),
+			   "dir"))
+			info = stat_chunks(cli, path, why, sizeof(why));
+		gfs_cli_print_stat(j, info, why);
+	}
+	if (info)
+		json_decref(info);
+	json_decref(j);
 	free(path);
-	return err ? 1 : 0;
+	return GFS_EXIT_OK;
 }
 
 static int cmd_rm(struct cli *cli, char **argv, int argc)
@@ -393,7 +452,7 @@ static int cmd_rm(struct cli *cli, char **argv, int argc)
 		enum gfs_err err;
 
 		if (!path) {
-			rc = 1;
+			rc = GFS_EXIT_USAGE;
 			continue;
 		}
 		err = gfs_client_unlink(cli->client, path);
@@ -407,43 +466,18 @@ static int cmd_rm(struct cli *cli, char **argv, int argc)
 static int cmd_mv(struct cli *cli, char **argv, int argc)
 {
 	char *from = remote("mv", argv[0]), *to = remote("mv", argv[1]);
-	enum gfs_err err = GFS_EINVAL;
+	int rc = GFS_EXIT_USAGE;
 
 	(void)argc;
 	if (from && to) {
-		err = gfs_client_rename(cli->client, from, to, false);
-		if (err)
-			failed("mv", from, err);
+		enum gfs_err err = gfs_client_rename(cli->client, from, to,
+						     false);
+
+		rc = err ? failed("mv", from, err) : GFS_EXIT_OK;
 	}
 	free(from);
 	free(to);
-	return err ? 1 : 0;
-}
-
-/* The leader, its epoch, the in-sync set, each follower's lag. */
-static void print_leadership(json_t *j)
-{
-	json_t *leader = json_object_get(j, "leader"), *f, *u;
-	size_t i;
-
-	printf("leader %s, epoch %lld (%s mode); in-sync set:",
-	       json_string_value(json_object_get(leader, "url")) ?: "unknown",
-	       json_integer_value(json_object_get(leader, "epoch")),
-	       json_string_value(json_object_get(j, "mode")) ?: "?");
-	json_array_foreach(json_object_get(j, "isr"), i, u)
-		printf(" %s", json_string_value(u) ?: "?");
-	printf("\n");
-	json_array_foreach(json_object_get(j, "followers"), i, f)
-		printf("  follower %-28s %8lld records behind, %s\n",
-		       json_string_value(json_object_get(f, "url")) ?: "?",
-		       json_integer_value(json_object_get(f, "lag")),
-		       json_is_true(json_object_get(f, "silent")) &&
-				       json_is_true(json_object_get(f, "member"))
-			       ? "SILENT, writes wait for it"
-		       : json_is_true(json_object_get(f, "attached"))
-			       ? "attached"
-		       : json_is_true(json_object_get(f, "member"))
-			       ? "member, catching up" : "not in the set");
+	return rc;
 }
 
 /* A client of the master at url alone, with our key and CA file, giving
@@ -458,76 +492,11 @@ static struct gfs_client *one_master(const struct cli *cli, const char *url,
 	return gfs_client_new(&cc);
 }
 
-/* GET /status of the master at url alone; NULL when it did not answer. */
-static json_t *status_of(const struct cli *cli, const char *url)
-{
-	struct gfs_client *one = one_master(cli, url, 1000);
-	json_t *j = NULL;
-
-	if (one && gfs_client_call(one, "GET", "/status", NULL, &j) && j) {
-		json_decref(j);
-		j = NULL;
-	}
-	gfs_client_free(one);
-	return j;
-}
-
-/* The leader's view (it knows its followers' lag), or j's own. */
-static void print_leader_view(const struct cli *cli, json_t *j)
-{
-	const char *role = json_string_value(json_object_get(j, "role"));
-	const char *leader = json_string_value(
-		json_object_get(json_object_get(j, "leader"), "url"));
-	json_t *l = NULL;
-
-	if (role && strcmp(role, "primary") && leader)
-		l = status_of(cli, leader);
-	print_leadership(l ? l : j);
-	if (l)
-		json_decref(l);
-}
-
 static int cmd_status(struct cli *cli, char **argv, int argc)
 {
-	json_t *j = NULL, *cs, *s;
-	enum gfs_err err;
-	size_t i;
-
 	(void)argv;
 	(void)argc;
-	err = gfs_client_call(cli->client, "GET", "/status", NULL, &j);
-	if (err) {
-		failed("status", "", err);
-		if (j)
-			json_decref(j);
-		return 1;
-	}
-	if (cli->conf->json) {
-		print_json(j);
-		json_decref(j);
-		return 0;
-	}
-	printf("master %s (%s, epoch %lld): %lld files, %lld chunks, "
-	       "%lld under-replicated\n",
-	       json_string_value(json_object_get(j, "url")) ?: "?",
-	       json_string_value(json_object_get(j, "role")) ?: "?",
-	       json_integer_value(json_object_get(j, "epoch")),
-	       json_integer_value(json_object_get(j, "files")),
-	       json_integer_value(json_object_get(j, "chunks")),
-	       json_integer_value(json_object_get(j, "under_replicated")));
-	print_leader_view(cli, j);
-	cs = json_object_get(j, "chunkservers");
-	json_array_foreach(cs, i, s) {
-		printf("  %-28s %-5s %8lld chunks %10lld MiB free\n",
-		       json_string_value(json_object_get(s, "url")) ?: "?",
-		       json_is_true(json_object_get(s, "alive")) ? "alive"
-								 : "DEAD",
-		       json_integer_value(json_object_get(s, "chunks")),
-		       json_integer_value(json_object_get(s, "free_bytes")) >>
-			       20);
-	}
-	json_decref(j);
-	return 0;
+	return gfs_cli_status(cli->client, cli->conf->json);
 }
 
 /* gfs detach [URL]: the primary stops waiting for a dead backup. */
@@ -539,14 +508,14 @@ static int cmd_detach(struct cli *cli, char **argv, int argc)
 	json_t *j = NULL;
 	enum gfs_err err = gfs_client_call(cli->client, "POST", route, NULL,
 					   &j);
+	int rc = err ? failed("detach", argc ? argv[0] : "", err)
+		     : GFS_EXIT_OK;
 
-	if (err)
-		failed("detach", argc ? argv[0] : "", err);
 	if (j)
 		json_decref(j);
 	free(route);
 	free(enc);
-	return err ? 1 : 0;
+	return rc;
 }
 
 /* gfs promote URL: that master takes over now (the primary is gone). */
@@ -559,30 +528,37 @@ static int cmd_promote(struct cli *cli, char **argv, int argc)
 	(void)argc;
 	if (!one) {
 		fprintf(stderr, "gfs: promote: bad URL '%s'\n", argv[0]);
-		return 2;
+		return GFS_EXIT_USAGE;
 	}
 	err = gfs_client_call(one, "POST", "/promote", NULL, &j);
-	if (err)
-		failed("promote", argv[0], err);
 	if (j)
 		json_decref(j);
 	gfs_client_free(one);
-	return err ? 1 : 0;
+	return err ? failed("promote", argv[0], err) : GFS_EXIT_OK;
 }
 
 static const struct command commands[] = {
-	{ "upload", 1, 2, cmd_upload, "upload LOCAL [REMOTE]" },
-	{ "download", 1, 2, cmd_download, "download REMOTE [LOCAL|-]" },
-	{ "lease", 1, 1, cmd_lease, "lease PATH [--ttl S]" },
-	{ "unlease", 1, 1, cmd_unlease, "unlease PATH" },
-	{ "ls", 0, 1, cmd_ls, "ls [PATH] (a directory's entries; "
-			      "--recursive: every file below PATH as a prefix)" },
-	{ "stat", 1, 1, cmd_stat, "stat PATH" },
-	{ "rm", 1, INT_MAX, cmd_rm, "rm PATH..." },
-	{ "mv", 2, 2, cmd_mv, "mv OLD NEW" },
-	{ "status", 0, 0, cmd_status, "status" },
-	{ "detach", 0, 1, cmd_detach, "detach [BACKUP_URL]" },
-	{ "promote", 1, 1, cmd_promote, "promote MASTER_URL" },
+	{ "upload", 1, 2, cmd_upload, "upload LOCAL [REMOTE]",
+	  "store a local file (as /BASENAME by default)" },
+	{ "download", 1, 2, cmd_download, "download REMOTE [LOCAL|-]",
+	  "fetch a file (into ./BASENAME by default, - for stdout)" },
+	{ "lease", 1, 1, cmd_lease, "lease PATH [--ttl S]",
+	  "take or renew the exclusive lease on a file" },
+	{ "unlease", 1, 1, cmd_unlease, "unlease PATH",
+	  "give the lease back" },
+	{ "ls", 0, 1, cmd_ls, "ls [PATH]",
+	  "list a directory's entries (--recursive: every file whose "
+	  "path starts with PATH, flat)" },
+	{ "stat", 1, 1, cmd_stat, "stat PATH",
+	  "show a file's size, mode, time, lease, chunks and replicas" },
+	{ "rm", 1, INT_MAX, cmd_rm, "rm PATH...", "remove files" },
+	{ "mv", 2, 2, cmd_mv, "mv OLD NEW", "rename a file or directory" },
+	{ "status", 0, 0, cmd_status, "status",
+	  "show every master, the chunkservers and the cluster's counts" },
+	{ "detach", 0, 1, cmd_detach, "detach [BACKUP_URL]",
+	  "make the primary stop waiting for a backup gone for good" },
+	{ "promote", 1, 1, cmd_promote, "promote MASTER_URL",
+	  "make that master the primary now (the primary is gone for good)" },
 };
 
 static int run(struct cli *cli, char **argv, int argc)
@@ -596,20 +572,21 @@ static int run(struct cli *cli, char **argv, int argc)
 			continue;
 		if (argc - 1 < c->min_args || argc - 1 > c->max_args) {
 			fprintf(stderr, "gfs: usage: gfs %s\n", c->usage);
-			return 2;
+			return GFS_EXIT_USAGE;
 		}
 		return c->run(cli, argv + 1, argc - 1);
 	}
 	fprintf(stderr, "gfs: unknown command '%s' (try gfs --help)\n",
 		argv[0]);
-	return 2;
+	return GFS_EXIT_USAGE;
 }
 
-/* The seed's mode: one command per line on stdin. */
+/* The seed's mode: one command per line on stdin; the exit status is
+ * the last failure's. */
 static int run_stdin(struct cli *cli)
 {
 	char line[8192];
-	int rc = 0;
+	int rc = 0, r;
 
 	while (fgets(line, sizeof(line), stdin)) {
 		char *words[8], *save = NULL, *w;
@@ -622,8 +599,9 @@ static int run_stdin(struct cli *cli)
 			continue;
 		if (!strcmp(words[0], "exit") || !strcmp(words[0], "quit"))
 			break;
-		if (run(cli, words, n))
-			rc = 1;
+		r = run(cli, words, n);
+		if (r)
+			rc = r;
 		fflush(stdout);
 	}
 	return rc;
@@ -636,6 +614,23 @@ static void take_env(char **opt, const char *env)
 
 	if (!*opt && v && *v)
 		*opt = gfs_xstrdup(v);
+}
+
+/* The synopsis and the commands, one line each, for --help (caller
+ * frees). */
+static char *usage_text(void)
+{
+	char *text = NULL;
+	size_t i;
+
+	gfs_appendf(&text, "gfs [OPTIONS] COMMAND [ARGS], or commands on "
+		    "stdin, one a line\n\ncommands:\n");
+	for (i = 0; i < GFS_ARRAY_SIZE(commands); i++)
+		gfs_appendf(&text, "  %-26s %s\n", commands[i].usage,
+			    commands[i].help);
+	gfs_appendf(&text, "\nexit status: 0 ok, 1 other failure, 2 usage, "
+		    "3 not found, 4 exists, 5 leased, 6 unavailable, 7 I/O");
+	return text;
 }
 
 static char *default_client_id(void)
@@ -659,20 +654,20 @@ int main(int argc, char **argv)
 	char **pos = gfs_xcalloc((size_t)argc + 1, sizeof(*pos));
 	struct cli cli = { .conf = &conf, .cc = &cc };
 	char *key = NULL, msg[300];
+	char *usage;
 	int npos, rc;
-	size_t i;
 
+	usage = usage_text();
 	if (!gfs_opts_parse(cli_opts, GFS_ARRAY_SIZE(cli_opts), &conf, argc,
-			    argv, "gfs [OPTIONS] [COMMAND ARGS]", pos, &npos)) {
+			    argv, usage, pos, &npos)) {
 		free(pos);
-		return 2;
+		free(usage);
+		return GFS_EXIT_USAGE;
 	}
-	if (npos == 0 && isatty(STDIN_FILENO)) {
-		printf("usage: gfs [--master URLS] COMMAND ARGS, or commands "
-		       "on stdin\ncommands:\n");
-		for (i = 0; i < GFS_ARRAY_SIZE(commands); i++)
-			printf("  gfs %s\n", commands[i].usage);
-	}
+	if (npos == 0 && isatty(STDIN_FILENO))
+		printf("usage: %s\n(reading commands from stdin; Ctrl-D "
+		       "ends)\n", usage);
+	free(usage);
 	gfs_log_init("gfs", conf.log_level);
 	gfs_http_global_init();
 	if (!conf.master)
@@ -695,11 +690,13 @@ int main(int argc, char **argv)
 	cc.client_id = conf.client_id;
 	cc.key = key;
 	cc.ca_file = conf.ca_file;
+	cc.failover_ms = (long)conf.failover_ms;
 	cli.client = gfs_client_new(&cc);
 	if (!cli.client) {
-		fprintf(stderr, "gfs: no usable master URL in '%s'\n",
-			conf.master);
-		rc = 2;
+		fprintf(stderr, "gfs: no usable master URL in '%s' (set "
+			"--master or GFS_MASTER to URLs such as "
+			"http://m1:7070,http://m2:7071)\n", conf.master);
+		rc = GFS_EXIT_USAGE;
 	} else {
 		rc = npos ? run(&cli, pos, npos) : run_stdin(&cli);
 	}

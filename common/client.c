@@ -278,6 +278,12 @@ static bool note_epoch(struct gfs_client_shared *sh, uint64_t epoch)
 	return current;
 }
 
+size_t gfs_client_masters(struct gfs_client *c, const char *const **urls)
+{
+	*urls = (const char *const *)c->sh->masters;
+	return c->sh->nmasters;
+}
+
 uint64_t gfs_client_epoch(struct gfs_client *c)
 {
 	uint64_t e;
@@ -386,6 +392,65 @@ static enum gfs_err attempt(struct gfs_client *c, const char *base,
 	return err;
 }
 
+/* What each master answered during one call (the last answer of each),
+ * for the message of a call that found no primary. */
+#define TRIED_MAX 8
+struct tried {
+	size_t n;
+	char url[TRIED_MAX][512];
+	char why[TRIED_MAX][112];
+	bool answered;            /* some master replied (421, 503) */
+};
+
+static void tried_note(struct tried *t, const char *base, enum gfs_err err,
+		       const struct gfs_http_reply *r)
+{
+	size_t i;
+
+	for (i = 0; i < t->n && strcmp(t->url[i], base); i++)
+		;
+	if (i == TRIED_MAX)
+		return;
+	if (i == t->n)
+		snprintf(t->url[t->n++], sizeof(t->url[0]), "%s", base);
+	if (r->status)
+		snprintf(t->why[i], sizeof(t->why[0]), "%u %s", r->status,
+			 r->message ? r->message : gfs_err_str(err));
+	else
+		snprintf(t->why[i], sizeof(t->why[0]), "%s",
+			 r->failure[0] ? r->failure : gfs_err_str(err));
+	t->answered |= r->status != 0;
+}
+
+/* "cannot reach a master at A, B: connection refused; is gfs-master
+ * running? set --master or GFS_MASTER", or with each answer after its
+ * URL when they differ. */
+static void tried_report(const struct tried *t, enum gfs_err err)
+{
+	char msg[512];
+	size_t i, len, same = 1;
+	int n;
+
+	for (i = 1; i < t->n; i++)
+		same += !strcmp(t->why[i], t->why[0]);
+	n = snprintf(msg, sizeof(msg), "cannot reach %s master at ",
+		     t->answered ? "the primary" : "a");
+	for (i = 0; i < t->n && n > 0 && (size_t)n < sizeof(msg); i++) {
+		len = (size_t)n;
+		n += snprintf(msg + len, sizeof(msg) - len, same == t->n
+			      ? "%s%s" : "%s%s (%s)", i ? ", " : "",
+			      t->url[i], t->why[i]);
+	}
+	len = GFS_MIN((size_t)GFS_MAX(n, 0), sizeof(msg) - 1);
+	snprintf(msg + len, sizeof(msg) - len, "%s%s; %s",
+		 same == t->n ? ": " : "", same == t->n ? t->why[0] : "",
+		 t->answered ? "a failover may be under way: try again, or "
+			       "see gfs status"
+			     : "is gfs-master running? set --master or "
+			       "GFS_MASTER");
+	gfs_client_set_error(err, msg);
+}
+
 enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 			     const char *route, json_t *body, json_t **reply)
 {
@@ -395,6 +460,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 	char reqh[sizeof(GFS_HDR_REQUEST) + GFS_REQUEST_ID_HEX + 2];
 	bool mutation = strcmp(method, "GET") != 0;
 	struct gfs_http_reply r = { 0 };
+	struct tried t = { 0 };
 	enum gfs_err err;
 	unsigned tries = 0;
 
@@ -417,6 +483,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 		/* refused, or the connection broke: safe to ask again */
 		if (!refused(err, &r) && r.status != 0)
 			break;
+		tried_note(&t, base, err, &r);
 		next_master(sh, base,
 			    err == GFS_ENOTPRIMARY ? r.primary : NULL);
 		if (gfs_mono_ms() > deadline)
@@ -425,7 +492,9 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 			sleep_ms(tries < 20 ? 50 : 250);
 	}
 	free(text);
-	if (err)
+	if (err && (refused(err, &r) || !r.status))
+		tried_report(&t, err);
+	else if (err)
 		gfs_client_set_error(err, r.message);
 	if (reply && r.json) {
 		*reply = r.json;

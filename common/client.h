@@ -18,6 +18,7 @@
 #ifndef GFS_CLIENT_H
 #define GFS_CLIENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,6 +117,10 @@ const char *gfs_client_id(const struct gfs_client *c);
  */
 enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 			     const char *route, json_t *body, json_t **reply);
+
+/* The master URLs the client was given, in order (borrowed, valid while
+ * c lives); returns their count. */
+size_t gfs_client_masters(struct gfs_client *c, const char *const **urls);
 
 /* Namespace operations (paths absolute, validated here first). */
 enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
@@ -245,13 +250,24 @@ enum gfs_err gfs_file_close(struct gfs_file *f);
 /* Free f without committing (pending writes are dropped). */
 void gfs_file_abort(struct gfs_file *f);
 
+/* How far a whole-file transfer is, for a caller that shows it (from
+ * another thread): bytes done so far, added as they go (relaxed atomic
+ * adds, from any thread of the transfer), and the size when known (a
+ * download sets it once the file is open; an upload's caller knows it). */
+struct gfs_progress {
+	atomic_ullong done;
+	atomic_ullong total;
+};
+
 /* Whole-file helpers for the CLI: stream fd in or out, constant memory.
  * An upload that does not finish leaves no new file behind (GFS_O_HIDDEN)
- * and an existing one as it was. */
+ * and an existing one as it was.  p (borrowed, may be NULL) is kept up to
+ * date as the bytes move. */
 enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
-				  const char *path, uint32_t mode);
+				  const char *path, uint32_t mode,
+				  struct gfs_progress *p);
 enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,
-				    int fd);
+				    int fd, struct gfs_progress *p);
 
 /* The last error message a master or chunkserver sent on this thread
  * ("leased by another client: ..."), or "" (borrowed, thread-local). */

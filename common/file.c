@@ -1587,7 +1587,8 @@ static void use_source(struct gfs_file *f, int fd)
 }
 
 enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
-				  const char *path, uint32_t mode)
+				  const char *path, uint32_t mode,
+				  struct gfs_progress *p)
 {
 	struct gfs_file *f;
 	enum gfs_err err;
@@ -1616,6 +1617,9 @@ enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 		if (err)
 			break;
 		off += (uint64_t)n;
+		if (p)
+			atomic_fetch_add_explicit(&p->done, (uint64_t)n,
+						  memory_order_relaxed);
 	}
 	free(buf);
 	if (err) {
@@ -1630,14 +1634,20 @@ enum gfs_err gfs_client_upload_fd(struct gfs_client *c, int fd,
 struct out {
 	int fd;
 	int64_t base;
+	struct gfs_progress *p;  /* bytes written are added here, or NULL */
 };
 
 static int out_write(const struct out *o, const void *buf, size_t len,
 		     uint64_t off)
 {
-	return o->base < 0 ? gfs_write_all(o->fd, buf, len)
-			   : gfs_pwrite_all(o->fd, buf, len,
-					    (off_t)(o->base + (int64_t)off));
+	int rc = o->base < 0 ? gfs_write_all(o->fd, buf, len)
+			     : gfs_pwrite_all(o->fd, buf, len,
+					      (off_t)(o->base + (int64_t)off));
+
+	if (!rc && o->p)
+		atomic_fetch_add_explicit(&o->p->done, len,
+					  memory_order_relaxed);
+	return rc;
 }
 
 /* A streamed chunk going out: where it stands. */
@@ -1817,9 +1827,9 @@ static void *download_worker(void *arg)
 }
 
 enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,
-				    int fd)
+				    int fd, struct gfs_progress *p)
 {
-	struct download d = { .o = { fd, -1 } };
+	struct download d = { .o = { fd, -1, p } };
 	pthread_t t[DOWNLOAD_STREAMS - 1];
 	unsigned nt = 0, i;
 	off_t pos = lseek(fd, 0, SEEK_CUR);
@@ -1830,6 +1840,8 @@ enum gfs_err gfs_client_download_fd(struct gfs_client *c, const char *path,
 	if (err)
 		return err;
 	size = gfs_file_size(d.f);
+	if (p)
+		atomic_store(&p->total, size);
 	d.nchunks = (size + d.f->chunk_size - 1) / d.f->chunk_size;
 	pthread_mutex_init(&d.lock, NULL);
 	if (pos >= 0 && d.nchunks > 1) {

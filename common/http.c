@@ -15,6 +15,7 @@
  * caller's sink function.  Non-2xx replies always go to the growable
  * buffer, so their JSON error reaches the caller whatever the mode.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -331,6 +332,27 @@ static void log_time(struct gfs_http *h, long status)
 		url ? url : "?", status, (long)us);
 }
 
+/* Why no reply came, for people: the system's word when there is one
+ * ("connection refused"), else curl's. */
+static void name_failure(struct gfs_http *h, CURLcode rc,
+			 struct gfs_http_reply *r)
+{
+	long os = 0;
+
+	curl_easy_getinfo(h->easy, CURLINFO_OS_ERRNO, &os);
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		snprintf(r->failure, sizeof(r->failure), "timed out");
+	else if (rc == CURLE_COULDNT_RESOLVE_HOST)
+		snprintf(r->failure, sizeof(r->failure), "unknown host");
+	else if (os)
+		snprintf(r->failure, sizeof(r->failure), "%s",
+			 strerror((int)os));
+	else
+		snprintf(r->failure, sizeof(r->failure), "%s",
+			 curl_easy_strerror(rc));
+	r->failure[0] = (char)tolower((unsigned char)r->failure[0]);
+}
+
 /* Fill in status, err, json and message once a transfer completed. */
 static enum gfs_err finish_reply(struct gfs_http *h, CURLcode rc)
 {
@@ -349,6 +371,8 @@ static enum gfs_err finish_reply(struct gfs_http *h, CURLcode rc)
 	if (rc != CURLE_OK) {
 		/* a refused or failed transfer: the reply, if any, is partial */
 		r->err = curl_err(h, rc);
+		if (!status)
+			name_failure(h, rc, r);
 		if (status >= 300 && !h->too_big)
 			r->err = gfs_err_from_code(code, r->status);
 		return r->err;

@@ -40,6 +40,8 @@ struct gfs_http_reply {
 	bool untrusted;       /* TLS failed: the peer's certificate (or our
 			       * CA file) did not check out; asking again
 			       * cannot help */
+	char failure[96];     /* why no reply came ("connection refused",
+			       * "timed out"), "" when one did */
 };
 
 /* Copy the value of reply header name (any case) into buf; false when

@@ -43,14 +43,6 @@ int64_t gfs_mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t gfs_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 struct timespec gfs_deadline_ts(clockid_t clk, int64_t ms)
 {
 	struct timespec ts;

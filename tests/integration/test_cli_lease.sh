@@ -23,7 +23,7 @@ gfs --client-id alice download /f.txt alice.txt >/dev/null || fail "alice downlo
 assert_same_file f.txt alice.txt
 # stat and listing are not downloads
 gfs --client-id bob ls / | grep -q /f.txt || fail "listing blocked by a lease"
-gfs --client-id bob stat /f.txt >stat.json || fail "gfs stat blocked by a lease"
+gfs --client-id bob --json stat /f.txt >stat.json || fail "gfs stat blocked by a lease"
 assert_eq "$(jq -r .lease.holder stat.json)" admin/alice "stat shows the lease"
 assert_eq "$(jq .size stat.json)" 3000 "stat shows the size"
 # bob cannot release alice's lease
