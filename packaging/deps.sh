@@ -22,6 +22,7 @@ packages=(
 	iptables                            # tests cut links in netns
 	chromium python3-websocket          # the web page's test (DevTools)
 	prometheus                          # the metrics test (and promtool)
+	iptables                            # tests cut links in netns
 )
 
 missing=()

@@ -15,11 +15,14 @@
 # conventions go (mount.fuse.gfs, mount.fuse3, gfs-fuse), once as the
 # issue's line, once with drop_privileges and the masters as the source,
 # and once as the example mount unit's options; files go through the
-# mounts and the CLI, and umount ends each gfs-fuse.
+# mounts and the CLI, and umount ends each gfs-fuse.  Last, the same
+# root is deployed on seven hosts made with network namespaces, and a
+# chunkserver's link is cut and brought back (multihost.sh).
 #
 # Root only (chroot, mount, unshare).  On a quiet 2-core machine about a
 # minute and a half with make deb (20s): lintian 6s, the root 35-45s (it
-# fetches its packages: nothing is cached between runs), the checks 15s.
+# fetches its packages: nothing is cached between runs), the checks 15s,
+# the seven hosts 20s.
 # With the machine loaded by other test runs it took up to 11 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,6 +42,10 @@ source tests/integration/lib.sh
 # The packaged units listen on loopback, where no secret is needed, as
 # installed; the clients in the root send no key.
 open_cluster
+# shellcheck source=../integration/netns.sh
+source tests/integration/netns.sh
+# shellcheck source=multihost.sh
+source tests/packaging/multihost.sh
 
 PKGS=(gfs-master gfs-chunkserver gfs-client)
 DEBS=()
@@ -340,5 +347,6 @@ check_units
 start_services
 check_fstab
 check_mount_unit
+check_multihost
 log "done in ${SECONDS}s"
 echo "debtest: $STEPS passed, 0 failed"
