@@ -56,6 +56,13 @@ void gfs_client_set_error(enum gfs_err err, const char *msg)
 			 gfs_err_str(err));
 }
 
+void gfs_client_set_error_from(enum gfs_err err, const char *msg,
+			       const char *url)
+{
+	snprintf(last_error, sizeof(last_error), "%.300s (from %.200s)",
+		 msg && *msg ? msg : gfs_err_str(err), url);
+}
+
 static char **split_urls(const char *list, size_t *n)
 {
 	char *copy = gfs_xstrdup(list), *save = NULL, *tok;
@@ -463,6 +470,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 	struct tried t = { 0 };
 	enum gfs_err err;
 	unsigned tries = 0;
+	char base[512]; /* the master asked last */
 
 	if (reply)
 		*reply = NULL;
@@ -471,8 +479,6 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 		new_request_id(sh, reqh + sizeof(GFS_HDR_REQUEST) + 1);
 	}
 	for (;;) {
-		char base[512];
-
 		current_master(sh, base, sizeof(base));
 		gfs_http_reply_clear(&r);
 		err = attempt(c, base, method, route, text,
@@ -495,7 +501,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 	if (err && (refused(err, &r) || !r.status))
 		tried_report(&t, err);
 	else if (err)
-		gfs_client_set_error(err, r.message);
+		gfs_client_set_error_from(err, r.message, base);
 	if (reply && r.json) {
 		*reply = r.json;
 		r.json = NULL;

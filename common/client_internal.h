@@ -58,5 +58,9 @@ void gfs_client_parse_stat(json_t *j, struct gfs_stat *st);
 
 /* Remember msg (or err's message) as this thread's last error. */
 void gfs_client_set_error(enum gfs_err err, const char *msg);
+/* The same for an answer of the server at url: "msg (from url)", so that
+ * a person sees who refused. */
+void gfs_client_set_error_from(enum gfs_err err, const char *msg,
+			       const char *url);
 
 #endif

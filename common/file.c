@@ -821,7 +821,8 @@ static enum gfs_err collect(struct gfs_file *f, struct stream *s,
 		ch->renew_ms = s->target.renew_ms;
 	}
 	if (err) {
-		gfs_client_set_error(err, r.message);
+		gfs_client_set_error_from(err, r.message,
+					  s->target.replicas[0]);
 		gfs_warn("write to chunk %016llx of %s through %s failed: %s",
 			 (unsigned long long)s->target.handle, f->path,
 			 s->target.replicas[0], gfs_client_last_error());

@@ -2,6 +2,7 @@
  * options.c - parse flags and config files against a struct gfs_opt table.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +72,24 @@ static char *trim(char *s)
 	return s;
 }
 
+/* A mistake in the flags or the config file: one line on stderr that
+ * starts with the program's name, as every other failure of a program. */
+static void complain(const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void complain(const char *prog, const char *fmt, ...)
+{
+	const char *slash = strrchr(prog, '/');
+	va_list ap;
+
+	fprintf(stderr, "%s: ", slash ? slash + 1 : prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 static bool load_file(const struct gfs_opt *opts, size_t n, void *conf,
-		      const char *path)
+		      const char *prog, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	char line[4096];
@@ -80,8 +97,8 @@ static bool load_file(const struct gfs_opt *opts, size_t n, void *conf,
 	bool ok = true;
 
 	if (!f) {
-		fprintf(stderr, "cannot read config %s: %s\n", path,
-			strerror(errno));
+		complain(prog, "cannot read config %s: %s", path,
+			 strerror(errno));
 		return false;
 	}
 	while (ok && fgets(line, sizeof(line), f)) {
@@ -93,8 +110,8 @@ static bool load_file(const struct gfs_opt *opts, size_t n, void *conf,
 			continue;
 		eq = strchr(s, '=');
 		if (!eq) {
-			fprintf(stderr, "%s:%u: expected 'name = value'\n",
-				path, lineno);
+			complain(prog, "%s:%u: expected 'name = value'", path,
+				 lineno);
 			ok = false;
 			break;
 		}
@@ -103,12 +120,12 @@ static bool load_file(const struct gfs_opt *opts, size_t n, void *conf,
 		val = trim(eq + 1);
 		o = find(opts, n, key, strlen(key));
 		if (!o || !strcmp(key, "config")) {
-			fprintf(stderr, "%s:%u: unknown setting '%s'\n", path,
-				lineno, key);
+			complain(prog, "%s:%u: unknown setting '%s'", path,
+				 lineno, key);
 			ok = false;
 		} else if (!set(o, conf, val)) {
-			fprintf(stderr, "%s:%u: bad value for %s: '%s'\n", path,
-				lineno, key, val);
+			complain(prog, "%s:%u: bad value for %s: '%s'", path,
+				 lineno, key, val);
 			ok = false;
 		}
 	}
@@ -158,7 +175,7 @@ bool gfs_opts_parse(const struct gfs_opt *opts, size_t n, void *conf,
 	int i;
 
 	*npos = 0;
-	if (cfg && !load_file(opts, n, conf, cfg))
+	if (cfg && !load_file(opts, n, conf, argv[0], cfg))
 		return false;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *eq, *value;
@@ -186,8 +203,8 @@ bool gfs_opts_parse(const struct gfs_opt *opts, size_t n, void *conf,
 		len = eq ? (size_t)(eq - a) : strlen(a);
 		o = find(opts, n, a, len);
 		if (!o) {
-			fprintf(stderr, "unknown option --%.*s (try --help)\n",
-				(int)len, a);
+			complain(argv[0], "unknown option --%.*s (try --help)",
+				 (int)len, a);
 			return false;
 		}
 		if (o->type == GFS_OPT_FLAG && !eq) {
@@ -197,12 +214,12 @@ bool gfs_opts_parse(const struct gfs_opt *opts, size_t n, void *conf,
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {
-			fprintf(stderr, "option --%s needs a value\n", o->name);
+			complain(argv[0], "option --%s needs a value", o->name);
 			return false;
 		}
 		if (strcmp(o->name, "config") && !set(o, conf, value)) {
-			fprintf(stderr, "bad value for --%s: '%s'\n", o->name,
-				value);
+			complain(argv[0], "bad value for --%s: '%s'", o->name,
+				 value);
 			return false;
 		}
 	}

@@ -57,8 +57,16 @@ kill9 "$BACKUP_PID"
 gfs status | grep -E "^  $BACKUP_URL +unreachable: connection refused$" >/dev/null ||
 	fail "status does not show the dead backup"
 
-# exit statuses tell failures apart
-code() { "$@" >/dev/null 2>&1; echo $?; }
+# exit statuses tell failures apart; each failure is one line on stderr
+# saying what failed (and where, for what a master refused)
+code() {
+	"$@" >/dev/null 2>"$T/code.err"
+	local rc=$?
+	printf '%s\n' "$*: $(cat "$T/code.err")" >>"$T/errors.txt"
+	[ "$(wc -l <"$T/code.err")" = 1 ] || fail "$*: not one line: $(cat "$T/code.err")"
+	grep -E '^gfs: ' "$T/code.err" >/dev/null || fail "$*: $(cat "$T/code.err")"
+	echo $rc
+}
 assert_eq "$(code gfs download /nope)" 3 "not found"
 assert_eq "$(code gfs upload no-such-local-file)" 3 "local file not found"
 gfs upload x.txt /taken >/dev/null || fail "upload taken"
@@ -69,6 +77,11 @@ assert_eq "$(code gfs frobnicate)" 2 "unknown command"
 assert_eq "$(code gfs stat)" 2 "missing argument"
 assert_eq "$(code gfs --no-such-option status)" 2 "unknown option"
 assert_eq "$(gfs download /d/big.bin - >/dev/full 2>/dev/null; echo $?)" 7 "I/O error"
+# what a master refused names the file and the master
+for what in "download /nope" "mv /d/big.bin /taken" "--client-id bob download /taken"; do
+	grep -F "gfs $what: " "$T/errors.txt" | grep -F "$MASTER_URL" >/dev/null ||
+		fail "gfs $what does not name the master: $(grep -F "gfs $what: " "$T/errors.txt")"
+done
 
 # progress: on a terminal only (script(1) gives gfs one), not with --quiet
 gfs upload big.bin /p.bin 2>err.txt >/dev/null || fail "upload"
