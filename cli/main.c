@@ -660,6 +660,7 @@ int main(int argc, char **argv)
 	usage = usage_text();
 	if (!gfs_opts_parse(cli_opts, GFS_ARRAY_SIZE(cli_opts), &conf, argc,
 			    argv, usage, pos, &npos)) {
+		gfs_opts_free(cli_opts, GFS_ARRAY_SIZE(cli_opts), &conf);
 		free(pos);
 		free(usage);
 		return GFS_EXIT_USAGE;
