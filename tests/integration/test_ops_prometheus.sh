@@ -71,6 +71,8 @@ moved() {
 	[ -n "$now" ] && awk -v a="$before" -v b="$now" 'BEGIN { exit !(b - a >= 3 * 3 * 3145728) }'
 }
 wait_for 30 "$bytes_in to count three replicas of 9 MiB" moved
-commits=$(query 'sum(gfs_master_http_requests_total{route="/api/v1/files/*/commit"})')
-[ "${commits:-0}" -ge 3 ] || fail "commits seen by prometheus: '$commits'"
+# the master is scraped apart from the chunkservers: wait for its count too
+commits='sum(gfs_master_http_requests_total{route="/api/v1/files/*/commit"})'
+committed() { [ "$(query "$commits")" -ge 3 ] 2>/dev/null; }
+wait_for 30 "prometheus to see 3 commits" committed
 log "prometheus: ${#servers[@]} targets up, $before -> $(query "$bytes_in") bytes in"
