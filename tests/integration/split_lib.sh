@@ -126,7 +126,7 @@ split_verify() {
 		sed 's/^/stat /' "$T/want-creates"
 		while read -r p; do echo "download $p $T/back/${p//\//_}"; done <"$T/want-uploads"
 	} >"$T/verify.cmds"
-	ns_exec "$1" "$GFS_BIN/gfs" --master "$2" <"$T/verify.cmds" >"$T/verify.out" 2>&1
+	ns_exec "$1" "$GFS_BIN/gfs" --json --master "$2" <"$T/verify.cmds" >"$T/verify.out" 2>&1
 	: >"$T/lost"
 	while read -r p; do
 		grep -qF "\"path\": \"$p\"" "$T/verify.out" ||
