@@ -1096,10 +1096,11 @@ static const struct gfs_route routes[] = {
 	{ "POST", GFS_API "/promote", NULL, h_promote, NULL, SMALL_BODY, ADMIN,
 	  NULL },
 	/* for people and Prometheus */
-	{ "GET", "/", NULL, gfs_webui_get, NULL, 0, GFS_ROUTE_INLINE, NULL },
-	{ "GET", "/ui/*", NULL, gfs_webui_get, NULL, 0, GFS_ROUTE_INLINE,
+	{ "GET", "/", NULL, gfs_webui_get, NULL, 0, GFS_ROUTE_INLINE | PUB,
 	  NULL },
-	{ "GET", "/metrics", NULL, h_metrics, NULL, 0, 0, NULL },
+	{ "GET", "/ui/*", NULL, gfs_webui_get, NULL, 0,
+	  GFS_ROUTE_INLINE | PUB, NULL },
+	{ "GET", "/metrics", NULL, h_metrics, NULL, 0, PUB, NULL },
 };
 #undef PUB
 #undef RD

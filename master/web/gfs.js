@@ -3,7 +3,10 @@
 // build step, nothing fetched from anywhere but the masters.
 //
 // State in the URL: ?refresh=MS (poll period, default 2000) and the hash
-// #PATH, the directory listed (ends with '/') or the file shown.
+// #PATH, the directory listed (ends with '/') or the file shown.  The
+// namespace needs a client key (docs/PROTOCOL.md, "Security"): typed into
+// the page, kept in this tab's sessionStorage (never in the URL, never
+// sent anywhere but to the master that served the page).
 'use strict';
 
 const API = '/api/v1';
@@ -44,12 +47,18 @@ function ago(ms) {
 	return s + ' s ago';
 }
 
-// GET a JSON document with a deadline; null when it failed.
+function clientKey() { return sessionStorage.getItem('gfs-key') || ''; }
+
+// GET a JSON document with a deadline; null when it failed.  The key goes
+// with requests to this master alone (a path, not another origin's URL).
 async function getJSON(url, ms) {
 	const ctl = new AbortController();
 	const timer = setTimeout(() => ctl.abort(), ms || 3000);
+	const headers = url.startsWith('/') && clientKey()
+		? { Authorization: 'Bearer ' + clientKey() } : {};
 	try {
-		const r = await fetch(url, { signal: ctl.signal, cache: 'no-store' });
+		const r = await fetch(url, { signal: ctl.signal, cache: 'no-store',
+			headers });
 		if (!r.ok) return { error: r.status + ' ' +
 			((await r.json().catch(() => ({}))).error || r.statusText) };
 		return await r.json();
@@ -224,6 +233,13 @@ async function poll() {
 	}
 	setTimeout(poll, REFRESH);
 }
+
+$('#keyform').addEventListener('submit', (ev) => {
+	ev.preventDefault();
+	sessionStorage.setItem('gfs-key', $('#key').value.trim());
+	$('#key').value = '';
+	window.dispatchEvent(new HashChangeEvent('hashchange'));
+});
 
 window.addEventListener('hashchange', () => {
 	const alive = new Set([...document.querySelectorAll(

@@ -35,6 +35,13 @@ PIDS+=("$!")
 wait_for 30 "chromium's debugging port" test -s "$T/chrome/DevToolsActivePort"
 
 page() { $CDP "$T/chrome" eval "$1"; }
+# The namespace needs a key: typed into the page as a person would.
+KEY=$(cat "$GFS_KEY_FILE")
+wait_for 20 "the page to load" \
+	bash -c "[ \"\$($CDP '$T/chrome' eval 'Number(document.body.dataset.polls)')\" -ge 1 ]"
+page "document.querySelector('#key').value = '$KEY';
+      document.querySelector('#keyform').requestSubmit(); 1" >/dev/null ||
+	fail "cannot type the key into the page"
 wait_for 20 "the page to poll twice" \
 	bash -c "[ \"\$($CDP '$T/chrome' eval 'Number(document.body.dataset.polls)')\" -ge 2 ]"
 
@@ -70,8 +77,8 @@ expected() {
 	p=$(curl -sf --max-time 2 "$MASTER_URL/api/v1/status") || return 1
 	b=$(curl -sf --max-time 2 "$BACKUP_URL/api/v1/status") || return 1
 	jq -n --argjson p "$p" --argjson b "$b" \
-		--argjson f "$(curl -sf "$MASTER_URL/api/v1/files/web/a/two-chunks")" \
-		--argjson l "$(curl -sf "$MASTER_URL/api/v1/files?dir=/web/a")" '{
+		--argjson f "$(curl -sf -H "Authorization: Bearer $KEY" "$MASTER_URL/api/v1/files/web/a/two-chunks")" \
+		--argjson l "$(curl -sf -H "Authorization: Bearer $KEY" "$MASTER_URL/api/v1/files?dir=/web/a")" '{
 	  files: $p.files, chunks: $p.chunks, under: $p.under_replicated,
 	  masters: [{url: $p.url, role: $p.role, epoch: $p.epoch, lag: "0"},
 		    {url: $b.url, role: $b.role, epoch: $b.epoch,
