@@ -98,8 +98,10 @@ static json_int_t lag_of(json_t *p, json_t *st, const char *url)
 	return ps > ss ? ps - ss : 0;
 }
 
-/* One row per master: {url, role, epoch, seq, lag} or {url, error}. */
-static json_t *masters_json(struct gfs_client *c, json_t *p)
+/* One row per master: {url, role, epoch, seq, lag} or {url, error};
+ * *leader: the status of the master that says it is the primary (new
+ * reference; p's own when it is, NULL when none answered so). */
+static json_t *masters_json(struct gfs_client *c, json_t *p, json_t **leader)
 {
 	const char *const *given;
 	size_t n = gfs_client_masters(c, &given), i;
@@ -125,6 +127,10 @@ static json_t *masters_json(struct gfs_client *c, json_t *p)
 			continue;
 		}
 		add_named(urls, st); /* grows the loop, up to MASTERS_MAX */
+		if (!*leader && json_is_string(json_object_get(st, "role")) &&
+		    !strcmp(json_string_value(json_object_get(st, "role")),
+			    "primary"))
+			*leader = json_incref(st);
 		json_array_append_new(rows, json_pack(
 			"{s:s, s:O?, s:O?, s:O?, s:I}", "url", url, "role",
 			json_object_get(st, "role"), "epoch",
@@ -213,7 +219,7 @@ static void print_leadership(json_t *j)
 
 int gfs_cli_status(struct gfs_client *c, bool as_json)
 {
-	json_t *j = NULL, *rows;
+	json_t *j = NULL, *rows, *leader = NULL;
 	enum gfs_err err;
 	char *text;
 
@@ -223,7 +229,7 @@ int gfs_cli_status(struct gfs_client *c, bool as_json)
 			json_decref(j);
 		return gfs_cli_failed("status", "", err);
 	}
-	rows = masters_json(c, j);
+	rows = masters_json(c, j, &leader);
 	if (as_json) {
 		json_object_set_new(j, "masters", rows);
 		text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -232,10 +238,13 @@ int gfs_cli_status(struct gfs_client *c, bool as_json)
 		free(text);
 	} else {
 		print_masters(rows);
-		print_leadership(j);
+		/* the leader knows its followers and their lag */
+		print_leadership(leader ? leader : j);
 		print_cluster(j);
 		json_decref(rows);
 	}
+	if (leader)
+		json_decref(leader);
 	json_decref(j);
 	return GFS_EXIT_OK;
 }

@@ -48,6 +48,7 @@ declare -A PORT=([m1]=7070 [m2]=7071)
 for h in "${!ADDR[@]}"; do echo "${ADDR[$h]} $h"; done >>/etc/hosts
 export PATH="$GFS_BIN:$PATH"
 unset -f gfs # lib.sh's, which names the masters: the page's gfs finds them itself
+export CURL_HOME=$AUTH_DIR/nocurl # the page's curl sends the page's keys alone
 MOUNTS+=(/mnt/gfs)
 
 doc_at() { DOC_AT=$1; log "doc: $1"; }
@@ -76,19 +77,30 @@ doc_serve() {
 }
 # doc_start HOST COMMAND...: a service of HOST, as its unit would run it.
 doc_start() { doc_serve "$1" "http://$1:${PORT[$1]:-7080}" "${@:2}"; }
+# local_alive N: make run's primary calls N chunkservers alive.
+local_alive() {
+	[ "$(curl -q -sf --max-time 2 -H "Authorization: Bearer $(cat var/admin.key)" \
+		http://127.0.0.1:7070/api/v1/status | grep -o '"alive":true' | wc -l)" -ge "$1" ]
+}
 # doc_run_local: the servers of make run (scripts/run-local.sh) with its
 # ports on 127.0.0.1, and in the working directory the README's files.
 doc_run_local() {
 	local p
-	mkdir -p "$T/local" && cd "$T/local" || return 1
-	doc_serve local-m http://127.0.0.1:7070 gfs-master --data master
+	mkdir -p "$T/local/var" && cd "$T/local" || return 1
+	# make run's credentials (scripts/run-local.sh)
+	(umask 077 && head -c 32 /dev/urandom | base64 >var/secret &&
+		head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >var/admin.key &&
+		echo "admin $(cat var/admin.key) rw" >var/keys) || return 1
+	local sec=(--secret-file "$PWD/var/secret")
+	doc_serve local-m http://127.0.0.1:7070 gfs-master --data master "${sec[@]}" \
+		--keys "$PWD/var/keys"
 	doc_serve local-b http://127.0.0.1:7071 gfs-master --listen 127.0.0.1:7071 \
-		--data backup --backup-of http://127.0.0.1:7070
+		--data backup --backup-of http://127.0.0.1:7070 "${sec[@]}" --keys "$PWD/var/keys"
 	for p in 7080 7081 7082 7083; do
 		doc_serve "local-$p" "http://127.0.0.1:$p" gfs-chunkserver --data "cs$p" \
-			--master http://127.0.0.1:7070,http://127.0.0.1:7071 "$p"
+			--master http://127.0.0.1:7070,http://127.0.0.1:7071 "${sec[@]}" "$p"
 	done
-	wait_for 30 "4 live chunkservers" alive_at_least http://127.0.0.1:7070 4
+	wait_for 30 "4 live chunkservers" local_alive 4
 	random_file big.iso $((3 << 20))
 	echo "notes" >notes.txt
 }
@@ -103,7 +115,7 @@ doc_wait_alive() { wait_for 30 "$1 live chunkservers" alive_at_least http://m1:7
 
 # The page's own waits (until ...; do sleep 1; done) have no deadline:
 # this one bounds them all.
-( sleep "${DOC_DEADLINE:-150}"; log "FAIL: $DOC_AT still running after ${DOC_DEADLINE:-150}s"
+( sleep "${DOC_DEADLINE:-150}"; log "FAIL: ${DOC_AT:-?} still running after ${DOC_DEADLINE:-150}s"
   kill -TERM $$ ) &
 PIDS+=("$!")
 DOC_AT=start
