@@ -189,13 +189,14 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 		$$t --jobs 2 --short-filename; done
 
-integration: all $(PJD)/pjdfstest $(FSX)
+integration: all $(BENCH_BINS) $(PJD)/pjdfstest $(FSX)
 	GFS_BIN=$(abspath $(BUILD)/bin) bash tests/integration/run.sh
 
 # Criterion ignores how a finished test's worker exits, so a leak or a
 # UBSan report is caught in the output instead.
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 all build/asan/pjdfstest/pjdfstest \
+		$(patsubst $(BUILD)/%,build/asan/%,$(BENCH_BINS)) \
 		build/asan/fsx/fsx \
 		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
 	@set -e; for t in $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS)); do \

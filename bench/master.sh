@@ -72,7 +72,7 @@ kill -TERM "$MASTER_PID"; wait "$MASTER_PID" 2>/dev/null
 # (b) MANY files and chunks
 rm -rf "$T/master" && mkdir -p "$T/master"
 t0=$(now)
-"$BENCH_BIN/gfs-mdstate" "$T/master" "$MANY" "$T/report.json" >/dev/null || fail "gfs-mdstate"
+"$BENCH_BIN/gfs-mdstate" "$T/master" "$MANY" "$MASTER_URL" "$T/report.json" >/dev/null || fail "gfs-mdstate"
 t1=$(now); GEN=$(secs "$t0" "$t1")
 t0=$(now)
 restart_master --checkpoint-every "$CKPT"

@@ -1,13 +1,15 @@
 /*
  * mdstate - a master data directory holding many files, for make bench.
  *
- *   gfs-mdstate DIR COUNT [REPORT]
+ *   gfs-mdstate DIR COUNT URL [REPORT]
  *
  * Writes into DIR (which must not hold a master's state yet) a checkpoint
  * of COUNT files /many/dDDDD/fNNNNNNN (1000 per directory), each of one
  * committed 4 KiB chunk with handles 1..COUNT, and the handle reservation
- * above them: what a master holds after COUNT small uploads, loaded in a
- * second or two instead of the minutes COUNT requests take.  The state is
+ * above them: what the master at URL holds after COUNT small uploads,
+ * loaded in a second or two instead of the minutes COUNT requests take.
+ * The state's epoch is URL's (a master leads only an epoch it logged,
+ * docs/MASTER.md), so the master that loads DIR must listen on URL.  The state is
  * built through gfs_journal_apply() and written by the master's own
  * checkpoint code, so the file is what a master writes.  REPORT, when
  * given, gets the "chunks" array of a chunkserver's full heartbeat holding
@@ -85,8 +87,8 @@ int main(int argc, char **argv)
 	int64_t t0 = gfs_mono_ms();
 	bool ok;
 
-	if (argc < 3 || argc > 4 || !gfs_parse_u64(argv[2], &count)) {
-		fprintf(stderr, "usage: gfs-mdstate DIR COUNT [REPORT]\n");
+	if (argc < 4 || argc > 5 || !gfs_parse_u64(argv[2], &count)) {
+		fprintf(stderr, "usage: gfs-mdstate DIR COUNT URL [REPORT]\n");
 		return 2;
 	}
 	gfs_log_init("mdstate", GFS_LOG_WARN);
@@ -99,7 +101,7 @@ int main(int argc, char **argv)
 	m.conf.orphan_grace_ms = 3600000;
 	m.conf.checkpoint_every = UINT64_MAX;
 	m.conf.detach_ms = 1500;
-	m.self_url = "http://127.0.0.1:1";
+	m.self_url = argv[3];
 	if (gfs_master_open(&m) != GFS_OK)
 		return 1;
 	pthread_mutex_lock(&m.lock);
@@ -109,7 +111,7 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&m.lock);
 	ok = ok && gfs_ckpt_write(&m) == GFS_OK;
 	gfs_master_close(&m);
-	ok = ok && (argc < 4 || write_report(argv[3], count));
+	ok = ok && (argc < 5 || write_report(argv[4], count));
 	if (!ok) {
 		fprintf(stderr, "gfs-mdstate: could not build the state\n");
 		return 1;
