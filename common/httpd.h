@@ -42,7 +42,10 @@ struct gfs_metrics_text;
  * (unless the route is GFS_ROUTE_INLINE), one at a time per request. */
 struct gfs_stream_ops {
 	/* Before any body byte.  Replying here refuses the body (a client
-	 * that sent "Expect: 100-continue" then sends none of it). */
+	 * that sent "Expect: 100-continue" then sends none of it).  A body
+	 * whose Content-Length is 64 KiB or less is read whole first, and
+	 * begin runs with data and end, in one worker job (a refusal is
+	 * then sent after the body). */
 	void (*begin)(struct gfs_req *req);
 	/* Each piece of the body, in order.  Replying here (an error) makes
 	 * the wrapper discard the rest of the body, then send the reply.
@@ -54,8 +57,10 @@ struct gfs_stream_ops {
 	/* After the last byte, unless a reply was already made; must reply. */
 	void (*end)(struct gfs_req *req);
 	/* When the request is over, whatever happened: free req->ctx here.
-	 * Runs on a worker after the connection moved on: only req->ctx,
-	 * req->app and req->path are still valid. */
+	 * Runs on a worker: right after end (or after the refusal of a
+	 * finished body) in the same job, unless the reply is streamed;
+	 * else after the connection moved on.  Only req->ctx, req->app and
+	 * req->path are valid here. */
 	void (*done)(struct gfs_req *req);
 };
 

@@ -95,6 +95,42 @@ static const struct gfs_stream_ops upload_ops = {
 	.begin = up_begin, .data = up_data, .end = up_end, .done = up_done,
 };
 
+/* A streamed upload that tells how much of its body had arrived when its
+ * begin ran, and counts the dones. */
+static atomic_uint seen_dones;
+
+static void seen_begin(struct gfs_req *req)
+{
+	uint64_t *at = malloc(sizeof(*at));
+
+	*at = req->body_seen;
+	req->ctx = at;
+}
+
+static void seen_data(struct gfs_req *req, const char *buf, size_t len)
+{
+	(void)req;
+	(void)buf;
+	(void)len;
+}
+
+static void seen_end(struct gfs_req *req)
+{
+	gfs_reply_json(req, 200, json_pack("{s:I}", "seen_at_begin",
+					   (json_int_t)*(uint64_t *)req->ctx));
+}
+
+static void seen_done(struct gfs_req *req)
+{
+	free(req->ctx);
+	atomic_fetch_add(&seen_dones, 1);
+}
+
+static const struct gfs_stream_ops seen_ops = {
+	.begin = seen_begin, .data = seen_data, .end = seen_end,
+	.done = seen_done,
+};
+
 static ssize_t pattern_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	uint64_t size = (uint64_t)(uintptr_t)cls;
@@ -123,6 +159,7 @@ static const struct gfs_route routes[] = {
 	{ "POST", "/api/v1/bigjson", NULL, post_json, NULL, 16u << 20, 0, NULL },
 	{ "PUT", "/api/v1/up/*", NULL, NULL, &upload_ops, SIZE_MAX, 0, NULL },
 	{ "GET", "/api/v1/big", NULL, big, NULL, 0, 0, NULL },
+	{ "PUT", "/api/v1/seen/*", NULL, NULL, &seen_ops, SIZE_MAX, 0, NULL },
 };
 
 static struct gfs_httpd *srv;
@@ -281,6 +318,39 @@ Test(httpd, streams_an_upload_piece_by_piece)
 	cr_expect_eq(bytes, total);
 	cr_expect_eq(crc, want);
 	gfs_http_reply_clear(&r);
+}
+
+/* PUT a body of size bytes to /seen: how much of it had arrived when
+ * begin ran, and how many dones had run when the reply came. */
+static uint64_t put_seen(uint64_t size, unsigned *dones)
+{
+	struct gfs_upload *up;
+	struct gfs_http_reply r;
+	enum gfs_err err;
+	uint64_t at = UINT64_MAX;
+	unsigned before = atomic_load(&seen_dones);
+
+	cr_assert_eq(gfs_upload_start(&up, cli, "PUT", url("/seen/x"), NULL,
+				      (int64_t)size, 5000), GFS_OK);
+	push_pattern(up, size, &err);
+	cr_assert_eq(err, GFS_OK);
+	cr_assert_eq(gfs_upload_finish(up, &r), GFS_OK);
+	*dones = atomic_load(&seen_dones) - before;
+	gfs_json_u64(r.json, "seen_at_begin", true, &at);
+	gfs_http_reply_clear(&r);
+	return at;
+}
+
+/* One hop to a worker for a small body: begin, data, end and done in one
+ * job, after the body is in.  A large one begins before its body. */
+Test(httpd, a_small_body_is_handled_in_one_job)
+{
+	unsigned dones;
+
+	cr_expect_eq(put_seen(4096, &dones), 4096);
+	cr_expect_eq(dones, 1, "done ran before the reply: %u", dones);
+	cr_expect_eq(put_seen(64u << 10, &dones), 64u << 10);
+	cr_expect_eq(put_seen(1u << 20, &dones), 0);
 }
 
 Test(httpd, refuses_an_upload_before_its_body)
