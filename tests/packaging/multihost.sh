@@ -8,7 +8,8 @@
 # gfs-master.service, m2 gfs-backup.service, cs1..cs4
 # gfs-chunkserver@7080.service, each from its unit's command line as gfs,
 # on the default ports of its own address (names from the root's
-# /etc/hosts, as docs/operations.md writes the config files);
+# /etc/hosts, as docs/operations.md writes the config files), with the
+# cluster's secret and keys as a deployment off loopback needs them;
 # client1 mounts from /etc/fstab and uses gfs.  Then cs's link is cut
 # (ip link set eth0 down): the master calls it dead and every chunk has
 # three live copies again; files change meanwhile; the link comes back
@@ -60,10 +61,20 @@ mh_hosts() {
 	for h in "${HOSTS[@]}"; do ns_add "$h"; done
 	for h in "${HOSTS[@]}"; do echo "$(ns_ip "$h") $h"; done >>"$R/etc/hosts"
 	uid=$(in_root id -u gfs)
+	# the cluster's secret and an admin key (docs/operations.md): off
+	# loopback, servers refuse to run without them
+	(umask 077 && head -c 32 /dev/urandom | base64 >"$T/secret" &&
+		head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/admin.key" &&
+		echo "admin $(cat "$T/admin.key") rw" >"$T/keys") || fail "secret and keys"
 	for h in "${HOSTS[@]}"; do
 		mkdir -p "$MH/$h/lib"
 		cp -a "$R/etc/gfs" "$MH/$h/etc"
 		chown "$uid:$uid" "$MH/$h/lib" && chmod 750 "$MH/$h/lib"
+		case $h in
+		m*) install -m 600 -o "$uid" "$T/secret" "$T/keys" "$MH/$h/etc/" ;;
+		cs*) install -m 600 -o "$uid" "$T/secret" "$MH/$h/etc/" ;;
+		*) install -m 600 "$T/admin.key" "$MH/$h/etc/" ;;
+		esac || fail "credentials of $h"
 	done
 	set_conf m1 master.conf listen m1:7070
 	set_conf m2 backup.conf listen m2:7071
@@ -73,18 +84,25 @@ mh_hosts() {
 		set_conf "${h%%:*}" "${h#*:}" chunk-size 1M
 		set_conf "${h%%:*}" "${h#*:}" dead-after 3s
 		set_conf "${h%%:*}" "${h#*:}" gc-interval 1s
+		set_conf "${h%%:*}" "${h#*:}" secret-file /etc/gfs/secret
+		set_conf "${h%%:*}" "${h#*:}" keys /etc/gfs/keys
 	done
 	for h in "${CSS[@]}"; do
 		set_conf "$h" chunkserver.conf listen "$h"
 		set_conf "$h" chunkserver.conf master http://m1:7070,http://m2:7071
 		set_conf "$h" chunkserver.conf heartbeat-interval 500ms
+		set_conf "$h" chunkserver.conf secret-file /etc/gfs/secret
 	done
 	set_conf client1 gfs.conf master http://m1:7070,http://m2:7071
+	set_conf client1 gfs.conf key-file /etc/gfs/admin.key
 	MASTER_URL=http://$(ns_ip m1):7070
 }
 
 # mh_api PATH: GET PATH of the primary's API, from client1.
-mh_api() { ns_exec client1 curl -sf --max-time 3 "$MASTER_URL/api/v1$1"; }
+mh_api() {
+	ns_exec client1 curl -q -sf --max-time 3 -H "Authorization: Bearer $(cat "$T/admin.key")" \
+		"$MASTER_URL/api/v1$1"
+}
 mh_alive() { [ "$(mh_api /status | jq '[.chunkservers[] | select(.alive)] | length')" = "$1" ]; }
 
 mh_services() {
@@ -112,7 +130,7 @@ client() { nsenter -t "$MH_FUSE" -m -n chroot "$R" "$@"; }
 mh_client() {
 	local p i
 	step "multi-host: client1 mounts from /etc/fstab and uses gfs"
-	echo "gfs /mnt/gfs fuse.gfs master=http://m1:7070,http://m2:7071,_netdev 0 0" \
+	echo "gfs /mnt/gfs fuse.gfs master=http://m1:7070,http://m2:7071,key_file=/etc/gfs/admin.key,_netdev 0 0" \
 		>"$R/etc/fstab"
 	mkdir -p "$R/mnt/gfs"
 	host_run client1 mount /mnt/gfs >>"$T/mount.log" 2>&1 ||
