@@ -90,20 +90,27 @@ static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
 }
 
 /*
- * May this master answer a read now?  Lock held.  A primary may (what the
- * read saw is made durable before it is answered: wait_visible()).  A
- * backup only while it holds every acknowledged change: its last poll
- * said it was attached, and was answered less than --backup-detach ago
- * (a leader acknowledges without a member silent that long, etcd mode).
- * Any other backup (catching up, re-syncing, an old primary that just
- * stepped down, one cut off from the primary) may lack changes a client
- * was told are done: the reader goes to the primary (421), or tries the
- * next master (503) when we know no primary.
+ * May this master answer a read now?  Lock held.  Only while nobody else
+ * may have acknowledged a change it lacks.  A primary: while it could
+ * acknowledge a mutation (gfs_isr_writable(): not fenced, inside its
+ * etcd lease, no member silent); a member that went silent may have
+ * taken over (this primary was paused, or restarted and resumed), and
+ * an etcd leader past its lease may have been replaced.  What the read
+ * saw is made durable on every member before it is answered
+ * (wait_visible()).  In probation it answers, waiting for reports where
+ * it must (locatable()).  A backup only while it holds every
+ * acknowledged change: its last poll said it was attached, and was
+ * answered less than --backup-detach ago (a leader acknowledges without
+ * a member silent that long, etcd mode).  Any other backup (catching
+ * up, re-syncing, an old primary that just stepped down, one cut off
+ * from the primary) may lack changes a client was told are done: the
+ * reader goes to the primary (421), or tries the next master (503) when
+ * we know no primary.
  */
 static enum gfs_err readable(struct gfs_master *m)
 {
 	if (m->role == GFS_ROLE_PRIMARY)
-		return GFS_OK;
+		return gfs_isr_writable(&m->isr) ? GFS_OK : GFS_EUNAVAIL;
 	if (m->fw.in_sync && !m->fw.resync &&
 	    gfs_mono_ms() - m->fw.last_contact_ms < (int64_t)m->conf.detach_ms)
 		return GFS_OK;
@@ -1283,7 +1290,10 @@ enum gfs_err gfs_ops_lease_get(struct gfs_master *m, const char *path,
 	struct gfs_lease *l = NULL;
 	struct gfs_node *f;
 	enum gfs_err err;
+	uint64_t applied;
+	bool primary;
 
+	*out = NULL;
 	pthread_mutex_lock(&m->lock);
 	err = readable(m);
 	if (!err)
@@ -1294,8 +1304,13 @@ enum gfs_err gfs_ops_lease_get(struct gfs_master *m, const char *path,
 		err = GFS_ENOENT;
 	if (!err)
 		*out = gfs_lease_json(l, path);
+	applied = m->applied_seq;
+	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
-	return err;
+	/* a 404 may show a release or a delete not durable yet, too */
+	if (err == GFS_ENOENT)
+		return wait_visible(m, applied, primary) ?: err;
+	return err ? err : settle_read(m, applied, primary, out);
 }
 
 enum gfs_err gfs_ops_lease_put(struct gfs_master *m, const char *path,

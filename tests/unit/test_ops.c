@@ -35,6 +35,14 @@ static void attached_backup(void)
 	m.fw.last_contact_ms = gfs_mono_ms();
 }
 
+/* A primary that may acknowledge (and so answer reads): leading an
+ * in-sync set of none. */
+static void primary(void)
+{
+	m.role = GFS_ROLE_PRIMARY;
+	gfs_isr_lead(&m.isr, NULL, 0, m.applied_seq, INT64_MAX);
+}
+
 static void setup(void)
 {
 	memset(&m, 0, sizeof(m));
@@ -140,12 +148,14 @@ static void setup_where(void)
 	gfs_ns_init(&m.ns);
 	gfs_chunks_init(&m.chunks);
 	gfs_csmgr_init(&m.cs);
+	gfs_isr_init(&m.isr, 60000);
 	gfs_rec_create(&rec, "/f", GFS_NODE_FILE, 0644, 1, 1 << 20);
 	apply(&rec);
 }
 
 static void teardown_where(void)
 {
+	gfs_isr_destroy(&m.isr);
 	gfs_csmgr_free(&m.cs);
 	gfs_chunks_free(&m.chunks);
 	gfs_ns_free(&m.ns);
@@ -308,7 +318,7 @@ Test(ops_where, a_primary_still_hearing_reports_waits_for_the_location)
 	pthread_t t;
 	int64_t t0;
 
-	m.role = GFS_ROLE_PRIMARY;
+	primary();
 	pthread_mutex_lock(&m.lock);
 	gfs_csmgr_want_inventories(&m); /* as a restarted primary */
 	pthread_mutex_unlock(&m.lock);
@@ -329,7 +339,7 @@ Test(ops_where, a_lost_chunk_is_answered_once_the_reports_window_closed)
 	json_t *out = NULL;
 	int64_t t0;
 
-	m.role = GFS_ROLE_PRIMARY;
+	primary();
 	m.conf.probation_ms = 200;
 	pthread_mutex_lock(&m.lock);
 	gfs_csmgr_want_inventories(&m);
@@ -377,4 +387,24 @@ Test(ops_where, no_live_server_is_unavailable)
 	cr_expect_eq(gfs_ops_gateway(&m, "/f", NULL, &url, &lease),
 		     GFS_EUNAVAIL);
 	cr_expect_null(url);
+}
+
+Test(ops_where, a_primary_that_cannot_acknowledge_answers_no_read)
+{
+	json_t *out = NULL;
+
+	primary();
+	commit();
+	gfs_isr_set_ack_until(&m.isr, 0); /* its etcd lease lapsed */
+	cr_expect_eq(gfs_ops_stat(&m, "/f", NULL, false, &out),
+		     GFS_EUNAVAIL);
+	cr_expect_null(out);
+	cr_expect_eq(gfs_ops_lease_get(&m, "/f", &out), GFS_EUNAVAIL);
+	gfs_isr_set_ack_until(&m.isr, INT64_MAX);
+	cr_expect_eq(gfs_ops_stat(&m, "/f", NULL, false, &out), GFS_OK);
+	json_decref(out);
+	out = NULL;
+	gfs_isr_fence(&m.isr); /* another leads */
+	cr_expect_eq(gfs_ops_stat(&m, "/f", NULL, false, &out),
+		     GFS_EUNAVAIL);
 }
