@@ -91,11 +91,14 @@ static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
 
 /*
  * May this master answer a read now?  Lock held.  Only while nobody else
- * may have acknowledged a change it lacks.  A primary: while it could
- * acknowledge a mutation (gfs_isr_writable(): not fenced, inside its
- * etcd lease, no member silent); a member that went silent may have
- * taken over (this primary was paused, or restarted and resumed), and
- * an etcd leader past its lease may have been replaced.  What the read
+ * may have acknowledged a change it lacks.  A pair-mode primary: while
+ * it could acknowledge a mutation (gfs_isr_writable(): no member
+ * silent); a member that went silent may have taken over (this primary
+ * was paused, or restarted and resumed).  An etcd leader answers while it
+ * is primary, also past its lease when etcd is gone (issue 9: losing etcd
+ * stops writes, not reads; it steps down when it learns of another
+ * leader, and a leader cut off from etcd alone may answer stale reads
+ * until then: docs/MASTER.md).  What the read
  * saw is made durable on every member before it is answered
  * (wait_visible()).  In probation it answers, waiting for reports where
  * it must (locatable()).  A backup only while it holds every
@@ -110,7 +113,8 @@ static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
 static enum gfs_err readable(struct gfs_master *m)
 {
 	if (m->role == GFS_ROLE_PRIMARY)
-		return gfs_isr_writable(&m->isr) ? GFS_OK : GFS_EUNAVAIL;
+		return gfs_isr_writable(&m->isr) || gfs_master_etcd(m)
+			       ? GFS_OK : GFS_EUNAVAIL;
 	if (m->fw.in_sync && !m->fw.resync &&
 	    gfs_mono_ms() - m->fw.last_contact_ms < (int64_t)m->conf.detach_ms)
 		return GFS_OK;

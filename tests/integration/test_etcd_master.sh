@@ -9,9 +9,8 @@
 #   under 15 s after the kill, on the new leader, with everything
 #   acknowledged before;
 # - etcd stopped: the leader acknowledges nothing later than its lease
-#   after the stop, and answers no read after that either (another
-#   leader may be acknowledging by now); etcd back: writes and reads go
-#   on without restarting anything.
+#   after the stop, and goes on serving reads; etcd back: writes go on
+#   without restarting anything.
 . "$(dirname "$0")/lib.sh"
 
 start_etcd
@@ -86,8 +85,7 @@ for i in $(seq 1 200); do
 	now=$(date +%s%N)
 	[ "$code" = 201 ] && last_ok=$now
 	[ "$code" = 201 ] || [ "$code" = 503 ] || fail "create without etcd answered $code"
-	read=$(http_status GET "$A/files/before?stat=1")
-	[ "$read" = 200 ] || [ "$read" = 503 ] || fail "a read without etcd answered $read"
+	assert_eq "$(http_status GET "$A/files/before?stat=1")" 200 "a read without etcd"
 	[ $((now - last_ok)) -gt 1000000000 ] && break # refused for 1 s
 	sleep 0.1
 done
@@ -95,7 +93,6 @@ late=$(((last_ok - stopped) / 1000000))
 log "without etcd: last acknowledgement $late ms after the stop"
 [ "$late" -lt 5000 ] || fail "acknowledged $late ms after etcd stopped (lease 5 s)"
 [ "$code" = 503 ] || fail "still acknowledging without etcd"
-assert_eq "$(http_status GET "$A/files/before?stat=1")" 503 "a read past the lease"
 restart_etcd
 t0=$SECONDS
 back() { [ "$(http_status PUT "$A/files/light$SECONDS")" = 201 ] || [ "$(http_status PUT "$(api "$(etcd_leader)")/files/light$SECONDS")" = 201 ]; }

@@ -395,7 +395,7 @@ Test(ops_where, a_primary_that_cannot_acknowledge_answers_no_read)
 
 	primary();
 	commit();
-	gfs_isr_set_ack_until(&m.isr, 0); /* its etcd lease lapsed */
+	gfs_isr_set_ack_until(&m.isr, 0); /* it may acknowledge no more */
 	cr_expect_eq(gfs_ops_stat(&m, "/f", NULL, false, &out),
 		     GFS_EUNAVAIL);
 	cr_expect_null(out);
