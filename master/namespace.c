@@ -13,6 +13,7 @@
 #include "constants.h"
 #include "namespace.h"
 #include "util.h"
+#include "xattr.h"
 
 static void set_name(struct gfs_node *n, const char *name, size_t len)
 {
@@ -54,9 +55,11 @@ uint32_t gfs_ns_nlink(const struct gfs_node *inode)
 					   : inode->nlink;
 }
 
-static void node_free(struct gfs_node *n)
+static void node_free(struct gfs_ns *ns, struct gfs_node *n)
 {
 	gfs_lease_clear(n);
+	if (n->type != GFS_NODE_LINK)
+		gfs_xattr_drop(&ns->xattrs, n);
 	if (n->type == GFS_NODE_FILE && n->file.nchunks > 1)
 		free(n->file.chunks);
 	if (n->type == GFS_NODE_SYMLINK)
@@ -75,17 +78,17 @@ void gfs_ns_init(struct gfs_ns *ns)
 	ns->root->is_explicit = 1;
 }
 
-static void free_tree(struct gfs_node *n)
+static void free_tree(struct gfs_ns *ns, struct gfs_node *n)
 {
 	struct gfs_node *k, *tmp;
 
 	if (n->type == GFS_NODE_DIR) {
 		HASH_ITER(hh, n->dir.kids, k, tmp) {
 			HASH_DELETE(hh, n->dir.kids, k);
-			free_tree(k);
+			free_tree(ns, k);
 		}
 	}
-	node_free(n);
+	node_free(ns, n);
 }
 
 static struct gfs_hidden *hidden_of(struct gfs_ns *ns, struct gfs_node *f)
@@ -153,8 +156,9 @@ void gfs_ns_free(struct gfs_ns *ns)
 		free(ls->names);
 		free(ls);
 	}
+	gfs_xattr_free_all(&ns->xattrs);
 	if (ns->root)
-		free_tree(ns->root);
+		free_tree(ns, ns->root);
 	memset(ns, 0, sizeof(*ns));
 }
 
@@ -385,7 +389,7 @@ static void prune(struct gfs_ns *ns, struct gfs_node *dir)
 		struct gfs_node *up = dir->parent;
 
 		unlink_kid(ns, dir);
-		node_free(dir);
+		node_free(ns, dir);
 		dir = up;
 	}
 }
@@ -413,13 +417,13 @@ bool gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node)
 		move_to(ns, node, other->parent, gfs_ns_name(other),
 			other->name_len);
 		prune(ns, other->parent);
-		node_free(other);
+		node_free(ns, other);
 		return false;
 	}
 	if (node->hidden)
 		gfs_ns_show(ns, node);
 	unlink_kid(ns, node);
-	node_free(node);
+	node_free(ns, node);
 	prune(ns, parent);
 	return gone;
 }

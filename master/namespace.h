@@ -12,7 +12,8 @@
  * subtree by relinking one node.
  * Not for: chunk handles, versions or locations (chunks.c owns struct
  * gfs_chunk; a file only points at its chunks), leases beyond the pointer
- * slot, logging, locking.  Every function needs the master lock.
+ * slot, extended attributes beyond dropping an inode's (xattr.c), logging,
+ * locking.  Every function needs the master lock.
  *
  * Invariants: the root always exists, is a directory and has inode 1; a
  * directory that is not explicit (made by mkdir) has at least one child
@@ -38,6 +39,7 @@
 
 struct gfs_chunk;
 struct gfs_lease;
+struct gfs_xattrs;
 
 enum gfs_node_type {
 	GFS_NODE_FILE = 0,
@@ -155,6 +157,8 @@ struct gfs_ns {
 	struct gfs_hidden *hidden;  /* uthash by node, owned: every file
 				     * whose hidden flag is set */
 	struct gfs_linkset *links;  /* uthash by inode, owned */
+	struct gfs_xattrs *xattrs;  /* uthash by inode, owned (xattr.c):
+				     * the inodes with user attributes */
 };
 
 void gfs_ns_init(struct gfs_ns *ns);
