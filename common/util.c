@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "util.h"
 
 int64_t gfs_now_ns(void)
@@ -439,4 +441,36 @@ bool gfs_hex_parse(const char *s, size_t digits, uint8_t *out)
 			out[i / 2] = (uint8_t)v;
 	}
 	return true;
+}
+
+/* New string: base64 of buf[0..len). */
+char *gfs_b64_encode(const void *buf, size_t len)
+{
+	char *out = gfs_xmalloc(4 * ((len + 2) / 3) + 1);
+
+	EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
+	return out;
+}
+
+/* New NUL-terminated buffer: the bytes of base64 text s; NULL if bad. */
+char *gfs_b64_decode(const char *s, size_t *len)
+{
+	size_t n = strlen(s), pad = 0;
+	char *out;
+	int got;
+
+	if (n % 4)
+		return NULL;
+	out = gfs_xmalloc(n / 4 * 3 + 1);
+	got = n ? EVP_DecodeBlock((unsigned char *)out,
+				  (const unsigned char *)s, (int)n) : 0;
+	if (got < 0) {
+		free(out);
+		return NULL;
+	}
+	while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
+		pad++;
+	*len = (size_t)got - pad;
+	out[*len] = '\0';
+	return out;
 }

@@ -66,6 +66,12 @@ int gfs_file_remove(const char *dir, const char *name);
 int gfs_read_file(const char *path, size_t max, bool private, char **out,
 		  size_t *len, char *msg, size_t msglen);
 
+/* New string: base64 of buf[0..len) (caller frees). */
+char *gfs_b64_encode(const void *buf, size_t len);
+/* New buffer of the bytes of base64 text s, NUL-terminated after *len
+ * bytes (caller frees); NULL when s is not base64. */
+char *gfs_b64_decode(const char *s, size_t *len);
+
 /* Write b[0..n) as 2n lowercase hex digits and a NUL into out. */
 void gfs_hex_fmt(const uint8_t *b, size_t n, char *out);
 /* Read exactly digits (even) lowercase hex digits of s into out

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "etcd.h"
 #include "http.h"
@@ -70,41 +69,9 @@ const char *gfs_etcd_endpoint(const struct gfs_etcd *e)
 
 /* ---- encoding ---------------------------------------------------------- */
 
-/* New string: base64 of buf[0..len). */
-static char *b64_encode(const void *buf, size_t len)
-{
-	char *out = gfs_xmalloc(4 * ((len + 2) / 3) + 1);
-
-	EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
-	return out;
-}
-
-/* New NUL-terminated buffer: the bytes of base64 text s; NULL if bad. */
-static char *b64_decode(const char *s, size_t *len)
-{
-	size_t n = strlen(s), pad = 0;
-	char *out;
-	int got;
-
-	if (n % 4)
-		return NULL;
-	out = gfs_xmalloc(n / 4 * 3 + 1);
-	got = n ? EVP_DecodeBlock((unsigned char *)out,
-				  (const unsigned char *)s, (int)n) : 0;
-	if (got < 0) {
-		free(out);
-		return NULL;
-	}
-	while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
-		pad++;
-	*len = (size_t)got - pad;
-	out[*len] = '\0';
-	return out;
-}
-
 static json_t *b64_json(const char *s)
 {
-	char *b = b64_encode(s, strlen(s));
+	char *b = gfs_b64_encode(s, strlen(s));
 	json_t *j = json_string(b);
 
 	free(b);
@@ -230,7 +197,7 @@ enum gfs_err gfs_etcd_get(struct gfs_etcd *e, const char *key,
 	first = json_array_get(json_object_get(reply, "kvs"), 0);
 	if (first) {
 		v = json_string_value(json_object_get(first, "value"));
-		kv->value = b64_decode(v ? v : "", &kv->len);
+		kv->value = gfs_b64_decode(v ? v : "", &kv->len);
 		kv->create_rev = int64_of(first, "create_revision");
 		kv->mod_rev = int64_of(first, "mod_revision");
 		kv->lease = int64_of(first, "lease");
