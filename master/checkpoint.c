@@ -40,6 +40,7 @@
 #include "log.h"
 #include "master.h"
 #include "util.h"
+#include "xattr.h"
 
 #define CKPT_PREFIX "GFSCKPT"
 #define CKPT_HDR 16
@@ -63,6 +64,7 @@ struct writer {
 	uint64_t n;             /* records written */
 	int64_t now_ms;
 	int pass;               /* of the namespace: node_cb() */
+	struct gfs_xattrs *xattrs; /* the namespace's (borrowed) */
 };
 
 /*
@@ -96,8 +98,13 @@ static void put(struct writer *w)
 		drain(w);
 }
 
+static void put_cb(void *cls)
+{
+	put(cls);
+}
+
 /* Pass 1: every inode at its own name (parents before children), with
- * its chunks and lease. */
+ * its extended attributes, chunks and lease. */
 static void inode_cb(struct writer *w, struct gfs_node *n, const char *path)
 {
 	struct gfs_lease *l;
@@ -106,6 +113,8 @@ static void inode_cb(struct writer *w, struct gfs_node *n, const char *path)
 		return;
 	gfs_rec_mknode_of(&w->rec, path, n);
 	put(w);
+	gfs_rec_xattrs_of(&w->rec, path, gfs_xattr_of(w->xattrs, n), put_cb,
+			  w);
 	if (n->type != GFS_NODE_FILE)
 		return;
 	if (n->file.nchunks || n->file.size) {
@@ -176,6 +185,7 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 	gfs_put_u64(h + 8, next);
 	w->out.len += CKPT_HDR;
 	w->now_ms = gfs_lease_now_ms();
+	w->xattrs = m->ns.xattrs;
 	gfs_rec_epoch(&w->rec, m->epoch,
 		      m->epoch_owner ? m->epoch_owner : m->primary_url);
 	put(w);
@@ -185,6 +195,8 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 	for (w->pass = 1; w->pass <= 3; w->pass++)
 		gfs_ns_walk(m->ns.root, node_cb, w);
 	dir_times(w, m->ns.root, "/");
+	gfs_rec_xattrs_of(&w->rec, "/", gfs_xattr_of(m->ns.xattrs, m->ns.root),
+			  put_cb, w);
 	gfs_rec_end(&w->rec, w->n);
 	put(w);
 	drain(w);

@@ -95,6 +95,12 @@ void gfs_enc_str(struct gfs_enc *e, const char *s)
 	gfs_enc_bytes(e, s, n);
 }
 
+void gfs_enc_blob(struct gfs_enc *e, const void *p, size_t len)
+{
+	gfs_enc_u32(e, (uint32_t)len);
+	gfs_enc_bytes(e, p, len);
+}
+
 void gfs_dec_init(struct gfs_dec *d, const void *buf, size_t len)
 {
 	d->p = buf;
@@ -160,6 +166,20 @@ char *gfs_dec_str(struct gfs_dec *d, size_t max)
 	memcpy(s, p, n);
 	s[n] = '\0';
 	return s;
+}
+
+const uint8_t *gfs_dec_blob(struct gfs_dec *d, size_t max, size_t *len)
+{
+	uint32_t n = gfs_dec_u32(d);
+	const uint8_t *p;
+
+	if (d->bad || n > max) {
+		d->bad = true;
+		return NULL;
+	}
+	p = take(d, n);
+	*len = n;
+	return p;
 }
 
 bool gfs_dec_done(const struct gfs_dec *d)

@@ -35,6 +35,8 @@ void gfs_enc_u64(struct gfs_enc *e, uint64_t v);
 void gfs_enc_i64(struct gfs_enc *e, int64_t v);
 /* A string as u32 length + bytes (no NUL). */
 void gfs_enc_str(struct gfs_enc *e, const char *s);
+/* u32 length, then len bytes (any bytes, NULs included). */
+void gfs_enc_blob(struct gfs_enc *e, const void *p, size_t len);
 
 /* Put/get fixed-width values at p (for headers written in place). */
 void gfs_put_u32(uint8_t *p, uint32_t v);
@@ -58,6 +60,9 @@ int64_t gfs_dec_i64(struct gfs_dec *d);
  * string (caller frees); NULL and d->bad on error or embedded NUL, or
  * when longer than max. */
 char *gfs_dec_str(struct gfs_dec *d, size_t max);
+/* A blob written by gfs_enc_blob: *len bytes borrowed from the buffer
+ * (NULL and d->bad when longer than max or past the end). */
+const uint8_t *gfs_dec_blob(struct gfs_dec *d, size_t max, size_t *len);
 /* True when every byte was consumed and nothing went wrong. */
 bool gfs_dec_done(const struct gfs_dec *d);
 

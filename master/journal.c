@@ -20,6 +20,7 @@
 #include "master.h"
 #include "path.h"
 #include "util.h"
+#include "xattr.h"
 
 void gfs_rec_epoch(struct gfs_enc *e, uint64_t epoch, const char *primary)
 {
@@ -234,6 +235,36 @@ void gfs_rec_request(struct gfs_enc *e, const struct gfs_request_id *id,
 	gfs_enc_u64(e, id->hi);
 	gfs_enc_u64(e, id->lo);
 	gfs_enc_i64(e, time_ms);
+}
+
+void gfs_rec_xattr_set(struct gfs_enc *e, const char *path, const char *name,
+		       const void *value, size_t len)
+{
+	gfs_enc_u8(e, GFS_REC_XATTR_SET);
+	gfs_enc_str(e, path);
+	gfs_enc_str(e, name);
+	gfs_enc_blob(e, value, len);
+}
+
+void gfs_rec_xattr_remove(struct gfs_enc *e, const char *path,
+			  const char *name)
+{
+	gfs_enc_u8(e, GFS_REC_XATTR_REMOVE);
+	gfs_enc_str(e, path);
+	gfs_enc_str(e, name);
+}
+
+void gfs_rec_xattrs_of(struct gfs_enc *e, const char *path,
+		       const struct gfs_xattrs *xs,
+		       void (*put)(void *cls), void *cls)
+{
+	uint32_t i;
+
+	for (i = 0; xs && i < xs->n; i++) {
+		gfs_rec_xattr_set(e, path, xs->items[i].name,
+				  xs->items[i].value, xs->items[i].len);
+		put(cls);
+	}
 }
 
 /* ---- apply ---- */
@@ -673,6 +704,48 @@ static bool apply_attr(struct gfs_master *m, struct gfs_dec *d,
 	return true;
 }
 
+/* The name of an XATTR record: new string (caller frees), or NULL and
+ * d->bad when it is no user attribute name (xattr.h). */
+static char *dec_xattr_name(struct gfs_master *m, struct gfs_dec *d)
+{
+	char *name = dec_text(m, d, GFS_XATTR_NAME_MAX);
+
+	if (name && gfs_xattr_check_name(name)) {
+		free(name);
+		d->bad = true;
+		return NULL;
+	}
+	return name;
+}
+
+static bool apply_xattr_set(struct gfs_master *m, struct gfs_dec *d,
+			    const char *path)
+{
+	char *name = dec_xattr_name(m, d);
+	size_t len = 0;
+	const uint8_t *value = gfs_dec_blob(d, GFS_XATTR_VALUE_MAX, &len);
+	struct gfs_node *n = find(m, path, -1);
+	bool ok = gfs_dec_done(d) && n && name &&
+		  !gfs_xattr_can_set(gfs_xattr_of(m->ns.xattrs, n), name, len);
+
+	if (ok)
+		gfs_xattr_set(&m->ns.xattrs, n, name, value, len);
+	free(name);
+	return ok;
+}
+
+static bool apply_xattr_remove(struct gfs_master *m, struct gfs_dec *d,
+			       const char *path)
+{
+	char *name = dec_xattr_name(m, d);
+	struct gfs_node *n = find(m, path, -1);
+	bool ok = gfs_dec_done(d) && n && name &&
+		  gfs_xattr_remove(&m->ns.xattrs, n, name);
+
+	free(name);
+	return ok;
+}
+
 /* Records that name a path, after it. */
 static bool apply_path_rec(struct gfs_master *m, uint8_t type,
 			   struct gfs_dec *d)
@@ -694,6 +767,8 @@ static bool apply_path_rec(struct gfs_master *m, uint8_t type,
 	case GFS_REC_MKNODE: ok = apply_mknode(m, d, path); break;
 	case GFS_REC_LINK: ok = apply_link(m, d, path); break;
 	case GFS_REC_ATTR: ok = apply_attr(m, d, path); break;
+	case GFS_REC_XATTR_SET: ok = apply_xattr_set(m, d, path); break;
+	case GFS_REC_XATTR_REMOVE: ok = apply_xattr_remove(m, d, path); break;
 	}
 	free(path);
 	return ok;

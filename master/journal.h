@@ -40,6 +40,10 @@
  *            path's inode: link(2))
  *   ATTR     str path, u8 which (GFS_ATTR_*), u32 mode, u32 uid, u32
  *            gid, i64 atime_ns, i64 mtime_ns, i64 ctime_ns
+ *   XATTR_SET     str path, str name, u32 len, value[len]  (set or
+ *                 replace a user extended attribute of path's inode;
+ *                 xattr.h)
+ *   XATTR_REMOVE  str path, str name
  * Fields in brackets are absent from records written before they were
  * added (format 1): the record's length tells.  The log and checkpoint
  * headers carry the format (GFS_FORMAT, oplog.h).
@@ -57,6 +61,7 @@
 
 struct gfs_master;
 struct gfs_node;
+struct gfs_xattrs;
 
 enum gfs_rec_type {
 	GFS_REC_EPOCH = 1,
@@ -74,6 +79,8 @@ enum gfs_rec_type {
 	GFS_REC_MKNODE = 13,
 	GFS_REC_LINK = 14,
 	GFS_REC_ATTR = 15,
+	GFS_REC_XATTR_SET = 16,
+	GFS_REC_XATTR_REMOVE = 17,
 };
 
 /* CREATE type of a hidden file (after GFS_NODE_FILE, GFS_NODE_DIR). */
@@ -147,6 +154,15 @@ void gfs_rec_attr(struct gfs_enc *e, const char *path, uint8_t which,
 /* Append the optional trailing time of a DELETE, RENAME or COMMIT just
  * encoded into e. */
 void gfs_rec_time(struct gfs_enc *e, int64_t time_ns);
+void gfs_rec_xattr_set(struct gfs_enc *e, const char *path, const char *name,
+		       const void *value, size_t len);
+void gfs_rec_xattr_remove(struct gfs_enc *e, const char *path,
+			  const char *name);
+/* XATTR_SET of every attribute in xs (NULL: none), each handed to put(cls) once
+ * encoded into e (checkpoint). */
+void gfs_rec_xattrs_of(struct gfs_enc *e, const char *path,
+		       const struct gfs_xattrs *xs,
+		       void (*put)(void *cls), void *cls);
 /* The head of a REQUEST record: the mutation's own encoder appends its
  * body after it (or nothing, in a checkpoint). */
 void gfs_rec_request(struct gfs_enc *e, const struct gfs_request_id *id,

@@ -22,6 +22,7 @@
 #include "../../master/lease.h"
 #include "../../master/master.h"
 #include "../../master/ops.h"
+#include "../../master/xattr.h"
 #include "util.h"
 
 static char dir[64];
@@ -112,11 +113,52 @@ static void build(struct gfs_master *m, int nfiles)
 	logged(m, &rec);
 	gfs_rec_setattr(&rec, "/d1", GFS_SET_MODE, 0700, 0);
 	logged(m, &rec);
+	/* extended attributes on a file, a directory and the root, one
+	 * replaced, one removed, values with NULs and empty */
+	gfs_rec_xattr_set(&rec, "/d0/f0", "user.a", "v\0w", 3);
+	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/d0/f0", "user.empty", "", 0);
+	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/d0/f0", "user.a", "longer", 6);
+	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/d0/f0", "user.gone", "x", 1);
+	logged(m, &rec);
+	gfs_rec_xattr_remove(&rec, "/d0/f0", "user.gone");
+	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/d1", "user.dir", "d", 1);
+	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/empty", "user.e", "e", 1);
+	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/", "user.root", "r", 1);
+	logged(m, &rec);
+	/* a hard link shares its inode's attributes */
+	gfs_rec_link(&rec, "/d1/f1", "/d1/hl", 5);
+	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/d1/hl", "user.hl", "h", 1);
+	logged(m, &rec);
+}
+
+/* " name=hex..." for each extended attribute in xs appended to *s. */
+static void dump_xattrs(const struct gfs_xattrs *xs, char **s)
+{
+	char *t;
+
+	for (uint32_t i = 0; xs && i < xs->n; i++) {
+		t = gfs_xasprintf("%s %s=", *s, xs->items[i].name);
+		free(*s);
+		*s = t;
+		for (uint32_t j = 0; j < xs->items[i].len; j++) {
+			t = gfs_xasprintf("%s%02x", *s, xs->items[i].value[j]);
+			free(*s);
+			*s = t;
+		}
+	}
 }
 
 struct lines {
 	char **v;
 	size_t n;
+	struct gfs_xattrs *xattrs;
 };
 
 static void line_cb(void *cls, struct gfs_node *n, const char *path)
@@ -141,6 +183,7 @@ static void line_cb(void *cls, struct gfs_node *n, const char *path)
 		free(s);
 		s = t;
 	}
+	dump_xattrs(gfs_xattr_of(l->xattrs, gfs_ns_inode(n)), &s);
 	l->v = gfs_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 	l->v[l->n++] = s;
 }
@@ -153,7 +196,7 @@ static int str_cmp(const void *a, const void *b)
 /* The whole namespace as sorted lines, plus the counters. */
 static char *dump(struct gfs_master *m)
 {
-	struct lines l = { NULL, 0 };
+	struct lines l = { NULL, 0, m->ns.xattrs };
 	char *s = gfs_xasprintf("files=%llu dirs=%llu chunks=%zu reserved=%llu"
 				" epoch=%llu\n",
 				(unsigned long long)m->ns.nfiles,
@@ -162,6 +205,7 @@ static char *dump(struct gfs_master *m)
 				(unsigned long long)m->chunks.reserved,
 				(unsigned long long)m->epoch), *t;
 
+	line_cb(&l, m->ns.root, "/");
 	gfs_ns_walk(m->ns.root, line_cb, &l);
 	qsort(l.v, l.n, sizeof(*l.v), str_cmp);
 	for (size_t i = 0; i < l.n; i++) {
@@ -224,6 +268,38 @@ Test(checkpoint, restores_the_state_it_saved)
 	after = dump(&m);
 	cr_assert_str_eq(after, before);
 	cr_assert_eq(m.ckpt_seq, m.applied_seq, "nothing replayed");
+	gfs_master_close(&m);
+	free(before);
+	free(after);
+}
+
+Test(checkpoint, extended_attributes_survive_replay_and_checkpoints)
+{
+	struct gfs_master m;
+	char *before, *after;
+
+	open_master(&m);
+	build(&m, 3);
+	before = dump(&m);
+	cr_assert(strstr(before, "/d0/f0 0 640 7 "), "%s", before);
+	cr_assert(strstr(before, " user.a=6c6f6e676572 user.empty=\n"),
+		  "%s", before);
+	cr_assert(strstr(before, "/d1 1 700"), "%s", before);
+	cr_assert(strstr(before, " user.dir=64\n"), "%s", before);
+	cr_assert(strstr(before, "/ 1 755 42 user.root=72\n"), "%s", before);
+	cr_assert_null(strstr(before, "user.gone"));
+	cr_assert(strstr(before, "/d1/f1 0 640 "), "%s", before);
+	cr_assert(strstr(before, "lease - user.hl=68\n/d1/hl 7 "), "%s",
+		  before);
+	crash_and_reopen(&m); /* the log replayed */
+	after = dump(&m);
+	cr_assert_str_eq(after, before);
+	free(after);
+	cr_assert_eq(gfs_ckpt_write(&m), GFS_OK);
+	crash_and_reopen(&m); /* the checkpoint loaded */
+	after = dump(&m);
+	cr_assert_eq(m.ckpt_seq, m.applied_seq, "nothing replayed");
+	cr_assert_str_eq(after, before);
 	gfs_master_close(&m);
 	free(before);
 	free(after);
