@@ -23,6 +23,7 @@ int gfs_cli_exit_code(enum gfs_err err)
 	case GFS_EILSEQ:
 		return GFS_EXIT_USAGE;
 	case GFS_ENOENT:
+	case GFS_ENODATA:     /* no such extended attribute */
 		return GFS_EXIT_NOTFOUND;
 	case GFS_EEXIST:
 	case GFS_EISDIR:

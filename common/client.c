@@ -880,3 +880,65 @@ enum gfs_err gfs_client_lease_info(struct gfs_client *c, const char *path,
 		json_decref(j);
 	return err;
 }
+
+/* "?name=NAME", URL-encoded (caller frees). */
+static char *name_arg(const char *name)
+{
+	char *enc = gfs_url_encode(name, false), *s;
+
+	s = gfs_xasprintf("?name=%s", enc);
+	free(enc);
+	return s;
+}
+
+enum gfs_err gfs_client_xattrs(struct gfs_client *c, const char *path,
+			       const char *name, json_t **xattrs)
+{
+	char *suffix = name ? name_arg(name) : NULL;
+	json_t *j = NULL;
+	enum gfs_err err = path_call(c, "GET", "xattrs", path, suffix, NULL,
+				     &j);
+
+	*xattrs = NULL;
+	if (!err) {
+		*xattrs = json_incref(json_object_get(j, "xattrs"));
+		if (!json_is_object(*xattrs))
+			err = GFS_EIO;
+	}
+	if (err && *xattrs) {
+		json_decref(*xattrs);
+		*xattrs = NULL;
+	}
+	if (j)
+		json_decref(j);
+	free(suffix);
+	return err;
+}
+
+enum gfs_err gfs_client_xattr_set(struct gfs_client *c, const char *path,
+				  const char *name, const void *value,
+				  size_t len, enum gfs_xattr_flag flag)
+{
+	char *b64 = gfs_b64_encode(value, len);
+	json_t *body = json_pack("{s:s, s:s}", "name", name, "value", b64);
+
+	free(b64);
+	if (!body) { /* name is not UTF-8 */
+		gfs_client_set_error(GFS_EILSEQ, NULL);
+		return GFS_EILSEQ;
+	}
+	if (flag != GFS_XATTR_ANY)
+		json_object_set_new(body, "flag", json_string(
+			flag == GFS_XATTR_CREATE ? "create" : "replace"));
+	return simple(c, "PUT", "xattrs", path, NULL, body);
+}
+
+enum gfs_err gfs_client_xattr_remove(struct gfs_client *c, const char *path,
+				     const char *name)
+{
+	char *suffix = name_arg(name);
+	enum gfs_err err = simple(c, "DELETE", "xattrs", path, suffix, NULL);
+
+	free(suffix);
+	return err;
+}

@@ -180,6 +180,24 @@ enum gfs_err gfs_client_unlease(struct gfs_client *c, const char *path);
 enum gfs_err gfs_client_lease_info(struct gfs_client *c, const char *path,
 				   struct gfs_lease *out);
 
+/* User extended attributes *(ext)*.  *xattrs (new reference) is the
+ * object {name: base64 value} of path: every attribute, or name's alone
+ * (NULL: all; GFS_ENODATA when absent). */
+enum gfs_err gfs_client_xattrs(struct gfs_client *c, const char *path,
+			       const char *name, json_t **xattrs);
+/* How a set treats an existing attribute (setxattr(2) flags). */
+enum gfs_xattr_flag {
+	GFS_XATTR_ANY = 0,     /* create or replace */
+	GFS_XATTR_CREATE = 1,  /* GFS_EEXIST if present */
+	GFS_XATTR_REPLACE = 2, /* GFS_ENODATA if absent */
+};
+enum gfs_err gfs_client_xattr_set(struct gfs_client *c, const char *path,
+				  const char *name, const void *value,
+				  size_t len, enum gfs_xattr_flag flag);
+/* GFS_ENODATA when absent. */
+enum gfs_err gfs_client_xattr_remove(struct gfs_client *c, const char *path,
+				     const char *name);
+
 /* gfs_file_open() flags. */
 enum {
 	GFS_O_WRITE = 1 << 0, /* may write */

@@ -38,6 +38,7 @@ unsigned gfs_err_http(enum gfs_err err)
 	case GFS_ECORRUPT: return 503;
 	case GFS_ETIMEDOUT: return 504;
 	case GFS_EDISKFULL: return 507;
+	case GFS_ENODATA: return 404;
 	}
 	return 500;
 }
@@ -71,6 +72,7 @@ const char *gfs_err_code(enum gfs_err err)
 	case GFS_ECORRUPT: return "corrupt";
 	case GFS_ETIMEDOUT: return "timeout";
 	case GFS_EDISKFULL: return "disk_full";
+	case GFS_ENODATA: return "no_attribute";
 	}
 	return "internal";
 }
@@ -104,6 +106,7 @@ int gfs_err_errno(enum gfs_err err)
 	case GFS_ECORRUPT: return EIO;
 	case GFS_ETIMEDOUT: return ETIMEDOUT;
 	case GFS_EDISKFULL: return ENOSPC;
+	case GFS_ENODATA: return ENODATA;
 	}
 	return EIO;
 }
@@ -137,6 +140,7 @@ const char *gfs_err_str(enum gfs_err err)
 	case GFS_ECORRUPT: return "replica failed its checksum";
 	case GFS_ETIMEDOUT: return "timed out";
 	case GFS_EDISKFULL: return "disk full";
+	case GFS_ENODATA: return "no such attribute";
 	}
 	return "internal error";
 }
@@ -152,7 +156,7 @@ enum gfs_err gfs_err_from_code(const char *code, unsigned http_status)
 		GFS_ETOKEN, GFS_ETOOBIG, GFS_ERANGE,
 		GFS_ENOTPRIMARY, GFS_ELEASED, GFS_EINTERNAL, GFS_EIO,
 		GFS_EUNAVAIL, GFS_ENOSPC, GFS_ECORRUPT, GFS_ETIMEDOUT,
-		GFS_EDISKFULL,
+		GFS_EDISKFULL, GFS_ENODATA,
 	};
 	size_t i;
 

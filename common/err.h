@@ -39,6 +39,8 @@ enum gfs_err {
 	GFS_ECORRUPT,     /* 503 replica failed its checksum */
 	GFS_ETIMEDOUT,    /* 504 a peer did not answer in time */
 	GFS_EDISKFULL,    /* 507 this chunkserver's disk is full */
+	GFS_ENODATA,      /* 404 no such extended attribute (JSON code
+			   * "no_attribute", errno ENODATA) */
 };
 
 /* HTTP status code for err (200 for GFS_OK). */

@@ -1,19 +1,30 @@
 /*
- * xattr.c - the user.gfs.* extended attributes.
+ * xattr.c - extended attributes: user.* stored in the master, and the
+ * mount's own user.gfs.lease and user.gfs.chunks.
  *
  *   user.gfs.lease   set "1" (default TTL) or "ttl=SECONDS": acquire or
  *                    renew a lease for this mount; remove: release it;
  *                    get: "holder=ID expires=YYYY-MM-DDTHH:MM:SSZ".
  *   user.gfs.chunks  get only: one line per chunk,
  *                    "INDEX HANDLE vVERSION LENGTH URL,URL,URL".
+ *   user.*           any other: stored in the master (GET/PUT/DELETE
+ *                    /xattrs/PATH), with setxattr(2)'s XATTR_CREATE and
+ *                    XATTR_REPLACE; limits in master/xattr.h.
  *
- * Any other name: ENOTSUP to set (we store no other attributes), ENODATA
- * to get.  Values are checked before anything is asked of the master.
+ * listxattr lists the stored attributes only.  The two user.gfs names
+ * are views, not attributes: listed, they would be copied by rsync -X,
+ * cp -a and tar --xattrs out of the mount and refused on the way back
+ * (as CephFS hides its ceph.* views).  Other namespaces (security.,
+ * trusted., system.): ENOTSUP to set or remove, ENODATA to get, without
+ * a call to the master (the kernel asks for security.capability before
+ * writes).  Values are checked before anything is asked of the master.
  */
 #include <errno.h>
+#include <linux/limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
 #include <time.h>
 
 #include "constants.h"
@@ -23,6 +34,21 @@
 
 #define XATTR_LEASE "user.gfs.lease"
 #define XATTR_CHUNKS "user.gfs.chunks"
+#define XATTR_USER "user."
+
+/* A name stored in the master: user.* but for the mount's own two. */
+static bool stored(const char *name)
+{
+	return !strncmp(name, XATTR_USER, strlen(XATTR_USER)) &&
+	       strcmp(name, XATTR_LEASE) && strcmp(name, XATTR_CHUNKS);
+}
+
+static enum gfs_xattr_flag set_flag(int flags)
+{
+	if (flags & XATTR_CREATE)
+		return GFS_XATTR_CREATE;
+	return flags & XATTR_REPLACE ? GFS_XATTR_REPLACE : GFS_XATTR_ANY;
+}
 
 /* Parse a lease value: "1" or "ttl=N"; *ttl_s 0 means the default. */
 static bool parse_lease_value(const char *value, size_t size, unsigned *ttl_s)
@@ -54,7 +80,11 @@ int gfs_xattr_set(const char *path, const char *name, const char *value,
 	enum gfs_err err;
 	unsigned ttl;
 
-	(void)flags;
+	if (!path)
+		return -ENOENT;
+	if (stored(name))
+		return gfs_fuse_errno(gfs_client_xattr_set(
+			m->client, path, name, value, size, set_flag(flags)));
 	if (strcmp(name, XATTR_LEASE))
 		return -ENOTSUP;
 	if (!parse_lease_value(value, size, &ttl))
@@ -69,22 +99,54 @@ int gfs_xattr_set(const char *path, const char *name, const char *value,
 
 int gfs_xattr_remove(const char *path, const char *name)
 {
+	struct gfs_mount *m = gfs_mount_get();
+
+	if (!path)
+		return -ENOENT;
+	if (stored(name))
+		return gfs_fuse_errno(
+			gfs_client_xattr_remove(m->client, path, name));
 	if (strcmp(name, XATTR_LEASE))
-		return -ENODATA;
-	return gfs_leases_release(gfs_mount_get(), path);
+		return -ENOTSUP;
+	return gfs_leases_release(m, path);
 }
 
-/* Copy text into value per getxattr(2): size 0 asks for the length. */
-static int reply(const char *text, char *value, size_t size)
+/* Copy len bytes into value per getxattr(2): size 0 asks for the
+ * length. */
+static int reply_bytes(const void *text, size_t len, char *value,
+		       size_t size)
 {
-	size_t len = strlen(text);
-
 	if (size == 0)
 		return (int)len;
 	if (size < len)
 		return -ERANGE;
 	memcpy(value, text, len);
 	return (int)len;
+}
+
+static int reply(const char *text, char *value, size_t size)
+{
+	return reply_bytes(text, strlen(text), value, size);
+}
+
+/* A stored attribute's value. */
+static int get_stored(struct gfs_mount *m, const char *path,
+		      const char *name, char *value, size_t size)
+{
+	json_t *xs = NULL;
+	enum gfs_err err = gfs_client_xattrs(m->client, path, name, &xs);
+	const char *b64 = json_string_value(json_object_get(xs, name));
+	char *bytes;
+	size_t len = 0;
+	int rc;
+
+	if (err)
+		return gfs_fuse_errno(err);
+	bytes = b64 ? gfs_b64_decode(b64, &len) : NULL;
+	rc = bytes ? reply_bytes(bytes, len, value, size) : -EIO;
+	free(bytes);
+	json_decref(xs);
+	return rc;
 }
 
 static int get_lease(struct gfs_mount *m, const char *path, char *value,
@@ -171,6 +233,10 @@ int gfs_xattr_get(const char *path, const char *name, char *value,
 {
 	struct gfs_mount *m = gfs_mount_get();
 
+	if (!path)
+		return -ENOENT;
+	if (stored(name))
+		return get_stored(m, path, name, value, size);
 	if (!strcmp(name, XATTR_LEASE))
 		return get_lease(m, path, value, size);
 	if (!strcmp(name, XATTR_CHUNKS))
@@ -178,24 +244,30 @@ int gfs_xattr_get(const char *path, const char *name, char *value,
 	return -ENODATA;
 }
 
+/* The stored names, NUL-terminated back to back, per listxattr(2). */
 int gfs_xattr_list(const char *path, char *list, size_t size)
 {
-	/* NUL-terminated names back to back (the literal's own NUL is not
-	 * part of the list) */
-	static const char names[] = XATTR_LEASE "\0" XATTR_CHUNKS;
-	const size_t len = sizeof(names);
 	struct gfs_mount *m = gfs_mount_get();
-	struct gfs_stat st;
-	enum gfs_err err = gfs_client_stat(m->client, path, &st);
+	json_t *xs = NULL, *v;
+	const char *name;
+	size_t len = 0, n;
+	enum gfs_err err;
 
+	if (!path)
+		return -ENOENT;
+	err = gfs_client_xattrs(m->client, path, NULL, &xs);
 	if (err)
 		return gfs_fuse_errno(err);
-	if (st.is_dir)
-		return 0;
-	if (size == 0)
-		return (int)len;
-	if (size < len)
-		return -ERANGE;
-	memcpy(list, names, len);
-	return (int)len;
+	json_object_foreach(xs, name, v) {
+		n = strlen(name) + 1;
+		if (size && len + n > size) {
+			json_decref(xs);
+			return -ERANGE;
+		}
+		if (size)
+			memcpy(list + len, name, n);
+		len += n;
+	}
+	json_decref(xs);
+	return len > XATTR_LIST_MAX ? -E2BIG : (int)len;
 }

@@ -21,6 +21,7 @@
 #include "ops.h"
 #include "path.h"
 #include "util.h"
+#include "xattr.h"
 
 #define URL_MAX 512
 #define COMMIT_CHUNKS_MAX (1u << 20)
@@ -1432,4 +1433,166 @@ enum gfs_err gfs_ops_gateway(struct gfs_master *m, const char *path,
 		err = GFS_EUNAVAIL;
 	pthread_mutex_unlock(&m->lock);
 	return err;
+}
+
+/* ---- extended attributes ---- */
+
+/* {"name": base64 value, ...} of xs (NULL: none), or only name's (NULL:
+ * all).  GFS_ENODATA when name is absent.  Lock held. */
+static enum gfs_err xattrs_json(const struct gfs_xattrs *xs, const char *name,
+				json_t **out)
+{
+	json_t *o = json_object();
+	uint32_t i;
+
+	for (i = 0; xs && i < xs->n; i++) {
+		const struct gfs_xattr *x = &xs->items[i];
+		char *b64;
+
+		if (name && strcmp(name, x->name))
+			continue;
+		b64 = gfs_b64_encode(x->value, x->len);
+		json_object_set_new(o, x->name, json_string(b64));
+		free(b64);
+	}
+	if (name && !json_object_size(o)) {
+		json_decref(o);
+		return GFS_ENODATA;
+	}
+	*out = o;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ops_xattr_get(struct gfs_master *m, const char *path,
+			       const char *name, json_t **out)
+{
+	struct gfs_node *n;
+	json_t *xs = NULL;
+	enum gfs_err err;
+	uint64_t applied;
+	bool primary;
+
+	pthread_mutex_lock(&m->lock);
+	err = lookup(m, path, &n);
+	if (!err)
+		err = xattrs_json(gfs_xattr_of(m->ns.xattrs, n), name, &xs);
+	applied = m->applied_seq;
+	primary = m->role == GFS_ROLE_PRIMARY;
+	pthread_mutex_unlock(&m->lock);
+	if (!err) {
+		*out = json_pack("{s:s, s:o}", "path", path, "xattrs", xs);
+		return settle_read(m, applied, primary, out);
+	}
+	return err;
+}
+
+/* The parsed body of a set: name, value (new buffer, caller frees) and
+ * flag ("create": must not exist, "replace": must, absent: either). */
+struct xattr_req {
+	const char *name;   /* borrowed from the body */
+	char *value;        /* owned */
+	size_t len;
+	const char *flag;   /* borrowed, or NULL */
+};
+
+static enum gfs_err parse_xattr(json_t *body, struct xattr_req *r)
+{
+	const char *b64 = NULL;
+	enum gfs_err err;
+
+	memset(r, 0, sizeof(*r));
+	if (gfs_json_str(body, "name", true, &r->name) ||
+	    gfs_json_str(body, "value", true, &b64) ||
+	    gfs_json_str(body, "flag", false, &r->flag) ||
+	    (r->flag && strcmp(r->flag, "create") &&
+	     strcmp(r->flag, "replace")))
+		return GFS_EINVAL;
+	err = gfs_xattr_check_name(r->name);
+	if (err)
+		return err;
+	r->value = gfs_b64_decode(b64, &r->len);
+	if (!r->value)
+		return GFS_EINVAL;
+	return r->len > GFS_XATTR_VALUE_MAX ? GFS_ETOOBIG : GFS_OK;
+}
+
+/* Whether r may be applied to inode n: its flag, the limits.  Lock
+ * held. */
+static enum gfs_err xattr_fits(struct gfs_master *m, const struct gfs_node *n,
+			       const struct xattr_req *r)
+{
+	const struct gfs_xattrs *xs = gfs_xattr_of(m->ns.xattrs, n);
+	bool exists = gfs_xattr_find(xs, r->name) != NULL;
+
+	if (r->flag && !strcmp(r->flag, "create") && exists)
+		return GFS_EEXIST;
+	if (r->flag && !strcmp(r->flag, "replace") && !exists)
+		return GFS_ENODATA;
+	return gfs_xattr_can_set(xs, r->name, r->len);
+}
+
+enum gfs_err gfs_ops_xattr_set(struct gfs_master *m, const char *path,
+			       const char *client, json_t *body,
+			       const struct gfs_request_id *id, json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct xattr_req r;
+	struct gfs_node *n;
+	enum gfs_err err = parse_xattr(body, &r);
+	uint64_t seq = 0;
+	bool again = false;
+
+	if (err)
+		goto out;
+	err = begin_mutation(m, id, &seq, &again);
+	if (!err && !again)
+		err = lookup(m, path, &n);
+	if (!err && !again)
+		err = check_lease(n, path, client, out);
+	if (!err && !again)
+		err = xattr_fits(m, n, &r);
+	if (!err && !again) {
+		rec_begin(&rec, id);
+		gfs_rec_xattr_set(&rec, path, r.name, r.value, r.len);
+		seq = gfs_ops_log(m, &rec);
+	}
+	if (!err)
+		*out = json_object();
+	pthread_mutex_unlock(&m->lock);
+	err = finish(m, err, seq, out);
+out:
+	free(r.value);
+	return err;
+}
+
+enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
+				  const char *client, const char *name,
+				  const struct gfs_request_id *id,
+				  json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *n;
+	enum gfs_err err = gfs_xattr_check_name(name);
+	uint64_t seq = 0;
+	bool again = false;
+
+	if (err)
+		return err;
+	err = begin_mutation(m, id, &seq, &again);
+	if (!err && !again)
+		err = lookup(m, path, &n);
+	if (!err && !again)
+		err = check_lease(n, path, client, out);
+	if (!err && !again &&
+	    !gfs_xattr_find(gfs_xattr_of(m->ns.xattrs, n), name))
+		err = GFS_ENODATA;
+	if (!err && !again) {
+		rec_begin(&rec, id);
+		gfs_rec_xattr_remove(&rec, path, name);
+		seq = gfs_ops_log(m, &rec);
+	}
+	if (!err)
+		*out = json_object();
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
 }

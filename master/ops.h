@@ -90,6 +90,27 @@ enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
 				  const char *client,
 				  const struct gfs_request_id *id, json_t **out);
 
+/*
+ * User extended attributes (xattr.h).  Get: {"path", "xattrs": {name:
+ * base64 value}}, every attribute or only name's (NULL: all), never
+ * refused for a lease; GFS_ENODATA when name is absent.  Set: body
+ * {"name", "value" (base64), "flag"?: "create"|"replace"}: GFS_EEXIST
+ * (create, present), GFS_ENODATA (replace, absent), GFS_EINVAL (not a
+ * user.* name, not base64), GFS_ENAMETOOLONG, GFS_ETOOBIG (value over
+ * 64 KiB), GFS_ENOSPC (the node's total over GFS_XATTR_TOTAL_MAX),
+ * GFS_ELEASED.  Remove: GFS_ENODATA when absent.  Set and remove honour
+ * request ids; *out is {} on success.
+ */
+enum gfs_err gfs_ops_xattr_get(struct gfs_master *m, const char *path,
+			       const char *name, json_t **out);
+enum gfs_err gfs_ops_xattr_set(struct gfs_master *m, const char *path,
+			       const char *client, json_t *body,
+			       const struct gfs_request_id *id, json_t **out);
+enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
+				  const char *client, const char *name,
+				  const struct gfs_request_id *id,
+				  json_t **out);
+
 /* Remove hidden files (uploads created with "hidden": true) that were
  * not committed within --orphan-grace of their creation or last chunk
  * allocation, each through a logged DELETE (so the backup does the same);

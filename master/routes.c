@@ -44,6 +44,8 @@
 #define HB_ENTRY 64
 #define HB_ORPHANS 65536
 #define HB_FIXED (1u << 20)
+/* An extended attribute's body: a 64 KiB value in base64 and the rest. */
+#define XATTR_BODY (96u << 10)
 #define OPLOG_REPLY_MAX (4u << 20)
 #define OPLOG_WAIT_MAX 30000
 #define URL_MAX 512
@@ -568,6 +570,62 @@ static void h_lease_delete(struct gfs_req *req)
 		       200, &out, path);
 }
 
+/* ---- extended attributes (ext) ---- */
+
+static void h_xattr_get(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *name = NULL;
+	json_t *out = NULL;
+
+	if (!path || !covered(req, path))
+		return;
+	gfs_req_arg(req, "name", &name);
+	answer(req, gfs_ops_xattr_get(m, path, name, &out), 200, &out,
+	       name ? name : path);
+}
+
+static void h_xattr_put(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path, *client;
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
+	json_t *body, *out = NULL;
+	bool ok;
+
+	if (!post_args(req, &path, &client, &body))
+		return;
+	id = req_id(req, &buf, &ok);
+	if (ok)
+		answer(req, gfs_ops_xattr_set(m, path, client, body, id, &out),
+		       200, &out, path);
+	json_decref(body);
+}
+
+static void h_xattr_delete(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *path = req_path(req), *client, *name = NULL;
+	const struct gfs_request_id *id = NULL;
+	struct gfs_request_id buf;
+	json_t *out = NULL;
+	bool ok;
+
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	if (ok)
+		id = req_id(req, &buf, &ok);
+	if (ok && (gfs_req_arg(req, "name", &name) || !name)) {
+		gfs_reply_error(req, GFS_EINVAL, "name=NAME required");
+		return;
+	}
+	if (ok)
+		answer(req, gfs_ops_xattr_remove(m, path, client, name, id,
+						 &out), 200, &out, name);
+}
+
 /* ---- gateway redirect ---- */
 
 struct query {
@@ -1075,6 +1133,12 @@ static const struct gfs_route routes[] = {
 	{ "PUT", GFS_API "/leases/*", NULL, h_lease_put, NULL, SMALL_BODY, WR,
 	  NULL },
 	{ "DELETE", GFS_API "/leases/*", NULL, h_lease_delete, NULL, 0, WR,
+	  NULL },
+	/* extended attributes (ext) */
+	{ "GET", GFS_API "/xattrs/*", NULL, h_xattr_get, NULL, 0, RD, NULL },
+	{ "PUT", GFS_API "/xattrs/*", NULL, h_xattr_put, NULL, XATTR_BODY, WR,
+	  NULL },
+	{ "DELETE", GFS_API "/xattrs/*", NULL, h_xattr_delete, NULL, 0, WR,
 	  NULL },
 	/* gateway redirect: the body of a PUT, any size, is never read */
 	{ "GET", GFS_API "/content/*", NULL, redirect, NULL, 0, RD, NULL },

@@ -24,7 +24,8 @@ out=$(setfattr -n user.gfs.lease -v bogus "$M/keep" 2>&1) && fail "bogus lease v
 echo "$out" | grep -q "Invalid argument" || fail "bad xattr value: $out"
 out=$(setfattr -n user.gfs.lease -v 1 "$M/missing" 2>&1) && fail "lease on a missing file"
 echo "$out" | grep -q "No such file" || fail "missing file: $out"
-out=$(setfattr -n user.other -v 1 "$M/keep" 2>&1) && fail "unknown xattr accepted"
+out=$(setfattr -n trusted.other -v 1 "$M/keep" 2>&1) && fail "a trusted.* xattr accepted"
+echo "$out" | grep -q "Operation not supported" || fail "trusted.*: $out"
 mkdir "$M/d" && { mkdir "$M/d" 2>/dev/null && fail "mkdir of an existing directory"; }
 out=$(rmdir "$M/keep" 2>&1) && fail "rmdir of a file"
 echo "$out" | grep -q "Not a directory" || fail "rmdir of a file: $out"

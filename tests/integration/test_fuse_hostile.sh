@@ -127,7 +127,9 @@ out=$(setfattr -n user.gfs.lease -v "$big" "$M/off" 2>&1) && fail "a 70000-byte 
 out=$(setfattr -n user.gfs.lease -v "${big:0:65536}" "$M/off" 2>&1) &&
 	fail "a 64 KiB lease value"
 echo "$out" | grep -q "Invalid argument" || fail "a 64 KiB lease value: $out"
-out=$(setfattr -n user.other -v "${big:0:65536}" "$M/off" 2>&1) && fail "a 64 KiB user.other"
+out=$(setfattr -n user.other -v "$big" "$M/off" 2>&1) && fail "a 70000-byte user.other"
+setfattr -n user.other -v "${big:0:65536}" "$M/off" || fail "a 64 KiB user.other"
+assert_eq "$(getfattr --only-values -n user.other "$M/off" | wc -c)" 65536 "64 KiB read back"
 out=$(setfattr -n user.gfs.lease -v ttl=99999999999999999999999 "$M/off" 2>&1) &&
 	fail "a huge lease TTL"
 # a chunk list past 64 KiB: E2BIG, not a truncated or huge reply

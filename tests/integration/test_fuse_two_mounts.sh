@@ -32,5 +32,8 @@ echo "$out" | grep -q "No such attribute" ||
 # the chunk map is visible as an xattr
 getfattr -n user.gfs.chunks --only-values "$B/shared" | grep -q "http://" ||
 	fail "user.gfs.chunks lists no replicas"
-getfattr -d -m - "$B/shared" | grep user.gfs.chunks >/dev/null || fail "listxattr"
+# stored attributes are shared; the views are not listed
+setfattr -n user.note -v hi "$A/shared" || fail "setfattr"
+getfattr -d -m - "$B/shared" | grep '^user.note="hi"' >/dev/null || fail "listxattr"
+getfattr -d -m - "$B/shared" | grep user.gfs >/dev/null && fail "a view is listed"
 log "ok"
