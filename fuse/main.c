@@ -138,7 +138,11 @@ static char *mount_opts(const struct gfs_fuse_conf *conf)
 {
 	char *fsname = gfs_xasprintf("fsname=%s",
 				     conf->source ? conf->source : "gfs");
-	char *opts = gfs_xstrdup("-omax_read=1048576,subtype=gfs");
+	/* default_permissions: the kernel checks every access against the
+	 * mode, owner and group we report, as for a local file system, so
+	 * that with allow_other several users share one mount safely */
+	char *opts = gfs_xstrdup("-omax_read=1048576,subtype=gfs,"
+				 "default_permissions");
 
 	fuse_opt_add_opt_escaped(&opts, fsname);
 	free(fsname);
