@@ -1240,6 +1240,9 @@ static enum gfs_err commit_fits(struct gfs_master *m, struct gfs_node *f,
 
 	if (!r->has_size)
 		r->size = f->file.size;
+	/* the largest file: as many chunks as an index can number */
+	if (r->size > GFS_MAX_FILE_CHUNKS * cs)
+		return GFS_ETOOBIG;
 	for (i = 0; i < r->n; i++) {
 		if (r->c[i].length > cs || (uint64_t)r->c[i].index * cs >= r->size)
 			return GFS_EINVAL;

@@ -44,6 +44,19 @@ head -c $((9 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$T/huge"
 expect 413 too_large PUT "$A/files/x" --data-binary @"$T/huge"
 expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":-1}'
 expect 400 bad_request POST "$A/files/keep/commit" -d '{"chunks":{}}'
+# past the largest file: 2^32 - 1 chunks of 64 MiB
+expect 413 too_large POST "$A/files/keep/commit" -d "{\"size\":$((2**58))}"
+# extended attributes
+expect 400 bad_request PUT "$A/xattrs/keep" -d '{"name":"user.a"}'
+expect 400 bad_request PUT "$A/xattrs/keep" -d '{"name":"user.a","value":"","flag":"x"}'
+expect 400 bad_request PUT "$A/xattrs/keep" -d '{"name":"os2.a","value":""}'
+expect 400 name_too_long PUT "$A/xattrs/keep" -d "{\"name\":\"user.$long\",\"value\":\"\"}"
+head -c 65537 /dev/zero | base64 -w0 | jq -Rc '{name: "user.big", value: .}' >"$T/bigx"
+expect 413 too_large PUT "$A/xattrs/keep" --data-binary @"$T/bigx"
+expect 404 no_attribute PUT "$A/xattrs/keep" -d '{"name":"user.a","value":"","flag":"replace"}'
+expect 404 no_attribute DELETE "$A/xattrs/keep?name=user.none"
+expect 400 bad_request DELETE "$A/xattrs/keep"
+expect 404 not_found GET "$A/xattrs/nope"
 expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":5,"chunks":[{"index":0,"handle":"xyz","version":1}]}'
 expect 400 bad_request POST "$A/files/keep/commit" -d '{"size":5,"chunks":[{"index":0,"handle":"0000000000000001","version":0}]}'
 expect 400 bad_request POST "$A/files/keep/chunks" -d '{"near":"x"}'
