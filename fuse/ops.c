@@ -562,15 +562,40 @@ static int gfs_release(const char *path, struct fuse_file_info *fi)
 		     gfs_openfiles_release(gfs_mount_get(), open_file(fi)));
 }
 
-/* df: the capacity and free space the live chunkservers report (raw, not
- * divided by the replica count, as MooseFS shows it). */
+/* The live chunkservers' capacity and free space, in bytes of files:
+ * each byte is stored --replicas times. */
+static void statfs_space(json_t *status, uint64_t *total, uint64_t *avail)
+{
+	uint64_t replicas = 1;
+	json_t *s;
+	size_t i;
+
+	*total = *avail = 0;
+	json_array_foreach(json_object_get(status, "chunkservers"), i, s) {
+		uint64_t t = 0, f = 0;
+
+		if (!json_is_true(json_object_get(s, "alive")))
+			continue;
+		gfs_json_u64(s, "total_bytes", false, &t);
+		gfs_json_u64(s, "free_bytes", false, &f);
+		*total += t;
+		*avail += f;
+	}
+	gfs_json_u64(status, "replicas", false, &replicas);
+	*total /= replicas ? replicas : 1;
+	*avail /= replicas ? replicas : 1;
+}
+
+/* df: what the live chunkservers hold and have free, divided by the
+ * replica count (what files may still take); df -i: the files and
+ * directories in the master (it has no limit on their number: ffree is
+ * a large constant). */
 static int gfs_statfs(const char *path, struct statvfs *sv)
 {
 	struct gfs_mount *m = gfs_mount_get();
-	uint64_t total = 0, avail = 0, files = 0;
-	json_t *j = NULL, *cs, *s;
+	uint64_t total, avail, files = 0, dirs = 0;
+	json_t *j = NULL;
 	enum gfs_err err;
-	size_t i;
 
 	(void)path;
 	err = gfs_client_call(m->client, "GET", "/status", NULL, &j);
@@ -579,18 +604,9 @@ static int gfs_statfs(const char *path, struct statvfs *sv)
 			json_decref(j);
 		return gfs_fuse_errno(err);
 	}
-	cs = json_object_get(j, "chunkservers");
-	json_array_foreach(cs, i, s) {
-		uint64_t t = 0, f = 0;
-
-		if (!json_is_true(json_object_get(s, "alive")))
-			continue;
-		gfs_json_u64(s, "total_bytes", false, &t);
-		gfs_json_u64(s, "free_bytes", false, &f);
-		total += t;
-		avail += f;
-	}
+	statfs_space(j, &total, &avail);
 	gfs_json_u64(j, "files", false, &files);
+	gfs_json_u64(j, "dirs", false, &dirs);
 	json_decref(j);
 	memset(sv, 0, sizeof(*sv));
 	sv->f_bsize = 4096;
@@ -598,7 +614,7 @@ static int gfs_statfs(const char *path, struct statvfs *sv)
 	sv->f_blocks = total / 4096;
 	sv->f_bfree = avail / 4096;
 	sv->f_bavail = avail / 4096;
-	sv->f_files = files + (1u << 30);
+	sv->f_files = files + dirs + 1 + (1u << 30); /* + 1: the root */
 	sv->f_ffree = 1u << 30;
 	sv->f_favail = 1u << 30;
 	sv->f_namemax = GFS_NAME_MAX;
