@@ -166,6 +166,14 @@ static void node_cb(void *cls, struct gfs_node *n, const char *path)
 		dir_times(w, n, path);
 }
 
+static void kept_cb(void *cls, const struct gfs_kept *k)
+{
+	struct writer *w = cls;
+
+	gfs_rec_kept_file(&w->rec, k);
+	put(w);
+}
+
 static void request_cb(void *cls, const struct gfs_request *req)
 {
 	struct writer *w = cls;
@@ -192,6 +200,7 @@ static void serialise(struct gfs_master *m, struct writer *w, uint64_t next)
 	gfs_rec_reserve(&w->rec, m->chunks.reserved);
 	put(w);
 	gfs_requests_each(&m->requests, w->now_ms, request_cb, w);
+	gfs_kept_each(&m->ns.kept, kept_cb, w);
 	for (w->pass = 1; w->pass <= 3; w->pass++)
 		gfs_ns_walk(m->ns.root, node_cb, w);
 	dir_times(w, m->ns.root, "/");

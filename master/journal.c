@@ -93,13 +93,11 @@ void gfs_rec_commit(struct gfs_enc *e, const char *path, uint64_t size,
 			  c[i].length);
 }
 
-void gfs_rec_commit_file(struct gfs_enc *e, const char *path,
-			 const struct gfs_node *file)
+/* A COMMIT's fields after its path, for file's current chunks. */
+static void enc_file_chunks(struct gfs_enc *e, const struct gfs_node *file)
 {
 	uint32_t i;
 
-	gfs_enc_u8(e, GFS_REC_COMMIT);
-	gfs_enc_str(e, path);
 	gfs_enc_u64(e, file->file.size);
 	gfs_enc_i64(e, file->mtime_ns);
 	gfs_enc_u32(e, file->file.nchunks);
@@ -109,6 +107,40 @@ void gfs_rec_commit_file(struct gfs_enc *e, const char *path,
 		enc_chunk(e, c->index, c->handle, c->version, c->length);
 	}
 	gfs_rec_time(e, file->ctime_ns);
+}
+
+void gfs_rec_commit_file(struct gfs_enc *e, const char *path,
+			 const struct gfs_node *file)
+{
+	gfs_enc_u8(e, GFS_REC_COMMIT);
+	gfs_enc_str(e, path);
+	enc_file_chunks(e, file);
+}
+
+void gfs_rec_kept(struct gfs_enc *e, const char *path, uint64_t id,
+		  const char *holder, int64_t expires_ms, uint32_t ttl,
+		  int64_t time_ns)
+{
+	gfs_enc_u8(e, GFS_REC_KEPT);
+	gfs_enc_str(e, path);
+	gfs_enc_u64(e, id);
+	gfs_enc_str(e, holder);
+	gfs_enc_i64(e, expires_ms);
+	gfs_enc_u32(e, ttl);
+	gfs_enc_i64(e, time_ns);
+}
+
+void gfs_rec_kept_renew(struct gfs_enc *e, uint64_t id, int64_t expires_ms)
+{
+	gfs_enc_u8(e, GFS_REC_KEPT_RENEW);
+	gfs_enc_u64(e, id);
+	gfs_enc_i64(e, expires_ms);
+}
+
+void gfs_rec_kept_drop(struct gfs_enc *e, uint64_t id)
+{
+	gfs_enc_u8(e, GFS_REC_KEPT_DROP);
+	gfs_enc_u64(e, id);
 }
 
 void gfs_rec_lease(struct gfs_enc *e, const char *path, const char *holder,
@@ -203,6 +235,22 @@ void gfs_rec_mknode_of(struct gfs_enc *e, const char *path,
 
 	inode_of(n, &in);
 	gfs_rec_mknode(e, path, &in);
+}
+
+void gfs_rec_kept_file(struct gfs_enc *e, const struct gfs_kept *k)
+{
+	struct gfs_rec_inode in;
+
+	inode_of(k->node, &in);
+	gfs_enc_u8(e, GFS_REC_KEPT_FILE);
+	gfs_enc_u64(e, k->id);
+	gfs_enc_str(e, k->holder);
+	gfs_enc_i64(e, k->expires_ms);
+	gfs_enc_u32(e, k->ttl);
+	gfs_enc_u64(e, in.ino);
+	enc_attrs(e, &in);
+	gfs_enc_u32(e, in.chunk_size);
+	enc_file_chunks(e, k->node);
 }
 
 void gfs_rec_link(struct gfs_enc *e, const char *path, const char *to,
@@ -518,13 +566,13 @@ static void set_chunk(struct gfs_master *m, struct gfs_node *f,
 	gfs_csmgr_claim_orphan(m, c);
 }
 
-static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
-			 const char *path)
+/* A COMMIT's fields after its path, applied to file f (NULL: refused). */
+static bool apply_chunks(struct gfs_master *m, struct gfs_dec *d,
+			 struct gfs_node *f)
 {
 	uint64_t size = gfs_dec_u64(d);
 	int64_t mtime = gfs_dec_i64(d);
 	uint32_t n = gfs_dec_u32(d), i;
-	struct gfs_node *f = find(m, path, GFS_NODE_FILE);
 	struct gfs_rec_chunk *rc;
 	bool ok = !d->bad && f && n <= (size_t)(d->end - d->p) / 20;
 	int64_t ctime;
@@ -550,6 +598,91 @@ static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 		gfs_ns_touch_up(f, mtime);
 	}
 	free(rc);
+	return ok;
+}
+
+static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
+			 const char *path)
+{
+	return apply_chunks(m, d, find(m, path, GFS_NODE_FILE));
+}
+
+static bool apply_kept(struct gfs_master *m, struct gfs_dec *d,
+		       const char *path)
+{
+	uint64_t id = gfs_dec_u64(d);
+	char *holder = dec_text(m, d, 4096);
+	int64_t expires = gfs_dec_i64(d);
+	uint32_t ttl = gfs_dec_u32(d);
+	int64_t t = gfs_dec_i64(d);
+	struct gfs_node *f = find_entry(m, path);
+	bool ok = gfs_dec_done(d) && f && f->type == GFS_NODE_FILE &&
+		  gfs_ns_last_name(f) && !f->hidden && holder && id &&
+		  !gfs_kept_find(&m->ns.kept, id);
+
+	if (ok) {
+		gfs_ns_touch_dir(f->parent, t);
+		gfs_lease_clear(f);
+		gfs_ns_detach(&m->ns, f);
+		f->ctime_ns = t;
+		gfs_kept_add(&m->ns.kept, id, f, holder, expires, ttl);
+	}
+	free(holder);
+	return ok;
+}
+
+static bool apply_kept_renew(struct gfs_master *m, struct gfs_dec *d)
+{
+	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, gfs_dec_u64(d));
+	int64_t expires = gfs_dec_i64(d);
+
+	if (!gfs_dec_done(d) || !k)
+		return false;
+	k->expires_ms = expires;
+	return true;
+}
+
+static bool apply_kept_drop(struct gfs_master *m, struct gfs_dec *d)
+{
+	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, gfs_dec_u64(d));
+	struct gfs_node *f;
+
+	if (!gfs_dec_done(d) || !k)
+		return false;
+	f = gfs_kept_remove(&m->ns.kept, k);
+	gfs_ns_cut_chunks(f, 0, drop_cb, m);
+	gfs_ns_free_detached(&m->ns, f);
+	return true;
+}
+
+static bool apply_kept_file(struct gfs_master *m, struct gfs_dec *d)
+{
+	uint64_t id = gfs_dec_u64(d);
+	char *holder = dec_text(m, d, 4096);
+	int64_t expires = gfs_dec_i64(d);
+	uint32_t ttl = gfs_dec_u32(d);
+	struct gfs_rec_inode in = { .ino = gfs_dec_u64(d) };
+	struct gfs_node *f = NULL;
+	bool ok;
+
+	dec_attrs(d, &in);
+	in.chunk_size = gfs_dec_u32(d);
+	ok = !d->bad && holder && id && in.chunk_size && in.ino >= 2 &&
+	     in.mode <= 07777 && !gfs_kept_find(&m->ns.kept, id);
+	if (ok) {
+		f = gfs_ns_new_detached(&m->ns, in.ino);
+		f->mode = (uint16_t)in.mode;
+		f->uid = in.uid;
+		f->gid = in.gid;
+		f->atime_ns = in.atime_ns;
+		f->file.chunk_size = in.chunk_size;
+		ok = apply_chunks(m, d, f); /* mtime and ctime */
+	}
+	if (ok)
+		gfs_kept_add(&m->ns.kept, id, f, holder, expires, ttl);
+	else if (f)
+		gfs_ns_free_detached(&m->ns, f);
+	free(holder);
 	return ok;
 }
 
@@ -769,6 +902,7 @@ static bool apply_path_rec(struct gfs_master *m, uint8_t type,
 	case GFS_REC_ATTR: ok = apply_attr(m, d, path); break;
 	case GFS_REC_XATTR_SET: ok = apply_xattr_set(m, d, path); break;
 	case GFS_REC_XATTR_REMOVE: ok = apply_xattr_remove(m, d, path); break;
+	case GFS_REC_KEPT: ok = apply_kept(m, d, path); break;
 	}
 	free(path);
 	return ok;
@@ -812,6 +946,12 @@ bool gfs_journal_apply(struct gfs_master *m, const uint8_t *body, size_t len)
 		return gfs_dec_done(&d);
 	case GFS_REC_REQUEST:
 		return apply_request(m, &d);
+	case GFS_REC_KEPT_RENEW:
+		return apply_kept_renew(m, &d);
+	case GFS_REC_KEPT_DROP:
+		return apply_kept_drop(m, &d);
+	case GFS_REC_KEPT_FILE:
+		return apply_kept_file(m, &d);
 	default:
 		return apply_path_rec(m, type, &d);
 	}

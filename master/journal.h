@@ -44,6 +44,17 @@
  *                 replace a user extended attribute of path's inode;
  *                 xattr.h)
  *   XATTR_REMOVE  str path, str name
+ *   KEPT          str path, u64 id, str holder, i64 expires_ms, u32 ttl,
+ *                 i64 time_ns  (the last name of a file its holder has
+ *                 open goes: its inode, of link count 0, is kept off
+ *                 the tree as id; kept.h)
+ *   KEPT_RENEW    u64 id, i64 expires_ms
+ *   KEPT_DROP     u64 id          (closed or expired: the inode goes)
+ *   KEPT_FILE     u64 id, str holder, i64 expires_ms, u32 ttl, u64 ino,
+ *                 u32 mode, u32 uid, u32 gid, i64 atime_ns, i64
+ *                 mtime_ns, i64 ctime_ns, u32 chunk_size, then a
+ *                 COMMIT's fields after its path (checkpoint: a kept
+ *                 file with its chunks)
  * Fields in brackets are absent from records written before they were
  * added (format 1): the record's length tells.  The log and checkpoint
  * headers carry the format (GFS_FORMAT, oplog.h).
@@ -59,6 +70,7 @@
 #include "codec.h"
 #include "requests.h"
 
+struct gfs_kept;
 struct gfs_master;
 struct gfs_node;
 struct gfs_xattrs;
@@ -81,6 +93,10 @@ enum gfs_rec_type {
 	GFS_REC_ATTR = 15,
 	GFS_REC_XATTR_SET = 16,
 	GFS_REC_XATTR_REMOVE = 17,
+	GFS_REC_KEPT = 18,
+	GFS_REC_KEPT_RENEW = 19,
+	GFS_REC_KEPT_DROP = 20,
+	GFS_REC_KEPT_FILE = 21,
 };
 
 /* CREATE type of a hidden file (after GFS_NODE_FILE, GFS_NODE_DIR). */
@@ -158,8 +174,15 @@ void gfs_rec_xattr_set(struct gfs_enc *e, const char *path, const char *name,
 		       const void *value, size_t len);
 void gfs_rec_xattr_remove(struct gfs_enc *e, const char *path,
 			  const char *name);
-/* XATTR_SET of every attribute in xs (NULL: none), each handed to put(cls) once
- * encoded into e (checkpoint). */
+void gfs_rec_kept(struct gfs_enc *e, const char *path, uint64_t id,
+		  const char *holder, int64_t expires_ms, uint32_t ttl,
+		  int64_t time_ns);
+void gfs_rec_kept_renew(struct gfs_enc *e, uint64_t id, int64_t expires_ms);
+void gfs_rec_kept_drop(struct gfs_enc *e, uint64_t id);
+/* KEPT_FILE of a kept file (checkpoint). */
+void gfs_rec_kept_file(struct gfs_enc *e, const struct gfs_kept *k);
+/* XATTR_SET of every attribute in xs (NULL: none), each handed to
+ * put(cls) once encoded into e (checkpoint). */
 void gfs_rec_xattrs_of(struct gfs_enc *e, const char *path,
 		       const struct gfs_xattrs *xs,
 		       void (*put)(void *cls), void *cls);

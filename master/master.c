@@ -215,6 +215,7 @@ static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 		if (stall)
 			gfs_backup_forgive_stall(m, now, stall);
 		gfs_ops_reap_hidden(m, now);
+		gfs_ops_reap_kept(m);
 	}
 	*more = gfs_csmgr_step(m, now, m->role == GFS_ROLE_PRIMARY);
 	due = gfs_ckpt_due(m, now);

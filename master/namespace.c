@@ -146,6 +146,7 @@ void gfs_ns_free(struct gfs_ns *ns)
 {
 	struct gfs_hidden *h, *tmp;
 	struct gfs_linkset *ls, *ltmp;
+	struct gfs_kept *k, *ktmp;
 
 	HASH_ITER(hh, ns->hidden, h, tmp) {
 		HASH_DELETE(hh, ns->hidden, h);
@@ -156,6 +157,8 @@ void gfs_ns_free(struct gfs_ns *ns)
 		free(ls->names);
 		free(ls);
 	}
+	HASH_ITER(hh, ns->kept.by_id, k, ktmp)
+		node_free(ns, gfs_kept_remove(&ns->kept, k));
 	gfs_xattr_free_all(&ns->xattrs);
 	if (ns->root)
 		free_tree(ns, ns->root);
@@ -426,6 +429,29 @@ bool gfs_ns_remove(struct gfs_ns *ns, struct gfs_node *node)
 	node_free(ns, node);
 	prune(ns, parent);
 	return gone;
+}
+
+void gfs_ns_detach(struct gfs_ns *ns, struct gfs_node *node)
+{
+	struct gfs_node *parent = node->parent;
+
+	unlink_kid(ns, node);
+	node->parent = NULL;
+	node->nlink = 0;
+	prune(ns, parent);
+}
+
+struct gfs_node *gfs_ns_new_detached(struct gfs_ns *ns, uint64_t ino)
+{
+	struct gfs_node *n = node_new(ns, "", 0, GFS_NODE_FILE, ino);
+
+	n->nlink = 0;
+	return n;
+}
+
+void gfs_ns_free_detached(struct gfs_ns *ns, struct gfs_node *node)
+{
+	node_free(ns, node);
 }
 
 static bool is_below(const struct gfs_node *n, const struct gfs_node *dir)

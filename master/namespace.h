@@ -36,6 +36,7 @@
 #include <uthash.h>
 
 #include "err.h"
+#include "kept.h"
 
 struct gfs_chunk;
 struct gfs_lease;
@@ -159,6 +160,8 @@ struct gfs_ns {
 	struct gfs_linkset *links;  /* uthash by inode, owned */
 	struct gfs_xattrs *xattrs;  /* uthash by inode, owned (xattr.c):
 				     * the inodes with user attributes */
+	struct gfs_kept_set kept;     /* files unlinked while open, off the
+				     * tree (kept.h), owned */
 };
 
 void gfs_ns_init(struct gfs_ns *ns);
@@ -224,6 +227,19 @@ static inline bool gfs_ns_same_inode(struct gfs_node *a, struct gfs_node *b)
 void gfs_ns_set_ino(struct gfs_ns *ns, struct gfs_node *n, uint64_t ino);
 /* A directory's link count: 2 + its subdirectories; else nlink. */
 uint32_t gfs_ns_nlink(const struct gfs_node *inode);
+
+/* Take the last name of a file inode (gfs_ns_last_name(), not hidden)
+ * off the tree without freeing the inode, as gfs_ns_remove() would
+ * (implicit parents left empty go): an inode of link count 0, no longer
+ * counted or found by any path (a kept file, kept.h).  Its lease must be
+ * cleared first. */
+void gfs_ns_detach(struct gfs_ns *ns, struct gfs_node *node);
+/* A new file inode ino off the tree, link count 0 (a kept file loaded
+ * from a checkpoint; the caller sets its attributes). */
+struct gfs_node *gfs_ns_new_detached(struct gfs_ns *ns, uint64_t ino);
+/* Free an inode off the tree (its chunk array and extended attributes,
+ * not the chunks). */
+void gfs_ns_free_detached(struct gfs_ns *ns, struct gfs_node *node);
 
 /* Raise the mtime of node's ancestors to at least t.  O(depth). */
 void gfs_ns_touch_up(struct gfs_node *node, int64_t t);

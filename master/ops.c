@@ -1599,3 +1599,129 @@ enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }
+
+/* ---- files unlinked while open (kept.h) ---- */
+
+/* {"kept": id as 16 hex digits, "expires_ms", "ttl"} (new). */
+static json_t *kept_json(uint64_t kid, int64_t expires_ms, uint32_t ttl)
+{
+	return json_pack("{s:o, s:I, s:I}", "kept", gfs_json_handle_new(kid),
+			 "expires_ms", (json_int_t)expires_ms, "ttl",
+			 (json_int_t)ttl);
+}
+
+enum gfs_err gfs_ops_unlink_keep(struct gfs_master *m, const char *path,
+				 const char *client, uint64_t ttl_s,
+				 const struct gfs_request_id *id, json_t **out)
+{
+	int64_t expires = gfs_lease_now_ms() + (int64_t)ttl_s * 1000;
+	struct gfs_enc rec = { 0 };
+	struct gfs_node *n;
+	enum gfs_err err;
+	uint64_t seq = 0, kid;
+	bool again;
+
+	if (!client || ttl_s < 1 || ttl_s > GFS_LEASE_TTL_MAX_S)
+		return GFS_EINVAL;
+	err = begin_mutation(m, id, &seq, &again);
+	if (!err && !again)
+		err = lookup_entry(m, path, &n);
+	if (!err && !again)
+		err = check_delete(n, "file");
+	if (!err && !again)
+		err = check_lease(gfs_ns_inode(n), path, client, out);
+	if (!err && !again && n->type == GFS_NODE_FILE &&
+	    gfs_ns_last_name(n)) {
+		kid = m->applied_seq; /* this record's seq: never reused */
+		rec_begin(&rec, id);
+		gfs_rec_kept(&rec, path, kid, client, expires,
+			     (uint32_t)ttl_s, gfs_now_ns());
+		seq = gfs_ops_log(m, &rec);
+		*out = kept_json(kid, expires, (uint32_t)ttl_s);
+	} else if (!err && !again) {
+		/* another name stays, or nothing to read: a plain unlink */
+		rec_begin(&rec, id);
+		gfs_rec_delete(&rec, path);
+		gfs_rec_time(&rec, gfs_now_ns());
+		seq = gfs_ops_log(m, &rec);
+		*out = json_object();
+	}
+	if (!err && again)
+		*out = json_object(); /* the id is not remembered: the
+				       * kept file expires unrenewed */
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+/* The kept file kid of client, or NULL.  Lock held. */
+static struct gfs_kept *kept_of(struct gfs_master *m, uint64_t kid,
+				const char *client)
+{
+	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, kid);
+
+	return k && client && !strcmp(k->holder, client) ? k : NULL;
+}
+
+enum gfs_err gfs_ops_kept_renew(struct gfs_master *m, uint64_t kid,
+				const char *client, json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	struct gfs_kept *k;
+	enum gfs_err err;
+	int64_t expires;
+	uint64_t seq = 0;
+
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	k = err ? NULL : kept_of(m, kid, client);
+	if (!err && !k)
+		err = GFS_ENOENT;
+	if (!err) {
+		expires = gfs_lease_now_ms() + (int64_t)k->ttl * 1000;
+		gfs_rec_kept_renew(&rec, kid, expires);
+		seq = gfs_ops_log(m, &rec);
+		*out = kept_json(kid, expires, k->ttl);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+enum gfs_err gfs_ops_kept_drop(struct gfs_master *m, uint64_t kid,
+			       const char *client, json_t **out)
+{
+	struct gfs_enc rec = { 0 };
+	enum gfs_err err;
+	uint64_t seq = 0;
+
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	if (!err && !kept_of(m, kid, client))
+		err = GFS_ENOENT;
+	if (!err) {
+		gfs_rec_kept_drop(&rec, kid);
+		seq = gfs_ops_log(m, &rec);
+		*out = json_object();
+	}
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, seq, out);
+}
+
+void gfs_ops_reap_kept(struct gfs_master *m)
+{
+	int64_t now = gfs_lease_now_ms();
+	struct gfs_enc rec = { 0 };
+	struct gfs_kept *k;
+	int n;
+
+	if (writable(m))
+		return;
+	for (n = 0; n < REAP_PER_TICK; n++) {
+		k = gfs_kept_expired(&m->ns.kept, now);
+		if (!k)
+			break;
+		gfs_info("kept file %016" PRIx64 " of %s not renewed: its "
+			 "chunks go", k->id, k->holder);
+		gfs_rec_kept_drop(&rec, k->id);
+		gfs_ops_log(m, &rec);
+	}
+}

@@ -111,6 +111,27 @@ enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
 				  const struct gfs_request_id *id,
 				  json_t **out);
 
+/*
+ * Files unlinked while open (kept.h).  Unlink-keep: DELETE of a file
+ * whose caller (client, the lease holder; required) still has it open:
+ * when path is the file's last name, its inode goes off the tree, kept
+ * whole for ttl_s seconds (1..86400) unless renewed; *out {"kept": id,
+ * "expires_ms", "ttl"}.  Else (another name stays, no regular file) a
+ * plain unlink, *out {}; {} too for a retried request id (that one
+ * expires).  Renew and drop: the holder's only (GFS_ENOENT for
+ * anyone else, or when gone); drop hands the chunks to GC.  Reap: the
+ * primary drops kept files that expired, lock held, at most 64 a call,
+ * O(kept files) each.
+ */
+enum gfs_err gfs_ops_unlink_keep(struct gfs_master *m, const char *path,
+				 const char *client, uint64_t ttl_s,
+				 const struct gfs_request_id *id, json_t **out);
+enum gfs_err gfs_ops_kept_renew(struct gfs_master *m, uint64_t kid,
+				const char *client, json_t **out);
+enum gfs_err gfs_ops_kept_drop(struct gfs_master *m, uint64_t kid,
+			       const char *client, json_t **out);
+void gfs_ops_reap_kept(struct gfs_master *m);
+
 /* Remove hidden files (uploads created with "hidden": true) that were
  * not committed within --orphan-grace of their creation or last chunk
  * allocation, each through a logged DELETE (so the backup does the same);

@@ -357,6 +357,7 @@ static void h_delete(struct gfs_req *req)
 	const struct gfs_request_id *id = NULL;
 	struct gfs_request_id buf;
 	json_t *out = NULL;
+	uint64_t ttl = 0;
 	bool ok;
 
 	if (!path)
@@ -366,12 +367,60 @@ static void h_delete(struct gfs_req *req)
 		id = req_id(req, &buf, &ok);
 	if (!ok)
 		return;
-	if (gfs_req_arg(req, "type", &type)) {
-		gfs_reply_error(req, GFS_EINVAL, "bad type");
+	if (gfs_req_arg(req, "type", &type) ||
+	    gfs_req_arg_u64(req, "keep", 0, &ttl)) {
+		gfs_reply_error(req, GFS_EINVAL, "bad type or keep");
 		return;
 	}
-	answer(req, gfs_ops_delete(m, path, client, type, id, &out),
-	       200, &out, path);
+	if (ttl) /* the caller has it open: keep it (kept.h) */
+		answer(req, gfs_ops_unlink_keep(m, path, client, ttl, id,
+						&out), 200, &out, path);
+	else
+		answer(req, gfs_ops_delete(m, path, client, type, id, &out),
+		       200, &out, path);
+}
+
+/* ---- files unlinked while open (ext) ---- */
+
+/* The id of /kept/ID; replies 400 and returns false if bad. */
+static bool kept_id(struct gfs_req *req, uint64_t *kid)
+{
+	if (req->path && gfs_handle_parse(req->path + 1, kid))
+		return true;
+	gfs_reply_error(req, GFS_EINVAL, "a kept file is 16 hex digits");
+	return false;
+}
+
+static void h_kept_put(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *client;
+	json_t *out = NULL;
+	uint64_t kid;
+	bool ok;
+
+	if (!kept_id(req, &kid))
+		return;
+	client = req_client(req, &ok);
+	if (ok)
+		answer(req, gfs_ops_kept_renew(m, kid, client, &out), 200,
+		       &out, "no such kept file");
+}
+
+static void h_kept_delete(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *client;
+	json_t *out = NULL;
+	uint64_t kid;
+	bool ok;
+
+	if (!kept_id(req, &kid))
+		return;
+	client = req_client(req, &ok);
+	if (ok)
+		answer(req, gfs_ops_kept_drop(m, kid, client, &out), 200,
+		       &out, "no such kept file");
 }
 
 /* op=rename and op=link: both take to=PATH and a request id. */
@@ -931,6 +980,8 @@ static json_t *status_json(struct gfs_master *m)
 		      leader ? gfs_isr_json(&m->isr, st.next_seq)
 			     : json_array());
 	add_leadership(m, j);
+	json_object_set_new(j, "kept", json_integer((json_int_t)
+						    m->ns.kept.count));
 	pthread_mutex_unlock(&m->lock);
 	return j;
 }
@@ -1134,6 +1185,11 @@ static const struct gfs_route routes[] = {
 	  NULL },
 	{ "DELETE", GFS_API "/leases/*", NULL, h_lease_delete, NULL, 0, WR,
 	  NULL },
+	/* files unlinked while open (ext): the holder's own */
+	{ "PUT", GFS_API "/kept/*", NULL, h_kept_put, NULL, SMALL_BODY,
+	  GFS_ROUTE_WRITE, NULL },
+	{ "DELETE", GFS_API "/kept/*", NULL, h_kept_delete, NULL, 0,
+	  GFS_ROUTE_WRITE, NULL },
 	/* extended attributes (ext) */
 	{ "GET", GFS_API "/xattrs/*", NULL, h_xattr_get, NULL, 0, RD, NULL },
 	{ "PUT", GFS_API "/xattrs/*", NULL, h_xattr_put, NULL, XATTR_BODY, WR,

@@ -92,6 +92,7 @@ static uint64_t create(struct gfs_master *m, const char *path, int type)
 /* Files, directories, chunks, a lease. */
 static void build(struct gfs_master *m, int nfiles)
 {
+	struct gfs_rec_chunk kc = { 0, 900000, 2, 5000 };
 	struct gfs_enc rec = { 0 };
 	struct gfs_rec_chunk c[2] = { { 0, 0, 3, 1 << 20 },
 				      { 1, 0, 1, 1000 } };
@@ -136,6 +137,41 @@ static void build(struct gfs_master *m, int nfiles)
 	logged(m, &rec);
 	gfs_rec_xattr_set(&rec, "/d1/hl", "user.hl", "h", 1);
 	logged(m, &rec);
+	/* files unlinked while open: one kept and renewed, one dropped */
+	create(m, "/k1", GFS_NODE_FILE);
+	gfs_rec_commit(&rec, "/k1", 5000, 77, &kc, 1);
+	logged(m, &rec);
+	gfs_rec_kept(&rec, "/k1", 1001, "client-a", 9000000000000, 60,
+		     80);
+	logged(m, &rec);
+	gfs_rec_kept_renew(&rec, 1001, 9000000001000);
+	logged(m, &rec);
+	create(m, "/k2", GFS_NODE_FILE);
+	gfs_rec_kept(&rec, "/k2", 1002, "client-b", 9000000000000, 60,
+		     81);
+	logged(m, &rec);
+	gfs_rec_kept_drop(&rec, 1002);
+	logged(m, &rec);
+}
+
+static void kept_line(void *cls, const struct gfs_kept *k)
+{
+	char **s = cls, *t;
+
+	struct gfs_chunk *c = gfs_ns_chunk_at(k->node, 0);
+
+	t = gfs_xasprintf("%skept %llu %s %lld %u ino %llu nlink %u ctime "
+			  "%lld size %llu mtime %lld [%llx v%u %u]\n", *s,
+			  (unsigned long long)k->id, k->holder,
+			  (long long)k->expires_ms, k->ttl,
+			  (unsigned long long)k->node->ino, k->node->nlink,
+			  (long long)k->node->ctime_ns,
+			  (unsigned long long)k->node->file.size,
+			  (long long)k->node->mtime_ns,
+			  c ? (unsigned long long)c->handle : 0ull,
+			  c ? c->version : 0, c ? c->length : 0);
+	free(*s);
+	*s = t;
 }
 
 /* " name=hex..." for each extended attribute in xs appended to *s. */
@@ -215,6 +251,7 @@ static char *dump(struct gfs_master *m)
 		s = t;
 	}
 	free(l.v);
+	gfs_kept_each(&m->ns.kept, kept_line, &s);
 	return s;
 }
 
@@ -273,7 +310,7 @@ Test(checkpoint, restores_the_state_it_saved)
 	free(after);
 }
 
-Test(checkpoint, extended_attributes_survive_replay_and_checkpoints)
+Test(checkpoint, extended_attributes_and_kept_files_survive_restarts)
 {
 	struct gfs_master m;
 	char *before, *after;
@@ -286,11 +323,18 @@ Test(checkpoint, extended_attributes_survive_replay_and_checkpoints)
 		  "%s", before);
 	cr_assert(strstr(before, "/d1 1 700"), "%s", before);
 	cr_assert(strstr(before, " user.dir=64\n"), "%s", before);
-	cr_assert(strstr(before, "/ 1 755 42 user.root=72\n"), "%s", before);
+	cr_assert(strstr(before, "/ 1 755 81 user.root=72\n"), "%s", before);
 	cr_assert_null(strstr(before, "user.gone"));
 	cr_assert(strstr(before, "/d1/f1 0 640 "), "%s", before);
 	cr_assert(strstr(before, "lease - user.hl=68\n/d1/hl 7 "), "%s",
 		  before);
+	cr_assert(strstr(before, "kept 1001 client-a 9000000001000 60 ino "),
+		  "%s", before);
+	cr_assert(strstr(before, " nlink 0 ctime 80 size 5000 mtime 77 "
+			 "[dbba0 v2 5000]\n"),
+		  "%s", before);
+	cr_assert_null(strstr(before, "/k1"), "a kept file is off the tree");
+	cr_assert_null(strstr(before, "1002"), "a dropped one is gone");
 	crash_and_reopen(&m); /* the log replayed */
 	after = dump(&m);
 	cr_assert_str_eq(after, before);
