@@ -21,6 +21,7 @@
  * File reading and writing live in file.c; this file is the master side.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -940,5 +941,39 @@ enum gfs_err gfs_client_xattr_remove(struct gfs_client *c, const char *path,
 	enum gfs_err err = simple(c, "DELETE", "xattrs", path, suffix, NULL);
 
 	free(suffix);
+	return err;
+}
+
+enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,
+				    unsigned ttl_s, uint64_t *kept)
+{
+	char suffix[32];
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	snprintf(suffix, sizeof(suffix), "?keep=%u", ttl_s);
+	err = path_call(c, "DELETE", "files", path, suffix, NULL, &j);
+	*kept = 0;
+	if (!err && json_object_get(j, "kept") &&
+	    gfs_json_handle(j, "kept", true, kept))
+		err = GFS_EIO;
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+enum gfs_err gfs_client_kept(struct gfs_client *c, uint64_t kept, bool drop,
+			     int64_t *expires_ms)
+{
+	char route[48];
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	snprintf(route, sizeof(route), "/kept/%016" PRIx64, kept);
+	err = gfs_client_call(c, drop ? "DELETE" : "PUT", route, NULL, &j);
+	if (!err && expires_ms)
+		gfs_json_i64(j, "expires_ms", false, expires_ms);
+	if (j)
+		json_decref(j);
 	return err;
 }

@@ -166,6 +166,15 @@ enum gfs_err gfs_client_readlink(struct gfs_client *c, const char *path,
 enum gfs_err gfs_client_setattrs(struct gfs_client *c, const char *path,
 				 const struct gfs_setattr *a);
 enum gfs_err gfs_client_unlink(struct gfs_client *c, const char *path);
+/* Unlink a file this client has open, keeping its data *(ext)*: *kept is
+ * the kept file's id (0 when a retried call could not learn it), which
+ * gfs_client_kept() renews within ttl_s and drops at the last close. */
+enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,
+				    unsigned ttl_s, uint64_t *kept);
+/* Renew (drop false) or drop a kept file; *expires_ms (may be NULL) is
+ * the new expiry of a renewal.  GFS_ENOENT when it is gone. */
+enum gfs_err gfs_client_kept(struct gfs_client *c, uint64_t kept, bool drop,
+			     int64_t *expires_ms);
 enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path);
 enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
 			       const char *to, bool overwrite);
@@ -251,8 +260,9 @@ void gfs_file_set_path(struct gfs_file *f, const char *path);
  * f reads on from the chunks it knows (until the master collects them)
  * and takes writes into the private chunks it holds, but never asks the
  * master again: syncs make writes durable on the chunkservers and commit
- * nothing, a write that needs a new chunk fails with GFS_ENOENT. */
-void gfs_file_unlinked(struct gfs_file *f);
+ * nothing.  A write that needs a new chunk gets it for kept file kept
+ * (POST /kept/ID/chunks), or fails with GFS_ENOENT when kept is 0. */
+void gfs_file_unlinked(struct gfs_file *f, uint64_t kept);
 /* The modification time the next sync commits (instead of its own
  * time), as set by utimens on an open file; a later write clears it. */
 void gfs_file_set_mtime(struct gfs_file *f, int64_t mtime_ns);

@@ -40,6 +40,7 @@
  * reads drop it for the transfer.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +140,11 @@ struct gfs_file {
 	int64_t mtime_ns;       /* mtime for the next commit, 0: now */
 	struct chunk first;     /* chunk 0 allocated with the create, unused
 				 * yet (handle 0: none) */
-	bool unlinked;          /* the path is gone: never ask the master */
+	bool unlinked;          /* the path is gone: never ask the master
+				 * about it */
+	uint64_t kept;          /* unlinked: the master keeps it for us as
+				 * this id (0: not), new chunks come from
+				 * there */
 	uint64_t cut;           /* lowest size since the last commit, or
 				 * UINT64_MAX: committed bytes past it are
 				 * gone */
@@ -486,10 +491,11 @@ void gfs_file_set_path(struct gfs_file *f, const char *path)
 	pthread_mutex_unlock(&f->lock);
 }
 
-void gfs_file_unlinked(struct gfs_file *f)
+void gfs_file_unlinked(struct gfs_file *f, uint64_t kept)
 {
 	pthread_mutex_lock(&f->lock);
 	f->unlinked = true;
+	f->kept = kept;
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -582,9 +588,12 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 	json_t *body, *j = NULL;
 	enum gfs_err err;
 
-	if (f->unlinked)
+	if (f->unlinked && !f->kept)
 		return GFS_ENOENT; /* its path may name another file now */
-	route = gfs_client_route("files", f->path, "/chunks");
+	if (f->unlinked)
+		route = gfs_xasprintf("/kept/%016" PRIx64 "/chunks", f->kept);
+	else
+		route = gfs_client_route("files", f->path, "/chunks");
 	body = json_pack("{s:I, s:o, s:O}", "index", (json_int_t)index,
 			 "near", url_array(near), "exclude", f->avoid);
 	if (out->handle)

@@ -44,6 +44,9 @@ static const struct gfs_opt cmdline_opts[] = {
 	  "one call to the master gives up after this long (10s)" },
 	{ "failover-timeout", GFS_OPT_MS, C(failover_timeout_ms), "TIME",
 	  "calls keep retrying this long while no master answers (30s)" },
+	{ "keep-ttl", GFS_OPT_MS, C(keep_ttl_ms), "TIME",
+	  "a file unlinked while open here is kept this long after the "
+	  "last renewal, should this mount die (60s)" },
 	{ "log-level", GFS_OPT_LOGLEVEL, C(log_level), "LEVEL",
 	  "error, warn, info or debug (info)" },
 	{ "config", GFS_OPT_STR, C(config), "FILE",
@@ -305,6 +308,7 @@ void gfs_cmdline_defaults(struct gfs_fuse_conf *conf)
 	memset(conf, 0, sizeof(*conf));
 	conf->readahead_kb = 8192;
 	conf->attr_timeout_ms = 1000;
+	conf->keep_ttl_ms = 60000;
 	conf->log_level = GFS_LOG_INFO;
 }
 

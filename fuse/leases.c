@@ -1,13 +1,15 @@
 /*
- * leases.c - leases this mount took with setfattr, renewed while mounted.
+ * leases.c - leases this mount took with setfattr, and files the master
+ * keeps for it (unlinked while open), renewed while mounted.
  *
  * The renewer thread wakes every second or when a lease is added, and
- * renews every lease past a third of its TTL.  A lease the master no
- * longer grants (expired and taken by another client, or its file gone)
- * is dropped from the table and logged.  Network calls happen without
- * m->lock held.
+ * renews every lease and kept file past a third of its TTL.  A lease the
+ * master no longer grants (expired and taken by another client, or its
+ * file gone), or a kept file it no longer has, is dropped from the table
+ * and logged.  Network calls happen without m->lock held.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -135,6 +137,84 @@ static void renew(struct gfs_mount *m, const char *path, unsigned ttl_s)
 	}
 }
 
+void gfs_kept_hold(struct gfs_mount *m, uint64_t id)
+{
+	struct gfs_held_kept *k = gfs_xcalloc(1, sizeof(*k));
+
+	k->id = id;
+	k->expires_ms = gfs_now_ns() / 1000000 + (int64_t)m->keep_ttl_s * 1000;
+	pthread_mutex_lock(&m->lock);
+	HASH_ADD(hh, m->kept, id, sizeof(k->id), k);
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Forget kept file id here; whether it was held. */
+static bool unhold(struct gfs_mount *m, uint64_t id)
+{
+	struct gfs_held_kept *k;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND(hh, m->kept, &id, sizeof(id), k);
+	if (k)
+		HASH_DEL(m->kept, k);
+	pthread_mutex_unlock(&m->lock);
+	free(k);
+	return k != NULL;
+}
+
+void gfs_kept_release(struct gfs_mount *m, uint64_t id)
+{
+	enum gfs_err err;
+
+	unhold(m, id);
+	err = gfs_client_kept(m->client, id, true, NULL);
+	if (err && err != GFS_ENOENT)
+		gfs_warn("cannot drop kept file %016" PRIx64 ": %s (it goes "
+			 "when its TTL runs out)", id, gfs_err_str(err));
+}
+
+/* Ids of kept files due for renewal (caller frees).  Lock held. */
+static uint64_t *kept_due(struct gfs_mount *m, size_t *n)
+{
+	int64_t now = gfs_now_ns() / 1000000;
+	struct gfs_held_kept *k, *tmp;
+	uint64_t *ids = NULL;
+
+	*n = 0;
+	HASH_ITER(hh, m->kept, k, tmp) {
+		if (k->expires_ms - now > (int64_t)m->keep_ttl_s * 1000 * 2 / 3)
+			continue;
+		ids = gfs_xrealloc(ids, (*n + 1) * sizeof(*ids));
+		ids[(*n)++] = k->id;
+	}
+	return ids;
+}
+
+static void renew_kept(struct gfs_mount *m, uint64_t id)
+{
+	enum gfs_err err;
+	int64_t expires = 0;
+	struct gfs_held_kept *k;
+
+	err = gfs_client_kept(m->client, id, false, &expires);
+	if (err == GFS_ENOENT) {
+		gfs_warn("kept file %016" PRIx64 " is gone: its data may not "
+			 "read any more", id);
+		unhold(m, id);
+		return;
+	}
+	if (err) {
+		gfs_warn("cannot renew kept file %016" PRIx64 " yet: %s", id,
+			 gfs_err_str(err));
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND(hh, m->kept, &id, sizeof(id), k);
+	if (k)
+		k->expires_ms = expires;
+	pthread_mutex_unlock(&m->lock);
+}
+
 static void *renewer(void *arg)
 {
 	struct gfs_mount *m = arg;
@@ -146,14 +226,21 @@ static void *renewer(void *arg)
 		char **paths;
 		size_t n, i;
 
+		uint64_t *ids;
+		size_t nk;
+
 		paths = due(m, &n, &ttls);
+		ids = kept_due(m, &nk);
 		pthread_mutex_unlock(&m->lock);
 		for (i = 0; i < n; i++) {
 			renew(m, paths[i], ttls[i]);
 			free(paths[i]);
 		}
+		for (i = 0; i < nk; i++)
+			renew_kept(m, ids[i]);
 		free(paths);
 		free(ttls);
+		free(ids);
 		pthread_mutex_lock(&m->lock);
 		ts = gfs_deadline_ts(CLOCK_REALTIME, 1000);
 		if (!m->stopping)
@@ -182,7 +269,10 @@ void gfs_leases_stop(struct gfs_mount *m)
 	if (m->renewer_started)
 		pthread_join(m->renewer, NULL);
 	m->renewer_started = false;
-	/* Unmounting gives our leases back rather than let them expire. */
+	/* Unmounting gives our kept files and leases back rather than let
+	 * them expire. */
+	while (m->kept)
+		gfs_kept_release(m, m->kept->id);
 	HASH_ITER(hh, m->leases, l, tmp) {
 		gfs_client_unlease(m->client, l->path);
 		HASH_DEL(m->leases, l);

@@ -189,6 +189,8 @@ int main(int argc, char **argv)
 	}
 	m.readahead_kb = (unsigned)GFS_MIN(conf.readahead_kb, UINT_MAX);
 	m.attr_timeout = (double)conf.attr_timeout_ms / 1000.0;
+	m.keep_ttl_s = (unsigned)GFS_MAX(GFS_MIN(conf.keep_ttl_ms / 1000,
+						 GFS_LEASE_TTL_MAX_S), 1);
 	m.uid = getuid();
 	m.gid = getgid();
 	pthread_mutex_init(&m.lock, NULL);

@@ -27,6 +27,17 @@ struct gfs_open_file {
 	bool unlinked;           /* with m->lock: the path was removed while
 				  * open; out of the table (libfuse then
 				  * gives its operations a NULL path) */
+	uint64_t kept;           /* with m->lock: the master keeps it for
+				  * us as this id since the unlink (0: it
+				  * does not), dropped at the last release */
+	UT_hash_handle hh;
+};
+
+/* A file unlinked while open that the master keeps for this mount
+ * (docs/MASTER.md, "Files unlinked while open"), renewed while held. */
+struct gfs_held_kept {
+	uint64_t id;             /* hash key */
+	int64_t expires_ms;      /* Unix ms, as the master granted */
 	UT_hash_handle hh;
 };
 
@@ -58,6 +69,8 @@ struct gfs_mount {
 	pthread_mutex_t lock;       /* protects open and leases */
 	struct gfs_open_file *open; /* by path */
 	struct gfs_held_lease *leases; /* by path */
+	struct gfs_held_kept *kept; /* with lock: by id */
+	unsigned keep_ttl_s;        /* TTL of kept files (--keep-ttl) */
 	pthread_t renewer;          /* renews leases while mounted */
 	pthread_cond_t wake;        /* with lock: wakes the renewer */
 	bool stopping;              /* with lock: the renewer exits */
@@ -89,8 +102,14 @@ bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 			uint64_t *size);
 /* path was removed (unlinked, or replaced by a rename): a file open at
  * it leaves the table, reads on from its handle until the last release
- * and is never committed; a later open of path is another file. */
-void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path);
+ * and is never committed; a later open of path is another file.  kept:
+ * the master keeps its data for us under that id (0: it does not) until
+ * the last release drops it; when nothing is open at path any more it is
+ * dropped at once. */
+void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
+			    uint64_t kept);
+/* Whether path is open in this mount. */
+bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path);
 /* True when of's path was removed while it was open. */
 bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of);
 /* Follow a rename of path (or of a directory above it). */
@@ -101,7 +120,11 @@ void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
 int gfs_leases_acquire(struct gfs_mount *m, const char *path, unsigned ttl_s);
 int gfs_leases_release(struct gfs_mount *m, const char *path);
 void gfs_leases_rename(struct gfs_mount *m, const char *from, const char *to);
-/* Start and stop the renewal thread. */
+/* Hold kept file id (renewed by the renewal thread), or release it:
+ * forget it and tell the master to drop it. */
+void gfs_kept_hold(struct gfs_mount *m, uint64_t id);
+void gfs_kept_release(struct gfs_mount *m, uint64_t id);
+/* Start and stop the renewal thread (stop releases every kept file). */
 void gfs_leases_start(struct gfs_mount *m);
 void gfs_leases_stop(struct gfs_mount *m);
 

@@ -10,6 +10,8 @@
  * A file removed while open (unlink, or a rename over it) leaves the table
  * and lives on, reached only through its FUSE handles, until the last
  * release: reads go on from its handle (POSIX), nothing is committed.
+ * An unlink in this mount asks the master to keep its data meanwhile
+ * (kept files, renewed by leases.c), dropped at the last release.
  *
  * Invariant: an entry is in the table exactly while opens > 0 and it is
  * not unlinked; m->lock protects the table, the counts and the unlinked
@@ -111,16 +113,21 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
 	enum gfs_err err;
 	bool last;
 
+	uint64_t kept;
+
 	pthread_mutex_lock(&m->lock);
 	last = --of->opens == 0;
 	if (last && !of->unlinked)
 		HASH_DEL(m->open, of);
+	kept = of->kept;
 	pthread_mutex_unlock(&m->lock);
 	if (!last)
 		return 0;
 	err = gfs_file_close(of->f);
 	if (err)
 		gfs_warn("closing %s: %s", of->path, gfs_err_str(err));
+	if (kept) /* the last close of a file unlinked while open */
+		gfs_kept_release(m, kept);
 	free(of->path);
 	free(of);
 	return gfs_fuse_errno(err);
@@ -149,21 +156,38 @@ bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 	return true;
 }
 
-void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path)
+bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path)
 {
 	struct gfs_open_file *of;
 
 	pthread_mutex_lock(&m->lock);
 	HASH_FIND_STR(m->open, path, of);
+	pthread_mutex_unlock(&m->lock);
+	return of != NULL;
+}
+
+void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
+			    uint64_t kept)
+{
+	struct gfs_open_file *of;
+
+	if (kept)
+		gfs_kept_hold(m, kept);
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->open, path, of);
 	if (of) {
 		HASH_DEL(m->open, of);
 		of->unlinked = true;
+		of->kept = kept;
 		of->opens++; /* held while the file's lock is waited for */
 	}
 	pthread_mutex_unlock(&m->lock);
-	if (!of)
+	if (!of) { /* closed meanwhile: nothing to keep it for */
+		if (kept)
+			gfs_kept_release(m, kept);
 		return;
-	gfs_file_unlinked(of->f);
+	}
+	gfs_file_unlinked(of->f, kept);
 	gfs_openfiles_release(m, of);
 }
 

@@ -330,15 +330,23 @@ static int gfs_rmdir(const char *path)
 	return gfs_fuse_errno(gfs_client_rmdir(gfs_mount_get()->client, path));
 }
 
+/* An unlink of a file open here asks the master to keep its data until
+ * the last close (docs/MASTER.md, "Files unlinked while open"). */
 static int gfs_unlink(const char *path)
 {
 	struct gfs_mount *m = gfs_mount_get();
 	int64_t t0 = timing_start();
-	enum gfs_err err = gfs_client_unlink(m->client, path);
+	uint64_t kept = 0;
+	enum gfs_err err;
 
+	if (gfs_openfiles_is_open(m, path))
+		err = gfs_client_unlink_keep(m->client, path, m->keep_ttl_s,
+					     &kept);
+	else
+		err = gfs_client_unlink(m->client, path);
 	if (err)
 		return timed("unlink", path, t0, gfs_fuse_errno(err));
-	gfs_openfiles_unlinked(m, path);
+	gfs_openfiles_unlinked(m, path, kept);
 	others_changed(m, path);
 	return timed("unlink", path, t0, 0);
 }
@@ -355,7 +363,7 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 	if (err)
 		return gfs_fuse_errno(err);
 	if (strcmp(from, to)) {
-		gfs_openfiles_unlinked(m, to); /* replaced, if it existed */
+		gfs_openfiles_unlinked(m, to, 0); /* replaced, if it existed */
 		others_changed(m, to);
 		others_changed(m, from); /* ctime */
 	}

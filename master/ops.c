@@ -1013,8 +1013,34 @@ static enum gfs_err alloc_index(struct gfs_node *f, json_t *body,
 	return GFS_OK;
 }
 
-enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
-			   const char *client, json_t *body, json_t **out)
+static struct gfs_kept *kept_of(struct gfs_master *m, uint64_t kid,
+				const char *client);
+
+/* The file an allocation is for: the one at path, or (path NULL) the
+ * caller's kept file kid.  Lock held. */
+static enum gfs_err alloc_target(struct gfs_master *m, const char *path,
+				 uint64_t kid, const char *client,
+				 struct gfs_node **f, json_t **out)
+{
+	struct gfs_kept *k;
+	enum gfs_err err;
+
+	if (!path) {
+		k = kept_of(m, kid, client);
+		*f = k ? k->node : NULL;
+		return k ? GFS_OK : GFS_ENOENT;
+	}
+	err = gfs_ns_lookup(&m->ns, path, f);
+	if (!err && (*f)->type != GFS_NODE_FILE)
+		err = GFS_EISDIR;
+	if (!err)
+		err = check_lease(*f, path, client, out);
+	return err;
+}
+
+static enum gfs_err alloc(struct gfs_master *m, const char *path,
+			  uint64_t kid, const char *client, json_t *body,
+			  json_t **out)
 {
 	json_t *near = json_object_get(body, "near"), *reps = NULL;
 	json_t *excl = json_object_get(body, "exclude");
@@ -1029,11 +1055,7 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
 	if (!err)
-		err = gfs_ns_lookup(&m->ns, path, &f);
-	if (!err && f->type != GFS_NODE_FILE)
-		err = GFS_EISDIR;
-	if (!err)
-		err = check_lease(f, path, client, out);
+		err = alloc_target(m, path, kid, client, &f, out);
 	if (!err)
 		err = alloc_index(f, body, &index);
 	if (!err) {
@@ -1058,6 +1080,18 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 	wait_seq = m->reserve_seq;
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, err ? 0 : wait_seq, out);
+}
+
+enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
+			   const char *client, json_t *body, json_t **out)
+{
+	return alloc(m, path, 0, client, body, out);
+}
+
+enum gfs_err gfs_ops_kept_alloc(struct gfs_master *m, uint64_t kid,
+				const char *client, json_t *body, json_t **out)
+{
+	return alloc(m, NULL, kid, client, body, out);
 }
 
 /* What handle h of file f may be had for: {"handle", "index", "version",

@@ -131,6 +131,11 @@ enum gfs_err gfs_ops_kept_renew(struct gfs_master *m, uint64_t kid,
 enum gfs_err gfs_ops_kept_drop(struct gfs_master *m, uint64_t kid,
 			       const char *client, json_t **out);
 void gfs_ops_reap_kept(struct gfs_master *m);
+/* A chunk for the caller's kept file kid, as gfs_ops_alloc() (POST
+ * /kept/ID/chunks): its writes go on after the unlink.  Never committed:
+ * the allocation stays pending (--orphan-grace). */
+enum gfs_err gfs_ops_kept_alloc(struct gfs_master *m, uint64_t kid,
+				const char *client, json_t *body, json_t **out);
 
 /* Remove hidden files (uploads created with "hidden": true) that were
  * not committed within --orphan-grace of their creation or last chunk

@@ -407,6 +407,28 @@ static void h_kept_put(struct gfs_req *req)
 		       &out, "no such kept file");
 }
 
+static void h_kept_alloc(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *client;
+	json_t *body, *out = NULL;
+	enum gfs_err err;
+	uint64_t kid;
+	bool ok;
+
+	if (!kept_id(req, &kid))
+		return;
+	client = req_client(req, &ok);
+	body = ok ? gfs_req_json(req) : NULL;
+	if (!body)
+		return;
+	err = gfs_ops_kept_alloc(m, kid, client, body, &out);
+	if (!err)
+		add_write_token(m, out);
+	reply(req, err, 200, out, "no such kept file");
+	json_decref(body);
+}
+
 static void h_kept_delete(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
@@ -1190,6 +1212,8 @@ static const struct gfs_route routes[] = {
 	  GFS_ROUTE_WRITE, NULL },
 	{ "DELETE", GFS_API "/kept/*", NULL, h_kept_delete, NULL, 0,
 	  GFS_ROUTE_WRITE, NULL },
+	{ "POST", GFS_API "/kept/*/chunks", NULL, h_kept_alloc, NULL,
+	  SMALL_BODY, GFS_ROUTE_WRITE, NULL },
 	/* extended attributes (ext) */
 	{ "GET", GFS_API "/xattrs/*", NULL, h_xattr_get, NULL, 0, RD, NULL },
 	{ "PUT", GFS_API "/xattrs/*", NULL, h_xattr_put, NULL, XATTR_BODY, WR,
