@@ -1523,13 +1523,14 @@ enum gfs_err gfs_ops_xattr_get(struct gfs_master *m, const char *path,
 	return err;
 }
 
-/* The parsed body of a set: name, value (new buffer, caller frees) and
- * flag ("create": must not exist, "replace": must, absent: either). */
+/* A change of one attribute: a set (name, value, flag "create": must not
+ * exist, "replace": must, NULL: either) or a removal (must exist). */
 struct xattr_req {
-	const char *name;   /* borrowed from the body */
+	const char *name;   /* borrowed */
 	char *value;        /* owned */
 	size_t len;
 	const char *flag;   /* borrowed, or NULL */
+	bool remove;
 };
 
 static enum gfs_err parse_xattr(json_t *body, struct xattr_req *r)
@@ -1561,6 +1562,8 @@ static enum gfs_err xattr_fits(struct gfs_master *m, const struct gfs_node *n,
 	const struct gfs_xattrs *xs = gfs_xattr_of(m->ns.xattrs, n);
 	bool exists = gfs_xattr_find(xs, r->name) != NULL;
 
+	if (r->remove)
+		return exists ? GFS_OK : GFS_ENODATA;
 	if (r->flag && !strcmp(r->flag, "create") && exists)
 		return GFS_EEXIST;
 	if (r->flag && !strcmp(r->flag, "replace") && !exists)
@@ -1568,36 +1571,49 @@ static enum gfs_err xattr_fits(struct gfs_master *m, const struct gfs_node *n,
 	return gfs_xattr_can_set(xs, r->name, r->len);
 }
 
-enum gfs_err gfs_ops_xattr_set(struct gfs_master *m, const char *path,
-			       const char *client, json_t *body,
-			       const struct gfs_request_id *id, json_t **out)
+/* Validate, log and apply r on path, then wait until it is durable. */
+static enum gfs_err xattr_change(struct gfs_master *m, const char *path,
+				 const char *client,
+				 const struct gfs_request_id *id,
+				 const struct xattr_req *r, json_t **out)
 {
 	struct gfs_enc rec = { 0 };
-	struct xattr_req r;
 	struct gfs_node *n;
-	enum gfs_err err = parse_xattr(body, &r);
+	enum gfs_err err;
 	uint64_t seq = 0;
-	bool again = false;
+	bool again;
 
-	if (err)
-		goto out;
 	err = begin_mutation(m, id, &seq, &again);
 	if (!err && !again)
 		err = lookup(m, path, &n);
 	if (!err && !again)
 		err = check_lease(n, path, client, out);
 	if (!err && !again)
-		err = xattr_fits(m, n, &r);
+		err = xattr_fits(m, n, r);
 	if (!err && !again) {
 		rec_begin(&rec, id);
-		gfs_rec_xattr_set(&rec, path, r.name, r.value, r.len);
+		if (r->remove)
+			gfs_rec_xattr_remove(&rec, path, r->name);
+		else
+			gfs_rec_xattr_set(&rec, path, r->name, r->value,
+					  r->len);
 		seq = gfs_ops_log(m, &rec);
 	}
 	if (!err)
 		*out = json_object();
 	pthread_mutex_unlock(&m->lock);
-	err = finish(m, err, seq, out);
-out:
+	return finish(m, err, seq, out);
+}
+
+enum gfs_err gfs_ops_xattr_set(struct gfs_master *m, const char *path,
+			       const char *client, json_t *body,
+			       const struct gfs_request_id *id, json_t **out)
+{
+	struct xattr_req r;
+	enum gfs_err err = parse_xattr(body, &r);
+
+	if (!err)
+		err = xattr_change(m, path, client, id, &r, out);
 	free(r.value);
 	return err;
 }
@@ -1607,31 +1623,10 @@ enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
 				  const struct gfs_request_id *id,
 				  json_t **out)
 {
-	struct gfs_enc rec = { 0 };
-	struct gfs_node *n;
+	struct xattr_req r = { .name = name, .remove = true };
 	enum gfs_err err = gfs_xattr_check_name(name);
-	uint64_t seq = 0;
-	bool again = false;
 
-	if (err)
-		return err;
-	err = begin_mutation(m, id, &seq, &again);
-	if (!err && !again)
-		err = lookup(m, path, &n);
-	if (!err && !again)
-		err = check_lease(n, path, client, out);
-	if (!err && !again &&
-	    !gfs_xattr_find(gfs_xattr_of(m->ns.xattrs, n), name))
-		err = GFS_ENODATA;
-	if (!err && !again) {
-		rec_begin(&rec, id);
-		gfs_rec_xattr_remove(&rec, path, name);
-		seq = gfs_ops_log(m, &rec);
-	}
-	if (!err)
-		*out = json_object();
-	pthread_mutex_unlock(&m->lock);
-	return finish(m, err, seq, out);
+	return err ? err : xattr_change(m, path, client, id, &r, out);
 }
 
 /* ---- files unlinked while open (kept.h) ---- */

@@ -391,7 +391,10 @@ static bool kept_id(struct gfs_req *req, uint64_t *kid)
 	return false;
 }
 
-static void h_kept_put(struct gfs_req *req)
+/* Renew or drop: the id, the caller, one operation. */
+static void kept_op(struct gfs_req *req,
+		    enum gfs_err (*op)(struct gfs_master *m, uint64_t kid,
+				       const char *client, json_t **out))
 {
 	struct gfs_master *m = begin(req);
 	const char *client;
@@ -403,8 +406,13 @@ static void h_kept_put(struct gfs_req *req)
 		return;
 	client = req_client(req, &ok);
 	if (ok)
-		answer(req, gfs_ops_kept_renew(m, kid, client, &out), 200,
-		       &out, "no such kept file");
+		answer(req, op(m, kid, client, &out), 200, &out,
+		       "no such kept file");
+}
+
+static void h_kept_put(struct gfs_req *req)
+{
+	kept_op(req, gfs_ops_kept_renew);
 }
 
 static void h_kept_alloc(struct gfs_req *req)
@@ -431,18 +439,7 @@ static void h_kept_alloc(struct gfs_req *req)
 
 static void h_kept_delete(struct gfs_req *req)
 {
-	struct gfs_master *m = begin(req);
-	const char *client;
-	json_t *out = NULL;
-	uint64_t kid;
-	bool ok;
-
-	if (!kept_id(req, &kid))
-		return;
-	client = req_client(req, &ok);
-	if (ok)
-		answer(req, gfs_ops_kept_drop(m, kid, client, &out), 200,
-		       &out, "no such kept file");
+	kept_op(req, gfs_ops_kept_drop);
 }
 
 /* op=rename and op=link: both take to=PATH and a request id. */
