@@ -537,6 +537,73 @@ static int cmd_promote(struct cli *cli, char **argv, int argc)
 	return err ? failed("promote", argv[0], err) : GFS_EXIT_OK;
 }
 
+/* Print name="text", or name=0sBASE64 for a value that is not text
+ * (getfattr's forms). */
+static void print_xattr(const char *name, const char *b64)
+{
+	size_t len = 0, i;
+	char *v = gfs_b64_decode(b64, &len);
+	bool text = v && gfs_text_valid(v) && strlen(v) == len;
+
+	for (i = 0; text && i < len; i++)
+		text = (unsigned char)v[i] >= 0x20 && v[i] != '"' &&
+		       v[i] != '\\' && v[i] != 0x7f;
+	if (text)
+		printf("%s=\"%s\"\n", name, v);
+	else
+		printf("%s=0s%s\n", name, b64);
+	free(v);
+}
+
+/* xattr PATH: every attribute; xattr PATH NAME: its value, as stored;
+ * xattr PATH NAME VALUE: set it. */
+static int cmd_xattr(struct cli *cli, char **argv, int argc)
+{
+	char *path = remote("xattr", argv[0]), *v = NULL;
+	json_t *xs = NULL, *b;
+	const char *name;
+	enum gfs_err err;
+	size_t len = 0;
+	int rc = GFS_EXIT_OK;
+
+	if (!path)
+		return GFS_EXIT_USAGE;
+	if (argc == 3)
+		err = gfs_client_xattr_set(cli->client, path, argv[1], argv[2],
+					   strlen(argv[2]), GFS_XATTR_ANY);
+	else
+		err = gfs_client_xattrs(cli->client, path,
+					argc == 2 ? argv[1] : NULL, &xs);
+	if (err)
+		rc = failed("xattr", path, err);
+	else if (argc == 2)
+		v = gfs_b64_decode(json_string_value(json_object_get(
+					   xs, argv[1])) ?: "", &len);
+	if (v)
+		fwrite(v, 1, len, stdout);
+	if (!err && argc == 1)
+		json_object_foreach(xs, name, b)
+			print_xattr(name, json_string_value(b) ?: "");
+	if (xs)
+		json_decref(xs);
+	free(v);
+	free(path);
+	return rc;
+}
+
+static int cmd_rmxattr(struct cli *cli, char **argv, int argc)
+{
+	char *path = remote("rmxattr", argv[0]);
+	enum gfs_err err;
+
+	(void)argc;
+	if (!path)
+		return GFS_EXIT_USAGE;
+	err = gfs_client_xattr_remove(cli->client, path, argv[1]);
+	free(path);
+	return err ? failed("rmxattr", argv[0], err) : GFS_EXIT_OK;
+}
+
 static const struct command commands[] = {
 	{ "upload", 1, 2, cmd_upload, "upload LOCAL [REMOTE]",
 	  "store a local file (as /BASENAME by default)" },
@@ -553,6 +620,10 @@ static const struct command commands[] = {
 	  "show a file's size, mode, time, lease, chunks and replicas" },
 	{ "rm", 1, INT_MAX, cmd_rm, "rm PATH...", "remove files" },
 	{ "mv", 2, 2, cmd_mv, "mv OLD NEW", "rename a file or directory" },
+	{ "xattr", 1, 3, cmd_xattr, "xattr PATH [NAME [VALUE]]",
+	  "list the extended attributes, print one's value, or set one" },
+	{ "rmxattr", 2, 2, cmd_rmxattr, "rmxattr PATH NAME",
+	  "remove an extended attribute" },
 	{ "status", 0, 0, cmd_status, "status",
 	  "show every master, the chunkservers and the cluster's counts" },
 	{ "detach", 0, 1, cmd_detach, "detach [BACKUP_URL]",

@@ -102,6 +102,19 @@ assert_eq "$(http_status PUT "$P/xattrs/nope" -d '{"name":"user.a","value":""}')
 assert_eq "$(http_status PUT "$P/xattrs/f" -d '{"name":"user.rest","value":"cmVzdA=="}')" 200 "REST set"
 assert_eq "$(getfattr --only-values -n user.rest "$M/f")" rest "set by REST, read through the mount"
 assert_eq "$(http_status DELETE "$P/xattrs/f?name=user.rest")" 200 "REST remove"
+# the CLI: list (text quoted, other bytes in base64), get, set, remove
+assert_eq "$(gfs xattr /f user.color)" blue "gfs xattr get"
+gfs xattr /f user.cli "set by gfs" || fail "gfs xattr set"
+assert_eq "$(getfattr --only-values -n user.cli "$M/f")" "set by gfs" "set by the CLI, read through the mount"
+gfs xattr /f >"$T/list" || fail "gfs xattr list"
+grep -qx 'user.color="blue"' "$T/list" || fail "list: $(cat "$T/list")"
+grep -qx "user.bin=0s$(base64 -w0 <"$T/bin")" "$T/list" || fail "binary in the list: $(cat "$T/list")"
+grep -qx 'user.cli="set by gfs"' "$T/list" || fail "list: $(cat "$T/list")"
+gfs rmxattr /f user.cli || fail "gfs rmxattr"
+out=$(gfs rmxattr /f user.cli 2>&1) && fail "gfs rmxattr of a missing attribute"
+assert_eq "$(wc -l <<<"$out")" 1 "one line: $out"
+gfs xattr /nope >/dev/null 2>&1 && fail "gfs xattr of a missing file"
+
 # the backup has every acknowledged change at once
 long=user.$(printf 'n%.0s' $(seq 250))
 assert_eq "$(curl -sf "$B/xattrs/f" | jq -c '.xattrs | keys')" "[\"user.bin\",\"user.color\",\"user.empty\",\"$long\"]" "backup"
