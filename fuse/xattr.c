@@ -36,6 +36,17 @@
 #define XATTR_CHUNKS "user.gfs.chunks"
 #define XATTR_USER "user."
 
+/* -errno for a failed call about stored attributes.  A master that has
+ * no such route (an older one) is EOPNOTSUPP, never ENOSYS: the kernel
+ * takes ENOSYS from a FUSE xattr call as "never again" for the whole
+ * mount, every file. */
+static int xattr_errno(enum gfs_err err)
+{
+	if (err == GFS_ENOROUTE || err == GFS_EMETHOD)
+		return -EOPNOTSUPP;
+	return gfs_fuse_errno(err);
+}
+
 /* A name stored in the master: user.* but for the mount's own two. */
 static bool stored(const char *name)
 {
@@ -83,7 +94,7 @@ int gfs_xattr_set(const char *path, const char *name, const char *value,
 	if (!path)
 		return -ENOENT;
 	if (stored(name))
-		return gfs_fuse_errno(gfs_client_xattr_set(
+		return xattr_errno(gfs_client_xattr_set(
 			m->client, path, name, value, size, set_flag(flags)));
 	if (strcmp(name, XATTR_LEASE))
 		return -ENOTSUP;
@@ -104,7 +115,7 @@ int gfs_xattr_remove(const char *path, const char *name)
 	if (!path)
 		return -ENOENT;
 	if (stored(name))
-		return gfs_fuse_errno(
+		return xattr_errno(
 			gfs_client_xattr_remove(m->client, path, name));
 	if (strcmp(name, XATTR_LEASE))
 		return -ENOTSUP;
@@ -141,7 +152,7 @@ static int get_stored(struct gfs_mount *m, const char *path,
 	int rc;
 
 	if (err)
-		return gfs_fuse_errno(err);
+		return xattr_errno(err);
 	bytes = b64 ? gfs_b64_decode(b64, &len) : NULL;
 	rc = bytes ? reply_bytes(bytes, len, value, size) : -EIO;
 	free(bytes);
@@ -257,7 +268,7 @@ int gfs_xattr_list(const char *path, char *list, size_t size)
 		return -ENOENT;
 	err = gfs_client_xattrs(m->client, path, NULL, &xs);
 	if (err)
-		return gfs_fuse_errno(err);
+		return xattr_errno(err);
 	json_object_foreach(xs, name, v) {
 		n = strlen(name) + 1;
 		if (size && len + n > size) {

@@ -640,13 +640,23 @@ static void h_lease_delete(struct gfs_req *req)
 
 /* ---- extended attributes (ext) ---- */
 
+/* The path of an /xattrs route, checked and covered by the key: the
+ * root's attributes are /xattrs/ (the pattern's '*' takes one byte at
+ * least); NULL once a 4xx went out. */
+static const char *xattr_path(struct gfs_req *req)
+{
+	const char *path = req->path ? req_path(req) : "/";
+
+	return path && covered(req, path) ? path : NULL;
+}
+
 static void h_xattr_get(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *name = NULL;
+	const char *path = xattr_path(req), *name = NULL;
 	json_t *out = NULL;
 
-	if (!path || !covered(req, path))
+	if (!path)
 		return;
 	gfs_req_arg(req, "name", &name);
 	answer(req, gfs_ops_xattr_get(m, path, name, &out), 200, &out,
@@ -656,13 +666,17 @@ static void h_xattr_get(struct gfs_req *req)
 static void h_xattr_put(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
-	const char *path, *client;
+	const char *path = xattr_path(req), *client;
 	const struct gfs_request_id *id;
 	struct gfs_request_id buf;
 	json_t *body, *out = NULL;
 	bool ok;
 
-	if (!post_args(req, &path, &client, &body))
+	if (!path)
+		return;
+	client = req_client(req, &ok);
+	body = ok ? gfs_req_json(req) : NULL;
+	if (!body)
 		return;
 	id = req_id(req, &buf, &ok);
 	if (ok)
@@ -674,7 +688,7 @@ static void h_xattr_put(struct gfs_req *req)
 static void h_xattr_delete(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *client, *name = NULL;
+	const char *path = xattr_path(req), *client, *name = NULL;
 	const struct gfs_request_id *id = NULL;
 	struct gfs_request_id buf;
 	json_t *out = NULL;
@@ -1211,11 +1225,16 @@ static const struct gfs_route routes[] = {
 	  GFS_ROUTE_WRITE, NULL },
 	{ "POST", GFS_API "/kept/*/chunks", NULL, h_kept_alloc, NULL,
 	  SMALL_BODY, GFS_ROUTE_WRITE, NULL },
-	/* extended attributes (ext) */
+	/* extended attributes (ext); /xattrs/ alone: the root's */
 	{ "GET", GFS_API "/xattrs/*", NULL, h_xattr_get, NULL, 0, RD, NULL },
 	{ "PUT", GFS_API "/xattrs/*", NULL, h_xattr_put, NULL, XATTR_BODY, WR,
 	  NULL },
 	{ "DELETE", GFS_API "/xattrs/*", NULL, h_xattr_delete, NULL, 0, WR,
+	  NULL },
+	{ "GET", GFS_API "/xattrs/", NULL, h_xattr_get, NULL, 0, RD, NULL },
+	{ "PUT", GFS_API "/xattrs/", NULL, h_xattr_put, NULL, XATTR_BODY, WR,
+	  NULL },
+	{ "DELETE", GFS_API "/xattrs/", NULL, h_xattr_delete, NULL, 0, WR,
 	  NULL },
 	/* gateway redirect: the body of a PUT, any size, is never read */
 	{ "GET", GFS_API "/content/*", NULL, redirect, NULL, 0, RD, NULL },

@@ -31,6 +31,13 @@ assert_eq "$(getfattr --only-values -n user.bin "$M/f" | hexof)" "$(hexof <"$T/b
 setfattr -n user.empty "$M/f" || fail "empty value"
 setfattr -n user.dir -v x "$M/d" || fail "directory attribute"
 assert_eq "$(getfattr --only-values -n user.dir "$M/d")" x "directory get"
+# the root has them too (the kernel turns every xattr call of a mount
+# off after one ENOSYS, which the root's first gave: no route)
+setfattr -n user.root -v r "$M" || fail "setfattr on the root"
+assert_eq "$(getfattr --only-values -n user.root "$M")" r "root get"
+assert_eq "$(getfattr -m - --absolute-names "$M" | grep -c '^user\.')" 1 "root lists its one"
+setfattr -n user.later -v 1 "$M/d" || fail "setfattr after the root's"
+setfattr -x user.later "$M/d" || fail "removexattr after the root's"
 
 # listxattr lists what exists, and getfattr -d reads all of it
 names=$(getfattr -m - --absolute-names "$M/f" | grep '^user' | sort | tr '\n' ' ')
@@ -95,6 +102,7 @@ PY
 assert_eq "$(curl -sf "$P/xattrs/f?name=user.color" | jq -r '.xattrs["user.color"]' | base64 -d)" blue "REST get"
 assert_eq "$(http_status PUT "$P/xattrs/f" -d '{"name":"trusted.a","value":""}')" 400 "REST foreign namespace"
 assert_eq "$(http_status PUT "$P/xattrs/f" -d '{"name":"user.a","value":"!!"}')" 400 "REST bad base64"
+assert_eq "$(curl -sf "$P/xattrs/" | jq -r '.xattrs["user.root"]' | base64 -d)" r "REST get of the root"
 assert_eq "$(http_status GET "$P/xattrs/f?name=user.none")" 404 "REST missing"
 assert_eq "$(json_error_code)" no_attribute
 assert_eq "$(http_status PUT "$P/xattrs/f" -d '{"name":"user.color","value":"","flag":"create"}')" 409 "REST create over existing"
