@@ -97,6 +97,11 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of);
 /* Attributes as an open file of this mount sees them, if path is open. */
 bool gfs_openfiles_stat(struct gfs_mount *m, const char *path,
 			struct gfs_stat *st);
+/* utimensat set path's mtime: a file open at path commits with it (a
+ * close after futimens, as cp -a does, keeps it).  False when path is
+ * not open here. */
+bool gfs_openfiles_set_mtime(struct gfs_mount *m, const char *path,
+			     int64_t mtime_ns);
 /* Size as seen by an open file of this mount, if path is open. */
 bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 			uint64_t *size);

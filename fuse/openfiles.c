@@ -145,6 +145,18 @@ bool gfs_openfiles_stat(struct gfs_mount *m, const char *path,
 	return true;
 }
 
+bool gfs_openfiles_set_mtime(struct gfs_mount *m, const char *path,
+			     int64_t mtime_ns)
+{
+	struct gfs_open_file *of = share(m, path);
+
+	if (!of)
+		return false;
+	gfs_file_set_mtime(of->f, mtime_ns);
+	gfs_openfiles_release(m, of); /* not the last: no network */
+	return true;
+}
+
 bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 			uint64_t *size)
 {

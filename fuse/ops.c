@@ -427,8 +427,12 @@ static int gfs_utimens(const char *path, const struct timespec tv[2],
 		a.which |= GFS_SETA_MTIME;
 	if (!a.which)
 		return 0;
+	/* the kernel passes fi only now and then (futimens does not): a
+	 * file open here under path commits with this mtime too */
 	if (fi && (a.which & GFS_SETA_MTIME))
 		gfs_file_set_mtime(open_file(fi)->f, a.mtime_ns);
+	else if (path && (a.which & GFS_SETA_MTIME))
+		gfs_openfiles_set_mtime(m, path, a.mtime_ns);
 	if (!path)
 		return 0; /* removed while open: nothing to keep */
 	return setattrs(m, path, &a);
