@@ -10,10 +10,6 @@
 # method first copies into a local directory the same way, so a method
 # that cannot keep something fails the test as a broken test, not as a
 # broken mount.
-#
-# Not in `make test` yet (the name is not test_*): links, symlinks,
-# FIFOs and owners need the master's inodes (issue 11, part A).  It
-# becomes tests/integration/test_fuse_roundtrip.sh once they land.
 . "$(dirname "$0")/lib.sh"
 
 start_cluster 3 --chunk-size 1MiB
@@ -45,7 +41,7 @@ make_tree() {
 	ln -s /etc/hostname "$S/abs-link"
 	ln -s does-not-exist "$S/dangling"
 	ln -s dir "$S/dir-link"
-	ln -h -s small "$S/owned-link" && chown -h $U1:$G2 "$S/owned-link"
+	ln -s small "$S/owned-link" && chown -h $U1:$G2 "$S/owned-link"
 	ln "$S/small" "$S/hard1"
 	ln "$S/small" "$S/dir/hard2"
 	ln "$S/dir/big" "$S/dir/sub/big-too"
