@@ -17,17 +17,23 @@
 # overran PJDFSTEST_TIMEOUT seconds (default 600).  Nothing is fetched.
 # PJDFSTEST_LOG, when set, keeps prove's whole output there.
 # PJDFSTEST_JOBS test files run at once (default 4: they sleep a lot).
+# The mount is `-o allow_other` (PJDFSTEST_MOUNT_OPTS), as a shared mount
+# would be: the suite's cases run as other users (-u/-g), and without it
+# the kernel refuses them all before the permission checks they test
+# (gfs-fuse always mounts with default_permissions).
 . "$(dirname "$0")/lib.sh"
 
 : "${PJDFSTEST:=$GFS_BIN/../pjdfstest}"
 : "${PJDFSTEST_JOBS:=4}"
+: "${PJDFSTEST_MOUNT_OPTS:=-o allow_other}"
 PJDFSTEST=$(cd "$PJDFSTEST" && pwd) || fail "no built pjdfstest (make pjdfstest-bin)"
 [ -x "$PJDFSTEST/pjdfstest" ] || fail "$PJDFSTEST/pjdfstest missing (make pjdfstest-bin)"
 [ "$(id -u)" = 0 ] || fail "pjdfstest needs root"
 
 start_cluster 3 --chunk-size 1MiB
 M=$T/mnt
-mount_fuse "$M"
+# shellcheck disable=SC2086 # options, split on purpose
+mount_fuse "$M" $PJDFSTEST_MOUNT_OPTS
 FUSE_PID=${PIDS[-1]}
 
 # Every test file, sorted: the same order every run.
