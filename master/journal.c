@@ -857,12 +857,15 @@ static bool apply_xattr_set(struct gfs_master *m, struct gfs_dec *d,
 	char *name = dec_xattr_name(m, d);
 	size_t len = 0;
 	const uint8_t *value = gfs_dec_blob(d, GFS_XATTR_VALUE_MAX, &len);
+	int64_t t = d->bad ? 0 : dec_opt_time(d);
 	struct gfs_node *n = find(m, path, -1);
 	bool ok = gfs_dec_done(d) && n && name &&
 		  !gfs_xattr_can_set(gfs_xattr_of(m->ns.xattrs, n), name, len);
 
 	if (ok)
 		gfs_xattr_set(&m->ns.xattrs, n, name, value, len);
+	if (ok && t)
+		n->ctime_ns = t;
 	free(name);
 	return ok;
 }
@@ -871,10 +874,13 @@ static bool apply_xattr_remove(struct gfs_master *m, struct gfs_dec *d,
 			       const char *path)
 {
 	char *name = dec_xattr_name(m, d);
+	int64_t t = d->bad ? 0 : dec_opt_time(d);
 	struct gfs_node *n = find(m, path, -1);
 	bool ok = gfs_dec_done(d) && n && name &&
 		  gfs_xattr_remove(&m->ns.xattrs, n, name);
 
+	if (ok && t)
+		n->ctime_ns = t;
 	free(name);
 	return ok;
 }

@@ -40,10 +40,11 @@
  *            path's inode: link(2))
  *   ATTR     str path, u8 which (GFS_ATTR_*), u32 mode, u32 uid, u32
  *            gid, i64 atime_ns, i64 mtime_ns, i64 ctime_ns
- *   XATTR_SET     str path, str name, u32 len, value[len]  (set or
- *                 replace a user extended attribute of path's inode;
- *                 xattr.h)
- *   XATTR_REMOVE  str path, str name
+ *   XATTR_SET     str path, str name, u32 len, value[len], [i64
+ *                 time_ns]  (set or replace a user extended attribute
+ *                 of path's inode, xattr.h; the time is its new ctime,
+ *                 absent in checkpoints)
+ *   XATTR_REMOVE  str path, str name, [i64 time_ns]
  *   KEPT          str path, u64 id, str holder, i64 expires_ms, u32 ttl,
  *                 i64 time_ns  (the last name of a file its holder has
  *                 open goes: its inode, of link count 0, is kept off

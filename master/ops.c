@@ -1597,6 +1597,7 @@ static enum gfs_err xattr_change(struct gfs_master *m, const char *path,
 		else
 			gfs_rec_xattr_set(&rec, path, r->name, r->value,
 					  r->len);
+		gfs_rec_time(&rec, gfs_now_ns()); /* ctime */
 		seq = gfs_ops_log(m, &rec);
 	}
 	if (!err)

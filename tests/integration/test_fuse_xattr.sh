@@ -6,7 +6,9 @@
 # listed, so getfattr -d reports nothing it cannot read; the REST routes
 # agree; everything survives a failover to the backup.  Before: any
 # setfattr but user.gfs.lease was ENOTSUP, and getfattr -d reported "No
-# such attribute" for the user.gfs.lease it listed on every file.
+# such attribute" for the user.gfs.lease it listed on every file.  An
+# inode has one set of attributes, shown by each of its hard links, and
+# a change moves its ctime.
 . "$(dirname "$0")/lib.sh"
 
 start_master --failover-timeout 2s --probation 3s
@@ -122,6 +124,21 @@ gfs rmxattr /f user.cli || fail "gfs rmxattr"
 out=$(gfs rmxattr /f user.cli 2>&1) && fail "gfs rmxattr of a missing attribute"
 assert_eq "$(wc -l <<<"$out")" 1 "one line: $out"
 gfs xattr /nope >/dev/null 2>&1 && fail "gfs xattr of a missing file"
+
+# an inode's attributes: every hard link shows them, and a change moves
+# the inode's ctime (as the master has it, not only the kernel's)
+ln "$M/f" "$M/f-link" || fail "hard link"
+assert_eq "$(getfattr --only-values -n user.color "$M/f-link")" blue "through a hard link"
+ctime() { curl -sf "$P/files/f?stat=1" | jq -r .ctime_ns; }
+c0=$(ctime)
+setfattr -n user.viaLink -v 1 "$M/f-link" || fail "set through a hard link"
+assert_eq "$(getfattr --only-values -n user.viaLink "$M/f")" 1 "set through a hard link, read by the first name"
+c1=$(ctime)
+[ "$c1" -gt "$c0" ] || fail "setxattr left the ctime: $c0 then $c1"
+setfattr -x user.viaLink "$M/f" || fail "remove by the first name"
+[ "$(ctime)" -gt "$c1" ] || fail "removexattr left the ctime at $c1"
+getfattr -n user.viaLink "$M/f-link" >/dev/null 2>&1 && fail "removed, still seen through the link"
+rm "$M/f-link" || fail "rm the hard link"
 
 # the backup has every acknowledged change at once
 long=user.$(printf 'n%.0s' $(seq 250))
