@@ -4,7 +4,8 @@
 # the mount asks the master to keep it (DELETE ?keep=TTL) and renews it
 # (--keep-ttl 2s here, so it lives on renewals alone); the last close
 # drops it and its chunks leave every disk.  After a kill -9 of the
-# mount the master drops it when the TTL runs out.  Before: the chunks
+# mount the master drops it when the TTL runs out.  The unlink of one of
+# several hard links of an open file keeps nothing.  Before: the chunks
 # went with the next heartbeats, and a read after them failed with EIO.
 . "$(dirname "$0")/lib.sh"
 
@@ -82,6 +83,21 @@ wait_for 10 "the master drops f at the close" kept 0
 wait_for 30 "f's chunks to leave every disk" gone "$hf"
 assert_eq "$(present "$hg")" 3 "g's chunks stay"
 cmp data "$M/g" || fail "g after f went"
+
+# one of two hard links of an open file goes: nothing needs keeping
+# (the inode keeps its other name), and the data stays whole
+cp data "$M/h" || fail "cp h"
+ln "$M/h" "$M/h2" || fail "ln h h2"
+exec 7<"$M/h"
+rm "$M/h" || fail "rm h while open"
+kept 0 || fail "a file with another name left was kept"
+assert_eq "$(stat -c %h "$M/h2")" 1 "links of h2"
+# (pread only: an fstat of an unlinked file is ESTALE, README.md)
+python3 -c 'import os, sys; sys.stdout.buffer.write(os.pread(7, 8 << 20, 0))' |
+	cmp data - || fail "h through its descriptor"
+exec 7<&-
+cmp data "$M/h2" || fail "h2"
+rm "$M/h2"
 
 # a crash: the mount dies holding an unlinked file; its TTL drops it
 python3 -c '
