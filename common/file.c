@@ -261,6 +261,13 @@ static enum gfs_err load_entry(struct gfs_file *f, json_t *j)
 	gfs_client_parse_stat(j, &st);
 	if (st.is_dir)
 		return GFS_EISDIR;
+	if (st.kind != S_IFREG) {
+		/* a symlink, FIFO, socket or device: metadata, no data */
+		gfs_client_set_error(GFS_EINVAL, st.kind == S_IFLNK
+			? "a symbolic link (not followed): not a regular file"
+			: "not a regular file");
+		return GFS_EINVAL;
+	}
 	if (!st.chunk_size || st.chunk_size % GFS_BLOCK_SIZE)
 		return GFS_EIO;
 	f->chunk_size = st.chunk_size;

@@ -30,4 +30,8 @@ assert_eq "$(gfs ls /a/f | awk '{ print $NF }')" /a/f "ls of a file"
 gfs --json stat /a/h >h.json || fail "stat"
 jq -e '.type == "file" and .nlink == 2 and .uid == 0 and .ino > 1' h.json \
 	>/dev/null || fail "stat of a link: $(cat h.json)"
+# a symlink has no data to download: a clear error, not an I/O error
+gfs download /a/s - >/dev/null 2>err.txt && fail "download of a symlink succeeded"
+grep -q "gfs: download /a/s: a symbolic link (not followed): not a regular file" err.txt ||
+	fail "download of a symlink: $(cat err.txt)"
 log "ls lists directories, --recursive the flat view"
