@@ -47,6 +47,11 @@
 #define GFS_DEAD_AFTER_MS 6000
 /* The backup promotes itself after the primary is silent this long. */
 #define GFS_FAILOVER_MS 10000
+/* A time one master measured, counted on by another (an etcd lease, a
+ * follower's failover window): clock rates may differ by 1 %, and a reply
+ * may leave up to 100 ms after the check that allowed it. */
+#define GFS_DRIFT_PERMILLE 10
+#define GFS_ACK_MARGIN_MS 100
 
 /* Caps on anything read from the network (413 beyond them). */
 #define GFS_JSON_MAX (8u * 1024 * 1024)
@@ -59,6 +64,8 @@
 #define GFS_HDR_REQUEST "X-GFS-Request" /* id of a mutation, for retries */
 #define GFS_REQUEST_ID_HEX 32 /* its length: 128 bits in lowercase hex */
 #define GFS_HDR_BACKUP "X-GFS-Backup"
+#define GFS_HDR_STAMP "X-GFS-Stamp" /* an /oplog reply: leader's id-clock */
+#define GFS_HDR_ECHO "X-GFS-Echo"   /* a poll: the last stamp, its window */
 #define GFS_HDR_TOKEN "X-GFS-Token"             /* chunk access token */
 #define GFS_HDR_CLONE_TOKEN "X-GFS-Clone-Token" /* ... of a clone's source */
 

@@ -554,6 +554,19 @@ static char *poll_url(struct gfs_master *m, const char *url, uint64_t from)
 			     url, from, POLL_WAIT_MS);
 }
 
+/* The primary's stamp on a reply that just came: contact from now (its
+ * arrival or later, never its sending), so that the primary, which counts
+ * on us until the stamp's time + our failover window (less the drift),
+ * counts on us no longer than we wait before we take over.  Lock held. */
+static void take_stamp(struct gfs_master *m, const struct gfs_http_reply *r)
+{
+	char stamp[GFS_ISR_STAMP_MAX];
+
+	m->fw.last_contact_ms = gfs_mono_ms();
+	if (gfs_http_reply_header(r, GFS_HDR_STAMP, stamp, sizeof(stamp)))
+		gfs_isr_parse_echo(stamp, &m->fw.echo);
+}
+
 /* Take a 200 reply to a poll for from.  Lock held. */
 static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
 		      uint64_t from)
@@ -571,8 +584,23 @@ static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
 	/* attached: we hold every record ever acknowledged */
 	if (m->fw.in_sync && !m->fw.resync)
 		set_marker(m, true);
-	m->fw.last_contact_ms = gfs_mono_ms();
+	take_stamp(m, r);
 	return true;
+}
+
+/* X-GFS-Echo: the last stamp we got and our failover window, or NULL
+ * (none yet); new string. */
+static char *echo_header(struct gfs_master *m)
+{
+	char *h = NULL;
+
+	pthread_mutex_lock(&m->lock);
+	if (m->fw.echo.id)
+		h = gfs_xasprintf(GFS_HDR_ECHO ": %016" PRIx64 "-%" PRId64
+				  " %" PRIu64, m->fw.echo.id,
+				  m->fw.echo.at_ms, m->conf.failover_ms);
+	pthread_mutex_unlock(&m->lock);
+	return h;
 }
 
 static bool poll_once(struct gfs_master *m, struct gfs_http *p,
@@ -580,7 +608,8 @@ static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 {
 	char *u = poll_url(m, url, from);
 	char *me = gfs_xasprintf(GFS_HDR_BACKUP ": %s", m->self_url);
-	const char *hdrs[] = { me, NULL };
+	char *echo = echo_header(m);
+	const char *hdrs[] = { me, echo, NULL };
 	struct gfs_http_reply r;
 	int64_t sent = gfs_mono_ms();
 	bool ok = false;
@@ -607,6 +636,7 @@ static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 	ok = ok || r.status == 410;
 out_free:
 	gfs_http_reply_clear(&r);
+	free(echo);
 	free(me);
 	free(u);
 	return ok;

@@ -22,8 +22,6 @@
 #include "master.h"
 #include "util.h"
 
-#define DRIFT_PERMILLE 10    /* clock rates may differ by 1 % */
-#define MARGIN_MS 100        /* for the reply to leave after the check */
 #define LOOK_EVERY_MS 250    /* a follower reads P/leader this often */
 #define ROUND_MS 50
 #define RETRY_MS 200         /* after etcd did not answer */
@@ -222,8 +220,8 @@ static bool answered(struct gfs_election *el, enum gfs_err err)
 /* Acknowledge nothing at or after this (election.h has the reasoning). */
 static int64_t ack_deadline(const struct gfs_election *el)
 {
-	return el->sent_ms + el->ttl_ms - el->ttl_ms * DRIFT_PERMILLE / 1000 -
-	       MARGIN_MS;
+	return el->sent_ms + el->ttl_ms -
+	       el->ttl_ms * GFS_DRIFT_PERMILLE / 1000 - GFS_ACK_MARGIN_MS;
 }
 
 static void grant(struct gfs_election *el)

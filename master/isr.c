@@ -4,11 +4,15 @@
  * A small table of followers (GFS_ISR_PEERS), scanned linearly: a wait
  * checks every member, O(members), which is two or three.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "constants.h"
 #include "isr.h"
 #include "log.h"
 #include "oplog.h"
@@ -17,14 +21,19 @@
 /* How much longer than detach_ms a poll parked in the server may keep a
  * follower from counting as silent. */
 #define PARKED_GRACE_MS 2000
-/* The master's tick (every 200 ms) not run for this long: this master
- * was stopped (SIGSTOP, a frozen VM) or starved... */
-#define STALL_MS 1000
-/* ...and for this long after the tick saw it run again, a poll may be
- * one that waited in a socket meanwhile. */
-#define RESUMED_MS 500
 
-void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms)
+/* A random id for our stamps, never 0; without entropy (never on Linux
+ * once booted), the clock and our pid still differ between processes. */
+static uint64_t new_stamp_id(void)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != sizeof(id))
+		id = (uint64_t)gfs_mono_ns() * 2654435761u ^ (uint64_t)getpid();
+	return id ? id : 1;
+}
+
+void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms, bool echo_life)
 {
 	pthread_condattr_t ca;
 
@@ -37,6 +46,8 @@ void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms)
 	isr->fenced = true;
 	isr->ack_until_ms = INT64_MAX;
 	isr->detach_ms = detach_ms;
+	isr->echo_life = echo_life;
+	isr->stamp_id = new_stamp_id();
 }
 
 static void forget_all(struct gfs_isr *isr)
@@ -110,7 +121,36 @@ static bool silent(const struct gfs_isr *isr, const struct gfs_isr_peer *p,
 {
 	int64_t limit = isr->detach_ms + (p->polls ? PARKED_GRACE_MS : 0);
 
-	return now - p->last_poll_ms > limit;
+	return now - p->last_poll_ms > limit ||
+	       (isr->echo_life && now >= p->life_until);
+}
+
+int64_t gfs_isr_life_until(uint64_t id, const struct gfs_isr_echo *e,
+			   int64_t now)
+{
+	int64_t until;
+
+	if (!id || e->id != id || e->at_ms > now || e->window_ms <= 0 ||
+	    e->window_ms > INT64_MAX / 2 - e->at_ms)
+		return 0;
+	until = e->at_ms + e->window_ms -
+		e->window_ms * GFS_DRIFT_PERMILLE / 1000 - GFS_ACK_MARGIN_MS;
+	return until > now ? until : 0;
+}
+
+bool gfs_isr_parse_echo(const char *text, struct gfs_isr_echo *e)
+{
+	int n = 0, w = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (sscanf(text, "%16" SCNx64 "-%" SCNd64 "%n", &e->id, &e->at_ms,
+		   &n) == 2 &&
+	    (!text[n] || (sscanf(text + n, " %" SCNd64 "%n", &e->window_ms,
+				 &w) == 1 && !text[n + w])) &&
+	    e->id && e->at_ms >= 0 && e->window_ms >= 0)
+		return true;
+	memset(e, 0, sizeof(*e));
+	return false;
 }
 
 void gfs_isr_lead(struct gfs_isr *isr, char *const *members, size_t n,
@@ -234,54 +274,39 @@ static bool holds_all(const struct gfs_isr *isr, const struct gfs_isr_peer *p,
 	return !isr->fenced && p->member && from >= isr->acked_hw;
 }
 
-void gfs_isr_note_run(struct gfs_isr *isr, int64_t now)
-{
-	pthread_mutex_lock(&isr->lock);
-	if (isr->ran_ms && now - isr->ran_ms > STALL_MS)
-		isr->resumed_ms = now;
-	isr->ran_ms = now;
-	pthread_mutex_unlock(&isr->lock);
-}
-
-/* May a poll that begins now have been sent long ago: did this master
- * just not run (its tick late, or seen late a moment ago)?  A poll that
- * waited in a socket while we were stopped may have been given up by
- * its follower, which may have taken over since: no sign of life.
- * Lock held. */
-static bool maybe_stale(const struct gfs_isr *isr, int64_t now)
-{
-	return (isr->ran_ms && now - isr->ran_ms > STALL_MS) ||
-	       (isr->resumed_ms && now - isr->resumed_ms < RESUMED_MS);
-}
-
-/* A poll for `from` begins: it is url's word for what it holds now, so
+/* A poll begins: it is url's word for what it holds now (`from`), so
  * what an earlier poll said (of an earlier process at that URL, say,
  * whose data directory was since replaced) no longer counts.  It makes
  * url attached only when it ends: the follower learns it from the reply,
  * and it may not take over before it knows (a status that said attached
- * earlier would promise a failover the follower cannot make).  It is a
- * sign of life unless it may be stale (*live false).  Its ticket for
+ * earlier would promise a failover the follower cannot make).  *until:
+ * how long it lets us count on url (gfs_isr_life_until(); INT64_MAX
+ * outside pair mode), 0 when it is no sign of life.  Its ticket for
  * poll_end(). */
-static uint64_t poll_begin(struct gfs_isr *isr, const char *url,
-			   uint64_t from, bool caught_up, bool *live)
+static uint64_t poll_begin(struct gfs_isr *isr, const struct gfs_isr_poll *q,
+			   bool caught_up, int64_t *until)
 {
 	struct gfs_isr_peer *p;
 	uint64_t ticket = 0;
 	int64_t now = gfs_mono_ms();
 
 	pthread_mutex_lock(&isr->lock);
-	p = find_or_add(isr, url);
-	*live = !maybe_stale(isr, now);
+	p = find_or_add(isr, q->url);
+	*until = isr->echo_life ? gfs_isr_life_until(isr->stamp_id, &q->echo,
+						     now)
+				: INT64_MAX;
 	if (p) {
-		p->acked = from;
-		p->attached = p->attached && holds_all(isr, p, from);
+		p->acked = q->from;
+		p->attached = p->attached && holds_all(isr, p, q->from);
 		/* at the log's end, or past every acknowledged record: under a
 		 * steady stream of writes the end moves while it fetches */
 		p->caught_up = caught_up || (!isr->fenced &&
-					      from >= isr->acked_hw);
+					      q->from >= isr->acked_hw);
 		p->polls++;
-		if (*live)
+		if (*until) {
 			p->last_poll_ms = now;
+			p->life_until = GFS_MAX(p->life_until, *until);
+		}
 		ticket = ++p->asked;
 		pthread_cond_broadcast(&isr->cond);
 	}
@@ -312,24 +337,25 @@ static void poll_refused(struct gfs_isr *isr, const char *url)
 	pthread_mutex_unlock(&isr->lock);
 }
 
-/* The poll of ticket, for from, ended with err (live: it began as a
- * sign of life); is url attached? */
-static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from,
-		     uint64_t ticket, bool live, enum gfs_err err)
+/* The poll of ticket ended with err (until: as poll_begin() said); is
+ * its follower attached?  Only on a poll that was a sign of life.  Its
+ * end is one too while the life it gave lasts (it took long when we
+ * were stopped meanwhile; pair mode: its follower may have given it up
+ * and taken over since). */
+static bool poll_end(struct gfs_isr *isr, const struct gfs_isr_poll *q,
+		     uint64_t ticket, int64_t until, enum gfs_err err)
 {
 	struct gfs_isr_peer *p;
 	bool attached = false;
+	int64_t now = gfs_mono_ms();
 
 	pthread_mutex_lock(&isr->lock);
-	p = find(isr, url);
+	p = find(isr, q->url);
 	if (p) {
 		p->polls -= p->polls > 0;
-		/* a poll that took long (we were stopped meanwhile) may have
-		 * been given up by its follower: no sign of life then */
-		if (live && gfs_mono_ms() - p->last_poll_ms <=
-			    isr->detach_ms + PARKED_GRACE_MS)
-			p->last_poll_ms = gfs_mono_ms();
-		attached = !err && holds_all(isr, p, from);
+		if (now < until)
+			p->last_poll_ms = now;
+		attached = !err && until && holds_all(isr, p, q->from);
 		if (err == GFS_ENOENT)
 			refuse(p);
 		else if (ticket == p->asked) /* no later poll spoke since */
@@ -339,29 +365,53 @@ static bool poll_end(struct gfs_isr *isr, const char *url, uint64_t from,
 	return attached;
 }
 
+/* How long a poll may wait for a record.  Pair mode: one that echoes no
+ * stamp of ours (the first to us) is answered at once, so that the next
+ * poll, echoing our stamp, proves its follower alive; a live one before
+ * half of the life it gives has passed, so that the next renews it in
+ * time even with a short failover window. */
+static int64_t pace(const struct gfs_isr *isr, const struct gfs_isr_poll *q,
+		    int64_t until)
+{
+	if (!isr->echo_life || !q->url || until == INT64_MAX)
+		return q->wait_ms;
+	if (q->echo.id != isr->stamp_id)
+		return 0;
+	if (!until) /* ours but old: its reply brings a new one */
+		return q->wait_ms;
+	return GFS_MIN(q->wait_ms, (until - gfs_mono_ms()) / 2);
+}
+
 enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
-			   const char *url, uint64_t from,
-			   const uint32_t *prev_crc, int64_t wait_ms,
-			   size_t max, struct gfs_enc *out, uint64_t *next,
-			   bool *attached)
+			   struct gfs_isr_poll *q, size_t max,
+			   struct gfs_enc *out)
 {
 	enum gfs_err err;
 	uint64_t ticket;
-	bool caught_up, live;
+	int64_t until;
+	bool caught_up;
 
-	*attached = false;
-	*next = from;
-	err = gfs_oplog_check_from(log, from, prev_crc, &caught_up);
-	if (err == GFS_ENOENT && url)
-		poll_refused(isr, url);
+	q->attached = false;
+	q->next = q->from;
+	q->stamp[0] = '\0';
+	err = gfs_oplog_check_from(log, q->from, q->prev_crc, &caught_up);
+	if (err == GFS_ENOENT && q->url)
+		poll_refused(isr, q->url);
 	if (err)
 		return err;
-	if (!url)
-		return gfs_oplog_serve(log, from, prev_crc, wait_ms, max, out,
-				       next);
-	ticket = poll_begin(isr, url, from, caught_up, &live);
-	err = gfs_oplog_serve(log, from, prev_crc, wait_ms, max, out, next);
-	*attached = poll_end(isr, url, from, ticket, live, err);
+	if (!q->url) {
+		err = gfs_oplog_serve(log, q->from, q->prev_crc, q->wait_ms,
+				      max, out, &q->next);
+	} else {
+		ticket = poll_begin(isr, q, caught_up, &until);
+		err = gfs_oplog_serve(log, q->from, q->prev_crc,
+				      GFS_MAX(pace(isr, q, until), 0), max,
+				      out, &q->next);
+		q->attached = poll_end(isr, q, ticket, until, err);
+	}
+	/* read after the records: never later than the reply's arrival */
+	snprintf(q->stamp, sizeof(q->stamp), "%016" PRIx64 "-%" PRId64,
+		 isr->stamp_id, gfs_mono_ms());
 	return err;
 }
 

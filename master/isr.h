@@ -28,9 +28,22 @@
  *   new process at the URL of an old follower, with an empty data
  *   directory, is not attached because the old one was).
  * - A member is silent when no poll that is a sign of life began or
- *   ended lately.  A poll that begins while this master was not running
- *   lately (gfs_isr_note_run()) is none: sent before we stopped, it may
- *   have been given up, and its follower may lead by now.
+ *   ended lately, or (pair mode) when the stamp its last live poll echoed
+ *   is too old to count on: see "The stamp echo" below.
+ *
+ * The stamp echo (pair mode, where a follower takes over by its own
+ * clock).  Every /oplog reply carries a stamp: this process's id and our
+ * monotonic clock when the reply was made (X-GFS-Stamp).  The follower
+ * echoes the last stamp it got in its next poll, with its failover window
+ * F (X-GFS-Echo), and counts a stamped reply as contact from when it
+ * arrived, later than the stamp.  It takes over only after F of its own
+ * clock without contact: at least F / (1 + 1 %) of ours after the stamp.
+ * So a poll echoing our stamp `at` lets us count on its follower until
+ * gfs_isr_life_until() = at + F - 1 % of F - 100 ms, whenever it arrives
+ * (a poll delayed in the network, or read after we were stopped, carries
+ * an old stamp); a poll echoing another process's stamp, or none, is no
+ * sign of life at all.  A mutation is acknowledged only while that time
+ * lies ahead for every member, so never once a member may lead.
  * Lock order: the master lock, then isr->lock; never together with the
  * op log's lock.
  */
@@ -49,6 +62,7 @@
 
 #define GFS_ISR_PEERS 8  /* followers tracked at once */
 #define GFS_ISR_URL_MAX 512 /* longest follower URL (X-GFS-Backup) */
+#define GFS_ISR_STAMP_MAX 48 /* X-GFS-Stamp: 16 hex digits, '-', ms */
 
 struct gfs_oplog;
 
@@ -61,6 +75,8 @@ struct gfs_isr_peer {
 			       * one's end sets `attached` */
 	int64_t last_poll_ms; /* monotonic: end of its last poll, or when it
 			       * became a member */
+	int64_t life_until;   /* monotonic: pair mode, it may take over from
+			       * here on (0: no live poll yet) */
 	bool member;          /* acknowledgements wait for it */
 	bool attached;        /* member, and its last poll was >= acked_hw */
 	bool caught_up;       /* its last poll asked for the next record
@@ -79,8 +95,32 @@ struct gfs_isr {
 	uint64_t acked_hw;      /* (lock) records acknowledged are below */
 	int64_t detach_ms;      /* a member silent this long is "silent";
 				 * read-only */
-	int64_t ran_ms;         /* (lock) the master's tick last ran */
-	int64_t resumed_ms;     /* (lock) it last ran after a stall */
+	bool echo_life;         /* pair mode: only a poll echoing a recent
+				 * stamp is a sign of life; read-only */
+	uint64_t stamp_id;      /* this process in our stamps, random, not 0;
+				 * read-only */
+};
+
+/* What a poll echoes (X-GFS-Echo: ID-AT WINDOW): the last stamp the
+ * follower got, and how long it waits without contact before it takes
+ * over.  The same struct holds a stamp (window 0). */
+struct gfs_isr_echo {
+	uint64_t id;            /* the stamping process; 0: none */
+	int64_t at_ms;          /* its monotonic clock in the stamp */
+	int64_t window_ms;      /* the follower's failover window */
+};
+
+/* One /oplog poll: what it asks (in) and what it is told (out). */
+struct gfs_isr_poll {
+	const char *url;        /* in: X-GFS-Backup, borrowed; NULL: an
+				 * anonymous reader (never counted) */
+	uint64_t from;          /* in: the first record it lacks */
+	const uint32_t *prev_crc; /* in: its record from-1's CRC, or NULL */
+	struct gfs_isr_echo echo; /* in: zero when it echoed nothing */
+	int64_t wait_ms;        /* in: for a record to exist */
+	uint64_t next;          /* out: the first record not served */
+	bool attached;          /* out: X-GFS-Attached */
+	char stamp[GFS_ISR_STAMP_MAX]; /* out: X-GFS-Stamp */
 };
 
 /* What a manager or /status sees of one follower (a copy). */
@@ -92,13 +132,14 @@ struct gfs_isr_view {
 	int64_t idle_ms;        /* since its last poll */
 };
 
-/* An empty, fenced set (not the leader yet). */
-void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms);
+/* An empty, fenced set (not the leader yet); echo_life: pair mode. */
+void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms, bool echo_life);
 void gfs_isr_destroy(struct gfs_isr *isr);
 
 /*
  * Lead from now on: members (n URLs, borrowed) are waited for as if they
- * had just polled at seq 0; every other follower is forgotten; acked_hw
+ * had just polled at seq 0 (pair mode: silent until they poll with a
+ * stamp of ours: a poll before our start proves nothing); every other follower is forgotten; acked_hw
  * starts at next_seq (anything in our log may have been acknowledged by
  * an earlier leader); acknowledgements are allowed until ack_until_ms.
  */
@@ -109,11 +150,18 @@ void gfs_isr_lead(struct gfs_isr *isr, char *const *members, size_t n,
 void gfs_isr_fence(struct gfs_isr *isr);
 /* Acknowledge nothing from until_ms on (etcd lease: election.c). */
 void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms);
-/* The master's tick runs at now (monotonic ms): when it had not run for
- * over a second, polls that begin until shortly after are no sign of
- * life (they may have waited in a socket while we were stopped, and
- * their followers may have taken over since). */
-void gfs_isr_note_run(struct gfs_isr *isr, int64_t now);
+/*
+ * Until when (our monotonic ms) a poll that echoes e, read at now, lets
+ * us count on its follower not to take over; 0 when it is no sign of
+ * life: e is no stamp of process id (ours), lies in our future, or is
+ * too old.  The rule, for any F, is at + F - F x 1 % - 100 ms (isr.h
+ * top; docs/MASTER.md).
+ */
+int64_t gfs_isr_life_until(uint64_t id, const struct gfs_isr_echo *e,
+			   int64_t now);
+/* Parse "ID-AT" (a stamp) or "ID-AT WINDOW" (an echo) into *e; false
+ * (and *e zero) when text is neither. */
+bool gfs_isr_parse_echo(const char *text, struct gfs_isr_echo *e);
 
 /*
  * Wait until every member holds record seq (the caller made it durable
@@ -133,18 +181,19 @@ bool gfs_isr_writable(struct gfs_isr *isr);
 /*
  * One /oplog poll, whole: check `from` against the log (GFS_ENOENT: the
  * follower must re-sync), count the poll as url's acknowledgement of
- * every record before `from`, serve records as gfs_oplog_serve() does,
- * and tell whether url is attached.  url may be NULL (an anonymous
- * reader: served, never counted, never attached).
+ * every record before `from`, serve records as gfs_oplog_serve() does
+ * (at most max bytes into out), tell whether url is attached and stamp
+ * the reply.  Pair mode: attached only on a poll that is a sign of life;
+ * one that echoes no stamp of ours is answered at once (its next poll
+ * will), and a live one before the life it gives runs out.
  */
 enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
-			   const char *url, uint64_t from,
-			   const uint32_t *prev_crc, int64_t wait_ms,
-			   size_t max, struct gfs_enc *out, uint64_t *next,
-			   bool *attached);
+			   struct gfs_isr_poll *poll, size_t max,
+			   struct gfs_enc *out);
 
 /* Make url a member (acknowledgements wait for it from now on) or not.
- * One never seen counts as having just polled. */
+ * One never seen counts as having just polled (pair mode: as silent
+ * until it polls with a recent stamp). */
 void gfs_isr_set_member(struct gfs_isr *isr, const char *url, bool member);
 
 /* Copy what is known of up to max followers into out; their count. */

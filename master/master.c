@@ -176,7 +176,7 @@ enum gfs_err gfs_master_open(struct gfs_master *m)
 	gfs_chunks_init(&m->chunks);
 	gfs_csmgr_init(&m->cs);
 	gfs_requests_init(&m->requests, GFS_REQUESTS_MAX, GFS_REQUEST_TTL_MS);
-	gfs_isr_init(&m->isr, (int64_t)m->conf.detach_ms);
+	gfs_isr_init(&m->isr, (int64_t)m->conf.detach_ms, !gfs_master_etcd(m));
 	if (gfs_master_etcd(m) && !(m->el = gfs_election_new(m))) {
 		gfs_error("--etcd: expected http:// URLs, got '%s'",
 			  m->conf.etcd);
@@ -210,7 +210,6 @@ static bool tick(struct gfs_master *m, int64_t now, bool periodic, bool *more)
 		gfs_info("probation over: accepting mutations");
 	}
 	if (periodic) {
-		gfs_isr_note_run(&m->isr, now);
 		stall = gfs_csmgr_tick(m, now);
 		if (stall)
 			gfs_backup_forgive_stall(m, now, stall);

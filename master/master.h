@@ -82,7 +82,12 @@ struct gfs_follow {
 				     * campaign) */
 	bool campaigning;           /* etcd: a campaign counts on our log
 				     * as it is: no re-sync until it ends */
-	int64_t last_contact_ms;    /* monotonic, last answer from primary */
+	int64_t last_contact_ms;    /* monotonic, last answer from primary:
+				     * a stamped one's arrival, another's
+				     * request's sending */
+	struct gfs_isr_echo echo;   /* the primary's stamp that came with the
+				     * answer of last_contact_ms or before:
+				     * echoed in our next poll */
 	int64_t held_back_ms;       /* pair: last_contact_ms when we last
 				     * logged not taking over */
 	int64_t last_ping_ms;       /* primary: last epoch ping to old one */

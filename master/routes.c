@@ -864,14 +864,14 @@ static void h_oplog(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	struct gfs_enc out = { 0 };
-	const char *backup;
-	uint64_t from = 0, wait = 1000, next, crc;
+	struct gfs_isr_poll q = { 0 };
+	const char *echo;
+	uint64_t wait = 1000, crc;
 	uint32_t prev_crc;
-	bool attached;
 	enum gfs_err err;
 	char buf[32];
 
-	if (gfs_req_arg_u64(req, "from", 0, &from) || !from ||
+	if (gfs_req_arg_u64(req, "from", 0, &q.from) || !q.from ||
 	    gfs_req_arg_u64(req, "wait_ms", 1000, &wait)) {
 		gfs_reply_error(req, GFS_EINVAL, "from=SEQ (>= 1) required");
 		return;
@@ -880,9 +880,15 @@ static void h_oplog(struct gfs_req *req)
 		fail(req, GFS_ENOTPRIMARY, NULL, "not the primary");
 		return;
 	}
-	backup = gfs_req_header(req, GFS_HDR_BACKUP);
-	if (backup && (strlen(backup) > URL_MAX || !gfs_text_valid(backup))) {
+	q.url = gfs_req_header(req, GFS_HDR_BACKUP);
+	if (q.url && (strlen(q.url) > URL_MAX || !gfs_text_valid(q.url))) {
 		gfs_reply_error(req, GFS_EINVAL, "X-GFS-Backup must be a URL");
+		return;
+	}
+	echo = gfs_req_header(req, GFS_HDR_ECHO);
+	if (echo && !gfs_isr_parse_echo(echo, &q.echo)) {
+		gfs_reply_error(req, GFS_EINVAL,
+				"X-GFS-Echo must be STAMP WINDOW_MS");
 		return;
 	}
 	if (gfs_req_arg_u64(req, "crc", UINT64_MAX, &crc) ||
@@ -891,12 +897,11 @@ static void h_oplog(struct gfs_req *req)
 		return;
 	}
 	prev_crc = (uint32_t)crc;
-	err = gfs_isr_serve(&m->isr, m->log, backup, from,
-			    crc == UINT64_MAX ? NULL : &prev_crc,
-			    (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX),
-			    OPLOG_REPLY_MAX, &out, &next, &attached);
+	q.prev_crc = crc == UINT64_MAX ? NULL : &prev_crc;
+	q.wait_ms = (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX);
+	err = gfs_isr_serve(&m->isr, m->log, &q, OPLOG_REPLY_MAX, &out);
 	if (err == GFS_ENOENT) {
-		reply_gone(req, from);
+		reply_gone(req, q.from);
 		gfs_enc_free(&out);
 		return;
 	}
@@ -905,9 +910,10 @@ static void h_oplog(struct gfs_req *req)
 		fail(req, err, NULL, "log fenced");
 		return;
 	}
-	snprintf(buf, sizeof(buf), "%" PRIu64, next);
+	snprintf(buf, sizeof(buf), "%" PRIu64, q.next);
 	gfs_reply_header(req, "X-GFS-Seq", buf);
-	gfs_reply_header(req, "X-GFS-Attached", attached ? "1" : "0");
+	gfs_reply_header(req, "X-GFS-Attached", q.attached ? "1" : "0");
+	gfs_reply_header(req, GFS_HDR_STAMP, q.stamp);
 	pthread_mutex_lock(&m->lock);
 	snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, m->prev_epoch,
 		 m->epoch_start);

@@ -4,7 +4,8 @@
 # acknowledgement; the checks that none was lost or changed and that no
 # two epochs acknowledged in overlapping time.
 #
-#   split_chunkservers N       chunkservers c0..c(N-1), one namespace each
+#   split_chunkservers N       chunkservers c0..c(N-1), one namespace each,
+#                              heartbeats every SPLIT_HEARTBEAT (500ms)
 #   split_clients SIDE...      a client loop per side, in namespace cl-SIDE
 #   split_stop_clients         stop them (they finish their round)
 #   split_acks SIDE [EPOCH]    creates SIDE had acknowledged (at EPOCH)
@@ -35,7 +36,8 @@ split_chunkservers() {
 		# shellcheck disable=SC2046
 		ns_start "c$i" "$T/cs$i.log" "$GFS_BIN/gfs-chunkserver" \
 			--listen "$ip" --data "$T/cs$i" --master "$SPLIT_MASTERS" \
-			--heartbeat-interval 500ms $(cs_auth) 7080
+			--heartbeat-interval "${SPLIT_HEARTBEAT:-500ms}" \
+			$(cs_auth) 7080
 	done
 }
 

@@ -1,7 +1,9 @@
 /*
  * Unit tests for master/isr.c: what a mutation waits for, when a
- * follower counts as attached, and when nothing may be acknowledged.
- * Polls go through gfs_isr_serve() against a real op log in a temp dir.
+ * follower counts as attached, when a poll is a sign of life (the stamp
+ * echo) and when nothing may be acknowledged.  Polls go through
+ * gfs_isr_serve() against a real op log in a temp dir, in pair mode: as
+ * a follower would, poll() echoes the stamp of its url's last reply.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -12,11 +14,18 @@
 
 #include "../../master/isr.h"
 #include "../../master/oplog.h"
+#include "constants.h"
 #include "util.h"
+
+#define WINDOW_MS 10000 /* the followers' failover window */
 
 static char dir[64];
 static struct gfs_oplog *log_;
 static struct gfs_isr isr;
+static struct {
+	char url[32];
+	struct gfs_isr_echo stamp; /* of its last reply */
+} echoes[4];
 
 static bool none(void *cls, uint64_t seq, const uint8_t *b, size_t n)
 {
@@ -32,7 +41,8 @@ static void setup(void)
 	strcpy(dir, "/tmp/gfs-isr-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(gfs_oplog_open(dir, 1, none, NULL, &log_), GFS_OK);
-	gfs_isr_init(&isr, 300);
+	gfs_isr_init(&isr, 300, true);
+	memset(echoes, 0, sizeof(echoes));
 }
 
 static void teardown(void)
@@ -56,16 +66,50 @@ static uint64_t record(void)
 	return seq;
 }
 
-/* One poll of url for `from` (no wait); whether it was attached. */
+/* url's slot in echoes[]: the stamp its follower echoes. */
+static struct gfs_isr_echo *echo_of(const char *url)
+{
+	size_t i;
+
+	for (i = 0; i < 4 && echoes[i].url[0]; i++)
+		if (!strcmp(echoes[i].url, url))
+			return &echoes[i].stamp;
+	cr_assert_lt(i, 4);
+	snprintf(echoes[i].url, sizeof(echoes[i].url), "%s", url);
+	return &echoes[i].stamp;
+}
+
+/* One poll of url for `from` echoing e (wait wait_ms); err and whether
+ * it was attached; url's follower keeps the reply's stamp. */
+static enum gfs_err poll_with(const char *url, uint64_t from,
+			      const struct gfs_isr_echo *e, int64_t wait,
+			      bool *attached)
+{
+	struct gfs_isr_poll q = { .url = url, .from = from, .echo = *e,
+				  .wait_ms = wait };
+	struct gfs_enc out = { 0 };
+	enum gfs_err err = gfs_isr_serve(&isr, log_, &q, 1 << 20, &out);
+
+	if (!err)
+		cr_assert(gfs_isr_parse_echo(q.stamp, echo_of(url)));
+	*attached = q.attached;
+	gfs_enc_free(&out);
+	return err;
+}
+
+/* One poll of url for `from` (no wait), as its follower polls: echoing
+ * the last stamp it got (none yet: one poll first, to get one); whether
+ * it was attached. */
 static bool poll(const char *url, uint64_t from)
 {
-	struct gfs_enc out = { 0 };
-	uint64_t next;
+	struct gfs_isr_echo e;
 	bool attached;
 
-	cr_assert_eq(gfs_isr_serve(&isr, log_, url, from, NULL, 0, 1 << 20,
-				   &out, &next, &attached), GFS_OK);
-	gfs_enc_free(&out);
+	if (!echo_of(url)->id)
+		poll_with(url, from, &(struct gfs_isr_echo){ 0 }, 0, &attached);
+	e = *echo_of(url);
+	e.window_ms = WINDOW_MS;
+	cr_assert_eq(poll_with(url, from, &e, 0, &attached), GFS_OK);
 	return attached;
 }
 
@@ -139,14 +183,11 @@ Test(isr, attached_only_past_every_acknowledged_record)
  * end, of a follower whose log is not a prefix of ours. */
 static void refused_poll(const char *url, uint64_t from)
 {
-	struct gfs_enc out = { 0 };
-	uint64_t next;
 	bool attached;
 
-	cr_assert_eq(gfs_isr_serve(&isr, log_, url, from, NULL, 0, 1 << 20,
-				   &out, &next, &attached), GFS_ENOENT);
+	cr_assert_eq(poll_with(url, from, echo_of(url), 0, &attached),
+		     GFS_ENOENT);
 	cr_expect_not(attached);
-	gfs_enc_free(&out);
 }
 
 Test(isr, a_follower_replaced_at_its_url_is_not_attached)
@@ -171,34 +212,158 @@ Test(isr, a_follower_replaced_at_its_url_is_not_attached)
 	cr_expect(poll("http://b", seq + 1));
 }
 
-Test(isr, a_poll_read_after_a_stall_is_no_sign_of_life)
+/* The decision: how long a poll's echo lets the leader count on its
+ * follower, on a fake clock. */
+Test(isr, an_echo_of_ours_counts_for_the_window_less_drift_and_margin)
+{
+	struct gfs_isr_echo e = { .id = 42, .at_ms = 1000,
+				  .window_ms = WINDOW_MS };
+	int64_t until = 1000 + WINDOW_MS - WINDOW_MS / 100 - 100;
+
+	cr_expect_eq(gfs_isr_life_until(42, &e, 1000), until, "fresh");
+	cr_expect_eq(gfs_isr_life_until(42, &e, until - 1), until);
+	cr_expect_eq(gfs_isr_life_until(42, &e, until), 0, "ran out");
+}
+
+Test(isr, a_delayed_poll_with_an_old_echo_is_no_sign_of_life)
+{
+	struct gfs_isr_echo e = { .id = 42, .at_ms = 1000,
+				  .window_ms = WINDOW_MS };
+
+	/* sent right after the stamp came, read 12 s later */
+	cr_expect_eq(gfs_isr_life_until(42, &e, 1000 + 12000), 0);
+	/* read after 9 s: counts, but only until the same time */
+	cr_expect_eq(gfs_isr_life_until(42, &e, 1000 + 9000),
+		     gfs_isr_life_until(42, &e, 1000));
+}
+
+Test(isr, an_echo_of_another_primary_is_no_sign_of_life)
+{
+	struct gfs_isr_echo e = { .id = 43, .at_ms = 1000,
+				  .window_ms = WINDOW_MS };
+
+	cr_expect_eq(gfs_isr_life_until(42, &e, 1000), 0, "another id");
+	e.id = 0;
+	cr_expect_eq(gfs_isr_life_until(42, &e, 1000), 0, "no echo");
+	e.id = 42;
+	cr_expect_eq(gfs_isr_life_until(42, &e, 999), 0, "from our future");
+	e.window_ms = 0;
+	cr_expect_eq(gfs_isr_life_until(42, &e, 1000), 0, "no window");
+	e.window_ms = INT64_MAX;
+	cr_expect_eq(gfs_isr_life_until(42, &e, 1000), 0, "overflow");
+}
+
+/* The inequality (isr.h, docs/MASTER.md): the follower got the stamp d
+ * ms after it was made (d >= 0: it arrives after it is made), counts
+ * contact from then and takes over after WINDOW of its own clock, which
+ * runs at a rate within 1 % of ours; the leader acknowledges only before
+ * gfs_isr_life_until().  Nowhere may both happen at once. */
+Test(isr, no_instant_where_leader_acknowledges_and_follower_took_over)
+{
+	static const int64_t windows[] = { 1500, 3000, 10000, 60000 };
+	static const double rates[] = { 0.99, 0.995, 1.0, 1.005, 1.01 };
+	struct gfs_isr_echo e = { .id = 7, .at_ms = 5000 };
+	int64_t until, d;
+	double takeover;
+
+	for (size_t w = 0; w < sizeof(windows) / sizeof(*windows); w++) {
+		e.window_ms = windows[w];
+		until = gfs_isr_life_until(7, &e, e.at_ms);
+		for (size_t r = 0; r < sizeof(rates) / sizeof(*rates); r++)
+			for (d = 0; d <= 20000; d += 250) {
+				/* our time when its clock has run WINDOW
+				 * since the arrival */
+				takeover = (double)(e.at_ms + d) +
+					   (double)e.window_ms / rates[r];
+				cr_expect_leq((double)until, takeover,
+					      "window %lld, rate %.3f, delay "
+					      "%lld", (long long)e.window_ms,
+					      rates[r], (long long)d);
+			}
+	}
+}
+
+Test(isr, stamps_and_echoes_parse_back)
+{
+	struct gfs_isr_echo e;
+
+	cr_expect(gfs_isr_parse_echo("000000000000002a-1234", &e));
+	cr_expect(e.id == 42 && e.at_ms == 1234 && e.window_ms == 0);
+	cr_expect(gfs_isr_parse_echo("000000000000002a-1234 10000", &e));
+	cr_expect_eq(e.window_ms, 10000);
+	cr_expect_not(gfs_isr_parse_echo("2a-1234 10000 x", &e));
+	cr_expect_eq(e.id, 0, "a bad echo leaves no id");
+	cr_expect_not(gfs_isr_parse_echo("0-1234", &e), "id 0");
+	cr_expect_not(gfs_isr_parse_echo("2a--5", &e));
+	cr_expect_not(gfs_isr_parse_echo("2a-5 -1", &e));
+	cr_expect_not(gfs_isr_parse_echo("", &e));
+}
+
+/* Through gfs_isr_serve(): only a poll echoing a recent stamp of ours
+ * keeps a member alive, lets us acknowledge and attaches it. */
+Test(isr, a_poll_echoing_no_recent_stamp_of_ours_is_no_sign_of_life)
 {
 	char *members[] = { "http://b" };
+	struct gfs_isr_echo old, other;
 	uint64_t seq;
-	int64_t t;
+	int64_t t0;
+	bool attached;
 
 	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	cr_expect_not(gfs_isr_writable(&isr), "a member not heard yet");
 	seq = record();
-	usleep(400 * 1000); /* detach_ms is 300: b is silent */
-	cr_assert_not(gfs_isr_writable(&isr));
-	/* the tick last ran 1.5 s ago: we were stopped, and b's poll may
-	 * have waited in a socket all that time */
-	t = gfs_mono_ms();
-	gfs_isr_note_run(&isr, t - 1500);
-	poll("http://b", seq + 1);
-	cr_expect_not(gfs_isr_writable(&isr), "a poll read in a stall");
+	/* its first poll (no stamp to echo): answered at once, although
+	 * at the log's end it would wait; no life, not attached */
+	t0 = gfs_mono_ms();
+	cr_assert_eq(poll_with("http://b", seq + 1, &(struct gfs_isr_echo){ 0 },
+			       2000, &attached), GFS_OK);
+	cr_expect_lt(gfs_mono_ms() - t0, 1000, "it waited for a record");
+	cr_expect_not(attached);
+	cr_expect_not(gfs_isr_writable(&isr));
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_EUNAVAIL);
+	/* delayed in the network: it echoes a stamp of ours 20 s old */
+	old = *echo_of("http://b");
+	old.at_ms -= 20000;
+	old.window_ms = WINDOW_MS;
+	cr_assert_eq(poll_with("http://b", seq + 1, &old, 0, &attached),
+		     GFS_OK);
+	cr_expect_not(attached, "attached by a delayed poll");
 	cr_expect_eq(wait_ms(seq, true, 50), GFS_EUNAVAIL,
-		     "acknowledged on a poll read in a stall");
-	/* the tick runs again: right after, still maybe one from before */
-	gfs_isr_note_run(&isr, t);
-	poll("http://b", seq + 1);
-	cr_expect_not(gfs_isr_writable(&isr), "a poll read at the resume");
-	/* well after the resume: alive again */
-	gfs_isr_note_run(&isr, t + 200);
-	usleep(600 * 1000);
-	poll("http://b", seq + 1);
+		     "acknowledged on a delayed poll");
+	/* a fresh stamp, but of another primary */
+	other = *echo_of("http://b");
+	other.id ^= 1;
+	other.window_ms = WINDOW_MS;
+	cr_assert_eq(poll_with("http://b", seq + 1, &other, 0, &attached),
+		     GFS_OK);
+	cr_expect_not(attached, "attached on another primary's stamp");
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_EUNAVAIL);
+	/* the stamp of our last reply: alive, attached, acknowledged */
+	cr_expect(poll("http://b", seq + 1));
 	cr_expect(gfs_isr_writable(&isr));
 	cr_expect_eq(wait_ms(seq, true, 50), GFS_OK);
+}
+
+/* A stamp counts only for its follower's window: a member whose polls
+ * go on arriving (within detach_ms, 300 here) but all echo one stamp
+ * (their replies are held up) is silent once that stamp ran out. */
+Test(isr, a_member_is_silent_when_its_echo_runs_out)
+{
+	char *members[] = { "http://b" };
+	struct gfs_isr_echo e = { 0 };
+	bool attached;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	poll_with("http://b", 1, &e, 0, &attached); /* gets a stamp */
+	e = *echo_of("http://b");
+	e.window_ms = 250; /* life: 250 - 2 - 100 ms after the stamp */
+	cr_assert_eq(poll_with("http://b", 1, &e, 0, &attached), GFS_OK);
+	cr_expect(attached);
+	cr_expect(gfs_isr_writable(&isr));
+	usleep(200 * 1000);
+	cr_assert_eq(poll_with("http://b", 1, &e, 0, &attached), GFS_OK);
+	cr_expect_not(gfs_isr_writable(&isr), "alive past the stamp's life");
+	cr_expect_not(attached);
 }
 
 Test(isr, a_silent_member_blocks_writes_and_stays_silent)
@@ -207,7 +372,8 @@ Test(isr, a_silent_member_blocks_writes_and_stays_silent)
 	char *members[] = { "http://b" };
 
 	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
-	cr_expect(gfs_isr_writable(&isr), "a new member counts as alive");
+	poll("http://b", 1);
+	cr_expect(gfs_isr_writable(&isr), "a member that polls is alive");
 	usleep(400 * 1000); /* detach_ms is 300 */
 	cr_expect_not(gfs_isr_writable(&isr));
 	gfs_isr_set_member(&isr, "http://b", false);

@@ -148,7 +148,7 @@ static void setup_where(void)
 	gfs_ns_init(&m.ns);
 	gfs_chunks_init(&m.chunks);
 	gfs_csmgr_init(&m.cs);
-	gfs_isr_init(&m.isr, 60000);
+	gfs_isr_init(&m.isr, 60000, true);
 	gfs_rec_create(&rec, "/f", GFS_NODE_FILE, 0644, 1, 1 << 20);
 	apply(&rec);
 }
