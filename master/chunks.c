@@ -5,7 +5,11 @@
  * The table is open addressing with linear probing over pointers (8 bytes
  * a slot, at most half full), because uthash would add 56 bytes to each of
  * what may be millions of chunks; removal shifts the following run back
- * instead of leaving tombstones.
+ * instead of leaving tombstones.  A slot's low 3 bits (chunks are 8-byte
+ * aligned) hold 3 more bits of the handle's hash, so that a probe reads a
+ * chunk of another handle once in 8: a lookup of a new handle (every
+ * commit does one) costs one cache miss instead of three.  Chunks come from a pool (pool.h): 40
+ * bytes each where malloc would take 48.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,15 +17,29 @@
 #include "chunks.h"
 #include "util.h"
 
+#define TAG_MASK ((uintptr_t)7)
+
 static size_t slot_of(const struct gfs_chunks *t, uint64_t h)
 {
 	return (size_t)((h * 0x9E3779B97F4A7C15ull) >> 17) & (t->cap - 1);
+}
+
+/* Bits of the hash above those slot_of() takes (tables below 2^44). */
+static uintptr_t tag_of(uint64_t h)
+{
+	return (uintptr_t)((h * 0x9E3779B97F4A7C15ull) >> 61);
+}
+
+static struct gfs_chunk *chunk_at(const struct gfs_chunks *t, size_t i)
+{
+	return (struct gfs_chunk *)(t->slots[i] & ~TAG_MASK);
 }
 
 void gfs_chunks_init(struct gfs_chunks *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->cap = 1024;
+	gfs_pool_init(&t->pool, sizeof(struct gfs_chunk));
 	t->slots = gfs_xcalloc(t->cap, sizeof(*t->slots));
 	t->next_handle = t->reserved = t->inherit_hi = 1;
 }
@@ -33,7 +51,8 @@ void gfs_chunks_free(struct gfs_chunks *t)
 	size_t i;
 
 	for (i = 0; i < t->cap; i++)
-		free(t->slots[i]);
+		gfs_pool_put(&t->pool, chunk_at(t, i));
+	gfs_pool_free_all(&t->pool);
 	free(t->slots);
 	HASH_ITER(hh, t->pending, p, pt) {
 		HASH_DEL(t->pending, p);
@@ -49,10 +68,12 @@ void gfs_chunks_free(struct gfs_chunks *t)
 struct gfs_chunk *gfs_chunks_find(struct gfs_chunks *t, uint64_t handle)
 {
 	size_t i = slot_of(t, handle);
+	uintptr_t tag = tag_of(handle);
 
 	for (; t->slots[i]; i = (i + 1) & (t->cap - 1))
-		if (t->slots[i]->handle == handle)
-			return t->slots[i];
+		if ((t->slots[i] & TAG_MASK) == tag &&
+		    chunk_at(t, i)->handle == handle)
+			return chunk_at(t, i);
 	return NULL;
 }
 
@@ -62,20 +83,20 @@ static void insert_slot(struct gfs_chunks *t, struct gfs_chunk *c)
 
 	while (t->slots[i])
 		i = (i + 1) & (t->cap - 1);
-	t->slots[i] = c;
+	t->slots[i] = (uintptr_t)c | tag_of(c->handle);
 }
 
 /* Double the table.  O(count), amortised O(1) per add. */
 static void grow(struct gfs_chunks *t)
 {
-	struct gfs_chunk **old = t->slots;
+	uintptr_t *old = t->slots;
 	size_t i, n = t->cap;
 
 	t->cap *= 2;
 	t->slots = gfs_xcalloc(t->cap, sizeof(*t->slots));
 	for (i = 0; i < n; i++)
 		if (old[i])
-			insert_slot(t, old[i]);
+			insert_slot(t, (struct gfs_chunk *)(old[i] & ~TAG_MASK));
 	free(old);
 }
 
@@ -83,7 +104,7 @@ struct gfs_chunk *gfs_chunks_add(struct gfs_chunks *t, uint64_t handle,
 				 uint32_t version, uint32_t length,
 				 uint32_t index)
 {
-	struct gfs_chunk *c = gfs_xcalloc(1, sizeof(*c));
+	struct gfs_chunk *c = gfs_pool_get(&t->pool);
 
 	c->handle = handle;
 	c->version = version;
@@ -100,20 +121,20 @@ void gfs_chunks_remove(struct gfs_chunks *t, struct gfs_chunk *c)
 {
 	size_t mask = t->cap - 1, i = slot_of(t, c->handle), j, home;
 
-	while (t->slots[i] != c)
+	while (chunk_at(t, i) != c)
 		i = (i + 1) & mask;
-	t->slots[i] = NULL;
+	t->slots[i] = 0;
 	/* Shift back every entry of the run that would no longer be found. */
 	for (j = (i + 1) & mask; t->slots[j]; j = (j + 1) & mask) {
-		home = slot_of(t, t->slots[j]->handle);
+		home = slot_of(t, chunk_at(t, j)->handle);
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			t->slots[i] = t->slots[j];
-			t->slots[j] = NULL;
+			t->slots[j] = 0;
 			i = j;
 		}
 	}
 	t->count--;
-	free(c);
+	gfs_pool_put(&t->pool, c);
 }
 
 void gfs_chunks_foreach(struct gfs_chunks *t,
@@ -123,7 +144,7 @@ void gfs_chunks_foreach(struct gfs_chunks *t,
 
 	for (i = 0; i < t->cap; i++)
 		if (t->slots[i])
-			fn(cls, t->slots[i]);
+			fn(cls, chunk_at(t, i));
 }
 
 bool gfs_chunks_scan(struct gfs_chunks *t, size_t *cursor, size_t slots,
@@ -135,7 +156,7 @@ bool gfs_chunks_scan(struct gfs_chunks *t, size_t *cursor, size_t slots,
 		end = t->cap;
 	for (i = *cursor; i < end; i++)
 		if (t->slots[i])
-			fn(cls, t->slots[i]);
+			fn(cls, chunk_at(t, i));
 	*cursor = end;
 	return end == t->cap;
 }

@@ -24,6 +24,8 @@
 
 #include <uthash.h>
 
+#include "pool.h"
+
 #define GFS_LOC_MAX 7          /* replica locations kept (40-byte chunk) */
 #define GFS_HANDLE_BATCH 1024  /* handles per logged reservation */
 #define GFS_NO_SERVER UINT16_MAX
@@ -58,9 +60,11 @@ struct gfs_garbage {
 };
 
 struct gfs_chunks {
-	struct gfs_chunk **slots;   /* open addressing, owned, cap slots */
+	uintptr_t *slots;           /* open addressing, owned, cap slots:
+				     * chunk pointers tagged (chunks.c) */
 	size_t cap;                 /* a power of two */
 	size_t count;
+	struct gfs_pool pool;       /* of struct gfs_chunk, owned */
 	struct gfs_pending *pending;  /* uthash head, owned */
 	struct gfs_garbage *garbage;  /* uthash head, owned */
 	uint64_t next_handle;       /* the next one to hand out */
