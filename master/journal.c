@@ -460,7 +460,7 @@ static bool apply_delete(struct gfs_master *m, struct gfs_dec *d,
 	int64_t t = dec_opt_time(d);
 
 	if (!gfs_dec_done(d) || !n || n == m->ns.root ||
-	    (n->type == GFS_NODE_DIR && n->dir.kids))
+	    (n->type == GFS_NODE_DIR && gfs_ns_nkids(n)))
 		return false;
 	remove_node(m, n, t);
 	return true;

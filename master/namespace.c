@@ -2,8 +2,17 @@
  * namespace.c - the tree of files and directories; see namespace.h.
  *
  * Paths are walked component by component without copying: a component is
- * a (pointer, length) pair into the path, looked up with HASH_FIND on the
- * parent's table.
+ * a (pointer, length) pair into the path, looked up in the parent's table.
+ *
+ * A directory's table is open addressing with linear probing over node
+ * pointers, at most 3/4 full and at least 1/8 (else it halves), freed
+ * when the directory empties: 8 bytes a slot, about 14 an entry, where a
+ * uthash entry took 56 in the node and a bucket table (576 bytes for an
+ * empty directory's).  A slot's low 3 bits (nodes are 8-byte aligned)
+ * hold 3 bits of the name's hash, so that a probe reads a node of another
+ * name once in 8.  Removal shifts the rest of the run back (no
+ * tombstones), as chunks.c does.  Nodes come from a pool (pool.h): no
+ * malloc header, no rounding.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +41,7 @@ static struct gfs_node *node_new(struct gfs_ns *ns, const char *name,
 				 size_t len, enum gfs_node_type type,
 				 uint64_t ino)
 {
-	struct gfs_node *n = gfs_xcalloc(1, sizeof(*n));
+	struct gfs_node *n = gfs_pool_get(&ns->nodes);
 
 	set_name(n, name, len);
 	n->type = (uint8_t)type;
@@ -66,12 +75,13 @@ static void node_free(struct gfs_ns *ns, struct gfs_node *n)
 		free(n->sym.target);
 	if (n->name_len > GFS_NS_INLINE_NAME)
 		free(n->nm.ptr);
-	free(n);
+	gfs_pool_put(&ns->nodes, n);
 }
 
 void gfs_ns_init(struct gfs_ns *ns)
 {
 	memset(ns, 0, sizeof(*ns));
+	gfs_pool_init(&ns->nodes, sizeof(struct gfs_node));
 	ns->next_ino = 1;
 	ns->root = node_new(ns, "", 0, GFS_NODE_DIR, 1);
 	ns->root->mode = 0755;
@@ -80,13 +90,13 @@ void gfs_ns_init(struct gfs_ns *ns)
 
 static void free_tree(struct gfs_ns *ns, struct gfs_node *n)
 {
-	struct gfs_node *k, *tmp;
+	struct gfs_node *k;
+	size_t pos = 0;
 
 	if (n->type == GFS_NODE_DIR) {
-		HASH_ITER(hh, n->dir.kids, k, tmp) {
-			HASH_DELETE(hh, n->dir.kids, k);
+		while ((k = gfs_ns_next_kid(n, &pos)))
 			free_tree(ns, k);
-		}
+		free(n->dir.kids);
 	}
 	node_free(ns, n);
 }
@@ -162,6 +172,7 @@ void gfs_ns_free(struct gfs_ns *ns)
 	gfs_xattr_free_all(&ns->xattrs);
 	if (ns->root)
 		free_tree(ns, ns->root);
+	gfs_pool_free_all(&ns->nodes);
 	memset(ns, 0, sizeof(*ns));
 }
 
@@ -180,12 +191,137 @@ static bool next_comp(const char **p, const char **comp, size_t *len)
 	return true;
 }
 
-static struct gfs_node *kid(struct gfs_node *dir, const char *name, size_t len)
-{
-	struct gfs_node *k = NULL;
+/* ---- directory tables ---- */
 
-	HASH_FIND(hh, dir->dir.kids, name, len, k);
-	return k;
+#define TAG_MASK ((uintptr_t)7)
+
+/* FNV-1a, then a murmur3 finaliser so that every bit of the result
+ * depends on every byte (the slot comes from bits 3 and up). */
+static uint64_t name_hash(const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	while (len--) {
+		h ^= (unsigned char)*name++;
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static struct gfs_node *slot_node(uintptr_t s)
+{
+	return (struct gfs_node *)(s & ~TAG_MASK);
+}
+
+static size_t kid_mask(const struct gfs_node *dir)
+{
+	return ((size_t)1 << dir->dir.kbits) - 1;
+}
+
+/* Put k into a table of mask + 1 slots (its name absent from it). */
+static void slots_put(uintptr_t *slots, size_t mask, struct gfs_node *k)
+{
+	uint64_t h = name_hash(gfs_ns_name(k), k->name_len);
+	size_t i = (size_t)(h >> 3) & mask;
+
+	while (slots[i])
+		i = (i + 1) & mask;
+	slots[i] = (uintptr_t)k | (uintptr_t)(h & TAG_MASK);
+}
+
+/* Rebuild dir's table with 1 << bits slots.  O(entries). */
+static void kids_resize(struct gfs_node *dir, unsigned bits)
+{
+	uintptr_t *old = dir->dir.kids;
+	size_t i, n = old ? kid_mask(dir) + 1 : 0;
+	size_t mask = ((size_t)1 << bits) - 1;
+
+	dir->dir.kids = gfs_xcalloc(mask + 1, sizeof(*old));
+	dir->dir.kbits = (uint8_t)bits;
+	for (i = 0; i < n; i++)
+		if (old[i])
+			slots_put(dir->dir.kids, mask, slot_node(old[i]));
+	free(old);
+}
+
+static struct gfs_node *kid(const struct gfs_node *dir, const char *name,
+			    size_t len)
+{
+	const uintptr_t *slots = dir->dir.kids;
+	uint64_t h;
+	size_t mask, i;
+	struct gfs_node *k;
+
+	if (!slots)
+		return NULL;
+	h = name_hash(name, len);
+	mask = kid_mask(dir);
+	for (i = (size_t)(h >> 3) & mask; slots[i]; i = (i + 1) & mask) {
+		if ((slots[i] & TAG_MASK) != (h & TAG_MASK))
+			continue;
+		k = slot_node(slots[i]);
+		if (k->name_len == len && !memcmp(gfs_ns_name(k), name, len))
+			return k;
+	}
+	return NULL;
+}
+
+/* Add k (its name absent) to dir's table, growing it past 3/4 full. */
+static void kids_add(struct gfs_node *dir, struct gfs_node *k)
+{
+	size_t cap = dir->dir.kids ? kid_mask(dir) + 1 : 0;
+
+	if (!cap)
+		kids_resize(dir, 1);
+	else if (((size_t)dir->dir.nkids + 1) * 4 > cap * 3)
+		kids_resize(dir, dir->dir.kbits + 1u);
+	slots_put(dir->dir.kids, kid_mask(dir), k);
+	dir->dir.nkids++;
+}
+
+/* Take k out of dir's table: shift back what follows it in its run,
+ * shrink the table below 1/8 full, free it when empty. */
+static void kids_del(struct gfs_node *dir, struct gfs_node *k)
+{
+	uintptr_t *slots = dir->dir.kids;
+	size_t mask = kid_mask(dir), home, j;
+	size_t i = (size_t)(name_hash(gfs_ns_name(k), k->name_len) >> 3) & mask;
+
+	while (slot_node(slots[i]) != k)
+		i = (i + 1) & mask;
+	slots[i] = 0;
+	for (j = (i + 1) & mask; slots[j]; j = (j + 1) & mask) {
+		struct gfs_node *o = slot_node(slots[j]);
+
+		home = (size_t)(name_hash(gfs_ns_name(o), o->name_len) >> 3) &
+		       mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			slots[i] = slots[j];
+			slots[j] = 0;
+			i = j;
+		}
+	}
+	if (!--dir->dir.nkids) {
+		free(dir->dir.kids);
+		dir->dir.kids = NULL;
+		dir->dir.kbits = 0;
+	} else if (dir->dir.kbits > 1 &&
+		   (size_t)dir->dir.nkids * 8 < mask + 1) {
+		kids_resize(dir, dir->dir.kbits - 1u);
+	}
+}
+
+struct gfs_node *gfs_ns_next_kid(const struct gfs_node *dir, size_t *pos)
+{
+	size_t cap = dir->dir.kids ? kid_mask(dir) + 1 : 0;
+
+	for (; *pos < cap; (*pos)++)
+		if (dir->dir.kids[*pos])
+			return slot_node(dir->dir.kids[(*pos)++]);
+	return NULL;
 }
 
 /*
@@ -255,7 +391,7 @@ static void link_kid(struct gfs_ns *ns, struct gfs_node *dir,
 		     struct gfs_node *k)
 {
 	k->parent = dir;
-	HASH_ADD_KEYPTR(hh, dir->dir.kids, gfs_ns_name(k), k->name_len, k);
+	kids_add(dir, k);
 	if (k->type == GFS_NODE_DIR) {
 		ns->ndirs++;
 		dir->dir.nsubdirs++;
@@ -266,7 +402,7 @@ static void link_kid(struct gfs_ns *ns, struct gfs_node *dir,
 
 static void unlink_kid(struct gfs_ns *ns, struct gfs_node *k)
 {
-	HASH_DELETE(hh, k->parent->dir.kids, k);
+	kids_del(k->parent, k);
 	if (k->type == GFS_NODE_DIR) {
 		ns->ndirs--;
 		k->parent->dir.nsubdirs--;
@@ -344,7 +480,7 @@ struct gfs_node *gfs_ns_link(struct gfs_ns *ns, struct gfs_node *inode,
 
 	walk(ns, path, &at, &rest);
 	parent = make_parents(ns, at, rest, t, 0, &name, &len);
-	n = gfs_xcalloc(1, sizeof(*n));
+	n = gfs_pool_get(&ns->nodes);
 	set_name(n, name, len);
 	n->type = GFS_NODE_LINK;
 	n->link.target = inode;
@@ -388,7 +524,7 @@ static void linkset_drop(struct gfs_ns *ns, struct gfs_node *name)
 /* Remove implicit directories from dir upwards while they are empty. */
 static void prune(struct gfs_ns *ns, struct gfs_node *dir)
 {
-	while (dir != ns->root && !dir->is_explicit && !dir->dir.kids) {
+	while (dir != ns->root && !dir->is_explicit && !dir->dir.nkids) {
 		struct gfs_node *up = dir->parent;
 
 		unlink_kid(ns, dir);
@@ -474,7 +610,7 @@ static enum gfs_err can_replace(const struct gfs_node *node,
 		return victim->type != GFS_NODE_DIR ? GFS_OK : GFS_EISDIR;
 	if (victim->type != GFS_NODE_DIR)
 		return GFS_ENOTDIR;
-	return victim->dir.kids ? GFS_ENOTEMPTY : GFS_OK;
+	return victim->dir.nkids ? GFS_ENOTEMPTY : GFS_OK;
 }
 
 /* Length of node's path.  O(depth). */
@@ -491,10 +627,10 @@ static size_t path_len(const struct gfs_node *node)
  * O(subtree). */
 static size_t longest_below(const struct gfs_node *dir)
 {
-	const struct gfs_node *k, *tmp;
-	size_t best = 0, l;
+	const struct gfs_node *k;
+	size_t best = 0, l, pos = 0;
 
-	HASH_ITER(hh, dir->dir.kids, k, tmp) {
+	while ((k = gfs_ns_next_kid(dir, &pos))) {
 		l = 1 + (size_t)k->name_len +
 		    (k->type == GFS_NODE_DIR ? longest_below(k) : 0);
 		if (l > best)
@@ -560,8 +696,8 @@ static void count_up(struct gfs_node *node, uint64_t n, bool minus)
 	struct gfs_node *p;
 
 	for (p = node->parent; p && n; p = p->parent)
-		p->dir.nleases = minus ? p->dir.nleases - n
-				       : p->dir.nleases + n;
+		p->dir.nleases = (uint32_t)(minus ? p->dir.nleases - n
+						  : p->dir.nleases + n);
 }
 
 void gfs_ns_count_lease(struct gfs_node *file, int delta)
@@ -574,11 +710,12 @@ struct gfs_node *gfs_ns_find_lease(struct gfs_node *dir,
 						  struct gfs_node *file),
 				   void *cls)
 {
-	struct gfs_node *k, *tmp, *found;
+	struct gfs_node *k, *found;
+	size_t pos = 0;
 
 	if (!dir->dir.nleases)
 		return NULL;
-	HASH_ITER(hh, dir->dir.kids, k, tmp) {
+	while ((k = gfs_ns_next_kid(dir, &pos))) {
 		if (k->type != GFS_NODE_DIR) {
 			if (k->lease && blocks(cls, k))
 				return k;
@@ -657,11 +794,6 @@ void gfs_ns_path(const struct gfs_node *node, char *buf)
 	}
 }
 
-unsigned gfs_ns_nkids(const struct gfs_node *dir)
-{
-	return HASH_COUNT(dir->dir.kids);
-}
-
 struct walk_ctx {
 	gfs_ns_fn fn;
 	void *cls;
@@ -673,13 +805,14 @@ struct walk_ctx {
 /* Visit n, whose path is already in w->path with length len, and below. */
 static void visit(struct walk_ctx *w, struct gfs_node *n, size_t len)
 {
-	struct gfs_node *k, *tmp;
+	struct gfs_node *k;
+	size_t pos = 0;
 
 	if (n->type != GFS_NODE_DIR || w->all || (w->dirs && n->is_explicit))
 		w->fn(w->cls, n, w->path);
 	if (n->type != GFS_NODE_DIR)
 		return;
-	HASH_ITER(hh, n->dir.kids, k, tmp) {
+	while ((k = gfs_ns_next_kid(n, &pos))) {
 		size_t l = k->name_len;
 
 		w->path[len] = '/';
@@ -693,9 +826,9 @@ void gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix, bool dirs,
 			gfs_ns_fn fn, void *cls)
 {
 	struct walk_ctx *w = gfs_xcalloc(1, sizeof(*w));
-	struct gfs_node *d = ns->root, *k, *tmp;
+	struct gfs_node *d = ns->root, *k;
 	const char *p = prefix + 1, *slash;
-	size_t dlen = 0, l;
+	size_t dlen = 0, l, pos = 0;
 
 	w->fn = fn;
 	w->cls = cls;
@@ -712,7 +845,7 @@ void gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix, bool dirs,
 		dlen += 1 + (size_t)(slash - p);
 		p = slash + 1;
 	}
-	HASH_ITER(hh, d->dir.kids, k, tmp) {
+	while ((k = gfs_ns_next_kid(d, &pos))) {
 		l = k->name_len;
 		if (strncmp(gfs_ns_name(k), p, strlen(p)))
 			continue;
@@ -728,15 +861,15 @@ out_free:
 void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls)
 {
 	struct walk_ctx *w = gfs_xcalloc(1, sizeof(*w));
-	struct gfs_node *k, *tmp;
-	size_t len;
+	struct gfs_node *k;
+	size_t len, pos = 0;
 
 	w->fn = fn;
 	w->cls = cls;
 	w->all = true;
 	gfs_ns_path(dir, w->path);
 	len = dir->parent ? strlen(w->path) : 0;
-	HASH_ITER(hh, dir->dir.kids, k, tmp) {
+	while ((k = gfs_ns_next_kid(dir, &pos))) {
 		size_t l = k->name_len;
 
 		w->path[len] = '/';

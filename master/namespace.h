@@ -4,7 +4,7 @@
  * For: paths to nodes and back, creating, removing, linking and moving
  * names, listing.  A node is a directory entry with the inode it names:
  * a file (size, times, owner, mode, chunk size, a sorted array of chunk
- * pointers), a directory (children in a uthash table keyed by name), a
+ * pointers), a directory (its entries in a table keyed by name), a
  * symlink (its target, never followed here), a FIFO, socket or device
  * (metadata only), or a further name of a non-directory inode (a hard
  * link).  Every inode has a stable number, logged with it.  A lookup is
@@ -37,6 +37,7 @@
 
 #include "err.h"
 #include "kept.h"
+#include "pool.h"
 
 struct gfs_chunk;
 struct gfs_lease;
@@ -68,7 +69,6 @@ enum gfs_node_type {
  * pointers to an inode (hidden table, leases, link targets) stay valid.
  */
 struct gfs_node {
-	UT_hash_handle hh;          /* in parent's kids, keyed by name */
 	struct gfs_node *parent;    /* NULL for the root */
 	union {                     /* gfs_ns_name() */
 		char *ptr;          /* owned, when name_len > inline */
@@ -79,13 +79,18 @@ struct gfs_node {
 	int64_t ctime_ns;
 	union {
 		struct {
-			struct gfs_node *kids; /* uthash head, owned */
+			/* the entries: open addressing by name, 1 << kbits
+			 * slots (namespace.c), owned; NULL when there are
+			 * none.  Use gfs_ns_next_kid(), gfs_ns_nkids(). */
+			uintptr_t *kids;
+			uint32_t nkids;
+			uint32_t nsubdirs;  /* kids that are directories */
 			/* files below (at any depth) holding a lease
 			 * record, expired or not: a rename of the
 			 * directory looks for a blocking lease only when
 			 * this is not 0 (gfs_ns_find_lease()) */
-			uint64_t nleases;
-			uint32_t nsubdirs;  /* kids that are directories */
+			uint32_t nleases;
+			uint8_t kbits;
 		} dir;
 		struct {
 			/* Use gfs_ns_chunks(): [0..nchunks) sorted by
@@ -152,6 +157,7 @@ struct gfs_hidden {
 
 struct gfs_ns {
 	struct gfs_node *root;      /* owned */
+	struct gfs_pool nodes;      /* every struct gfs_node, owned */
 	uint64_t nfiles;            /* hidden ones included */
 	uint64_t ndirs;             /* not counting the root */
 	uint64_t next_ino;          /* above every inode number in use */
@@ -249,7 +255,14 @@ void gfs_ns_touch_dir(struct gfs_node *dir, int64_t t);
 /* Full path of node into buf (at least GFS_PATH_MAX + 1 bytes). */
 void gfs_ns_path(const struct gfs_node *node, char *buf);
 /* Number of children of a directory.  O(1). */
-unsigned gfs_ns_nkids(const struct gfs_node *dir);
+static inline unsigned gfs_ns_nkids(const struct gfs_node *dir)
+{
+	return dir->dir.nkids;
+}
+/* The entries of dir one by one, in no particular order: start with
+ * *pos 0; NULL after the last.  The directory must not change
+ * meanwhile.  O(1) amortised. */
+struct gfs_node *gfs_ns_next_kid(const struct gfs_node *dir, size_t *pos);
 
 /* A file's lease slot was filled (delta 1) or emptied (-1): count it in
  * every directory above it.  O(depth). */

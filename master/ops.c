@@ -520,9 +520,10 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 			      json_t **out)
 {
 	struct listing l = { 0 };
-	struct gfs_node *d, *k, *tmp;
+	struct gfs_node *d, *k;
 	enum gfs_err err;
 	uint64_t applied;
+	size_t pos = 0;
 	bool primary;
 
 	pthread_mutex_lock(&m->lock);
@@ -532,7 +533,7 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 	if (!err && d->type != GFS_NODE_DIR)
 		err = GFS_ENOTDIR;
 	if (!err)
-		HASH_ITER(hh, d->dir.kids, k, tmp)
+		while ((k = gfs_ns_next_kid(d, &pos)))
 			if (!gfs_ns_inode(k)->hidden)
 				list_add(&l, k, gfs_ns_name(k));
 	applied = m->applied_seq;
@@ -746,7 +747,7 @@ static enum gfs_err check_delete(struct gfs_node *n, const char *type)
 		return GFS_EISDIR;
 	if (type && !strcmp(type, "dir") && n->type != GFS_NODE_DIR)
 		return GFS_ENOTDIR;
-	if (n->type == GFS_NODE_DIR && n->dir.kids)
+	if (n->type == GFS_NODE_DIR && gfs_ns_nkids(n))
 		return GFS_ENOTEMPTY;
 	return GFS_OK;
 }

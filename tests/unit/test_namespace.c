@@ -326,3 +326,69 @@ Test(namespace, long_names_live_outside_the_node)
 	cr_assert(exists("/s"));
 	cr_assert_str_eq(gfs_ns_name(f), "s");
 }
+
+/* Every entry of dir, counted through gfs_ns_next_kid(). */
+static unsigned count_kids(const struct gfs_node *dir)
+{
+	unsigned n = 0;
+	size_t pos = 0;
+
+	while (gfs_ns_next_kid(dir, &pos))
+		n++;
+	return n;
+}
+
+/* /d/ and a short name, or a long one (stored outside the node). */
+static void kid_path(char *path, unsigned i)
+{
+	sprintf(path, "/d/%s%u", i % 3 ? "f" : "a-long-name-outside-a-node-",
+		i);
+}
+
+/* A directory's table grows, finds every name after removals in the
+ * middle of probe runs (the run shifts back), shrinks, and goes with the
+ * last entry. */
+Test(namespace, a_directory_table_grows_shrinks_and_finds_every_name)
+{
+	enum { N = 5000 };
+	struct gfs_node *d, *n;
+	char path[64];
+	unsigned i;
+
+	for (i = 0; i < N; i++) {
+		kid_path(path, i);
+		mk(path, GFS_NODE_FILE);
+	}
+	cr_assert_eq(gfs_ns_lookup(&ns, "/d", &d), GFS_OK);
+	d->is_explicit = 1;
+	cr_assert_eq(gfs_ns_nkids(d), N);
+	cr_assert_eq(count_kids(d), N);
+	cr_assert_leq(1u << d->dir.kbits, 4u * N / 3 * 2);
+	for (i = 0; i < N; i += 2) {
+		kid_path(path, i);
+		cr_assert_eq(gfs_ns_lookup(&ns, path, &n), GFS_OK, "%s", path);
+		gfs_ns_remove(&ns, n);
+	}
+	for (i = 0; i < N; i++) {
+		kid_path(path, i);
+		cr_assert_eq(exists(path), i % 2 == 1, "%s", path);
+	}
+	cr_assert_eq(count_kids(d), N / 2);
+	for (i = 1; i < N - 10; i += 2) {
+		kid_path(path, i);
+		cr_assert_eq(gfs_ns_lookup(&ns, path, &n), GFS_OK, "%s", path);
+		gfs_ns_remove(&ns, n);
+	}
+	cr_assert_eq(gfs_ns_nkids(d), 5);
+	cr_assert_leq(1u << d->dir.kbits, 64, "shrank to %u slots",
+		      1u << d->dir.kbits);
+	for (i = N - 9; i < N; i += 2) {
+		kid_path(path, i);
+		cr_assert(exists(path), "%s", path);
+		cr_assert_eq(gfs_ns_lookup(&ns, path, &n), GFS_OK);
+		gfs_ns_remove(&ns, n);
+	}
+	cr_assert_eq(gfs_ns_nkids(d), 0);
+	cr_assert_null(d->dir.kids);
+	cr_assert_eq(ns.nfiles, 0);
+}
