@@ -13,10 +13,14 @@
  * built through gfs_journal_apply() and written by the master's own
  * checkpoint code, so the file is what a master writes.  REPORT, when
  * given, gets the "chunks" array of a chunkserver's full heartbeat holding
- * every one of those chunks.  Prints the time taken.  Not installed;
- * built into build/bench/.
+ * every one of those chunks.  Prints the time taken, then loads DIR
+ * again as a master does at start-up and prints how long that took and
+ * the heap it holds per file (mallinfo2(): every arena, mmap'ed blocks
+ * and malloc's own headers counted), before and after the round trip
+ * through the checkpoint.  Not installed; built into build/bench/.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +66,48 @@ static bool fill(struct gfs_master *m, uint64_t count)
 	return ok;
 }
 
+/* Heap bytes in use: malloc'ed (headers included) and mmap'ed. */
+static size_t heap(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+static void conf(struct gfs_master *m, char *dir, char *url)
+{
+	memset(m, 0, sizeof(*m));
+	m->conf.data = dir;
+	m->conf.chunk_size = 64 << 20;
+	m->conf.replicas = 3;
+	m->conf.dead_after_ms = 6000;
+	m->conf.gc_interval_ms = 5000;
+	m->conf.orphan_grace_ms = 3600000;
+	m->conf.checkpoint_every = UINT64_MAX;
+	m->conf.detach_ms = 1500;
+	m->self_url = url;
+}
+
+/* Load dir as a restarting master does: its heap per file, its time. */
+static bool load(char *dir, char *url, uint64_t count)
+{
+	struct gfs_master m;
+	size_t h0;
+	int64_t t0;
+	bool ok;
+
+	conf(&m, dir, url);
+	h0 = heap();
+	t0 = gfs_mono_ms();
+	if (gfs_master_open(&m) != GFS_OK)
+		return false;
+	printf("loaded in %lld ms: %.0f heap bytes per file\n",
+	       (long long)(gfs_mono_ms() - t0), (double)(heap() - h0) / count);
+	ok = m.ns.nfiles == count && m.chunks.count == count;
+	gfs_master_close(&m);
+	return ok;
+}
+
 /* [["<handle>", 1, 4096], ...] for handles 1..count into path. */
 static bool write_report(const char *path, uint64_t count)
 {
@@ -85,6 +131,7 @@ int main(int argc, char **argv)
 	struct gfs_master m;
 	uint64_t count;
 	int64_t t0 = gfs_mono_ms();
+	size_t h0;
 	bool ok;
 
 	if (argc < 4 || argc > 5 || !gfs_parse_u64(argv[2], &count)) {
@@ -92,21 +139,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	gfs_log_init("mdstate", GFS_LOG_WARN);
-	memset(&m, 0, sizeof(m));
-	m.conf.data = argv[1];
-	m.conf.chunk_size = 64 << 20;
-	m.conf.replicas = 3;
-	m.conf.dead_after_ms = 6000;
-	m.conf.gc_interval_ms = 5000;
-	m.conf.orphan_grace_ms = 3600000;
-	m.conf.checkpoint_every = UINT64_MAX;
-	m.conf.detach_ms = 1500;
-	m.self_url = argv[3];
+	conf(&m, argv[1], argv[3]);
 	if (gfs_master_open(&m) != GFS_OK)
 		return 1;
 	pthread_mutex_lock(&m.lock);
 	m.replaying = true;
+	h0 = heap();
 	ok = fill(&m, count);
+	h0 = heap() - h0;
 	m.replaying = false;
 	pthread_mutex_unlock(&m.lock);
 	ok = ok && gfs_ckpt_write(&m) == GFS_OK;
@@ -116,7 +156,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gfs-mdstate: could not build the state\n");
 		return 1;
 	}
-	printf("%" PRIu64 " files in %lld ms\n", count,
-	       (long long)(gfs_mono_ms() - t0));
+	printf("%" PRIu64 " files in %lld ms: %.0f heap bytes per file\n",
+	       count, (long long)(gfs_mono_ms() - t0),
+	       count ? (double)h0 / count : 0.0);
+	if (count && !load(argv[1], argv[3], count)) {
+		fprintf(stderr, "gfs-mdstate: could not load the state\n");
+		return 1;
+	}
 	return 0;
 }
