@@ -173,6 +173,8 @@ static void kept_cb(void *cls, const struct gfs_kept *k)
 
 	gfs_rec_kept_file(&w->rec, k);
 	put(w);
+	gfs_rec_kept_xattrs(&w->rec, k, gfs_xattr_of(w->xattrs, k->node),
+			    put_cb, w);
 }
 
 static void request_cb(void *cls, const struct gfs_request *req)

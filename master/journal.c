@@ -315,6 +315,21 @@ void gfs_rec_xattrs_of(struct gfs_enc *e, const char *path,
 	}
 }
 
+void gfs_rec_kept_xattrs(struct gfs_enc *e, const struct gfs_kept *k,
+			 const struct gfs_xattrs *xs,
+			 void (*put)(void *cls), void *cls)
+{
+	uint32_t i;
+
+	for (i = 0; xs && i < xs->n; i++) {
+		gfs_enc_u8(e, GFS_REC_KEPT_XATTR);
+		gfs_enc_u64(e, k->id);
+		gfs_enc_str(e, xs->items[i].name);
+		gfs_enc_blob(e, xs->items[i].value, xs->items[i].len);
+		put(cls);
+	}
+}
+
 /* ---- apply ---- */
 
 static void drop_cb(void *cls, struct gfs_chunk *c)
@@ -870,6 +885,23 @@ static bool apply_xattr_set(struct gfs_master *m, struct gfs_dec *d,
 	return ok;
 }
 
+/* An attribute of a kept file (checkpoint): the tree has no path to it. */
+static bool apply_kept_xattr(struct gfs_master *m, struct gfs_dec *d)
+{
+	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, gfs_dec_u64(d));
+	char *name = dec_xattr_name(m, d);
+	size_t len = 0;
+	const uint8_t *value = gfs_dec_blob(d, GFS_XATTR_VALUE_MAX, &len);
+	bool ok = gfs_dec_done(d) && k && name &&
+		  !gfs_xattr_can_set(gfs_xattr_of(m->ns.xattrs, k->node), name,
+				     len);
+
+	if (ok)
+		gfs_xattr_set(&m->ns.xattrs, k->node, name, value, len);
+	free(name);
+	return ok;
+}
+
 static bool apply_xattr_remove(struct gfs_master *m, struct gfs_dec *d,
 			       const char *path)
 {
@@ -958,6 +990,8 @@ bool gfs_journal_apply(struct gfs_master *m, const uint8_t *body, size_t len)
 		return apply_kept_drop(m, &d);
 	case GFS_REC_KEPT_FILE:
 		return apply_kept_file(m, &d);
+	case GFS_REC_KEPT_XATTR:
+		return apply_kept_xattr(m, &d);
 	default:
 		return apply_path_rec(m, type, &d);
 	}

@@ -56,6 +56,9 @@
  *                 mtime_ns, i64 ctime_ns, u32 chunk_size, then a
  *                 COMMIT's fields after its path (checkpoint: a kept
  *                 file with its chunks)
+ *   KEPT_XATTR    u64 id, str name, u32 len, value[len]  (checkpoint: a
+ *                 user extended attribute of kept file id, after its
+ *                 KEPT_FILE)
  * Fields in brackets are absent from records written before they were
  * added (format 1): the record's length tells.  The log and checkpoint
  * headers carry the format (GFS_FORMAT, oplog.h).
@@ -98,6 +101,7 @@ enum gfs_rec_type {
 	GFS_REC_KEPT_RENEW = 19,
 	GFS_REC_KEPT_DROP = 20,
 	GFS_REC_KEPT_FILE = 21,
+	GFS_REC_KEPT_XATTR = 22,
 };
 
 /* CREATE type of a hidden file (after GFS_NODE_FILE, GFS_NODE_DIR). */
@@ -187,6 +191,11 @@ void gfs_rec_kept_file(struct gfs_enc *e, const struct gfs_kept *k);
 void gfs_rec_xattrs_of(struct gfs_enc *e, const char *path,
 		       const struct gfs_xattrs *xs,
 		       void (*put)(void *cls), void *cls);
+/* KEPT_XATTR of every attribute of kept file k, as gfs_rec_xattrs_of()
+ * (checkpoint, after its KEPT_FILE). */
+void gfs_rec_kept_xattrs(struct gfs_enc *e, const struct gfs_kept *k,
+			 const struct gfs_xattrs *xs,
+			 void (*put)(void *cls), void *cls);
 /* The head of a REQUEST record: the mutation's own encoder appends its
  * body after it (or nothing, in a checkpoint). */
 void gfs_rec_request(struct gfs_enc *e, const struct gfs_request_id *id,

@@ -141,6 +141,8 @@ static void build(struct gfs_master *m, int nfiles)
 	create(m, "/k1", GFS_NODE_FILE);
 	gfs_rec_commit(&rec, "/k1", 5000, 77, &kc, 1);
 	logged(m, &rec);
+	gfs_rec_xattr_set(&rec, "/k1", "user.k", "kv", 2);
+	logged(m, &rec);
 	gfs_rec_kept(&rec, "/k1", 1001, "client-a", 9000000000000, 60,
 		     80);
 	logged(m, &rec);
@@ -152,26 +154,6 @@ static void build(struct gfs_master *m, int nfiles)
 	logged(m, &rec);
 	gfs_rec_kept_drop(&rec, 1002);
 	logged(m, &rec);
-}
-
-static void kept_line(void *cls, const struct gfs_kept *k)
-{
-	char **s = cls, *t;
-
-	struct gfs_chunk *c = gfs_ns_chunk_at(k->node, 0);
-
-	t = gfs_xasprintf("%skept %llu %s %lld %u ino %llu nlink %u ctime "
-			  "%lld size %llu mtime %lld [%llx v%u %u]\n", *s,
-			  (unsigned long long)k->id, k->holder,
-			  (long long)k->expires_ms, k->ttl,
-			  (unsigned long long)k->node->ino, k->node->nlink,
-			  (long long)k->node->ctime_ns,
-			  (unsigned long long)k->node->file.size,
-			  (long long)k->node->mtime_ns,
-			  c ? (unsigned long long)c->handle : 0ull,
-			  c ? c->version : 0, c ? c->length : 0);
-	free(*s);
-	*s = t;
 }
 
 /* " name=hex..." for each extended attribute in xs appended to *s. */
@@ -195,7 +177,30 @@ struct lines {
 	char **v;
 	size_t n;
 	struct gfs_xattrs *xattrs;
+	char *kept; /* the kept files' lines */
 };
+
+static void kept_line(void *cls, const struct gfs_kept *k)
+{
+	struct lines *l = cls;
+	struct gfs_chunk *c = gfs_ns_chunk_at(k->node, 0);
+	char *t;
+
+	t = gfs_xasprintf("%skept %llu %s %lld %u ino %llu nlink %u ctime "
+			  "%lld size %llu mtime %lld [%llx v%u %u]", l->kept,
+			  (unsigned long long)k->id, k->holder,
+			  (long long)k->expires_ms, k->ttl,
+			  (unsigned long long)k->node->ino, k->node->nlink,
+			  (long long)k->node->ctime_ns,
+			  (unsigned long long)k->node->file.size,
+			  (long long)k->node->mtime_ns,
+			  c ? (unsigned long long)c->handle : 0ull,
+			  c ? c->version : 0, c ? c->length : 0);
+	dump_xattrs(gfs_xattr_of(l->xattrs, k->node), &t);
+	free(l->kept);
+	l->kept = gfs_xasprintf("%s\n", t);
+	free(t);
+}
 
 static void line_cb(void *cls, struct gfs_node *n, const char *path)
 {
@@ -232,7 +237,7 @@ static int str_cmp(const void *a, const void *b)
 /* The whole namespace as sorted lines, plus the counters. */
 static char *dump(struct gfs_master *m)
 {
-	struct lines l = { NULL, 0, m->ns.xattrs };
+	struct lines l = { NULL, 0, m->ns.xattrs, gfs_xstrdup("") };
 	char *s = gfs_xasprintf("files=%llu dirs=%llu chunks=%zu reserved=%llu"
 				" epoch=%llu\n",
 				(unsigned long long)m->ns.nfiles,
@@ -251,8 +256,11 @@ static char *dump(struct gfs_master *m)
 		s = t;
 	}
 	free(l.v);
-	gfs_kept_each(&m->ns.kept, kept_line, &s);
-	return s;
+	gfs_kept_each(&m->ns.kept, kept_line, &l);
+	t = gfs_xasprintf("%s%s", s, l.kept);
+	free(s);
+	free(l.kept);
+	return t;
 }
 
 static char *path_in(const char *name)
@@ -331,7 +339,7 @@ Test(checkpoint, extended_attributes_and_kept_files_survive_restarts)
 	cr_assert(strstr(before, "kept 1001 client-a 9000000001000 60 ino "),
 		  "%s", before);
 	cr_assert(strstr(before, " nlink 0 ctime 80 size 5000 mtime 77 "
-			 "[dbba0 v2 5000]\n"),
+			 "[dbba0 v2 5000] user.k=6b76\n"),
 		  "%s", before);
 	cr_assert_null(strstr(before, "/k1"), "a kept file is off the tree");
 	cr_assert_null(strstr(before, "1002"), "a dropped one is gone");
