@@ -11,12 +11,15 @@
  * Unmount with umount or fusermount3 -u MOUNTPOINT; SIGTERM/SIGINT
  * unmount too.
  */
+#include <errno.h>
 #include <limits.h>
+#include <linux/fuse.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cmdline.h"
@@ -50,6 +53,51 @@ static int parse_cmdline(struct fuse_args *args,
 	return 0;
 }
 
+/*
+ * The opcode of the request this thread serves.  libfuse's path API runs
+ * an unlink of an open file and a rename over one through the same call,
+ * a rename of it to a hidden name (ops.c, "Files removed while open"),
+ * and only the request's opcode tells the two apart.  libfuse reads a
+ * request and serves it on the same thread, so the read below, which
+ * sees the request's header first, notes it for that thread.
+ */
+static __thread uint32_t request_opcode;
+
+uint32_t gfs_fuse_opcode(void)
+{
+	return request_opcode;
+}
+
+static ssize_t read_request(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	request_opcode = n >= (ssize_t)sizeof(struct fuse_in_header)
+				 ? ((struct fuse_in_header *)buf)->opcode : 0;
+	return n;
+}
+
+static ssize_t write_reply(int fd, struct iovec *iov, int count,
+			   void *userdata)
+{
+	(void)userdata;
+	return writev(fd, iov, count);
+}
+
+/* Read requests with read_request().  No splice: libfuse would read a
+ * request's header out of a pipe, out of our sight (and it copies a
+ * spliced write's data out of the pipe anyway: ops.c has no write_buf). */
+static int watch_opcodes(struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.read = read_request,
+		.writev = write_reply,
+	};
+
+	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
+
 /* Mount and serve until unmounted or signalled; 0 on a clean exit. */
 static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		 struct gfs_mount *m)
@@ -68,6 +116,8 @@ static int serve(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	if (fuse_daemonize(cmd->foreground) != 0)
 		goto out_unmount;
 	se = fuse_get_session(fuse);
+	if (watch_opcodes(se) != 0)
+		goto out_unmount;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_unmount;
 	gfs_info("mounted %s as %s", m->mountpoint, m->client_id);

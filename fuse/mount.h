@@ -30,6 +30,14 @@ struct gfs_open_file {
 	uint64_t kept;           /* with m->lock: the master keeps it for
 				  * us as this id since the unlink (0: it
 				  * does not), dropped at the last release */
+	bool hashed;             /* with m->lock: in m->open (under a
+				  * hidden name once removed: ops.c) */
+	bool attrs_set;          /* with m->lock: attrs changed it since it
+				  * was removed (seen through its handles
+				  * alone) */
+	struct gfs_setattr attrs; /* with m->lock: which, mode, uid, gid,
+				   * atime_ns */
+	int64_t ctime_ns;        /* with m->lock: of the last of them */
 	UT_hash_handle hh;
 };
 
@@ -85,6 +93,9 @@ static inline struct gfs_mount *gfs_mount_get(void)
 
 /* The FUSE operations table (ops.c). */
 extern const struct fuse_operations gfs_fuse_ops;
+/* The FUSE opcode (linux/fuse.h) of the request the calling thread
+ * serves (main.c). */
+uint32_t gfs_fuse_opcode(void);
 
 /* Open files (openfiles.c). */
 /* Open path (sharing an existing open), honouring O_CREAT/O_EXCL/O_TRUNC
@@ -117,6 +128,22 @@ void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
 bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path);
 /* True when of's path was removed while it was open. */
 bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of);
+/* libfuse hides path, open here, as hidden (a path whose last name
+ * libfuse made up: ops.c): its entry moves there, and with unlinked set
+ * it is removed as gfs_openfiles_unlinked() says (kept: the same),
+ * though libfuse still reaches it by the hidden name.  The entry, with
+ * one more opener taken for the caller, or NULL (nothing open at path:
+ * a kept file is dropped). */
+struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
+					 const char *path, const char *hidden,
+					 bool unlinked, uint64_t kept);
+/* The file hidden by gfs_openfiles_hide() was removed after all (a
+ * rename replaced it): as gfs_openfiles_unlinked(). */
+void gfs_openfiles_gone(struct gfs_mount *m, struct gfs_open_file *of,
+			uint64_t kept);
+/* The open file at path (one more opener: release it), or NULL. */
+struct gfs_open_file *gfs_openfiles_find(struct gfs_mount *m,
+					 const char *path);
 /* Follow a rename of path (or of a directory above it). */
 void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
 			  const char *to);

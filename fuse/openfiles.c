@@ -7,15 +7,17 @@
  * (close-to-open).  A fresh open of a file nobody here has open re-reads
  * its metadata from the master.
  *
- * A file removed while open (unlink, or a rename over it) leaves the table
- * and lives on, reached only through its FUSE handles, until the last
- * release: reads go on from its handle (POSIX), nothing is committed.
- * An unlink in this mount asks the master to keep its data meanwhile
- * (kept files, renewed by leases.c), dropped at the last release.
+ * A file removed while open (unlink, or a rename over it) lives on,
+ * reached only through its FUSE handles and the hidden name libfuse gave
+ * it (ops.c), under which it stays in the table, until the last release:
+ * reads go on from its handle (POSIX), nothing is committed.  An unlink
+ * in this mount asks the master to keep its data meanwhile (kept files,
+ * renewed by leases.c), dropped at the last release.
  *
- * Invariant: an entry is in the table exactly while opens > 0 and it is
- * not unlinked; m->lock protects the table, the counts and the unlinked
- * flags, never held across a network call.
+ * Invariant: an entry is in the table (hashed) only while opens > 0,
+ * under its path, or once removed under its hidden name; m->lock
+ * protects the table, the counts and the flags, never held across a
+ * network call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,6 +103,7 @@ int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
 		return 0;
 	}
 	HASH_ADD_KEYPTR(hh, m->open, of->path, strlen(of->path), of);
+	of->hashed = true;
 	pthread_mutex_unlock(&m->lock);
 	*out = of;
 	if (fresh)
@@ -117,7 +120,7 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
 
 	pthread_mutex_lock(&m->lock);
 	last = --of->opens == 0;
-	if (last && !of->unlinked)
+	if (last && of->hashed)
 		HASH_DEL(m->open, of);
 	kept = of->kept;
 	pthread_mutex_unlock(&m->lock);
@@ -189,6 +192,7 @@ void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
 	HASH_FIND_STR(m->open, path, of);
 	if (of) {
 		HASH_DEL(m->open, of);
+		of->hashed = false;
 		of->unlinked = true;
 		of->kept = kept;
 		of->opens++; /* held while the file's lock is waited for */
@@ -201,6 +205,50 @@ void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
 	}
 	gfs_file_unlinked(of->f, kept);
 	gfs_openfiles_release(m, of);
+}
+
+struct gfs_open_file *gfs_openfiles_find(struct gfs_mount *m,
+					 const char *path)
+{
+	return share(m, path);
+}
+
+struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
+					 const char *path, const char *hidden,
+					 bool unlinked, uint64_t kept)
+{
+	struct gfs_open_file *of;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->open, path, of);
+	if (of) {
+		HASH_DEL(m->open, of);
+		free(of->path);
+		of->path = gfs_xstrdup(hidden);
+		HASH_ADD_KEYPTR(hh, m->open, of->path, strlen(of->path), of);
+		of->opens++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!of) { /* closed meanwhile: nothing to keep it for */
+		if (kept)
+			gfs_kept_release(m, kept);
+		return NULL;
+	}
+	if (unlinked)
+		gfs_openfiles_gone(m, of, kept);
+	return of;
+}
+
+void gfs_openfiles_gone(struct gfs_mount *m, struct gfs_open_file *of,
+			uint64_t kept)
+{
+	if (kept)
+		gfs_kept_hold(m, kept);
+	pthread_mutex_lock(&m->lock);
+	of->unlinked = true;
+	of->kept = kept;
+	pthread_mutex_unlock(&m->lock);
+	gfs_file_unlinked(of->f, kept);
 }
 
 bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of)

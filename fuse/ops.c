@@ -4,9 +4,17 @@
  * Each operation is a small static gfs_<op>() that calls the client
  * library and returns 0 or -errno (libfuse's passthrough.c shape).  Paths
  * come from libfuse already absolute ("/a/b"); the client validates them.
- * An operation given a file handle (fi) may get a NULL path: the file or
- * directory was removed while open (hard_remove), and the handle alone
- * serves it (openfiles.c).
+ * Files removed while open: libfuse (mounted without hard_remove) keeps
+ * a path for them, a hidden name it makes up (".fuse_hidden..." in the
+ * same directory), and asks us to rename them there in place of the
+ * unlink, or before a rename over them; fstat(2), fchmod(2) and the like
+ * then come by that name, with no file handle.  The hidden name is never
+ * the master's: an unlink's "rename" is the unlink (keeping the data,
+ * kept files), a rename's is nothing until the rename itself, which
+ * stays one atomic step at the master; the open file moves to the hidden
+ * name (openfiles.c) and serves it.  Only the request's opcode tells the
+ * two apart (main.c).  An operation may still get a NULL path, with its
+ * file handle, when the directory above a hidden name went too.
  * Every remote call has a deadline inside the client library, so no
  * operation hangs: a lost cluster is EIO or ETIMEDOUT, never a stuck
  * process.
@@ -19,6 +27,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,18 +116,54 @@ static void others_changed(struct gfs_mount *m, const char *path)
 	free(others);
 }
 
+/* libfuse's name for a file removed while open (see the top):
+ * ".fuse_hidden" and 16 hex digits, as libfuse makes them. */
+static bool is_hidden(const char *path)
+{
+	const char *base = path ? strrchr(path, '/') : NULL;
+
+	return base && strlen(base + 1) == 28 &&
+	       !strncmp(base + 1, ".fuse_hidden", 12) &&
+	       strspn(base + 13, "0123456789abcdef") == 16;
+}
+
+/* Attributes changed through a removed file's handles (no other can see
+ * them: the master is not told). */
+static void removed_attrs(struct gfs_mount *m, struct gfs_open_file *of,
+			  struct gfs_stat *gs)
+{
+	pthread_mutex_lock(&m->lock);
+	if (of->attrs_set) {
+		if (of->attrs.which & GFS_SETA_MODE)
+			gs->mode = of->attrs.mode;
+		if (of->attrs.which & GFS_SETA_UID)
+			gs->uid = of->attrs.uid;
+		if (of->attrs.which & GFS_SETA_GID)
+			gs->gid = of->attrs.gid;
+		if (of->attrs.which & GFS_SETA_ATIME)
+			gs->atime_ns = of->attrs.atime_ns;
+		gs->ctime_ns = of->ctime_ns;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* fstat of an open file: its handle knows, our own writes included,
- * even after its path was removed (path NULL, no links left). */
+ * even after its path was removed (path NULL or hidden, no links
+ * left). */
 static int getattr_open(struct gfs_mount *m, const char *path,
 			struct gfs_open_file *of, struct stat *st)
 {
 	struct gfs_stat gs;
 
 	gfs_file_stat(of->f, &gs);
-	fill_stat(m, &gs, st);
-	if (gfs_openfiles_is_unlinked(m, of))
+	if (gfs_openfiles_is_unlinked(m, of)) {
+		removed_attrs(m, of, &gs);
+		fill_stat(m, &gs, st);
 		st->st_nlink = 0;
-	else if (path)
+		return 0;
+	}
+	fill_stat(m, &gs, st);
+	if (path && !is_hidden(path))
 		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns, gs.ino,
 			      gs.nlink);
 	return 0;
@@ -128,11 +173,17 @@ static int gfs_getattr(const char *path, struct stat *st,
 		       struct fuse_file_info *fi)
 {
 	struct gfs_mount *m = gfs_mount_get();
+	struct gfs_open_file *of;
 	struct gfs_stat gs;
 	enum gfs_err err;
 
 	if (fi)
 		return getattr_open(m, path, open_file(fi), st);
+	if (is_hidden(path) && (of = gfs_openfiles_find(m, path))) {
+		getattr_open(m, path, of, st);
+		gfs_openfiles_release(m, of); /* not the last */
+		return 0;
+	}
 	if (!strcmp(path, "/")) {
 		/* the root's own entry, or (a master that cannot say, or
 		 * is away) a plain one: the mount must always stat */
@@ -332,18 +383,27 @@ static int gfs_rmdir(const char *path)
 
 /* An unlink of a file open here asks the master to keep its data until
  * the last close (docs/MASTER.md, "Files unlinked while open"). */
+static enum gfs_err unlink_at_master(struct gfs_mount *m, const char *path,
+				     uint64_t *kept)
+{
+	*kept = 0;
+	if (gfs_openfiles_is_open(m, path))
+		return gfs_client_unlink_keep(m->client, path, m->keep_ttl_s,
+					      kept);
+	return gfs_client_unlink(m->client, path);
+}
+
 static int gfs_unlink(const char *path)
 {
 	struct gfs_mount *m = gfs_mount_get();
 	int64_t t0 = timing_start();
-	uint64_t kept = 0;
+	uint64_t kept;
 	enum gfs_err err;
 
-	if (gfs_openfiles_is_open(m, path))
-		err = gfs_client_unlink_keep(m->client, path, m->keep_ttl_s,
-					     &kept);
-	else
-		err = gfs_client_unlink(m->client, path);
+	/* after the last release libfuse unlinks a hidden name: the
+	 * master has none (ENOENT), but for a file closed while libfuse
+	 * hid it, which became a rename at the master (hide()) */
+	err = unlink_at_master(m, path, &kept);
 	if (err)
 		return timed("unlink", path, t0, gfs_fuse_errno(err));
 	gfs_openfiles_unlinked(m, path, kept);
@@ -351,15 +411,55 @@ static int gfs_unlink(const char *path)
 	return timed("unlink", path, t0, 0);
 }
 
+/* The file a rename is about to replace, hidden for it by libfuse
+ * (hide()), held for this thread's rename that follows at once. */
+static __thread struct gfs_open_file *replacing;
+
+/* libfuse hides path, a file open here, as hidden (see the top): for an
+ * unlink, unlink it (keeping its data); for a rename over it, nothing
+ * yet (the rename does it, atomically). */
+static int hide(struct gfs_mount *m, const char *path, const char *hidden)
+{
+	struct gfs_open_file *of;
+	uint64_t kept = 0;
+	enum gfs_err err;
+
+	if (gfs_fuse_opcode() == FUSE_UNLINK) {
+		err = unlink_at_master(m, path, &kept);
+		if (err)
+			return gfs_fuse_errno(err);
+		of = gfs_openfiles_hide(m, path, hidden, true, kept);
+		if (of)
+			gfs_openfiles_release(m, of); /* not the last */
+		others_changed(m, path);
+		return 0;
+	}
+	if (replacing) /* a rename that never came: not ours to keep */
+		gfs_openfiles_release(m, replacing);
+	replacing = gfs_openfiles_hide(m, path, hidden, false, 0);
+	/* not open here (closed as libfuse hid it): a plain rename */
+	return replacing ? 0 : 1;
+}
+
 static int gfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct gfs_mount *m = gfs_mount_get();
-	enum gfs_err err;
+	struct gfs_open_file *old;
+	int err;
 
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
+	if (is_hidden(to) && !flags && strcmp(from, to) &&
+	    (err = hide(m, from, to)) <= 0)
+		return err;
+	old = replacing;
+	replacing = NULL;
 	err = gfs_client_rename(m->client, from, to,
 				!(flags & RENAME_NOREPLACE));
+	if (old && !err)
+		gfs_openfiles_gone(m, old, 0); /* replaced */
+	if (old) /* else it stays, under the hidden name, what it was */
+		gfs_openfiles_release(m, old);
 	if (err)
 		return gfs_fuse_errno(err);
 	if (strcmp(from, to)) {
@@ -393,11 +493,50 @@ static int gfs_truncate(const char *path, off_t size,
 	return rc ? rc : rc2;
 }
 
+/* Change attributes of a file removed while open, reached by its
+ * hidden name or handle: only its handles see them.  False when of is
+ * not removed. */
+static bool set_removed(struct gfs_mount *m, struct gfs_open_file *of,
+			const struct gfs_setattr *a)
+{
+	bool gone;
+
+	pthread_mutex_lock(&m->lock);
+	gone = of->unlinked;
+	if (gone) {
+		of->attrs.which |= a->which;
+		if (a->which & GFS_SETA_MODE)
+			of->attrs.mode = a->mode;
+		if (a->which & GFS_SETA_UID)
+			of->attrs.uid = a->uid;
+		if (a->which & GFS_SETA_GID)
+			of->attrs.gid = a->gid;
+		if (a->which & GFS_SETA_ATIME)
+			of->attrs.atime_ns = a->atime_ns;
+		of->ctime_ns = gfs_now_ns();
+		of->attrs_set = true;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return gone;
+}
+
 /* Change attributes of path; its other names' cached ones go stale. */
 static int setattrs(struct gfs_mount *m, const char *path,
 		    const struct gfs_setattr *a)
 {
-	enum gfs_err err = gfs_client_setattrs(m->client, path, a);
+	struct gfs_open_file *of;
+	enum gfs_err err;
+	bool done;
+
+	if (is_hidden(path) && (of = gfs_openfiles_find(m, path))) {
+		done = set_removed(m, of, a);
+		if (done && (a->which & GFS_SETA_MTIME))
+			gfs_file_set_mtime(of->f, a->mtime_ns);
+		gfs_openfiles_release(m, of); /* not the last */
+		if (done)
+			return 0;
+	}
+	err = gfs_client_setattrs(m->client, path, a);
 
 	if (!err)
 		others_changed(m, path);
@@ -442,9 +581,9 @@ static int gfs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct gfs_setattr a = { .which = GFS_SETA_MODE, .mode = mode & 07777 };
 
-	(void)fi;
-	if (!path)
-		return 0; /* removed while open: nothing to keep */
+	if (!path) /* removed while open, and its directory too */
+		return fi ? (set_removed(gfs_mount_get(), open_file(fi), &a), 0)
+			  : 0;
 	return setattrs(gfs_mount_get(), path, &a);
 }
 
@@ -453,11 +592,11 @@ static int gfs_chown(const char *path, uid_t uid, gid_t gid,
 {
 	struct gfs_setattr a = { .uid = (uint32_t)uid, .gid = (uint32_t)gid };
 
-	(void)fi;
-	if (!path)
-		return 0;
 	a.which = (uid != (uid_t)-1 ? GFS_SETA_UID : 0) |
 		  (gid != (gid_t)-1 ? GFS_SETA_GID : 0);
+	if (!path) /* removed while open, and its directory too */
+		return fi ? (set_removed(gfs_mount_get(), open_file(fi), &a), 0)
+			  : 0;
 	return setattrs(gfs_mount_get(), path, &a);
 }
 
@@ -694,7 +833,7 @@ static void *gfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->entry_timeout = m->attr_timeout;
 	cfg->attr_timeout = m->attr_timeout;
 	cfg->negative_timeout = 0;
-	cfg->hard_remove = 1;
+	cfg->hard_remove = 0; /* hidden names: see the top */
 	cfg->use_ino = 1;
 	cfg->nullpath_ok = 0;
 	if (m->readahead_kb &&

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# A file removed while open is whole through its descriptor: after an
+# unlink, fstat gives its size and link count 0, fchmod and fchown take
+# (fstat shows them), writes read back, ftruncate works, and a second
+# descriptor of the same file sees the same; after a rename over it, the
+# replaced file's old content reads back and fstat works, while the name
+# shows the new file.  The directory lists neither.  Before: every fstat
+# and fchmod of such a file was ESTALE (libfuse had no path for it).
+. "$(dirname "$0")/lib.sh"
+
+start_master --chunk-size 1MiB
+start_chunkservers 3
+M=$T/mnt
+mount_fuse "$M"
+mkdir "$M/d" || fail "mkdir"
+
+python3 - "$M/d" <<'PY' || fail "a removed file through its descriptor"
+import os, stat, sys
+d = sys.argv[1]
+def check(what, got, want):
+    if got != want:
+        sys.exit("%s: got %r, want %r" % (what, got, want))
+
+# unlink while open
+p = os.path.join(d, "u")
+with open(p, "wb") as f:
+    f.write(b"Hello, World!")
+fd = os.open(p, os.O_RDWR)
+fd2 = os.open(p, os.O_RDONLY)
+os.unlink(p)
+check("exists after unlink", os.path.exists(p), False)
+st = os.fstat(fd)
+check("size", st.st_size, 13)
+check("nlink", st.st_nlink, 0)
+check("mode", stat.S_IMODE(st.st_mode), 0o644)
+os.fchmod(fd, 0o600)
+check("mode after fchmod", stat.S_IMODE(os.fstat(fd).st_mode), 0o600)
+os.fchown(fd, 1234, 5678)
+st = os.fstat(fd)
+check("owner after fchown", (st.st_uid, st.st_gid), (1234, 5678))
+check("pwrite", os.pwrite(fd, b"new bytes", 20), 9)
+check("pread", os.pread(fd, 100, 0), b"Hello, World!" + b"\0" * 7 + b"new bytes")
+check("size after write", os.fstat(fd).st_size, 29)
+check("other descriptor", os.pread(fd2, 100, 0)[20:], b"new bytes")
+check("other fstat", os.fstat(fd2).st_nlink, 0)
+os.ftruncate(fd, 5)
+check("after ftruncate", os.pread(fd, 100, 0), b"Hello")
+check("listing", os.listdir(d), [])
+os.close(fd2)
+os.close(fd)
+
+# rename over a file open here
+a, b = os.path.join(d, "a"), os.path.join(d, "b")
+with open(a, "wb") as f:
+    f.write(b"the new one")
+with open(b, "wb") as f:
+    f.write(b"the old one, longer")
+fd = os.open(b, os.O_RDONLY)
+ino = os.fstat(fd).st_ino
+os.rename(a, b)
+check("old content", os.pread(fd, 100, 0), b"the old one, longer")
+st = os.fstat(fd)
+check("old fstat", (st.st_ino, st.st_size, st.st_nlink), (ino, 19, 0))
+with open(b, "rb") as f:
+    check("new content", f.read(), b"the new one")
+check("a gone", os.path.exists(a), False)
+check("listing after rename", os.listdir(d), ["b"])
+os.close(fd)
+check("listing after close", os.listdir(d), ["b"])
+PY
+rm "$M/d/b" || fail "rm b"
+rmdir "$M/d" || fail "rmdir after the files went"
+log "OK"
