@@ -54,10 +54,8 @@ void gfs_chunks_free(struct gfs_chunks *t)
 		gfs_pool_put(&t->pool, chunk_at(t, i));
 	gfs_pool_free_all(&t->pool);
 	free(t->slots);
-	HASH_ITER(hh, t->pending, p, pt) {
-		HASH_DEL(t->pending, p);
-		free(p);
-	}
+	HASH_ITER(hh, t->pending, p, pt)
+		gfs_chunks_del_pending(t, p);
 	HASH_ITER(hh, t->garbage, g, gt) {
 		HASH_DEL(t->garbage, g);
 		free(g);
@@ -237,7 +235,16 @@ struct gfs_pending *gfs_chunks_pending(struct gfs_chunks *t, uint64_t handle)
 void gfs_chunks_del_pending(struct gfs_chunks *t, struct gfs_pending *p)
 {
 	HASH_DEL(t->pending, p);
+	free(p->holder);
 	free(p);
+}
+
+bool gfs_chunks_pending_for(const struct gfs_pending *p, uint64_t ino,
+			    const char *holder)
+{
+	if (p->file_id)
+		return p->file_id == ino;
+	return !p->holder == !holder && (!holder || !strcmp(p->holder, holder));
 }
 
 bool gfs_chunks_expire_pending(struct gfs_chunks *t, int64_t now,

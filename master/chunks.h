@@ -41,10 +41,14 @@ struct gfs_chunk {
 	uint16_t loc[GFS_LOC_MAX];  /* server ids, pipeline order first */
 };
 
-/* A handle handed out by POST /chunks and not committed yet. */
+/* A handle handed out by POST /files/PATH/chunks (or, pre-placed, by
+ * POST /chunks: no file yet) and not committed yet. */
 struct gfs_pending {
 	uint64_t handle;
-	uint64_t file_id;           /* struct gfs_node id */
+	uint64_t file_id;           /* the file's inode number; 0: pre-placed
+				     * for holder, whose new file takes it */
+	char *holder;               /* pre-placed: the lease holder it was
+				     * handed to, owned (NULL: nobody) */
 	uint32_t index;
 	int64_t alloc_ms;           /* monotonic */
 	uint16_t placed[GFS_LOC_MAX]; /* servers promised room for it */
@@ -115,6 +119,11 @@ void gfs_chunks_skip_reserved(struct gfs_chunks *t);
 
 struct gfs_pending *gfs_chunks_add_pending(struct gfs_chunks *t, uint64_t handle,
 			    uint64_t file_id, uint32_t index, int64_t now);
+/* Whether pending p may become a chunk of file ino for holder (NULL:
+ * nobody): it was allocated for that file, or pre-placed for that
+ * holder (file_id 0). */
+bool gfs_chunks_pending_for(const struct gfs_pending *p, uint64_t ino,
+			    const char *holder);
 struct gfs_pending *gfs_chunks_pending(struct gfs_chunks *t, uint64_t handle);
 void gfs_chunks_del_pending(struct gfs_chunks *t, struct gfs_pending *p);
 /* Drop pending entries older than max_ms, at most budget of them; true

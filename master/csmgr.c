@@ -1249,7 +1249,8 @@ enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
 	struct gfs_place_cand *cands = gfs_xcalloc(m->cs.n + 1, sizeof(*cands));
 	uint16_t ids[GFS_LOC_MAX];
 	size_t i, n = 0, k;
-	int64_t need = file->file.chunk_size;
+	int64_t need = file ? file->file.chunk_size
+			    : (int64_t)m->conf.chunk_size;
 
 	for (i = 0; i < m->cs.n; i++) {
 		struct gfs_cs *s = m->cs.servers[i];
@@ -1263,7 +1264,8 @@ enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
 			s->id, near ? rank_in(near, s->url) : -1, room };
 	}
 	k = gfs_place_pick(cands, n, (size_t)m->conf.replicas,
-			   prev_first(file, index), ids);
+			   file ? prev_first(file, index) : GFS_NO_SERVER,
+			   ids);
 	free(cands);
 	if (!k)
 		return GFS_ENOSPC;
@@ -1277,15 +1279,18 @@ enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
 		memcpy(p->placed, ids, k * sizeof(*ids));
 		p->nplaced = (uint8_t)k;
 	}
-	file->last_alloc = index;
-	file->last_first = ids[0];
+	if (file) {
+		file->last_alloc = index;
+		file->last_first = ids[0];
+	}
 	return GFS_OK;
 }
 
 void gfs_csmgr_unplace(struct gfs_master *m, struct gfs_node *file,
 		       const struct gfs_pending *p)
 {
-	int64_t need = file->file.chunk_size;
+	int64_t need = file ? file->file.chunk_size
+			    : (int64_t)m->conf.chunk_size;
 	unsigned i;
 
 	for (i = 0; i < p->nplaced; i++) {

@@ -239,15 +239,16 @@ void gfs_csmgr_commit_locs(struct gfs_master *m, struct gfs_chunk *c,
 /* Live replica URLs of c as a JSON array (new reference). */
 json_t *gfs_csmgr_replicas_json(struct gfs_master *m,
 				const struct gfs_chunk *c);
-/* Choose up to the replica count of servers for chunk index of file, near
+/* Choose up to the replica count of servers for chunk index of file (NULL:
+ * a pre-placed chunk of no file yet, of the master's chunk size), near
  * and exclude being JSON arrays of URLs (or NULL).  GFS_ENOSPC when none.
  * *out is a new JSON array of URLs; p (may be NULL) records which servers
  * were promised the room, for gfs_csmgr_unplace(). */
 enum gfs_err gfs_csmgr_place(struct gfs_master *m, struct gfs_node *file,
 			     uint32_t index, json_t *near, json_t *exclude,
 			     json_t **out, struct gfs_pending *p);
-/* The client gave up on pending allocation p of file (a server refused
- * it): the room it was promised is free again. */
+/* The client gave up on pending allocation p of file (NULL: pre-placed;
+ * a server refused it): the room it was promised is free again. */
 void gfs_csmgr_unplace(struct gfs_master *m, struct gfs_node *file,
 		       const struct gfs_pending *p);
 /* A live server for a /content redirect, round robin; NULL if none

@@ -196,11 +196,9 @@ static void dec_attrs(struct gfs_dec *d, struct gfs_rec_inode *a)
 	a->ctime_ns = gfs_dec_i64(d);
 }
 
-void gfs_rec_mknode(struct gfs_enc *e, const char *path,
-		    const struct gfs_rec_inode *in)
+/* A MKNODE's fields after its path. */
+static void enc_inode(struct gfs_enc *e, const struct gfs_rec_inode *in)
 {
-	gfs_enc_u8(e, GFS_REC_MKNODE);
-	gfs_enc_str(e, path);
 	gfs_enc_u8(e, in->type);
 	gfs_enc_u8(e, in->flags);
 	gfs_enc_u64(e, in->ino);
@@ -208,6 +206,33 @@ void gfs_rec_mknode(struct gfs_enc *e, const char *path,
 	gfs_enc_u32(e, in->chunk_size);
 	gfs_enc_u64(e, in->rdev);
 	gfs_enc_str(e, in->target ? in->target : "");
+}
+
+void gfs_rec_mknode(struct gfs_enc *e, const char *path,
+		    const struct gfs_rec_inode *in)
+{
+	gfs_enc_u8(e, GFS_REC_MKNODE);
+	gfs_enc_str(e, path);
+	enc_inode(e, in);
+}
+
+void gfs_rec_create_commit(struct gfs_enc *e, const char *path,
+			   const struct gfs_rec_inode *in, uint64_t size,
+			   int64_t mtime_ns, const struct gfs_rec_chunk *c,
+			   uint32_t n, int64_t ctime_ns)
+{
+	uint32_t i;
+
+	gfs_enc_u8(e, GFS_REC_CREATE_COMMIT);
+	gfs_enc_str(e, path);
+	enc_inode(e, in);
+	gfs_enc_u64(e, size);
+	gfs_enc_i64(e, mtime_ns);
+	gfs_enc_u32(e, n);
+	for (i = 0; i < n; i++)
+		enc_chunk(e, c[i].index, c[i].handle, c[i].version,
+			  c[i].length);
+	gfs_enc_i64(e, ctime_ns);
 }
 
 /* The attributes of node as a record's fields. */
@@ -548,16 +573,16 @@ static void set_size(struct gfs_master *m, struct gfs_node *f, uint64_t size)
 }
 
 /* Check one commit entry against the state: its handle is new or already
- * this file's chunk at that index. */
-static bool chunk_fits(struct gfs_master *m, struct gfs_node *f,
+ * this file's chunk at that index (f NULL: a file being created, of chunk
+ * size cs, has none yet). */
+static bool chunk_fits(struct gfs_master *m, struct gfs_node *f, uint64_t cs,
 		       const struct gfs_rec_chunk *rc, uint64_t size)
 {
 	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, rc->handle);
-	uint64_t cs = f->file.chunk_size;
 
 	if (!rc->version || rc->length > cs || rc->index * cs >= size)
 		return false;
-	return !c || gfs_ns_chunk_at(f, rc->index) == c;
+	return !c || (f && gfs_ns_chunk_at(f, rc->index) == c);
 }
 
 static void set_chunk(struct gfs_master *m, struct gfs_node *f,
@@ -581,38 +606,74 @@ static void set_chunk(struct gfs_master *m, struct gfs_node *f,
 	gfs_csmgr_claim_orphan(m, c);
 }
 
+/* A COMMIT's fields after its path, decoded. */
+struct commit_fields {
+	uint64_t size;
+	int64_t mtime, ctime;       /* ctime 0: absent (format 1) */
+	uint32_t n;
+	struct gfs_rec_chunk *rc;   /* n of them, owned */
+};
+
+/* Decode them up to the record's end; false when malformed. */
+static bool dec_commit(struct gfs_dec *d, struct commit_fields *cf)
+{
+	uint32_t i;
+	bool ok;
+
+	cf->size = gfs_dec_u64(d);
+	cf->mtime = gfs_dec_i64(d);
+	cf->n = gfs_dec_u32(d);
+	ok = !d->bad && cf->n <= (size_t)(d->end - d->p) / 20;
+	cf->rc = ok ? gfs_xcalloc(cf->n + 1, sizeof(*cf->rc)) : NULL;
+	for (i = 0; ok && i < cf->n; i++) {
+		cf->rc[i].index = gfs_dec_u32(d);
+		cf->rc[i].handle = gfs_dec_u64(d);
+		cf->rc[i].version = gfs_dec_u32(d);
+		cf->rc[i].length = gfs_dec_u32(d);
+	}
+	cf->ctime = ok && !d->bad ? dec_opt_time(d) : 0;
+	return ok && gfs_dec_done(d);
+}
+
+/* Whether every chunk of cf fits file f (NULL: one being created with
+ * chunk size cs). */
+static bool commit_fits(struct gfs_master *m, struct gfs_node *f,
+			uint64_t cs, const struct commit_fields *cf)
+{
+	uint32_t i;
+
+	for (i = 0; i < cf->n; i++)
+		if (!chunk_fits(m, f, cs, &cf->rc[i], cf->size))
+			return false;
+	return true;
+}
+
+static void commit_set(struct gfs_master *m, struct gfs_node *f,
+		       const struct commit_fields *cf)
+{
+	uint32_t i;
+
+	if (f->hidden)
+		gfs_ns_show(&m->ns, f); /* the upload is complete */
+	for (i = 0; i < cf->n; i++)
+		set_chunk(m, f, &cf->rc[i]);
+	set_size(m, f, cf->size);
+	f->mtime_ns = cf->mtime;
+	f->ctime_ns = cf->ctime ? cf->ctime : cf->mtime;
+	gfs_ns_touch_up(f, cf->mtime);
+}
+
 /* A COMMIT's fields after its path, applied to file f (NULL: refused). */
 static bool apply_chunks(struct gfs_master *m, struct gfs_dec *d,
 			 struct gfs_node *f)
 {
-	uint64_t size = gfs_dec_u64(d);
-	int64_t mtime = gfs_dec_i64(d);
-	uint32_t n = gfs_dec_u32(d), i;
-	struct gfs_rec_chunk *rc;
-	bool ok = !d->bad && f && n <= (size_t)(d->end - d->p) / 20;
-	int64_t ctime;
+	struct commit_fields cf = { 0 };
+	bool ok = dec_commit(d, &cf) && f &&
+		  commit_fits(m, f, f->file.chunk_size, &cf);
 
-	rc = ok ? gfs_xcalloc(n + 1, sizeof(*rc)) : NULL;
-	for (i = 0; ok && i < n; i++) {
-		rc[i].index = gfs_dec_u32(d);
-		rc[i].handle = gfs_dec_u64(d);
-		rc[i].version = gfs_dec_u32(d);
-		rc[i].length = gfs_dec_u32(d);
-		ok = !d->bad && chunk_fits(m, f, &rc[i], size);
-	}
-	ctime = ok ? dec_opt_time(d) : 0;
-	ok = ok && gfs_dec_done(d);
-	if (ok) {
-		if (f->hidden)
-			gfs_ns_show(&m->ns, f); /* the upload is complete */
-		for (i = 0; i < n; i++)
-			set_chunk(m, f, &rc[i]);
-		set_size(m, f, size);
-		f->mtime_ns = mtime;
-		f->ctime_ns = ctime ? ctime : mtime;
-		gfs_ns_touch_up(f, mtime);
-	}
-	free(rc);
+	if (ok)
+		commit_set(m, f, &cf);
+	free(cf.rc);
 	return ok;
 }
 
@@ -751,9 +812,10 @@ static bool apply_dir(struct gfs_master *m, struct gfs_dec *d,
 	return true;
 }
 
-/* The fields of a MKNODE after its path; false when malformed. */
-static bool dec_inode(struct gfs_master *m, struct gfs_dec *d,
-		      struct gfs_rec_inode *in, char **target)
+/* The fields of a MKNODE after its path, more may follow; false when
+ * malformed.  *target: new string or NULL (caller frees). */
+static bool dec_inode_fields(struct gfs_master *m, struct gfs_dec *d,
+			     struct gfs_rec_inode *in, char **target)
 {
 	in->type = gfs_dec_u8(d);
 	in->flags = gfs_dec_u8(d);
@@ -767,11 +829,43 @@ static bool dec_inode(struct gfs_master *m, struct gfs_dec *d,
 	} else {
 		*target = dec_text(m, d, GFS_PATH_MAX);
 	}
-	if (!gfs_dec_done(d) || in->ino < 2 || in->type > GFS_NODE_BLK ||
+	if (d->bad || in->ino < 2 || in->type > GFS_NODE_BLK ||
 	    in->mode > 07777 ||
 	    (in->type == GFS_NODE_FILE && !in->chunk_size))
 		return false;
 	return (in->type == GFS_NODE_SYMLINK) == (*target && **target);
+}
+
+/* The fields of a MKNODE after its path, to the record's end. */
+static bool dec_inode(struct gfs_master *m, struct gfs_dec *d,
+		      struct gfs_rec_inode *in, char **target)
+{
+	return dec_inode_fields(m, d, in, target) && gfs_dec_done(d);
+}
+
+/* The node of in at path (which must be free); takes target. */
+static struct gfs_node *make_node(struct gfs_master *m, const char *path,
+				  const struct gfs_rec_inode *in, char *target)
+{
+	struct gfs_node *n = gfs_ns_create(&m->ns, path, in->type, in->mode,
+					   in->mtime_ns, in->chunk_size,
+					   in->ino);
+
+	n->uid = in->uid;
+	n->gid = in->gid;
+	n->atime_ns = in->atime_ns;
+	n->ctime_ns = in->ctime_ns;
+	if (in->type == GFS_NODE_DIR)
+		n->is_explicit = !!(in->flags & GFS_MK_EXPLICIT);
+	if (in->type == GFS_NODE_SYMLINK)
+		n->sym.target = target;
+	else
+		free(target);
+	if (in->type == GFS_NODE_CHR || in->type == GFS_NODE_BLK)
+		n->dev.rdev = in->rdev;
+	if (in->type == GFS_NODE_FILE && (in->flags & GFS_MK_HIDDEN))
+		gfs_ns_hide(&m->ns, n, gfs_mono_ms());
+	return n;
 }
 
 static bool apply_mknode(struct gfs_master *m, struct gfs_dec *d,
@@ -791,23 +885,31 @@ static bool apply_mknode(struct gfs_master *m, struct gfs_dec *d,
 		free(target);
 		return false;
 	}
-	n = gfs_ns_create(&m->ns, path, in.type, in.mode, in.mtime_ns,
-			  in.chunk_size, in.ino);
-	n->uid = in.uid;
-	n->gid = in.gid;
-	n->atime_ns = in.atime_ns;
-	n->ctime_ns = in.ctime_ns;
-	if (in.type == GFS_NODE_DIR)
-		n->is_explicit = !!(in.flags & GFS_MK_EXPLICIT);
-	if (in.type == GFS_NODE_SYMLINK)
-		n->sym.target = target;
-	else
-		free(target);
-	if (in.type == GFS_NODE_CHR || in.type == GFS_NODE_BLK)
-		n->dev.rdev = in.rdev;
-	if (in.type == GFS_NODE_FILE && (in.flags & GFS_MK_HIDDEN))
-		gfs_ns_hide(&m->ns, n, gfs_mono_ms());
+	make_node(m, path, &in, target);
 	return true;
+}
+
+/* A new file and its first commit in one record: a MKNODE's fields,
+ * then a COMMIT's.  Checked whole before anything changes. */
+static bool apply_create_commit(struct gfs_master *m, struct gfs_dec *d,
+				const char *path)
+{
+	struct gfs_rec_inode in;
+	struct commit_fields cf = { 0 };
+	char *target = NULL;
+	struct gfs_node *n = find(m, path, GFS_NODE_FILE);
+	bool ok = dec_inode_fields(m, d, &in, &target) &&
+		  dec_commit(d, &cf) && in.type == GFS_NODE_FILE &&
+		  !in.flags && commit_fits(m, NULL, in.chunk_size, &cf);
+
+	if (ok && n && n->hidden)
+		remove_node(m, n, 0); /* an upload not committed: no name */
+	ok = ok && !gfs_ns_can_create(&m->ns, path);
+	if (ok)
+		commit_set(m, make_node(m, path, &in, NULL), &cf);
+	free(target);
+	free(cf.rc);
+	return ok;
 }
 
 static bool apply_link(struct gfs_master *m, struct gfs_dec *d,
@@ -941,6 +1043,9 @@ static bool apply_path_rec(struct gfs_master *m, uint8_t type,
 	case GFS_REC_XATTR_SET: ok = apply_xattr_set(m, d, path); break;
 	case GFS_REC_XATTR_REMOVE: ok = apply_xattr_remove(m, d, path); break;
 	case GFS_REC_KEPT: ok = apply_kept(m, d, path); break;
+	case GFS_REC_CREATE_COMMIT:
+		ok = apply_create_commit(m, d, path);
+		break;
 	}
 	free(path);
 	return ok;

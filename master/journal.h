@@ -59,6 +59,10 @@
  *   KEPT_XATTR    u64 id, str name, u32 len, value[len]  (checkpoint: a
  *                 user extended attribute of kept file id, after its
  *                 KEPT_FILE)
+ *   CREATE_COMMIT str path, then a MKNODE's fields after its path (a
+ *                 file, flags 0), then a COMMIT's fields after its path
+ *                 with its ctime_ns: a new file with its data, in one
+ *                 record (the mount's deferred create, PROTOCOL.md)
  * Fields in brackets are absent from records written before they were
  * added (format 1): the record's length tells.  The log and checkpoint
  * headers carry the format (GFS_FORMAT, oplog.h).
@@ -102,6 +106,7 @@ enum gfs_rec_type {
 	GFS_REC_KEPT_DROP = 20,
 	GFS_REC_KEPT_FILE = 21,
 	GFS_REC_KEPT_XATTR = 22,
+	GFS_REC_CREATE_COMMIT = 23,
 };
 
 /* CREATE type of a hidden file (after GFS_NODE_FILE, GFS_NODE_DIR). */
@@ -170,6 +175,10 @@ void gfs_rec_mknode_of(struct gfs_enc *e, const char *path,
 		       const struct gfs_node *n);
 void gfs_rec_link(struct gfs_enc *e, const char *path, const char *to,
 		  int64_t time_ns);
+void gfs_rec_create_commit(struct gfs_enc *e, const char *path,
+			   const struct gfs_rec_inode *in, uint64_t size,
+			   int64_t mtime_ns, const struct gfs_rec_chunk *c,
+			   uint32_t n, int64_t ctime_ns);
 void gfs_rec_attr(struct gfs_enc *e, const char *path, uint8_t which,
 		  const struct gfs_rec_inode *a);
 /* Append the optional trailing time of a DELETE, RENAME or COMMIT just

@@ -25,6 +25,8 @@
 
 #define URL_MAX 512
 #define COMMIT_CHUNKS_MAX (1u << 20)
+#define GFS_PREPLACE_DEFAULT 8  /* pre-placed chunks a call hands out */
+#define GFS_PREPLACE_MAX 64
 /* The longest a read waits for chunk locations still being reported (a
  * restarted or promoted master) before it answers 503: the reports
  * window (--probation, 4 s by default) usually ends first; below a
@@ -987,7 +989,8 @@ static void prealloc(struct gfs_master *m, const char *path, json_t *out)
  * burst of refusals does not fill every server on paper until the next
  * heartbeats.  Anything else named there is ignored.  Lock held.
  */
-static void give_up(struct gfs_master *m, struct gfs_node *f, json_t *body)
+static void give_up(struct gfs_master *m, struct gfs_node *f,
+		    const char *client, json_t *body)
 {
 	struct gfs_pending *p;
 	uint64_t h = 0;
@@ -995,9 +998,9 @@ static void give_up(struct gfs_master *m, struct gfs_node *f, json_t *body)
 	if (gfs_json_handle(body, "replaces", false, &h) || !h)
 		return;
 	p = gfs_chunks_pending(&m->chunks, h);
-	if (!p || p->file_id != f->ino)
+	if (!p || !gfs_chunks_pending_for(p, f->ino, client))
 		return;
-	gfs_csmgr_unplace(m, f, p);
+	gfs_csmgr_unplace(m, p->file_id ? f : NULL, p);
 	gfs_chunks_del_pending(&m->chunks, p);
 }
 
@@ -1060,7 +1063,7 @@ static enum gfs_err alloc(struct gfs_master *m, const char *path,
 	if (!err)
 		err = alloc_index(f, body, &index);
 	if (!err) {
-		give_up(m, f, body);
+		give_up(m, f, client, body);
 		gfs_ns_touch_hidden(&m->ns, f, gfs_mono_ms());
 	}
 	if (!err)
@@ -1095,11 +1098,68 @@ enum gfs_err gfs_ops_kept_alloc(struct gfs_master *m, uint64_t kid,
 	return alloc(m, NULL, kid, client, body, out);
 }
 
+/*
+ * Pre-placed chunks: handles of no file yet, each placed as chunk 0 of a
+ * new file would be, pending for the caller (its lease holder) until its
+ * new file commits one (a create+commit) or --orphan-grace passes.  No
+ * record but the RESERVE that covers them: a handle is never handed out
+ * twice (a restarted or promoted primary starts past every reservation),
+ * a commit of one after a failover is accepted as any inherited handle
+ * is, and what was written to one never committed is an orphan the
+ * chunkservers report, collected after --orphan-grace.  Lock held.
+ */
+static json_t *preplace_one(struct gfs_master *m, const char *client,
+			    json_t *exclude)
+{
+	struct gfs_pending placed = { 0 }, *p;
+	json_t *reps = NULL;
+	uint64_t handle;
+
+	if (gfs_csmgr_place(m, NULL, 0, NULL, exclude, &reps, &placed))
+		return NULL;
+	handle = new_handle(m);
+	p = gfs_chunks_add_pending(&m->chunks, handle, 0, 0, gfs_mono_ms());
+	p->holder = client ? gfs_xstrdup(client) : NULL;
+	memcpy(p->placed, placed.placed, sizeof(p->placed));
+	p->nplaced = placed.nplaced;
+	return json_pack("{s:o, s:i, s:i, s:o}", "handle",
+			 gfs_json_handle_new(handle), "index", 0, "version", 1,
+			 "replicas", reps);
+}
+
+enum gfs_err gfs_ops_preplace(struct gfs_master *m, const char *client,
+			      json_t *body, json_t **out)
+{
+	json_t *excl = json_object_get(body, "exclude"), *a, *one = NULL;
+	uint64_t count = GFS_PREPLACE_DEFAULT, wait_seq;
+	enum gfs_err err;
+
+	if (gfs_json_u64(body, "count", false, &count) || !count ||
+	    count > GFS_PREPLACE_MAX || !url_list_ok(excl))
+		return GFS_EINVAL;
+	a = json_array();
+	pthread_mutex_lock(&m->lock);
+	err = writable(m);
+	while (!err && json_array_size(a) < count &&
+	       (one = preplace_one(m, client, nonnull(excl))))
+		json_array_append_new(a, one);
+	if (!err && !json_array_size(a))
+		err = GFS_ENOSPC;
+	if (!err)
+		*out = json_pack("{s:O, s:I, s:I}", "chunks", a, "chunk_size",
+				 (json_int_t)m->conf.chunk_size, "ttl_ms",
+				 (json_int_t)m->conf.orphan_grace_ms);
+	json_decref(a);
+	wait_seq = m->reserve_seq;
+	pthread_mutex_unlock(&m->lock);
+	return finish(m, err, err ? 0 : wait_seq, out);
+}
+
 /* What handle h of file f may be had for: {"handle", "index", "version",
  * "ops"}, or NULL when it is not f's (or pending and !writer).  Lock
  * held. */
 static json_t *grant(struct gfs_master *m, struct gfs_node *f, uint64_t h,
-		     bool writer)
+		     const char *client, bool writer)
 {
 	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, h);
 	struct gfs_pending *p;
@@ -1110,7 +1170,7 @@ static json_t *grant(struct gfs_master *m, struct gfs_node *f, uint64_t h,
 				 (json_int_t)c->index, "version",
 				 (json_int_t)c->version, "ops", "r");
 	p = c ? NULL : gfs_chunks_pending(&m->chunks, h);
-	if (p && p->file_id == f->ino && writer)
+	if (p && gfs_chunks_pending_for(p, f->ino, client) && writer)
 		return json_pack("{s:o, s:I, s:i, s:s}", "handle",
 				 gfs_json_handle_new(h), "index",
 				 (json_int_t)p->index, "version", 0, "ops",
@@ -1144,7 +1204,7 @@ enum gfs_err gfs_ops_chunk_grants(struct gfs_master *m, const char *path,
 		if (err)
 			break;
 		gfs_handle_parse(json_string_value(v), &h);
-		g = grant(m, f, h, writer);
+		g = grant(m, f, h, client, writer);
 		if (g)
 			json_array_append_new(a, g);
 	}
@@ -1248,43 +1308,62 @@ static enum gfs_err parse_commit(json_t *body, struct commit_req *r)
 	return commit_unique(r) ? GFS_OK : GFS_EINVAL;
 }
 
-/* May handle rc be committed into f?  Lock held. */
+/* May handle rc be committed into f (NULL: a file being created) by
+ * client?  Lock held. */
 static enum gfs_err commit_handle_ok(struct gfs_master *m, struct gfs_node *f,
+				     const char *client,
 				     const struct gfs_rec_chunk *rc)
 {
 	struct gfs_chunk *c = gfs_chunks_find(&m->chunks, rc->handle);
 	struct gfs_pending *p;
 
 	if (c)
-		return gfs_ns_chunk_at(f, rc->index) == c &&
+		return f && gfs_ns_chunk_at(f, rc->index) == c &&
 		       c->version == rc->version ? GFS_OK : GFS_EINVAL;
 	p = gfs_chunks_pending(&m->chunks, rc->handle);
 	if (p)
-		return p->file_id == f->ino ? GFS_OK : GFS_EINVAL;
+		return gfs_chunks_pending_for(p, f ? f->ino : 0, client)
+			       ? GFS_OK : GFS_EINVAL;
 	if (rc->handle && rc->handle < m->chunks.inherit_hi &&
 	    !gfs_chunks_is_garbage(&m->chunks, rc->handle))
 		return GFS_OK;
 	return GFS_EINVAL;
 }
 
+/* Does commit r fit file f (NULL: a new file of the master's chunk
+ * size)?  Lock held. */
 static enum gfs_err commit_fits(struct gfs_master *m, struct gfs_node *f,
-				struct commit_req *r)
+				const char *client, struct commit_req *r)
 {
-	uint64_t cs = f->file.chunk_size;
+	uint64_t cs = f ? f->file.chunk_size : m->conf.chunk_size;
 	uint32_t i;
 
 	if (!r->has_size)
-		r->size = f->file.size;
+		r->size = f ? f->file.size : 0;
 	/* the largest file: as many chunks as an index can number */
 	if (r->size > GFS_MAX_FILE_CHUNKS * cs)
 		return GFS_ETOOBIG;
 	for (i = 0; i < r->n; i++) {
 		if (r->c[i].length > cs || (uint64_t)r->c[i].index * cs >= r->size)
 			return GFS_EINVAL;
-		if (commit_handle_ok(m, f, &r->c[i]))
+		if (commit_handle_ok(m, f, client, &r->c[i]))
 			return GFS_EINVAL;
 	}
 	return GFS_OK;
+}
+
+/* The replicas a commit names become its chunks' locations.  Lock
+ * held, after the record applied. */
+static void commit_locs(struct gfs_master *m, const struct commit_req *r,
+			uint64_t chunk_size)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->replicas[i])
+			gfs_csmgr_commit_locs(m, gfs_chunks_find(&m->chunks,
+								 r->c[i].handle),
+					      r->replicas[i], chunk_size);
 }
 
 enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
@@ -1295,7 +1374,6 @@ enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 	struct gfs_node *f;
 	enum gfs_err err = parse_commit(body, &r);
 	uint64_t seq = 0;
-	uint32_t i;
 
 	pthread_mutex_lock(&m->lock);
 	if (!err)
@@ -1307,22 +1385,72 @@ enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 	if (!err)
 		err = check_lease(f, path, client, out);
 	if (!err)
-		err = commit_fits(m, f, &r);
+		err = commit_fits(m, f, client, &r);
 	if (!err) {
 		gfs_rec_commit(&rec, path, r.size, r.mtime, r.c, r.n);
 		gfs_rec_time(&rec, gfs_now_ns()); /* ctime */
 		seq = gfs_ops_log(m, &rec);
-		for (i = 0; i < r.n; i++)
-			if (r.replicas[i])
-				gfs_csmgr_commit_locs(m, gfs_chunks_find(
-					&m->chunks, r.c[i].handle), r.replicas[i],
-					f->file.chunk_size);
+		commit_locs(m, &r, f->file.chunk_size);
 		*out = entry_at(m, path, true);
 	}
 	pthread_mutex_unlock(&m->lock);
 	free(r.c);
 	free(r.replicas);
 	return finish(m, err, seq, out);
+}
+
+/* The create of a create+commit: a plain new file. */
+static enum gfs_err parse_create_file(json_t *create, struct gfs_master *m,
+				      struct gfs_rec_inode *in)
+{
+	bool alloc;
+
+	if (!json_is_object(create) || parse_create(create, m, in, &alloc) ||
+	    in->type != GFS_NODE_FILE || in->flags || alloc)
+		return GFS_EINVAL;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_ops_create_commit(struct gfs_master *m, const char *path,
+				   const char *client, json_t *body,
+				   const struct gfs_request_id *id,
+				   json_t **out)
+{
+	struct gfs_rec_inode in;
+	struct gfs_enc rec = { 0 };
+	struct commit_req r = { 0 };
+	enum gfs_err err = parse_create_file(json_object_get(body, "create"),
+					     m, &in);
+	bool again = false;
+	uint64_t seq = 0;
+
+	if (!err)
+		err = parse_commit(body, &r);
+	if (err)
+		goto out_free;
+	err = begin_mutation(m, id, &seq, &again);
+	if (again)
+		*out = entry_at(m, path, true);
+	if (!err && !again)
+		err = can_create(m, path);
+	if (!err && !again)
+		err = commit_fits(m, NULL, client, &r);
+	if (!err && !again) {
+		in.ino = m->ns.next_ino;
+		in.mtime_ns = r.mtime;
+		rec_begin(&rec, id);
+		gfs_rec_create_commit(&rec, path, &in, r.size, r.mtime, r.c,
+				      r.n, in.ctime_ns);
+		seq = gfs_ops_log(m, &rec);
+		commit_locs(m, &r, in.chunk_size);
+		*out = entry_at(m, path, true);
+	}
+	pthread_mutex_unlock(&m->lock);
+	err = finish(m, err, seq, out);
+out_free:
+	free(r.c);
+	free(r.replicas);
+	return err;
 }
 
 /* ---- leases ---- */

@@ -67,6 +67,28 @@ enum gfs_err gfs_ops_alloc(struct gfs_master *m, const char *path,
 			   const char *client, json_t *body, json_t **out);
 enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 			    const char *client, json_t *body, json_t **out);
+/*
+ * Pre-placed chunks (POST /chunks): body {"count"?: N (1..64, default 8),
+ * "exclude"?: [url...]}; *out {"chunks": [{"handle", "index": 0,
+ * "version": 1, "replicas"}...], "chunk_size", "ttl_ms"}: fresh handles
+ * of no file, placed as a new file's chunk 0, pending for client (the
+ * lease holder) until a file of its commits one or ttl_ms (the
+ * --orphan-grace) passes.  GFS_ENOSPC when none could be placed.
+ */
+enum gfs_err gfs_ops_preplace(struct gfs_master *m, const char *client,
+			      json_t *body, json_t **out);
+/*
+ * Create+commit (POST /files/PATH/commit with "create"): a new file at
+ * path and its first commit, one record (CREATE_COMMIT).  body: a
+ * commit's, plus "create": {"mode"?, "uid"?, "gid"?} as a create's.
+ * GFS_EEXIST when path exists (as a create), GFS_EINVAL as a commit
+ * (its chunks: pre-placed for client, or inherited from an earlier
+ * primary).  Honours request ids.  *out the full entry.
+ */
+enum gfs_err gfs_ops_create_commit(struct gfs_master *m, const char *path,
+				   const char *client, json_t *body,
+				   const struct gfs_request_id *id,
+				   json_t **out);
 
 /*
  * Of handles (a JSON array of chunk handles), the chunks of path's file

@@ -542,9 +542,48 @@ static void h_alloc(struct gfs_req *req)
 	write_op(req, gfs_ops_alloc, add_write_token);
 }
 
+/* A commit; with "create" (ext) a create+commit, 201. */
 static void h_commit(struct gfs_req *req)
 {
-	write_op(req, gfs_ops_commit, add_read_tokens);
+	struct gfs_master *m = begin(req);
+	const char *path, *client;
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
+	json_t *body, *out = NULL;
+	enum gfs_err err;
+	bool create, ok;
+
+	id = req_id(req, &buf, &ok);
+	if (!ok || !post_args(req, &path, &client, &body))
+		return;
+	create = json_object_get(body, "create") != NULL;
+	err = create ? gfs_ops_create_commit(m, path, client, body, id, &out)
+		     : gfs_ops_commit(m, path, client, body, &out);
+	if (!err)
+		add_read_tokens(m, out);
+	reply(req, err, create ? 201 : 200, out, path);
+	json_decref(body);
+}
+
+/* POST /chunks (ext): pre-placed chunks for the caller's new files. */
+static void h_preplace(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *client;
+	json_t *body, *out = NULL, *c;
+	enum gfs_err err;
+	size_t i;
+	bool ok;
+
+	client = req_client(req, &ok);
+	body = ok ? gfs_req_json(req) : NULL;
+	if (!body)
+		return;
+	err = gfs_ops_preplace(m, client, body, &out);
+	json_array_foreach(err ? NULL : json_object_get(out, "chunks"), i, c)
+		add_write_token(m, c);
+	reply(req, err, 200, out, "no chunkserver with room");
+	json_decref(body);
 }
 
 /* POST /files/PATH/tokens (ext): fresh tokens for chunks of a file. */
@@ -1214,6 +1253,8 @@ static const struct gfs_route routes[] = {
 	  GFS_JSON_MAX, WR, NULL },
 	{ "POST", GFS_API "/files/*/tokens", NULL, h_tokens, NULL, SMALL_BODY,
 	  RD, NULL },
+	{ "POST", GFS_API "/chunks", NULL, h_preplace, NULL, SMALL_BODY,
+	  GFS_ROUTE_WRITE, NULL },
 	{ "GET", GFS_API "/files/*", NULL, h_stat, NULL, 0, RD, NULL },
 	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY, WR,
 	  NULL },

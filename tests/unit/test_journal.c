@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../master/csmgr.h"
 #include "../../master/journal.h"
 #include "../../master/lease.h"
 #include "../../master/master.h"
 #include "../../master/ops.h"
+#include "json.h"
+#include "util.h"
 
 static char dir[64];
 
@@ -367,4 +370,254 @@ Test(journal, refuses_a_data_directory_of_an_unknown_format)
 	poke("checkpoint", 7, '2');
 	poke(seg, 6, '3');
 	cr_assert_neq(gfs_master_open(&m), GFS_OK, "segment of format 3");
+}
+
+/* ---- pre-placed chunks and create+commit (issue 13) ---- */
+
+static const char *const cs_urls[] = { "http://127.0.0.1:9001",
+				       "http://127.0.0.1:9002",
+				       "http://127.0.0.1:9003" };
+
+/* m as a primary that may take mutations now, with three live
+ * chunkservers. */
+static void ready(struct gfs_master *m)
+{
+	char text[256];
+	struct gfs_heartbeat hb;
+	json_t *body, *orders = NULL;
+	const char *why;
+	bool want_full;
+
+	pthread_mutex_lock(&m->lock);
+	cr_assert_eq(m->role, GFS_ROLE_PRIMARY);
+	m->probation_until = 0;
+	pthread_mutex_unlock(&m->lock);
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "{\"url\": \"%s\", \"free_bytes\": "
+			 "1000000000, \"full\": true, \"chunks\": []}",
+			 cs_urls[i]);
+		body = json_loads(text, 0, NULL);
+		cr_assert_eq(gfs_heartbeat_parse(body, &hb, &why), GFS_OK);
+		pthread_mutex_lock(&m->lock);
+		gfs_csmgr_heartbeat(m, &hb, false, &orders, &want_full);
+		pthread_mutex_unlock(&m->lock);
+		json_decref(orders);
+		orders = NULL;
+		gfs_heartbeat_clear(&hb);
+		json_decref(body);
+	}
+}
+
+/* n pre-placed handles for holder into h[]. */
+static void preplace(struct gfs_master *m, const char *holder, int n,
+		     uint64_t *h)
+{
+	json_t *body = json_pack("{s:i}", "count", n), *out = NULL, *c;
+	size_t i;
+
+	cr_assert_eq(gfs_ops_preplace(m, holder, body, &out), GFS_OK);
+	cr_assert_eq(json_array_size(json_object_get(out, "chunks")),
+		     (size_t)n);
+	cr_expect_eq(json_integer_value(json_object_get(out, "chunk_size")),
+		     1 << 20);
+	json_array_foreach(json_object_get(out, "chunks"), i, c) {
+		cr_assert_eq(gfs_json_handle(c, "handle", true, &h[i]), GFS_OK);
+		cr_expect_eq(json_array_size(json_object_get(c, "replicas")),
+			     3);
+	}
+	json_decref(out);
+	json_decref(body);
+}
+
+/* POST /files/PATH/commit with "create" of len bytes in handle h. */
+static enum gfs_err create_commit(struct gfs_master *m, const char *path,
+				  const char *holder, uint64_t h, int len)
+{
+	json_t *chunk = json_pack("{s:i, s:o, s:i, s:i, s:[s]}", "index", 0,
+				  "handle", gfs_json_handle_new(h), "version",
+				  1, "length", len, "replicas", cs_urls[0]);
+	json_t *body = json_pack("{s:{s:i, s:i}, s:i, s:[o], s:I}", "create",
+				 "mode", 0600, "uid", 7, "size", len, "chunks",
+				 chunk, "mtime_ns", (json_int_t)5000);
+	json_t *out = NULL;
+	enum gfs_err err = gfs_ops_create_commit(m, path, holder, body, NULL,
+						 &out);
+
+	if (!err)
+		cr_expect_eq(json_integer_value(json_object_get(out, "size")),
+			     len);
+	if (out)
+		json_decref(out);
+	json_decref(body);
+	return err;
+}
+
+/* path is a file of len bytes in chunk 0 = h, mode 0600, uid 7. */
+static void check_small(struct gfs_master *m, const char *path, uint64_t h,
+			uint32_t len)
+{
+	struct gfs_node *f = node_at(m, path);
+
+	cr_assert_eq(f->type, GFS_NODE_FILE, "%s", path);
+	cr_expect_eq(f->file.size, len, "%s", path);
+	cr_expect_eq(f->mode, 0600);
+	cr_expect_eq(f->uid, 7);
+	cr_expect_eq(f->mtime_ns, 5000);
+	cr_assert_eq(f->file.nchunks, 1, "%s", path);
+	cr_expect_eq(gfs_ns_chunks(f)[0]->handle, h);
+	cr_expect_eq(gfs_ns_chunks(f)[0]->length, len);
+	cr_expect_null(gfs_chunks_pending(&m->chunks, h), "no longer pending");
+}
+
+struct follower {
+	struct gfs_master *m;
+	uint64_t records;
+};
+
+/* A record of the primary's log, applied as a backup applies the stream
+ * (the bytes as stored, not replaying). */
+static bool follow_cb(void *cls, uint64_t seq, const uint8_t *body,
+		      size_t len)
+{
+	struct follower *fw = cls;
+
+	(void)seq;
+	fw->records++;
+	return gfs_journal_apply(fw->m, body, len);
+}
+
+Test(journal, a_create_commit_is_one_record_kept_by_replay_and_checkpoint)
+{
+	struct gfs_master m;
+	uint64_t h[4], seq0;
+
+	open_master(&m);
+	ready(&m);
+	preplace(&m, "me", 4, h);
+	for (int i = 1; i < 4; i++)
+		cr_expect_gt(h[i], h[i - 1], "never the same handle twice");
+	seq0 = m.applied_seq;
+	cr_assert_eq(create_commit(&m, "/a/f", "me", h[0], 100), GFS_OK);
+	cr_expect_eq(m.applied_seq, seq0 + 1, "one record");
+	check_small(&m, "/a/f", h[0], 100);
+	/* a name that exists is refused, as a create is */
+	cr_expect_eq(create_commit(&m, "/a/f", "me", h[1], 10), GFS_EEXIST);
+	cr_expect_eq(create_commit(&m, "/a", "me", h[1], 10), GFS_EEXIST);
+	/* a handle already committed, or another holder's, is refused */
+	cr_expect_eq(create_commit(&m, "/a/g", "me", h[0], 10), GFS_EINVAL);
+	cr_expect_eq(create_commit(&m, "/a/g", "you", h[1], 10), GFS_EINVAL);
+	cr_expect_eq(create_commit(&m, "/a/g", NULL, h[1], 10), GFS_EINVAL);
+	cr_expect_not(exists(&m, "/a/g"), "refusals change nothing");
+	cr_assert_eq(create_commit(&m, "/a/g", "me", h[1], 1 << 20), GFS_OK);
+	cr_expect_eq(create_commit(&m, "/b", "me", h[2], (1 << 20) + 1),
+		     GFS_EINVAL, "no longer than a chunk");
+	gfs_oplog_sync(m.log);
+	gfs_oplog_close(m.log); /* crash: the log alone */
+	m.log = NULL;
+	gfs_master_close(&m);
+	open_master(&m); /* replay */
+	check_small(&m, "/a/f", h[0], 100);
+	check_small(&m, "/a/g", h[1], 1 << 20);
+	gfs_master_close(&m); /* clean: a checkpoint */
+	open_master(&m);
+	check_small(&m, "/a/f", h[0], 100);
+	check_small(&m, "/a/g", h[1], 1 << 20);
+	cr_expect_eq(m.ns.nfiles, 2);
+	gfs_master_close(&m);
+}
+
+/* The primary hands out pre-placed handles and dies; a master that
+ * followed its log (the backup's stream, or its own log at a restart)
+ * never hands any of them out again, and still takes a create+commit
+ * of one the client had written to. */
+Test(journal, no_preplaced_handle_is_handed_out_twice_after_a_failover)
+{
+	struct gfs_master m, b;
+	struct follower fw = { &b, 0 };
+	struct gfs_oplog *log = NULL;
+	char bdir[64];
+	uint64_t h[8], again[8];
+
+	open_master(&m);
+	ready(&m);
+	preplace(&m, "me", 8, h);
+	cr_assert_eq(create_commit(&m, "/f", "me", h[0], 4096), GFS_OK);
+	gfs_oplog_sync(m.log);
+	gfs_oplog_close(m.log); /* the primary dies */
+	m.log = NULL;
+	gfs_master_close(&m);
+
+	/* the backup: the stream's records applied to a state of its own */
+	memset(&b, 0, sizeof(b));
+	b.conf.chunk_size = 1 << 20;
+	b.conf.replicas = 3;
+	pthread_mutex_init(&b.lock, NULL);
+	gfs_ns_init(&b.ns);
+	gfs_chunks_init(&b.chunks);
+	gfs_csmgr_init(&b.cs);
+	strcpy(bdir, "/tmp/gfs-journal-b-XXXXXX");
+	cr_assert_not_null(mkdtemp(bdir));
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "cp %s/log.* %s/", dir, bdir);
+		cr_assert_eq(system(cmd), 0);
+	}
+	pthread_mutex_lock(&b.lock);
+	cr_assert_eq(gfs_oplog_open(bdir, 1, follow_cb, &fw, &log), GFS_OK);
+	cr_expect_geq(fw.records, 3, "EPOCH, RESERVE, CREATE_COMMIT");
+	check_small(&b, "/f", h[0], 4096);
+	gfs_chunks_skip_reserved(&b.chunks); /* promoted */
+	for (int i = 0; i < 8; i++)
+		cr_expect_lt(h[i], gfs_chunks_take_handle(&b.chunks),
+			     "the promoted backup starts past every handle "
+			     "the old primary had");
+	pthread_mutex_unlock(&b.lock);
+	gfs_oplog_close(log);
+	gfs_csmgr_free(&b.cs);
+	gfs_chunks_free(&b.chunks);
+	gfs_ns_free(&b.ns);
+	pthread_mutex_destroy(&b.lock);
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", bdir);
+		cr_assert_eq(system(cmd), 0);
+	}
+
+	/* the same master restarted: the same rule, through the ops */
+	open_master(&m);
+	ready(&m);
+	preplace(&m, "me", 8, again);
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 8; j++)
+			cr_expect_neq(again[i], h[j], "handed out twice");
+	/* written to before the failover, committed after it */
+	cr_expect_eq(create_commit(&m, "/g", "me", h[3], 10), GFS_OK);
+	cr_expect_eq(create_commit(&m, "/h", "me", h[0], 10), GFS_EINVAL,
+		     "committed before the failover: taken");
+	gfs_master_close(&m);
+}
+
+/* A pre-placed handle nobody committed is forgotten after
+ * --orphan-grace (GC collects what was written to it as an orphan). */
+Test(journal, an_unused_preplaced_handle_expires_with_its_lease)
+{
+	struct gfs_master m;
+	uint64_t h[2];
+	int64_t grace;
+
+	open_master(&m);
+	ready(&m);
+	preplace(&m, "me", 2, h);
+	grace = (int64_t)m.conf.orphan_grace_ms;
+	pthread_mutex_lock(&m.lock);
+	cr_assert_not_null(gfs_chunks_pending(&m.chunks, h[0]));
+	gfs_chunks_expire_pending(&m.chunks, gfs_mono_ms() + grace + 1, grace,
+				  100);
+	cr_expect_null(gfs_chunks_pending(&m.chunks, h[0]));
+	pthread_mutex_unlock(&m.lock);
+	cr_expect_eq(create_commit(&m, "/late", "me", h[0], 10), GFS_EINVAL);
+	cr_expect_not(exists(&m, "/late"));
+	gfs_master_close(&m);
 }
