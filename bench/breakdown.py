@@ -35,6 +35,8 @@ def client_kind(method, url):
         return "chunk"
     if method == "POST" and "/commit" in path.split("?")[0]:
         return "commit"
+    if method == "POST" and path.split("?")[0] == "/api/v1/chunks":
+        return "preplace"
     if method == "PUT" and path.startswith("/api/v1/files/"):
         return "create"
     if method == "DELETE" and path.startswith("/api/v1/files/"):
@@ -100,14 +102,24 @@ def main():
     def m(k):
         return med(s.get(k, []))
 
+    def calls(k):
+        return "%d calls" % len(s.get(k, []))
+
     rows = [
         ("FUSE lookup: GET /files/P?stat=1 (404)", m("http lookup")),
         ("FUSE create", m("fuse create")),
-        ("  HTTP PUT /files/P (create + alloc chunk 0)", m("http create")),
+        ("  HTTP POST /chunks (16 pre-placed chunks a call)",
+         m("http preplace")),
+        ("    calls per %d files" % nfiles, calls("http preplace")),
+        ("  HTTP PUT /files/P (a create not deferred, + chunk 0)",
+         m("http create")),
+        ("    calls per %d files (mkdir included)" % nfiles,
+         calls("http create")),
         ("    master: op log fdatasync (group commit)", m("log create")),
         ("    master: then the backup's log (in-sync set)", m("isr create")),
         ("FUSE write (4 KiB, held in the client)", m("fuse write")),
-        ("FUSE flush (close): data, then commit", m("fuse flush")),
+        ("FUSE flush (close): data, then (create+)commit",
+         m("fuse flush")),
         ("  HTTP PUT /chunks/H, 3 replicas", m("http chunk")),
     ]
     for hop in (1, 2, 3):
@@ -118,7 +130,8 @@ def main():
                          m("put%d commit" % hop),
                          m("put%d downstream" % hop))))
     rows += [
-        ("  HTTP POST /files/P/commit", m("http commit")),
+        ("  HTTP POST /files/P/commit (with create when deferred)",
+         m("http commit")),
         ("    master: op log fdatasync (group commit)", m("log commit")),
         ("    master: then the backup's log (in-sync set)", m("isr commit")),
         ("FUSE release", m("fuse release")),

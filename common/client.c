@@ -141,6 +141,7 @@ struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 	c->sh = sh;
 	c->id = conf->client_id ? gfs_xstrdup(conf->client_id) : NULL;
 	c->auth = auth_header(conf->key);
+	c->pre = gfs_preplace_new();
 	return c;
 }
 
@@ -155,6 +156,7 @@ struct gfs_client *gfs_client_as(struct gfs_client *c, const char *id,
 	v->sh = c->sh;
 	v->id = id ? gfs_xstrdup(id) : NULL;
 	v->auth = auth_header(key);
+	v->pre = gfs_preplace_new();
 	return v;
 }
 
@@ -194,6 +196,7 @@ void gfs_client_free(struct gfs_client *c)
 	if (c->auth)
 		explicit_bzero(c->auth, strlen(c->auth));
 	free(c->auth);
+	gfs_preplace_free(c->pre);
 	free(c);
 	if (refs)
 		return;

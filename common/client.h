@@ -218,6 +218,15 @@ enum {
 				* until the first sync commits it, empty or
 				* not; never committed, the master removes
 				* it.  For whole-file uploads. */
+	GFS_O_DEFER = 1 << 5,  /* with CREAT, for a path the caller saw
+				* free: when the client holds a pre-placed
+				* chunk, the master hears of the file only
+				* at its first sync, one create+commit
+				* (then GFS_EEXIST if another client took
+				* the name and EXCL is set; without EXCL
+				* this open took that file).  Until then
+				* the file is unborn (gfs_file_unborn()).
+				* Otherwise an ordinary create. */
 };
 
 /* Open path.  Fetches the chunk map (so a lease held by another client is
@@ -277,6 +286,13 @@ bool gfs_file_dirty(struct gfs_file *f);
 enum gfs_err gfs_file_close(struct gfs_file *f);
 /* Free f without committing (pending writes are dropped). */
 void gfs_file_abort(struct gfs_file *f);
+/* True while f was opened with GFS_O_DEFER and the master has not been
+ * told of it yet; *since_ms (may be NULL): monotonic ms of the open. */
+bool gfs_file_unborn(struct gfs_file *f, int64_t *since_ms);
+/* Create an unborn file on the master now (then it is an ordinary open
+ * file: writes go on, the next sync commits them): before anything
+ * else about its path goes to the master.  GFS_OK when not unborn. */
+enum gfs_err gfs_file_materialize(struct gfs_file *f);
 
 /* How far a whole-file transfer is, for a caller that shows it (from
  * another thread): bytes done so far, added as they go (relaxed atomic

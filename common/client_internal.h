@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "http.h"
+#include "token.h"
 #include "window.h"
 
 /* State shared by a client and its gfs_client_as() views. */
@@ -36,12 +37,34 @@ struct gfs_client_shared {
 	size_t nurls;
 };
 
+struct gfs_preplace;
+
 struct gfs_client {
 	struct gfs_client_shared *sh;
 	char *id;                /* lease holder, owned, or NULL */
 	char *auth;              /* "Authorization: Bearer KEY", owned, or
 				  * NULL */
+	struct gfs_preplace *pre; /* pre-placed chunks for this holder's
+				   * new files, owned (preplace.c) */
 };
+
+/* A pre-placed chunk (POST /chunks): chunk 0 of a new file to be. */
+#define GFS_PREPLACED_MAX 8
+struct gfs_preplaced {
+	uint64_t handle;
+	unsigned nreplicas;
+	const char *replicas[GFS_PREPLACED_MAX]; /* interned URLs */
+	char token[GFS_TOKEN_MAX];  /* read-write, or "" (no secret) */
+	uint64_t chunk_size;        /* of the files the master creates */
+	int64_t use_by_ms;          /* monotonic: committed before then */
+};
+
+struct gfs_preplace *gfs_preplace_new(void);
+void gfs_preplace_free(struct gfs_preplace *p);
+/* A pre-placed chunk for a new file of c into *out, from the batch c
+ * holds (refilled with one POST /chunks when empty).  False when there
+ * is none (an old master, no room): create the file on the master. */
+bool gfs_preplace_take(struct gfs_client *c, struct gfs_preplaced *out);
 
 /* The stable copy of a chunkserver URL (interned for the client's life). */
 const char *gfs_client_intern(struct gfs_client *c, const char *url);

@@ -142,6 +142,10 @@ struct gfs_file {
 				 * yet (handle 0: none) */
 	bool unlinked;          /* the path is gone: never ask the master
 				 * about it */
+	bool unborn;            /* created here, not yet on the master (a
+				 * deferred create): its first sync creates
+				 * and commits it in one call */
+	int64_t unborn_ms;      /* monotonic: when it was opened so */
 	uint64_t kept;          /* unlinked: the master keeps it for us as
 				 * this id (0: not), new chunks come from
 				 * there */
@@ -295,8 +299,9 @@ static enum gfs_err fetch_entry(struct gfs_file *f)
 	json_t *j = NULL;
 	enum gfs_err err;
 
-	if (f->unlinked)
-		return GFS_EIO; /* its path may name another file now */
+	if (f->unlinked || f->unborn)
+		return GFS_EIO; /* its path may name another file now, or
+				 * none yet */
 	route = gfs_client_route("files", f->path, NULL);
 	err = gfs_client_call(f->c, "GET", route, NULL, &j);
 	free(route);
@@ -357,8 +362,9 @@ static enum gfs_err renew_tokens(struct gfs_file *f, const uint64_t *handles,
 		json_array_append_new(a, gfs_json_handle_new(handles[i]));
 	json_object_set_new(body, "handles", a);
 	route = gfs_client_route("files", f->path, "/tokens");
-	err = f->unlinked ? GFS_OK
-			  : gfs_client_call(f->c, "POST", route, body, &j);
+	err = f->unlinked || f->unborn
+		      ? GFS_OK /* what it holds serves until it expires */
+		      : gfs_client_call(f->c, "POST", route, body, &j);
 	json_array_foreach(err ? NULL : json_object_get(j, "chunks"), i, c) {
 		tok = NULL;
 		if (!gfs_json_handle(c, "handle", true, &h) &&
@@ -406,17 +412,116 @@ static const char *token_header(const char *name, const char *tok,
 /* Create path; on success *entry is the master's new entry. */
 static enum gfs_err create_entry(struct gfs_client *c, const char *path,
 				 uint32_t mode, uint32_t uid, uint32_t gid,
-				 bool hidden, json_t **entry)
+				 bool hidden, bool alloc, json_t **entry)
 {
 	char *route = gfs_client_route("files", path, NULL);
 	json_t *body = json_pack("{s:s, s:i, s:b, s:b, s:I, s:I}", "type",
 				 "file", "mode", (int)(mode & 07777), "alloc",
-				 1, "hidden", hidden, "uid", (json_int_t)uid,
-				 "gid", (json_int_t)gid);
+				 alloc, "hidden", hidden, "uid",
+				 (json_int_t)uid, "gid", (json_int_t)gid);
 	enum gfs_err err = gfs_client_call(c, "PUT", route, body, entry);
 
 	free(route);
 	json_decref(body);
+	return err;
+}
+
+/* An inode number for a file the master has not numbered yet: unique
+ * here, never one of the master's (they count up from 1). */
+static uint64_t unborn_ino(uint64_t handle)
+{
+	return (1ull << 63) | handle;
+}
+
+/*
+ * A new file of path that only this handle knows of (a deferred create):
+ * empty, owned by uid and gid, its chunk 0 the pre-placed chunk pre.  The
+ * first sync creates and commits it in one master call (create_commit()),
+ * and anything that needs the master to know it first makes it there
+ * (materialize()).
+ */
+static struct gfs_file *open_unborn(struct gfs_client *c, const char *path,
+				    int flags, uint32_t mode, uint32_t uid,
+				    uint32_t gid, const struct gfs_preplaced *pre)
+{
+	struct gfs_file *f = gfs_xcalloc(1, sizeof(*f));
+	int64_t now = gfs_now_ns();
+
+	f->c = c;
+	f->path = gfs_xstrdup(path);
+	f->flags = flags;
+	f->avoid = json_array();
+	f->src_fd = -1;
+	pthread_mutex_init(&f->lock, NULL);
+	f->chunk_size = pre->chunk_size;
+	f->mode = mode & 07777;
+	f->entry_mtime_ns = now;
+	f->entry = (struct gfs_stat){
+		.kind = S_IFREG, .mtime_ns = now, .atime_ns = now,
+		.ctime_ns = now, .mode = f->mode,
+		.chunk_size = pre->chunk_size, .ino = unborn_ino(pre->handle),
+		.nlink = 1, .uid = uid, .gid = gid,
+	};
+	f->first.handle = pre->handle;
+	f->first.nreplicas = pre->nreplicas;
+	memcpy(f->first.replicas, pre->replicas, sizeof(pre->replicas));
+	take_token(&f->first, pre->token[0] ? pre->token : NULL);
+	f->cut = UINT64_MAX;
+	f->changed = true; /* created at the first sync, empty or not */
+	f->unborn = true;
+	f->unborn_ms = gfs_mono_ms();
+	return f;
+}
+
+/*
+ * Tell the master of an unborn file now: create it (today's two-round
+ * path from here on).  A name another client took meanwhile is
+ * GFS_EEXIST for an exclusive open; otherwise this handle opened that
+ * file, and its writes replace what it held (as after O_TRUNC).  Lock
+ * held.
+ */
+static enum gfs_err materialize(struct gfs_file *f)
+{
+	json_t *created = NULL;
+	enum gfs_err err;
+
+	if (!f->unborn)
+		return GFS_OK;
+	err = create_entry(f->c, f->path, f->mode, f->entry.uid, f->entry.gid,
+			   false, false, &created);
+	f->unborn = false;
+	if (!err) {
+		err = load_entry(f, created);
+	} else if (err == GFS_EEXIST && !(f->flags & GFS_O_EXCL)) {
+		err = fetch_entry(f);
+		f->cut = 0;
+	}
+	if (created)
+		json_decref(created);
+	if (err)
+		f->unborn = true;
+	return err;
+}
+
+bool gfs_file_unborn(struct gfs_file *f, int64_t *since_ms)
+{
+	bool u;
+
+	pthread_mutex_lock(&f->lock);
+	u = f->unborn;
+	if (u && since_ms)
+		*since_ms = f->unborn_ms;
+	pthread_mutex_unlock(&f->lock);
+	return u;
+}
+
+enum gfs_err gfs_file_materialize(struct gfs_file *f)
+{
+	enum gfs_err err;
+
+	pthread_mutex_lock(&f->lock);
+	err = materialize(f);
+	pthread_mutex_unlock(&f->lock);
 	return err;
 }
 
@@ -433,6 +538,7 @@ enum gfs_err gfs_file_open_as(struct gfs_client *c, const char *path,
 	struct gfs_file *f;
 	json_t *created = NULL;
 	enum gfs_err err = gfs_path_check(path, strlen(path));
+	struct gfs_preplaced pre;
 	bool made = false;
 
 	*out = NULL;
@@ -440,11 +546,16 @@ enum gfs_err gfs_file_open_as(struct gfs_client *c, const char *path,
 		return err;
 	if (!strcmp(path, "/"))
 		return GFS_EISDIR;
+	if ((flags & GFS_O_CREAT) && (flags & GFS_O_DEFER) &&
+	    !(flags & GFS_O_HIDDEN) && gfs_preplace_take(c, &pre)) {
+		*out = open_unborn(c, path, flags, mode, uid, gid, &pre);
+		return GFS_OK;
+	}
 	if (flags & GFS_O_CREAT) {
 		/* a create whose connection broke is asked again with the
 		 * same request id (client.c): it happens exactly once */
 		err = create_entry(c, path, mode, uid, gid,
-				   flags & GFS_O_HIDDEN, &created);
+				   flags & GFS_O_HIDDEN, true, &created);
 		if (err && !(err == GFS_EEXIST && !(flags & GFS_O_EXCL))) {
 			if (created)
 				json_decref(created);
@@ -597,6 +708,9 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 
 	if (f->unlinked && !f->kept)
 		return GFS_ENOENT; /* its path may name another file now */
+	err = materialize(f); /* a second chunk, or a failed server */
+	if (err)
+		return err;
 	if (f->unlinked)
 		route = gfs_xasprintf("/kept/%016" PRIx64 "/chunks", f->kept);
 	else
@@ -1313,19 +1427,59 @@ static enum gfs_err commit(struct gfs_file *f, json_t *body)
 	return err;
 }
 
+/*
+ * The first sync of an unborn file: one call creates it with what was
+ * written (POST /files/PATH/commit with "create"), *done when that
+ * committed.  A master that predates it (404), or a name another client
+ * took meanwhile (409, unless the open was exclusive: then GFS_EEXIST),
+ * leaves the file to materialize() and the caller's plain commit.  Lock
+ * held.
+ */
+static enum gfs_err create_commit(struct gfs_file *f, bool *done)
+{
+	char *route = gfs_client_route("files", f->path, "/commit");
+	json_t *body = commit_body(f), *j = NULL;
+	enum gfs_err err;
+
+	json_object_set_new(body, "create",
+			    json_pack("{s:i, s:I, s:I}", "mode", (int)f->mode,
+				      "uid", (json_int_t)f->entry.uid, "gid",
+				      (json_int_t)f->entry.gid));
+	err = gfs_client_call(f->c, "POST", route, body, &j);
+	free(route);
+	json_decref(body);
+	if (!err && !json_object_get(j, "chunks"))
+		err = GFS_ENOENT; /* not a commit's entry: an old master */
+	if (!err) {
+		f->unborn = false;
+		*done = true;
+		err = load_entry(f, j);
+	} else if (err == GFS_ENOENT ||
+		   (err == GFS_EEXIST && !(f->flags & GFS_O_EXCL))) {
+		err = materialize(f);
+	}
+	if (j)
+		json_decref(j);
+	return err;
+}
+
 enum gfs_err gfs_file_sync(struct gfs_file *f)
 {
 	enum gfs_err err;
+
+	bool done = false;
 
 	pthread_mutex_lock(&f->lock);
 	err = f->werr ? f->werr : drain(f);
 	if (err || !f->changed || f->unlinked)
 		goto out; /* a removed file is never committed (resurrected) */
-	if (old_bytes_under(f))
+	if (f->unborn)
+		err = create_commit(f, &done);
+	if (!err && !done && old_bytes_under(f))
 		err = commit(f, json_pack("{s:I, s:[], s:I}", "size",
 					  (json_int_t)f->cut, "chunks",
 					  "mtime_ns", (json_int_t)gfs_now_ns()));
-	if (!err)
+	if (!err && !done)
 		err = commit(f, commit_body(f));
 	if (!err) {
 		map_clear(&f->dirty);

@@ -47,6 +47,10 @@ static const struct gfs_opt cmdline_opts[] = {
 	{ "keep-ttl", GFS_OPT_MS, C(keep_ttl_ms), "TIME",
 	  "a file unlinked while open here is kept this long after the "
 	  "last renewal, should this mount die (60s)" },
+	{ "defer-create", GFS_OPT_MS, C(defer_create_ms), "TIME",
+	  "a file created here (not O_EXCL) reaches the master at its "
+	  "first flush, in one call, unless open longer than this (1s); "
+	  "0: at open, as O_EXCL" },
 	{ "log-level", GFS_OPT_LOGLEVEL, C(log_level), "LEVEL",
 	  "error, warn, info or debug (info)" },
 	{ "config", GFS_OPT_STR, C(config), "FILE",
@@ -309,6 +313,7 @@ void gfs_cmdline_defaults(struct gfs_fuse_conf *conf)
 	conf->readahead_kb = 8192;
 	conf->attr_timeout_ms = 1000;
 	conf->keep_ttl_ms = 60000;
+	conf->defer_create_ms = 1000;
 	conf->log_level = GFS_LOG_INFO;
 }
 

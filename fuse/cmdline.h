@@ -31,6 +31,7 @@ struct gfs_fuse_conf {
 	uint64_t master_timeout_ms;   /* one master call; 0: the library's */
 	uint64_t failover_timeout_ms; /* retry window; 0: the library's */
 	uint64_t keep_ttl_ms;     /* --keep-ttl: files unlinked while open */
+	uint64_t defer_create_ms; /* --defer-create: 0 creates at open */
 	enum gfs_log_level log_level;
 	char *config;             /* --config FILE, owned (gfs_opts_parse) */
 	char *source;             /* fstab's first field, owned; NULL if none */

@@ -6,7 +6,9 @@
  * renews every lease and kept file past a third of its TTL.  A lease the
  * master no longer grants (expired and taken by another client, or its
  * file gone), or a kept file it no longer has, is dropped from the table
- * and logged.  Network calls happen without m->lock held.
+ * and logged.  It also creates on the master the files created here
+ * whose create is still deferred after --defer-create (openfiles.c).
+ * Network calls happen without m->lock held.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -238,6 +240,7 @@ static void *renewer(void *arg)
 		}
 		for (i = 0; i < nk; i++)
 			renew_kept(m, ids[i]);
+		gfs_openfiles_materialize_old(m);
 		free(paths);
 		free(ttls);
 		free(ids);

@@ -241,6 +241,7 @@ int main(int argc, char **argv)
 	m.attr_timeout = (double)conf.attr_timeout_ms / 1000.0;
 	m.keep_ttl_s = (unsigned)GFS_MAX(GFS_MIN(conf.keep_ttl_ms / 1000,
 						 GFS_LEASE_TTL_MAX_S), 1);
+	m.defer_ms = (int64_t)GFS_MIN(conf.defer_create_ms, INT64_MAX);
 	m.uid = getuid();
 	m.gid = getgid();
 	pthread_mutex_init(&m.lock, NULL);

@@ -79,6 +79,9 @@ struct gfs_mount {
 	struct gfs_held_lease *leases; /* by path */
 	struct gfs_held_kept *kept; /* with lock: by id */
 	unsigned keep_ttl_s;        /* TTL of kept files (--keep-ttl) */
+	int64_t defer_ms;           /* --defer-create: how long a file
+				     * created here may stay unknown to the
+				     * master (0: made at open) */
 	pthread_t renewer;          /* renews leases while mounted */
 	pthread_cond_t wake;        /* with lock: wakes the renewer */
 	bool stopping;              /* with lock: the renewer exits */
@@ -99,10 +102,13 @@ uint32_t gfs_fuse_opcode(void);
 
 /* Open files (openfiles.c). */
 /* Open path (sharing an existing open), honouring O_CREAT/O_EXCL/O_TRUNC
- * in flags; *out is released with gfs_openfiles_release().  *fresh (may
+ * in flags; create: FUSE's create (the kernel found no such name), which
+ * may be deferred to the first flush (the file is unborn until then);
+ * *out is released with gfs_openfiles_release().  *fresh (may
  * be NULL) tells whether the metadata was just read from the master. */
 int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
-		       mode_t mode, struct gfs_open_file **out, bool *fresh);
+		       mode_t mode, bool create, struct gfs_open_file **out,
+		       bool *fresh);
 /* Drop one opener; the last one closes (commits) the file.  -errno. */
 int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of);
 /* Attributes as an open file of this mount sees them, if path is open. */
@@ -124,6 +130,24 @@ bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
  * dropped at once. */
 void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
 			    uint64_t kept);
+/* Attributes of path when a file open here there is unborn (created
+ * here, not yet on the master). */
+bool gfs_openfiles_unborn_stat(struct gfs_mount *m, const char *path,
+			       struct gfs_stat *st);
+/* fn(cls, name, st) for every unborn file open here in directory dir.
+ * O(open files). */
+void gfs_openfiles_unborn_in(struct gfs_mount *m, const char *dir,
+			     bool (*fn)(void *cls, const char *name,
+					const struct gfs_stat *st),
+			     void *cls);
+/* Create on the master every unborn file open here at or below path
+ * (NULL: none), before an operation on path goes there.  -errno of the
+ * first that failed (EEXIST: another client took an exclusive name).
+ * O(open files). */
+int gfs_openfiles_materialize(struct gfs_mount *m, const char *path);
+/* The same for those unborn for m->defer_ms or more (the renewer: a
+ * file open long shows to other clients as it did before deferral). */
+void gfs_openfiles_materialize_old(struct gfs_mount *m);
 /* Whether path is open in this mount. */
 bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path);
 /* True when of's path was removed while it was open. */

@@ -14,6 +14,15 @@
  * in this mount asks the master to keep its data meanwhile (kept files,
  * renewed by leases.c), dropped at the last release.
  *
+ * A file created here (not exclusively) is unborn while the client holds
+ * a pre-placed chunk for it: the master hears of it only at its first
+ * flush, one create+commit (docs/CLIENT.md, "Deferred creates").  Until
+ * then this mount answers for it (stat, listings: *_unborn_*), and an
+ * operation that the master must see it for (rename, link, unlink,
+ * attributes, extended attributes) first makes it there
+ * (gfs_openfiles_materialize()), as does the renewer after a second.
+ * A hidden file is never unborn: it is made before it is hidden.
+ *
  * Invariant: an entry is in the table (hashed) only while opens > 0,
  * under its path, or once removed under its hidden name; m->lock
  * protects the table, the counts and the flags, never held across a
@@ -29,13 +38,18 @@
 #include "path.h"
 #include "util.h"
 
-static int open_flags(int flags)
+static int open_flags(int flags, bool create)
 {
 	int g = GFS_O_WRITE; /* the mount is read-write: any open may write
 			      * through a later shared fd */
 
 	if (flags & O_CREAT)
 		g |= GFS_O_CREAT;
+	/* the kernel creates only a name its lookup did not find; an
+	 * exclusive create stays exact against other clients (lock files):
+	 * it is made on the master at once */
+	if (create && (flags & O_CREAT) && !(flags & O_EXCL))
+		g |= GFS_O_DEFER;
 	if ((flags & O_CREAT) && (flags & O_EXCL))
 		g |= GFS_O_EXCL;
 	if ((flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY)
@@ -57,7 +71,8 @@ static struct gfs_open_file *share(struct gfs_mount *m, const char *path)
 }
 
 int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
-		       mode_t mode, struct gfs_open_file **out, bool *fresh)
+		       mode_t mode, bool create, struct gfs_open_file **out,
+		       bool *fresh)
 {
 	struct gfs_open_file *of, *other;
 	struct gfs_file *f;
@@ -81,7 +96,8 @@ int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
 		*out = of;
 		return 0;
 	}
-	err = gfs_file_open_as(m->client, path, open_flags(flags), mode,
+	err = gfs_file_open_as(m->client, path,
+			       open_flags(flags, create && m->defer_ms), mode,
 			       (uint32_t)fuse_get_context()->uid,
 			       (uint32_t)fuse_get_context()->gid, &f);
 	if (err)
@@ -134,6 +150,123 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
 	free(of->path);
 	free(of);
 	return gfs_fuse_errno(err);
+}
+
+bool gfs_openfiles_unborn_stat(struct gfs_mount *m, const char *path,
+			       struct gfs_stat *st)
+{
+	struct gfs_open_file *of = share(m, path);
+	bool unborn;
+
+	if (!of)
+		return false;
+	unborn = gfs_file_unborn(of->f, NULL);
+	if (unborn)
+		gfs_file_stat(of->f, st);
+	gfs_openfiles_release(m, of);
+	return unborn;
+}
+
+/* Which open files a collect() takes. */
+struct pick {
+	const char *path;       /* at or below it; or, with dir, in it */
+	bool dir;
+};
+
+static bool picked(const struct pick *p, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n = strlen(p->path);
+
+	if (!p->dir)
+		return gfs_path_is_under(path, p->path);
+	if (!strcmp(p->path, "/"))
+		return slash == path;
+	return (size_t)(slash - path) == n && !strncmp(path, p->path, n);
+}
+
+/* The open files p picks, each held (release each), as a new array of
+ * *n.  O(open files) under m->lock. */
+static struct gfs_open_file **collect(struct gfs_mount *m,
+				      const struct pick *p, size_t *n)
+{
+	struct gfs_open_file *of, *tmp, **v = NULL;
+
+	*n = 0;
+	pthread_mutex_lock(&m->lock);
+	HASH_ITER(hh, m->open, of, tmp) {
+		if (!picked(p, of->path))
+			continue;
+		v = gfs_xrealloc(v, (*n + 1) * sizeof(*v));
+		of->opens++;
+		v[(*n)++] = of;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return v;
+}
+
+void gfs_openfiles_unborn_in(struct gfs_mount *m, const char *dir,
+			     bool (*fn)(void *cls, const char *name,
+					const struct gfs_stat *st),
+			     void *cls)
+{
+	struct pick p = { dir, true };
+	struct gfs_open_file **v;
+	struct gfs_stat st;
+	size_t n, i;
+
+	v = collect(m, &p, &n);
+	for (i = 0; i < n; i++) {
+		if (gfs_file_unborn(v[i]->f, NULL)) {
+			gfs_file_stat(v[i]->f, &st);
+			fn(cls, strrchr(v[i]->path, '/') + 1, &st);
+		}
+		gfs_openfiles_release(m, v[i]);
+	}
+	free(v);
+}
+
+/* Make the picked unborn files (unborn for over min_age_ms) on the
+ * master.  -errno of the first that failed. */
+static int materialize(struct gfs_mount *m, const struct pick *p,
+		       int64_t min_age_ms)
+{
+	struct gfs_open_file **v;
+	enum gfs_err err;
+	int64_t since;
+	size_t n, i;
+	int rc = 0;
+
+	v = collect(m, p, &n);
+	for (i = 0; i < n; i++) {
+		if (gfs_file_unborn(v[i]->f, &since) &&
+		    gfs_mono_ms() - since >= min_age_ms) {
+			err = gfs_file_materialize(v[i]->f);
+			if (err && !rc)
+				rc = gfs_fuse_errno(err);
+			if (err)
+				gfs_warn("creating %s: %s", v[i]->path,
+					 gfs_err_str(err));
+		}
+		gfs_openfiles_release(m, v[i]);
+	}
+	free(v);
+	return rc;
+}
+
+int gfs_openfiles_materialize(struct gfs_mount *m, const char *path)
+{
+	struct pick p = { path, false };
+
+	return path ? materialize(m, &p, 0) : 0;
+}
+
+void gfs_openfiles_materialize_old(struct gfs_mount *m)
+{
+	struct pick p = { "/", false };
+
+	if (m->defer_ms)
+		materialize(m, &p, m->defer_ms);
 }
 
 bool gfs_openfiles_stat(struct gfs_mount *m, const char *path,

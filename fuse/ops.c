@@ -197,6 +197,10 @@ static int gfs_getattr(const char *path, struct stat *st,
 		fill_stat(m, &gs, st);
 		return 0;
 	}
+	if (gfs_openfiles_unborn_stat(m, path, &gs)) {
+		fill_stat(m, &gs, st); /* created here, not on the master yet */
+		return 0;
+	}
 	err = gfs_client_stat(m->client, path, &gs);
 	/* the master is away (stopped, failing over): a file open here is
 	 * described by its handle, so fstat and reads go on */
@@ -252,6 +256,19 @@ static bool dir_list_add(void *cls, const char *name,
 	return true;
 }
 
+/* dir_list_add() unless name is listed already.  O(listed). */
+static bool dir_list_add_new(void *cls, const char *name,
+			     const struct gfs_stat *gs)
+{
+	struct dir_list *l = cls;
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!strcmp(l->items[i].name, name))
+			return true;
+	return dir_list_add(cls, name, gs);
+}
+
 static int gfs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
@@ -290,6 +307,8 @@ static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 			   : GFS_OK;
 		if (err)
 			return gfs_fuse_errno(err);
+		if (path) /* and what was created here, not there yet */
+			gfs_openfiles_unborn_in(m, path, dir_list_add_new, l);
 	}
 	if (off < 1 && filler(buf, ".", NULL, 1, 0))
 		return 0;
@@ -365,8 +384,11 @@ static int gfs_readlink(const char *path, char *buf, size_t size)
 static int gfs_link(const char *from, const char *to)
 {
 	struct gfs_mount *m = gfs_mount_get();
-	enum gfs_err err = gfs_client_link(m->client, from, to);
+	int rc = gfs_openfiles_materialize(m, from);
+	enum gfs_err err = rc ? GFS_OK : gfs_client_link(m->client, from, to);
 
+	if (rc)
+		return rc;
 	if (err)
 		return err == GFS_EISDIR ? -EPERM : gfs_fuse_errno(err);
 	/* the kernel gives the new name a node of its own: every name it
@@ -378,7 +400,10 @@ static int gfs_link(const char *from, const char *to)
 
 static int gfs_rmdir(const char *path)
 {
-	return gfs_fuse_errno(gfs_client_rmdir(gfs_mount_get()->client, path));
+	struct gfs_mount *m = gfs_mount_get();
+	int rc = gfs_openfiles_materialize(m, path); /* not empty, then */
+
+	return rc ? rc : gfs_fuse_errno(gfs_client_rmdir(m->client, path));
 }
 
 /* An unlink of a file open here asks the master to keep its data until
@@ -399,7 +424,10 @@ static int gfs_unlink(const char *path)
 	int64_t t0 = timing_start();
 	uint64_t kept;
 	enum gfs_err err;
+	int rc = gfs_openfiles_materialize(m, path);
 
+	if (rc)
+		return timed("unlink", path, t0, rc);
 	/* after the last release libfuse unlinks a hidden name: the
 	 * master has none (ENOENT), but for a file closed while libfuse
 	 * hid it, which became a rename at the master (hide()) */
@@ -445,10 +473,17 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_open_file *old;
-	int err;
+	int err, rc;
 
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
+	/* an unborn file is made at the master before it is renamed, or
+	 * hidden: a hidden name is never the master's */
+	rc = gfs_openfiles_materialize(m, from);
+	if (!rc)
+		rc = gfs_openfiles_materialize(m, to);
+	if (rc)
+		return rc;
 	if (is_hidden(to) && !flags && strcmp(from, to) &&
 	    (err = hide(m, from, to)) <= 0)
 		return err;
@@ -485,7 +520,7 @@ static int gfs_truncate(const char *path, off_t size,
 		return gfs_fuse_errno(
 			gfs_file_truncate(open_file(fi)->f, (uint64_t)size));
 	/* truncate(2) on a path: open, truncate, commit at release */
-	rc = gfs_openfiles_open(m, path, O_WRONLY, 0, &of, NULL);
+	rc = gfs_openfiles_open(m, path, O_WRONLY, 0, false, &of, NULL);
 	if (rc)
 		return rc;
 	rc = gfs_fuse_errno(gfs_file_truncate(of->f, (uint64_t)size));
@@ -527,6 +562,7 @@ static int setattrs(struct gfs_mount *m, const char *path,
 	struct gfs_open_file *of;
 	enum gfs_err err;
 	bool done;
+	int rc;
 
 	if (is_hidden(path) && (of = gfs_openfiles_find(m, path))) {
 		done = set_removed(m, of, a);
@@ -536,11 +572,14 @@ static int setattrs(struct gfs_mount *m, const char *path,
 		if (done)
 			return 0;
 	}
+	rc = gfs_openfiles_materialize(m, path);
+	if (rc)
+		return rc;
 	err = gfs_client_setattrs(m->client, path, a);
 
-	if (!err)
+	if (!rc && !err)
 		others_changed(m, path);
-	return gfs_fuse_errno(err);
+	return rc ? rc : gfs_fuse_errno(err);
 }
 
 /* One time of utimensat: UTIME_NOW, UTIME_OMIT (false) or as given. */
@@ -606,13 +645,15 @@ static int gfs_chown(const char *path, uid_t uid, gid_t gid,
  * may cache attributes for attr_timeout), the kernel's attributes are
  * invalidated so that it asks getattr again before it trusts the size.
  */
-static int do_open(const char *path, mode_t mode, struct fuse_file_info *fi)
+static int do_open(const char *path, mode_t mode, bool create,
+		   struct fuse_file_info *fi)
 {
 	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_open_file *of;
 	struct gfs_stat gs;
 	bool fresh;
-	int rc = gfs_openfiles_open(m, path, fi->flags, mode, &of, &fresh);
+	int rc = gfs_openfiles_open(m, path, fi->flags, mode, create, &of,
+				    &fresh);
 
 	if (rc)
 		return rc;
@@ -628,7 +669,7 @@ static int do_open(const char *path, mode_t mode, struct fuse_file_info *fi)
 
 static int gfs_open(const char *path, struct fuse_file_info *fi)
 {
-	return do_open(path, 0, fi);
+	return do_open(path, 0, false, fi);
 }
 
 static int gfs_create(const char *path, mode_t mode,
@@ -637,7 +678,7 @@ static int gfs_create(const char *path, mode_t mode,
 	int64_t t0 = timing_start();
 
 	fi->flags |= O_CREAT;
-	return timed("create", path, t0, do_open(path, mode, fi));
+	return timed("create", path, t0, do_open(path, mode, true, fi));
 }
 
 static int gfs_read(const char *path, char *buf, size_t size, off_t off,

@@ -90,9 +90,13 @@ int gfs_xattr_set(const char *path, const char *name, const char *value,
 	struct gfs_stat st;
 	enum gfs_err err;
 	unsigned ttl;
+	int rc;
 
 	if (!path)
 		return -ENOENT;
+	rc = gfs_openfiles_materialize(m, path);
+	if (rc)
+		return rc;
 	if (stored(name))
 		return xattr_errno(gfs_client_xattr_set(
 			m->client, path, name, value, size, set_flag(flags)));
@@ -114,6 +118,8 @@ int gfs_xattr_remove(const char *path, const char *name)
 
 	if (!path)
 		return -ENOENT;
+	if (gfs_openfiles_materialize(m, path))
+		return -EIO;
 	if (stored(name))
 		return xattr_errno(
 			gfs_client_xattr_remove(m->client, path, name));
@@ -246,6 +252,9 @@ int gfs_xattr_get(const char *path, const char *name, char *value,
 
 	if (!path)
 		return -ENOENT;
+	if ((stored(name) || !strcmp(name, XATTR_LEASE) ||
+	     !strcmp(name, XATTR_CHUNKS)) && gfs_openfiles_materialize(m, path))
+		return -EIO;
 	if (stored(name))
 		return get_stored(m, path, name, value, size);
 	if (!strcmp(name, XATTR_LEASE))
@@ -266,6 +275,8 @@ int gfs_xattr_list(const char *path, char *list, size_t size)
 
 	if (!path)
 		return -ENOENT;
+	if (gfs_openfiles_materialize(m, path))
+		return -EIO;
 	err = gfs_client_xattrs(m->client, path, NULL, &xs);
 	if (err)
 		return xattr_errno(err);
