@@ -574,6 +574,8 @@ Test(journal, no_preplaced_handle_is_handed_out_twice_after_a_failover)
 			     "the old primary had");
 	pthread_mutex_unlock(&b.lock);
 	gfs_oplog_close(log);
+	free(b.epoch_owner); /* what the EPOCH record set */
+	free(b.primary_url);
 	gfs_csmgr_free(&b.cs);
 	gfs_chunks_free(&b.chunks);
 	gfs_ns_free(&b.ns);
