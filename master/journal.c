@@ -78,19 +78,26 @@ static void enc_chunk(struct gfs_enc *e, uint32_t index, uint64_t handle,
 	gfs_enc_u32(e, length);
 }
 
-void gfs_rec_commit(struct gfs_enc *e, const char *path, uint64_t size,
-		    int64_t mtime_ns, const struct gfs_rec_chunk *c, uint32_t n)
+/* A COMMIT's fields after its path, up to its optional ctime. */
+static void enc_commit(struct gfs_enc *e, uint64_t size, int64_t mtime_ns,
+		       const struct gfs_rec_chunk *c, uint32_t n)
 {
 	uint32_t i;
 
-	gfs_enc_u8(e, GFS_REC_COMMIT);
-	gfs_enc_str(e, path);
 	gfs_enc_u64(e, size);
 	gfs_enc_i64(e, mtime_ns);
 	gfs_enc_u32(e, n);
 	for (i = 0; i < n; i++)
 		enc_chunk(e, c[i].index, c[i].handle, c[i].version,
 			  c[i].length);
+}
+
+void gfs_rec_commit(struct gfs_enc *e, const char *path, uint64_t size,
+		    int64_t mtime_ns, const struct gfs_rec_chunk *c, uint32_t n)
+{
+	gfs_enc_u8(e, GFS_REC_COMMIT);
+	gfs_enc_str(e, path);
+	enc_commit(e, size, mtime_ns, c, n);
 }
 
 /* A COMMIT's fields after its path, for file's current chunks. */
@@ -221,17 +228,10 @@ void gfs_rec_create_commit(struct gfs_enc *e, const char *path,
 			   int64_t mtime_ns, const struct gfs_rec_chunk *c,
 			   uint32_t n, int64_t ctime_ns)
 {
-	uint32_t i;
-
 	gfs_enc_u8(e, GFS_REC_CREATE_COMMIT);
 	gfs_enc_str(e, path);
 	enc_inode(e, in);
-	gfs_enc_u64(e, size);
-	gfs_enc_i64(e, mtime_ns);
-	gfs_enc_u32(e, n);
-	for (i = 0; i < n; i++)
-		enc_chunk(e, c[i].index, c[i].handle, c[i].version,
-			  c[i].length);
+	enc_commit(e, size, mtime_ns, c, n);
 	gfs_enc_i64(e, ctime_ns);
 }
 
