@@ -76,7 +76,7 @@ rm -rf "$T/master" && mkdir -p "$T/master"
 t0=$(now)
 MDSTATE=$("$BENCH_BIN/gfs-mdstate" "$T/master" "$MANY" "$MASTER_URL" "$T/report.json") ||
 	fail "gfs-mdstate"
-HEAP=$(sed -n 's/^loaded in \([0-9]*\) ms: \([0-9]*\) heap bytes per file$/\2 heap bytes per file (in-process load \1 ms)/p' <<<"$MDSTATE")
+HEAP=$(sed -n 's/^loaded in \([0-9]*\) ms (CPU \([0-9]*\) ms): \([0-9]*\) heap bytes per file$/\3 heap bytes per file (in-process load \1 ms, CPU \2 ms)/p' <<<"$MDSTATE")
 t1=$(now); GEN=$(secs "$t0" "$t1")
 t0=$(now)
 restart_master --checkpoint-every "$CKPT"
