@@ -75,6 +75,11 @@ struct gfs_chunk *gfs_chunks_find(struct gfs_chunks *t, uint64_t handle)
 	return NULL;
 }
 
+void gfs_chunks_prefetch(const struct gfs_chunks *t, uint64_t handle)
+{
+	__builtin_prefetch(&t->slots[slot_of(t, handle)]);
+}
+
 static void insert_slot(struct gfs_chunks *t, struct gfs_chunk *c)
 {
 	size_t i = slot_of(t, c->handle);

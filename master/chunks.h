@@ -83,6 +83,11 @@ void gfs_chunks_free(struct gfs_chunks *t);
 
 /* Borrowed until removed; NULL when absent.  O(1). */
 struct gfs_chunk *gfs_chunks_find(struct gfs_chunks *t, uint64_t handle);
+/* Start loading handle's place in the table into the cache, for a find
+ * or add of it soon after (the table of millions of chunks costs a cache
+ * miss a lookup: a caller with other work to do first overlaps the two).
+ * O(1), changes nothing. */
+void gfs_chunks_prefetch(const struct gfs_chunks *t, uint64_t handle);
 /* Add a committed chunk (handle must be absent); borrowed. */
 struct gfs_chunk *gfs_chunks_add(struct gfs_chunks *t, uint64_t handle,
 				 uint32_t version, uint32_t length,

@@ -436,6 +436,29 @@ static struct gfs_node *find_entry(struct gfs_master *m, const char *path)
 	return path && !gfs_ns_lookup_entry(&m->ns, path, &n) ? n : NULL;
 }
 
+/* An upload not committed yet (a hidden file) at spot s of path takes
+ * no name: a record creating path removes it first, and walks path again
+ * only then (the implicit directories above it may have gone too). */
+static void take_hidden(struct gfs_master *m, const char *path,
+			struct gfs_ns_spot *s)
+{
+	struct gfs_node *n = gfs_ns_spot_entry(s);
+
+	if (!n || n->type != GFS_NODE_FILE || !n->hidden)
+		return;
+	remove_node(m, n, 0);
+	gfs_ns_locate(&m->ns, path, s);
+}
+
+/* Walk path once for a record that creates it (then
+ * gfs_ns_spot_can_create(), gfs_ns_create_at()). */
+static void locate_new(struct gfs_master *m, const char *path,
+		       struct gfs_ns_spot *s)
+{
+	gfs_ns_locate(&m->ns, path, s);
+	take_hidden(m, path, s);
+}
+
 static bool apply_epoch(struct gfs_master *m, struct gfs_dec *d)
 {
 	uint64_t epoch = gfs_dec_u64(d);
@@ -477,17 +500,17 @@ static bool apply_create(struct gfs_master *m, struct gfs_dec *d,
 	uint32_t mode = gfs_dec_u32(d);
 	int64_t mtime = gfs_dec_i64(d);
 	uint32_t chunk_size = gfs_dec_u32(d);
-	struct gfs_node *n = find(m, path, GFS_NODE_FILE);
+	struct gfs_ns_spot s;
+	struct gfs_node *n;
 
 	if (!gfs_dec_done(d) || type > GFS_CREATE_HIDDEN)
 		return false;
-	if (n && n->hidden)
-		remove_node(m, n, 0); /* an upload not committed: no name */
-	if (gfs_ns_can_create(&m->ns, path))
+	locate_new(m, path, &s);
+	if (gfs_ns_spot_can_create(&s))
 		return false;
-	n = gfs_ns_create(&m->ns, path, type == GFS_NODE_DIR ? GFS_NODE_DIR
-							     : GFS_NODE_FILE,
-			  mode, mtime, chunk_size, 0);
+	n = gfs_ns_create_at(&m->ns, &s, type == GFS_NODE_DIR ? GFS_NODE_DIR
+							      : GFS_NODE_FILE,
+			     mode, mtime, chunk_size, 0);
 	if (type == GFS_CREATE_HIDDEN)
 		gfs_ns_hide(&m->ns, n, gfs_mono_ms());
 	return true;
@@ -606,16 +629,30 @@ static void set_chunk(struct gfs_master *m, struct gfs_node *f,
 	gfs_csmgr_claim_orphan(m, c);
 }
 
-/* A COMMIT's fields after its path, decoded. */
+#define COMMIT_INLINE 4 /* chunks decoded without a malloc */
+
+/* A COMMIT's fields after its path, decoded.  Release with
+ * commit_fields_free(). */
 struct commit_fields {
 	uint64_t size;
 	int64_t mtime, ctime;       /* ctime 0: absent (format 1) */
 	uint32_t n;
-	struct gfs_rec_chunk *rc;   /* n of them, owned */
+	struct gfs_rec_chunk *rc;   /* n of them: `in`, or owned */
+	struct gfs_rec_chunk in[COMMIT_INLINE];
 };
 
-/* Decode them up to the record's end; false when malformed. */
-static bool dec_commit(struct gfs_dec *d, struct commit_fields *cf)
+static void commit_fields_free(struct commit_fields *cf)
+{
+	if (cf->rc != cf->in)
+		free(cf->rc);
+}
+
+/* Decode them up to the record's end; false when malformed.  The table
+ * slots of the first handles are prefetched: the path walk that usually
+ * follows overlaps with their cache misses (one a chunk, in a table of
+ * millions). */
+static bool dec_commit(struct gfs_master *m, struct gfs_dec *d,
+		       struct commit_fields *cf)
 {
 	uint32_t i;
 	bool ok;
@@ -624,12 +661,15 @@ static bool dec_commit(struct gfs_dec *d, struct commit_fields *cf)
 	cf->mtime = gfs_dec_i64(d);
 	cf->n = gfs_dec_u32(d);
 	ok = !d->bad && cf->n <= (size_t)(d->end - d->p) / 20;
-	cf->rc = ok ? gfs_xcalloc(cf->n + 1, sizeof(*cf->rc)) : NULL;
+	cf->rc = !ok ? NULL : cf->n <= COMMIT_INLINE ? cf->in
+		 : gfs_xcalloc(cf->n, sizeof(*cf->rc));
 	for (i = 0; ok && i < cf->n; i++) {
 		cf->rc[i].index = gfs_dec_u32(d);
 		cf->rc[i].handle = gfs_dec_u64(d);
 		cf->rc[i].version = gfs_dec_u32(d);
 		cf->rc[i].length = gfs_dec_u32(d);
+		if (i < COMMIT_INLINE)
+			gfs_chunks_prefetch(&m->chunks, cf->rc[i].handle);
 	}
 	cf->ctime = ok && !d->bad ? dec_opt_time(d) : 0;
 	return ok && gfs_dec_done(d);
@@ -663,24 +703,27 @@ static void commit_set(struct gfs_master *m, struct gfs_node *f,
 	gfs_ns_touch_up(f, cf->mtime);
 }
 
-/* A COMMIT's fields after its path, applied to file f (NULL: refused). */
+/* A COMMIT's fields after its path, applied to file f, or to the file
+ * at path when f is NULL (found after decoding: dec_commit()). */
 static bool apply_chunks(struct gfs_master *m, struct gfs_dec *d,
-			 struct gfs_node *f)
+			 struct gfs_node *f, const char *path)
 {
 	struct commit_fields cf = { 0 };
-	bool ok = dec_commit(d, &cf) && f &&
-		  commit_fits(m, f, f->file.chunk_size, &cf);
+	bool ok = dec_commit(m, d, &cf);
 
+	if (ok && !f)
+		f = find(m, path, GFS_NODE_FILE);
+	ok = ok && f && commit_fits(m, f, f->file.chunk_size, &cf);
 	if (ok)
 		commit_set(m, f, &cf);
-	free(cf.rc);
+	commit_fields_free(&cf);
 	return ok;
 }
 
 static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 			 const char *path)
 {
-	return apply_chunks(m, d, find(m, path, GFS_NODE_FILE));
+	return apply_chunks(m, d, NULL, path);
 }
 
 static bool apply_kept(struct gfs_master *m, struct gfs_dec *d,
@@ -752,7 +795,7 @@ static bool apply_kept_file(struct gfs_master *m, struct gfs_dec *d)
 		f->gid = in.gid;
 		f->atime_ns = in.atime_ns;
 		f->file.chunk_size = in.chunk_size;
-		ok = apply_chunks(m, d, f); /* mtime and ctime */
+		ok = apply_chunks(m, d, f, NULL); /* mtime and ctime */
 	}
 	if (ok)
 		gfs_kept_add(&m->ns.kept, id, f, holder, expires, ttl);
@@ -794,15 +837,18 @@ static bool apply_dir(struct gfs_master *m, struct gfs_dec *d,
 	uint8_t is_explicit = gfs_dec_u8(d);
 	uint32_t mode = gfs_dec_u32(d);
 	int64_t mtime = gfs_dec_i64(d);
-	struct gfs_node *n = find(m, path, -1);
+	struct gfs_ns_spot s;
+	struct gfs_node *n;
 
 	if (!gfs_dec_done(d))
 		return false;
+	gfs_ns_locate(&m->ns, path, &s);
+	n = gfs_ns_spot_entry(&s);
 	if (!n) {
-		if (gfs_ns_can_create(&m->ns, path))
+		if (gfs_ns_spot_can_create(&s))
 			return false;
-		n = gfs_ns_create(&m->ns, path, GFS_NODE_DIR, mode, mtime, 0,
-				  0);
+		n = gfs_ns_create_at(&m->ns, &s, GFS_NODE_DIR, mode, mtime, 0,
+				     0);
 	}
 	if (n->type != GFS_NODE_DIR)
 		return false;
@@ -843,13 +889,14 @@ static bool dec_inode(struct gfs_master *m, struct gfs_dec *d,
 	return dec_inode_fields(m, d, in, target) && gfs_dec_done(d);
 }
 
-/* The node of in at path (which must be free); takes target. */
-static struct gfs_node *make_node(struct gfs_master *m, const char *path,
+/* The node of in at spot s (which must be free); takes target. */
+static struct gfs_node *make_node(struct gfs_master *m,
+				  const struct gfs_ns_spot *s,
 				  const struct gfs_rec_inode *in, char *target)
 {
-	struct gfs_node *n = gfs_ns_create(&m->ns, path, in->type, in->mode,
-					   in->mtime_ns, in->chunk_size,
-					   in->ino);
+	struct gfs_node *n = gfs_ns_create_at(&m->ns, s, in->type, in->mode,
+					      in->mtime_ns, in->chunk_size,
+					      in->ino);
 
 	n->uid = in->uid;
 	n->gid = in->gid;
@@ -873,19 +920,18 @@ static bool apply_mknode(struct gfs_master *m, struct gfs_dec *d,
 {
 	struct gfs_rec_inode in;
 	char *target = NULL;
-	struct gfs_node *n = find(m, path, GFS_NODE_FILE);
+	struct gfs_ns_spot s;
 
 	if (!dec_inode(m, d, &in, &target)) {
 		free(target);
 		return false;
 	}
-	if (n && n->hidden)
-		remove_node(m, n, 0); /* an upload not committed: no name */
-	if (gfs_ns_can_create(&m->ns, path)) {
+	locate_new(m, path, &s);
+	if (gfs_ns_spot_can_create(&s)) {
 		free(target);
 		return false;
 	}
-	make_node(m, path, &in, target);
+	make_node(m, &s, &in, target);
 	return true;
 }
 
@@ -897,18 +943,21 @@ static bool apply_create_commit(struct gfs_master *m, struct gfs_dec *d,
 	struct gfs_rec_inode in;
 	struct commit_fields cf = { 0 };
 	char *target = NULL;
-	struct gfs_node *n = find(m, path, GFS_NODE_FILE);
+	struct gfs_ns_spot s;
 	bool ok = dec_inode_fields(m, d, &in, &target) &&
-		  dec_commit(d, &cf) && in.type == GFS_NODE_FILE &&
-		  !in.flags && commit_fits(m, NULL, in.chunk_size, &cf);
+		  dec_commit(m, d, &cf) && in.type == GFS_NODE_FILE &&
+		  !in.flags;
 
-	if (ok && n && n->hidden)
-		remove_node(m, n, 0); /* an upload not committed: no name */
-	ok = ok && !gfs_ns_can_create(&m->ns, path);
+	if (ok) /* the walk overlaps with the prefetches (dec_commit()) */
+		gfs_ns_locate(&m->ns, path, &s);
+	ok = ok && commit_fits(m, NULL, in.chunk_size, &cf);
 	if (ok)
-		commit_set(m, make_node(m, path, &in, NULL), &cf);
+		take_hidden(m, path, &s);
+	ok = ok && !gfs_ns_spot_can_create(&s);
+	if (ok)
+		commit_set(m, make_node(m, &s, &in, NULL), &cf);
 	free(target);
-	free(cf.rc);
+	commit_fields_free(&cf);
 	return ok;
 }
 

@@ -336,6 +336,7 @@ static enum gfs_err walk(struct gfs_ns *ns, const char *path,
 	const char *p = path + 1, *comp, *before;
 	size_t len;
 
+	ns->walks++;
 	for (before = p; next_comp(&p, &comp, &len); before = p) {
 		if (cur->type != GFS_NODE_DIR) {
 			*out = cur;
@@ -376,15 +377,17 @@ enum gfs_err gfs_ns_lookup(struct gfs_ns *ns, const char *path,
 	return err;
 }
 
+void gfs_ns_locate(struct gfs_ns *ns, const char *path, struct gfs_ns_spot *s)
+{
+	s->err = walk(ns, path, &s->at, &s->rest);
+}
+
 enum gfs_err gfs_ns_can_create(struct gfs_ns *ns, const char *path)
 {
-	struct gfs_node *n;
-	const char *rest;
-	enum gfs_err err = walk(ns, path, &n, &rest);
+	struct gfs_ns_spot s;
 
-	if (err)
-		return err;
-	return *rest ? GFS_OK : GFS_EEXIST;
+	gfs_ns_locate(ns, path, &s);
+	return gfs_ns_spot_can_create(&s);
 }
 
 static void link_kid(struct gfs_ns *ns, struct gfs_node *dir,
@@ -442,14 +445,26 @@ struct gfs_node *gfs_ns_create(struct gfs_ns *ns, const char *path,
 			       int64_t mtime_ns, uint32_t chunk_size,
 			       uint64_t ino)
 {
-	struct gfs_node *at, *parent, *n;
-	const char *rest, *name;
+	struct gfs_ns_spot s;
+
+	gfs_ns_locate(ns, path, &s);
+	return gfs_ns_create_at(ns, &s, type, mode, mtime_ns, chunk_size, ino);
+}
+
+struct gfs_node *gfs_ns_create_at(struct gfs_ns *ns,
+				  const struct gfs_ns_spot *s,
+				  enum gfs_node_type type, uint32_t mode,
+				  int64_t mtime_ns, uint32_t chunk_size,
+				  uint64_t ino)
+{
+	struct gfs_node *parent, *n;
+	const char *name;
 	size_t len;
 
 	if (!ino)
 		ino = ns->next_ino;
-	walk(ns, path, &at, &rest);
-	parent = make_parents(ns, at, rest, mtime_ns, ino + 1, &name, &len);
+	parent = make_parents(ns, s->at, s->rest, mtime_ns, ino + 1, &name,
+			      &len);
 	n = node_new(ns, name, len, type, ino);
 	n->mode = mode;
 	n->mtime_ns = n->atime_ns = n->ctime_ns = mtime_ns;

@@ -168,6 +168,8 @@ struct gfs_ns {
 				     * the inodes with user attributes */
 	struct gfs_kept_set kept;     /* files unlinked while open, off the
 				     * tree (kept.h), owned */
+	uint64_t walks;             /* paths walked so far (tests count
+				     * them: a record walks its path once) */
 };
 
 void gfs_ns_init(struct gfs_ns *ns);
@@ -184,6 +186,39 @@ enum gfs_err gfs_ns_lookup_entry(struct gfs_ns *ns, const char *path,
 				 struct gfs_node **out);
 /* Whether path could be created: GFS_OK, GFS_EEXIST, GFS_ENOTDIR. */
 enum gfs_err gfs_ns_can_create(struct gfs_ns *ns, const char *path);
+
+/*
+ * One walk of a path, kept for the calls that follow it, so that a record
+ * that looks a path up, checks that it can be created and creates it
+ * walks it once (a million files load from a checkpoint in one walk
+ * each).  Valid until the tree changes.
+ */
+struct gfs_ns_spot {
+	struct gfs_node *at;        /* the deepest existing entry on it */
+	const char *rest;           /* the part of path below `at`, in
+				     * path: "" when the whole path exists */
+	enum gfs_err err;           /* GFS_ENOTDIR: `at` is no directory
+				     * and path goes on below it */
+};
+/* Walk path (absolute, normalised) as far as it exists.  O(depth). */
+void gfs_ns_locate(struct gfs_ns *ns, const char *path, struct gfs_ns_spot *s);
+/* The entry a spot found (a hard link's own node), or NULL. */
+static inline struct gfs_node *gfs_ns_spot_entry(const struct gfs_ns_spot *s)
+{
+	return !s->err && !*s->rest ? s->at : NULL;
+}
+/* gfs_ns_can_create() of the spot's path: GFS_OK, GFS_EEXIST, GFS_ENOTDIR. */
+static inline enum gfs_err gfs_ns_spot_can_create(const struct gfs_ns_spot *s)
+{
+	return s->err ? s->err : *s->rest ? GFS_OK : GFS_EEXIST;
+}
+/* gfs_ns_create() at a spot that gfs_ns_spot_can_create() allowed (the
+ * tree unchanged since it was located). */
+struct gfs_node *gfs_ns_create_at(struct gfs_ns *ns,
+				  const struct gfs_ns_spot *s,
+				  enum gfs_node_type type, uint32_t mode,
+				  int64_t mtime_ns, uint32_t chunk_size,
+				  uint64_t ino);
 /* Create path (gfs_ns_can_create() must have said GFS_OK), with missing
  * parent directories made implicit.  The node gets inode number ino (0:
  * the next free one) and the parents made ino + 1, + 2... in order, so

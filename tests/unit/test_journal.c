@@ -183,6 +183,67 @@ Test(journal, hidden_files_survive_restarts_until_their_commit)
 	gfs_master_close(&m);
 }
 
+/* Apply rec (then emptied); how many paths that walked. */
+static uint64_t walks_of(struct gfs_master *m, struct gfs_enc *rec, bool ok)
+{
+	uint64_t w0 = m->ns.walks;
+
+	cr_assert_eq(gfs_journal_apply(m, rec->buf, rec->len), ok);
+	rec->len = 0;
+	return m->ns.walks - w0;
+}
+
+/* A record that creates a path walks it once (checkpoint loads and
+ * replay apply millions): lookup, the check that it can be created and
+ * the create share one walk, and a COMMIT walks its path once. */
+Test(journal, a_create_record_walks_its_path_once)
+{
+	struct gfs_master m;
+	struct gfs_enc rec = { 0 };
+	struct gfs_rec_inode in = { .type = GFS_NODE_FILE, .ino = 100,
+				    .mode = 0644, .mtime_ns = 5,
+				    .ctime_ns = 5, .chunk_size = 1 << 20 };
+	struct gfs_rec_chunk c = { 0, 7, 1, 10 };
+
+	open_master(&m);
+	pthread_mutex_lock(&m.lock);
+	gfs_rec_mknode(&rec, "/d/e/f", &in);
+	cr_expect_eq(walks_of(&m, &rec, true), 1, "MKNODE");
+	gfs_rec_commit(&rec, "/d/e/f", 10, 6, &c, 1);
+	cr_expect_eq(walks_of(&m, &rec, true), 1, "COMMIT");
+	in.ino = 200;
+	c.handle = 8;
+	gfs_rec_create_commit(&rec, "/d/e/g", &in, 10, 6, &c, 1, 6);
+	cr_expect_eq(walks_of(&m, &rec, true), 1, "CREATE_COMMIT");
+	gfs_rec_create(&rec, "/d/h", GFS_NODE_FILE, 0644, 5, 1 << 20);
+	cr_expect_eq(walks_of(&m, &rec, true), 1, "CREATE");
+	gfs_rec_dir(&rec, "/x/y", true, 0755, 5);
+	cr_expect_eq(walks_of(&m, &rec, true), 1, "DIR");
+	gfs_rec_mknode(&rec, "/d/e/f", &in);
+	cr_expect_eq(walks_of(&m, &rec, false), 1, "MKNODE of a taken name");
+	/* an upload not committed (hidden) gives way: one more walk */
+	in.ino = 300;
+	in.flags = GFS_MK_HIDDEN;
+	gfs_rec_mknode(&rec, "/up/u", &in);
+	cr_expect_eq(walks_of(&m, &rec, true), 1, "hidden MKNODE");
+	in.ino = 400;
+	in.flags = 0;
+	c.handle = 7; /* /d/e/f's: refused, the upload stays */
+	gfs_rec_create_commit(&rec, "/up/u", &in, 10, 6, &c, 1, 6);
+	walks_of(&m, &rec, false);
+	cr_expect(node_at(&m, "/up/u")->hidden);
+	c.handle = 9;
+	gfs_rec_create_commit(&rec, "/up/u", &in, 10, 6, &c, 1, 6);
+	cr_expect_eq(walks_of(&m, &rec, true), 2, "over a hidden file");
+	cr_expect_not(node_at(&m, "/up/u")->hidden);
+	cr_expect_eq(node_at(&m, "/up/u")->ino, 400);
+	cr_expect_eq(m.ns.nfiles, 4);
+	cr_expect_eq(m.chunks.count, 3);
+	pthread_mutex_unlock(&m.lock);
+	gfs_enc_free(&rec);
+	gfs_master_close(&m);
+}
+
 static void log_rec(struct gfs_master *m, struct gfs_enc *rec)
 {
 	pthread_mutex_lock(&m->lock);
