@@ -105,20 +105,27 @@ static void put_cb(void *cls)
 }
 
 /* Pass 1: every inode at its own name (parents before children), with
- * its extended attributes, chunks and lease. */
+ * its extended attributes, chunks and lease.  A visible file with data
+ * is one CREATE_COMMIT (one record, one path walk at load); a hidden
+ * upload, which has none, a MKNODE. */
 static void inode_cb(struct writer *w, struct gfs_node *n, const char *path)
 {
+	bool data = n->type == GFS_NODE_FILE &&
+		    (n->file.nchunks || n->file.size);
 	struct gfs_lease *l;
 
 	if (n->type == GFS_NODE_LINK)
 		return;
-	gfs_rec_mknode_of(&w->rec, path, n);
+	if (data && !n->hidden)
+		gfs_rec_create_commit_of(&w->rec, path, n);
+	else
+		gfs_rec_mknode_of(&w->rec, path, n);
 	put(w);
 	gfs_rec_xattrs_of(&w->rec, path, gfs_xattr_of(w->xattrs, n), put_cb,
 			  w);
 	if (n->type != GFS_NODE_FILE)
 		return;
-	if (n->file.nchunks || n->file.size) {
+	if (data && n->hidden) {
 		gfs_rec_commit_file(&w->rec, path, n);
 		put(w);
 	}

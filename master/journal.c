@@ -262,6 +262,18 @@ void gfs_rec_mknode_of(struct gfs_enc *e, const char *path,
 	gfs_rec_mknode(e, path, &in);
 }
 
+void gfs_rec_create_commit_of(struct gfs_enc *e, const char *path,
+			      const struct gfs_node *file)
+{
+	struct gfs_rec_inode in;
+
+	inode_of(file, &in);
+	gfs_enc_u8(e, GFS_REC_CREATE_COMMIT);
+	gfs_enc_str(e, path);
+	enc_inode(e, &in);
+	enc_file_chunks(e, file);
+}
+
 void gfs_rec_kept_file(struct gfs_enc *e, const struct gfs_kept *k)
 {
 	struct gfs_rec_inode in;

@@ -173,6 +173,11 @@ void gfs_rec_mknode(struct gfs_enc *e, const char *path,
 /* MKNODE of node as it is (checkpoint: exact, times included). */
 void gfs_rec_mknode_of(struct gfs_enc *e, const char *path,
 		       const struct gfs_node *n);
+/* CREATE_COMMIT of a visible file as it is, chunks and times included
+ * (checkpoint: one record and one path walk a file instead of MKNODE +
+ * COMMIT's two). */
+void gfs_rec_create_commit_of(struct gfs_enc *e, const char *path,
+			      const struct gfs_node *file);
 void gfs_rec_link(struct gfs_enc *e, const char *path, const char *to,
 		  int64_t time_ns);
 void gfs_rec_create_commit(struct gfs_enc *e, const char *path,
