@@ -5,13 +5,26 @@
 # own (a loop-mounted image, mounted with commit=60 so that ext4's
 # periodic journal commit saves nothing on its own), so each image holds
 # exactly what that server made durable plus what the kernel happened to
-# write back.  Right after the last close, every process is killed at once
-# (kill -9) and the images are copied as they are: a power cut.  Then:
+# write back.  Files are made both ways the mount creates them: cp
+# (O_EXCL: a create, then a commit) and split and `>` (deferred creates:
+# one CREATE_COMMIT at the close, docs/CLIENT.md).  The deferred ones are
+# written while every fsync(2) and fdatasync(2) of the servers first waits
+# (slow_sync.c, LD_PRELOAD; the backup's longest, the replicas' each
+# differently), so that anything acknowledged before it was durable -- a
+# create+commit before the backup's fsync, a chunk before a replica's --
+# is still undone when, right after the last close, every process is
+# killed at once (kill -9) and the images are copied as they are: a power
+# cut.  Then:
 #   - each replica's copy holds every chunk, bytes and meta (raw files);
-#   - each master's op log holds each file's CREATE and COMMIT;
+#   - each master's op log holds each cp'd file's CREATE and COMMIT, and
+#     each deferred file's CREATE_COMMIT, whose chunks are on the disk
+#     of every replica (oplog_records.py reads the logs, checksums and
+#     all, as a replay would);
 #   - a cluster started from the copies serves every file byte for byte.
 # (A run with fsync(2) and fdatasync(2) turned into no-ops by an
-# LD_PRELOAD shim fails here: the chunks and the log records are gone.)
+# LD_PRELOAD shim fails here: the chunks and the log records are gone;
+# so does one whose master acknowledges a create+commit once its own log
+# has it, without waiting for the backup's.)
 . "$(dirname "$0")/lib.sh"
 
 SERVERS=(master backup cs0 cs1 cs2)
@@ -30,11 +43,27 @@ for s in "${SERVERS[@]}"; do
 	fi
 done
 
-start_master --chunk-size 1M
-start_backup
-start_chunkservers 3 --reserve 0
+# each server's syncs wait as many ms as $T/slow.NAME says (none before)
+if ! cc -shared -fPIC -o "$T/slow_sync.so" "$(dirname "$0")/slow_sync.c" \
+	-ldl 2>"$T/cc.log"; then
+	cat "$T/cc.log" >&2
+	fail "cannot build slow_sync.so"
+fi
+# (before the sanitizer's runtime when the programs have one, which
+# then must not insist on coming first)
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+export LD_PRELOAD=$T/slow_sync.so
+GFS_SLOW_SYNC_FILE=$T/slow.master start_master --chunk-size 1M
+GFS_SLOW_SYNC_FILE=$T/slow.backup start_backup
+for c in 0 1 2; do
+	GFS_SLOW_SYNC_FILE=$T/slow.cs$c start_chunkserver "$c" --reserve 0
+done
+unset LD_PRELOAD
+wait_for 20 "3 live chunkservers" alive_at_least "$MASTER_URL" 3
 M=$T/mnt
-mount_fuse "$M"
+# deferred creates stay deferred however slow their close (not made on
+# the master as a long-open file)
+mount_fuse "$M" --defer-create 60s
 FUSE_PID=${PIDS[-1]}
 wait_for 10 "the backup in sync" \
 	bash -c "curl -sf '$MASTER_URL/api/v1/status' | jq -e '.backup.attached' >/dev/null"
@@ -44,6 +73,26 @@ mkdir -p "$T/src"
 for i in $(seq 1 12); do random_file "$T/src/s$i" 4096; done
 random_file "$T/src/big" $((2560 * 1024))
 for f in "$T"/src/*; do cp "$f" "$M/" || fail "cp $f into the mount"; done
+
+# deferred creates, with slow disks: 3 files of split and one of `>`
+mkdir -p "$T/dsrc"
+random_file "$T/dsrc.all" $((2 * 4096 + 100))
+(cd "$T/dsrc" && split -b 4096 -a 1 -d "$T/dsrc.all" sp) || fail "split"
+random_file "$T/dsrc/redir" 3000
+# the backup's disk the slowest (a master that acknowledged without it
+# would do so 300 ms early), each replica's slower than the one before
+echo 100 >"$T/slow.master"
+echo 400 >"$T/slow.backup"
+for c in 0 1 2; do echo $((100 << c)) >"$T/slow.cs$c"; done
+t0=$(date +%s%N)
+cat "$T/dsrc/redir" >"$M/redir" || fail "> into the mount"
+# last, as the power cut follows it: a create+commit (no plain commit
+# after it, which would wait for the backup to hold all before it)
+(cd "$M" && split -b 4096 -a 1 -d "$T/dsrc.all" sp) || fail "split into the mount"
+# the shim worked: each close waited for the backup's sync at least
+ms=$((($(date +%s%N) - t0) / 1000000))
+log "deferred closes took $ms ms"
+[ "$ms" -ge $((4 * 400)) ] || fail "the slow syncs did not slow the closes ($ms ms)"
 
 # the power cut: everything at once, then the disks as they are
 kill -KILL "$MASTER_PID" "$BACKUP_PID" "${CS_PIDS[@]}" "$FUSE_PID"
@@ -89,6 +138,36 @@ for s in master backup; do
 	done
 done
 
+# each deferred file's CREATE_COMMIT in the op log of both masters, its
+# one chunk on the disk of every replica
+for s in master backup; do
+	python3 "$(dirname "$0")/oplog_records.py" "$T/$s" >"$T/$s.records" ||
+		fail "read $s's op log"
+	for f in "$T"/dsrc/*; do
+		name=$(basename "$f")
+		awk -v p="/$name" '$2 == "CREATE_COMMIT" && $3 == p { f = 1 }
+			($2 == "CREATE" || $2 == "MKNODE") && $3 == p { exit 1 }
+			END { exit !f }' "$T/$s.records" ||
+			fail "$s's op log lacks the CREATE_COMMIT of $name"
+		# its last commit (`>`: the shell's own close commits it empty
+		# first, then cat's close commits the bytes)
+		rec=$(awk -v p="/$name" '$2 ~ /COMMIT$/ && $3 == p' "$T/$s.records" | tail -1)
+		# shellcheck disable=SC2086
+		set -- $rec
+		[ $# = 4 ] || fail "$name's CREATE_COMMIT has $(($# - 3)) chunks"
+		handle=${4%:*} len=${4#*:}
+		assert_eq "$len" "$(stat -c %s "$f")" "$name's committed length"
+		for c in 0 1 2; do
+			chunk=$(ls "$T/cs$c"/chunks/*/"$handle" 2>/dev/null) ||
+				fail "cs$c lacks $name's chunk $handle"
+			getfattr -n user.gfs.meta "$chunk" >/dev/null 2>&1 ||
+				[ -e "$chunk.meta" ] || fail "cs$c lacks $name's chunk meta"
+			assert_eq "$(head -c "$len" "$chunk" | sha256sum | cut -d' ' -f1)" \
+				"$(sha "$f")" "$name's bytes on cs$c"
+		done
+	done
+done
+
 # and a cluster started from the copies serves every file
 # (the backup on its own port again: the primary waits for it)
 restart_master --chunk-size 1M
@@ -98,7 +177,7 @@ restart_master --chunk-size 1M
 PIDS+=("$!")
 for c in 0 1 2; do start_chunkserver "$c" --reserve 0; done
 mount_fuse "$M"
-for f in "$T"/src/*; do
+for f in "$T"/src/* "$T"/dsrc/*; do
 	assert_same_file "$M/$(basename "$f")" "$f" "$(basename "$f") after the power cut"
 done
 log "ok"
