@@ -746,30 +746,37 @@ enum gfs_err gfs_client_make(struct gfs_client *c, const char *path,
 	return simple(c, "PUT", "files", path, NULL, body);
 }
 
-/* A call on path naming a second path in to=: op=rename, op=link. */
+/* A call on path naming a second path in to=: op=rename, op=link, with
+ * more arguments ("&a=b...", or ""); *out (new; may be NULL: dropped)
+ * the reply. */
 static enum gfs_err two_paths(struct gfs_client *c, const char *path,
-			      const char *op, const char *to, bool overwrite)
+			      const char *op, const char *to,
+			      const char *more, json_t **out)
 {
 	enum gfs_err err = checked(to);
 	char *enc, *suffix;
+	json_t *j = NULL;
 
 	if (err) {
 		gfs_client_set_error(err, NULL);
 		return err;
 	}
 	enc = gfs_url_encode(to, false);
-	suffix = gfs_xasprintf("?op=%s&to=%s%s", op, enc,
-			       overwrite ? "&overwrite=1" : "");
-	err = simple(c, "POST", "files", path, suffix, NULL);
+	suffix = gfs_xasprintf("?op=%s&to=%s%s", op, enc, more);
+	err = path_call(c, "POST", "files", path, suffix, NULL, &j);
 	free(enc);
 	free(suffix);
+	if (out)
+		*out = j;
+	else if (j)
+		json_decref(j);
 	return err;
 }
 
 enum gfs_err gfs_client_link(struct gfs_client *c, const char *path,
 			     const char *to)
 {
-	return two_paths(c, path, "link", to, false);
+	return two_paths(c, path, "link", to, "", NULL);
 }
 
 enum gfs_err gfs_client_readlink(struct gfs_client *c, const char *path,
@@ -822,7 +829,37 @@ enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path)
 enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
 			       const char *to, bool overwrite)
 {
-	return two_paths(c, from, "rename", to, overwrite);
+	return two_paths(c, from, "rename", to,
+			 overwrite ? "&overwrite=1" : "", NULL);
+}
+
+/* The kept file a reply names in "kept" (0: none).  GFS_EIO when it
+ * names one badly. */
+static enum gfs_err kept_of_reply(json_t *j, uint64_t *kept)
+{
+	*kept = 0;
+	if (j && json_object_get(j, "kept") &&
+	    gfs_json_handle(j, "kept", true, kept))
+		return GFS_EIO;
+	return GFS_OK;
+}
+
+enum gfs_err gfs_client_rename_keep(struct gfs_client *c, const char *from,
+				    const char *to, unsigned ttl_s,
+				    uint64_t *kept)
+{
+	char more[48];
+	json_t *j = NULL;
+	enum gfs_err err;
+
+	snprintf(more, sizeof(more), "&overwrite=1&keep=%u", ttl_s);
+	err = two_paths(c, from, "rename", to, more, &j);
+	*kept = 0;
+	if (!err)
+		err = kept_of_reply(j, kept);
+	if (j)
+		json_decref(j);
+	return err;
 }
 
 enum gfs_err gfs_client_setattr(struct gfs_client *c, const char *path,
@@ -957,9 +994,8 @@ enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,
 	snprintf(suffix, sizeof(suffix), "?keep=%u", ttl_s);
 	err = path_call(c, "DELETE", "files", path, suffix, NULL, &j);
 	*kept = 0;
-	if (!err && json_object_get(j, "kept") &&
-	    gfs_json_handle(j, "kept", true, kept))
-		err = GFS_EIO;
+	if (!err)
+		err = kept_of_reply(j, kept);
 	if (j)
 		json_decref(j);
 	return err;

@@ -178,6 +178,13 @@ enum gfs_err gfs_client_kept(struct gfs_client *c, uint64_t kept, bool drop,
 enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path);
 enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
 			       const char *to, bool overwrite);
+/* Rename over `to`, a file this client has open, keeping its data
+ * *(ext)*: *kept as gfs_client_unlink_keep() says (0 also when nothing
+ * needed keeping: another hard link of it stays, or `to` did not
+ * exist). */
+enum gfs_err gfs_client_rename_keep(struct gfs_client *c, const char *from,
+				    const char *to, unsigned ttl_s,
+				    uint64_t *kept);
 /* Change mode and/or mtime; NULL leaves that attribute alone. */
 enum gfs_err gfs_client_setattr(struct gfs_client *c, const char *path,
 				const uint32_t *mode, const int64_t *mtime_ns);

@@ -28,8 +28,9 @@ struct gfs_open_file {
 				  * open; out of the table (libfuse then
 				  * gives its operations a NULL path) */
 	uint64_t kept;           /* with m->lock: the master keeps it for
-				  * us as this id since the unlink (0: it
-				  * does not), dropped at the last release */
+				  * us as this id since the unlink or the
+				  * rename over it (0: it does not),
+				  * dropped at the last release */
 	bool hashed;             /* with m->lock: in m->open (under a
 				  * hidden name once removed: ops.c) */
 	bool attrs_set;          /* with m->lock: attrs changed it since it

@@ -11,8 +11,9 @@
  * reached only through its FUSE handles and the hidden name libfuse gave
  * it (ops.c), under which it stays in the table, until the last release:
  * reads go on from its handle (POSIX), nothing is committed.  An unlink
- * in this mount asks the master to keep its data meanwhile (kept files,
- * renewed by leases.c), dropped at the last release.
+ * or a rename over it in this mount asks the master to keep its data
+ * meanwhile (kept files, renewed by leases.c), dropped at the last
+ * release.
  *
  * A file created here (not exclusively) is unborn while the client holds
  * a pre-placed chunk for it: the master hears of it only at its first

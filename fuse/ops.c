@@ -469,10 +469,25 @@ static int hide(struct gfs_mount *m, const char *path, const char *hidden)
 	return replacing ? 0 : 1;
 }
 
+/* A rename over a file open here (over_open) asks the master to keep
+ * the file it replaces until the last close, as an unlink does. */
+static enum gfs_err rename_at_master(struct gfs_mount *m, const char *from,
+				     const char *to, unsigned int flags,
+				     bool over_open, uint64_t *kept)
+{
+	*kept = 0;
+	if (over_open && !(flags & RENAME_NOREPLACE))
+		return gfs_client_rename_keep(m->client, from, to,
+					      m->keep_ttl_s, kept);
+	return gfs_client_rename(m->client, from, to,
+				 !(flags & RENAME_NOREPLACE));
+}
+
 static int gfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_open_file *old;
+	uint64_t kept;
 	int err, rc;
 
 	if (flags & RENAME_EXCHANGE)
@@ -489,10 +504,9 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 		return err;
 	old = replacing;
 	replacing = NULL;
-	err = gfs_client_rename(m->client, from, to,
-				!(flags & RENAME_NOREPLACE));
+	err = rename_at_master(m, from, to, flags, old != NULL, &kept);
 	if (old && !err)
-		gfs_openfiles_gone(m, old, 0); /* replaced */
+		gfs_openfiles_gone(m, old, kept); /* replaced */
 	if (old) /* else it stays, under the hidden name, what it was */
 		gfs_openfiles_release(m, old);
 	if (err)

@@ -59,6 +59,14 @@ void gfs_rec_rename(struct gfs_enc *e, const char *from, const char *to)
 	gfs_enc_str(e, to);
 }
 
+void gfs_rec_keep(struct gfs_enc *e, const struct gfs_rec_keep *k)
+{
+	gfs_enc_u64(e, k->id);
+	gfs_enc_str(e, k->holder);
+	gfs_enc_i64(e, k->expires_ms);
+	gfs_enc_u32(e, k->ttl);
+}
+
 void gfs_rec_setattr(struct gfs_enc *e, const char *path, uint8_t which,
 		     uint32_t mode, int64_t mtime_ns)
 {
@@ -541,32 +549,75 @@ static bool apply_delete(struct gfs_master *m, struct gfs_dec *d,
 	return true;
 }
 
+/* Keep file f (its last name, not hidden) off the tree as kept file
+ * k->id, its name gone at t (KEPT, a RENAME's victim). */
+static void keep_node(struct gfs_master *m, struct gfs_node *f,
+		      const struct gfs_rec_keep *k, int64_t t)
+{
+	gfs_ns_touch_dir(f->parent, t);
+	gfs_lease_clear(f);
+	gfs_ns_detach(&m->ns, f);
+	f->ctime_ns = t;
+	gfs_kept_add(&m->ns.kept, k->id, f, k->holder, k->expires_ms, k->ttl);
+}
+
+/* Whether entry f may become kept file id: the last name of a visible
+ * file, id new. */
+static bool keepable(struct gfs_master *m, struct gfs_node *f, uint64_t id)
+{
+	return f && gfs_ns_keepable(f) && id &&
+	       !gfs_kept_find(&m->ns.kept, id);
+}
+
+/* A RENAME's optional keep tail (after its time): *holder new, NULL
+ * when the record has none. */
+static void dec_keep(struct gfs_master *m, struct gfs_dec *d,
+		     struct gfs_rec_keep *k, char **holder)
+{
+	*holder = NULL;
+	if (d->p >= d->end || d->bad)
+		return;
+	k->id = gfs_dec_u64(d);
+	*holder = dec_text(m, d, 4096);
+	k->expires_ms = gfs_dec_i64(d);
+	k->ttl = gfs_dec_u32(d);
+	k->holder = *holder;
+}
+
 static bool apply_rename(struct gfs_master *m, struct gfs_dec *d,
 			 const char *path)
 {
-	char *to = dec_text(m, d, GFS_PATH_MAX);
+	char *to = dec_text(m, d, GFS_PATH_MAX), *holder;
 	int64_t t = dec_opt_time(d);
-	struct gfs_node *n = find_entry(m, path), *victim, *at = NULL;
-	bool ok = gfs_dec_done(d) && n &&
-		  !gfs_ns_can_rename(&m->ns, n, to, true, &victim);
+	struct gfs_rec_keep keep = { 0 };
+	struct gfs_node *n, *victim = NULL, *at = NULL;
+	bool ok;
 
+	dec_keep(m, d, &keep, &holder);
+	n = find_entry(m, path);
+	ok = gfs_dec_done(d) && n &&
+	     !gfs_ns_can_rename(&m->ns, n, to, true, &victim);
 	if (ok && !victim && !gfs_ns_lookup_entry(&m->ns, to, &at) &&
-	    gfs_ns_same_inode(n, at)) {
-		free(to);
-		return true; /* onto itself or another name of its inode */
+	    gfs_ns_same_inode(n, at))
+		goto out; /* onto itself or another name of its inode */
+	/* a keep tail keeps the victim, which must be a file's last name */
+	ok = ok && (!holder || (t && keepable(m, victim, keep.id)));
+	if (!ok)
+		goto out;
+	if (t)
+		gfs_ns_touch_dir(n->parent, t);
+	if (holder)
+		keep_node(m, victim, &keep, t);
+	else if (victim)
+		remove_node(m, victim, t);
+	gfs_ns_rename(&m->ns, n, to);
+	if (t) {
+		gfs_ns_touch_dir(n->parent, t);
+		gfs_ns_inode(n)->ctime_ns = t;
 	}
-	if (ok) {
-		if (t)
-			gfs_ns_touch_dir(n->parent, t);
-		if (victim)
-			remove_node(m, victim, t);
-		gfs_ns_rename(&m->ns, n, to);
-		if (t) {
-			gfs_ns_touch_dir(n->parent, t);
-			gfs_ns_inode(n)->ctime_ns = t;
-		}
-	}
+out:
 	free(to);
+	free(holder);
 	return ok;
 }
 
@@ -741,23 +792,19 @@ static bool apply_commit(struct gfs_master *m, struct gfs_dec *d,
 static bool apply_kept(struct gfs_master *m, struct gfs_dec *d,
 		       const char *path)
 {
-	uint64_t id = gfs_dec_u64(d);
+	struct gfs_rec_keep k = { .id = gfs_dec_u64(d) };
 	char *holder = dec_text(m, d, 4096);
-	int64_t expires = gfs_dec_i64(d);
-	uint32_t ttl = gfs_dec_u32(d);
-	int64_t t = gfs_dec_i64(d);
+	int64_t t;
 	struct gfs_node *f = find_entry(m, path);
-	bool ok = gfs_dec_done(d) && f && f->type == GFS_NODE_FILE &&
-		  gfs_ns_last_name(f) && !f->hidden && holder && id &&
-		  !gfs_kept_find(&m->ns.kept, id);
+	bool ok;
 
-	if (ok) {
-		gfs_ns_touch_dir(f->parent, t);
-		gfs_lease_clear(f);
-		gfs_ns_detach(&m->ns, f);
-		f->ctime_ns = t;
-		gfs_kept_add(&m->ns.kept, id, f, holder, expires, ttl);
-	}
+	k.holder = holder;
+	k.expires_ms = gfs_dec_i64(d);
+	k.ttl = gfs_dec_u32(d);
+	t = gfs_dec_i64(d);
+	ok = gfs_dec_done(d) && holder && keepable(m, f, k.id);
+	if (ok)
+		keep_node(m, f, &k, t);
 	free(holder);
 	return ok;
 }

@@ -17,8 +17,12 @@
  *   DELETE   str path [, i64 time_ns]   (removes a name; the inode goes
  *            with its last one; time_ns: the parents' mtime and ctime,
  *            a surviving inode's ctime)
- *   RENAME   str from, str to [, i64 time_ns]   (replaces `to` if it
- *            exists; time_ns: the inode's ctime, both parents' times)
+ *   RENAME   str from, str to [, i64 time_ns [, u64 id, str holder,
+ *            i64 expires_ms, u32 ttl]]   (replaces `to` if it exists;
+ *            time_ns: the inode's ctime, both parents' times; with the
+ *            keep tail the replaced file, the last name of a visible
+ *            file, is kept as id for holder, as KEPT does: a rename
+ *            over a file its holder has open)
  *   SETATTR  str path, u8 which (1 mode, 2 mtime), u32 mode, i64 mtime_ns
  *   COMMIT   str path, u64 size, i64 mtime_ns, u32 n,
  *            n x (u32 index, u64 handle, u32 version, u32 length)
@@ -140,6 +144,14 @@ struct gfs_rec_inode {
 	const char *target;         /* symlinks, borrowed; NULL: "" */
 };
 
+/* The keep tail of a RENAME record: kept file id for holder. */
+struct gfs_rec_keep {
+	uint64_t id;
+	const char *holder;         /* borrowed */
+	int64_t expires_ms;         /* Unix ms */
+	uint32_t ttl;               /* seconds per renewal */
+};
+
 /* One chunk of a COMMIT record. */
 struct gfs_rec_chunk {
 	uint32_t index;
@@ -155,6 +167,9 @@ void gfs_rec_create(struct gfs_enc *e, const char *path, uint8_t type,
 		    uint32_t mode, int64_t mtime_ns, uint32_t chunk_size);
 void gfs_rec_delete(struct gfs_enc *e, const char *path);
 void gfs_rec_rename(struct gfs_enc *e, const char *from, const char *to);
+/* Append the keep tail to a RENAME just encoded into e with its time
+ * (gfs_rec_time()). */
+void gfs_rec_keep(struct gfs_enc *e, const struct gfs_rec_keep *k);
 void gfs_rec_setattr(struct gfs_enc *e, const char *path, uint8_t which,
 		     uint32_t mode, int64_t mtime_ns);
 void gfs_rec_commit(struct gfs_enc *e, const char *path, uint64_t size,

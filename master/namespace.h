@@ -243,6 +243,13 @@ static inline bool gfs_ns_last_name(struct gfs_node *node)
 {
 	return node->type != GFS_NODE_LINK && node->nlink <= 1;
 }
+/* Whether removing entry node while a client has it open leaves data
+ * to keep (kept.h): it is the last name of a visible file. */
+static inline bool gfs_ns_keepable(struct gfs_node *node)
+{
+	return node->type == GFS_NODE_FILE && gfs_ns_last_name(node) &&
+	       !node->hidden;
+}
 /*
  * Whether node may move to path `to` (POSIX rename rules, overwrite
  * allowing a file to replace a file or a directory an empty directory).

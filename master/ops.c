@@ -799,16 +799,47 @@ static bool same_inode_at(struct gfs_master *m, struct gfs_node *n,
 	       gfs_ns_same_inode(n, at);
 }
 
+static json_t *kept_json(uint64_t kid, int64_t expires_ms, uint32_t ttl);
+
+/* A rename's record; with keep_ttl_s (not 0) a victim that is a file's
+ * last name is kept for client (kept.h), *kept its reply, else NULL.
+ * The seq to wait for.  Lock held. */
+static uint64_t log_rename(struct gfs_master *m, const char *path,
+			   const char *to, struct gfs_node *victim,
+			   uint64_t keep_ttl_s, const char *client,
+			   const struct gfs_request_id *id, json_t **kept)
+{
+	struct gfs_rec_keep k = {
+		.id = m->applied_seq, /* this record's seq: never reused */
+		.holder = client, .ttl = (uint32_t)keep_ttl_s,
+		.expires_ms = gfs_lease_now_ms() + (int64_t)keep_ttl_s * 1000,
+	};
+	struct gfs_enc rec = { 0 };
+
+	*kept = NULL;
+	rec_begin(&rec, id);
+	gfs_rec_rename(&rec, path, to);
+	gfs_rec_time(&rec, gfs_now_ns());
+	if (keep_ttl_s && victim && gfs_ns_keepable(victim)) {
+		gfs_rec_keep(&rec, &k);
+		*kept = kept_json(k.id, k.expires_ms, k.ttl);
+	}
+	return gfs_ops_log(m, &rec);
+}
+
 enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
-			    const char *to, bool overwrite, const char *client,
+			    const char *to, bool overwrite,
+			    uint64_t keep_ttl_s, const char *client,
 			    const struct gfs_request_id *id, json_t **out)
 {
-	struct gfs_enc rec = { 0 };
 	struct gfs_node *n, *victim = NULL;
+	json_t *kept = NULL;
 	enum gfs_err err;
 	uint64_t seq = 0;
 	bool again;
 
+	if (keep_ttl_s && (!client || keep_ttl_s > GFS_LEASE_TTL_MAX_S))
+		return GFS_EINVAL;
 	err = begin_mutation(m, id, &seq, &again);
 	if (!err && !again)
 		err = lookup_entry(m, path, &n);
@@ -820,14 +851,15 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 		err = check_leases_below(n, client, out);
 	if (!err && !again && victim)
 		err = check_lease(gfs_ns_inode(victim), to, client, out);
-	if (!err && !again && !same_inode_at(m, n, to)) {
-		rec_begin(&rec, id);
-		gfs_rec_rename(&rec, path, to);
-		gfs_rec_time(&rec, gfs_now_ns());
-		seq = gfs_ops_log(m, &rec);
-	}
+	if (!err && !again && !same_inode_at(m, n, to))
+		seq = log_rename(m, path, to, victim, keep_ttl_s, client, id,
+				 &kept);
 	if (!err)
 		*out = entry_at(m, to, false);
+	if (!err && kept) /* none for a retried request: that one expires */
+		json_object_update(*out, kept);
+	if (kept)
+		json_decref(kept);
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }
@@ -1791,8 +1823,7 @@ enum gfs_err gfs_ops_unlink_keep(struct gfs_master *m, const char *path,
 		err = check_delete(n, "file");
 	if (!err && !again)
 		err = check_lease(gfs_ns_inode(n), path, client, out);
-	if (!err && !again && n->type == GFS_NODE_FILE &&
-	    gfs_ns_last_name(n)) {
+	if (!err && !again && gfs_ns_keepable(n)) {
 		kid = m->applied_seq; /* this record's seq: never reused */
 		rec_begin(&rec, id);
 		gfs_rec_kept(&rec, path, kid, client, expires,

@@ -51,8 +51,12 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 			    const char *client, const char *type,
 			    const struct gfs_request_id *id, json_t **out);
+/* keep_ttl_s (not 0): the caller (client) has `to` open; a file it
+ * replaces whose last name it was is kept as gfs_ops_unlink_keep()
+ * keeps one, and *out has its "kept", "expires_ms" and "ttl" too. */
 enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
-			    const char *to, bool overwrite, const char *client,
+			    const char *to, bool overwrite,
+			    uint64_t keep_ttl_s, const char *client,
 			    const struct gfs_request_id *id, json_t **out);
 /* A further name `to` of path's inode (link(2)); GFS_EISDIR for a
  * directory. */

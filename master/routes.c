@@ -442,7 +442,8 @@ static void h_kept_delete(struct gfs_req *req)
 	kept_op(req, gfs_ops_kept_drop);
 }
 
-/* op=rename and op=link: both take to=PATH and a request id. */
+/* op=rename and op=link: both take to=PATH and a request id; a rename
+ * keep=TTL too (the caller has the file it replaces open). */
 static void rename_op(struct gfs_req *req, struct gfs_master *m,
 		      const char *path, const char *client, bool link)
 {
@@ -451,12 +452,13 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 	struct gfs_request_id buf;
 	json_t *out = NULL;
 	enum gfs_err err;
+	uint64_t keep = 0;
 	bool ok;
 
 	if (gfs_req_arg(req, "to", &to) || gfs_req_arg(req, "overwrite", &ow) ||
-	    !to) {
+	    gfs_req_arg_u64(req, "keep", 0, &keep) || !to || (link && keep)) {
 		gfs_reply_error(req, GFS_EINVAL, link ? "link needs to=PATH"
-						       : "rename needs to=PATH");
+				: "rename needs to=PATH (and a TTL as keep)");
 		return;
 	}
 	if (!path_ok(req, to, "target path"))
@@ -468,7 +470,7 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 		err = gfs_ops_link(m, path, to, client, id, &out);
 	else
 		err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"),
-				     client, id, &out);
+				     keep, client, id, &out);
 	reply(req, err, link ? 201 : 200, out, path);
 }
 

@@ -3,10 +3,13 @@
 # past the heartbeats that would have carried its chunks' delete orders:
 # the mount asks the master to keep it (DELETE ?keep=TTL) and renews it
 # (--keep-ttl 2s here, so it lives on renewals alone); the last close
-# drops it and its chunks leave every disk.  After a kill -9 of the
-# mount the master drops it when the TTL runs out.  The unlink of one of
-# several hard links of an open file keeps nothing.  Before: the chunks
-# went with the next heartbeats, and a read after them failed with EIO.
+# drops it and its chunks leave every disk.  So does a file replaced by
+# a rename while open (op=rename&keep=TTL).  After a kill -9 of the
+# mount the master drops both when the TTL runs out.  The unlink of one
+# of several hard links of an open file keeps nothing.  Before: the
+# chunks went with the next heartbeats, and a read after them failed
+# with EIO (for a rename over an open file, until this test's second
+# part was added).
 . "$(dirname "$0")/lib.sh"
 
 start_master --chunk-size 1MiB
@@ -34,55 +37,79 @@ beats_since() {
 }
 now_ms() { date +%s%3N; }
 
-# a holder: opens f, unlinks it, reads and writes through its descriptor
-# when told to, closes when told to (each step waits for a flag file)
-python3 - "$M/f" "$T" <<'PY' &
+# a holder: opens $1, removes it ($3: "unlink", or a path to rename over
+# it), reads and writes through its descriptor when told to, closes
+# when told to (each step waits for a flag file named $2-STEP)
+hold() {
+	python3 - "$1" "$T" "$2" "$3" <<'PY'
 import os, sys, time
-path, t = sys.argv[1], sys.argv[2]
+path, t, tag, how = sys.argv[1:5]
 def wait(flag):
     end = time.time() + 60
-    while not os.path.exists(os.path.join(t, flag)):
+    while not os.path.exists(os.path.join(t, tag + "-" + flag)):
         if time.time() > end:
             sys.exit("timed out waiting for " + flag)
         time.sleep(0.05)
 def done(flag):
-    open(os.path.join(t, flag), "w").close()
+    open(os.path.join(t, tag + "-" + flag), "w").close()
 fd = os.open(path, os.O_RDWR)
-os.unlink(path)
-done("unlinked")
+if how == "unlink":
+    os.unlink(path)
+else:
+    os.rename(how, path)
+done("removed")
 wait("read")
 want = open(os.path.join(t, "data"), "rb").read()
 got = os.pread(fd, len(want) + 10, 0)
 if got != want:
-    sys.exit("read after unlink: %d bytes differ" % len(got))
+    sys.exit("read after removal: %d bytes differ" % len(got))
 if os.pwrite(fd, b"new bytes", 100) != 9 or os.pread(fd, 9, 100) != b"new bytes":
-    sys.exit("write after unlink")
+    sys.exit("write after removal")
 done("checked")
 wait("close")
 os.close(fd)
 done("closed")
 PY
+}
+
+# $1: the holder's tag, $2: the handles of the removed file
+kept_until_close() {
+	local t
+	wait_for 20 "the removal ($1)" test -e "$1-removed"
+	wait_for 10 "the master keeps it ($1)" kept 1
+	t=$(now_ms)
+	wait_for 20 "heartbeats after the removal" beats_since "$t"
+	t=$(now_ms)
+	wait_for 20 "more heartbeats" beats_since "$t"
+	assert_eq "$(present "$2")" 3 "its chunks are on disk after the heartbeats ($1)"
+	touch "$1-read"
+	wait_for 30 "reads and writes through the descriptor ($1)" test -e "$1-checked"
+	# longer than the TTL (2 s) since the removal: renewals kept it
+	kept 1 || fail "the master dropped it while it was open ($1)"
+	touch "$1-close"
+	wait_for 20 "the close ($1)" test -e "$1-closed"
+	wait_for 10 "the master drops it at the close ($1)" kept 0
+	wait_for 30 "its chunks to leave every disk ($1)" gone "$2"
+}
+
+hold "$M/f" unlink unlink &
 holder=$!
-wait_for 20 "the unlink" test -e unlinked
+kept_until_close unlink "$hf"
+wait "$holder" || fail "the holder of f failed"
 [ -e "$M/f" ] && fail "f still has its name"
-wait_for 10 "the master keeps f" kept 1
-t=$(now_ms)
-wait_for 20 "heartbeats after the unlink" beats_since "$t"
-t=$(now_ms)
-wait_for 20 "more heartbeats" beats_since "$t"
-sleep_done=$(now_ms)
-assert_eq "$(present "$hf")" 3 "f's chunks are on disk after the heartbeats"
-touch read
-wait_for 30 "reads and writes through the descriptor" test -e checked
-# longer than the TTL (2 s) since the unlink: renewals kept it
-kept 1 || fail "the master dropped f while it was open"
-touch close
-wait_for 20 "the close" test -e closed
-wait "$holder" || fail "the holder failed"
-wait_for 10 "the master drops f at the close" kept 0
-wait_for 30 "f's chunks to leave every disk" gone "$hf"
 assert_eq "$(present "$hg")" 3 "g's chunks stay"
 cmp data "$M/g" || fail "g after f went"
+
+# a rename over a file open here keeps the file it replaces
+cp data "$M/r" || fail "cp r"
+echo "the new r" >"$M/r.new" || fail "r.new"
+hr=$(handles_of "$M/r")
+hold "$M/r" rename "$M/r.new" &
+holder=$!
+kept_until_close rename "$hr"
+wait "$holder" || fail "the holder of r failed"
+assert_eq "$(cat "$M/r")" "the new r" "r after the rename"
+rm "$M/r"
 
 # one of two hard links of an open file goes: nothing needs keeping
 # (the inode keeps its other name), and the data stays whole
@@ -98,20 +125,27 @@ exec 7<&-
 cmp data "$M/h2" || fail "h2"
 rm "$M/h2"
 
-# a crash: the mount dies holding an unlinked file; its TTL drops it
+# a crash: the mount dies holding an unlinked file and a file replaced
+# by a rename; their TTL drops them
+cp data "$M/k" || fail "cp k"
+echo "the new k" >"$M/k.new" || fail "k.new"
+hk=$(handles_of "$M/k")
 python3 -c '
 import os, sys, time
 fd = os.open(sys.argv[1], os.O_RDONLY)
 os.unlink(sys.argv[1])
-open(sys.argv[2], "w").close()
+fd2 = os.open(sys.argv[2], os.O_RDONLY)
+os.rename(sys.argv[2] + ".new", sys.argv[2])
+open(sys.argv[3], "w").close()
 time.sleep(120)
-' "$M/g" "$T/g-unlinked" &
+' "$M/g" "$M/k" "$T/g-unlinked" &
 crasher=$!
-wait_for 20 "the unlink of g" test -e g-unlinked
-wait_for 10 "the master keeps g" kept 1
+wait_for 20 "the unlink of g and the rename over k" test -e g-unlinked
+wait_for 10 "the master keeps g and k" kept 2
 kill9 "$FUSE_PID"
 kill9 "$crasher"
-wait_for 30 "the master drops g after the TTL" kept 0
+wait_for 30 "the master drops g and k after the TTL" kept 0
 grep -q "not renewed" "$T/master.log" || fail "the drop is not logged"
 wait_for 30 "g's chunks to leave every disk" gone "$hg"
+wait_for 30 "k's chunks to leave every disk" gone "$hk"
 log "OK"

@@ -684,3 +684,74 @@ Test(journal, an_unused_preplaced_handle_expires_with_its_lease)
 	cr_expect_not(exists(&m, "/late"));
 	gfs_master_close(&m);
 }
+
+/* The kept file's chunk 0 handle, or 0 when kid is not kept. */
+static uint64_t kept_handle(struct gfs_master *m, uint64_t kid)
+{
+	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, kid);
+
+	if (!k || !k->node->file.nchunks)
+		return 0;
+	return gfs_ns_chunks(k->node)[0]->handle;
+}
+
+/* A rename over a file its caller has open (keep=TTL) keeps the file it
+ * replaces in the same record, through replay and checkpoint; nothing
+ * is kept when nothing is replaced, or when another name of it stays. */
+Test(journal, a_rename_over_an_open_file_keeps_it)
+{
+	struct gfs_master m;
+	json_t *out = NULL;
+	uint64_t h[3], kid = 0, seq0;
+
+	open_master(&m);
+	ready(&m);
+	preplace(&m, "me", 3, h);
+	cr_assert_eq(create_commit(&m, "/old", "me", h[0], 100), GFS_OK);
+	cr_assert_eq(create_commit(&m, "/new", "me", h[1], 100), GFS_OK);
+	cr_assert_eq(create_commit(&m, "/x", "me", h[2], 100), GFS_OK);
+	cr_expect_eq(gfs_ops_rename(&m, "/new", "/old", true, 60, NULL, NULL,
+				    &out), GFS_EINVAL, "keep needs a holder");
+	cr_expect_null(out);
+	seq0 = m.applied_seq;
+	cr_assert_eq(gfs_ops_rename(&m, "/new", "/old", true, 60, "me", NULL,
+				    &out), GFS_OK);
+	cr_expect_eq(m.applied_seq, seq0 + 1, "one record");
+	cr_assert_eq(gfs_json_handle(out, "kept", true, &kid), GFS_OK);
+	cr_expect_eq(json_integer_value(json_object_get(out, "ttl")), 60);
+	cr_expect_str_eq(json_string_value(json_object_get(out, "path")),
+			 "/old");
+	json_decref(out);
+	cr_expect_eq(kept_handle(&m, kid), h[0], "the old file is kept");
+	cr_expect_eq(node_at(&m, "/old")->file.nchunks, 1);
+	cr_expect_eq(gfs_ns_chunks(node_at(&m, "/old"))[0]->handle, h[1]);
+	cr_expect_eq(m.ns.nfiles, 2);
+	/* nothing replaced, or a name that is not the last: nothing kept */
+	cr_assert_eq(gfs_ops_rename(&m, "/x", "/y", true, 60, "me", NULL,
+				    &out), GFS_OK);
+	cr_expect_null(json_object_get(out, "kept"));
+	json_decref(out);
+	cr_assert_eq(gfs_ops_link(&m, "/old", "/old2", NULL, NULL, &out),
+		     GFS_OK);
+	json_decref(out);
+	cr_assert_eq(gfs_ops_rename(&m, "/y", "/old", true, 60, "me", NULL,
+				    &out), GFS_OK);
+	cr_expect_null(json_object_get(out, "kept"));
+	json_decref(out);
+	cr_expect_eq(m.ns.kept.count, 1);
+	cr_expect_eq(gfs_ns_chunks(node_at(&m, "/old2"))[0]->handle, h[1]);
+	gfs_oplog_sync(m.log);
+	gfs_oplog_close(m.log); /* crash: the log alone */
+	m.log = NULL;
+	gfs_master_close(&m);
+	open_master(&m); /* replay */
+	cr_expect_eq(m.ns.kept.count, 1);
+	cr_expect_eq(kept_handle(&m, kid), h[0], "kept through replay");
+	gfs_master_close(&m); /* clean: a checkpoint */
+	open_master(&m);
+	cr_expect_eq(kept_handle(&m, kid), h[0], "kept through a checkpoint");
+	cr_assert_eq(gfs_ops_kept_drop(&m, kid, "me", &out), GFS_OK);
+	json_decref(out);
+	cr_expect_eq(m.ns.kept.count, 0);
+	gfs_master_close(&m);
+}

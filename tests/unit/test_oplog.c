@@ -395,7 +395,7 @@ static void build(struct gfs_master *m)
 		 "\"length\":600000}]}");
 	must(gfs_ops_commit(m, "/a/b/f1", NULL, b, &out), &out);
 	json_decref(b);
-	must(gfs_ops_rename(m, "/a/b", "/c/d", false, NULL, NULL, &out), &out);
+	must(gfs_ops_rename(m, "/a/b", "/c/d", false, 0, NULL, NULL, &out), &out);
 	must(gfs_ops_delete(m, "/c/d/f2", NULL, NULL, NULL, &out), &out);
 	must(gfs_ops_lease_put(m, "/c/d/f1", "me", 100, &out), &out);
 }
