@@ -932,13 +932,36 @@ static char *name_arg(const char *name)
 	return s;
 }
 
-enum gfs_err gfs_client_xattrs(struct gfs_client *c, const char *path,
-			       const char *name, json_t **xattrs)
+/* A call about path's attributes, or (path NULL) kept file kept's;
+ * route = the xattrs route + suffix (may be NULL).  Takes body. */
+static enum gfs_err xattr_call(struct gfs_client *c, const char *method,
+			       const char *path, uint64_t kept,
+			       const char *suffix, json_t *body,
+			       json_t **reply)
+{
+	enum gfs_err err;
+	char *route;
+
+	if (path)
+		return path_call(c, method, "xattrs", path, suffix, body,
+				 reply);
+	*reply = NULL;
+	route = gfs_xasprintf("/kept/%016" PRIx64 "/xattrs%s", kept,
+			      suffix ? suffix : "");
+	err = gfs_client_call(c, method, route, body, reply);
+	free(route);
+	if (body)
+		json_decref(body);
+	return err;
+}
+
+static enum gfs_err xattrs_of(struct gfs_client *c, const char *path,
+			      uint64_t kept, const char *name,
+			      json_t **xattrs)
 {
 	char *suffix = name ? name_arg(name) : NULL;
 	json_t *j = NULL;
-	enum gfs_err err = path_call(c, "GET", "xattrs", path, suffix, NULL,
-				     &j);
+	enum gfs_err err = xattr_call(c, "GET", path, kept, suffix, NULL, &j);
 
 	*xattrs = NULL;
 	if (!err) {
@@ -956,12 +979,15 @@ enum gfs_err gfs_client_xattrs(struct gfs_client *c, const char *path,
 	return err;
 }
 
-enum gfs_err gfs_client_xattr_set(struct gfs_client *c, const char *path,
-				  const char *name, const void *value,
-				  size_t len, enum gfs_xattr_flag flag)
+static enum gfs_err xattr_set(struct gfs_client *c, const char *path,
+			      uint64_t kept, const char *name,
+			      const void *value, size_t len,
+			      enum gfs_xattr_flag flag)
 {
 	char *b64 = gfs_b64_encode(value, len);
 	json_t *body = json_pack("{s:s, s:s}", "name", name, "value", b64);
+	json_t *j = NULL;
+	enum gfs_err err;
 
 	free(b64);
 	if (!body) { /* name is not UTF-8 */
@@ -971,17 +997,62 @@ enum gfs_err gfs_client_xattr_set(struct gfs_client *c, const char *path,
 	if (flag != GFS_XATTR_ANY)
 		json_object_set_new(body, "flag", json_string(
 			flag == GFS_XATTR_CREATE ? "create" : "replace"));
-	return simple(c, "PUT", "xattrs", path, NULL, body);
+	err = xattr_call(c, "PUT", path, kept, NULL, body, &j);
+	if (j)
+		json_decref(j);
+	return err;
+}
+
+static enum gfs_err xattr_remove(struct gfs_client *c, const char *path,
+				 uint64_t kept, const char *name)
+{
+	char *suffix = name_arg(name);
+	json_t *j = NULL;
+	enum gfs_err err = xattr_call(c, "DELETE", path, kept, suffix, NULL,
+				      &j);
+
+	if (j)
+		json_decref(j);
+	free(suffix);
+	return err;
+}
+
+enum gfs_err gfs_client_xattrs(struct gfs_client *c, const char *path,
+			       const char *name, json_t **xattrs)
+{
+	return xattrs_of(c, path, 0, name, xattrs);
+}
+
+enum gfs_err gfs_client_xattr_set(struct gfs_client *c, const char *path,
+				  const char *name, const void *value,
+				  size_t len, enum gfs_xattr_flag flag)
+{
+	return xattr_set(c, path, 0, name, value, len, flag);
 }
 
 enum gfs_err gfs_client_xattr_remove(struct gfs_client *c, const char *path,
 				     const char *name)
 {
-	char *suffix = name_arg(name);
-	enum gfs_err err = simple(c, "DELETE", "xattrs", path, suffix, NULL);
+	return xattr_remove(c, path, 0, name);
+}
 
-	free(suffix);
-	return err;
+enum gfs_err gfs_client_kept_xattrs(struct gfs_client *c, uint64_t kept,
+				    const char *name, json_t **xattrs)
+{
+	return xattrs_of(c, NULL, kept, name, xattrs);
+}
+
+enum gfs_err gfs_client_kept_xattr_set(struct gfs_client *c, uint64_t kept,
+				       const char *name, const void *value,
+				       size_t len, enum gfs_xattr_flag flag)
+{
+	return xattr_set(c, NULL, kept, name, value, len, flag);
+}
+
+enum gfs_err gfs_client_kept_xattr_remove(struct gfs_client *c,
+					  uint64_t kept, const char *name)
+{
+	return xattr_remove(c, NULL, kept, name);
 }
 
 enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,

@@ -213,6 +213,15 @@ enum gfs_err gfs_client_xattr_set(struct gfs_client *c, const char *path,
 /* GFS_ENODATA when absent. */
 enum gfs_err gfs_client_xattr_remove(struct gfs_client *c, const char *path,
 				     const char *name);
+/* The same for a kept file of this client (a file it removed while
+ * open: gfs_client_unlink_keep()) *(ext)*. */
+enum gfs_err gfs_client_kept_xattrs(struct gfs_client *c, uint64_t kept,
+				    const char *name, json_t **xattrs);
+enum gfs_err gfs_client_kept_xattr_set(struct gfs_client *c, uint64_t kept,
+				       const char *name, const void *value,
+				       size_t len, enum gfs_xattr_flag flag);
+enum gfs_err gfs_client_kept_xattr_remove(struct gfs_client *c,
+					  uint64_t kept, const char *name);
 
 /* gfs_file_open() flags. */
 enum {

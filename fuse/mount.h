@@ -151,6 +151,10 @@ int gfs_openfiles_materialize(struct gfs_mount *m, const char *path);
 void gfs_openfiles_materialize_old(struct gfs_mount *m);
 /* Whether path is open in this mount. */
 bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path);
+/* True when path is the hidden name of a file removed while open here
+ * (gfs_openfiles_hide()); *kept its kept file (0: none). */
+bool gfs_openfiles_removed(struct gfs_mount *m, const char *path,
+			   uint64_t *kept);
 /* True when of's path was removed while it was open. */
 bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of);
 /* libfuse hides path, open here, as hidden (a path whose last name

@@ -385,6 +385,20 @@ void gfs_openfiles_gone(struct gfs_mount *m, struct gfs_open_file *of,
 	gfs_file_unlinked(of->f, kept);
 }
 
+bool gfs_openfiles_removed(struct gfs_mount *m, const char *path,
+			   uint64_t *kept)
+{
+	struct gfs_open_file *of;
+	bool gone;
+
+	pthread_mutex_lock(&m->lock);
+	HASH_FIND_STR(m->open, path, of);
+	gone = of && of->unlinked;
+	*kept = gone ? of->kept : 0;
+	pthread_mutex_unlock(&m->lock);
+	return gone;
+}
+
 bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of)
 {
 	bool gone;

@@ -11,6 +11,10 @@
  *                    /xattrs/PATH), with setxattr(2)'s XATTR_CREATE and
  *                    XATTR_REPLACE; limits in master/xattr.h.
  *
+ * A file removed while open here, reached by its hidden name (ops.c),
+ * has its stored attributes where the master keeps it (GET/PUT/DELETE
+ * /kept/ID/xattrs); one not kept has none (ENOENT).
+ *
  * listxattr lists the stored attributes only.  The two user.gfs names
  * are views, not attributes: listed, they would be copied by rsync -X,
  * cp -a and tar --xattrs out of the mount and refused on the way back
@@ -54,6 +58,19 @@ static bool stored(const char *name)
 	       strcmp(name, XATTR_LEASE) && strcmp(name, XATTR_CHUNKS);
 }
 
+/* Where path's attributes are asked for: *kept 0 at the master by
+ * path (an unborn file made there first), else the kept file of a file
+ * removed while open here.  -errno: ENOENT for a removed file not
+ * kept. */
+static int stored_at(struct gfs_mount *m, const char *path, uint64_t *kept)
+{
+	if (!path)
+		return -ENOENT;
+	if (!gfs_openfiles_removed(m, path, kept))
+		return gfs_openfiles_materialize(m, path);
+	return *kept ? 0 : -ENOENT;
+}
+
 static enum gfs_xattr_flag set_flag(int flags)
 {
 	if (flags & XATTR_CREATE)
@@ -89,14 +106,15 @@ int gfs_xattr_set(const char *path, const char *name, const char *value,
 	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_stat st;
 	enum gfs_err err;
+	uint64_t kept;
 	unsigned ttl;
-	int rc;
+	int rc = stored_at(m, path, &kept);
 
-	if (!path)
-		return -ENOENT;
-	rc = gfs_openfiles_materialize(m, path);
 	if (rc)
 		return rc;
+	if (stored(name) && kept)
+		return xattr_errno(gfs_client_kept_xattr_set(
+			m->client, kept, name, value, size, set_flag(flags)));
 	if (stored(name))
 		return xattr_errno(gfs_client_xattr_set(
 			m->client, path, name, value, size, set_flag(flags)));
@@ -115,11 +133,14 @@ int gfs_xattr_set(const char *path, const char *name, const char *value,
 int gfs_xattr_remove(const char *path, const char *name)
 {
 	struct gfs_mount *m = gfs_mount_get();
+	uint64_t kept;
+	int rc = stored_at(m, path, &kept);
 
-	if (!path)
-		return -ENOENT;
-	if (gfs_openfiles_materialize(m, path))
-		return -EIO;
+	if (rc)
+		return rc;
+	if (stored(name) && kept)
+		return xattr_errno(
+			gfs_client_kept_xattr_remove(m->client, kept, name));
 	if (stored(name))
 		return xattr_errno(
 			gfs_client_xattr_remove(m->client, path, name));
@@ -146,12 +167,20 @@ static int reply(const char *text, char *value, size_t size)
 	return reply_bytes(text, strlen(text), value, size);
 }
 
+/* path's stored attributes, or kept file kept's (not 0): *xs new. */
+static enum gfs_err stored_attrs(struct gfs_mount *m, const char *path,
+				 uint64_t kept, const char *name, json_t **xs)
+{
+	return kept ? gfs_client_kept_xattrs(m->client, kept, name, xs)
+		    : gfs_client_xattrs(m->client, path, name, xs);
+}
+
 /* A stored attribute's value. */
-static int get_stored(struct gfs_mount *m, const char *path,
+static int get_stored(struct gfs_mount *m, const char *path, uint64_t kept,
 		      const char *name, char *value, size_t size)
 {
 	json_t *xs = NULL;
-	enum gfs_err err = gfs_client_xattrs(m->client, path, name, &xs);
+	enum gfs_err err = stored_attrs(m, path, kept, name, &xs);
 	const char *b64 = json_string_value(json_object_get(xs, name));
 	char *bytes;
 	size_t len = 0;
@@ -249,14 +278,18 @@ int gfs_xattr_get(const char *path, const char *name, char *value,
 		  size_t size)
 {
 	struct gfs_mount *m = gfs_mount_get();
+	uint64_t kept = 0;
+	int rc = 0;
 
 	if (!path)
 		return -ENOENT;
-	if ((stored(name) || !strcmp(name, XATTR_LEASE) ||
-	     !strcmp(name, XATTR_CHUNKS)) && gfs_openfiles_materialize(m, path))
-		return -EIO;
+	if (stored(name) || !strcmp(name, XATTR_LEASE) ||
+	    !strcmp(name, XATTR_CHUNKS))
+		rc = stored_at(m, path, &kept);
+	if (rc)
+		return rc;
 	if (stored(name))
-		return get_stored(m, path, name, value, size);
+		return get_stored(m, path, kept, name, value, size);
 	if (!strcmp(name, XATTR_LEASE))
 		return get_lease(m, path, value, size);
 	if (!strcmp(name, XATTR_CHUNKS))
@@ -272,12 +305,12 @@ int gfs_xattr_list(const char *path, char *list, size_t size)
 	const char *name;
 	size_t len = 0, n;
 	enum gfs_err err;
+	uint64_t kept;
+	int rc = stored_at(m, path, &kept);
 
-	if (!path)
-		return -ENOENT;
-	if (gfs_openfiles_materialize(m, path))
-		return -EIO;
-	err = gfs_client_xattrs(m->client, path, NULL, &xs);
+	if (rc)
+		return rc;
+	err = stored_attrs(m, path, kept, NULL, &xs);
 	if (err)
 		return xattr_errno(err);
 	json_object_foreach(xs, name, v) {

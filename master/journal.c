@@ -360,6 +360,23 @@ void gfs_rec_xattrs_of(struct gfs_enc *e, const char *path,
 	}
 }
 
+void gfs_rec_kept_xattr(struct gfs_enc *e, uint64_t id, const char *name,
+			const void *value, size_t len)
+{
+	gfs_enc_u8(e, GFS_REC_KEPT_XATTR);
+	gfs_enc_u64(e, id);
+	gfs_enc_str(e, name);
+	gfs_enc_blob(e, value, len);
+}
+
+void gfs_rec_kept_xattr_remove(struct gfs_enc *e, uint64_t id,
+			       const char *name)
+{
+	gfs_enc_u8(e, GFS_REC_KEPT_XATTR_REMOVE);
+	gfs_enc_u64(e, id);
+	gfs_enc_str(e, name);
+}
+
 void gfs_rec_kept_xattrs(struct gfs_enc *e, const struct gfs_kept *k,
 			 const struct gfs_xattrs *xs,
 			 void (*put)(void *cls), void *cls)
@@ -367,10 +384,8 @@ void gfs_rec_kept_xattrs(struct gfs_enc *e, const struct gfs_kept *k,
 	uint32_t i;
 
 	for (i = 0; xs && i < xs->n; i++) {
-		gfs_enc_u8(e, GFS_REC_KEPT_XATTR);
-		gfs_enc_u64(e, k->id);
-		gfs_enc_str(e, xs->items[i].name);
-		gfs_enc_blob(e, xs->items[i].value, xs->items[i].len);
+		gfs_rec_kept_xattr(e, k->id, xs->items[i].name,
+				   xs->items[i].value, xs->items[i].len);
 		put(cls);
 	}
 }
@@ -1095,19 +1110,37 @@ static bool apply_xattr_set(struct gfs_master *m, struct gfs_dec *d,
 	return ok;
 }
 
-/* An attribute of a kept file (checkpoint): the tree has no path to it. */
+/* An attribute of a kept file set (live, with its ctime) or loaded
+ * (checkpoint): the tree has no path to it. */
 static bool apply_kept_xattr(struct gfs_master *m, struct gfs_dec *d)
 {
 	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, gfs_dec_u64(d));
 	char *name = dec_xattr_name(m, d);
 	size_t len = 0;
 	const uint8_t *value = gfs_dec_blob(d, GFS_XATTR_VALUE_MAX, &len);
+	int64_t t = d->bad ? 0 : dec_opt_time(d);
 	bool ok = gfs_dec_done(d) && k && name &&
 		  !gfs_xattr_can_set(gfs_xattr_of(m->ns.xattrs, k->node), name,
 				     len);
 
 	if (ok)
 		gfs_xattr_set(&m->ns.xattrs, k->node, name, value, len);
+	if (ok && t)
+		k->node->ctime_ns = t;
+	free(name);
+	return ok;
+}
+
+static bool apply_kept_xattr_remove(struct gfs_master *m, struct gfs_dec *d)
+{
+	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, gfs_dec_u64(d));
+	char *name = dec_xattr_name(m, d);
+	int64_t t = d->bad ? 0 : dec_opt_time(d);
+	bool ok = gfs_dec_done(d) && k && name &&
+		  gfs_xattr_remove(&m->ns.xattrs, k->node, name);
+
+	if (ok && t)
+		k->node->ctime_ns = t;
 	free(name);
 	return ok;
 }
@@ -1205,6 +1238,8 @@ bool gfs_journal_apply(struct gfs_master *m, const uint8_t *body, size_t len)
 		return apply_kept_file(m, &d);
 	case GFS_REC_KEPT_XATTR:
 		return apply_kept_xattr(m, &d);
+	case GFS_REC_KEPT_XATTR_REMOVE:
+		return apply_kept_xattr_remove(m, &d);
 	default:
 		return apply_path_rec(m, type, &d);
 	}

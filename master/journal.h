@@ -60,9 +60,11 @@
  *                 mtime_ns, i64 ctime_ns, u32 chunk_size, then a
  *                 COMMIT's fields after its path (checkpoint: a kept
  *                 file with its chunks)
- *   KEPT_XATTR    u64 id, str name, u32 len, value[len]  (checkpoint: a
- *                 user extended attribute of kept file id, after its
- *                 KEPT_FILE)
+ *   KEPT_XATTR    u64 id, str name, u32 len, value[len] [, i64
+ *                 time_ns]  (set or replace a user extended attribute
+ *                 of kept file id, its new ctime; in a checkpoint,
+ *                 without the time, after its KEPT_FILE)
+ *   KEPT_XATTR_REMOVE  u64 id, str name [, i64 time_ns]
  *   CREATE_COMMIT str path, then a MKNODE's fields after its path (a
  *                 file, flags 0), then a COMMIT's fields after its path
  *                 with its ctime_ns: a new file with its data, in one
@@ -111,6 +113,7 @@ enum gfs_rec_type {
 	GFS_REC_KEPT_FILE = 21,
 	GFS_REC_KEPT_XATTR = 22,
 	GFS_REC_CREATE_COMMIT = 23,
+	GFS_REC_KEPT_XATTR_REMOVE = 24,
 };
 
 /* CREATE type of a hidden file (after GFS_NODE_FILE, GFS_NODE_DIR). */
@@ -215,6 +218,12 @@ void gfs_rec_kept_renew(struct gfs_enc *e, uint64_t id, int64_t expires_ms);
 void gfs_rec_kept_drop(struct gfs_enc *e, uint64_t id);
 /* KEPT_FILE of a kept file (checkpoint). */
 void gfs_rec_kept_file(struct gfs_enc *e, const struct gfs_kept *k);
+/* KEPT_XATTR and KEPT_XATTR_REMOVE of one attribute of kept file id
+ * (then gfs_rec_time() for its ctime, live). */
+void gfs_rec_kept_xattr(struct gfs_enc *e, uint64_t id, const char *name,
+			const void *value, size_t len);
+void gfs_rec_kept_xattr_remove(struct gfs_enc *e, uint64_t id,
+			       const char *name);
 /* XATTR_SET of every attribute in xs (NULL: none), each handed to
  * put(cls) once encoded into e (checkpoint). */
 void gfs_rec_xattrs_of(struct gfs_enc *e, const char *path,

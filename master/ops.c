@@ -1663,8 +1663,33 @@ static enum gfs_err xattrs_json(const struct gfs_xattrs *xs, const char *name,
 	return GFS_OK;
 }
 
-enum gfs_err gfs_ops_xattr_get(struct gfs_master *m, const char *path,
-			       const char *name, json_t **out)
+/* The inode an attribute call is about: the one at path, or (path
+ * NULL) the caller's kept file kid (kept.h).  Lock held. */
+static enum gfs_err xattr_target(struct gfs_master *m, const char *path,
+				 uint64_t kid, const char *client,
+				 struct gfs_node **n)
+{
+	struct gfs_kept *k;
+
+	if (path)
+		return lookup(m, path, n);
+	k = kept_of(m, kid, client);
+	*n = k ? k->node : NULL;
+	return k ? GFS_OK : GFS_ENOENT;
+}
+
+/* {"path": path, "xattrs": xs}, or {"kept": kid, ...} (new; takes xs). */
+static json_t *xattrs_reply(const char *path, uint64_t kid, json_t *xs)
+{
+	if (path)
+		return json_pack("{s:s, s:o}", "path", path, "xattrs", xs);
+	return json_pack("{s:o, s:o}", "kept", gfs_json_handle_new(kid),
+			 "xattrs", xs);
+}
+
+static enum gfs_err xattr_get(struct gfs_master *m, const char *path,
+			      uint64_t kid, const char *client,
+			      const char *name, json_t **out)
 {
 	struct gfs_node *n;
 	json_t *xs = NULL;
@@ -1673,17 +1698,30 @@ enum gfs_err gfs_ops_xattr_get(struct gfs_master *m, const char *path,
 	bool primary;
 
 	pthread_mutex_lock(&m->lock);
-	err = lookup(m, path, &n);
+	err = xattr_target(m, path, kid, client, &n);
 	if (!err)
 		err = xattrs_json(gfs_xattr_of(m->ns.xattrs, n), name, &xs);
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
 	if (!err) {
-		*out = json_pack("{s:s, s:o}", "path", path, "xattrs", xs);
+		*out = xattrs_reply(path, kid, xs);
 		return settle_read(m, applied, primary, out);
 	}
 	return err;
+}
+
+enum gfs_err gfs_ops_xattr_get(struct gfs_master *m, const char *path,
+			       const char *name, json_t **out)
+{
+	return xattr_get(m, path, 0, NULL, name, out);
+}
+
+enum gfs_err gfs_ops_kept_xattr_get(struct gfs_master *m, uint64_t kid,
+				    const char *client, const char *name,
+				    json_t **out)
+{
+	return xattr_get(m, NULL, kid, client, name, out);
 }
 
 /* A change of one attribute: a set (name, value, flag "create": must not
@@ -1734,9 +1772,25 @@ static enum gfs_err xattr_fits(struct gfs_master *m, const struct gfs_node *n,
 	return gfs_xattr_can_set(xs, r->name, r->len);
 }
 
-/* Validate, log and apply r on path, then wait until it is durable. */
+/* r's record, about path or (path NULL) kept file kid. */
+static void rec_xattr(struct gfs_enc *rec, const char *path, uint64_t kid,
+		      const struct xattr_req *r)
+{
+	if (path && r->remove)
+		gfs_rec_xattr_remove(rec, path, r->name);
+	else if (path)
+		gfs_rec_xattr_set(rec, path, r->name, r->value, r->len);
+	else if (r->remove)
+		gfs_rec_kept_xattr_remove(rec, kid, r->name);
+	else
+		gfs_rec_kept_xattr(rec, kid, r->name, r->value, r->len);
+	gfs_rec_time(rec, gfs_now_ns()); /* ctime */
+}
+
+/* Validate, log and apply r on path (NULL: the caller's kept file kid),
+ * then wait until it is durable. */
 static enum gfs_err xattr_change(struct gfs_master *m, const char *path,
-				 const char *client,
+				 uint64_t kid, const char *client,
 				 const struct gfs_request_id *id,
 				 const struct xattr_req *r, json_t **out)
 {
@@ -1748,19 +1802,14 @@ static enum gfs_err xattr_change(struct gfs_master *m, const char *path,
 
 	err = begin_mutation(m, id, &seq, &again);
 	if (!err && !again)
-		err = lookup(m, path, &n);
-	if (!err && !again)
+		err = xattr_target(m, path, kid, client, &n);
+	if (!err && !again && path)
 		err = check_lease(n, path, client, out);
 	if (!err && !again)
 		err = xattr_fits(m, n, r);
 	if (!err && !again) {
 		rec_begin(&rec, id);
-		if (r->remove)
-			gfs_rec_xattr_remove(&rec, path, r->name);
-		else
-			gfs_rec_xattr_set(&rec, path, r->name, r->value,
-					  r->len);
-		gfs_rec_time(&rec, gfs_now_ns()); /* ctime */
+		rec_xattr(&rec, path, kid, r);
 		seq = gfs_ops_log(m, &rec);
 	}
 	if (!err)
@@ -1769,17 +1818,43 @@ static enum gfs_err xattr_change(struct gfs_master *m, const char *path,
 	return finish(m, err, seq, out);
 }
 
-enum gfs_err gfs_ops_xattr_set(struct gfs_master *m, const char *path,
-			       const char *client, json_t *body,
-			       const struct gfs_request_id *id, json_t **out)
+static enum gfs_err xattr_set(struct gfs_master *m, const char *path,
+			      uint64_t kid, const char *client, json_t *body,
+			      const struct gfs_request_id *id, json_t **out)
 {
 	struct xattr_req r;
 	enum gfs_err err = parse_xattr(body, &r);
 
 	if (!err)
-		err = xattr_change(m, path, client, id, &r, out);
+		err = xattr_change(m, path, kid, client, id, &r, out);
 	free(r.value);
 	return err;
+}
+
+enum gfs_err gfs_ops_xattr_set(struct gfs_master *m, const char *path,
+			       const char *client, json_t *body,
+			       const struct gfs_request_id *id, json_t **out)
+{
+	return xattr_set(m, path, 0, client, body, id, out);
+}
+
+enum gfs_err gfs_ops_kept_xattr_set(struct gfs_master *m, uint64_t kid,
+				    const char *client, json_t *body,
+				    const struct gfs_request_id *id,
+				    json_t **out)
+{
+	return xattr_set(m, NULL, kid, client, body, id, out);
+}
+
+static enum gfs_err xattr_remove(struct gfs_master *m, const char *path,
+				 uint64_t kid, const char *client,
+				 const char *name,
+				 const struct gfs_request_id *id, json_t **out)
+{
+	struct xattr_req r = { .name = name, .remove = true };
+	enum gfs_err err = gfs_xattr_check_name(name);
+
+	return err ? err : xattr_change(m, path, kid, client, id, &r, out);
 }
 
 enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
@@ -1787,10 +1862,15 @@ enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
 				  const struct gfs_request_id *id,
 				  json_t **out)
 {
-	struct xattr_req r = { .name = name, .remove = true };
-	enum gfs_err err = gfs_xattr_check_name(name);
+	return xattr_remove(m, path, 0, client, name, id, out);
+}
 
-	return err ? err : xattr_change(m, path, client, id, &r, out);
+enum gfs_err gfs_ops_kept_xattr_remove(struct gfs_master *m, uint64_t kid,
+				       const char *client, const char *name,
+				       const struct gfs_request_id *id,
+				       json_t **out)
+{
+	return xattr_remove(m, NULL, kid, client, name, id, out);
 }
 
 /* ---- files unlinked while open (kept.h) ---- */

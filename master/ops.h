@@ -136,6 +136,20 @@ enum gfs_err gfs_ops_xattr_remove(struct gfs_master *m, const char *path,
 				  const char *client, const char *name,
 				  const struct gfs_request_id *id,
 				  json_t **out);
+/* The same for the caller's kept file kid *(ext)*: GFS_ENOENT for
+ * anyone but its holder, or when it is gone; get's reply names "kept"
+ * instead of "path". */
+enum gfs_err gfs_ops_kept_xattr_get(struct gfs_master *m, uint64_t kid,
+				    const char *client, const char *name,
+				    json_t **out);
+enum gfs_err gfs_ops_kept_xattr_set(struct gfs_master *m, uint64_t kid,
+				    const char *client, json_t *body,
+				    const struct gfs_request_id *id,
+				    json_t **out);
+enum gfs_err gfs_ops_kept_xattr_remove(struct gfs_master *m, uint64_t kid,
+				       const char *client, const char *name,
+				       const struct gfs_request_id *id,
+				       json_t **out);
 
 /*
  * Files unlinked while open (kept.h).  Unlink-keep: DELETE of a file

@@ -442,6 +442,74 @@ static void h_kept_delete(struct gfs_req *req)
 	kept_op(req, gfs_ops_kept_drop);
 }
 
+/* The id and the caller of a /kept/ID/xattrs route, and (id not NULL:
+ * a change) its request id (*id may be NULL); false once a 4xx went
+ * out. */
+static bool kept_xattr_args(struct gfs_req *req, uint64_t *kid,
+			    const char **client,
+			    const struct gfs_request_id **id,
+			    struct gfs_request_id *buf)
+{
+	bool ok;
+
+	if (!kept_id(req, kid))
+		return false;
+	*client = req_client(req, &ok);
+	if (ok && id)
+		*id = req_id(req, buf, &ok);
+	return ok;
+}
+
+static void h_kept_xattr_get(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const char *client, *name = NULL;
+	json_t *out = NULL;
+	uint64_t kid;
+
+	if (!kept_xattr_args(req, &kid, &client, NULL, NULL))
+		return;
+	gfs_req_arg(req, "name", &name);
+	answer(req, gfs_ops_kept_xattr_get(m, kid, client, name, &out), 200,
+	       &out, name ? name : "no such kept file");
+}
+
+static void h_kept_xattr_put(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
+	const char *client;
+	json_t *body, *out = NULL;
+	uint64_t kid;
+
+	if (!kept_xattr_args(req, &kid, &client, &id, &buf) ||
+	    !(body = gfs_req_json(req)))
+		return;
+	answer(req, gfs_ops_kept_xattr_set(m, kid, client, body, id, &out),
+	       200, &out, "no such kept file");
+	json_decref(body);
+}
+
+static void h_kept_xattr_delete(struct gfs_req *req)
+{
+	struct gfs_master *m = begin(req);
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
+	const char *client, *name = NULL;
+	json_t *out = NULL;
+	uint64_t kid;
+
+	if (!kept_xattr_args(req, &kid, &client, &id, &buf))
+		return;
+	if (gfs_req_arg(req, "name", &name) || !name) {
+		gfs_reply_error(req, GFS_EINVAL, "name=NAME required");
+		return;
+	}
+	answer(req, gfs_ops_kept_xattr_remove(m, kid, client, name, id, &out),
+	       200, &out, name);
+}
+
 /* op=rename and op=link: both take to=PATH and a request id; a rename
  * keep=TTL too (the caller has the file it replaces open). */
 static void rename_op(struct gfs_req *req, struct gfs_master *m,
@@ -1267,7 +1335,14 @@ static const struct gfs_route routes[] = {
 	  NULL },
 	{ "DELETE", GFS_API "/leases/*", NULL, h_lease_delete, NULL, 0, WR,
 	  NULL },
-	/* files unlinked while open (ext): the holder's own */
+	/* files unlinked while open (ext): the holder's own; its
+	 * attributes first, as /kept/ * would take ID/xattrs */
+	{ "GET", GFS_API "/kept/*/xattrs", NULL, h_kept_xattr_get, NULL, 0,
+	  GFS_ROUTE_WRITE, NULL },
+	{ "PUT", GFS_API "/kept/*/xattrs", NULL, h_kept_xattr_put, NULL,
+	  XATTR_BODY, GFS_ROUTE_WRITE, NULL },
+	{ "DELETE", GFS_API "/kept/*/xattrs", NULL, h_kept_xattr_delete, NULL,
+	  0, GFS_ROUTE_WRITE, NULL },
 	{ "PUT", GFS_API "/kept/*", NULL, h_kept_put, NULL, SMALL_BODY,
 	  GFS_ROUTE_WRITE, NULL },
 	{ "DELETE", GFS_API "/kept/*", NULL, h_kept_delete, NULL, 0,

@@ -4,8 +4,11 @@
 # (fstat shows them), writes read back, ftruncate works, and a second
 # descriptor of the same file sees the same; after a rename over it, the
 # replaced file's old content reads back and fstat works, while the name
-# shows the new file.  The directory lists neither.  Before: every fstat
-# and fchmod of such a file was ESTALE (libfuse had no path for it).
+# shows the new file.  The directory lists neither.  Extended
+# attributes of a removed file (kept by the master) read, change and
+# list through its descriptor.  Before: every fstat and fchmod of such a
+# file was ESTALE (libfuse had no path for it), and its extended
+# attributes ENOENT (asked of the master by the hidden name).
 . "$(dirname "$0")/lib.sh"
 
 start_master --chunk-size 1MiB
@@ -15,7 +18,7 @@ mount_fuse "$M"
 mkdir "$M/d" || fail "mkdir"
 
 python3 - "$M/d" <<'PY' || fail "a removed file through its descriptor"
-import os, stat, sys
+import errno, os, stat, sys
 d = sys.argv[1]
 def check(what, got, want):
     if got != want:
@@ -48,6 +51,41 @@ check("after ftruncate", os.pread(fd, 100, 0), b"Hello")
 check("listing", os.listdir(d), [])
 os.close(fd2)
 os.close(fd)
+
+# extended attributes through the descriptor of a removed file
+def xattrs_of_removed(fd, what):
+    check(what + ": getxattr", os.getxattr(fd, "user.a"), b"one")
+    os.setxattr(fd, "user.b", b"two")
+    check(what + ": set, get", os.getxattr(fd, "user.b"), b"two")
+    os.setxattr(fd, "user.a", b"uno", os.XATTR_REPLACE)
+    check(what + ": replaced", os.getxattr(fd, "user.a"), b"uno")
+    check(what + ": list", sorted(os.listxattr(fd)), ["user.a", "user.b"])
+    os.removexattr(fd, "user.b")
+    check(what + ": list after remove", os.listxattr(fd), ["user.a"])
+    try:
+        os.getxattr(fd, "user.b")
+        sys.exit(what + ": a removed attribute is still there")
+    except OSError as e:
+        check(what + ": removed attribute", e.errno, errno.ENODATA)
+x = os.path.join(d, "x")
+with open(x, "wb") as f:
+    f.write(b"x")
+os.setxattr(x, "user.a", b"one")
+fd = os.open(x, os.O_RDWR)
+os.unlink(x)
+xattrs_of_removed(fd, "unlinked")
+os.close(fd)
+with open(x, "wb") as f:
+    f.write(b"x")
+os.setxattr(x, "user.a", b"one")
+with open(x + ".new", "wb") as f:
+    f.write(b"new x")
+fd = os.open(x, os.O_RDWR)
+os.rename(x + ".new", x)
+xattrs_of_removed(fd, "replaced")
+check("the new file's own", os.listxattr(x), [])
+os.close(fd)
+os.unlink(x)
 
 # rename over a file open here
 a, b = os.path.join(d, "a"), os.path.join(d, "b")

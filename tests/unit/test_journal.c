@@ -12,6 +12,7 @@
 #include "../../master/lease.h"
 #include "../../master/master.h"
 #include "../../master/ops.h"
+#include "../../master/xattr.h"
 #include "json.h"
 #include "util.h"
 
@@ -753,5 +754,87 @@ Test(journal, a_rename_over_an_open_file_keeps_it)
 	cr_assert_eq(gfs_ops_kept_drop(&m, kid, "me", &out), GFS_OK);
 	json_decref(out);
 	cr_expect_eq(m.ns.kept.count, 0);
+	gfs_master_close(&m);
+}
+
+/* The names of kept file kid's attributes, "a,b," (caller frees). */
+static char *kept_xattr_names(struct gfs_master *m, uint64_t kid)
+{
+	struct gfs_kept *k = gfs_kept_find(&m->ns.kept, kid);
+	const struct gfs_xattrs *xs = k ? gfs_xattr_of(m->ns.xattrs, k->node)
+				       : NULL;
+	char *s = gfs_xstrdup(""), *t;
+
+	for (uint32_t i = 0; xs && i < xs->n; i++) {
+		t = gfs_xasprintf("%s%s,", s, xs->items[i].name);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
+static void expect_kept_xattrs(struct gfs_master *m, uint64_t kid,
+			       const char *want, const char *when)
+{
+	char *got = kept_xattr_names(m, kid);
+
+	cr_expect_str_eq(got, want, "%s", when);
+	free(got);
+}
+
+/* The holder of a kept file reads and changes its attributes by id;
+ * the changes go through replay and the checkpoint. */
+Test(journal, a_kept_files_attributes_change_by_id)
+{
+	struct gfs_master m;
+	json_t *out = NULL, *body;
+	uint64_t h[1], kid = 0;
+	int64_t ctime;
+
+	open_master(&m);
+	ready(&m);
+	preplace(&m, "me", 1, h);
+	cr_assert_eq(create_commit(&m, "/f", "me", h[0], 10), GFS_OK);
+	body = json_pack("{s:s, s:s}", "name", "user.a", "value", "b25l");
+	cr_assert_eq(gfs_ops_xattr_set(&m, "/f", "me", body, NULL, &out),
+		     GFS_OK);
+	json_decref(out);
+	cr_assert_eq(gfs_ops_unlink_keep(&m, "/f", "me", 60, NULL, &out),
+		     GFS_OK);
+	cr_assert_eq(gfs_json_handle(out, "kept", true, &kid), GFS_OK);
+	json_decref(out);
+	out = NULL;
+	ctime = gfs_kept_find(&m.ns.kept, kid)->node->ctime_ns;
+	json_object_set_new(body, "name", json_string("user.b"));
+	cr_expect_eq(gfs_ops_kept_xattr_set(&m, kid, "you", body, NULL, &out),
+		     GFS_ENOENT, "the holder's alone");
+	cr_assert_eq(gfs_ops_kept_xattr_set(&m, kid, "me", body, NULL, &out),
+		     GFS_OK);
+	json_decref(out);
+	out = NULL;
+	cr_expect_gt(gfs_kept_find(&m.ns.kept, kid)->node->ctime_ns, ctime);
+	cr_assert_eq(gfs_ops_kept_xattr_remove(&m, kid, "me", "user.a", NULL,
+					       &out), GFS_OK);
+	json_decref(out);
+	out = NULL;
+	cr_expect_eq(gfs_ops_kept_xattr_remove(&m, kid, "me", "user.a", NULL,
+					       &out), GFS_ENODATA);
+	cr_assert_eq(gfs_ops_kept_xattr_get(&m, kid, "me", "user.b", &out),
+		     GFS_OK);
+	cr_expect_str_eq(json_string_value(json_object_get(
+				 json_object_get(out, "xattrs"), "user.b")),
+			 "b25l");
+	json_decref(out);
+	json_decref(body);
+	expect_kept_xattrs(&m, kid, "user.b,", "live");
+	gfs_oplog_sync(m.log);
+	gfs_oplog_close(m.log); /* crash: the log alone */
+	m.log = NULL;
+	gfs_master_close(&m);
+	open_master(&m);
+	expect_kept_xattrs(&m, kid, "user.b,", "replayed");
+	gfs_master_close(&m); /* clean: a checkpoint */
+	open_master(&m);
+	expect_kept_xattrs(&m, kid, "user.b,", "from the checkpoint");
 	gfs_master_close(&m);
 }
