@@ -833,20 +833,30 @@ enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
 			 overwrite ? "&overwrite=1" : "", NULL);
 }
 
-/* The kept file a reply names in "kept" (0: none).  GFS_EIO when it
- * names one badly. */
-static enum gfs_err kept_of_reply(json_t *j, uint64_t *kept)
+/* What a removal's reply j (taken; may be NULL) of a call that ended
+ * with err says: the kept file in "kept", the names left in "links"
+ * (each 0 when absent).  err, or GFS_EIO when j names them badly. */
+static enum gfs_err removal_of_reply(enum gfs_err err, json_t *j,
+				     struct gfs_removal *r)
 {
-	*kept = 0;
-	if (j && json_object_get(j, "kept") &&
-	    gfs_json_handle(j, "kept", true, kept))
-		return GFS_EIO;
-	return GFS_OK;
+	uint64_t links = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (!err && json_object_get(j, "kept") &&
+	    gfs_json_handle(j, "kept", true, &r->kept))
+		err = GFS_EIO;
+	if (!err && (gfs_json_u64(j, "links", false, &links) ||
+		     links > UINT32_MAX))
+		err = GFS_EIO;
+	r->links = err ? 0 : (uint32_t)links;
+	if (j)
+		json_decref(j);
+	return err;
 }
 
 enum gfs_err gfs_client_rename_keep(struct gfs_client *c, const char *from,
 				    const char *to, unsigned ttl_s,
-				    uint64_t *kept)
+				    struct gfs_removal *out)
 {
 	char more[48];
 	json_t *j = NULL;
@@ -854,12 +864,7 @@ enum gfs_err gfs_client_rename_keep(struct gfs_client *c, const char *from,
 
 	snprintf(more, sizeof(more), "&overwrite=1&keep=%u", ttl_s);
 	err = two_paths(c, from, "rename", to, more, &j);
-	*kept = 0;
-	if (!err)
-		err = kept_of_reply(j, kept);
-	if (j)
-		json_decref(j);
-	return err;
+	return removal_of_reply(err, j, out);
 }
 
 enum gfs_err gfs_client_setattr(struct gfs_client *c, const char *path,
@@ -1056,7 +1061,7 @@ enum gfs_err gfs_client_kept_xattr_remove(struct gfs_client *c,
 }
 
 enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,
-				    unsigned ttl_s, uint64_t *kept)
+				    unsigned ttl_s, struct gfs_removal *out)
 {
 	char suffix[32];
 	json_t *j = NULL;
@@ -1064,12 +1069,7 @@ enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,
 
 	snprintf(suffix, sizeof(suffix), "?keep=%u", ttl_s);
 	err = path_call(c, "DELETE", "files", path, suffix, NULL, &j);
-	*kept = 0;
-	if (!err)
-		err = kept_of_reply(j, kept);
-	if (j)
-		json_decref(j);
-	return err;
+	return removal_of_reply(err, j, out);
 }
 
 enum gfs_err gfs_client_kept(struct gfs_client *c, uint64_t kept, bool drop,

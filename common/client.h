@@ -166,11 +166,18 @@ enum gfs_err gfs_client_readlink(struct gfs_client *c, const char *path,
 enum gfs_err gfs_client_setattrs(struct gfs_client *c, const char *path,
 				 const struct gfs_setattr *a);
 enum gfs_err gfs_client_unlink(struct gfs_client *c, const char *path);
-/* Unlink a file this client has open, keeping its data *(ext)*: *kept is
- * the kept file's id (0 when a retried call could not learn it), which
- * gfs_client_kept() renews within ttl_s and drops at the last close. */
+/* What the removal of a name of a file this client has open left. */
+struct gfs_removal {
+	uint64_t kept;    /* the kept file's id, which gfs_client_kept()
+			   * renews within its TTL and drops at the last
+			   * close; 0: none (nothing to keep, or a retried
+			   * call could not learn it) */
+	uint32_t links;   /* names its inode still has (another hard link
+			   * stayed: nothing kept); 0: none */
+};
+/* Unlink a file this client has open, keeping its data *(ext)*. */
 enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,
-				    unsigned ttl_s, uint64_t *kept);
+				    unsigned ttl_s, struct gfs_removal *out);
 /* Renew (drop false) or drop a kept file; *expires_ms (may be NULL) is
  * the new expiry of a renewal.  GFS_ENOENT when it is gone. */
 enum gfs_err gfs_client_kept(struct gfs_client *c, uint64_t kept, bool drop,
@@ -179,12 +186,11 @@ enum gfs_err gfs_client_rmdir(struct gfs_client *c, const char *path);
 enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
 			       const char *to, bool overwrite);
 /* Rename over `to`, a file this client has open, keeping its data
- * *(ext)*: *kept as gfs_client_unlink_keep() says (0 also when nothing
- * needed keeping: another hard link of it stays, or `to` did not
- * exist). */
+ * *(ext)*: *out as gfs_client_unlink_keep() says (all 0 also when `to`
+ * did not exist). */
 enum gfs_err gfs_client_rename_keep(struct gfs_client *c, const char *from,
 				    const char *to, unsigned ttl_s,
-				    uint64_t *kept);
+				    struct gfs_removal *out);
 /* Change mode and/or mtime; NULL leaves that attribute alone. */
 enum gfs_err gfs_client_setattr(struct gfs_client *c, const char *path,
 				const uint32_t *mode, const int64_t *mtime_ns);

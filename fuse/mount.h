@@ -31,6 +31,10 @@ struct gfs_open_file {
 				  * us as this id since the unlink or the
 				  * rename over it (0: it does not),
 				  * dropped at the last release */
+	uint32_t links;          /* with m->lock: names its inode kept
+				  * when this one went (another hard
+				  * link: nothing kept), as the master
+				  * said then; 0: none */
 	bool hashed;             /* with m->lock: in m->open (under a
 				  * hidden name once removed: ops.c) */
 	bool attrs_set;          /* with m->lock: attrs changed it since it
@@ -125,12 +129,13 @@ bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 			uint64_t *size);
 /* path was removed (unlinked, or replaced by a rename): a file open at
  * it leaves the table, reads on from its handle until the last release
- * and is never committed; a later open of path is another file.  kept:
- * the master keeps its data for us under that id (0: it does not) until
- * the last release drops it; when nothing is open at path any more it is
- * dropped at once. */
+ * and is never committed; a later open of path is another file.  rm
+ * (may be NULL: nothing) says what the master left: rm->kept, the id
+ * under which it keeps the data for us until the last release drops
+ * it (when nothing is open at path any more it is dropped at once), and
+ * rm->links, the names the inode still has (fstat's link count). */
 void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
-			    uint64_t kept);
+			    const struct gfs_removal *rm);
 /* Attributes of path when a file open here there is unborn (created
  * here, not yet on the master). */
 bool gfs_openfiles_unborn_stat(struct gfs_mount *m, const char *path,
@@ -155,21 +160,24 @@ bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path);
  * (gfs_openfiles_hide()); *kept its kept file (0: none). */
 bool gfs_openfiles_removed(struct gfs_mount *m, const char *path,
 			   uint64_t *kept);
-/* True when of's path was removed while it was open. */
-bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of);
+/* True when of's path was removed while it was open; *links the names
+ * its inode had left then (gfs_openfiles_unlinked()), *hidden whether
+ * libfuse hid it (gfs_openfiles_hide()). */
+bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of,
+			       uint32_t *links, bool *hidden);
 /* libfuse hides path, open here, as hidden (a path whose last name
- * libfuse made up: ops.c): its entry moves there, and with unlinked set
- * it is removed as gfs_openfiles_unlinked() says (kept: the same),
- * though libfuse still reaches it by the hidden name.  The entry, with
- * one more opener taken for the caller, or NULL (nothing open at path:
- * a kept file is dropped). */
+ * libfuse made up: ops.c): its entry moves there, and with rm (an
+ * unlink; NULL: not yet) it is removed as gfs_openfiles_unlinked()
+ * says, though libfuse still reaches it by the hidden name.  The entry,
+ * with one more opener taken for the caller, or NULL (nothing open at
+ * path: a kept file is dropped). */
 struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
 					 const char *path, const char *hidden,
-					 bool unlinked, uint64_t kept);
+					 const struct gfs_removal *rm);
 /* The file hidden by gfs_openfiles_hide() was removed after all (a
  * rename replaced it): as gfs_openfiles_unlinked(). */
 void gfs_openfiles_gone(struct gfs_mount *m, struct gfs_open_file *of,
-			uint64_t kept);
+			const struct gfs_removal *rm);
 /* The open file at path (one more opener: release it), or NULL. */
 struct gfs_open_file *gfs_openfiles_find(struct gfs_mount *m,
 					 const char *path);

@@ -316,9 +316,10 @@ bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path)
 }
 
 void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
-			    uint64_t kept)
+			    const struct gfs_removal *rm)
 {
 	struct gfs_open_file *of;
+	uint64_t kept = rm ? rm->kept : 0;
 
 	if (kept)
 		gfs_kept_hold(m, kept);
@@ -329,6 +330,7 @@ void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
 		of->hashed = false;
 		of->unlinked = true;
 		of->kept = kept;
+		of->links = rm ? rm->links : 0;
 		of->opens++; /* held while the file's lock is waited for */
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -349,7 +351,7 @@ struct gfs_open_file *gfs_openfiles_find(struct gfs_mount *m,
 
 struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
 					 const char *path, const char *hidden,
-					 bool unlinked, uint64_t kept)
+					 const struct gfs_removal *rm)
 {
 	struct gfs_open_file *of;
 
@@ -364,23 +366,26 @@ struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (!of) { /* closed meanwhile: nothing to keep it for */
-		if (kept)
-			gfs_kept_release(m, kept);
+		if (rm && rm->kept)
+			gfs_kept_release(m, rm->kept);
 		return NULL;
 	}
-	if (unlinked)
-		gfs_openfiles_gone(m, of, kept);
+	if (rm)
+		gfs_openfiles_gone(m, of, rm);
 	return of;
 }
 
 void gfs_openfiles_gone(struct gfs_mount *m, struct gfs_open_file *of,
-			uint64_t kept)
+			const struct gfs_removal *rm)
 {
+	uint64_t kept = rm->kept;
+
 	if (kept)
 		gfs_kept_hold(m, kept);
 	pthread_mutex_lock(&m->lock);
 	of->unlinked = true;
 	of->kept = kept;
+	of->links = rm->links;
 	pthread_mutex_unlock(&m->lock);
 	gfs_file_unlinked(of->f, kept);
 }
@@ -399,12 +404,15 @@ bool gfs_openfiles_removed(struct gfs_mount *m, const char *path,
 	return gone;
 }
 
-bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of)
+bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of,
+			       uint32_t *links, bool *hidden)
 {
 	bool gone;
 
 	pthread_mutex_lock(&m->lock);
 	gone = of->unlinked;
+	*links = of->links;
+	*hidden = of->hashed; /* a removed file stays hashed only then */
 	pthread_mutex_unlock(&m->lock);
 	return gone;
 }

@@ -148,18 +148,24 @@ static void removed_attrs(struct gfs_mount *m, struct gfs_open_file *of,
 }
 
 /* fstat of an open file: its handle knows, our own writes included,
- * even after its path was removed (path NULL or hidden, no links
- * left). */
+ * even after its path was removed (path NULL or hidden; no links left
+ * but for a hard link's other names). */
 static int getattr_open(struct gfs_mount *m, const char *path,
 			struct gfs_open_file *of, struct stat *st)
 {
 	struct gfs_stat gs;
+	uint32_t links;
+	bool hidden;
 
 	gfs_file_stat(of->f, &gs);
-	if (gfs_openfiles_is_unlinked(m, of)) {
+	if (gfs_openfiles_is_unlinked(m, of, &links, &hidden)) {
 		removed_attrs(m, of, &gs);
 		fill_stat(m, &gs, st);
-		st->st_nlink = 0;
+		/* none but a hard link's others; libfuse's getattr (not
+		 * its setattr) takes one off a node it hid, for the
+		 * hidden name */
+		st->st_nlink = links + (hidden &&
+					gfs_fuse_opcode() == FUSE_GETATTR);
 		return 0;
 	}
 	fill_stat(m, &gs, st);
@@ -409,12 +415,12 @@ static int gfs_rmdir(const char *path)
 /* An unlink of a file open here asks the master to keep its data until
  * the last close (docs/MASTER.md, "Files unlinked while open"). */
 static enum gfs_err unlink_at_master(struct gfs_mount *m, const char *path,
-				     uint64_t *kept)
+				     struct gfs_removal *rm)
 {
-	*kept = 0;
+	memset(rm, 0, sizeof(*rm));
 	if (gfs_openfiles_is_open(m, path))
 		return gfs_client_unlink_keep(m->client, path, m->keep_ttl_s,
-					      kept);
+					      rm);
 	return gfs_client_unlink(m->client, path);
 }
 
@@ -422,7 +428,7 @@ static int gfs_unlink(const char *path)
 {
 	struct gfs_mount *m = gfs_mount_get();
 	int64_t t0 = timing_start();
-	uint64_t kept;
+	struct gfs_removal rm;
 	enum gfs_err err;
 	int rc = gfs_openfiles_materialize(m, path);
 
@@ -431,10 +437,10 @@ static int gfs_unlink(const char *path)
 	/* after the last release libfuse unlinks a hidden name: the
 	 * master has none (ENOENT), but for a file closed while libfuse
 	 * hid it, which became a rename at the master (hide()) */
-	err = unlink_at_master(m, path, &kept);
+	err = unlink_at_master(m, path, &rm);
 	if (err)
 		return timed("unlink", path, t0, gfs_fuse_errno(err));
-	gfs_openfiles_unlinked(m, path, kept);
+	gfs_openfiles_unlinked(m, path, &rm);
 	others_changed(m, path);
 	return timed("unlink", path, t0, 0);
 }
@@ -449,14 +455,14 @@ static __thread struct gfs_open_file *replacing;
 static int hide(struct gfs_mount *m, const char *path, const char *hidden)
 {
 	struct gfs_open_file *of;
-	uint64_t kept = 0;
+	struct gfs_removal rm;
 	enum gfs_err err;
 
 	if (gfs_fuse_opcode() == FUSE_UNLINK) {
-		err = unlink_at_master(m, path, &kept);
+		err = unlink_at_master(m, path, &rm);
 		if (err)
 			return gfs_fuse_errno(err);
-		of = gfs_openfiles_hide(m, path, hidden, true, kept);
+		of = gfs_openfiles_hide(m, path, hidden, &rm);
 		if (of)
 			gfs_openfiles_release(m, of); /* not the last */
 		others_changed(m, path);
@@ -464,7 +470,7 @@ static int hide(struct gfs_mount *m, const char *path, const char *hidden)
 	}
 	if (replacing) /* a rename that never came: not ours to keep */
 		gfs_openfiles_release(m, replacing);
-	replacing = gfs_openfiles_hide(m, path, hidden, false, 0);
+	replacing = gfs_openfiles_hide(m, path, hidden, NULL);
 	/* not open here (closed as libfuse hid it): a plain rename */
 	return replacing ? 0 : 1;
 }
@@ -473,12 +479,12 @@ static int hide(struct gfs_mount *m, const char *path, const char *hidden)
  * the file it replaces until the last close, as an unlink does. */
 static enum gfs_err rename_at_master(struct gfs_mount *m, const char *from,
 				     const char *to, unsigned int flags,
-				     bool over_open, uint64_t *kept)
+				     bool over_open, struct gfs_removal *rm)
 {
-	*kept = 0;
+	memset(rm, 0, sizeof(*rm));
 	if (over_open && !(flags & RENAME_NOREPLACE))
 		return gfs_client_rename_keep(m->client, from, to,
-					      m->keep_ttl_s, kept);
+					      m->keep_ttl_s, rm);
 	return gfs_client_rename(m->client, from, to,
 				 !(flags & RENAME_NOREPLACE));
 }
@@ -487,7 +493,7 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_open_file *old;
-	uint64_t kept;
+	struct gfs_removal rm;
 	int err, rc;
 
 	if (flags & RENAME_EXCHANGE)
@@ -504,15 +510,16 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 		return err;
 	old = replacing;
 	replacing = NULL;
-	err = rename_at_master(m, from, to, flags, old != NULL, &kept);
+	err = rename_at_master(m, from, to, flags, old != NULL, &rm);
 	if (old && !err)
-		gfs_openfiles_gone(m, old, kept); /* replaced */
+		gfs_openfiles_gone(m, old, &rm); /* replaced */
 	if (old) /* else it stays, under the hidden name, what it was */
 		gfs_openfiles_release(m, old);
 	if (err)
 		return gfs_fuse_errno(err);
 	if (strcmp(from, to)) {
-		gfs_openfiles_unlinked(m, to, 0); /* replaced, if it existed */
+		/* replaced, if it existed */
+		gfs_openfiles_unlinked(m, to, NULL);
 		others_changed(m, to);
 		others_changed(m, from); /* ctime */
 	}

@@ -799,11 +799,27 @@ static bool same_inode_at(struct gfs_master *m, struct gfs_node *n,
 	       gfs_ns_same_inode(n, at);
 }
 
+/* The inode entry n names when another name of it stays once n goes
+ * (a hard link), else NULL. */
+static struct gfs_node *surviving_inode(struct gfs_node *n)
+{
+	return n && n->type != GFS_NODE_DIR && !gfs_ns_last_name(n)
+		       ? gfs_ns_inode(n) : NULL;
+}
+
+/* {"links": the names inode has} (new), or {} for NULL. */
+static json_t *links_json(const struct gfs_node *inode)
+{
+	return inode ? json_pack("{s:I}", "links", (json_int_t)inode->nlink)
+		     : json_object();
+}
+
 static json_t *kept_json(uint64_t kid, int64_t expires_ms, uint32_t ttl);
 
 /* A rename's record; with keep_ttl_s (not 0) a victim that is a file's
- * last name is kept for client (kept.h), *kept its reply, else NULL.
- * The seq to wait for.  Lock held. */
+ * last name is kept for client (kept.h), *kept its reply ({"links"}
+ * when another name of the victim stays), else NULL.  The seq to wait
+ * for.  Lock held. */
 static uint64_t log_rename(struct gfs_master *m, const char *path,
 			   const char *to, struct gfs_node *victim,
 			   uint64_t keep_ttl_s, const char *client,
@@ -814,7 +830,9 @@ static uint64_t log_rename(struct gfs_master *m, const char *path,
 		.holder = client, .ttl = (uint32_t)keep_ttl_s,
 		.expires_ms = gfs_lease_now_ms() + (int64_t)keep_ttl_s * 1000,
 	};
+	struct gfs_node *inode = keep_ttl_s ? surviving_inode(victim) : NULL;
 	struct gfs_enc rec = { 0 };
+	uint64_t seq;
 
 	*kept = NULL;
 	rec_begin(&rec, id);
@@ -824,7 +842,10 @@ static uint64_t log_rename(struct gfs_master *m, const char *path,
 		gfs_rec_keep(&rec, &k);
 		*kept = kept_json(k.id, k.expires_ms, k.ttl);
 	}
-	return gfs_ops_log(m, &rec);
+	seq = gfs_ops_log(m, &rec);
+	if (inode) /* another name of the file it replaced stays */
+		*kept = links_json(inode);
+	return seq;
 }
 
 enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
@@ -1889,7 +1910,7 @@ enum gfs_err gfs_ops_unlink_keep(struct gfs_master *m, const char *path,
 {
 	int64_t expires = gfs_lease_now_ms() + (int64_t)ttl_s * 1000;
 	struct gfs_enc rec = { 0 };
-	struct gfs_node *n;
+	struct gfs_node *n, *inode;
 	enum gfs_err err;
 	uint64_t seq = 0, kid;
 	bool again;
@@ -1912,11 +1933,12 @@ enum gfs_err gfs_ops_unlink_keep(struct gfs_master *m, const char *path,
 		*out = kept_json(kid, expires, (uint32_t)ttl_s);
 	} else if (!err && !again) {
 		/* another name stays, or nothing to read: a plain unlink */
+		inode = surviving_inode(n);
 		rec_begin(&rec, id);
 		gfs_rec_delete(&rec, path);
 		gfs_rec_time(&rec, gfs_now_ns());
 		seq = gfs_ops_log(m, &rec);
-		*out = json_object();
+		*out = links_json(inode);
 	}
 	if (!err && again)
 		*out = json_object(); /* the id is not remembered: the

@@ -6,7 +6,8 @@
 # replaced file's old content reads back and fstat works, while the name
 # shows the new file.  The directory lists neither.  Extended
 # attributes of a removed file (kept by the master) read, change and
-# list through its descriptor.  Before: every fstat and fchmod of such a
+# list through its descriptor.  fstat of an open file one of whose hard
+# links went counts the names left (it said 0 before).  Before: every fstat and fchmod of such a
 # file was ESTALE (libfuse had no path for it), and its extended
 # attributes ENOENT (asked of the master by the hidden name).
 . "$(dirname "$0")/lib.sh"
@@ -38,6 +39,7 @@ check("nlink", st.st_nlink, 0)
 check("mode", stat.S_IMODE(st.st_mode), 0o644)
 os.fchmod(fd, 0o600)
 check("mode after fchmod", stat.S_IMODE(os.fstat(fd).st_mode), 0o600)
+check("nlink after fchmod", os.fstat(fd).st_nlink, 0)
 os.fchown(fd, 1234, 5678)
 st = os.fstat(fd)
 check("owner after fchown", (st.st_uid, st.st_gid), (1234, 5678))
@@ -86,6 +88,32 @@ xattrs_of_removed(fd, "replaced")
 check("the new file's own", os.listxattr(x), [])
 os.close(fd)
 os.unlink(x)
+
+# one of several hard links of an open file goes, by unlink or by a
+# rename over it: fstat counts the names left, as the other name does
+h = os.path.join(d, "h")
+with open(h, "wb") as f:
+    f.write(b"linked")
+os.link(h, h + "2")
+os.link(h, h + "3")
+fd = os.open(h, os.O_RDONLY)
+os.unlink(h)
+check("nlink after unlinking one of three", os.fstat(fd).st_nlink, 2)
+os.fchmod(fd, 0o600) # libfuse's setattr answers with our count as it is
+check("nlink after fchmod", os.fstat(fd).st_nlink, 2)
+check("the other name's", os.stat(h + "2").st_nlink, 2)
+check("read after unlinking a link", os.pread(fd, 100, 0), b"linked")
+os.close(fd)
+fd = os.open(h + "2", os.O_RDONLY)
+with open(h, "wb") as f:
+    f.write(b"over it")
+os.rename(h, h + "2")
+check("nlink after a rename over one of two", os.fstat(fd).st_nlink, 1)
+check("read after a rename over a link", os.pread(fd, 100, 0), b"linked")
+os.close(fd)
+check("the last name's", os.stat(h + "3").st_nlink, 1)
+os.unlink(h + "2")
+os.unlink(h + "3")
 
 # rename over a file open here
 a, b = os.path.join(d, "a"), os.path.join(d, "b")
