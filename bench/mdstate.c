@@ -1,11 +1,13 @@
 /*
  * mdstate - a master data directory holding many files, for make bench.
  *
- *   gfs-mdstate DIR COUNT URL [REPORT]
+ *   gfs-mdstate [--per-dir N] DIR COUNT URL [REPORT]
  *   gfs-mdstate --load DIR COUNT URL
  *
  * Writes into DIR (which must not hold a master's state yet) a checkpoint
- * of COUNT files /many/dDDDD/fNNNNNNN (1000 per directory), each of one
+ * of COUNT files /many/dDDDD/fNNNNNNN (N per directory, 1000 unless
+ * given: a large N makes the one huge directory listings are tested
+ * with), each of one
  * committed 4 KiB chunk with handles 1..COUNT, and the handle reservation
  * above them: what the master at URL holds after COUNT small uploads,
  * loaded in a second or two instead of the minutes COUNT requests take.
@@ -46,7 +48,7 @@ static bool apply(struct gfs_master *m, struct gfs_enc *rec)
 }
 
 /* COUNT files of one chunk each, straight into the state (no log). */
-static bool fill(struct gfs_master *m, uint64_t count)
+static bool fill(struct gfs_master *m, uint64_t count, uint64_t per_dir)
 {
 	struct gfs_enc rec = { 0 };
 	struct gfs_rec_chunk c = { 0, 0, 1, 4096 };
@@ -58,7 +60,7 @@ static bool fill(struct gfs_master *m, uint64_t count)
 	ok = apply(m, &rec);
 	for (i = 0; ok && i < count; i++) {
 		snprintf(path, sizeof(path), "/many/d%04" PRIu64 "/f%07" PRIu64,
-			 i / 1000, i);
+			 i / per_dir, i);
 		gfs_rec_create(&rec, path, GFS_NODE_FILE, 0644,
 			       1700000000000000000 + (int64_t)i, 64 << 20);
 		ok = apply(m, &rec);
@@ -146,7 +148,7 @@ static bool write_report(const char *path, uint64_t count)
 int main(int argc, char **argv)
 {
 	struct gfs_master m;
-	uint64_t count;
+	uint64_t count, per_dir = 1000;
 	int64_t t0 = gfs_mono_ms();
 	size_t h0;
 	bool ok;
@@ -156,8 +158,15 @@ int main(int argc, char **argv)
 		gfs_log_init("mdstate", GFS_LOG_WARN);
 		return load(argv[2], argv[4], count) ? 0 : 1;
 	}
+	if (argc > 2 && !strcmp(argv[1], "--per-dir")) {
+		if (!gfs_parse_u64(argv[2], &per_dir) || !per_dir)
+			argc = 0; /* usage */
+		argc -= 2;
+		argv += 2;
+	}
 	if (argc < 4 || argc > 5 || !gfs_parse_u64(argv[2], &count)) {
-		fprintf(stderr, "usage: gfs-mdstate DIR COUNT URL [REPORT]\n"
+		fprintf(stderr, "usage: gfs-mdstate [--per-dir N] DIR COUNT "
+			"URL [REPORT]\n"
 			"       gfs-mdstate --load DIR COUNT URL\n");
 		return 2;
 	}
@@ -168,7 +177,7 @@ int main(int argc, char **argv)
 	pthread_mutex_lock(&m.lock);
 	m.replaying = true;
 	h0 = heap();
-	ok = fill(&m, count);
+	ok = fill(&m, count, per_dir);
 	h0 = heap() - h0;
 	m.replaying = false;
 	pthread_mutex_unlock(&m.lock);

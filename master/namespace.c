@@ -13,7 +13,25 @@
  * name once in 8.  Removal shifts the rest of the run back (no
  * tombstones), as chunks.c does.  Nodes come from a pool (pool.h): no
  * malloc header, no rounding.
+ *
+ * Listings page through a directory in the order of its entries'
+ * positions: the bits of the hash the home slot is taken from (bits 3
+ * and up), reversed (gfs_ns_pos()).  The top kbits of a position are
+ * then its home slot's index, reversed, so the entries from a position
+ * on are those of the homes in that reversed order from its own on, and
+ * a resize keeps the order (home j becomes j or j + cap, one more bit at
+ * the bottom of the index, at the end of the reversed one).  A page
+ * visits O(its entries) homes, each to the end of its run (gfs_ns_list_kids()),
+ * whatever the table's size was when the listing began.  Entries made in
+ * listing order (cp -r of a listed directory, a checkpoint loaded) land
+ * in homes spread over the table, not in one run as with homes taken
+ * from the top bits (a sorted insert into such a table is quadratic: 29 s
+ * to load one directory of 200,000).
  */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,11 +239,22 @@ static size_t kid_mask(const struct gfs_node *dir)
 	return ((size_t)1 << dir->dir.kbits) - 1;
 }
 
-/* Put k into a table of mask + 1 slots (its name absent from it). */
-static void slots_put(uintptr_t *slots, size_t mask, struct gfs_node *k)
+/* The home slot of hash h in a table of 1 << bits slots. */
+static size_t home_of(uint64_t h, unsigned bits)
 {
-	uint64_t h = name_hash(gfs_ns_name(k), k->name_len);
-	size_t i = (size_t)(h >> 3) & mask;
+	return (size_t)(h >> 3) & (((size_t)1 << bits) - 1);
+}
+
+static uint64_t node_hash(const struct gfs_node *k)
+{
+	return name_hash(gfs_ns_name(k), k->name_len);
+}
+
+/* Put k into a table of 1 << bits slots (its name absent from it). */
+static void slots_put(uintptr_t *slots, unsigned bits, struct gfs_node *k)
+{
+	uint64_t h = node_hash(k);
+	size_t mask = ((size_t)1 << bits) - 1, i = home_of(h, bits);
 
 	while (slots[i])
 		i = (i + 1) & mask;
@@ -237,13 +266,12 @@ static void kids_resize(struct gfs_node *dir, unsigned bits)
 {
 	uintptr_t *old = dir->dir.kids;
 	size_t i, n = old ? kid_mask(dir) + 1 : 0;
-	size_t mask = ((size_t)1 << bits) - 1;
 
-	dir->dir.kids = gfs_xcalloc(mask + 1, sizeof(*old));
+	dir->dir.kids = gfs_xcalloc((size_t)1 << bits, sizeof(*old));
 	dir->dir.kbits = (uint8_t)bits;
 	for (i = 0; i < n; i++)
 		if (old[i])
-			slots_put(dir->dir.kids, mask, slot_node(old[i]));
+			slots_put(dir->dir.kids, bits, slot_node(old[i]));
 	free(old);
 }
 
@@ -259,7 +287,7 @@ static struct gfs_node *kid(const struct gfs_node *dir, const char *name,
 		return NULL;
 	h = name_hash(name, len);
 	mask = kid_mask(dir);
-	for (i = (size_t)(h >> 3) & mask; slots[i]; i = (i + 1) & mask) {
+	for (i = home_of(h, dir->dir.kbits); slots[i]; i = (i + 1) & mask) {
 		if ((slots[i] & TAG_MASK) != (h & TAG_MASK))
 			continue;
 		k = slot_node(slots[i]);
@@ -278,7 +306,7 @@ static void kids_add(struct gfs_node *dir, struct gfs_node *k)
 		kids_resize(dir, 1);
 	else if (((size_t)dir->dir.nkids + 1) * 4 > cap * 3)
 		kids_resize(dir, dir->dir.kbits + 1u);
-	slots_put(dir->dir.kids, kid_mask(dir), k);
+	slots_put(dir->dir.kids, dir->dir.kbits, k);
 	dir->dir.nkids++;
 }
 
@@ -288,7 +316,7 @@ static void kids_del(struct gfs_node *dir, struct gfs_node *k)
 {
 	uintptr_t *slots = dir->dir.kids;
 	size_t mask = kid_mask(dir), home, j;
-	size_t i = (size_t)(name_hash(gfs_ns_name(k), k->name_len) >> 3) & mask;
+	size_t i = home_of(node_hash(k), dir->dir.kbits);
 
 	while (slot_node(slots[i]) != k)
 		i = (i + 1) & mask;
@@ -296,8 +324,7 @@ static void kids_del(struct gfs_node *dir, struct gfs_node *k)
 	for (j = (i + 1) & mask; slots[j]; j = (j + 1) & mask) {
 		struct gfs_node *o = slot_node(slots[j]);
 
-		home = (size_t)(name_hash(gfs_ns_name(o), o->name_len) >> 3) &
-		       mask;
+		home = home_of(node_hash(o), dir->dir.kbits);
 		if (((j - home) & mask) >= ((j - i) & mask)) {
 			slots[i] = slots[j];
 			slots[j] = 0;
@@ -322,6 +349,101 @@ struct gfs_node *gfs_ns_next_kid(const struct gfs_node *dir, size_t *pos)
 		if (dir->dir.kids[*pos])
 			return slot_node(dir->dir.kids[(*pos)++]);
 	return NULL;
+}
+
+/* v with its 64 bits in reverse order. */
+static uint64_t bit_reverse(uint64_t v)
+{
+	v = ((v >> 1) & 0x5555555555555555ull) | ((v & 0x5555555555555555ull) << 1);
+	v = ((v >> 2) & 0x3333333333333333ull) | ((v & 0x3333333333333333ull) << 2);
+	v = ((v >> 4) & 0x0f0f0f0f0f0f0f0full) | ((v & 0x0f0f0f0f0f0f0f0full) << 4);
+	return __builtin_bswap64(v);
+}
+
+/* The position of an entry of hash h: bits 3..63 reversed. */
+static uint64_t hash_pos(uint64_t h)
+{
+	return bit_reverse(h >> 3) >> 3;
+}
+
+uint64_t gfs_ns_pos(const char *name, size_t len)
+{
+	return hash_pos(name_hash(name, len));
+}
+
+static int kid_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct gfs_ns_kid *)a)->pos;
+	uint64_t y = ((const struct gfs_ns_kid *)b)->pos;
+
+	return (x > y) - (x < y);
+}
+
+/* Sort v[0..n) by position and keep the first max, and those sharing
+ * the last one's position.  Returns how many are kept. */
+static size_t kids_cut(struct gfs_ns_kid *v, size_t n, size_t max)
+{
+	size_t m = max;
+
+	if (n > 1)
+		qsort(v, n, sizeof(*v), kid_cmp);
+	if (n <= max)
+		return n;
+	while (m < n && v[m].pos == v[m - 1].pos)
+		m++;
+	return m;
+}
+
+/* Append k at pos to the page buffer *v of *n entries and room *room,
+ * cutting it to max when it is 2 * max long; *cut: whether it was. */
+static void kids_push(struct gfs_ns_kid **v, size_t *n, size_t *room,
+		      size_t max, struct gfs_node *k, uint64_t pos, bool *cut)
+{
+	if (*n >= 2 * max && *n == *room) {
+		*n = kids_cut(*v, *n, max);
+		*cut = true;
+	}
+	if (*n == *room) {
+		*room = *room ? 2 * *room : max < 64 ? 2 * max : 128;
+		*v = gfs_xrealloc(*v, *room * sizeof(**v));
+	}
+	(*v)[(*n)++] = (struct gfs_ns_kid){ .pos = pos, .node = k };
+}
+
+/*
+ * Homes are visited in the order of their reversed index, from the one
+ * `from` falls in on: each from its slot to the end of its run, taking
+ * the entries whose home it is.  Once max are kept, the rest (the homes
+ * after) have higher positions.
+ */
+size_t gfs_ns_list_kids(const struct gfs_node *dir, uint64_t from,
+			size_t max, struct gfs_ns_kid **out, bool *more)
+{
+	size_t cap = dir->dir.kids ? kid_mask(dir) + 1 : 0, n = 0, room = 0;
+	unsigned bits = dir->dir.kbits;
+	const uintptr_t *slots = dir->dir.kids;
+	bool cut = false;
+	size_t t, i, home, kept;
+
+	*out = NULL;
+	*more = false;
+	if (!cap || from >= GFS_NS_POS_END)
+		return 0;
+	max = max ? max : 1;
+	for (t = (size_t)(from >> (61 - bits)); t < cap && n < max; t++) {
+		home = (size_t)(bit_reverse(t) >> (64 - bits));
+		for (i = home; slots[i]; i = (i + 1) & (cap - 1)) {
+			struct gfs_node *k = slot_node(slots[i]);
+			uint64_t h = node_hash(k);
+
+			if (home_of(h, bits) == home && hash_pos(h) >= from)
+				kids_push(out, &n, &room, max, k, hash_pos(h),
+					  &cut);
+		}
+	}
+	kept = kids_cut(*out, n, max);
+	*more = cut || kept < n || t < cap;
+	return kept;
 }
 
 /*
@@ -812,8 +934,6 @@ void gfs_ns_path(const struct gfs_node *node, char *buf)
 struct walk_ctx {
 	gfs_ns_fn fn;
 	void *cls;
-	bool dirs;      /* list explicit directories */
-	bool all;       /* every node (gfs_ns_walk) */
 	char path[GFS_PATH_MAX + 2];
 };
 
@@ -823,8 +943,7 @@ static void visit(struct walk_ctx *w, struct gfs_node *n, size_t len)
 	struct gfs_node *k;
 	size_t pos = 0;
 
-	if (n->type != GFS_NODE_DIR || w->all || (w->dirs && n->is_explicit))
-		w->fn(w->cls, n, w->path);
+	w->fn(w->cls, n, w->path);
 	if (n->type != GFS_NODE_DIR)
 		return;
 	while ((k = gfs_ns_next_kid(n, &pos))) {
@@ -837,42 +956,6 @@ static void visit(struct walk_ctx *w, struct gfs_node *n, size_t len)
 	w->path[len] = '\0';
 }
 
-void gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix, bool dirs,
-			gfs_ns_fn fn, void *cls)
-{
-	struct walk_ctx *w = gfs_xcalloc(1, sizeof(*w));
-	struct gfs_node *d = ns->root, *k;
-	const char *p = prefix + 1, *slash;
-	size_t dlen = 0, l, pos = 0;
-
-	w->fn = fn;
-	w->cls = cls;
-	w->dirs = dirs;
-	if (prefix[0] != '/')
-		goto out_free;
-	/* Descend while a whole component followed by '/' is in prefix. */
-	while ((slash = strchr(p, '/'))) {
-		d = kid(d, p, (size_t)(slash - p));
-		if (!d || d->type != GFS_NODE_DIR)
-			goto out_free;
-		w->path[dlen] = '/';
-		memcpy(w->path + dlen + 1, p, (size_t)(slash - p));
-		dlen += 1 + (size_t)(slash - p);
-		p = slash + 1;
-	}
-	while ((k = gfs_ns_next_kid(d, &pos))) {
-		l = k->name_len;
-		if (strncmp(gfs_ns_name(k), p, strlen(p)))
-			continue;
-		w->path[dlen] = '/';
-		memcpy(w->path + dlen + 1, gfs_ns_name(k), l + 1);
-		visit(w, k, dlen + 1 + l);
-		w->path[dlen] = '\0';
-	}
-out_free:
-	free(w);
-}
-
 void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls)
 {
 	struct walk_ctx *w = gfs_xcalloc(1, sizeof(*w));
@@ -881,7 +964,6 @@ void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls)
 
 	w->fn = fn;
 	w->cls = cls;
-	w->all = true;
 	gfs_ns_path(dir, w->path);
 	len = dir->parent ? strlen(w->path) : 0;
 	while ((k = gfs_ns_next_kid(dir, &pos))) {
@@ -892,6 +974,219 @@ void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls)
 		visit(w, k, len + 1 + l);
 	}
 	free(w);
+}
+
+/* ---- prefix listings, a page at a time ---- */
+
+/*
+ * A prefix listing's cursor is the positions of the last node visited
+ * and of its ancestors below the prefix's directory, top first, in
+ * lowercase hex joined by '.': "3a0c1f.2b".  Resuming enters the entries
+ * at each of those positions again (the way down to where it stopped)
+ * and goes on above them.  No name is in it: a listing filtered for a
+ * key shows no name of what it hides, not even in the cursor.
+ */
+#define LIST_BATCH 64                     /* entries read at a time */
+#define CURSOR_DEPTH (GFS_PATH_MAX / 2)   /* components in a path */
+
+struct page_walk {
+	gfs_ns_list_fn fn;
+	void *cls;
+	bool dirs;                  /* show explicit directories */
+	bool stopped;
+	size_t budget;              /* nodes still to visit */
+	char *next;                 /* the cursor once stopped, owned */
+	size_t depth;               /* of the current node, below the top */
+	uint64_t pos[CURSOR_DEPTH]; /* its path's positions below the top */
+	char path[GFS_PATH_MAX + 2];
+};
+
+/* The cursor of the current node into w->next; stop the walk. */
+static void stop_here(struct page_walk *w)
+{
+	char *c = gfs_xmalloc(w->depth * 17 + 1), *p = c;
+	size_t i;
+
+	for (i = 0; i < w->depth; i++)
+		p += sprintf(p, "%s%" PRIx64, i ? "." : "", w->pos[i]);
+	*p = '\0';
+	w->next = c;
+	w->stopped = true;
+}
+
+/* Count one visit; stop the walk when the budget is spent. */
+static void spend(struct page_walk *w)
+{
+	if (!--w->budget)
+		stop_here(w);
+}
+
+/* Positions of a cursor into pos[], their count into *n.  False when it
+ * is not one gfs_ns_list_prefix() makes. */
+static bool parse_cursor(const char *c, uint64_t *pos, size_t *n)
+{
+	char *end;
+
+	for (*n = 0; *c; (*n)++) {
+		if (*n == CURSOR_DEPTH || !isxdigit((unsigned char)*c) ||
+		    isupper((unsigned char)*c))
+			return false;
+		errno = 0;
+		pos[*n] = strtoull(c, &end, 16);
+		if (errno || pos[*n] >= GFS_NS_POS_END ||
+		    (*end && (*end != '.' || !end[1])))
+			return false;
+		c = *end ? end + 1 : end;
+	}
+	return *n > 0;
+}
+
+static void walk_dir(struct page_walk *w, struct gfs_node *dir, size_t len,
+		     const uint64_t *after, size_t nafter, const char *match);
+
+/* Enter k (an entry of the directory whose path is w->path[0..len)) at
+ * position pos: with after, only the way down to the cursor; else visit
+ * k and what is below it. */
+static void enter(struct page_walk *w, struct gfs_node *k, uint64_t pos,
+		  size_t len, const uint64_t *after, size_t nafter)
+{
+	size_t l = len + 1 + k->name_len;
+
+	w->path[len] = '/';
+	memcpy(w->path + len + 1, gfs_ns_name(k), k->name_len + 1u);
+	w->pos[w->depth++] = pos;
+	if (after) {
+		if (k->type == GFS_NODE_DIR)
+			walk_dir(w, k, l, nafter ? after : NULL, nafter, NULL);
+	} else if ((k->type != GFS_NODE_DIR || (w->dirs && k->is_explicit)) &&
+		   !w->fn(w->cls, k, w->path)) {
+		stop_here(w);
+	} else {
+		spend(w);
+		if (!w->stopped && k->type == GFS_NODE_DIR)
+			walk_dir(w, k, l, NULL, 0, NULL);
+	}
+	w->depth--;
+	w->path[len] = '\0';
+}
+
+/* Whether entry k may be listed at the top (its name starts with the
+ * prefix's last component). */
+static bool matches(const struct gfs_node *k, const char *match)
+{
+	return !match || !strncmp(gfs_ns_name(k), match, strlen(match));
+}
+
+/* The entries of dir (path w->path[0..len)) from position from on, in
+ * position order, each entered (or, not matching, counted and passed). */
+static void walk_from(struct page_walk *w, struct gfs_node *dir, size_t len,
+		      uint64_t from, const char *match)
+{
+	struct gfs_ns_kid *kids;
+	size_t i, n;
+	bool more;
+
+	do {
+		n = gfs_ns_list_kids(dir, from, LIST_BATCH, &kids, &more);
+		for (i = 0; i < n && !w->stopped; i++) {
+			if (matches(kids[i].node, match)) {
+				enter(w, kids[i].node, kids[i].pos, len, NULL,
+				      0);
+				continue;
+			}
+			w->pos[w->depth++] = kids[i].pos;
+			spend(w);
+			w->depth--;
+		}
+		from = n ? kids[n - 1].pos + 1 : from;
+		free(kids);
+	} while (more && !w->stopped);
+}
+
+/* Walk dir (path w->path[0..len)), after the cursor's positions when
+ * nafter: down the entries at after[0] to resume below them, then on
+ * from the next position. */
+static void walk_dir(struct page_walk *w, struct gfs_node *dir, size_t len,
+		     const uint64_t *after, size_t nafter, const char *match)
+{
+	struct gfs_ns_kid *kids;
+	size_t i, n;
+	bool more;
+
+	if (!nafter) {
+		walk_from(w, dir, len, 0, match);
+		return;
+	}
+	n = gfs_ns_list_kids(dir, after[0], 1, &kids, &more);
+	for (i = 0; i < n && !w->stopped; i++)
+		if (kids[i].pos == after[0] && matches(kids[i].node, match))
+			enter(w, kids[i].node, kids[i].pos, len, after + 1,
+			      nafter - 1);
+	free(kids);
+	if (!w->stopped)
+		walk_from(w, dir, len, after[0] + 1, match);
+}
+
+/* The directory holding the prefix's last component (whole components
+ * followed by '/' descend), its path into w->path, its length into *len,
+ * and that component into *match; NULL when there is none. */
+static struct gfs_node *prefix_dir(struct gfs_ns *ns, const char *prefix,
+				   struct page_walk *w, size_t *len,
+				   const char **match)
+{
+	struct gfs_node *d = ns->root;
+	const char *p = prefix + 1, *slash;
+	size_t l;
+
+	*len = 0;
+	if (prefix[0] != '/')
+		return NULL;
+	while ((slash = strchr(p, '/'))) {
+		l = (size_t)(slash - p);
+		d = kid(d, p, l);
+		if (!d || d->type != GFS_NODE_DIR || *len + 1 + l > GFS_PATH_MAX)
+			return NULL;
+		w->path[*len] = '/';
+		memcpy(w->path + *len + 1, p, l);
+		*len += 1 + l;
+		p = slash + 1;
+	}
+	w->path[*len] = '\0';
+	*match = p;
+	return d;
+}
+
+enum gfs_err gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix,
+				bool dirs, const char *cursor, size_t budget,
+				gfs_ns_list_fn fn, void *cls, char **next)
+{
+	struct page_walk *w = gfs_xcalloc(1, sizeof(*w));
+	uint64_t *after = NULL;
+	struct gfs_node *d;
+	const char *match = "";
+	size_t len, nafter = 0;
+	enum gfs_err err = GFS_OK;
+
+	*next = NULL;
+	w->fn = fn;
+	w->cls = cls;
+	w->dirs = dirs;
+	w->budget = budget ? budget : 1;
+	if (cursor) {
+		after = gfs_xmalloc(CURSOR_DEPTH * sizeof(*after));
+		if (!parse_cursor(cursor, after, &nafter)) {
+			err = GFS_EINVAL;
+			goto out_free;
+		}
+	}
+	d = prefix_dir(ns, prefix, w, &len, &match);
+	if (d)
+		walk_dir(w, d, len, after, nafter, match);
+	*next = w->next;
+out_free:
+	free(after);
+	free(w);
+	return err;
 }
 
 /* Position of index in file's chunk array (where it is or would go). */

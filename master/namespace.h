@@ -334,12 +334,61 @@ void gfs_ns_touch_hidden(struct gfs_ns *ns, struct gfs_node *file,
 /* A hidden file untouched since before cutoff_ms, or NULL.  O(hidden). */
 struct gfs_node *gfs_ns_stale_hidden(struct gfs_ns *ns, int64_t cutoff_ms);
 
-/* Called for each node listed, with its full path (borrowed). */
+/*
+ * Listing order.  An entry's position in its directory is a 61-bit
+ * function of its name alone (bits 3-63 of its hash, reversed: see
+ * namespace.c), the same in every master, so a listing resumed from a
+ * position (a cursor, a readdir offset) after the directory changed, its
+ * table resized or the primary changed goes on where it stopped.
+ * Changing the hash breaks listings in progress: it is part of the
+ * protocol (docs/PROTOCOL.md).  Two names of one directory share a
+ * position once in 2^61 pairs.
+ */
+#define GFS_NS_POS_END ((uint64_t)1 << 61)   /* above every position */
+uint64_t gfs_ns_pos(const char *name, size_t len);
+
+/* An entry as a listing page has it. */
+struct gfs_ns_kid {
+	uint64_t pos;               /* gfs_ns_pos() of its name */
+	struct gfs_node *node;      /* borrowed, while the lock is held */
+};
+
+/*
+ * A page of dir's entries: those at position from or above, in position
+ * order, at most max (>= 1) of them unless more share the last one's
+ * position (a page never ends inside a position, so that resuming at
+ * out[n - 1].pos + 1 skips nothing).  *out: a new array (caller frees;
+ * NULL when nothing is returned).  *more: whether entries may follow.
+ * An entry present from the first page to the last is returned exactly
+ * once, however the directory changes between pages; one added or
+ * removed meanwhile may or may not be.  O(n log n + slots read): about
+ * 4/3 homes an entry, each read to the end of its run.
+ */
+size_t gfs_ns_list_kids(const struct gfs_node *dir, uint64_t from,
+			size_t max, struct gfs_ns_kid **out, bool *more);
+
+/* Called for each node a prefix listing shows, with its full path
+ * (borrowed); returns whether the listing takes more. */
+typedef bool (*gfs_ns_list_fn)(void *cls, struct gfs_node *node,
+			       const char *path);
+/*
+ * A page of the files (and with dirs, the explicit directories) whose
+ * path starts with the string prefix: depth first, parents before their
+ * children, each directory's entries in position order, starting after
+ * the node that cursor names (NULL: from the start).  It stops once fn
+ * returned false or budget nodes were visited (shown or not: directories
+ * on the way, entries that do not match).  *next: where to go on (a new
+ * string, caller frees), or NULL at the end.  GFS_EINVAL for a cursor
+ * this did not make.  Pages skip nothing present throughout, but two
+ * names in one directory of one position (gfs_ns_pos()) may be listed
+ * twice or skipped when a page stopped below them.  O(visited + depth).
+ */
+enum gfs_err gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix,
+				bool dirs, const char *cursor, size_t budget,
+				gfs_ns_list_fn fn, void *cls, char **next);
+
+/* Called for each node walked, with its full path (borrowed). */
 typedef void (*gfs_ns_fn)(void *cls, struct gfs_node *node, const char *path);
-/* Every file (and with dirs, every explicit directory) whose path starts
- * with the string prefix, in no particular order.  O(matches + depth). */
-void gfs_ns_list_prefix(struct gfs_ns *ns, const char *prefix, bool dirs,
-			gfs_ns_fn fn, void *cls);
 /* Every node below dir (not dir itself), parents before children.
  * O(subtree). */
 void gfs_ns_walk(struct gfs_node *dir, gfs_ns_fn fn, void *cls);

@@ -387,13 +387,15 @@ static enum gfs_err settle_read(struct gfs_master *m, uint64_t applied,
 /*
  * A listing copies what it shows into a plain array under the lock (about
  * 0.1 us a node) and builds the JSON after dropping it: a million JSON
- * objects built under the lock held it for seconds.  A prefix listing
- * stops keeping entries past LIST_MAX (413): its reply would be larger
- * than any client takes, and the lock must not be held for it.  The walk
- * itself is O(nodes below the prefix); a directory listing is
- * O(children).
+ * objects built under the lock held it for seconds.  A page (a request
+ * with a limit) holds the lock for its own entries only, and for about
+ * 8 nodes an entry at most in a prefix listing (directories passed on
+ * the way, hidden files).  A whole listing (no limit, as callers before
+ * pages asked) stops at LIST_MAX entries (413): its reply would be
+ * larger than any client takes, and the lock must not be held for it.
  */
 #define LIST_MAX 100000
+#define LIST_VISITS 8               /* nodes a prefix page visits / limit */
 
 /* One node as listed. */
 struct listed {
@@ -401,6 +403,7 @@ struct listed {
 	char *target;               /* a symlink's, owned, or NULL */
 	int64_t mtime_ns, atime_ns, ctime_ns;
 	uint64_t size, ino, rdev;
+	uint64_t pos;               /* in its directory (gfs_ns_pos()) */
 	uint32_t mode, uid, gid, nlink;
 	uint8_t type;
 };
@@ -408,20 +411,15 @@ struct listed {
 struct listing {
 	struct listed *v;           /* owned */
 	size_t n, cap;
-	size_t max;                 /* entries kept at most; 0: all */
-	bool over;                  /* more than max matched */
+	size_t max;                 /* entries taken at most */
 };
 
 static void list_add(struct listing *l, struct gfs_node *entry,
-		     const char *name)
+		     const char *name, uint64_t pos)
 {
 	struct gfs_node *n = gfs_ns_inode(entry);
 	bool dev = n->type == GFS_NODE_CHR || n->type == GFS_NODE_BLK;
 
-	if (l->max && l->n == l->max) {
-		l->over = true;
-		return;
-	}
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 64;
 		l->v = gfs_xrealloc(l->v, l->cap * sizeof(*l->v));
@@ -431,16 +429,19 @@ static void list_add(struct listing *l, struct gfs_node *entry,
 		.target = n->type == GFS_NODE_SYMLINK ?
 				  gfs_xstrdup(n->sym.target) : NULL,
 		.atime_ns = n->atime_ns, .ctime_ns = n->ctime_ns,
-		.size = inode_size(n), .ino = n->ino,
+		.size = inode_size(n), .ino = n->ino, .pos = pos,
 		.rdev = dev ? n->dev.rdev : 0, .mode = n->mode, .uid = n->uid,
 		.gid = n->gid, .nlink = gfs_ns_nlink(n), .type = n->type,
 	};
 }
 
-static void prefix_cb(void *cls, struct gfs_node *n, const char *path)
+static bool prefix_cb(void *cls, struct gfs_node *n, const char *path)
 {
+	struct listing *l = cls;
+
 	if (!gfs_ns_inode(n)->hidden)
-		list_add(cls, n, path);
+		list_add(l, n, path, 0);
+	return l->n < l->max;
 }
 
 static int listed_cmp(const void *a, const void *b)
@@ -449,38 +450,43 @@ static int listed_cmp(const void *a, const void *b)
 		      ((const struct listed *)b)->name);
 }
 
-/* Sorted by name into a new JSON array, the name under key; frees the
- * listing.  O(n log n), without the lock. */
-static json_t *list_json(struct listing *l, const char *key)
+/* One listed entry as JSON (new reference), its name under key; with
+ * pos, its position too. */
+static json_t *listed_json(const struct listed *e, const char *key, bool pos)
+{
+	json_t *o = json_pack(
+		"{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		key, e->name, "type", type_names[e->type], "size",
+		(json_int_t)e->size, "mtime", (double)e->mtime_ns / 1e9,
+		"mtime_ns", (json_int_t)e->mtime_ns, "mode", (json_int_t)e->mode,
+		"ino", (json_int_t)e->ino, "nlink", (json_int_t)e->nlink, "uid",
+		(json_int_t)e->uid, "gid", (json_int_t)e->gid, "atime_ns",
+		(json_int_t)e->atime_ns, "ctime_ns", (json_int_t)e->ctime_ns);
+
+	if (e->type == GFS_NODE_CHR || e->type == GFS_NODE_BLK)
+		json_object_set_new(o, "rdev", json_integer((json_int_t)e->rdev));
+	if (e->target)
+		json_object_set_new(o, "target", json_string(e->target));
+	if (pos)
+		json_object_set_new(o, "pos", json_integer((json_int_t)e->pos));
+	return o;
+}
+
+/* The listing into a new JSON array, the name under key: a whole one
+ * sorted by name (O(n log n)), a page in listing order with positions
+ * (pos).  Frees the listing; without the lock. */
+static json_t *list_json(struct listing *l, const char *key, bool page,
+			 bool pos)
 {
 	json_t *a = json_array();
 	size_t i;
 
-	if (l->n)
+	if (!page && l->n)
 		qsort(l->v, l->n, sizeof(*l->v), listed_cmp);
 	for (i = 0; i < l->n; i++) {
-		struct listed *e = &l->v[i];
-
-		json_t *o = json_pack(
-			"{s:s, s:s, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-			" s:I}", key, e->name, "type", type_names[e->type],
-			"size", (json_int_t)e->size, "mtime",
-			(double)e->mtime_ns / 1e9, "mtime_ns",
-			(json_int_t)e->mtime_ns, "mode", (json_int_t)e->mode,
-			"ino", (json_int_t)e->ino, "nlink", (json_int_t)e->nlink,
-			"uid", (json_int_t)e->uid, "gid", (json_int_t)e->gid,
-			"atime_ns", (json_int_t)e->atime_ns, "ctime_ns",
-			(json_int_t)e->ctime_ns);
-
-		if (e->type == GFS_NODE_CHR || e->type == GFS_NODE_BLK)
-			json_object_set_new(o, "rdev",
-					    json_integer((json_int_t)e->rdev));
-		if (e->target)
-			json_object_set_new(o, "target",
-					    json_string(e->target));
-		json_array_append_new(a, o);
-		free(e->name);
-		free(e->target);
+		json_array_append_new(a, listed_json(&l->v[i], key, pos));
+		free(l->v[i].name);
+		free(l->v[i].target);
 	}
 	free(l->v);
 	return a;
@@ -495,10 +501,30 @@ static void list_free(struct listing *l)
 	free(l->v);
 }
 
-enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
-				 bool dirs, json_t **out)
+/* A listing's reply {key: entries, "next": cursor} (cursor may be NULL:
+ * no "next"), settled; frees the listing. */
+static enum gfs_err list_reply(struct gfs_master *m, struct listing *l,
+			       const struct gfs_list_req *q, const char *key,
+			       const char *cursor, json_t *out,
+			       uint64_t applied, bool primary, json_t **res)
 {
-	struct listing l = { .max = LIST_MAX };
+	bool dir = !strcmp(key, "name");
+
+	json_object_set_new(out, dir ? "entries" : "files",
+			    list_json(l, key, q->limit, dir && q->limit));
+	if (cursor)
+		json_object_set_new(out, "next", json_string(cursor));
+	*res = out;
+	return settle_read(m, applied, primary, res);
+}
+
+enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
+				 bool dirs, const struct gfs_list_req *q,
+				 json_t **out)
+{
+	struct listing l = { .max = q->limit ? q->limit : LIST_MAX + 1 };
+	size_t budget = q->limit ? q->limit * LIST_VISITS : SIZE_MAX;
+	char *next = NULL;
 	enum gfs_err err;
 	uint64_t applied;
 	bool primary;
@@ -506,30 +532,71 @@ enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
 	pthread_mutex_lock(&m->lock);
 	err = readable(m);
 	if (!err)
-		gfs_ns_list_prefix(&m->ns, prefix, dirs, prefix_cb, &l);
+		err = gfs_ns_list_prefix(&m->ns, prefix, dirs, q->cursor,
+					 budget, prefix_cb, &l, &next);
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
-	if (err)
-		return err;
-	if (l.over) {
+	if (!err && !q->limit && l.n > LIST_MAX)
+		err = GFS_ETOOBIG;
+	if (err) {
 		list_free(&l);
-		return GFS_ETOOBIG;
+		free(next);
+		return err;
 	}
-	*out = json_pack("{s:o}", "files", list_json(&l, "path"));
-	return settle_read(m, applied, primary, out);
+	err = list_reply(m, &l, q, "path", q->limit ? next : NULL,
+			 json_object(), applied, primary, out);
+	free(next);
+	return err;
+}
+
+/* A directory listing's cursor: the position it goes on from, in
+ * lowercase hex (at most GFS_NS_POS_END). */
+static bool parse_dir_cursor(const char *c, uint64_t *from)
+{
+	size_t i;
+
+	*from = 0;
+	if (!c)
+		return true;
+	for (i = 0; c[i]; i++)
+		if (i == 16 || !strchr("0123456789abcdef", c[i]))
+			return false;
+	*from = strtoull(c, NULL, 16);
+	return i && *from <= GFS_NS_POS_END;
+}
+
+/* The entries of d from position from on (at most l->max, hidden files
+ * left out) into l; returns where the next page starts, or
+ * GFS_NS_POS_END + 1 at the end.  O(entries read). */
+static uint64_t list_kids(struct listing *l, struct gfs_node *d,
+			  uint64_t from)
+{
+	struct gfs_ns_kid *kids;
+	bool more;
+	size_t i, n = gfs_ns_list_kids(d, from, l->max, &kids, &more);
+	uint64_t next = more && n ? kids[n - 1].pos + 1 : GFS_NS_POS_END + 1;
+
+	for (i = 0; i < n; i++)
+		if (!gfs_ns_inode(kids[i].node)->hidden)
+			list_add(l, kids[i].node, gfs_ns_name(kids[i].node),
+				 kids[i].pos);
+	free(kids);
+	return next;
 }
 
 enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
-			      json_t **out)
+			      const struct gfs_list_req *q, json_t **out)
 {
-	struct listing l = { 0 };
-	struct gfs_node *d, *k;
-	enum gfs_err err;
-	uint64_t applied;
-	size_t pos = 0;
+	struct listing l = { .max = q->limit ? q->limit : LIST_MAX };
+	struct gfs_node *d;
+	enum gfs_err err = GFS_OK;
+	uint64_t applied, from, next = GFS_NS_POS_END + 1;
+	char *cursor = NULL;
 	bool primary;
 
+	if (!parse_dir_cursor(q->cursor, &from))
+		return GFS_EINVAL;
 	pthread_mutex_lock(&m->lock);
 	err = readable(m);
 	if (!err)
@@ -537,19 +604,23 @@ enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
 	if (!err && d->type != GFS_NODE_DIR)
 		err = GFS_ENOTDIR;
 	if (!err)
-		while ((k = gfs_ns_next_kid(d, &pos)))
-			if (!gfs_ns_inode(k)->hidden)
-				list_add(&l, k, gfs_ns_name(k));
+		next = list_kids(&l, d, from);
 	applied = m->applied_seq;
 	primary = m->role == GFS_ROLE_PRIMARY;
 	pthread_mutex_unlock(&m->lock);
+	if (!err && !q->limit && next <= GFS_NS_POS_END)
+		err = GFS_ETOOBIG;
 	if (err) {
 		list_free(&l);
 		return wait_visible(m, applied, primary) ?: err;
 	}
-	*out = json_pack("{s:s, s:o}", "path", dir, "entries",
-			 list_json(&l, "name"));
-	return settle_read(m, applied, primary, out);
+	if (q->limit && next <= GFS_NS_POS_END)
+		cursor = gfs_xasprintf("%" PRIx64, next);
+	err = list_reply(m, &l, q, "name", cursor,
+			 json_pack("{s:s}", "path", dir), applied, primary,
+			 out);
+	free(cursor);
+	return err;
 }
 
 /* ---- namespace mutations ---- */

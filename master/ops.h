@@ -35,10 +35,26 @@ struct gfs_master;
  * them (bounded) and then says GFS_EUNAVAIL. */
 enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 			  const char *client, bool full, json_t **out);
+/* A listing asked for: whole, or one page (docs/PROTOCOL.md). */
+struct gfs_list_req {
+	size_t limit;               /* entries a page holds at most (more
+				     * only when names share a position);
+				     * 0: the whole listing, sorted by name,
+				     * GFS_ETOOBIG past 100,000 entries */
+	const char *cursor;         /* a page's "next" to go on from, or
+				     * NULL (borrowed); GFS_EINVAL when it
+				     * is not one */
+};
+/* Files (and with dirs, explicit directories) whose path starts with
+ * prefix: {"files": [entry...], "next"}. */
 enum gfs_err gfs_ops_list_prefix(struct gfs_master *m, const char *prefix,
-				 bool dirs, json_t **out);
+				 bool dirs, const struct gfs_list_req *q,
+				 json_t **out);
+/* Directory dir's entries: {"path", "entries": [entry...], "next"}; a
+ * page's entries carry their "pos", and a cursor may be made from one
+ * (pos + 1 in lowercase hex) to go on after it. */
 enum gfs_err gfs_ops_list_dir(struct gfs_master *m, const char *dir,
-			      json_t **out);
+			      const struct gfs_list_req *q, json_t **out);
 
 /*
  * body: the request's JSON object (borrowed).  id (may be NULL): the

@@ -257,10 +257,35 @@ static void hide_unseen(const struct gfs_who *w, json_t *out,
 	}
 }
 
+#define LIST_PAGE 1000              /* a page's entries when no limit */
+#define LIST_PAGE_MAX 10000         /* a larger limit is taken as this */
+
+/* The page a listing asks for (limit=, cursor=) into *q; false (and
+ * 400 sent) when they are bad.  Neither: the whole listing. */
+static bool list_req(struct gfs_req *req, struct gfs_list_req *q)
+{
+	uint64_t limit;
+
+	q->cursor = NULL;
+	if (gfs_req_arg_u64(req, "limit", UINT64_MAX, &limit) || !limit ||
+	    gfs_req_arg(req, "cursor", &q->cursor)) {
+		gfs_reply_error(req, GFS_EINVAL, "limit must be a number above "
+				"0, cursor a page's next");
+		return false;
+	}
+	if (limit == UINT64_MAX)
+		q->limit = q->cursor ? LIST_PAGE : 0;
+	else
+		q->limit = limit < LIST_PAGE_MAX ? (size_t)limit
+						 : LIST_PAGE_MAX;
+	return true;
+}
+
 static void h_list(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	const char *prefix = NULL, *dir = NULL, *dirs = NULL;
+	struct gfs_list_req q;
 	json_t *out = NULL;
 	enum gfs_err err;
 
@@ -269,6 +294,8 @@ static void h_list(struct gfs_req *req)
 		gfs_reply_error(req, GFS_EINVAL, "bad prefix or dir");
 		return;
 	}
+	if (!list_req(req, &q))
+		return;
 	if (dir && !path_ok(req, dir, "dir"))
 		return;
 	if (prefix && !gfs_text_valid(prefix)) {
@@ -281,10 +308,10 @@ static void h_list(struct gfs_req *req)
 		return;
 	}
 	if (dir)
-		err = gfs_ops_list_dir(m, dir, &out);
+		err = gfs_ops_list_dir(m, dir, &q, &out);
 	else
 		err = gfs_ops_list_prefix(m, prefix ? prefix : "/",
-					  dirs && !strcmp(dirs, "1"), &out);
+					  dirs && !strcmp(dirs, "1"), &q, &out);
 	if (!err && req->who.kind == GFS_WHO_KEY)
 		hide_unseen(&req->who, out, dir);
 	reply(req, err, 200, out, dir ? dir : "");

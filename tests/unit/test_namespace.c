@@ -119,29 +119,300 @@ Test(namespace, overwrites_like_posix_rename)
 		     GFS_ENOTEMPTY);
 }
 
-static void count_cb(void *cls, struct gfs_node *n, const char *path)
+static bool count_cb(void *cls, struct gfs_node *n, const char *path)
 {
 	(void)n;
 	(void)path;
 	(*(int *)cls)++;
+	return true;
+}
+
+/* Every node a whole prefix listing shows. */
+static int count_prefix(const char *prefix)
+{
+	char *next = NULL;
+	int n = 0;
+
+	cr_assert_eq(gfs_ns_list_prefix(&ns, prefix, false, NULL, SIZE_MAX,
+					count_cb, &n, &next), GFS_OK);
+	cr_assert_null(next, "a whole listing has no next page");
+	return n;
 }
 
 Test(namespace, lists_by_string_prefix)
 {
-	int n = 0;
-
 	mk("/logs/a", GFS_NODE_FILE);
 	mk("/logs2/b", GFS_NODE_FILE);
 	mk("/other", GFS_NODE_FILE);
 	mk("/logs/sub/c", GFS_NODE_FILE);
-	gfs_ns_list_prefix(&ns, "/logs", false, count_cb, &n);
-	cr_assert_eq(n, 3);
-	n = 0;
-	gfs_ns_list_prefix(&ns, "/logs/", false, count_cb, &n);
-	cr_assert_eq(n, 2);
-	n = 0;
-	gfs_ns_list_prefix(&ns, "/nothing/", false, count_cb, &n);
-	cr_assert_eq(n, 0);
+	cr_assert_eq(count_prefix("/logs"), 3);
+	cr_assert_eq(count_prefix("/logs/"), 2);
+	cr_assert_eq(count_prefix("/nothing/"), 0);
+}
+
+/* ---- listings a page at a time ---- */
+
+#define SEEN_MAX 20000
+
+/* Names seen by a paged listing, and how often. */
+struct seen {
+	char *name[SEEN_MAX];
+	int times[SEEN_MAX];
+	size_t n;
+};
+
+static void seen_add(struct seen *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			break;
+	if (i == s->n) {
+		cr_assert_lt(s->n, SEEN_MAX);
+		s->name[s->n++] = strdup(name);
+	}
+	s->times[i]++;
+}
+
+static int seen_times(const struct seen *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->name[i], name))
+			return s->times[i];
+	return 0;
+}
+
+static void seen_free(struct seen *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->name[i]);
+}
+
+/* One page of dir's entries from *from on, into s; false at the end. */
+static bool page_of(struct gfs_node *dir, uint64_t *from, size_t max,
+		    struct seen *s)
+{
+	struct gfs_ns_kid *kids;
+	bool more;
+	size_t i, n = gfs_ns_list_kids(dir, *from, max, &kids, &more);
+
+	cr_assert_leq(n, max, "no two names here share a position");
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(kids[i].pos, gfs_ns_pos(gfs_ns_name(kids[i].node),
+						     kids[i].node->name_len));
+		cr_assert_geq(kids[i].pos, *from);
+		cr_assert(i == 0 || kids[i].pos > kids[i - 1].pos,
+			  "a page is in position order");
+		seen_add(s, gfs_ns_name(kids[i].node));
+	}
+	if (n)
+		*from = kids[n - 1].pos + 1;
+	free(kids);
+	return more;
+}
+
+static void mkf(const char *fmt, int i)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), fmt, i);
+	mk(path, GFS_NODE_FILE);
+}
+
+static void rmf(const char *fmt, int i)
+{
+	char path[64];
+	struct gfs_node *n;
+
+	snprintf(path, sizeof(path), fmt, i);
+	cr_assert_eq(gfs_ns_lookup_entry(&ns, path, &n), GFS_OK, "%s", path);
+	gfs_ns_remove(&ns, n);
+}
+
+Test(namespace, pages_list_every_entry_once_in_position_order)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+	struct gfs_node *d;
+	uint64_t from = 0;
+	int i, pages = 0;
+
+	for (i = 0; i < 1000; i++)
+		mkf("/d/f%d", i);
+	cr_assert_eq(gfs_ns_lookup(&ns, "/d", &d), GFS_OK);
+	while (page_of(d, &from, 7, s))
+		pages++;
+	cr_assert_eq(s->n, 1000);
+	for (i = 0; i < (int)s->n; i++)
+		cr_assert_eq(s->times[i], 1, "%s listed %d times", s->name[i],
+			     s->times[i]);
+	cr_assert_geq(pages, 1000 / 7, "pages of 7 at most");
+	seen_free(s);
+	free(s);
+}
+
+/*
+ * POSIX readdir: what is there from the first page to the last is listed
+ * exactly once, whatever happens between pages: here names come and go
+ * by the hundred, and the table doubles twice and halves twice.
+ */
+Test(namespace, pages_survive_adds_removes_and_resizes_between_them)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+	struct gfs_node *d;
+	uint64_t from = 0;
+	uint8_t bits0, bits_max = 0, bits_min = 255;
+	int i, page = 0, added = 0, temp = 500;
+	bool more = true;
+
+	for (i = 0; i < 500; i++)
+		mkf("/d/keep%d", i);
+	for (i = 0; i < temp; i++)
+		mkf("/d/temp%d", i);
+	cr_assert_eq(gfs_ns_lookup(&ns, "/d", &d), GFS_OK);
+	bits0 = d->dir.kbits;
+	while (more) {
+		more = page_of(d, &from, 40, s);
+		page++;
+		if (page == 2 || page == 3) { /* grow: 4x the entries */
+			for (i = 0; i < 1500; i++)
+				mkf("/d/new%d", added++);
+		} else if (page == 5 || page == 6) { /* shrink again */
+			for (i = 0; i < 1500; i++)
+				rmf("/d/new%d", --added);
+		} else if (temp > 0 && page % 2) {
+			rmf("/d/temp%d", --temp);
+			mkf("/d/new%d", added++);
+		}
+		bits_max = d->dir.kbits > bits_max ? d->dir.kbits : bits_max;
+		bits_min = d->dir.kbits < bits_min ? d->dir.kbits : bits_min;
+	}
+	cr_assert_geq(bits_max, bits0 + 2, "the table grew (%u -> %u)", bits0,
+		      bits_max);
+	cr_assert_leq(bits_min, bits_max - 2, "and shrank (%u)", bits_min);
+	for (i = 0; i < 500; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "keep%d", i);
+		cr_assert_eq(seen_times(s, name), 1, "%s listed %d times", name,
+			     seen_times(s, name));
+	}
+	for (i = 0; i < (int)s->n; i++)
+		cr_assert_eq(s->times[i], 1, "%s listed twice", s->name[i]);
+	seen_free(s);
+	free(s);
+}
+
+Test(namespace, a_page_from_the_end_is_empty)
+{
+	struct gfs_ns_kid *kids;
+	struct gfs_node *d;
+	bool more;
+
+	mk("/d/a", GFS_NODE_FILE);
+	cr_assert_eq(gfs_ns_lookup(&ns, "/d", &d), GFS_OK);
+	cr_assert_eq(gfs_ns_list_kids(d, GFS_NS_POS_END, 10, &kids, &more), 0);
+	cr_assert_not(more);
+	cr_assert_eq(gfs_ns_list_kids(d, 0, 10, &kids, &more), 1);
+	cr_assert_not(more);
+	free(kids);
+}
+
+/* Takes at most s->limit paths a page (struct prefix_page). */
+struct prefix_page {
+	struct seen *seen;
+	size_t limit, n;
+};
+
+static bool prefix_page_cb(void *cls, struct gfs_node *n, const char *path)
+{
+	struct prefix_page *p = cls;
+
+	(void)n;
+	seen_add(p->seen, path);
+	return ++p->n < p->limit;
+}
+
+/* A prefix listing of a tree, a few entries a page, while files are
+ * made and removed in the directories already passed, being walked and
+ * still ahead: the files there throughout are listed once each. */
+Test(namespace, prefix_pages_list_what_stays_once)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+	struct prefix_page p = { .seen = s, .limit = 5 };
+	char *cursor = NULL, *next, path[64];
+	int i, j, pages = 0, extra = 0;
+
+	for (i = 0; i < 20; i++)
+		for (j = 0; j < 15; j++) {
+			snprintf(path, sizeof(path), "/t/d%d/f%d", i, j);
+			mk(path, GFS_NODE_FILE);
+		}
+	mk("/t/d3/sub/deep", GFS_NODE_FILE);
+	mk("/u/other", GFS_NODE_FILE);
+	do {
+		p.n = 0;
+		cr_assert_eq(gfs_ns_list_prefix(&ns, "/t/", false, cursor, 50,
+						prefix_page_cb, &p, &next),
+			     GFS_OK);
+		free(cursor);
+		cursor = next;
+		cr_assert_leq(p.n, p.limit);
+		for (i = 0; i < 20; i += 3) { /* churn everywhere */
+			snprintf(path, sizeof(path), "/t/d%d/x%d", i, extra);
+			mk(path, GFS_NODE_FILE);
+		}
+		for (i = 0; extra >= 2 && i < 20; i += 3) {
+			snprintf(path, sizeof(path), "/t/d%d/x%d", i, extra - 2);
+			rmf(path, 0);
+		}
+		extra++;
+		pages++;
+	} while (cursor);
+	for (i = 0; i < 20; i++)
+		for (j = 0; j < 15; j++) {
+			snprintf(path, sizeof(path), "/t/d%d/f%d", i, j);
+			cr_assert_eq(seen_times(s, path), 1, "%s", path);
+		}
+	cr_assert_eq(seen_times(s, "/t/d3/sub/deep"), 1);
+	cr_assert_eq(seen_times(s, "/u/other"), 0);
+	for (i = 0; i < (int)s->n; i++)
+		cr_assert_eq(s->times[i], 1, "%s listed twice", s->name[i]);
+	cr_assert_geq(pages, 300 / 5);
+	seen_free(s);
+	free(s);
+}
+
+Test(namespace, a_prefix_page_stops_at_its_budget_and_goes_on)
+{
+	char *next = NULL, *next2 = NULL;
+	int n = 0;
+
+	mk("/a/b/c/f", GFS_NODE_FILE);
+	mk("/a/b/c/g", GFS_NODE_FILE);
+	cr_assert_eq(gfs_ns_list_prefix(&ns, "/a/", false, NULL, 2, count_cb,
+					&n, &next), GFS_OK);
+	cr_assert_eq(n, 0, "two directories on the way, nothing shown");
+	cr_assert_not_null(next);
+	cr_assert_eq(gfs_ns_list_prefix(&ns, "/a/", false, next, SIZE_MAX,
+					count_cb, &n, &next2), GFS_OK);
+	cr_assert_eq(n, 2, "both files below where it stopped");
+	cr_assert_null(next2);
+	free(next);
+}
+
+Test(namespace, refuses_a_cursor_it_did_not_make)
+{
+	const char *bad[] = { "", "x", "1..2", "1.", ".1", "4000000000000000",
+			      "A", "1/2", "11111111111111111" };
+	char *next;
+	int n = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(gfs_ns_list_prefix(&ns, "/", false, bad[i], 10,
+						count_cb, &n, &next),
+			     GFS_EINVAL, "%s", bad[i]);
 }
 
 Test(namespace, propagates_mtime_to_parents)

@@ -13,6 +13,7 @@
  * redirects go round robin.
  */
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,9 @@
 #include "../../master/master.h"
 #include "../../master/ops.h"
 #include "util.h"
+
+/* A whole listing, as callers before pages asked. */
+static const struct gfs_list_req whole = { 0 };
 
 static struct gfs_master m;
 
@@ -86,9 +90,9 @@ Test(ops, a_prefix_listing_of_more_than_100000_files_is_refused)
 	json_t *out = NULL;
 
 	files(100001);
-	cr_expect_eq(gfs_ops_list_prefix(&m, "/", false, &out), GFS_ETOOBIG);
+	cr_expect_eq(gfs_ops_list_prefix(&m, "/", false, &whole, &out), GFS_ETOOBIG);
 	cr_expect_null(out);
-	cr_assert_eq(gfs_ops_list_prefix(&m, "/big/d05", false, &out), GFS_OK);
+	cr_assert_eq(gfs_ops_list_prefix(&m, "/big/d05", false, &whole, &out), GFS_OK);
 	cr_expect_eq(json_array_size(json_object_get(out, "files")), 10000);
 	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(
 				 json_object_get(out, "files"), 0), "path")),
@@ -101,7 +105,7 @@ Test(ops, a_directory_listing_is_sorted_and_complete)
 	json_t *out = NULL, *e;
 
 	files(2500);
-	cr_assert_eq(gfs_ops_list_dir(&m, "/big/d001", &out), GFS_OK);
+	cr_assert_eq(gfs_ops_list_dir(&m, "/big/d001", &whole, &out), GFS_OK);
 	e = json_object_get(out, "entries");
 	cr_assert_eq(json_array_size(e), 1000);
 	for (size_t i = 1; i < json_array_size(e); i++)
@@ -230,6 +234,97 @@ Test(ops_where, a_backup_sends_a_read_of_an_unlocated_chunk_to_the_primary)
 	json_decref(out);
 }
 
+/* A page of /big/d001 after cursor (NULL: the first) into names[], their
+ * count into *n; returns the page's next (new string) or NULL. */
+static char *dir_page(const char *cursor, size_t limit, char **names,
+		      size_t *n, uint64_t *last_pos)
+{
+	struct gfs_list_req q = { .limit = limit, .cursor = cursor };
+	json_t *out = NULL, *e, *next;
+	size_t i;
+	char *ret;
+
+	cr_assert_eq(gfs_ops_list_dir(&m, "/big/d001", &q, &out), GFS_OK);
+	cr_assert_leq(json_array_size(json_object_get(out, "entries")), limit);
+	json_array_foreach(json_object_get(out, "entries"), i, e) {
+		names[(*n)++] = strdup(json_string_value(json_object_get(e,
+								 "name")));
+		*last_pos = (uint64_t)json_integer_value(json_object_get(e,
+								 "pos"));
+	}
+	next = json_object_get(out, "next");
+	ret = next ? strdup(json_string_value(next)) : NULL;
+	json_decref(out);
+	return ret;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+Test(ops, a_directory_lists_page_by_page)
+{
+	char *names[1100], *cursor = NULL, *next, made[32];
+	size_t n = 0, i, pages = 0, before;
+	struct gfs_list_req q = { .limit = 10, .cursor = "xyz" };
+	json_t *out = NULL;
+	uint64_t pos = 0;
+
+	files(2500);
+	do {
+		next = dir_page(cursor, 300, names, &n, &pos);
+		free(cursor);
+		cursor = next;
+		pages++;
+	} while (cursor);
+	cr_assert_eq(pages, 4, "1000 entries in pages of 300");
+	cr_assert_eq(n, 1000);
+	qsort(names, n, sizeof(*names), str_cmp);
+	for (i = 0; i < n; i++) {
+		snprintf(made, sizeof(made), "f%06zu", 1000 + i);
+		cr_assert_str_eq(names[i], made, "every entry once");
+		free(names[i]);
+	}
+	/* a cursor made from an entry's position goes on after it */
+	n = 0;
+	free(dir_page(NULL, 5, names, &n, &pos));
+	before = n;
+	snprintf(made, sizeof(made), "%" PRIx64, pos + 1);
+	free(dir_page(made, 1000, names, &n, &pos));
+	cr_assert_eq(n, 1000, "the rest after the 5th, nothing twice");
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	cr_assert_eq(before, 5);
+	cr_assert_eq(gfs_ops_list_dir(&m, "/big/d001", &q, &out), GFS_EINVAL);
+	cr_assert_null(out);
+}
+
+Test(ops, a_prefix_listing_pages_past_the_whole_listings_cap)
+{
+	struct gfs_list_req q = { .limit = 10000 };
+	json_t *out = NULL;
+	size_t total = 0, pages = 0;
+	char *cursor = NULL;
+
+	files(100001);
+	do {
+		cr_assert_eq(gfs_ops_list_prefix(&m, "/", false, &q, &out),
+			     GFS_OK);
+		total += json_array_size(json_object_get(out, "files"));
+		free(cursor);
+		cursor = json_object_get(out, "next")
+				 ? strdup(json_string_value(json_object_get(
+					   out, "next")))
+				 : NULL;
+		q.cursor = cursor;
+		json_decref(out);
+		pages++;
+	} while (cursor);
+	cr_assert_eq(total, 100001);
+	cr_assert_geq(pages, 11);
+}
+
 /* Every read a backup answers, and what it answered. */
 static void expect_reads(enum gfs_err want, const char *why)
 {
@@ -239,11 +334,11 @@ static void expect_reads(enum gfs_err want, const char *why)
 		     "stat: %s", why);
 	json_decref(out);
 	out = NULL;
-	cr_expect_eq(gfs_ops_list_prefix(&m, "/", false, &out), want,
+	cr_expect_eq(gfs_ops_list_prefix(&m, "/", false, &whole, &out), want,
 		     "prefix listing: %s", why);
 	json_decref(out);
 	out = NULL;
-	cr_expect_eq(gfs_ops_list_dir(&m, "/", &out), want,
+	cr_expect_eq(gfs_ops_list_dir(&m, "/", &whole, &out), want,
 		     "directory listing: %s", why);
 	json_decref(out);
 	out = NULL;
