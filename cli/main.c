@@ -304,54 +304,67 @@ static void print_entry(json_t *e, const char *path)
 	       target ? " -> " : "", target ? target : "");
 }
 
-/* ls --recursive PREFIX (and ls of a path that does not exist: a string
- * prefix, as ls always took): every file below, flat. */
-static int ls_prefix(struct cli *cli, const char *p)
+/* What ls prints entries with, page after page. */
+struct ls_out {
+	const char *dir;            /* ls DIR: names are relative to it;
+				     * NULL: --recursive, full paths */
+	bool json;                  /* one JSON array, written as it comes */
+	size_t n;                   /* entries printed */
+};
+
+/* One entry of a listing page: a line, or an element of the array. */
+static bool ls_entry(void *cls, json_t *e)
 {
-	json_t *files, *e;
-	enum gfs_err err = gfs_client_list(cli->client, p, &files);
-	size_t i;
+	struct ls_out *o = cls;
+	const char *name = "?";
+	char *s, *path;
 
-	if (err)
-		return failed("ls", p, err);
-	if (cli->conf->json) {
-		print_json(files);
+	if (o->json) {
+		s = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+		printf("%s\n  %s", o->n ? "," : "", s ? s : "null");
+		free(s);
+	} else if (!o->dir) {
+		gfs_json_str(e, "path", false, &name);
+		print_entry(e, name);
 	} else {
-		json_array_foreach(files, i, e) {
-			const char *path = "?";
-
-			gfs_json_str(e, "path", false, &path);
-			print_entry(e, path);
-		}
+		gfs_json_str(e, "name", false, &name);
+		path = gfs_xasprintf("%s/%s", strcmp(o->dir, "/") ? o->dir : "",
+				     name);
+		print_entry(e, path);
+		free(path);
 	}
-	json_decref(files);
-	return 0;
+	o->n++;
+	return true;
 }
 
-/* ls DIR: its entries, by full path. */
-static int ls_dir(struct cli *cli, const char *p)
+/*
+ * ls DIR (its entries, by full path) or ls --recursive PREFIX (and ls of
+ * a path that does not exist: a string prefix, as ls always took; every
+ * file below, flat), printed as the pages come: memory is one page's,
+ * whatever the listing's size, and lines come in listing order (not
+ * sorted: pipe through sort).  --json writes {"path", "entries": [...]}
+ * or the array of files, as a whole listing's reply has them.
+ */
+static int ls_stream(struct cli *cli, const char *p, bool dir)
 {
-	json_t *j = NULL, *e;
-	enum gfs_err err = gfs_client_list_dir(cli->client, p, &j);
-	size_t i;
+	struct ls_out o = { dir ? p : NULL, cli->conf->json, 0 };
+	enum gfs_err err;
+	json_t *js = json_string(p);
+	char *enc = NULL;
 
+	if (o.json && dir) {
+		enc = json_dumps(js, JSON_ENCODE_ANY);
+		printf("{\"path\": %s, \"entries\": [", enc ? enc : "null");
+	} else if (o.json) {
+		printf("[");
+	}
+	err = gfs_client_list_each(cli->client, p, dir, ls_entry, &o);
+	if (o.json)
+		printf("\n%s\n", dir ? "]}" : "]");
+	free(enc);
+	json_decref(js);
 	if (err)
 		return failed("ls", p, err);
-	if (cli->conf->json) {
-		print_json(j);
-	} else {
-		json_array_foreach(json_object_get(j, "entries"), i, e) {
-			const char *name = "?";
-			char *path;
-
-			gfs_json_str(e, "name", false, &name);
-			path = gfs_xasprintf("%s/%s", strcmp(p, "/") ? p : "",
-					     name);
-			print_entry(e, path);
-			free(path);
-		}
-	}
-	json_decref(j);
 	return 0;
 }
 
@@ -374,11 +387,11 @@ static int cmd_ls(struct cli *cli, char **argv, int argc)
 	if (!err && st)
 		gfs_json_str(st, "type", false, &type);
 	if (err == GFS_ENOENT || err == GFS_EINVAL || err == GFS_ENOTDIR) {
-		rc = ls_prefix(cli, p);
+		rc = ls_stream(cli, p, false);
 	} else if (err) {
 		rc = failed("ls", p, err);
 	} else if (type && !strcmp(type, "dir")) {
-		rc = ls_dir(cli, p);
+		rc = ls_stream(cli, p, true);
 	} else {
 		if (cli->conf->json)
 			print_json(st);

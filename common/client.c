@@ -623,20 +623,29 @@ enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
 	return path_call(c, "GET", "files", path, NULL, NULL, entry);
 }
 
-enum gfs_err gfs_client_list_dir(struct gfs_client *c, const char *dir,
-				  json_t **reply)
+enum gfs_err gfs_client_list_page(struct gfs_client *c, const char *path,
+				  bool dir, const char *cursor,
+				  unsigned limit, json_t **reply)
 {
-	char *enc, *route;
-	enum gfs_err err = checked(dir);
+	enum gfs_err err = dir ? checked(path) : GFS_OK;
+	char *enc, *cur = NULL, *route;
 
 	*reply = NULL;
 	if (err)
 		return err;
-	enc = gfs_url_encode(dir, false);
-	route = gfs_xasprintf("/files?dir=%s", enc);
+	enc = gfs_url_encode(path, false);
+	if (cursor)
+		cur = gfs_url_encode(cursor, false);
+	route = gfs_xasprintf("/files?%s=%s&limit=%u%s%s", dir ? "dir" : "prefix",
+			      enc, limit ? limit : GFS_CLIENT_PAGE,
+			      cur ? "&cursor=" : "", cur ? cur : "");
 	free(enc);
+	free(cur);
 	err = gfs_client_call(c, "GET", route, NULL, reply);
 	free(route);
+	if (!err && !json_is_array(json_object_get(*reply, dir ? "entries"
+								 : "files")))
+		err = GFS_EIO;
 	if (err && *reply) {
 		json_decref(*reply);
 		*reply = NULL;
@@ -644,52 +653,60 @@ enum gfs_err gfs_client_list_dir(struct gfs_client *c, const char *dir,
 	return err;
 }
 
+enum gfs_err gfs_client_list_each(struct gfs_client *c, const char *path,
+				  bool dir, bool (*fn)(void *cls, json_t *e),
+				  void *cls)
+{
+	json_t *j, *e;
+	char *cursor = NULL;
+	const char *next;
+	enum gfs_err err;
+	bool go = true;
+	size_t i;
+
+	do {
+		err = gfs_client_list_page(c, path, dir, cursor, 0, &j);
+		free(cursor);
+		cursor = NULL;
+		if (err)
+			break;
+		json_array_foreach(json_object_get(j, dir ? "entries" : "files"),
+				   i, e)
+			if (go && !fn(cls, e))
+				go = false;
+		next = json_string_value(json_object_get(j, "next"));
+		cursor = go && next ? gfs_xstrdup(next) : NULL;
+		json_decref(j);
+	} while (cursor);
+	return err;
+}
+
+/* gfs_client_readdir()'s call for one entry. */
+struct readdir_ctx {
+	bool (*fn)(void *cls, const char *name, const struct gfs_stat *st);
+	void *cls;
+};
+
+static bool readdir_entry(void *cls, json_t *e)
+{
+	struct readdir_ctx *r = cls;
+	const char *name = NULL;
+	struct gfs_stat st;
+
+	if (gfs_json_str(e, "name", true, &name))
+		return true;
+	gfs_client_parse_stat(e, &st);
+	return r->fn(r->cls, name, &st);
+}
+
 enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
 				bool (*fn)(void *cls, const char *name,
 					   const struct gfs_stat *st),
 				void *cls)
 {
-	json_t *j = NULL, *e;
-	enum gfs_err err = gfs_client_list_dir(c, dir, &j);
-	size_t i;
+	struct readdir_ctx r = { fn, cls };
 
-	if (!err) {
-		json_array_foreach(json_object_get(j, "entries"), i, e) {
-			const char *name = NULL;
-			struct gfs_stat st;
-
-			if (gfs_json_str(e, "name", true, &name))
-				continue;
-			gfs_client_parse_stat(e, &st);
-			if (!fn(cls, name, &st))
-				break;
-		}
-	}
-	if (j)
-		json_decref(j);
-	return err;
-}
-
-enum gfs_err gfs_client_list(struct gfs_client *c, const char *prefix,
-			     json_t **files)
-{
-	char *enc = gfs_url_encode(prefix, false);
-	char *route = gfs_xasprintf("/files?prefix=%s", enc);
-	json_t *j = NULL;
-	enum gfs_err err;
-
-	free(enc);
-	*files = NULL;
-	err = gfs_client_call(c, "GET", route, NULL, &j);
-	free(route);
-	if (!err) {
-		*files = json_incref(json_object_get(j, "files"));
-		if (!*files)
-			err = GFS_EIO;
-	}
-	if (j)
-		json_decref(j);
-	return err;
+	return gfs_client_list_each(c, dir, true, readdir_entry, &r);
 }
 
 static enum gfs_err make(struct gfs_client *c, const char *path,

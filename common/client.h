@@ -135,18 +135,34 @@ enum gfs_err gfs_client_stat_json(struct gfs_client *c, const char *path,
  * download: GFS_ELEASED when another client holds a lease. */
 enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
 			     json_t **entry);
-/* The master's listing of directory dir (GET /files?dir=: {"path",
- * "entries": [...]}), a new reference in *reply. */
-enum gfs_err gfs_client_list_dir(struct gfs_client *c, const char *dir,
-				 json_t **reply);
-/* Call fn for each direct child of dir; fn returns false to stop. */
+/* Entries a listing page holds when the caller names no limit. */
+#define GFS_CLIENT_PAGE 1000
+/*
+ * One page of a listing (docs/PROTOCOL.md "Pages"): directory path's
+ * entries (dir: GET /files?dir=, {"path", "entries": [...], "next"}) or
+ * the files whose path starts with the string path (GET /files?prefix=,
+ * {"files": [...], "next"}), from cursor (a page's "next", or NULL for
+ * the first), at most limit (0: GFS_CLIENT_PAGE).  *reply: a new
+ * reference; "next" is absent on the last page.
+ */
+enum gfs_err gfs_client_list_page(struct gfs_client *c, const char *path,
+				  bool dir, const char *cursor,
+				  unsigned limit, json_t **reply);
+/* Fill st from a master file or directory entry (a listing's, or
+ * GET /files/PATH's; borrowed). */
+void gfs_client_parse_stat(json_t *j, struct gfs_stat *st);
+/* Call fn for each entry of that listing (borrowed, valid during the
+ * call), a page at a time: one page is held at once, whatever the
+ * listing's size.  fn returns false to stop. */
+enum gfs_err gfs_client_list_each(struct gfs_client *c, const char *path,
+				  bool dir, bool (*fn)(void *cls, json_t *e),
+				  void *cls);
+/* Call fn for each direct child of dir (gfs_client_list_each()); fn
+ * returns false to stop. */
 enum gfs_err gfs_client_readdir(struct gfs_client *c, const char *dir,
 				bool (*fn)(void *cls, const char *name,
 					   const struct gfs_stat *st),
 				void *cls);
-/* The master's file list under prefix (new reference to the array). */
-enum gfs_err gfs_client_list(struct gfs_client *c, const char *prefix,
-			     json_t **files);
 enum gfs_err gfs_client_mkdir(struct gfs_client *c, const char *path,
 			      uint32_t mode);
 /* Create an empty file; GFS_EEXIST if the path exists. */

@@ -76,9 +76,6 @@ uint64_t gfs_client_epoch(struct gfs_client *c);
 char *gfs_client_route(const char *what, const char *path,
 		       const char *suffix);
 
-/* Fill st from a master file or directory entry. */
-void gfs_client_parse_stat(json_t *j, struct gfs_stat *st);
-
 /* Remember msg (or err's message) as this thread's last error. */
 void gfs_client_set_error(enum gfs_err err, const char *msg);
 /* The same for an answer of the server at url: "msg (from url)", so that
