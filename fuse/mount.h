@@ -105,6 +105,29 @@ extern const struct fuse_operations gfs_fuse_ops;
  * serves (main.c). */
 uint32_t gfs_fuse_opcode(void);
 
+/* Directory streams (dirstream.c): what readdir reads, a page of the
+ * master's listing at a time. */
+struct gfs_dirstream;
+/* One entry of a stream, borrowed until the stream's next call. */
+struct gfs_dirent {
+	const char *name;
+	struct gfs_stat *gs;        /* the caller may correct it */
+	off_t off;                  /* resumes after this entry */
+};
+struct gfs_dirstream *gfs_dirstream_new(void);
+void gfs_dirstream_free(struct gfs_dirstream *d);
+/* Start over (offset 0): the files of path unborn here are taken now
+ * and listed first; path NULL (a directory removed while open) lists
+ * nothing. */
+void gfs_dirstream_rewind(struct gfs_mount *m, struct gfs_dirstream *d,
+			  const char *path);
+/* The entry after offset off (0, or an entry's off; 1 and 2 are "." and
+ * ".."), of directory path: 1 with *out set, 0 at the end, or -errno.
+ * A call asks the master for a page only when off is not in the one
+ * held. */
+int gfs_dirstream_next(struct gfs_mount *m, struct gfs_dirstream *d,
+		       const char *path, off_t off, struct gfs_dirent *out);
+
 /* Open files (openfiles.c). */
 /* Open path (sharing an existing open), honouring O_CREAT/O_EXCL/O_TRUNC
  * in flags; create: FUSE's create (the kernel found no such name), which

@@ -223,122 +223,69 @@ static int gfs_getattr(const char *path, struct stat *st,
 }
 
 /*
- * A directory's listing, fetched at the first readdir (offset 0) and served
- * from here by offset until the handle is released.  Offsets, not one
- * filler pass: libfuse 3.14 drops the attributes of entries filled without
- * an offset, and the kernel would then look every name up again (a master
- * round trip per file for `ls -l`, `stat *`, `rm *`).
+ * A directory is read a page of the master's listing at a time
+ * (dirstream.c), every entry filled with an offset the kernel can resume
+ * from.  Offsets, not one filler pass: libfuse 3.14 drops the attributes
+ * of entries filled without an offset, and the kernel would then look
+ * every name up again (a master round trip per file for `ls -l`,
+ * `stat *`, `rm *`).
  */
-struct dir_item {
-	char *name;
-	struct gfs_stat gs;
-};
-
-struct dir_list {
-	struct dir_item *items;
-	size_t n, cap;
-};
-
-static void dir_list_clear(struct dir_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->items[i].name);
-	l->n = 0;
-}
-
-static bool dir_list_add(void *cls, const char *name,
-			 const struct gfs_stat *gs)
-{
-	struct dir_list *l = cls;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? 2 * l->cap : 64;
-		l->items = gfs_xrealloc(l->items, l->cap * sizeof(*l->items));
-	}
-	l->items[l->n].name = gfs_xstrdup(name);
-	l->items[l->n++].gs = *gs;
-	return true;
-}
-
-/* dir_list_add() unless name is listed already.  O(listed). */
-static bool dir_list_add_new(void *cls, const char *name,
-			     const struct gfs_stat *gs)
-{
-	struct dir_list *l = cls;
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (!strcmp(l->items[i].name, name))
-			return true;
-	return dir_list_add(cls, name, gs);
-}
-
 static int gfs_opendir(const char *path, struct fuse_file_info *fi)
 {
 	(void)path;
-	fi->fh = (uintptr_t)gfs_xcalloc(1, sizeof(struct dir_list));
+	fi->fh = (uintptr_t)gfs_dirstream_new();
 	return 0;
 }
 
 static int gfs_releasedir(const char *path, struct fuse_file_info *fi)
 {
-	struct dir_list *l = (struct dir_list *)(uintptr_t)fi->fh;
-
 	(void)path;
-	dir_list_clear(l);
-	free(l->items);
-	free(l);
+	gfs_dirstream_free((struct gfs_dirstream *)(uintptr_t)fi->fh);
 	return 0;
 }
 
-/* Offsets: 1 ".", 2 "..", 3 + i the listing's item i. */
+/* Our own writes in the size of a listed file, and what the kernel was
+ * told noted (readdirplus hands it the attributes). */
+static void note_listed(struct gfs_mount *m, const char *dir,
+			struct gfs_dirent *e)
+{
+	char *p = gfs_xasprintf("%s/%s", strcmp(dir, "/") ? dir : "", e->name);
+
+	gfs_openfiles_size(m, p, &e->gs->size);
+	gfs_seen_note(&m->seen, p, e->gs->size, e->gs->mtime_ns, e->gs->ino,
+		      e->gs->nlink);
+	free(p);
+}
+
 static int gfs_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		       off_t off, struct fuse_file_info *fi,
 		       enum fuse_readdir_flags flags)
 {
 	struct gfs_mount *m = gfs_mount_get();
-	struct dir_list *l = (struct dir_list *)(uintptr_t)fi->fh;
+	struct gfs_dirstream *d = (struct gfs_dirstream *)(uintptr_t)fi->fh;
 	enum fuse_fill_dir_flags plus =
 		(flags & FUSE_READDIR_PLUS) ? FUSE_FILL_DIR_PLUS : 0;
-	enum gfs_err err;
-	size_t i;
+	struct gfs_dirent e;
+	struct stat st;
+	bool filled = false;
+	int rc;
 
-	if (off == 0) { /* first call, or rewinddir: a fresh listing */
-		dir_list_clear(l);
-		/* a directory removed while open lists nothing */
-		err = path ? gfs_client_readdir(m->client, path, dir_list_add,
-						l)
-			   : GFS_OK;
-		if (err)
-			return gfs_fuse_errno(err);
-		if (path) /* and what was created here, not there yet */
-			gfs_openfiles_unborn_in(m, path, dir_list_add_new, l);
-	}
+	if (off == 0) /* first call, or rewinddir: a fresh listing */
+		gfs_dirstream_rewind(m, d, path);
 	if (off < 1 && filler(buf, ".", NULL, 1, 0))
 		return 0;
 	if (off < 2 && filler(buf, "..", NULL, 2, 0))
 		return 0;
-	for (i = off > 2 ? (size_t)off - 2 : 0; i < l->n; i++) {
-		struct dir_item *d = &l->items[i];
-		struct stat st;
-
-		if (plus && d->gs.kind == S_IFREG) {
-			char *p = gfs_xasprintf("%s/%s", strcmp(path, "/") ?
-							      path : "",
-						d->name);
-
-			gfs_openfiles_size(m, p, &d->gs.size); /* ours */
-			gfs_seen_note(&m->seen, p, d->gs.size, d->gs.mtime_ns,
-				      d->gs.ino, d->gs.nlink);
-			free(p);
-		}
-		fill_stat(m, &d->gs, &st);
-		if (filler(buf, d->name, &st, (off_t)(i + 3), plus))
+	while ((rc = gfs_dirstream_next(m, d, path, off, &e)) > 0) {
+		if (plus && e.gs->kind == S_IFREG)
+			note_listed(m, path, &e);
+		fill_stat(m, e.gs, &st);
+		if (filler(buf, e.name, &st, e.off, plus))
 			break;
+		off = e.off;
+		filled = true;
 	}
-	return 0;
+	return rc < 0 && !filled ? rc : 0; /* an error after entries: next call */
 }
 
 /* A new inode of the caller (fuse_context). */
