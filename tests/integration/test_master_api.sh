@@ -30,6 +30,31 @@ assert_eq "$(http_status GET "$A/files?prefix=/a&dirs=1")" 200
 assert_eq "$(jq -r '.files | length' "$T/last_body")" 1
 assert_eq "$(http_status GET "$A/files?prefix=/&dirs=1")" 200
 assert_eq "$(jq -r '[.files[].path] | join(",")' "$T/last_body")" "/a/b/f.txt,/d"
+# Pages (docs/PROTOCOL.md): one entry at a time, each page naming the next
+for f in p1 p2 p3; do http_status PUT "$A/files/pg/$f" >/dev/null; done
+pages() { # pages QUERY KEY: every name over pages of one, and the count
+	local c="" n=0 all=""
+	while :; do
+		assert_eq "$(http_status GET "$A/files?$1&limit=1${c:+&cursor=$c}")" 200 "page $n"
+		all="$all $(jq -r ".$2[].$3" "$T/last_body")"
+		n=$((n + 1))
+		c=$(jq -r '.next // empty' "$T/last_body")
+		[ -n "$c" ] || break
+	done
+	echo "$(echo $all | tr ' ' '\n' | sort | paste -sd,) $n"
+}
+read -r names n <<<"$(pages dir=/pg entries name)"
+assert_eq "$names" p1,p2,p3 "a directory page by page"
+[ "$n" -ge 3 ] || fail "$n pages of one for three entries"
+read -r names n <<<"$(pages prefix=/pg/ files path)"
+assert_eq "$names" /pg/p1,/pg/p2,/pg/p3 "a prefix listing page by page"
+assert_eq "$(http_status GET "$A/files?dir=/pg&limit=0")" 400 "limit=0"
+assert_eq "$(http_status GET "$A/files?dir=/pg&cursor=zz")" 400 "a cursor not made here"
+assert_eq "$(http_status GET "$A/files?prefix=/&cursor=1..2")" 400 "a bad prefix cursor"
+assert_eq "$(http_status GET "$A/files?dir=/pg")" 200 "no limit: whole"
+assert_eq "$(jq -r '([.entries[].name] | join(",")) + " " + (has("next") | tostring)' \
+	"$T/last_body")" "p1,p2,p3 false" "a whole listing, sorted, no next"
+for f in p1 p2 p3; do http_status DELETE "$A/files/pg/$f" >/dev/null; done
 
 # Writing: allocate two chunks, commit them.
 assert_eq "$(http_status POST "$A/files/a/b/f.txt/chunks" -d '{"index":0}')" 200
