@@ -4,6 +4,8 @@
 # acknowledgement; the checks that none was lost or changed and that no
 # two epochs acknowledged in overlapping time.
 #
+#   split_masters              namespaces m1 and m2, their URLs in URL[]
+#                              (declare -A URL first), SPLIT_MASTERS
 #   split_chunkservers N       chunkservers c0..c(N-1), one namespace each,
 #                              heartbeats every SPLIT_HEARTBEAT (500ms)
 #   split_clients SIDE...      a client loop per side, in namespace cl-SIDE
@@ -16,7 +18,8 @@
 #                              interval of one master, and the intervals
 #                              of different epochs do not overlap
 #
-# SPLIT_MASTERS (comma-separated master URLs) must be set first.
+# SPLIT_MASTERS (comma-separated master URLs) must be set first
+# (split_masters does).
 
 SPLIT_CLIENTS=()
 
@@ -25,6 +28,15 @@ ns_curl() {
 	local ns=$1
 	shift
 	ns_exec "$ns" curl -sf --max-time 2 "$@"
+}
+
+split_masters() {
+	local m
+	for m in m1 m2; do
+		ns_add "$m"
+		URL[$m]=http://$(ns_ip "$m"):7070
+	done
+	SPLIT_MASTERS=${URL[m1]},${URL[m2]}
 }
 
 split_chunkservers() {

@@ -26,12 +26,8 @@ PROXY_PORT=7071
 MARK=9
 
 ns_setup
-ns_add m1
-ns_add m2
 declare -A URL PID
-URL[m1]=http://$(ns_ip m1):7070
-URL[m2]=http://$(ns_ip m2):7070
-SPLIT_MASTERS=${URL[m1]},${URL[m2]}
+split_masters
 
 # m2's connections to m1 go through the proxy from the start (a rule
 # redirects new connections only), with no delay until we say so

@@ -17,12 +17,8 @@
 . "$(dirname "$0")/split_lib.sh"
 
 ns_setup
-ns_add m1
-ns_add m2
 declare -A URL PID
-URL[m1]=http://$(ns_ip m1):7070
-URL[m2]=http://$(ns_ip m2):7070
-SPLIT_MASTERS=${URL[m1]},${URL[m2]}
+split_masters
 # shellcheck disable=SC2207
 MARGS=(--chunk-size 1MiB --dead-after 3s --failover-timeout 3s --probation 1s
 	$(master_auth))
