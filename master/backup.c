@@ -477,6 +477,10 @@ static bool take_records(struct gfs_master *m, const uint8_t *buf, size_t len)
 		m->applied_seq++;
 		off += n;
 	}
+	/* as ops.c does for the primary: a due checkpoint is taken now, not
+	 * at the next tick, so a burst does not pile up in one segment */
+	if (m->applied_seq - m->ckpt_seq >= m->conf.checkpoint_every)
+		pthread_cond_signal(&m->wake);
 	return true;
 }
 
