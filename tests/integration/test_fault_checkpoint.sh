@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The op log is bounded by checkpoints: after ~4500 mutations with
+# The op log is bounded by checkpoints: after ~5000 mutations with
 # --checkpoint-every 200, the log segments on the primary's and the
 # backup's disks stay a few records long; kill -9 of the primary and a
 # restart from checkpoint + log tail restores exactly the same state.
@@ -42,6 +42,11 @@ for i in $(seq 1 50); do
 	curl -sf -X POST "$A/files$p/commit" -d "{\"size\":$((i * 1000)),\"chunks\":[{\"index\":0,\"handle\":\"$h\",\"version\":2,\"length\":$((i * 1000))}]}" >/dev/null ||
 		fail "commit $p"
 done
+# The bursts above come faster than checkpoints are written, so one
+# segment may hold many checkpoints' worth; the next two checkpoints drop
+# it.  One request at a time: each interval is then 200 records.
+printf 'url = "%s"\noutput = /dev/null\n' $(seq -f "$A/files/s/f%g" 1 450) |
+	curl -sf -X PUT -H 'X-GFS-Client: tester' -K - || fail "serial creates"
 seq=$(curl -sf "$A/status" | jq .seq)
 log "$seq log records written"
 [ "$seq" -gt 4000 ] || fail "only $seq records: the test needs more"
@@ -63,7 +68,7 @@ state() {
 	curl -sf "$1/leases/moved/m1" | jq -c '[.holder, .expires_ms]'
 }
 state "$A" >"$T/before"
-assert_eq "$(curl -sf "$A/files?prefix=/" | jq '.files | length')" $((30 * 50 + 100 + 50)) \
+assert_eq "$(curl -sf "$A/files?prefix=/" | jq '.files | length')" $((30 * 50 + 100 + 50 + 450)) \
 	"files before the restart"
 # The backup sends readers of a chunk it cannot locate to the primary
 # (421) until no heartbeat can bring its replicas (--dead-after after the
