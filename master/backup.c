@@ -189,7 +189,7 @@ uint64_t gfs_backup_lead(struct gfs_master *m, uint64_t epoch,
 	m->epoch_start = m->applied_seq;
 	m->fw.sync_epoch = epoch;
 	gfs_rec_epoch(&rec, epoch, m->self_url);
-	return gfs_ops_log(m, &rec);
+	return gfs_ops_stamp_root(m, gfs_ops_log(m, &rec));
 }
 
 void gfs_backup_lead_pair(struct gfs_master *m)

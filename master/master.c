@@ -127,7 +127,7 @@ static void become_primary(struct gfs_master *m, bool fresh)
 	gfs_backup_lead_pair(m);
 	if (fresh) {
 		gfs_rec_epoch(&rec, 1, m->self_url);
-		gfs_ops_wait(m, gfs_ops_log(m, &rec));
+		gfs_ops_wait(m, gfs_ops_stamp_root(m, gfs_ops_log(m, &rec)));
 		gfs_info("primary, new file system, epoch 1");
 		return;
 	}

@@ -55,6 +55,19 @@ uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec)
 	return seq;
 }
 
+uint64_t gfs_ops_stamp_root(struct gfs_master *m, uint64_t seq)
+{
+	struct gfs_rec_inode a = { 0 };
+	struct gfs_enc rec = { 0 };
+
+	if (m->ns.root->ctime_ns)
+		return seq;
+	a.atime_ns = a.mtime_ns = a.ctime_ns = gfs_now_ns();
+	gfs_rec_attr(&rec, "/", GFS_ATTR_ATIME | GFS_ATTR_MTIME |
+		     GFS_ATTR_CTIME, &a);
+	return gfs_ops_log(m, &rec);
+}
+
 /* Durable here, then on every member of the in-sync set (isr.c);
  * mutation: and acknowledged while this master may acknowledge (*at_ns,
  * unless NULL: when that was decided). */

@@ -203,6 +203,10 @@ void gfs_ops_reap_hidden(struct gfs_master *m, int64_t now_ms);
 /* Log and apply a record, lock held; returns its seq.  Aborts when a
  * validated record does not apply (a bug). */
 uint64_t gfs_ops_log(struct gfs_master *m, struct gfs_enc *rec);
+/* A new leader's first record was seq: when the root was never given
+ * times (a new file system), log them as now.  Lock held; returns the
+ * last record's seq. */
+uint64_t gfs_ops_stamp_root(struct gfs_master *m, uint64_t seq);
 /* Wait for seq to be durable; GFS_ENOTPRIMARY when this master stepped
  * down meanwhile (the change must not be acknowledged). */
 enum gfs_err gfs_ops_wait(struct gfs_master *m, uint64_t seq);

@@ -126,6 +126,13 @@ static const char *req_path(struct gfs_req *req)
 	return path_ok(req, req->path, "path") ? req->path : NULL;
 }
 
+/* The same, where the root may be meant: routes ending in '/' without
+ * a path (a pattern's '*' takes one byte at least) are the root's. */
+static const char *req_path_or_root(struct gfs_req *req)
+{
+	return req->path ? req_path(req) : "/";
+}
+
 /*
  * The caller as a lease holder; *ok false (and 400 sent) when
  * X-GFS-Client is too long or not UTF-8.  Without a secret it is
@@ -320,7 +327,7 @@ static void h_list(struct gfs_req *req)
 static void h_stat(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *stat = NULL, *client;
+	const char *path = req_path_or_root(req), *stat = NULL, *client;
 	json_t *out = NULL;
 	enum gfs_err err;
 	bool ok, full;
@@ -572,7 +579,7 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 static void h_files_op(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *op = NULL, *client;
+	const char *path = req_path_or_root(req), *op = NULL, *client;
 	json_t *body, *out = NULL;
 	bool ok;
 
@@ -781,7 +788,7 @@ static void h_lease_delete(struct gfs_req *req)
  * least); NULL once a 4xx went out. */
 static const char *xattr_path(struct gfs_req *req)
 {
-	const char *path = req->path ? req_path(req) : "/";
+	const char *path = req_path_or_root(req);
 
 	return path && covered(req, path) ? path : NULL;
 }
@@ -1343,6 +1350,8 @@ static const struct gfs_route routes[] = {
 	  NULL },
 	{ "POST", GFS_API "/files/*", "op", h_files_op, NULL, SMALL_BODY, WR,
 	  NULL },
+	{ "POST", GFS_API "/files/", "op", h_files_op, NULL, SMALL_BODY, WR,
+	  NULL },
 	/* writing */
 	{ "POST", GFS_API "/files/*/chunks", NULL, h_alloc, NULL, SMALL_BODY,
 	  WR, NULL },
@@ -1353,6 +1362,7 @@ static const struct gfs_route routes[] = {
 	{ "POST", GFS_API "/chunks", NULL, h_preplace, NULL, SMALL_BODY,
 	  GFS_ROUTE_WRITE, NULL },
 	{ "GET", GFS_API "/files/*", NULL, h_stat, NULL, 0, RD, NULL },
+	{ "GET", GFS_API "/files/", NULL, h_stat, NULL, 0, RD, NULL },
 	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY, WR,
 	  NULL },
 	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0, WR, NULL },

@@ -110,3 +110,16 @@ rm "$M/d/g" || fail "rm g"
 ! cat "$M/d/s" 2>/dev/null || fail "a dangling symlink reads"
 ln "$M/d" "$M/d2" 2>/dev/null && fail "a hard link to a directory"
 log "inodes, links, owners and times kept"
+
+# The root is an inode like the others: rsync -a sets its times and
+# mode (it failed with ENOSYS, and it showed 1970 as its times).
+before=$(date +%s)
+assert_eq "$(($(stat -c %Y "$M") >= before - 3600))" 1 "the root's mtime is its creation's"
+chmod 1777 "$M" || fail "chmod of the root"
+chown 7:8 "$M" || fail "chown of the root"
+touch -d 2001-02-03 "$M" || fail "touch of the root"
+assert_eq "$(stat -c '%a %u %g %y' "$M")" "1777 7 8 2001-02-03 00:00:00.000000000 +0000" "the root's attributes"
+assert_eq "$(curl -sf "$MASTER_URL/api/v1/files/?stat=1" | jq -c '[.type, .mode, .uid, .ino]')" '["dir",1023,7,1]' "the root over REST"
+assert_eq "$(http_status POST "$MASTER_URL/api/v1/files/?op=rename&to=/r")" 400 "renaming the root"
+assert_eq "$(http_status DELETE "$MASTER_URL/api/v1/files/")" 405 "removing the root"
+chmod 755 "$M" && chown 0:0 "$M" || fail "root back"

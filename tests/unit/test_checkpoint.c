@@ -454,7 +454,9 @@ Test(checkpoint, extended_attributes_and_kept_files_survive_restarts)
 		  "%s", before);
 	cr_assert(strstr(before, "/d1 1 700"), "%s", before);
 	cr_assert(strstr(before, " user.dir=64\n"), "%s", before);
-	cr_assert(strstr(before, "/ 1 755 81 user.root=72\n"), "%s", before);
+	/* the root: its times are its creation's, those of a new file system */
+	cr_assert(strstr(before, "\n/ 1 755 "), "%s", before);
+	cr_assert(strstr(before, " user.root=72\n"), "%s", before);
 	cr_assert_null(strstr(before, "user.gone"));
 	cr_assert(strstr(before, "/d1/f1 0 640 "), "%s", before);
 	cr_assert(strstr(before, "lease - user.hl=68\n/d1/hl 7 "), "%s",
