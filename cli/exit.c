@@ -24,6 +24,7 @@ int gfs_cli_exit_code(enum gfs_err err)
 		return GFS_EXIT_USAGE;
 	case GFS_ENOENT:
 	case GFS_ENODATA:     /* no such extended attribute */
+	case GFS_EOTHER:      /* the path names another file now */
 		return GFS_EXIT_NOTFOUND;
 	case GFS_EEXIST:
 	case GFS_EISDIR:

@@ -852,13 +852,16 @@ enum gfs_err gfs_client_rename(struct gfs_client *c, const char *from,
 
 /* What a removal's reply j (taken; may be NULL) of a call that ended
  * with err says: the kept file in "kept", the names left in "links"
- * (each 0 when absent).  err, or GFS_EIO when j names them badly. */
+ * (each 0 when absent) and one of them in "other".  err, or GFS_EIO when j names them badly. */
 static enum gfs_err removal_of_reply(enum gfs_err err, json_t *j,
 				     struct gfs_removal *r)
 {
 	uint64_t links = 0;
+	const char *other;
 
-	memset(r, 0, sizeof(*r));
+	r->kept = 0;
+	r->links = 0;
+	r->other[0] = '\0';
 	if (!err && json_object_get(j, "kept") &&
 	    gfs_json_handle(j, "kept", true, &r->kept))
 		err = GFS_EIO;
@@ -866,6 +869,10 @@ static enum gfs_err removal_of_reply(enum gfs_err err, json_t *j,
 		     links > UINT32_MAX))
 		err = GFS_EIO;
 	r->links = err ? 0 : (uint32_t)links;
+	if (!err && r->links && (other = json_string_value(
+					 json_object_get(j, "other"))) &&
+	    !gfs_path_check(other, strlen(other)))
+		snprintf(r->other, sizeof(r->other), "%s", other);
 	if (j)
 		json_decref(j);
 	return err;

@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "constants.h"
 #include "err.h"
 
 struct gfs_client;
@@ -190,6 +191,9 @@ struct gfs_removal {
 			   * call could not learn it) */
 	uint32_t links;   /* names its inode still has (another hard link
 			   * stayed: nothing kept); 0: none */
+	char other[GFS_PATH_MAX + 1]; /* with links: the path of one of
+			   * them *(ext)*, "" when the master did not say
+			   * (an older one, or outside the key) */
 };
 /* Unlink a file this client has open, keeping its data *(ext)*. */
 enum gfs_err gfs_client_unlink_keep(struct gfs_client *c, const char *path,

@@ -39,6 +39,7 @@ unsigned gfs_err_http(enum gfs_err err)
 	case GFS_ETIMEDOUT: return 504;
 	case GFS_EDISKFULL: return 507;
 	case GFS_ENODATA: return 404;
+	case GFS_EOTHER: return 409;
 	}
 	return 500;
 }
@@ -73,6 +74,7 @@ const char *gfs_err_code(enum gfs_err err)
 	case GFS_ETIMEDOUT: return "timeout";
 	case GFS_EDISKFULL: return "disk_full";
 	case GFS_ENODATA: return "no_attribute";
+	case GFS_EOTHER: return "other_inode";
 	}
 	return "internal";
 }
@@ -107,6 +109,7 @@ int gfs_err_errno(enum gfs_err err)
 	case GFS_ETIMEDOUT: return ETIMEDOUT;
 	case GFS_EDISKFULL: return ENOSPC;
 	case GFS_ENODATA: return ENODATA;
+	case GFS_EOTHER: return ESTALE;
 	}
 	return EIO;
 }
@@ -141,6 +144,7 @@ const char *gfs_err_str(enum gfs_err err)
 	case GFS_ETIMEDOUT: return "timed out";
 	case GFS_EDISKFULL: return "disk full";
 	case GFS_ENODATA: return "no such attribute";
+	case GFS_EOTHER: return "the path names another file now";
 	}
 	return "internal error";
 }
@@ -156,7 +160,7 @@ enum gfs_err gfs_err_from_code(const char *code, unsigned http_status)
 		GFS_ETOKEN, GFS_ETOOBIG, GFS_ERANGE,
 		GFS_ENOTPRIMARY, GFS_ELEASED, GFS_EINTERNAL, GFS_EIO,
 		GFS_EUNAVAIL, GFS_ENOSPC, GFS_ECORRUPT, GFS_ETIMEDOUT,
-		GFS_EDISKFULL, GFS_ENODATA,
+		GFS_EDISKFULL, GFS_ENODATA, GFS_EOTHER,
 	};
 	size_t i;
 

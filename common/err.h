@@ -41,6 +41,9 @@ enum gfs_err {
 	GFS_EDISKFULL,    /* 507 this chunkserver's disk is full */
 	GFS_ENODATA,      /* 404 no such extended attribute (JSON code
 			   * "no_attribute", errno ENODATA) */
+	GFS_EOTHER,       /* 409 the path names another inode than the
+			   * caller's open file now (JSON code
+			   * "other_inode", errno ESTALE) *(ext)* */
 };
 
 /* HTTP status code for err (200 for GFS_OK). */

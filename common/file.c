@@ -696,6 +696,18 @@ static json_t *url_array(const struct chunk *ch)
 	return a;
 }
 
+/* body (returned) names the inode f has open, so that the master
+ * refuses the call when f's path names another one now (GFS_EOTHER: a
+ * removed or replaced file's writes never land in a file it did not
+ * open) *(ext)*.  Not for an unborn file: it has no number yet. */
+static json_t *with_ino(struct gfs_file *f, json_t *body)
+{
+	if (!f->unborn && f->entry.ino)
+		json_object_set_new(body, "ino",
+				    json_integer((json_int_t)f->entry.ino));
+	return body;
+}
+
 /* Ask the master for a fresh private chunk for index, away from the
  * servers this file saw fail.  A handle already in *out is one given up
  * ("replaces"), so that the room promised for it is free again. */
@@ -717,6 +729,8 @@ static enum gfs_err allocate(struct gfs_file *f, uint64_t index,
 		route = gfs_client_route("files", f->path, "/chunks");
 	body = json_pack("{s:I, s:o, s:O}", "index", (json_int_t)index,
 			 "near", url_array(near), "exclude", f->avoid);
+	if (!f->unlinked)
+		with_ino(f, body);
 	if (out->handle)
 		json_object_set_new(body, "replaces",
 				    gfs_json_handle_new(out->handle));
@@ -1366,9 +1380,11 @@ static json_t *commit_body(struct gfs_file *f)
 				  (json_int_t)d->length, "replicas",
 				  url_array(d)));
 	}
-	return json_pack("{s:I, s:o, s:I}", "size", (json_int_t)f->wsize,
-			 "chunks", chunks, "mtime_ns",
-			 (json_int_t)(f->mtime_ns ? f->mtime_ns : gfs_now_ns()));
+	return with_ino(f, json_pack("{s:I, s:o, s:I}", "size",
+				     (json_int_t)f->wsize, "chunks", chunks,
+				     "mtime_ns",
+				     (json_int_t)(f->mtime_ns ? f->mtime_ns
+							      : gfs_now_ns())));
 }
 
 /* Forget uncommitted writes (after a failure). */
@@ -1476,9 +1492,10 @@ enum gfs_err gfs_file_sync(struct gfs_file *f)
 	if (f->unborn)
 		err = create_commit(f, &done);
 	if (!err && !done && old_bytes_under(f))
-		err = commit(f, json_pack("{s:I, s:[], s:I}", "size",
-					  (json_int_t)f->cut, "chunks",
-					  "mtime_ns", (json_int_t)gfs_now_ns()));
+		err = commit(f, with_ino(f, json_pack(
+					"{s:I, s:[], s:I}", "size",
+					(json_int_t)f->cut, "chunks",
+					"mtime_ns", (json_int_t)gfs_now_ns())));
 	if (!err && !done)
 		err = commit(f, commit_body(f));
 	if (!err) {

@@ -889,11 +889,17 @@ static struct gfs_node *surviving_inode(struct gfs_node *n)
 		       ? gfs_ns_inode(n) : NULL;
 }
 
-/* {"links": the names inode has} (new), or {} for NULL. */
+/* {"links": the names inode has, "other": the path of one of them}
+ * (new), or {} for NULL.  After the removal.  O(depth). */
 static json_t *links_json(const struct gfs_node *inode)
 {
-	return inode ? json_pack("{s:I}", "links", (json_int_t)inode->nlink)
-		     : json_object();
+	char other[GFS_PATH_MAX + 1];
+
+	if (!inode)
+		return json_object();
+	gfs_ns_path(inode, other);
+	return json_pack("{s:I, s:s}", "links", (json_int_t)inode->nlink,
+			 "other", other);
 }
 
 static json_t *kept_json(uint64_t kid, int64_t expires_ms, uint32_t ttl);
@@ -1157,11 +1163,25 @@ static enum gfs_err alloc_index(struct gfs_node *f, json_t *body,
 static struct gfs_kept *kept_of(struct gfs_master *m, uint64_t kid,
 				const char *client);
 
+/* GFS_EOTHER when body names an "ino" *(ext)* (the inode the caller
+ * has open) and path's file f is another one now (the caller's was
+ * removed or replaced by another client): its writes must not land in
+ * a file it never opened.  Lock held. */
+static enum gfs_err same_inode(const struct gfs_node *f, json_t *body)
+{
+	uint64_t ino = 0;
+
+	if (gfs_json_u64(body, "ino", false, &ino))
+		return GFS_EINVAL;
+	return ino && ino != f->ino ? GFS_EOTHER : GFS_OK;
+}
+
 /* The file an allocation is for: the one at path, or (path NULL) the
  * caller's kept file kid.  Lock held. */
 static enum gfs_err alloc_target(struct gfs_master *m, const char *path,
 				 uint64_t kid, const char *client,
-				 struct gfs_node **f, json_t **out)
+				 json_t *body, struct gfs_node **f,
+				 json_t **out)
 {
 	struct gfs_kept *k;
 	enum gfs_err err;
@@ -1174,6 +1194,8 @@ static enum gfs_err alloc_target(struct gfs_master *m, const char *path,
 	err = gfs_ns_lookup(&m->ns, path, f);
 	if (!err && (*f)->type != GFS_NODE_FILE)
 		err = GFS_EISDIR;
+	if (!err)
+		err = same_inode(*f, body);
 	if (!err)
 		err = check_lease(*f, path, client, out);
 	return err;
@@ -1196,7 +1218,7 @@ static enum gfs_err alloc(struct gfs_master *m, const char *path,
 	pthread_mutex_lock(&m->lock);
 	err = writable(m);
 	if (!err)
-		err = alloc_target(m, path, kid, client, &f, out);
+		err = alloc_target(m, path, kid, client, body, &f, out);
 	if (!err)
 		err = alloc_index(f, body, &index);
 	if (!err) {
@@ -1519,6 +1541,8 @@ enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 		err = gfs_ns_lookup(&m->ns, path, &f);
 	if (!err && f->type != GFS_NODE_FILE)
 		err = GFS_EISDIR;
+	if (!err)
+		err = same_inode(f, body);
 	if (!err)
 		err = check_lease(f, path, client, out);
 	if (!err)

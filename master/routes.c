@@ -384,12 +384,24 @@ static void h_create(struct gfs_req *req)
 	json_decref(body);
 }
 
+/* The "other" name a removal's reply gives of an inode that keeps
+ * names (kept.h) is left out when the caller's key does not cover it. */
+static void unseen_other(struct gfs_req *req, json_t *out)
+{
+	const char *other = NULL;
+
+	if (!gfs_json_str(out, "other", false, &other) && other &&
+	    !gfs_who_covers(&req->who, other))
+		json_object_del(out, "other");
+}
+
 static void h_delete(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
 	const char *path = req_path(req), *type = NULL, *client;
 	const struct gfs_request_id *id = NULL;
 	struct gfs_request_id buf;
+	enum gfs_err err;
 	json_t *out = NULL;
 	uint64_t ttl = 0;
 	bool ok;
@@ -406,10 +418,12 @@ static void h_delete(struct gfs_req *req)
 		gfs_reply_error(req, GFS_EINVAL, "bad type or keep");
 		return;
 	}
-	if (ttl) /* the caller has it open: keep it (kept.h) */
-		answer(req, gfs_ops_unlink_keep(m, path, client, ttl, id,
-						&out), 200, &out, path);
-	else
+	if (ttl) { /* the caller has it open: keep it (kept.h) */
+		err = gfs_ops_unlink_keep(m, path, client, ttl, id, &out);
+		if (!err)
+			unseen_other(req, out);
+		reply(req, err, 200, out, path);
+	} else
 		answer(req, gfs_ops_delete(m, path, client, type, id, &out),
 		       200, &out, path);
 }
@@ -573,6 +587,8 @@ static void rename_op(struct gfs_req *req, struct gfs_master *m,
 	else
 		err = gfs_ops_rename(m, path, to, ow && !strcmp(ow, "1"),
 				     keep, client, id, &out);
+	if (!err)
+		unseen_other(req, out);
 	reply(req, err, link ? 201 : 200, out, path);
 }
 
