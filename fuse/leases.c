@@ -141,34 +141,46 @@ static void renew(struct gfs_mount *m, const char *path, unsigned ttl_s)
 
 void gfs_kept_hold(struct gfs_mount *m, uint64_t id)
 {
-	struct gfs_held_kept *k = gfs_xcalloc(1, sizeof(*k));
+	struct gfs_held_kept *k = gfs_xcalloc(1, sizeof(*k)), *had;
 
 	k->id = id;
+	k->holds = 1;
 	k->expires_ms = gfs_now_ns() / 1000000 + (int64_t)m->keep_ttl_s * 1000;
 	pthread_mutex_lock(&m->lock);
-	HASH_ADD(hh, m->kept, id, sizeof(k->id), k);
+	HASH_FIND(hh, m->kept, &id, sizeof(id), had);
+	if (had)
+		had->holds++;
+	else
+		HASH_ADD(hh, m->kept, id, sizeof(k->id), k);
 	pthread_mutex_unlock(&m->lock);
+	if (had)
+		free(k);
 }
 
-/* Forget kept file id here; whether it was held. */
-static bool unhold(struct gfs_mount *m, uint64_t id)
+/* Forget kept file id here (all holds, or with one: one of them);
+ * whether it is no longer held. */
+static bool unhold(struct gfs_mount *m, uint64_t id, bool one)
 {
 	struct gfs_held_kept *k;
+	bool gone;
 
 	pthread_mutex_lock(&m->lock);
 	HASH_FIND(hh, m->kept, &id, sizeof(id), k);
-	if (k)
+	gone = !k || !one || --k->holds == 0;
+	if (k && gone)
 		HASH_DEL(m->kept, k);
 	pthread_mutex_unlock(&m->lock);
-	free(k);
-	return k != NULL;
+	if (gone)
+		free(k);
+	return gone;
 }
 
 void gfs_kept_release(struct gfs_mount *m, uint64_t id)
 {
 	enum gfs_err err;
 
-	unhold(m, id);
+	if (!unhold(m, id, true))
+		return; /* another open file holds it still */
 	err = gfs_client_kept(m->client, id, true, NULL);
 	if (err && err != GFS_ENOENT)
 		gfs_warn("cannot drop kept file %016" PRIx64 ": %s (it goes "
@@ -202,7 +214,7 @@ static void renew_kept(struct gfs_mount *m, uint64_t id)
 	if (err == GFS_ENOENT) {
 		gfs_warn("kept file %016" PRIx64 " is gone: its data may not "
 			 "read any more", id);
-		unhold(m, id);
+		unhold(m, id, false);
 		return;
 	}
 	if (err) {
@@ -274,8 +286,10 @@ void gfs_leases_stop(struct gfs_mount *m)
 	m->renewer_started = false;
 	/* Unmounting gives our kept files and leases back rather than let
 	 * them expire. */
-	while (m->kept)
+	while (m->kept) {
+		m->kept->holds = 1;
 		gfs_kept_release(m, m->kept->id);
+	}
 	HASH_ITER(hh, m->leases, l, tmp) {
 		gfs_client_unlease(m->client, l->path);
 		HASH_DEL(m->leases, l);

@@ -37,6 +37,12 @@ struct gfs_open_file {
 				  * said then; 0: none */
 	bool hashed;             /* with m->lock: in m->open (under a
 				  * hidden name once removed: ops.c) */
+	char *target;            /* with m->lock, owned: the master's path
+				  * a file libfuse hid, not removed, commits
+				  * to: the name it was hidden from, or
+				  * once that went another name its inode
+				  * kept (gfs_removal.other), followed
+				  * through renames; NULL: path, or none */
 	bool attrs_set;          /* with m->lock: attrs changed it since it
 				  * was removed (seen through its handles
 				  * alone) */
@@ -50,6 +56,7 @@ struct gfs_open_file {
  * (docs/MASTER.md, "Files unlinked while open"), renewed while held. */
 struct gfs_held_kept {
 	uint64_t id;             /* hash key */
+	unsigned holds;          /* open files that hold it */
 	int64_t expires_ms;      /* Unix ms, as the master granted */
 	UT_hash_handle hh;
 };
@@ -83,6 +90,8 @@ struct gfs_mount {
 	struct gfs_open_file *open; /* by path */
 	struct gfs_held_lease *leases; /* by path */
 	struct gfs_held_kept *kept; /* with lock: by id */
+	unsigned targeted;          /* with lock: open files in m->open
+				     * with a target */
 	unsigned keep_ttl_s;        /* TTL of kept files (--keep-ttl) */
 	int64_t defer_ms;           /* --defer-create: how long a file
 				     * created here may stay unknown to the
@@ -150,13 +159,18 @@ bool gfs_openfiles_set_mtime(struct gfs_mount *m, const char *path,
 /* Size as seen by an open file of this mount, if path is open. */
 bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 			uint64_t *size);
-/* path was removed (unlinked, or replaced by a rename): a file open at
- * it leaves the table, reads on from its handle until the last release
- * and is never committed; a later open of path is another file.  rm
- * (may be NULL: nothing) says what the master left: rm->kept, the id
- * under which it keeps the data for us until the last release drops
- * it (when nothing is open at path any more it is dropped at once), and
- * rm->links, the names the inode still has (fstat's link count). */
+/* Name path went at the master (unlinked, or replaced by a rename; rm,
+ * may be NULL: what the master said).  The files open here that commit
+ * to path follow: one open at path that libfuse did not hide leaves the
+ * table (a later open of path is another file), and every file libfuse
+ * hid that commits to path (its target).  When the inode kept another
+ * name (rm->links, rm->other) they commit to that from now on; else
+ * they are removed: they read on from their handles until the last
+ * release and are never committed, rm->kept (the id under which the
+ * master keeps the data for us) held until the last release of each
+ * (dropped at once when none is open), rm->links the names the inode
+ * still has (fstat's link count when the master named none of them).
+ * O(open files) while any file is hidden. */
 void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
 			    const struct gfs_removal *rm);
 /* Attributes of path when a file open here there is unborn (created
@@ -177,34 +191,39 @@ int gfs_openfiles_materialize(struct gfs_mount *m, const char *path);
 /* The same for those unborn for m->defer_ms or more (the renewer: a
  * file open long shows to other clients as it did before deferral). */
 void gfs_openfiles_materialize_old(struct gfs_mount *m);
-/* Whether path is open in this mount. */
+/* Whether a file open in this mount commits to path (open at it, or
+ * hidden from it: its target). */
 bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path);
 /* True when path is the hidden name of a file removed while open here
- * (gfs_openfiles_hide()); *kept its kept file (0: none). */
+ * (gfs_openfiles_unlinked()); *kept its kept file (0: none). */
 bool gfs_openfiles_removed(struct gfs_mount *m, const char *path,
 			   uint64_t *kept);
-/* True when of's path was removed while it was open; *links the names
- * its inode had left then (gfs_openfiles_unlinked()), *hidden whether
- * libfuse hid it (gfs_openfiles_hide()). */
+/* True when of was removed while open; *links the names its inode had
+ * left then (gfs_openfiles_unlinked()), *hidden whether libfuse hid it
+ * (gfs_openfiles_hide()), *target (may be NULL; a new string, caller
+ * frees, or NULL) the path a hidden file not removed commits to. */
 bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of,
-			       uint32_t *links, bool *hidden);
+			       uint32_t *links, bool *hidden, char **target);
 /* libfuse hides path, open here, as hidden (a path whose last name
- * libfuse made up: ops.c): its entry moves there, and with rm (an
- * unlink; NULL: not yet) it is removed as gfs_openfiles_unlinked()
- * says, though libfuse still reaches it by the hidden name.  The entry,
- * with one more opener taken for the caller, or NULL (nothing open at
- * path: a kept file is dropped). */
-struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
-					 const char *path, const char *hidden,
-					 const struct gfs_removal *rm);
-/* The file hidden by gfs_openfiles_hide() was removed after all (a
- * rename replaced it): as gfs_openfiles_unlinked(). */
-void gfs_openfiles_gone(struct gfs_mount *m, struct gfs_open_file *of,
-			const struct gfs_removal *rm);
+ * libfuse made up: ops.c), before an unlink of path or a rename over
+ * it: its entry moves there, committing to path (its target) until
+ * gfs_openfiles_unlinked() of path says otherwise.  False when nothing
+ * is open at path. */
+bool gfs_openfiles_hide(struct gfs_mount *m, const char *path,
+			const char *hidden);
+/* The hidden names of the files libfuse hid that commit to a name (a
+ * change of any inode's link count or attributes may be theirs), as a
+ * new array of *n new strings (caller frees), or NULL.  O(open files)
+ * while any is hidden so. */
+char **gfs_openfiles_hidden(struct gfs_mount *m, size_t *n);
+/* The master's path of hidden name path: the target of a file libfuse
+ * hid there that is not removed (a new string, caller frees), or NULL. */
+char *gfs_openfiles_target(struct gfs_mount *m, const char *path);
 /* The open file at path (one more opener: release it), or NULL. */
 struct gfs_open_file *gfs_openfiles_find(struct gfs_mount *m,
 					 const char *path);
-/* Follow a rename of path (or of a directory above it). */
+/* Follow a rename of path (or of a directory above it): files open at
+ * it, or hidden ones committing to it. */
 void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
 			  const char *to);
 
@@ -212,8 +231,9 @@ void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
 int gfs_leases_acquire(struct gfs_mount *m, const char *path, unsigned ttl_s);
 int gfs_leases_release(struct gfs_mount *m, const char *path);
 void gfs_leases_rename(struct gfs_mount *m, const char *from, const char *to);
-/* Hold kept file id (renewed by the renewal thread), or release it:
- * forget it and tell the master to drop it. */
+/* Hold kept file id (renewed by the renewal thread) once more, or
+ * release one hold: at the last, forget it and tell the master to drop
+ * it (at once for an id not held). */
 void gfs_kept_hold(struct gfs_mount *m, uint64_t id);
 void gfs_kept_release(struct gfs_mount *m, uint64_t id);
 /* Start and stop the renewal thread (stop releases every kept file). */

@@ -7,10 +7,12 @@
  * (close-to-open).  A fresh open of a file nobody here has open re-reads
  * its metadata from the master.
  *
- * A file removed while open (unlink, or a rename over it) lives on,
+ * A file whose name goes while open (unlink, or a rename over it) is
  * reached only through its FUSE handles and the hidden name libfuse gave
- * it (ops.c), under which it stays in the table, until the last release:
- * reads go on from its handle (POSIX), nothing is committed.  An unlink
+ * it (ops.c), under which it stays in the table until the last release.
+ * When its inode keeps another name (a hard link), it goes on as that
+ * name's (its target: it commits there).  Else it is removed: reads go
+ * on from its handle (POSIX), nothing is committed.  An unlink
  * or a rename over it in this mount asks the master to keep its data
  * meanwhile (kept files, renewed by leases.c), dropped at the last
  * release.
@@ -128,6 +130,16 @@ int gfs_openfiles_open(struct gfs_mount *m, const char *path, int flags,
 	return 0;
 }
 
+/* of (hashed, or leaving the table) commits to target (copied; NULL:
+ * none).  Lock held. */
+static void set_target(struct gfs_mount *m, struct gfs_open_file *of,
+		       const char *target)
+{
+	m->targeted += (target != NULL) - (of->target != NULL);
+	free(of->target);
+	of->target = target ? gfs_xstrdup(target) : NULL;
+}
+
 int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
 {
 	enum gfs_err err;
@@ -139,6 +151,8 @@ int gfs_openfiles_release(struct gfs_mount *m, struct gfs_open_file *of)
 	last = --of->opens == 0;
 	if (last && of->hashed)
 		HASH_DEL(m->open, of);
+	if (last)
+		set_target(m, of, NULL);
 	kept = of->kept;
 	pthread_mutex_unlock(&m->lock);
 	if (!last)
@@ -305,42 +319,90 @@ bool gfs_openfiles_size(struct gfs_mount *m, const char *path,
 	return true;
 }
 
+/* Whether a hidden file commits to path.  O(open files) while any is
+ * hidden.  Lock held. */
+static bool targeted(struct gfs_mount *m, const char *path)
+{
+	struct gfs_open_file *of, *tmp;
+
+	if (m->targeted)
+		HASH_ITER(hh, m->open, of, tmp)
+			if (of->target && !strcmp(of->target, path))
+				return true;
+	return false;
+}
+
 bool gfs_openfiles_is_open(struct gfs_mount *m, const char *path)
 {
 	struct gfs_open_file *of;
+	bool open;
 
 	pthread_mutex_lock(&m->lock);
 	HASH_FIND_STR(m->open, path, of);
+	open = of || targeted(m, path);
 	pthread_mutex_unlock(&m->lock);
-	return of != NULL;
+	return open;
+}
+
+/* Add of, held, to *v (*n of them).  Lock held. */
+static void take(struct gfs_open_file *of, struct gfs_open_file ***v,
+		 size_t *n)
+{
+	*v = gfs_xrealloc(*v, (*n + 1) * sizeof(**v));
+	of->opens++;
+	(*v)[(*n)++] = of;
+}
+
+/* of's name went, as rm (may be NULL) says (gfs_openfiles_unlinked()):
+ * on to the name its inode kept, or removed. */
+static void follow(struct gfs_mount *m, struct gfs_open_file *of,
+		   const struct gfs_removal *rm)
+{
+	bool on = rm && rm->links && rm->other[0];
+	uint64_t kept = rm && !on ? rm->kept : 0;
+
+	if (kept)
+		gfs_kept_hold(m, kept);
+	pthread_mutex_lock(&m->lock);
+	set_target(m, of, on && of->hashed ? rm->other : NULL);
+	if (!on) {
+		of->unlinked = true;
+		of->kept = kept;
+		of->links = rm ? rm->links : 0;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (on)
+		gfs_file_set_path(of->f, rm->other);
+	else
+		gfs_file_unlinked(of->f, kept);
 }
 
 void gfs_openfiles_unlinked(struct gfs_mount *m, const char *path,
 			    const struct gfs_removal *rm)
 {
-	struct gfs_open_file *of;
-	uint64_t kept = rm ? rm->kept : 0;
+	struct gfs_open_file *of, *tmp, **v = NULL;
+	size_t n = 0, i;
 
-	if (kept)
-		gfs_kept_hold(m, kept);
 	pthread_mutex_lock(&m->lock);
 	HASH_FIND_STR(m->open, path, of);
 	if (of) {
 		HASH_DEL(m->open, of);
 		of->hashed = false;
-		of->unlinked = true;
-		of->kept = kept;
-		of->links = rm ? rm->links : 0;
-		of->opens++; /* held while the file's lock is waited for */
+		take(of, &v, &n); /* held while the file's lock is waited
+				   * for */
 	}
+	if (m->targeted)
+		HASH_ITER(hh, m->open, of, tmp)
+			if (of->target && !strcmp(of->target, path))
+				take(of, &v, &n);
 	pthread_mutex_unlock(&m->lock);
-	if (!of) { /* closed meanwhile: nothing to keep it for */
-		if (kept)
-			gfs_kept_release(m, kept);
-		return;
-	}
-	gfs_file_unlinked(of->f, kept);
-	gfs_openfiles_release(m, of);
+	for (i = 0; i < n; i++)
+		follow(m, v[i], rm);
+	if (!n && rm && rm->kept) /* closed meanwhile: nothing to keep */
+		gfs_kept_release(m, rm->kept);
+	for (i = 0; i < n; i++)
+		gfs_openfiles_release(m, v[i]);
+	free(v);
 }
 
 struct gfs_open_file *gfs_openfiles_find(struct gfs_mount *m,
@@ -349,9 +411,8 @@ struct gfs_open_file *gfs_openfiles_find(struct gfs_mount *m,
 	return share(m, path);
 }
 
-struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
-					 const char *path, const char *hidden,
-					 const struct gfs_removal *rm)
+bool gfs_openfiles_hide(struct gfs_mount *m, const char *path,
+			const char *hidden)
 {
 	struct gfs_open_file *of;
 
@@ -359,35 +420,44 @@ struct gfs_open_file *gfs_openfiles_hide(struct gfs_mount *m,
 	HASH_FIND_STR(m->open, path, of);
 	if (of) {
 		HASH_DEL(m->open, of);
+		set_target(m, of, path);
 		free(of->path);
 		of->path = gfs_xstrdup(hidden);
 		HASH_ADD_KEYPTR(hh, m->open, of->path, strlen(of->path), of);
-		of->opens++;
 	}
 	pthread_mutex_unlock(&m->lock);
-	if (!of) { /* closed meanwhile: nothing to keep it for */
-		if (rm && rm->kept)
-			gfs_kept_release(m, rm->kept);
-		return NULL;
-	}
-	if (rm)
-		gfs_openfiles_gone(m, of, rm);
-	return of;
+	return of != NULL;
 }
 
-void gfs_openfiles_gone(struct gfs_mount *m, struct gfs_open_file *of,
-			const struct gfs_removal *rm)
+char *gfs_openfiles_target(struct gfs_mount *m, const char *path)
 {
-	uint64_t kept = rm->kept;
+	struct gfs_open_file *of;
+	char *target = NULL;
 
-	if (kept)
-		gfs_kept_hold(m, kept);
 	pthread_mutex_lock(&m->lock);
-	of->unlinked = true;
-	of->kept = kept;
-	of->links = rm->links;
+	HASH_FIND_STR(m->open, path, of);
+	if (of && of->target)
+		target = gfs_xstrdup(of->target);
 	pthread_mutex_unlock(&m->lock);
-	gfs_file_unlinked(of->f, kept);
+	return target;
+}
+
+char **gfs_openfiles_hidden(struct gfs_mount *m, size_t *n)
+{
+	struct gfs_open_file *of, *tmp;
+	char **v = NULL;
+
+	*n = 0;
+	pthread_mutex_lock(&m->lock);
+	if (m->targeted)
+		HASH_ITER(hh, m->open, of, tmp) {
+			if (!of->target)
+				continue;
+			v = gfs_xrealloc(v, (*n + 1) * sizeof(*v));
+			v[(*n)++] = gfs_xstrdup(of->path);
+		}
+	pthread_mutex_unlock(&m->lock);
+	return v;
 }
 
 bool gfs_openfiles_removed(struct gfs_mount *m, const char *path,
@@ -405,16 +475,30 @@ bool gfs_openfiles_removed(struct gfs_mount *m, const char *path,
 }
 
 bool gfs_openfiles_is_unlinked(struct gfs_mount *m, struct gfs_open_file *of,
-			       uint32_t *links, bool *hidden)
+			       uint32_t *links, bool *hidden, char **target)
 {
 	bool gone;
 
 	pthread_mutex_lock(&m->lock);
 	gone = of->unlinked;
 	*links = of->links;
-	*hidden = of->hashed; /* a removed file stays hashed only then */
+	/* a removed file stays hashed only when hidden, one with a
+	 * target is hidden */
+	*hidden = (gone && of->hashed) || of->target;
+	if (target)
+		*target = of->target ? gfs_xstrdup(of->target) : NULL;
 	pthread_mutex_unlock(&m->lock);
 	return gone;
+}
+
+/* *path (owned), at or below a directory flen bytes long that moved to
+ * `to`, moves with it. */
+static void moved_to(char **path, const char *to, size_t flen)
+{
+	char *p = gfs_xasprintf("%s%s", to, *path + flen);
+
+	free(*path);
+	*path = p;
 }
 
 /* O(open files). */
@@ -426,15 +510,20 @@ void gfs_openfiles_rename(struct gfs_mount *m, const char *from,
 
 	pthread_mutex_lock(&m->lock);
 	HASH_ITER(hh, m->open, of, tmp) {
-		char *p;
+		bool key = gfs_path_is_under(of->path, from);
+		bool target = of->target &&
+			      gfs_path_is_under(of->target, from);
 
-		if (!gfs_path_is_under(of->path, from))
+		if (target)
+			moved_to(&of->target, to, flen);
+		if (key)
+			moved_to(&of->path, to, flen);
+		if (key || target)
+			gfs_file_set_path(of->f, of->target ? of->target
+							    : of->path);
+		if (!key)
 			continue;
 		HASH_DEL(m->open, of);
-		p = gfs_xasprintf("%s%s", to, of->path + flen);
-		free(of->path);
-		of->path = p;
-		gfs_file_set_path(of->f, of->path);
 		moved = gfs_xrealloc(moved, (n + 1) * sizeof(*moved));
 		moved[n++] = of;
 	}

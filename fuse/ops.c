@@ -104,16 +104,27 @@ static void fill_stat(const struct gfs_mount *m, const struct gfs_stat *gs,
  * per name.  Call after the change, with the path it was made through
  * (still known to seen.c).
  */
-static void others_changed(struct gfs_mount *m, const char *path)
+static void invalidate_all(char **paths, size_t n)
 {
-	size_t n, i;
-	char **others = gfs_seen_others(&m->seen, path, &n);
+	size_t i;
 
 	for (i = 0; i < n; i++) {
-		fuse_invalidate_path(fuse_get_context()->fuse, others[i]);
-		free(others[i]);
+		fuse_invalidate_path(fuse_get_context()->fuse, paths[i]);
+		free(paths[i]);
 	}
-	free(others);
+	free(paths);
+}
+
+/* The kernel also holds attributes for the hidden names of open files
+ * whose inode kept a name: any of them may be path's inode. */
+static void others_changed(struct gfs_mount *m, const char *path)
+{
+	size_t n;
+	char **v = gfs_seen_others(&m->seen, path, &n);
+
+	invalidate_all(v, n);
+	v = gfs_openfiles_hidden(m, &n);
+	invalidate_all(v, n);
 }
 
 /* libfuse's name for a file removed while open (see the top):
@@ -125,6 +136,17 @@ static bool is_hidden(const char *path)
 	return base && strlen(base + 1) == 28 &&
 	       !strncmp(base + 1, ".fuse_hidden", 12) &&
 	       strspn(base + 13, "0123456789abcdef") == 16;
+}
+
+/* The master's path of path: for a hidden name, the target of the file
+ * libfuse hid there (gfs_openfiles_target()), in *owned (caller frees);
+ * else path itself (*owned NULL). */
+static const char *master_path(struct gfs_mount *m, const char *path,
+			       char **owned)
+{
+	*owned = path && is_hidden(path) ? gfs_openfiles_target(m, path)
+					 : NULL;
+	return *owned ? *owned : path;
 }
 
 /* Attributes changed through a removed file's handles (no other can see
@@ -147,29 +169,50 @@ static void removed_attrs(struct gfs_mount *m, struct gfs_open_file *of,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* A file libfuse hid that commits to target (its inode kept that
+ * name): the master's attributes of the inode now (link count, owner,
+ * mode, times: they change through its other names), with this
+ * handle's size and mtime (its own writes).  As the handle knows them
+ * when target names another inode now or the master is away. */
+static void hidden_attrs(struct gfs_mount *m, const char *target,
+			 struct gfs_stat *gs)
+{
+	struct gfs_stat now;
+
+	if (gfs_client_stat(m->client, target, &now) || now.ino != gs->ino)
+		return;
+	now.size = gs->size;
+	now.mtime_ns = gs->mtime_ns;
+	now.ctime_ns = GFS_MAX(now.ctime_ns, gs->ctime_ns);
+	*gs = now;
+}
+
 /* fstat of an open file: its handle knows, our own writes included,
- * even after its path was removed (path NULL or hidden; no links left
- * but for a hard link's other names). */
+ * even after its path was removed (path NULL or hidden: no links left
+ * but for a hard link's others, as the master says now). */
 static int getattr_open(struct gfs_mount *m, const char *path,
 			struct gfs_open_file *of, struct stat *st)
 {
 	struct gfs_stat gs;
+	char *target;
 	uint32_t links;
-	bool hidden;
+	bool hidden, gone;
 
 	gfs_file_stat(of->f, &gs);
-	if (gfs_openfiles_is_unlinked(m, of, &links, &hidden)) {
+	gone = gfs_openfiles_is_unlinked(m, of, &links, &hidden, &target);
+	if (gone)
 		removed_attrs(m, of, &gs);
-		fill_stat(m, &gs, st);
-		/* none but a hard link's others; libfuse's getattr (not
-		 * its setattr) takes one off a node it hid, for the
-		 * hidden name */
-		st->st_nlink = links + (hidden &&
-					gfs_fuse_opcode() == FUSE_GETATTR);
-		return 0;
-	}
+	if (target)
+		hidden_attrs(m, target, &gs);
+	free(target);
 	fill_stat(m, &gs, st);
-	if (path && !is_hidden(path))
+	if (gone)
+		st->st_nlink = links; /* none but a hard link's others */
+	/* libfuse's getattr (not its setattr) takes one off the count of
+	 * a node it hid, for the hidden name */
+	if (hidden && gfs_fuse_opcode() == FUSE_GETATTR)
+		st->st_nlink++;
+	if (!hidden && path && !is_hidden(path))
 		gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns, gs.ino,
 			      gs.nlink);
 	return 0;
@@ -334,21 +377,27 @@ static int gfs_readlink(const char *path, char *buf, size_t size)
 		gfs_client_readlink(gfs_mount_get()->client, path, buf, size));
 }
 
+/* A link from a hidden name (linkat of an open descriptor) links its
+ * target. */
 static int gfs_link(const char *from, const char *to)
 {
 	struct gfs_mount *m = gfs_mount_get();
-	int rc = gfs_openfiles_materialize(m, from);
-	enum gfs_err err = rc ? GFS_OK : gfs_client_link(m->client, from, to);
+	char *owned;
+	const char *at = master_path(m, from, &owned);
+	int rc = gfs_openfiles_materialize(m, at);
+	enum gfs_err err = rc ? GFS_OK : gfs_client_link(m->client, at, to);
 
+	if (!rc && !err) {
+		/* the kernel gives the new name a node of its own: every
+		 * name it knows, the one linked from too, holds an old
+		 * link count */
+		fuse_invalidate_path(fuse_get_context()->fuse, from);
+		others_changed(m, at);
+	}
+	free(owned);
 	if (rc)
 		return rc;
-	if (err)
-		return err == GFS_EISDIR ? -EPERM : gfs_fuse_errno(err);
-	/* the kernel gives the new name a node of its own: every name it
-	 * knows, the one linked from too, holds an old link count */
-	fuse_invalidate_path(fuse_get_context()->fuse, from);
-	others_changed(m, from);
-	return 0;
+	return err == GFS_EISDIR ? -EPERM : gfs_fuse_errno(err);
 }
 
 static int gfs_rmdir(const char *path)
@@ -364,7 +413,9 @@ static int gfs_rmdir(const char *path)
 static enum gfs_err unlink_at_master(struct gfs_mount *m, const char *path,
 				     struct gfs_removal *rm)
 {
-	memset(rm, 0, sizeof(*rm));
+	rm->kept = 0;
+	rm->links = 0;
+	rm->other[0] = '\0';
 	if (gfs_openfiles_is_open(m, path))
 		return gfs_client_unlink_keep(m->client, path, m->keep_ttl_s,
 					      rm);
@@ -392,16 +443,13 @@ static int gfs_unlink(const char *path)
 	return timed("unlink", path, t0, 0);
 }
 
-/* The file a rename is about to replace, hidden for it by libfuse
- * (hide()), held for this thread's rename that follows at once. */
-static __thread struct gfs_open_file *replacing;
-
 /* libfuse hides path, a file open here, as hidden (see the top): for an
- * unlink, unlink it (keeping its data); for a rename over it, nothing
- * yet (the rename does it, atomically). */
+ * unlink, unlink it (keeping its data, or following the name its inode
+ * kept); for a rename over it, nothing yet (the rename does it,
+ * atomically).  1: not open here (closed as libfuse hid it), a plain
+ * rename. */
 static int hide(struct gfs_mount *m, const char *path, const char *hidden)
 {
-	struct gfs_open_file *of;
 	struct gfs_removal rm;
 	enum gfs_err err;
 
@@ -409,27 +457,25 @@ static int hide(struct gfs_mount *m, const char *path, const char *hidden)
 		err = unlink_at_master(m, path, &rm);
 		if (err)
 			return gfs_fuse_errno(err);
-		of = gfs_openfiles_hide(m, path, hidden, &rm);
-		if (of)
-			gfs_openfiles_release(m, of); /* not the last */
+		gfs_openfiles_hide(m, path, hidden);
+		gfs_openfiles_unlinked(m, path, &rm);
 		others_changed(m, path);
 		return 0;
 	}
-	if (replacing) /* a rename that never came: not ours to keep */
-		gfs_openfiles_release(m, replacing);
-	replacing = gfs_openfiles_hide(m, path, hidden, NULL);
-	/* not open here (closed as libfuse hid it): a plain rename */
-	return replacing ? 0 : 1;
+	return gfs_openfiles_hide(m, path, hidden) ? 0 : 1;
 }
 
-/* A rename over a file open here (over_open) asks the master to keep
- * the file it replaces until the last close, as an unlink does. */
+/* A rename over a file open here (libfuse hid it, or it commits there)
+ * asks the master to keep the file it replaces until the last close, as
+ * an unlink does. */
 static enum gfs_err rename_at_master(struct gfs_mount *m, const char *from,
 				     const char *to, unsigned int flags,
-				     bool over_open, struct gfs_removal *rm)
+				     struct gfs_removal *rm)
 {
-	memset(rm, 0, sizeof(*rm));
-	if (over_open && !(flags & RENAME_NOREPLACE))
+	rm->kept = 0;
+	rm->links = 0;
+	rm->other[0] = '\0';
+	if (!(flags & RENAME_NOREPLACE) && gfs_openfiles_is_open(m, to))
 		return gfs_client_rename_keep(m->client, from, to,
 					      m->keep_ttl_s, rm);
 	return gfs_client_rename(m->client, from, to,
@@ -439,7 +485,6 @@ static enum gfs_err rename_at_master(struct gfs_mount *m, const char *from,
 static int gfs_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct gfs_mount *m = gfs_mount_get();
-	struct gfs_open_file *old;
 	struct gfs_removal rm;
 	int err, rc;
 
@@ -455,18 +500,14 @@ static int gfs_rename(const char *from, const char *to, unsigned int flags)
 	if (is_hidden(to) && !flags && strcmp(from, to) &&
 	    (err = hide(m, from, to)) <= 0)
 		return err;
-	old = replacing;
-	replacing = NULL;
-	err = rename_at_master(m, from, to, flags, old != NULL, &rm);
-	if (old && !err)
-		gfs_openfiles_gone(m, old, &rm); /* replaced */
-	if (old) /* else it stays, under the hidden name, what it was */
-		gfs_openfiles_release(m, old);
+	/* a file libfuse hid for it commits to `to` until it is replaced
+	 * (if the rename fails, it stays so) */
+	err = rename_at_master(m, from, to, flags, &rm);
 	if (err)
 		return gfs_fuse_errno(err);
 	if (strcmp(from, to)) {
 		/* replaced, if it existed */
-		gfs_openfiles_unlinked(m, to, NULL);
+		gfs_openfiles_unlinked(m, to, &rm);
 		others_changed(m, to);
 		others_changed(m, from); /* ctime */
 	}
@@ -529,6 +570,7 @@ static int setattrs(struct gfs_mount *m, const char *path,
 {
 	struct gfs_open_file *of;
 	enum gfs_err err;
+	char *owned;
 	bool done;
 	int rc;
 
@@ -540,15 +582,15 @@ static int setattrs(struct gfs_mount *m, const char *path,
 		if (done)
 			return 0;
 	}
+	path = master_path(m, path, &owned);
 	rc = gfs_openfiles_materialize(m, path);
-	if (rc)
-		return rc;
-	err = gfs_client_setattrs(m->client, path, a);
-
+	err = rc ? GFS_OK : gfs_client_setattrs(m->client, path, a);
 	if (!rc && !err)
 		others_changed(m, path);
+	free(owned);
 	return rc ? rc : gfs_fuse_errno(err);
 }
+
 
 /* One time of utimensat: UTIME_NOW, UTIME_OMIT (false) or as given. */
 static bool utime_of(const struct timespec *tv, int64_t now, int64_t *ns)
@@ -781,26 +823,47 @@ static int gfs_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
+/* The extended attributes of a hidden name are its target's. */
 static int gfs_setxattr(const char *path, const char *name, const char *value,
 			size_t size, int flags)
 {
-	return gfs_xattr_set(path, name, value, size, flags);
+	char *owned;
+	int rc = gfs_xattr_set(master_path(gfs_mount_get(), path, &owned),
+			       name, value, size, flags);
+
+	free(owned);
+	return rc;
 }
 
 static int gfs_getxattr(const char *path, const char *name, char *value,
 			size_t size)
 {
-	return gfs_xattr_get(path, name, value, size);
+	char *owned;
+	int rc = gfs_xattr_get(master_path(gfs_mount_get(), path, &owned),
+			       name, value, size);
+
+	free(owned);
+	return rc;
 }
 
 static int gfs_listxattr(const char *path, char *list, size_t size)
 {
-	return gfs_xattr_list(path, list, size);
+	char *owned;
+	int rc = gfs_xattr_list(master_path(gfs_mount_get(), path, &owned),
+				list, size);
+
+	free(owned);
+	return rc;
 }
 
 static int gfs_removexattr(const char *path, const char *name)
 {
-	return gfs_xattr_remove(path, name);
+	char *owned;
+	int rc = gfs_xattr_remove(master_path(gfs_mount_get(), path, &owned),
+				  name);
+
+	free(owned);
+	return rc;
 }
 
 /* Raise the kernel's read-ahead for this mount (it defaults to 128 KiB,
