@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """delay_proxy.py - a TCP proxy that delays what one side sends, for tests.
 
-    delay_proxy.py LISTEN_PORT TARGET_HOST TARGET_PORT CTL_FILE MARK
+    delay_proxy.py LISTEN_PORT TARGET_HOST TARGET_PORT CTL_FILE MARK [WAY]
 
 Forwards every connection on LISTEN_PORT (all addresses) to
-TARGET_HOST:TARGET_PORT.  Bytes from the client reach the target
-DELAY ms after they reached the proxy, DELAY being the number in
-CTL_FILE when they arrived (0 when the file is missing or empty); they
-never overtake bytes sent before them, as on a real link.  Replies pass
-at once.  A client that hangs up meanwhile does not take back what it
-sent: its bytes, then its end, still reach the target, as packets in
-flight would (a timed-out request still arrives).  Outgoing connections
-carry the firewall mark MARK (SO_MARK), so that the iptables rule that
-sends a program's connections here (REDIRECT) can spare the proxy's own.
+TARGET_HOST:TARGET_PORT.  WAY "up" (the default): bytes from the client
+reach the target DELAY ms after they reached the proxy, DELAY being the
+number in CTL_FILE when they arrived (0 when the file is missing or
+empty), and replies pass at once; WAY "down": the target's replies are
+delayed so, and requests pass at once.  Delayed bytes never overtake
+bytes sent before them, as on a real link.  A side that hangs up
+meanwhile does not take back what it sent: its bytes, then its end,
+still reach the other side, as packets in flight would (a timed-out
+request still arrives).  Outgoing connections carry the firewall mark
+MARK (SO_MARK), so that the iptables rule that sends a program's
+connections here (REDIRECT) can spare the proxy's own.
 
-For: delaying a follower's polls by seconds where netem (sch_netem) is
-not in the kernel.  Not for: data volumes (one thread per direction).
+For: delaying a follower's polls, or their answers, by seconds where
+netem (sch_netem) is not in the kernel.  Not for: data volumes (one
+thread per direction).
 """
 import socket
 import sys
@@ -24,6 +27,9 @@ import time
 
 listen_port, host, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 ctl, mark = sys.argv[4], int(sys.argv[5])
+way = sys.argv[6] if len(sys.argv) > 6 else "up"
+if way not in ("up", "down"):
+    sys.exit("delay_proxy.py: WAY is up or down")
 
 
 def delay_s():
@@ -41,8 +47,9 @@ def hang_up(s, how=socket.SHUT_RDWR):
         pass
 
 
-def pump_up(client, upstream):
-    """Client to target, each read held until its time (in order)."""
+def pump_delayed(src, dst, end):
+    """src to dst, each read held until its time (in order); end(dst)
+    once src ended and everything before it was passed on."""
     due = 0.0
     lock = threading.Condition()
     queue = []
@@ -55,17 +62,17 @@ def pump_up(client, upstream):
                 at, data = queue.pop(0)
             time.sleep(max(0.0, at - time.monotonic()))
             if data is None:
-                hang_up(upstream, socket.SHUT_WR)
+                end(dst)
                 return
             try:
-                upstream.sendall(data)
+                dst.sendall(data)
             except OSError:
                 return
 
     threading.Thread(target=sender, daemon=True).start()
     while True:
         try:
-            data = client.recv(65536)
+            data = src.recv(65536)
         except OSError:
             data = b""
         due = max(due, time.monotonic() + delay_s())
@@ -76,15 +83,24 @@ def pump_up(client, upstream):
             return
 
 
-def pump_down(client, upstream):
+def pump_now(src, dst, end):
+    """src to dst at once; end(dst) once src ended."""
     try:
         while True:
-            data = upstream.recv(65536)
+            data = src.recv(65536)
             if not data:
                 break
-            client.sendall(data)
+            dst.sendall(data)
     except OSError:
         pass
+    end(dst)
+
+
+def end_upstream(upstream):
+    hang_up(upstream, socket.SHUT_WR)
+
+
+def end_client(client):
     hang_up(client)
     client.close()
 
@@ -97,9 +113,11 @@ def serve(client):
     except OSError:
         client.close()
         return
-    threading.Thread(target=pump_down, args=(client, upstream),
+    up, down = (pump_delayed, pump_now) if way == "up" else \
+        (pump_now, pump_delayed)
+    threading.Thread(target=down, args=(upstream, client, end_client),
                      daemon=True).start()
-    pump_up(client, upstream)
+    up(client, upstream, end_upstream)
 
 
 def main():
