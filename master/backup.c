@@ -571,9 +571,9 @@ static void take_stamp(struct gfs_master *m, const struct gfs_http_reply *r)
 		gfs_isr_parse_echo(stamp, &m->fw.echo);
 }
 
-/* Take a 200 reply to a poll for from.  Lock held. */
+/* Take a 200 reply to a poll for from, sent at sent.  Lock held. */
 static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
-		      uint64_t from)
+		      uint64_t from, int64_t sent)
 {
 	char att[8];
 
@@ -585,9 +585,16 @@ static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
 	m->fw.in_sync = gfs_http_reply_header(r, "X-GFS-Attached", att,
 					      sizeof(att)) &&
 			!strcmp(att, "1");
-	/* attached: we hold every record ever acknowledged */
-	if (m->fw.in_sync && !m->fw.resync)
+	/* attached: we hold every record ever acknowledged, and the leader
+	 * acknowledges none without us until detach_ms after it answered,
+	 * later than we sent: reads until then (not from the answer's
+	 * arrival, which may have been held up) */
+	m->fw.read_until_ms = 0;
+	if (m->fw.in_sync && !m->fw.resync) {
 		set_marker(m, true);
+		m->fw.read_until_ms =
+			gfs_isr_read_until(sent, (int64_t)m->conf.detach_ms);
+	}
 	take_stamp(m, r);
 	return true;
 }
@@ -633,7 +640,7 @@ static bool poll_once(struct gfs_master *m, struct gfs_http *p,
 	if (r.status == 410)
 		m->fw.resync = true;
 	else if (r.status == 200)
-		ok = take_poll(m, &r, from);
+		ok = take_poll(m, &r, from, sent);
 	pthread_mutex_unlock(&m->lock);
 	if (ok)
 		gfs_oplog_sync(m->log);

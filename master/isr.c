@@ -77,18 +77,28 @@ static struct gfs_isr_peer *find(struct gfs_isr *isr, const char *url)
 	return NULL;
 }
 
+/* May p still answer reads, told attached by us lately (its read window,
+ * gfs_isr_read_until(), ends before detach_ms of ours after)?  Lock
+ * held. */
+static bool may_read(const struct gfs_isr *isr, const struct gfs_isr_peer *p,
+		     int64_t now)
+{
+	return p->told_ms && now - p->told_ms <= isr->detach_ms;
+}
+
 /* A slot for a new peer: a free one, else the longest idle non-member
- * with no poll in progress; NULL when every slot is busy.  Lock held. */
+ * with no poll in progress and no reads possible; NULL when every slot is busy.  Lock held. */
 static struct gfs_isr_peer *slot(struct gfs_isr *isr)
 {
 	struct gfs_isr_peer *best = NULL, *p;
+	int64_t now = gfs_mono_ms();
 	size_t i;
 
 	if (isr->n < GFS_ISR_PEERS)
 		return &isr->peers[isr->n++];
 	for (i = 0; i < isr->n; i++) {
 		p = &isr->peers[i];
-		if (!p->member && !p->polls &&
+		if (!p->member && !p->polls && !may_read(isr, p, now) &&
 		    (!best || p->last_poll_ms < best->last_poll_ms))
 			best = p;
 	}
@@ -136,6 +146,12 @@ int64_t gfs_isr_life_until(uint64_t id, const struct gfs_isr_echo *e,
 	until = e->at_ms + e->window_ms -
 		e->window_ms * GFS_DRIFT_PERMILLE / 1000 - GFS_ACK_MARGIN_MS;
 	return until > now ? until : 0;
+}
+
+int64_t gfs_isr_read_until(int64_t sent_ms, int64_t detach_ms)
+{
+	return sent_ms + detach_ms - detach_ms * GFS_DRIFT_PERMILLE / 1000 -
+	       GFS_ACK_MARGIN_MS;
 }
 
 bool gfs_isr_parse_echo(const char *text, struct gfs_isr_echo *e)
@@ -206,6 +222,19 @@ static bool none_silent(const struct gfs_isr *isr, int64_t now)
 	return true;
 }
 
+/* May a follower that acknowledgements no longer wait for (dropped,
+ * detached) still answer reads?  Then acknowledging a mutation would
+ * let it answer one that misses it.  Lock held. */
+static bool reader_left(const struct gfs_isr *isr, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < isr->n; i++)
+		if (!isr->peers[i].member && may_read(isr, &isr->peers[i], now))
+			return true;
+	return false;
+}
+
 /* Does every member hold record seq?  Lock held.  O(members). */
 static bool all_have(const struct gfs_isr *isr, uint64_t seq)
 {
@@ -234,9 +263,11 @@ enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
 		}
 		/* a mutation only while no member is silent: a member that
 		 * stopped polling may be taking over (pair mode: it waits
-		 * the failover timeout, longer than silence takes here) */
+		 * the failover timeout, longer than silence takes here);
+		 * and no follower that left the set may still answer reads */
 		if ((!mutation || (now < isr->ack_until_ms &&
-				   none_silent(isr, now))) &&
+				   none_silent(isr, now) &&
+				   !reader_left(isr, now))) &&
 		    all_have(isr, seq)) {
 			isr->acked_hw = GFS_MAX(isr->acked_hw, seq + 1);
 			if (decided_ns)
@@ -356,6 +387,8 @@ static bool poll_end(struct gfs_isr *isr, const struct gfs_isr_poll *q,
 		if (now < until)
 			p->last_poll_ms = now;
 		attached = !err && until && holds_all(isr, p, q->from);
+		if (attached) /* it may answer reads from now on */
+			p->told_ms = now;
 		if (err == GFS_ENOENT)
 			refuse(p);
 		else if (ticket == p->asked) /* no later poll spoke since */

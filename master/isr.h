@@ -44,6 +44,13 @@
  * an old stamp); a poll echoing another process's stamp, or none, is no
  * sign of life at all.  A mutation is acknowledged only while that time
  * lies ahead for every member, so never once a member may lead.
+ *
+ * The read window (both modes).  A follower told attached answers reads
+ * until gfs_isr_read_until() of its clock: the sending of the poll so
+ * answered + detach_ms - 1 % - 100 ms, before we may count it gone.  A
+ * mutation is acknowledged without a follower only once detach_ms of ours
+ * passed since we last told it attached: it is silent that long (etcd:
+ * dropped), or it left the set otherwise (gfs detach) and that long ago.
  * Lock order: the master lock, then isr->lock; never together with the
  * op log's lock.
  */
@@ -77,6 +84,9 @@ struct gfs_isr_peer {
 			       * became a member */
 	int64_t life_until;   /* monotonic: pair mode, it may take over from
 			       * here on (0: no live poll yet) */
+	int64_t told_ms;      /* monotonic: end of the last poll that told
+			       * it attached (0: none); it may answer reads
+			       * until detach_ms after */
 	bool member;          /* acknowledgements wait for it */
 	bool attached;        /* member, and its last poll was >= acked_hw */
 	bool caught_up;       /* its last poll asked for the next record
@@ -159,13 +169,24 @@ void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms);
  */
 int64_t gfs_isr_life_until(uint64_t id, const struct gfs_isr_echo *e,
 			   int64_t now);
+/*
+ * Until when (the follower's monotonic ms) a follower that sent at
+ * sent_ms a poll whose answer said attached may answer reads: the
+ * leader counts on it, and acknowledges nothing without it, until
+ * detach_ms of the leader's clock after it made that answer, later than
+ * sent_ms.  sent_ms + detach_ms - 1 % - 100 ms (isr.h top;
+ * docs/MASTER.md, "The read window"); at or before sent_ms: no reads.
+ */
+int64_t gfs_isr_read_until(int64_t sent_ms, int64_t detach_ms);
 /* Parse "ID-AT" (a stamp) or "ID-AT WINDOW" (an echo) into *e; false
  * (and *e zero) when text is neither. */
 bool gfs_isr_parse_echo(const char *text, struct gfs_isr_echo *e);
 
 /*
  * Wait until every member holds record seq (the caller made it durable
- * here first).  mutation: also refuse at or after ack_until.  GFS_OK,
+ * here first).  mutation: also refuse at or after ack_until, and wait
+ * while a follower that left the set may still answer reads (told
+ * attached less than detach_ms ago).  GFS_OK,
  * GFS_ENOTPRIMARY when fenced, GFS_EUNAVAIL when deadline_ms (monotonic)
  * passed first.  On GFS_OK, *decided_ns (unless NULL) is the monotonic
  * time the checks that allowed it held at: the clock they read, which a

@@ -85,6 +85,10 @@ struct gfs_follow {
 	int64_t last_contact_ms;    /* monotonic, last answer from primary:
 				     * a stamped one's arrival, another's
 				     * request's sending */
+	int64_t read_until_ms;      /* monotonic: we answer reads before
+				     * this (gfs_isr_read_until() of the
+				     * sending of the last poll answered
+				     * attached; 0: none) */
 	struct gfs_isr_echo echo;   /* the primary's stamp that came with the
 				     * answer of last_contact_ms or before:
 				     * echoed in our next poll */

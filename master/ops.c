@@ -118,9 +118,11 @@ static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
  * saw is made durable on every member before it is answered
  * (wait_visible()).  In probation it answers, waiting for reports where
  * it must (locatable()).  A backup only while it holds every
- * acknowledged change: its last poll said it was attached, and was
- * answered less than --backup-detach ago (a leader acknowledges without
- * a member silent that long, etcd mode).  Any other backup (catching
+ * acknowledged change: its last poll said it was attached, and was sent
+ * less than --backup-detach (less drift and margin) ago: the leader
+ * acknowledges nothing without us until that long after it answered
+ * (gfs_isr_read_until(); an answer held up in the network leaves a
+ * shorter window, or none).  Any other backup (catching
  * up, re-syncing, an old primary that just stepped down, one cut off
  * from the primary) may lack changes a client was told are done: the
  * reader goes to the primary (421), or tries the next master (503) when
@@ -132,7 +134,7 @@ static enum gfs_err readable(struct gfs_master *m)
 		return gfs_isr_writable(&m->isr) || gfs_master_etcd(m)
 			       ? GFS_OK : GFS_EUNAVAIL;
 	if (m->fw.in_sync && !m->fw.resync &&
-	    gfs_mono_ms() - m->fw.last_contact_ms < (int64_t)m->conf.detach_ms)
+	    gfs_mono_ms() < m->fw.read_until_ms)
 		return GFS_OK;
 	return m->primary_url && strcmp(m->primary_url, m->self_url)
 		       ? GFS_ENOTPRIMARY : GFS_EUNAVAIL;

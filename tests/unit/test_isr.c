@@ -366,6 +366,87 @@ Test(isr, a_member_is_silent_when_its_echo_runs_out)
 	cr_expect_not(attached);
 }
 
+/* The read window of a follower told attached (isr.h, docs/MASTER.md
+ * "The read window"), on fake clocks: it counts from the poll's
+ * sending, so an answer held up on its way leaves a shorter window, or
+ * none; the rule before (from the answer's arrival) gave every answer
+ * a whole --backup-detach. */
+Test(isr, a_delayed_answer_gives_a_shorter_read_window_or_none)
+{
+	const int64_t d = 1500, sent = 100000;
+	int64_t until = gfs_isr_read_until(sent, d), arrived;
+
+	cr_expect_eq(until, sent + d - d / 100 - 100);
+	/* prompt: nearly the whole window */
+	arrived = sent + 5;
+	cr_expect_eq(until - arrived, 1380);
+	/* held up 1 s: what is left of it */
+	arrived = sent + 1000;
+	cr_expect_eq(until - arrived, 385);
+	cr_expect_lt(until - arrived, d, "as long as before");
+	/* held up past it: no reads at all */
+	arrived = sent + 3000;
+	cr_expect_leq(until, arrived, "reads on a 3 s old answer");
+	/* a window shorter than the margin gives none */
+	cr_expect_leq(gfs_isr_read_until(sent, 100), sent);
+}
+
+/* The inequality: the leader acknowledges without the follower only
+ * after detach_ms of its own clock (rate within 1 % of the follower's)
+ * from the answer that told it attached, which it made at or after the
+ * poll's sending; the follower's reads end before, for any delay. */
+Test(isr, no_instant_where_a_dropped_follower_still_reads)
+{
+	static const int64_t windows[] = { 300, 1500, 2000, 10000 };
+	static const double rates[] = { 0.99, 0.995, 1.0, 1.005, 1.01 };
+	const int64_t sent = 5000;
+	int64_t until, made;
+	double drop;
+
+	for (size_t w = 0; w < sizeof(windows) / sizeof(*windows); w++) {
+		until = gfs_isr_read_until(sent, windows[w]);
+		for (size_t r = 0; r < sizeof(rates) / sizeof(*rates); r++)
+			for (made = sent; made <= sent + 20000; made += 250) {
+				/* our time when its clock ran detach_ms
+				 * since it made the answer */
+				drop = (double)made +
+				       (double)windows[w] / rates[r];
+				cr_expect_lt((double)until, drop,
+					     "window %lld, rate %.3f, answer "
+					     "made %lld ms after the poll",
+					     (long long)windows[w], rates[r],
+					     (long long)(made - sent));
+			}
+	}
+}
+
+/* A follower told attached that leaves the set (gfs detach; etcd mode
+ * drops only silent ones) may answer reads for detach_ms (300 here)
+ * more: nothing is acknowledged without it until then. */
+Test(isr, no_acknowledgement_without_a_follower_that_may_still_read)
+{
+	char *members[] = { "http://b" };
+	uint64_t seq;
+	int64_t t0;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	seq = record();
+	cr_assert(poll("http://b", seq + 1), "told attached");
+	t0 = gfs_mono_ms();
+	gfs_isr_set_member(&isr, "http://b", false);
+	seq = record();
+	cr_expect_eq(wait_ms(seq, true, 100), GFS_EUNAVAIL,
+		     "acknowledged while the follower may read");
+	cr_expect_eq(wait_ms(seq, false, 50), GFS_OK, "a read waits not");
+	cr_expect_eq(wait_ms(seq, true, 2000), GFS_OK);
+	cr_expect_geq(gfs_mono_ms() - t0, 300, "before its window ended");
+	/* one never told attached leaves at once */
+	gfs_isr_set_member(&isr, "http://c", true);
+	gfs_isr_set_member(&isr, "http://c", false);
+	seq = record();
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_OK);
+}
+
 Test(isr, a_silent_member_blocks_writes_and_stays_silent)
 {
 	struct gfs_isr_view v[GFS_ISR_PEERS];

@@ -30,13 +30,14 @@ static const struct gfs_list_req whole = { 0 };
 static struct gfs_master m;
 
 /* A backup that holds every acknowledged change: its last poll, just
- * answered, said it was attached. */
+ * sent and answered, said it was attached. */
 static void attached_backup(void)
 {
 	m.role = GFS_ROLE_BACKUP;
 	m.conf.detach_ms = 60000;
 	m.fw.in_sync = true;
 	m.fw.last_contact_ms = gfs_mono_ms();
+	m.fw.read_until_ms = gfs_isr_read_until(gfs_mono_ms(), 60000);
 }
 
 /* A primary that may acknowledge (and so answer reads): leading an
@@ -356,10 +357,13 @@ Test(ops_where, only_a_backup_holding_every_acknowledged_change_reads)
 	expect_reads(GFS_ENOTPRIMARY, "re-syncing (an old primary that "
 		     "stepped down)");
 	m.fw.resync = false;
-	m.conf.detach_ms = 1500;
-	m.fw.last_contact_ms = gfs_mono_ms() - 1500;
-	expect_reads(GFS_ENOTPRIMARY, "no answer for --backup-detach: the "
-		     "primary may acknowledge without us");
+	/* the read window counts from the poll's sending (1500 ms less
+	 * 1 % and 100 ms), however late its answer came */
+	m.fw.read_until_ms = gfs_isr_read_until(gfs_mono_ms() - 1000, 1500);
+	expect_reads(GFS_OK, "an answer to a poll sent 1 s ago");
+	m.fw.read_until_ms = gfs_isr_read_until(gfs_mono_ms() - 1400, 1500);
+	expect_reads(GFS_ENOTPRIMARY, "an answer to a poll sent 1.4 s ago: "
+		     "the primary may acknowledge without us soon");
 	m.primary_url = NULL;
 	expect_reads(GFS_EUNAVAIL, "and no primary known");
 }
