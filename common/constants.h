@@ -66,6 +66,7 @@
 #define GFS_HDR_BACKUP "X-GFS-Backup"
 #define GFS_HDR_STAMP "X-GFS-Stamp" /* an /oplog reply: leader's id-clock */
 #define GFS_HDR_ECHO "X-GFS-Echo"   /* a poll: the last stamp, its window */
+#define GFS_HDR_READ_MS "X-GFS-Read-Ms" /* an /oplog reply: read window */
 #define GFS_HDR_TOKEN "X-GFS-Token"             /* chunk access token */
 #define GFS_HDR_CLONE_TOKEN "X-GFS-Clone-Token" /* ... of a clone's source */
 

@@ -571,6 +571,24 @@ static void take_stamp(struct gfs_master *m, const struct gfs_http_reply *r)
 		gfs_isr_parse_echo(stamp, &m->fw.echo);
 }
 
+/* How long the leader that sent r promises to acknowledge nothing
+ * without us, from when it made r (X-GFS-Read-Ms: its --backup-detach,
+ * or less when its etcd lease ends sooner); a leader that does not say
+ * (older) promises --backup-detach, which we assume is ours.  Lock
+ * held. */
+static int64_t read_window(struct gfs_master *m,
+			   const struct gfs_http_reply *r)
+{
+	char h[32];
+	int64_t w;
+	int n = 0;
+
+	if (gfs_http_reply_header(r, GFS_HDR_READ_MS, h, sizeof(h)) &&
+	    sscanf(h, "%" SCNd64 "%n", &w, &n) == 1 && !h[n] && w >= 0)
+		return w;
+	return (int64_t)m->conf.detach_ms;
+}
+
 /* Take a 200 reply to a poll for from, sent at sent.  Lock held. */
 static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
 		      uint64_t from, int64_t sent)
@@ -586,14 +604,14 @@ static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
 					      sizeof(att)) &&
 			!strcmp(att, "1");
 	/* attached: we hold every record ever acknowledged, and the leader
-	 * acknowledges none without us until detach_ms after it answered,
-	 * later than we sent: reads until then (not from the answer's
-	 * arrival, which may have been held up) */
+	 * acknowledges none without us until its read window after it
+	 * answered, later than we sent: reads until then (not from the
+	 * answer's arrival, which may have been held up) */
 	m->fw.read_until_ms = 0;
 	if (m->fw.in_sync && !m->fw.resync) {
 		set_marker(m, true);
 		m->fw.read_until_ms =
-			gfs_isr_read_until(sent, (int64_t)m->conf.detach_ms);
+			gfs_isr_read_until(sent, read_window(m, r));
 	}
 	take_stamp(m, r);
 	return true;

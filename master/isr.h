@@ -47,10 +47,13 @@
  *
  * The read window (both modes).  A follower told attached answers reads
  * until gfs_isr_read_until() of its clock: the sending of the poll so
- * answered + detach_ms - 1 % - 100 ms, before we may count it gone.  A
- * mutation is acknowledged without a follower only once detach_ms of ours
- * passed since we last told it attached: it is silent that long (etcd:
- * dropped), or it left the set otherwise (gfs detach) and that long ago.
+ * answered + w - 1 % - 100 ms, w being the read_ms the answer carries:
+ * detach_ms, or less when ack_until comes sooner (etcd: a new leader may
+ * act once our lease expired).  A mutation is acknowledged without a
+ * follower only once detach_ms of ours passed since we last told it
+ * attached: it is silent that long (etcd: dropped), or it left the set
+ * otherwise (gfs detach) and that long ago.  A follower's poll is parked
+ * at most w/3, so that an idle follower's window never runs out.
  * Lock order: the master lock, then isr->lock; never together with the
  * op log's lock.
  */
@@ -130,6 +133,9 @@ struct gfs_isr_poll {
 	int64_t wait_ms;        /* in: for a record to exist */
 	uint64_t next;          /* out: the first record not served */
 	bool attached;          /* out: X-GFS-Attached */
+	int64_t read_ms;        /* out: X-GFS-Read-Ms when attached: nothing
+				 * is acknowledged without it for this long
+				 * of our clock from the reply's making */
 	char stamp[GFS_ISR_STAMP_MAX]; /* out: X-GFS-Stamp */
 };
 

@@ -119,8 +119,9 @@ static enum gfs_err wait_visible(struct gfs_master *m, uint64_t applied,
  * (wait_visible()).  In probation it answers, waiting for reports where
  * it must (locatable()).  A backup only while it holds every
  * acknowledged change: its last poll said it was attached, and was sent
- * less than --backup-detach (less drift and margin) ago: the leader
- * acknowledges nothing without us until that long after it answered
+ * less than the read window that answer gave (--backup-detach or less,
+ * less drift and margin) ago: the leader acknowledges nothing without us
+ * until that long after it answered
  * (gfs_isr_read_until(); an answer held up in the network leaves a
  * shorter window, or none).  Any other backup (catching
  * up, re-syncing, an old primary that just stepped down, one cut off

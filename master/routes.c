@@ -1072,6 +1072,10 @@ static void h_oplog(struct gfs_req *req)
 	snprintf(buf, sizeof(buf), "%" PRIu64, q.next);
 	gfs_reply_header(req, "X-GFS-Seq", buf);
 	gfs_reply_header(req, "X-GFS-Attached", q.attached ? "1" : "0");
+	if (q.attached) {
+		snprintf(buf, sizeof(buf), "%" PRId64, q.read_ms);
+		gfs_reply_header(req, GFS_HDR_READ_MS, buf);
+	}
 	gfs_reply_header(req, GFS_HDR_STAMP, q.stamp);
 	pthread_mutex_lock(&m->lock);
 	snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64, m->prev_epoch,

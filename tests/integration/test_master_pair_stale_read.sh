@@ -20,7 +20,7 @@
 # Both: no stale read; and m2 answered reads before (the check can fail).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-NS_PREFIX="r9p-$$-" # this test's namespaces, removed on exit
+NS_PREFIX="r9b-$$-" # this test's namespaces, removed on exit
 . "$(dirname "$0")/split_lib.sh"
 PROXY_PORT=7071
 MARK=9

@@ -504,3 +504,71 @@ Test(isr, followers_beyond_the_table_are_served_untracked)
 	cr_expect_eq(gfs_isr_view(&isr, (struct gfs_isr_view[GFS_ISR_PEERS]){ 0 },
 				  GFS_ISR_PEERS), GFS_ISR_PEERS);
 }
+
+/* One live poll of url for from, parked up to wait ms; the reply. */
+static struct gfs_isr_poll live_poll(const char *url, uint64_t from,
+				     int64_t wait)
+{
+	struct gfs_isr_poll q = { .url = url, .from = from, .wait_ms = wait };
+	struct gfs_enc out = { 0 };
+
+	poll(url, from); /* a stamp of ours to echo */
+	q.echo = *echo_of(url);
+	q.echo.window_ms = WINDOW_MS;
+	cr_assert_eq(gfs_isr_serve(&isr, log_, &q, 1 << 20, &out), GFS_OK);
+	gfs_enc_free(&out);
+	return q;
+}
+
+/* The read window an answer gives (X-GFS-Read-Ms): detach_ms (300 here),
+ * less when acknowledgements end sooner (etcd: a new leader may act once
+ * our lease is gone), none when they ended; none when not attached. */
+Test(isr, an_attached_answer_says_how_long_its_follower_may_read)
+{
+	char *members[] = { "http://b" };
+	struct gfs_isr_poll q;
+	uint64_t seq;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	seq = record();
+	q = live_poll("http://b", seq + 1, 0);
+	cr_expect(q.attached);
+	cr_expect_eq(q.read_ms, 300);
+	gfs_isr_set_ack_until(&isr, gfs_mono_ms() + 120);
+	q = live_poll("http://b", seq + 1, 0);
+	cr_expect(q.attached);
+	cr_expect(q.read_ms > 0 && q.read_ms <= 120,
+		  "a window past the lease: %lld ms", (long long)q.read_ms);
+	gfs_isr_set_ack_until(&isr, gfs_mono_ms() - 1);
+	q = live_poll("http://b", seq + 1, 0);
+	cr_expect_eq(q.read_ms, 0, "a window after the lease ended");
+	gfs_isr_set_ack_until(&isr, INT64_MAX);
+	cr_assert_eq(wait_ms(seq, true, 50), GFS_OK);
+	q = live_poll("http://b", seq, 0); /* lacks an acknowledged one */
+	cr_expect_not(q.attached);
+	cr_expect_eq(q.read_ms, 0, "a window for one not attached");
+}
+
+/* A follower's poll is parked at most a third of the read window, so
+ * that the next answer comes before the window (counted from the
+ * sending of the poll before) ends: an idle follower reads all along.
+ * Parked 1 s (what it asks), it would have none for most of each
+ * second. */
+Test(isr, a_poll_is_parked_a_third_of_the_read_window_at_most)
+{
+	char *members[] = { "http://b" };
+	struct gfs_isr_poll q;
+	uint64_t seq;
+	int64_t t0, took;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	seq = record();
+	t0 = gfs_mono_ms();
+	q = live_poll("http://b", seq + 1, 1000);
+	took = gfs_mono_ms() - t0;
+	cr_expect(q.attached);
+	cr_expect(took >= 90 && took < 250, "parked %lld ms, window 300",
+		  (long long)took);
+	cr_expect_lt(took, gfs_isr_read_until(0, q.read_ms),
+		     "the answer came after the window it renews");
+}
