@@ -966,6 +966,10 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 	if (!err && !again && !same_inode_at(m, n, to))
 		seq = log_rename(m, path, to, victim, keep_ttl_s, client, id,
 				 &kept);
+	else if (!err && !again && keep_ttl_s)
+		/* two names of one inode: nothing changes, and the caller
+		 * that has `to` open goes on with it by its names */
+		kept = links_json(gfs_ns_inode(n));
 	if (!err)
 		*out = entry_at(m, to, false);
 	if (!err && kept) /* none for a retried request: that one expires */

@@ -9,6 +9,7 @@
 # mount that unlinks the name the first one writes through: the first
 # one's data fsynced before stays under the other name, and once the
 # name holds another file its writes fail (ESTALE) and never land there.
+# A rename between two names of the open file changes nothing.
 # Before: the mount took the descriptor for removed; the write needing a
 # new chunk failed with ENOENT, nothing written reached the other name,
 # and fstat kept the count of the unlink.
@@ -91,6 +92,25 @@ while kept() and time.time() < end:
     time.sleep(0.05)
 check("kept after close", kept(), 0)
 check("listing after close", os.listdir(d), [])
+
+# a rename between two names of the file open (POSIX: nothing happens)
+# leaves the descriptor writing it; before, its writes vanished and
+# close and fsync said nothing
+r, s = os.path.join(d, "r"), os.path.join(d, "s")
+put(r, b"one\n")
+os.link(r, s)
+fd = os.open(s, os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"two\n")
+os.rename(r, s)
+check("names after a rename onto another name", sorted(os.listdir(d)), ["r", "s"])
+check("nlink after a rename onto another name", os.fstat(fd).st_nlink, 2)
+os.write(fd, b"three\n")
+os.fsync(fd)
+os.close(fd)
+check("the file by the name renamed onto", read(s), b"one\ntwo\nthree\n")
+check("the file by the name renamed", read(r), b"one\ntwo\nthree\n")
+os.unlink(r)
+os.unlink(s)
 
 # a second mount unlinks the name the first one writes through
 p, q = os.path.join(d, "p"), os.path.join(d, "q")
