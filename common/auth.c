@@ -412,10 +412,10 @@ static bool paths_ok(struct gfs_req *req, const struct gfs_key *k)
 {
 	bool read = !strcmp(req->method, "GET") || !strcmp(req->method,
 							      "HEAD");
-	const char *to = NULL;
+	/* a path route without a path is the root's (/files/, /xattrs/) */
+	const char *path = req->path ? req->path : "/", *to = NULL;
 
-	if (req->path && !(read ? gfs_key_sees(k, req->path)
-				: gfs_key_covers(k, req->path)))
+	if (!(read ? gfs_key_sees(k, path) : gfs_key_covers(k, path)))
 		return false;
 	if (gfs_req_arg(req, "to", &to) || (to && !gfs_key_covers(k, to)))
 		return false;
