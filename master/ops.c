@@ -273,6 +273,58 @@ static json_t *entry_at(struct gfs_master *m, const char *path, bool full)
 	return entry_json(m, n, path, full);
 }
 
+/* The directory holding path (not "/") into buf. */
+static void parent_path(const char *path, char buf[GFS_PATH_MAX + 1])
+{
+	size_t len = (size_t)(strrchr(path, '/') - path);
+
+	len = GFS_MIN(len, (size_t)GFS_PATH_MAX);
+	memcpy(buf, path, len);
+	buf[len] = '\0';
+	if (!len)
+		memcpy(buf, "/", 2);
+}
+
+/* Append to a: the entry of the directory holding path, unless a names
+ * it already, it went with the mutation, or it is the root (which GET
+ * /files/PATH does not serve either: a client that showed it here would
+ * show two different roots).  Lock held. */
+static void add_parent(struct gfs_master *m, json_t *a, const char *path)
+{
+	char dir[GFS_PATH_MAX + 1];
+	struct gfs_node *n;
+	json_t *e;
+	size_t i;
+
+	parent_path(path, dir);
+	if (!strcmp(dir, "/"))
+		return;
+	json_array_foreach(a, i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "path")), dir))
+			return;
+	if (!gfs_ns_lookup(&m->ns, dir, &n) && n->type == GFS_NODE_DIR)
+		json_array_append_new(a, entry_json(m, n, dir, false));
+}
+
+/* "parents" (ext) into a mutation's reply out: the entries of the
+ * directories whose names it changed (that of path, and that of to
+ * unless NULL), as GET ?stat=1 shows them now, so that a client need
+ * not ask for them next (docs/PROTOCOL.md).  Lock held, after the
+ * record applied. */
+static void add_parents(struct gfs_master *m, json_t *out, const char *path,
+			const char *to)
+{
+	json_t *a;
+
+	if (!json_is_object(out))
+		return;
+	a = json_array();
+	add_parent(m, a, path);
+	if (to)
+		add_parent(m, a, to);
+	json_object_set_new(out, "parents", a);
+}
+
 /* GFS_ELEASED with the lease in *out when f is leased by another. */
 static enum gfs_err check_lease(struct gfs_node *f, const char *path,
 				const char *client, json_t **out)
@@ -826,6 +878,8 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 			seq = GFS_MAX(seq, m->reserve_seq);
 		}
 	}
+	if (!err)
+		add_parents(m, *out, path, NULL);
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }
@@ -867,8 +921,10 @@ enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 		gfs_rec_time(&rec, gfs_now_ns());
 		seq = gfs_ops_log(m, &rec);
 	}
-	if (!err)
+	if (!err) {
 		*out = json_object();
+		add_parents(m, *out, path, NULL);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }
@@ -974,6 +1030,8 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 		*out = entry_at(m, to, false);
 	if (!err && kept) /* none for a retried request: that one expires */
 		json_object_update(*out, kept);
+	if (!err)
+		add_parents(m, *out, path, to);
 	if (kept)
 		json_decref(kept);
 	pthread_mutex_unlock(&m->lock);
@@ -1004,8 +1062,10 @@ enum gfs_err gfs_ops_link(struct gfs_master *m, const char *path,
 		gfs_rec_link(&rec, path, to, gfs_now_ns());
 		seq = gfs_ops_log(m, &rec);
 	}
-	if (!err)
+	if (!err) {
 		*out = entry_at(m, to, false);
+		add_parents(m, *out, to, NULL);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }
@@ -1613,6 +1673,8 @@ enum gfs_err gfs_ops_create_commit(struct gfs_master *m, const char *path,
 		commit_locs(m, &r, in.chunk_size);
 		*out = entry_at(m, path, true);
 	}
+	if (!err)
+		add_parents(m, *out, path, NULL);
 	pthread_mutex_unlock(&m->lock);
 	err = finish(m, err, seq, out);
 out_free:
@@ -2056,6 +2118,8 @@ enum gfs_err gfs_ops_unlink_keep(struct gfs_master *m, const char *path,
 	if (!err && again)
 		*out = json_object(); /* the id is not remembered: the
 				       * kept file expires unrenewed */
+	if (!err)
+		add_parents(m, *out, path, NULL);
 	pthread_mutex_unlock(&m->lock);
 	return finish(m, err, seq, out);
 }
