@@ -137,6 +137,7 @@ struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 	gfs_http_pool_set_ca(sh->pool, conf->ca_file);
 	sh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 10000;
 	sh->failover_ms = conf->failover_ms ? conf->failover_ms : 30000;
+	sh->dirattrs = gfs_dirattrs_new(conf->dir_attrs_ms);
 	c = gfs_xcalloc(1, sizeof(*c));
 	c->sh = sh;
 	c->id = conf->client_id ? gfs_xstrdup(conf->client_id) : NULL;
@@ -209,6 +210,7 @@ void gfs_client_free(struct gfs_client *c)
 	free(sh->urls);
 	gfs_http_pool_free(sh->pool);
 	gfs_window_pool_free(sh->window);
+	gfs_dirattrs_free(sh->dirattrs);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
 }
@@ -474,6 +476,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 	struct tried t = { 0 };
 	enum gfs_err err;
 	unsigned tries = 0;
+	uint64_t ticket = 0;
 	char base[512]; /* the master asked last */
 
 	if (reply)
@@ -481,6 +484,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 	if (mutation) {
 		memcpy(reqh, GFS_HDR_REQUEST ": ", sizeof(GFS_HDR_REQUEST) + 1);
 		new_request_id(sh, reqh + sizeof(GFS_HDR_REQUEST) + 1);
+		ticket = gfs_dirattrs_begin(sh->dirattrs);
 	}
 	for (;;) {
 		current_master(sh, base, sizeof(base));
@@ -502,6 +506,8 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 			sleep_ms(tries < 20 ? 50 : 250);
 	}
 	free(text);
+	if (mutation)
+		gfs_dirattrs_end(sh->dirattrs, ticket, err ? NULL : r.json);
 	if (err && (refused(err, &r) || !r.status))
 		tried_report(&t, err);
 	else if (err)
@@ -608,7 +614,11 @@ enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
 			     struct gfs_stat *st)
 {
 	json_t *j = NULL;
-	enum gfs_err err = gfs_client_stat_json(c, path, &j);
+	enum gfs_err err;
+
+	if (gfs_dirattrs_find(c->sh->dirattrs, path, st))
+		return GFS_OK; /* as our own last mutation left it */
+	err = gfs_client_stat_json(c, path, &j);
 
 	if (!err)
 		gfs_client_parse_stat(j, st);

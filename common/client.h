@@ -46,6 +46,11 @@ struct gfs_client_conf {
 	long timeout_ms;       /* one metadata call; default 10 s */
 	long failover_ms;      /* keep retrying this long while no primary
 				* answers; default 30 s */
+	long dir_attrs_ms;     /* gfs_client_stat() of a directory this
+				* client's own last mutation changed is
+				* answered from that mutation's reply for
+				* this long after it (ext "parents"); 0
+				* (default): always asks the master */
 };
 
 /* What stat and readdir report. */

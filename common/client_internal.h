@@ -35,6 +35,8 @@ struct gfs_client_shared {
 	char **urls;             /* interned chunkserver URLs, protected by
 				  * lock, freed with the client */
 	size_t nurls;
+	struct gfs_dirattrs *dirattrs; /* directories our last mutation
+					* changed, owned, thread-safe */
 };
 
 struct gfs_preplace;
@@ -65,6 +67,24 @@ void gfs_preplace_free(struct gfs_preplace *p);
  * holds (refilled with one POST /chunks when empty).  False when there
  * is none (an old master, no room): create the file on the master. */
 bool gfs_preplace_take(struct gfs_client *c, struct gfs_preplaced *out);
+
+/*
+ * The attributes of the directories this client's own last mutation
+ * changed (dirattrs.c), kept window_ms (0: nothing is kept, and every
+ * call below returns at once).  gfs_client_call() brackets every
+ * mutation with begin, which returns its ticket, and end, with its reply
+ * (borrowed; NULL when it failed), whose "parents" are kept when no
+ * other mutation began or ended meanwhile.  find copies path's kept
+ * attributes into *st while they are younger than the window.
+ */
+struct gfs_dirattrs;
+struct gfs_dirattrs *gfs_dirattrs_new(long window_ms);
+void gfs_dirattrs_free(struct gfs_dirattrs *d);
+uint64_t gfs_dirattrs_begin(struct gfs_dirattrs *d);
+void gfs_dirattrs_end(struct gfs_dirattrs *d, uint64_t ticket,
+		      json_t *reply);
+bool gfs_dirattrs_find(struct gfs_dirattrs *d, const char *path,
+		       struct gfs_stat *st);
 
 /* The stable copy of a chunkserver URL (interned for the client's life). */
 const char *gfs_client_intern(struct gfs_client *c, const char *url);

@@ -152,6 +152,25 @@ static const char *opt_or_env(const char *opt, const char *env)
 	return opt ? opt : v && *v ? v : NULL;
 }
 
+/*
+ * The part of --attr-timeout that the attributes of a directory this
+ * mount just changed may spend in the client library (dirattrs.c) before
+ * the kernel's getattr that follows the change takes them; the kernel is
+ * told the rest (kernel_attr_timeout()), so no attribute it shows is
+ * older than --attr-timeout, as without the library's copy.  0 turns the
+ * copy off.
+ */
+static uint64_t dir_attrs_ms(const struct gfs_fuse_conf *conf)
+{
+	return conf->attr_timeout_ms / 50;
+}
+
+/* Seconds the kernel may cache attributes and names. */
+static double kernel_attr_timeout(const struct gfs_fuse_conf *conf)
+{
+	return (double)(conf->attr_timeout_ms - dir_attrs_ms(conf)) / 1000.0;
+}
+
 static struct gfs_client *connect_client(struct gfs_fuse_conf *conf,
 					 const char *id)
 {
@@ -175,6 +194,7 @@ static struct gfs_client *connect_client(struct gfs_fuse_conf *conf,
 	cc.max_conns = 128;
 	cc.timeout_ms = (long)conf->master_timeout_ms;
 	cc.failover_ms = (long)conf->failover_timeout_ms;
+	cc.dir_attrs_ms = (long)GFS_MIN(dir_attrs_ms(conf), LONG_MAX);
 	c = gfs_client_new(&cc);
 	if (key)
 		explicit_bzero(key, strlen(key));
@@ -238,7 +258,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	m.readahead_kb = (unsigned)GFS_MIN(conf.readahead_kb, UINT_MAX);
-	m.attr_timeout = (double)conf.attr_timeout_ms / 1000.0;
+	m.attr_timeout = kernel_attr_timeout(&conf);
 	m.keep_ttl_s = (unsigned)GFS_MAX(GFS_MIN(conf.keep_ttl_ms / 1000,
 						 GFS_LEASE_TTL_MAX_S), 1);
 	m.defer_ms = (int64_t)GFS_MIN(conf.defer_create_ms, INT64_MAX);

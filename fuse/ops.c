@@ -218,16 +218,17 @@ static int getattr_open(struct gfs_mount *m, const char *path,
 	return 0;
 }
 
-static int gfs_getattr(const char *path, struct stat *st,
-		       struct fuse_file_info *fi)
+/* getattr by path (a stat, the kernel's lookup, or its refresh of a
+ * directory's attributes it dropped after a change in it: the client
+ * library answers that one when this mount made the change,
+ * dirattrs.c). */
+static int getattr_path(struct gfs_mount *m, const char *path,
+			struct stat *st)
 {
-	struct gfs_mount *m = gfs_mount_get();
 	struct gfs_open_file *of;
 	struct gfs_stat gs;
 	enum gfs_err err;
 
-	if (fi)
-		return getattr_open(m, path, open_file(fi), st);
 	if (is_hidden(path) && (of = gfs_openfiles_find(m, path))) {
 		getattr_open(m, path, of, st);
 		gfs_openfiles_release(m, of); /* not the last */
@@ -263,6 +264,18 @@ static int gfs_getattr(const char *path, struct stat *st,
 	gfs_seen_note(&m->seen, path, gs.size, gs.mtime_ns, gs.ino, gs.nlink);
 	fill_stat(m, &gs, st);
 	return 0;
+}
+
+static int gfs_getattr(const char *path, struct stat *st,
+		       struct fuse_file_info *fi)
+{
+	int64_t t0;
+
+	if (fi)
+		return getattr_open(gfs_mount_get(), path, open_file(fi), st);
+	t0 = timing_start();
+	return timed("getattr", path, t0, getattr_path(gfs_mount_get(), path,
+						       st));
 }
 
 /*
