@@ -286,9 +286,7 @@ static void parent_path(const char *path, char buf[GFS_PATH_MAX + 1])
 }
 
 /* Append to a: the entry of the directory holding path, unless a names
- * it already, it went with the mutation, or it is the root (which GET
- * /files/PATH does not serve either: a client that showed it here would
- * show two different roots).  Lock held. */
+ * it already or it went with the mutation.  Lock held. */
 static void add_parent(struct gfs_master *m, json_t *a, const char *path)
 {
 	char dir[GFS_PATH_MAX + 1];
@@ -297,8 +295,6 @@ static void add_parent(struct gfs_master *m, json_t *a, const char *path)
 	size_t i;
 
 	parent_path(path, dir);
-	if (!strcmp(dir, "/"))
-		return;
 	json_array_foreach(a, i, e)
 		if (!strcmp(json_string_value(json_object_get(e, "path")), dir))
 			return;

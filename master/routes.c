@@ -324,6 +324,7 @@ static void h_list(struct gfs_req *req)
 	reply(req, err, 200, out, dir ? dir : "");
 }
 
+/* GET /files/PATH; /files/ alone (ext): the root's entry. */
 static void h_stat(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);

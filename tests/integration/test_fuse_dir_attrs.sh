@@ -8,7 +8,8 @@
 #     directory (almost) never, though the kernel asks the mount each time;
 #   - what the mount shows after its own create, mkdir, rename, unlink,
 #     rmdir and after a chmod followed by a create is what the master
-#     says (a mount with --attr-timeout 0 asks it every time);
+#     says (a mount with --attr-timeout 0 asks it every time), for the
+#     root too;
 #   - another client's change (a second mount, REST) is seen by this
 #     mount once the copy's window (1/50 of --attr-timeout) has passed:
 #     it never stretches the kernel's --attr-timeout.
@@ -63,6 +64,10 @@ echo y >"$A/d/three" || fail "create after chmod"
 same d "a chmod, then a create"
 rm "$A/d/three" || fail "unlink"
 same d "after an unlink"
+# the root too: the master's (GET /files/), not one made up
+mkdir "$A/top" || fail "mkdir at the top"
+same "" "the root after a mkdir in it"
+assert_eq "$(stat -c %h "$A")" 5 "the root's link count (d, e, top)"
 
 # -- another client's change: seen once the window (20 ms) is over
 echo z >"$A/d/four" || fail "create four"

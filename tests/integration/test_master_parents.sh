@@ -2,8 +2,8 @@
 # The replies of mutations that change a directory's names carry that
 # directory's entry as it is after them ("parents", docs/PROTOCOL.md):
 # the same as a GET ?stat=1 of it right after, one per directory changed,
-# none for a directory that went with the mutation or for the root (GET
-# serves no entry of it), none in an error.
+# none for a directory that went with the mutation, none in an error.
+# GET /files/ is the root's entry.
 . "$(dirname "$0")/lib.sh"
 
 start_master
@@ -27,7 +27,8 @@ parents_are() {
 }
 
 assert_eq "$(http_status PUT "$A/files/d" -d '{"type":"dir"}')" 201 "mkdir"
-parents_are "mkdir of a top directory (the root is never named)"
+parents_are "mkdir of a top directory" /
+assert_eq "$(jq -r '.parents[0].ino' "$T/reply")" 1 "the root's inode"
 assert_eq "$(http_status PUT "$A/files/d/f")" 201 "create"
 parents_are "create" /d
 assert_eq "$(jq -r '.parents[0].type' "$T/reply")" dir
