@@ -8,6 +8,7 @@
 #   FUSE cp in / out      vs gfs upload / download of the same file
 #                         (download into a local file, as cp writes one)
 #   small files (FUSE)    vs the same create/stat/read/delete on local disk
+#                         (BENCH_REPEAT rounds, medians)
 #   metadata              creates and lookups per second (no baseline)
 #   master restart        time to serve again with 100,000 files, RSS/file
 #   master latency        p50/p99/max of create and stat while 16 clients
@@ -138,26 +139,33 @@ FUSE_RSS=$(hwm_kb "$(pgrep -f "gfs-fuse.*$M" | head -1)")
 
 # ---- small files, local then through the mount
 head -c $((NFILES * 4096)) /dev/urandom >small.src
-small() { # small DIR KEY
+small() { # small DIR KEY: one round into R[sc_KEY], R[ss_KEY]...
 	local d=$1 k=$2 t0 t1
 	mkdir -p "$d" && cd "$d" || fail "cd $d"
 	sync; cat "$T/small.src" >/dev/null
 	t0=$(now); split -b 4096 -a 5 -d "$T/small.src" f || fail "create in $d"; t1=$(now)
-	eval "C_$k=$(secs "$t0" "$t1")"
+	add "sc_$k" "$(secs "$t0" "$t1")"
 	[ -s "$T/small.sha" ] || sha256sum f* >"$T/small.sha"
 	drop_caches
 	t0=$(now); stat -c '' f* >/dev/null || fail "stat in $d"; t1=$(now)
-	eval "S_$k=$(secs "$t0" "$t1")"
+	add "ss_$k" "$(secs "$t0" "$t1")"
 	drop_caches
 	t0=$(now); cat f* >/dev/null || fail "read in $d"; t1=$(now)
-	eval "RD_$k=$(secs "$t0" "$t1")"
+	add "sr_$k" "$(secs "$t0" "$t1")"
 	sha256sum --quiet -c "$T/small.sha" || fail "small files differ in $d"
 	t0=$(now); rm -f f* || fail "delete in $d"; t1=$(now)
-	eval "D_$k=$(secs "$t0" "$t1")"
+	add "sd_$k" "$(secs "$t0" "$t1")"
 	cd "$T"
 }
-small "$T/localsmall" local
-small "$M/small" gfs
+# as many rounds as the transfers (the peers' scripts: -r), medians
+for ((i = 1; i <= REPEAT; i++)); do
+	small "$T/localsmall" local
+	small "$M/small" gfs
+done
+for k in local gfs; do
+	eval "C_$k=$(median "sc_$k") S_$k=$(median "ss_$k")"
+	eval "RD_$k=$(median "sr_$k") D_$k=$(median "sd_$k")"
+done
 
 # ---- metadata: creates and lookups
 MD=$("$BENCH_BIN/gfs-mdbench" --master "$MASTERS" --threads 16 create /md 20000) || fail "mdbench create"
@@ -220,6 +228,8 @@ echo "per-round seconds: upload [${R[w_gfs]}] download [${R[r_gfs]}] download to
 	"FUSE write [${R[w_fuse]}]" \
 	"FUSE read [${R[r_fuse]}] cp in [${R[c_in]}] cp out [${R[c_out]}]" \
 	"local 3x write [${R[w_local]}] local read [${R[r_local]}]"
+echo "small-file rounds, seconds: create [${R[sc_gfs]}] delete [${R[sd_gfs]}]" \
+	"local create [${R[sc_local]}] local delete [${R[sd_local]}]"
 echo "metadata: $MD_CREATE creates/s and $MD_STAT lookups/s (16 threads);" \
 	"4 KiB files through the client library: $MD_FILES1/s (1 thread), $MD_FILES16/s (16 threads)"
 echo "memory (max RSS, ${MIB} MiB file): gfs upload $(cat upload.rss) KiB, download $(cat download.rss) KiB," \
