@@ -12,6 +12,8 @@
 #                   CHAOS_ISSUE9: tests/integration/test_chaos.sh)
 #   make run        a local cluster and mount on the default ports
 #   make bench      throughput and metadata figures beside local baselines
+#   make disk-bench build/bench/gfs-smallwrite: what a small chunk costs
+#                   the disk (bench/smallwrite.c; run it by hand)
 #   make install    PREFIX=/usr/local DESTDIR= honoured
 #   make deb        Debian packages into build/deb/ (packaging/debian/)
 #   make debtest    build the packages, install them in a fresh Debian
@@ -68,6 +70,8 @@ LIBS = $(foreach d,$(PROGRAMS),$(LIB_$(d))) $(LIB_common)
 BINS = $(foreach d,$(PROGRAMS),$(BUILD)/bin/$(BIN_$(d)))
 
 BENCH_BINS = $(BUILD)/bench/gfs-mdbench $(BUILD)/bench/gfs-mdstate
+# Disk microbenchmarks, run by hand (docs/PERFORMANCE.md), not by make test.
+DISK_BENCH_BINS = $(BUILD)/bench/gfs-smallwrite
 
 # Config files: packaging/config/NAME.conf completed with every setting of
 # the program that reads it (packaging/gen-conf.sh).
@@ -86,7 +90,7 @@ UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 .SECONDARY:
 
 .PHONY: all deps test check unit integration asan valgrind run bench \
-	install clean pjdfstest fsx chaos conf deb debtest
+	install clean pjdfstest fsx chaos conf deb debtest disk-bench
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -125,6 +129,8 @@ $(BUILD)/bench/gfs-%: $(BUILD)/obj/bench/%.o $(LIB_common)
 $(BUILD)/bench/gfs-mdstate: $(BUILD)/obj/bench/mdstate.o $(LIB_master) $(LIB_common)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+disk-bench: $(DISK_BENCH_BINS)
 
 conf: $(CONFS)
 
@@ -219,7 +225,7 @@ valgrind: $(UNIT_BINS)
 run: all
 	@bash scripts/run-local.sh $(abspath $(BUILD)/bin)
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(DISK_BENCH_BINS)
 	@bash bench/bench.sh $(abspath $(BUILD)/bin) $(abspath $(BUILD)/bench)
 
 # Servers in sbin, clients in bin; units and the mount helper name them
