@@ -538,22 +538,27 @@ static bool start_and_stop_writer(struct gfs_master *m)
 }
 
 /* Whether process pid has a descriptor open on a file named name, and
- * (*other) one on anything but stdio and that file. */
+ * (*other) one on anything but stdio and that file.  Descriptors at or
+ * above our RLIMIT_NOFILE are not the program's: valgrind keeps its own
+ * there, and lowers the limit it shows us below them. */
 static bool holds_file(pid_t pid, const char *name, bool *other)
 {
 	char fds[64], link[PATH_MAX], target[PATH_MAX];
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct dirent *e;
 	bool found = false;
 	ssize_t n;
 	DIR *d;
 
+	getrlimit(RLIMIT_NOFILE, &rl);
 	*other = false;
 	snprintf(fds, sizeof(fds), "/proc/%d/fd", (int)pid);
 	d = opendir(fds);
 	if (!d)
 		return false;
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || atoi(e->d_name) <= 2)
+		if (e->d_name[0] == '.' || atoi(e->d_name) <= 2 ||
+		    (rlim_t)atoi(e->d_name) >= rl.rlim_cur)
 			continue;
 		snprintf(link, sizeof(link), "%s/%s", fds, e->d_name);
 		n = readlink(link, target, sizeof(target) - 1);
