@@ -205,22 +205,27 @@ asan:
 		$(patsubst $(BUILD)/%,build/asan/%,$(BENCH_BINS)) \
 		build/asan/fsx/fsx \
 		$(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS))
-	@set -e; for t in $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS)); do \
-		echo "== $$t"; $$t --jobs 2 --short-filename 2>&1 | tee build/asan/unit.log; \
-		! grep -q 'Sanitizer\|runtime error' build/asan/unit.log; done
+	@bad=; for t in $(patsubst $(BUILD)/%,build/asan/%,$(UNIT_BINS)); do \
+		echo "== $$t"; $$t --jobs 2 --short-filename >build/asan/unit.log 2>&1 \
+		|| bad="$$bad $$t"; cat build/asan/unit.log; \
+		! grep -q 'Sanitizer\|runtime error' build/asan/unit.log || bad="$$bad $$t"; \
+		done; [ -z "$$bad" ] || { echo "asan: failed:$$bad"; exit 1; }
 	GFS_BIN=$(abspath build/asan/bin) GFS_ASAN=1 bash tests/integration/run.sh
 
 # Criterion runs each test in a child it re-executes, and ignores how the
 # child exits: valgrind follows the children (not the system tools some
-# tests run) and any report it prints (-q: only errors) fails the target.
+# tests run) and any report it prints (-q: only errors) fails the target,
+# as does a failed test; every binary runs, and the target fails after.
 # Timing tests skip themselves when GFS_VALGRIND is set.
 valgrind: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
-		GFS_VALGRIND=1 valgrind -q --leak-check=full \
+	@bad=; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+		GFS_VALGRIND=1 valgrind -q --vgdb=no --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
 		--trace-children=yes --trace-children-skip='/usr/*,/bin/*,/sbin/*' \
-		$$t --jobs 1 --short-filename 2>&1 | tee $(BUILD)/valgrind.log; \
-		! grep -q '^==[0-9]*== ' $(BUILD)/valgrind.log; done
+		$$t --jobs 1 --short-filename >$(BUILD)/valgrind.log 2>&1 \
+		|| bad="$$bad $$t"; cat $(BUILD)/valgrind.log; \
+		! grep -q '^==[0-9]*== ' $(BUILD)/valgrind.log || bad="$$bad $$t"; \
+		done; [ -z "$$bad" ] || { echo "valgrind: failed:$$bad"; exit 1; }
 
 run: all
 	@bash scripts/run-local.sh $(abspath $(BUILD)/bin)
