@@ -23,6 +23,9 @@
 set -uo pipefail
 
 : "${GFS_BIN:?GFS_BIN must name the directory holding gfs-master etc.}"
+# this directory (its python3 helpers: PYTHONPATH="$IT_DIR"), absolute:
+# tests cd into $T
+IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/gfs-it.XXXXXX")
 PIDS=()        # every process we started
 MOUNTS=()      # every mountpoint we mounted

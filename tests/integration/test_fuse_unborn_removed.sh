@@ -28,18 +28,13 @@ on_disk >before
 # removes it ($2: "unlink", or a file to rename over it) and checks what
 # its descriptor reads (and that it writes), then waits for $1-close
 hold() {
-	python3 - "$M" "$T" "$1" "$2" <<'PY'
-import os, sys, time
+	PYTHONPATH="$IT_DIR" python3 - "$M" "$T" "$1" "$2" <<'PY'
+import os, sys
+from flagfile import Flags
 m, t, tag, how = sys.argv[1:5]
 path = os.path.join(m, tag)
-def wait(flag):
-    end = time.time() + 60
-    while not os.path.exists(os.path.join(t, tag + "-" + flag)):
-        if time.time() > end:
-            sys.exit("timed out waiting for " + flag)
-        time.sleep(0.05)
-def done(flag):
-    open(os.path.join(t, tag + "-" + flag), "w").close()
+flags = Flags(t, tag)
+wait, done = flags.wait, flags.done
 def check(what, got, want):
     if got != want:
         sys.exit("%s (%s): got %r, want %r" % (what, tag, got, want))

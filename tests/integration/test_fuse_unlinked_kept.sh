@@ -41,17 +41,12 @@ now_ms() { date +%s%3N; }
 # it), reads and writes through its descriptor when told to, closes
 # when told to (each step waits for a flag file named $2-STEP)
 hold() {
-	python3 - "$1" "$T" "$2" "$3" <<'PY'
-import os, sys, time
+	PYTHONPATH="$IT_DIR" python3 - "$1" "$T" "$2" "$3" <<'PY'
+import os, sys
+from flagfile import Flags
 path, t, tag, how = sys.argv[1:5]
-def wait(flag):
-    end = time.time() + 60
-    while not os.path.exists(os.path.join(t, tag + "-" + flag)):
-        if time.time() > end:
-            sys.exit("timed out waiting for " + flag)
-        time.sleep(0.05)
-def done(flag):
-    open(os.path.join(t, tag + "-" + flag), "w").close()
+flags = Flags(t, tag)
+wait, done = flags.wait, flags.done
 fd = os.open(path, os.O_RDWR)
 if how == "unlink":
     os.unlink(path)
