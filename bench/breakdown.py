@@ -137,9 +137,14 @@ def main():
          m("fuse flush")),
         ("  HTTP PUT /chunks/H, 3 replicas", m("http chunk")),
     ]
+    chained = s.get("put1 body") or s.get("put2 body")
     for hop in (1, 2, 3):
-        rows.append(("    replica %d: body in / to next / fsync / "
-                     "next's reply" % hop,
+        if not s.get("put%d body" % hop):
+            continue
+        # a small body goes to every replica at once: none forwards
+        who = "replica %d" % hop if chained else "each replica (fan-out)"
+        rows.append(("    %s: body in / to next / fsync / "
+                     "next's reply" % who,
                      "%d / %d / %d / %d" % (
                          m("put%d body" % hop), m("put%d end" % hop),
                          m("put%d commit" % hop),

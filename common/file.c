@@ -94,6 +94,23 @@ struct chunk_map {
 };
 
 /*
+ * The PUT of a stream: one upload down the replica chain (X-GFS-Forward),
+ * or, for a body sent whole and small (sized, at most SMALL_WRITE), one
+ * upload to each replica at once.  The replicas then take the body and
+ * fsync it side by side, and the reply comes from each straight back:
+ * no replica waits for the body to be relayed to it or for its
+ * downstream's answer to be relayed back (docs/CLIENT.md, "Small
+ * bodies go to every replica at once").  The chain stays for bodies
+ * that stream, where it keeps the client's bandwidth to one copy.
+ */
+struct put {
+	unsigned n;                          /* uploads open; 0: none */
+	bool fan;                            /* one per replica, not a chain */
+	struct gfs_upload *up[MAX_REPLICAS]; /* owned */
+	struct gfs_http *h[MAX_REPLICAS];    /* held from the pool */
+};
+
+/*
  * One PUT to a private chunk.  Its first bytes are held back (up to
  * SMALL_WRITE) so that a small write goes out as one sized PUT when the
  * stream ends (no chunked encoding, no 100-continue round trip); a stream
@@ -104,8 +121,7 @@ struct chunk_map {
  */
 struct stream {
 	bool active;            /* a stream exists (planned) */
-	struct gfs_upload *up;  /* the PUT, once opened */
-	struct gfs_http *h;     /* held from the pool while up is open */
+	struct put put;         /* its PUT, once opened */
 	uint64_t index;         /* chunk index */
 	uint64_t start, next;   /* chunk offsets: first byte, next byte */
 	uint64_t sent;          /* chunk offset: bytes before it are in up */
@@ -807,20 +823,20 @@ static enum gfs_err plan_stream(struct gfs_file *f, uint64_t index,
 	return err;
 }
 
-static char *put_url(const struct stream *s)
+static char *put_url(const struct stream *s, const char *replica)
 {
 	char h[17], b[17];
 
 	gfs_handle_fmt(s->target.handle, h);
 	if (!s->cloned)
 		return gfs_xasprintf("%s%s/chunks/%s?version=%llu&offset=%llu",
-				     s->target.replicas[0], GFS_API, h,
+				     replica, GFS_API, h,
 				     (unsigned long long)s->version,
 				     (unsigned long long)s->start);
 	gfs_handle_fmt(s->base.handle, b);
 	return gfs_xasprintf("%s%s/chunks/%s?version=%llu&offset=%llu"
 			     "&clone=%s&clone_version=%llu&clone_length=%llu",
-			     s->target.replicas[0], GFS_API, h,
+			     replica, GFS_API, h,
 			     (unsigned long long)s->version,
 			     (unsigned long long)s->start, b,
 			     (unsigned long long)s->base.version,
@@ -850,29 +866,45 @@ static char *url_header(const char *name, const char *const *urls,
 	return s;
 }
 
+/* Open upload i of p: method PUT to url, held from the pool. */
+static void put_add(struct gfs_file *f, struct put *p, const char *url,
+		    const char *const *hdrs, int64_t size)
+{
+	unsigned i = p->n++;
+
+	p->h[i] = gfs_http_pool_hold(f->c->sh->pool);
+	gfs_upload_start(&p->up[i], p->h[i], "PUT", url, hdrs, size,
+			 STALL_MS);
+}
+
 /* Start the PUT of s: size bytes, or chunked when size < 0, renewing
- * its tokens first when they are half-way through their life.  Its handle
- * is held from the pool until the PUT is collected or cut. */
+ * its tokens first when they are half-way through their life: to every
+ * replica at once when the body is small and sized, else down the chain
+ * from the first.  Its handles are held from the pool until the PUT is
+ * collected or cut. */
 static enum gfs_err start_put(struct gfs_file *f, struct stream *s,
 			      int64_t size)
 {
 	const struct chunk *t = &s->target;
-	char *url, *fwd, *src, idh[300], th[GFS_TOKEN_MAX + 32];
+	char *url, *fwd = NULL, *src, idh[300], th[GFS_TOKEN_MAX + 32];
 	char ch[GFS_TOKEN_MAX + 32];
 	const char *hdrs[7];
 	enum gfs_err err;
+	unsigned i;
 	int n = 0;
 
 	err = fresh_tokens(f, t, s->cloned ? &s->base : NULL);
 	if (err)
 		return err;
-	url = put_url(s);
+	s->put.fan = size >= 0 && size <= SMALL_WRITE && t->nreplicas > 1;
 	if (token_header(GFS_HDR_TOKEN, t->token, th, sizeof(th)))
 		hdrs[n++] = th;
 	if (s->cloned && token_header(GFS_HDR_CLONE_TOKEN, s->base.token, ch,
 				      sizeof(ch)))
 		hdrs[n++] = ch;
-	fwd = url_header(GFS_HDR_FORWARD, t->replicas, 1, t->nreplicas);
+	if (!s->put.fan)
+		fwd = url_header(GFS_HDR_FORWARD, t->replicas, 1,
+				 t->nreplicas);
 	src = s->cloned ? url_header("X-GFS-Clone-Sources", s->base.replicas,
 				     0, s->base.nreplicas)
 			: NULL;
@@ -886,17 +918,70 @@ static enum gfs_err start_put(struct gfs_file *f, struct stream *s,
 	}
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
-	s->h = gfs_http_pool_hold(f->c->sh->pool);
-	gfs_upload_start(&s->up, s->h, "PUT", url, hdrs, size, STALL_MS);
-	free(url);
+	for (i = 0; i < (s->put.fan ? t->nreplicas : 1); i++) {
+		url = put_url(s, t->replicas[i]);
+		put_add(f, &s->put, url, hdrs, size);
+		free(url);
+	}
 	free(fwd);
 	free(src);
 	return GFS_OK;
 }
 
+/* Push buf[0..len) to every upload of p.  A chain fails with its head;
+ * a fan-out only when every replica failed (the others' answers, errors
+ * all, are collected later). */
+static enum gfs_err put_push(struct put *p, const void *buf, size_t len)
+{
+	enum gfs_err err = GFS_OK, first = GFS_OK;
+	unsigned i, ok = 0;
+
+	for (i = 0; i < p->n; i++) {
+		err = gfs_upload_push(p->up[i], buf, len);
+		if (!err)
+			ok++;
+		else if (!first)
+			first = err;
+	}
+	return ok ? GFS_OK : first;
+}
+
+/* End the body of every upload of p, without waiting for the replies. */
+static void put_end(struct put *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n; i++)
+		gfs_upload_end(p->up[i]);
+}
+
+/* Whether every upload of p is over (its reply in), without waiting. */
+static bool put_poll(struct put *p)
+{
+	unsigned i;
+	bool done = true;
+
+	for (i = 0; i < p->n; i++)
+		done = gfs_upload_poll(p->up[i]) && done;
+	return done;
+}
+
+/* Cut every upload of p (no replica takes a short body) and give the
+ * handles back. */
+static void put_abort(struct gfs_file *f, struct put *p)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n; i++) {
+		gfs_upload_abort(p->up[i]);
+		gfs_http_pool_put(f->c->sh->pool, p->h[i]);
+	}
+	memset(p, 0, sizeof(*p));
+}
+
 static enum gfs_err push_piece(void *cls, const char *buf, size_t len)
 {
-	return gfs_upload_push(cls, buf, len);
+	return put_push(cls, buf, len);
 }
 
 /* Read [s->sent, s->next) of s again from the file being uploaded and
@@ -919,7 +1004,7 @@ static enum gfs_err push_source(struct gfs_file *f, struct stream *s)
 						  "being uploaded again");
 			break;
 		}
-		err = gfs_upload_push(s->up, buf, n);
+		err = put_push(&s->put, buf, n);
 		at += n;
 	}
 	free(buf);
@@ -936,45 +1021,83 @@ static enum gfs_err push_kept(struct gfs_file *f, struct stream *s)
 		err = push_source(f, s);
 	else
 		err = gfs_window_each(&s->win, s->sent - s->start, push_piece,
-				      s->up);
+				      &s->put);
 	if (!err)
 		s->sent = s->next;
 	return err;
 }
 
-/* Wait for the reply to the PUT of s (its body ended) and give its
- * handle back; on success *ch is the chunk as its replicas now hold it. */
+/* Add to ch the replicas of got it does not name yet. */
+static void add_replicas(struct chunk *ch, const struct chunk *got)
+{
+	unsigned i, j;
+
+	for (i = 0; i < got->nreplicas; i++) {
+		for (j = 0; j < ch->nreplicas; j++)
+			if (ch->replicas[j] == got->replicas[i])
+				break; /* interned: equal URLs, equal pointers */
+		if (j == ch->nreplicas && ch->nreplicas < MAX_REPLICAS)
+			ch->replicas[ch->nreplicas++] = got->replicas[i];
+	}
+}
+
+/* Wait for the reply to upload i of the PUT of s and give its handle
+ * back; on success add the replicas that hold the bytes to ch and set
+ * *len to the chunk's length on them. */
+static enum gfs_err collect_one(struct gfs_file *f, struct stream *s,
+				unsigned i, struct chunk *ch, uint64_t *len)
+{
+	const char *url = s->target.replicas[s->put.fan ? i : 0];
+	struct gfs_http_reply r;
+	enum gfs_err err = gfs_upload_finish(s->put.up[i], &r);
+	struct chunk got;
+
+	gfs_http_pool_put(f->c->sh->pool, s->put.h[i]);
+	if (!err) {
+		parse_chunk(f->c, r.json, &got);
+		gfs_json_u64(r.json, "length", true, len);
+		if (got.handle != s->target.handle || !got.nreplicas)
+			err = GFS_EIO;
+		else
+			add_replicas(ch, &got);
+	}
+	if (err) {
+		gfs_client_set_error_from(err, r.message, url);
+		gfs_warn("write to chunk %016llx of %s through %s failed: %s",
+			 (unsigned long long)s->target.handle, f->path, url,
+			 gfs_client_last_error());
+	}
+	gfs_http_reply_clear(&r);
+	return err;
+}
+
+/* Wait for the replies to the PUT of s (its body ended) and give its
+ * handles back; on success *ch is the chunk as its replicas now hold it.
+ * A chain fails when its head does (a failure further down only leaves
+ * the replica out of the reply); a fan-out when every replica does. */
 static enum gfs_err collect(struct gfs_file *f, struct stream *s,
 			    struct chunk *ch)
 {
-	struct gfs_http_reply r;
-	enum gfs_err err = gfs_upload_finish(s->up, &r);
+	enum gfs_err err = GFS_OK, first = GFS_OK;
 	uint64_t len = 0;
+	unsigned i, ok = 0;
 
-	gfs_http_pool_put(f->c->sh->pool, s->h);
-	s->up = NULL;
-	s->h = NULL;
 	*ch = s->target;
-	if (!err) {
-		parse_chunk(f->c, r.json, ch);
-		gfs_json_u64(r.json, "length", true, &len);
-		if (ch->handle != s->target.handle || !ch->nreplicas)
-			err = GFS_EIO;
-		/* the chunkserver's reply has none: ours stays */
-		memcpy(ch->token, s->target.token, sizeof(ch->token));
-		ch->renew_ms = s->target.renew_ms;
+	ch->nreplicas = 0;
+	for (i = 0; i < s->put.n; i++) {
+		err = collect_one(f, s, i, ch, &len);
+		if (!err)
+			ok++;
+		else if (!first)
+			first = err;
 	}
-	if (err) {
-		gfs_client_set_error_from(err, r.message,
-					  s->target.replicas[0]);
-		gfs_warn("write to chunk %016llx of %s through %s failed: %s",
-			 (unsigned long long)s->target.handle, f->path,
-			 s->target.replicas[0], gfs_client_last_error());
-	}
+	memset(&s->put, 0, sizeof(s->put));
+	err = ok ? GFS_OK : first;
+	if (err)
+		*ch = s->target;
 	ch->version = s->version;
 	ch->disk_length = len;
 	ch->length = GFS_MAX(s->target.length, s->next);
-	gfs_http_reply_clear(&r);
 	return err;
 }
 
@@ -986,17 +1109,14 @@ static enum gfs_err close_failed(struct gfs_file *f, struct stream *s,
 {
 	struct chunk ch;
 
-	if (!s->up)
+	if (!s->put.n)
 		return err;
-	if (gfs_upload_poll(s->up)) {
+	if (put_poll(&s->put)) {
 		enum gfs_err e = collect(f, s, &ch);
 
 		return e ? e : err;
 	}
-	gfs_upload_abort(s->up);
-	gfs_http_pool_put(f->c->sh->pool, s->h);
-	s->up = NULL;
-	s->h = NULL;
+	put_abort(f, &s->put);
 	return err;
 }
 
@@ -1132,10 +1252,7 @@ static enum gfs_err open_put(struct gfs_file *f, struct stream *s, bool sized)
 /* Forget s: its PUT is cut and its bytes go. */
 static void stream_clear(struct gfs_file *f, struct stream *s)
 {
-	if (s->up) {
-		gfs_upload_abort(s->up);
-		gfs_http_pool_put(f->c->sh->pool, s->h);
-	}
+	put_abort(f, &s->put);
 	gfs_window_clear(f->c->sh->window, &s->win);
 	memset(s, 0, sizeof(*s));
 }
@@ -1153,7 +1270,7 @@ static enum gfs_err finish_stream(struct gfs_file *f, struct stream *s)
 		err = place_again(f, s, err, true);
 		if (err)
 			break;
-		gfs_upload_end(s->up);
+		put_end(&s->put);
 	}
 	if (!err)
 		map_set(&f->dirty, s->index, &ch);
@@ -1171,13 +1288,13 @@ static enum gfs_err end_stream(struct gfs_file *f)
 
 	if (!s->active)
 		return err;
-	if (!s->up)
+	if (!s->put.n)
 		err2 = open_put(f, s, true);
 	if (err2) {
 		stream_clear(f, s);
 		return err2;
 	}
-	gfs_upload_end(s->up);
+	put_end(&s->put);
 	f->prev = *s;
 	memset(s, 0, sizeof(*s));
 	return err;
@@ -1214,11 +1331,11 @@ static enum gfs_err send(struct gfs_file *f, struct stream *s, const char *buf,
 {
 	enum gfs_err err;
 
-	if (!s->up && s->next - s->start <= SMALL_WRITE)
+	if (!s->put.n && s->next - s->start <= SMALL_WRITE)
 		return GFS_OK;
-	if (!s->up)
+	if (!s->put.n)
 		return open_put(f, s, false);
-	err = gfs_upload_push(s->up, buf, n);
+	err = put_push(&s->put, buf, n);
 	if (!err) {
 		s->sent = s->next;
 		return GFS_OK;
@@ -1229,7 +1346,7 @@ static enum gfs_err send(struct gfs_file *f, struct stream *s, const char *buf,
 /* Collect f->prev if its reply is in, so that its bytes go early. */
 static enum gfs_err reap_prev(struct gfs_file *f)
 {
-	if (!f->prev.active || !f->prev.win.n || !gfs_upload_poll(f->prev.up))
+	if (!f->prev.active || !f->prev.win.n || !put_poll(&f->prev.put))
 		return GFS_OK;
 	return finish_stream(f, &f->prev);
 }
