@@ -40,6 +40,7 @@
 #include "chunkmeta.h"
 #include "chunkstore.h"
 #include "constants.h"
+#include "inodepool.h"
 #include "json.h"
 #include "log.h"
 #include "path.h"
@@ -47,6 +48,9 @@
 
 #define NSUBDIRS 256
 #define DEFAULT_CACHE 256
+/* Unnamed inodes kept ready for new chunk files (inodepool.h): enough
+ * for a burst of small files between two refills, few enough fds. */
+#define INODE_POOL 16
 /* How long a loader waits for a commit it saw half done. */
 #define COMMIT_WAIT_MS 2000
 
@@ -90,6 +94,8 @@ struct gfs_chunkstore {
 	bool xattr_in_place;        /* an xattr meta may be replaced in
 				     * place (set at open) */
 	bool syncs;                 /* commits fsync (not --ack-in-memory) */
+	struct gfs_inodepool *inodes; /* new chunk files; owned; NULL:
+				     * they are created by name */
 	void (*on_corrupt)(void *cls, uint64_t handle); /* see the conf */
 	void *cls;
 	pthread_mutex_t lock;       /* guards everything below but stats */
@@ -1251,6 +1257,15 @@ bool gfs_chunkstore_xattr_in_place(struct gfs_chunkstore *s)
 	return s->xattr_in_place;
 }
 
+int gfs_chunkstore_take_inode(struct gfs_chunkstore *s)
+{
+	if (!s->inodes) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return gfs_inodepool_take(s->inodes);
+}
+
 bool gfs_chunkstore_syncs(struct gfs_chunkstore *s)
 {
 	return s->syncs;
@@ -1291,6 +1306,8 @@ enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 	}
 	settle_xattr_max(s, conf, s->chunks);
 	scan(s);
+	s->inodes = gfs_inodepool_start(s->chunks, INODE_POOL,
+					conf->named_creates, s->dir);
 	*out = s;
 	return GFS_OK;
 }
@@ -1302,6 +1319,7 @@ void gfs_chunkstore_close(struct gfs_chunkstore *s)
 
 	if (!s)
 		return;
+	gfs_inodepool_stop(s->inodes);
 	HASH_ITER(hh, s->table, e, etmp)
 		drop_entry(s, e);
 	HASH_ITER(hh, s->changes, c, ctmp) {

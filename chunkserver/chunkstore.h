@@ -62,6 +62,9 @@ struct gfs_chunkstore_conf {
 			      * most GFS_CHUNKMETA_XATTR_LIMIT; tests); 0:
 			      * as large as the file system takes, up to
 			      * GFS_CHUNKMETA_XATTR_MAX (probed at open) */
+	bool named_creates;  /* create new chunk files by name at once, not
+			      * as unnamed inodes linked at commit (tests;
+			      * also the fallback where O_TMPFILE fails) */
 	int xattr_in_place;  /* may a chunk written again have its xattr
 			      * meta replaced in place: 1 yes, -1 no (then
 			      * the meta moves to a .meta file), 0 as the
@@ -207,6 +210,11 @@ bool gfs_chunkstore_xattr_in_place(struct gfs_chunkstore *s);
 /* Whether a commit waits for the disk (fsync); false with
  * --ack-in-memory. */
 bool gfs_chunkstore_syncs(struct gfs_chunkstore *s);
+/* A new unnamed inode in chunks/ for a new chunk file (caller owns the
+ * fd; link it with gfs_inodepool_link at commit), or -1 with errno:
+ * EOPNOTSUPP when this store creates files by name (conf.named_creates,
+ * or O_TMPFILE failed its probe at open). */
+int gfs_chunkstore_take_inode(struct gfs_chunkstore *s);
 
 /* --- reporting ------------------------------------------------------- */
 

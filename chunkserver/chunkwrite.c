@@ -3,8 +3,12 @@
  *
  * Modes, chosen in begin from what exists and what was asked:
  *
- *   NEW      no chunk yet: the data file is created in place; its meta
- *            appears at commit.  Abort unlinks the data file.
+ *   NEW      no chunk yet: the data file is an unnamed inode taken from
+ *            the store's pool (O_TMPFILE, inodepool.h), linked under the
+ *            handle's name at commit, its meta set then.  Abort closes
+ *            it and the inode is gone.  Where O_TMPFILE does not work
+ *            (probed at open) the file is created under its name at
+ *            begin instead (create_fresh), and abort unlinks it.
  *   APPEND   the body starts at or past the committed length: written in
  *            place beyond it (bytes past a stale length are cut first so
  *            a gap reads as zeros).  Abort cuts the file back.
@@ -13,9 +17,11 @@
  *            and renamed over the data file at commit.  Readers keep the
  *            old inode until then.
  *   CLONE    a new chunk that starts as [0, L) of a chunk held here:
- *            copied like COW, the clone source's CRCs carried over.
+ *            copied like COW into a target made as NEW's, the clone
+ *            source's CRCs carried over.
  *   FETCHED  a new chunk whose clone base came from a peer through the
- *            fetch function, written in place, CRCs computed on arrival.
+ *            fetch function, into a target made as NEW's, CRCs computed
+ *            on arrival.
  *   REPLACE  an existing chunk replaced whole (replication), via .tmp.
  *
  * CRCs: blocks wholly before or after the written range keep the base's
@@ -27,19 +33,27 @@
  * the old end, the stored CRC of the old partial block *is* the CRC of the
  * edge, and nothing is read.
  *
- * Durability at commit (make_durable): the meta goes into the data file's
+ * Durability at commit (make_durable): an unnamed target is first linked
+ * under the chunk's name (link_target; a leftover file there, never a
+ * chunk of the table, is replaced), before any fsync, so that the
+ * file's fsync writes its inode with the link count, data and xattr in
+ * one journal commit and the directory's fsync makes the name durable.
+ * A crash before the commit leaves no name at all (the file system
+ * frees an unnamed inode at mount), or, between the link and the meta,
+ * a named file without meta: an orphan that start-up removes, as for a
+ * file created by name.  The meta goes into the data file's
  * xattr when it fits (chunkmeta.h) and, for an APPEND, when the file
  * system replaces an xattr atomically (gfs_chunkstore_xattr_in_place);
  * else into <handle>.meta.
- *   xattr: the bytes written out and waited for; fsetxattr; fsync(target);
- *          for COW/REPLACE the .tmp renamed; fsync(directory) when a name
- *          changed (not for an APPEND).  One journal commit for a new
- *          chunk.
- *   file:  fdatasync(target); meta written to .meta.tmp, fdatasync'ed and
- *          renamed (a chunk that had no meta yet gets it written in place,
- *          one journal commit fewer); for COW/REPLACE the data .tmp
- *          renamed after the meta (see chunkstore.c's invariants);
- *          fsync(directory).
+ *   xattr: [link]; the bytes written out and waited for; fsetxattr;
+ *          fsync(target); for COW/REPLACE the .tmp renamed;
+ *          fsync(directory) when a name changed (not for an APPEND).
+ *          One journal commit for a new chunk.
+ *   file:  [link]; fdatasync(target); meta written to .meta.tmp,
+ *          fdatasync'ed and renamed (a chunk that had no meta yet gets
+ *          it written in place, one journal commit fewer); for
+ *          COW/REPLACE the data .tmp renamed after the meta (see
+ *          chunkstore.c's invariants); fsync(directory).
  * With --ack-in-memory (gfs_chunkstore_syncs() false) the same steps run
  * without the waits for the disk (no write-out wait, no fsync or
  * fdatasync of the data, a .meta file or the directory): the reply
@@ -48,8 +62,9 @@
  * (a checksum failure: quarantined, never served) or no chunk at all.
  * Only then is the version published.  During the body, writeback is
  * started every KICK_BYTES with sync_file_range() so that the final wait
- * is short.  Targets other than an APPEND's are always new inodes
- * (create_fresh), so no xattr but this write's is ever on them.
+ * is short.  Targets other than an APPEND's are always new inodes (from
+ * the pool, or create_fresh), so no xattr but this write's is ever on
+ * them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +79,7 @@
 #include "chunkwrite.h"
 #include "constants.h"
 #include "crc32c.h"
+#include "inodepool.h"
 #include "log.h"
 #include "path.h"
 #include "util.h"
@@ -85,6 +101,8 @@ struct gfs_chunkwrite {
 	uint64_t version;             /* being written */
 	int fd;                       /* target file, owned until commit */
 	bool tmp;                     /* target is <handle>.tmp */
+	bool unnamed;                 /* target has no name yet: an
+				       * unnamed inode, linked at commit */
 	struct gfs_chunk_view *src;   /* COW/CLONE: where base bytes come
 				       * from; APPEND: the old version; ref */
 	uint64_t base_len;            /* bytes the chunk has before the body */
@@ -285,6 +303,18 @@ static int create_fresh(int dirfd, const char *name)
 	return fd;
 }
 
+/* The target of a new chunk (NEW, CLONE, FETCHED): an unnamed inode from
+ * the store's pool, else (no O_TMPFILE here, or none could be made) a
+ * file created under the chunk's name. */
+static int open_new(struct gfs_chunkwrite *w, const char *hex)
+{
+	w->fd = gfs_chunkstore_take_inode(w->s);
+	w->unnamed = w->fd >= 0;
+	if (w->fd < 0)
+		w->fd = create_fresh(w->slot.dirfd, hex);
+	return w->fd;
+}
+
 static enum gfs_err open_target(struct gfs_chunkwrite *w)
 {
 	char hex[17], tmp[24];
@@ -292,8 +322,10 @@ static enum gfs_err open_target(struct gfs_chunkwrite *w)
 
 	names(w->slot.handle, hex, tmp);
 	w->tmp = w->mode == MODE_COW || w->mode == MODE_REPLACE;
-	if (w->mode != MODE_APPEND)
-		w->fd = create_fresh(w->slot.dirfd, w->tmp ? tmp : hex);
+	if (w->tmp)
+		w->fd = create_fresh(w->slot.dirfd, tmp);
+	else if (w->mode != MODE_APPEND)
+		open_new(w, hex);
 	else
 		w->fd = openat(w->slot.dirfd, hex, O_RDWR | O_CLOEXEC);
 	if (w->fd < 0)
@@ -639,9 +671,11 @@ static void drop_meta_file(struct gfs_chunkwrite *w)
  * Commit with the meta in the target's xattr.  GFS_ETOOBIG when the file
  * system will not take it, before anything changed: the caller falls back
  * to commit_file().  The commit point is:
- *   NEW, CLONE, FETCHED  the fsync of the new file (then the directory
- *                        fsync for its name): one journal commit for data
- *                        and meta, where a .meta file took two;
+ *   NEW, CLONE, FETCHED  the fsync of the new file, linked under its name
+ *                        by make_durable before (then the directory fsync
+ *                        for its name): one journal commit for the
+ *                        inode's link count, data and meta, where a .meta
+ *                        file took two;
  *   APPEND               the fsync after fsetxattr, which replaces the old
  *                        value atomically (journaled: meta_in_xattr()
  *                        checked that): a crash leaves the old meta,
@@ -684,7 +718,10 @@ static enum gfs_err commit_xattr(struct gfs_chunkwrite *w,
 }
 
 /*
- * Commit with the meta in <handle>.meta: fdatasync(data); the meta file
+ * Commit with the meta in <handle>.meta (a new target already linked by
+ * make_durable; the directory fsync commits its link, which the
+ * transaction of the .meta file's creation follows): fdatasync(data); the
+ * meta file
  * (replaced through .meta.tmp when the chunk existed, written in place for
  * a new one); the data .tmp renamed after it (see chunkstore.c's
  * invariants); fsync(directory).  An APPEND to a chunk whose meta was in
@@ -732,8 +769,27 @@ static bool meta_in_xattr(struct gfs_chunkwrite *w, uint32_t nb)
 	       (w->mode != MODE_APPEND || gfs_chunkstore_xattr_in_place(w->s));
 }
 
+/* Give an unnamed target its chunk's name (a leftover there is
+ * replaced: gfs_inodepool_link).  Done before any fsync, so that the
+ * fsync of the file writes the inode with its link, data and xattr, and
+ * the directory's fsync the name; until the meta is set the named file
+ * is an orphan like any uncommitted one (start-up removes it). */
+static enum gfs_err link_target(struct gfs_chunkwrite *w)
+{
+	char hex[17];
+
+	if (!w->unnamed)
+		return GFS_OK;
+	gfs_handle_fmt(w->slot.handle, hex);
+	if (gfs_inodepool_link(w->fd, w->slot.dirfd, hex) < 0)
+		return io_fail(w, "linking the new chunk file");
+	w->unnamed = false;
+	return GFS_OK;
+}
+
 /* Make the written bytes and their meta durable, in the xattr when
- * meta_in_xattr(), else in a .meta file. */
+ * meta_in_xattr(), else in a .meta file; an unnamed target is linked
+ * first. */
 static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 				 uint32_t nb)
 {
@@ -742,8 +798,11 @@ static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 		.length = length, .mtime_ns = gfs_now_ns(), .nblocks = nb,
 		.crcs = w->crcs,
 	};
-	enum gfs_err err = GFS_ETOOBIG;
+	enum gfs_err err = link_target(w);
 
+	if (err)
+		return err;
+	err = GFS_ETOOBIG;
 	if (meta_in_xattr(w, nb))
 		err = commit_xattr(w, &m);
 	if (err == GFS_ETOOBIG)
@@ -804,8 +863,9 @@ static void abort_files(struct gfs_chunkwrite *w)
 		unlinkat(w->slot.dirfd, tmp, 0);
 	else if (w->mode == MODE_APPEND && w->fd >= 0)
 		(void)!ftruncate(w->fd, (off_t)w->base_len);
-	else if (w->fd >= 0 && !w->slot.existed)
+	else if (w->fd >= 0 && !w->slot.existed && !w->unnamed)
 		unlinkat(w->slot.dirfd, hex, 0);
+	/* an unnamed target goes with its fd */
 }
 
 void gfs_chunkwrite_free(struct gfs_chunkwrite *w)

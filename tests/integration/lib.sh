@@ -391,6 +391,24 @@ start_cluster() {
 # kill9 PID: kill -9 and reap.
 kill9() { kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; true; }
 
+# unnamed_over BYTES I...: chunkserver I holds open an unnamed file of its
+# chunks/ (a new chunk before its commit: chunkserver/inodepool.h) of more
+# than BYTES bytes.
+unnamed_over() {
+	local min=$1 i f target
+	shift
+	for i in "$@"; do
+		for f in /proc/"${CS_PIDS[$i]}"/fd/*; do
+			target=$(readlink "$f" 2>/dev/null) || continue
+			[[ $target == "${CS_DIRS[$i]}/chunks/#"*" (deleted)" ]] ||
+				continue
+			[ "$(stat -L -c %s "$f" 2>/dev/null || echo 0)" -gt "$min" ] &&
+				return 0
+		done
+	done
+	return 1
+}
+
 # gfs ARGS...: the CLI against this cluster.
 gfs() { "$GFS_BIN/gfs" --master "$MASTERS" "$@"; }
 

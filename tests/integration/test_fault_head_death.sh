@@ -57,12 +57,16 @@ ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
 	>up.out 2>up.log &
 up=$!
 wait_for 10 "gfs to start" pgrep -P "$up"
-# chunks_over MIB DIR...: a DIR holds a chunk file of more than MIB MiB
-chunks_over() { local m=$1; shift; find "$@" -type f -size +"$m"M | grep . >/dev/null; }
-wait_for 20 "2 MiB of chunk 0 written" chunks_over 1 "${CS_DIRS[@]}"
+# chunks_over MIB: a chunkserver holds a chunk of more than MIB MiB,
+# committed (a file) or being written (an unnamed inode)
+chunks_over() {
+	find "${CS_DIRS[@]}" -type f -size +"$1"M | grep . >/dev/null ||
+		unnamed_over $(($1 << 20)) "${!CS_PIDS[@]}"
+}
+wait_for 20 "2 MiB of chunk 0 written" chunks_over 1
 gp=$(pgrep -P "$up")
 kill -STOP "$gp" # held there while its head is found and killed
-! chunks_over 31 "${CS_DIRS[@]}" || fail "gfs upload was past chunk 0 already"
+! chunks_over 31 || fail "gfs upload was past chunk 0 already"
 kill_head "$gp"
 kill -CONT "$gp"
 wait "$up" || fail "gfs upload failed when its head died: $(tail -3 up.log)"

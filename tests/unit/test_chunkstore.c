@@ -9,6 +9,7 @@
  * except where a test says otherwise.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ static bool meta_files;   /* the next open_store(): conf.meta_files */
 static size_t xattr_max;  /* and conf.xattr_max */
 static int in_place;      /* and conf.xattr_in_place: 1 unless a test
 			   * says otherwise, whatever /tmp is on */
+static bool named;        /* and conf.named_creates */
 
 static void on_corrupt(void *cls, uint64_t handle)
 {
@@ -47,6 +49,7 @@ static void open_store(uint64_t capacity)
 		.dir = dir, .reserve = 0, .capacity = capacity,
 		.on_corrupt = on_corrupt, .meta_files = meta_files,
 		.xattr_max = xattr_max, .xattr_in_place = in_place,
+		.named_creates = named,
 	};
 
 	cr_assert_eq(gfs_chunkstore_open(&conf, &store), GFS_OK);
@@ -61,6 +64,7 @@ static void setup(void)
 	meta_files = false;
 	xattr_max = 0;
 	in_place = 1;
+	named = false;
 	open_store(0);
 }
 
@@ -1172,4 +1176,112 @@ Test(chunkstore, a_flood_of_orphans_is_kept_not_removed)
 	cr_expect_eq(access(chunk_path(0x1000, ""), F_OK), 0);
 	cr_expect_eq(access(chunk_path(0x1045, ""), F_OK), 0);
 	expect_chunk(0x311, body, sizeof(body), 1);
+}
+
+/* Names in h's chunk directory (the chunk's own and any leftover). */
+static int names_in_subdir(uint64_t h)
+{
+	DIR *d = fdopendir(open_subdir(h));
+	struct dirent *de;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* A new chunk h written halfway: under its name from the start when the
+ * store creates by name (the fallback), else nowhere until its commit
+ * (unless a leftover is there: stale); then committed (commit) or
+ * aborted. */
+static void new_chunk_halfway(uint64_t h, bool commit, bool stale,
+			      const char *body, size_t len)
+{
+	struct gfs_chunkwrite_args a = {
+		.handle = h, .version = 1, .size = (int64_t)len,
+		.wait_ms = 100,
+	};
+	struct gfs_chunkwrite *w;
+	uint64_t got;
+
+	cr_assert_eq(gfs_chunkwrite_begin(store, &a, &w, NULL, 0), GFS_OK);
+	cr_assert_eq(gfs_chunkwrite_data(w, body, len), GFS_OK);
+	cr_expect_eq(access(chunk_path(h, ""), F_OK) == 0, named || stale,
+		     "the new chunk %s a name before its commit",
+		     named || stale ? "lacks" : "has");
+	if (commit)
+		cr_assert_eq(gfs_chunkwrite_commit(w, &got), GFS_OK, "%s",
+			     gfs_chunkwrite_error(w));
+	gfs_chunkwrite_free(w);
+}
+
+/* A committed new chunk is found by its name with its meta, across a
+ * restart; an aborted one leaves no file at all. */
+static void new_chunks_commit_or_vanish(void)
+{
+	static char body[70000];
+
+	fill(body, sizeof(body), 45);
+	new_chunk_halfway(0x320, true, false, body, sizeof(body));
+	expect_home(0x320, true);
+	expect_chunk(0x320, body, sizeof(body), 1);
+	new_chunk_halfway(0x420, false, false, body, sizeof(body));
+	cr_expect_eq(access(chunk_path(0x420, ""), F_OK), -1);
+	cr_expect_eq(names_in_subdir(0x420), 1, "a leftover of the abort");
+	reopen();
+	expect_chunk(0x320, body, sizeof(body), 1);
+	cr_expect_eq(count_chunks(), 1);
+	cr_expect_eq(names_in_subdir(0x420), 1);
+}
+
+Test(chunkstore, a_new_chunk_is_named_only_at_its_commit)
+{
+	new_chunks_commit_or_vanish();
+}
+
+/* The fallback where O_TMPFILE is not to be had: files by name. */
+Test(chunkstore, a_store_creating_by_name_commits_and_aborts_new_chunks)
+{
+	named = true;
+	reopen();
+	new_chunks_commit_or_vanish();
+}
+
+/* A leftover under the chunk's name (a write's file kept by a crash,
+ * with a meta xattr of its own) stays until the commit replaces it. */
+static void stale_name_is_replaced(void)
+{
+	static char body[9000], old[10];
+	struct gfs_chunkmeta m = { .handle = 0x321, .version = 9,
+				   .length = 10, .nblocks = 1 };
+	uint32_t crc = gfs_crc32c(0, old, sizeof(old));
+	bool unsupported;
+	int fd;
+
+	fill(body, sizeof(body), 46);
+	m.crcs = &crc;
+	fd = open(chunk_path(0x321, ""), O_CREAT | O_WRONLY, 0644);
+	cr_assert(fd >= 0 && pwrite(fd, old, 10, 0) == 10);
+	cr_assert_eq(gfs_chunkmeta_set_xattr(fd, &m, &unsupported), GFS_OK);
+	close(fd);
+	new_chunk_halfway(0x321, true, true, body, sizeof(body));
+	expect_chunk(0x321, body, sizeof(body), 1);
+	expect_home(0x321, true);
+	reopen();
+	expect_chunk(0x321, body, sizeof(body), 1);
+	cr_expect_eq(names_in_subdir(0x321), 1);
+}
+
+Test(chunkstore, a_stale_name_at_a_new_chunk_is_replaced)
+{
+	stale_name_is_replaced();
+}
+
+Test(chunkstore, a_store_creating_by_name_replaces_a_stale_name)
+{
+	named = true;
+	reopen();
+	stale_name_is_replaced();
 }

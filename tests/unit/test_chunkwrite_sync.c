@@ -28,6 +28,9 @@
 
 static char dir[64];
 static int disk_waits; /* calls that wait for the disk, since reset */
+static int fsyncs;     /* fsync and fdatasync calls, since reset */
+static int links;      /* linkat calls, since reset */
+static int fsyncs_before_link; /* fsyncs when the last linkat ran */
 
 int fsync(int fd)
 {
@@ -36,6 +39,7 @@ int fsync(int fd)
 	if (!real)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 	disk_waits++;
+	fsyncs++;
 	return real(fd);
 }
 
@@ -46,6 +50,7 @@ int fdatasync(int fd)
 	if (!real)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
 	disk_waits++;
+	fsyncs++;
 	return real(fd);
 }
 
@@ -59,6 +64,19 @@ int sync_file_range(int fd, off_t off, off_t len, unsigned int flags)
 	if (flags & (SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER))
 		disk_waits++;
 	return real(fd, off, len, flags);
+}
+
+int linkat(int olddirfd, const char *oldpath, int newdirfd,
+	   const char *newpath, int flags)
+{
+	static int (*real)(int, const char *, int, const char *, int);
+
+	if (!real)
+		real = (int (*)(int, const char *, int, const char *, int))
+			dlsym(RTLD_NEXT, "linkat");
+	links++;
+	fsyncs_before_link = fsyncs;
+	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 static struct gfs_chunkstore *open_store(bool in_memory)
@@ -161,5 +179,22 @@ Test(chunkwrite_sync, ack_in_memory_never_waits_for_the_disk)
 	gfs_chunkstore_close(s);
 	s = open_store(true); /* a restart reads it back */
 	expect_chunk(s, expect);
+	gfs_chunkstore_close(s);
+}
+
+/* A new chunk's unnamed inode gets its name before any fsync, so that
+ * the file's fsync writes the inode with its link, data and xattr and
+ * the directory's fsync makes the name durable (chunkwrite.c's top). */
+Test(chunkwrite_sync, a_new_chunk_is_linked_before_any_fsync)
+{
+	struct gfs_chunkstore *s = open_store(false);
+	char body[LEN] = { 1 };
+
+	links = fsyncs = 0;
+	fsyncs_before_link = -1;
+	put(s, 1, 0, body, LEN);
+	cr_expect_eq(links, 1, "the new chunk was linked %d times", links);
+	cr_expect_eq(fsyncs_before_link, 0);
+	cr_expect_geq(fsyncs, 2, "file and directory");
 	gfs_chunkstore_close(s);
 }
