@@ -130,6 +130,11 @@ $(BUILD)/bench/gfs-mdstate: $(BUILD)/obj/bench/mdstate.o $(LIB_master) $(LIB_com
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+# smallwrite's tmpfile mode takes its inodes from the chunkserver's pool.
+$(BUILD)/bench/gfs-smallwrite: $(BUILD)/obj/bench/smallwrite.o $(LIB_chunkserver) $(LIB_common)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 disk-bench: $(DISK_BENCH_BINS)
 
 conf: $(CONFS)

@@ -11,6 +11,12 @@
  *             (write out and wait), fsetxattr of the meta, fsync(file),
  *             fsync(directory), close.
  *   datasync  the same with fdatasync(file) in place of fsync(file).
+ *   tmpfile   what chunkwrite.c does since it takes unnamed inodes: the
+ *             file is an O_TMPFILE inode from the chunkserver's own pool
+ *             (chunkserver/inodepool.c, one per instance, refilled by its
+ *             background thread as the server's is), written the same,
+ *             then linked under the handle's name (linkat of
+ *             /proc/self/fd/N) before fsync(file) and fsync(directory).
  *   journal   one 64-byte header + the 4 KiB appended to one pre-zeroed,
  *             pre-written journal file, then fdatasync: no inode, name or
  *             extent changes, so no file-system journal commit.
@@ -49,6 +55,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "../chunkserver/inodepool.h"
 #include "crc32c.h"
 #include "util.h"
 
@@ -56,12 +63,13 @@
 #define SW_HDR 64u
 #define SW_REC (SW_HDR + SW_CHUNK)
 #define SW_META 60u       /* chunkmeta's 56-byte header + one CRC */
-#define SW_MAX_STEPS 8
+#define SW_MAX_STEPS 9
+#define SW_POOL 16        /* inodes made in advance, as the server's */
 #define SW_MAX_THREADS 16
 #define SW_WAIT_MS 10000  /* a group commit that takes longer is a bug */
 
 enum sw_mode { SW_CHUNK_FSYNC, SW_CHUNK_DATASYNC, SW_JOURNAL, SW_GROUP,
-	       SW_BATCH };
+	       SW_BATCH, SW_TMPFILE };
 #define SW_MAX_BATCH 256
 
 static const char *const sw_step_names[][SW_MAX_STEPS] = {
@@ -73,8 +81,10 @@ static const char *const sw_step_names[][SW_MAX_STEPS] = {
 	[SW_GROUP] = { "pwrite", "commit" },
 	[SW_BATCH] = { "subdir", "create", "pwrite", "writeout", "xattr",
 		       "fsyncs/B", "dirsyncs/B" },
+	[SW_TMPFILE] = { "subdir", "take", "pwrite", "writeout", "xattr",
+			 "link", "fsync", "dirsync", "close" },
 };
-static const int sw_nsteps[] = { 8, 8, 2, 2, 7 };
+static const int sw_nsteps[] = { 8, 8, 2, 2, 7, 9 };
 
 /* One journal file, shared by a group's writers. */
 struct sw_journal {
@@ -93,6 +103,7 @@ struct sw_worker {
 	enum sw_mode mode;
 	int top;                 /* the instance's directory */
 	struct sw_journal *j;    /* borrowed */
+	struct gfs_inodepool *pool; /* SW_TMPFILE: borrowed */
 	uint64_t first, count;   /* handles first .. first+count-1 */
 	int batch;               /* SW_BATCH: chunks per sync round */
 	int fds[2 * SW_MAX_BATCH]; /* SW_BATCH: files, then directories */
@@ -139,8 +150,11 @@ static int chunk_one(struct sw_worker *w, uint64_t h, const char *buf,
 	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
 	dirfd = openat(w->top, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	STEP();
-	fd = dirfd < 0 ? -1 : openat(dirfd, hex, O_RDWR | O_CREAT | O_EXCL |
-				     O_CLOEXEC, 0644);
+	if (w->mode == SW_TMPFILE)
+		fd = dirfd < 0 ? -1 : gfs_inodepool_take(w->pool);
+	else
+		fd = dirfd < 0 ? -1 : openat(dirfd, hex, O_RDWR | O_CREAT |
+					     O_EXCL | O_CLOEXEC, 0644);
 	STEP();
 	if (fd < 0)
 		return w->err = "create", -1;
@@ -164,6 +178,11 @@ static int chunk_one(struct sw_worker *w, uint64_t h, const char *buf,
 		w->fds[w->nfds++] = fd;
 		w->fds[w->nfds++] = dirfd;
 		return 0;
+	}
+	if (w->mode == SW_TMPFILE) {
+		if (gfs_inodepool_link(fd, dirfd, hex) < 0)
+			return w->err = "linkat", -1;
+		STEP();
 	}
 	if ((w->mode == SW_CHUNK_FSYNC ? fsync(fd) : fdatasync(fd)) < 0)
 		return w->err = "fsync", -1;
@@ -328,8 +347,7 @@ static void *sw_work(void *arg)
 		memset(buf, (int)(i & 0xff), sizeof(buf));
 		memcpy(buf, &i, sizeof(i));
 		t = gfs_mono_ns();
-		if (w->mode == SW_CHUNK_FSYNC || w->mode == SW_CHUNK_DATASYNC ||
-		    w->mode == SW_BATCH)
+		if (w->mode != SW_JOURNAL && w->mode != SW_GROUP)
 			rc = chunk_one(w, w->first + i, buf,
 				       w->steps + i * SW_MAX_STEPS);
 		else
@@ -415,6 +433,7 @@ static int rm_one(const char *path, const struct stat *st, int flag,
 static void sw_run(const struct sw_conf *c, struct sw_result *r)
 {
 	int nthreads = c->par * c->writers, k, s, top[SW_MAX_THREADS];
+	struct gfs_inodepool *pool[SW_MAX_THREADS] = { NULL };
 	struct sw_journal j[SW_MAX_THREADS];
 	struct sw_worker w[SW_MAX_THREADS];
 	pthread_t th[SW_MAX_THREADS];
@@ -435,11 +454,15 @@ static void sw_run(const struct sw_conf *c, struct sw_result *r)
 				      SW_REC, &jfd);
 		if (jfd >= 0)
 			journal_init(&j[k], jfd);
+		if (c->mode == SW_TMPFILE &&
+		    !(pool[k] = gfs_inodepool_start(top[k], SW_POOL, false,
+						    tmpl)))
+			sw_die("no O_TMPFILE here");
 	}
 	for (k = 0; k < nthreads; k++) {
 		w[k] = (struct sw_worker){
 			.mode = c->mode, .top = top[k / c->writers],
-			.j = &j[k / c->writers],
+			.j = &j[k / c->writers], .pool = pool[k / c->writers],
 			.first = ((uint64_t)k << 32) + 1, .count = each,
 			.batch = c->batch,
 			.lat = calloc(each, sizeof(int64_t)),
@@ -491,8 +514,10 @@ static void sw_run(const struct sw_conf *c, struct sw_result *r)
 	}
 	free(lat);
 	free(col);
-	for (k = 0; k < c->par; k++)
+	for (k = 0; k < c->par; k++) {
+		gfs_inodepool_stop(pool[k]);
 		close(top[k]);
+	}
 	close(run);
 	if (nftw(tmpl, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
 		fprintf(stderr, "gfs-smallwrite: could not remove %s\n", tmpl);
@@ -551,7 +576,8 @@ static void sw_median(struct sw_result *rs, int n, struct sw_result *m)
 static void usage(void)
 {
 	fprintf(stderr, "usage: gfs-smallwrite [-n N] [-r RUNS] [-p P] "
-		"[-w W] [-b B] chunk|datasync|journal|group|batch DIR\n");
+		"[-w W] [-b B] chunk|datasync|journal|group|batch|tmpfile "
+		"DIR\n");
 	exit(2);
 }
 
@@ -567,7 +593,7 @@ static int parse_small(const char *s, int lo, int hi)
 int main(int argc, char **argv)
 {
 	static const char *const modes[] = { "chunk", "datasync", "journal",
-					     "group", "batch" };
+					     "group", "batch", "tmpfile" };
 	struct sw_conf c = { .n = 2000, .runs = 3, .par = 1, .writers = 1,
 			     .batch = 64 };
 	struct sw_result rs[64], m;
@@ -590,9 +616,9 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		usage();
-	for (i = 0; i < 5 && strcmp(argv[optind], modes[i]); i++)
+	for (i = 0; i < 6 && strcmp(argv[optind], modes[i]); i++)
 		;
-	if (i == 5 || c.par * c.writers > SW_MAX_THREADS ||
+	if (i == 6 || c.par * c.writers > SW_MAX_THREADS ||
 	    c.n < (uint64_t)(c.par * c.writers))
 		usage();
 	c.mode = (enum sw_mode)i;
