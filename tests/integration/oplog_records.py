@@ -2,16 +2,20 @@
 """oplog_records.py - the records of a master's op log, one line each.
 
     oplog_records.py DIR
+    oplog_records.py --bytes DIR
 
 Reads DIR/log.* in order (docs/MASTER.md, "Log segments") and prints
 one line per record whose frame is whole and whose CRC32C matches, as a
-master's replay would take it, up to the first one that is not:
+master's replay would take it, up to the first one that is not (the
+zeros a segment is pre-extended with end it too):
 
     SEQ TYPE PATH [HANDLE:LENGTH ...]
 
 TYPE is the record's name (a REQUEST's is the mutation it carries),
 PATH its first path ("-" for none); COMMIT and CREATE_COMMIT records add
 their chunks, handles in 16 hex digits as chunk files are named.
+With --bytes, one number instead: the bytes the segments' headers and
+those records take (a segment's file is longer by its zeros).
 
 For: tests that check what an op log holds on disk (after a simulated
 power cut), without trusting the master that wrote it.  Not for:
@@ -90,6 +94,7 @@ def describe(body):
 
 
 def records(path):
+    """(seq, body, offset after it) of each record of segment path."""
     with open(path, "rb") as f:
         data = f.read()
     at = HEADER
@@ -99,13 +104,25 @@ def records(path):
         if n == 0 or len(body) < n or \
                 crc32c(body, crc32c(struct.pack("<Q", seq))) != crc:
             return  # the end of what a replay takes
-        yield seq, body
         at += 16 + n
+        yield seq, body, at
+
+
+def records_end(path):
+    """Where the header and the whole records of segment path end."""
+    end = HEADER
+    for _seq, _body, end in records(path):
+        pass
+    return end
 
 
 def main():
+    if sys.argv[1] == "--bytes":
+        print(sum(records_end(seg) for seg in
+                  glob.glob(os.path.join(sys.argv[2], "log.*"))))
+        return
     for seg in sorted(glob.glob(os.path.join(sys.argv[1], "log.*"))):
-        for seq, body in records(seg):
+        for seq, body, _end in records(seg):
             kind, path, extra = describe(body)
             print(" ".join([str(seq), kind, path] + extra))
 
