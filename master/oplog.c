@@ -16,6 +16,18 @@
  * (its records queue in memory meanwhile), followers' reads (from a
  * dup() of the segment's fd, which outlives the segment's removal) and
  * the directory fsync after old segments are unlinked.
+ *
+ * Pre-zeroed tail: a segment's file runs GFS_OPLOG_ZERO_AHEAD/2 to
+ * 1.5 x GFS_OPLOG_ZERO_AHEAD bytes of written zeros past its records, so
+ * that a group commit's pwrite overwrites data inside the file's size and
+ * its fdatasync writes data only (no inode update: about 50 us of a
+ * 150 us fdatasync here).  A new segment is created with its zeros; when
+ * a leader finds less than half a step left after its fdatasync it writes
+ * the next step of zeros and fdatasyncs them (`extending`), without the
+ * lock and from a dup() of the fd, while later leaders go on writing
+ * below the old end.  A leader whose batch would cross the zeroed end
+ * waits for an extension in flight (its zeros must not land on records);
+ * with none in flight it simply appends.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +57,8 @@ struct gfs_oplog_seg {
 	int fd;          /* open read-write */
 	uint64_t size;   /* bytes written to the file */
 	uint64_t tail;   /* size plus queued bytes: where the next goes */
+	uint64_t zend;   /* the file's size: [size, zend) are written zeros
+			  * when zend > size */
 	uint64_t *offs;  /* offs[i]: offset of record base+i, owned */
 	size_t cap;      /* entries allocated in offs */
 	char *path;      /* owned */
@@ -143,6 +157,46 @@ static void die_io(const char *what, const char *path)
 	_exit(1);
 }
 
+/* Write len zero bytes at off (no sync).  -1 and errno on failure. */
+static int write_zeros(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 << 10];
+	size_t n;
+
+	for (; len; off += n, len -= n) {
+		n = (size_t)GFS_MIN(len, sizeof(zeros));
+		if (gfs_pwrite_all(fd, zeros, n, (off_t)off) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Whether buf[0..len) is all zero bytes. */
+static bool all_zero(const uint8_t *buf, size_t len)
+{
+	return !len || (!buf[0] && !memcmp(buf, buf + 1, len - 1));
+}
+
+/* The length of buf[0..len) without its trailing zero bytes. */
+static size_t nonzero_len(const uint8_t *buf, size_t len)
+{
+	while (len && !buf[len - 1])
+		len--;
+	return len;
+}
+
+/* Make s's file end in a fresh step of written zeros, durable (no other
+ * thread may write it: open).  Stops the process on an I/O error. */
+static void seg_zero_ahead(struct gfs_oplog_seg *s)
+{
+	if (s->zend - s->tail >= GFS_OPLOG_ZERO_AHEAD / 2)
+		return;
+	if (write_zeros(s->fd, s->zend, GFS_OPLOG_ZERO_AHEAD) < 0 ||
+	    fdatasync(s->fd) < 0)
+		die_io("zero-fill", s->path);
+	s->zend += GFS_OPLOG_ZERO_AHEAD;
+}
+
 /* An empty segment at base, in memory only (fd -1). */
 static void seg_init(struct gfs_oplog *log, uint64_t base,
 		     struct gfs_oplog_seg *s)
@@ -152,12 +206,15 @@ static void seg_init(struct gfs_oplog *log, uint64_t base,
 	s->path = gfs_xasprintf("%s/log.%016" PRIx64, log->dir, base);
 	s->fd = -1;
 	s->size = s->tail = SEG_HDR;
+	s->zend = SEG_HDR + GFS_OPLOG_ZERO_AHEAD; /* as created */
 	s->format = GFS_FORMAT;
 }
 
-/* Create s's file with its header and make it durable (fdatasync, then
- * the directory).  The caller may hold log->lock only when nothing else
- * can run (open, reset).  -1 and errno on failure (nothing left). */
+/* Create s's file with its header and its zeros up to s->zend, and make
+ * it durable (fdatasync, then the directory).  A crash in between leaves
+ * a file shorter than a header or whose header is zeros: removed at
+ * open.  The caller may hold log->lock only when nothing else can run
+ * (open, reset).  -1 and errno on failure (nothing left). */
 static int seg_file_create(const char *dir, const struct gfs_oplog_seg *s)
 {
 	uint8_t hdr[SEG_HDR];
@@ -168,8 +225,9 @@ static int seg_file_create(const char *dir, const struct gfs_oplog_seg *s)
 		return -1;
 	seg_magic(hdr, GFS_FORMAT);
 	gfs_put_u64(hdr + 8, s->base);
-	if (gfs_pwrite_all(fd, hdr, SEG_HDR, 0) < 0 || fdatasync(fd) < 0 ||
-	    gfs_fsync_dir(dir) < 0) {
+	if (gfs_pwrite_all(fd, hdr, SEG_HDR, 0) < 0 ||
+	    write_zeros(fd, SEG_HDR, s->zend - SEG_HDR) < 0 ||
+	    fdatasync(fd) < 0 || gfs_fsync_dir(dir) < 0) {
 		e = errno;
 		close(fd);
 		unlink(s->path);
@@ -291,20 +349,26 @@ struct scan {
 };
 
 /*
- * Parse one segment buffer into s (offsets) and replay its records.  A bad
+ * Parse one segment buffer into s (offsets) and replay its records.  Zero
+ * bytes from where a record should start to the end of the file are the
+ * segment's pre-zeroed tail, its clean end (any segment).  Any other bad
  * record in the last segment with nothing valid after it is a torn tail:
- * *good is where the file must be cut.  Anything else is GFS_EIO.
+ * *good is where the file must be cut, *torn set.  Anything else is
+ * GFS_EIO.
  */
 static enum gfs_err scan_segment(struct scan *sc, struct gfs_oplog_seg *s,
 				 const uint8_t *buf, size_t len, bool last,
-				 size_t *good)
+				 size_t *good, bool *torn)
 {
 	size_t off = SEG_HDR, n;
 	uint64_t seq;
 
+	*torn = false;
 	while (off < len) {
 		n = gfs_oplog_check_record(buf + off, len - off, &seq);
 		if (!n || seq != s->end) {
+			if (all_zero(buf + off, len - off))
+				break;
 			if (!last || valid_record_after(buf, len, off + 1, s->end)) {
 				gfs_error("op log %s is corrupt at offset %zu "
 					  "(record %" PRIu64 ")", s->path, off,
@@ -313,7 +377,8 @@ static enum gfs_err scan_segment(struct scan *sc, struct gfs_oplog_seg *s,
 			}
 			gfs_warn("op log %s: dropping torn tail of %zu bytes "
 				 "at offset %zu (record %" PRIu64 ")", s->path,
-				 len - off, off, s->end);
+				 nonzero_len(buf + off, len - off), off, s->end);
+			*torn = true;
 			break;
 		}
 		if (seq >= sc->from &&
@@ -337,12 +402,17 @@ static enum gfs_err load_segment(struct scan *sc, const char *name, bool last,
 	enum gfs_err err = GFS_EIO;
 	uint8_t *buf = NULL;
 	size_t len = 0, good;
+	bool torn, cut;
 
 	memset(s, 0, sizeof(*s));
 	s->path = gfs_xasprintf("%s/%s", sc->log->dir, name);
 	s->fd = open(s->path, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0 || !(buf = slurp(s->fd, &len))) {
 		gfs_error("cannot read %s: %s", s->path, strerror(errno));
+		goto out_free;
+	}
+	if (last && (len < SEG_HDR || all_zero(buf, SEG_HDR))) {
+		err = GFS_ENOENT; /* its header never made it to disk */
 		goto out_free;
 	}
 	s->format = len < SEG_HDR ? -1 : gfs_oplog_format_of(buf, SEG_PREFIX);
@@ -358,16 +428,20 @@ static enum gfs_err load_segment(struct scan *sc, const char *name, bool last,
 			  s->path, s->base, sc->expect);
 		goto out_free;
 	}
-	err = scan_segment(sc, s, buf, len, last, &good);
+	err = scan_segment(sc, s, buf, len, last, &good, &torn);
 	if (err)
 		goto out_free;
-	if (good < len && (ftruncate(s->fd, (off_t)good) < 0 ||
-			   fdatasync(s->fd) < 0)) {
+	/* a torn tail goes; so do the zeros of a segment but the last (a
+	 * crash came before the rotation cut them, trim_locked) */
+	cut = torn || (!last && good < len);
+	if (cut && (ftruncate(s->fd, (off_t)good) < 0 ||
+		    fdatasync(s->fd) < 0)) {
 		gfs_error("cannot truncate %s: %s", s->path, strerror(errno));
 		err = GFS_EIO;
 		goto out_free;
 	}
 	s->size = s->tail = good;
+	s->zend = cut ? good : len;
 	sc->expect = s->end;
 	free(buf);
 	return GFS_OK;
@@ -377,8 +451,9 @@ out_free:
 	return err;
 }
 
-/* Scan every segment in order; an empty trailing segment file whose header
- * never made it to disk is removed. */
+/* Scan every segment in order; a trailing segment file whose header never
+ * made it to disk (shorter than one, or zeros: a crash while it was
+ * created) is removed. */
 static enum gfs_err load_all(struct scan *sc)
 {
 	enum gfs_err err = GFS_OK;
@@ -388,19 +463,19 @@ static enum gfs_err load_all(struct scan *sc)
 
 	for (i = 0; i < n && !err; i++) {
 		bool last = i + 1 == n;
-		char *p = gfs_xasprintf("%s/%s", sc->log->dir, names[i]);
-		struct stat st;
 
-		if (last && !stat(p, &st) && st.st_size < SEG_HDR) {
-			gfs_warn("removing empty op log segment %s", p);
-			unlink(p);
-			free(p);
-			continue;
-		}
-		free(p);
 		err = load_segment(sc, names[i], last, &s);
 		if (!err)
 			push_seg(sc->log, &s);
+		if (err == GFS_ENOENT) {
+			char *p = gfs_xasprintf("%s/%s", sc->log->dir,
+						names[i]);
+
+			gfs_warn("removing empty op log segment %s", p);
+			unlink(p);
+			free(p);
+			err = GFS_OK;
+		}
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -480,12 +555,49 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 		goto out_free;
 	if (!log->nsegs)
 		push_seg(log, &s);
+	seg_zero_ahead(cur_seg(log)); /* a torn tail was cut, or it is short */
 	log->next_seq = log->synced_seq = log->written_seq = cur_seg(log)->end;
 	*out = log;
 	return GFS_OK;
 out_free:
 	gfs_oplog_close(log);
 	return err;
+}
+
+/*
+ * The current segment has less than half a step of zeros left past what
+ * is queued: write the next step and fdatasync it, without the lock and
+ * from a dup() of the fd (the segment may be rotated, dropped or wiped
+ * meanwhile: then the zeros land in a file no one reads).  Leaders whose
+ * batch stays below the old end write meanwhile; one that would cross it
+ * waits for `extending` to clear (flush_locked).  Lock held.
+ */
+static void extend_locked(struct gfs_oplog *log)
+{
+	struct gfs_oplog_seg *s = cur_seg(log);
+	uint64_t from = s->zend, base = s->base, gen = log->gen;
+	char *path;
+	int fd;
+
+	if (log->extending || log->fenced || s->fd < 0 || s->tail > s->zend ||
+	    s->zend - s->tail >= GFS_OPLOG_ZERO_AHEAD / 2)
+		return;
+	fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		die_io("dup", s->path);
+	path = gfs_xstrdup(s->path);
+	log->extending = true;
+	pthread_mutex_unlock(&log->lock);
+	if (write_zeros(fd, from, GFS_OPLOG_ZERO_AHEAD) < 0 || fdatasync(fd) < 0)
+		die_io("zero-fill", path);
+	close(fd);
+	free(path);
+	pthread_mutex_lock(&log->lock);
+	s = seg_at(log, base);
+	if (s && log->gen == gen && s->zend == from)
+		s->zend = from + GFS_OPLOG_ZERO_AHEAD;
+	log->extending = false;
+	pthread_cond_broadcast(&log->cond);
 }
 
 /*
@@ -497,16 +609,25 @@ out_free:
  */
 static void flush_locked(struct gfs_oplog *log, bool rotate)
 {
-	struct gfs_enc batch = log->pending;
-	uint64_t target = log->next_seq;
-	struct gfs_oplog_seg *s = cur_seg(log), next;
-	uint64_t off = s->size, base = s->base;
-	char *path = gfs_xstrdup(s->path);
-	int fd = s->fd, nfd = -1;
+	struct gfs_enc batch;
+	uint64_t target, off, base;
+	struct gfs_oplog_seg *s, next;
+	char *path;
+	int fd, nfd = -1;
 	int64_t t0;
 
-	memset(&log->pending, 0, sizeof(log->pending));
 	log->flushing = true;
+	/* zeros in flight past zend must not land on this batch */
+	while (log->extending && cur_seg(log)->tail > cur_seg(log)->zend)
+		pthread_cond_wait(&log->cond, &log->lock);
+	batch = log->pending;
+	target = log->next_seq;
+	s = cur_seg(log);
+	off = s->size;
+	base = s->base;
+	path = gfs_xstrdup(s->path);
+	fd = s->fd;
+	memset(&log->pending, 0, sizeof(log->pending));
 	if (rotate) {
 		seg_init(log, target, &next);
 		push_seg(log, &next);
@@ -517,7 +638,9 @@ static void flush_locked(struct gfs_oplog *log, bool rotate)
 		die_io("write", path);
 	/* written: followers may fetch them while we fsync */
 	pthread_mutex_lock(&log->lock);
-	seg_at(log, base)->size += batch.len;
+	s = seg_at(log, base);
+	s->size += batch.len;
+	s->zend = GFS_MAX(s->zend, s->size); /* appended past the zeros */
 	log->written_seq = target;
 	pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
@@ -537,6 +660,7 @@ static void flush_locked(struct gfs_oplog *log, bool rotate)
 	pthread_cond_broadcast(&log->cond);
 	gfs_enc_free(&batch);
 	free(path);
+	extend_locked(log);
 }
 
 /* Make records < seq fsync'ed (lock held). */
@@ -563,6 +687,8 @@ void gfs_oplog_close(struct gfs_oplog *log)
 		pthread_mutex_lock(&log->lock);
 		log->fenced = false;
 		sync_locked(log, log->next_seq);
+		while (log->extending)
+			pthread_cond_wait(&log->cond, &log->lock);
 		pthread_mutex_unlock(&log->lock);
 	}
 	for (i = 0; i < log->nsegs; i++)
@@ -642,13 +768,51 @@ void gfs_oplog_sync(struct gfs_oplog *log)
 	pthread_mutex_unlock(&log->lock);
 }
 
+/* Cut the zeros off the segment at base, no longer the current one, so
+ * that it ends with its last record, as a master before the zeros wrote
+ * and reads it (it takes zeros only at the end of the last segment).
+ * Without the lock, from a dup() of the fd: followers read only below
+ * its size.  Lock held. */
+static void trim_locked(struct gfs_oplog *log, uint64_t base)
+{
+	struct gfs_oplog_seg *s;
+	uint64_t size, gen = log->gen;
+	char *path;
+	int fd;
+
+	while (log->extending) /* its zeros would land after the cut */
+		pthread_cond_wait(&log->cond, &log->lock);
+	s = seg_at(log, base);
+	if (!s || s == cur_seg(log) || s->fd < 0 || s->zend == s->size)
+		return;
+	size = s->size;
+	fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		die_io("dup", s->path);
+	path = gfs_xstrdup(s->path);
+	pthread_mutex_unlock(&log->lock);
+	if (ftruncate(fd, (off_t)size) < 0 || fdatasync(fd) < 0)
+		die_io("truncate", path);
+	close(fd);
+	free(path);
+	pthread_mutex_lock(&log->lock);
+	s = seg_at(log, base);
+	if (s && log->gen == gen)
+		s->zend = size;
+}
+
 void gfs_oplog_rotate(struct gfs_oplog *log)
 {
+	uint64_t base;
+
 	pthread_mutex_lock(&log->lock);
 	while (log->flushing)
 		pthread_cond_wait(&log->cond, &log->lock);
-	if (!log->fenced && cur_seg(log)->base < log->next_seq)
+	if (!log->fenced && cur_seg(log)->base < log->next_seq) {
+		base = cur_seg(log)->base;
 		flush_locked(log, true);
+		trim_locked(log, base);
+	}
 	pthread_mutex_unlock(&log->lock);
 }
 

@@ -15,16 +15,20 @@
  *             format version), u64 base seq, then records
  *   record  = u32 len, u32 crc, u64 seq, body[len]
  *             crc = CRC32C(seq as 8 bytes, then body); body[0] = type
+ *   then written zeros to the end of the file (a commit overwrites
+ *   them inside the file's size; oplog.c)
  * Sequence numbers are consecutive across segments.
  *
  * Invariants: records are appended in the order their mutations are
  * applied (the caller holds the master lock around apply + append); a
  * record is read back (replay, /oplog) only once it is fsync'ed; a bad
  * record is dropped only when it is the torn tail of the last segment (no
- * valid record follows it), anything else is corruption and stops the
- * start.  Lock order: the master lock, then log->lock, under which no
- * disk I/O runs (writers need it with the master lock held): writes,
- * fsyncs, segment creation and followers' reads happen without it.
+ * valid record follows it), zeros to the end of a file are its clean
+ * end, anything else is corruption and stops the start; the zeros are
+ * written only past every record queued or in flight.  Lock order: the
+ * master lock, then log->lock, under which no disk I/O runs (writers
+ * need it with the master lock held): writes, fsyncs, segment creation,
+ * the zeros and followers' reads happen without it.
  */
 #ifndef GFS_OPLOG_H
 #define GFS_OPLOG_H
@@ -39,6 +43,9 @@
 #include "metrics.h"
 
 #define GFS_OPLOG_HDR 16              /* record header bytes */
+/* Written zeros kept ahead of a segment's records, in steps of this
+ * (oplog.c: a commit then overwrites inside the file's size). */
+#define GFS_OPLOG_ZERO_AHEAD (1u << 20)
 
 /*
  * The format of the op log and checkpoints this master writes (the digit
@@ -88,6 +95,8 @@ struct gfs_oplog {
 				     * them (lock) */
 	struct gfs_enc pending;     /* framed records not yet written (lock) */
 	bool flushing;              /* a leader is writing (lock) */
+	bool extending;             /* zeros are being written past the
+				     * current segment's zeroed end (lock) */
 	bool fenced;                /* wiped: waiters give up (lock) */
 	uint64_t gen;               /* bumped when wiped (lock) */
 	struct gfs_oplog_stats st;  /* counters (lock) */

@@ -68,6 +68,17 @@ static struct gfs_oplog *open_log(struct seen *s, uint64_t from)
 	return log;
 }
 
+/* Opening the log stops on corruption. */
+static void assert_refused(void)
+{
+	struct gfs_oplog *bad = NULL;
+	struct seen s;
+
+	memset(&s, 0, sizeof(s));
+	cr_assert_eq(gfs_oplog_open(dir, 1, collect, &s, &bad), GFS_EIO);
+	cr_assert_null(bad);
+}
+
 static void append_n(struct gfs_oplog *log, int n)
 {
 	char b[32];
@@ -96,6 +107,36 @@ static off_t file_size(const char *p)
 	return st.st_size;
 }
 
+/* Where the whole records of segment p end (its zero tail not counted):
+ * what the tests that cut or poke the last record need. */
+static off_t records_end(const char *p)
+{
+	static uint8_t buf[4 << 20];
+	int fd = open(p, O_RDONLY);
+	ssize_t len = read(fd, buf, sizeof(buf));
+	size_t off = 16, n;
+	uint64_t seq;
+
+	close(fd);
+	cr_assert_gt(len, 0, "%s", p);
+	cr_assert_lt(len, (ssize_t)sizeof(buf));
+	while ((n = gfs_oplog_check_record(buf + off, (size_t)len - off, &seq)))
+		off += n;
+	return (off_t)off;
+}
+
+/* Write len bytes of c at off in p. */
+static void poke_bytes(const char *p, off_t off, int c, size_t len)
+{
+	char b[256];
+	int fd = open(p, O_WRONLY);
+
+	cr_assert_leq(len, sizeof(b));
+	memset(b, c, len);
+	cr_assert_eq(pwrite(fd, b, len, off), (ssize_t)len);
+	close(fd);
+}
+
 Test(oplog, replays_every_record_in_order)
 {
 	struct seen s;
@@ -119,7 +160,7 @@ Test(oplog, drops_torn_tail)
 
 	append_n(log, 5);
 	gfs_oplog_close(log);
-	size = file_size(seg_path(1));
+	size = records_end(seg_path(1));
 	cr_assert_eq(truncate(seg_path(1), size - 3), 0);
 	log = open_log(&s, 1);
 	cr_assert_eq(s.n, 4, "the torn fifth record is dropped");
@@ -141,7 +182,7 @@ Test(oplog, drops_tail_with_bad_checksum)
 	append_n(log, 3);
 	gfs_oplog_close(log);
 	fd = open(seg_path(1), O_WRONLY);
-	cr_assert_eq(pwrite(fd, "X", 1, file_size(seg_path(1)) - 1), 1);
+	cr_assert_eq(pwrite(fd, "X", 1, records_end(seg_path(1)) - 1), 1);
 	close(fd);
 	log = open_log(&s, 1);
 	cr_assert_eq(s.n, 2);
@@ -151,7 +192,7 @@ Test(oplog, drops_tail_with_bad_checksum)
 Test(oplog, refuses_corruption_before_the_tail)
 {
 	struct seen s;
-	struct gfs_oplog *log = open_log(&s, 1), *bad = NULL;
+	struct gfs_oplog *log = open_log(&s, 1);
 	int fd;
 
 	append_n(log, 3);
@@ -159,8 +200,7 @@ Test(oplog, refuses_corruption_before_the_tail)
 	fd = open(seg_path(1), O_WRONLY);
 	cr_assert_eq(pwrite(fd, "X", 1, 16 + 16 + 2), 1); /* first body */
 	close(fd);
-	memset(&s, 0, sizeof(s));
-	cr_assert_eq(gfs_oplog_open(dir, 1, collect, &s, &bad), GFS_EIO);
+	assert_refused();
 }
 
 Test(oplog, replays_only_records_after_the_checkpoint)
@@ -170,7 +210,7 @@ Test(oplog, replays_only_records_after_the_checkpoint)
 
 	append_n(log, 4);
 	gfs_oplog_rotate(log);
-	cr_assert_eq(file_size(seg_path(5)), 16, "the new segment's header");
+	cr_assert_eq(records_end(seg_path(5)), 16, "the new segment's header");
 	append_n(log, 3);
 	gfs_oplog_close(log);
 	log = open_log(&s, 5);
@@ -309,7 +349,7 @@ Test(oplog, rotating_an_empty_segment_does_nothing)
 	gfs_oplog_rotate(log);
 	gfs_oplog_rotate(log);
 	append_n(log, 1);
-	cr_assert_eq(file_size(seg_path(3)), 16 + 16 + 8);
+	cr_assert_eq(records_end(seg_path(3)), 16 + 16 + 8);
 	gfs_oplog_close(log);
 	log = open_log(&s, 1);
 	cr_assert_eq(s.n, 3);
@@ -329,9 +369,209 @@ Test(oplog, drops_nothing_of_a_log_wiped_since)
 	gfs_oplog_rotate(log);
 	append_n(log, 1);
 	gfs_oplog_drop_before(log, 10, gen);
-	cr_assert_eq(file_size(seg_path(1)), 16 + 3 * (16 + 8));
+	cr_assert_eq(records_end(seg_path(1)), 16 + 3 * (16 + 8));
 	gfs_oplog_drop_before(log, 10, gfs_oplog_gen(log));
 	cr_assert_neq(access(seg_path(1), F_OK), 0, "not dropped");
+	gfs_oplog_close(log);
+}
+
+/* ---- the pre-zeroed tail ---- */
+
+#define AHEAD ((off_t)GFS_OPLOG_ZERO_AHEAD)
+
+/* A group commit overwrites zeros inside the file's size, so that its
+ * fdatasync writes data only; the zeros are extended a step at a time,
+ * before the records reach them. */
+Test(oplog, appends_stay_inside_the_zeroed_size)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	off_t size = file_size(seg_path(1)), end, grew = 0;
+	char b[1000];
+	uint64_t seq = 0;
+
+	cr_assert_geq(size - records_end(seg_path(1)), AHEAD / 2,
+		      "a new segment has its zeros");
+	memset(b, 'r', sizeof(b));
+	for (int i = 0; i < 400; i++) {
+		for (int j = 0; j < 4; j++)
+			seq = gfs_oplog_append(log, b, sizeof(b));
+		cr_assert(gfs_oplog_wait(log, seq));
+		end = records_end(seg_path(1));
+		cr_assert_geq(file_size(seg_path(1)) - end, AHEAD / 2,
+			      "the records came near the end of the zeros");
+		if (file_size(seg_path(1)) != size) {
+			cr_assert_eq(file_size(seg_path(1)), size + AHEAD,
+				     "extended by a step");
+			size += AHEAD;
+			grew++;
+		}
+	}
+	cr_assert_eq(grew, 2, "1.6 MB of records: two steps, not %lld",
+		     (long long)grew);
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 1600);
+	gfs_oplog_close(log);
+}
+
+/* Zeros after the last record are a segment's clean end, in the last
+ * segment and in earlier ones, whatever their length (a crash while
+ * they were written); the next appends after a restart overwrite them. */
+Test(oplog, replays_segments_that_end_in_zeros)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	off_t size;
+
+	append_n(log, 3);
+	gfs_oplog_rotate(log);
+	append_n(log, 2);
+	gfs_oplog_close(log);
+	cr_assert_eq(file_size(seg_path(1)), records_end(seg_path(1)),
+		     "a rotated segment is cut to its records");
+	cr_assert_gt(file_size(seg_path(4)), records_end(seg_path(4)));
+	/* an odd run of zeros, as a crash before the cut or in an
+	 * extension leaves */
+	cr_assert_eq(truncate(seg_path(1), records_end(seg_path(1)) + 77), 0);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 5);
+	cr_assert_eq(gfs_oplog_next_seq(log), 6);
+	cr_assert_eq(file_size(seg_path(1)), records_end(seg_path(1)),
+		     "cut at open");
+	size = file_size(seg_path(4));
+	append_n(log, 1);
+	cr_assert_eq(file_size(seg_path(4)), size, "appended inside the zeros");
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 6);
+	cr_assert_str_eq(s.bodies[5], "record-0");
+	gfs_oplog_close(log);
+}
+
+/* A last segment without zeros (a master before them wrote it, or a
+ * crash left a few) gets them back at open. */
+Test(oplog, open_remakes_the_zeros_of_the_last_segment)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	off_t end;
+
+	append_n(log, 3);
+	gfs_oplog_close(log);
+	end = records_end(seg_path(1));
+	cr_assert_eq(truncate(seg_path(1), end + 5), 0);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 3);
+	cr_assert_geq(file_size(seg_path(1)) - end, AHEAD / 2);
+	gfs_oplog_close(log);
+}
+
+/* A record torn by a crash (its last bytes never written, zeros in their
+ * place), or a header of length 0, then zeros: the torn tail of the last
+ * segment, dropped; the zeros are made again after the cut. */
+Test(oplog, drops_a_torn_record_followed_by_zeros)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	off_t end;
+
+	append_n(log, 5);
+	gfs_oplog_close(log);
+	end = records_end(seg_path(1));
+	poke_bytes(seg_path(1), end - 3, 0, 3);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 4, "the torn fifth record is dropped");
+	cr_assert_eq(records_end(seg_path(1)), end - (16 + 8));
+	cr_assert_geq(file_size(seg_path(1)) - (end - (16 + 8)), AHEAD / 2);
+	append_n(log, 1);
+	gfs_oplog_close(log);
+	/* a header of length 0 but not all zeros */
+	end = records_end(seg_path(1));
+	poke_bytes(seg_path(1), end + 8, 5, 1); /* its seq */
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 5);
+	cr_assert_str_eq(s.bodies[4], "record-0");
+	cr_assert_eq(gfs_oplog_next_seq(log), 6);
+	gfs_oplog_close(log);
+}
+
+/* In a segment but the last, a torn record before the zeros is
+ * corruption (its records were fsync'ed before the next one began). */
+Test(oplog, refuses_a_torn_record_in_an_earlier_segment)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	append_n(log, 3);
+	gfs_oplog_rotate(log);
+	append_n(log, 1);
+	gfs_oplog_close(log);
+	poke_bytes(seg_path(1), records_end(seg_path(1)) - 1, 0, 1);
+	assert_refused();
+}
+
+/* Zeros where a record should be, with valid records after them, are no
+ * end: corruption, as any bad record before valid ones. */
+Test(oplog, refuses_zeros_before_valid_records)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	append_n(log, 3);
+	gfs_oplog_close(log);
+	poke_bytes(seg_path(1), 16, 0, 16 + 8); /* the whole first record */
+	assert_refused();
+}
+
+/* A crash while a new segment was created (its header never written,
+ * its zeros maybe): the file is removed and the log goes on. */
+Test(oplog, removes_a_last_segment_without_its_header)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	append_n(log, 3);
+	gfs_oplog_rotate(log);
+	gfs_oplog_close(log);
+	poke_bytes(seg_path(4), 0, 0, 16);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 3);
+	cr_assert_neq(access(seg_path(4), F_OK), 0, "not removed");
+	append_n(log, 2);
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 5);
+	gfs_oplog_close(log);
+}
+
+/* The follower stream reads by record offsets: the zeros never reach a
+ * follower, across rotations and a drop. */
+Test(oplog, serves_records_only_not_zeros)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	struct gfs_enc out = { 0 };
+	uint64_t next, seq;
+	size_t off = 0, n;
+
+	append_n(log, 3);
+	gfs_oplog_rotate(log);
+	append_n(log, 2);
+	cr_assert_eq(gfs_oplog_serve(log, 1, NULL, 0, 1 << 20, &out, &next),
+		     GFS_OK);
+	cr_assert_eq(next, 4, "one segment at a time");
+	cr_assert_eq(out.len, 3 * (16 + 8));
+	gfs_enc_free(&out);
+	gfs_oplog_drop_before(log, 4, gfs_oplog_gen(log));
+	cr_assert_neq(access(seg_path(1), F_OK), 0, "not dropped");
+	cr_assert_eq(gfs_oplog_serve(log, 4, NULL, 0, 1 << 20, &out, &next),
+		     GFS_OK);
+	cr_assert_eq(next, 6);
+	while ((n = gfs_oplog_check_record(out.buf + off, out.len - off, &seq)))
+		off += n;
+	cr_assert_eq(off, out.len, "nothing but records");
+	gfs_enc_free(&out);
 	gfs_oplog_close(log);
 }
 
