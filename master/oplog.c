@@ -48,6 +48,7 @@
 
 #define SEG_PREFIX "GFSLOG"
 #define SEG_HDR 16
+#define SECTOR 512 /* the smallest unit a device writes whole */
 
 static void unlink_first(struct gfs_oplog *log, size_t n);
 
@@ -322,21 +323,50 @@ static uint8_t *slurp(int fd, size_t *len)
 	return buf;
 }
 
-/* True when a valid record with seq >= min lies anywhere in buf[off..).
+/* The valid-looking records with seq >= min anywhere in buf[off..len):
+ * how many, and where the last one ends (*end, off when none).
  * O(bytes) header checks; a checksum only where a header is plausible. */
-static bool valid_record_after(const uint8_t *buf, size_t len, size_t off,
-			       uint64_t min)
+static uint64_t valid_records_after(const uint8_t *buf, size_t len,
+				    size_t off, uint64_t min, size_t *end)
 {
-	uint64_t seq;
+	uint64_t seq, count = 0;
+	size_t n;
 
-	for (; off + GFS_OPLOG_HDR <= len; off++) {
+	*end = off;
+	while (off + GFS_OPLOG_HDR <= len) {
 		uint64_t s = gfs_get_u64(buf + off + 8);
 
-		if (s < min || s - min > (1ull << 32))
+		n = s < min || s - min > (1ull << 32)
+			    ? 0
+			    : gfs_oplog_check_record(buf + off, len - off, &seq);
+		if (!n) {
+			off++;
 			continue;
-		if (gfs_oplog_check_record(buf + off, len - off, &seq))
-			return true;
+		}
+		count++;
+		off += n;
+		*end = off;
 	}
+	return count;
+}
+
+/*
+ * Whether buf[bad..end) shows a sector the device never wrote: an
+ * aligned SECTOR of zeros, or zeros from bad to its sector's end that
+ * hold at least the 4-byte length a written header never has as zero
+ * (that sector's head was written with the batch before).  Records are
+ * written over zeros, so such a sector inside a batch means the batch
+ * was torn by a crash; garbage or bit rot leaves none.
+ */
+static bool has_unwritten_sector(const uint8_t *buf, size_t bad, size_t end)
+{
+	size_t off, next = (bad / SECTOR + 1) * SECTOR;
+
+	if (next - bad >= 4 && next <= end && all_zero(buf + bad, next - bad))
+		return true;
+	for (off = next; off + SECTOR <= end; off += SECTOR)
+		if (all_zero(buf + off, SECTOR))
+			return true;
 	return false;
 }
 
@@ -349,12 +379,45 @@ struct scan {
 };
 
 /*
+ * At a bad point `off` of segment s (not a record, not zeros to the end):
+ * whether it is a torn tail to cut.  Anything after a torn record or the
+ * zeros where one was never written is the last group commit's batch,
+ * written only after the batch before it was fdatasync'ed and never
+ * acknowledged, so it can only be torn at the end of the last segment:
+ * with nothing valid after it, or with valid-looking records after it
+ * and a sector between that the device never wrote (has_unwritten_sector).
+ * Anything else is corruption (false, logged).
+ */
+static bool torn_tail(const struct gfs_oplog_seg *s, const uint8_t *buf,
+		      size_t len, size_t off, bool last)
+{
+	size_t vend;
+	uint64_t after = valid_records_after(buf, len, off + 1, s->end, &vend);
+
+	if (last && !after) {
+		gfs_warn("op log %s: dropping torn tail of %zu bytes at "
+			 "offset %zu (record %" PRIu64 ")", s->path,
+			 nonzero_len(buf + off, len - off), off, s->end);
+		return true;
+	}
+	if (last && has_unwritten_sector(buf, off, vend)) {
+		gfs_warn("op log %s: dropping a torn last batch at offset %zu "
+			 "(record %" PRIu64 "): a sector of it was never "
+			 "written; %" PRIu64 " valid-looking records after it "
+			 "dropped too", s->path, off, s->end, after);
+		return true;
+	}
+	gfs_error("op log %s is corrupt at offset %zu (record %" PRIu64 ")",
+		  s->path, off, s->end);
+	return false;
+}
+
+/*
  * Parse one segment buffer into s (offsets) and replay its records.  Zero
  * bytes from where a record should start to the end of the file are the
- * segment's pre-zeroed tail, its clean end (any segment).  Any other bad
- * record in the last segment with nothing valid after it is a torn tail:
- * *good is where the file must be cut, *torn set.  Anything else is
- * GFS_EIO.
+ * segment's pre-zeroed tail, its clean end (any segment).  A torn tail of
+ * the last segment (torn_tail) ends it too: *good is where the file must
+ * be cut, *torn set.  Anything else is GFS_EIO.
  */
 static enum gfs_err scan_segment(struct scan *sc, struct gfs_oplog_seg *s,
 				 const uint8_t *buf, size_t len, bool last,
@@ -369,15 +432,8 @@ static enum gfs_err scan_segment(struct scan *sc, struct gfs_oplog_seg *s,
 		if (!n || seq != s->end) {
 			if (all_zero(buf + off, len - off))
 				break;
-			if (!last || valid_record_after(buf, len, off + 1, s->end)) {
-				gfs_error("op log %s is corrupt at offset %zu "
-					  "(record %" PRIu64 ")", s->path, off,
-					  s->end);
+			if (!torn_tail(s, buf, len, off, last))
 				return GFS_EIO;
-			}
-			gfs_warn("op log %s: dropping torn tail of %zu bytes "
-				 "at offset %zu (record %" PRIu64 ")", s->path,
-				 nonzero_len(buf + off, len - off), off, s->end);
 			*torn = true;
 			break;
 		}

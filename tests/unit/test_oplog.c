@@ -511,8 +511,9 @@ Test(oplog, refuses_a_torn_record_in_an_earlier_segment)
 	assert_refused();
 }
 
-/* Zeros where a record should be, with valid records after them, are no
- * end: corruption, as any bad record before valid ones. */
+/* Zeros where a record should be, with valid records after them and no
+ * sector of zeros between (the device wrote every sector): corruption,
+ * as any bad record before valid ones. */
 Test(oplog, refuses_zeros_before_valid_records)
 {
 	struct seen s;
@@ -521,6 +522,136 @@ Test(oplog, refuses_zeros_before_valid_records)
 	append_n(log, 3);
 	gfs_oplog_close(log);
 	poke_bytes(seg_path(1), 16, 0, 16 + 8); /* the whole first record */
+	assert_refused();
+}
+
+/* Write c over [off, off + len) of p, any length. */
+static void fill_bytes(const char *p, off_t off, int c, size_t len)
+{
+	size_t n;
+
+	for (; len; off += (off_t)n, len -= n) {
+		n = GFS_MIN(len, 256);
+		poke_bytes(p, off, c, n);
+	}
+}
+
+/* How many whole records of segment p end at or before off. */
+static uint64_t records_before(const char *p, off_t off)
+{
+	static uint8_t buf[1 << 16];
+	int fd = open(p, O_RDONLY);
+	ssize_t len = pread(fd, buf, sizeof(buf), 0);
+	size_t at = 16, n;
+	uint64_t seq, count = 0;
+
+	close(fd);
+	cr_assert_gt(len, off);
+	while ((n = gfs_oplog_check_record(buf + at, (size_t)len - at, &seq)) &&
+	       at + n <= (size_t)off) {
+		at += n;
+		count++;
+	}
+	return count;
+}
+
+/* Whether p holds only zeros from off to its end. */
+static bool zeros_from(const char *p, off_t off)
+{
+	static uint8_t buf[4 << 20];
+	int fd = open(p, O_RDONLY);
+	ssize_t len = pread(fd, buf, sizeof(buf), off);
+
+	close(fd);
+	cr_assert_geq(len, 0);
+	for (ssize_t i = 0; i < len; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+/* The first group commit writes records 1-3; the second, records 4-63
+ * (about 1,500 bytes: sectors 0 to 3), then the log is closed. */
+static void write_two_batches(bool rotate)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	append_n(log, 3);
+	append_n(log, 60);
+	if (rotate) {
+		gfs_oplog_rotate(log);
+		append_n(log, 1);
+	}
+	gfs_oplog_close(log);
+	cr_assert_gt(records_end(seg_path(1)), 3 * 512);
+}
+
+/* A power cut during the last batch's fdatasync wrote its later sectors
+ * and not one in its middle (overwriting inside the file's size has no
+ * all-or-nothing append): that batch was never acknowledged, so it goes
+ * from its first bad record on; the log goes on right after the records
+ * kept, its zeros made again over the dropped ones. */
+static void assert_torn_batch_dropped(uint64_t kept, off_t cut)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+
+	cr_assert_eq(s.n, kept, "replayed %llu, not %llu",
+		     (unsigned long long)s.n, (unsigned long long)kept);
+	cr_assert_eq(gfs_oplog_next_seq(log), kept + 1);
+	cr_assert_eq(records_end(seg_path(1)), cut);
+	cr_assert(zeros_from(seg_path(1), cut), "the dropped records stay");
+	cr_assert_geq(file_size(seg_path(1)) - cut, AHEAD / 2);
+	append_n(log, 2);
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, kept + 2);
+	cr_assert_eq(s.last, kept + 2);
+	cr_assert_str_eq(s.bodies[kept], "record-0");
+	cr_assert_geq(file_size(seg_path(1)) - records_end(seg_path(1)),
+		      AHEAD / 2);
+	gfs_oplog_close(log);
+}
+
+Test(oplog, drops_a_last_batch_with_a_sector_never_written)
+{
+	uint64_t kept;
+
+	write_two_batches(false);
+	kept = records_before(seg_path(1), 512);
+	cr_assert_gt(kept, 3);
+	fill_bytes(seg_path(1), 512, 0, 512);
+	assert_torn_batch_dropped(kept, records_end(seg_path(1)));
+}
+
+/* The head of the batch's first sector (the sector the batch before
+ * ended in) never written again, the rest of the batch written. */
+Test(oplog, drops_a_last_batch_whose_first_sector_was_not_written)
+{
+	off_t end;
+
+	write_two_batches(false);
+	end = (off_t)(16 + 3 * (16 + 8));
+	fill_bytes(seg_path(1), end, 0, (size_t)(512 - end));
+	assert_torn_batch_dropped(3, end);
+}
+
+/* The same sector holding garbage instead of zeros: the device wrote it,
+ * so this is no torn write but corruption. */
+Test(oplog, refuses_garbage_before_valid_records)
+{
+	write_two_batches(false);
+	fill_bytes(seg_path(1), 512, 0xa5, 512);
+	assert_refused();
+}
+
+/* The same zeroed sector in a segment but the last: its batches were all
+ * fdatasync'ed before the next segment began, so it is corruption. */
+Test(oplog, refuses_a_sector_of_zeros_in_an_earlier_segment)
+{
+	write_two_batches(true);
+	fill_bytes(seg_path(1), 512, 0, 512);
 	assert_refused();
 }
 
