@@ -22,9 +22,11 @@
  * Invariants: records are appended in the order their mutations are
  * applied (the caller holds the master lock around apply + append); a
  * record is read back (replay, /oplog) only once it is fsync'ed; a bad
- * record is dropped only when it is the torn tail of the last segment (no
- * valid record follows it), zeros to the end of a file are its clean
- * end, anything else is corruption and stops the start; the zeros are
+ * record is dropped only when it is the torn tail of the last segment:
+ * no valid record follows it, or the bytes up to the last valid-looking
+ * one show a sector never written (the last batch, never acknowledged,
+ * torn by a power cut: oplog.c); zeros to the end of a file are its
+ * clean end; anything else is corruption and stops the start; the zeros are
  * written only past every record queued or in flight.  Lock order: the
  * master lock, then log->lock, under which no disk I/O runs (writers
  * need it with the master lock held): writes, fsyncs, segment creation,
