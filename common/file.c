@@ -104,8 +104,8 @@ struct chunk_map {
  * that stream, where it keeps the client's bandwidth to one copy.
  */
 struct put {
-	unsigned n;                          /* uploads open; 0: none */
-	bool fan;                            /* one per replica, not a chain */
+	unsigned n;                          /* uploads open; 0: none; more
+					      * than 1: one per replica */
 	struct gfs_upload *up[MAX_REPLICAS]; /* owned */
 	struct gfs_http *h[MAX_REPLICAS];    /* held from the pool */
 };
@@ -891,18 +891,19 @@ static enum gfs_err start_put(struct gfs_file *f, struct stream *s,
 	const char *hdrs[7];
 	enum gfs_err err;
 	unsigned i;
+	bool fan;
 	int n = 0;
 
 	err = fresh_tokens(f, t, s->cloned ? &s->base : NULL);
 	if (err)
 		return err;
-	s->put.fan = size >= 0 && size <= SMALL_WRITE && t->nreplicas > 1;
+	fan = size >= 0 && size <= SMALL_WRITE && t->nreplicas > 1;
 	if (token_header(GFS_HDR_TOKEN, t->token, th, sizeof(th)))
 		hdrs[n++] = th;
 	if (s->cloned && token_header(GFS_HDR_CLONE_TOKEN, s->base.token, ch,
 				      sizeof(ch)))
 		hdrs[n++] = ch;
-	if (!s->put.fan)
+	if (!fan)
 		fwd = url_header(GFS_HDR_FORWARD, t->replicas, 1,
 				 t->nreplicas);
 	src = s->cloned ? url_header("X-GFS-Clone-Sources", s->base.replicas,
@@ -918,7 +919,7 @@ static enum gfs_err start_put(struct gfs_file *f, struct stream *s,
 	}
 	hdrs[n++] = "Content-Type: application/octet-stream";
 	hdrs[n] = NULL;
-	for (i = 0; i < (s->put.fan ? t->nreplicas : 1); i++) {
+	for (i = 0; i < (fan ? t->nreplicas : 1); i++) {
 		url = put_url(s, t->replicas[i]);
 		put_add(f, &s->put, url, hdrs, size);
 		free(url);
@@ -1047,7 +1048,7 @@ static void add_replicas(struct chunk *ch, const struct chunk *got)
 static enum gfs_err collect_one(struct gfs_file *f, struct stream *s,
 				unsigned i, struct chunk *ch, uint64_t *len)
 {
-	const char *url = s->target.replicas[s->put.fan ? i : 0];
+	const char *url = s->target.replicas[s->put.n > 1 ? i : 0];
 	struct gfs_http_reply r;
 	enum gfs_err err = gfs_upload_finish(s->put.up[i], &r);
 	struct chunk got;

@@ -158,6 +158,18 @@ static void die_io(const char *what, const char *path)
 	_exit(1);
 }
 
+/* A descriptor of s's file for I/O without log->lock (the segment may be
+ * rotated, dropped or wiped meanwhile; the dup outlives it).  Stops the
+ * process on failure. */
+static int seg_dup(const struct gfs_oplog_seg *s)
+{
+	int fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		die_io("dup", s->path);
+	return fd;
+}
+
 /* Write len zero bytes at off (no sync).  -1 and errno on failure. */
 static int write_zeros(int fd, uint64_t off, uint64_t len)
 {
@@ -638,9 +650,7 @@ static void extend_locked(struct gfs_oplog *log)
 	if (log->extending || log->fenced || s->fd < 0 || s->tail > s->zend ||
 	    s->zend - s->tail >= GFS_OPLOG_ZERO_AHEAD / 2)
 		return;
-	fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		die_io("dup", s->path);
+	fd = seg_dup(s);
 	path = gfs_xstrdup(s->path);
 	log->extending = true;
 	pthread_mutex_unlock(&log->lock);
@@ -842,9 +852,7 @@ static void trim_locked(struct gfs_oplog *log, uint64_t base)
 	if (!s || s == cur_seg(log) || s->fd < 0 || s->zend == s->size)
 		return;
 	size = s->size;
-	fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		die_io("dup", s->path);
+	fd = seg_dup(s);
 	path = gfs_xstrdup(s->path);
 	pthread_mutex_unlock(&log->lock);
 	if (ftruncate(fd, (off_t)size) < 0 || fdatasync(fd) < 0)
@@ -1006,9 +1014,7 @@ static bool span_of(struct gfs_oplog *log, uint64_t from, size_t max,
 	stop = from + sp->n < s->end ? s->offs[from + sp->n - s->base]
 				     : s->size;
 	sp->len = stop - sp->off;
-	sp->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
-	if (sp->fd < 0)
-		die_io("dup", s->path);
+	sp->fd = seg_dup(s);
 	return true;
 }
 
