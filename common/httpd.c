@@ -20,7 +20,9 @@
  *    (MHD_suspend_connection), so only the worker touches the request; the
  *    worker resumes it at the end and libmicrohttpd calls us again, in the
  *    event thread, where the result is taken (a reply is queued, the next
- *    piece of body comes).  Routes flagged GFS_ROUTE_INLINE skip the hop.
+ *    piece of body comes).  Routes flagged GFS_ROUTE_INLINE skip the hop;
+ *    a GFS_ROUTE_TRY_INLINE handler is tried in the event thread first
+ *    and takes the hop only when it asks (gfs_req_defer()).
  *  - A streamed body is staged: the event thread copies each piece into
  *    the request's fill buffer and goes on reading; a worker (the pump)
  *    swaps it for its own and hands it to the route, in pieces of up to
@@ -250,6 +252,8 @@ struct req {
 	bool waiting;              /* suspended for job, resume not seen yet
 				    * (event thread only) */
 	bool handled;              /* the handler or end ran */
+	bool deferred;             /* its try in the loop asked for a worker
+				    * (GFS_ROUTE_TRY_INLINE) */
 	bool done_ran;             /* the stream's done ran (after end) */
 	bool chunked;              /* Transfer-Encoding: chunked */
 	bool over;                 /* the body passed body_max: 413 */
@@ -753,15 +757,40 @@ static void run_job(struct gfs_job *job)
 
 enum defer { RAN_HERE, QUEUED, REFUSED };
 
-/* Do kind now (an inline route) or on a worker, the connection suspended
- * until it is done.  REFUSED while the server stops. */
+/* A GFS_ROUTE_TRY_INLINE handler's try in the event loop: did it answer
+ * (else it asked for a worker, and nothing of its run counts)? */
+static bool tried_here(struct req *r)
+{
+	r->pub.in_loop = true;
+	run_kind(r);
+	r->pub.in_loop = false;
+	if (!r->deferred)
+		return true;
+	if (r->pub.resp) { /* a reply and a deferral: the reply stands */
+		gfs_error("bug: %s %s replied, then deferred", r->pub.method,
+			  r->pub.url);
+		return true;
+	}
+	r->deferred = false;
+	r->handled = false;
+	return false;
+}
+
+/* Do kind now (an inline route, or a handler that could answer in the
+ * loop) or on a worker, the connection suspended until it is done.
+ * REFUSED while the server stops. */
 static enum defer defer(struct req *r, enum job_kind kind)
 {
+	unsigned flags = r->pub.route->flags;
+
 	r->kind = kind;
-	if (r->pub.route->flags & GFS_ROUTE_INLINE) {
+	if (flags & GFS_ROUTE_INLINE) {
 		run_kind(r);
 		return RAN_HERE;
 	}
+	if (kind == JOB_HANDLE && (flags & GFS_ROUTE_TRY_INLINE) &&
+	    !r->pub.route->stream && tried_here(r))
+		return RAN_HERE;
 	if (!gfs_workpool_reserve(r->h->pool))
 		return REFUSED;
 	conn_pause(r->h, r->cn, true);
@@ -1668,6 +1697,18 @@ json_t *gfs_req_json(struct gfs_req *req)
 		return NULL;
 	}
 	return j;
+}
+
+void gfs_req_defer(struct gfs_req *req)
+{
+	struct req *r = (struct req *)req;
+
+	if (!req->in_loop) {
+		gfs_error("bug: %s %s deferred outside the event loop",
+			  req->method, req->url);
+		return;
+	}
+	r->deferred = true;
 }
 
 void gfs_req_peer(struct gfs_req *req, char *buf, size_t len)

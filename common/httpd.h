@@ -68,6 +68,12 @@ struct gfs_stream_ops {
 /* The handler never blocks (no lock that is held long, no disk, no peer):
  * it runs in the event loop, without the hop to a worker. */
 #define GFS_ROUTE_INLINE 1u
+/* A whole-body route whose handler is tried in the event loop first
+ * (req->in_loop): it answers there when it can without blocking, else
+ * it calls gfs_req_defer() before any reply and runs again on a worker.
+ * For reads usually answered from memory at once: the hop to a worker
+ * and back costs two thread wake-ups, tens of microseconds each. */
+#define GFS_ROUTE_TRY_INLINE (1u << 8)
 /*
  * Who may call a route, when the server has a secret (auth.h).  The
  * cluster's own servers (a request signed with the secret) may call every
@@ -141,6 +147,8 @@ struct gfs_req {
 	struct gfs_req_str *strs;     /* decoded query values to free */
 	struct gfs_req_hdr *hdrs;     /* headers to add to the reply */
 	struct gfs_who who;           /* who it is (auth.h), once admitted */
+	bool in_loop;                 /* GFS_ROUTE_TRY_INLINE's try in the
+				       * event loop: must not block */
 };
 
 /*
@@ -279,6 +287,10 @@ enum gfs_err gfs_req_arg_u64(struct gfs_req *req, const char *name,
 json_t *gfs_req_json(struct gfs_req *req);
 /* Address of the peer as text ("127.0.0.1"), into buf. */
 void gfs_req_peer(struct gfs_req *req, char *buf, size_t len);
+/* In a GFS_ROUTE_TRY_INLINE handler's try in the event loop
+ * (req->in_loop), before any reply: it would block, so run it again on
+ * a worker once it returns. */
+void gfs_req_defer(struct gfs_req *req);
 
 /* Replies.  Exactly one per request; a second one is a bug (logged). */
 /* JSON body; takes the reference to body. */

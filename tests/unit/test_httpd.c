@@ -153,8 +153,33 @@ static void big(struct gfs_req *req)
 			 pattern_read, (void *)(uintptr_t)n, NULL);
 }
 
+/* GFS_ROUTE_TRY_INLINE: answers in the loop, unless ?defer=1 (then on a
+ * worker, after sleep_ms); says where it answered and after how many
+ * tries (req->ctx counts them). */
+static void try_here(struct gfs_req *req)
+{
+	const char *d = NULL;
+	uint64_t sleep_ms = 0;
+	uintptr_t tries = (uintptr_t)req->ctx + 1;
+
+	req->ctx = (void *)tries;
+	gfs_req_arg(req, "defer", &d);
+	gfs_req_arg_u64(req, "sleep_ms", 0, &sleep_ms);
+	if (req->in_loop && d) {
+		gfs_req_defer(req);
+		return;
+	}
+	if (!req->in_loop)
+		usleep((useconds_t)sleep_ms * 1000);
+	gfs_reply_json(req, 200, json_pack("{s:b, s:I}", "in_loop",
+					   req->in_loop, "tries",
+					   (json_int_t)tries));
+}
+
 static const struct gfs_route routes[] = {
 	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0, 0, NULL },
+	{ "GET", "/api/v1/try/*", NULL, try_here, NULL, 0,
+	  GFS_ROUTE_TRY_INLINE, NULL },
 	{ "POST", "/api/v1/json", NULL, post_json, NULL, 1024, 0, NULL },
 	{ "POST", "/api/v1/bigjson", NULL, post_json, NULL, 16u << 20, 0, NULL },
 	{ "PUT", "/api/v1/up/*", NULL, NULL, &upload_ops, SIZE_MAX, 0, NULL },
@@ -206,6 +231,61 @@ Test(httpd, decodes_path_and_arguments)
 	cr_expect_str_eq(p, "/a b/c");
 	cr_expect_str_eq(x, "1+2");
 	gfs_http_reply_clear(&r);
+}
+
+/* What GET /try/... answered: in_loop and tries. */
+static void try_call(struct gfs_http *h, const char *rest, bool *in_loop,
+		     json_int_t *tries)
+{
+	struct gfs_http_reply r;
+
+	cr_assert_eq(gfs_http_call(h, "GET", url(rest), NULL, &r), GFS_OK);
+	cr_assert_eq(r.status, 200);
+	*in_loop = json_is_true(json_object_get(r.json, "in_loop"));
+	*tries = json_integer_value(json_object_get(r.json, "tries"));
+	gfs_http_reply_clear(&r);
+}
+
+Test(httpd, a_try_inline_route_answers_in_the_loop_or_on_a_worker)
+{
+	bool in_loop;
+	json_int_t tries;
+
+	try_call(cli, "/try/a", &in_loop, &tries);
+	cr_expect(in_loop, "answered in the event loop");
+	cr_expect_eq(tries, 1);
+	try_call(cli, "/try/a?defer=1", &in_loop, &tries);
+	cr_expect(!in_loop, "a deferral runs the handler again on a worker");
+	cr_expect_eq(tries, 2);
+}
+
+static void *slow_try(void *arg)
+{
+	struct gfs_http *h = gfs_http_new();
+	bool in_loop;
+	json_int_t tries;
+
+	(void)arg;
+	try_call(h, "/try/slow?defer=1&sleep_ms=1500", &in_loop, &tries);
+	gfs_http_free(h);
+	return NULL;
+}
+
+Test(httpd, a_deferred_try_does_not_hold_up_the_loop)
+{
+	pthread_t t;
+	int64_t t0;
+	bool in_loop;
+	json_int_t tries;
+
+	cr_assert_eq(pthread_create(&t, NULL, slow_try, NULL), 0);
+	usleep(200 * 1000); /* the slow one is on its worker */
+	t0 = gfs_mono_ms();
+	try_call(cli, "/try/b", &in_loop, &tries);
+	cr_expect(in_loop);
+	cr_expect_lt(gfs_mono_ms() - t0, 1000,
+		     "the loop answered while a worker slept");
+	pthread_join(t, NULL);
 }
 
 Test(httpd, nul_in_path_is_a_json_400)
