@@ -824,6 +824,16 @@ bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq)
 	return ok;
 }
 
+bool gfs_oplog_durable(struct gfs_oplog *log, uint64_t seq)
+{
+	bool ok;
+
+	pthread_mutex_lock(&log->lock);
+	ok = !log->fenced && log->synced_seq > seq;
+	pthread_mutex_unlock(&log->lock);
+	return ok;
+}
+
 void gfs_oplog_sync(struct gfs_oplog *log)
 {
 	pthread_mutex_lock(&log->lock);

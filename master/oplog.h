@@ -133,6 +133,9 @@ enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
  * the log was wiped meanwhile (a re-sync): do not acknowledge.
  */
 bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq);
+/* Is record seq fsync'ed here already (and the log not wiped)?  Never
+ * waits for the disk. */
+bool gfs_oplog_durable(struct gfs_oplog *log, uint64_t seq);
 /* Write and fsync everything queued. */
 void gfs_oplog_sync(struct gfs_oplog *log);
 /* Start a new segment at the next seq: what is queued is written and

@@ -431,6 +431,41 @@ enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 	return err;
 }
 
+/* Is what a read saw (up to applied) durable on every member already?
+ * wait_visible() without the wait. */
+static bool visible_now(struct gfs_master *m, uint64_t applied, bool primary)
+{
+	return !primary || applied <= 1 ||
+	       (gfs_oplog_durable(m->log, applied - 1) &&
+		!gfs_isr_wait(&m->isr, applied - 1, false, 0, NULL));
+}
+
+bool gfs_ops_stat_now(struct gfs_master *m, const char *path,
+		      enum gfs_err *err, json_t **out, uint64_t *epoch)
+{
+	struct gfs_node *n;
+	uint64_t applied;
+	bool primary;
+
+	*out = NULL;
+	if (pthread_mutex_trylock(&m->lock))
+		return false;
+	*err = readable(m);
+	if (!*err)
+		*err = lookup(m, path, &n);
+	if (!*err)
+		*out = entry_json(m, n, path, false);
+	applied = m->applied_seq;
+	primary = m->role == GFS_ROLE_PRIMARY;
+	*epoch = m->epoch;
+	pthread_mutex_unlock(&m->lock);
+	if (visible_now(m, applied, primary))
+		return true;
+	json_decref(*out);
+	*out = NULL;
+	return false;
+}
+
 /* ---- listing ---- */
 
 /* A listing's reply *out goes out once what it saw is durable. */

@@ -35,6 +35,12 @@ struct gfs_master;
  * them (bounded) and then says GFS_EUNAVAIL. */
 enum gfs_err gfs_ops_stat(struct gfs_master *m, const char *path,
 			  const char *client, bool full, json_t **out);
+/* The same without full, for the event loop: false, with nothing done,
+ * where it would wait (the lock held by another thread, or what it saw
+ * not durable on every member yet); else *err and *out as above, and
+ * *epoch the epoch it was read in. */
+bool gfs_ops_stat_now(struct gfs_master *m, const char *path,
+		      enum gfs_err *err, json_t **out, uint64_t *epoch);
 /* A listing asked for: whole, or one page (docs/PROTOCOL.md). */
 struct gfs_list_req {
 	size_t limit;               /* entries a page holds at most (more

@@ -324,15 +324,54 @@ static void h_list(struct gfs_req *req)
 	reply(req, err, 200, out, dir ? dir : "");
 }
 
+/* h_stat() of a name (?stat=1, what a mount's lookup asks) in the event
+ * loop, without the hop to a worker and back: false, with nothing
+ * replied, where that would wait or the request is anything else (a
+ * full stat, a bad path or client id: the worker answers those). */
+static bool stat_now(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	const char *path = req->path ? req->path : "/", *stat = NULL;
+	const char *c = gfs_req_header(req, GFS_HDR_CLIENT);
+	json_t *out;
+	enum gfs_err err;
+	uint64_t epoch;
+	char buf[32];
+
+	if (gfs_req_arg(req, "stat", &stat) || !stat || strcmp(stat, "1") ||
+	    gfs_path_check(path, strlen(path)) ||
+	    (c && (strlen(c) > GFS_HOLDER_MAX || !gfs_text_valid(c))) ||
+	    !gfs_ops_stat_now(m, path, &err, &out, &epoch))
+		return false;
+	if (err && err != GFS_ENOENT) { /* 421 names the primary: locks */
+		json_decref(out);
+		return false;
+	}
+	snprintf(buf, sizeof(buf), "%" PRIu64, epoch);
+	gfs_reply_header(req, GFS_HDR_EPOCH, buf);
+	if (!err && json_object_get(out, "chunk_size") && !covered(req, path))
+		json_decref(out);
+	else
+		reply(req, err, 200, out, path);
+	return true;
+}
+
 /* GET /files/PATH; /files/ alone (ext): the root's entry. */
 static void h_stat(struct gfs_req *req)
 {
-	struct gfs_master *m = begin(req);
-	const char *path = req_path_or_root(req), *stat = NULL, *client;
+	struct gfs_master *m;
+	const char *path, *stat = NULL, *client;
 	json_t *out = NULL;
 	enum gfs_err err;
 	bool ok, full;
 
+	if (req->in_loop) {
+		if (!stat_now(req))
+			gfs_req_defer(req);
+		return;
+	}
+	m = begin(req);
+	path = req_path_or_root(req);
 	if (!path)
 		return;
 	client = req_client(req, &ok);
@@ -1382,8 +1421,10 @@ static const struct gfs_route routes[] = {
 	  RD, NULL },
 	{ "POST", GFS_API "/chunks", NULL, h_preplace, NULL, SMALL_BODY,
 	  GFS_ROUTE_WRITE, NULL },
-	{ "GET", GFS_API "/files/*", NULL, h_stat, NULL, 0, RD, NULL },
-	{ "GET", GFS_API "/files/", NULL, h_stat, NULL, 0, RD, NULL },
+	{ "GET", GFS_API "/files/*", NULL, h_stat, NULL, 0,
+	  RD | GFS_ROUTE_TRY_INLINE, NULL },
+	{ "GET", GFS_API "/files/", NULL, h_stat, NULL, 0,
+	  RD | GFS_ROUTE_TRY_INLINE, NULL },
 	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY, WR,
 	  NULL },
 	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0, WR, NULL },

@@ -16,11 +16,13 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../master/csmgr.h"
 #include "../../master/journal.h"
 #include "../../master/master.h"
+#include "../../master/oplog.h"
 #include "../../master/ops.h"
 #include "util.h"
 
@@ -389,6 +391,78 @@ Test(ops_where, a_backup_answers_a_chunk_no_heartbeat_can_bring)
 	cr_assert_eq(gfs_ops_stat(&m, "/f", NULL, true, &out), GFS_OK);
 	cr_expect_eq(replicas_in(out), 0, "a lost chunk has no replicas");
 	json_decref(out);
+}
+
+static bool no_record(void *cls, uint64_t seq, const uint8_t *body,
+		      size_t len)
+{
+	(void)cls, (void)seq, (void)body, (void)len;
+	return false;
+}
+
+/* gfs_ops_stat_now() and gfs_ops_stat() of path agree. */
+static void expect_stat_now(const char *path, enum gfs_err want)
+{
+	json_t *now = NULL, *waited = NULL;
+	enum gfs_err err = GFS_EINTERNAL;
+	uint64_t epoch = 0;
+
+	cr_assert(gfs_ops_stat_now(&m, path, &err, &now, &epoch),
+		  "%s: answered at once", path);
+	cr_expect_eq(err, want, "%s", path);
+	cr_expect_eq(epoch, m.epoch);
+	cr_expect_eq(gfs_ops_stat(&m, path, NULL, false, &waited), want);
+	cr_expect(json_equal(now, waited) || (!now && !waited),
+		  "%s: the same entry either way", path);
+	json_decref(now);
+	json_decref(waited);
+}
+
+/* What the event loop answers (GET /files/P?stat=1 without the hop to
+ * a worker) is what a worker would, and only where no wait is needed. */
+Test(ops_where, a_stat_in_the_event_loop_answers_only_without_a_wait)
+{
+	char dir[] = "/tmp/gfs-ops-XXXXXX";
+	struct gfs_enc rec = { 0 };
+	enum gfs_err err;
+	json_t *out = NULL;
+	uint64_t epoch, seq;
+	int64_t t0;
+	char cmd[64];
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(gfs_oplog_open(dir, 1, no_record, NULL, &m.log), GFS_OK);
+	m.applied_seq = 1;
+	m.epoch = 3;
+	primary();
+	expect_stat_now("/f", GFS_OK);
+	expect_stat_now("/g", GFS_ENOENT);
+
+	/* /g created, its record not durable yet: a worker would wait */
+	gfs_rec_create(&rec, "/g", GFS_NODE_FILE, 0644, 1, 1 << 20);
+	pthread_mutex_lock(&m.lock);
+	seq = gfs_ops_log(&m, &rec);
+	pthread_mutex_unlock(&m.lock);
+	t0 = gfs_mono_ms();
+	cr_expect_not(gfs_ops_stat_now(&m, "/g", &err, &out, &epoch),
+		      "a change not durable yet is left to a worker");
+	cr_expect_not(gfs_ops_stat_now(&m, "/f", &err, &out, &epoch),
+		      "so is any read that may have seen it");
+	cr_expect_null(out);
+	cr_expect_lt(gfs_mono_ms() - t0, 50, "and nothing waited");
+	cr_assert(gfs_oplog_wait(m.log, seq));
+	expect_stat_now("/g", GFS_OK);
+
+	/* the master lock held by another thread (here: this one) */
+	pthread_mutex_lock(&m.lock);
+	cr_expect_not(gfs_ops_stat_now(&m, "/g", &err, &out, &epoch));
+	pthread_mutex_unlock(&m.lock);
+	cr_expect_null(out);
+
+	gfs_oplog_close(m.log);
+	m.log = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
 }
 
 Test(ops_where, a_stat_needs_no_locations)
