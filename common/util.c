@@ -190,6 +190,19 @@ int gfs_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int gfs_pwrite_zeros(int fd, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[64 << 10];
+	size_t n;
+
+	for (; len; off += n, len -= n) {
+		n = (size_t)GFS_MIN(len, sizeof(zeros));
+		if (gfs_pwrite_all(fd, zeros, n, (off_t)off) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 ssize_t gfs_pread_all(int fd, void *buf, size_t len, off_t off)
 {
 	char *p = buf;

@@ -42,6 +42,8 @@ bool gfs_parse_duration_ms(const char *s, uint64_t *out);
 int gfs_write_all(int fd, const void *buf, size_t len);
 int gfs_pwrite_all(int fd, const void *buf, size_t len, off_t off);
 ssize_t gfs_pread_all(int fd, void *buf, size_t len, off_t off);
+/* Write len zero bytes at off (no sync): 0, or -1 and errno. */
+int gfs_pwrite_zeros(int fd, uint64_t off, uint64_t len);
 
 /* Raise the soft limit on open files to the hard limit (servers keep a
  * descriptor per connection and per cached chunk). */

@@ -170,20 +170,6 @@ static int seg_dup(const struct gfs_oplog_seg *s)
 	return fd;
 }
 
-/* Write len zero bytes at off (no sync).  -1 and errno on failure. */
-static int write_zeros(int fd, uint64_t off, uint64_t len)
-{
-	static const uint8_t zeros[64 << 10];
-	size_t n;
-
-	for (; len; off += n, len -= n) {
-		n = (size_t)GFS_MIN(len, sizeof(zeros));
-		if (gfs_pwrite_all(fd, zeros, n, (off_t)off) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* Whether buf[0..len) is all zero bytes. */
 static bool all_zero(const uint8_t *buf, size_t len)
 {
@@ -204,7 +190,7 @@ static void seg_zero_ahead(struct gfs_oplog_seg *s)
 {
 	if (s->zend - s->tail >= GFS_OPLOG_ZERO_AHEAD / 2)
 		return;
-	if (write_zeros(s->fd, s->zend, GFS_OPLOG_ZERO_AHEAD) < 0 ||
+	if (gfs_pwrite_zeros(s->fd, s->zend, GFS_OPLOG_ZERO_AHEAD) < 0 ||
 	    fdatasync(s->fd) < 0)
 		die_io("zero-fill", s->path);
 	s->zend += GFS_OPLOG_ZERO_AHEAD;
@@ -239,7 +225,7 @@ static int seg_file_create(const char *dir, const struct gfs_oplog_seg *s)
 	seg_magic(hdr, GFS_FORMAT);
 	gfs_put_u64(hdr + 8, s->base);
 	if (gfs_pwrite_all(fd, hdr, SEG_HDR, 0) < 0 ||
-	    write_zeros(fd, SEG_HDR, s->zend - SEG_HDR) < 0 ||
+	    gfs_pwrite_zeros(fd, SEG_HDR, s->zend - SEG_HDR) < 0 ||
 	    fdatasync(fd) < 0 || gfs_fsync_dir(dir) < 0) {
 		e = errno;
 		close(fd);
@@ -654,7 +640,7 @@ static void extend_locked(struct gfs_oplog *log)
 	path = gfs_xstrdup(s->path);
 	log->extending = true;
 	pthread_mutex_unlock(&log->lock);
-	if (write_zeros(fd, from, GFS_OPLOG_ZERO_AHEAD) < 0 || fdatasync(fd) < 0)
+	if (gfs_pwrite_zeros(fd, from, GFS_OPLOG_ZERO_AHEAD) < 0 || fdatasync(fd) < 0)
 		die_io("zero-fill", path);
 	close(fd);
 	free(path);
