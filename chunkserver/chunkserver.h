@@ -55,6 +55,9 @@ struct gfs_chunkserver_conf {
 				       * xattrs */
 	bool ack_in_memory;           /* acknowledge writes before the disk
 				       * has them (docs/CHUNKSERVER.md) */
+	uint64_t pack_max;            /* --pack-max: live bytes of packed
+				       * small chunks in full segments; 0:
+				       * no packing */
 	struct gfs_httpd_limits http; /* --http-* (zero: defaults) */
 	struct gfs_auth_conf auth;    /* --secret-file, --insecure, ... */
 	char *tls_cert;               /* --tls-cert, --tls-key: HTTPS */

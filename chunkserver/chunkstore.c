@@ -20,6 +20,11 @@
  *   sees the newer meta and waits for the commit instead.  An xattr meta
  *   is read from the open data file itself, so it always describes the
  *   very inode being read.
+ * - A packed entry (e->packed) has a live record at e->loc holding its
+ *   committed version and no chunk file; whoever clears e->packed kills
+ *   that record (take_record(), then gfs_pack_kill() without the lock,
+ *   except in a quarantine, which kills it under the lock as it renames
+ *   files under it).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +47,7 @@
 #include "constants.h"
 #include "inodepool.h"
 #include "json.h"
+#include "pack.h"
 #include "log.h"
 #include "path.h"
 #include "util.h"
@@ -63,6 +69,9 @@ struct chunk {
 	bool busy;                   /* a writer or deleter holds it */
 	bool doomed;                 /* found corrupt while busy */
 	int64_t last_use_ms;         /* monotonic; last read or write */
+	bool packed;                 /* the committed version is a record */
+	struct gfs_pack_loc loc;     /* where, when packed */
+	uint32_t crc;                /* its data's CRC32C, when packed */
 	struct gfs_chunk_view *view; /* cached view (one ref) or NULL */
 	struct chunk *lru_prev;      /* towards more recently used */
 	struct chunk *lru_next;
@@ -96,7 +105,11 @@ struct gfs_chunkstore {
 	bool syncs;                 /* commits fsync (not --ack-in-memory) */
 	struct gfs_inodepool *inodes; /* new chunk files; owned; NULL:
 				     * they are created by name */
+	struct gfs_pack *pack;      /* packed small chunks; owned; NULL:
+				     * packing is off */
 	void (*on_corrupt)(void *cls, uint64_t handle); /* see the conf */
+	void (*materialise)(void *cls, struct gfs_chunkstore *s,
+			    uint64_t handle); /* the conf's */
 	void *cls;
 	pthread_mutex_t lock;       /* guards everything below but stats */
 	pthread_cond_t cond;        /* broadcast when a chunk stops being
@@ -252,6 +265,19 @@ static void record_change(struct gfs_chunkstore *s, uint64_t handle,
 	c->corrupt = corrupt;
 }
 
+/* Clear e's packed mark (lock held): true when it had one, with what
+ * the caller must gfs_pack_kill() once the lock is dropped. */
+static bool take_record(struct chunk *e, struct gfs_pack_loc *loc,
+			uint32_t *len)
+{
+	if (!e->packed)
+		return false;
+	e->packed = false;
+	*loc = e->loc;
+	*len = (uint32_t)e->length;
+	return true;
+}
+
 /* --- quarantine ------------------------------------------------------ */
 
 /* Move handle's data and meta files from dirfd to quarantine/. */
@@ -289,10 +315,17 @@ static bool quarantine_locked(struct gfs_chunkstore *s, struct chunk *e,
 	}
 	gfs_warn("chunk %s v%llu is corrupt (%s): quarantined", hex,
 		 (unsigned long long)e->version, why);
-	dirfd = open_sub(s, e->handle);
-	quarantine_files(s, dirfd, e->handle);
-	if (dirfd >= 0)
-		close(dirfd);
+	if (e->packed) {
+		/* its record killed: the bytes stay in the segment until it
+		 * is reclaimed */
+		gfs_pack_kill(s->pack, &e->loc, (uint32_t)e->length);
+		e->packed = false;
+	} else {
+		dirfd = open_sub(s, e->handle);
+		quarantine_files(s, dirfd, e->handle);
+		if (dirfd >= 0)
+			close(dirfd);
+	}
 	record_change(s, e->handle, true);
 	atomic_fetch_add(&s->stats.corrupt, 1);
 	drop_entry(s, e);
@@ -423,11 +456,19 @@ static void wait_commit(struct gfs_chunkstore *s, uint64_t handle,
 		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
+/* What a loader needs of an entry, copied under the lock. */
+struct wanted {
+	uint64_t version, gen, length;
+	bool packed;
+	struct gfs_pack_loc loc;
+	uint32_t crc;
+};
+
 /* The entry's cached view with a new reference, or (when there is none)
- * its version and gen for loading.  Lock held. */
+ * what loading it needs.  Lock held. */
 static enum gfs_err lookup_view(struct gfs_chunkstore *s, uint64_t handle,
 				struct gfs_chunk_view **out,
-				uint64_t *version, uint64_t *gen)
+				struct wanted *w)
 {
 	struct chunk *e = find(s, handle);
 
@@ -437,8 +478,39 @@ static enum gfs_err lookup_view(struct gfs_chunkstore *s, uint64_t handle,
 	*out = e->view;
 	if (e->view)
 		atomic_fetch_add(&e->view->refs, 1);
-	*version = e->version;
-	*gen = e->gen;
+	w->version = e->version;
+	w->gen = e->gen;
+	w->length = e->length;
+	w->packed = e->packed;
+	w->loc = e->loc;
+	w->crc = e->crc;
+	return GFS_OK;
+}
+
+static struct gfs_chunk_view *view_new(uint64_t handle, uint64_t version,
+				       uint64_t length, uint64_t gen, int fd,
+				       uint32_t *crcs);
+
+/* A view of a packed chunk: a new fd of its segment, its one CRC.
+ * GFS_ENOENT when the segment is gone (the chunk moved on meanwhile). */
+static enum gfs_err load_packed(struct gfs_chunkstore *s, uint64_t handle,
+				const struct wanted *w,
+				struct gfs_chunk_view **out, const char **why)
+{
+	int fd = gfs_pack_fd(s->pack, w->loc.seq), e = errno;
+	uint32_t *crcs;
+
+	if (fd < 0) {
+		*why = "segment missing";
+		errno = e;
+		return e == ENOENT ? GFS_ENOENT : local_err(e);
+	}
+	crcs = gfs_xmalloc(sizeof(*crcs));
+	crcs[0] = w->crc;
+	*out = view_new(handle, w->version, w->length, w->gen, fd, crcs);
+	(*out)->base = w->loc.off + GFS_PACK_HEADER;
+	(*out)->packed = true;
+	atomic_fetch_add(&s->stats.view_loads, 1);
 	return GFS_OK;
 }
 
@@ -448,18 +520,21 @@ enum gfs_err gfs_chunkstore_get_view(struct gfs_chunkstore *s,
 {
 	int64_t deadline = gfs_mono_ms() + COMMIT_WAIT_MS;
 	struct gfs_chunk_view *v = NULL;
-	uint64_t version, gen;
+	struct wanted w;
+	uint64_t gen;
 	const char *why = NULL;
 	enum gfs_err err;
 	struct chunk *e;
 
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
-		err = lookup_view(s, handle, &v, &version, &gen);
+		err = lookup_view(s, handle, &v, &w);
 		pthread_mutex_unlock(&s->lock);
 		if (err || v)
 			break;
-		err = load_view(s, handle, version, gen, &v, &why);
+		gen = w.gen;
+		err = w.packed ? load_packed(s, handle, &w, &v, &why)
+			       : load_view(s, handle, w.version, gen, &v, &why);
 		if (err == GFS_ECORRUPT) {
 			quarantine_gen(s, handle, gen, why);
 			return GFS_ECORRUPT;
@@ -517,7 +592,7 @@ enum gfs_err gfs_chunkstore_read_blocks(struct gfs_chunkstore *s,
 	uint64_t off = (uint64_t)first * GFS_BLOCK_SIZE;
 	size_t len = (size_t)GFS_MIN((uint64_t)n * GFS_BLOCK_SIZE,
 				     v->length - off);
-	ssize_t r = gfs_pread_all(v->fd, buf, len, (off_t)off);
+	ssize_t r = gfs_pread_all(v->fd, buf, len, (off_t)(v->base + off));
 	uint32_t bad;
 	char why[64];
 
@@ -617,6 +692,7 @@ enum gfs_err gfs_chunkstore_lock_chunk(struct gfs_chunkstore *s,
 	slot->existed = e->version != 0;
 	slot->version = e->version;
 	slot->length = e->length;
+	slot->packed = e->packed;
 	pthread_mutex_unlock(&s->lock);
 	slot->dirfd = open_sub(s, handle);
 	if (slot->dirfd < 0) {
@@ -669,7 +745,10 @@ enum gfs_err gfs_chunkstore_commit_chunk(struct gfs_chunkstore *s,
 					 uint32_t *crcs)
 {
 	struct gfs_chunk_view *v;
+	struct gfs_pack_loc loc;
 	struct chunk *e;
+	uint32_t rlen;
+	bool killed;
 
 	pthread_mutex_lock(&s->lock);
 	e = find(s, handle);
@@ -682,6 +761,7 @@ enum gfs_err gfs_chunkstore_commit_chunk(struct gfs_chunkstore *s,
 		return e ? GFS_ECORRUPT : GFS_EINTERNAL;
 	}
 	uncache(s, e);
+	killed = take_record(e, &loc, &rlen); /* never: written files */
 	if (e->version) {
 		s->used -= e->length;
 		s->nchunks--;
@@ -699,8 +779,82 @@ enum gfs_err gfs_chunkstore_commit_chunk(struct gfs_chunkstore *s,
 	record_change(s, handle, false);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	if (killed)
+		gfs_pack_kill(s->pack, &loc, rlen);
 	atomic_fetch_add(&s->stats.bytes_written, length);
 	return GFS_OK;
+}
+
+bool gfs_chunkstore_packable(struct gfs_chunkstore *s, uint64_t size)
+{
+	return s->pack && gfs_pack_fits(s->pack, size);
+}
+
+enum gfs_err gfs_chunkstore_commit_packed(struct gfs_chunkstore *s,
+					  uint64_t handle, uint64_t version,
+					  const void *data, uint32_t len,
+					  uint32_t crc)
+{
+	struct gfs_pack_loc loc;
+	enum gfs_err err;
+	struct chunk *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);
+	err = !e || !e->busy || e->version ? GFS_EINTERNAL : GFS_OK;
+	pthread_mutex_unlock(&s->lock);
+	if (!err)
+		err = gfs_pack_append(s->pack, handle, version, data, len, crc,
+				      &loc);
+	if (err)
+		return err;
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);  /* still ours: busy */
+	e->version = version;
+	e->length = len;
+	e->packed = true;
+	e->loc = loc;
+	e->crc = crc;
+	e->gen = ++s->gen;
+	e->busy = false;
+	e->last_use_ms = gfs_mono_ms();
+	s->used += len;
+	s->nchunks++;
+	record_change(s, handle, false);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->stats.bytes_written, len);
+	return GFS_OK;
+}
+
+void gfs_chunkstore_unpack_chunk(struct gfs_chunkstore *s, uint64_t handle,
+				 int fd, uint32_t *crcs)
+{
+	struct gfs_chunk_view *v;
+	struct gfs_pack_loc loc;
+	struct chunk *e;
+	uint32_t len;
+	bool killed = false;
+
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);
+	if (e && e->busy)
+		killed = take_record(e, &loc, &len);
+	if (killed) {
+		uncache(s, e);
+		e->gen = ++s->gen;
+		v = view_new(handle, e->version, e->length, e->gen, fd, crcs);
+		cache(s, e, v);
+		view_unref(v);
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (killed) {
+		gfs_pack_kill(s->pack, &loc, len);
+		return;
+	}
+	close(fd);
+	free(crcs);
 }
 
 /* --- deleting -------------------------------------------------------- */
@@ -723,8 +877,10 @@ static void unlink_files(int dirfd, uint64_t handle)
 enum gfs_err gfs_chunkstore_delete(struct gfs_chunkstore *s, uint64_t handle,
 				   long wait_ms)
 {
+	struct gfs_pack_loc loc;
 	struct chunk *e;
-	bool busy;
+	bool busy, packed;
+	uint32_t len;
 	int dirfd;
 
 	pthread_mutex_lock(&s->lock);
@@ -734,9 +890,11 @@ enum gfs_err gfs_chunkstore_delete(struct gfs_chunkstore *s, uint64_t handle,
 		return busy ? GFS_ESTALE : GFS_ENOENT;
 	}
 	e->busy = true;
+	packed = take_record(e, &loc, &len);
 	pthread_mutex_unlock(&s->lock);
-	dirfd = open_sub(s, handle);
-	if (dirfd >= 0) {
+	if (packed) {
+		gfs_pack_kill(s->pack, &loc, len);
+	} else if ((dirfd = open_sub(s, handle)) >= 0) {
 		unlink_files(dirfd, handle);
 		close(dirfd);
 	}
@@ -766,7 +924,8 @@ static uint64_t storable(struct gfs_chunkstore *s, uint64_t *total)
 		     avail - s->reserve - s->promised : 0;
 	*total = fs_total;
 	if (s->capacity) {
-		taken = s->used + s->pending + s->promised;
+		taken = s->used + s->pending + s->promised +
+			gfs_pack_overhead(s->pack);
 		fr = GFS_MIN(fr, s->capacity > taken ? s->capacity - taken : 0);
 		*total = GFS_MIN(fs_total, s->capacity);
 	}
@@ -1278,6 +1437,140 @@ void gfs_chunkstore_no_xattrs(struct gfs_chunkstore *s)
 			 ".meta files from now on", s->dir);
 }
 
+/* --- packed chunks ------------------------------------------------------ */
+
+/* Replay: take live record r unless a file or an earlier record holds
+ * the same handle at a version as new (the rules in chunkstore.h). */
+static bool replay_record(void *cls, const struct gfs_pack_rec *r)
+{
+	struct gfs_chunkstore *s = cls;
+	struct chunk *e = find(s, r->handle);
+	char hex[17];
+	int dirfd;
+
+	if (e && r->version <= e->version)
+		return false;  /* stale, or a file of the same version */
+	gfs_handle_fmt(r->handle, hex);
+	if (e && e->packed) {
+		gfs_pack_kill(s->pack, &e->loc, (uint32_t)e->length);
+	} else if (e) {
+		gfs_warn("chunk %s: v%llu file is older than its packed "
+			 "v%llu: removed", hex,
+			 (unsigned long long)e->version,
+			 (unsigned long long)r->version);
+		if ((dirfd = open_sub(s, r->handle)) >= 0) {
+			unlink_files(dirfd, r->handle);
+			close(dirfd);
+		}
+	}
+	if (e) {
+		s->used -= e->length;
+		s->nchunks--;
+	} else {
+		e = add_entry(s, r->handle);
+	}
+	e->version = r->version;
+	e->length = r->length;
+	e->packed = true;
+	e->loc = r->loc;
+	e->crc = r->crc;
+	e->gen = ++s->gen;
+	s->used += r->length;
+	s->nchunks++;
+	return true;
+}
+
+/* Whether a segment of bytes may be made (the pack's thread). */
+static bool pack_room(void *cls, uint64_t bytes)
+{
+	struct gfs_chunkstore *s = cls;
+	uint64_t total, fr;
+
+	pthread_mutex_lock(&s->lock);
+	fr = storable(s, &total);
+	pthread_mutex_unlock(&s->lock);
+	return fr >= bytes;
+}
+
+/* Materialise the packed chunks of segment seq (the pack's thread). */
+static void pack_reclaim(void *cls, uint64_t seq)
+{
+	struct gfs_chunkstore *s = cls;
+	struct chunk *e, *tmp;
+	uint64_t *hs;
+	size_t n = 0;
+
+	if (!s->materialise)
+		return;
+	pthread_mutex_lock(&s->lock);
+	hs = gfs_xmalloc(sizeof(*hs) * (HASH_COUNT(s->table) + 1));
+	HASH_ITER(hh, s->table, e, tmp)
+		if (e->packed && e->loc.seq == seq)
+			hs[n++] = e->handle;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		s->materialise(s->cls, s, hs[i]);
+	free(hs);
+}
+
+/* Smallest segment: room for two records of a whole block. */
+#define PACK_SEG_MIN (128u << 10)
+
+/* The segment size: the conf's, else GFS_PACK_SEG_SIZE, or 1/256 of the
+ * space (the disk, or --capacity when smaller) when that is less, so
+ * that the head and the spare never take a small disk's room. */
+static uint64_t pack_segment(struct gfs_chunkstore *s,
+			     const struct gfs_chunkstore_conf *conf)
+{
+	uint64_t total, seg;
+
+	if (conf->pack_segment)
+		return conf->pack_segment;
+	pthread_mutex_lock(&s->lock);
+	storable(s, &total);
+	pthread_mutex_unlock(&s->lock);
+	seg = total / 256 / GFS_BLOCK_SIZE * GFS_BLOCK_SIZE;
+	return GFS_MAX(GFS_MIN(seg, (uint64_t)GFS_PACK_SEG_SIZE),
+		       (uint64_t)PACK_SEG_MIN);
+}
+
+/* Open packs/, take its live records into the table (after the files)
+ * and start it.  Packing stays off when packs/ cannot be opened. */
+static void open_packs(struct gfs_chunkstore *s,
+		       const struct gfs_chunkstore_conf *conf)
+{
+	struct gfs_pack_conf pc = {
+		.label = s->dir, .seg_size = pack_segment(s, conf),
+		.max_bytes = conf->pack_max, .syncs = s->syncs,
+		.room = pack_room, .reclaim = pack_reclaim, .cls = s,
+	};
+
+	if (!conf->pack_max)
+		return;
+	pc.dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pc.dirfd < 0 || gfs_pack_open(&pc, &s->pack))
+		s->pack = NULL;
+	if (pc.dirfd >= 0)
+		close(pc.dirfd);
+	if (!s->pack)
+		return;
+	gfs_pack_replay(s->pack, replay_record, s);
+	gfs_pack_start(s->pack);
+}
+
+void gfs_chunkstore_packs(struct gfs_chunkstore *s,
+			  struct gfs_chunkstore_packs *out)
+{
+	struct gfs_pack_stats st = { 0 };
+
+	if (s->pack)
+		gfs_pack_stats(s->pack, &st);
+	out->chunks = st.live;
+	out->bytes = st.live_bytes;
+	out->segments = st.segments;
+	out->disk_bytes = st.disk_bytes;
+}
+
 enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 				 struct gfs_chunkstore **out)
 {
@@ -1295,6 +1588,7 @@ enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 			 s->dir);
 	s->capacity = conf->capacity;
 	s->on_corrupt = conf->on_corrupt;
+	s->materialise = conf->materialise;
 	s->cls = conf->cls;
 	s->qdir = s->lockfd = s->chunks = -1;
 	pthread_mutex_init(&s->lock, NULL);
@@ -1308,6 +1602,7 @@ enum gfs_err gfs_chunkstore_open(const struct gfs_chunkstore_conf *conf,
 	scan(s);
 	s->inodes = gfs_inodepool_start(s->chunks, INODE_POOL,
 					conf->named_creates, s->dir);
+	open_packs(s, conf);  /* last: its thread may write chunk files */
 	*out = s;
 	return GFS_OK;
 }
@@ -1319,6 +1614,7 @@ void gfs_chunkstore_close(struct gfs_chunkstore *s)
 
 	if (!s)
 		return;
+	gfs_pack_close(s->pack);  /* first: its thread calls back */
 	gfs_inodepool_stop(s->inodes);
 	HASH_ITER(hh, s->table, e, etmp)
 		drop_entry(s, e);

@@ -10,6 +10,7 @@
  *     chunks/<xx>/<handle>.meta   the same, when they do not (chunks over
  *                                 61.5 MiB, file systems without xattrs)
  *     quarantine/<handle>.<ns>[.meta]   replicas that failed a check
+ *     packs/<seq>                 small new chunks as records (pack.h)
  *     .lock                       flock'ed while a chunkserver uses the dir
  *
  * where <xx> is the last two hex digits of the handle, so that no directory
@@ -23,6 +24,18 @@
  * and read without any lock; a commit publishes a new view and the old one
  * lives on until its last reader drops it.  At most conf.cache_max views
  * stay cached (LRU), which bounds the open fds and CRC tables in memory.
+ *
+ * A packed chunk (a new chunk of at most one block, written whole: see
+ * pack.h) has no file: its entry says where its record is, and its view's
+ * fd is the segment's with base at the record's data.  Any write to it
+ * other than a delete first materialises it (chunkwrite.c): the same
+ * version written as an ordinary chunk file, durable, published with
+ * gfs_chunkstore_unpack_chunk(), which then kills the record, so a record
+ * is never the only copy of a version being replaced.  A delete or a
+ * quarantine kills the record in place.  At open, after the files: a live
+ * record whose handle has a file too wins only with a newer version (the
+ * file is then removed, as a stale replica); equal versions keep the
+ * file.
  *
  * Every change (a chunk committed, deleted, or removed as corrupt) gets a
  * sequence number, so that heartbeats can report what changed since the
@@ -70,8 +83,15 @@ struct gfs_chunkstore_conf {
 			      * the meta moves to a .meta file), 0 as the
 			      * file system allows (gfs_chunkmeta_probe_fs,
 			      * at open) */
+	uint64_t pack_max;   /* live bytes of packed chunks kept in old
+			      * segments (--pack-max); 0: no packing */
+	uint64_t pack_segment; /* segment size (tests); 0: 8 MiB */
 	/* Called (without locks held) after a replica was quarantined. */
 	void (*on_corrupt)(void *cls, uint64_t handle);
+	/* Called (without locks held, from the pack's thread) to turn a
+	 * packed chunk into a file: gfs_chunkwrite_materialise(). */
+	void (*materialise)(void *cls, struct gfs_chunkstore *s,
+			    uint64_t handle);
 	void *cls;
 };
 
@@ -83,6 +103,9 @@ struct gfs_chunk_view {
 	uint64_t gen;        /* commit generation: tells versions apart even
 			      * when a chunk is deleted and made again */
 	int fd;              /* data file, read-only use; owned */
+	uint64_t base;       /* where byte 0 of the chunk is in fd: 0 for a
+			      * chunk file, the record's data in a segment */
+	bool packed;         /* fd is a segment's */
 	uint32_t nblocks;
 	uint32_t *crcs;      /* nblocks CRCs; owned */
 	atomic_uint refs;    /* readers + the cache */
@@ -162,6 +185,7 @@ struct gfs_chunkstore_slot {
 	bool existed;        /* a committed version exists */
 	uint64_t version;    /* committed version (0 when !existed) */
 	uint64_t length;
+	bool packed;         /* the committed version is a packed record */
 	int dirfd;           /* its directory chunks/<xx>: owned by the
 			      * writer, who closes it when done */
 };
@@ -184,6 +208,32 @@ enum gfs_err gfs_chunkstore_commit_chunk(struct gfs_chunkstore *s,
 					 uint64_t handle, uint64_t version,
 					 uint64_t length, int fd,
 					 uint32_t *crcs);
+/* Whether a new chunk body of size bytes may be packed (packing is on). */
+bool gfs_chunkstore_packable(struct gfs_chunkstore *s, uint64_t size);
+/*
+ * Publish a new chunk of the writer's (slot taken for a chunk that did
+ * not exist) as a packed record: data (len bytes, CRC32C crc) appended,
+ * durable, then published and released as commit_chunk does.
+ * GFS_EUNAVAIL or GFS_EIO when it could not be packed now: the chunk is
+ * still the caller's, who writes a file instead.
+ */
+enum gfs_err gfs_chunkstore_commit_packed(struct gfs_chunkstore *s,
+					  uint64_t handle, uint64_t version,
+					  const void *data, uint32_t len,
+					  uint32_t crc);
+/*
+ * The writer of a packed chunk wrote the same version to a chunk file,
+ * durable: publish the file (taking fd and crcs), kill the record.  The
+ * chunk stays the caller's.
+ */
+void gfs_chunkstore_unpack_chunk(struct gfs_chunkstore *s, uint64_t handle,
+				 int fd, uint32_t *crcs);
+/* Packed chunks, bytes and segments, for /metrics. */
+struct gfs_chunkstore_packs {
+	uint64_t chunks, bytes, segments, disk_bytes;
+};
+void gfs_chunkstore_packs(struct gfs_chunkstore *s,
+			  struct gfs_chunkstore_packs *out);
 /*
  * Space for writers.  reserve promises bytes (GFS_EDISKFULL when fewer
  * are free beyond the reserve and within the capacity; asking for 0 fails

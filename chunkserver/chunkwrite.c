@@ -23,6 +23,20 @@
  *            fetch function, into a target made as NEW's, CRCs computed
  *            on arrival.
  *   REPLACE  an existing chunk replaced whole (replication), via .tmp.
+ *   PACK     a new chunk (not a clone, not a replace) whose body starts
+ *            at 0 and has a known size of at most one block, when the
+ *            store packs (pack.h): the body is kept in memory and
+ *            committed as one record of a segment, no file at all
+ *            (gfs_chunkstore_commit_packed).  When it cannot be packed
+ *            now (no spare segment, a full disk, a failed write) the
+ *            commit goes on as NEW's with the body from memory.
+ *
+ * A packed chunk is materialised before any other write to it
+ * (materialise(), also gfs_chunkwrite_materialise for the pack's
+ * reclaims): its committed version written as NEW writes a file, made
+ * durable the same way, published by gfs_chunkstore_unpack_chunk (which
+ * kills the record) while this writer still holds the chunk; the write
+ * then goes on against the file.
  *
  * CRCs: blocks wholly before or after the written range keep the base's
  * CRCs; the blocks the write touches are recomputed as the bytes pass,
@@ -90,7 +104,7 @@
 #define RESERVE_STEP (8u << 20)
 
 enum mode { MODE_NEW, MODE_APPEND, MODE_COW, MODE_CLONE, MODE_FETCHED,
-	    MODE_REPLACE };
+	    MODE_REPLACE, MODE_PACK };
 
 struct gfs_chunkwrite {
 	struct gfs_chunkstore *s;     /* borrowed */
@@ -100,6 +114,7 @@ struct gfs_chunkwrite {
 	enum mode mode;
 	uint64_t version;             /* being written */
 	int fd;                       /* target file, owned until commit */
+	uint8_t *body;                /* PACK: the body, size bytes, owned */
 	bool tmp;                     /* target is <handle>.tmp */
 	bool unnamed;                 /* target has no name yet: an
 				       * unnamed inode, linked at commit */
@@ -227,13 +242,13 @@ static enum gfs_err read_base_block(struct gfs_chunkwrite *w, uint32_t b,
 static enum gfs_err copy_range(struct gfs_chunkwrite *w, uint64_t from,
 			       uint64_t to)
 {
-	loff_t in = (loff_t)from, out = (loff_t)from;
+	loff_t in = (loff_t)(from + w->src->base), out = (loff_t)from;
 	static const size_t step = 8u << 20;
 	char *buf = NULL;
 	enum gfs_err err = GFS_OK;
 
-	while (in < (loff_t)to) {
-		size_t n = (size_t)GFS_MIN((uint64_t)step, to - (uint64_t)in);
+	while (out < (loff_t)to) {
+		size_t n = (size_t)GFS_MIN((uint64_t)step, to - (uint64_t)out);
 		ssize_t r = copy_file_range(w->src->fd, &in, w->fd, &out, n, 0);
 
 		if (r > 0)
@@ -413,7 +428,13 @@ static enum gfs_err choose_mode(struct gfs_chunkwrite *w,
 		return take_base_crcs(w);
 	}
 	if (!a->clone) {
-		w->mode = MODE_NEW;
+		w->mode = !a->replace && a->offset == 0 && a->size >= 0 &&
+					  gfs_chunkstore_packable(
+						  w->s, (uint64_t)a->size)
+				  ? MODE_PACK
+				  : MODE_NEW;
+		if (w->mode == MODE_PACK)
+			w->body = gfs_xmalloc(GFS_MAX((size_t)a->size, 1u));
 		return GFS_OK;
 	}
 	err = open_clone_source(w, a);
@@ -481,6 +502,8 @@ static enum gfs_err check_args(struct gfs_chunkwrite *w,
 	return GFS_OK;
 }
 
+static enum gfs_err materialise(struct gfs_chunkwrite *w);
+
 static enum gfs_err begin(struct gfs_chunkwrite *w,
 			  const struct gfs_chunkwrite_args *a)
 {
@@ -496,8 +519,13 @@ static enum gfs_err begin(struct gfs_chunkwrite *w,
 		return fail(w, GFS_ESTALE, "version %llu is not newer than "
 			    "the stored %llu", (unsigned long long)a->version,
 			    (unsigned long long)w->slot.version);
+	if (w->slot.packed) {
+		err = materialise(w);
+		if (err)
+			return err;
+	}
 	err = choose_mode(w, a);
-	if (!err && w->mode != MODE_FETCHED)
+	if (!err && w->mode != MODE_FETCHED && w->mode != MODE_PACK)
 		err = open_target(w);
 	if (!err)
 		err = reserve_upfront(w);
@@ -560,11 +588,14 @@ enum gfs_err gfs_chunkwrite_data(struct gfs_chunkwrite *w, const void *buf,
 	err = grow_to(w, w->pos + len);
 	if (err)
 		return err;
-	if (gfs_pwrite_all(w->fd, buf, len, (off_t)w->pos) < 0)
+	if (w->mode == MODE_PACK)
+		memcpy(w->body + w->pos, buf, len);  /* off is 0 */
+	else if (gfs_pwrite_all(w->fd, buf, len, (off_t)w->pos) < 0)
 		return io_fail(w, "writing the chunk");
 	gfs_blockcrc_feed(&w->bc, buf, len);
 	w->pos += len;
-	kick(w);
+	if (w->mode != MODE_PACK)
+		kick(w);
 	return GFS_OK;
 }
 
@@ -810,9 +841,127 @@ static enum gfs_err make_durable(struct gfs_chunkwrite *w, uint64_t length,
 	return err;
 }
 
+/*
+ * Commit a PACK write as a record (*packed true).  When it could not be
+ * packed now (*packed false) the target is a NEW file holding the body,
+ * for make_durable.
+ */
+static enum gfs_err commit_packed(struct gfs_chunkwrite *w, uint64_t len,
+				  uint32_t nb, bool *packed)
+{
+	uint32_t crc = nb ? w->crcs[0] : 0;
+	enum gfs_err err;
+
+	*packed = false;
+	err = gfs_chunkstore_commit_packed(w->s, w->slot.handle, w->version,
+					   w->body, (uint32_t)len, crc);
+	if (!err) {
+		w->committed = *packed = true;
+		w->locked = false;  /* commit_packed released it */
+		return GFS_OK;
+	}
+	if (err != GFS_EUNAVAIL && err != GFS_EIO)
+		return fail(w, err, "packing the chunk failed");
+	w->mode = MODE_NEW;
+	err = open_target(w);
+	if (err)
+		return err;
+	if (gfs_pwrite_all(w->fd, w->body, len, 0) < 0)
+		return io_fail(w, "writing the chunk");
+	return GFS_OK;
+}
+
+/* Discard a materialise's target that never became the chunk. */
+static void drop_target(struct gfs_chunkwrite *w)
+{
+	char hex[17];
+
+	gfs_handle_fmt(w->slot.handle, hex);
+	if (w->fd >= 0 && !w->unnamed)
+		unlinkat(w->slot.dirfd, hex, 0);
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	w->unnamed = false;
+	free(w->crcs);
+	w->crcs = NULL;
+}
+
+/* Write the packed version as a file (see the top); w holds the chunk. */
+static enum gfs_err materialise(struct gfs_chunkwrite *w)
+{
+	uint64_t version = w->version;
+	struct gfs_chunk_view *v;
+	char *buf = NULL;
+	enum gfs_err err;
+	size_t got = 0;
+
+	err = gfs_chunkstore_get_view(w->s, w->slot.handle, false, &v);
+	if (err)
+		return fail(w, err, "the packed chunk is unreadable");
+	buf = gfs_xmalloc(GFS_BLOCK_SIZE);
+	if (v->nblocks)
+		err = gfs_chunkstore_read_blocks(w->s, v, 0, 1, buf, &got);
+	if (err) {
+		fail(w, err, "the packed chunk is %s",
+		     err == GFS_ECORRUPT ? "corrupt" : strerror(errno));
+		goto out;
+	}
+	w->mode = MODE_NEW;  /* a new file, named and synced as NEW's */
+	w->version = v->version;
+	w->slot.existed = false;
+	err = open_target(w);
+	if (!err && gfs_pwrite_all(w->fd, buf, got, 0) < 0)
+		err = io_fail(w, "writing the materialised chunk");
+	if (!err) {
+		w->crcs = gfs_xmalloc(sizeof(*w->crcs));
+		w->crcs[0] = v->crcs[0];
+		err = make_durable(w, v->length, v->nblocks);
+	}
+	if (!err) {
+		gfs_chunkstore_unpack_chunk(w->s, w->slot.handle, w->fd,
+					    w->crcs);
+		w->fd = -1;
+		w->crcs = NULL;
+		w->slot.packed = false;
+	} else {
+		drop_target(w);
+	}
+	w->slot.existed = true;
+	w->version = version;
+out:
+	free(buf);
+	gfs_chunkstore_put_view(w->s, v);
+	return err;
+}
+
+enum gfs_err gfs_chunkwrite_materialise(struct gfs_chunkstore *s,
+					uint64_t handle, long wait_ms)
+{
+	struct gfs_chunkwrite *w = gfs_xcalloc(1, sizeof(*w));
+	enum gfs_err err;
+
+	w->s = s;
+	w->fd = -1;
+	w->slot.dirfd = -1;
+	err = gfs_chunkstore_lock_chunk(s, handle, wait_ms, &w->slot);
+	if (!err) {
+		w->locked = true;
+		if (w->slot.packed)
+			err = materialise(w);
+	}
+	if (err)
+		gfs_warn("chunk %016llx: not moved out of its pack: %s",
+			 (unsigned long long)handle,
+			 w->msg[0] ? w->msg : gfs_err_str(err));
+	gfs_chunkwrite_free(w);
+	return err;
+}
+
 enum gfs_err gfs_chunkwrite_commit(struct gfs_chunkwrite *w,
 				   uint64_t *length)
 {
+	bool packed;
 	uint64_t len;
 	enum gfs_err err;
 	uint32_t nb;
@@ -827,6 +976,13 @@ enum gfs_err gfs_chunkwrite_commit(struct gfs_chunkwrite *w,
 		return err;
 	len = GFS_MAX(w->base_len, w->pos);
 	nb = finish_crcs(w, len);
+	if (w->mode == MODE_PACK) {
+		err = commit_packed(w, len, nb, &packed);
+		if (err || packed) {
+			*length = len;
+			return err;
+		}
+	}
 	err = make_durable(w, len, nb);
 	if (err)
 		return err;
@@ -885,5 +1041,6 @@ void gfs_chunkwrite_free(struct gfs_chunkwrite *w)
 	gfs_chunkstore_release(w->s, w->promised, w->consumed);
 	free(w->base_crcs);
 	free(w->crcs);
+	free(w->body);
 	free(w);
 }

@@ -82,6 +82,11 @@ enum gfs_err gfs_chunkwrite_commit(struct gfs_chunkwrite *w,
 const char *gfs_chunkwrite_error(const struct gfs_chunkwrite *w);
 /* Body bytes taken so far. */
 uint64_t gfs_chunkwrite_received(const struct gfs_chunkwrite *w);
+/* Turn packed chunk handle into a chunk file of the same version (see
+ * chunkwrite.c), waiting up to wait_ms for its writer; a chunk not packed
+ * (any more) is left alone.  For the pack's reclaims. */
+enum gfs_err gfs_chunkwrite_materialise(struct gfs_chunkstore *s,
+					uint64_t handle, long wait_ms);
 /* End the write: abort it unless committed, then free w.  NULL is fine. */
 void gfs_chunkwrite_free(struct gfs_chunkwrite *w);
 

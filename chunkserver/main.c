@@ -29,6 +29,7 @@
 
 #include "chunkserver.h"
 #include "chunkstore.h"
+#include "chunkwrite.h"
 #include "constants.h"
 #include "gateway.h"
 #include "http.h"
@@ -77,6 +78,10 @@ static const struct gfs_opt opts[] = {
 	OPT("meta-files", GFS_OPT_FLAG, meta_files, NULL,
 	    "keep every chunk's meta in a <handle>.meta file, never in the "
 	    "data file's xattr (default: the xattr when it fits)"),
+	OPT("pack-max", GFS_OPT_SIZE, pack_max, "BYTES",
+	    "keep new chunks of at most 64 KiB as records in pre-zeroed "
+	    "segment files, up to BYTES of them in full segments; 0 off "
+	    "(default 256MiB)"),
 	OPT("ack-in-memory", GFS_OPT_FLAG, ack_in_memory, NULL,
 	    "acknowledge a write when its bytes are in memory, before the "
 	    "disk has them (GFS's and HDFS's durability; default: after "
@@ -106,6 +111,7 @@ static void set_defaults(struct gfs_chunkserver_conf *c)
 	c->scrub_interval_ms = 6ull * 3600 * 1000;
 	c->scrub_rate = 16ull << 20;
 	c->cache_chunks = 256;
+	c->pack_max = 256ull << 20;
 	c->log_level = GFS_LOG_INFO;
 }
 
@@ -251,6 +257,13 @@ static void on_corrupt(void *cls, uint64_t handle)
 		gfs_masterconn_kick(cs->masters);
 }
 
+/* The store's packs want a chunk moved out into a file. */
+static void materialise(void *cls, struct gfs_chunkstore *s, uint64_t handle)
+{
+	(void)cls;
+	gfs_chunkwrite_materialise(s, handle, 0);
+}
+
 static bool start(struct gfs_chunkserver *cs, const char *listen)
 {
 	struct gfs_chunkstore_conf sc = {
@@ -258,7 +271,9 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 		.reserve = cs->conf.reserve, .capacity = cs->conf.capacity,
 		.meta_files = cs->conf.meta_files,
 		.ack_in_memory = cs->conf.ack_in_memory,
-		.on_corrupt = on_corrupt, .cls = cs,
+		.pack_max = cs->conf.pack_max,
+		.on_corrupt = on_corrupt, .materialise = materialise,
+		.cls = cs,
 	};
 
 	char msg[400];

@@ -576,10 +576,12 @@ static bool read_record(struct gfs_pack *p, struct seg *s, uint64_t off,
 	if (!gfs_pack_decode_header(hdr, s->seq, r, live) ||
 	    off + rec_size(r->length) > p->seg_size)
 		goto torn;
+	r->loc.off = off;
+	if (!*live)
+		return true;  /* its data may be what killed it: unread */
 	n = gfs_pread_all(s->fd, data, r->length, (off_t)off + GFS_PACK_HEADER);
 	if (n != (ssize_t)r->length || gfs_crc32c(0, data, r->length) != r->crc)
 		goto torn;
-	r->loc.off = off;
 	return true;
 torn:
 	gfs_warn("%s: packs/%016llx ends at a torn record at %llu (the tail "

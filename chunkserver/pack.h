@@ -37,7 +37,9 @@
  * - Replay (gfs_pack_replay) reads the segments in seq order and each
  *   one up to the first record that is zeros (the unwritten tail), of
  *   another segment, or fails a CRC (a torn tail); DEAD records are
- *   skipped.  Nothing is ever appended to a segment found at open: a new
+ *   skipped by the length in their header (whose CRC holds) without
+ *   reading their data, which may be what killed them (a corrupt record
+ *   killed by a read must not hide the records after it).  Nothing is ever appended to a segment found at open: a new
  *   head is started, the old ones are read-only until reclaimed.
  * - Killing a record rewrites its state field (one small pwrite, no
  *   fsync): a kill lost in a crash brings back an orphan, which the
@@ -49,8 +51,9 @@
  *   gfs_pack_append fails with GFS_EUNAVAIL and the caller writes a file.
  * - The thread also asks, through the reclaim callback, for the live
  *   records of one old segment to be moved out (to chunk files) when the
- *   live bytes in old segments exceed max_bytes or an old segment is
- *   mostly dead.
+ *   live bytes in old segments exceed max_bytes or an old segment has
+ *   live bytes under a quarter of its size (mostly dead, or left mostly
+ *   empty by a restart).
  *
  * Not for: the chunk table (chunkstore.c keeps where each packed chunk
  * is), writes other than a new chunk's first and only body.
@@ -83,7 +86,7 @@ struct gfs_pack_loc {
 
 struct gfs_pack_conf {
 	int dirfd;           /* the data directory (packs/ is made in it);
-			      * borrowed, must outlive the pack */
+			      * borrowed, used by gfs_pack_open only */
 	const char *label;   /* for the log (the data directory) */
 	uint64_t seg_size;   /* segment file size; 0: GFS_PACK_SEG_SIZE */
 	uint64_t max_bytes;  /* live bytes kept in old segments */

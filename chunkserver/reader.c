@@ -105,7 +105,8 @@ static void reply_whole(struct gfs_req *req, struct gfs_chunkserver *cs,
 		return;
 	}
 	atomic_fetch_add(&cs->counters.get_bytes, len);
-	gfs_reply_fd(req, status, "application/octet-stream", v->fd, a, len);
+	gfs_reply_fd(req, status, "application/octet-stream", v->fd,
+		     v->base + a, len);
 }
 
 /* A long range being streamed. */
@@ -127,7 +128,8 @@ static void prefetch(struct stream *s, uint64_t c)
 		return;
 	if (to - s->hinted < PREFETCH_STEP && to < s->end)
 		return;
-	posix_fadvise(s->v->fd, (off_t)s->hinted, (off_t)(to - s->hinted),
+	posix_fadvise(s->v->fd, (off_t)(s->v->base + s->hinted),
+		      (off_t)(to - s->hinted),
 		      POSIX_FADV_WILLNEED);
 	s->hinted = to;
 }

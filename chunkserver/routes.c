@@ -147,13 +147,22 @@ static void metrics_store(struct gfs_chunkserver *cs, FILE *out)
 	struct gfs_chunkserver_counters *c = &cs->counters;
 	struct gfs_chunkstore_stats *ss = gfs_chunkstore_stats(cs->store);
 	struct gfs_chunkstore_space sp;
+	struct gfs_chunkstore_packs pk;
 
 	gfs_chunkstore_space(cs->store, &sp);
+	gfs_chunkstore_packs(cs->store, &pk);
 	METRIC("gauge", "chunks", "chunk replicas held", sp.chunks);
 	METRIC("gauge", "used_bytes", "bytes of chunk files", sp.used_bytes);
 	METRIC("gauge", "free_bytes", "bytes left for chunks", sp.free_bytes);
 	METRIC("gauge", "total_bytes", "size of the data file system",
 	       sp.total_bytes);
+	METRIC("gauge", "packed_chunks", "chunks held as packed records",
+	       pk.chunks);
+	METRIC("gauge", "packed_bytes", "bytes of packed chunks", pk.bytes);
+	METRIC("gauge", "pack_segments", "segment files, the spare included",
+	       pk.segments);
+	METRIC("gauge", "pack_segment_bytes", "bytes of segment files",
+	       pk.disk_bytes);
 	METRIC("counter", "puts_total", "chunk writes committed",
 	       atomic_load(&c->puts));
 	METRIC("counter", "put_bytes_total", "bytes of chunk writes committed",

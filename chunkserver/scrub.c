@@ -72,7 +72,8 @@ static bool scrub_chunk(struct gfs_scrub *sc, uint64_t handle, int64_t *t_ms)
 		err = gfs_chunkstore_read_blocks(sc->store, v, b, n, sc->buf,
 						 &got);
 		bad = err == GFS_ECORRUPT; /* else unread now: next pass */
-		posix_fadvise(v->fd, (off_t)b * GFS_BLOCK_SIZE, (off_t)got,
+		posix_fadvise(v->fd, (off_t)(v->base + (uint64_t)b * GFS_BLOCK_SIZE),
+			      (off_t)got,
 			      POSIX_FADV_DONTNEED);
 		pthread_mutex_lock(&sc->lock);
 		sc->counts.bytes += got;

@@ -63,6 +63,21 @@ expect_error() {
 # data_file I HANDLE: where chunkserver I keeps the chunk's bytes.
 data_file() { echo "${CS_DIRS[$1]}/chunks/${2: -2}/$2"; }
 
+# packed_at I HANDLE: "SEGMENT OFFSET" where the data of HANDLE's live
+# packed record is on chunkserver I, as its start-up would read it
+# (pack_records.py; docs/CHUNKSERVER.md, "Packed small chunks"), or
+# nothing when it has none.
+packed_at() {
+	python3 "$IT_DIR/pack_records.py" "${CS_DIRS[$1]}" |
+		awk -v h="$2" '$1 == h { print $5, $6 }' | tail -n1
+}
+
+# metric I NAME: chunkserver I's /metrics value gfs_chunkserver_NAME.
+metric() {
+	curl -sf --max-time 5 "${CS_URLS[$1]}/metrics" |
+		awk -v n="gfs_chunkserver_$2" '$1 == n { print $2 }'
+}
+
 # meta_in_xattr FILE: the data file FILE carries its chunk's meta in its
 # user.gfs.meta xattr (else the meta is in FILE.meta).
 meta_in_xattr() { getfattr -n user.gfs.meta "$1" >/dev/null 2>&1; }

@@ -409,6 +409,18 @@ unnamed_over() {
 	return 1
 }
 
+# chunks_on_disk DIR: the handles of the chunks a chunkserver's data
+# directory DIR holds, sorted: its chunk files (chunks/<xx>/<handle>) and
+# its live packed records as its start-up would read them
+# (pack_records.py; docs/CHUNKSERVER.md, "Packed small chunks").
+chunks_on_disk() {
+	{
+		find "$1/chunks" -type f -regextype posix-extended \
+			-regex '.*/[0-9a-f]{16}' -printf '%f\n'
+		python3 "$IT_DIR/pack_records.py" "$1" | cut -d' ' -f1
+	} | sort -u
+}
+
 # gfs ARGS...: the CLI against this cluster.
 gfs() { "$GFS_BIN/gfs" --master "$MASTERS" "$@"; }
 

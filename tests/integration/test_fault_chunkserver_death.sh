@@ -35,10 +35,7 @@ fully_replicated() {
 	done
 }
 # chunk handles on server I's disk, sorted
-on_disk() {
-	find "${CS_DIRS[$1]}/chunks" -type f -regextype posix-extended \
-		-regex '.*/[0-9a-f]{16}' -printf '%f\n' | sort
-}
+on_disk() { chunks_on_disk "${CS_DIRS[$1]}"; }
 # chunk handles the master lists server I for, sorted
 listed() {
 	local f

@@ -20,7 +20,14 @@ doomed=$(handles_of $(seq -f g%g 1 100) | sort -u)
 kept=$(handles_of $(seq -f g%g 101 105) | sort -u)
 # every file under the servers' chunks/ (data, metas, temporaries)
 disk_files() { find "$T"/cs[0-3]/chunks -type f -printf '%f\n'; }
-on_disk() { disk_files | cut -c1-16 | sort -u; }
+# and every live packed record (small chunks: pack_records.py)
+packed() {
+	local c
+	for c in "$T"/cs[0-3]; do
+		python3 "$IT_DIR/pack_records.py" "$c" | cut -d' ' -f1
+	done
+}
+on_disk() { { disk_files | cut -c1-16; packed; } | sort -u; }
 present() { comm -12 <(on_disk) <(sort <<<"$1"); }
 log "$(wc -w <<<"$doomed") chunks to delete, $(disk_files | wc -l) files on the disks"
 assert_eq "$(present "$doomed" | wc -l)" "$(wc -w <<<"$doomed")" "every doomed chunk is on disk first"

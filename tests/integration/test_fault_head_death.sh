@@ -58,9 +58,9 @@ ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
 up=$!
 wait_for 10 "gfs to start" pgrep -P "$up"
 # chunks_over MIB: a chunkserver holds a chunk of more than MIB MiB,
-# committed (a file) or being written (an unnamed inode)
+# committed (a file under chunks/) or being written (an unnamed inode)
 chunks_over() {
-	find "${CS_DIRS[@]}" -type f -size +"$1"M | grep . >/dev/null ||
+	find "${CS_DIRS[@]/%//chunks}" -type f -size +"$1"M | grep . >/dev/null ||
 		unnamed_over $(($1 << 20)) "${!CS_PIDS[@]}"
 }
 wait_for 20 "2 MiB of chunk 0 written" chunks_over 1

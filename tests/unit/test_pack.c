@@ -242,6 +242,21 @@ Test(pack, dead_records_are_skipped)
 	cr_assert_eq(got[1].handle, 0x12);
 }
 
+Test(pack, a_dead_corrupt_record_hides_nothing)
+{
+	struct gfs_pack_loc b;
+
+	put(0x10, 1);
+	b = put(0x11, 1);
+	put(0x12, 1);
+	poke(b.seq, b.off + GFS_PACK_HEADER + 7, 1, 0x5a);  /* found bad */
+	gfs_pack_kill(pack, &b, 4000);                      /* and killed */
+	reopen();
+	cr_assert_eq(ngot, 2);
+	cr_assert_eq(got[1].handle, 0x12);
+	check_bytes(&got[1]);
+}
+
 Test(pack, refused_records_are_killed)
 {
 	put(0x10, 1);
