@@ -14,28 +14,11 @@ import os
 import struct
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oplog_records import crc32c  # noqa: E402
+
 MAGIC, LIVE = 0x50534647, 0x4556494C
 HEADER, ALIGN, BLOCK = 48, 512, 65536
-
-
-def _table():
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        t.append(c)
-    return t
-
-
-TABLE = _table()
-
-
-def crc32c(data, crc=0):
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc = TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
 
 
 def records(packs):
@@ -84,4 +67,5 @@ def main():
                                         path, off))
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -182,10 +182,7 @@ mh_replicated() {
 	done
 }
 # the chunks on host H's disk, and those the master lists H for
-mh_on_disk() {
-	find "$MH/$1/lib/chunkserver-7080/chunks" -type f -regextype posix-extended \
-		-regex '.*/[0-9a-f]{16}' -printf '%f\n' | sort
-}
+mh_on_disk() { chunks_on_disk "$MH/$1/lib/chunkserver-7080"; }
 mh_listed() {
 	local f
 	for f in $(mh_files); do
