@@ -46,7 +46,9 @@
  *
  * Locking: one mutex guards the table, the LRU, the change log and the
  * space counters; it is never held across disk I/O except the two renames
- * of a quarantine.  Functions here take it themselves.
+ * of a quarantine (or, for a packed chunk, the 4-byte kill of its record:
+ * the pack's lock is taken after this one, never before).  Functions here
+ * take it themselves.
  */
 #ifndef GFS_CS_CHUNKSTORE_H
 #define GFS_CS_CHUNKSTORE_H

@@ -4,7 +4,9 @@
  * sync_file_range) before it publishes a version, except with
  * --ack-in-memory (struct gfs_chunkstore_conf ack_in_memory), where no
  * commit ever waits for the disk and every chunk still reads back, also
- * after the store is opened again.
+ * after the store is opened again.  The same for a new chunk packed as a
+ * record (chunkserver/pack.h): its commit waits for the segment's
+ * fdatasync, except with --ack-in-memory.
  *
  * The waits are counted by interposing fsync, fdatasync and
  * sync_file_range (a definition in the test program wins over libc's
@@ -22,6 +24,7 @@
 #include "../../chunkserver/chunkstore.h"
 #include "../../chunkserver/chunkwrite.h"
 #include "log.h"
+#include "util.h"
 
 #define H 0x77
 #define LEN 5000
@@ -79,13 +82,34 @@ int linkat(int olddirfd, const char *oldpath, int newdirfd,
 	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
-static struct gfs_chunkstore *open_store(bool in_memory)
+static struct gfs_chunkstore *open_with(bool in_memory, uint64_t pack_max)
 {
 	struct gfs_chunkstore_conf conf = { .dir = dir,
-					    .ack_in_memory = in_memory };
+					    .ack_in_memory = in_memory,
+					    .pack_max = pack_max };
 	struct gfs_chunkstore *s;
 
 	cr_assert_eq(gfs_chunkstore_open(&conf, &s), GFS_OK);
+	return s;
+}
+
+static struct gfs_chunkstore *open_store(bool in_memory)
+{
+	return open_with(in_memory, 0);
+}
+
+/* A store that packs, once its pack's thread has made the spare (whose
+ * fsyncs are not a commit's). */
+static struct gfs_chunkstore *open_packing(bool in_memory)
+{
+	struct gfs_chunkstore *s = open_with(in_memory, 1ull << 30);
+	struct gfs_chunkstore_packs pk;
+	int64_t end = gfs_mono_ms() + 5000;
+
+	do
+		gfs_chunkstore_packs(s, &pk);
+	while (pk.segments < 2 && gfs_mono_ms() < end && !usleep(10000));
+	cr_assert_eq(pk.segments, 2, "no spare segment");
 	return s;
 }
 
@@ -196,5 +220,33 @@ Test(chunkwrite_sync, a_new_chunk_is_linked_before_any_fsync)
 	cr_expect_eq(links, 1, "the new chunk was linked %d times", links);
 	cr_expect_eq(fsyncs_before_link, 0);
 	cr_expect_geq(fsyncs, 2, "file and directory");
+	gfs_chunkstore_close(s);
+}
+
+Test(chunkwrite_sync, a_packed_commit_waits_for_the_disk)
+{
+	struct gfs_chunkstore *s = open_packing(false);
+	struct gfs_chunkstore_packs pk;
+	char body[LEN] = { 2 };
+
+	disk_waits = 0;
+	put(s, 1, 0, body, LEN);
+	gfs_chunkstore_packs(s, &pk);
+	cr_assert_eq(pk.chunks, 1, "the new chunk was not packed");
+	cr_expect_geq(disk_waits, 1, "a packed commit did not wait");
+	gfs_chunkstore_close(s);
+}
+
+Test(chunkwrite_sync, ack_in_memory_packed_never_waits_for_the_disk)
+{
+	struct gfs_chunkstore *s = open_packing(true);
+	char expect[2 * LEN];
+
+	cr_expect_eq(write_three(s, expect), 0,
+		     "--ack-in-memory waited for the disk");
+	expect_chunk(s, expect);  /* packed, then materialised by the APPEND */
+	gfs_chunkstore_close(s);
+	s = open_store(true);
+	expect_chunk(s, expect);
 	gfs_chunkstore_close(s);
 }
