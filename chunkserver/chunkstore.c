@@ -108,7 +108,7 @@ struct gfs_chunkstore {
 	struct gfs_pack *pack;      /* packed small chunks; owned; NULL:
 				     * packing is off */
 	void (*on_corrupt)(void *cls, uint64_t handle); /* see the conf */
-	void (*materialise)(void *cls, struct gfs_chunkstore *s,
+	bool (*materialise)(void *cls, struct gfs_chunkstore *s,
 			    uint64_t handle); /* the conf's */
 	void *cls;
 	pthread_mutex_t lock;       /* guards everything below but stats */
@@ -1509,7 +1509,8 @@ static void pack_reclaim(void *cls, uint64_t seq)
 			hs[n++] = e->handle;
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < n; i++)
-		s->materialise(s->cls, s, hs[i]);
+		if (!s->materialise(s->cls, s, hs[i]))
+			break;
 	free(hs);
 }
 

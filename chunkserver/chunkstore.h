@@ -91,8 +91,10 @@ struct gfs_chunkstore_conf {
 	/* Called (without locks held) after a replica was quarantined. */
 	void (*on_corrupt)(void *cls, uint64_t handle);
 	/* Called (without locks held, from the pack's thread) to turn a
-	 * packed chunk into a file: gfs_chunkwrite_materialise(). */
-	void (*materialise)(void *cls, struct gfs_chunkstore *s,
+	 * packed chunk into a file: gfs_chunkwrite_materialise().  False
+	 * stops the pass (a full disk, a failing one: the next pass, a
+	 * second later, tries again). */
+	bool (*materialise)(void *cls, struct gfs_chunkstore *s,
 			    uint64_t handle);
 	void *cls;
 };

@@ -950,7 +950,7 @@ enum gfs_err gfs_chunkwrite_materialise(struct gfs_chunkstore *s,
 		if (w->slot.packed)
 			err = materialise(w);
 	}
-	if (err)
+	if (err && err != GFS_ESTALE)  /* busy: its writer materialises */
 		gfs_warn("chunk %016llx: not moved out of its pack: %s",
 			 (unsigned long long)handle,
 			 w->msg[0] ? w->msg : gfs_err_str(err));

@@ -258,10 +258,13 @@ static void on_corrupt(void *cls, uint64_t handle)
 }
 
 /* The store's packs want a chunk moved out into a file. */
-static void materialise(void *cls, struct gfs_chunkstore *s, uint64_t handle)
+static bool materialise(void *cls, struct gfs_chunkstore *s, uint64_t handle)
 {
+	enum gfs_err err = gfs_chunkwrite_materialise(s, handle, 0);
+
 	(void)cls;
-	gfs_chunkwrite_materialise(s, handle, 0);
+	return !err || err == GFS_ESTALE || err == GFS_ENOENT ||
+	       err == GFS_ECORRUPT;  /* that chunk only: go on */
 }
 
 static bool start(struct gfs_chunkserver *cs, const char *listen)

@@ -34,10 +34,10 @@ static void on_corrupt(void *cls, uint64_t handle)
 	corrupt_calls++;
 }
 
-static void materialise(void *cls, struct gfs_chunkstore *s, uint64_t h)
+static bool materialise(void *cls, struct gfs_chunkstore *s, uint64_t h)
 {
 	(void)cls;
-	gfs_chunkwrite_materialise(s, h, 0);
+	return gfs_chunkwrite_materialise(s, h, 0) == GFS_OK;
 }
 
 static void open_store(void)
