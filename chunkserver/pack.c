@@ -441,6 +441,7 @@ enum gfs_err gfs_pack_append(struct gfs_pack *p, uint64_t handle,
 		pthread_mutex_unlock(&p->lock);
 		return GFS_EUNAVAIL;
 	}
+	s->live_bytes += len;
 	p->live++;
 	p->live_bytes += len;
 	n = enqueue(s, off + rec);

@@ -375,6 +375,27 @@ Test(pack, full_head_without_spare_is_refused)
 				     &loc), GFS_EUNAVAIL);
 }
 
+Test(pack, a_full_live_segment_is_not_reclaimed_under_the_cap)
+{
+	int64_t end;
+	uint64_t seq = 0;
+
+	put(0x60, 1);
+	put(0x61, 1);
+	put(0x62, 1);
+	wait_spare();
+	put(0x63, 1);  /* the full segment is old now, all live */
+	/* the thread looks once a second: two looks find nothing to do */
+	end = gfs_mono_ms() + 2500;
+	while (!seq && gfs_mono_ms() < end) {
+		usleep(50 * 1000);
+		pthread_mutex_lock(&rlock);
+		seq = reclaimed_seq;
+		pthread_mutex_unlock(&rlock);
+	}
+	cr_assert_eq(seq, 0, "a full, live segment was reclaimed");
+}
+
 Test(pack, reclaim_is_asked_past_the_cap)
 {
 	struct gfs_pack_loc l;
