@@ -324,6 +324,21 @@ static void h_list(struct gfs_req *req)
 	reply(req, err, 200, out, dir ? dir : "");
 }
 
+/* Would req_client() take X-GFS-Client (or its absence) without a 400? */
+static bool client_ok(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	const char *c = gfs_req_header(req, GFS_HDR_CLIENT);
+
+	if (!c)
+		return true;
+	if (strlen(c) > GFS_HOLDER_MAX || !gfs_text_valid(c))
+		return false;
+	return !*c || !gfs_auth_on(m->auth) ||
+	       strlen(gfs_who_name(&req->who)) + 1 + strlen(c) <=
+		       GFS_HOLDER_MAX;
+}
+
 /* h_stat() of a name (?stat=1, what a mount's lookup asks) in the event
  * loop, without the hop to a worker and back: false, with nothing
  * replied, where that would wait or the request is anything else (a
@@ -332,15 +347,13 @@ static bool stat_now(struct gfs_req *req)
 {
 	struct gfs_master *m = req->app;
 	const char *path = req->path ? req->path : "/", *stat = NULL;
-	const char *c = gfs_req_header(req, GFS_HDR_CLIENT);
 	json_t *out;
 	enum gfs_err err;
 	uint64_t epoch;
 	char buf[32];
 
 	if (gfs_req_arg(req, "stat", &stat) || !stat || strcmp(stat, "1") ||
-	    gfs_path_check(path, strlen(path)) ||
-	    (c && (strlen(c) > GFS_HOLDER_MAX || !gfs_text_valid(c))) ||
+	    gfs_path_check(path, strlen(path)) || !client_ok(req) ||
 	    !gfs_ops_stat_now(m, path, &err, &out, &epoch))
 		return false;
 	if (err && err != GFS_ENOENT) { /* 421 names the primary: locks */
