@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,10 +286,12 @@ static void *append_thread(void *arg)
 }
 
 static int64_t release_ms;
+static atomic_bool first_writing;
 static void slow_first_write(void *cls, const struct gfs_pack_loc *loc)
 {
 	(void)cls;
 	if (loc->off == 0) {
+		atomic_store(&first_writing, true);
 		usleep(300 * 1000);  /* the second append overtakes us */
 		release_ms = gfs_mono_ms();
 	}
@@ -303,13 +306,18 @@ Test(pack, no_ack_behind_an_unwritten_record)
 	};
 	struct appender a = { .handle = 0x20 }, b = { .handle = 0x21 };
 	pthread_t ta, tb;
+	int64_t end;
 
+	atomic_store(&first_writing, false);
 	gfs_pack_close(pack);
 	cr_assert_eq(gfs_pack_open(&c, &pack), GFS_OK);
 	gfs_pack_replay(pack, take, NULL);
 	gfs_pack_start(pack);
 	pthread_create(&ta, NULL, append_thread, &a);
-	usleep(50 * 1000);
+	end = gfs_mono_ms() + 5000;
+	while (!atomic_load(&first_writing) && gfs_mono_ms() < end)
+		usleep(1000); /* a holds offset 0 and is writing it */
+	cr_assert(atomic_load(&first_writing), "the first append never wrote");
 	pthread_create(&tb, NULL, append_thread, &b);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
