@@ -42,6 +42,17 @@
  *    socket end and cleans up as for any peer that went away.  It also
  *    wakes the connections whose peer went away without libmicrohttpd
  *    seeing it (reap_gone()), so a cut is noticed within REAP_MS.
+ *  - An upgraded connection (gfs_reply_upgrade(), 101 Switching
+ *    Protocols) leaves HTTP: once the 101 is sent libmicrohttpd calls
+ *    on_upgrade() in the event thread, which starts a thread of the
+ *    connection's own for the route's function and returns.  The reaper
+ *    leaves such a connection alone (struct conn's upgraded): its life is
+ *    the function's.  When the function returns its thread hands the
+ *    socket back (MHD_UPGRADE_ACTION_CLOSE); only then does libmicrohttpd
+ *    end the request (on_completed(), "completed") and close the
+ *    connection (on_connection()), so the request and connection records
+ *    outlive the function.  The 101 is counted in /metrics when it is
+ *    sent, not when the connection ends hours later.
  *
  * Why workers cannot deadlock across servers: a chunkserver's PUT job
  * forwards to the next chunkserver's PUT job, so a fixed pool could fill
@@ -63,7 +74,8 @@
  * shortened name.
  *
  * Locking: h->conns_lock over the connection records (struct conn: list,
- * phase, deadlines) and the reaper's wake-ups; the pool has its own.  A
+ * phase, deadlines), the reaper's wake-ups and the upgraded connections
+ * whose functions run (h->upgrades); the pool has its own.  A
  * struct req is touched by the event thread, or by the one worker running
  * its job while the connection is suspended, never by both at once; only
  * the staging fields are shared with the pump, under r->mu (taken before
@@ -80,6 +92,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -133,6 +146,8 @@ _Static_assert(SMALL_BODY < PUMP_MIN, "a small body is never pumped");
 #define WORKER_IDLE_MS 10000
 /* Largest PEM file taken for TLS. */
 #define TLS_FILE_MAX (1u << 20)
+/* How often a stop that waits for upgraded connections says so. */
+#define UPGRADE_LOG_MS 5000
 
 /* A decoded query value, freed with the request. */
 struct gfs_req_str {
@@ -186,6 +201,24 @@ struct conn {
 				    * before wait_since */
 	uint64_t base;             /* (conns_lock) bytes moved at the window's
 				    * start; UINT64_MAX: not read yet */
+	bool upgraded;             /* (conns_lock) handed to an upgrade's
+				    * function for good: no deadline, never
+				    * cut nor woken */
+};
+
+/* An upgraded connection's function and what it needs (gfs_reply_upgrade()):
+ * the request's until the 101 is sent, then its thread's. */
+struct upgrade {
+	struct upgrade *prev, *next; /* (conns_lock) h->upgrades, while the
+				      * function may use fd */
+	struct gfs_httpd *h;        /* borrowed */
+	gfs_upgrade_fn fn;
+	void *arg;                  /* owned: free_arg(arg) when done */
+	void (*free_arg)(void *arg); /* or NULL */
+	struct MHD_UpgradeResponseHandle *urh; /* libmicrohttpd's, once sent */
+	int fd;                     /* libmicrohttpd's socket, once sent */
+	char *extra;                /* bytes read past the request, owned */
+	size_t extra_len;
 };
 
 struct gfs_httpd {
@@ -203,7 +236,13 @@ struct gfs_httpd {
 	struct conn *conns;         /* (conns_lock) every open connection */
 	unsigned nconns;            /* (conns_lock) */
 	unsigned nheld;             /* (conns_lock) of them paused for a job */
-	bool stopping;              /* (conns_lock) the reaper leaves */
+	bool stopping;              /* (conns_lock) the reaper leaves, no
+				     * upgrade starts */
+	struct upgrade *upgrades;   /* (conns_lock) functions that may use
+				     * their sockets */
+	unsigned nupgrades;         /* (conns_lock) upgrades not yet handed
+				     * back (in upgrades, or closing) */
+	pthread_cond_t upgrades_gone; /* nupgrades fell */
 	pthread_t reaper;
 	bool reaper_started;
 	struct pollfd *gone_pfd;    /* the reaper's: sockets to look at, */
@@ -275,6 +314,9 @@ struct req {
 	char *target;              /* the request line's target, owned */
 	int64_t start_us;          /* monotonic arrival time */
 	uint64_t out_len;          /* body of a buffer or file reply */
+	bool http11;               /* not HTTP/1.0: may be upgraded */
+	struct upgrade *up;        /* a 101 made and not sent yet: owned */
+	bool upgraded;             /* the 101 went out (and was counted) */
 };
 
 static struct req *req_of(struct gfs_req *pub)
@@ -364,7 +406,7 @@ static bool conn_stalled(struct gfs_httpd *h, struct conn *cn, int64_t now)
 static enum cut_why conn_verdict(struct gfs_httpd *h, struct conn *cn,
 				 int64_t now)
 {
-	if (cn->cut || cn->paused)
+	if (cn->cut || cn->paused || cn->upgraded)
 		return CUT_N;
 	switch (cn->phase) {
 	case PHASE_IDLE:
@@ -381,10 +423,10 @@ static enum cut_why conn_verdict(struct gfs_httpd *h, struct conn *cn,
 }
 
 /* Is cn a socket whose peer may have gone unseen: libmicrohttpd holds it
- * (no job) and waits to read from it?  Under conns_lock. */
+ * (no job, no upgrade) and waits to read from it?  Under conns_lock. */
 static bool gone_candidate(const struct conn *cn)
 {
-	return cn->fd >= 0 && !cn->cut && !cn->paused &&
+	return cn->fd >= 0 && !cn->cut && !cn->paused && !cn->upgraded &&
 	       cn->phase != PHASE_REPLY;
 }
 
@@ -611,6 +653,8 @@ static const struct gfs_route *find_route(struct gfs_httpd *h,
 	return NULL;
 }
 
+static void upgrade_free(struct upgrade *u);
+
 static void req_free(struct req *r)
 {
 	struct gfs_req *req = &r->pub;
@@ -631,6 +675,8 @@ static void req_free(struct req *r)
 	}
 	if (req->resp)
 		MHD_destroy_response(req->resp);
+	if (r->up) /* the 101 was never sent */
+		upgrade_free(r->up);
 	gfs_who_clear(&req->who);
 	free(r->target);
 	free(req->path);
@@ -1140,7 +1186,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 {
 	struct req *r = *con_cls;
 
-	(void)version;
 	if (!r)
 		r = *con_cls = on_request_line(cls, url, c);
 	if (r->waiting) {
@@ -1150,6 +1195,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	}
 	switch (r->step) {
 	case STEP_NEW:
+		r->http11 = strcmp(version, MHD_HTTP_VERSION_1_0) != 0;
 		return route_request(r, url, method);
 	case STEP_PREPARE:
 		return prepared(r);
@@ -1228,7 +1274,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	conn_enter(h, r->cn, PHASE_IDLE);
 	rt = r->pub.route;
-	ms = count_request(h, r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (r->upgraded) /* counted when its 101 went out */
+		ms = (gfs_mono_us() - r->start_us) / 1000;
+	else
+		ms = count_request(h, r,
+				   toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (r->pub.method && h->audit && audited(r))
 		audit(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	else if (r->pub.method)
@@ -1249,6 +1299,173 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	}
 	req_free(r);
+}
+
+/* ---- upgraded connections ----------------------------------------------- */
+
+/* Free u and its argument (free_arg runs here).  Its socket is not ours. */
+static void upgrade_free(struct upgrade *u)
+{
+	if (u->free_arg)
+		u->free_arg(u->arg);
+	free(u->extra);
+	free(u);
+}
+
+/* Enter u in h->upgrades, unless the server stops.  Under conns_lock. */
+static bool upgrade_link(struct gfs_httpd *h, struct upgrade *u)
+{
+	if (h->stopping)
+		return false;
+	u->prev = NULL;
+	u->next = h->upgrades;
+	if (h->upgrades)
+		h->upgrades->prev = u;
+	h->upgrades = u;
+	h->nupgrades++;
+	return true;
+}
+
+/* Take u out of h->upgrades: nothing shuts its socket down any more.
+ * Under conns_lock. */
+static void upgrade_unlink(struct gfs_httpd *h, struct upgrade *u)
+{
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		h->upgrades = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+}
+
+/*
+ * The function is done (or never ran): hand the socket back to
+ * libmicrohttpd, which closes it (and then ends the request and the
+ * connection in its event thread), free u, and only then let a stop that
+ * waits go on: libmicrohttpd must not stop before the handle is used.
+ */
+static void upgrade_end(struct upgrade *u)
+{
+	struct gfs_httpd *h = u->h;
+
+	pthread_mutex_lock(&h->conns_lock);
+	upgrade_unlink(h, u); /* before the descriptor can be closed */
+	pthread_mutex_unlock(&h->conns_lock);
+	MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+	upgrade_free(u);
+	pthread_mutex_lock(&h->conns_lock);
+	h->nupgrades--;
+	pthread_cond_broadcast(&h->upgrades_gone);
+	pthread_mutex_unlock(&h->conns_lock);
+}
+
+/* An upgraded connection's thread: the function, on a blocking socket. */
+static void *upgrade_run(void *arg)
+{
+	struct upgrade *u = arg;
+	int fl = fcntl(u->fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		fcntl(u->fd, F_SETFL, fl & ~O_NONBLOCK);
+	u->fn(u->arg, u->fd, u->extra, u->extra_len);
+	upgrade_end(u);
+	return NULL;
+}
+
+/* Start u's thread (detached: upgrade_end() is what a stop waits for). */
+static bool upgrade_start(struct upgrade *u)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	bool ok;
+
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	ok = pthread_create(&t, &a, upgrade_run, u) == 0;
+	pthread_attr_destroy(&a);
+	return ok;
+}
+
+/* Mark the connection as the upgrade's: the reaper leaves it alone. */
+static void conn_upgrade(struct gfs_httpd *h, struct conn *cn)
+{
+	if (!cn)
+		return;
+	pthread_mutex_lock(&h->conns_lock);
+	cn->upgraded = true;
+	pthread_mutex_unlock(&h->conns_lock);
+}
+
+/* Give u its socket, libmicrohttpd's handle, and a copy of the bytes read
+ * past the request (libmicrohttpd's buffer is not for another thread). */
+static void upgrade_bind(struct upgrade *u, int fd,
+			 struct MHD_UpgradeResponseHandle *urh,
+			 const char *extra, size_t extra_len)
+{
+	u->fd = fd;
+	u->urh = urh;
+	if (!extra_len)
+		return;
+	u->extra = gfs_xmalloc(extra_len);
+	memcpy(u->extra, extra, extra_len);
+	u->extra_len = extra_len;
+}
+
+/*
+ * libmicrohttpd: the 101 of r (con_cls) was sent, the socket is u's (cls).
+ * In the event thread: only starts u's thread.  While the server stops,
+ * or when no thread can be had, the function never runs: the socket is
+ * handed back at once and the argument freed.
+ */
+static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls,
+		       const char *extra, size_t extra_len, MHD_socket sock,
+		       struct MHD_UpgradeResponseHandle *urh)
+{
+	struct upgrade *u = cls;
+	struct req *r = con_cls;
+	struct gfs_httpd *h = u->h;
+	bool linked;
+
+	(void)c;
+	r->up = NULL; /* u is its thread's now */
+	r->upgraded = true;
+	count_request(h, r, true);
+	conn_upgrade(h, r->cn);
+	upgrade_bind(u, sock, urh, extra, extra_len);
+	pthread_mutex_lock(&h->conns_lock);
+	linked = upgrade_link(h, u);
+	pthread_mutex_unlock(&h->conns_lock);
+	if (linked && upgrade_start(u))
+		return;
+	if (linked) {
+		gfs_error("httpd: no thread for an upgraded connection");
+		upgrade_end(u);
+		return;
+	}
+	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	upgrade_free(u);
+}
+
+/*
+ * Shut every upgraded socket down, so that its function sees the end,
+ * and wait until every function returned and its socket was handed back.
+ * No new one starts (h->stopping).  Under conns_lock.  A function that
+ * does not return holds the stop: said every UPGRADE_LOG_MS.
+ */
+static void upgrades_stop(struct gfs_httpd *h)
+{
+	struct upgrade *u;
+	struct timespec ts;
+
+	for (u = h->upgrades; u; u = u->next)
+		shutdown(u->fd, SHUT_RDWR);
+	while (h->nupgrades) {
+		ts = gfs_deadline_ts(CLOCK_MONOTONIC, UPGRADE_LOG_MS);
+		if (pthread_cond_timedwait(&h->upgrades_gone, &h->conns_lock,
+					   &ts) == ETIMEDOUT)
+			gfs_warn("httpd: stopping: %u upgraded connections "
+				 "still open", h->nupgrades);
+	}
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1336,7 +1553,8 @@ static struct MHD_Daemon *daemon_start(struct gfs_httpd *h,
 				       const struct sockaddr_storage *ss)
 {
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+			 MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem tls[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
@@ -1383,6 +1601,7 @@ static void httpd_free(struct gfs_httpd *h)
 	gfs_workpool_free(h->pool);
 	pthread_mutex_destroy(&h->conns_lock);
 	pthread_cond_destroy(&h->reaper_wake);
+	pthread_cond_destroy(&h->upgrades_gone);
 	free(h->stats);
 	httpd_free_early(h);
 }
@@ -1459,6 +1678,7 @@ struct gfs_httpd *gfs_httpd_start_secure(const char *listen,
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->reaper_wake, &ca);
+	pthread_cond_init(&h->upgrades_gone, &ca);
 	pthread_condattr_destroy(&ca);
 	h->mhd = daemon_start(h, &ss);
 	if (!h->mhd) {
@@ -1482,11 +1702,13 @@ struct gfs_httpd *gfs_httpd_start(const char *listen,
 }
 
 /*
- * Order matters: running jobs finish first (they resume their
- * connections; libmicrohttpd must not stop with one suspended), and no
- * new one starts (a resumed request that wants another is closed
- * instead); then libmicrohttpd closes every connection, whose done
- * callbacks run here; then the pool's threads go.
+ * Order matters: upgraded connections are shut down and their functions
+ * waited for, and no new one starts (libmicrohttpd would otherwise close
+ * their sockets under them, and free the handles their threads use);
+ * running jobs finish (they resume their connections; libmicrohttpd must
+ * not stop with one suspended), and no new one starts (a resumed request
+ * that wants another is closed instead); then libmicrohttpd closes every
+ * connection, whose done callbacks run here; then the pool's threads go.
  */
 void gfs_httpd_stop(struct gfs_httpd *h)
 {
@@ -1495,6 +1717,7 @@ void gfs_httpd_stop(struct gfs_httpd *h)
 	pthread_mutex_lock(&h->conns_lock);
 	h->stopping = true;
 	pthread_cond_signal(&h->reaper_wake);
+	upgrades_stop(h);
 	pthread_mutex_unlock(&h->conns_lock);
 	if (h->reaper_started)
 		pthread_join(h->reaper, NULL);
@@ -1513,18 +1736,22 @@ static void metrics_conns(struct gfs_httpd *h, const char *prefix,
 			  FILE *out)
 {
 	char name[128];
-	unsigned n, held;
+	unsigned n, held, upgraded;
 	int i;
 
 	pthread_mutex_lock(&h->conns_lock);
 	n = h->nconns;
 	held = h->nheld;
+	upgraded = h->nupgrades;
 	pthread_mutex_unlock(&h->conns_lock);
 	snprintf(name, sizeof(name), "%s_http_connections", prefix);
 	gfs_metric_u64(out, name, "gauge", "open HTTP connections", n);
 	snprintf(name, sizeof(name), "%s_http_held", prefix);
 	gfs_metric_u64(out, name, "gauge", "connections waiting for a job",
 		       held);
+	snprintf(name, sizeof(name), "%s_http_upgraded", prefix);
+	gfs_metric_u64(out, name, "gauge", "connections switched to another "
+		       "protocol (101), whose function runs", upgraded);
 	snprintf(name, sizeof(name), "%s_http_workers", prefix);
 	gfs_metric_u64(out, name, "gauge", "threads running request jobs",
 		       gfs_workpool_threads(h->pool));
@@ -1974,4 +2201,89 @@ void gfs_reply_header(struct gfs_req *req, const char *name,
 	hd->value = gfs_xstrdup(value);
 	hd->next = req->hdrs;
 	req->hdrs = hd;
+}
+
+/* Does the comma list (a header's value) hold token, in any case? */
+static bool lists_token(const char *list, const char *token)
+{
+	size_t n = strlen(token), len;
+	const char *p = list;
+
+	while (*p) {
+		p += strspn(p, " \t,");
+		len = strcspn(p, ",");
+		while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == n && !strncasecmp(p, token, n))
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+/* Refuse an upgrade of req to proto that cannot be made (a JSON error
+ * reply): true when it did. */
+static bool upgrade_refuse(struct gfs_req *req, const char *proto)
+{
+	struct req *r = req_of(req);
+	const char *asked = gfs_req_header(req, MHD_HTTP_HEADER_UPGRADE);
+
+	if (r->h->tls_cert) { /* libmicrohttpd would relay TLS itself */
+		gfs_reply_json(req, 501, json_pack("{s:s, s:s}", "error",
+			       "no protocol upgrade over TLS", "code",
+			       "not_implemented"));
+		return true;
+	}
+	if (!r->http11) {
+		gfs_reply_error(req, GFS_EINVAL, "an upgrade needs HTTP/1.1");
+		return true;
+	}
+	if (!asked || !lists_token(asked, proto)) {
+		gfs_reply_error(req, GFS_EINVAL, "no \"Upgrade: %s\" header",
+				proto);
+		return true;
+	}
+	return false;
+}
+
+/* A 101 response that hands the socket to on_upgrade(u).  libmicrohttpd
+ * adds "Connection: Upgrade" itself. */
+static struct MHD_Response *upgrade_response(struct upgrade *u,
+					     const char *proto)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_for_upgrade(on_upgrade, u);
+
+	if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE,
+					    proto) != MHD_YES) {
+		MHD_destroy_response(resp);
+		resp = NULL;
+	}
+	return resp;
+}
+
+void gfs_reply_upgrade(struct gfs_req *req, const char *proto,
+		       gfs_upgrade_fn fn, void *arg,
+		       void (*free_arg)(void *arg))
+{
+	struct upgrade *u;
+	struct MHD_Response *resp;
+
+	if (upgrade_refuse(req, proto)) {
+		if (free_arg)
+			free_arg(arg);
+		return;
+	}
+	u = gfs_xcalloc(1, sizeof(*u));
+	u->h = req_of(req)->h;
+	u->fn = fn;
+	u->arg = arg;
+	u->free_arg = free_arg;
+	u->fd = -1;
+	resp = upgrade_response(u, proto);
+	if (resp && !req->resp)
+		req_of(req)->up = u; /* until on_upgrade(), or req_free() */
+	set_reply(req, 101, resp, NULL);
+	if (req_of(req)->up != u) /* no reply, or a second one */
+		upgrade_free(u);
 }

@@ -15,7 +15,9 @@
  * A handler answers exactly once with one of the gfs_reply_*() calls; the
  * wrapper queues the answer.  HEAD is served by the GET route, without
  * the body.  Errors are always JSON: {"error": "message", "code":
- * "not_found"}.
+ * "not_found"}.  A handler may instead switch its connection to another
+ * protocol (gfs_reply_upgrade()), run by a function on a thread of its
+ * own.
  */
 #ifndef GFS_HTTPD_H
 #define GFS_HTTPD_H
@@ -322,6 +324,55 @@ void gfs_reply_stream(struct gfs_req *req, unsigned status, const char *type,
 		      ssize_t (*read)(void *cls, uint64_t pos, char *buf,
 				      size_t max),
 		      void *cls, void (*free_cls)(void *cls));
+/*
+ * Upgrades (HTTP/1.1 "101 Switching Protocols"): after the 101 the
+ * connection speaks another protocol, on its raw socket, until one side
+ * closes it.  The server's deadlines (struct gfs_httpd_limits) do not
+ * apply to it, nor does the wake-up of a peer gone unseen: the function
+ * watches its peer itself (a read deadline, keep-alive frames).  It
+ * counts in <prefix>_http_connections until it closes and in
+ * <prefix>_http_upgraded while its function runs; the request counts in
+ * the route's requests and latency when the 101 is sent.
+ * gfs_httpd_stop() shuts every upgraded socket down (reads see the end,
+ * writes fail) and waits for every function to return: a function must
+ * return soon after its socket ends (one that waits on something else,
+ * say for records to send, must also look at its socket within a
+ * bound), and must not wait for anything the stop waits for (a job of
+ * the same server).
+ */
+/* An upgraded connection's body: runs on a thread of its own, with the
+ * connected socket (blocking mode; libmicrohttpd owns it: never close it)
+ * and the bytes the peer sent after its request head (extra, extra_len,
+ * maybe 0).  When it returns the connection is closed and free_arg(arg)
+ * runs.  extra is borrowed until it returns.  The socket may be shut
+ * down (shutdown(2)), not closed.  Write with send(2) and MSG_NOSIGNAL
+ * (a peer gone is then EPIPE, not SIGPIPE).  Nagle's algorithm is on
+ * (libmicrohttpd clears TCP_NODELAY before the switch): set TCP_NODELAY
+ * for small frames that must leave at once.  The request is the event
+ * loop's again: arg must not point into it (copy what fn needs from its
+ * headers and arguments in the handler). */
+typedef void (*gfs_upgrade_fn)(void *arg, int fd, const char *extra,
+			       size_t extra_len);
+/*
+ * Reply 101 Switching Protocols with "Upgrade: proto" (and Connection:
+ * Upgrade); once it is sent, run fn(arg, ...) on a new thread.  arg is
+ * freed with free_arg (may be NULL) in every case: after fn returns, or
+ * when the 101 is never sent (the peer went away, the server stops).  On
+ * a server with TLS it replies 501 with a JSON error instead and frees
+ * arg.  Like every gfs_reply_*: once per request, from the handler.
+ *
+ * Refused with 400 (a JSON error, arg freed, no fn) when the request is
+ * HTTP/1.0, or has no Upgrade header naming proto (one element of its
+ * comma list, any case): libmicrohttpd 0.9.75 checks
+ * neither (it would send the 101 to a client that asked for nothing, and
+ * close an HTTP/1.0 connection without a reply).  A 101 sent while the
+ * server stops runs no fn: the socket is closed and arg freed.  The
+ * request's body, if any, is read before the handler runs: extra holds
+ * only what came after it.
+ */
+void gfs_reply_upgrade(struct gfs_req *req, const char *proto,
+		       gfs_upgrade_fn fn, void *arg,
+		       void (*free_arg)(void *arg));
 /* 200 with the text of t (metrics.h), closed here; 500 when it ran out
  * of memory. */
 void gfs_reply_metrics(struct gfs_req *req, struct gfs_metrics_text *t);

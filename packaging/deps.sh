@@ -10,6 +10,7 @@ packages=(
 	libisal-dev uthash-dev              # libraries (ISA-L: CRC32C)
 	libunistring-dev                    # UTF-8 checks of names
 	libssl-dev                          # libcrypto: base64 for etcd
+	openssl                             # tests: TLS certificates
 	libcriterion-dev                    # unit tests
 	fuse3 attr curl rsync psmisc procps iproute2 coreutils util-linux time
 	valgrind jq                         # make valgrind; tests read JSON

@@ -1463,3 +1463,337 @@ Test(httpd, a_client_that_stops_reading_a_long_reply_is_cut)
 	close(fd);
 	gfs_httpd_stop(s2);
 }
+
+/* ---- upgraded connections (101 Switching Protocols) ---------------------- */
+
+/* What the upgrade's function and its argument went through. */
+static atomic_int up_runs, up_ends, up_frees, up_extra;
+
+static void up_free(void *arg)
+{
+	free(arg);
+	atomic_fetch_add(&up_frees, 1);
+}
+
+/* Echo extra, then every byte the peer sends, until it ends. */
+static void up_echo(void *arg, int fd, const char *extra, size_t extra_len)
+{
+	char buf[4096];
+	ssize_t n;
+
+	(void)arg;
+	atomic_fetch_add(&up_runs, 1);
+	atomic_store(&up_extra, (int)extra_len);
+	if (extra_len &&
+	    send(fd, extra, extra_len, MSG_NOSIGNAL) != (ssize_t)extra_len)
+		goto out;
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) != n)
+			break;
+out:
+	atomic_fetch_add(&up_ends, 1);
+}
+
+/* Upgrade to "gfs-test" with an echo.  ?hold=1 waits at the gate first;
+ * ?first=1 makes another reply first. */
+static void upgrade_route(struct gfs_req *req)
+{
+	const char *hold = NULL, *first = NULL;
+
+	gfs_req_arg(req, "hold", &hold);
+	gfs_req_arg(req, "first", &first);
+	if (hold)
+		gate_wait();
+	if (first)
+		gfs_reply_json(req, 200, json_object());
+	gfs_reply_upgrade(req, "gfs-test", up_echo, gfs_xmalloc(16), up_free);
+}
+
+static const struct gfs_route upgrade_routes[] = {
+	{ "GET", "/api/v1/upgrade", NULL, upgrade_route, NULL, 0, 0, NULL },
+	{ "GET", "/api/v1/echo/*", NULL, echo, NULL, 0, 0, NULL },
+};
+
+#define UPGRADE_HEAD "GET /api/v1/upgrade HTTP/1.1\r\nHost: t\r\n" \
+		     "Connection: Upgrade\r\nUpgrade: gfs-test\r\n\r\n"
+
+/* A server with short idle and stall bounds (an upgraded connection must
+ * outlive them), or with TLS from cert and key and the default bounds (a
+ * handshake under valgrind takes longer). */
+static struct gfs_httpd *start_upgrade_server(const char *cert,
+					      const char *key)
+{
+	struct gfs_httpd_limits lim = { .idle_ms = 300, .stall_ms = 300,
+					.min_rate = 2048 };
+	struct gfs_httpd_sec sec = { .tls_cert = cert, .tls_key = key };
+	struct gfs_httpd *s2 = gfs_httpd_start_secure(
+		"127.0.0.1:0", upgrade_routes, GFS_ARRAY_SIZE(upgrade_routes),
+		NULL, 0, cert ? NULL : &lim, &sec);
+
+	cr_assert_not_null(s2);
+	atomic_store(&up_runs, 0);
+	atomic_store(&up_ends, 0);
+	atomic_store(&up_frees, 0);
+	atomic_store(&up_extra, -1);
+	cut_reset();
+	return s2;
+}
+
+/* The value of *v once it reaches want, or after ms. */
+static int wait_for_count(atomic_int *v, int want, int ms)
+{
+	int64_t t0 = gfs_mono_ms();
+
+	while (atomic_load(v) < want && gfs_mono_ms() - t0 < ms)
+		usleep(5 * 1000);
+	return atomic_load(v);
+}
+
+/* Read exactly strlen(want) bytes (have: those already read) and
+ * compare. */
+static void expect_echo(int fd, const char *want, const char *have)
+{
+	char buf[256];
+	size_t n = strlen(have), len = strlen(want);
+	int64_t t0 = gfs_mono_ms();
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t got;
+
+	cr_assert_lt(len, sizeof(buf));
+	memcpy(buf, have, n);
+	while (n < len && gfs_mono_ms() - t0 < 5000) {
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		got = recv(fd, buf + n, len - n, 0);
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	buf[n] = '\0';
+	cr_assert_str_eq(buf, want);
+}
+
+/* Connect, send the upgrade request with extra in the same write, check
+ * the 101; extra must come back echoed. */
+static int upgrade_open(struct gfs_httpd *s2, const char *extra)
+{
+	char req[512], head[4096], *end;
+	int fd = dial(gfs_httpd_port(s2));
+	size_t n = (size_t)snprintf(req, sizeof(req), "%s%s", UPGRADE_HEAD,
+				    extra);
+
+	cr_assert_eq(send(fd, req, n, 0), (ssize_t)n);
+	read_until(fd, head, sizeof(head), "\r\n\r\n", 5000);
+	end = strstr(head, "\r\n\r\n");
+	cr_assert_not_null(end, "no reply head: %s", head);
+	end[2] = '\0';
+	cr_assert(!strncmp(head, "HTTP/1.1 101 ", 13), "%s", head);
+	cr_assert_not_null(strcasestr(head, "\r\nUpgrade: gfs-test\r\n"), "%s",
+			   head);
+	cr_assert_not_null(strcasestr(head, "\r\nConnection: Upgrade\r\n"),
+			   "%s", head);
+	expect_echo(fd, extra, end + 4);
+	return fd;
+}
+
+/* Does the server end fd within ms (it sends nothing more)? */
+static bool ended_within(int fd, int ms)
+{
+	char c;
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+Test(httpd, an_upgraded_connection_echoes_extra_then_later_bytes)
+{
+	struct gfs_httpd *s2 = start_upgrade_server(NULL, NULL);
+	int fd = upgrade_open(s2, "early");
+
+	cr_expect_eq(atomic_load(&up_extra), 5, "the early bytes came as "
+		     "extra, not from the socket");
+	cr_expect_eq(metric(s2, "http_upgraded"), 1);
+	cr_assert_eq(send(fd, "later", 5, 0), 5);
+	expect_echo(fd, "later", "");
+	close(fd);
+	cr_expect_eq(wait_for_count(&up_frees, 1, 5000), 1);
+	cr_expect_eq(atomic_load(&up_runs), 1);
+	cr_expect_eq(atomic_load(&up_ends), 1);
+	expect_closed(s2, gfs_mono_ms(), 5000);
+	cr_expect_eq(metric(s2, "http_upgraded"), 0);
+	cr_expect_eq(metric(s2, "http_held"), 0);
+	cr_expect_eq(metric(s2, "http_replies_total{status=\"101\"}"), 1);
+	cr_expect_eq(gfs_httpd_requests(s2, "/api/v1/upgrade"), 1);
+	gfs_httpd_stop(s2);
+	cr_expect_eq(atomic_load(&up_frees), 1);
+}
+
+/* The client stays idle: the stop shuts the socket down, the function
+ * returns and the stop does not wait on the client. */
+Test(httpd, stop_ends_an_idle_upgraded_connection, .timeout = 20)
+{
+	struct gfs_httpd *s2 = start_upgrade_server(NULL, NULL);
+	int fd = upgrade_open(s2, "x");
+	int64_t t0 = gfs_mono_ms();
+
+	gfs_httpd_stop(s2);
+	cr_expect_lt(gfs_mono_ms() - t0, 3000);
+	cr_expect_eq(atomic_load(&up_ends), 1);
+	cr_expect_eq(atomic_load(&up_frees), 1);
+	cr_expect(ended_within(fd, 2000), "the client did not see the end");
+	close(fd);
+}
+
+/* More upgraded connections than the server has event threads: a function
+ * that ran in an event thread would leave none to serve the request. */
+Test(httpd, a_request_is_served_beside_upgraded_connections)
+{
+	struct gfs_httpd *s2 = start_upgrade_server(NULL, NULL);
+	int fd[3], i;
+	char *a;
+
+	for (i = 0; i < 3; i++)
+		fd[i] = upgrade_open(s2, "x");
+	a = exchange(gfs_httpd_port(s2), "GET /api/v1/echo/n HTTP/1.1\r\n"
+		     "Host: t\r\nConnection: close\r\n\r\n");
+	cr_expect(!strncmp(a, "HTTP/1.1 200", 12), "%s", a);
+	cr_expect_not_null(strstr(a, "\"/n\""), "%s", a);
+	for (i = 0; i < 3; i++) {
+		cr_assert_eq(send(fd[i], "still", 5, 0), 5);
+		expect_echo(fd[i], "still", "");
+		close(fd[i]);
+	}
+	cr_expect_eq(wait_for_count(&up_frees, 3, 5000), 3);
+	gfs_httpd_stop(s2);
+}
+
+/* Idle past the idle and stall bounds (300 ms; a plain connection beside
+ * it is closed meanwhile), the upgraded connection stays. */
+Test(httpd, the_reaper_leaves_an_idle_upgraded_connection_alone)
+{
+	struct gfs_httpd *s2 = start_upgrade_server(NULL, NULL);
+	int plain = dial(gfs_httpd_port(s2));
+	int fd = upgrade_open(s2, "a");
+
+	cr_expect_eq(ms_until_closed(fd, NULL, 100, 1500), -1,
+		     "the upgraded connection was closed");
+	cr_expect(ended_within(plain, 0), "the idle bound did not hold");
+	cr_assert_eq(send(fd, "b", 1, 0), 1);
+	expect_echo(fd, "b", "");
+	cr_expect_eq(metric(s2, "http_cut_total{why=\"stall\"}"), 0);
+	cr_expect_eq(metric(s2, "http_cut_total{why=\"gone\"}"), 0);
+	cr_expect_eq(metric(s2, "http_cut_total{why=\"idle\"}"), 1);
+	cr_expect_eq(atomic_load(&up_ends), 0);
+	close(plain);
+	close(fd);
+	cr_expect_eq(wait_for_count(&up_frees, 1, 5000), 1);
+	gfs_httpd_stop(s2);
+}
+
+/* The client resets the connection while the handler runs: the 101
+ * cannot be sent, the function never runs, its argument is freed once. */
+Test(httpd, an_upgrade_never_sent_frees_its_argument_once)
+{
+	struct gfs_httpd *s2 = start_upgrade_server(NULL, NULL);
+	const char *req = "GET /api/v1/upgrade?hold=1 HTTP/1.1\r\nHost: t\r\n"
+			  "Connection: Upgrade\r\nUpgrade: gfs-test\r\n\r\n";
+	int fd = dial_open(s2);
+
+	cr_assert_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	cr_assert_eq(wait_for_count(&cut_held, 1, 5000), 1);
+	send_and_vanish(fd, NULL, 0, "rst");
+	gate_release();
+	cr_expect_eq(wait_for_count(&up_frees, 1, 5000), 1);
+	expect_closed(s2, gfs_mono_ms(), 5000);
+	cr_expect_eq(atomic_load(&up_runs), 0);
+	gfs_httpd_stop(s2);
+	cr_expect_eq(atomic_load(&up_frees), 1);
+}
+
+/* What libmicrohttpd does not check is refused with a 400 (an HTTP/1.0
+ * request, no Upgrade header naming the protocol); a reply made before
+ * stands.  Each frees the argument, and no function runs. */
+Test(httpd, refused_upgrades_free_their_argument)
+{
+	static const char *const reqs[][2] = {
+		{ "GET /api/v1/upgrade HTTP/1.0\r\nConnection: Upgrade\r\n"
+		  "Upgrade: gfs-test\r\n\r\n", " 400 " },
+		{ "GET /api/v1/upgrade HTTP/1.1\r\nHost: t\r\n"
+		  "Connection: close\r\n\r\n", " 400 " },
+		{ "GET /api/v1/upgrade HTTP/1.1\r\nHost: t\r\n"
+		  "Connection: close\r\nUpgrade: websocket\r\n\r\n", " 400 " },
+		{ "GET /api/v1/upgrade?first=1 HTTP/1.1\r\nHost: t\r\n"
+		  "Connection: close\r\nUpgrade: gfs-test\r\n\r\n", " 200 " },
+	};
+	struct gfs_httpd *s2 = start_upgrade_server(NULL, NULL);
+	size_t i;
+	char *a;
+
+	for (i = 0; i < GFS_ARRAY_SIZE(reqs); i++) {
+		a = exchange(gfs_httpd_port(s2), reqs[i][0]);
+		cr_expect_not_null(strstr(a, reqs[i][1]), "%zu: %s", i, a);
+		if (reqs[i][1][1] == '4')
+			cr_expect_not_null(strstr(a, "bad_request"), "%s", a);
+		cr_expect_eq(wait_for_count(&up_frees, (int)i + 1, 5000),
+			     (int)i + 1);
+	}
+	cr_expect_eq(atomic_load(&up_runs), 0);
+	gfs_httpd_stop(s2);
+	cr_expect_eq(atomic_load(&up_frees), (int)GFS_ARRAY_SIZE(reqs));
+}
+
+/* The Upgrade header is a list, in any case. */
+Test(httpd, an_upgrade_listed_among_others_is_taken)
+{
+	struct gfs_httpd *s2 = start_upgrade_server(NULL, NULL);
+	const char *req = "GET /api/v1/upgrade HTTP/1.1\r\nHost: t\r\n"
+			  "Connection: keep-alive, Upgrade\r\n"
+			  "Upgrade: h2c , GFS-Test\r\n\r\n";
+	char a[4096];
+	int fd = dial(gfs_httpd_port(s2));
+
+	cr_assert_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	read_until(fd, a, sizeof(a), "\r\n\r\n", 5000);
+	cr_expect(!strncmp(a, "HTTP/1.1 101 ", 13), "%s", a);
+	close(fd);
+	cr_expect_eq(wait_for_count(&up_frees, 1, 5000), 1);
+	cr_expect_eq(atomic_load(&up_runs), 1);
+	gfs_httpd_stop(s2);
+}
+
+/* Over TLS: 501, the argument freed, no function. */
+Test(httpd, an_upgrade_over_tls_is_a_json_501)
+{
+	char dir[] = "/tmp/gfs-upgrade-XXXXXX", cmd[512], cert[64], key[64];
+	const char *hdrs[] = { "Connection: Upgrade", "Upgrade: gfs-test",
+			       NULL };
+	struct gfs_http_opts o = { .headers = hdrs };
+	struct gfs_http_reply r;
+	struct gfs_httpd *s2;
+	struct gfs_http *c;
+	char u[128];
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(cert, sizeof(cert), "%s/c.pem", dir);
+	snprintf(key, sizeof(key), "%s/k.pem", dir);
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+		 "ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "
+		 "/CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+		 "-keyout %s -out %s 2>/dev/null", key, cert);
+	cr_assert_eq(system(cmd), 0);
+	s2 = start_upgrade_server(cert, key);
+	c = gfs_http_new();
+	gfs_http_set_ca(c, cert);
+	snprintf(u, sizeof(u), "https://127.0.0.1:%u/api/v1/upgrade",
+		 gfs_httpd_port(s2));
+	gfs_http_call(c, "GET", u, &o, &r);
+	cr_expect_eq(r.status, 501, "%s", r.failure);
+	cr_expect_not_null(r.json);
+	cr_expect_eq(atomic_load(&up_frees), 1);
+	cr_expect_eq(atomic_load(&up_runs), 0);
+	gfs_http_reply_clear(&r);
+	gfs_http_free(c);
+	gfs_httpd_stop(s2);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
