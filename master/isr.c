@@ -447,6 +447,14 @@ static int64_t pace(struct gfs_isr *isr, const struct gfs_isr_poll *q,
 	return window / 3 >= 100 ? GFS_MIN(wait, window / 3) : wait;
 }
 
+/* The reply's stamp, read after the records: never later than the
+ * reply's arrival. */
+static void stamp(const struct gfs_isr *isr, struct gfs_isr_poll *q)
+{
+	snprintf(q->stamp, sizeof(q->stamp), "%016" PRIx64 "-%" PRId64,
+		 isr->stamp_id, gfs_mono_ms());
+}
+
 enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
 			   struct gfs_isr_poll *q, size_t max,
 			   struct gfs_enc *out)
@@ -475,10 +483,38 @@ enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
 				      out, &q->next);
 		q->attached = poll_end(isr, q, ticket, until, err);
 	}
-	/* read after the records: never later than the reply's arrival */
-	snprintf(q->stamp, sizeof(q->stamp), "%016" PRIx64 "-%" PRId64,
-		 isr->stamp_id, gfs_mono_ms());
+	stamp(isr, q);
 	return err;
+}
+
+enum gfs_err gfs_isr_ack(struct gfs_isr *isr, struct gfs_oplog *log,
+			 struct gfs_isr_poll *q, int64_t *next_ms)
+{
+	enum gfs_err err;
+	uint64_t ticket;
+	int64_t until;
+	bool caught_up, fenced;
+
+	q->attached = false;
+	q->read_ms = 0;
+	q->next = q->from;
+	q->stamp[0] = '\0';
+	*next_ms = 0;
+	pthread_mutex_lock(&isr->lock);
+	fenced = isr->fenced;
+	pthread_mutex_unlock(&isr->lock);
+	if (fenced) /* a poll would wait in vain; a stream ends */
+		return GFS_ENOTPRIMARY;
+	err = gfs_oplog_check_from(log, q->from, q->prev_crc, &caught_up);
+	if (err == GFS_ENOENT)
+		poll_refused(isr, q->url);
+	if (err)
+		return err;
+	ticket = poll_begin(isr, q, caught_up, &until);
+	*next_ms = GFS_MAX(pace(isr, q, until), 0);
+	q->attached = poll_end(isr, q, ticket, until, GFS_OK);
+	stamp(isr, q);
+	return GFS_OK;
 }
 
 void gfs_isr_set_member(struct gfs_isr *isr, const char *url, bool member)

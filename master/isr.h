@@ -218,6 +218,20 @@ enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
 			   struct gfs_isr_poll *poll, size_t max,
 			   struct gfs_enc *out);
 
+/*
+ * One acknowledgement on an op-log stream (stream.c), whole: what a poll
+ * of q->url for q->from that waits for nothing is (gfs_isr_serve()), its
+ * records being sent on the stream apart.  The poll begins and ends
+ * here: it acknowledges every record before from, says whether url is
+ * attached (q->attached, q->read_ms) and stamps the answer (q->stamp).
+ * *next_ms: when the next acknowledgement is due, as long as a poll of
+ * q->wait_ms would be parked (pace(): the life and read windows it gives
+ * must be renewed in time).  GFS_ENOENT: url must re-sync (refused as a
+ * poll is); GFS_ENOTPRIMARY: fenced.
+ */
+enum gfs_err gfs_isr_ack(struct gfs_isr *isr, struct gfs_oplog *log,
+			 struct gfs_isr_poll *q, int64_t *next_ms);
+
 /* Make url a member (acknowledgements wait for it from now on) or not.
  * One never seen counts as having just polled (pair mode: as silent
  * until it polls with a recent stamp). */

@@ -572,3 +572,92 @@ Test(isr, a_poll_is_parked_a_third_of_the_read_window_at_most)
 	cr_expect_lt(took, gfs_isr_read_until(0, q.read_ms),
 		     "the answer came after the window it renews");
 }
+
+/* The echo of url's follower: the last stamp it got, its window. */
+static struct gfs_isr_echo *live_echo(const char *url)
+{
+	static struct gfs_isr_echo e;
+
+	e = *echo_of(url);
+	e.window_ms = WINDOW_MS;
+	return &e;
+}
+
+/* One acknowledgement on an op-log stream of url for `from` echoing e;
+ * url's follower keeps the answer's stamp. */
+static enum gfs_err ack_with(const char *url, uint64_t from,
+			     const uint32_t *crc, const struct gfs_isr_echo *e,
+			     struct gfs_isr_poll *q, int64_t *next_ms)
+{
+	enum gfs_err err;
+
+	*q = (struct gfs_isr_poll){ .url = url, .from = from, .echo = *e,
+				    .prev_crc = crc, .wait_ms = 1000 };
+	err = gfs_isr_ack(&isr, log_, q, next_ms);
+	if (!err)
+		cr_assert(gfs_isr_parse_echo(q->stamp, echo_of(url)));
+	return err;
+}
+
+Test(isr, an_acknowledgement_is_a_poll_that_waits_for_nothing)
+{
+	char *members[] = { "http://b" };
+	struct gfs_isr_poll q;
+	int64_t next, t0;
+	uint64_t seq;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	seq = record();
+	/* the first echoes no stamp of ours: no sign of life, answered
+	 * with "again at once" so that the next one is */
+	cr_assert_eq(ack_with("http://b", seq + 1, NULL,
+			      &(struct gfs_isr_echo){ 0 }, &q, &next), GFS_OK);
+	cr_expect_eq(next, 0);
+	cr_expect_not(q.attached, "no sign of life yet");
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_EUNAVAIL, "b is silent");
+	t0 = gfs_mono_ms();
+	cr_assert_eq(ack_with("http://b", seq + 1, NULL, live_echo("http://b"),
+			      &q, &next), GFS_OK);
+	cr_expect_lt(gfs_mono_ms() - t0, 50, "it waited for a record");
+	cr_expect(q.attached);
+	cr_expect_gt(q.read_ms, 0);
+	/* due again as a poll would be parked: a third of the window */
+	cr_expect_gt(next, 0);
+	cr_expect_leq(next, 300 / 3);
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_OK);
+	/* one for less (a re-sync) ends the attachment, as a poll does */
+	cr_assert_eq(ack_with("http://b", 1, NULL, live_echo("http://b"), &q,
+			      &next), GFS_OK);
+	cr_expect_not(q.attached);
+}
+
+Test(isr, an_acknowledgement_is_refused_as_a_poll_is)
+{
+	struct gfs_isr_view v[GFS_ISR_PEERS];
+	char *members[] = { "http://b" };
+	struct gfs_isr_poll q;
+	uint32_t crc, bad;
+	uint64_t seq;
+	int64_t next;
+
+	gfs_isr_lead(&isr, members, 1, 1, INT64_MAX);
+	seq = record();
+	cr_assert(poll("http://b", seq + 1));
+	cr_assert(gfs_oplog_record_crc(log_, seq, &crc));
+	bad = crc ^ 1;
+	/* another history at b's URL: refused, and what it said is gone */
+	cr_expect_eq(ack_with("http://b", seq + 1, &bad, live_echo("http://b"),
+			      &q, &next), GFS_ENOENT);
+	cr_assert_eq(gfs_isr_view(&isr, v, GFS_ISR_PEERS), 1);
+	cr_expect_eq(v[0].acked, 0);
+	cr_expect_not(v[0].attached);
+	cr_expect_eq(wait_ms(seq, true, 50), GFS_EUNAVAIL);
+	/* the right checksum: taken */
+	cr_expect_eq(ack_with("http://b", seq + 1, &crc, live_echo("http://b"),
+			      &q, &next), GFS_OK);
+	cr_expect(q.attached);
+	/* fenced: the stream ends */
+	gfs_isr_fence(&isr);
+	cr_expect_eq(ack_with("http://b", seq + 1, &crc, live_echo("http://b"),
+			      &q, &next), GFS_ENOTPRIMARY);
+}
