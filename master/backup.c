@@ -29,6 +29,7 @@
 #include "master.h"
 #include "ops.h"
 #include "http.h"
+#include "stream.h"
 #include "util.h"
 
 #define POLL_WAIT_MS 1000
@@ -38,6 +39,9 @@
 #define MEMBERS_FILE "members"
 #define MARKER_FILE "in-sync"
 #define MEMBERS_MAX (GFS_ISR_PEERS * (GFS_ISR_URL_MAX + 1))
+#define STREAM_RETRY_MS 1000   /* after a stream ended: poll meanwhile */
+#define STREAM_REFUSED_MS 60000 /* after a leader refused one (TLS) */
+#define ACKS_OUT 16            /* acknowledgements unanswered, at most */
 
 static void set_str(char **dst, const char *src)
 {
@@ -510,35 +514,44 @@ static void not_primary(struct gfs_master *m, const struct gfs_http_reply *r)
 		gfs_oplog_wait(m->log, seq);
 }
 
+/* What the leader's answer to a poll (or a stream's STATUS) says beside
+ * the records. */
+struct answer {
+	uint64_t epoch;         /* the leader's */
+	bool has_start;         /* X-GFS-Epoch-Start came: */
+	uint64_t prev_epoch;    /* the epoch its log continues */
+	uint64_t start;         /* the seq of its EPOCH record */
+	bool attached;          /* X-GFS-Attached */
+	int64_t read_ms;        /* its read window (read_window()) */
+	const char *stamp;      /* X-GFS-Stamp, or NULL */
+};
+
 /*
- * Is our log a prefix of the log of the leader that answered r?  Only
+ * Is our log a prefix of the log of the leader that answered a?  Only
  * when it came from the same epoch (pair mode), or (etcd mode, where an
  * epoch is one process's term and its records one stream) from the
  * epoch the leader's own log came from, and ends at or before the
  * leader's EPOCH record (X-GFS-Epoch-Start: PREV_EPOCH START_SEQ).
  * Else we re-sync from its checkpoint.  Lock held.
  */
-static bool same_history(struct gfs_master *m, const struct gfs_http_reply *r)
-{
-	uint64_t prev = 0, start = 0;
-	char hdr[64];
 
+static bool same_history(struct gfs_master *m, const struct answer *a)
+{
 	if (!m->fw.sync_epoch && m->applied_seq == 1)
-		m->fw.sync_epoch = r->epoch;
-	if (r->epoch == m->fw.sync_epoch)
+		m->fw.sync_epoch = a->epoch;
+	if (a->epoch == m->fw.sync_epoch)
 		return true;
-	if (gfs_master_etcd(m) &&
-	    gfs_http_reply_header(r, "X-GFS-Epoch-Start", hdr, sizeof(hdr)) &&
-	    sscanf(hdr, "%" SCNu64 " %" SCNu64, &prev, &start) == 2 &&
-	    prev == m->fw.sync_epoch && m->applied_seq <= start) {
+	if (gfs_master_etcd(m) && a->has_start &&
+	    a->prev_epoch == m->fw.sync_epoch && m->applied_seq <= a->start) {
 		gfs_info("leader of epoch %" PRIu64 " continues the log of "
 			 "epoch %" PRIu64 " that we hold up to record %" PRIu64
-			 ": no re-sync", r->epoch, prev, m->applied_seq);
-		m->fw.sync_epoch = r->epoch;
+			 ": no re-sync", a->epoch, a->prev_epoch,
+			 m->applied_seq);
+		m->fw.sync_epoch = a->epoch;
 		return true;
 	}
 	gfs_info("primary epoch %" PRIu64 " differs from ours (%" PRIu64
-		 "): re-syncing", r->epoch, m->fw.sync_epoch);
+		 "): re-syncing", a->epoch, m->fw.sync_epoch);
 	m->fw.resync = true;
 	return false;
 }
@@ -562,12 +575,10 @@ static char *poll_url(struct gfs_master *m, const char *url, uint64_t from)
  * arrival or later, never its sending), so that the primary, which counts
  * on us until the stamp's time + our failover window (less the drift),
  * counts on us no longer than we wait before we take over.  Lock held. */
-static void take_stamp(struct gfs_master *m, const struct gfs_http_reply *r)
+static void take_stamp(struct gfs_master *m, const char *stamp)
 {
-	char stamp[GFS_ISR_STAMP_MAX];
-
 	m->fw.last_contact_ms = gfs_mono_ms();
-	if (gfs_http_reply_header(r, GFS_HDR_STAMP, stamp, sizeof(stamp)))
+	if (stamp)
 		gfs_isr_parse_echo(stamp, &m->fw.echo);
 }
 
@@ -589,20 +600,12 @@ static int64_t read_window(struct gfs_master *m,
 	return (int64_t)m->conf.detach_ms;
 }
 
-/* Take a 200 reply to a poll for from, sent at sent.  Lock held. */
-static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
-		      uint64_t from, int64_t sent)
+/* The answer to a poll (or an acknowledgement) sent at sent, records
+ * apart: attached or not, and the stamp.  Lock held. */
+static void take_answer(struct gfs_master *m, const struct answer *a,
+			int64_t sent)
 {
-	char att[8];
-
-	if (m->role != GFS_ROLE_BACKUP || !same_history(m, r) ||
-	    m->applied_seq != from)
-		return false;
-	if (!take_records(m, (const uint8_t *)r->body, r->len))
-		m->fw.resync = true;
-	m->fw.in_sync = gfs_http_reply_header(r, "X-GFS-Attached", att,
-					      sizeof(att)) &&
-			!strcmp(att, "1");
+	m->fw.in_sync = a->attached;
 	/* attached: we hold every record ever acknowledged, and the leader
 	 * acknowledges none without us until its read window after it
 	 * answered, later than we sent: reads until then (not from the
@@ -610,26 +613,69 @@ static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
 	m->fw.read_until_ms = 0;
 	if (m->fw.in_sync && !m->fw.resync) {
 		set_marker(m, true);
-		m->fw.read_until_ms =
-			gfs_isr_read_until(sent, read_window(m, r));
+		m->fw.read_until_ms = gfs_isr_read_until(sent, a->read_ms);
 	}
-	take_stamp(m, r);
+	take_stamp(m, a->stamp);
+}
+
+/* A poll's reply as an answer (stamp: room for its stamp).  Lock held. */
+static void answer_of(struct gfs_master *m, const struct gfs_http_reply *r,
+		      struct answer *a, char stamp[GFS_ISR_STAMP_MAX])
+{
+	char h[64];
+
+	memset(a, 0, sizeof(*a));
+	a->epoch = r->epoch;
+	a->has_start = gfs_http_reply_header(r, "X-GFS-Epoch-Start", h,
+					     sizeof(h)) &&
+		       sscanf(h, "%" SCNu64 " %" SCNu64, &a->prev_epoch,
+			      &a->start) == 2;
+	a->attached = gfs_http_reply_header(r, "X-GFS-Attached", h,
+					    sizeof(h)) && !strcmp(h, "1");
+	a->read_ms = read_window(m, r);
+	if (gfs_http_reply_header(r, GFS_HDR_STAMP, stamp, GFS_ISR_STAMP_MAX))
+		a->stamp = stamp;
+}
+
+/* Take a 200 reply to a poll for from, sent at sent.  Lock held. */
+static bool take_poll(struct gfs_master *m, const struct gfs_http_reply *r,
+		      uint64_t from, int64_t sent)
+{
+	char stamp[GFS_ISR_STAMP_MAX];
+	struct answer a;
+
+	answer_of(m, r, &a, stamp);
+	if (m->role != GFS_ROLE_BACKUP || !same_history(m, &a) ||
+	    m->applied_seq != from)
+		return false;
+	if (!take_records(m, (const uint8_t *)r->body, r->len))
+		m->fw.resync = true;
+	take_answer(m, &a, sent);
 	return true;
 }
 
-/* X-GFS-Echo: the last stamp we got and our failover window, or NULL
- * (none yet); new string. */
-static char *echo_header(struct gfs_master *m)
+/* X-GFS-Echo's text into buf: the last stamp we got and our failover
+ * window; false (and "") when none came yet. */
+static bool echo_text(struct gfs_master *m, char *buf, size_t size)
 {
-	char *h = NULL;
+	bool some;
 
 	pthread_mutex_lock(&m->lock);
-	if (m->fw.echo.id)
-		h = gfs_xasprintf(GFS_HDR_ECHO ": %016" PRIx64 "-%" PRId64
-				  " %" PRIu64, m->fw.echo.id,
-				  m->fw.echo.at_ms, m->conf.failover_ms);
+	some = m->fw.echo.id != 0;
+	snprintf(buf, size, some ? "%016" PRIx64 "-%" PRId64 " %" PRIu64 : "",
+		 m->fw.echo.id, m->fw.echo.at_ms, m->conf.failover_ms);
 	pthread_mutex_unlock(&m->lock);
-	return h;
+	return some;
+}
+
+/* X-GFS-Echo (echo_text()), or NULL; new string. */
+static char *echo_header(struct gfs_master *m)
+{
+	char text[GFS_ISR_STAMP_MAX + 24];
+
+	return echo_text(m, text, sizeof(text))
+		       ? gfs_xasprintf(GFS_HDR_ECHO ": %s", text)
+		       : NULL;
 }
 
 static bool poll_once(struct gfs_master *m, struct gfs_http *p,
@@ -668,6 +714,197 @@ out_free:
 	free(echo);
 	free(me);
 	free(u);
+	return ok;
+}
+
+/* ---- following over an op-log stream (stream.h) ------------------------ */
+
+/* Are we still a backup following url, in step with it? */
+static bool following(struct gfs_master *m, const char *url)
+{
+	bool yes;
+
+	pthread_mutex_lock(&m->lock);
+	yes = m->role == GFS_ROLE_BACKUP && !m->fw.resync && m->primary_url &&
+	      !strcmp(m->primary_url, url) && !atomic_load(&m->stopping);
+	pthread_mutex_unlock(&m->lock);
+	return yes;
+}
+
+/* Ask url for a stream from record from, as a poll would ask. */
+static struct gfs_stream *stream_open(struct gfs_master *m, const char *url,
+				      uint64_t from, int *status)
+{
+	char *poll = poll_url(m, url, from);
+	char *u = gfs_xasprintf("%s&stream=1", poll);
+	char *me = gfs_xasprintf(GFS_HDR_BACKUP ": %s", m->self_url);
+	char *echo = echo_header(m);
+	char *sig = gfs_auth_sign(m->auth, "GET", u, NULL, 0);
+	const char *hdrs[] = { me, echo ? echo : sig, echo ? sig : NULL,
+			       NULL };
+	struct gfs_stream *s = gfs_stream_open(u, hdrs, POLL_WAIT_MS + 4000,
+					       status);
+
+	free(sig);
+	free(echo);
+	free(me);
+	free(u);
+	free(poll);
+	return s;
+}
+
+/* Our acknowledgement of every record before from (durable here). */
+static bool stream_ack(struct gfs_master *m, struct gfs_stream *s,
+		       uint64_t from)
+{
+	struct gfs_stream_ack a = { .from = from };
+
+	a.has_crc = gfs_oplog_record_crc(m->log, from - 1, &a.crc);
+	echo_text(m, a.echo, sizeof(a.echo));
+	return gfs_stream_send_ack(s, &a);
+}
+
+/* A RECORDS frame: store and apply them (take_poll()'s part).  *applied:
+ * the record after them. */
+static bool stream_records(struct gfs_master *m, const char *url,
+			   const uint8_t *p, size_t len, uint64_t *applied)
+{
+	bool ok;
+
+	pthread_mutex_lock(&m->lock);
+	ok = m->role == GFS_ROLE_BACKUP && !m->fw.resync && m->primary_url &&
+	     !strcmp(m->primary_url, url);
+	if (ok && !take_records(m, p, len)) {
+		m->fw.resync = true;
+		ok = false;
+	}
+	*applied = m->applied_seq;
+	pthread_mutex_unlock(&m->lock);
+	return ok;
+}
+
+/* A STATUS frame: the answer to our acknowledgement sent at sent. */
+static bool stream_status(struct gfs_master *m, const uint8_t *p, size_t len,
+			  int64_t sent, int64_t *next_ms)
+{
+	struct gfs_stream_status st;
+	struct answer a = { 0 };
+	bool ok;
+
+	if (!gfs_stream_status_decode(p, len, &st))
+		return false;
+	a.epoch = st.epoch;
+	a.has_start = true;
+	a.prev_epoch = st.prev_epoch;
+	a.start = st.epoch_start;
+	a.attached = st.attached;
+	a.read_ms = st.read_ms;
+	a.stamp = st.stamp[0] ? st.stamp : NULL;
+	*next_ms = st.next_ms;
+	pthread_mutex_lock(&m->lock);
+	/* as a poll's reply: the leader was alive when it took it */
+	m->fw.last_contact_ms = GFS_MAX(m->fw.last_contact_ms, sent);
+	ok = m->role == GFS_ROLE_BACKUP && same_history(m, &a);
+	if (ok)
+		take_answer(m, &a, sent);
+	pthread_mutex_unlock(&m->lock);
+	return ok;
+}
+
+/* When to try a stream again: refused (TLS, or a leader without
+ * streams), or after one ended. */
+static void stream_later(struct gfs_master *m, int64_t ms)
+{
+	pthread_mutex_lock(&m->lock);
+	m->fw.stream_after_ms = gfs_mono_ms() + ms;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static bool stream_due(struct gfs_master *m, const char *url)
+{
+	bool due;
+
+	pthread_mutex_lock(&m->lock);
+	due = gfs_mono_ms() >= m->fw.stream_after_ms;
+	pthread_mutex_unlock(&m->lock);
+	return due && !strncmp(url, "http://", 7);
+}
+
+/*
+ * Follow url over a stream from record from until it ends.  Each
+ * acknowledgement is a poll that waits for nothing; one is sent as soon
+ * as records taken are durable, and otherwise when the last answer says
+ * (the time a poll would have been parked).  False when an answer did
+ * not come in a poll's time (contact lost), as poll_once().
+ */
+static bool follow_stream(struct gfs_master *m, const char *url,
+			  uint64_t from)
+{
+	int64_t sent[ACKS_OUT], last = gfs_mono_ms(), next_ms = 0, now;
+	size_t head = 0, out = 1;
+	struct gfs_stream *s;
+	const uint8_t *p;
+	uint64_t applied = from, acked = from;
+	bool ok = true;
+	int status, r, wait, frames;
+	size_t len;
+	char type;
+
+	sent[0] = last;
+	s = stream_open(m, url, from, &status);
+	if (!s) {
+		stream_later(m, status == 200 || status == 400 || status == 404 ||
+					status == 501
+				? STREAM_REFUSED_MS : STREAM_RETRY_MS);
+		return status != 0;
+	}
+	while (following(m, url)) {
+		now = gfs_mono_ms();
+		/* records taken are acknowledged once durable; else, with
+		 * no answer awaited, when the last answer said */
+		if ((applied > acked && out < ACKS_OUT) ||
+		    (!out && now - last >= next_ms)) {
+			if (applied > acked)
+				gfs_oplog_sync(m->log);
+			if (!stream_ack(m, s, applied))
+				break;
+			acked = applied;
+			sent[(head + out++) % ACKS_OUT] = last = gfs_mono_ms();
+			continue;
+		}
+		wait = (int)(out ? 100 : GFS_MIN(100, last + next_ms - now));
+		frames = 0;
+		while (frames++ < ACKS_OUT &&
+		       (r = gfs_stream_recv(s, wait, &type, &p, &len)) > 0) {
+			wait = 0; /* take what came, then one fsync */
+			if (type == GFS_FRAME_RECORDS) {
+				if (!stream_records(m, url, p, len, &applied))
+					goto out;
+			} else if (type == GFS_FRAME_STATUS && out) {
+				if (!stream_status(m, p, len, sent[head],
+						   &next_ms))
+					goto out;
+				head = (head + 1) % ACKS_OUT;
+				out--;
+			} else {
+				gfs_warn("oplog stream from %s: unexpected "
+					 "frame", url);
+				goto out;
+			}
+		}
+		if (r < 0)
+			break;
+		/* nothing came (what arrived while we were stopped is read
+		 * first): no answer in a poll's time is lost contact */
+		if (!r && out && gfs_mono_ms() - sent[head] > POLL_WAIT_MS + 4000) {
+			ok = false;
+			break;
+		}
+	}
+out:
+	gfs_stream_close(s);
+	if (ok && following(m, url))
+		stream_later(m, STREAM_RETRY_MS);
 	return ok;
 }
 
@@ -756,7 +993,9 @@ static bool follow_once(struct gfs_master *m, struct gfs_http *p)
 		free(url);
 		return false;
 	}
-	ok = again ? resync(m, p, url) : poll_once(m, p, url, from);
+	ok = again		 ? resync(m, p, url)
+	     : stream_due(m, url) ? follow_stream(m, url, from)
+				 : poll_once(m, p, url, from);
 	if (!ok)
 		lost_contact(m);
 	free(url);

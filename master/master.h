@@ -97,6 +97,8 @@ struct gfs_follow {
 	int64_t last_ping_ms;       /* primary: last epoch ping to old one */
 	bool refused;               /* the other master's last answer was
 				     * 401 (logged once) */
+	int64_t stream_after_ms;    /* monotonic: follow over an op-log
+				     * stream no sooner (stream.h) */
 };
 
 struct gfs_master {

@@ -30,6 +30,7 @@
 #include "ops.h"
 #include "path.h"
 #include "routes.h"
+#include "stream.h"
 #include "util.h"
 #include "webui.h"
 
@@ -1072,45 +1073,75 @@ static void reply_gone(struct gfs_req *req, uint64_t from)
 		"/checkpoint", "code", "gone", "from", (json_int_t)from));
 }
 
-static void h_oplog(struct gfs_req *req)
+/* A poll's arguments into *q (q->prev_crc may point at *prev_crc); false
+ * after an error reply. */
+static bool oplog_args(struct gfs_req *req, struct gfs_isr_poll *q,
+		       uint32_t *prev_crc)
 {
 	struct gfs_master *m = begin(req);
-	struct gfs_enc out = { 0 };
-	struct gfs_isr_poll q = { 0 };
 	const char *echo;
 	uint64_t wait = 1000, crc;
-	uint32_t prev_crc;
-	enum gfs_err err;
-	char buf[32];
 
-	if (gfs_req_arg_u64(req, "from", 0, &q.from) || !q.from ||
+	if (gfs_req_arg_u64(req, "from", 0, &q->from) || !q->from ||
 	    gfs_req_arg_u64(req, "wait_ms", 1000, &wait)) {
 		gfs_reply_error(req, GFS_EINVAL, "from=SEQ (>= 1) required");
-		return;
+		return false;
 	}
 	if (!is_primary(m)) {
 		fail(req, GFS_ENOTPRIMARY, NULL, "not the primary");
-		return;
+		return false;
 	}
-	q.url = gfs_req_header(req, GFS_HDR_BACKUP);
-	if (q.url && (strlen(q.url) > URL_MAX || !gfs_text_valid(q.url))) {
+	q->url = gfs_req_header(req, GFS_HDR_BACKUP);
+	if (q->url && (strlen(q->url) > URL_MAX || !gfs_text_valid(q->url))) {
 		gfs_reply_error(req, GFS_EINVAL, "X-GFS-Backup must be a URL");
-		return;
+		return false;
 	}
 	echo = gfs_req_header(req, GFS_HDR_ECHO);
-	if (echo && !gfs_isr_parse_echo(echo, &q.echo)) {
+	if (echo && !gfs_isr_parse_echo(echo, &q->echo)) {
 		gfs_reply_error(req, GFS_EINVAL,
 				"X-GFS-Echo must be STAMP WINDOW_MS");
-		return;
+		return false;
 	}
 	if (gfs_req_arg_u64(req, "crc", UINT64_MAX, &crc) ||
 	    (crc != UINT64_MAX && crc > UINT32_MAX)) {
 		gfs_reply_error(req, GFS_EINVAL, "crc is a 32-bit number");
+		return false;
+	}
+	*prev_crc = (uint32_t)crc;
+	q->prev_crc = crc == UINT64_MAX ? NULL : prev_crc;
+	q->wait_ms = (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX);
+	return true;
+}
+
+/* GET /oplog?...&stream=1 with "Upgrade: gfs-oplog": the same poll,
+ * answered with the op-log stream (stream.h). */
+static void h_oplog_stream(struct gfs_req *req)
+{
+	struct gfs_isr_poll q = { 0 };
+	const char *up = gfs_req_header(req, "Upgrade");
+	uint32_t prev_crc;
+
+	if (!oplog_args(req, &q, &prev_crc))
+		return;
+	if (!q.url || !up || strcmp(up, GFS_STREAM_PROTO)) {
+		gfs_reply_error(req, GFS_EINVAL, "a stream needs X-GFS-Backup "
+				"and Upgrade: " GFS_STREAM_PROTO);
 		return;
 	}
-	prev_crc = (uint32_t)crc;
-	q.prev_crc = crc == UINT64_MAX ? NULL : &prev_crc;
-	q.wait_ms = (int64_t)GFS_MIN(wait, OPLOG_WAIT_MAX);
+	gfs_stream_serve(req, &q);
+}
+
+static void h_oplog(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	struct gfs_enc out = { 0 };
+	struct gfs_isr_poll q = { 0 };
+	uint32_t prev_crc;
+	enum gfs_err err;
+	char buf[32];
+
+	if (!oplog_args(req, &q, &prev_crc))
+		return;
 	err = gfs_isr_serve(&m->isr, m->log, &q, OPLOG_REPLY_MAX, &out);
 	if (err == GFS_ENOENT) {
 		reply_gone(req, q.from);
@@ -1480,6 +1511,8 @@ static const struct gfs_route routes[] = {
 	{ "POST", GFS_API "/heartbeat", NULL, h_heartbeat, NULL, 0, CLUSTER,
 	  heartbeat_cap },
 	/* backup replication */
+	{ "GET", GFS_API "/oplog", "stream", h_oplog_stream, NULL, 0, CLUSTER,
+	  NULL },
 	{ "GET", GFS_API "/oplog", NULL, h_oplog, NULL, 0, CLUSTER, NULL },
 	{ "GET", GFS_API "/checkpoint", NULL, h_checkpoint, NULL, 0, CLUSTER,
 	  NULL },

@@ -15,7 +15,13 @@ each request (missing or empty: "new"), holds one word:
               before forwarding it: the master then answers as one that
               ignores the field (404 for a file it does not hold);
   no-entry    POST .../commit with "create" answers 200 with "{}" (a
-              reply that is not a commit's entry) without forwarding.
+              reply that is not a commit's entry) without forwarding;
+  no-stream   GET .../oplog with "stream=1" (a follower asking for the
+              op-log stream, ext) answers 200 with no records, as an
+              older master answers what is to it a poll (the follower
+              takes nothing from an answer that is no upgrade).
+
+"Upgrade" is never forwarded (the proxy cannot carry a stream).
 
 Each request is logged to LOG_FILE as one line, "METHOD PATH", with
 " create" when its body held "create", and " (answered here)" when the
@@ -34,7 +40,7 @@ LISTEN, UPSTREAM = int(sys.argv[1]), int(sys.argv[2])
 MODE_FILE, LOG_FILE = sys.argv[3], sys.argv[4]
 MAX_BODY = 1 << 20
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
-       "expect"}
+       "expect", "upgrade"}
 LOG_LOCK = threading.Lock()
 
 
@@ -88,6 +94,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if create and m == "no-entry":
             log(line + " (answered here)")
             return self.answer(200, {})
+        if path.endswith("/api/v1/oplog") and m == "no-stream" and \
+                "stream=1" in self.path:
+            log(line + " stream (answered here)")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if create and m == "strip":
             del obj["create"]
             body = json.dumps(obj).encode()
