@@ -534,7 +534,6 @@ struct answer {
  * leader's EPOCH record (X-GFS-Epoch-Start: PREV_EPOCH START_SEQ).
  * Else we re-sync from its checkpoint.  Lock held.
  */
-
 static bool same_history(struct gfs_master *m, const struct answer *a)
 {
 	if (!m->fw.sync_epoch && m->applied_seq == 1)
