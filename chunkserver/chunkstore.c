@@ -739,6 +739,23 @@ static struct gfs_chunk_view *view_new(uint64_t handle, uint64_t version,
 	return v;
 }
 
+/* e (busy, and no version any more: the caller took its old one out of
+ * the counts) holds version of length bytes from now on: counted, the
+ * busy mark gone, and its waiters and heartbeat told.  Lock held. */
+static void publish_locked(struct gfs_chunkstore *s, struct chunk *e,
+			   uint64_t version, uint64_t length)
+{
+	e->version = version;
+	e->length = length;
+	e->gen = ++s->gen;
+	e->busy = false;
+	e->last_use_ms = gfs_mono_ms();
+	s->used += length;
+	s->nchunks++;
+	record_change(s, e->handle, false);
+	pthread_cond_broadcast(&s->cond);
+}
+
 enum gfs_err gfs_chunkstore_commit_chunk(struct gfs_chunkstore *s,
 					 uint64_t handle, uint64_t version,
 					 uint64_t length, int fd,
@@ -766,18 +783,10 @@ enum gfs_err gfs_chunkstore_commit_chunk(struct gfs_chunkstore *s,
 		s->used -= e->length;
 		s->nchunks--;
 	}
-	e->version = version;
-	e->length = length;
-	e->gen = ++s->gen;
-	e->busy = false;
-	e->last_use_ms = gfs_mono_ms();
-	s->used += length;
-	s->nchunks++;
+	publish_locked(s, e, version, length);
 	v = view_new(handle, version, length, e->gen, fd, crcs);
 	cache(s, e, v);
 	view_unref(v);  /* the cache's reference is the one left */
-	record_change(s, handle, false);
-	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	if (killed)
 		gfs_pack_kill(s->pack, &loc, rlen);
@@ -810,18 +819,10 @@ enum gfs_err gfs_chunkstore_commit_packed(struct gfs_chunkstore *s,
 		return err;
 	pthread_mutex_lock(&s->lock);
 	e = find(s, handle);  /* still ours: busy */
-	e->version = version;
-	e->length = len;
 	e->packed = true;
 	e->loc = loc;
 	e->crc = crc;
-	e->gen = ++s->gen;
-	e->busy = false;
-	e->last_use_ms = gfs_mono_ms();
-	s->used += len;
-	s->nchunks++;
-	record_change(s, handle, false);
-	pthread_cond_broadcast(&s->cond);
+	publish_locked(s, e, version, len);
 	pthread_mutex_unlock(&s->lock);
 	atomic_fetch_add(&s->stats.bytes_written, len);
 	return GFS_OK;
