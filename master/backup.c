@@ -42,6 +42,7 @@
 #define STREAM_RETRY_MS 1000   /* after a stream ended: poll meanwhile */
 #define STREAM_REFUSED_MS 60000 /* after a leader refused one (TLS) */
 #define ACKS_OUT 16            /* acknowledgements unanswered, at most */
+#define FRAMES_PER_SYNC 16     /* frames taken before one fsync, at most */
 
 static void set_str(char **dst, const char *src)
 {
@@ -718,14 +719,19 @@ out_free:
 
 /* ---- following over an op-log stream (stream.h) ------------------------ */
 
-/* Are we still a backup following url, in step with it? */
+/* Are we still a backup following url, in step with it?  Lock held. */
+static bool following_locked(struct gfs_master *m, const char *url)
+{
+	return m->role == GFS_ROLE_BACKUP && !m->fw.resync && m->primary_url &&
+	       !strcmp(m->primary_url, url) && !atomic_load(&m->stopping);
+}
+
 static bool following(struct gfs_master *m, const char *url)
 {
 	bool yes;
 
 	pthread_mutex_lock(&m->lock);
-	yes = m->role == GFS_ROLE_BACKUP && !m->fw.resync && m->primary_url &&
-	      !strcmp(m->primary_url, url) && !atomic_load(&m->stopping);
+	yes = following_locked(m, url);
 	pthread_mutex_unlock(&m->lock);
 	return yes;
 }
@@ -771,8 +777,7 @@ static bool stream_records(struct gfs_master *m, const char *url,
 	bool ok;
 
 	pthread_mutex_lock(&m->lock);
-	ok = m->role == GFS_ROLE_BACKUP && !m->fw.resync && m->primary_url &&
-	     !strcmp(m->primary_url, url);
+	ok = following_locked(m, url);
 	if (ok && !take_records(m, p, len)) {
 		m->fw.resync = true;
 		ok = false;
@@ -873,7 +878,7 @@ static bool follow_stream(struct gfs_master *m, const char *url,
 		}
 		wait = (int)(out ? 100 : GFS_MIN(100, last + next_ms - now));
 		frames = 0;
-		while (frames++ < ACKS_OUT &&
+		while (frames++ < FRAMES_PER_SYNC &&
 		       (r = gfs_stream_recv(s, wait, &type, &p, &len)) > 0) {
 			wait = 0; /* take what came, then one fsync */
 			if (type == GFS_FRAME_RECORDS) {
