@@ -39,6 +39,12 @@ code=$(cluster_curl GET "$P/oplog?from=1&stream=1" -o "$T/r.json" \
 code=$(cluster_curl GET "$P/oplog?from=1&stream=1" -o "$T/r.json" \
 	-w '%{http_code}' -H 'X-GFS-Backup: http://x')
 [ "$code" = 400 ] || fail "a stream without Upgrade: $code"
+code=$(cluster_curl GET "$P/oplog?from=1&stream=1" -o /dev/null \
+	-w '%{http_code}' "${up[@]}" -H $'X-GFS-Backup: http://\xff\xfe')
+[ "$code" = 400 ] || fail "a stream named by bytes that are not UTF-8: $code"
+code=$(cluster_curl GET "$P/oplog?from=0&stream=1" -o /dev/null \
+	-w '%{http_code}' "${up[@]}" -H 'X-GFS-Backup: http://x')
+[ "$code" = 400 ] || fail "a stream from record 0: $code"
 
 # frames no follower sends: the primary closes the stream, and goes on
 for mode in garbage badack huge beyond; do
@@ -65,8 +71,7 @@ wait_for 10 "the backup holds every record" same_seq
 for i in $(seq 1 30); do created "k$i"; done
 kill -9 "$MASTER_PID"
 wait_for 20 "the backup took over" eval '[ "$(role "$B")" = primary ]'
-for i in $(seq 1 30) $(seq 1 200 | sed 's/^/m/' | tail -n 3); do
-	f=k$i; [[ $i == m* ]] && f=$i
+for f in $(seq -f 'k%g' 1 30) m198 m199 m200; do
 	[ "$(http_status GET "$B/files/$f?stat=1")" = 200 ] ||
 		fail "$f, acknowledged, is not on the backup that took over"
 done
