@@ -10,6 +10,7 @@ usage: breakdown.py LOGDIR NFILES CREATE_SECONDS DELETE_SECONDS
 LOGDIR holds fuse.log, master.log and cs*.log.
 """
 import glob
+import json
 import os
 import re
 import statistics
@@ -99,6 +100,22 @@ def read_chunkservers(paths, steps):
                     int(m.group(g)))
 
 
+def floor_rows(path, http):
+    """What bench/floor.py measured, and the floor of a durable delete it
+    implies: rm's two FUSE requests (the directory's getattr, the unlink),
+    one HTTP round trip to the master (its cheapest: the 404 lookup,
+    answered in its event loop) and the two masters' fdatasyncs at once."""
+    with open(path) as f:
+        fl = json.load(f)
+    return [
+        ("this machine: 4 KiB write + fdatasync, alone / two at once",
+         "%d / %d" % (fl["fsync1"], fl["fsync2"])),
+        ("this machine: one FUSE request answered at once", fl["fuse"]),
+        ("floor of a durable delete (2 FUSE + lookup's HTTP + 2 syncs)",
+         2 * fl["fuse"] + http + fl["fsync2"]),
+    ]
+
+
 def main():
     logdir, nfiles = sys.argv[1], int(sys.argv[2])
     create_s, delete_s = float(sys.argv[3]), float(sys.argv[4])
@@ -170,6 +187,8 @@ def main():
         ("    master: then the backup's log (in-sync set)", m("isr delete")),
         ("wall time per delete (rm)", int(delete_s * 1e6 / nfiles)),
     ]
+    if len(sys.argv) > 5:
+        rows += floor_rows(sys.argv[5], m("http lookup"))
     print("latency of one 4 KiB create+write+close and one delete, "
           "medians of %d files, one at a time (microseconds)" % nfiles)
     print()

@@ -4,7 +4,9 @@
 # program at --log-level debug, NFILES files of 4 KiB created one after
 # another through the mount with split (as bench.sh and the peers' scripts
 # do), then removed with rm; bench/breakdown.py turns the programs' "time"
-# lines into the median of each step (docs/PERFORMANCE.md).
+# lines into the median of each step, and adds what this machine charges
+# any file system for a step (bench/floor.py: fdatasync, a FUSE request)
+# and the floor of a durable delete (docs/PERFORMANCE.md).
 #
 # usage: bench/breakdown.sh BINDIR [NFILES]   (default 200)
 # env:   BENCH_CS_ARGS: more chunkserver flags (--ack-in-memory)
@@ -35,10 +37,15 @@ t0=$(now)
 rm -f f* || fail "rm in the mount"
 t1=$(now)
 DELETE_S=$(secs "$t0" "$t1")
+# what this machine charges any file system per step (floor.py)
+echo x >"$M/bd/floor" || fail "write $M/bd/floor"
+python3 "$HERE/floor.py" "$T" "$M/bd/floor" "$T/floor.json" ||
+	fail "floor.py"
 cd "$T" || fail "cd $T"
 mkdir -p "$T/logs"
 cp "$T/master.log" "$T/logs/master.log"
 cp "$T/fuse-mnt.log" "$T/logs/fuse.log"
 cp "$T"/cs*.log "$T/logs/"
-python3 "$HERE/breakdown.py" "$T/logs" "$N" "$CREATE_S" "$DELETE_S" ||
+python3 "$HERE/breakdown.py" "$T/logs" "$N" "$CREATE_S" "$DELETE_S" \
+	"$T/floor.json" ||
 	fail "breakdown.py"
