@@ -31,6 +31,7 @@
 #include "log.h"
 #include "master.h"
 #include "ops.h"
+#include "stream.h"
 #include "util.h"
 
 #define TICK_MS 200
@@ -67,6 +68,7 @@ static enum gfs_err load_state(struct gfs_master *m, bool *fresh)
 	m->replaying = false;
 	if (err)
 		return err;
+	gfs_stream_push_start(m);
 	*fresh = m->applied_seq == 1;
 	gfs_info("loaded %" PRIu64 " files, %" PRIu64 " chunks, epoch %" PRIu64
 		 " (checkpoint at %" PRIu64 ", %" PRIu64 " log records) in %lld"

@@ -662,18 +662,24 @@ static void extend_locked(struct gfs_oplog *log)
 static void flush_locked(struct gfs_oplog *log, bool rotate)
 {
 	struct gfs_enc batch;
-	uint64_t target, off, base;
+	uint64_t first, target, off, base;
 	struct gfs_oplog_seg *s, next;
 	char *path;
 	int fd, nfd = -1;
 	int64_t t0;
+	gfs_oplog_written_fn told;
+	void *told_cls;
 
 	log->flushing = true;
 	/* zeros in flight past zend must not land on this batch */
 	while (log->extending && cur_seg(log)->tail > cur_seg(log)->zend)
 		pthread_cond_wait(&log->cond, &log->lock);
 	batch = log->pending;
+	first = log->written_seq;
 	target = log->next_seq;
+	told = batch.len && !log->pending_raw ? log->on_written : NULL;
+	told_cls = log->on_written_cls;
+	log->pending_raw = false;
 	s = cur_seg(log);
 	off = s->size;
 	base = s->base;
@@ -694,8 +700,15 @@ static void flush_locked(struct gfs_oplog *log, bool rotate)
 	s->size += batch.len;
 	s->zend = GFS_MAX(s->zend, s->size); /* appended past the zeros */
 	log->written_seq = target;
-	pthread_cond_broadcast(&log->cond);
+	if (!told)
+		pthread_cond_broadcast(&log->cond);
 	pthread_mutex_unlock(&log->lock);
+	if (told) { /* before the streams' senders wake to read them back */
+		told(told_cls, first, target, batch.buf, batch.len);
+		pthread_mutex_lock(&log->lock);
+		pthread_cond_broadcast(&log->cond);
+		pthread_mutex_unlock(&log->lock);
+	}
 	t0 = gfs_mono_us();
 	if (fdatasync(fd) < 0)
 		die_io("fdatasync", path);
@@ -737,6 +750,7 @@ void gfs_oplog_close(struct gfs_oplog *log)
 		return;
 	if (log->nsegs) {
 		pthread_mutex_lock(&log->lock);
+		log->on_written = NULL; /* the streams are gone */
 		log->fenced = false;
 		sync_locked(log, log->next_seq);
 		while (log->extending)
@@ -751,6 +765,15 @@ void gfs_oplog_close(struct gfs_oplog *log)
 	pthread_cond_destroy(&log->cond);
 	pthread_mutex_destroy(&log->lock);
 	free(log);
+}
+
+void gfs_oplog_on_written(struct gfs_oplog *log, gfs_oplog_written_fn fn,
+			  void *cls)
+{
+	pthread_mutex_lock(&log->lock);
+	log->on_written = fn;
+	log->on_written_cls = cls;
+	pthread_mutex_unlock(&log->lock);
 }
 
 uint64_t gfs_oplog_append(struct gfs_oplog *log, const void *body, size_t len)
@@ -787,6 +810,7 @@ enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
 	log->next_seq++;
 	seg_note(s, s->tail);
 	gfs_enc_bytes(&log->pending, rec, len);
+	log->pending_raw = true;
 	s->tail += len;
 	log->st.records++;
 	pthread_mutex_unlock(&log->lock);
@@ -943,6 +967,7 @@ void gfs_oplog_wipe(struct gfs_oplog *log)
 	while (log->flushing)
 		pthread_cond_wait(&log->cond, &log->lock);
 	gfs_enc_free(&log->pending);
+	log->pending_raw = false;
 	unlink_first(log, log->nsegs);
 	gfs_fsync_dir(log->dir);
 	log->gen++;

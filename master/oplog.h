@@ -82,6 +82,11 @@ struct gfs_oplog_stats {
 /* Called for every replayed record; false means it cannot be applied. */
 typedef bool (*gfs_oplog_fn)(void *cls, uint64_t seq, const uint8_t *body,
 			     size_t len);
+/* Called by the group commit's leader once a batch of this log's own
+ * records, [first, end), is written and before its fdatasync, with the
+ * framed records as written (gfs_oplog_on_written()).  No lock held. */
+typedef void (*gfs_oplog_written_fn)(void *cls, uint64_t first, uint64_t end,
+				     const uint8_t *recs, size_t len);
 
 struct gfs_oplog {
 	pthread_mutex_t lock;
@@ -96,6 +101,10 @@ struct gfs_oplog {
 				     * not yet fsync'ed: followers may take
 				     * them (lock) */
 	struct gfs_enc pending;     /* framed records not yet written (lock) */
+	bool pending_raw;           /* pending holds a record of another
+				     * log's (gfs_oplog_append_raw) (lock) */
+	gfs_oplog_written_fn on_written; /* set before any append */
+	void *on_written_cls;
 	bool flushing;              /* a leader is writing (lock) */
 	bool extending;             /* zeros are being written past the
 				     * current segment's zeroed end (lock) */
@@ -117,6 +126,13 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 			    void *cls, struct gfs_oplog **out);
 /* Write what is queued, fsync, free everything. */
 void gfs_oplog_close(struct gfs_oplog *log);
+/* Have fn(cls, ...) called for every batch written that holds only
+ * records appended with gfs_oplog_append() (the op-log stream pushes
+ * them to the followers at once, stream.c); never for a batch with a
+ * record of gfs_oplog_append_raw() (another master's).  Set before the
+ * first append. */
+void gfs_oplog_on_written(struct gfs_oplog *log, gfs_oplog_written_fn fn,
+			  void *cls);
 
 /* Frame body[0..len) as the next record and queue it; returns its seq.
  * The caller holds the master lock (apply order = log order). */

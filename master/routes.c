@@ -1332,6 +1332,7 @@ static void metrics_oplog(struct gfs_master *m, FILE *out)
 	struct gfs_oplog_stats st;
 	struct gfs_isr_view v[GFS_ISR_PEERS];
 	size_t i, n = gfs_isr_view(&m->isr, v, GFS_ISR_PEERS);
+	uint64_t by_sender, pushed;
 	unsigned attached = 0;
 
 	for (i = 0; i < n; i++)
@@ -1348,6 +1349,15 @@ static void metrics_oplog(struct gfs_master *m, FILE *out)
 	METRIC("gauge", "backup_attached",
 	       "followers mutations wait for (the backup, in pair mode)",
 	       attached);
+	gfs_stream_frames(&by_sender, &pushed);
+	gfs_metric_head(out, "gfs_master_oplog_stream_frames_total", "counter",
+			"record frames sent to streaming followers: pushed "
+			"by the group commit as written, or by the stream's "
+			"own thread");
+	fprintf(out, "gfs_master_oplog_stream_frames_total{by=\"push\"} %"
+		PRIu64 "\n", pushed);
+	fprintf(out, "gfs_master_oplog_stream_frames_total{by=\"sender\"} %"
+		PRIu64 "\n", by_sender);
 	gfs_metric_head(out, "gfs_master_oplog_fsync_seconds", "histogram",
 			"time of one op-log fdatasync (a group commit)");
 	gfs_metric_histo(out, "gfs_master_oplog_fsync_seconds", "",

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -158,6 +160,7 @@ static void rbuf_put(struct rbuf *b, const void *p, size_t n)
 /* ---- the leader's side ------------------------------------------------- */
 
 static atomic_int streams; /* served now: two threads each */
+static atomic_ulong frames_sent[2]; /* RECORDS frames: by the sender, pushed */
 
 struct serve {
 	struct gfs_master *m;
@@ -166,11 +169,17 @@ struct serve {
 	struct gfs_isr_poll q;     /* the last acknowledgement, as a poll */
 	char *url;                 /* q.url */
 	uint32_t crc;              /* *q.prev_crc */
-	pthread_mutex_t wmu;       /* one frame out at a time */
+	pthread_mutex_t wmu;       /* one frame out at a time, and pos */
 	atomic_bool stop;
-	uint64_t pos;              /* the sender: next record to send */
+	uint64_t pos;              /* (wmu) the next record to send */
+	int sndbuf;                /* the socket's send buffer, bytes */
 	pthread_t sender;
+	struct serve *next;        /* (serves_mu) in serves */
 };
+
+/* The streams whose senders run, for push_written(). */
+static pthread_mutex_t serves_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct serve *serves;
 
 static void serve_free(void *arg)
 {
@@ -260,29 +269,157 @@ static bool take_ack(struct serve *s, const uint8_t *p, size_t len)
 	return ok;
 }
 
-/* Send every record from s->pos on as it is written. */
+/* Send records [from, next) in out unless a push sent them meanwhile
+ * (s->pos moved on: the caller looks again from there). */
+static bool send_records(struct serve *s, uint64_t from, uint64_t next,
+			 const struct gfs_enc *out)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&s->wmu);
+	if (atomic_load(&s->stop))
+		ok = false;
+	else if (s->pos == from) {
+		ok = send_frame(s->fd, GFS_FRAME_RECORDS, out->buf, out->len);
+		if (ok) {
+			s->pos = next;
+			atomic_fetch_add(&frames_sent[0], 1);
+		}
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return ok;
+}
+
+/* Send every record from s->pos on as it is written, unless the group
+ * commit's leader pushed it first (push_written()). */
 static void *sender(void *arg)
 {
 	struct serve *s = arg;
 	struct gfs_enc out = { 0 };
-	uint64_t next;
+	uint64_t from, next;
 	enum gfs_err err;
 
 	while (!atomic_load(&s->stop)) {
+		pthread_mutex_lock(&s->wmu);
+		from = s->pos;
+		pthread_mutex_unlock(&s->wmu);
 		out.len = 0;
-		err = gfs_oplog_serve(s->m->log, s->pos, NULL, SERVE_WAIT_MS,
+		err = gfs_oplog_serve(s->m->log, from, NULL, SERVE_WAIT_MS,
 				      RECORDS_MAX, &out, &next);
-		if (err || (next > s->pos &&
+		if (err || (next > from &&
 			    (!leading(s, NULL, NULL) ||
-			     !serve_send(s, GFS_FRAME_RECORDS, out.buf,
-					 out.len))))
+			     !send_records(s, from, next, &out))))
 			break;
-		s->pos = next;
 	}
 	gfs_enc_free(&out);
 	atomic_store(&s->stop, true);
 	shutdown(s->fd, SHUT_RDWR); /* the receiver's read ends */
 	return NULL;
+}
+
+enum push { PUSHED, NO_ROOM, BROKEN };
+
+/* One RECORDS frame of recs[0..len) without waiting: NO_ROOM (nothing
+ * sent) when the bytes not yet acknowledged by the peer plus the frame
+ * pass a quarter of the send buffer as it was at the start (the kernel
+ * counts each segment's overhead too: well below, a small frame goes
+ * out whole); BROKEN when it went out in part or not at all (the stream
+ * must end: its framing is lost).  wmu held. */
+static enum push push_frame(struct serve *s, const uint8_t *recs, size_t len)
+{
+	uint8_t hdr[FRAME_HDR];
+	struct iovec v[2] = { { hdr, sizeof(hdr) }, { (void *)recs, len } };
+	struct msghdr mh = { .msg_iov = v, .msg_iovlen = 2 };
+	int queued = 0;
+	ssize_t w;
+
+	if (ioctl(s->fd, SIOCOUTQ, &queued) < 0 || queued < 0 ||
+	    (size_t)s->sndbuf / 4 < (size_t)queued + sizeof(hdr) + len)
+		return NO_ROOM;
+	gfs_put_u32(hdr, (uint32_t)len);
+	hdr[4] = (uint8_t)GFS_FRAME_RECORDS;
+	do
+		w = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return NO_ROOM;
+	return w == (ssize_t)(sizeof(hdr) + len) ? PUSHED : BROKEN;
+}
+
+/*
+ * The group commit's leader wrote records [first, end) of m's own
+ * (gfs_oplog_on_written()): send them to every follower waiting for
+ * exactly them now, rather than wake each stream's sender to read them
+ * back from the file (a thread hop on the path of every acknowledged
+ * mutation).  Only records this master appended itself come here, so a
+ * master that stepped down never pushes another leader's.  Never waits:
+ * a stream whose sender is mid-frame, or whose socket has no room, is
+ * left to its sender.
+ */
+static void push_written(void *cls, uint64_t first, uint64_t end,
+			 const uint8_t *recs, size_t len)
+{
+	struct gfs_master *m = cls;
+	struct serve *s;
+
+	if (len > RECORDS_MAX)
+		return;
+	pthread_mutex_lock(&serves_mu);
+	for (s = serves; s; s = s->next) {
+		if (s->m != m || atomic_load(&s->stop) ||
+		    pthread_mutex_trylock(&s->wmu))
+			continue;
+		if (s->pos == first && !atomic_load(&s->stop)) {
+			switch (push_frame(s, recs, len)) {
+			case PUSHED:
+				s->pos = end;
+				atomic_fetch_add(&frames_sent[1], 1);
+				break;
+			case NO_ROOM:
+				break;
+			case BROKEN:
+				gfs_info("oplog stream of %s: a pushed frame "
+					 "went out in part: closed", s->url);
+				atomic_store(&s->stop, true);
+				shutdown(s->fd, SHUT_RDWR);
+				break;
+			}
+		}
+		pthread_mutex_unlock(&s->wmu);
+	}
+	pthread_mutex_unlock(&serves_mu);
+}
+
+void gfs_stream_push_start(struct gfs_master *m)
+{
+	gfs_oplog_on_written(m->log, push_written, m);
+}
+
+void gfs_stream_frames(uint64_t *by_sender, uint64_t *pushed)
+{
+	*by_sender = atomic_load(&frames_sent[0]);
+	*pushed = atomic_load(&frames_sent[1]);
+}
+
+static void serves_add(struct serve *s)
+{
+	pthread_mutex_lock(&serves_mu);
+	s->next = serves;
+	serves = s;
+	pthread_mutex_unlock(&serves_mu);
+}
+
+static void serves_remove(struct serve *s)
+{
+	struct serve **p;
+
+	pthread_mutex_lock(&serves_mu);
+	for (p = &serves; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	pthread_mutex_unlock(&serves_mu);
 }
 
 /* The receiver: the upgraded connection's thread (gfs_upgrade_fn). */
@@ -294,11 +431,14 @@ static void serve_main(void *arg, int fd, const char *extra, size_t extra_len)
 	size_t len;
 	int64_t heard = gfs_mono_ms();
 	ssize_t n;
+	socklen_t sl = sizeof(s->sndbuf);
 	char type;
 	int r;
 
 	s->fd = fd;
 	set_socket(fd, SERVE_WAIT_MS * 2, SEND_TIMEOUT_MS);
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &s->sndbuf, &sl) < 0)
+		s->sndbuf = 0; /* nothing pushed: the sender sends all */
 	if (!answer(s))
 		return;
 	s->pos = s->q.from;
@@ -306,6 +446,7 @@ static void serve_main(void *arg, int fd, const char *extra, size_t extra_len)
 		gfs_error("oplog stream: no thread");
 		return;
 	}
+	serves_add(s);
 	gfs_info("oplog stream of %s from record %" PRIu64, s->url, s->pos);
 	rbuf_put(&b, extra, extra_len);
 	while (!atomic_load(&s->stop)) {
@@ -323,6 +464,7 @@ static void serve_main(void *arg, int fd, const char *extra, size_t extra_len)
 			break;
 	}
 	atomic_store(&s->stop, true);
+	serves_remove(s);
 	shutdown(fd, SHUT_RDWR);
 	pthread_join(s->sender, NULL);
 	gfs_info("oplog stream of %s ended at record %" PRIu64, s->url,

@@ -12,8 +12,12 @@
  * PERFORMANCE.md).  A stream is a poll turned into a connection: the
  * follower asks `GET /oplog?from=N&crc=C&wait_ms=W&stream=1` with
  * "Upgrade: gfs-oplog"; the leader answers 101 and from then on
- *  - sends every record from N on as soon as it is written (RECORDS),
- *    from a thread of the stream's own;
+ *  - sends every record from N on as soon as it is written (RECORDS):
+ *    the group commit's leader pushes the batch it just wrote to every
+ *    stream waiting for exactly it, before its fdatasync; a thread of
+ *    the stream's own sends the rest (a catch-up, a batch pushed to no
+ *    one, or one that did not fit the socket at once), read back from
+ *    the file;
  *  - takes each acknowledgement (ACK: from, crc, echo) exactly as a poll
  *    for `from` that waits for nothing (gfs_isr_ack()), and answers it
  *    with a STATUS: attached, read window, stamp, epoch, and when the next
@@ -76,6 +80,11 @@ struct gfs_stream_ack {
  * the stream on threads of its own until it ends.
  */
 void gfs_stream_serve(struct gfs_req *req, const struct gfs_isr_poll *first);
+/* Push m's own records to its streams as its log writes them (once,
+ * after the log is open and before any mutation). */
+void gfs_stream_push_start(struct gfs_master *m);
+/* RECORDS frames sent so far by the streams' own threads, and pushed. */
+void gfs_stream_frames(uint64_t *by_sender, uint64_t *pushed);
 
 /* The follower's side: one open stream. */
 struct gfs_stream;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The op-log stream (master/stream.h): the backup follows the primary
 # over one upgraded connection.  A stream read from outside holds every
-# record in order; streams that break the protocol are closed and change
+# record in order, read back or pushed as written; streams that break the protocol are closed and change
 # nothing, and one that reads nothing holds nothing up; what a mutation's
 # acknowledgement waited for is on the backup's disk when the primary is
 # killed (kill -9) right after it.
@@ -66,6 +66,25 @@ n=$(seq_of "$P")
 out=$(stream read "$n") || fail "reading the stream: $out"
 [[ "$out" == "records $((n - 1)) "* ]] || fail "read from outside: $out"
 wait_for 10 "the backup holds every record" same_seq
+
+# read from outside while records are made: the stream's own thread
+# catches it up, then the group commit pushes each batch as it writes it;
+# the two hand over with every record in order, CRCs checked
+n=$(seq_of "$P")
+reads() { grep -c "oplog stream of http://127.0.0.1:9/read from" "$T/master.log"; }
+r0=$(reads)
+stream read $((n + 100)) >"$T/live.out" 2>&1 &
+LIVE=$!
+wait_for 10 "the live reader streams" eval '[ "$(reads)" -gt "$r0" ]'
+for ((i = 1; i <= 300 && $(seq_of "$P") < n + 100; i++)); do
+	created "l$i"
+done
+wait "$LIVE" || fail "reading the stream live: $(cat "$T/live.out")"
+[[ "$(cat "$T/live.out")" == "records $((n + 99)) "* ]] ||
+	fail "read live: $(cat "$T/live.out")"
+pushed=$(cluster_curl GET "$MASTER_URL/metrics" |
+	sed -n 's/^gfs_master_oplog_stream_frames_total{by="push"} //p')
+[ "${pushed:-0}" -gt 0 ] || fail "no record was pushed as written"
 
 # acknowledged means on the backup's disk: kill -9 right after the last
 for i in $(seq 1 30); do created "k$i"; done

@@ -271,6 +271,66 @@ struct worker {
 	int n;
 };
 
+/* What gfs_oplog_on_written() said: each batch's span and bytes. */
+struct told {
+	int calls;
+	uint64_t first[8], end[8];
+	struct gfs_enc bytes;
+};
+
+static void tell(void *cls, uint64_t first, uint64_t end, const uint8_t *recs,
+		 size_t len)
+{
+	struct told *t = cls;
+
+	if (t->calls < 8) {
+		t->first[t->calls] = first;
+		t->end[t->calls] = end;
+	}
+	t->calls++;
+	gfs_enc_bytes(&t->bytes, recs, len);
+}
+
+/* The op-log stream pushes what the log says it wrote (stream.c): every
+ * batch of its own records, as they lie in the file, and never one that
+ * holds a record of another master's (append_raw: a follower's). */
+Test(oplog, tells_of_the_batches_of_its_own_records_only)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	struct gfs_enc file = { 0 }, theirs = { 0 };
+	struct told t = { 0 };
+	uint64_t next;
+
+	gfs_oplog_on_written(log, tell, &t);
+	append_n(log, 3);
+	cr_assert_eq(t.calls, 1);
+	cr_assert_eq(t.first[0], 1);
+	cr_assert_eq(t.end[0], 4);
+	cr_assert_eq(gfs_oplog_serve(log, 1, NULL, 0, 1 << 20, &file, &next),
+		     GFS_OK);
+	cr_assert_eq(next, 4);
+	cr_assert_eq(t.bytes.len, file.len);
+	cr_assert_eq(memcmp(t.bytes.buf, file.buf, file.len), 0);
+
+	gfs_oplog_frame(&theirs, 4, "another's", 9);
+	cr_assert_eq(gfs_oplog_append_raw(log, theirs.buf, theirs.len), GFS_OK);
+	gfs_oplog_append(log, "ours, with it", 13);
+	gfs_oplog_sync(log);
+	cr_assert_eq(t.calls, 1, "a batch with a record of another's told");
+
+	append_n(log, 1);
+	cr_assert_eq(t.calls, 2);
+	cr_assert_eq(t.first[1], 6);
+	cr_assert_eq(t.end[1], 7);
+	gfs_oplog_append(log, "at close", 8);
+	gfs_oplog_close(log);
+	cr_assert_eq(t.calls, 2, "told at close, when no stream is left");
+	gfs_enc_free(&file);
+	gfs_enc_free(&theirs);
+	gfs_enc_free(&t.bytes);
+}
+
 static void *appender(void *arg)
 {
 	struct worker *w = arg;
