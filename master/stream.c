@@ -323,8 +323,9 @@ enum push { PUSHED, NO_ROOM, BROKEN };
  * sent) when the bytes not yet acknowledged by the peer plus the frame
  * pass a quarter of the send buffer as it was at the start (the kernel
  * counts each segment's overhead too: well below, a small frame goes
- * out whole); BROKEN when it went out in part or not at all (the stream
- * must end: its framing is lost).  wmu held. */
+ * out whole); BROKEN when it went out in part, or not at all for another
+ * reason than room (the peer is gone, or the stream's framing would be
+ * lost: it must end).  wmu held. */
 static enum push push_frame(struct serve *s, const uint8_t *recs, size_t len)
 {
 	uint8_t hdr[FRAME_HDR];
@@ -379,7 +380,8 @@ static void push_written(void *cls, uint64_t first, uint64_t end,
 				break;
 			case BROKEN:
 				gfs_info("oplog stream of %s: a pushed frame "
-					 "went out in part: closed", s->url);
+					 "did not go out whole: closed",
+					 s->url);
 				atomic_store(&s->stop, true);
 				shutdown(s->fd, SHUT_RDWR);
 				break;
