@@ -6,8 +6,9 @@ print at --log-level debug (docs/PERFORMANCE.md lists them) and prints the
 median of every step of a 4 KiB create+write+close and of an unlink, one
 file at a time, as bench/breakdown.sh makes them.
 
-usage: breakdown.py LOGDIR NFILES CREATE_SECONDS DELETE_SECONDS
-LOGDIR holds fuse.log, master.log and cs*.log.
+usage: breakdown.py LOGDIR NFILES CREATE_SECONDS DELETE_SECONDS [FLOOR_JSON]
+LOGDIR holds fuse.log, master.log and cs*.log; FLOOR_JSON is what
+bench/floor.py measured, added as the table's last rows.
 """
 import glob
 import json
