@@ -70,13 +70,22 @@ static bool write_all(int fd, const struct iovec *iov, int n)
 	return true;
 }
 
+/* One frame as two pieces: v[0] its header (in hdr), v[1] the payload. */
+static void frame_iov(uint8_t hdr[FRAME_HDR], struct iovec v[2], char type,
+		      const void *p, size_t len)
+{
+	gfs_put_u32(hdr, (uint32_t)len);
+	hdr[4] = (uint8_t)type;
+	v[0] = (struct iovec){ hdr, FRAME_HDR };
+	v[1] = (struct iovec){ (void *)p, len };
+}
+
 static bool send_frame(int fd, char type, const void *p, size_t len)
 {
 	uint8_t hdr[FRAME_HDR];
-	struct iovec v[2] = { { hdr, sizeof(hdr) }, { (void *)p, len } };
+	struct iovec v[2];
 
-	gfs_put_u32(hdr, (uint32_t)len);
-	hdr[4] = (uint8_t)type;
+	frame_iov(hdr, v, type, p, len);
 	return write_all(fd, v, len ? 2 : 1);
 }
 
@@ -329,7 +338,7 @@ enum push { PUSHED, NO_ROOM, BROKEN };
 static enum push push_frame(struct serve *s, const uint8_t *recs, size_t len)
 {
 	uint8_t hdr[FRAME_HDR];
-	struct iovec v[2] = { { hdr, sizeof(hdr) }, { (void *)recs, len } };
+	struct iovec v[2];
 	struct msghdr mh = { .msg_iov = v, .msg_iovlen = 2 };
 	int queued = 0;
 	ssize_t w;
@@ -337,8 +346,7 @@ static enum push push_frame(struct serve *s, const uint8_t *recs, size_t len)
 	if (ioctl(s->fd, SIOCOUTQ, &queued) < 0 || queued < 0 ||
 	    (size_t)s->sndbuf / 4 < (size_t)queued + sizeof(hdr) + len)
 		return NO_ROOM;
-	gfs_put_u32(hdr, (uint32_t)len);
-	hdr[4] = (uint8_t)GFS_FRAME_RECORDS;
+	frame_iov(hdr, v, GFS_FRAME_RECORDS, recs, len);
 	do
 		w = sendmsg(s->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (w < 0 && errno == EINTR);
