@@ -38,19 +38,27 @@ for u in "${CS_URLS[@]}"; do
 	[ "$e" = 1 ] || fail "setup: chunkserver $u knows epoch $e already"
 done
 
-# m1 holds the state of before the failover: no answer
+# m1 holds the state of before the failover: no answer.  Each refusal
+# comes after the master's own bounded waits (up to 13 s), so the six
+# GETs are sent at once, each checked alone (m2 stays paused until all
+# are answered).
 check_reads() {
-	local route code
+	local routes=("files/f?stat=1" "files/g?stat=1" files/f \
+		"files?prefix=/" "files?dir=/" leases/f) pids=() i code
 	status_of "$M1" | jq -e '.role == "primary" and .epoch == 1' \
 		>/dev/null || fail "setup: m1 not primary of epoch 1"
-	for route in "files/f?stat=1" "files/g?stat=1" files/f \
-		"files?prefix=/" "files?dir=/" leases/f; do
-		code=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 20 \
-			"$M1/api/v1/$route")
+	for i in "${!routes[@]}"; do
+		curl -s -o "$T/body.$i" -w '%{http_code}' --max-time 20 \
+			"$M1/api/v1/${routes[$i]}" >"$T/code.$i" &
+		pids+=("$!")
+	done
+	for i in "${!routes[@]}"; do
+		wait "${pids[$i]}"
+		code=$(cat "$T/code.$i")
 		[ "$code" = 503 ] || fail "m1, maybe replaced, answered GET" \
-			"$route: $code $(head -c 300 "$T/body")"
-		jq -e '.error | strings' "$T/body" >/dev/null ||
-			fail "GET $route: 503 without a JSON error"
+			"${routes[$i]}: $code $(head -c 300 "$T/body.$i")"
+		jq -e '.error | strings' "$T/body.$i" >/dev/null ||
+			fail "GET ${routes[$i]}: 503 without a JSON error"
 	done
 }
 restart_master "${MARGS[@]}"
