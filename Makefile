@@ -31,6 +31,7 @@ SYSCONFDIR ?= /etc
 HELPERDIR ?= /sbin
 CC ?= gcc
 SAN ?= 0
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 
 PKGS = libmicrohttpd libcurl jansson fuse3 libisal libcrypto
 # Recursive (=) on purpose: pkg-config runs when a recipe needs it, after
@@ -190,11 +191,27 @@ fsx: all $(FSX)
 		-S $(or $(FSX_SEED),1)
 
 # make test: what CI runs (via .ci/run) on a fresh Debian 12 machine.
+# Everything the tests run is built first, on every core.
 test: deps
-	$(MAKE) all
+	$(MAKE) -j$(NPROC) all $(UNIT_BINS) $(BENCH_BINS) $(PJD)/pjdfstest $(FSX)
 	$(MAKE) check
 
-check: unit integration debtest
+# The packages are built first, alone (dpkg-buildpackage compiles on every
+# core); then their test runs beside the unit tests (its output in
+# $(BUILD)/debtest.log, shown when both ended): they spend their time
+# waiting on timers and fsyncs, it mostly on the Debian mirror.  The
+# integration tests, which kill, pause and cut servers, run after, alone.
+check: $(UNIT_BINS) $(BENCH_BINS) $(PJD)/pjdfstest $(FSX) deb
+	@rc=0; \
+	echo "== debtest, beside the unit tests ($(BUILD)/debtest.log)"; \
+	DEB_DIR=$(abspath $(DEB_DIR)) bash tests/packaging/test_deb.sh \
+		>$(BUILD)/debtest.log 2>&1 & \
+	deb=$$!; \
+	$(MAKE) --no-print-directory unit || rc=1; \
+	wait $$deb || rc=1; \
+	echo "== debtest ($(BUILD)/debtest.log)"; cat $(BUILD)/debtest.log; \
+	exit $$rc
+	$(MAKE) --no-print-directory integration
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
