@@ -444,8 +444,22 @@ mount_tmpfs() {
 	TMPFS+=("$1")
 }
 
-# random_file PATH BYTES: a file of random bytes.
-random_file() { head -c "$2" /dev/urandom >"$1"; }
+# random_file PATH BYTES: a file of random bytes.  From 64 MiB on, an
+# AES-CTR keystream under a random key (as unpredictable and
+# incompressible to the programs under test, and some three times
+# faster than /dev/urandom: 3 s instead of 8 for 1 GiB).
+random_file() {
+	if [ "$2" -lt $((64 << 20)) ]; then
+		head -c "$2" /dev/urandom >"$1"
+		return
+	fi
+	openssl enc -aes-256-ctr -nosalt -in /dev/zero \
+		-K "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" \
+		-iv "$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')" 2>/dev/null |
+		head -c "$2" >"$1"
+	# (openssl ends on SIGPIPE: the size says whether it worked)
+	[ "$(stat -c %s "$1")" = "$2" ]
+}
 
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 
