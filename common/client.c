@@ -138,6 +138,7 @@ struct gfs_client *gfs_client_new(const struct gfs_client_conf *conf)
 	sh->timeout_ms = conf->timeout_ms ? conf->timeout_ms : 10000;
 	sh->failover_ms = conf->failover_ms ? conf->failover_ms : 30000;
 	sh->dirattrs = gfs_dirattrs_new(conf->dir_attrs_ms);
+	sh->statahead = gfs_statahead_new(conf->stat_ahead_ms);
 	c = gfs_xcalloc(1, sizeof(*c));
 	c->sh = sh;
 	c->id = conf->client_id ? gfs_xstrdup(conf->client_id) : NULL;
@@ -211,6 +212,7 @@ void gfs_client_free(struct gfs_client *c)
 	gfs_http_pool_free(sh->pool);
 	gfs_window_pool_free(sh->window);
 	gfs_dirattrs_free(sh->dirattrs);
+	gfs_statahead_free(sh->statahead);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
 }
@@ -464,8 +466,11 @@ static void tried_report(const struct tried *t, enum gfs_err err)
 	gfs_client_set_error(err, msg);
 }
 
-enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
-			     const char *route, json_t *body, json_t **reply)
+/* gfs_client_call(), for a mutation that changes touched and what is
+ * below it alone (NULL: it may change anything). */
+static enum gfs_err call(struct gfs_client *c, const char *method,
+			 const char *route, json_t *body, json_t **reply,
+			 const char *touched)
 {
 	struct gfs_client_shared *sh = c->sh;
 	int64_t deadline = gfs_mono_ms() + sh->failover_ms;
@@ -485,6 +490,7 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 		memcpy(reqh, GFS_HDR_REQUEST ": ", sizeof(GFS_HDR_REQUEST) + 1);
 		new_request_id(sh, reqh + sizeof(GFS_HDR_REQUEST) + 1);
 		ticket = gfs_dirattrs_begin(sh->dirattrs);
+		gfs_statahead_touch(sh->statahead, touched);
 	}
 	for (;;) {
 		current_master(sh, base, sizeof(base));
@@ -506,8 +512,10 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 			sleep_ms(tries < 20 ? 50 : 250);
 	}
 	free(text);
-	if (mutation)
+	if (mutation) {
 		gfs_dirattrs_end(sh->dirattrs, ticket, err ? NULL : r.json);
+		gfs_statahead_touch(sh->statahead, touched);
+	}
 	if (err && (refused(err, &r) || !r.status))
 		tried_report(&t, err);
 	else if (err)
@@ -518,6 +526,12 @@ enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
 	}
 	gfs_http_reply_clear(&r);
 	return err;
+}
+
+enum gfs_err gfs_client_call(struct gfs_client *c, const char *method,
+			     const char *route, json_t *body, json_t **reply)
+{
+	return call(c, method, route, body, reply, NULL);
 }
 
 /* "/files" + encoded path + suffix, for a route. */
@@ -556,7 +570,11 @@ static enum gfs_err path_call(struct gfs_client *c, const char *method,
 		return err;
 	}
 	route = gfs_client_route(what, path, suffix);
-	err = gfs_client_call(c, method, route, body, reply);
+	/* removing a name changes no other file's attributes (a file with
+	 * more names is never in the statahead) */
+	err = call(c, method, route, body, reply,
+		   !strcmp(method, "DELETE") && !strcmp(what, "files")
+			   ? path : NULL);
 	free(route);
 	if (body)
 		json_decref(body);
@@ -627,6 +645,43 @@ enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
 	return err;
 }
 
+/* gfs_client_list_each()'s call while the statahead fetches. */
+static bool statahead_entry(void *cls, json_t *e)
+{
+	const char *name = NULL;
+	struct gfs_stat st;
+
+	if (gfs_json_str(e, "name", true, &name))
+		return true;
+	gfs_client_parse_stat(e, &st);
+	return gfs_statahead_batch_add(cls, name, &st);
+}
+
+enum gfs_err gfs_client_stat_listed(struct gfs_client *c, const char *path,
+				    struct gfs_stat *st)
+{
+	struct gfs_statahead *sa = c->sh->statahead;
+	struct sa_batch *b;
+	enum gfs_err err;
+	uint64_t ticket;
+	int64_t began;
+	char *dir;
+
+	if (gfs_dirattrs_find(c->sh->dirattrs, path, st) ||
+	    gfs_statahead_find(sa, path, st))
+		return GFS_OK;
+	if ((dir = gfs_statahead_missed(sa, path, &ticket))) {
+		began = gfs_mono_us();
+		b = gfs_statahead_batch_new();
+		err = gfs_client_list_each(c, dir, true, statahead_entry, b);
+		gfs_statahead_fetched(sa, dir, ticket, began, b, !err);
+		free(dir);
+		if (gfs_statahead_find(sa, path, st))
+			return GFS_OK;
+	}
+	return gfs_client_stat(c, path, st);
+}
+
 enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,
 			     json_t **entry)
 {
@@ -643,6 +698,8 @@ enum gfs_err gfs_client_list_page(struct gfs_client *c, const char *path,
 	*reply = NULL;
 	if (err)
 		return err;
+	if (dir && !cursor)
+		gfs_statahead_listed(c->sh->statahead, path);
 	enc = gfs_url_encode(path, false);
 	if (cursor)
 		cur = gfs_url_encode(cursor, false);

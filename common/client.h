@@ -51,6 +51,11 @@ struct gfs_client_conf {
 				* answered from that mutation's reply for
 				* this long after it (ext "parents"); 0
 				* (default): always asks the master */
+	long stat_ahead_ms;    /* gfs_client_stat_listed() answers from a
+				* listing fetched up to this long ago; 0
+				* (default): never.  Shared by the views
+				* (gfs_client_as()), as dir_attrs_ms: for
+				* a client of one key */
 };
 
 /* What stat and readdir report. */
@@ -131,6 +136,12 @@ size_t gfs_client_masters(struct gfs_client *c, const char *const **urls);
 /* Namespace operations (paths absolute, validated here first). */
 enum gfs_err gfs_client_stat(struct gfs_client *c, const char *path,
 			     struct gfs_stat *st);
+/* gfs_client_stat() that may answer from the listing of path's directory
+ * when stats walk it (common/statahead.c; conf stat_ahead_ms): for a
+ * stat whose answer may be that old, never one that must see other
+ * clients' changes of now. */
+enum gfs_err gfs_client_stat_listed(struct gfs_client *c, const char *path,
+				    struct gfs_stat *st);
 /* The master's entry for path without chunks (GET /files/PATH?stat=1:
  * size, mtime, mode, lease), never refused for a lease; *entry is a new
  * reference. */

@@ -37,6 +37,9 @@ struct gfs_client_shared {
 	size_t nurls;
 	struct gfs_dirattrs *dirattrs; /* directories our last mutation
 					* changed, owned, thread-safe */
+	struct gfs_statahead *statahead; /* the files of a directory
+					  * stats walk, owned,
+					  * thread-safe */
 };
 
 struct gfs_preplace;
@@ -85,6 +88,37 @@ void gfs_dirattrs_end(struct gfs_dirattrs *d, uint64_t ticket,
 		      json_t *reply);
 bool gfs_dirattrs_find(struct gfs_dirattrs *d, const char *path,
 		       struct gfs_stat *st);
+
+/*
+ * The attributes of the files of a directory that stats walk, from its
+ * listing (statahead.c), kept window_ms (0: nothing is kept, and every
+ * call below returns at once).  gfs_client_call() calls touch with what
+ * a mutation may change (a path: that name and what is below it; NULL:
+ * anything) when it begins and when it ends; gfs_client_list_page()
+ * calls listed for the first page of a directory's listing.  find
+ * copies path's attributes into *st while they are younger than the
+ * window.  missed counts a stat that went to the master instead; when
+ * it makes a walk it returns the directory to fetch (a new string) and
+ * its ticket: the caller lists it into a batch (batch_add returns false
+ * past the most it keeps) and hands the batch to fetched (which frees
+ * it), with the time the fetch began and whether the listing came.
+ */
+struct gfs_statahead;
+struct sa_batch;
+struct gfs_statahead *gfs_statahead_new(long window_ms);
+void gfs_statahead_free(struct gfs_statahead *sa);
+void gfs_statahead_touch(struct gfs_statahead *sa, const char *path);
+void gfs_statahead_listed(struct gfs_statahead *sa, const char *dir);
+bool gfs_statahead_find(struct gfs_statahead *sa, const char *path,
+			struct gfs_stat *st);
+char *gfs_statahead_missed(struct gfs_statahead *sa, const char *path,
+			   uint64_t *ticket);
+struct sa_batch *gfs_statahead_batch_new(void);
+bool gfs_statahead_batch_add(struct sa_batch *b, const char *name,
+			     const struct gfs_stat *st);
+void gfs_statahead_fetched(struct gfs_statahead *sa, const char *dir,
+			   uint64_t ticket, int64_t began_us,
+			   struct sa_batch *b, bool listed);
 
 /* The stable copy of a chunkserver URL (interned for the client's life). */
 const char *gfs_client_intern(struct gfs_client *c, const char *url);

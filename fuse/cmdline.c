@@ -39,7 +39,7 @@ static const struct gfs_opt cmdline_opts[] = {
 	{ "readahead-kb", GFS_OPT_U64, C(readahead_kb), "N",
 	  "kernel read-ahead in KiB, 0 leaves the kernel's (8192)" },
 	{ "attr-timeout", GFS_OPT_MS, C(attr_timeout_ms), "TIME",
-	  "how long the kernel caches attributes and names (1s)" },
+	  "how long attributes and names may be cached (1s)" },
 	{ "master-timeout", GFS_OPT_MS, C(master_timeout_ms), "TIME",
 	  "one call to the master gives up after this long (10s)" },
 	{ "failover-timeout", GFS_OPT_MS, C(failover_timeout_ms), "TIME",

@@ -165,10 +165,23 @@ static uint64_t dir_attrs_ms(const struct gfs_fuse_conf *conf)
 	return conf->attr_timeout_ms / 50;
 }
 
+/*
+ * The part of --attr-timeout that a file's attributes may spend in the
+ * client library's statahead (statahead.c: the listing that a walk of a
+ * directory's names, `rm *` or `rm -r`, fetched when the kernel's copies
+ * from READDIRPLUS had expired) before the kernel's lookup takes them.
+ * It is the larger of the library's two parts, and a path's attributes
+ * pass through one of them at most: the kernel is told the rest.
+ */
+static uint64_t stat_ahead_ms(const struct gfs_fuse_conf *conf)
+{
+	return conf->attr_timeout_ms / 4;
+}
+
 /* Seconds the kernel may cache attributes and names. */
 static double kernel_attr_timeout(const struct gfs_fuse_conf *conf)
 {
-	return (double)(conf->attr_timeout_ms - dir_attrs_ms(conf)) / 1000.0;
+	return (double)(conf->attr_timeout_ms - stat_ahead_ms(conf)) / 1000.0;
 }
 
 static struct gfs_client *connect_client(struct gfs_fuse_conf *conf,
@@ -195,6 +208,7 @@ static struct gfs_client *connect_client(struct gfs_fuse_conf *conf,
 	cc.timeout_ms = (long)conf->master_timeout_ms;
 	cc.failover_ms = (long)conf->failover_timeout_ms;
 	cc.dir_attrs_ms = (long)GFS_MIN(dir_attrs_ms(conf), LONG_MAX);
+	cc.stat_ahead_ms = (long)GFS_MIN(stat_ahead_ms(conf), LONG_MAX);
 	c = gfs_client_new(&cc);
 	if (key)
 		explicit_bzero(key, strlen(key));

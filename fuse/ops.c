@@ -251,7 +251,7 @@ static int getattr_path(struct gfs_mount *m, const char *path,
 		fill_stat(m, &gs, st); /* created here, not on the master yet */
 		return 0;
 	}
-	err = gfs_client_stat(m->client, path, &gs);
+	err = gfs_client_stat_listed(m->client, path, &gs);
 	/* the master is away (stopped, failing over): a file open here is
 	 * described by its handle, so fstat and reads go on */
 	if ((err == GFS_ETIMEDOUT || err == GFS_EIO || err == GFS_EUNAVAIL) &&
