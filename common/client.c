@@ -670,16 +670,20 @@ enum gfs_err gfs_client_stat_listed(struct gfs_client *c, const char *path,
 	if (gfs_dirattrs_find(c->sh->dirattrs, path, st) ||
 	    gfs_statahead_find(sa, path, st))
 		return GFS_OK;
-	if ((dir = gfs_statahead_missed(sa, path, &ticket))) {
+	err = gfs_client_stat(c, path, st);
+	if (err && err != GFS_ENOENT)
+		return err;
+	if ((dir = gfs_statahead_missed(sa, path, !err, &ticket))) {
+		/* a walk: the listing answers the names that follow */
 		began = gfs_mono_us();
 		b = gfs_statahead_batch_new();
-		err = gfs_client_list_each(c, dir, true, statahead_entry, b);
-		gfs_statahead_fetched(sa, dir, ticket, began, b, !err);
+		gfs_statahead_fetched(sa, dir, ticket, began, b,
+				      !gfs_client_list_each(c, dir, true,
+							    statahead_entry,
+							    b));
 		free(dir);
-		if (gfs_statahead_find(sa, path, st))
-			return GFS_OK;
 	}
-	return gfs_client_stat(c, path, st);
+	return err;
 }
 
 enum gfs_err gfs_client_info(struct gfs_client *c, const char *path,

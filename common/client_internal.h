@@ -97,8 +97,9 @@ bool gfs_dirattrs_find(struct gfs_dirattrs *d, const char *path,
  * anything) when it begins and when it ends; gfs_client_list_page()
  * calls listed for the first page of a directory's listing.  find
  * copies path's attributes into *st while they are younger than the
- * window.  missed counts a stat that went to the master instead; when
- * it makes a walk it returns the directory to fetch (a new string) and
+ * window.  missed counts a stat that went to the master instead (found:
+ * the master had the name); when it makes a walk, for the names that
+ * follow, it returns the directory to fetch (a new string) and
  * its ticket: the caller lists it into a batch (batch_add returns false
  * past the most it keeps) and hands the batch to fetched (which frees
  * it), with the time the fetch began and whether the listing came.
@@ -112,7 +113,7 @@ void gfs_statahead_listed(struct gfs_statahead *sa, const char *dir);
 bool gfs_statahead_find(struct gfs_statahead *sa, const char *path,
 			struct gfs_stat *st);
 char *gfs_statahead_missed(struct gfs_statahead *sa, const char *path,
-			   uint64_t *ticket);
+			   bool found, uint64_t *ticket);
 struct sa_batch *gfs_statahead_batch_new(void);
 bool gfs_statahead_batch_add(struct sa_batch *b, const char *name,
 			     const struct gfs_stat *st);

@@ -18,7 +18,10 @@
  *
  * Invariants: a name is answered only within window_ms of the moment its
  * listing's fetch began (the caller's staleness budget toward other
- * clients).  This client's own changes show at once: every mutation
+ * clients).  A stat counts toward a walk only when the master has the
+ * name (a lookup before a create is no walk), and a mutation other than
+ * removing a name starts the count again (`chmod -R` would otherwise
+ * fetch a listing per name).  This client's own changes show at once: every mutation
  * drops what it may touch when it begins and again when it ends (a
  * DELETE of a name: that name, or the whole copy when it names the
  * directory held or one above; any other mutation: the whole copy), and
@@ -147,6 +150,9 @@ static void touch_locked(struct gfs_statahead *sa, const char *path)
 	const char *name;
 
 	sa->gen++;
+	if (!path)
+		sa->misses = 0; /* a walk that changes what it walks (chmod
+				 * -R) is not worth a listing per name */
 	if (!sa->dir)
 		return;
 	if (!path || at_or_below(path, sa->dir)) {
@@ -222,7 +228,7 @@ bool gfs_statahead_find(struct gfs_statahead *sa, const char *path,
 }
 
 char *gfs_statahead_missed(struct gfs_statahead *sa, const char *path,
-			   uint64_t *ticket)
+			   bool found, uint64_t *ticket)
 {
 	const char *slash = strrchr(path, '/');
 	int64_t now = gfs_mono_us();
@@ -237,6 +243,8 @@ char *gfs_statahead_missed(struct gfs_statahead *sa, const char *path,
 	if (sa->miss_dir && !strcmp(sa->miss_dir, path)) {
 		/* the walk's directory itself (the kernel asks for it
 		 * after each change in it): neither in nor out of it */
+	} else if (!found) {
+		sa->misses = 0; /* a lookup before a create, not a walk */
 	} else if (sa->miss_dir && !strcmp(sa->miss_dir, dir)) {
 		sa->misses++;
 	} else {

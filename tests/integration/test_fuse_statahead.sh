@@ -7,6 +7,7 @@
 #   - a walk of 300 names costs the master a few stats and a listing,
 #     and every name's attributes (files, a directory, a file with two
 #     names) are the master's, as a mount with --attr-timeout 0 sees them;
+#   - creates in a listed directory fetch no listing;
 #   - this mount's own changes show at once: names it removed are gone
 #     while the rest are still answered from the listing, and a chmod, a
 #     write, a truncate, a rename, a link and a utimens are seen;
@@ -91,6 +92,16 @@ asked=$(($(stat_gets "$T/fuse-a.log") - s0))
 pages=$(($(list_gets "$T/fuse-a.log") - l0))
 [ "$asked" -le 1 ] && [ "$pages" = 0 ] ||
 	fail "after an rm, names left cost $asked stats and $pages listings"
+
+# -- creates in a listed directory are no walk: no listing is fetched
+# (their lookups find no name, and each commit drops what is held)
+ls "$A/d" >/dev/null || fail "ls in $A"
+l0=$(list_gets "$T/fuse-a.log")
+head -c $((40 * 512)) "$T/src" | (cd "$A/d" && split -b 512 -a 2 -d - n) ||
+	fail "split in $A"
+pages=$(($(list_gets "$T/fuse-a.log") - l0))
+[ "$pages" = 0 ] || fail "40 creates in a listed directory fetched $pages listings"
+same n00 n39
 
 # -- each other change of this mount shows at once
 chmod 604 "$A/d/f030" || fail "chmod"

@@ -37,7 +37,7 @@ static char *walk(struct gfs_statahead *sa, const char *dir, uint64_t *ticket)
 
 	for (unsigned i = 0; i < 3 && !fetch; i++) {
 		snprintf(path, sizeof(path), "%s/miss%u", dir, i);
-		fetch = gfs_statahead_missed(sa, path, ticket);
+		fetch = gfs_statahead_missed(sa, path, true, ticket);
 	}
 	return fetch;
 }
@@ -139,13 +139,13 @@ Test(statahead, misses_elsewhere_break_a_walk_but_its_directory_does_not)
 	char *dir;
 
 	gfs_statahead_listed(sa, "/d");
-	cr_assert_null(gfs_statahead_missed(sa, "/d/a", &ticket));
-	cr_assert_null(gfs_statahead_missed(sa, "/e/b", &ticket));
-	cr_assert_null(gfs_statahead_missed(sa, "/d/c", &ticket));
-	cr_assert_null(gfs_statahead_missed(sa, "/d/e", &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/a", true, &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/e/b", true, &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/c", true, &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/e", true, &ticket));
 	/* the kernel asks for the directory after each unlink in it */
-	cr_assert_null(gfs_statahead_missed(sa, "/d", &ticket));
-	dir = gfs_statahead_missed(sa, "/d/f", &ticket);
+	cr_assert_null(gfs_statahead_missed(sa, "/d", true, &ticket));
+	dir = gfs_statahead_missed(sa, "/d/f", true, &ticket);
 	cr_assert_str_eq(dir, "/d");
 	free(dir);
 	gfs_statahead_free(sa);
@@ -160,7 +160,7 @@ Test(statahead, one_fetch_at_a_time)
 	gfs_statahead_listed(sa, "/d");
 	dir = walk(sa, "/d", &ticket);
 	cr_assert_not_null(dir);
-	cr_assert_null(gfs_statahead_missed(sa, "/d/x", &other));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/x", true, &other));
 	fetch_files(sa, dir, ticket, 1);
 	free(dir);
 	gfs_statahead_free(sa);
@@ -175,11 +175,11 @@ Test(statahead, nothing_past_the_window_then_a_new_fetch)
 
 	cr_assert(gfs_statahead_find(sa, "/d/f1", &st));
 	/* fresh and without the name: a fetch would not have it either */
-	cr_assert_null(gfs_statahead_missed(sa, "/d/none", &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/none", true, &ticket));
 	sleep_ms(80);
 	cr_assert_not(gfs_statahead_find(sa, "/d/f1", &st));
 	/* the walk goes on: its next miss fetches again */
-	dir = gfs_statahead_missed(sa, "/d/f1", &ticket);
+	dir = gfs_statahead_missed(sa, "/d/f1", true, &ticket);
 	cr_assert_str_eq(dir, "/d");
 	fetch_files(sa, dir, ticket, 4);
 	free(dir);
@@ -255,7 +255,7 @@ Test(statahead, a_listing_that_a_mutation_overlapped_is_not_kept)
 	fetch_files(sa, dir, ticket, 4);
 	cr_assert_not(gfs_statahead_find(sa, "/d/f2", &st));
 	/* and the directory waits a window before it is fetched again */
-	cr_assert_null(gfs_statahead_missed(sa, "/d/f2", &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/f2", true, &ticket));
 	free(dir);
 	gfs_statahead_free(sa);
 }
@@ -285,5 +285,53 @@ Test(statahead, a_directory_too_big_or_failing_is_not_fetched_again_soon)
 	free(dir);
 	cr_assert_not(gfs_statahead_find(sa, "/e/f1", &st));
 	cr_assert_null(walk(sa, "/e", &ticket));
+	gfs_statahead_free(sa);
+}
+
+Test(statahead, lookups_of_names_not_there_make_no_walk)
+{
+	struct gfs_statahead *sa = gfs_statahead_new(60000);
+	uint64_t ticket;
+	char *dir;
+
+	gfs_statahead_listed(sa, "/d");
+	/* split: each new name is looked up, then created and committed */
+	for (unsigned i = 0; i < 10; i++) {
+		cr_assert_null(gfs_statahead_missed(sa, "/d/new", false,
+						    &ticket));
+		gfs_statahead_touch(sa, NULL);
+	}
+	/* a name the master has in between does not make one either */
+	cr_assert_null(gfs_statahead_missed(sa, "/d/a", true, &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/b", false, &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/c", true, &ticket));
+	cr_assert_null(gfs_statahead_missed(sa, "/d/e", true, &ticket));
+	dir = gfs_statahead_missed(sa, "/d/f", true, &ticket);
+	cr_assert_str_eq(dir, "/d");
+	free(dir);
+	gfs_statahead_free(sa);
+}
+
+Test(statahead, a_change_other_than_a_removal_starts_the_count_again)
+{
+	struct gfs_statahead *sa = gfs_statahead_new(60000);
+	uint64_t ticket;
+	char *dir;
+
+	gfs_statahead_listed(sa, "/d");
+	/* chmod -R: a stat, then a change, name after name */
+	for (unsigned i = 0; i < 10; i++) {
+		cr_assert_null(gfs_statahead_missed(sa, "/d/a", true,
+						    &ticket));
+		gfs_statahead_touch(sa, NULL);
+	}
+	/* rm: a stat, then a removal of that name */
+	cr_assert_null(gfs_statahead_missed(sa, "/d/a", true, &ticket));
+	gfs_statahead_touch(sa, "/d/a");
+	cr_assert_null(gfs_statahead_missed(sa, "/d/b", true, &ticket));
+	gfs_statahead_touch(sa, "/d/b");
+	dir = gfs_statahead_missed(sa, "/d/c", true, &ticket);
+	cr_assert_str_eq(dir, "/d");
+	free(dir);
 	gfs_statahead_free(sa);
 }
