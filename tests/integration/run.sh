@@ -35,6 +35,8 @@ report() {
 	else
 		failed+=("$t")
 		echo "FAIL $t ($(cat "$out/$t.secs")s)"
+		# the test's own verdict first: server logs may bury it
+		grep -m 3 'FAIL: ' "$out/$t.log" | sed 's/^/  > /'
 		sed 's/^/    /' "$out/$t.log" | tail -n 60
 	fi
 }
