@@ -257,6 +257,15 @@ static void on_corrupt(void *cls, uint64_t handle)
 		gfs_masterconn_kick(cs->masters);
 }
 
+/* A copy the primary ordered failed: tell it now. */
+static void on_copy_failed(void *cls)
+{
+	struct gfs_chunkserver *cs = cls;
+
+	if (cs->masters)
+		gfs_masterconn_kick(cs->masters);
+}
+
 /* The store's packs want a chunk moved out into a file. */
 static bool materialise(void *cls, struct gfs_chunkstore *s, uint64_t handle)
 {
@@ -294,7 +303,8 @@ static bool start(struct gfs_chunkserver *cs, const char *listen)
 		return false;
 	cs->http = gfs_http_pool_new(HTTP_POOL);
 	gfs_http_pool_set_ca(cs->http, cs->conf.auth.ca_file);
-	cs->repl = gfs_replicate_start(cs, REPLICATION_WORKERS);
+	cs->repl = gfs_replicate_start(cs, REPLICATION_WORKERS,
+					on_copy_failed, cs);
 	cs->masters = gfs_masterconn_start(cs);
 	if (!cs->masters)
 		return false;

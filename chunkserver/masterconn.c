@@ -32,6 +32,7 @@
 #define HB_TIMEOUT_MS 5000
 #define HB_CONNECT_MS 1000
 #define DELETE_WAIT_MS 1000
+#define FAILED_MAX 64              /* failed copies in one heartbeat */
 
 /* One master; fields under mc->lock unless said otherwise. */
 struct link {
@@ -61,6 +62,21 @@ struct gfs_masterconn {
 };
 
 /* --- the heartbeat body ------------------------------------------------- */
+
+/* "copies_failed": the handles in failed[0..n), for the primary only
+ * (its orders failed); b borrowed. */
+static void add_failed(json_t *b, const uint64_t *failed, size_t n)
+{
+	json_t *a;
+	size_t i;
+
+	if (!n)
+		return;
+	a = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, gfs_json_handle_new(failed[i]));
+	json_object_set_new(b, "copies_failed", a);
+}
 
 static json_t *heartbeat_body(struct link *l, bool full, uint64_t since,
 			      uint64_t *upto)
@@ -278,18 +294,24 @@ static bool beat(struct link *l)
 	struct gfs_http_opts o = { .headers = hdrs, .timeout_ms = HB_TIMEOUT_MS,
 				   .connect_ms = HB_CONNECT_MS };
 	struct gfs_http_reply r;
-	uint64_t since, upto;
+	uint64_t since, upto, failed[FAILED_MAX];
+	size_t nfailed = 0;
 	enum gfs_err err;
 	json_t *body;
-	bool full, again = false;
+	bool full, again = false, to_primary;
 
 	pthread_mutex_lock(&mc->lock);
 	full = l->need_full;
 	since = l->acked;
 	snprintf(ehdr, sizeof(ehdr), "%s: %llu", GFS_HDR_EPOCH,
 		 (unsigned long long)mc->epoch);
+	to_primary = mc->primary && !strcmp(mc->primary, l->url);
 	pthread_mutex_unlock(&mc->lock);
 	body = heartbeat_body(l, full, since, &upto);
+	if (to_primary && mc->cs->repl)
+		nfailed = gfs_replicate_take_failed(mc->cs->repl, failed,
+						    FAILED_MAX);
+	add_failed(body, failed, nfailed);
 	text = gfs_json_dump(body);
 	json_decref(body);
 	o.body = text;
@@ -306,6 +328,9 @@ static bool beat(struct link *l)
 		pthread_mutex_unlock(&mc->lock);
 	} else {
 		take_failure(l, &r, err ? err : GFS_EIO);
+		if (nfailed)
+			gfs_replicate_put_failed(mc->cs->repl, failed,
+						 nfailed);
 	}
 	gfs_http_reply_clear(&r);
 	free(url);

@@ -24,6 +24,7 @@
 #define MAX_QUEUED 1024
 #define MAX_SOURCES 16
 #define WAIT_BUSY_MS 5000
+#define MAX_FAILED 64            /* failures awaiting a report */
 
 /* One order. */
 struct job {
@@ -44,6 +45,10 @@ struct gfs_replicate {
 	pthread_t threads[MAX_WORKERS]; /* the workers */
 	unsigned nthreads;               /* how many */
 	struct gfs_replicate_counts counts; /* under lock */
+	uint64_t failed[MAX_FAILED];     /* copies given up, not reported */
+	size_t nfailed;
+	void (*on_fail)(void *cls);      /* a copy failed: report it soon */
+	void *on_fail_cls;
 };
 
 /* A worker's start argument (freed by the worker). */
@@ -164,8 +169,13 @@ static void *worker_main(void *arg)
 			r->counts.bytes += j->length;
 		} else {
 			r->counts.failed++;
+			/* full: the master finds out by its copy timeout */
+			if (r->nfailed < MAX_FAILED)
+				r->failed[r->nfailed++] = j->handle;
 		}
 		pthread_mutex_unlock(&r->lock);
+		if (!ok && r->on_fail)
+			r->on_fail(r->on_fail_cls);
 		job_free(j);
 	}
 	free(wk);
@@ -173,12 +183,16 @@ static void *worker_main(void *arg)
 }
 
 struct gfs_replicate *gfs_replicate_start(struct gfs_chunkserver *cs,
-					  unsigned workers)
+					  unsigned workers,
+					  void (*on_fail)(void *cls),
+					  void *cls)
 {
 	struct gfs_replicate *r = gfs_xcalloc(1, sizeof(*r));
 	unsigned i;
 
 	r->cs = cs;
+	r->on_fail = on_fail;
+	r->on_fail_cls = cls;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	atomic_init(&r->stop, false);
@@ -275,5 +289,28 @@ void gfs_replicate_counts(struct gfs_replicate *r,
 	pthread_mutex_lock(&r->lock);
 	*out = r->counts;
 	out->queued = r->queued;
+	pthread_mutex_unlock(&r->lock);
+}
+
+size_t gfs_replicate_take_failed(struct gfs_replicate *r, uint64_t *out,
+				 size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = GFS_MIN(max, r->nfailed);
+	memcpy(out, r->failed + r->nfailed - n, n * sizeof(*out));
+	r->nfailed -= n;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+void gfs_replicate_put_failed(struct gfs_replicate *r, const uint64_t *h,
+			      size_t n)
+{
+	pthread_mutex_lock(&r->lock);
+	n = GFS_MIN(n, MAX_FAILED - r->nfailed);
+	memcpy(r->failed + r->nfailed, h, n * sizeof(*h));
+	r->nfailed += n;
 	pthread_mutex_unlock(&r->lock);
 }

@@ -257,7 +257,9 @@ enum gfs_err gfs_heartbeat_parse(json_t *body, struct gfs_heartbeat *hb,
 	    (hb->full && parse_items(body, "added", &hb->chunks,
 				     &hb->nchunks)) ||
 	    parse_handles(body, "removed", &hb->removed, &hb->nremoved) ||
-	    parse_handles(body, "corrupt", &hb->corrupt, &hb->ncorrupt))
+	    parse_handles(body, "corrupt", &hb->corrupt, &hb->ncorrupt) ||
+	    parse_handles(body, "copies_failed", &hb->copies_failed,
+			  &hb->ncopies_failed))
 		return GFS_EINVAL;
 	if (hb->full)
 		dedupe_items(hb);
@@ -269,6 +271,7 @@ void gfs_heartbeat_clear(struct gfs_heartbeat *hb)
 	free(hb->chunks);
 	free(hb->removed);
 	free(hb->corrupt);
+	free(hb->copies_failed);
 	memset(hb, 0, sizeof(*hb));
 }
 
@@ -661,6 +664,26 @@ static void apply_inventory(struct gfs_master *m, struct gfs_cs *s,
 	}
 }
 
+/* The copies s says it could not make end now, not at their timeout:
+ * the next pass orders them from a server with room (s's free space in
+ * this heartbeat already counts). */
+static void end_failed_copies(struct gfs_master *m, struct gfs_cs *s,
+			      const struct gfs_heartbeat *hb)
+{
+	struct gfs_copy *k;
+	char hex[17];
+	size_t i;
+
+	for (i = 0; i < hb->ncopies_failed; i++) {
+		k = find_copy(&m->cs, hb->copies_failed[i]);
+		if (!k || k->target != s->id)
+			continue;
+		gfs_handle_fmt(k->handle, hex);
+		gfs_info("replication of %s to %s failed", hex, s->url);
+		end_copy(m, k);
+	}
+}
+
 /* Orders for s: due deletes, then copies it is the target of. */
 static json_t *orders_for(struct gfs_master *m, struct gfs_cs *s)
 {
@@ -732,6 +755,7 @@ void gfs_csmgr_heartbeat(struct gfs_master *m, const struct gfs_heartbeat *hb,
 	note_view(s, hb);
 	if (s->known || hb->full)
 		apply_inventory(m, s, hb);
+	end_failed_copies(m, s, hb);
 	*want_full = !s->known;
 	*orders = give_orders && s->known ? orders_for(m, s) : json_array();
 	pthread_cond_broadcast(&m->cs.reported);

@@ -168,6 +168,8 @@ struct gfs_heartbeat {
 	size_t nremoved;
 	uint64_t *corrupt;          /* owned */
 	size_t ncorrupt;
+	uint64_t *copies_failed;    /* ordered copies it gave up, owned */
+	size_t ncopies_failed;
 	int64_t free_bytes, total_bytes, used_bytes; /* -1 absent */
 };
 

@@ -464,3 +464,52 @@ Test(csmgr, copies_start_with_the_fewest_replicas_first)
 	}
 	cr_expect_eq(copies, GFS_COPIES_MAX);
 }
+
+/* A target that gave a copy up says so in its heartbeat: the copy ends
+ * then, not at its timeout, and the next pass can order it again. */
+Test(csmgr, a_copy_its_target_gave_up_ends_at_the_report)
+{
+	int64_t now = gfs_mono_ms();
+	struct gfs_copy *k, *tmp;
+	int target = -1, other = -1;
+
+	m.role = GFS_ROLE_PRIMARY;
+	commit(1);
+	heartbeat(0, "\"full\": true, \"chunks\": [[\"000000000000002a\", 1, 100]]");
+	heartbeat(1, "\"full\": true, \"chunks\": []");
+	heartbeat(2, "\"full\": true, \"chunks\": []");
+	gfs_csmgr_tick(&m, now);
+	while (gfs_csmgr_step(&m, now, true))
+		;
+	HASH_ITER(hh, m.cs.copies, k, tmp)
+		target = k->target == m.cs.servers[1]->id ? 1 : 2;
+	cr_assert_neq(target, -1, "no copy was ordered");
+	other = 3 - target;
+	/* another server's word, or another handle's, ends nothing */
+	heartbeat(other, "\"copies_failed\": [\"000000000000002a\"]");
+	heartbeat(target, "\"copies_failed\": [\"000000000000002b\"]");
+	cr_assert_eq(HASH_COUNT(m.cs.copies), 1);
+	heartbeat(target, "\"copies_failed\": [\"000000000000002a\"]");
+	cr_expect_eq(HASH_COUNT(m.cs.copies), 0, "the failed copy still waits");
+	cr_expect_eq(m.cs.servers[target]->copies_in, 0);
+	cr_expect_eq(m.cs.servers[0]->copies_out, 0);
+}
+
+Test(csmgr, a_bad_copies_failed_list_is_refused)
+{
+	const char *bad[] = { "{\"url\": \"http://a:1\", \"copies_failed\": 3}",
+			      "{\"url\": \"http://a:1\", \"copies_failed\": [\"xyz\"]}",
+			      "{\"url\": \"http://a:1\", \"copies_failed\": [7]}" };
+	struct gfs_heartbeat hb;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *body = json_loads(bad[i], 0, NULL);
+
+		cr_assert_not_null(body);
+		cr_expect_eq(gfs_heartbeat_parse(body, &hb, &why), GFS_EINVAL,
+			     "accepted %s", bad[i]);
+		gfs_heartbeat_clear(&hb);
+		json_decref(body);
+	}
+}

@@ -161,11 +161,20 @@ static void put(struct gfs_chunkstore *s, uint64_t h, uint64_t version,
 static void start_src(void)
 {
 	open_store(&src, src_dir);
-	src.repl = gfs_replicate_start(&src, 1);
+	src.repl = gfs_replicate_start(&src, 1, NULL, NULL);
 	src.httpd = gfs_routes_start(&src, "127.0.0.1:0");
 	cr_assert_not_null(src.httpd);
 	src.url = gfs_xasprintf("http://127.0.0.1:%u",
 				gfs_httpd_port(src.httpd));
+}
+
+/* A copy failed: heartbeat now, as main.c's callback does. */
+static void kick(void *cls)
+{
+	struct gfs_chunkserver *cs = cls;
+
+	if (cs->masters)
+		gfs_masterconn_kick(cs->masters);
 }
 
 /* The chunkserver under test, heartbeating to conf_master. */
@@ -174,7 +183,7 @@ static void start_dst(const char *conf_master, uint64_t interval_ms)
 	dst.conf.master = gfs_xstrdup(conf_master);
 	dst.conf.heartbeat_ms = interval_ms;
 	dst.url = gfs_xstrdup("http://127.0.0.1:9");
-	dst.repl = gfs_replicate_start(&dst, 2);
+	dst.repl = gfs_replicate_start(&dst, 2, kick, &dst);
 	dst.masters = gfs_masterconn_start(&dst);
 	cr_assert_not_null(dst.masters);
 }
@@ -439,6 +448,47 @@ Test(masterconn, corruption_is_reported_at_once)
 			 "0000000000000011");
 	json_decref(b);
 	free(buf);
+}
+
+/* A copy that cannot be made is reported to the primary in the
+ * heartbeat it sets off, once, and to no backup. */
+Test(masterconn, a_failed_copy_is_reported_to_the_primary_at_once)
+{
+	char list[160];
+	json_t *b;
+	size_t i, n;
+
+	snprintf(list, sizeof(list), "%s,%s", masters[0].url, masters[1].url);
+	start_dst(list, 60000);
+	cr_assert(wait_beats(&masters[0], 1, 5000));
+	cr_assert(wait_beats(&masters[1], 1, 5000));
+	/* no source answers on the discard port */
+	give_orders(&masters[0], json_pack(
+		"[{s:s, s:s, s:i, s:i, s:[s]}]", "op", "replicate", "handle",
+		"0000000000000031", "version", 1, "length", 4096, "sources",
+		"http://127.0.0.1:9"));
+	gfs_masterconn_kick(dst.masters);
+	cr_assert(wait_beats(&masters[0], 3, 5000),
+		  "no heartbeat soon after the copy failed");
+	b = beat(&masters[0], 2);
+	cr_expect_str_eq(json_string_value(json_array_get(
+				 json_object_get(b, "copies_failed"), 0)),
+			 "0000000000000031");
+	cr_expect_eq(json_array_size(json_object_get(b, "copies_failed")), 1);
+	json_decref(b);
+	gfs_masterconn_kick(dst.masters);
+	cr_assert(wait_beats(&masters[0], 4, 5000));
+	n = nbeats(&masters[1]);
+	for (i = 0; i < n; i++) {
+		b = beat(&masters[1], i);
+		cr_expect_null(json_object_get(b, "copies_failed"),
+			       "a backup was told of a failed copy");
+		json_decref(b);
+	}
+	b = beat(&masters[0], 3);
+	cr_expect_null(json_object_get(b, "copies_failed"),
+		       "a failed copy was reported twice");
+	json_decref(b);
 }
 
 Test(masterconn, an_unreachable_master_does_not_delay_the_others)
