@@ -10,17 +10,18 @@
 # first chunks; then, with the writers paused between two files, a file
 # written straight onto its tmpfs takes all but 1 MiB, as another tenant
 # of a small disk would.  The master hears of it at the tiny server's
-# next heartbeat (every 2 s): writes it places there meanwhile are
+# next heartbeat (every 5 s, long enough that writes meet the full disk
+# even on a loaded machine): writes it places there meanwhile are
 # refused (507) and must go elsewhere without the users noticing.
 . "$(dirname "$0")/lib.sh"
 
-start_master --chunk-size 1MiB --dead-after 3s
+start_master --chunk-size 1MiB --dead-after 15s
 if ! mount_tmpfs "$T/cs3" 48m; then
 	log "skipped: cannot mount a tmpfs here"
 	exit 0
 fi
 for i in 0 1 2; do start_chunkserver $i --heartbeat-interval 500ms --capacity 40MiB; done
-start_chunkserver 3 --heartbeat-interval 2s --reserve 4MiB
+start_chunkserver 3 --heartbeat-interval 5s --reserve 4MiB
 wait_for 10 "4 live chunkservers" alive_at_least "$MASTER_URL" 4
 TINY=${CS_URLS[3]}
 A=$MASTER_URL/api/v1
@@ -100,7 +101,10 @@ replicated() {
 		curl -sf "$A/files$f" | jq -e '[.chunks[] | .replicas | unique | length == 3] | all' >/dev/null || return 1
 	done
 }
-wait_for 30 "3 replicas of every chunk" replicated
+# (within less than the master's copy timeout, 30 s: a copy it ordered
+# to the full server, before it heard that server was full, is reported
+# failed at once and ordered elsewhere)
+wait_for 20 "3 replicas of every chunk" replicated
 
 # Placement skips the full server.
 curl -sf -X PUT "$A/files/probe" >/dev/null || fail "create probe"
