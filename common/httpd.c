@@ -22,7 +22,13 @@
  *    event thread, where the result is taken (a reply is queued, the next
  *    piece of body comes).  Routes flagged GFS_ROUTE_INLINE skip the hop;
  *    a GFS_ROUTE_TRY_INLINE handler is tried in the event thread first
- *    and takes the hop only when it asks (gfs_req_defer()).
+ *    and takes the hop only when it asks (gfs_req_defer()), or holds
+ *    the request (gfs_req_hold(): a mutation applied and logged there,
+ *    waiting for its durability): the connection stays suspended
+ *    until the handler's owner, on any thread, releases it
+ *    (gfs_req_release()); the reply is then made by the handler's
+ *    resumed callback, in the event thread.  libmicrohttpd's resume may
+ *    be called from any thread (the daemon has an ITC, as for workers).
  *  - A streamed body is staged: the event thread copies each piece into
  *    the request's fill buffer and goes on reading; a worker (the pump)
  *    swaps it for its own and hands it to the route, in pieces of up to
@@ -77,7 +83,9 @@
  * phase, deadlines), the reaper's wake-ups and the upgraded connections
  * whose functions run (h->upgrades); the pool has its own.  A
  * struct req is touched by the event thread, or by the one worker running
- * its job while the connection is suspended, never by both at once; only
+ * its job while the connection is suspended, never by both at once (a
+ * held request's owner touches none of it but r->h, r->cn and the
+ * connection, fixed at its start); only
  * the staging fields are shared with the pump, under r->mu (taken before
  * libmicrohttpd's own lock in suspend and resume, by both sides).
  */
@@ -243,6 +251,9 @@ struct gfs_httpd {
 	unsigned nupgrades;         /* (conns_lock) upgrades not yet handed
 				     * back (in upgrades, or closing) */
 	pthread_cond_t upgrades_gone; /* nupgrades fell */
+	unsigned nparked;           /* (conns_lock) requests held by an
+				     * owner (gfs_req_hold()), not released */
+	pthread_cond_t parked_gone; /* nparked fell to 0 */
 	pthread_t reaper;
 	bool reaper_started;
 	struct pollfd *gone_pfd;    /* the reaper's: sockets to look at, */
@@ -293,6 +304,9 @@ struct req {
 	bool handled;              /* the handler or end ran */
 	bool deferred;             /* its try in the loop asked for a worker
 				    * (GFS_ROUTE_TRY_INLINE) */
+	/* Held by its handler's owner (gfs_req_hold()): run in the event
+	 * thread once resumed, to make the reply.  Event thread only. */
+	void (*resumed)(struct gfs_req *req);
 	bool done_ran;             /* the stream's done ran (after end) */
 	bool chunked;              /* Transfer-Encoding: chunked */
 	bool over;                 /* the body passed body_max: 413 */
@@ -803,23 +817,29 @@ static void run_job(struct gfs_job *job)
 
 enum defer { RAN_HERE, QUEUED, REFUSED };
 
-/* A GFS_ROUTE_TRY_INLINE handler's try in the event loop: did it answer
- * (else it asked for a worker, and nothing of its run counts)? */
-static bool tried_here(struct req *r)
+enum tried { ANSWERED, HELD, TAKE_HOP };
+
+/* A GFS_ROUTE_TRY_INLINE handler's try in the event loop: did it answer,
+ * hold the request for a later reply (gfs_req_hold(): the connection is
+ * suspended already, and r may be resumed by its owner at any time), or
+ * ask for a worker (then nothing of its run counts)? */
+static enum tried tried_here(struct req *r)
 {
 	r->pub.in_loop = true;
 	run_kind(r);
 	r->pub.in_loop = false;
+	if (r->resumed)
+		return HELD;
 	if (!r->deferred)
-		return true;
+		return ANSWERED;
 	if (r->pub.resp) { /* a reply and a deferral: the reply stands */
 		gfs_error("bug: %s %s replied, then deferred", r->pub.method,
 			  r->pub.url);
-		return true;
+		return ANSWERED;
 	}
 	r->deferred = false;
 	r->handled = false;
-	return false;
+	return TAKE_HOP;
 }
 
 /* Do kind now (an inline route, or a handler that could answer in the
@@ -835,8 +855,16 @@ static enum defer defer(struct req *r, enum job_kind kind)
 		return RAN_HERE;
 	}
 	if (kind == JOB_HANDLE && (flags & GFS_ROUTE_TRY_INLINE) &&
-	    !r->pub.route->stream && tried_here(r))
-		return RAN_HERE;
+	    !r->pub.route->stream) {
+		switch (tried_here(r)) {
+		case ANSWERED:
+			return RAN_HERE;
+		case HELD:
+			return QUEUED;
+		case TAKE_HOP:
+			break;
+		}
+	}
 	if (!gfs_workpool_reserve(r->h->pool))
 		return REFUSED;
 	conn_pause(r->h, r->cn, true);
@@ -1158,8 +1186,14 @@ static void pump(struct req *r)
 /* The body is complete: run the route, then queue its reply. */
 static enum MHD_Result finish(struct req *r)
 {
+	void (*resumed)(struct gfs_req *req) = r->resumed;
+
 	if (r->pub.route && staged(r) && !r->handled && !pump_done(r))
 		return MHD_YES; /* parked until the staged body is taken */
+	if (resumed) { /* released by its owner: the reply is made here */
+		r->resumed = NULL;
+		resumed(&r->pub);
+	}
 	if (r->over && !r->pub.resp)
 		gfs_reply_error(&r->pub, GFS_ETOOBIG,
 				"body larger than %zu bytes", r->body_max);
@@ -1468,6 +1502,22 @@ static void upgrades_stop(struct gfs_httpd *h)
 	}
 }
 
+/* Wait until every request held by an owner (gfs_req_hold()) was
+ * released: libmicrohttpd must not stop with one suspended.  The owners
+ * answer within their own deadlines.  Under conns_lock. */
+static void parked_stop(struct gfs_httpd *h)
+{
+	struct timespec ts;
+
+	while (h->nparked) {
+		ts = gfs_deadline_ts(CLOCK_MONOTONIC, UPGRADE_LOG_MS);
+		if (pthread_cond_timedwait(&h->parked_gone, &h->conns_lock,
+					   &ts) == ETIMEDOUT)
+			gfs_warn("httpd: stopping: %u held requests not "
+				 "answered yet", h->nparked);
+	}
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -1602,6 +1652,7 @@ static void httpd_free(struct gfs_httpd *h)
 	pthread_mutex_destroy(&h->conns_lock);
 	pthread_cond_destroy(&h->reaper_wake);
 	pthread_cond_destroy(&h->upgrades_gone);
+	pthread_cond_destroy(&h->parked_gone);
 	free(h->stats);
 	httpd_free_early(h);
 }
@@ -1679,6 +1730,7 @@ struct gfs_httpd *gfs_httpd_start_secure(const char *listen,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->reaper_wake, &ca);
 	pthread_cond_init(&h->upgrades_gone, &ca);
+	pthread_cond_init(&h->parked_gone, &ca);
 	pthread_condattr_destroy(&ca);
 	h->mhd = daemon_start(h, &ss);
 	if (!h->mhd) {
@@ -1722,6 +1774,9 @@ void gfs_httpd_stop(struct gfs_httpd *h)
 	if (h->reaper_started)
 		pthread_join(h->reaper, NULL);
 	gfs_workpool_drain(h->pool);
+	pthread_mutex_lock(&h->conns_lock);
+	parked_stop(h);
+	pthread_mutex_unlock(&h->conns_lock);
 	MHD_stop_daemon(h->mhd);
 	httpd_free(h);
 }
@@ -1936,6 +1991,39 @@ void gfs_req_defer(struct gfs_req *req)
 		return;
 	}
 	r->deferred = true;
+}
+
+void gfs_req_hold(struct gfs_req *req, void (*resumed)(struct gfs_req *req))
+{
+	struct req *r = (struct req *)req;
+
+	if (!req->in_loop || r->resumed || req->resp || r->deferred) {
+		gfs_error("bug: %s %s held outside the event loop, or twice",
+			  req->method, req->url);
+		abort();
+	}
+	r->resumed = resumed;
+	pthread_mutex_lock(&r->h->conns_lock);
+	r->h->nparked++;
+	pthread_mutex_unlock(&r->h->conns_lock);
+	conn_pause(r->h, r->cn, true);
+	r->waiting = true;
+	/* before the owner may know of it: it may release at once */
+	MHD_suspend_connection(req->conn);
+}
+
+void gfs_req_release(struct gfs_req *req)
+{
+	struct req *r = (struct req *)req;
+	struct gfs_httpd *h = r->h;
+
+	conn_pause(h, r->cn, false); /* the peer's turn again */
+	/* From here on r belongs to the event thread again. */
+	MHD_resume_connection(req->conn);
+	pthread_mutex_lock(&h->conns_lock);
+	if (!--h->nparked)
+		pthread_cond_broadcast(&h->parked_gone);
+	pthread_mutex_unlock(&h->conns_lock);
 }
 
 void gfs_req_peer(struct gfs_req *req, char *buf, size_t len)

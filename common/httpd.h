@@ -293,6 +293,19 @@ void gfs_req_peer(struct gfs_req *req, char *buf, size_t len);
  * (req->in_loop), before any reply: it would block, so run it again on
  * a worker once it returns. */
 void gfs_req_defer(struct gfs_req *req);
+/*
+ * In a GFS_ROUTE_TRY_INLINE handler's try in the event loop, before any
+ * reply: make no reply now, and keep the connection suspended until
+ * gfs_req_release(); then resumed(req) runs in the event loop and must
+ * reply.  Call it before handing req to whoever will release it (that
+ * may happen at once, on another thread).  gfs_httpd_stop() waits for
+ * every held request to be released: its owner must release it within
+ * a deadline of its own.
+ */
+void gfs_req_hold(struct gfs_req *req, void (*resumed)(struct gfs_req *req));
+/* Release a held request, from any thread, once: req is the event
+ * loop's again (do not touch it, nor anything it owns, after). */
+void gfs_req_release(struct gfs_req *req);
 
 /* Replies.  Exactly one per request; a second one is a bug (logged). */
 /* JSON body; takes the reference to body. */
