@@ -578,6 +578,7 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_cond_init(&log->cond, NULL);
+	pthread_cond_init(&log->sync_cond, NULL);
 	log->dir = gfs_xstrdup(dir);
 	if (gfs_mkdirs(dir, 0755) < 0) {
 		gfs_error("cannot create %s: %s", dir, strerror(errno));
@@ -652,6 +653,105 @@ static void extend_locked(struct gfs_oplog *log)
 	pthread_cond_broadcast(&log->cond);
 }
 
+/* A leader's batch between its write and its fdatasync. */
+struct flush {
+	struct gfs_enc batch;   /* the bytes written, owned */
+	uint64_t target;        /* seq after its last record */
+	bool rotate;            /* a new segment starts at target */
+	struct gfs_oplog_seg next; /* that segment (rotate) */
+	char *path;             /* the segment written, owned */
+	int fd;                 /* its fd (the segment's own) */
+};
+
+/*
+ * The first half of a leader's batch: take the queued bytes of the
+ * current segment and write them (without the lock), then tell the
+ * followers (on_written).  With rotate, records appended from now on go
+ * to a new segment starting at the next seq.  Called with the lock held
+ * and !flushing, which stays set until flush_sync().  Returns with the
+ * lock held.
+ */
+static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
+{
+	uint64_t first, off, base;
+	struct gfs_oplog_seg *s;
+	gfs_oplog_written_fn told;
+	void *told_cls;
+
+	log->flushing = true;
+	/* zeros in flight past zend must not land on this batch */
+	while (log->extending && cur_seg(log)->tail > cur_seg(log)->zend)
+		pthread_cond_wait(&log->cond, &log->lock);
+	f->batch = log->pending;
+	first = log->written_seq;
+	f->target = log->next_seq;
+	f->rotate = rotate;
+	told = f->batch.len && !log->pending_raw ? log->on_written : NULL;
+	told_cls = log->on_written_cls;
+	log->pending_raw = false;
+	s = cur_seg(log);
+	off = s->size;
+	base = s->base;
+	f->path = gfs_xstrdup(s->path);
+	f->fd = s->fd;
+	memset(&log->pending, 0, sizeof(log->pending));
+	if (rotate) {
+		seg_init(log, f->target, &f->next);
+		push_seg(log, &f->next);
+	}
+	pthread_mutex_unlock(&log->lock);
+	if (f->batch.len && gfs_pwrite_all(f->fd, f->batch.buf, f->batch.len,
+					   (off_t)off) < 0)
+		die_io("write", f->path);
+	/* written: followers may fetch them while we fsync */
+	pthread_mutex_lock(&log->lock);
+	s = seg_at(log, base);
+	s->size += f->batch.len;
+	s->zend = GFS_MAX(s->zend, s->size); /* appended past the zeros */
+	log->written_seq = f->target;
+	if (!told)
+		pthread_cond_broadcast(&log->cond);
+	pthread_mutex_unlock(&log->lock);
+	if (told) { /* before the streams' senders wake to read them back */
+		told(told_cls, first, f->target, f->batch.buf, f->batch.len);
+		pthread_mutex_lock(&log->lock);
+		pthread_cond_broadcast(&log->cond);
+		pthread_mutex_unlock(&log->lock);
+	}
+	pthread_mutex_lock(&log->lock);
+}
+
+/* The second half: fdatasync what flush_write() wrote (and create the
+ * new segment's file on rotation), without the lock; then the batch is
+ * durable and the next leader may go.  Lock held. */
+static void flush_sync(struct gfs_oplog *log, struct flush *f)
+{
+	int64_t t0;
+	int nfd = -1;
+
+	pthread_mutex_unlock(&log->lock);
+	t0 = gfs_mono_us();
+	if (fdatasync(f->fd) < 0)
+		die_io("fdatasync", f->path);
+	gfs_histo_observe(&log->fsync_us, (uint64_t)(gfs_mono_us() - t0));
+	if (f->rotate && (nfd = seg_file_create(log->dir, &f->next)) < 0)
+		die_io("create", f->next.path);
+	pthread_mutex_lock(&log->lock);
+	if (f->rotate)
+		seg_at(log, f->target)->fd = nfd;
+	/* the syncer tells of records someone waits for without a wait */
+	if (log->sync_want > log->synced_seq)
+		pthread_cond_signal(&log->sync_cond);
+	log->synced_seq = f->target;
+	log->flushing = false;
+	log->st.fsyncs++;
+	log->st.bytes += f->batch.len;
+	pthread_cond_broadcast(&log->cond);
+	gfs_enc_free(&f->batch);
+	free(f->path);
+	extend_locked(log);
+}
+
 /*
  * Write and fsync the queued bytes of the current segment.  With rotate,
  * records appended from now on go to a new segment starting at the next
@@ -661,71 +761,107 @@ static void extend_locked(struct gfs_oplog *log)
  */
 static void flush_locked(struct gfs_oplog *log, bool rotate)
 {
-	struct gfs_enc batch;
-	uint64_t first, target, off, base;
-	struct gfs_oplog_seg *s, next;
-	char *path;
-	int fd, nfd = -1;
-	int64_t t0;
-	gfs_oplog_written_fn told;
-	void *told_cls;
+	struct flush f;
 
-	log->flushing = true;
-	/* zeros in flight past zend must not land on this batch */
-	while (log->extending && cur_seg(log)->tail > cur_seg(log)->zend)
-		pthread_cond_wait(&log->cond, &log->lock);
-	batch = log->pending;
-	first = log->written_seq;
-	target = log->next_seq;
-	told = batch.len && !log->pending_raw ? log->on_written : NULL;
-	told_cls = log->on_written_cls;
-	log->pending_raw = false;
-	s = cur_seg(log);
-	off = s->size;
-	base = s->base;
-	path = gfs_xstrdup(s->path);
-	fd = s->fd;
-	memset(&log->pending, 0, sizeof(log->pending));
-	if (rotate) {
-		seg_init(log, target, &next);
-		push_seg(log, &next);
+	flush_write(log, rotate, &f);
+	flush_sync(log, &f);
+}
+
+/*
+ * The syncer thread (gfs_oplog_syncer_start()): finishes a batch the
+ * event thread wrote (gfs_oplog_write_ahead(): its fdatasync), leads the
+ * group commit of records wanted durable that no waiter leads, and tells
+ * on_synced whenever synced_seq moved (whoever moved it) or the log was
+ * wiped.  Telling comes before a new fdatasync: the replies it lets go
+ * out need no disk.
+ */
+static void *syncer_main(void *arg)
+{
+	struct gfs_oplog *log = arg;
+	uint64_t told = 0, told_gen = 0;
+	struct flush *f;
+
+	pthread_mutex_lock(&log->lock);
+	told = log->synced_seq;
+	told_gen = log->gen;
+	for (;;) {
+		if (told != log->synced_seq || told_gen != log->gen) {
+			told = log->synced_seq;
+			told_gen = log->gen;
+			pthread_mutex_unlock(&log->lock);
+			log->on_synced(log->on_synced_cls);
+			pthread_mutex_lock(&log->lock);
+		} else if (log->handoff) {
+			f = log->handoff;
+			log->handoff = NULL;
+			flush_sync(log, f);
+			free(f);
+		} else if (log->syncer_stop) {
+			break;
+		} else if (!log->fenced && !log->flushing &&
+			   log->synced_seq < GFS_MIN(log->sync_want,
+						     log->next_seq)) {
+			flush_locked(log, false);
+		} else {
+			pthread_cond_wait(&log->sync_cond, &log->lock);
+		}
 	}
 	pthread_mutex_unlock(&log->lock);
-	if (batch.len && gfs_pwrite_all(fd, batch.buf, batch.len,
-					(off_t)off) < 0)
-		die_io("write", path);
-	/* written: followers may fetch them while we fsync */
+	return NULL;
+}
+
+void gfs_oplog_syncer_start(struct gfs_oplog *log, gfs_oplog_synced_fn fn,
+			    void *cls)
+{
 	pthread_mutex_lock(&log->lock);
-	s = seg_at(log, base);
-	s->size += batch.len;
-	s->zend = GFS_MAX(s->zend, s->size); /* appended past the zeros */
-	log->written_seq = target;
-	if (!told)
-		pthread_cond_broadcast(&log->cond);
+	log->on_synced = fn;
+	log->on_synced_cls = cls;
+	log->syncer_on = true;
 	pthread_mutex_unlock(&log->lock);
-	if (told) { /* before the streams' senders wake to read them back */
-		told(told_cls, first, target, batch.buf, batch.len);
-		pthread_mutex_lock(&log->lock);
-		pthread_cond_broadcast(&log->cond);
+	pthread_create(&log->syncer, NULL, syncer_main, log);
+}
+
+/* Stop the syncer once it finished a batch handed to it.  No lock. */
+static void syncer_stop(struct gfs_oplog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	if (!log->syncer_on) {
 		pthread_mutex_unlock(&log->lock);
+		return;
 	}
-	t0 = gfs_mono_us();
-	if (fdatasync(fd) < 0)
-		die_io("fdatasync", path);
-	gfs_histo_observe(&log->fsync_us, (uint64_t)(gfs_mono_us() - t0));
-	if (rotate && (nfd = seg_file_create(log->dir, &next)) < 0)
-		die_io("create", next.path);
+	log->syncer_stop = true;
+	pthread_cond_signal(&log->sync_cond);
+	pthread_mutex_unlock(&log->lock);
+	pthread_join(log->syncer, NULL);
 	pthread_mutex_lock(&log->lock);
-	if (rotate)
-		seg_at(log, target)->fd = nfd;
-	log->synced_seq = target;
-	log->flushing = false;
-	log->st.fsyncs++;
-	log->st.bytes += batch.len;
-	pthread_cond_broadcast(&log->cond);
-	gfs_enc_free(&batch);
-	free(path);
-	extend_locked(log);
+	log->syncer_on = false;
+	pthread_mutex_unlock(&log->lock);
+}
+
+void gfs_oplog_write_ahead(struct gfs_oplog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	log->sync_want = GFS_MAX(log->sync_want, log->next_seq);
+	/* never wait here: a leader at work takes these next, and zeros
+	 * in flight are the syncer's to wait for */
+	if (log->syncer_on && !log->flushing && !log->fenced &&
+	    log->pending.len &&
+	    !(log->extending && cur_seg(log)->tail > cur_seg(log)->zend)) {
+		log->handoff = gfs_xcalloc(1, sizeof(*log->handoff));
+		flush_write(log, false, log->handoff);
+	}
+	pthread_cond_signal(&log->sync_cond);
+	pthread_mutex_unlock(&log->lock);
+}
+
+bool gfs_oplog_fenced(struct gfs_oplog *log)
+{
+	bool fenced;
+
+	pthread_mutex_lock(&log->lock);
+	fenced = log->fenced;
+	pthread_mutex_unlock(&log->lock);
+	return fenced;
 }
 
 /* Make records < seq fsync'ed (lock held). */
@@ -748,6 +884,7 @@ void gfs_oplog_close(struct gfs_oplog *log)
 
 	if (!log)
 		return;
+	syncer_stop(log);
 	if (log->nsegs) {
 		pthread_mutex_lock(&log->lock);
 		log->on_written = NULL; /* the streams are gone */
@@ -763,6 +900,7 @@ void gfs_oplog_close(struct gfs_oplog *log)
 	gfs_enc_free(&log->pending);
 	free(log->dir);
 	pthread_cond_destroy(&log->cond);
+	pthread_cond_destroy(&log->sync_cond);
 	pthread_mutex_destroy(&log->lock);
 	free(log);
 }
@@ -972,7 +1110,9 @@ void gfs_oplog_wipe(struct gfs_oplog *log)
 	gfs_fsync_dir(log->dir);
 	log->gen++;
 	log->fenced = true;
+	log->sync_want = 0;
 	pthread_cond_broadcast(&log->cond);
+	pthread_cond_signal(&log->sync_cond);
 	pthread_mutex_unlock(&log->lock);
 }
 

@@ -87,6 +87,11 @@ typedef bool (*gfs_oplog_fn)(void *cls, uint64_t seq, const uint8_t *body,
  * framed records as written (gfs_oplog_on_written()).  No lock held. */
 typedef void (*gfs_oplog_written_fn)(void *cls, uint64_t first, uint64_t end,
 				     const uint8_t *recs, size_t len);
+/* Called by the syncer thread whenever records were made durable (by
+ * whichever thread) or the log was wiped (gfs_oplog_syncer_start()).  No
+ * lock held. */
+typedef void (*gfs_oplog_synced_fn)(void *cls);
+struct flush;
 
 struct gfs_oplog {
 	pthread_mutex_t lock;
@@ -109,6 +114,19 @@ struct gfs_oplog {
 	bool extending;             /* zeros are being written past the
 				     * current segment's zeroed end (lock) */
 	bool fenced;                /* wiped: waiters give up (lock) */
+	/* The syncer (gfs_oplog_syncer_start()): */
+	pthread_cond_t sync_cond;   /* its wake-up: work, or synced moved */
+	pthread_t syncer;
+	bool syncer_on;             /* (lock) it runs */
+	bool syncer_stop;           /* (lock) it should end */
+	struct flush *handoff;      /* (lock) a batch written by
+				     * gfs_oplog_write_ahead(), its fdatasync
+				     * owed by the syncer (flushing stays
+				     * set); owned */
+	uint64_t sync_want;         /* (lock) records below this are wanted
+				     * durable without a waiter to lead */
+	gfs_oplog_synced_fn on_synced; /* set before the syncer starts */
+	void *on_synced_cls;
 	uint64_t gen;               /* bumped when wiped (lock) */
 	struct gfs_oplog_stats st;  /* counters (lock) */
 	struct gfs_histo fsync_us;  /* fdatasync latency (atomics, no lock) */
@@ -154,6 +172,25 @@ bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq);
 bool gfs_oplog_durable(struct gfs_oplog *log, uint64_t seq);
 /* Write and fsync everything queued. */
 void gfs_oplog_sync(struct gfs_oplog *log);
+/*
+ * Start the syncer thread, which makes durable what
+ * gfs_oplog_write_ahead() asks for (leading the group commit as any
+ * waiter would) and calls fn(cls) whenever records became durable or
+ * the log was wiped.  Once; it stops in gfs_oplog_close().
+ */
+void gfs_oplog_syncer_start(struct gfs_oplog *log, gfs_oplog_synced_fn fn,
+			    void *cls);
+/*
+ * Make everything queued durable without waiting for it (the event
+ * thread, after a mutation's append): when no leader is at work, write
+ * the queued records now (page cache; the followers' streams get them
+ * at once) and leave their fdatasync to the syncer; else the syncer
+ * takes them once the leader is done, sharing one fdatasync with every
+ * record queued meanwhile.  Never waits for the disk nor for a leader.
+ */
+void gfs_oplog_write_ahead(struct gfs_oplog *log);
+/* Was the log wiped (fenced: nothing queued will be acknowledged)? */
+bool gfs_oplog_fenced(struct gfs_oplog *log);
 /* Start a new segment at the next seq: what is queued is written and
  * fsync'ed to the current one, records appended from then on go to the
  * new one, whose file is created without the lock.  Nothing happens when
