@@ -50,6 +50,13 @@ void gfs_isr_init(struct gfs_isr *isr, int64_t detach_ms, bool echo_life)
 	isr->stamp_id = new_stamp_id();
 }
 
+/* Tell on_change (outside the lock) that a wait may decide otherwise. */
+static void changed(struct gfs_isr *isr)
+{
+	if (isr->on_change)
+		isr->on_change(isr->on_change_cls);
+}
+
 static void forget_all(struct gfs_isr *isr)
 {
 	size_t i;
@@ -57,6 +64,14 @@ static void forget_all(struct gfs_isr *isr)
 	for (i = 0; i < isr->n; i++)
 		free(isr->peers[i].url);
 	isr->n = 0;
+}
+
+void gfs_isr_on_change(struct gfs_isr *isr, void (*fn)(void *cls), void *cls)
+{
+	pthread_mutex_lock(&isr->lock);
+	isr->on_change = fn;
+	isr->on_change_cls = cls;
+	pthread_mutex_unlock(&isr->lock);
 }
 
 void gfs_isr_destroy(struct gfs_isr *isr)
@@ -200,6 +215,7 @@ void gfs_isr_lead(struct gfs_isr *isr, char *const *members, size_t n,
 	isr->ack_until_ms = ack_until_ms;
 	pthread_cond_broadcast(&isr->cond);
 	pthread_mutex_unlock(&isr->lock);
+	changed(isr);
 }
 
 void gfs_isr_fence(struct gfs_isr *isr)
@@ -212,6 +228,7 @@ void gfs_isr_fence(struct gfs_isr *isr)
 		isr->peers[i].attached = false;
 	pthread_cond_broadcast(&isr->cond);
 	pthread_mutex_unlock(&isr->lock);
+	changed(isr);
 }
 
 void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms)
@@ -220,6 +237,7 @@ void gfs_isr_set_ack_until(struct gfs_isr *isr, int64_t until_ms)
 	isr->ack_until_ms = until_ms;
 	pthread_cond_broadcast(&isr->cond);
 	pthread_mutex_unlock(&isr->lock);
+	changed(isr);
 }
 
 /* Has every member polled lately (none silent)?  Lock held. */
@@ -257,10 +275,33 @@ static bool all_have(const struct gfs_isr *isr, uint64_t seq)
 	return true;
 }
 
+/* May seq be acknowledged now?  True when that is decided: *err is
+ * GFS_OK (and acked_hw moves past seq) or GFS_ENOTPRIMARY (fenced).
+ * Lock held. */
+static bool decide(struct gfs_isr *isr, uint64_t seq, bool mutation,
+		   int64_t now, enum gfs_err *err)
+{
+	*err = GFS_ENOTPRIMARY;
+	if (isr->fenced)
+		return true;
+	/* a mutation only while no member is silent: a member that stopped
+	 * polling may be taking over (pair mode: it waits the failover
+	 * timeout, longer than silence takes here); and no follower that
+	 * left the set may still answer reads */
+	if ((!mutation || (now < isr->ack_until_ms && none_silent(isr, now) &&
+			   !reader_left(isr, now))) &&
+	    all_have(isr, seq)) {
+		isr->acked_hw = GFS_MAX(isr->acked_hw, seq + 1);
+		*err = GFS_OK;
+		return true;
+	}
+	return false;
+}
+
 enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
 			  int64_t deadline_ms, int64_t *decided_ns)
 {
-	enum gfs_err err = GFS_OK;
+	enum gfs_err err;
 	struct timespec ts;
 	int64_t now, now_ns;
 
@@ -268,20 +309,8 @@ enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
 	for (;;) {
 		now_ns = gfs_mono_ns();
 		now = now_ns / 1000000;
-		if (isr->fenced) {
-			err = GFS_ENOTPRIMARY;
-			break;
-		}
-		/* a mutation only while no member is silent: a member that
-		 * stopped polling may be taking over (pair mode: it waits
-		 * the failover timeout, longer than silence takes here);
-		 * and no follower that left the set may still answer reads */
-		if ((!mutation || (now < isr->ack_until_ms &&
-				   none_silent(isr, now) &&
-				   !reader_left(isr, now))) &&
-		    all_have(isr, seq)) {
-			isr->acked_hw = GFS_MAX(isr->acked_hw, seq + 1);
-			if (decided_ns)
+		if (decide(isr, seq, mutation, now, &err)) {
+			if (!err && decided_ns)
 				*decided_ns = now_ns;
 			break;
 		}
@@ -295,6 +324,26 @@ enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
 	}
 	pthread_mutex_unlock(&isr->lock);
 	return err;
+}
+
+bool gfs_isr_try(struct gfs_isr *isr, uint64_t seq, int64_t deadline_ms,
+		 enum gfs_err *err, int64_t *decided_ns)
+{
+	int64_t now_ns, now;
+	bool done;
+
+	pthread_mutex_lock(&isr->lock);
+	now_ns = gfs_mono_ns();
+	now = now_ns / 1000000;
+	done = decide(isr, seq, true, now, err);
+	if (done && !*err)
+		*decided_ns = now_ns;
+	if (!done && now >= deadline_ms) {
+		*err = GFS_EUNAVAIL;
+		done = true;
+	}
+	pthread_mutex_unlock(&isr->lock);
+	return done;
 }
 
 bool gfs_isr_writable(struct gfs_isr *isr)
@@ -478,6 +527,7 @@ enum gfs_err gfs_isr_serve(struct gfs_isr *isr, struct gfs_oplog *log,
 				      max, out, &q->next);
 	} else {
 		ticket = poll_begin(isr, q, caught_up, &until);
+		changed(isr); /* an acknowledgement (a stream's: ours) */
 		err = gfs_oplog_serve(log, q->from, q->prev_crc,
 				      GFS_MAX(pace(isr, q, until), 0), max,
 				      out, &q->next);
@@ -532,6 +582,7 @@ void gfs_isr_set_member(struct gfs_isr *isr, const char *url, bool member)
 		pthread_cond_broadcast(&isr->cond);
 	}
 	pthread_mutex_unlock(&isr->lock);
+	changed(isr);
 }
 
 size_t gfs_isr_view(struct gfs_isr *isr, struct gfs_isr_view *out,

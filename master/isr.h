@@ -112,6 +112,12 @@ struct gfs_isr {
 				 * stamp is a sign of life; read-only */
 	uint64_t stamp_id;      /* this process in our stamps, random, not 0;
 				 * read-only */
+	/* Called, without the lock, when a wait may now decide otherwise
+	 * (members, fence, lease, a poll's acknowledgement; not a stream's
+	 * acknowledgement, gfs_isr_ack(): its caller checks itself).  Set
+	 * before any follower polls. */
+	void (*on_change)(void *cls);
+	void *on_change_cls;
 };
 
 /* What a poll echoes (X-GFS-Echo: ID-AT WINDOW): the last stamp the
@@ -200,6 +206,13 @@ bool gfs_isr_parse_echo(const char *text, struct gfs_isr_echo *e);
  */
 enum gfs_err gfs_isr_wait(struct gfs_isr *isr, uint64_t seq, bool mutation,
 			  int64_t deadline_ms, int64_t *decided_ns);
+/* gfs_isr_wait() for a mutation without the wait: true when decided now
+ * (*err GFS_OK, with *decided_ns, GFS_ENOTPRIMARY, or GFS_EUNAVAIL once
+ * deadline_ms passed), false when it would go on waiting. */
+bool gfs_isr_try(struct gfs_isr *isr, uint64_t seq, int64_t deadline_ms,
+		 enum gfs_err *err, int64_t *decided_ns);
+/* Set isr->on_change. */
+void gfs_isr_on_change(struct gfs_isr *isr, void (*fn)(void *cls), void *cls);
 /* Could a mutation logged now be acknowledged soon: leading, inside the
  * lease, and no member silent?  (Refusing before logging keeps records
  * that cannot be acknowledged out of the log.) */
