@@ -69,6 +69,8 @@ static enum gfs_err load_state(struct gfs_master *m, bool *fresh)
 	if (err)
 		return err;
 	gfs_stream_push_start(m);
+	gfs_oplog_syncer_start(m->log, gfs_acks_synced, &m->acks);
+	gfs_acks_start(&m->acks);
 	*fresh = m->applied_seq == 1;
 	gfs_info("loaded %" PRIu64 " files, %" PRIu64 " chunks, epoch %" PRIu64
 		 " (checkpoint at %" PRIu64 ", %" PRIu64 " log records) in %lld"
@@ -145,8 +147,10 @@ static void free_state(struct gfs_master *m)
 {
 	gfs_election_free(m->el);
 	m->el = NULL;
-	gfs_oplog_close(m->log);
+	gfs_acks_stop(&m->acks);
+	gfs_oplog_close(m->log); /* its syncer tells acks: stop that first */
 	m->log = NULL;
+	gfs_acks_destroy(&m->acks);
 	gfs_isr_destroy(&m->isr);
 	gfs_ns_free(&m->ns);
 	gfs_chunks_free(&m->chunks);
@@ -179,6 +183,8 @@ enum gfs_err gfs_master_open(struct gfs_master *m)
 	gfs_csmgr_init(&m->cs);
 	gfs_requests_init(&m->requests, GFS_REQUESTS_MAX, GFS_REQUEST_TTL_MS);
 	gfs_isr_init(&m->isr, (int64_t)m->conf.detach_ms, !gfs_master_etcd(m));
+	gfs_acks_init(&m->acks, m);
+	gfs_isr_on_change(&m->isr, gfs_acks_kick, &m->acks);
 	if (gfs_master_etcd(m) && !(m->el = gfs_election_new(m))) {
 		gfs_error("--etcd: expected http:// URLs, got '%s'",
 			  m->conf.etcd);

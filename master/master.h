@@ -24,6 +24,7 @@
 #include "csmgr.h"
 #include "httpd.h"
 #include "log.h"
+#include "acks.h"
 #include "isr.h"
 #include "namespace.h"
 #include "oplog.h"
@@ -130,6 +131,8 @@ struct gfs_master {
 	struct gfs_oplog *log;      /* owned; own lock */
 	struct gfs_isr isr;         /* followers a mutation waits for; own
 				     * lock */
+	struct gfs_acks acks;       /* mutations made in the event thread,
+				     * waiting to be acknowledged; own lock */
 	struct gfs_election *el;    /* etcd mode: the election, owned */
 	uint64_t applied_seq;       /* (lock) next seq to apply */
 	uint64_t ckpt_seq;          /* (lock) next seq of the last checkpoint */

@@ -747,16 +747,34 @@ static bool repeated(struct gfs_master *m, const struct gfs_request_id *id,
 	return r != NULL;
 }
 
+/* Take the master lock, at once or not at all in the event thread (now
+ * not NULL: false and now->busy when it is held, as by a checkpoint's
+ * fork or a listing). */
+static bool lock_for(struct gfs_master *m, struct gfs_ops_now *now)
+{
+	if (!now) {
+		pthread_mutex_lock(&m->lock);
+		return true;
+	}
+	now->busy = pthread_mutex_trylock(&m->lock) != 0;
+	now->seq = 0;
+	return !now->busy;
+}
+
 /* Take the lock for a mutation with request id (may be NULL): whether
  * this master may make it, and *again when it was made already (a
- * retry; *seq is its record). */
+ * retry; *seq is its record).  With now, nothing when the lock is busy
+ * (now->busy, the lock not held). */
 static enum gfs_err begin_mutation(struct gfs_master *m,
 				   const struct gfs_request_id *id,
-				   uint64_t *seq, bool *again)
+				   uint64_t *seq, bool *again,
+				   struct gfs_ops_now *now)
 {
 	enum gfs_err err;
 
-	pthread_mutex_lock(&m->lock);
+	*again = false;
+	if (!lock_for(m, now))
+		return GFS_OK;
 	err = writable(m);
 	*again = !err && repeated(m, id, seq);
 	return err;
@@ -808,6 +826,38 @@ static enum gfs_err finish(struct gfs_master *m, enum gfs_err err,
 			gfs_log(GFS_LOG_DEBUG, "ack epoch=%" PRIu64 " seq=%"
 				PRIu64 " mono_ns=%" PRId64, epoch, seq, at_ns);
 	}
+	if (err && err != GFS_ELEASED && *out) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return err;
+}
+
+/*
+ * End a mutation, the master lock held: with now (the event thread), drop
+ * the lock and leave the wait to whoever completes the record's
+ * durability (now->seq, now->epoch; routes.c holds the request, acks.c
+ * decides, the reply is made with gfs_ops_acked()); the record is
+ * written at once (gfs_oplog_write_ahead()).  Without, drop the lock and
+ * wait here (finish()).
+ */
+static enum gfs_err logged(struct gfs_master *m, enum gfs_err err,
+			   uint64_t seq, json_t **out, struct gfs_ops_now *now)
+{
+	if (!now) {
+		pthread_mutex_unlock(&m->lock);
+		return finish(m, err, seq, out);
+	}
+	now->seq = err ? 0 : seq;
+	now->epoch = m->epoch;
+	pthread_mutex_unlock(&m->lock);
+	if (now->seq)
+		gfs_oplog_write_ahead(m->log);
+	return gfs_ops_acked(err, out);
+}
+
+enum gfs_err gfs_ops_acked(enum gfs_err err, json_t **out)
+{
 	if (err && err != GFS_ELEASED && *out) {
 		json_decref(*out);
 		*out = NULL;
@@ -891,7 +941,7 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 
 	if (err)
 		return err;
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, NULL);
 	if (again)
 		*out = entry_at(m, path, false);
 	if (!err && !again)
@@ -926,9 +976,10 @@ static enum gfs_err check_delete(struct gfs_node *n, const char *type)
 	return GFS_OK;
 }
 
-enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
-			    const char *client, const char *type,
-			    const struct gfs_request_id *id, json_t **out)
+enum gfs_err gfs_ops_delete_now(struct gfs_master *m, const char *path,
+				const char *client, const char *type,
+				const struct gfs_request_id *id,
+				struct gfs_ops_now *now, json_t **out)
 {
 	struct gfs_enc rec = { 0 };
 	struct gfs_node *n;
@@ -939,7 +990,9 @@ enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 	if (!strcmp(path, "/") ||
 	    (type && strcmp(type, "file") && strcmp(type, "dir")))
 		return GFS_EINVAL;
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, now);
+	if (now && now->busy)
+		return GFS_OK;
 	if (!err && !again)
 		err = lookup_entry(m, path, &n);
 	if (!err && !again)
@@ -956,8 +1009,14 @@ enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 		*out = json_object();
 		add_parents(m, *out, path, NULL);
 	}
-	pthread_mutex_unlock(&m->lock);
-	return finish(m, err, seq, out);
+	return logged(m, err, seq, out, now);
+}
+
+enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
+			    const char *client, const char *type,
+			    const struct gfs_request_id *id, json_t **out)
+{
+	return gfs_ops_delete_now(m, path, client, type, id, NULL, out);
 }
 
 /* Whether entry n and the one at `to` are names of one inode (a rename
@@ -1039,7 +1098,7 @@ enum gfs_err gfs_ops_rename(struct gfs_master *m, const char *path,
 
 	if (keep_ttl_s && (!client || keep_ttl_s > GFS_LEASE_TTL_MAX_S))
 		return GFS_EINVAL;
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, NULL);
 	if (!err && !again)
 		err = lookup_entry(m, path, &n);
 	if (!err && !again)
@@ -1079,7 +1138,7 @@ enum gfs_err gfs_ops_link(struct gfs_master *m, const char *path,
 	uint64_t seq = 0;
 	bool again;
 
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, NULL);
 	if (!err && !again)
 		err = lookup(m, path, &n);
 	if (!err && !again && n->type == GFS_NODE_DIR)
@@ -1623,8 +1682,9 @@ static void commit_locs(struct gfs_master *m, const struct commit_req *r,
 					      r->replicas[i], chunk_size);
 }
 
-enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
-			    const char *client, json_t *body, json_t **out)
+enum gfs_err gfs_ops_commit_now(struct gfs_master *m, const char *path,
+				const char *client, json_t *body,
+				struct gfs_ops_now *now, json_t **out)
 {
 	struct gfs_enc rec = { 0 };
 	struct commit_req r;
@@ -1632,7 +1692,10 @@ enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 	enum gfs_err err = parse_commit(body, &r);
 	uint64_t seq = 0;
 
-	pthread_mutex_lock(&m->lock);
+	if (!lock_for(m, now)) {
+		err = GFS_OK;
+		goto out_free;
+	}
 	if (!err)
 		err = writable(m);
 	if (!err)
@@ -1652,10 +1715,17 @@ enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
 		commit_locs(m, &r, f->file.chunk_size);
 		*out = entry_at(m, path, true);
 	}
-	pthread_mutex_unlock(&m->lock);
+	err = logged(m, err, seq, out, now);
+out_free:
 	free(r.c);
 	free(r.replicas);
-	return finish(m, err, seq, out);
+	return err;
+}
+
+enum gfs_err gfs_ops_commit(struct gfs_master *m, const char *path,
+			    const char *client, json_t *body, json_t **out)
+{
+	return gfs_ops_commit_now(m, path, client, body, NULL, out);
 }
 
 /* The create of a create+commit: a plain new file. */
@@ -1670,10 +1740,11 @@ static enum gfs_err parse_create_file(json_t *create, struct gfs_master *m,
 	return GFS_OK;
 }
 
-enum gfs_err gfs_ops_create_commit(struct gfs_master *m, const char *path,
-				   const char *client, json_t *body,
-				   const struct gfs_request_id *id,
-				   json_t **out)
+enum gfs_err gfs_ops_create_commit_now(struct gfs_master *m,
+				       const char *path, const char *client,
+				       json_t *body,
+				       const struct gfs_request_id *id,
+				       struct gfs_ops_now *now, json_t **out)
 {
 	struct gfs_rec_inode in;
 	struct gfs_enc rec = { 0 };
@@ -1687,7 +1758,9 @@ enum gfs_err gfs_ops_create_commit(struct gfs_master *m, const char *path,
 		err = parse_commit(body, &r);
 	if (err)
 		goto out_free;
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, now);
+	if (now && now->busy)
+		goto out_free;
 	if (again)
 		*out = entry_at(m, path, true);
 	if (!err && !again)
@@ -1706,12 +1779,20 @@ enum gfs_err gfs_ops_create_commit(struct gfs_master *m, const char *path,
 	}
 	if (!err)
 		add_parents(m, *out, path, NULL);
-	pthread_mutex_unlock(&m->lock);
-	err = finish(m, err, seq, out);
+	err = logged(m, err, seq, out, now);
 out_free:
 	free(r.c);
 	free(r.replicas);
 	return err;
+}
+
+enum gfs_err gfs_ops_create_commit(struct gfs_master *m, const char *path,
+				   const char *client, json_t *body,
+				   const struct gfs_request_id *id,
+				   json_t **out)
+{
+	return gfs_ops_create_commit_now(m, path, client, body, id, NULL,
+					 out);
 }
 
 /* ---- leases ---- */
@@ -1789,7 +1870,7 @@ enum gfs_err gfs_ops_lease_delete(struct gfs_master *m, const char *path,
 	uint64_t seq = 0;
 	bool again;
 
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, NULL);
 	if (!err && !again)
 		err = lookup(m, path, &f);
 	if (!err && !again && f->type == GFS_NODE_FILE)
@@ -2027,7 +2108,7 @@ static enum gfs_err xattr_change(struct gfs_master *m, const char *path,
 	uint64_t seq = 0;
 	bool again;
 
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, NULL);
 	if (!err && !again)
 		err = xattr_target(m, path, kid, client, &n);
 	if (!err && !again && path)
@@ -2123,7 +2204,7 @@ enum gfs_err gfs_ops_unlink_keep(struct gfs_master *m, const char *path,
 
 	if (!client || ttl_s < 1 || ttl_s > GFS_LEASE_TTL_MAX_S)
 		return GFS_EINVAL;
-	err = begin_mutation(m, id, &seq, &again);
+	err = begin_mutation(m, id, &seq, &again, NULL);
 	if (!err && !again)
 		err = lookup_entry(m, path, &n);
 	if (!err && !again)

@@ -73,6 +73,37 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 enum gfs_err gfs_ops_delete(struct gfs_master *m, const char *path,
 			    const char *client, const char *type,
 			    const struct gfs_request_id *id, json_t **out);
+
+/*
+ * A mutation made in the event thread (routes.c): the *_now() twins of
+ * the calls below take the master lock only if it is free, and wait for
+ * nothing.  busy: the lock was held, nothing was done (the caller takes
+ * the request to a worker).  Else the call returned as the plain one
+ * would have before its wait for durability: an error (no record; *out
+ * as the plain call leaves it), or GFS_OK with seq, the record to wait
+ * for (acks.h; 0: none), epoch the master's then, and *out the reply
+ * to give once acknowledged, through gfs_ops_acked().
+ */
+struct gfs_ops_now {
+	bool busy;       /* out: the master lock was busy; nothing done */
+	uint64_t seq;    /* out: the record to wait for; 0: none */
+	uint64_t epoch;  /* out: read under the lock */
+};
+enum gfs_err gfs_ops_delete_now(struct gfs_master *m, const char *path,
+				const char *client, const char *type,
+				const struct gfs_request_id *id,
+				struct gfs_ops_now *now, json_t **out);
+enum gfs_err gfs_ops_commit_now(struct gfs_master *m, const char *path,
+				const char *client, json_t *body,
+				struct gfs_ops_now *now, json_t **out);
+enum gfs_err gfs_ops_create_commit_now(struct gfs_master *m,
+				       const char *path, const char *client,
+				       json_t *body,
+				       const struct gfs_request_id *id,
+				       struct gfs_ops_now *now, json_t **out);
+/* A mutation's outcome once its wait decided err (GFS_OK: acknowledged):
+ * *out is dropped on failure, as the plain calls do; returns err. */
+enum gfs_err gfs_ops_acked(enum gfs_err err, json_t **out);
 /* keep_ttl_s (not 0): the caller (client) has `to` open; a file it
  * replaces whose last name it was is kept as gfs_ops_unlink_keep()
  * keeps one, and *out has its "kept", "expires_ms" and "ttl" too. */

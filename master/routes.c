@@ -416,6 +416,182 @@ static void h_stat(struct gfs_req *req)
 	reply(req, err, 200, out, path);
 }
 
+/* ---- mutations in the event loop ---- */
+
+/* A commit body taken in the event loop at most: parsing more would hold
+ * up the loop's other connections (a small file's is about 300 bytes). */
+#define NOW_BODY_MAX (16u << 10)
+
+/* A mutation made in the event loop, held until acknowledged (acks.h);
+ * req->ctx while held. */
+struct held {
+	struct gfs_ack ack;     /* acks.c's part */
+	struct gfs_req *req;    /* borrowed: released once decided */
+	json_t *out;            /* the reply once acknowledged, owned */
+	unsigned status;        /* its status: 200 or 201 */
+	uint64_t epoch;         /* the master's when the record was made */
+	enum gfs_err err;       /* the decision */
+};
+
+/* The epoch header, as begin() adds it, from a value read earlier. */
+static void epoch_header(struct gfs_req *req, uint64_t epoch)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, epoch);
+	gfs_reply_header(req, GFS_HDR_EPOCH, buf);
+}
+
+/* Decided (acks.c, any thread): hand the request back to the loop. */
+static void held_done(struct gfs_ack *a, enum gfs_err err)
+{
+	struct held *h = (struct held *)a;
+
+	h->err = err;
+	gfs_req_release(h->req); /* h is the loop's from here on */
+}
+
+/* Back in the event loop: the reply of a held mutation.  A 421 names
+ * the primary only when the master lock is free: the loop never waits
+ * for it. */
+static void held_reply(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	struct held *h = req->ctx;
+	enum gfs_err err = gfs_ops_acked(h->err, &h->out);
+
+	req->ctx = NULL;
+	epoch_header(req, h->epoch);
+	if (err == GFS_ENOTPRIMARY && !pthread_mutex_trylock(&m->lock)) {
+		if (m->primary_url && strcmp(m->primary_url, m->self_url))
+			gfs_reply_header(req, GFS_HDR_PRIMARY, m->primary_url);
+		pthread_mutex_unlock(&m->lock);
+	}
+	if (err)
+		gfs_reply_error(req, err, "%s", req->path);
+	else
+		gfs_reply_json(req, h->status, h->out);
+	free(h);
+}
+
+/*
+ * The end of a mutation made in the event loop (gfs_ops_*_now()): an
+ * error is answered now, as a worker would (a 421 goes to a worker,
+ * which names the primary); a record is waited for off the loop, the
+ * request held meanwhile: whoever completes its durability releases it
+ * (acks.h), and held_reply() answers.  Takes out.
+ */
+static void mutation_now(struct gfs_req *req, enum gfs_err err,
+			 const struct gfs_ops_now *now, json_t *out,
+			 unsigned status)
+{
+	struct gfs_master *m = req->app;
+	struct held *h;
+
+	if (err == GFS_ENOTPRIMARY) {
+		json_decref(out);
+		gfs_req_defer(req);
+		return;
+	}
+	if (err || !now->seq) {
+		epoch_header(req, now->epoch);
+		reply(req, err, status, out, req->path);
+		return;
+	}
+	h = gfs_xcalloc(1, sizeof(*h));
+	h->req = req;
+	h->out = out;
+	h->status = status;
+	h->epoch = now->epoch;
+	h->ack.seq = now->seq;
+	h->ack.epoch = gfs_log_enabled(GFS_LOG_DEBUG) ? now->epoch : 0;
+	h->ack.done = held_done;
+	req->ctx = h;
+	gfs_req_hold(req, held_reply); /* before acks may release it */
+	gfs_acks_add(&m->acks, &h->ack);
+}
+
+/* Is what the plain handler checks (and answers when bad) good, so that
+ * the event loop may go on without a reply made: the path, the client
+ * id and the request id?  *id the request id, or NULL. */
+static bool now_args(struct gfs_req *req, struct gfs_request_id *buf,
+		     const struct gfs_request_id **id)
+{
+	const char *rid = gfs_req_header(req, GFS_HDR_REQUEST);
+
+	*id = NULL;
+	if (!req->path || gfs_path_check(req->path, strlen(req->path)) ||
+	    !client_ok(req))
+		return false;
+	if (rid && !gfs_request_id_parse(rid, buf))
+		return false;
+	*id = rid ? buf : NULL;
+	return true;
+}
+
+/* DELETE /files/PATH in the event loop: a plain delete (no keep) whose
+ * arguments are good and whose master lock is free; else a worker. */
+static void delete_now(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
+	const char *type = NULL, *keep = NULL, *client;
+	struct gfs_ops_now now;
+	json_t *out = NULL;
+	enum gfs_err err;
+	bool ok;
+
+	if (!now_args(req, &buf, &id) || gfs_req_arg(req, "type", &type) ||
+	    gfs_req_arg(req, "keep", &keep) || keep ||
+	    (type && strcmp(type, "file") && strcmp(type, "dir"))) {
+		gfs_req_defer(req);
+		return;
+	}
+	client = req_client(req, &ok); /* checked: replies nothing */
+	err = gfs_ops_delete_now(m, req->path, client, type, id, &now, &out);
+	if (now.busy) {
+		gfs_req_defer(req);
+		return;
+	}
+	mutation_now(req, err, &now, out, 200);
+}
+
+/* POST /files/PATH/commit in the event loop: a small body, good
+ * arguments, the master lock free; else a worker. */
+static void commit_now(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
+	struct gfs_ops_now now;
+	const char *client;
+	json_t *body = NULL, *out = NULL;
+	enum gfs_err err;
+	bool ok, create;
+
+	if (req->body_len > NOW_BODY_MAX || !now_args(req, &buf, &id) ||
+	    gfs_json_parse_object_max(req->body, req->body_len,
+				      NOW_BODY_MAX, &body)) {
+		gfs_req_defer(req);
+		return;
+	}
+	client = req_client(req, &ok); /* checked: replies nothing */
+	create = json_object_get(body, "create") != NULL;
+	err = create ? gfs_ops_create_commit_now(m, req->path, client, body,
+						 id, &now, &out)
+		     : gfs_ops_commit_now(m, req->path, client, body, &now,
+					  &out);
+	json_decref(body);
+	if (now.busy) {
+		gfs_req_defer(req);
+		return;
+	}
+	if (!err)
+		add_read_tokens(m, out);
+	mutation_now(req, err, &now, out, create ? 201 : 200);
+}
+
 static void h_create(struct gfs_req *req)
 {
 	struct gfs_master *m = begin(req);
@@ -451,8 +627,8 @@ static void unseen_other(struct gfs_req *req, json_t *out)
 
 static void h_delete(struct gfs_req *req)
 {
-	struct gfs_master *m = begin(req);
-	const char *path = req_path(req), *type = NULL, *client;
+	struct gfs_master *m;
+	const char *path, *type = NULL, *client;
 	const struct gfs_request_id *id = NULL;
 	struct gfs_request_id buf;
 	enum gfs_err err;
@@ -460,6 +636,12 @@ static void h_delete(struct gfs_req *req)
 	uint64_t ttl = 0;
 	bool ok;
 
+	if (req->in_loop) {
+		delete_now(req);
+		return;
+	}
+	m = begin(req);
+	path = req_path(req);
 	if (!path)
 		return;
 	client = req_client(req, &ok);
@@ -719,7 +901,7 @@ static void h_alloc(struct gfs_req *req)
 /* A commit; with "create" (ext) a create+commit, 201. */
 static void h_commit(struct gfs_req *req)
 {
-	struct gfs_master *m = begin(req);
+	struct gfs_master *m;
 	const char *path, *client;
 	const struct gfs_request_id *id;
 	struct gfs_request_id buf;
@@ -727,6 +909,11 @@ static void h_commit(struct gfs_req *req)
 	enum gfs_err err;
 	bool create, ok;
 
+	if (req->in_loop) {
+		commit_now(req);
+		return;
+	}
+	m = begin(req);
 	id = req_id(req, &buf, &ok);
 	if (!ok || !post_args(req, &path, &client, &body))
 		return;
@@ -1470,7 +1657,7 @@ static const struct gfs_route routes[] = {
 	{ "POST", GFS_API "/files/*/chunks", NULL, h_alloc, NULL, SMALL_BODY,
 	  WR, NULL },
 	{ "POST", GFS_API "/files/*/commit", NULL, h_commit, NULL,
-	  GFS_JSON_MAX, WR, NULL },
+	  GFS_JSON_MAX, WR | GFS_ROUTE_TRY_INLINE, NULL },
 	{ "POST", GFS_API "/files/*/tokens", NULL, h_tokens, NULL, SMALL_BODY,
 	  RD, NULL },
 	{ "POST", GFS_API "/chunks", NULL, h_preplace, NULL, SMALL_BODY,
@@ -1481,7 +1668,8 @@ static const struct gfs_route routes[] = {
 	  RD | GFS_ROUTE_TRY_INLINE, NULL },
 	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY, WR,
 	  NULL },
-	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0, WR, NULL },
+	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0,
+	  WR | GFS_ROUTE_TRY_INLINE, NULL },
 	/* leases */
 	{ "GET", GFS_API "/leases/*", NULL, h_lease_get, NULL, 0, RD, NULL },
 	{ "PUT", GFS_API "/leases/*", NULL, h_lease_put, NULL, SMALL_BODY, WR,

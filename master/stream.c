@@ -239,6 +239,9 @@ static bool answer(struct serve *s)
 	bool ok;
 
 	err = gfs_isr_ack(&s->m->isr, s->m->log, &s->q, &next_ms);
+	/* mutations held for this acknowledgement are answered from here,
+	 * before the status goes back (acks.h) */
+	gfs_acks_check(&s->m->acks);
 	if (err) {
 		gfs_debug("oplog stream of %s: %s at %" PRIu64 ": closed",
 			  s->url, gfs_err_code(err), s->q.from);
