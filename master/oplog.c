@@ -840,6 +840,8 @@ static void syncer_stop(struct gfs_oplog *log)
 
 void gfs_oplog_write_ahead(struct gfs_oplog *log)
 {
+	struct flush *f;
+
 	pthread_mutex_lock(&log->lock);
 	log->sync_want = GFS_MAX(log->sync_want, log->next_seq);
 	/* never wait here: a leader at work takes these next, and zeros
@@ -847,8 +849,9 @@ void gfs_oplog_write_ahead(struct gfs_oplog *log)
 	if (log->syncer_on && !log->flushing && !log->fenced &&
 	    log->pending.len &&
 	    !(log->extending && cur_seg(log)->tail > cur_seg(log)->zend)) {
-		log->handoff = gfs_xcalloc(1, sizeof(*log->handoff));
-		flush_write(log, false, log->handoff);
+		f = gfs_xcalloc(1, sizeof(*f));
+		flush_write(log, false, f); /* drops the lock meanwhile */
+		log->handoff = f; /* only now the syncer's */
 	}
 	pthread_cond_signal(&log->sync_cond);
 	pthread_mutex_unlock(&log->lock);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +365,100 @@ Test(oplog, group_commit_shares_fsyncs)
 	cr_assert_lt(st.fsyncs, st.records / 2,
 		     "%llu fsyncs for 800 records",
 		     (unsigned long long)st.fsyncs);
+	gfs_oplog_close(log);
+}
+
+/* The syncer's callback: records are never durable before written. */
+struct synced_seen {
+	struct gfs_oplog *log;
+	atomic_ulong calls;
+	atomic_bool ahead;      /* synced_seq passed written_seq once */
+	atomic_bool early;      /* a batch handed over before written */
+};
+
+static void on_synced(void *cls)
+{
+	struct synced_seen *ss = cls;
+
+	pthread_mutex_lock(&ss->log->lock);
+	if (ss->log->synced_seq > ss->log->written_seq)
+		atomic_store(&ss->ahead, true);
+	pthread_mutex_unlock(&ss->log->lock);
+	atomic_fetch_add(&ss->calls, 1);
+}
+
+/* Told of a batch being written: it is nobody's to fdatasync yet (a
+ * syncer that took it now would count it durable before its write, and
+ * free it under the writer). */
+static void told_handoff(void *cls, uint64_t first, uint64_t end,
+			 const uint8_t *recs, size_t len)
+{
+	struct synced_seen *ss = cls;
+
+	(void)first;
+	(void)end;
+	(void)recs;
+	(void)len;
+	pthread_mutex_lock(&ss->log->lock);
+	if (ss->log->handoff)
+		atomic_store(&ss->early, true);
+	pthread_mutex_unlock(&ss->log->lock);
+	usleep(20); /* the syncer may look meanwhile */
+}
+
+/* An event thread: append, write ahead, never wait. */
+static void *writer_ahead(void *arg)
+{
+	struct worker *w = arg;
+
+	for (int i = 0; i < w->n; i++) {
+		gfs_oplog_append(w->log, "y", 1);
+		gfs_oplog_write_ahead(w->log);
+		if (i % 8 == 0)
+			usleep(50);
+	}
+	return NULL;
+}
+
+/* Batches written by callers of gfs_oplog_write_ahead() (the event
+ * thread) and fdatasync'ed by the syncer, beside waiters leading their
+ * own group commits: every record is written once, in order, none is
+ * counted durable before it was written, and the syncer says when. */
+Test(oplog, write_ahead_then_syncer_makes_all_durable)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	struct synced_seen ss = { .log = log };
+	struct worker wa = { log, 300 }, ww = { log, 100 };
+	struct gfs_oplog_stats st;
+	pthread_t t[6];
+	int64_t until;
+
+	gfs_oplog_on_written(log, told_handoff, &ss);
+	gfs_oplog_syncer_start(log, on_synced, &ss);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, writer_ahead, &wa);
+	for (int i = 4; i < 6; i++)
+		pthread_create(&t[i], NULL, appender, &ww);
+	for (int i = 0; i < 6; i++)
+		pthread_join(t[i], NULL);
+	until = gfs_mono_ms() + 5000;
+	do { /* nobody waits: the syncer alone makes the last ones durable */
+		gfs_oplog_stats(log, &st);
+		usleep(1000);
+	} while (st.synced < st.next_seq && gfs_mono_ms() < until);
+	cr_assert_eq(st.synced, st.next_seq, "the syncer left %llu records",
+		     (unsigned long long)(st.next_seq - st.synced));
+	cr_assert_eq(st.records, 1400);
+	cr_assert_lt(st.fsyncs, st.records / 2, "%llu fsyncs for 1400 records",
+		     (unsigned long long)st.fsyncs);
+	cr_assert_gt(atomic_load(&ss.calls), 0);
+	cr_assert(!atomic_load(&ss.ahead), "durable before written");
+	cr_assert(!atomic_load(&ss.early), "handed to the syncer mid-write");
+	gfs_oplog_close(log);
+	log = open_log(&s, 1);
+	cr_assert_eq(s.n, 1400);
+	cr_assert_eq(s.last, 1400);
 	gfs_oplog_close(log);
 }
 
