@@ -929,9 +929,9 @@ static enum gfs_err parse_create(json_t *body, struct gfs_master *m,
 	return GFS_OK;
 }
 
-enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
-			    json_t *body, const struct gfs_request_id *id,
-			    json_t **out)
+enum gfs_err gfs_ops_create_now(struct gfs_master *m, const char *path,
+				json_t *body, const struct gfs_request_id *id,
+				struct gfs_ops_now *now, json_t **out)
 {
 	struct gfs_rec_inode in;
 	struct gfs_enc rec = { 0 };
@@ -941,7 +941,13 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 
 	if (err)
 		return err;
-	err = begin_mutation(m, id, &seq, &again, NULL);
+	if (now && alloc) { /* placement: a worker's */
+		now->busy = true;
+		return GFS_OK;
+	}
+	err = begin_mutation(m, id, &seq, &again, now);
+	if (now && now->busy)
+		return GFS_OK;
 	if (again)
 		*out = entry_at(m, path, false);
 	if (!err && !again)
@@ -961,8 +967,14 @@ enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
 	}
 	if (!err)
 		add_parents(m, *out, path, NULL);
-	pthread_mutex_unlock(&m->lock);
-	return finish(m, err, seq, out);
+	return logged(m, err, seq, out, now);
+}
+
+enum gfs_err gfs_ops_create(struct gfs_master *m, const char *path,
+			    json_t *body, const struct gfs_request_id *id,
+			    json_t **out)
+{
+	return gfs_ops_create_now(m, path, body, id, NULL, out);
 }
 
 static enum gfs_err check_delete(struct gfs_node *n, const char *type)

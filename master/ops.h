@@ -89,6 +89,10 @@ struct gfs_ops_now {
 	uint64_t seq;    /* out: the record to wait for; 0: none */
 	uint64_t epoch;  /* out: read under the lock */
 };
+/* busy too for a create with "alloc" (placement is a worker's). */
+enum gfs_err gfs_ops_create_now(struct gfs_master *m, const char *path,
+				json_t *body, const struct gfs_request_id *id,
+				struct gfs_ops_now *now, json_t **out);
 enum gfs_err gfs_ops_delete_now(struct gfs_master *m, const char *path,
 				const char *client, const char *type,
 				const struct gfs_request_id *id,

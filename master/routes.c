@@ -529,6 +529,33 @@ static bool now_args(struct gfs_req *req, struct gfs_request_id *buf,
 	return true;
 }
 
+/* PUT /files/PATH in the event loop: a create without "alloc", good
+ * arguments, the master lock free; else a worker. */
+static void create_now(struct gfs_req *req)
+{
+	struct gfs_master *m = req->app;
+	const struct gfs_request_id *id;
+	struct gfs_request_id buf;
+	struct gfs_ops_now now;
+	json_t *body = NULL, *out = NULL;
+	enum gfs_err err;
+
+	if (!now_args(req, &buf, &id) ||
+	    gfs_json_parse_object_max(req->body, req->body_len,
+				      NOW_BODY_MAX, &body)) {
+		gfs_req_defer(req);
+		return;
+	}
+	err = gfs_ops_create_now(m, req->path, body, id, &now, &out);
+	json_decref(body);
+	if (now.busy || err == GFS_EINVAL) { /* the worker says why */
+		json_decref(out);
+		gfs_req_defer(req);
+		return;
+	}
+	mutation_now(req, err, &now, out, 201);
+}
+
 /* DELETE /files/PATH in the event loop: a plain delete (no keep) whose
  * arguments are good and whose master lock is free; else a worker. */
 static void delete_now(struct gfs_req *req)
@@ -594,14 +621,20 @@ static void commit_now(struct gfs_req *req)
 
 static void h_create(struct gfs_req *req)
 {
-	struct gfs_master *m = begin(req);
-	const char *path = req_path(req);
+	struct gfs_master *m;
+	const char *path;
 	const struct gfs_request_id *id;
 	struct gfs_request_id buf;
 	json_t *body, *out = NULL;
 	enum gfs_err err;
 	bool ok;
 
+	if (req->in_loop) {
+		create_now(req);
+		return;
+	}
+	m = begin(req);
+	path = req_path(req);
 	if (!path)
 		return;
 	id = req_id(req, &buf, &ok);
@@ -1666,8 +1699,8 @@ static const struct gfs_route routes[] = {
 	  RD | GFS_ROUTE_TRY_INLINE, NULL },
 	{ "GET", GFS_API "/files/", NULL, h_stat, NULL, 0,
 	  RD | GFS_ROUTE_TRY_INLINE, NULL },
-	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY, WR,
-	  NULL },
+	{ "PUT", GFS_API "/files/*", NULL, h_create, NULL, SMALL_BODY,
+	  WR | GFS_ROUTE_TRY_INLINE, NULL },
 	{ "DELETE", GFS_API "/files/*", NULL, h_delete, NULL, 0,
 	  WR | GFS_ROUTE_TRY_INLINE, NULL },
 	/* leases */
