@@ -253,6 +253,8 @@ struct gfs_httpd {
 	pthread_cond_t upgrades_gone; /* nupgrades fell */
 	unsigned nparked;           /* (conns_lock) requests held by an
 				     * owner (gfs_req_hold()), not released */
+	bool parking_closed;        /* (conns_lock) stopping: none is held
+				     * from now on */
 	pthread_cond_t parked_gone; /* nparked fell to 0 */
 	pthread_t reaper;
 	bool reaper_started;
@@ -1509,6 +1511,7 @@ static void parked_stop(struct gfs_httpd *h)
 {
 	struct timespec ts;
 
+	h->parking_closed = true;
 	while (h->nparked) {
 		ts = gfs_deadline_ts(CLOCK_MONOTONIC, UPGRADE_LOG_MS);
 		if (pthread_cond_timedwait(&h->parked_gone, &h->conns_lock,
@@ -1993,23 +1996,28 @@ void gfs_req_defer(struct gfs_req *req)
 	r->deferred = true;
 }
 
-void gfs_req_hold(struct gfs_req *req, void (*resumed)(struct gfs_req *req))
+bool gfs_req_hold(struct gfs_req *req, void (*resumed)(struct gfs_req *req))
 {
 	struct req *r = (struct req *)req;
+	bool closed;
 
 	if (!req->in_loop || r->resumed || req->resp || r->deferred) {
 		gfs_error("bug: %s %s held outside the event loop, or twice",
 			  req->method, req->url);
 		abort();
 	}
-	r->resumed = resumed;
 	pthread_mutex_lock(&r->h->conns_lock);
-	r->h->nparked++;
+	closed = r->h->parking_closed;
+	r->h->nparked += !closed;
 	pthread_mutex_unlock(&r->h->conns_lock);
+	if (closed)
+		return false;
+	r->resumed = resumed;
 	conn_pause(r->h, r->cn, true);
 	r->waiting = true;
 	/* before the owner may know of it: it may release at once */
 	MHD_suspend_connection(req->conn);
+	return true;
 }
 
 void gfs_req_release(struct gfs_req *req)

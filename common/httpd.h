@@ -300,9 +300,10 @@ void gfs_req_defer(struct gfs_req *req);
  * reply.  Call it before handing req to whoever will release it (that
  * may happen at once, on another thread).  gfs_httpd_stop() waits for
  * every held request to be released: its owner must release it within
- * a deadline of its own.
+ * a deadline of its own.  False, and nothing held, once the server
+ * stops: the handler must answer or defer.
  */
-void gfs_req_hold(struct gfs_req *req, void (*resumed)(struct gfs_req *req));
+bool gfs_req_hold(struct gfs_req *req, void (*resumed)(struct gfs_req *req));
 /* Release a held request, from any thread, once: req is the event
  * loop's again (do not touch it, nor anything it owns, after). */
 void gfs_req_release(struct gfs_req *req);

@@ -506,8 +506,16 @@ static void mutation_now(struct gfs_req *req, enum gfs_err err,
 	h->ack.seq = now->seq;
 	h->ack.epoch = gfs_log_enabled(GFS_LOG_DEBUG) ? now->epoch : 0;
 	h->ack.done = held_done;
-	req->ctx = h;
-	gfs_req_hold(req, held_reply); /* before acks may release it */
+	if (!gfs_req_hold(req, held_reply)) {
+		/* the server stops: logged, never acknowledged (a retry with
+		 * its request id, elsewhere, gets the first answer) */
+		json_decref(out);
+		free(h);
+		epoch_header(req, now->epoch);
+		gfs_reply_error(req, GFS_EUNAVAIL, "stopping");
+		return;
+	}
+	req->ctx = h; /* held first: acks may release it at once */
 	gfs_acks_add(&m->acks, &h->ack);
 }
 
