@@ -105,16 +105,26 @@ void gfs_acks_check(struct gfs_acks *acks)
 
 void gfs_acks_add(struct gfs_acks *acks, struct gfs_ack *a)
 {
+	enum gfs_err err;
+	int64_t at_ns = 0;
+	bool now;
+
 	a->deadline_ms = 0;
 	a->t0_us = gfs_log_enabled(GFS_LOG_DEBUG) ? gfs_mono_us() : 0;
 	a->t1_us = 0;
 	pthread_mutex_lock(&acks->lock);
-	a->next = acks->head;
-	acks->head = a;
-	if (!acks->n++) /* the thread sleeps without a timeout */
-		pthread_cond_signal(&acks->cond);
+	now = decided(acks->m, a, &at_ns, &err); /* a retry's, say */
+	if (now) {
+		trace(a, err, at_ns);
+	} else {
+		a->next = acks->head;
+		acks->head = a;
+		if (!acks->n++) /* the thread sleeps without a timeout */
+			pthread_cond_signal(&acks->cond);
+	}
 	pthread_mutex_unlock(&acks->lock);
-	gfs_acks_check(acks);
+	if (now)
+		a->done(a, err);
 }
 
 void gfs_acks_kick(void *cls)
