@@ -5,6 +5,11 @@
  * under the lock: writable() (primary, out of probation), look up, check
  * leases and every rule, encode the record, gfs_ops_log() (apply, then
  * append), build the reply; then, without the lock, gfs_ops_wait().
+ *
+ * The *_now() twins (create, delete, commit) run in the event thread:
+ * the lock only if free (lock_for()), and no wait: logged() writes the
+ * record ahead and hands its seq back; acks.c decides the wait as
+ * wait_durable() would, and gfs_ops_acked() is finish()'s end.
  */
 #include <inttypes.h>
 #include <stdlib.h>
