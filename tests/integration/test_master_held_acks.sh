@@ -5,6 +5,8 @@
 #   - a DELETE logged just before the backup is stopped (SIGSTOP) is
 #     answered 503 once the in-sync set's deadline (5 s) passed, as a
 #     worker's wait answers: not 200 (the backup lacks it), and not never;
+#   - nor is one answered before the primary's own fdatasync, made slow
+#     (slow_sync.c) while the backup's is not;
 #   - sixteen clients deleting at once share fdatasyncs (group commit:
 #     fewer fsyncs than records, from /metrics);
 #   - several writers create, commit and delete files while the backup is
@@ -14,7 +16,12 @@
 . "$(dirname "$0")/lib.sh"
 MARGS=(--chunk-size 1MiB --failover-timeout 60s --dead-after 60s
 	--checkpoint-every 10000000)
-start_master "${MARGS[@]}"
+# the primary's syncs wait as many ms as $T/slow.master says (none yet)
+cc -shared -fPIC -o "$T/slow_sync.so" "$(dirname "$0")/slow_sync.c" -ldl ||
+	fail "cannot build slow_sync.so"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0"
+LD_PRELOAD=$T/slow_sync.so GFS_SLOW_SYNC_FILE=$T/slow.master \
+	start_master "${MARGS[@]}"
 start_backup "${MARGS[@]}"
 A=$MASTER_URL/api/v1
 RECORDS=$(dirname "$0")/oplog_records.py
@@ -38,6 +45,18 @@ assert_eq "$code" 503 "a DELETE the backup never acknowledged"
 awk -v s="$secs" 'BEGIN { exit !(s >= 4.5 && s < 9) }' ||
 	fail "the held DELETE was answered after $secs s, not at the 5 s deadline"
 wait_for 15 "backup attached again" attached
+
+# 1b. nor before the primary's own fdatasync, however late (1.5 s here)
+[ "$(http_status PUT "$A/files/slow")" = 201 ] || fail "create /slow"
+echo 1500 >"$T/slow.master"
+out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 15 \
+	-X DELETE "$A/files/slow")
+echo 0 >"$T/slow.master"
+read -r code secs <<<"$out"
+log "DELETE while the primary's fdatasync takes 1.5 s: $code after $secs s"
+assert_eq "$code" 200 "a DELETE with a slow disk"
+awk -v s="$secs" 'BEGIN { exit !(s >= 1.4) }' ||
+	fail "the DELETE was acknowledged after $secs s, before its fdatasync"
 
 # 2. sixteen clients deleting at once share fdatasyncs
 for i in $(seq 1 16); do mkdir -p "$T/urls"; : >"$T/urls/$i"; done
