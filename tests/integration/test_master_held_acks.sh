@@ -116,7 +116,7 @@ kill -STOP "$BACKUP_PID"
 sleep 7
 kill -CONT "$BACKUP_PID"
 before=$(acked)
-wait_for 20 "mutations acknowledged after the pause" bash -c "[ \$(cat $T/acked.* 2>/dev/null | wc -l) -ge $((before + 40)) ]"
+wait_for 60 "mutations acknowledged after the pause" bash -c "[ \$(cat $T/acked.* 2>/dev/null | wc -l) -ge $((before + 20)) ]"
 kill9 "$MASTER_PID"
 for p in "${WP[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 kill9 "$BACKUP_PID"
