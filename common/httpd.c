@@ -1322,6 +1322,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			  r->pub.status, (long long)ms,
 			  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
 				  ? "" : " (aborted)");
+	if (r->resumed) { /* released, and its peer left before the reply */
+		void (*resumed)(struct gfs_req *req) = r->resumed;
+
+		r->resumed = NULL;
+		resumed(&r->pub); /* the owner's state goes; the reply too */
+	}
 	r->pub.method = r->pub.url = NULL; /* libmicrohttpd's, going */
 	pthread_mutex_lock(&r->mu);
 	r->orphan = r->pumping;

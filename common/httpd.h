@@ -297,7 +297,9 @@ void gfs_req_defer(struct gfs_req *req);
  * In a GFS_ROUTE_TRY_INLINE handler's try in the event loop, before any
  * reply: make no reply now, and keep the connection suspended until
  * gfs_req_release(); then resumed(req) runs in the event loop and must
- * reply.  Call it before handing req to whoever will release it (that
+ * reply (it runs also when the peer left meanwhile, when the request
+ * ends: free what the owner kept there).  Call it before handing req to
+ * whoever will release it (that
  * may happen at once, on another thread).  gfs_httpd_stop() waits for
  * every held request to be released: its owner must release it within
  * a deadline of its own.  False, and nothing held, once the server
