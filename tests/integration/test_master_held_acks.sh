@@ -4,7 +4,8 @@
 # durability, never before, never not at all:
 #   - a DELETE logged just before the backup is stopped (SIGSTOP) is
 #     answered 503 once the in-sync set's deadline (5 s) passed, as a
-#     worker's wait answers: not 200 (the backup lacks it), and not never;
+#     worker's wait answers: not 200 (the backup lacks it), and not never
+#     (and one whose client gave up meanwhile is ended too);
 #   - nor is one answered before the primary's own fdatasync, made slow
 #     (slow_sync.c) while the backup's is not;
 #   - sixteen clients deleting at once share fdatasyncs (group commit:
@@ -35,7 +36,10 @@ wait_for 10 "out of probation" bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_c
 
 # 1. one DELETE held while the backup is stopped: 503 at the deadline
 [ "$(http_status PUT "$A/files/held")" = 201 ] || fail "create /held"
+[ "$(http_status PUT "$A/files/gone")" = 201 ] || fail "create /gone"
 kill -STOP "$BACKUP_PID"
+# one whose client gives up first: released and ended all the same
+curl -s -o /dev/null --max-time 1 -X DELETE "$A/files/gone"
 out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 15 \
 	-X DELETE "$A/files/held")
 kill -CONT "$BACKUP_PID"
@@ -47,7 +51,8 @@ awk -v s="$secs" 'BEGIN { exit !(s >= 4.5 && s < 9) }' ||
 wait_for 15 "backup attached again" attached
 
 # 1b. nor before the primary's own fdatasync, however late (1.5 s here)
-[ "$(http_status PUT "$A/files/slow")" = 201 ] || fail "create /slow"
+created() { [ "$(http_status PUT "$A/files/$1")" = 201 ]; }
+wait_for 15 "writable again (create /slow)" created slow
 echo 1500 >"$T/slow.master"
 out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 15 \
 	-X DELETE "$A/files/slow")
