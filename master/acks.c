@@ -119,7 +119,8 @@ void gfs_acks_add(struct gfs_acks *acks, struct gfs_ack *a)
 	} else {
 		a->next = acks->head;
 		acks->head = a;
-		if (!acks->n++) /* the thread sleeps without a timeout */
+		acks->n++;
+		if (acks->idle) /* asleep without a timeout */
 			pthread_cond_signal(&acks->cond);
 	}
 	pthread_mutex_unlock(&acks->lock);
@@ -152,7 +153,9 @@ static void *acks_main(void *arg)
 	pthread_mutex_lock(&acks->lock);
 	while (!acks->stop) {
 		if (!acks->n) {
+			acks->idle = true;
 			pthread_cond_wait(&acks->cond, &acks->lock);
+			acks->idle = false;
 			continue;
 		}
 		if (!acks->kicked) {

@@ -56,6 +56,11 @@ struct gfs_acks {
 	struct gfs_ack *head;     /* (lock) waiting, unordered */
 	size_t n;                 /* (lock) of them */
 	bool kicked;              /* (lock) look again now */
+	bool idle;                /* (lock) the thread sleeps without a
+				   * timeout (no waiter since its last
+				   * look): a new waiter wakes it.  Else it
+				   * looks on its own within ACKS_TICK_MS,
+				   * and a waiter costs no wake-up */
 	bool stop;                /* (lock) */
 	bool started;
 	pthread_t thread;
