@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mutations made in the event thread (a plain PUT, DELETE, commit:
-# docs/MASTER.md "HTTP server") are acknowledged by whichever thread completes their
-# durability, never before, never not at all:
+# docs/MASTER.md "HTTP server") are acknowledged by whichever thread
+# completes their durability, never before, never not at all:
 #   - a DELETE logged just before the backup is stopped (SIGSTOP) is
 #     answered 503 once the in-sync set's deadline (5 s) passed, as a
 #     worker's wait answers: not 200 (the backup lacks it), and not never
