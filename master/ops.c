@@ -752,6 +752,14 @@ static bool repeated(struct gfs_master *m, const struct gfs_request_id *id,
 	return r != NULL;
 }
 
+/* A *_now() call starts with nothing done (and may end before any
+ * lock, on bad input). */
+static void now_reset(struct gfs_ops_now *now)
+{
+	if (now)
+		*now = (struct gfs_ops_now){ 0 };
+}
+
 /* Take the master lock, at once or not at all in the event thread (now
  * not NULL: false and now->busy when it is held, as by a checkpoint's
  * fork or a listing). */
@@ -944,6 +952,7 @@ enum gfs_err gfs_ops_create_now(struct gfs_master *m, const char *path,
 	enum gfs_err err = parse_create(body, m, &in, &alloc);
 	uint64_t seq = 0;
 
+	now_reset(now);
 	if (err)
 		return err;
 	if (now && alloc) { /* placement: a worker's */
@@ -1004,6 +1013,7 @@ enum gfs_err gfs_ops_delete_now(struct gfs_master *m, const char *path,
 	uint64_t seq = 0;
 	bool again;
 
+	now_reset(now);
 	if (!strcmp(path, "/") ||
 	    (type && strcmp(type, "file") && strcmp(type, "dir")))
 		return GFS_EINVAL;
@@ -1709,6 +1719,7 @@ enum gfs_err gfs_ops_commit_now(struct gfs_master *m, const char *path,
 	enum gfs_err err = parse_commit(body, &r);
 	uint64_t seq = 0;
 
+	now_reset(now);
 	if (!lock_for(m, now)) {
 		err = GFS_OK;
 		goto out_free;
@@ -1771,6 +1782,7 @@ enum gfs_err gfs_ops_create_commit_now(struct gfs_master *m,
 	bool again = false;
 	uint64_t seq = 0;
 
+	now_reset(now);
 	if (!err)
 		err = parse_commit(body, &r);
 	if (err)

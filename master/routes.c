@@ -544,7 +544,7 @@ static void create_now(struct gfs_req *req)
 	struct gfs_master *m = req->app;
 	const struct gfs_request_id *id;
 	struct gfs_request_id buf;
-	struct gfs_ops_now now;
+	struct gfs_ops_now now = { 0 };
 	json_t *body = NULL, *out = NULL;
 	enum gfs_err err;
 
@@ -572,7 +572,7 @@ static void delete_now(struct gfs_req *req)
 	const struct gfs_request_id *id;
 	struct gfs_request_id buf;
 	const char *type = NULL, *keep = NULL, *client;
-	struct gfs_ops_now now;
+	struct gfs_ops_now now = { 0 };
 	json_t *out = NULL;
 	enum gfs_err err;
 	bool ok;
@@ -599,7 +599,7 @@ static void commit_now(struct gfs_req *req)
 	struct gfs_master *m = req->app;
 	const struct gfs_request_id *id;
 	struct gfs_request_id buf;
-	struct gfs_ops_now now;
+	struct gfs_ops_now now = { 0 };
 	const char *client;
 	json_t *body = NULL, *out = NULL;
 	enum gfs_err err;
