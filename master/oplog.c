@@ -61,7 +61,9 @@ struct gfs_oplog_seg {
 	uint64_t zend;   /* the file's size: [size, zend) are written zeros
 			  * when zend > size */
 	uint64_t *offs;  /* offs[i]: offset of record base+i, owned */
-	size_t cap;      /* entries allocated in offs */
+	uint32_t *crcs;  /* crcs[i]: its checksum (acknowledgements compare
+			  * it without reading the file), owned */
+	size_t cap;      /* entries allocated in offs and crcs */
 	char *path;      /* owned */
 	int format;      /* of its header (GFS_FORMAT for new ones) */
 };
@@ -130,15 +132,19 @@ size_t gfs_oplog_check_record(const uint8_t *buf, size_t len, uint64_t *seq)
 	return GFS_OPLOG_HDR + (size_t)n;
 }
 
-static void seg_note(struct gfs_oplog_seg *s, uint64_t off)
+/* The next record of s is at off, with the header hdr (its checksum). */
+static void seg_note(struct gfs_oplog_seg *s, uint64_t off,
+		     const uint8_t *hdr)
 {
 	size_t i = (size_t)(s->end - s->base);
 
 	if (i == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 1024;
 		s->offs = gfs_xrealloc(s->offs, s->cap * sizeof(*s->offs));
+		s->crcs = gfs_xrealloc(s->crcs, s->cap * sizeof(*s->crcs));
 	}
 	s->offs[i] = off;
+	s->crcs[i] = gfs_get_u32(hdr + 4);
 	s->end++;
 }
 
@@ -147,6 +153,7 @@ static void seg_free(struct gfs_oplog_seg *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->offs);
+	free(s->crcs);
 	free(s->path);
 }
 
@@ -442,7 +449,7 @@ static enum gfs_err scan_segment(struct scan *sc, struct gfs_oplog_seg *s,
 				  "applied", s->path, seq);
 			return GFS_EINTERNAL;
 		}
-		seg_note(s, off);
+		seg_note(s, off, buf + off);
 		off += n;
 	}
 	*good = off > len ? len : off;
@@ -665,11 +672,11 @@ struct flush {
 
 /*
  * The first half of a leader's batch: take the queued bytes of the
- * current segment and write them (without the lock), then tell the
- * followers (on_written).  With rotate, records appended from now on go
- * to a new segment starting at the next seq.  Called with the lock held
- * and !flushing, which stays set until flush_sync().  Returns with the
- * lock held.
+ * current segment, tell the followers (on_written: they fsync while we
+ * write), then write them (without the lock).  With rotate, records
+ * appended from now on go to a new segment starting at the next seq.
+ * Called with the lock held and !flushing, which stays set until
+ * flush_sync().  Returns with the lock held.
  */
 static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
 {
@@ -700,6 +707,11 @@ static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
 		push_seg(log, &f->next);
 	}
 	pthread_mutex_unlock(&log->lock);
+	/* pushed before written: the follower's fdatasync, not ours, is
+	 * the longer wait of an acknowledgement.  Its senders read only
+	 * below written_seq, so they never send these twice. */
+	if (told)
+		told(told_cls, first, f->target, f->batch.buf, f->batch.len);
 	if (f->batch.len && gfs_pwrite_all(f->fd, f->batch.buf, f->batch.len,
 					   (off_t)off) < 0)
 		die_io("write", f->path);
@@ -709,16 +721,7 @@ static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
 	s->size += f->batch.len;
 	s->zend = GFS_MAX(s->zend, s->size); /* appended past the zeros */
 	log->written_seq = f->target;
-	if (!told)
-		pthread_cond_broadcast(&log->cond);
-	pthread_mutex_unlock(&log->lock);
-	if (told) { /* before the streams' senders wake to read them back */
-		told(told_cls, first, f->target, f->batch.buf, f->batch.len);
-		pthread_mutex_lock(&log->lock);
-		pthread_cond_broadcast(&log->cond);
-		pthread_mutex_unlock(&log->lock);
-	}
-	pthread_mutex_lock(&log->lock);
+	pthread_cond_broadcast(&log->cond);
 }
 
 /* The second half: fdatasync what flush_write() wrote (and create the
@@ -925,8 +928,9 @@ uint64_t gfs_oplog_append(struct gfs_oplog *log, const void *body, size_t len)
 	pthread_mutex_lock(&log->lock);
 	s = cur_seg(log);
 	seq = log->next_seq++;
-	seg_note(s, s->tail);
 	gfs_oplog_frame(&log->pending, seq, body, len);
+	seg_note(s, s->tail,
+		 log->pending.buf + log->pending.len - GFS_OPLOG_HDR - len);
 	s->tail += GFS_OPLOG_HDR + len;
 	log->st.records++;
 	pthread_mutex_unlock(&log->lock);
@@ -949,7 +953,7 @@ enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
 	}
 	s = cur_seg(log);
 	log->next_seq++;
-	seg_note(s, s->tail);
+	seg_note(s, s->tail, rec);
 	gfs_enc_bytes(&log->pending, rec, len);
 	log->pending_raw = true;
 	s->tail += len;
@@ -1193,28 +1197,20 @@ static void read_span(struct span *sp, struct gfs_enc *out)
 	sp->fd = -1;
 }
 
-/* The header is read from the file without the lock. */
 bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
 {
-	struct gfs_enc hdr = { 0 };
-	struct span sp;
-	bool ok;
+	struct gfs_oplog_seg *s;
 
 	pthread_mutex_lock(&log->lock);
-	ok = span_of(log, seq, 0, &sp);
+	s = seg_of(log, seq);
+	if (s)
+		*crc = s->crcs[seq - s->base];
 	pthread_mutex_unlock(&log->lock);
-	if (!ok)
-		return false;
-	sp.len = 8; /* length and checksum */
-	read_span(&sp, &hdr);
-	*crc = gfs_get_u32(hdr.buf + 4);
-	gfs_enc_free(&hdr);
-	return true;
+	return s != NULL;
 }
 
 /* A follower's record from-1 differs from ours (or we no longer have
- * it).  Reads the file without the lock; gen tells whether the log was
- * replaced meanwhile. */
+ * it); gen tells whether the log was replaced meanwhile. */
 static bool crc_differs(struct gfs_oplog *log, uint64_t from, uint32_t crc,
 			uint64_t *gen)
 {
@@ -1285,6 +1281,20 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 	if (sp.fd >= 0)
 		read_span(&sp, out);
 	return err;
+}
+
+bool gfs_oplog_wait_written(struct gfs_oplog *log, const _Atomic uint64_t *pos,
+			    int64_t wait_ms)
+{
+	int64_t deadline = gfs_mono_ms() + wait_ms;
+	bool some;
+
+	pthread_mutex_lock(&log->lock);
+	while (!(some = log->fenced || log->written_seq > atomic_load(pos)) &&
+	       gfs_mono_ms() < deadline)
+		timed_wait(log, GFS_MIN(100, deadline - gfs_mono_ms() + 1));
+	pthread_mutex_unlock(&log->lock);
+	return some;
 }
 
 void gfs_oplog_stats(struct gfs_oplog *log, struct gfs_oplog_stats *st)

@@ -82,9 +82,10 @@ struct gfs_oplog_stats {
 /* Called for every replayed record; false means it cannot be applied. */
 typedef bool (*gfs_oplog_fn)(void *cls, uint64_t seq, const uint8_t *body,
 			     size_t len);
-/* Called by the group commit's leader once a batch of this log's own
- * records, [first, end), is written and before its fdatasync, with the
- * framed records as written (gfs_oplog_on_written()).  No lock held. */
+/* Called by the group commit's leader with a batch of this log's own
+ * records, [first, end), just before it writes them (then fdatasyncs),
+ * with the framed records as they will be written
+ * (gfs_oplog_on_written()).  No lock held. */
 typedef void (*gfs_oplog_written_fn)(void *cls, uint64_t first, uint64_t end,
 				     const uint8_t *recs, size_t len);
 /* Called by the syncer thread whenever records were made durable (by
@@ -231,7 +232,14 @@ enum gfs_err gfs_oplog_check_from(struct gfs_oplog *log, uint64_t from,
 enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 			     const uint32_t *prev_crc, int64_t wait_ms,
 			     size_t max, struct gfs_enc *out, uint64_t *next);
-/* The checksum of record seq when the log holds it in its files. */
+/* Wait up to wait_ms for a record at or past *pos to be written (*pos
+ * may move meanwhile, as a push sends them) or the log to be wiped;
+ * false when neither came.  Reads nothing: a stream's sender wakes
+ * for records no push took. */
+bool gfs_oplog_wait_written(struct gfs_oplog *log, const _Atomic uint64_t *pos,
+			    int64_t wait_ms);
+/* The checksum of record seq when the log holds it (appended, maybe not
+ * yet written: a follower may hold a record pushed to it first). */
 bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc);
 
 /* A snapshot of the counters. */

@@ -180,7 +180,9 @@ struct serve {
 	uint32_t crc;              /* *q.prev_crc */
 	pthread_mutex_t wmu;       /* one frame out at a time, and pos */
 	atomic_bool stop;
-	uint64_t pos;              /* (wmu) the next record to send */
+	_Atomic uint64_t pos;      /* the next record to send (written
+				    * under wmu; the sender's wait reads it
+				    * without) */
 	int sndbuf;                /* the socket's send buffer, bytes */
 	pthread_t sender;
 	struct serve *next;        /* (serves_mu) in serves */
@@ -303,7 +305,8 @@ static bool send_records(struct serve *s, uint64_t from, uint64_t next,
 }
 
 /* Send every record from s->pos on as it is written, unless the group
- * commit's leader pushed it first (push_written()). */
+ * commit's leader pushed it first (push_written()): then the sender
+ * reads nothing. */
 static void *sender(void *arg)
 {
 	struct serve *s = arg;
@@ -312,12 +315,14 @@ static void *sender(void *arg)
 	enum gfs_err err;
 
 	while (!atomic_load(&s->stop)) {
+		if (!gfs_oplog_wait_written(s->m->log, &s->pos, SERVE_WAIT_MS))
+			continue;
 		pthread_mutex_lock(&s->wmu);
 		from = s->pos;
 		pthread_mutex_unlock(&s->wmu);
 		out.len = 0;
-		err = gfs_oplog_serve(s->m->log, from, NULL, SERVE_WAIT_MS,
-				      RECORDS_MAX, &out, &next);
+		err = gfs_oplog_serve(s->m->log, from, NULL, 0, RECORDS_MAX,
+				      &out, &next);
 		if (err || (next > from &&
 			    (!leading(s, NULL, NULL) ||
 			     !send_records(s, from, next, &out))))
@@ -359,11 +364,11 @@ static enum push push_frame(struct serve *s, const uint8_t *recs, size_t len)
 }
 
 /*
- * The group commit's leader wrote records [first, end) of m's own
- * (gfs_oplog_on_written()): send them to every follower waiting for
- * exactly them now, rather than wake each stream's sender to read them
- * back from the file (a thread hop on the path of every acknowledged
- * mutation).  Only records this master appended itself come here, so a
+ * The group commit's leader is about to write records [first, end) of
+ * m's own (gfs_oplog_on_written()): send them to every follower waiting
+ * for exactly them now, rather than wake each stream's sender to read
+ * them back from the file (a thread hop on the path of every
+ * acknowledged mutation).  Only records this master appended itself come here, so a
  * master that stepped down never pushes another leader's.  Never waits:
  * a stream whose sender is mid-frame, or whose socket has no room, is
  * left to its sender.

@@ -332,6 +332,88 @@ Test(oplog, tells_of_the_batches_of_its_own_records_only)
 	gfs_enc_free(&t.bytes);
 }
 
+/* What a follower would compare when the push reached it before the
+ * leader's own write: the checksums the log knows at that moment. */
+struct early {
+	struct gfs_oplog *log;
+	int calls;
+	bool known;            /* record_crc answered for every record */
+	bool same;             /* and as framed in the bytes pushed */
+	bool unwritten;        /* the push came before the write */
+};
+
+static void check_early(void *cls, uint64_t first, uint64_t end,
+			const uint8_t *recs, size_t len)
+{
+	struct early *e = cls;
+	struct gfs_enc out = { 0 };
+	uint64_t next, seq, got;
+	uint32_t crc;
+	size_t off = 0, n;
+
+	e->calls++;
+	/* not yet in the file: nothing to serve from `first` */
+	e->unwritten = gfs_oplog_serve(e->log, first, NULL, 0, 1 << 20, &out,
+				       &next) == GFS_OK && next == first;
+	gfs_enc_free(&out);
+	e->known = e->same = true;
+	for (seq = first; seq < end; seq++, off += n) {
+		n = gfs_oplog_check_record(recs + off, len - off, &got);
+		e->known = e->known && n && got == seq &&
+			   gfs_oplog_record_crc(e->log, seq, &crc);
+		e->same = e->same && e->known &&
+			  crc == gfs_get_u32(recs + off + 4);
+	}
+}
+
+/* The push goes out before the write (stream.c: the follower's fdatasync
+ * starts first), so a follower may acknowledge records not yet in our
+ * file: their checksums come from memory, and stay the same once the
+ * log is read back from disk. */
+Test(oplog, knows_the_checksums_of_records_pushed_before_written)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	struct early e = { .log = log };
+	uint32_t crc[4], again;
+
+	gfs_oplog_on_written(log, check_early, &e);
+	append_n(log, 3);
+	cr_assert_eq(e.calls, 1);
+	cr_assert(e.unwritten, "the push came after the write");
+	cr_assert(e.known, "a pushed record's checksum unknown");
+	cr_assert(e.same, "a checksum differs from the record pushed");
+	for (int i = 1; i <= 3; i++)
+		cr_assert(gfs_oplog_record_crc(log, (uint64_t)i, &crc[i]));
+	cr_assert_not(gfs_oplog_record_crc(log, 4, &again));
+	gfs_oplog_close(log);
+
+	log = open_log(&s, 1);
+	for (int i = 1; i <= 3; i++) {
+		cr_assert(gfs_oplog_record_crc(log, (uint64_t)i, &again));
+		cr_assert_eq(again, crc[i], "record %d read back differs", i);
+	}
+	gfs_oplog_close(log);
+}
+
+/* A stream's sender waits without reading: it wakes for records past
+ * its position, or a wipe, and not for records a push already sent. */
+Test(oplog, wait_written_wakes_only_past_the_position)
+{
+	struct seen s;
+	struct gfs_oplog *log = open_log(&s, 1);
+	_Atomic uint64_t pos = 1;
+
+	cr_assert_not(gfs_oplog_wait_written(log, &pos, 0));
+	append_n(log, 2);
+	cr_assert(gfs_oplog_wait_written(log, &pos, 0));
+	atomic_store(&pos, 3); /* a push took them */
+	cr_assert_not(gfs_oplog_wait_written(log, &pos, 20));
+	gfs_oplog_wipe(log);
+	cr_assert(gfs_oplog_wait_written(log, &pos, 0), "a wipe not seen");
+	gfs_oplog_close(log);
+}
+
 static void *appender(void *arg)
 {
 	struct worker *w = arg;
