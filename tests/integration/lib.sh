@@ -81,7 +81,9 @@ cleanup() {
 		mountpoint -q "$m" 2>/dev/null || continue
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
 	done
+	# a hook that finds something wrong sets TEST_FAILED
 	for m in "${CLEANUP_HOOKS[@]}"; do $m; done
+	[ $TEST_FAILED = 1 ] && [ $rc -eq 0 ] && rc=1
 	# under make asan, any sanitizer report of any program fails the test
 	if [ "${GFS_ASAN:-0}" = 1 ] && ls "$T"/sanitizer.* >/dev/null 2>&1; then
 		log "FAIL: sanitizer reports: $(cd "$T" && echo sanitizer.*)"

@@ -40,6 +40,8 @@ set_conf() {
 
 # host_service NAME UNIT INSTANCE: start what systemd would for the unit
 # (its ExecStart as its User, its StateDirectory made) in host NAME.
+# ns_start, not a function put in the background: that would leave in
+# PIDS a subshell, whose end the service outlives.
 host_service() {
 	local h=$1 unit=$2 inst=$3 user cmd
 	user=$(unit_value "$unit" "$inst" User)
@@ -47,11 +49,10 @@ host_service() {
 		"/var/lib/$(unit_value "$unit" "$inst" StateDirectory)" ||
 		fail "state directory of $unit on $h"
 	read -ra cmd <<<"$(unit_value "$unit" "$inst" ExecStart)"
-	ns_exec "$h" sh -c 'mount --bind "$1/etc" "$2/etc/gfs" &&
+	ns_start "$h" "$T/$h.log" sh -c 'mount --bind "$1/etc" "$2/etc/gfs" &&
 		mount --bind "$1/lib" "$2/var/lib/gfs" && shift 2 &&
 		exec chroot "$@"' sh "$MH/$h" "$R" --userspec="$user:$user" "$R" \
-		"${cmd[@]}" >>"$T/$h.log" 2>&1 &
-	PIDS+=("$!")
+		"${cmd[@]}"
 }
 
 # The hosts, their names, their config files.

@@ -58,6 +58,29 @@ VERSION=$(dpkg-deb -f "${DEBS[0]}" Version)
 grep -q "#define GFS_VERSION \"$VERSION\"" common/constants.h ||
 	fail "package version $VERSION is not GFS_VERSION of common/constants.h"
 R=$T/root
+# in_root_now: "PID:NAME" of each process running in the root.
+in_root_now() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] &&
+			echo "${p#/proc/}:$(cat "$p/comm" 2>/dev/null)"
+	done
+}
+# Nothing started in the root outlives the test: a process still running
+# there a second after every PID was stopped is a leak, which fails the
+# test (and is killed before the root is removed).
+root_leftovers() {
+	local p left i
+	for ((i = 0; i < 20; i++)); do
+		left=$(in_root_now)
+		[ -n "$left" ] || return 0
+		sleep 0.05
+	done
+	log "FAIL: still running in the root after the test:" $left
+	TEST_FAILED=1
+	for p in $left; do kill -KILL "${p%%:*}" 2>/dev/null; done
+}
+CLEANUP_HOOKS+=(root_leftovers)
 # The release the packages were built on (Debian 12: bookworm).
 SUITE=$(. /etc/os-release && echo "$VERSION_CODENAME")
 
