@@ -368,10 +368,10 @@ static enum push push_frame(struct serve *s, const uint8_t *recs, size_t len)
  * m's own (gfs_oplog_on_written()): send them to every follower waiting
  * for exactly them now, rather than wake each stream's sender to read
  * them back from the file (a thread hop on the path of every
- * acknowledged mutation).  Only records this master appended itself come here, so a
- * master that stepped down never pushes another leader's.  Never waits:
- * a stream whose sender is mid-frame, or whose socket has no room, is
- * left to its sender.
+ * acknowledged mutation).  Only records this master appended itself
+ * come here, so a master that stepped down never pushes another
+ * leader's.  Never waits: a stream whose sender is mid-frame, or whose
+ * socket has no room, is left to its sender.
  */
 static void push_written(void *cls, uint64_t first, uint64_t end,
 			 const uint8_t *recs, size_t len)
