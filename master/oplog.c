@@ -1197,57 +1197,42 @@ static void read_span(struct span *sp, struct gfs_enc *out)
 	sp->fd = -1;
 }
 
-bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
+/* Record seq's checksum into *crc; false when the log holds no such
+ * record.  Lock held. */
+static bool crc_locked(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
 {
-	struct gfs_oplog_seg *s;
+	struct gfs_oplog_seg *s = seg_of(log, seq);
 
-	pthread_mutex_lock(&log->lock);
-	s = seg_of(log, seq);
 	if (s)
 		*crc = s->crcs[seq - s->base];
-	pthread_mutex_unlock(&log->lock);
 	return s != NULL;
 }
 
-/* A follower's record from-1 differs from ours (or we no longer have
- * it); gen tells whether the log was replaced meanwhile. */
-static bool crc_differs(struct gfs_oplog *log, uint64_t from, uint32_t crc,
-			uint64_t *gen)
+bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc)
+{
+	bool ok;
+
+	pthread_mutex_lock(&log->lock);
+	ok = crc_locked(log, seq, crc);
+	pthread_mutex_unlock(&log->lock);
+	return ok;
+}
+
+/* The whole check of `from` (gfs_oplog_check_from()), prev_crc that of
+ * the follower's record from-1 when it sent one (checked when we still
+ * hold that record); returns with the lock held either way. */
+static enum gfs_err lock_checked(struct gfs_oplog *log, uint64_t from,
+				 const uint32_t *prev_crc)
 {
 	uint32_t ours;
 
 	pthread_mutex_lock(&log->lock);
-	*gen = log->gen;
-	if (!log->nsegs || from <= log->segs[0].base) {
-		pthread_mutex_unlock(&log->lock);
-		return false;
-	}
-	pthread_mutex_unlock(&log->lock);
-	return !gfs_oplog_record_crc(log, from - 1, &ours) || ours != crc;
-}
-
-/* The check of gfs_oplog_check_from() once the checksum was compared
- * (at generation gen), lock held. */
-static enum gfs_err check_locked(struct gfs_oplog *log, uint64_t from,
-				 bool crc_checked, uint64_t gen)
-{
-	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq ||
-	    (crc_checked && gen != log->gen))
+	if (!log->nsegs || from < log->segs[0].base || from > log->next_seq)
 		return GFS_ENOENT;
+	if (prev_crc && from > log->segs[0].base &&
+	    (!crc_locked(log, from - 1, &ours) || ours != *prev_crc))
+		return GFS_ENOENT; /* not ours: we lost it and reused the seq */
 	return GFS_OK;
-}
-
-/* The whole check of `from`; returns with the lock held either way.
- * The checksum is read without it first. */
-static enum gfs_err lock_checked(struct gfs_oplog *log, uint64_t from,
-				 const uint32_t *prev_crc)
-{
-	uint64_t gen = 0;
-	bool differs = prev_crc && crc_differs(log, from, *prev_crc, &gen);
-
-	pthread_mutex_lock(&log->lock);
-	return differs ? GFS_ENOENT
-		       : check_locked(log, from, prev_crc != NULL, gen);
 }
 
 enum gfs_err gfs_oplog_check_from(struct gfs_oplog *log, uint64_t from,
