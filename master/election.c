@@ -52,6 +52,8 @@ struct gfs_election {
 	int64_t next_look_ms;
 	int64_t next_upkeep_ms;
 	bool leading;
+	bool in_doubt;              /* a campaign got no answer: it may have
+				     * won (m->fw.campaigning stays set) */
 	int64_t my_rev;             /* create revision of our P/leader */
 	struct isr_rec isr;
 	bool warned;                /* say_why_not() spoke */
@@ -378,10 +380,18 @@ static void campaign(struct gfs_election *el, bool bootstrap)
 	err = campaign_txn(el, epoch, bootstrap, &won, &rev);
 	answered(el, err);
 	pthread_mutex_lock(&m->lock);
-	m->fw.campaigning = false;
+	/* no answer: etcd may still apply it; our log stays as it counted
+	 * on until look() reads who won (claim()) */
+	el->in_doubt = err == GFS_EUNAVAIL;
+	m->fw.campaigning = el->in_doubt;
 	if (!err && won)
 		seq = take_office(el, epoch, rev, bootstrap);
 	pthread_mutex_unlock(&m->lock);
+	if (el->in_doubt) {
+		gfs_warn("our campaign for epoch %" PRIu64 " got no answer: "
+			 "etcd may have applied it", epoch);
+		el->next_look_ms = 0;
+	}
 	if (seq)
 		gfs_oplog_wait(m->log, seq);
 }
@@ -400,6 +410,52 @@ static bool read_isr(struct gfs_election *el)
 	gfs_etcd_kv_clear(&kv);
 	publish_isr(el);
 	return true;
+}
+
+/* P/leader is on our lease, yet we do not lead: a campaign of ours won
+ * but we never saw its reply (it timed out while etcd applied it, or it
+ * was sent again, on another endpoint or a fresh connection, and found
+ * the key taken: by us).  Nobody else can lead while we keep the lease
+ * alive, so take office as that campaign would have, if P/isr is what it
+ * wrote and our log still what it counted on; else give the key up by
+ * revoking our lease.  The caller cleared el->in_doubt. */
+static void claim(struct gfs_election *el, const struct gfs_etcd_kv *kv)
+{
+	struct gfs_master *m = el->m;
+	const char *url = NULL;
+	uint64_t epoch = 0, seq = 0;
+	json_t *j = NULL;
+	bool ok;
+
+	if (!read_isr(el))
+		return; /* at the next look */
+	ok = !gfs_json_parse_object(kv->value, kv->len, &j) &&
+	     !gfs_json_str(j, "url", true, &url) &&
+	     !gfs_json_u64(j, "epoch", true, &epoch) &&
+	     !strcmp(url, m->self_url) && el->isr.mod_rev == kv->create_rev &&
+	     el->isr.epoch == epoch && isr_has(&el->isr, m->self_url);
+	json_decref(j);
+	pthread_mutex_lock(&m->lock);
+	/* a bootstrap needs no marker: it wrote P/isr = {us} */
+	ok = ok && m->role == GFS_ROLE_BACKUP && epoch > m->epoch &&
+	     (m->fw.complete || (el->isr.n == 1 && m->epoch == 0 &&
+				 m->applied_seq == 1));
+	m->fw.campaigning = false;
+	if (ok) {
+		gfs_warn("etcd applied our campaign for epoch %" PRIu64
+			 " though its reply was lost: taking office", epoch);
+		seq = take_office(el, epoch, kv->create_rev, false);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (seq)
+		gfs_oplog_wait(m->log, seq);
+	if (ok)
+		return;
+	gfs_warn("%s is on our lease but we cannot lead as it says (%.100s): "
+		 "revoking the lease", el->key_leader, kv->value);
+	gfs_etcd_revoke(el->etcd, el->lease); /* else it expires */
+	el->lease = 0;
+	el->next_keep_ms = 0;
 }
 
 /* Nobody leads and we may not campaign: say why, once until a leader
@@ -441,6 +497,21 @@ static void maybe_campaign(struct gfs_election *el)
 	campaign(el, el->isr.mod_rev == 0);
 }
 
+/* P/leader as read after a campaign that got no answer: unless the key
+ * is ours (claim() takes it from there), the campaign lost, or never
+ * reached etcd; our log may change again. */
+static void settle_doubt(struct gfs_election *el, const struct gfs_etcd_kv *kv)
+{
+	struct gfs_master *m = el->m;
+
+	el->in_doubt = false;
+	if (kv->value && el->lease && kv->lease == el->lease)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->fw.campaigning = false;
+	pthread_mutex_unlock(&m->lock);
+}
+
 /* Read P/leader: follow whoever leads, or campaign; as leader, make
  * sure the key is still ours. */
 static void look(struct gfs_election *el)
@@ -454,9 +525,14 @@ static void look(struct gfs_election *el)
 		el->next_look_ms = now + RETRY_MS;
 		return;
 	}
+	if (el->in_doubt)
+		settle_doubt(el, &kv);
 	if (el->leading && kv.create_rev != el->my_rev)
 		step_down(el, kv.value ? "another master holds the leader key"
 				       : "our leader key is gone");
+	else if (!el->leading && kv.value && el->lease &&
+		 kv.lease == el->lease)
+		claim(el, &kv);
 	else if (!el->leading && kv.value)
 		learn(el, &kv);
 	else if (!el->leading)

@@ -20,7 +20,11 @@
  *   candidate read it and saw itself in it (and holds the in-sync
  *   marker: its log lost nothing since); it puts P/leader on its lease
  *   and P/isr with epoch + 1.  So only a member can win, epochs grow
- *   by one per election, and two candidates can never both win.
+ *   by one per election, and two candidates can never both win.  A
+ *   campaign may win unseen (its reply lost, or libcurl sent it again
+ *   and the copy lost to it): a follower that reads P/leader on its own
+ *   lease takes office as that campaign would have, or revokes the
+ *   lease when P/isr or its log is no longer what the campaign wrote.
  * - The leader acknowledges only before ack_until = t_sent + TTL x 0.99 -
  *   100 ms, t_sent being the monotonic time just before it sent the
  *   keep-alive (or grant) etcd last answered: etcd cannot have expired

@@ -1,24 +1,31 @@
 #!/usr/bin/env python3
 """dropreply.py - a TCP proxy that loses one HTTP reply, for tests.
 
-    dropreply.py LISTEN_PORT TARGET_PORT MATCH MARKER [KILL_PID]
+    dropreply.py [--hold MS] LISTEN_PORT TARGET_PORT MATCH MARKER [KILL_PID]
 
 Forwards every connection on 127.0.0.1:LISTEN_PORT to 127.0.0.1:TARGET_PORT.
 The first request whose bytes contain MATCH reaches the target, but its
 reply does not reach the client: when the reply starts, the proxy kills
 KILL_PID (the target server) with SIGKILL, writes MARKER (a file) and cuts
 the client's connection, as if the server crashed after doing the work
-and before answering.  Everything else passes unchanged.
+and before answering.  With --hold MS, the proxy first holds the reply
+back for MS ms (the client times out meanwhile, as when the server
+stalls after doing the work).  Everything else passes unchanged.
 """
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 
-listen_port, target_port = int(sys.argv[1]), int(sys.argv[2])
-match, marker = sys.argv[3].encode(), sys.argv[4]
-kill_pid = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+args = sys.argv[1:]
+hold_ms = 0
+if args[:1] == ["--hold"]:
+    hold_ms, args = int(args[1]), args[2:]
+listen_port, target_port = int(args[0]), int(args[1])
+match, marker = args[2].encode(), args[3]
+kill_pid = int(args[4]) if len(args) > 4 else 0
 state = {"armed": True}
 lock = threading.Lock()
 
@@ -55,6 +62,7 @@ def pump_down(client, upstream, conn):
             if not data:
                 break
             if conn["drop"]:
+                time.sleep(hold_ms / 1000)
                 if kill_pid:
                     os.kill(kill_pid, signal.SIGKILL)
                 with open(marker, "w") as f:
