@@ -391,6 +391,11 @@ static void campaign(struct gfs_election *el, bool bootstrap)
 		gfs_warn("our campaign for epoch %" PRIu64 " got no answer: "
 			 "etcd may have applied it", epoch);
 		el->next_look_ms = 0;
+	} else if (!err && !won) {
+		/* said, so that a log's tail shows every campaign's end */
+		gfs_info("our campaign for epoch %" PRIu64 " lost: %s or %s "
+			 "moved first", epoch, el->key_leader, el->key_isr);
+		el->next_look_ms = 0;
 	}
 	if (seq)
 		gfs_oplog_wait(m->log, seq);
