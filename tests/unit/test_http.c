@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -97,12 +98,14 @@ Test(http, pool_call_gets_a_handle_given_back_while_it_waits)
 
 /* A peer on one connection: a request without a body is answered at
  * once; one with a body (Content-Length) is read whole, said so on
- * got[1], and answered only when the test writes to go[1] (or after
- * 10 s, so that a broken test cannot hang). */
+ * got[1] (after noting in segs how many TCP segments with data it came
+ * in), and answered only when the test writes to go[1] (or after 10 s,
+ * so that a broken test cannot hang). */
 struct slow_peer {
 	int lfd;          /* listening socket */
 	int port;
 	int got[2], go[2];
+	_Atomic unsigned segs; /* data segments the last request came in */
 };
 
 static const char peer_reply[] =
@@ -112,7 +115,7 @@ static const char peer_reply[] =
  * length in *body.  Requests here are small: one buffer holds one. */
 static bool peer_read(int fd, size_t *body)
 {
-	char buf[65536], *end = NULL, *cl;
+	char buf[256 << 10], *end = NULL, *cl;
 	size_t have = 0, want = (size_t)-1;
 
 	while (have < want) {
@@ -131,19 +134,32 @@ static bool peer_read(int fd, size_t *body)
 	return true;
 }
 
+static unsigned data_segs_in(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len);
+	return ti.tcpi_data_segs_in;
+}
+
 static void *slow_peer_main(void *arg)
 {
 	struct slow_peer *sp = arg;
 	struct pollfd pf = { sp->go[0], POLLIN, 0 };
 	int fd = accept(sp->lfd, NULL, NULL);
+	unsigned segs = fd >= 0 ? data_segs_in(fd) : 0;
 	size_t body;
 
 	while (fd >= 0 && peer_read(fd, &body)) {
+		sp->segs = data_segs_in(fd) - segs;
 		if (body && (write(sp->got[1], "g", 1) != 1 ||
 			     poll(&pf, 1, 10000) < 0))
 			break;
 		if (write(fd, peer_reply, sizeof(peer_reply) - 1) < 0)
 			break;
+		segs = data_segs_in(fd);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -206,6 +222,74 @@ Test(http, upload_push_and_end_do_not_wait_for_the_reply)
 	cr_expect_eq(r.status, 200);
 	gfs_http_reply_clear(&r);
 	gfs_http_free(h); /* closes the connection: the peer ends */
+	pthread_join(t, NULL);
+	close(sp.lfd);
+	close(sp.got[0]);
+	close(sp.got[1]);
+	close(sp.go[0]);
+	close(sp.go[1]);
+}
+
+/* Push body[0..len) in pieces of piece bytes, let the peer answer once
+ * it has the request whole, finish: the number of data segments the
+ * request came in. */
+static unsigned upload_segments(struct slow_peer *sp, struct gfs_http *h,
+				const char *url, const char *body, size_t len,
+				size_t piece)
+{
+	struct gfs_upload *up;
+	struct gfs_http_reply r;
+	struct pollfd pf = { sp->got[0], POLLIN, 0 };
+	const char *hdrs[] = { "Content-Type: application/octet-stream",
+			       NULL };
+	size_t at;
+	char c;
+
+	cr_assert_eq(gfs_upload_start(&up, h, "PUT", url, hdrs,
+				      (int64_t)len, 0), GFS_OK);
+	for (at = 0; at < len; at += piece)
+		cr_assert_eq(gfs_upload_push(up, body + at,
+					     GFS_MIN(piece, len - at)), GFS_OK);
+	cr_assert_eq(gfs_upload_end(up), GFS_OK);
+	if (len) { /* (a request without a body is answered at once) */
+		cr_assert_eq(poll(&pf, 1, 5000), 1,
+			     "the body never arrived whole");
+		cr_assert_eq(read(sp->got[0], &c, 1), 1);
+		cr_assert_eq(write(sp->go[1], "g", 1), 1);
+	}
+	cr_assert_eq(gfs_upload_finish(up, &r), GFS_OK);
+	cr_expect_eq(r.status, 200);
+	gfs_http_reply_clear(&r);
+	return sp->segs;
+}
+
+/* A small body of announced size pushed whole goes in the same send as
+ * the request's head: the peer's event loop wakes once for it, not once
+ * for the head and again for the body.  A body pushed in pieces, or too
+ * big to copy, still streams. */
+Test(http, small_upload_goes_with_its_head)
+{
+	static char body[128 << 10];
+	struct slow_peer sp;
+	struct gfs_http *h = gfs_http_new();
+	struct gfs_http_reply r;
+	char url[64];
+	pthread_t t;
+
+	memset(body, 'x', sizeof(body));
+	slow_peer_start(&sp, &t);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", sp.port);
+	cr_assert_eq(gfs_http_call(h, "GET", url, NULL, &r), GFS_OK);
+	gfs_http_reply_clear(&r);
+	cr_expect_eq(upload_segments(&sp, h, url, body, 4096, 4096), 1,
+		     "a 4 KiB body pushed whole came apart from its head: %u", sp.segs);
+	cr_expect_eq(upload_segments(&sp, h, url, body, 0, 1), 1,
+		     "an empty body");
+	cr_expect_geq(upload_segments(&sp, h, url, body, 4096, 1024), 2,
+		      "a body pushed in pieces");
+	cr_expect_geq(upload_segments(&sp, h, url, body, sizeof(body),
+				      sizeof(body)), 2, "a big body");
+	gfs_http_free(h);
 	pthread_join(t, NULL);
 	close(sp.lfd);
 	close(sp.got[0]);
