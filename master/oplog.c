@@ -586,6 +586,7 @@ enum gfs_err gfs_oplog_open(const char *dir, uint64_t from, gfs_oplog_fn fn,
 	pthread_mutex_init(&log->lock, NULL);
 	pthread_cond_init(&log->cond, NULL);
 	pthread_cond_init(&log->sync_cond, NULL);
+	pthread_cond_init(&log->written_cond, NULL);
 	log->dir = gfs_xstrdup(dir);
 	if (gfs_mkdirs(dir, 0755) < 0) {
 		gfs_error("cannot create %s: %s", dir, strerror(errno));
@@ -684,6 +685,7 @@ static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
 	struct gfs_oplog_seg *s;
 	gfs_oplog_written_fn told;
 	void *told_cls;
+	bool taken = false;
 
 	log->flushing = true;
 	/* zeros in flight past zend must not land on this batch */
@@ -711,7 +713,8 @@ static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
 	 * the longer wait of an acknowledgement.  Its senders read only
 	 * below written_seq, so they never send these twice. */
 	if (told)
-		told(told_cls, first, f->target, f->batch.buf, f->batch.len);
+		taken = told(told_cls, first, f->target, f->batch.buf,
+			     f->batch.len);
 	if (f->batch.len && gfs_pwrite_all(f->fd, f->batch.buf, f->batch.len,
 					   (off_t)off) < 0)
 		die_io("write", f->path);
@@ -722,6 +725,10 @@ static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
 	s->zend = GFS_MAX(s->zend, s->size); /* appended past the zeros */
 	log->written_seq = f->target;
 	pthread_cond_broadcast(&log->cond);
+	/* a stream's sender wakes only for records a push did not take: a
+	 * wake-up per batch cost a context switch and the log lock */
+	if (!taken && f->target > first)
+		pthread_cond_broadcast(&log->written_cond);
 }
 
 /* The second half: fdatasync what flush_write() wrote (and create the
@@ -907,6 +914,7 @@ void gfs_oplog_close(struct gfs_oplog *log)
 	free(log->dir);
 	pthread_cond_destroy(&log->cond);
 	pthread_cond_destroy(&log->sync_cond);
+	pthread_cond_destroy(&log->written_cond);
 	pthread_mutex_destroy(&log->lock);
 	free(log);
 }
@@ -962,11 +970,11 @@ enum gfs_err gfs_oplog_append_raw(struct gfs_oplog *log, const uint8_t *rec,
 	return GFS_OK;
 }
 
-static void timed_wait(struct gfs_oplog *log, int64_t ms)
+static void timed_wait(struct gfs_oplog *log, pthread_cond_t *c, int64_t ms)
 {
 	struct timespec ts = gfs_deadline_ts(CLOCK_REALTIME, ms);
 
-	pthread_cond_timedwait(&log->cond, &log->lock, &ts);
+	pthread_cond_timedwait(c, &log->lock, &ts);
 }
 
 bool gfs_oplog_wait(struct gfs_oplog *log, uint64_t seq)
@@ -1119,6 +1127,7 @@ void gfs_oplog_wipe(struct gfs_oplog *log)
 	log->fenced = true;
 	log->sync_want = 0;
 	pthread_cond_broadcast(&log->cond);
+	pthread_cond_broadcast(&log->written_cond);
 	pthread_cond_signal(&log->sync_cond);
 	pthread_mutex_unlock(&log->lock);
 }
@@ -1136,6 +1145,7 @@ enum gfs_err gfs_oplog_reset(struct gfs_oplog *log, uint64_t base)
 	log->next_seq = log->synced_seq = log->written_seq = base;
 	log->fenced = err != GFS_OK;
 	pthread_cond_broadcast(&log->cond);
+	pthread_cond_broadcast(&log->written_cond);
 	pthread_mutex_unlock(&log->lock);
 	return err;
 }
@@ -1257,7 +1267,8 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
 	err = lock_checked(log, from, prev_crc);
 	while (!err && log->written_seq <= from && !log->fenced &&
 	       gfs_mono_ms() < deadline)
-		timed_wait(log, GFS_MIN(100, deadline - gfs_mono_ms() + 1));
+		timed_wait(log, &log->cond,
+			   GFS_MIN(100, deadline - gfs_mono_ms() + 1));
 	if (!err && log->fenced)
 		err = GFS_ENOTPRIMARY;
 	else if (!err && span_of(log, from, max, &sp))
@@ -1277,7 +1288,8 @@ bool gfs_oplog_wait_written(struct gfs_oplog *log, const _Atomic uint64_t *pos,
 	pthread_mutex_lock(&log->lock);
 	while (!(some = log->fenced || log->written_seq > atomic_load(pos)) &&
 	       gfs_mono_ms() < deadline)
-		timed_wait(log, GFS_MIN(100, deadline - gfs_mono_ms() + 1));
+		timed_wait(log, &log->written_cond,
+			   GFS_MIN(100, deadline - gfs_mono_ms() + 1));
 	pthread_mutex_unlock(&log->lock);
 	return some;
 }

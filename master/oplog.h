@@ -85,8 +85,10 @@ typedef bool (*gfs_oplog_fn)(void *cls, uint64_t seq, const uint8_t *body,
 /* Called by the group commit's leader with a batch of this log's own
  * records, [first, end), just before it writes them (then fdatasyncs),
  * with the framed records as they will be written
- * (gfs_oplog_on_written()).  No lock held. */
-typedef void (*gfs_oplog_written_fn)(void *cls, uint64_t first, uint64_t end,
+ * (gfs_oplog_on_written()).  Returns whether every reader that waits in
+ * gfs_oplog_wait_written() took them (none need waking).  No lock
+ * held. */
+typedef bool (*gfs_oplog_written_fn)(void *cls, uint64_t first, uint64_t end,
 				     const uint8_t *recs, size_t len);
 /* Called by the syncer thread whenever records were made durable (by
  * whichever thread) or the log was wiped (gfs_oplog_syncer_start()).  No
@@ -97,6 +99,8 @@ struct flush;
 struct gfs_oplog {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;        /* progress: synced, acked, fence */
+	pthread_cond_t written_cond; /* written moved past what was pushed,
+				      * or fence (gfs_oplog_wait_written) */
 	char *dir;                  /* owned */
 	struct gfs_oplog_seg *segs; /* owned array, ascending base; the last
 				     * is the one appended to (lock) */

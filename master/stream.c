@@ -373,19 +373,23 @@ static enum push push_frame(struct serve *s, const uint8_t *recs, size_t len)
  * leader's.  Never waits: a stream whose sender is mid-frame, or whose
  * socket has no room, is left to its sender.
  */
-static void push_written(void *cls, uint64_t first, uint64_t end,
+static bool push_written(void *cls, uint64_t first, uint64_t end,
 			 const uint8_t *recs, size_t len)
 {
 	struct gfs_master *m = cls;
 	struct serve *s;
+	bool all = len <= RECORDS_MAX;
 
-	if (len > RECORDS_MAX)
-		return;
+	if (!all)
+		return false;
 	pthread_mutex_lock(&serves_mu);
 	for (s = serves; s; s = s->next) {
-		if (s->m != m || atomic_load(&s->stop) ||
-		    pthread_mutex_trylock(&s->wmu))
+		if (s->m != m || atomic_load(&s->stop))
 			continue;
+		if (pthread_mutex_trylock(&s->wmu)) {
+			all = false; /* its sender is at work: it looks again */
+			continue;
+		}
 		if (s->pos == first && !atomic_load(&s->stop)) {
 			switch (push_frame(s, recs, len)) {
 			case PUSHED:
@@ -393,6 +397,7 @@ static void push_written(void *cls, uint64_t first, uint64_t end,
 				atomic_fetch_add(&frames_sent[1], 1);
 				break;
 			case NO_ROOM:
+				all = false;
 				break;
 			case BROKEN:
 				gfs_info("oplog stream of %s: a pushed frame "
@@ -402,10 +407,13 @@ static void push_written(void *cls, uint64_t first, uint64_t end,
 				shutdown(s->fd, SHUT_RDWR);
 				break;
 			}
+		} else if (s->pos < end) {
+			all = false; /* behind: its sender catches up */
 		}
 		pthread_mutex_unlock(&s->wmu);
 	}
 	pthread_mutex_unlock(&serves_mu);
+	return all;
 }
 
 void gfs_stream_push_start(struct gfs_master *m)

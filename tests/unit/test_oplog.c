@@ -279,7 +279,7 @@ struct told {
 	struct gfs_enc bytes;
 };
 
-static void tell(void *cls, uint64_t first, uint64_t end, const uint8_t *recs,
+static bool tell(void *cls, uint64_t first, uint64_t end, const uint8_t *recs,
 		 size_t len)
 {
 	struct told *t = cls;
@@ -290,6 +290,7 @@ static void tell(void *cls, uint64_t first, uint64_t end, const uint8_t *recs,
 	}
 	t->calls++;
 	gfs_enc_bytes(&t->bytes, recs, len);
+	return false; /* no reader here */
 }
 
 /* The op-log stream pushes what the log says it wrote (stream.c): every
@@ -342,7 +343,7 @@ struct early {
 	bool unwritten;        /* the push came before the write */
 };
 
-static void check_early(void *cls, uint64_t first, uint64_t end,
+static bool check_early(void *cls, uint64_t first, uint64_t end,
 			const uint8_t *recs, size_t len)
 {
 	struct early *e = cls;
@@ -364,6 +365,7 @@ static void check_early(void *cls, uint64_t first, uint64_t end,
 		e->same = e->same && e->known &&
 			  crc == gfs_get_u32(recs + off + 4);
 	}
+	return false;
 }
 
 /* The push goes out before the write (stream.c: the follower's fdatasync
@@ -472,7 +474,7 @@ static void on_synced(void *cls)
 /* Told of a batch being written: it is nobody's to fdatasync yet (a
  * syncer that took it now would count it durable before its write, and
  * free it under the writer). */
-static void told_handoff(void *cls, uint64_t first, uint64_t end,
+static bool told_handoff(void *cls, uint64_t first, uint64_t end,
 			 const uint8_t *recs, size_t len)
 {
 	struct synced_seen *ss = cls;
@@ -486,6 +488,7 @@ static void told_handoff(void *cls, uint64_t first, uint64_t end,
 		atomic_store(&ss->early, true);
 	pthread_mutex_unlock(&ss->log->lock);
 	usleep(20); /* the syncer may look meanwhile */
+	return false;
 }
 
 /* An event thread: append, write ahead, never wait. */
