@@ -725,10 +725,13 @@ static void flush_write(struct gfs_oplog *log, bool rotate, struct flush *f)
 	s->zend = GFS_MAX(s->zend, s->size); /* appended past the zeros */
 	log->written_seq = f->target;
 	pthread_cond_broadcast(&log->cond);
-	/* a stream's sender wakes only for records a push did not take: a
-	 * wake-up per batch cost a context switch and the log lock */
-	if (!taken && f->target > first)
+	/* a stream's sender wakes only for records a push did not take (a
+	 * wake-up per batch cost a context switch and the log lock), or
+	 * when it may have looked before a push knew of it */
+	if ((!taken || log->reader_added) && f->target > first) {
+		log->reader_added = false;
 		pthread_cond_broadcast(&log->written_cond);
+	}
 }
 
 /* The second half: fdatasync what flush_write() wrote (and create the
@@ -1292,6 +1295,13 @@ bool gfs_oplog_wait_written(struct gfs_oplog *log, const _Atomic uint64_t *pos,
 			   GFS_MIN(100, deadline - gfs_mono_ms() + 1));
 	pthread_mutex_unlock(&log->lock);
 	return some;
+}
+
+void gfs_oplog_reader_added(struct gfs_oplog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	log->reader_added = true;
+	pthread_mutex_unlock(&log->lock);
 }
 
 void gfs_oplog_stats(struct gfs_oplog *log, struct gfs_oplog_stats *st)

@@ -101,6 +101,8 @@ struct gfs_oplog {
 	pthread_cond_t cond;        /* progress: synced, acked, fence */
 	pthread_cond_t written_cond; /* written moved past what was pushed,
 				      * or fence (gfs_oplog_wait_written) */
+	bool reader_added;          /* (lock) since the last batch written
+				     * (gfs_oplog_reader_added()) */
 	char *dir;                  /* owned */
 	struct gfs_oplog_seg *segs; /* owned array, ascending base; the last
 				     * is the one appended to (lock) */
@@ -242,6 +244,11 @@ enum gfs_err gfs_oplog_serve(struct gfs_oplog *log, uint64_t from,
  * for records no push took. */
 bool gfs_oplog_wait_written(struct gfs_oplog *log, const _Atomic uint64_t *pos,
 			    int64_t wait_ms);
+/* A reader that waits in gfs_oplog_wait_written() was just added to
+ * those the written callback serves: the batch being written now, told
+ * before it was, wakes it whatever the callback said.  Call before the
+ * reader first looks. */
+void gfs_oplog_reader_added(struct gfs_oplog *log);
 /* The checksum of record seq when the log holds it (appended, maybe not
  * yet written: a follower may hold a record pushed to it first). */
 bool gfs_oplog_record_crc(struct gfs_oplog *log, uint64_t seq, uint32_t *crc);

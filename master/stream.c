@@ -468,11 +468,15 @@ static void serve_main(void *arg, int fd, const char *extra, size_t extra_len)
 	if (!answer(s))
 		return;
 	s->pos = s->q.from;
+	/* pushed to from now on, before its sender first looks: a batch
+	 * told before and written after that look wakes it all the same */
+	serves_add(s);
+	gfs_oplog_reader_added(s->m->log);
 	if (pthread_create(&s->sender, NULL, sender, s)) {
 		gfs_error("oplog stream: no thread");
+		serves_remove(s);
 		return;
 	}
-	serves_add(s);
 	gfs_info("oplog stream of %s from record %" PRIu64, s->url, s->pos);
 	rbuf_put(&b, extra, extra_len);
 	while (!atomic_load(&s->stop)) {
