@@ -228,6 +228,23 @@ wait_for() {
 	done
 }
 
+# drop_reply [--hold MS] TARGET_PORT MATCH MARKER [KILL_PID]: a proxy
+# in front of 127.0.0.1:TARGET_PORT that loses (or holds back) the reply
+# to the first request containing MATCH (dropreply.py); started and
+# listening on return, its port in PROXY_PORT.
+drop_reply() {
+	local hold=()
+	if [ "$1" = --hold ]; then
+		hold=(--hold "$2")
+		shift 2
+	fi
+	PROXY_PORT=$(free_port)
+	python3 "$IT_DIR/dropreply.py" "${hold[@]}" "$PROXY_PORT" "$@" \
+		>>"$T/proxy.log" 2>&1 &
+	PIDS+=("$!")
+	wait_for 30 "proxy" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT"
+}
+
 # free_port: a TCP port nobody uses (random, below the kernel's
 # ephemeral range so that no outgoing connection holds it; checked with ss).
 free_port() {

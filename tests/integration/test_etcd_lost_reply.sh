@@ -7,15 +7,11 @@
 . "$(dirname "$0")/lib.sh"
 
 start_etcd
-pport=$(free_port)
 # the first compare on a mod revision is the first write of P/isr after
 # the bootstrap (which creates it): the follower's addition
-python3 "$(dirname "$0")/dropreply.py" "$pport" "${ETCD_URL##*:}" \
-	'"MOD"' "$T/dropped" >>"$T/proxy.log" 2>&1 &
-PIDS+=("$!")
-wait_for 30 "proxy" bash -c "exec 3<>/dev/tcp/127.0.0.1/$pport"
+drop_reply "${ETCD_URL##*:}" '"MOD"' "$T/dropped"
 REAL_ETCD=$ETCD_URL
-ETCD_URL=http://127.0.0.1:$pport start_etcd_master m1
+ETCD_URL=http://127.0.0.1:$PROXY_PORT start_etcd_master m1
 leads() { curl -sf "${EM_URL[m1]}/api/v1/status" | jq -e '.role == "primary"' >/dev/null; }
 wait_for 20 "m1 to lead" leads
 ETCD_URL=$REAL_ETCD start_etcd_master m2

@@ -51,12 +51,9 @@ start_backup --failover-timeout 2s --probation 3s
 hb "$BACKUP_URL/api/v1"
 attached() { curl -sf "$A/status" | jq -e '.backup.attached' >/dev/null; }
 wait_for 10 "backup attached" attached
-pport=$(free_port)
-python3 "$(dirname "$0")/dropreply.py" "$pport" "${MASTER_URL##*:}" \
-	"PUT /api/v1/files/excl" "$T/dropped" "$MASTER_PID" >>"$T/proxy.log" 2>&1 &
-PIDS+=("$!")
-wait_for 30 "proxy" bash -c "exec 3<>/dev/tcp/127.0.0.1/$pport"
-MASTERS="http://127.0.0.1:$pport,$BACKUP_URL"
+drop_reply "${MASTER_URL##*:}" "PUT /api/v1/files/excl" "$T/dropped" \
+	"$MASTER_PID"
+MASTERS="http://127.0.0.1:$PROXY_PORT,$BACKUP_URL"
 M=$T/mnt
 mount_fuse "$M"
 (set -o noclobber; : >"$M/excl") 2>"$T/excl.err" &

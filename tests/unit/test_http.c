@@ -183,6 +183,31 @@ static void slow_peer_start(struct slow_peer *sp, pthread_t *t)
 	cr_assert_eq(pthread_create(t, NULL, slow_peer_main, sp), 0);
 }
 
+/* Start the peer and open h's connection to it with a first call, which
+ * the uploads then reuse; the URL to ask in url. */
+static void peer_open(struct slow_peer *sp, pthread_t *t, struct gfs_http *h,
+		      char *url, size_t len)
+{
+	struct gfs_http_reply r;
+
+	slow_peer_start(sp, t);
+	snprintf(url, len, "http://127.0.0.1:%d/x", sp->port);
+	cr_assert_eq(gfs_http_call(h, "GET", url, NULL, &r), GFS_OK);
+	gfs_http_reply_clear(&r);
+}
+
+/* Free h, which closes the connection (the peer ends), and the peer. */
+static void peer_close(struct slow_peer *sp, pthread_t t, struct gfs_http *h)
+{
+	gfs_http_free(h);
+	pthread_join(t, NULL);
+	close(sp->lfd);
+	close(sp->got[0]);
+	close(sp->got[1]);
+	close(sp->go[0]);
+	close(sp->go[1]);
+}
+
 /* A chunkserver pushes a small PUT to the next replica, ends it, and
  * fsyncs its own copy while the next replica fsyncs its: so neither the
  * push of a whole body nor the end may wait for the reply.  Before, the
@@ -200,11 +225,7 @@ Test(http, upload_push_and_end_do_not_wait_for_the_reply)
 	int64_t t0;
 
 	memset(body, 'x', sizeof(body));
-	slow_peer_start(&sp, &t);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", sp.port);
-	/* a first call opens the connection the upload then reuses */
-	cr_assert_eq(gfs_http_call(h, "GET", url, NULL, &r), GFS_OK);
-	gfs_http_reply_clear(&r);
+	peer_open(&sp, &t, h, url, sizeof(url));
 	cr_assert_eq(gfs_upload_start(&up, h, "PUT", url, NULL,
 				      (int64_t)sizeof(body), 0), GFS_OK);
 	t0 = gfs_mono_ms();
@@ -221,13 +242,7 @@ Test(http, upload_push_and_end_do_not_wait_for_the_reply)
 	cr_expect_eq(gfs_upload_finish(up, &r), GFS_OK);
 	cr_expect_eq(r.status, 200);
 	gfs_http_reply_clear(&r);
-	gfs_http_free(h); /* closes the connection: the peer ends */
-	pthread_join(t, NULL);
-	close(sp.lfd);
-	close(sp.got[0]);
-	close(sp.got[1]);
-	close(sp.go[0]);
-	close(sp.go[1]);
+	peer_close(&sp, t, h);
 }
 
 /* Push body[0..len) in pieces of piece bytes, let the peer answer once
@@ -272,28 +287,19 @@ Test(http, small_upload_goes_with_its_head)
 	static char body[128 << 10];
 	struct slow_peer sp;
 	struct gfs_http *h = gfs_http_new();
-	struct gfs_http_reply r;
 	char url[64];
 	pthread_t t;
 
 	memset(body, 'x', sizeof(body));
-	slow_peer_start(&sp, &t);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", sp.port);
-	cr_assert_eq(gfs_http_call(h, "GET", url, NULL, &r), GFS_OK);
-	gfs_http_reply_clear(&r);
+	peer_open(&sp, &t, h, url, sizeof(url));
 	cr_expect_eq(upload_segments(&sp, h, url, body, 4096, 4096), 1,
-		     "a 4 KiB body pushed whole came apart from its head: %u", sp.segs);
+		     "a 4 KiB body pushed whole came in %u segments",
+		     (unsigned)sp.segs);
 	cr_expect_eq(upload_segments(&sp, h, url, body, 0, 1), 1,
 		     "an empty body");
 	cr_expect_geq(upload_segments(&sp, h, url, body, 4096, 1024), 2,
 		      "a body pushed in pieces");
 	cr_expect_geq(upload_segments(&sp, h, url, body, sizeof(body),
 				      sizeof(body)), 2, "a big body");
-	gfs_http_free(h);
-	pthread_join(t, NULL);
-	close(sp.lfd);
-	close(sp.got[0]);
-	close(sp.got[1]);
-	close(sp.go[0]);
-	close(sp.go[1]);
+	peer_close(&sp, t, h);
 }
