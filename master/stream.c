@@ -378,10 +378,10 @@ static bool push_written(void *cls, uint64_t first, uint64_t end,
 {
 	struct gfs_master *m = cls;
 	struct serve *s;
-	bool all = len <= RECORDS_MAX;
+	bool all = true;
 
-	if (!all)
-		return false;
+	if (len > RECORDS_MAX)
+		return false; /* the senders read it back */
 	pthread_mutex_lock(&serves_mu);
 	for (s = serves; s; s = s->next) {
 		if (s->m != m || atomic_load(&s->stop))
@@ -405,6 +405,7 @@ static bool push_written(void *cls, uint64_t first, uint64_t end,
 					 s->url);
 				atomic_store(&s->stop, true);
 				shutdown(s->fd, SHUT_RDWR);
+				all = false; /* its sender sees stop at once */
 				break;
 			}
 		} else if (s->pos < end) {
