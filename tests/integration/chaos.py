@@ -63,6 +63,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -1173,8 +1174,12 @@ class Run:
         primary = c.murls[c.primary()]
         files = self.check_namespace(rnd, primary)
         left = max(1.0, faults_end + REPLICA_SECS - now())
-        wait_until(left, "3 live replicas of every chunk",
-                   lambda: self.replicated(primary, files), 0.25)
+        try:
+            wait_until(left, "3 live replicas of every chunk",
+                       lambda: self.replicated(primary, files), 0.25)
+        except Failure as e:
+            raise Failure("%s\n%s" % (e, self.replica_report(
+                c.primary(), files)))
         self.slowest_replicas = max(self.slowest_replicas, now() - faults_end)
         for path in sorted(files):
             self.check_content(rnd, primary, path, files[path])
@@ -1240,6 +1245,61 @@ class Run:
                     return False, "%s chunk %d has replicas %s" % (
                         path, ch["index"], ch["replicas"])
         return True, ""
+
+    # what the primary's log says about copies, and the servers' logs
+    # about the chunks it copied
+    COPY_WORDS = ("replicas: copying", "replication of", "stale replica",
+                  "surplus replica", "no longer holds", " is dead",
+                  " is alive", "registered")
+
+    def replica_report(self, pi, files):
+        """For a chunk that stays short of replicas: the chunks the
+        listing shows short, the primary's last copy orders and what
+        came of them, and each chunkserver's lines about those chunks
+        (no logs survive a CI run)."""
+        c, lines = self.cluster, []
+        if pi is None:
+            return "no primary to ask"
+        murl = c.murls[pi]
+        st = http_json(murl + "/api/v1/status", 2.0) or {}
+        lines.append("primary m%d: under_replicated %s, lost %s" % (
+            pi, st.get("under_replicated"), st.get("lost")))
+        for s in st.get("chunkservers", []):
+            lines.append("  %s" % json.dumps(s, sort_keys=True))
+        for path in sorted(files):
+            f = http_json(murl + "/api/v1/files" + urllib.parse.quote(path),
+                          5.0) or {}
+            for ch in f.get("chunks", []):
+                if len(set(ch.get("replicas", []))) != REPLICAS:
+                    lines.append("%s chunk %d %s v%d: replicas %s" % (
+                        path, ch["index"], ch["handle"], ch["version"],
+                        ch["replicas"]))
+        try:
+            with open(c.masters[pi].log, "rb") as f:
+                mlog = f.read().decode(errors="replace").splitlines()
+        except OSError:
+            mlog = []
+        copies = [l for l in mlog if any(w in l for w in self.COPY_WORDS)]
+        lines.append("m%d's last copy lines:" % pi)
+        lines.extend("  " + l for l in copies[-30:])
+        handles = []
+        for l in reversed(copies):
+            m = re.search(r"(?:chunk|replication of) ([0-9a-f]{16})", l)
+            if m and m.group(1) not in handles:
+                handles.append(m.group(1))
+            if len(handles) == 3:
+                break
+        for p in c.cs:
+            try:
+                with open(p.log, "rb") as f:
+                    log = f.read().decode(errors="replace").splitlines()
+            except OSError:
+                continue
+            hits = [l for l in log if any(h in l for h in handles)]
+            if hits:
+                lines.append("%s on %s:" % (p.name, ", ".join(handles)))
+                lines.extend("  " + l for l in hits[-12:])
+        return "\n".join(lines)
 
     def check_content(self, rnd, primary, path, entry):
         c = self.cluster
