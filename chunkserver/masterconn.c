@@ -7,8 +7,11 @@
  *   without naming one).
  * - A link's acked is the change sequence its master has; need_full makes
  *   its next heartbeat carry the whole inventory.  Changes at or below the
- *   smallest acked of the links that do not need a full report are
- *   forgotten (chunkstore's change log stays small).
+ *   smallest acked of the links that do not need a full report, or whose
+ *   full report is on its way (full_out), are forgotten (chunkstore's
+ *   change log stays small).  A full report covers the changes up to its
+ *   snapshot only: those made while it travels must stay for the delta
+ *   after it, whatever another master acknowledged meanwhile.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +44,7 @@ struct link {
 	struct gfs_http *http;      /* this thread's only */
 	pthread_t thread;           /* sends this master's heartbeats */
 	bool need_full;             /* next report is the whole inventory */
+	bool full_out;              /* a full report sent, reply not in */
 	uint64_t acked;             /* change sequence the master has */
 	int state;                  /* -1 unknown, 0 failing, 1 ok */
 	int64_t last_ok_ms;         /* wall clock, 0 never */
@@ -154,14 +158,16 @@ static bool note_epoch(struct link *l, uint64_t epoch, const char *role,
 }
 
 /* Forget changes every in-sync master has (lock held, then released to
- * call the store). */
+ * call the store).  A link whose full report is out counts at its acked,
+ * which is at or below that report's snapshot: a change made after the
+ * snapshot reaches that master only in the delta that follows. */
 static void trim_changes(struct gfs_masterconn *mc, uint64_t upto)
 {
 	uint64_t low = UINT64_MAX;
 	size_t i;
 
 	for (i = 0; i < mc->n; i++)
-		if (!mc->links[i].need_full)
+		if (!mc->links[i].need_full || mc->links[i].full_out)
 			low = GFS_MIN(low, mc->links[i].acked);
 	pthread_mutex_unlock(&mc->lock);
 	gfs_chunkstore_trim_changes(mc->cs->store,
@@ -250,6 +256,7 @@ static void take_reply(struct link *l, const struct gfs_http_reply *r,
 	l->last_ok_ms = gfs_now_ns() / 1000000;
 	l->acked = upto;
 	l->need_full = want_full;
+	l->full_out = false;
 	mc->counts.heartbeats++;
 	is_primary = note_epoch(l, epoch, role, primary);
 	trim_changes(mc, upto);
@@ -277,6 +284,7 @@ static void take_failure(struct link *l, const struct gfs_http_reply *r,
 		set_state(l, false, why);
 		l->need_full = true; /* it may come back as a new process */
 	}
+	l->full_out = false;
 	mc->counts.failures++;
 	pthread_mutex_unlock(&mc->lock);
 }
@@ -302,6 +310,7 @@ static bool beat(struct link *l)
 
 	pthread_mutex_lock(&mc->lock);
 	full = l->need_full;
+	l->full_out = full; /* before the snapshot: see trim_changes() */
 	since = l->acked;
 	snprintf(ehdr, sizeof(ehdr), "%s: %llu", GFS_HDR_EPOCH,
 		 (unsigned long long)mc->epoch);
