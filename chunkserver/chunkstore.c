@@ -1024,6 +1024,17 @@ void gfs_chunkstore_report(struct gfs_chunkstore *s, bool full,
 	pthread_mutex_unlock(&s->lock);
 }
 
+void gfs_chunkstore_report_again(struct gfs_chunkstore *s, uint64_t handle)
+{
+	struct chunk *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = find(s, handle);
+	if (e && e->version)
+		record_change(s, handle, false);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void gfs_chunkstore_trim_changes(struct gfs_chunkstore *s, uint64_t seq)
 {
 	struct change *c, *tmp;

@@ -295,6 +295,10 @@ void gfs_chunkstore_report(struct gfs_chunkstore *s, bool full,
 			   json_t **corrupt, uint64_t *upto);
 /* Forget changes at or before seq (every master has them).  O(changes). */
 void gfs_chunkstore_trim_changes(struct gfs_chunkstore *s, uint64_t seq);
+/* Report handle again in the next deltas, as if it had just been written
+ * (a master that should list it here does not); nothing when it is not
+ * held.  O(1). */
+void gfs_chunkstore_report_again(struct gfs_chunkstore *s, uint64_t handle);
 
 /* Handles of committed chunks not used (read or written) for idle_ms, in
  * no order; *out is a new array the caller frees.  O(chunks). */

@@ -109,8 +109,16 @@ static bool copy(struct gfs_replicate *r, const struct job *j)
 	enum gfs_err err;
 
 	gfs_handle_fmt(j->handle, hex);
-	if (have_it(r, j))
+	if (have_it(r, j)) {
+		/* The primary would not order a copy here if it listed this
+		 * replica: it missed our report of it, and waits for one.
+		 * Silent, this copy would end at the primary's timeout and
+		 * be ordered again, here again as like as not. */
+		gfs_chunkstore_report_again(r->cs->store, j->handle);
+		gfs_info("chunk %s: ordered v%llu, held already: reporting "
+			 "it again", hex, (unsigned long long)j->version);
 		return true;
+	}
 	err = gfs_chunkwrite_begin(r->cs->store, &a, &c.w, msg, sizeof(msg));
 	if (!err)
 		err = gfs_fetch_chunk(&from, (const char *const *)j->sources,

@@ -600,3 +600,24 @@ Test(masterconn, a_change_made_while_a_full_report_travels_is_not_lost)
 		  "the master whose full report was out never heard of the "
 		  "chunk written meanwhile");
 }
+
+/* An order to copy a chunk held already is answered by reporting it
+ * again: the primary asked because it does not list it here, and waits
+ * for a report.  (It used to be done silently: the order ran out at the
+ * primary's copy timeout, 30 s, and was given again, here again.) */
+Test(masterconn, an_order_for_a_chunk_held_already_reports_it_again)
+{
+	size_t n;
+
+	start_dst(masters[0].url, 50);
+	cr_assert(wait_beats(&masters[0], 2, 5000));
+	n = nbeats(&masters[0]);
+	/* no source answers on the discard port: none is needed */
+	give_orders(&masters[0], json_pack(
+		"[{s:s, s:s, s:i, s:i, s:[s]}]", "op", "replicate", "handle",
+		"0000000000000011", "version", 2, "length", (int)sizeof(body1),
+		"sources", "http://127.0.0.1:9"));
+	cr_expect(wait_added(&masters[0], n, "0000000000000011", 3000),
+		  "a chunk the primary ordered here and found here was not "
+		  "reported");
+}
