@@ -7,11 +7,12 @@
  *   without naming one).
  * - A link's acked is the change sequence its master has; need_full makes
  *   its next heartbeat carry the whole inventory.  Changes at or below the
- *   smallest acked of the links that do not need a full report, or whose
- *   full report is on its way (full_out), are forgotten (chunkstore's
- *   change log stays small).  A full report covers the changes up to its
- *   snapshot only: those made while it travels must stay for the delta
- *   after it, whatever another master acknowledged meanwhile.
+ *   smallest acked of the links that do not need a full report, and
+ *   below the snapshot (full_upto) of every full report on its way
+ *   (full_out), are forgotten (chunkstore's change log stays small).  A
+ *   full report covers the changes up to its snapshot only: those made
+ *   while it travels must stay for the delta after it, whatever another
+ *   master acknowledged meanwhile.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -45,6 +46,8 @@ struct link {
 	pthread_t thread;           /* sends this master's heartbeats */
 	bool need_full;             /* next report is the whole inventory */
 	bool full_out;              /* a full report sent, reply not in */
+	uint64_t full_upto;         /* its snapshot's sequence (until taken,
+				       acked: at or below it) */
 	uint64_t acked;             /* change sequence the master has */
 	int state;                  /* -1 unknown, 0 failing, 1 ok */
 	int64_t last_ok_ms;         /* wall clock, 0 never */
@@ -158,17 +161,19 @@ static bool note_epoch(struct link *l, uint64_t epoch, const char *role,
 }
 
 /* Forget changes every in-sync master has (lock held, then released to
- * call the store).  A link whose full report is out counts at its acked,
- * which is at or below that report's snapshot: a change made after the
- * snapshot reaches that master only in the delta that follows. */
+ * call the store).  A link whose full report is out counts at that
+ * report's snapshot: a change made after it reaches that master only in
+ * the delta that follows. */
 static void trim_changes(struct gfs_masterconn *mc, uint64_t upto)
 {
 	uint64_t low = UINT64_MAX;
 	size_t i;
 
 	for (i = 0; i < mc->n; i++)
-		if (!mc->links[i].need_full || mc->links[i].full_out)
+		if (!mc->links[i].need_full)
 			low = GFS_MIN(low, mc->links[i].acked);
+		else if (mc->links[i].full_out)
+			low = GFS_MIN(low, mc->links[i].full_upto);
 	pthread_mutex_unlock(&mc->lock);
 	gfs_chunkstore_trim_changes(mc->cs->store,
 				    low == UINT64_MAX ? upto : low);
@@ -311,12 +316,18 @@ static bool beat(struct link *l)
 	pthread_mutex_lock(&mc->lock);
 	full = l->need_full;
 	l->full_out = full; /* before the snapshot: see trim_changes() */
+	l->full_upto = l->acked;
 	since = l->acked;
 	snprintf(ehdr, sizeof(ehdr), "%s: %llu", GFS_HDR_EPOCH,
 		 (unsigned long long)mc->epoch);
 	to_primary = mc->primary && !strcmp(mc->primary, l->url);
 	pthread_mutex_unlock(&mc->lock);
 	body = heartbeat_body(l, full, since, &upto);
+	if (full) {
+		pthread_mutex_lock(&mc->lock);
+		l->full_upto = upto;
+		pthread_mutex_unlock(&mc->lock);
+	}
 	if (to_primary && mc->cs->repl)
 		nfailed = gfs_replicate_take_failed(mc->cs->repl, failed,
 						    FAILED_MAX);
