@@ -157,9 +157,11 @@ static void *slow_peer_main(void *arg)
 		if (body && (write(sp->got[1], "g", 1) != 1 ||
 			     poll(&pf, 1, 10000) < 0))
 			break;
+		/* before the reply: once it has it, the client may send the
+		 * next request at once */
+		segs = data_segs_in(fd);
 		if (write(fd, peer_reply, sizeof(peer_reply) - 1) < 0)
 			break;
-		segs = data_segs_in(fd);
 	}
 	if (fd >= 0)
 		close(fd);
