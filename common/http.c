@@ -543,15 +543,14 @@ static void upload_begin(struct gfs_upload *up, const void *buf, size_t len)
 	up->begun = true;
 	if (up->size >= 0 && (uint64_t)up->size == len &&
 	    len < INLINE_BODY_MAX) {
-		/* post fields make the request a POST: the method stays the
-		 * custom one prepare() set */
+		/* post fields make the request a POST, an upload a PUT: the
+		 * method on the wire stays the custom one prepare() set */
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
 				 (curl_off_t)len);
 		curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, len ? buf : "");
 		up->ended = true;
 	} else {
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, up->h->method);
 		curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(e, CURLOPT_READDATA, up);
 		curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, SEND_BUFFER);

@@ -1234,17 +1234,28 @@ class Run:
             return False, "no status"
         if st.get("under_replicated"):
             return False, "under_replicated %d" % st["under_replicated"]
-        for path in files:
+        for path, ch in self.short_chunks(primary, files):
+            if ch is None:
+                return False, "no entry for %s" % path
+            return False, "%s chunk %d has replicas %s" % (
+                path, ch["index"], ch["replicas"])
+        return True, ""
+
+    @staticmethod
+    def short_chunks(primary, files):
+        """(path, chunk) for each chunk the primary lists with other than
+        REPLICAS distinct replicas; (path, None) for a file it does not
+        answer for."""
+        for path in sorted(files):
             f = http_json(primary + "/api/v1/files" +
                           urllib.parse.quote(path), 5.0)
             if f is None:
-                return False, "no entry for %s" % path
+                yield path, None
+                continue
             for ch in f.get("chunks", []):
                 reps = set(ch.get("replicas", []))
                 if len(reps) != REPLICAS or len(ch["replicas"]) != REPLICAS:
-                    return False, "%s chunk %d has replicas %s" % (
-                        path, ch["index"], ch["replicas"])
-        return True, ""
+                    yield path, ch
 
     # what the primary's log says about copies, and the servers' logs
     # about the chunks it copied
@@ -1266,14 +1277,11 @@ class Run:
             pi, st.get("under_replicated"), st.get("lost")))
         for s in st.get("chunkservers", []):
             lines.append("  %s" % json.dumps(s, sort_keys=True))
-        for path in sorted(files):
-            f = http_json(murl + "/api/v1/files" + urllib.parse.quote(path),
-                          5.0) or {}
-            for ch in f.get("chunks", []):
-                if len(set(ch.get("replicas", []))) != REPLICAS:
-                    lines.append("%s chunk %d %s v%d: replicas %s" % (
-                        path, ch["index"], ch["handle"], ch["version"],
-                        ch["replicas"]))
+        for path, ch in self.short_chunks(murl, files):
+            if ch is not None:
+                lines.append("%s chunk %d %s v%d: replicas %s" % (
+                    path, ch["index"], ch["handle"], ch["version"],
+                    ch["replicas"]))
         try:
             with open(c.masters[pi].log, "rb") as f:
                 mlog = f.read().decode(errors="replace").splitlines()
